@@ -1,0 +1,41 @@
+# The two front-door commands: `make run` and `make test`. Needs only Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck schemas check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: embedded broker + worker + HTTP + demo data (Ctrl-C stops everything)
+run: $(STAMP)
+	$(BIN)/monitor up $(ARGS)
+
+## test: lint, type-check and the whole test suite (unit, rule packs, integration on a real broker)
+test: $(STAMP)
+	$(BIN)/ruff check events rules monitor tests
+	$(BIN)/ruff format --check events rules monitor tests
+	$(BIN)/mypy
+	$(BIN)/monitor rules check rules/packs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check events rules monitor tests
+	$(BIN)/ruff format --check events rules monitor tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## schemas: regenerate the JSON Schemas in deploy/schemas from the models
+schemas: $(STAMP)
+	$(BIN)/monitor schemas --out deploy/schemas
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .monitor-data test-artifacts

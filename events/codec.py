@@ -1,0 +1,157 @@
+"""Decode one Kafka record into events, or say precisely why not.
+
+A record value is a bare event object, a CloudEvents 1.0 structured event, a
+binary-mode CloudEvent (``ce_*`` headers) or a JSON array of the first two.
+Decoding never raises on bad input: every problem becomes a ``Rejection``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+
+__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Decoded", "Rejection", "decode_record", "describe_validation_error"]
+
+DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+_MAX_REPORTED_ERRORS = 5
+_MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent]] = {
+    EventKind.TASK_STATUS: TaskStatusEvent,
+    EventKind.INDICATOR: IndicatorEvent,
+}
+# CloudEvents context attributes that fill event fields the data leaves out.
+_CE_DEFAULTS = (("id", "event_id"), ("source", "source"), ("time", "occurred_at"), ("subject", "unit_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why (part of) a record was refused. ``index`` is the position in a batch."""
+
+    reason: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return self.reason if self.index is None else f"item {self.index}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The events a record carried, and what in it was refused."""
+
+    events: tuple[Event, ...] = ()
+    rejections: tuple[Rejection, ...] = field(default=())
+    is_batch: bool = False
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn a pydantic error into one readable line naming each bad field."""
+    parts = []
+    for err in exc.errors()[:_MAX_REPORTED_ERRORS]:
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
+        parts.append(f"field '{where}': {err['msg']}{got}")
+    more = exc.error_count() - _MAX_REPORTED_ERRORS
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind_for_type(ce_type: object) -> EventKind | Rejection:
+    try:
+        return EventKind(str(ce_type))
+    except ValueError:
+        allowed = ", ".join(k.value for k in EventKind)
+        return Rejection(f"unknown CloudEvents type {_short(ce_type)}; allowed: {allowed}")
+
+
+def _validate(kind: EventKind, data: object) -> Event | Rejection:
+    if not isinstance(data, dict):
+        return Rejection(f"an event must be a JSON object, got {type(data).__name__}")
+    try:
+        return _MODELS[kind].model_validate(data)
+    except ValidationError as exc:
+        return Rejection(describe_validation_error(exc))
+
+
+def _from_cloudevent(attributes: Mapping[str, Any], data: object) -> Event | Rejection:
+    if str(attributes.get("specversion")) != "1.0":
+        return Rejection(f"unsupported CloudEvents specversion {_short(attributes.get('specversion'))}; use 1.0")
+    kind = _kind_for_type(attributes.get("type"))
+    if isinstance(kind, Rejection):
+        return kind
+    if not isinstance(data, dict):
+        return Rejection("CloudEvent data must be a JSON object holding the event")
+    merged = dict(data)
+    for attribute, event_field in _CE_DEFAULTS:
+        if attribute in attributes and event_field not in merged:
+            merged[event_field] = attributes[attribute]
+    return _validate(kind, merged)
+
+
+def _decode_item(item: object, default_kind: EventKind) -> Event | Rejection:
+    if isinstance(item, dict) and "specversion" in item:
+        if "data_base64" in item:
+            return Rejection("CloudEvent data_base64 is not supported; send data as a JSON object")
+        return _from_cloudevent(item, item.get("data"))
+    return _validate(default_kind, item)
+
+
+def decode_record(
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]] = (),
+    *,
+    default_kind: EventKind,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Decoded:
+    """Decode a record value (and headers) into events.
+
+    Args:
+        value: The raw record value.
+        headers: Kafka record headers; ``ce_*`` headers mark a binary-mode CloudEvent.
+        default_kind: The kind of a bare event, given by the topic it came on.
+        max_bytes: Larger records are refused whole.
+
+    Returns:
+        The valid events and a rejection for each part that was refused.
+
+    """
+    if not value:
+        return Decoded(rejections=(Rejection("empty record value"),))
+    if len(value) > max_bytes:
+        return Decoded(rejections=(Rejection(f"record is {len(value)} bytes, over the limit of {max_bytes}"),))
+    try:
+        payload = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Decoded(rejections=(Rejection(f"record is not UTF-8: {exc}"),))
+    except json.JSONDecodeError as exc:
+        return Decoded(rejections=(Rejection(f"record is not JSON: {exc}"),))
+
+    ce_headers = {k.lower()[3:]: v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_")}
+    if "specversion" in ce_headers:
+        return _collect([_from_cloudevent(ce_headers, payload)], is_batch=False)
+    if isinstance(payload, list):
+        if not payload:
+            return Decoded(rejections=(Rejection("empty batch"),), is_batch=True)
+        return _collect([_decode_item(item, default_kind) for item in payload], is_batch=True)
+    return _collect([_decode_item(payload, default_kind)], is_batch=False)
+
+
+def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:
+    events: list[Event] = []
+    rejections: list[Rejection] = []
+    for index, result in enumerate(results):
+        if isinstance(result, Rejection):
+            rejections.append(Rejection(result.reason, index if is_batch else None))
+        else:
+            events.append(result)
+    return Decoded(tuple(events), tuple(rejections), is_batch)

@@ -1,0 +1,107 @@
+"""Event models: the ingress contract of DESIGN.md, as pydantic models.
+
+These models are the only schema source; ``events.schema`` exports them as
+JSON Schema for publishers.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Event",
+    "EventKind",
+    "IndicatorEvent",
+    "TaskStatus",
+    "TaskStatusEvent",
+]
+
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+LabelMap = dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=500)]]
+
+
+class TaskStatus(StrEnum):
+    """Status vocabulary of a task, as units report it."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    ONGOING = "ongoing"  # "performed regularly": recurring, no end date
+    CANCELLED = "cancelled"
+
+
+#: Statuses after which a task no longer waits for anything.
+TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED})
+
+
+class EventKind(StrEnum):
+    """The two kinds of event a provider publishes; also their CloudEvents ``type``."""
+
+    TASK_STATUS = "compliance.task-status"
+    INDICATOR = "compliance.indicator"
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    event_id: Identifier = Field(description="Unique per source; (source, event_id) is the dedup key.")
+    source: Identifier = Field(description="Publishing system, e.g. nghean-dvc.")
+    unit_id: Identifier = Field(description="Reporting unit, e.g. VN-40.")
+    occurred_at: AwareDatetime = Field(description="Event time, with UTC offset.")
+    labels: LabelMap = Field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        """The (source, event_id) pair as one string."""
+        return f"{self.source}\x1f{self.event_id}"
+
+
+class TaskStatusEvent(_EventBase):
+    """A unit reports the current status of one of its tasks."""
+
+    task_id: Identifier
+    kind: Identifier = "task"
+    status: TaskStatus
+    deadline: AwareDatetime | date | None = Field(
+        default=None,
+        description="A date means the end of that day in the rule's time zone.",
+    )
+    title: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class IndicatorEvent(_EventBase):
+    """A unit reports the value of an indicator (ratios are 0..1)."""
+
+    indicator: Identifier
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    period: Annotated[str, Field(max_length=50)] | None = None
+
+    @model_validator(mode="after")
+    def _derive_value(self) -> Self:
+        if self.value is None:
+            if self.numerator is None or self.denominator is None:
+                raise ValueError("give value, or both numerator and denominator")
+            if self.denominator == 0:
+                raise ValueError("denominator must not be 0")
+            object.__setattr__(self, "value", self.numerator / self.denominator)
+        assert self.value is not None
+        if not math.isfinite(self.value):
+            raise ValueError("value must be a finite number")
+        return self
+
+    @property
+    def number(self) -> float:
+        """The value, which the validator guarantees is set."""
+        assert self.value is not None
+        return self.value
+
+
+Event = TaskStatusEvent | IndicatorEvent

@@ -1,0 +1,196 @@
+"""The ``monitor`` command: up, worker, rules check, schemas."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.exceptions import MonitorError
+from monitor.settings import Settings
+from rules.exceptions import RuleFileError
+from rules.loader import load_pack
+from rules.pack import RulePack
+
+__all__ = ["main"]
+
+log = logging.getLogger("monitor")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    flags = {
+        "broker": getattr(args, "broker", None),
+        "rules": tuple(args.rules) if getattr(args, "rules", None) else None,
+        "web_host": getattr(args, "web_host", None),
+        "web_port": getattr(args, "web_port", None),
+        "partitions": getattr(args, "partitions", None),
+        "tick_interval": getattr(args, "tick_interval", None),
+        "data_dir": getattr(args, "data_dir", None),
+        **extra,
+    }
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+def _load_rules(settings: Settings) -> RulePack:
+    pack = load_pack(settings.rules)
+    log.info("loaded %d rules from %s", len(pack.rules), ", ".join(map(str, settings.rules)))
+    return pack
+
+
+def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banner: str | None = None) -> int:
+    from faust.worker import Worker
+
+    from monitor.app import Monitor
+    from monitor.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(settings.bootstrap_servers, Monitor.topics_for(settings), settings.partitions))
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    monitor = Monitor(settings, pack)
+    if demo:
+        from monitor.demo_publisher import publish_demo_when_ready
+
+        monitor.app.task(lambda: publish_demo_when_ready(monitor))
+    if banner:
+        print(banner, flush=True)
+    worker = Worker(monitor.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _banner(settings: Settings, demo: bool) -> str:
+    from monitor.topics import Topics
+
+    topics = Topics(settings.topic_prefix)
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    lines = [
+        "compliance monitor is starting",
+        f"  broker    {settings.bootstrap_servers}",
+        f"  topics    in:  {topics.task_status}, {topics.indicators}",
+        f"            out: {topics.alerts}, {topics.dead_letter}",
+        f"  metrics   {base}/metrics",
+        f"  health    {base}/healthz  {base}/readyz",
+        f"  rules     {', '.join(map(str, settings.rules))}",
+        f"  demo data {'published once the worker is ready' if demo else 'off'}",
+        "  publish   echo '{...}' | kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
+        "  stop      Ctrl-C",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Embedded broker + worker + HTTP + demo data, stopped together."""
+    from monitor.broker import EmbeddedBroker
+
+    broker: EmbeddedBroker | None = None
+    if args.broker is None:
+        broker = EmbeddedBroker(host="127.0.0.1", port=args.broker_port)
+        print(f"starting the embedded broker on {broker.bootstrap} ...", flush=True)
+        broker.start()
+    try:
+        settings = _settings(args, **({"broker": broker.url} if broker else {}))
+        pack = _load_rules(settings)
+        demo = not args.no_demo
+        return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo))
+    finally:
+        if broker is not None:
+            broker.stop()
+            print("embedded broker stopped", flush=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A production worker against an existing Kafka cluster."""
+    settings = _settings(args)
+    return _run_worker(settings, _load_rules(settings))
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    """Validate rule files; print every problem with file, line, rule and field."""
+    try:
+        pack = load_pack([Path(p) for p in args.files])
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"ok: {len(pack.rules)} rules")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    """Write the JSON Schemas generated from the models."""
+    from events.schema import write_schemas
+
+    for path in write_schemas(Path(args.out)):
+        print(path)
+    return 0
+
+
+def _worker_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", nargs="+", type=Path, help="rule files or directories (default: bundled pack)")
+    parser.add_argument("--web-host", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--web-port", type=int, help="HTTP port (default 6066)")
+    parser.add_argument("--partitions", type=int, help="partitions of topics the monitor creates (default 4)")
+    parser.add_argument("--tick-interval", type=float, help="seconds between wall-clock ticks (default 5)")
+    parser.add_argument("--data-dir", type=Path, help="local state directory")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="monitor", description="Event-driven compliance monitor (Project 06).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="embedded broker, worker, HTTP and demo data")
+    up.add_argument("--broker", help="use this Kafka instead of starting the embedded broker")
+    up.add_argument("--broker-port", type=int, default=9092, help="embedded broker port (default 9092)")
+    up.add_argument("--no-demo", action="store_true", help="do not publish the demo data")
+    _worker_flags(up)
+    up.set_defaults(func=cmd_up)
+
+    worker = commands.add_parser("worker", help="run a worker against an existing Kafka cluster")
+    worker.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    _worker_flags(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    rules = commands.add_parser("rules", help="work with rule files")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_commands.add_parser("check", help="validate rule files")
+    check.add_argument("files", nargs="+", help="rule files or directories")
+    check.set_defaults(func=cmd_rules_check)
+
+    schemas = commands.add_parser("schemas", help="write the event JSON Schemas")
+    schemas.add_argument("--out", default="deploy/schemas", help="directory (default deploy/schemas)")
+    schemas.set_defaults(func=cmd_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monitor`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except MonitorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

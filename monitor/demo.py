@@ -1,0 +1,98 @@
+"""The demo data set of ``monitor up``, drawn from the figures in DOMAIN.md.
+
+Deadlines are placed relative to ``now`` so that the demo always shows one
+overdue task and a few due soon, whatever the date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
+
+__all__ = ["DEMO_SOURCE", "demo_events"]
+
+DEMO_SOURCE = "demo"
+
+_TITLES = [
+    "Làm sạch dữ liệu dân cư",
+    "Kết nối cơ sở dữ liệu quốc gia về dân cư",
+    "Cấp tài khoản định danh điện tử mức 2",
+    "Số hóa hồ sơ, kết quả giải quyết thủ tục hành chính",
+    "Triển khai dịch vụ công thiết yếu trực tuyến toàn trình",
+    "Tuyên truyền sử dụng ứng dụng VNeID",
+    "Rà soát, cắt giảm thủ tục hành chính",
+    "Thanh toán không dùng tiền mặt cho học sinh",
+    "Khám chữa bệnh bằng căn cước công dân gắn chip",
+    "Đào tạo cán bộ về chuyển đổi số",
+    "Bảo đảm an toàn thông tin hệ thống",
+    "Báo cáo tiến độ Đề án 06 hằng tháng",
+]
+
+
+def _task(unit: str, n: int, status: TaskStatus, now: datetime, deadline: datetime | None) -> TaskStatusEvent:
+    return TaskStatusEvent(
+        event_id=f"{unit}-NV{n:02d}-1",
+        source=DEMO_SOURCE,
+        unit_id=unit,
+        task_id=f"NV-{n:02d}",
+        kind="task",
+        status=status,
+        deadline=deadline,
+        occurred_at=now - timedelta(minutes=30),
+        title=f"{_TITLES[(n - 1) % len(_TITLES)]} (nhiệm vụ {n})",
+        labels={"program": "de-an-06"},
+    )
+
+
+def _unit_tasks(unit: str, now: datetime, plan: Sequence[tuple[TaskStatus, timedelta | None]]) -> list[Event]:
+    return [
+        _task(unit, n, status, now, now + offset if offset is not None else None)
+        for n, (status, offset) in enumerate(plan, start=1)
+    ]
+
+
+def _indicator(
+    unit: str, name: str, now: datetime, value: float | None = None, num: float = 0, den: float = 0
+) -> Event:
+    return IndicatorEvent(
+        event_id=f"{unit}-{name}-1",
+        source=DEMO_SOURCE,
+        unit_id=unit,
+        indicator=name,
+        value=value,
+        numerator=num if value is None else None,
+        denominator=den if value is None else None,
+        period="2024-H1",
+        occurred_at=now - timedelta(minutes=20),
+    )
+
+
+def demo_events(now: datetime) -> list[Event]:
+    """The demo events: Nghệ An's 27 tasks, Lào Cai's 26, indicators of three provinces."""
+
+    def days(n: int | None) -> timedelta | None:
+        return None if n is None else timedelta(days=n)
+
+    done, ongoing, doing = TaskStatus.COMPLETED, TaskStatus.ONGOING, TaskStatus.IN_PROGRESS
+    # Nghệ An, mid-2024: 12 completed, 9 performed regularly, 5 in progress, 1 not completed.
+    nghe_an = (
+        [(done, days(-30))] * 12
+        + [(ongoing, days(None))] * 9
+        + [(doing, days(3)), (doing, days(5)), (doing, days(20)), (doing, days(40)), (doing, days(60))]
+        + [(doing, days(-12))]
+    )
+    # Lào Cai, early 2024: 26 tasks of Directive 05, 9 with deadlines and 17 performed regularly.
+    lao_cai = [(done, days(-10))] * 6 + [(doing, days(2)), (doing, days(30)), (TaskStatus.NOT_STARTED, days(-2))]
+    lao_cai += [(ongoing, days(None))] * 17
+    return [
+        *_unit_tasks("VN-40", now, nghe_an),
+        *_unit_tasks("VN-02", now, lao_cai),
+        _indicator("VN-40", "online_dossier_ratio", now, value=0.458),
+        _indicator("VN-40", "dossier_digitisation_ratio", now, value=0.7891),
+        _indicator("VN-40", "essential_services_online_ratio", now, value=0.8841),
+        _indicator("VN-57", "eid_activation_ratio", now, num=172_986, den=1_005_735),
+        _indicator("VN-57", "online_dossier_ratio", now, value=0.72),
+        _indicator("VN-02", "online_dossier_ratio", now, value=0.51),
+    ]

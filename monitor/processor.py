@@ -1,0 +1,165 @@
+"""The stream adapter: records and ticks in, state and alert transitions out.
+
+This is the only place that turns records into engine calls. It owns no
+I/O of its own: state lives behind ``UnitStore`` (faust tables in the worker)
+and records leave through ``Outbox`` (the faust producer).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol
+
+from events.codec import decode_record
+from events.models import Event
+from monitor.metrics import Metrics
+from monitor.records import InboundRecord, partition_for
+from monitor.topics import Topics
+from rules.alerts import AlertTransition
+from rules.engine import Outcome, Result, advance, apply_event
+from rules.pack import RulePack
+from rules.state import UnitState
+
+__all__ = ["Outbox", "Processor", "UnitStore"]
+
+log = logging.getLogger(__name__)
+
+
+class UnitStore(Protocol):
+    """Unit states and, per partition, when each unit next needs a look."""
+
+    def get(self, unit_id: str) -> UnitState | None:
+        """The unit's state, if any."""
+
+    def put(self, state: UnitState) -> None:
+        """Store the unit's state (in the current record's partition)."""
+
+    def wakeups(self, partition: int) -> dict[str, float | None]:
+        """Unit id → next wake-up (epoch seconds) for every unit in ``partition``."""
+
+    def put_wakeups(self, partition: int, wakeups: dict[str, float | None]) -> None:
+        """Store the partition's wake-up index."""
+
+
+class Outbox(Protocol):
+    """Where the processor's records go."""
+
+    async def alert(self, transition: AlertTransition) -> None:
+        """Publish an alert transition."""
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        """Publish a refused record with the reason."""
+
+    async def forward(self, topic: str, key: bytes, value: bytes) -> None:
+        """Re-publish an event keyed by its unit, so it lands in its unit's partition."""
+
+
+class Processor:
+    """Applies records and ticks to unit state through the pure engine."""
+
+    def __init__(
+        self,
+        pack: RulePack,
+        store: UnitStore,
+        outbox: Outbox,
+        metrics: Metrics,
+        topics: Topics,
+        max_record_bytes: int,
+    ) -> None:
+        self._pack = pack
+        self._store = store
+        self._outbox = outbox
+        self._metrics = metrics
+        self._topics = topics
+        self._max_record_bytes = max_record_bytes
+
+    async def on_record(self, record: InboundRecord, partitions: int, now: datetime) -> None:
+        """Handle one ingress record (which may be a batch of events).
+
+        Args:
+            record: The consumed record.
+            partitions: How many partitions the record's topic has.
+            now: The current instant.
+
+        """
+        decoded = decode_record(
+            record.value,
+            record.headers,
+            default_kind=self._topics.kind_of(record.topic),
+            max_bytes=self._max_record_bytes,
+        )
+        if decoded.rejections:
+            reason = "; ".join(str(r) for r in decoded.rejections)
+            log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+            self._metrics.events.labels(record.topic, "rejected").inc(len(decoded.rejections))
+            await self._outbox.dead_letter(record, reason)
+        wakeups: dict[str, float | None] | None = None
+        for event in decoded.events:
+            key = event.unit_id.encode("utf-8")
+            if partition_for(key, partitions) != record.partition:
+                # Not in its unit's partition (no key, or another partitioner): send it there.
+                await self._outbox.forward(record.topic, key, event.model_dump_json().encode("utf-8"))
+                continue
+            if wakeups is None:
+                wakeups = self._store.wakeups(record.partition)
+            result = await self._apply(event, now)
+            self._metrics.events.labels(record.topic, result.outcome.value).inc()
+            if result.outcome is Outcome.ACCEPTED:
+                self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+                wakeups[event.unit_id] = _epoch(result.state.next_wakeup)
+        if wakeups is not None:
+            self._store.put_wakeups(record.partition, wakeups)
+
+    async def on_tick(self, partition: int, now: datetime) -> int:
+        """Let time pass for the units of ``partition`` that are due; return how many were due."""
+        wakeups = self._store.wakeups(partition)
+        due = [unit for unit, at in wakeups.items() if at is not None and at <= now.timestamp()]
+        for unit_id in due:
+            state = self._store.get(unit_id)
+            if state is None:
+                wakeups.pop(unit_id, None)
+                continue
+            started = time.perf_counter()
+            result = advance(self._pack, state, now)
+            self._metrics.evaluation.observe(time.perf_counter() - started)
+            await self._commit(state, result)
+            wakeups[unit_id] = _epoch(result.state.next_wakeup)
+        if due:
+            self._store.put_wakeups(partition, wakeups)
+        return len(due)
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        """Send a record the worker could not handle to the dead-letter topic."""
+        await self._outbox.dead_letter(record, reason)
+
+    def owned_states(self, partitions: set[int]) -> Iterator[UnitState]:
+        """The states of every unit in the given partitions."""
+        for partition in sorted(partitions):
+            for unit_id in self._store.wakeups(partition):
+                state = self._store.get(unit_id)
+                if state is not None:
+                    yield state
+
+    async def _apply(self, event: Event, now: datetime) -> Result:
+        state = self._store.get(event.unit_id)
+        started = time.perf_counter()
+        result = apply_event(self._pack, state, event, now)
+        self._metrics.evaluation.observe(time.perf_counter() - started)
+        await self._commit(state, result)
+        return result
+
+    async def _commit(self, before: UnitState | None, result: Result) -> None:
+        # Alerts leave before the state that records them: a crash in between
+        # repeats a transition (at-least-once) rather than losing one.
+        for transition in result.transitions:
+            await self._outbox.alert(transition)
+            self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
+        if result.state is not before:
+            self._store.put(result.state)
+
+
+def _epoch(at: datetime | None) -> float | None:
+    return at.timestamp() if at is not None else None

@@ -1,0 +1,49 @@
+"""The one settings object: built once in the entry point from flags and ``MONITOR_*`` env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.codec import DEFAULT_MAX_RECORD_BYTES
+from rules.loader import BUNDLED_PACK
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a worker needs to know; each field can be set as ``MONITOR_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="ignore")
+
+    broker: str = Field(
+        default="kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), kafka://host:port;host2:port"
+    )
+    topic_prefix: str = Field(default="compliance.", description="Prefix of every topic name.")
+    partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of topics the monitor creates.")
+    rules: tuple[Path, ...] = Field(default=(BUNDLED_PACK,), description="Rule files or directories.")
+    app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
+    web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    data_dir: Path = Field(default=Path(".monitor-data"), description="Worker's local state directory.")
+    tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
+    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, gt=0)
+    session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
+    heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
+    log_level: str = Field(default="info")
+
+    @field_validator("broker")
+    @classmethod
+    def _kafka_url(cls, value: str) -> str:
+        if "://" not in value:
+            value = f"kafka://{value}"
+        if not value.startswith("kafka://"):
+            raise ValueError("broker must look like kafka://host:port")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker address(es) as a plain Kafka client wants them."""
+        return self.broker.removeprefix("kafka://").replace(";", ",")

@@ -46,6 +46,8 @@ class _Located:
         fields: list[str] = []
         current = data
         for part in loc:
+            if isinstance(current, dict) and part not in current and part == current.get("kind"):
+                continue  # the discriminated union names the rule kind in the location
             if isinstance(current, dict) and part in current:
                 current = current[part]
             elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):

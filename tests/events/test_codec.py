@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from events import EventKind, IndicatorEvent, TaskStatus, TaskStatusEvent, decode_record
+from tests.conftest import vn
+
+TASK: dict[str, Any] = {
+    "event_id": "e-1",
+    "source": "nghean-dvc",
+    "unit_id": "VN-40",
+    "task_id": "T-12",
+    "kind": "inspection_plan",
+    "status": "in_progress",
+    "deadline": "2024-07-20",
+    "occurred_at": "2024-07-02T09:00:00+07:00",
+    "title": "Kế hoạch kiểm tra chuyển đổi số",
+    "labels": {"program": "de-an-06", "directive": "05"},
+}
+INDICATOR: dict[str, Any] = {
+    "event_id": "i-1",
+    "source": "nghean-dvc",
+    "unit_id": "VN-40",
+    "indicator": "online_dossier_ratio",
+    "value": 0.458,
+    "occurred_at": "2024-07-03T09:00:00+07:00",
+}
+
+
+def _bytes(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _cloudevent(kind: str, data: dict[str, Any], **attrs: str) -> dict[str, Any]:
+    return {"specversion": "1.0", "type": kind, "id": "ce-1", "source": "ce-src", **attrs, "data": data}
+
+
+def test_bare_task_event_keeps_every_field() -> None:
+    decoded = decode_record(_bytes(TASK), default_kind=EventKind.TASK_STATUS)
+    assert decoded.rejections == ()
+    (event,) = decoded.events
+    assert isinstance(event, TaskStatusEvent)
+    assert event.status is TaskStatus.IN_PROGRESS
+    assert event.deadline == date(2024, 7, 20)
+    assert event.occurred_at == vn(2024, 7, 2, 9)
+    assert event.title == "Kế hoạch kiểm tra chuyển đổi số"
+    assert event.labels == {"program": "de-an-06", "directive": "05"}
+
+
+def test_deadline_with_offset_is_an_instant() -> None:
+    decoded = decode_record(
+        _bytes({**TASK, "deadline": "2024-07-20T00:00:00+07:00"}), default_kind=EventKind.TASK_STATUS
+    )
+    assert decoded.events[0].deadline == vn(2024, 7, 20)  # type: ignore[union-attr]
+
+
+def test_topic_decides_the_kind_of_a_bare_event() -> None:
+    decoded = decode_record(_bytes(INDICATOR), default_kind=EventKind.INDICATOR)
+    assert isinstance(decoded.events[0], IndicatorEvent)
+    wrong_topic = decode_record(_bytes(INDICATOR), default_kind=EventKind.TASK_STATUS)
+    assert wrong_topic.events == ()
+    assert "task_id" in wrong_topic.rejections[0].reason
+
+
+def test_indicator_value_from_numerator_and_denominator() -> None:
+    data = {**INDICATOR, "value": None, "numerator": 647_873, "denominator": 682_493}
+    (event,) = decode_record(_bytes(data), default_kind=EventKind.INDICATOR).events
+    assert isinstance(event, IndicatorEvent)
+    assert event.number == pytest.approx(0.94927, abs=1e-5)
+
+
+def test_structured_cloudevent_fills_id_source_and_time_from_attributes() -> None:
+    data = {k: v for k, v in TASK.items() if k not in ("event_id", "source", "occurred_at")}
+    ce = _cloudevent("compliance.task-status", data, time="2024-07-02T02:00:00Z")
+    (event,) = decode_record(_bytes(ce), default_kind=EventKind.INDICATOR).events
+    assert isinstance(event, TaskStatusEvent)
+    assert (event.event_id, event.source, event.occurred_at) == ("ce-1", "ce-src", vn(2024, 7, 2, 9))
+
+
+def test_binary_cloudevent_reads_ce_headers() -> None:
+    data = {k: v for k, v in INDICATOR.items() if k not in ("event_id", "source")}
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_type", b"compliance.indicator"),
+        ("ce_id", b"bin-7"),
+        ("ce_source", b"laocai-igate"),
+        ("content-type", b"application/json"),
+    ]
+    (event,) = decode_record(_bytes(data), headers, default_kind=EventKind.TASK_STATUS).events
+    assert isinstance(event, IndicatorEvent)
+    assert (event.event_id, event.source) == ("bin-7", "laocai-igate")
+
+
+def test_batch_keeps_good_items_and_names_bad_ones_by_index() -> None:
+    batch = [TASK, {**TASK, "status": "done"}, _cloudevent("compliance.indicator", INDICATOR), 7]
+    decoded = decode_record(_bytes(batch), default_kind=EventKind.TASK_STATUS)
+    assert decoded.is_batch
+    assert [type(e).__name__ for e in decoded.events] == ["TaskStatusEvent", "IndicatorEvent"]
+    assert [r.index for r in decoded.rejections] == [1, 3]
+    assert "field 'status'" in decoded.rejections[0].reason
+    assert '"done"' in decoded.rejections[0].reason
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "reason"),
+    [
+        (b"", [], "empty record"),
+        (b"not json", [], "not JSON"),
+        (b"\xff\xfe{}", [], "not UTF-8"),
+        (b"[]", [], "empty batch"),
+        (b'"a string"', [], "must be a JSON object"),
+        (_bytes({**TASK, "occurred_at": "2024-07-02T09:00:00"}), [], "timezone"),
+        (_bytes({**TASK, "surprise": 1}), [], "field 'surprise'"),
+        (_bytes({k: v for k, v in TASK.items() if k != "unit_id"}), [], "field 'unit_id': Field required"),
+        (_bytes(_cloudevent("compliance.unknown", TASK)), [], "unknown CloudEvents type"),
+        (_bytes({**_cloudevent("compliance.task-status", TASK), "specversion": "0.3"}), [], "specversion"),
+        (_bytes(TASK), [("ce_specversion", b"1.0"), ("ce_type", b"nope")], "unknown CloudEvents type"),
+        (_bytes({**INDICATOR, "value": None}), [], "numerator and denominator"),
+        (_bytes({**INDICATOR, "value": None, "numerator": 1, "denominator": 0}), [], "denominator must not be 0"),
+    ],
+)
+def test_bad_records_are_rejected_with_a_reason(value: bytes, headers: list[tuple[str, bytes]], reason: str) -> None:
+    kind = EventKind.INDICATOR if b"indicator" in value else EventKind.TASK_STATUS
+    decoded = decode_record(value, headers, default_kind=kind)
+    assert decoded.events == ()
+    assert len(decoded.rejections) == 1
+    assert reason in decoded.rejections[0].reason
+
+
+def test_oversize_record_is_refused_whole() -> None:
+    decoded = decode_record(_bytes([TASK] * 50), default_kind=EventKind.TASK_STATUS, max_bytes=1000)
+    assert decoded.events == ()
+    assert "over the limit of 1000" in decoded.rejections[0].reason
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(
+    lambda s: s.strip() == s
+)
+
+
+@given(
+    event_id=_text,
+    unit=_text,
+    task=_text,
+    title=st.none() | _text,
+    status=st.sampled_from(list(TaskStatus)),
+    deadline=st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+    labels=st.dictionaries(_text, _text, max_size=3),
+)
+def test_any_valid_task_event_round_trips(
+    event_id: str,
+    unit: str,
+    task: str,
+    title: str | None,
+    status: TaskStatus,
+    deadline: date | None,
+    labels: dict[str, str],
+) -> None:
+    event = TaskStatusEvent(
+        event_id=event_id,
+        source="src",
+        unit_id=unit,
+        task_id=task,
+        status=status,
+        deadline=deadline,
+        title=title,
+        labels=labels,
+        occurred_at=vn(2024, 7, 2, 9),
+    )
+    for value in (event.model_dump_json().encode(), _bytes([json.loads(event.model_dump_json())])):
+        decoded = decode_record(value, default_kind=EventKind.TASK_STATUS)
+        assert decoded.rejections == ()
+        assert decoded.events == (event,)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from events.models import TaskStatus
+from monitor.metrics import Metrics, StateCollector
+from rules.engine import apply_event
+from rules.state import UnitState
+from tests.conftest import vn
+from tests.rules.helpers import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
+
+
+def _states(tmp_path: Path) -> list[UnitState]:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    thresholds = pack(tmp_path, THRESHOLD_RULES)
+    now = vn(2024, 7, 25)
+    state = None
+    for n, (status, deadline) in enumerate(
+        [(TaskStatus.COMPLETED, vn(2024, 7, 1)), (TaskStatus.IN_PROGRESS, vn(2024, 7, 20)), (TaskStatus.ONGOING, None)]
+    ):
+        state = apply_event(rules, state, task(now, status, task_id=f"T-{n}", deadline=deadline), now).state
+    assert state is not None
+    state = apply_event(thresholds, state, indicator(now, 0.458), now).state
+    return [state]
+
+
+def test_state_gauges_and_counters_in_exposition(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, "1.2.3")
+    states = _states(tmp_path)
+    registry.register(StateCollector(lambda: states, {"VN-40": "Nghệ An"}))
+    get = registry.get_sample_value
+    assert get("compliance_tasks", {"unit_id": "VN-40", "kind": "task", "status": "completed"}) == 1
+    assert get("compliance_tasks", {"unit_id": "VN-40", "kind": "task", "status": "in_progress"}) == 1
+    assert get("compliance_tasks_overdue", {"unit_id": "VN-40", "kind": "task"}) == 1
+    assert get("compliance_indicator_value", {"unit_id": "VN-40", "indicator": "online_dossier_ratio"}) == 0.458
+    assert (
+        get(
+            "compliance_indicator_last_report_timestamp_seconds",
+            {"unit_id": "VN-40", "indicator": "online_dossier_ratio"},
+        )
+        == vn(2024, 7, 25).timestamp()
+    )
+    assert get("compliance_alerts_firing", {"rule_id": "task-overdue", "severity": "critical"}) == 1
+    assert get("compliance_unit_info", {"unit_id": "VN-40", "name": "Nghệ An"}) == 1
+    assert get("compliance_build_info", {"version": "1.2.3"}) == 1
+    text = generate_latest(registry).decode()
+    assert "compliance_events_total" not in text or "# TYPE compliance_events_total counter" in text
+    assert "# TYPE compliance_event_lag_seconds histogram" in text

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.metrics import Metrics
+from monitor.processor import Processor
+from monitor.records import InboundRecord, partition_for
+from monitor.store import TableStore
+from monitor.topics import Topics
+from rules.alerts import AlertTransition
+from tests.conftest import vn
+from tests.rules.helpers import DEADLINE_RULES, pack, task
+
+PARTITIONS = 4
+TOPICS = Topics()
+
+
+class RecordingOutbox:
+    """Keeps what the processor sends, in order."""
+
+    def __init__(self) -> None:
+        self.alerts: list[AlertTransition] = []
+        self.dead: list[tuple[InboundRecord, str]] = []
+        self.forwarded: list[tuple[str, bytes, bytes]] = []
+
+    async def alert(self, transition: AlertTransition) -> None:
+        self.alerts.append(transition)
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        self.dead.append((record, reason))
+
+    async def forward(self, topic: str, key: bytes, value: bytes) -> None:
+        self.forwarded.append((topic, key, value))
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Processor, RecordingOutbox, CollectorRegistry, TableStore]:
+    registry = CollectorRegistry()
+    outbox = RecordingOutbox()
+    store = TableStore({}, {})
+    processor = Processor(pack(tmp_path, DEADLINE_RULES), store, outbox, Metrics(registry, "test"), TOPICS, 10_000)
+    return processor, outbox, registry, store
+
+
+def _record(value: bytes, unit: str = "VN-40", partition: int | None = None, offset: int = 0) -> InboundRecord:
+    key = unit.encode()
+    part = partition_for(key, PARTITIONS) if partition is None else partition
+    return InboundRecord(TOPICS.task_status, part, offset, key, value)
+
+
+def _count(registry: CollectorRegistry, outcome: str) -> float:
+    value = registry.get_sample_value("compliance_events_total", {"topic": TOPICS.task_status, "outcome": outcome})
+    return value or 0.0
+
+
+async def test_overdue_event_fires_and_the_tick_does_not_repeat_it(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20))
+    record = _record(event.model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 9))
+    assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "overdue")]
+    assert await processor.on_tick(record.partition, vn(2024, 7, 26)) == 0
+    assert len(outbox.alerts) == 1
+    assert _count(registry, "accepted") == 1
+
+
+async def test_a_deadline_passing_with_no_event_fires_on_the_tick_once(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, _store = setup
+    record = _record(task(vn(2024, 7, 19, 12), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 19, 12))
+    assert [(a.stage, a.annotations.get("warn_before")) for a in outbox.alerts] == [("due_soon", "1d")]
+    assert await processor.on_tick(record.partition, vn(2024, 7, 19, 23)) == 0  # nothing due yet
+    assert await processor.on_tick(record.partition, vn(2024, 7, 20, 0, 0, 1)) == 1
+    assert await processor.on_tick(record.partition, vn(2024, 7, 20, 0, 0, 2)) == 0
+    assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "due_soon"), ("firing", "overdue")]
+
+
+async def test_malformed_record_goes_to_dead_letter_and_the_next_is_processed(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    bad = _record(b"{not json", offset=5)
+    await processor.on_record(bad, PARTITIONS, vn(2024, 7, 25))
+    good = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode(), offset=6)
+    await processor.on_record(good, PARTITIONS, vn(2024, 7, 25))
+    ((record, reason),) = outbox.dead
+    assert record.value == b"{not json" and record.offset == 5
+    assert "not JSON" in reason
+    assert _count(registry, "rejected") == 1 and _count(registry, "accepted") == 1
+    assert len(outbox.alerts) == 1
+
+
+async def test_event_in_the_wrong_partition_is_forwarded_not_processed(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, store = setup
+    event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20))
+    right = partition_for(b"VN-40", PARTITIONS)
+    await processor.on_record(
+        _record(event.model_dump_json().encode(), partition=(right + 1) % PARTITIONS), PARTITIONS, vn(2024, 7, 25)
+    )
+    assert outbox.alerts == [] and store.get("VN-40") is None
+    ((topic, key, value),) = outbox.forwarded
+    assert (topic, key) == (TOPICS.task_status, b"VN-40")
+    assert json.loads(value)["event_id"] == event.event_id
+
+
+async def test_batch_with_a_bad_item_processes_the_rest(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, store = setup
+    good = json.loads(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json())
+    batch = json.dumps([good, {**good, "event_id": "x", "status": "done"}]).encode()
+    await processor.on_record(_record(batch), PARTITIONS, vn(2024, 7, 25))
+    assert len(outbox.alerts) == 1
+    assert "item 1: field 'status'" in outbox.dead[0][1]
+    assert _count(registry, "rejected") == 1 and _count(registry, "accepted") == 1
+    assert store.get("VN-40") is not None
+
+
+async def test_redelivered_record_is_a_duplicate(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 1))
+    assert len(outbox.alerts) == 1
+    assert _count(registry, "duplicate") == 1
+
+
+async def test_owned_states_lists_units_of_owned_partitions(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, _outbox, _registry, _store = setup
+    for unit in ("VN-40", "VN-02", "VN-57"):
+        record = _record(task(vn(2024, 7, 1), unit=unit).model_dump_json().encode(), unit=unit)
+        await processor.on_record(record, PARTITIONS, vn(2024, 7, 1))
+    everything = {s.unit_id for s in processor.owned_states(set(range(PARTITIONS)))}
+    assert everything == {"VN-40", "VN-02", "VN-57"}
+    only = partition_for(b"VN-40", PARTITIONS)
+    assert "VN-40" in {s.unit_id for s in processor.owned_states({only})}

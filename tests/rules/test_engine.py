@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from events.models import TaskStatus
+from rules.alerts import fingerprint
+from rules.engine import RECENT_EVENTS_KEPT, Outcome, advance, apply_event
+from rules.pack import RulePack
+from tests.conftest import vn
+from tests.rules.helpers import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
+
+
+def _deadlines(tmp_path: Path) -> RulePack:
+    return pack(tmp_path, DEADLINE_RULES)
+
+
+def test_an_event_already_overdue_fires_once_with_identity_labels(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), title="Kế hoạch kiểm tra")
+    result = apply_event(rules, None, event, now=vn(2024, 7, 25, 9))
+    (firing,) = result.transitions
+    assert firing.status == "firing" and firing.stage == "overdue" and firing.severity == "critical"
+    assert firing.labels == {"alertname": "task-overdue", "unit_id": "VN-40", "task_id": "T-1", "severity": "critical"}
+    assert firing.fingerprint == fingerprint({"alertname": "task-overdue", "unit_id": "VN-40", "task_id": "T-1"})
+    assert firing.starts_at == vn(2024, 7, 20)
+    assert firing.event_ids == [event.event_id]
+    assert firing.rule_version == rules.rules[0].version
+    assert "Kế hoạch kiểm tra" in firing.annotations["summary"]
+    # Time passing does not fire it again.
+    assert advance(rules, result.state, vn(2024, 7, 30)).transitions == ()
+
+
+def test_stages_escalate_then_late_completion_resolves(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 1), deadline=vn(2024, 7, 20)), vn(2024, 7, 1)).state
+    assert state.alerts == {}
+    assert state.next_wakeup == vn(2024, 7, 13)
+    seen = []
+    for day in (13, 14, 19, 20, 21):
+        result = advance(rules, state, vn(2024, 7, day))
+        state = result.state
+        seen += [(day, t.stage, t.annotations.get("warn_before")) for t in result.transitions]
+    assert seen == [(13, "due_soon", "7d"), (19, "due_soon", "1d"), (20, "overdue", None)]
+    (alert,) = state.alerts.values()
+    assert alert.starts_at == vn(2024, 7, 13)  # starts_at never changes while firing
+    done = apply_event(
+        rules, state, task(vn(2024, 7, 22, 8), TaskStatus.COMPLETED, deadline=vn(2024, 7, 20)), vn(2024, 7, 22, 9)
+    )
+    (resolved,) = done.transitions
+    assert resolved.status == "resolved" and resolved.fingerprint == alert.fingerprint
+    assert resolved.ends_at == vn(2024, 7, 22, 9)
+    assert resolved.starts_at == vn(2024, 7, 13)
+    assert resolved.annotations["resolution"] == "completed_late"
+    assert resolved.annotations["late"] == "true"
+    assert done.state.alerts == {} and done.state.next_wakeup is None
+
+
+def test_completion_in_time_resolves_the_warning_without_late(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 15), deadline=vn(2024, 7, 20)), vn(2024, 7, 15)).state
+    result = apply_event(
+        rules, state, task(vn(2024, 7, 16), TaskStatus.COMPLETED, deadline=vn(2024, 7, 20)), vn(2024, 7, 16)
+    )
+    (resolved,) = result.transitions
+    assert resolved.annotations["resolution"] == "completed"
+    assert "late" not in resolved.annotations
+
+
+def test_duplicates_and_stale_events_change_nothing(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    first = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="same")
+    state = apply_event(rules, None, first, vn(2024, 7, 25)).state
+    again = apply_event(rules, state, first, vn(2024, 7, 26))
+    assert again.outcome is Outcome.DUPLICATE and again.transitions == () and again.state is state
+    older = task(vn(2024, 7, 24), TaskStatus.COMPLETED, deadline=vn(2024, 7, 20))
+    stale = apply_event(rules, state, older, vn(2024, 7, 26))
+    assert stale.outcome is Outcome.STALE and stale.state is state
+
+
+def test_out_of_order_events_keep_the_newest_status(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    newest = task(vn(2024, 7, 22), TaskStatus.COMPLETED, deadline=vn(2024, 7, 20))
+    older = task(vn(2024, 7, 10), TaskStatus.IN_PROGRESS, deadline=vn(2024, 7, 20))
+    state = apply_event(rules, None, newest, vn(2024, 7, 25)).state
+    result = apply_event(rules, state, older, vn(2024, 7, 25))
+    assert result.outcome is Outcome.STALE
+    assert result.state.tasks["T-1"].status is TaskStatus.COMPLETED
+    assert result.state.alerts == {}
+
+
+def test_dedup_memory_is_bounded(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = None
+    for n in range(RECENT_EVENTS_KEPT + 10):
+        state = apply_event(rules, state, task(vn(2024, 7, 1) + timedelta(seconds=n)), vn(2024, 7, 1)).state
+    assert state is not None and len(state.recent_events) == RECENT_EVENTS_KEPT
+
+
+def test_selection_by_kind(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    other_kind = task(vn(2024, 7, 25), kind="dossier", deadline=vn(2024, 7, 20))
+    assert apply_event(rules, None, other_kind, vn(2024, 7, 25)).transitions == ()
+
+
+def test_leaving_the_selection_resolves(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    moved = task(vn(2024, 7, 26), kind="dossier", deadline=vn(2024, 7, 20))
+    (resolved,) = apply_event(rules, state, moved, vn(2024, 7, 26)).transitions
+    assert resolved.status == "resolved" and resolved.annotations["resolution"] == "no_longer_due"
+
+
+def test_moving_the_deadline_later_resolves_and_rearms(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    extended = apply_event(rules, state, task(vn(2024, 7, 26), deadline=vn(2024, 9, 30)), vn(2024, 7, 26))
+    assert [t.status for t in extended.transitions] == ["resolved"]
+    assert extended.state.next_wakeup == vn(2024, 9, 23)
+
+
+def test_removed_rule_resolves_its_alerts(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    empty = RulePack(rules=())
+    (resolved,) = advance(empty, state, vn(2024, 7, 26)).transitions
+    assert resolved.status == "resolved" and resolved.annotations["resolution"] == "rule_removed"
+
+
+def test_threshold_fires_once_and_resolves_above_the_hysteresis_line(tmp_path: Path) -> None:
+    rules = pack(tmp_path, THRESHOLD_RULES)
+    state = None
+    log = []
+    for day, value in enumerate((0.458, 0.47, 0.51, 0.53, 0.49), start=1):
+        result = apply_event(rules, state, indicator(vn(2024, 7, day), value), vn(2024, 7, day))
+        state = result.state
+        log += [(value, t.status) for t in result.transitions]
+    assert log == [(0.458, "firing"), (0.53, "resolved"), (0.49, "firing")]
+
+
+def test_threshold_value_and_target_in_the_record(tmp_path: Path) -> None:
+    rules = pack(tmp_path, THRESHOLD_RULES)
+    (firing,) = apply_event(rules, None, indicator(vn(2024, 7, 3), 0.458), vn(2024, 7, 3)).transitions
+    assert firing.value == 0.458
+    assert firing.labels["indicator"] == "online_dossier_ratio"
+    assert "0.458" in firing.annotations["summary"] and "0.5" in firing.annotations["summary"]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.exceptions import RuleFileError
+from rules.loader import BUNDLED_PACK, load_pack, load_rule_file
+
+
+def _write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+THREE_MISTAKES = """\
+groups:
+  - name: de-an-06
+    timezone: Asia/Ho_Chi_Minh
+    rules:
+      - id: task-overdue
+        kind: deadline
+        due_from: deadline
+        warn_before: [sevendays]
+      - id: online-low
+        kind: threshold
+        indicator: online_dossier_ratio
+        below: half
+      - id: plan
+        kind: deadline
+        due: "2024-07-20T00:00:00+07:00"
+        summary: "{unit_name} {__class__}"
+"""
+
+
+def test_three_mistakes_are_all_reported_with_line_rule_and_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, THREE_MISTAKES)
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(path)
+    found = sorted((p.line, p.rule_id, p.field.split(".")[-1]) for p in caught.value.problems)
+    assert found == [(8, "task-overdue", "0"), (12, "online-low", "below"), (16, "plan", "summary")]
+    text = str(caught.value)
+    assert f"{path}:8: rule 'task-overdue'" in text
+    assert "not a duration" in text
+    assert "'{__class__}' is not allowed" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("groups:\n  - name: g\n    rules:\n      - id: a\n        kind: nonsense\n", 4, "tag 'nonsense'"),
+        ("groups:\n  - name: g\n    timezone: Mars/Olympus\n", 3, "unknown time zone"),
+        ("groups: [\n", 2, "not valid YAML"),
+        ("groups:\n  - name: g\n    name: h\n", 3, "duplicate key 'name'"),
+        ("", None, "empty"),
+        (
+            "groups:\n  - name: g\n    rules:\n      - id: a\n        kind: deadline\n        surprise: 1\n",
+            6,
+            "Extra inputs",
+        ),
+    ],
+)
+def test_single_mistakes(tmp_path: Path, text: str, line: int | None, message: str) -> None:
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(_write(tmp_path, text))
+    problems = caught.value.problems
+    assert any(p.line == line and message in p.message for p in problems), problems
+
+
+def test_duplicate_rule_ids_across_files_are_an_error(tmp_path: Path) -> None:
+    rule = "groups:\n  - name: g\n    rules:\n      - {id: same, kind: threshold, indicator: x, below: 1}\n"
+    _write(tmp_path, rule, "a.yaml")
+    _write(tmp_path, rule, "b.yaml")
+    with pytest.raises(RuleFileError, match="rule id 'same' is already used"):
+        load_pack([tmp_path])
+
+
+def test_bundled_pack_loads() -> None:
+    pack = load_pack([BUNDLED_PACK])
+    ids = {r.rule.id for r in pack.rules}
+    assert {"task-overdue", "online-dossier-ratio-low"} <= ids
+    assert all(r.tz.key == "Asia/Ho_Chi_Minh" for r in pack.rules)
+
+
+def test_rule_version_changes_with_the_rule(tmp_path: Path) -> None:
+    base = "groups:\n  - name: g\n    rules:\n      - {id: r, kind: threshold, indicator: x, below: %s}\n"
+    v1 = load_pack([_write(tmp_path, base % "0.5", "one.yaml")]).rules[0].version
+    v1_again = load_pack([_write(tmp_path, base % "0.5", "one.yaml")]).rules[0].version
+    v2 = load_pack([_write(tmp_path, base % "0.6", "one.yaml")]).rules[0].version
+    assert v1 == v1_again != v2

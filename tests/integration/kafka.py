@@ -1,0 +1,160 @@
+"""Plain Kafka clients and worker processes for integration tests (no faust on this side)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from monitor.broker import free_port
+from tests.conftest import REPO
+
+
+async def _produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers or None)
+    finally:
+        await producer.stop()
+
+
+def produce(
+    bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    """Publish one record and wait for the broker's acknowledgement."""
+    asyncio.run(_produce(bootstrap, topic, [(key, value, headers or [])]))
+
+
+async def _read_all(bootstrap: str, topic: str, idle: float) -> list[ConsumerRecord[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created moments ago
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=int(idle * 1000))
+            for items in batch.values():
+                records.extend(items)
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            if all(positions[tp] >= end[tp] for tp in tps):
+                break
+        return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+def read_all(bootstrap: str, topic: str, idle: float = 0.2) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record now on ``topic``, oldest first."""
+    return asyncio.run(_read_all(bootstrap, topic, idle))
+
+
+def wait_for(
+    what: str, probe: Callable[[], object], timeout: float = 30.0, interval: float = 0.5, log: Path | None = None
+) -> object:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(interval)
+    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET; (0, error) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+class MonitorProcess:
+    """``python -m monitor ARGS`` in its own process group, stopped (and reaped) on exit."""
+
+    def __init__(self, args: Sequence[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.web_port = free_port()
+        self.args = [sys.executable, "-m", "monitor", *args, "--web-port", str(self.web_port)]
+        self.workdir = workdir
+        self.log = workdir / f"monitor-{self.web_port}.log"
+        self._env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self) -> Self:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self._env, start_new_session=True
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"monitor exited with {self.process.returncode}\n{self.log.read_text()[-4000:]}")
+            return http_get(self.base_url + "/readyz")[0] == 200
+
+        wait_for("the worker to be ready", ready, timeout=timeout, log=self.log)
+
+    def metrics(self) -> str:
+        return http_get(self.base_url + "/metrics")[1]
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int:
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+                raise AssertionError(f"monitor did not stop within {timeout:.0f}s\n{self.log.read_text()[-4000:]}") from None
+        return int(process.returncode)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in Prometheus text, matching all given labels."""
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            return float(value)
+    return None

@@ -1,0 +1,100 @@
+"""``monitor up``: the front door, on the embedded broker with the demo data."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.broker import free_port
+from tests.conftest import REPO, require_tool
+from tests.integration.kafka import MonitorProcess, sample, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) -> None:
+    require_tool("kcat")
+    kcat = str(REPO / "deploy" / "dev" / "kcat")
+    broker_port = free_port()
+    up = MonitorProcess(
+        ["up", "--broker-port", str(broker_port), "--tick-interval", "1", "--data-dir", str(tmp_path / "data")], tmp_path
+    )
+    started = time.monotonic()
+    with up:
+
+        def demo_visible() -> bool:
+            metrics = up.metrics()
+            tasks = sample(metrics, "compliance_tasks", unit_id="VN-40", kind="task", status="completed")
+            firing = sample(metrics, "compliance_alerts_firing", rule_id="task-overdue", severity="critical")
+            return tasks == 12 and (firing or 0) >= 1
+
+        wait_for("demo tasks and a firing alert in /metrics", demo_visible, timeout=30, log=up.log)
+        assert time.monotonic() - started < 30
+        banner = up.log.read_text()
+        assert f"127.0.0.1:{broker_port}" in banner and f"{up.base_url}/metrics" in banner
+
+        # Provincial systems publish bare JSON objects with kcat: one unkeyed, one keyed by unit
+        # (librdkafka's partitioner is not Kafka's murmur2, so the worker re-routes it).
+        event = {
+            "event_id": "kcat-1",
+            "source": "hanoi-dvc",
+            "unit_id": "VN-HN",
+            "task_id": "KH-2024",
+            "kind": "task",
+            "status": "in_progress",
+            "deadline": (datetime.now(UTC) - timedelta(days=2)).date().isoformat(),
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "title": "Kế hoạch kiểm tra, giám sát chuyển đổi số",
+        }
+        keyed = {**event, "event_id": "kcat-2", "unit_id": "VN-SG", "source": "hcm-dvc"}
+        bootstrap = f"127.0.0.1:{broker_port}"
+        subprocess.run(
+            [kcat, "-P", "-b", bootstrap, "-t", "compliance.task-status"],
+            input=json.dumps(event, ensure_ascii=False).encode(),
+            check=True,
+            timeout=30,
+        )
+        subprocess.run(
+            [kcat, "-P", "-b", bootstrap, "-t", "compliance.task-status", "-K", "|"],
+            input=b"VN-SG|" + json.dumps(keyed, ensure_ascii=False).encode(),
+            check=True,
+            timeout=30,
+        )
+
+        def processed() -> bool:
+            metrics = up.metrics()
+            return all(
+                sample(metrics, "compliance_tasks_overdue", unit_id=unit, kind="task") == 1 for unit in ("VN-HN", "VN-SG")
+            )
+
+        wait_for("the kcat event to be processed", processed, timeout=20, log=up.log)
+        assert _port_open(broker_port)
+    # Leaving the block sent SIGTERM: the worker and the embedded broker are gone.
+    assert up.process is None
+    assert not _port_open(broker_port)
+    assert not _port_open(up.web_port)
+    assert "embedded broker stopped" in up.log.read_text()
+
+
+def test_up_refuses_a_busy_broker_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = MonitorProcess(["up", "--broker-port", str(port)], tmp_path).start()
+        assert up.process is not None
+        code = up.process.wait(30)
+        up.process = None
+    assert code == 2
+    assert f"something already listens on 127.0.0.1:{port}" in up.log.read_text()

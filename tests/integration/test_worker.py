@@ -1,0 +1,127 @@
+"""The walking skeleton end to end: real broker, real worker process, plain Kafka clients."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.broker import EmbeddedBroker
+from monitor.topics import Topics
+from tests.integration.kafka import MonitorProcess, produce, read_all, sample, wait_for
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+
+
+def _task(event_id: str, status: str, deadline: datetime, task_id: str = "NV-27", unit: str = "VN-40") -> bytes:
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "source": "nghean-dvc",
+        "unit_id": unit,
+        "task_id": task_id,
+        "kind": "task",
+        "status": status,
+        "deadline": deadline.isoformat(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "title": "Rà soát, cắt giảm thủ tục hành chính",
+    }
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+def _alerts(broker: EmbeddedBroker) -> list[dict[str, Any]]:
+    return [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+
+
+def _worker(broker: EmbeddedBroker, tmp_path: Path) -> MonitorProcess:
+    return MonitorProcess(
+        ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", "2", "--data-dir", str(tmp_path / "data")],
+        tmp_path,
+    )
+
+
+def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    with _worker(broker, tmp_path) as worker:
+        worker.wait_ready()
+        past = datetime.now(UTC) - timedelta(days=3)
+        produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "in_progress", past), key=b"VN-40")
+
+        def firing() -> list[dict[str, Any]]:
+            return [a for a in _alerts(broker) if a["status"] == "firing"]
+
+        wait_for("a firing alert", firing, log=worker.log)
+        time.sleep(3)  # three ticks: none may repeat the alert
+        (alert,) = firing()
+        assert alert["labels"] == {
+            "alertname": "task-overdue",
+            "unit_id": "VN-40",
+            "task_id": "NV-27",
+            "severity": "critical",
+        }
+        assert alert["stage"] == "overdue" and alert["rule_id"] == "task-overdue"
+        assert alert["event_ids"] == ["e-1"] and alert["rule_version"]
+        assert "Rà soát, cắt giảm thủ tục hành chính" in alert["annotations"]["summary"]
+
+        # (c) A malformed record is dead-lettered and the next record is still processed.
+        produce(broker.bootstrap, TOPICS.task_status, b'{"event_id": "broken"', key=b"VN-40")
+        produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "completed", past), key=b"VN-40")
+
+        def resolved() -> list[dict[str, Any]]:
+            return [a for a in _alerts(broker) if a["status"] == "resolved"]
+
+        (done,) = wait_for("a resolved alert", resolved, log=worker.log)  # type: ignore[misc]
+        assert done["fingerprint"] == alert["fingerprint"]
+        assert done["ends_at"] is not None and done["annotations"]["resolution"] == "completed_late"
+        (dead,) = read_all(broker.bootstrap, TOPICS.dead_letter)
+        assert dead.value == b'{"event_id": "broken"'
+        headers = dict(dead.headers)
+        assert b"not JSON" in headers["dlq_reason"]
+        assert headers["dlq_topic"] == TOPICS.task_status.encode()
+
+        # (d) The metrics count all of it.
+        metrics = worker.metrics()
+        assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="accepted") == 2
+        assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="rejected") == 1
+        assert sample(metrics, "compliance_tasks", unit_id="VN-40", kind="task", status="completed") == 1
+        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-40", kind="task") == 0
+        assert sample(metrics, "compliance_alert_transitions_total", rule_id="task-overdue", status="firing") == 1
+        assert sample(metrics, "compliance_alert_transitions_total", rule_id="task-overdue", status="resolved") == 1
+        assert sample(metrics, "compliance_build_info") == 1
+    assert _alerts(broker)[-1]["status"] == "resolved"
+
+
+def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    with _worker(broker, tmp_path) as worker:
+        worker.wait_ready()
+        due = datetime.now(UTC) + timedelta(seconds=4)
+        produce(broker.bootstrap, TOPICS.task_status, _task("t-1", "in_progress", due, task_id="NV-05"), key=b"VN-40")
+
+        def overdue() -> list[dict[str, Any]]:
+            return [a for a in _alerts(broker) if a["stage"] == "overdue"]
+
+        wait_for("the overdue alert from a tick", overdue, timeout=20, log=worker.log)
+        time.sleep(3)
+        stages = [(a["status"], a["stage"]) for a in _alerts(broker)]
+        assert stages == [("firing", "due_soon"), ("firing", "overdue")]
+        metrics = worker.metrics()
+        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-40", kind="task") == 1
+        assert sample(metrics, "compliance_alerts_firing", rule_id="task-overdue", severity="critical") == 1
+
+
+def test_unkeyed_record_is_routed_to_its_unit(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    with _worker(broker, tmp_path) as worker:
+        worker.wait_ready()
+        past = datetime.now(UTC) - timedelta(days=1)
+        for n, unit in enumerate(["VN-40", "VN-02", "VN-57", "VN-HN", "VN-SG"]):
+            produce(broker.bootstrap, TOPICS.task_status, _task(f"u-{n}", "in_progress", past, unit=unit))
+
+        def all_units() -> bool:
+            return len({a["labels"]["unit_id"] for a in _alerts(broker)}) == 5
+
+        wait_for("alerts of all five units", all_units, log=worker.log)
+        metrics = worker.metrics()
+        assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="accepted") == 5

@@ -21,7 +21,9 @@ from monitor.broker import free_port
 from tests.conftest import REPO
 
 
-async def _produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+async def _produce(
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -44,7 +46,7 @@ async def _read_all(bootstrap: str, topic: str, idle: float) -> list[ConsumerRec
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created moments ago
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
@@ -139,13 +141,17 @@ class MonitorProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
-                raise AssertionError(f"monitor did not stop within {timeout:.0f}s\n{self.log.read_text()[-4000:]}") from None
+                raise AssertionError(
+                    f"monitor did not stop within {timeout:.0f}s\n{self.log.read_text()[-4000:]}"
+                ) from None
         return int(process.returncode)
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

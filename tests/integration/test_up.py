@@ -28,7 +28,8 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
     kcat = str(REPO / "deploy" / "dev" / "kcat")
     broker_port = free_port()
     up = MonitorProcess(
-        ["up", "--broker-port", str(broker_port), "--tick-interval", "1", "--data-dir", str(tmp_path / "data")], tmp_path
+        ["up", "--broker-port", str(broker_port), "--tick-interval", "1", "--data-dir", str(tmp_path / "data")],
+        tmp_path,
     )
     started = time.monotonic()
     with up:
@@ -75,7 +76,8 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         def processed() -> bool:
             metrics = up.metrics()
             return all(
-                sample(metrics, "compliance_tasks_overdue", unit_id=unit, kind="task") == 1 for unit in ("VN-HN", "VN-SG")
+                sample(metrics, "compliance_tasks_overdue", unit_id=unit, kind="task") == 1
+                for unit in ("VN-HN", "VN-SG")
             )
 
         wait_for("the kcat event to be processed", processed, timeout=20, log=up.log)

@@ -39,7 +39,17 @@ def _alerts(broker: EmbeddedBroker) -> list[dict[str, Any]]:
 
 def _worker(broker: EmbeddedBroker, tmp_path: Path) -> MonitorProcess:
     return MonitorProcess(
-        ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", "2", "--data-dir", str(tmp_path / "data")],
+        [
+            "worker",
+            "--broker",
+            broker.url,
+            "--tick-interval",
+            "1",
+            "--partitions",
+            "2",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
         tmp_path,
     )
 

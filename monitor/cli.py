@@ -79,7 +79,8 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {', '.join(map(str, settings.rules))}",
         f"  demo data {'published once the worker is ready' if demo else 'off'}",
-        "  publish   echo '{...}' | kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
+        "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
+        f"  alerts    topic {topics.alerts}",
         "  stop      Ctrl-C",
     ]
     return "\n".join(lines)
@@ -179,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
     try:
         return int(args.func(args))
     except RuleFileError as exc:

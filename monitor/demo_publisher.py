@@ -33,4 +33,10 @@ async def publish_demo_when_ready(monitor: Monitor) -> None:
     for event in events:
         topic = monitor.topics.task_status if isinstance(event, TaskStatusEvent) else monitor.topics.indicators
         await monitor.publish(topic, event.unit_id.encode("utf-8"), event.model_dump_json().encode("utf-8"))
-    log.info("published %d demo events", len(events))
+    log.warning(
+        "published %d demo events; metrics at http://%s:%d/metrics, alerts on %s",
+        len(events),
+        monitor.settings.web_host,
+        monitor.settings.web_port,
+        monitor.topics.alerts,
+    )

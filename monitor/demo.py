@@ -70,7 +70,10 @@ def _indicator(
 
 
 def demo_events(now: datetime) -> list[Event]:
-    """The demo events: Nghệ An's 27 tasks, Lào Cai's 26, indicators of three provinces."""
+    """The demo events: Nghệ An's 27 tasks, Lào Cai's 26, Bình Thuận's 4, indicators of three provinces.
+
+    Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận VN-40, Bình Dương VN-57.
+    """
 
     def days(n: int | None) -> timedelta | None:
         return None if n is None else timedelta(days=n)
@@ -86,12 +89,15 @@ def demo_events(now: datetime) -> list[Event]:
     # Lào Cai, early 2024: 26 tasks of Directive 05, 9 with deadlines and 17 performed regularly.
     lao_cai = [(done, days(-10))] * 6 + [(doing, days(2)), (doing, days(30)), (TaskStatus.NOT_STARTED, days(-2))]
     lao_cai += [(ongoing, days(None))] * 17
+    # Bình Thuận: a short list with two tasks past their deadline.
+    binh_thuan = [(done, days(-20)), (doing, days(-5)), (TaskStatus.NOT_STARTED, days(-1)), (ongoing, days(None))]
     return [
-        *_unit_tasks("VN-40", now, nghe_an),
+        *_unit_tasks("VN-22", now, nghe_an),
         *_unit_tasks("VN-02", now, lao_cai),
-        _indicator("VN-40", "online_dossier_ratio", now, value=0.458),
-        _indicator("VN-40", "dossier_digitisation_ratio", now, value=0.7891),
-        _indicator("VN-40", "essential_services_online_ratio", now, value=0.8841),
+        *_unit_tasks("VN-40", now, binh_thuan),
+        _indicator("VN-22", "online_dossier_ratio", now, value=0.458),
+        _indicator("VN-22", "dossier_digitisation_ratio", now, value=0.7891),
+        _indicator("VN-22", "essential_services_online_ratio", now, value=0.8841),
         _indicator("VN-57", "eid_activation_ratio", now, num=172_986, den=1_005_735),
         _indicator("VN-57", "online_dossier_ratio", now, value=0.72),
         _indicator("VN-02", "online_dossier_ratio", now, value=0.51),

@@ -36,7 +36,7 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
 
         def demo_visible() -> bool:
             metrics = up.metrics()
-            tasks = sample(metrics, "compliance_tasks", unit_id="VN-40", kind="task", status="completed")
+            tasks = sample(metrics, "compliance_tasks", unit_id="VN-22", kind="task", status="completed")
             firing = sample(metrics, "compliance_alerts_firing", rule_id="task-overdue", severity="critical")
             return tasks == 12 and (firing or 0) >= 1
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 TOPICS = Topics()
 
 
-def _task(event_id: str, status: str, deadline: datetime, task_id: str = "NV-27", unit: str = "VN-40") -> bytes:
+def _task(event_id: str, status: str, deadline: datetime, task_id: str = "NV-27", unit: str = "VN-22") -> bytes:
     event: dict[str, Any] = {
         "event_id": event_id,
         "source": "nghean-dvc",
@@ -58,7 +58,7 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
     with _worker(broker, tmp_path) as worker:
         worker.wait_ready()
         past = datetime.now(UTC) - timedelta(days=3)
-        produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "in_progress", past), key=b"VN-40")
+        produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "in_progress", past), key=b"VN-22")
 
         def firing() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["status"] == "firing"]
@@ -68,7 +68,7 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
         (alert,) = firing()
         assert alert["labels"] == {
             "alertname": "task-overdue",
-            "unit_id": "VN-40",
+            "unit_id": "VN-22",
             "task_id": "NV-27",
             "severity": "critical",
         }
@@ -77,8 +77,8 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
         assert "Rà soát, cắt giảm thủ tục hành chính" in alert["annotations"]["summary"]
 
         # (c) A malformed record is dead-lettered and the next record is still processed.
-        produce(broker.bootstrap, TOPICS.task_status, b'{"event_id": "broken"', key=b"VN-40")
-        produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "completed", past), key=b"VN-40")
+        produce(broker.bootstrap, TOPICS.task_status, b'{"event_id": "broken"', key=b"VN-22")
+        produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "completed", past), key=b"VN-22")
 
         def resolved() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["status"] == "resolved"]
@@ -96,8 +96,8 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
         metrics = worker.metrics()
         assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="accepted") == 2
         assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="rejected") == 1
-        assert sample(metrics, "compliance_tasks", unit_id="VN-40", kind="task", status="completed") == 1
-        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-40", kind="task") == 0
+        assert sample(metrics, "compliance_tasks", unit_id="VN-22", kind="task", status="completed") == 1
+        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-22", kind="task") == 0
         assert sample(metrics, "compliance_alert_transitions_total", rule_id="task-overdue", status="firing") == 1
         assert sample(metrics, "compliance_alert_transitions_total", rule_id="task-overdue", status="resolved") == 1
         assert sample(metrics, "compliance_build_info") == 1
@@ -108,7 +108,7 @@ def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBr
     with _worker(broker, tmp_path) as worker:
         worker.wait_ready()
         due = datetime.now(UTC) + timedelta(seconds=4)
-        produce(broker.bootstrap, TOPICS.task_status, _task("t-1", "in_progress", due, task_id="NV-05"), key=b"VN-40")
+        produce(broker.bootstrap, TOPICS.task_status, _task("t-1", "in_progress", due, task_id="NV-05"), key=b"VN-22")
 
         def overdue() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["stage"] == "overdue"]
@@ -118,7 +118,7 @@ def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBr
         stages = [(a["status"], a["stage"]) for a in _alerts(broker)]
         assert stages == [("firing", "due_soon"), ("firing", "overdue")]
         metrics = worker.metrics()
-        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-40", kind="task") == 1
+        assert sample(metrics, "compliance_tasks_overdue", unit_id="VN-22", kind="task") == 1
         assert sample(metrics, "compliance_alerts_firing", rule_id="task-overdue", severity="critical") == 1
 
 
@@ -126,7 +126,7 @@ def test_unkeyed_record_is_routed_to_its_unit(broker: EmbeddedBroker, tmp_path: 
     with _worker(broker, tmp_path) as worker:
         worker.wait_ready()
         past = datetime.now(UTC) - timedelta(days=1)
-        for n, unit in enumerate(["VN-40", "VN-02", "VN-57", "VN-HN", "VN-SG"]):
+        for n, unit in enumerate(["VN-22", "VN-02", "VN-57", "VN-HN", "VN-SG"]):
             produce(broker.bootstrap, TOPICS.task_status, _task(f"u-{n}", "in_progress", past, unit=unit))
 
         def all_units() -> bool:

@@ -109,7 +109,7 @@ class Processor:
             self._metrics.events.labels(record.topic, result.outcome.value).inc()
             if result.outcome is Outcome.ACCEPTED:
                 self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
-                wakeups[event.unit_id] = _epoch(result.state.next_wakeup)
+                wakeups[event.unit_id] = result.state.next_wakeup
         if wakeups is not None:
             self._store.put_wakeups(record.partition, wakeups)
 
@@ -126,7 +126,7 @@ class Processor:
             result = advance(self._pack, state, now)
             self._metrics.evaluation.observe(time.perf_counter() - started)
             await self._commit(state, result)
-            wakeups[unit_id] = _epoch(result.state.next_wakeup)
+            wakeups[unit_id] = result.state.next_wakeup
         if due:
             self._store.put_wakeups(partition, wakeups)
         return len(due)
@@ -159,7 +159,3 @@ class Processor:
             self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
         if result.state is not before:
             self._store.put(result.state)
-
-
-def _epoch(at: datetime | None) -> float | None:
-    return at.timestamp() if at is not None else None

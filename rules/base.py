@@ -1,43 +1,47 @@
-"""What every rule kind shares: identity, severity, selection, messages."""
+"""What every rule kind shares: identity, severity, selection, messages, and the condition it yields."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.matchers import Selector, selects
 from rules.templates import Template
 
 __all__ = ["WARNING", "Condition", "RuleBase", "RuleId", "Severity"]
 
 Severity = Literal["info", "warning", "critical"]
 WARNING: Severity = "warning"
-RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+RuleId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$",
+        description="Lowercase letters, digits, '.', '_' and '-'; starts with a letter or digit.",
+    ),
+]
 
 
 class RuleBase(BaseModel):
     """Fields common to every rule kind."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     id: RuleId = Field(description="Unique rule id; becomes the alertname label.")
     severity: Severity = Field(default="warning", description="Severity when the rule is breached.")
-    select: dict[str, str] = Field(
+    select: Selector = Field(
         default_factory=dict,
-        description="Field or label matchers (kind, unit_id, task_id, or a label name) that must all equal.",
+        description='Matchers on fields (kind, unit_id, task_id, indicator) or labels: value, {"!=": v}, {"=~": re}, {in: [...]}.',
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels put on every alert.")
     summary: Template | None = Field(default=None, description="Message template, e.g. '{unit_name}: {task_title}'.")
 
-    def selects(self, fields: dict[str, str], labels: dict[str, str]) -> bool:
-        """Return whether every matcher equals the subject's field or label."""
-        for name, wanted in self.select.items():
-            have = fields.get(name, labels.get(name))
-            if have != wanted:
-                return False
-        return True
+    def selects(self, fields: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+        """Whether every matcher passes on the subject."""
+        return selects(self.select, fields, labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Condition:
 
     ``since`` is the instant the condition began (a deadline's breach, a
     report's event time), used as ``starts_at`` when the alert first fires.
+    ``details`` are extra template fields and annotations (``due``, ``last_report``…).
     """
 
     stage: str
@@ -53,3 +58,4 @@ class Condition:
     since: datetime
     value: float | None = None
     step: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)

@@ -1,87 +1,124 @@
-"""Deadline rules: a task must reach an expected status before it is due."""
+"""Deadline rules: a task must reach an expected status before it is due.
+
+The due instant is fixed (``due``), the task's own ``deadline``
+(``due_from: deadline``), or ``within`` a duration — calendar time or working
+days — after the task first reached ``after_status``. With a ``roster``, the
+expectation is per unit: every listed unit must have a selected task in an
+expected status by ``due``, including units that never sent an event.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Literal, Self
-from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from events.models import TaskStatus
 from rules.base import WARNING, Condition, RuleBase
-from rules.durations import Duration, format_duration
+from rules.calendar import WorkCalendar, shift_after, shift_before
+from rules.durations import Span, WorkingDays, format_span
 from rules.state import TaskState
 from rules.templates import Template
 
-__all__ = ["DUE_SOON", "OVERDUE", "DeadlineRule", "due_instant", "evaluate_deadline", "next_deadline_change"]
+__all__ = [
+    "DUE_SOON",
+    "OVERDUE",
+    "DeadlineRule",
+    "deadline_stage",
+    "is_waiting",
+    "next_deadline_boundary",
+    "roster_satisfier",
+    "task_due",
+]
 
 DUE_SOON = "due_soon"
 OVERDUE = "overdue"
 
 
 class DeadlineRule(RuleBase):
-    """A selected task must reach one of ``expect_status`` before it is due.
+    """A selected task (or, with a roster, each listed unit) must reach ``expect_status`` before it is due."""
 
-    The due instant is either fixed (``due``) or the task's own ``deadline``
-    (``due_from: deadline``). Each ``warn_before`` step raises a ``due_soon``
-    warning; passing the due instant raises ``overdue`` at the rule's severity.
-    """
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     kind: Literal["deadline"]
     due: AwareDatetime | None = Field(default=None, description="Fixed due instant, with UTC offset.")
     due_from: Literal["deadline"] | None = Field(default=None, description="Take the due instant from the event.")
+    within: Span | None = Field(
+        default=None, description="Due this long after the task first reached after_status (7d, 5wd)."
+    )
+    after_status: TaskStatus = Field(
+        default=TaskStatus.IN_PROGRESS, description="Status that starts the 'within' clock."
+    )
+    roster: str | None = Field(
+        default=None, description="Roster file (relative to this file): every unit listed is expected."
+    )
     expect_status: tuple[TaskStatus, ...] = Field(default=(TaskStatus.COMPLETED,), min_length=1)
-    warn_before: tuple[Duration, ...] = Field(default=(), description="Warning steps before the due instant.")
+    warn_before: tuple[Span, ...] = Field(default=(), description="Warning steps before the due instant (7d, 1d, 2wd).")
     due_soon_summary: Template | None = Field(default=None, description="Message template for due_soon warnings.")
 
     @model_validator(mode="after")
     def _one_due(self) -> Self:
-        if (self.due is None) == (self.due_from is None):
-            raise ValueError("give exactly one of 'due' (a fixed instant) or 'due_from: deadline'")
-        steps = tuple(sorted(set(self.warn_before), reverse=True))
-        if any(step <= timedelta(0) for step in steps):
-            raise ValueError("warn_before steps must be longer than 0s")
-        object.__setattr__(self, "warn_before", steps)
+        given = [name for name in ("due", "due_from", "within") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'due' (a fixed instant), 'due_from: deadline' or 'within' (a duration)"
+            )
+        if self.roster is not None and self.due is None:
+            raise ValueError("a rule with a 'roster' needs a fixed 'due' instant")
+        for step in self.warn_before:
+            if (isinstance(step, WorkingDays) and step.days <= 0) or (
+                isinstance(step, timedelta) and step <= timedelta(0)
+            ):
+                raise ValueError("warn_before steps must be longer than 0s")
+        if isinstance(self.within, WorkingDays) and self.within.days <= 0:
+            raise ValueError("'within' must be at least 1wd")
         return self
 
 
-def due_instant(rule: DeadlineRule, task: TaskState, tz: ZoneInfo) -> datetime | None:
-    """The instant a task is due under a rule; a bare date means the end of that day in ``tz``."""
+def task_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> datetime | None:
+    """The instant a task is due under a per-task rule; a bare date means the end of that day."""
     if rule.due is not None:
         return rule.due
-    deadline = task.deadline
-    if deadline is None:
+    if rule.within is not None:
+        started = task.first_reached.get(rule.after_status)
+        return shift_after(started, rule.within, calendar) if started is not None else None
+    return task.own_due(calendar.tz)
+
+
+def _warnings(rule: DeadlineRule, due: datetime, calendar: WorkCalendar) -> list[tuple[datetime, str]]:
+    """Warning instants, earliest first, with the step that starts each."""
+    return sorted((shift_before(due, step, calendar), format_span(step)) for step in rule.warn_before)
+
+
+def deadline_stage(rule: DeadlineRule, due: datetime, calendar: WorkCalendar, now: datetime) -> Condition | None:
+    """The condition of something due at ``due`` that is still waiting at ``now``."""
+    details = {"due": due.isoformat()}
+    if now >= due:
+        return Condition(OVERDUE, rule.severity, since=due, details=details)
+    begun = [(at, step) for at, step in _warnings(rule, due, calendar) if now >= at]
+    if not begun:
         return None
-    if isinstance(deadline, datetime):
-        return deadline
-    assert isinstance(deadline, date)
-    return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz)
+    return Condition(DUE_SOON, WARNING, since=begun[0][0], step=begun[-1][1], details=details)
 
 
-def _waiting(rule: DeadlineRule, task: TaskState) -> bool:
+def next_deadline_boundary(rule: DeadlineRule, due: datetime, calendar: WorkCalendar, now: datetime) -> datetime | None:
+    """The next instant after ``now`` at which the stage of something due at ``due`` changes."""
+    upcoming = [at for at, _ in _warnings(rule, due, calendar) if at > now]
+    if due > now:
+        upcoming.append(due)
+    return min(upcoming, default=None)
+
+
+def is_waiting(rule: DeadlineRule, task: TaskState) -> bool:
+    """Whether the task has yet to reach an expected status (a cancelled task waits for nothing)."""
     return task.status not in rule.expect_status and task.status is not TaskStatus.CANCELLED
 
 
-def evaluate_deadline(rule: DeadlineRule, task: TaskState, tz: ZoneInfo, now: datetime) -> Condition | None:
-    """The condition a deadline rule holds for ``task`` at ``now``, if any."""
-    due = due_instant(rule, task, tz)
-    if due is None or not _waiting(rule, task):
-        return None
-    if now >= due:
-        return Condition(OVERDUE, rule.severity, since=due)
-    begun = [step for step in rule.warn_before if now >= due - step]
-    if begun:
-        step = min(begun)
-        first = max(begun)
-        return Condition(DUE_SOON, WARNING, since=due - first, step=format_duration(step))
-    return None
-
-
-def next_deadline_change(rule: DeadlineRule, task: TaskState, tz: ZoneInfo, now: datetime) -> datetime | None:
-    """The next instant after ``now`` at which the rule's condition for ``task`` changes."""
-    due = due_instant(rule, task, tz)
-    if due is None or not _waiting(rule, task):
-        return None
-    upcoming = [at for at in (*(due - step for step in rule.warn_before), due) if at > now]
-    return min(upcoming, default=None)
+def roster_satisfier(rule: DeadlineRule, tasks: Iterable[TaskState], unit_id: str) -> TaskState | None:
+    """The earliest selected task in an expected status: what satisfies a roster expectation."""
+    done = [
+        task for task in tasks if task.status in rule.expect_status and rule.selects(task.fields(unit_id), task.labels)
+    ]
+    return min(done, key=lambda t: t.occurred_at, default=None)

@@ -1,8 +1,18 @@
 """The pure rule engine: (pack, state, input, now) → (state, transitions).
 
 Nothing here reads the clock or does I/O. The worker, the rule test runner
-and replay all call these two functions: ``apply_event`` when an event
-arrives and ``advance`` when time passes.
+and replay all call the same three functions: ``apply_event`` when an event
+arrives, ``advance`` when time passes, ``seed`` for a rostered unit that has
+never reported.
+
+State is evaluated per *subject*: a task (``task:ID``), an indicator
+(``indicator:NAME``; ``indicator:*`` for "no indicator ever"), or the unit as
+a whole (``unit:``). Each subject remembers when its rules next change
+(``UnitState.wakeups``), so time costs nothing until something is due.
+Unit-wide rules (roster deadlines, aggregates, unit staleness) are marked due
+when a unit's data changes and evaluated on the next ``advance``: once per
+tick however many events arrived, instead of a scan of the unit's tasks per
+event.
 """
 
 from __future__ import annotations
@@ -13,18 +23,30 @@ from datetime import datetime
 from enum import StrEnum
 
 from events.models import Event, TaskStatus, TaskStatusEvent
+from rules.aggregate import AggregateRule, evaluate_aggregate, next_aggregate_change
 from rules.alerts import AlertTransition, fingerprint
 from rules.base import Condition
-from rules.deadline import OVERDUE, DeadlineRule, due_instant, evaluate_deadline, next_deadline_change
-from rules.messages import SubjectFacts, summary_for
+from rules.deadline import (
+    OVERDUE,
+    DeadlineRule,
+    deadline_stage,
+    is_waiting,
+    next_deadline_boundary,
+    roster_satisfier,
+    task_due,
+)
+from rules.messages import render_summary, subject_fields
 from rules.pack import CompiledRule, RulePack
+from rules.staleness import StalenessRule, evaluate_staleness, next_staleness_change
 from rules.state import AlertState, IndicatorState, TaskState, UnitState
-from rules.threshold import ThresholdRule, evaluate_threshold
+from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
-__all__ = ["RECENT_EVENTS_KEPT", "Outcome", "Result", "advance", "apply_event", "is_overdue"]
+__all__ = ["RECENT_EVENTS_KEPT", "UNIT", "Outcome", "Result", "advance", "apply_event", "is_overdue", "seed"]
 
 #: How many (source, event_id) keys a unit remembers for dedup.
 RECENT_EVENTS_KEPT = 256
+UNIT = "unit:"
+NO_INDICATOR = "indicator:*"
 
 
 class Outcome(StrEnum):
@@ -44,178 +66,281 @@ class Result:
     outcome: Outcome = Outcome.ACCEPTED
 
 
-# A subject is what one alert is about: ("task", task_id) or ("indicator", name).
-Subject = tuple[str, str]
-
-
 def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
-    """Fold one event into a unit's state and evaluate the rules it touches.
+    """Fold one event into a unit's state and evaluate the rules about what it changed.
 
     Args:
         pack: The rules.
         state: The unit's state, or ``None`` for a unit never seen before.
         event: A validated event of this unit.
         now: The current instant (aware).
-
     """
-    current = state if state is not None else UnitState(unit_id=event.unit_id)
+    current = state if state is not None else UnitState(unit_id=event.unit_id, pack_version=pack.version)
     key = event.dedup_key
     if key in current.recent_events:
         return Result(current, (), Outcome.DUPLICATE)
-    recent = (*current.recent_events[-(RECENT_EVENTS_KEPT - 1) :], key)
-    subject: Subject
+    update: dict[str, object] = {
+        "recent_events": (*current.recent_events[-(RECENT_EVENTS_KEPT - 1) :], key),
+        "last_event_at": max(current.last_event_at or event.occurred_at, event.occurred_at),
+    }
+    subjects: list[str]
     if isinstance(event, TaskStatusEvent):
         known = current.tasks.get(event.task_id)
         if known is not None and event.occurred_at < known.occurred_at:
             return Result(current, (), Outcome.STALE)
-        task = TaskState.from_event(event)
-        current = current.model_copy(update={"tasks": {**current.tasks, task.task_id: task}, "recent_events": recent})
-        subject = ("task", task.task_id)
+        update["tasks"] = {**current.tasks, event.task_id: TaskState.from_event(event, known)}
+        subjects = [f"task:{event.task_id}"]
     else:
         seen = current.indicators.get(event.indicator)
         if seen is not None and event.occurred_at < seen.occurred_at:
             return Result(current, (), Outcome.STALE)
-        report = IndicatorState.from_event(event)
-        current = current.model_copy(
-            update={"indicators": {**current.indicators, report.indicator: report}, "recent_events": recent}
-        )
-        subject = ("indicator", report.indicator)
-    new_state, transitions = _reconcile(pack, current, [subject], now, resolved_at=max(now, event.occurred_at))
-    return Result(_with_wakeup(pack, new_state, now), transitions)
+        update["indicators"] = {**current.indicators, event.indicator: IndicatorState.from_event(event)}
+        subjects = [f"indicator:{event.indicator}"]
+        if NO_INDICATOR in current.wakeups or any(a.subject == NO_INDICATOR for a in current.alerts.values()):
+            subjects.append(NO_INDICATOR)
+    if pack.unit_rules:
+        # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
+        update["wakeups"] = {**current.wakeups, UNIT: min(current.wakeups.get(UNIT, now.timestamp()), now.timestamp())}
+    updated = current.model_copy(update=update)
+    if current.pack_version != pack.version:
+        subjects = sorted({*subjects, *_every_subject(pack, updated)})
+    new_state, transitions = _reconcile(pack, updated, subjects, now, event=event)
+    return Result(new_state, transitions)
 
 
 def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
-    """Let time pass to ``now``: deadlines that passed fire, nothing else changes."""
-    subjects: list[Subject] = [("task", task_id) for task_id in state.tasks]
-    new_state, transitions = _reconcile(pack, state, subjects, now, resolved_at=now)
-    return Result(_with_wakeup(pack, new_state, now), transitions)
+    """Let time pass to ``now``: evaluate every subject whose rules were due to change."""
+    instant = now.timestamp()
+    if state.pack_version != pack.version:
+        due = _every_subject(pack, state)
+    else:
+        due = [subject for subject, at in state.wakeups.items() if at <= instant]
+    if not due:
+        return Result(state, ())
+    new_state, transitions = _reconcile(pack, state, due, now)
+    return Result(new_state, transitions)
 
 
-def _with_wakeup(pack: RulePack, state: UnitState, now: datetime) -> UnitState:
-    upcoming = (
-        next_deadline_change(compiled.rule, task, compiled.tz, now)
-        for task in state.tasks.values()
-        for compiled in pack.deadlines
-        if isinstance(compiled.rule, DeadlineRule) and compiled.rule.selects(_task_fields(task), task.labels)
-    )
-    wakeup = min((at for at in upcoming if at is not None), default=None)
-    return state if wakeup == state.next_wakeup else state.model_copy(update={"next_wakeup": wakeup})
+def _every_subject(pack: RulePack, state: UnitState) -> list[str]:
+    """All subjects of a unit: what to re-evaluate when the rules themselves changed."""
+    subjects = {f"task:{t}" for t in state.tasks} | {f"indicator:{i}" for i in state.indicators}
+    subjects |= {UNIT, NO_INDICATOR} | {a.subject for a in state.alerts.values()}
+    return sorted(subjects)
 
 
-def _task_fields(task: TaskState) -> dict[str, str]:
-    return {"kind": task.kind, "task_id": task.task_id, "status": task.status.value}
+def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:
+    """The state of a rostered unit that has never reported, evaluated at ``now``."""
+    state = UnitState(unit_id=unit_id, pack_version=pack.version)
+    new_state, transitions = _reconcile(pack, state, [UNIT, NO_INDICATOR], now)
+    return Result(new_state, transitions)
 
 
-def _identity(compiled: CompiledRule, unit_id: str, subject: Subject) -> dict[str, str]:
-    kind, name = subject
-    return {"alertname": compiled.rule.id, "unit_id": unit_id, ("task_id" if kind == "task" else kind): name}
+def is_overdue(alert: AlertState) -> bool:
+    """Whether an alert says a task is past its due instant."""
+    return alert.stage == OVERDUE and alert.subject.startswith("task:")
 
 
-def _desired(
-    compiled: CompiledRule, state: UnitState, subject: Subject, now: datetime, firing: bool
-) -> Condition | None:
-    rule = compiled.rule
-    kind, name = subject
+# --- evaluation of one rule for one subject -------------------------------------------------------
+
+Assessment = tuple[Condition | None, datetime | None]
+_NOTHING: Assessment = (None, None)
+
+
+def _candidates(pack: RulePack, state: UnitState, subject: str) -> tuple[CompiledRule, ...]:
+    kind, _, name = subject.partition(":")
     if kind == "task":
         task = state.tasks.get(name)
-        if task is None or not isinstance(rule, DeadlineRule):
-            return None
-        if not rule.selects({**_task_fields(task), "unit_id": state.unit_id}, task.labels):
-            return None
-        return evaluate_deadline(rule, task, compiled.tz, now)
+        return pack.task_rules_for(task.kind) if task is not None else ()
+    if kind == "indicator":
+        return pack.indicator_rules
+    return pack.unit_rules
+
+
+def _assess(compiled: CompiledRule, state: UnitState, subject: str, now: datetime, firing: bool) -> Assessment:
+    rule, unit = compiled.rule, state.unit_id
+    if not compiled.covers(unit):
+        return _NOTHING
+    kind, _, name = subject.partition(":")
+    if kind == "task":
+        return _assess_task(compiled, state.tasks.get(name), unit, now)
+    if kind == "indicator":
+        return _assess_indicator(compiled, state, name, now, firing)
+    if isinstance(rule, DeadlineRule):
+        assert rule.due is not None
+        done = roster_satisfier(rule, state.tasks.values(), unit)
+        if done is not None:
+            return _NOTHING
+        return deadline_stage(rule, rule.due, compiled.calendar, now), next_deadline_boundary(
+            rule, rule.due, compiled.calendar, now
+        )
+    if isinstance(rule, StalenessRule):
+        return evaluate_staleness(rule, state.last_event_at, now), next_staleness_change(rule, state.last_event_at, now)
+    if isinstance(rule, AggregateRule):
+        tasks = [t for t in state.tasks.values() if rule.selects(t.fields(unit), t.labels)]
+        return (
+            evaluate_aggregate(rule, tasks, compiled.tz, now, firing),
+            next_aggregate_change(rule, tasks, compiled.tz, now),
+        )
+    return _NOTHING
+
+
+def _assess_task(compiled: CompiledRule, task: TaskState | None, unit: str, now: datetime) -> Assessment:
+    rule = compiled.rule
+    if task is None or not isinstance(rule, DeadlineRule) or not rule.selects(task.fields(unit), task.labels):
+        return _NOTHING
+    due = task_due(rule, task, compiled.calendar)
+    if due is None or not is_waiting(rule, task):
+        return _NOTHING
+    return deadline_stage(rule, due, compiled.calendar, now), next_deadline_boundary(rule, due, compiled.calendar, now)
+
+
+def _assess_indicator(compiled: CompiledRule, state: UnitState, name: str, now: datetime, firing: bool) -> Assessment:
+    rule, unit = compiled.rule, state.unit_id
+    if name == "*":  # a rostered unit that has never reported any indicator
+        if not isinstance(rule, StalenessRule) or rule.indicator != "*" or state.indicators:
+            return _NOTHING
+        return evaluate_staleness(rule, None, now), next_staleness_change(rule, None, now)
     report = state.indicators.get(name)
-    if report is None or not isinstance(rule, ThresholdRule) or not rule.applies_to(name):
-        return None
-    if not rule.selects({"indicator": name, "unit_id": state.unit_id}, report.labels):
-        return None
-    return evaluate_threshold(rule, report, firing)
+    fields = report.fields(unit) if report is not None else {"indicator": name, "unit_id": unit}
+    if not rule.selects(fields, report.labels if report is not None else {}):
+        return _NOTHING
+    if isinstance(rule, ThresholdRule):
+        if report is None or not rule.applies_to(name):
+            return _NOTHING
+        return evaluate_threshold(rule, report, firing, now), next_target_change(rule, now)
+    if isinstance(rule, StalenessRule) and rule.indicator in ("*", name):
+        last = report.occurred_at if report is not None else None
+        return evaluate_staleness(rule, last, now), next_staleness_change(rule, last, now)
+    return _NOTHING
 
 
-def _rules_for(pack: RulePack, subject: Subject) -> tuple[CompiledRule, ...]:
-    return pack.deadlines if subject[0] == "task" else pack.thresholds
+# --- reconciliation: desired conditions against firing alerts ----------------------------------------
+
+
+def _identity(compiled: CompiledRule, unit_id: str, subject: str) -> dict[str, str]:
+    kind, _, name = subject.partition(":")
+    identity = {"alertname": compiled.rule.id, "unit_id": unit_id}
+    if kind == "task":
+        identity["task_id"] = name
+    elif kind == "indicator":
+        identity["indicator"] = name
+    return identity
+
+
+class _Draft:
+    """Mutable copies of the parts of a unit state that reconciliation changes."""
+
+    def __init__(self, state: UnitState) -> None:
+        self.state = state
+        self.alerts = dict(state.alerts)
+        self.pending = dict(state.pending)
+        self.wakeups = dict(state.wakeups)
+        self.transitions: list[AlertTransition] = []
+
+    def finish(self, pack_version: str) -> tuple[UnitState, tuple[AlertTransition, ...]]:
+        update: dict[str, object] = {
+            name: value
+            for name, value in (("alerts", self.alerts), ("pending", self.pending), ("wakeups", self.wakeups))
+            if value != getattr(self.state, name)
+        }
+        if self.state.pack_version != pack_version:
+            update["pack_version"] = pack_version
+        state = self.state.model_copy(update=update) if update else self.state
+        return state, tuple(self.transitions)
 
 
 def _reconcile(
-    pack: RulePack, state: UnitState, subjects: Iterable[Subject], now: datetime, *, resolved_at: datetime
+    pack: RulePack, state: UnitState, subjects: Iterable[str], now: datetime, event: Event | None = None
 ) -> tuple[UnitState, tuple[AlertTransition, ...]]:
-    alerts = dict(state.alerts)
-    transitions: list[AlertTransition] = []
+    draft = _Draft(state)
     for subject in subjects:
-        subject_key = f"{subject[0]}:{subject[1]}"
-        seen: set[str] = set()
-        for compiled in _rules_for(pack, subject):
-            identity = _identity(compiled, state.unit_id, subject)
-            fp = fingerprint(identity)
-            seen.add(fp)
-            existing = alerts.get(fp)
-            condition = _desired(compiled, state, subject, now, firing=existing is not None)
-            if condition is None:
-                if existing is not None:
-                    del alerts[fp]
-                    transitions.append(_resolved(pack, compiled, state, subject, existing, resolved_at))
-                continue
-            if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
-                continue
-            starts_at = existing.starts_at if existing is not None else condition.since
-            alert = AlertState(
-                fingerprint=fp,
-                rule_id=compiled.rule.id,
-                stage=condition.stage,
-                step=condition.step,
-                severity=condition.severity,
-                labels={**compiled.rule.labels, **identity, "severity": condition.severity},
-                starts_at=starts_at,
-                subject=subject_key,
-            )
-            alerts[fp] = alert
-            transitions.append(_firing(pack, compiled, state, subject, alert, condition, now))
-        # Alerts of rules that left the pack resolve instead of firing forever.
-        for fp, orphan in list(alerts.items()):
-            if orphan.subject == subject_key and fp not in seen and pack.by_id(orphan.rule_id) is None:
-                del alerts[fp]
-                transitions.append(_orphan_resolved(state, orphan, resolved_at))
-    if not transitions:
-        return state, ()
-    return state.model_copy(update={"alerts": alerts}), tuple(transitions)
+        candidates = _candidates(pack, state, subject)
+        seen = {c.rule.id for c in candidates}
+        # Rules that fired for this subject but no longer apply to it (kind changed) still get a say.
+        stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
+        wakeup: datetime | None = None
+        for compiled in (*candidates, *(r for r in map(pack.by_id, stragglers) if r is not None)):
+            change = _settle(pack, draft, compiled, subject, now, event)
+            if change is not None and (wakeup is None or change < wakeup):
+                wakeup = change
+        for rule_id in stragglers:
+            if pack.by_id(rule_id) is None:
+                _resolve_orphans(draft, subject, rule_id, now)
+        if wakeup is None:
+            draft.wakeups.pop(subject, None)
+        else:
+            draft.wakeups[subject] = wakeup.timestamp()
+    return draft.finish(pack.version)
 
 
-def _facts(pack: RulePack, compiled: CompiledRule, state: UnitState, subject: Subject, now: datetime) -> SubjectFacts:
-    kind, name = subject
-    task = state.tasks.get(name) if kind == "task" else None
-    report = state.indicators.get(name) if kind == "indicator" else None
-    due = due_instant(compiled.rule, task, compiled.tz) if task and isinstance(compiled.rule, DeadlineRule) else None
-    target = compiled.rule.target if isinstance(compiled.rule, ThresholdRule) else None
-    return SubjectFacts(
-        unit_id=state.unit_id,
-        unit_name=pack.unit_name(state.unit_id),
-        task=task,
-        report=report,
-        due=due,
-        target=target,
-        tz=compiled.tz,
-        now=now,
+def _settle(
+    pack: RulePack, draft: _Draft, compiled: CompiledRule, subject: str, now: datetime, event: Event | None
+) -> datetime | None:
+    """Bring one rule's alert for one subject in line with its condition; return when to look again."""
+    state = draft.state
+    identity = _identity(compiled, state.unit_id, subject)
+    fp = fingerprint(identity)
+    existing = draft.alerts.get(fp)
+    condition, change = _assess(compiled, state, subject, now, firing=existing is not None)
+    rule = compiled.rule
+    if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
+        condition = _hold_for(draft, rule, fp, condition)
+    elif condition is None:
+        draft.pending.pop(fp, None)
+    if condition is None:
+        if existing is not None:
+            del draft.alerts[fp]
+            draft.transitions.append(_resolved(compiled, state, subject, existing, now, event))
+        return change
+    if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
+        return change
+    fields = _template_fields(pack, compiled, state, subject, condition, now)
+    alert = AlertState(
+        fingerprint=fp,
+        rule_id=rule.id,
+        stage=condition.stage,
+        step=condition.step,
+        severity=condition.severity,
+        labels={**rule.labels, **identity, "severity": condition.severity},
+        starts_at=existing.starts_at if existing is not None else condition.since,
+        subject=subject,
+        summary=render_summary(rule, condition.stage, fields),
     )
+    draft.alerts[fp] = alert
+    draft.transitions.append(_firing(compiled, state, subject, alert, condition))
+    return change
 
 
-def _event_ids(state: UnitState, subject: Subject) -> list[str]:
-    kind, name = subject
-    source = state.tasks.get(name) if kind == "task" else state.indicators.get(name)
-    return [source.event_id] if source is not None else []
+def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:
+    """A breach fires only once it has held for the rule's ``for`` (event time)."""
+    if condition is None:
+        draft.pending.pop(fp, None)
+        return None
+    since = draft.pending.setdefault(fp, condition.since)
+    if condition.since - since < rule.for_:
+        return None
+    draft.pending.pop(fp, None)
+    return Condition(condition.stage, condition.severity, since, condition.value, condition.step, condition.details)
+
+
+def _template_fields(
+    pack: RulePack, compiled: CompiledRule, state: UnitState, subject: str, condition: Condition, now: datetime
+) -> dict[str, str]:
+    return {**subject_fields(compiled, state, subject, condition, now), "unit_name": pack.unit_name(state.unit_id)}
+
+
+def _event_ids(state: UnitState, subject: str, event: Event | None = None) -> list[str]:
+    kind, _, name = subject.partition(":")
+    source = state.tasks.get(name) if kind == "task" else state.indicators.get(name) if kind == "indicator" else None
+    if source is not None:
+        return [source.event_id]
+    return [event.event_id] if event is not None else []
 
 
 def _firing(
-    pack: RulePack,
-    compiled: CompiledRule,
-    state: UnitState,
-    subject: Subject,
-    alert: AlertState,
-    condition: Condition,
-    now: datetime,
+    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, condition: Condition
 ) -> AlertTransition:
-    facts = _facts(pack, compiled, state, subject, now)
-    annotations = {"summary": summary_for(compiled.rule, alert.stage, alert.severity, facts)}
-    if facts.due is not None:
-        annotations["due"] = facts.due.isoformat()
+    annotations = {"summary": alert.summary, **condition.details}
     if condition.step is not None:
         annotations["warn_before"] = condition.step
     return AlertTransition(
@@ -233,28 +358,39 @@ def _firing(
     )
 
 
-def _resolution(compiled: CompiledRule, task: TaskState | None, due: datetime | None) -> str:
-    if task is None or not isinstance(compiled.rule, DeadlineRule):
-        return "recovered"
+def _resolution(compiled: CompiledRule, state: UnitState, subject: str, now: datetime) -> tuple[str, datetime]:
+    """How a deadline alert ended (completed, completed late, cancelled…) and when."""
+    rule = compiled.rule
+    if not isinstance(rule, DeadlineRule):
+        return "recovered", now
+    kind, _, name = subject.partition(":")
+    if kind == "unit":
+        assert rule.due is not None
+        done = roster_satisfier(rule, state.tasks.values(), state.unit_id)
+        if done is None:
+            return "no_longer_due", now
+        return ("completed_late" if done.occurred_at >= rule.due else "completed"), done.occurred_at
+    task = state.tasks.get(name)
+    if task is None:
+        return "no_longer_due", now
     if task.status is TaskStatus.CANCELLED:
-        return "cancelled"
-    if task.status in compiled.rule.expect_status:
-        return "completed_late" if due is not None and task.occurred_at >= due else "completed"
-    return "no_longer_due"
+        return "cancelled", task.occurred_at
+    if task.status in rule.expect_status:
+        due = task_due(rule, task, compiled.calendar)
+        late = due is not None and task.occurred_at >= due
+        return ("completed_late" if late else "completed"), task.occurred_at
+    return "no_longer_due", now
 
 
 def _resolved(
-    pack: RulePack, compiled: CompiledRule, state: UnitState, subject: Subject, alert: AlertState, at: datetime
+    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, now: datetime, event: Event | None
 ) -> AlertTransition:
-    facts = _facts(pack, compiled, state, subject, at)
-    resolution = _resolution(compiled, facts.task, facts.due)
-    annotations = {
-        "summary": summary_for(compiled.rule, alert.stage, alert.severity, facts),
-        "resolution": resolution,
-    }
+    resolution, at = _resolution(compiled, state, subject, now)
+    annotations = {"summary": alert.summary, "resolution": resolution}
     if resolution == "completed_late":
         annotations["late"] = "true"
-    report = facts.report
+    kind, _, name = subject.partition(":")
+    report = state.indicators.get(name) if kind == "indicator" else None
     return AlertTransition(
         fingerprint=alert.fingerprint,
         status="resolved",
@@ -266,28 +402,29 @@ def _resolved(
         starts_at=alert.starts_at,
         ends_at=max(at, alert.starts_at),
         value=report.value if report is not None else None,
-        event_ids=_event_ids(state, subject),
+        event_ids=_event_ids(state, subject, event),
         rule_version=compiled.version,
     )
 
 
-def _orphan_resolved(state: UnitState, alert: AlertState, at: datetime) -> AlertTransition:
-    kind, _, name = alert.subject.partition(":")
-    return AlertTransition(
-        fingerprint=alert.fingerprint,
-        status="resolved",
-        stage=alert.stage,
-        rule_id=alert.rule_id,
-        severity=alert.severity,
-        labels=alert.labels,
-        annotations={"summary": f"rule {alert.rule_id} was removed", "resolution": "rule_removed"},
-        starts_at=alert.starts_at,
-        ends_at=max(at, alert.starts_at),
-        event_ids=_event_ids(state, (kind, name)),
-        rule_version="",
-    )
-
-
-def is_overdue(alert: AlertState) -> bool:
-    """Whether an alert says a task is past its due instant."""
-    return alert.stage == OVERDUE and alert.subject.startswith("task:")
+def _resolve_orphans(draft: _Draft, subject: str, rule_id: str, now: datetime) -> None:
+    """Alerts of a rule that left the pack resolve instead of firing forever."""
+    for fp, alert in list(draft.alerts.items()):
+        if alert.subject != subject or alert.rule_id != rule_id:
+            continue
+        del draft.alerts[fp]
+        draft.transitions.append(
+            AlertTransition(
+                fingerprint=fp,
+                status="resolved",
+                stage=alert.stage,
+                rule_id=rule_id,
+                severity=alert.severity,
+                labels=alert.labels,
+                annotations={"summary": alert.summary, "resolution": "rule_removed"},
+                starts_at=alert.starts_at,
+                ends_at=max(now, alert.starts_at),
+                event_ids=_event_ids(draft.state, subject),
+                rule_version="",
+            )
+        )

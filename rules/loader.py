@@ -1,23 +1,30 @@
-"""Load rule files from YAML, reporting every mistake with file, line, rule and field."""
+"""Load rule files and rosters from YAML, reporting every mistake with file, line, rule and field.
+
+A directory may hold rule files (top-level ``groups``), rosters (``roster``)
+and rule tests (``tests``, run by ``monitor rules test``, skipped here).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.pack import RuleFile, RulePack
+from rules.pack import CompiledRule, RuleFile, RulePack
+from rules.roster import Roster
 
-__all__ = ["BUNDLED_PACK", "load_pack", "load_rule_file", "rule_files_in"]
+__all__ = ["BUNDLED_PACK", "load_pack", "load_rule_file", "parse_yaml", "rule_files_in", "validate"]
 
 #: The Project 06 rule pack shipped with the product.
 BUNDLED_PACK = Path(__file__).parent / "packs"
 
 Path_ = tuple[int | str, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Located:
@@ -25,20 +32,22 @@ class _Located:
 
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {}
+        self.duplicates: list[tuple[int, str]] = []
+        self._loader = yaml.SafeLoader("")
 
-    def build(self, node: yaml.Node, path: Path_, problems: list[str]) -> Any:
+    def build(self, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.build(key_node, (*path, "<key>"), problems)
+                key = self.build(key_node, (*path, "<key>"))
                 if key in out:
-                    problems.append(f"{key_node.start_mark.line + 1}\x1f{key}\x1fduplicate key '{key}'")
-                out[key] = self.build(value_node, (*path, key), problems)
+                    self.duplicates.append((key_node.start_mark.line + 1, str(key)))
+                out[key] = self.build(value_node, (*path, key))
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), problems) for i, item in enumerate(node.value)]
-        return _scalar(node)
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._loader.construct_object(node, deep=True)
 
     def line_for(self, loc: Sequence[int | str], data: Any) -> tuple[int | None, str]:
         """The line of the deepest part of ``loc`` present in the data, and the field path."""
@@ -56,18 +65,54 @@ class _Located:
                 fields.append(part)  # a missing field: report it at its parent
                 break
             else:
-                continue  # a union tag that is not in the data
+                continue
             path = (*path, part)
             fields.append(str(part))
         return self.lines.get(path), ".".join(fields) or "(file)"
 
 
-def _scalar(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
+@dataclass
+class Parsed:
+    """A YAML file as data, with line numbers, or the problems that stopped it."""
+
+    path: Path
+    data: Any
+    located: _Located
+    problems: list[RuleProblem]
+
+    @property
+    def kind(self) -> str:
+        """``rules``, ``roster`` or ``tests``, from the top-level keys."""
+        if isinstance(self.data, dict):
+            for key in ("roster", "tests"):
+                if key in self.data:
+                    return key
+        return "rules"
+
+    def line(self, *path: int | str) -> int | None:
+        """The line of a value in the file."""
+        return self.located.lines.get(tuple(path))
+
+
+def parse_yaml(path: Path) -> Parsed:
+    """Read a YAML file keeping line numbers; problems instead of exceptions."""
+    located = _Located()
     try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Parsed(path, None, located, [RuleProblem(path, None, None, "(file)", f"cannot read the file: {exc}")])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        return Parsed(path, None, located, [RuleProblem(path, line, None, "(file)", f"not valid YAML: {exc.problem}")])
+    if node is None:
+        return Parsed(
+            path, None, located, [RuleProblem(path, None, None, "groups", "the file is empty; it needs 'groups:'")]
+        )
+    data = located.build(node, ())
+    problems = [RuleProblem(path, line, None, key, f"duplicate key '{key}'") for line, key in located.duplicates]
+    return Parsed(path, data, located, problems)
 
 
 def _rule_id(data: Any, loc: Sequence[int | str]) -> str | None:
@@ -81,47 +126,30 @@ def _rule_id(data: Any, loc: Sequence[int | str]) -> str | None:
     return None
 
 
-def _parse(path: Path) -> tuple[Any, _Located, list[RuleProblem]]:
-    located = _Located()
+def validate(parsed: Parsed, model: type[M]) -> M | None:
+    """Validate parsed data against a model, adding a located problem per error."""
+    if parsed.data is None:
+        return None
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, located, [RuleProblem(path, None, None, "(file)", f"cannot read the file: {exc}")]
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        return None, located, [RuleProblem(path, line, None, "(file)", f"not valid YAML: {exc.problem}")]
-    if node is None:
-        return None, located, [RuleProblem(path, None, None, "groups", "the file is empty; it needs 'groups:'")]
-    raw: list[str] = []
-    data = located.build(node, (), raw)
-    problems = [
-        RuleProblem(path, int(line), None, key, message) for line, key, message in (r.split("\x1f") for r in raw)
-    ]
-    return data, located, problems
+        return model.model_validate(parsed.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            line, field = parsed.located.line_for(err["loc"], parsed.data)
+            message = err["msg"].removeprefix("Value error, ")
+            parsed.problems.append(RuleProblem(parsed.path, line, _rule_id(parsed.data, err["loc"]), field, message))
+        return None
 
 
 def load_rule_file(path: Path) -> RuleFile:
-    """Load and validate one rule file.
+    """Load and validate one rule file (rosters are not resolved).
 
     Raises:
         RuleFileError: with every problem found, each naming file, line, rule id and field.
-
     """
-    data, located, problems = _parse(path)
-    if data is None and problems:
-        raise RuleFileError(problems)
-    try:
-        rule_file = RuleFile.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            line, field = located.line_for(err["loc"], data)
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(RuleProblem(path, line, _rule_id(data, err["loc"]), field, message))
-        raise RuleFileError(problems) from None
-    if problems:
-        raise RuleFileError(problems)
+    parsed = parse_yaml(path)
+    rule_file = validate(parsed, RuleFile)
+    if parsed.problems or rule_file is None:
+        raise RuleFileError(parsed.problems)
     return rule_file
 
 
@@ -136,35 +164,96 @@ def rule_files_in(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+class _Rosters:
+    """Rosters by resolved path, loaded once."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[Path, Roster | None] = {}
+        self.problems: list[RuleProblem] = []
+
+    def add(self, parsed: Parsed) -> Roster | None:
+        roster = validate(parsed, Roster)
+        self.problems.extend(parsed.problems)
+        self.by_path[parsed.path.resolve()] = roster
+        return roster
+
+    def get(self, path: Path) -> Roster | None:
+        resolved = path.resolve()
+        if resolved not in self.by_path and path.is_file():
+            self.add(parse_yaml(path))
+        return self.by_path.get(resolved)
+
+
 def load_pack(paths: Iterable[Path]) -> RulePack:
-    """Load rule files (or directories of them) into one pack.
+    """Load rule files, rosters (or directories of them) into one pack.
 
     Raises:
-        RuleFileError: with every problem of every file, and rule ids used twice.
-
+        RuleFileError: with every problem of every file, rule ids used twice and unknown rosters.
     """
-    problems: list[RuleProblem] = []
-    loaded: list[RuleFile] = []
-    first_seen: dict[str, Path] = {}
+    paths = list(paths)
     files = rule_files_in(paths)
     if not files:
-        raise RuleFileError([RuleProblem(Path(", ".join(map(str, paths))), None, None, "(file)", "no rule files")])
+        where = ", ".join(map(str, paths))
+        raise RuleFileError([RuleProblem(Path(where), None, None, "(file)", "no rule files (*.yaml) found")])
+    problems: list[RuleProblem] = []
+    rosters = _Rosters()
+    compiled: list[CompiledRule] = []
+    first_seen: dict[str, tuple[Path, int | None]] = {}
     for path in files:
-        try:
-            rule_file = load_rule_file(path)
-        except RuleFileError as exc:
-            problems.extend(exc.problems)
+        parsed = parse_yaml(path)
+        if parsed.kind == "roster":
+            rosters.add(parsed)
             continue
-        loaded.append(rule_file)
-        for group in rule_file.groups:
-            for rule in group.rules:
+        if parsed.kind == "tests":
+            continue
+        rule_file = validate(parsed, RuleFile)
+        problems.extend(parsed.problems)
+        if rule_file is None:
+            continue
+        for g, group in enumerate(rule_file.groups):
+            for r, rule in enumerate(group.rules):
+                line = parsed.line("groups", g, "rules", r, "id")
                 if rule.id in first_seen:
+                    other, other_line = first_seen[rule.id]
                     problems.append(
                         RuleProblem(
-                            path, None, rule.id, "id", f"rule id '{rule.id}' is already used in {first_seen[rule.id]}"
+                            path, line, rule.id, "id", f"rule id '{rule.id}' is already used at {other}:{other_line}"
                         )
                     )
-                first_seen.setdefault(rule.id, path)
+                    continue
+                first_seen[rule.id] = (path, line)
+                roster_ref = getattr(rule, "roster", None)
+                roster = None
+                if roster_ref is not None:
+                    roster = rosters.get(path.parent / roster_ref)
+                    if roster is None:
+                        problems.append(
+                            RuleProblem(
+                                path,
+                                parsed.line("groups", g, "rules", r, "roster"),
+                                rule.id,
+                                "roster",
+                                f"roster '{roster_ref}' not found or invalid (looked for {path.parent / roster_ref})",
+                            )
+                        )
+                        continue
+                compiled.append(CompiledRule.compile(rule, group, roster))
+    problems.extend(rosters.problems)
     if problems:
-        raise RuleFileError(problems)
-    return RulePack.from_files(loaded)
+        raise RuleFileError(_unique(problems))
+    names: dict[str, str] = {}
+    for roster in rosters.by_path.values():
+        if roster is not None:
+            for unit in roster.units:
+                names.setdefault(unit.id, unit.name)
+    return RulePack(rules=tuple(compiled), unit_names=names)
+
+
+def _unique(problems: list[RuleProblem]) -> list[RuleProblem]:
+    seen: set[RuleProblem] = set()
+    out = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            out.append(problem)
+    return out

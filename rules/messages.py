@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from rules.base import Condition
 from rules.deadline import DUE_SOON, DeadlineRule
-from rules.state import IndicatorState, TaskState
 from rules.templates import render
 from rules.threshold import ThresholdRule
 
-__all__ = ["SubjectFacts", "days_overdue", "format_local", "summary_for"]
+if TYPE_CHECKING:
+    from rules.pack import AnyRule, CompiledRule
+    from rules.state import UnitState
+
+__all__ = ["days_overdue", "format_local", "render_summary", "subject_fields"]
 
 _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
     ("deadline", "overdue"): "{unit_name}: {task_title} quá hạn {days_overdue} ngày (hạn {due})",
     ("threshold", "breach"): "{unit_name}: {indicator} = {value}, mục tiêu {target}",
+    ("staleness", "stale"): "{unit_name}: không có báo cáo {indicator} từ {last_report} (tối đa {max_age})",
+    ("aggregate", "breach"): "{unit_name}: {rule_id} = {value}, ngưỡng {target}",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectFacts:
-    """What a message may say about the task or indicator an alert is about."""
-
-    unit_id: str
-    unit_name: str
-    task: TaskState | None
-    report: IndicatorState | None
-    due: datetime | None
-    target: float | None
-    tz: ZoneInfo
-    now: datetime
 
 
 def format_local(instant: datetime, tz: ZoneInfo) -> str:
@@ -42,43 +34,57 @@ def format_local(instant: datetime, tz: ZoneInfo) -> str:
 
 def days_overdue(due: datetime, now: datetime) -> int:
     """Whole days (rounded up) since ``due``; 0 when not yet due."""
-    seconds = (now - due).total_seconds()
-    return max(0, math.ceil(seconds / 86400))
+    return max(0, math.ceil((now - due).total_seconds() / 86400))
 
 
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _fields(facts: SubjectFacts, rule: DeadlineRule | ThresholdRule, stage: str, severity: str) -> dict[str, str]:
+def subject_fields(
+    compiled: CompiledRule, state: UnitState, subject: str, condition: Condition, now: datetime
+) -> dict[str, str]:
+    """Every template field that has a value for this subject and condition."""
+    rule, tz = compiled.rule, compiled.tz
+    kind, _, name = subject.partition(":")
     fields = {
-        "unit_id": facts.unit_id,
-        "unit_name": facts.unit_name,
+        "unit_id": state.unit_id,
         "rule_id": rule.id,
-        "severity": severity,
-        "stage": stage,
+        "severity": condition.severity,
+        "stage": condition.stage,
     }
-    if facts.task is not None:
-        task = facts.task
+    task = state.tasks.get(name) if kind == "task" else None
+    if task is not None:
         fields |= {
             "task_id": task.task_id,
             "task_title": task.title or task.task_id,
             "kind": task.kind,
             "status": task.status.value,
         }
-    if facts.due is not None:
-        fields["due"] = format_local(facts.due, facts.tz)
-        fields["days_overdue"] = str(days_overdue(facts.due, facts.now))
-    if facts.report is not None:
-        fields["indicator"] = facts.report.indicator
-        fields["value"] = _number(facts.report.value)
-    if facts.target is not None:
-        fields["target"] = _number(facts.target)
+    if kind == "indicator":
+        fields["indicator"] = name if name != "*" else "chỉ tiêu nào"
+    if condition.value is not None:
+        fields["value"] = _number(condition.value)
+    if isinstance(rule, ThresholdRule) or "target" in condition.details:
+        fields["target"] = condition.details.get("target", "")
+    due_text = condition.details.get("due")
+    if due_text:
+        due = datetime.fromisoformat(due_text)
+        fields["due"] = format_local(due, tz)
+        fields["days_overdue"] = str(days_overdue(due, now))
+    last = condition.details.get("last_report")
+    if last:
+        fields["last_report"] = "chưa bao giờ" if last == "never" else format_local(datetime.fromisoformat(last), tz)
+    if "max_age" in condition.details:
+        fields["max_age"] = condition.details["max_age"]
     return fields
 
 
-def summary_for(rule: DeadlineRule | ThresholdRule, stage: str, severity: str, facts: SubjectFacts) -> str:
-    """The rule's summary template (or the default for its kind and stage), filled in."""
+def render_summary(rule: AnyRule, stage: str, fields: dict[str, str]) -> str:
+    """The rule's summary template (or the default for its kind and stage), filled in.
+
+    ``unit_name`` is filled by the caller's pack; absent, the unit id stands in.
+    """
     custom = rule.due_soon_summary if isinstance(rule, DeadlineRule) and stage == DUE_SOON else rule.summary
     template = custom or _DEFAULT_SUMMARIES.get((rule.kind, stage), "{unit_name}: {rule_id} {stage}")
-    return render(template, _fields(facts, rule, stage, severity))
+    return render(template, {"unit_name": fields.get("unit_id", ""), **fields})

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from rules.aggregate import AggregateRule
+from rules.calendar import WorkCalendar
 from rules.deadline import DeadlineRule
+from rules.roster import Roster
+from rules.staleness import StalenessRule
 from rules.threshold import ThresholdRule
 
-__all__ = ["CompiledRule", "Rule", "RuleFile", "RuleGroup", "RulePack"]
+__all__ = ["AnyRule", "CompiledRule", "Rule", "RuleFile", "RuleGroup", "RulePack"]
 
+AnyRule = DeadlineRule | ThresholdRule | StalenessRule | AggregateRule
 #: The registry of rule kinds: a discriminated union on ``kind``.
-Rule = Annotated[DeadlineRule | ThresholdRule, Field(discriminator="kind")]
+Rule = Annotated[AnyRule, Field(discriminator="kind")]
 
 
 def _check_timezone(name: str) -> str:
@@ -30,12 +36,14 @@ def _check_timezone(name: str) -> str:
 
 
 class RuleGroup(BaseModel):
-    """Rules that share a name and a time zone."""
+    """Rules that share a name, a time zone and a working-day calendar."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Ho_Chi_Minh"
+    non_working_days: list[date] = Field(default_factory=list, description="Extra days off besides public holidays.")
+    working_days: list[date] = Field(default_factory=list, description="Weekend days worked (compensatory).")
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -49,53 +57,105 @@ class RuleFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A rule bound to its group's time zone, with a version that changes when the rule does."""
+    """A rule bound to its group's time zone and calendar, its roster resolved, with a version."""
 
-    rule: DeadlineRule | ThresholdRule
+    rule: AnyRule
     group: str
-    tz: ZoneInfo
+    calendar: WorkCalendar
     version: str
+    roster: frozenset[str] | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The group's time zone."""
+        return self.calendar.tz
 
     @classmethod
-    def compile(cls, rule: DeadlineRule | ThresholdRule, group: RuleGroup) -> CompiledRule:
-        """Bind ``rule`` to ``group`` and hash its definition into a version."""
+    def compile(cls, rule: AnyRule, group: RuleGroup, roster: Roster | None = None) -> CompiledRule:
+        """Bind ``rule`` to ``group`` (and its roster) and hash the definition into a version."""
         canonical = json.dumps(
-            {"group": group.name, "timezone": group.timezone, "rule": rule.model_dump(mode="json")},
+            {
+                "group": group.model_dump(mode="json", exclude={"rules"}),
+                "rule": rule.model_dump(mode="json", by_alias=True),
+                "roster": sorted(roster.ids) if roster else None,
+            },
             sort_keys=True,
             ensure_ascii=False,
         )
         version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-        return cls(rule=rule, group=group.name, tz=ZoneInfo(group.timezone), version=version)
+        calendar = WorkCalendar.of(ZoneInfo(group.timezone), group.non_working_days, group.working_days)
+        return cls(rule, group.name, calendar, version, roster.ids if roster else None)
+
+    def covers(self, unit_id: str) -> bool:
+        """Whether the rule applies to ``unit_id`` (any unit, unless it has a roster)."""
+        return self.roster is None or unit_id in self.roster
 
 
 @dataclass(frozen=True)
 class RulePack:
-    """All rules a worker evaluates, split by kind for fast dispatch."""
+    """All rules a worker evaluates, indexed by what they are about."""
 
     rules: tuple[CompiledRule, ...]
     unit_names: Mapping[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def from_files(cls, files: Iterable[RuleFile], unit_names: Mapping[str, str] | None = None) -> RulePack:
-        """Compile every rule of every file, in order."""
-        compiled = tuple(
-            CompiledRule.compile(rule, group) for file in files for group in file.groups for rule in group.rules
+    @cached_property
+    def version(self) -> str:
+        """Changes whenever any rule (or its group, calendar or roster) changes."""
+        joined = ",".join(sorted(f"{r.rule.id}={r.version}" for r in self.rules))
+        return hashlib.sha256(joined.encode()).hexdigest()[:12]
+
+    @cached_property
+    def task_rules(self) -> tuple[CompiledRule, ...]:
+        """Per-task deadline rules."""
+        return tuple(r for r in self.rules if isinstance(r.rule, DeadlineRule) and r.rule.roster is None)
+
+    @cached_property
+    def task_rules_by_kind(self) -> dict[str | None, tuple[CompiledRule, ...]]:
+        """Per-task rules by the task kind they select (``None``: rules that do not fix the kind)."""
+        index: dict[str | None, list[CompiledRule]] = {}
+        for compiled in self.task_rules:
+            matcher = compiled.rule.select.get("kind")
+            key = str(matcher.value) if matcher is not None and matcher.op == "=" else None
+            index.setdefault(key, []).append(compiled)
+        return {k: tuple(v) for k, v in index.items()}
+
+    def task_rules_for(self, kind: str) -> tuple[CompiledRule, ...]:
+        """The per-task rules that may select a task of ``kind``."""
+        index = self.task_rules_by_kind
+        return index.get(kind, ()) + index.get(None, ())
+
+    @cached_property
+    def indicator_rules(self) -> tuple[CompiledRule, ...]:
+        """Thresholds and per-indicator staleness rules."""
+        return tuple(
+            r
+            for r in self.rules
+            if isinstance(r.rule, ThresholdRule) or (isinstance(r.rule, StalenessRule) and r.rule.indicator is not None)
         )
-        return cls(rules=compiled, unit_names=dict(unit_names or {}))
 
     @cached_property
-    def deadlines(self) -> tuple[CompiledRule, ...]:
-        """Deadline rules."""
-        return tuple(r for r in self.rules if isinstance(r.rule, DeadlineRule))
+    def unit_rules(self) -> tuple[CompiledRule, ...]:
+        """Rules about a unit as a whole: roster deadlines, unit staleness, aggregates."""
+        return tuple(
+            r
+            for r in self.rules
+            if (isinstance(r.rule, DeadlineRule) and r.rule.roster is not None)
+            or (isinstance(r.rule, StalenessRule) and r.rule.indicator is None)
+            or isinstance(r.rule, AggregateRule)
+        )
 
     @cached_property
-    def thresholds(self) -> tuple[CompiledRule, ...]:
-        """Threshold rules."""
-        return tuple(r for r in self.rules if isinstance(r.rule, ThresholdRule))
+    def rostered_units(self) -> frozenset[str]:
+        """Every unit some rule expects whether or not it reports."""
+        return frozenset(unit for r in self.rules if r.roster is not None for unit in r.roster)
+
+    @cached_property
+    def _by_id(self) -> dict[str, CompiledRule]:
+        return {r.rule.id: r for r in self.rules}
 
     def by_id(self, rule_id: str) -> CompiledRule | None:
         """The rule with this id, if the pack has it."""
-        return next((r for r in self.rules if r.rule.id == rule_id), None)
+        return self._by_id.get(rule_id)
 
     def unit_name(self, unit_id: str) -> str:
         """The unit's display name, or its id when no roster names it."""

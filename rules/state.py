@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Self
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -15,7 +16,7 @@ _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
 
 class TaskState(BaseModel):
-    """The latest known status of one task."""
+    """The latest known status of one task, and when it first reached each status."""
 
     model_config = _FROZEN
 
@@ -27,10 +28,13 @@ class TaskState(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     occurred_at: AwareDatetime
     event_id: str
+    first_reached: dict[TaskStatus, AwareDatetime] = Field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: TaskStatusEvent) -> Self:
-        """The task as the event reports it."""
+    def from_event(cls, event: TaskStatusEvent, previous: TaskState | None = None) -> Self:
+        """The task as the event reports it, keeping when earlier statuses were first reached."""
+        reached = dict(previous.first_reached) if previous is not None else {}
+        reached.setdefault(event.status, event.occurred_at)
         return cls(
             task_id=event.task_id,
             kind=event.kind,
@@ -40,7 +44,19 @@ class TaskState(BaseModel):
             labels=event.labels,
             occurred_at=event.occurred_at,
             event_id=event.event_id,
+            first_reached=reached,
         )
+
+    def fields(self, unit_id: str) -> dict[str, str]:
+        """The fields rule matchers can test."""
+        return {"kind": self.kind, "task_id": self.task_id, "status": self.status.value, "unit_id": unit_id}
+
+    def own_due(self, tz: ZoneInfo) -> datetime | None:
+        """The task's own deadline as an instant; a bare date means the end of that day in ``tz``."""
+        deadline = self.deadline
+        if deadline is None or isinstance(deadline, datetime):
+            return deadline
+        return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz)
 
 
 class IndicatorState(BaseModel):
@@ -67,6 +83,10 @@ class IndicatorState(BaseModel):
             event_id=event.event_id,
         )
 
+    def fields(self, unit_id: str) -> dict[str, str]:
+        """The fields rule matchers can test."""
+        return {"indicator": self.indicator, "unit_id": unit_id}
+
 
 class AlertState(BaseModel):
     """An alert that is firing now; removed from the state when it resolves."""
@@ -80,7 +100,8 @@ class AlertState(BaseModel):
     severity: str
     labels: dict[str, str]
     starts_at: AwareDatetime
-    subject: str = Field(description="Key of the task or indicator the alert is about.")
+    subject: str = Field(description="Key of the task, indicator or unit the alert is about.")
+    summary: str = ""
 
 
 class UnitState(BaseModel):
@@ -92,5 +113,13 @@ class UnitState(BaseModel):
     tasks: dict[str, TaskState] = Field(default_factory=dict)
     indicators: dict[str, IndicatorState] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
+    pending: dict[str, AwareDatetime] = Field(default_factory=dict, description="Breaches waiting out a rule's 'for'.")
+    wakeups: dict[str, float] = Field(default_factory=dict, description="Subject → next instant its rules change.")
     recent_events: tuple[str, ...] = Field(default=(), description="Recent (source, event_id) keys, for dedup.")
-    next_wakeup: datetime | None = None
+    last_event_at: AwareDatetime | None = None
+    pack_version: str = Field(default="", description="Rule pack the wake-ups were computed for.")
+
+    @property
+    def next_wakeup(self) -> float | None:
+        """The earliest instant (epoch seconds) at which any rule's view of this unit changes."""
+        return min(self.wakeups.values(), default=None)

@@ -30,6 +30,8 @@ TEMPLATE_FIELDS = frozenset(
         "rule_id",
         "severity",
         "stage",
+        "last_report",
+        "max_age",
     }
 )
 _FORMATTER = string.Formatter()

@@ -1,74 +1,77 @@
-"""Threshold rules: an indicator must stay above (or below) a target."""
+"""Threshold rules: an indicator must stay above (or below) a target, optionally for a while."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from rules.base import Condition, RuleBase
+from rules.durations import Duration
+from rules.limits import Limits, breached
 from rules.state import IndicatorState
 
-__all__ = ["BREACH", "ThresholdRule", "evaluate_threshold"]
+__all__ = ["BREACH", "TargetStep", "ThresholdRule", "evaluate_threshold", "next_target_change"]
 
 BREACH = "breach"
 
 
-class ThresholdRule(RuleBase):
+class TargetStep(BaseModel):
+    """From an instant on, the target (and resolve line) change, e.g. the 2025 targets."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    from_: AwareDatetime = Field(alias="from", description="Instant the new target takes effect.")
+    target: float
+    resolve: float | None = None
+
+
+class ThresholdRule(RuleBase, Limits):
     """An indicator's value must not fall ``below`` (or rise ``above``) a target.
 
-    ``resolve_above`` / ``resolve_below`` give hysteresis: once firing, the
-    alert resolves only when the value crosses that second line.
+    ``for`` makes the breach count only once it has held that long in event
+    time (successive reports); ``schedule`` changes the target on given dates.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     kind: Literal["threshold"]
     indicator: str = Field(min_length=1, description="Indicator name, or '*' for every indicator.")
-    below: float | None = None
-    above: float | None = None
-    resolve_above: float | None = None
-    resolve_below: float | None = None
+    for_: Duration = Field(default=timedelta(0), alias="for", description="Breach must hold this long (event time).")
+    schedule: tuple[TargetStep, ...] = Field(default=(), description="Target changes on given instants.")
 
     @model_validator(mode="after")
-    def _one_direction(self) -> Self:
-        if (self.below is None) == (self.above is None):
-            raise ValueError("give exactly one of 'below' or 'above'")
-        if self.below is not None and self.resolve_below is not None:
-            raise ValueError("'resolve_below' goes with 'above'; with 'below' use 'resolve_above'")
-        if self.above is not None and self.resolve_above is not None:
-            raise ValueError("'resolve_above' goes with 'below'; with 'above' use 'resolve_below'")
-        if self.below is not None and self.resolve_above is not None and self.resolve_above < self.below:
-            raise ValueError("'resolve_above' must be at least 'below'")
-        if self.above is not None and self.resolve_below is not None and self.resolve_below > self.above:
-            raise ValueError("'resolve_below' must be at most 'above'")
+    def _sorted_schedule(self) -> Self:
+        object.__setattr__(self, "schedule", tuple(sorted(self.schedule, key=lambda s: s.from_)))
         return self
 
-    @property
-    def target(self) -> float:
-        """The line the value must stay on the right side of."""
-        target = self.below if self.below is not None else self.above
-        assert target is not None
-        return target
-
     def applies_to(self, indicator: str) -> bool:
-        """Return whether this rule watches ``indicator``."""
+        """Whether this rule watches ``indicator``."""
         return self.indicator in ("*", indicator)
 
+    def lines_at(self, now: datetime) -> tuple[float, float | None]:
+        """Target and resolve line in effect at ``now``."""
+        target, resolve = self.target, self.resolve
+        for step in self.schedule:
+            if step.from_ <= now:
+                target, resolve = step.target, step.resolve
+        return target, resolve
 
-def evaluate_threshold(rule: ThresholdRule, report: IndicatorState, firing: bool) -> Condition | None:
-    """The condition a threshold rule holds for the latest report.
 
-    Args:
-        rule: The rule.
-        report: The indicator's latest report.
-        firing: Whether the rule's alert is firing now (hysteresis needs it).
+def evaluate_threshold(rule: ThresholdRule, report: IndicatorState, firing: bool, now: datetime) -> Condition | None:
+    """Whether the latest report is on the wrong side of the target in effect at ``now``.
 
+    ``for`` is not applied here: the engine tracks how long a breach has held.
     """
-    value = report.value
-    if rule.below is not None:
-        breached = value < (rule.resolve_above if firing and rule.resolve_above is not None else rule.below)
-    else:
-        assert rule.above is not None
-        breached = value > (rule.resolve_below if firing and rule.resolve_below is not None else rule.above)
-    if not breached:
+    target, resolve = rule.lines_at(now)
+    if not breached(rule, report.value, firing, target, resolve):
         return None
-    return Condition(BREACH, rule.severity, since=report.occurred_at, value=value)
+    return Condition(
+        BREACH, rule.severity, since=report.occurred_at, value=report.value, details={"target": f"{target:.4g}"}
+    )
+
+
+def next_target_change(rule: ThresholdRule, now: datetime) -> datetime | None:
+    """The next scheduled target change after ``now``."""
+    return next((step.from_ for step in rule.schedule if step.from_ > now), None)

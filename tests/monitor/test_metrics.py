@@ -9,12 +9,11 @@ from monitor.metrics import Metrics, StateCollector
 from rules.engine import apply_event
 from rules.state import UnitState
 from tests.conftest import vn
-from tests.rules.helpers import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
+from tests.rules.helpers import BOTH_RULES, indicator, pack, task
 
 
 def _states(tmp_path: Path) -> list[UnitState]:
-    rules = pack(tmp_path, DEADLINE_RULES)
-    thresholds = pack(tmp_path, THRESHOLD_RULES)
+    rules = pack(tmp_path, BOTH_RULES)
     now = vn(2024, 7, 25)
     state = None
     for n, (status, deadline) in enumerate(
@@ -22,7 +21,7 @@ def _states(tmp_path: Path) -> list[UnitState]:
     ):
         state = apply_event(rules, state, task(now, status, task_id=f"T-{n}", deadline=deadline), now).state
     assert state is not None
-    state = apply_event(thresholds, state, indicator(now, 0.458), now).state
+    state = apply_event(rules, state, indicator(now, 0.458), now).state
     return [state]
 
 

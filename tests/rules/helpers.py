@@ -73,3 +73,5 @@ groups:
         below: 0.5
         resolve_above: 0.52
 """
+
+BOTH_RULES = DEADLINE_RULES + THRESHOLD_RULES.split("rules:", 1)[1]

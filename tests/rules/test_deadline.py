@@ -5,33 +5,57 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from events.models import TaskStatus
-from rules.deadline import DUE_SOON, OVERDUE, DeadlineRule, due_instant, evaluate_deadline, next_deadline_change
+from rules.calendar import WorkCalendar
+from rules.deadline import (
+    DUE_SOON,
+    OVERDUE,
+    DeadlineRule,
+    deadline_stage,
+    is_waiting,
+    next_deadline_boundary,
+    task_due,
+)
+from rules.durations import WorkingDays
 from rules.state import TaskState
 from tests.conftest import VN, utc, vn
 
-RULE = DeadlineRule(
-    id="r",
-    kind="deadline",
-    severity="critical",
-    due_from="deadline",
-    expect_status=(TaskStatus.COMPLETED, TaskStatus.ONGOING),
-    warn_before=("1d", "7d"),  # type: ignore[arg-type]
+CAL = WorkCalendar.of(VN)
+RULE = DeadlineRule.model_validate(
+    {
+        "id": "r",
+        "kind": "deadline",
+        "severity": "critical",
+        "due_from": "deadline",
+        "expect_status": ["completed", "ongoing"],
+        "warn_before": ["1d", "7d"],
+    }
 )
 
 
-def _task(deadline: date | datetime | None, status: TaskStatus = TaskStatus.IN_PROGRESS) -> TaskState:
+def _task(
+    deadline: date | datetime | None = None,
+    status: TaskStatus = TaskStatus.IN_PROGRESS,
+    reached: dict[TaskStatus, datetime] | None = None,
+) -> TaskState:
     return TaskState(
-        task_id="T", kind="task", status=status, deadline=deadline, occurred_at=vn(2024, 1, 1), event_id="e"
+        task_id="T",
+        kind="task",
+        status=status,
+        deadline=deadline,
+        occurred_at=vn(2024, 1, 1),
+        event_id="e",
+        first_reached=reached or {},
     )
 
 
-def test_warn_steps_are_sorted_longest_first() -> None:
-    assert RULE.warn_before == (timedelta(days=7), timedelta(days=1))
+def _stage(rule: DeadlineRule, due: datetime, now: datetime) -> tuple[str | None, str | None]:
+    condition = deadline_stage(rule, due, CAL, now)
+    return (condition.stage, condition.step) if condition else (None, None)
 
 
 def test_a_date_deadline_means_the_end_of_that_day_in_the_rule_time_zone() -> None:
-    assert due_instant(RULE, _task(date(2024, 7, 19)), VN) == vn(2024, 7, 20, 0, 0)
-    assert due_instant(RULE, _task(date(2024, 7, 19)), VN) == utc(2024, 7, 19, 17, 0)
+    assert task_due(RULE, _task(date(2024, 7, 19)), CAL) == vn(2024, 7, 20, 0, 0)
+    assert task_due(RULE, _task(date(2024, 7, 19)), CAL) == utc(2024, 7, 19, 17, 0)
 
 
 @pytest.mark.parametrize(
@@ -48,20 +72,18 @@ def test_a_date_deadline_means_the_end_of_that_day_in_the_rule_time_zone() -> No
     ],
 )
 def test_stage_at_each_boundary(now: datetime, stage: str | None, step: str | None) -> None:
-    condition = evaluate_deadline(RULE, _task(vn(2024, 7, 20)), VN, now)
-    assert (condition.stage if condition else None, condition.step if condition else None) == (stage, step)
+    assert _stage(RULE, vn(2024, 7, 20), now) == (stage, step)
 
 
 def test_overdue_takes_the_rule_severity_and_warnings_are_warnings() -> None:
-    task = _task(vn(2024, 7, 20))
-    overdue = evaluate_deadline(RULE, task, VN, vn(2024, 7, 21))
-    due_soon = evaluate_deadline(RULE, task, VN, vn(2024, 7, 14))
+    overdue = deadline_stage(RULE, vn(2024, 7, 20), CAL, vn(2024, 7, 21))
+    due_soon = deadline_stage(RULE, vn(2024, 7, 20), CAL, vn(2024, 7, 14))
     assert overdue is not None and overdue.severity == "critical" and overdue.since == vn(2024, 7, 20)
     assert due_soon is not None and due_soon.severity == "warning" and due_soon.since == vn(2024, 7, 13)
 
 
 @pytest.mark.parametrize(
-    ("status", "fires"),
+    ("status", "waiting"),
     [
         (TaskStatus.NOT_STARTED, True),
         (TaskStatus.IN_PROGRESS, True),
@@ -70,19 +92,17 @@ def test_overdue_takes_the_rule_severity_and_warnings_are_warnings() -> None:
         (TaskStatus.CANCELLED, False),
     ],
 )
-def test_only_tasks_still_waiting_fire(status: TaskStatus, fires: bool) -> None:
-    assert (evaluate_deadline(RULE, _task(vn(2024, 7, 20), status), VN, vn(2024, 8, 1)) is not None) is fires
+def test_only_tasks_still_waiting_count(status: TaskStatus, waiting: bool) -> None:
+    assert is_waiting(RULE, _task(vn(2024, 7, 20), status)) is waiting
 
 
-def test_a_task_without_deadline_never_fires_under_due_from() -> None:
-    assert evaluate_deadline(RULE, _task(None), VN, vn(2030, 1, 1)) is None
-    assert next_deadline_change(RULE, _task(None), VN, vn(2030, 1, 1)) is None
+def test_a_task_without_deadline_has_no_due_under_due_from() -> None:
+    assert task_due(RULE, _task(None), CAL) is None
 
 
 def test_fixed_due_applies_whatever_the_event_says() -> None:
     rule = DeadlineRule(id="plan", kind="deadline", due=vn(2024, 7, 20))
-    assert evaluate_deadline(rule, _task(None), VN, vn(2024, 7, 20)) is not None
-    assert evaluate_deadline(rule, _task(None), VN, vn(2024, 7, 19, 23, 59)) is None
+    assert task_due(rule, _task(date(2030, 1, 1)), CAL) == vn(2024, 7, 20)
 
 
 @pytest.mark.parametrize(
@@ -94,8 +114,49 @@ def test_fixed_due_applies_whatever_the_event_says() -> None:
         (vn(2024, 7, 20), None),
     ],
 )
-def test_next_change_is_the_next_boundary(now: datetime, expected: datetime | None) -> None:
-    assert next_deadline_change(RULE, _task(vn(2024, 7, 20)), VN, now) == expected
+def test_next_boundary(now: datetime, expected: datetime | None) -> None:
+    assert next_deadline_boundary(RULE, vn(2024, 7, 20), CAL, now) == expected
+
+
+WITHIN = DeadlineRule.model_validate(
+    {"id": "dossier", "kind": "deadline", "within": "5wd", "after_status": "in_progress", "warn_before": ["2wd"]}
+)
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (vn(2024, 7, 1, 9), vn(2024, 7, 9)),  # Monday: Tue..Mon are the 5 working days
+        (vn(2024, 7, 5, 16), vn(2024, 7, 13)),  # Friday: the weekend does not count
+        (vn(2024, 2, 7, 10), vn(2024, 2, 22)),  # before Tết: 8-14 February are public holidays
+        (vn(2024, 4, 26, 10), vn(2024, 5, 8)),  # 29-30 April and 1 May are days off, Saturday 4 May is worked
+        (vn(2024, 8, 30, 10), vn(2024, 9, 11)),  # National Day, 2-3 September, falls in the count
+    ],
+)
+def test_within_working_days_skips_weekends_and_vietnamese_holidays(received: datetime, due: datetime) -> None:
+    task = _task(reached={TaskStatus.IN_PROGRESS: received})
+    assert task_due(WITHIN, task, CAL) == due
+
+
+def test_within_counts_from_when_the_status_was_first_reached() -> None:
+    assert task_due(WITHIN, _task(reached={}), CAL) is None  # never started: no clock
+    calendar_days = DeadlineRule.model_validate({"id": "c", "kind": "deadline", "within": "5d"})
+    task = _task(reached={TaskStatus.IN_PROGRESS: vn(2024, 7, 5, 16)})
+    assert task_due(calendar_days, task, CAL) == vn(2024, 7, 10, 16)
+
+
+def test_working_day_warning_steps_back_over_the_weekend() -> None:
+    # Due at the end of Monday 8 July... two working days before is the start of Friday 5 July.
+    assert _stage(WITHIN, vn(2024, 7, 9), vn(2024, 7, 4, 23)) == (None, None)
+    assert _stage(WITHIN, vn(2024, 7, 9), vn(2024, 7, 5, 0)) == (DUE_SOON, "2wd")
+
+
+def test_a_pack_can_add_its_own_days_off_and_working_days() -> None:
+    calendar = WorkCalendar.of(VN, non_working=[date(2024, 7, 2)], working=[date(2024, 7, 6)])
+    task = _task(reached={TaskStatus.IN_PROGRESS: vn(2024, 7, 1, 9)})
+    # 2 July off, Saturday 6 July worked: 3, 4, 5, 6, 8 July.
+    assert task_due(WITHIN, task, calendar) == vn(2024, 7, 9)
+    assert WITHIN.within == WorkingDays(5)
 
 
 @pytest.mark.parametrize(
@@ -106,8 +167,17 @@ def test_next_change_is_the_next_boundary(now: datetime, expected: datetime | No
         ({"due_from": "deadline", "warn_before": ["0s"]}, "longer than 0s"),
         ({"due_from": "deadline", "warn_before": ["soon"]}, "not a duration"),
         ({"due": "2024-07-20T00:00:00"}, "timezone"),
+        ({"due_from": "deadline", "roster": "units/provinces-63.yaml"}, "needs a fixed 'due'"),
+        ({"within": "0wd"}, "at least 1wd"),
     ],
 )
 def test_invalid_deadline_rules(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DeadlineRule.model_validate({"id": "r", "kind": "deadline", **fields})
+
+
+def test_warn_steps_keep_their_mixed_units() -> None:
+    rule = DeadlineRule.model_validate(
+        {"id": "r", "kind": "deadline", "due_from": "deadline", "warn_before": ["2wd", "7d"]}
+    )
+    assert rule.warn_before == (WorkingDays(2), timedelta(days=7))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rules.state import IndicatorState
-from rules.threshold import ThresholdRule, evaluate_threshold
+from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 from tests.conftest import vn
 
 BELOW = ThresholdRule(id="low", kind="threshold", indicator="online_dossier_ratio", below=0.5, resolve_above=0.52)
@@ -29,7 +29,7 @@ def _report(value: float) -> IndicatorState:
     ],
 )
 def test_threshold_with_hysteresis(rule: ThresholdRule, value: float, firing: bool, breached: bool) -> None:
-    condition = evaluate_threshold(rule, _report(value), firing)
+    condition = evaluate_threshold(rule, _report(value), firing, vn(2024, 7, 3))
     assert (condition is not None) is breached
     if condition is not None:
         assert condition.value == value
@@ -40,7 +40,7 @@ def test_flapping_around_the_line_fires_once_and_resolves_once() -> None:
     firing = False
     changes = []
     for value in (0.49, 0.505, 0.495, 0.51, 0.49, 0.53, 0.51, 0.50):
-        now_firing = evaluate_threshold(BELOW, _report(value), firing) is not None
+        now_firing = evaluate_threshold(BELOW, _report(value), firing, vn(2024, 7, 3)) is not None
         if now_firing != firing:
             changes.append((value, now_firing))
         firing = now_firing
@@ -65,3 +65,23 @@ def test_wildcard_rule_applies_to_every_indicator() -> None:
 def test_invalid_threshold_rules(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ThresholdRule.model_validate({"id": "r", "kind": "threshold", "indicator": "x", **fields})
+
+
+SCHEDULED = ThresholdRule.model_validate(
+    {
+        "id": "online",
+        "kind": "threshold",
+        "indicator": "online_dossier_ratio",
+        "below": 0.5,
+        "schedule": [{"from": "2025-01-01T00:00:00+07:00", "target": 1.0, "resolve": 1.0}],
+    }
+)
+
+
+def test_a_scheduled_target_takes_over_on_its_date() -> None:
+    report = _report(0.72)
+    assert evaluate_threshold(SCHEDULED, report, False, vn(2024, 12, 31, 23, 59)) is None
+    condition = evaluate_threshold(SCHEDULED, report, False, vn(2025, 1, 1))
+    assert condition is not None and condition.details["target"] == "1"
+    assert next_target_change(SCHEDULED, vn(2024, 7, 1)) == vn(2025, 1, 1)
+    assert next_target_change(SCHEDULED, vn(2025, 1, 1)) is None

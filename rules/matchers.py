@@ -1,0 +1,99 @@
+"""Selection matchers over a subject's fields and labels: ``=``, ``!=``, ``=~``, ``in``.
+
+In YAML a plain value means equality; a one-key mapping names the operator::
+
+    select:
+      kind: inspection_plan
+      unit_id: {"!=": VN-HN}
+      program: {"=~": "de-an-.*"}
+      directive: {in: ["05", "06"]}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, PlainSerializer
+
+__all__ = ["Matcher", "Selector", "selects"]
+
+Op = Literal["=", "!=", "=~", "in"]
+_OPS: tuple[Op, ...] = ("=", "!=", "=~", "in")
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One test of one field or label."""
+
+    op: Op
+    value: str | tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+
+    def matches(self, have: str | None) -> bool:
+        """Whether a subject's value passes; a missing value only passes ``!=``."""
+        if self.op == "!=":
+            return have != self.value
+        if have is None:
+            return False
+        if self.op == "=":
+            return have == self.value
+        if self.op == "in":
+            return have in self.value
+        assert self.pattern is not None
+        return self.pattern.fullmatch(have) is not None
+
+    def dump(self) -> Any:
+        """The YAML form."""
+        if self.op == "=":
+            return self.value
+        return {self.op: list(self.value) if isinstance(self.value, tuple) else self.value}
+
+
+def _matcher(raw: Any) -> Matcher:
+    if isinstance(raw, Matcher):
+        return raw
+    if isinstance(raw, str | int | float | bool):
+        return Matcher("=", str(raw))
+    if isinstance(raw, dict) and len(raw) == 1:
+        ((op, value),) = raw.items()
+        if op == "in":
+            if not isinstance(value, list) or not value:
+                raise ValueError("'in' takes a non-empty list of values")
+            return Matcher("in", tuple(str(v) for v in value))
+        if op in ("=", "!="):
+            return Matcher(op, str(value))
+        if op == "=~":
+            try:
+                return Matcher("=~", str(value), re.compile(str(value)))
+            except re.error as exc:
+                raise ValueError(f"'{value}' is not a regular expression: {exc}") from None
+    raise ValueError('a matcher is a value, or one of {"=": v}, {"!=": v}, {"=~": regex}, {in: [v, ...]}')
+
+
+def _selector(raw: Any) -> dict[str, Matcher]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("select is a mapping of field or label name to matcher")
+    return {str(name): _matcher(value) for name, value in raw.items()}
+
+
+Selector = Annotated[
+    dict[str, Matcher],
+    BeforeValidator(_selector),
+    PlainSerializer(lambda s: {k: m.dump() for k, m in s.items()}, return_type=dict),
+]
+
+
+def selects(selector: Mapping[str, Matcher], fields: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """Whether every matcher passes on the subject's field (or, failing that, label) of that name."""
+    for name, matcher in selector.items():
+        have = fields.get(name)
+        if have is None:
+            have = labels.get(name)
+        if not matcher.matches(have):
+            return False
+    return True

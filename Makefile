@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check events rules monitor tests
 	$(BIN)/mypy
 	$(BIN)/monitor rules check rules/packs
+	$(BIN)/monitor rules test rules/packs/tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -29,11 +29,11 @@ def render_schemas() -> dict[str, str]:
     }
 
 
-def write_schemas(directory: Path) -> list[Path]:
-    """Write the schemas into ``directory`` and return the paths written."""
+def write_schemas(directory: Path, extra: dict[str, str] | None = None) -> list[Path]:
+    """Write the event schemas (and ``extra`` name → text) into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in render_schemas().items():
+    for name, text in {**render_schemas(), **(extra or {})}.items():
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -153,10 +153,10 @@ class Monitor:
                 timestamp=message.timestamp,
             )
             try:
+                partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if record.topic == self.topics.ticks:
-                    await self.processor.on_tick(record.partition, now)
+                    await self.processor.on_tick(record.partition, partitions, now)
                 else:
-                    partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                     await self.processor.on_record(record, partitions, now)
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)

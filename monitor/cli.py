@@ -13,7 +13,7 @@ from typing import Any
 from monitor.exceptions import MonitorError
 from monitor.settings import Settings
 from rules.exceptions import RuleFileError
-from rules.loader import load_pack
+from rules.loader import load_pack, parse_yaml, rule_files_in
 from rules.pack import RulePack
 
 __all__ = ["main"]
@@ -125,11 +125,42 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    """Run rule unit tests on a simulated clock; print expected vs actual for each failure."""
+    from rules.testing import run_test_file
+
+    files = [p for p in rule_files_in([Path(p) for p in args.files]) if parse_yaml(p).kind == "tests"]
+    if not files:
+        print("no rule test files (YAML with a top-level 'tests:') found", file=sys.stderr)
+        return 1
+    failed = passed = 0
+    for path in files:
+        try:
+            results = run_test_file(path)
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            failed += 1
+            continue
+        for result in results:
+            if result.failures:
+                failed += 1
+                print(f"FAIL {path}: {result.name}")
+                for failure in result.failures:
+                    print(f"    {failure}")
+            else:
+                passed += 1
+                print(f"ok   {path}: {result.name} ({result.checks} checks)")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas generated from the models."""
     from events.schema import write_schemas
+    from rules.schema import render_rule_schemas
 
-    for path in write_schemas(Path(args.out)):
+    for path in write_schemas(Path(args.out), render_rule_schemas()):
         print(path)
     return 0
 
@@ -166,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules_commands.add_parser("check", help="validate rule files")
     check.add_argument("files", nargs="+", help="rule files or directories")
     check.set_defaults(func=cmd_rules_check)
+    test = rules_commands.add_parser("test", help="run rule unit tests on a simulated clock")
+    test.add_argument("files", nargs="+", help="rule test files or directories")
+    test.set_defaults(func=cmd_rules_test)
 
     schemas = commands.add_parser("schemas", help="write the event JSON Schemas")
     schemas.add_argument("--out", default="deploy/schemas", help="directory (default deploy/schemas)")

@@ -6,14 +6,17 @@ overdue task and a few due soon, whatever the date.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 
 __all__ = ["DEMO_SOURCE", "demo_events"]
 
 DEMO_SOURCE = "demo"
+_VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _TITLES = [
     "Làm sạch dữ liệu dân cư",
@@ -69,7 +72,46 @@ def _indicator(
     )
 
 
-def demo_events(now: datetime) -> list[Event]:
+def _plans(now: datetime, units: Sequence[str]) -> list[Event]:
+    """The 2024 inspection plan, issued before 20 July by most units; a few are missing or late."""
+    late = {"VN-22", "VN-HN", "VN-40", "VN-03", "BTC", "BYT"}  # Nghệ An's is still in progress
+    events: list[Event] = []
+    for n, unit in enumerate(units):
+        if unit in late:
+            status, at = (
+                (TaskStatus.IN_PROGRESS, datetime(2024, 7, 2, 9, tzinfo=_VN)) if unit == "VN-22" else (None, None)
+            )
+        else:
+            status, at = TaskStatus.COMPLETED, datetime(2024, 7, 1 + n % 18, 9, tzinfo=_VN)
+        if status is None or at is None:
+            continue
+        events.append(
+            TaskStatusEvent(
+                event_id=f"{unit}-KH-2024-1",
+                source=DEMO_SOURCE,
+                unit_id=unit,
+                task_id="KH-2024",
+                kind="inspection_plan",
+                status=status,
+                occurred_at=at,
+                title="Kế hoạch kiểm tra, giám sát hoạt động chuyển đổi số năm 2024",
+            )
+        )
+    return events
+
+
+def _online_ratios(now: datetime, provinces: Sequence[str]) -> list[Event]:
+    """A monthly online-dossier ratio from every province, spread like the national figures (17-72%)."""
+    events: list[Event] = []
+    for unit in provinces:
+        if unit in ("VN-22", "VN-57", "VN-02"):
+            continue  # their real figures are below
+        spread = (zlib.crc32(unit.encode()) % 56) / 100  # deterministic, 0.00-0.55
+        events.append(_indicator(unit, "online_dossier_ratio", now, value=round(0.17 + spread, 3)))
+    return events
+
+
+def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequence[str] = ()) -> list[Event]:
     """The demo events: Nghệ An's 27 tasks, Lào Cai's 26, Bình Thuận's 4, indicators of three provinces.
 
     Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận VN-40, Bình Dương VN-57.
@@ -92,6 +134,8 @@ def demo_events(now: datetime) -> list[Event]:
     # Bình Thuận: a short list with two tasks past their deadline.
     binh_thuan = [(done, days(-20)), (doing, days(-5)), (TaskStatus.NOT_STARTED, days(-1)), (ongoing, days(None))]
     return [
+        *_plans(now, [*provinces, *ministries]),
+        *_online_ratios(now, provinces),
         *_unit_tasks("VN-22", now, nghe_an),
         *_unit_tasks("VN-02", now, lao_cai),
         *_unit_tasks("VN-40", now, binh_thuan),

@@ -29,7 +29,10 @@ async def publish_demo_when_ready(monitor: Monitor) -> None:
             return
         await asyncio.sleep(0.2)
         waited += 0.2
-    events = demo_events(utc_now())
+    names = monitor.pack.unit_names
+    provinces = sorted(u for u in names if u.startswith("VN-"))
+    ministries = sorted(u for u in names if not u.startswith("VN-"))
+    events = demo_events(utc_now(), provinces, ministries)
     for event in events:
         topic = monitor.topics.task_status if isinstance(event, TaskStatusEvent) else monitor.topics.indicators
         await monitor.publish(topic, event.unit_id.encode("utf-8"), event.model_dump_json().encode("utf-8"))

@@ -19,7 +19,7 @@ from monitor.metrics import Metrics
 from monitor.records import InboundRecord, partition_for
 from monitor.topics import Topics
 from rules.alerts import AlertTransition
-from rules.engine import Outcome, Result, advance, apply_event
+from rules.engine import Outcome, Result, advance, apply_event, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 
@@ -75,6 +75,7 @@ class Processor:
         self._metrics = metrics
         self._topics = topics
         self._max_record_bytes = max_record_bytes
+        self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
     async def on_record(self, record: InboundRecord, partitions: int, now: datetime) -> None:
         """Handle one ingress record (which may be a batch of events).
@@ -113,9 +114,14 @@ class Processor:
         if wakeups is not None:
             self._store.put_wakeups(record.partition, wakeups)
 
-    async def on_tick(self, partition: int, now: datetime) -> int:
-        """Let time pass for the units of ``partition`` that are due; return how many were due."""
+    async def on_tick(self, partition: int, partitions: int, now: datetime) -> int:
+        """Let time pass for the units of ``partition`` that are due; return how many were due.
+
+        Rostered units that have never reported get their state here, on their
+        partition's first tick, so that expectations about them run like any other.
+        """
         wakeups = self._store.wakeups(partition)
+        seeded = await self._seed_rostered(partition, partitions, wakeups, now)
         due = [unit for unit, at in wakeups.items() if at is not None and at <= now.timestamp()]
         for unit_id in due:
             state = self._store.get(unit_id)
@@ -127,9 +133,33 @@ class Processor:
             self._metrics.evaluation.observe(time.perf_counter() - started)
             await self._commit(state, result)
             wakeups[unit_id] = result.state.next_wakeup
-        if due:
+        if due or seeded:
             self._store.put_wakeups(partition, wakeups)
         return len(due)
+
+    async def _seed_rostered(
+        self, partition: int, partitions: int, wakeups: dict[str, float | None], now: datetime
+    ) -> int:
+        missing = [unit for unit in self._rostered(partitions).get(partition, ()) if unit not in wakeups]
+        for unit_id in missing:
+            if self._store.get(unit_id) is not None:  # state without an index entry: re-index it
+                wakeups[unit_id] = now.timestamp()
+                continue
+            result = seed(self._pack, unit_id, now)
+            await self._commit(None, result)
+            wakeups[unit_id] = result.state.next_wakeup
+        return len(missing)
+
+    def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
+        """Rostered units by partition (computed once per partition count)."""
+        cached = self._rostered_by_count.get(partitions)
+        if cached is None:
+            by_partition: dict[int, list[str]] = {}
+            for unit in sorted(self._pack.rostered_units):
+                by_partition.setdefault(partition_for(unit.encode("utf-8"), partitions), []).append(unit)
+            cached = {p: tuple(units) for p, units in by_partition.items()}
+            self._rostered_by_count[partitions] = cached
+        return cached
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Send a record the worker could not handle to the dead-letter topic."""

@@ -51,7 +51,7 @@ class DeadlineRule(RuleBase):
     after_status: TaskStatus = Field(
         default=TaskStatus.IN_PROGRESS, description="Status that starts the 'within' clock."
     )
-    roster: str | None = Field(
+    roster: str | list[str] | None = Field(
         default=None, description="Roster file (relative to this file): every unit listed is expected."
     )
     expect_status: tuple[TaskStatus, ...] = Field(default=(TaskStatus.COMPLETED,), min_length=1)

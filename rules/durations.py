@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = ["Duration", "Span", "WorkingDays", "format_duration", "format_span", "parse_duration", "parse_span"]
 
@@ -85,10 +85,12 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+[wdhms])+$", "examples": ["30d", "7d", "12h", "0s"]}),
 ]
 
 Span = Annotated[
     timedelta | WorkingDays,
     BeforeValidator(parse_span),
     PlainSerializer(format_span, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^((\d+[wdhms])+|\d+wd)$", "examples": ["7d", "1d", "5wd"]}),
 ]

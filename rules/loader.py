@@ -222,10 +222,10 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
                     )
                     continue
                 first_seen[rule.id] = (path, line)
-                roster_ref = getattr(rule, "roster", None)
-                roster = None
-                if roster_ref is not None:
-                    roster = rosters.get(path.parent / roster_ref)
+                refs = getattr(rule, "roster", None)
+                found: list[Roster] = []
+                for ref in [refs] if isinstance(refs, str) else refs or []:
+                    roster = rosters.get(path.parent / ref)
                     if roster is None:
                         problems.append(
                             RuleProblem(
@@ -233,11 +233,13 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
                                 parsed.line("groups", g, "rules", r, "roster"),
                                 rule.id,
                                 "roster",
-                                f"roster '{roster_ref}' not found or invalid (looked for {path.parent / roster_ref})",
+                                f"roster '{ref}' not found or invalid (looked for {path.parent / ref})",
                             )
                         )
-                        continue
-                compiled.append(CompiledRule.compile(rule, group, roster))
+                    else:
+                        found.append(roster)
+                if refs is None or len(found) == len([refs] if isinstance(refs, str) else refs):
+                    compiled.append(CompiledRule.compile(rule, group, found or None))
     problems.extend(rosters.problems)
     if problems:
         raise RuleFileError(_unique(problems))

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = ["Matcher", "Selector", "selects"]
 
@@ -81,10 +81,26 @@ def _selector(raw: Any) -> dict[str, Matcher]:
     return {str(name): _matcher(value) for name, value in raw.items()}
 
 
+_MATCHER_SCHEMA = {
+    "oneOf": [
+        {"type": ["string", "number", "boolean"], "description": "equals"},
+        {"type": "object", "properties": {"=": {"type": "string"}}, "required": ["="], "additionalProperties": False},
+        {"type": "object", "properties": {"!=": {"type": "string"}}, "required": ["!="], "additionalProperties": False},
+        {"type": "object", "properties": {"=~": {"type": "string"}}, "required": ["=~"], "additionalProperties": False},
+        {
+            "type": "object",
+            "properties": {"in": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+            "required": ["in"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
 Selector = Annotated[
     dict[str, Matcher],
     BeforeValidator(_selector),
     PlainSerializer(lambda s: {k: m.dump() for k, m in s.items()}, return_type=dict),
+    WithJsonSchema({"type": "object", "additionalProperties": _MATCHER_SCHEMA}),
 ]
 
 

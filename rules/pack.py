@@ -71,20 +71,21 @@ class CompiledRule:
         return self.calendar.tz
 
     @classmethod
-    def compile(cls, rule: AnyRule, group: RuleGroup, roster: Roster | None = None) -> CompiledRule:
-        """Bind ``rule`` to ``group`` (and its roster) and hash the definition into a version."""
+    def compile(cls, rule: AnyRule, group: RuleGroup, rosters: list[Roster] | None = None) -> CompiledRule:
+        """Bind ``rule`` to ``group`` (and its rosters) and hash the definition into a version."""
+        members = frozenset(unit for roster in rosters for unit in roster.ids) if rosters else None
         canonical = json.dumps(
             {
                 "group": group.model_dump(mode="json", exclude={"rules"}),
                 "rule": rule.model_dump(mode="json", by_alias=True),
-                "roster": sorted(roster.ids) if roster else None,
+                "roster": sorted(members) if members is not None else None,
             },
             sort_keys=True,
             ensure_ascii=False,
         )
         version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
         calendar = WorkCalendar.of(ZoneInfo(group.timezone), group.non_working_days, group.working_days)
-        return cls(rule, group.name, calendar, version, roster.ids if roster else None)
+        return cls(rule, group.name, calendar, version, members)
 
     def covers(self, unit_id: str) -> bool:
         """Whether the rule applies to ``unit_id`` (any unit, unless it has a roster)."""

@@ -26,7 +26,7 @@ class StalenessRule(RuleBase):
     kind: Literal["staleness"]
     indicator: str | None = Field(default=None, description="Indicator name, '*' for each, or absent for any event.")
     max_age: Duration = Field(description="Longest silence allowed, e.g. 30d.")
-    roster: str | None = Field(
+    roster: str | list[str] | None = Field(
         default=None, description="Roster file (relative to this file): every unit listed is expected."
     )
     start: AwareDatetime | None = Field(

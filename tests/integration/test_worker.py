@@ -33,8 +33,10 @@ def _task(event_id: str, status: str, deadline: datetime, task_id: str = "NV-27"
     return json.dumps(event, ensure_ascii=False).encode()
 
 
-def _alerts(broker: EmbeddedBroker) -> list[dict[str, Any]]:
-    return [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+def _alerts(broker: EmbeddedBroker, rule_id: str = "task-overdue") -> list[dict[str, Any]]:
+    """Alert records of one rule (the bundled pack also raises roster and staleness alerts)."""
+    records = [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+    return [a for a in records if a["rule_id"] == rule_id]
 
 
 def _worker(broker: EmbeddedBroker, tmp_path: Path) -> MonitorProcess:

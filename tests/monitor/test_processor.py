@@ -63,7 +63,7 @@ async def test_overdue_event_fires_and_the_tick_does_not_repeat_it(setup) -> Non
     record = _record(event.model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 9))
     assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "overdue")]
-    assert await processor.on_tick(record.partition, vn(2024, 7, 26)) == 0
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 26)) == 0
     assert len(outbox.alerts) == 1
     assert _count(registry, "accepted") == 1
 
@@ -73,9 +73,9 @@ async def test_a_deadline_passing_with_no_event_fires_on_the_tick_once(setup) ->
     record = _record(task(vn(2024, 7, 19, 12), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 19, 12))
     assert [(a.stage, a.annotations.get("warn_before")) for a in outbox.alerts] == [("due_soon", "1d")]
-    assert await processor.on_tick(record.partition, vn(2024, 7, 19, 23)) == 0  # nothing due yet
-    assert await processor.on_tick(record.partition, vn(2024, 7, 20, 0, 0, 1)) == 1
-    assert await processor.on_tick(record.partition, vn(2024, 7, 20, 0, 0, 2)) == 0
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 19, 23)) == 0  # nothing due yet
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 1)) == 1
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 2)) == 0
     assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "due_soon"), ("firing", "overdue")]
 
 

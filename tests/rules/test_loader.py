@@ -89,3 +89,39 @@ def test_rule_version_changes_with_the_rule(tmp_path: Path) -> None:
     v1_again = load_pack([_write(tmp_path, base % "0.5", "one.yaml")]).rules[0].version
     v2 = load_pack([_write(tmp_path, base % "0.6", "one.yaml")]).rules[0].version
     assert v1 == v1_again != v2
+
+
+def test_unknown_roster_is_an_error_at_its_line(tmp_path: Path) -> None:
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - id: plan\n        kind: deadline\n"
+        '        due: "2024-07-20T00:00:00+07:00"\n        roster: units/nowhere.yaml\n'
+    )
+    with pytest.raises(RuleFileError) as caught:
+        load_pack([_write(tmp_path, text)])
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.rule_id, problem.field) == (7, "plan", "roster")
+    assert "units/nowhere.yaml" in problem.message
+
+
+def test_a_bad_roster_is_reported_with_its_line(tmp_path: Path) -> None:
+    _write(
+        tmp_path, "roster: r\nunits:\n  - {id: VN-22, name: Nghệ An}\n  - {id: VN-22, name: Nghệ An}\n", "units.yaml"
+    )
+    _write(tmp_path, "roster: s\nunits:\n  - {id: VN-02}\n", "other.yaml")
+    with pytest.raises(RuleFileError) as caught:
+        load_pack([tmp_path])
+    messages = sorted((p.path.name, p.line, p.message) for p in caught.value.problems)
+    assert messages[0][0] == "other.yaml" and messages[0][1] == 3 and "name" in str(caught.value)
+    assert any("listed twice" in m for _, _, m in messages)
+
+
+def test_bundled_rosters() -> None:
+    pack = load_pack([BUNDLED_PACK])
+    provinces = {u for u in pack.unit_names if u.startswith("VN-")}
+    assert len(provinces) == 63
+    assert pack.unit_names["VN-22"] == "Nghệ An" and pack.unit_names["VN-40"] == "Bình Thuận"
+    assert pack.unit_names["VN-SG"] == "Hồ Chí Minh"
+    plan = pack.by_id("inspection-plan-2024")
+    assert plan is not None and plan.roster is not None and len(plan.roster) == 63 + 23
+    merged = load_pack([BUNDLED_PACK / "units" / "provinces-34.yaml", BUNDLED_PACK / "de-an-06.yaml"])
+    assert merged.unit_names["VN-35"] == "Lâm Đồng"

@@ -1,0 +1,226 @@
+"""Rule unit tests on a simulated clock: a start, a timeline of events, the alerts expected.
+
+The simulation is the same engine the worker runs (``apply_event``,
+``advance``, ``seed``), driven by a clock that jumps from one instant at
+which something is due to the next, so it finds every transition a worker
+ticking continuously would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from events.codec import describe_validation_error
+from events.models import Event, IndicatorEvent, TaskStatusEvent
+from rules.alerts import AlertTransition
+from rules.engine import advance, apply_event, seed
+from rules.exceptions import RuleFileError, RuleProblem
+from rules.loader import load_pack, parse_yaml, validate
+from rules.pack import RulePack
+from rules.state import AlertState, UnitState
+
+__all__ = ["CaseResult", "RuleTestFile", "Simulation", "run_test_file"]
+
+_MAX_STEPS = 1_000_000  # a timeline that needs more wake-ups than this is a bug, not a test
+
+
+class TimelineEvent(BaseModel):
+    """An event delivered at ``at``; ``occurred_at`` defaults to it, ids are made up if missing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+    task: dict[str, Any] | None = None
+    indicator: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.task is None) == (self.indicator is None):
+            raise ValueError("each timeline entry has exactly one of 'task' or 'indicator'")
+        return self
+
+
+class Expectation(BaseModel):
+    """At ``at``: these alerts are firing (``[]``: none is), these are not, and these have resolved so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+    firing: list[dict[str, str]] | None = None
+    absent: list[dict[str, str]] | None = None
+    resolved: list[dict[str, str]] | None = None
+
+
+class RuleTestCase(BaseModel):
+    """One scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    start: AwareDatetime
+    events: list[TimelineEvent] = Field(default_factory=list)
+    expect: list[Expectation] = Field(min_length=1)
+
+
+class RuleTestFile(BaseModel):
+    """A rule test file: the rule files under test (relative to it) and the scenarios."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule_files: list[str] = Field(min_length=1)
+    tests: list[RuleTestCase] = Field(min_length=1)
+
+
+def _alert_fields(alert: AlertState | AlertTransition) -> dict[str, str]:
+    fields = {**alert.labels, "rule_id": alert.rule_id, "stage": alert.stage, "severity": alert.severity}
+    if isinstance(alert, AlertTransition):
+        fields |= {k: v for k, v in alert.annotations.items() if k in ("resolution", "late")}
+    return fields
+
+
+def _matches(expected: Mapping[str, str], actual: Mapping[str, str]) -> bool:
+    return all(actual.get(k) == str(v) for k, v in expected.items())
+
+
+@dataclass
+class Simulation:
+    """Unit states advanced by the engine on a simulated clock."""
+
+    pack: RulePack
+    clock: datetime
+    states: dict[str, UnitState] = field(default_factory=dict)
+    transitions: list[tuple[datetime, AlertTransition]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, pack: RulePack, at: datetime) -> Simulation:
+        """A simulation at ``at`` with every rostered unit seeded, as a worker does on its first tick."""
+        simulation = cls(pack, at)
+        for unit in sorted(pack.rostered_units):
+            simulation._record(at, seed(pack, unit, at))
+        return simulation
+
+    def _record(self, at: datetime, result: Any) -> None:
+        self.states[result.state.unit_id] = result.state
+        self.transitions.extend((at, t) for t in result.transitions)
+
+    def run_until(self, until: datetime) -> None:
+        """Let time pass to ``until``, stopping at every instant something was due."""
+        for _ in range(_MAX_STEPS):
+            due = [(s.next_wakeup, unit) for unit, s in self.states.items() if s.next_wakeup is not None]
+            due = [(at, unit) for at, unit in due if at <= until.timestamp()]
+            if not due:
+                break
+            at_epoch, unit = min(due)
+            self.clock = max(self.clock, datetime.fromtimestamp(at_epoch, tz=until.tzinfo))
+            self._record(self.clock, advance(self.pack, self.states[unit], self.clock))
+        else:
+            raise RuntimeError(f"simulation did not settle before {until}")
+        self.clock = max(self.clock, until)
+
+    def deliver(self, event: Event, at: datetime) -> None:
+        """Deliver an event at ``at`` (and evaluate what it made due, as the next tick would)."""
+        self.run_until(at)
+        self._record(at, apply_event(self.pack, self.states.get(event.unit_id), event, at))
+        self.run_until(at)
+
+    def firing(self) -> list[dict[str, str]]:
+        """Every alert firing now."""
+        return [_alert_fields(a) for s in self.states.values() for a in s.alerts.values()]
+
+    def resolved(self) -> list[dict[str, str]]:
+        """Every resolution so far."""
+        return [_alert_fields(t) for _, t in self.transitions if t.status == "resolved"]
+
+
+def _event(entry: TimelineEvent, serial: int) -> Event:
+    body = entry.task if entry.task is not None else entry.indicator
+    assert body is not None
+    data = {"event_id": f"rule-test-{serial}", "source": "rule-test", "occurred_at": entry.at, **body}
+    model = TaskStatusEvent if entry.task is not None else IndicatorEvent
+    return model.model_validate(data)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one scenario: failure messages, empty when it passed."""
+
+    name: str
+    failures: list[str]
+    checks: int
+
+
+def run_case(pack: RulePack, case: RuleTestCase) -> CaseResult:
+    """Run one scenario on a simulated clock."""
+    failures: list[str] = []
+    simulation = Simulation.start(pack, case.start)
+    serial = itertools.count(1)
+    events = []
+    for entry in case.events:
+        try:
+            events.append((entry.at, _event(entry, next(serial))))
+        except ValidationError as exc:
+            failures.append(f"event at {entry.at.isoformat()}: {describe_validation_error(exc)}")
+    if failures:
+        return CaseResult(case.name, failures, 0)
+    timeline: list[tuple[datetime, int, Event | Expectation]] = [(at, 0, e) for at, e in events]
+    timeline += [(x.at, 1, x) for x in case.expect]  # at the same instant, events come first
+    checks = 0
+    for at, _, item in sorted(timeline, key=lambda t: (t[0], t[1])):
+        if isinstance(item, Expectation):
+            simulation.run_until(at)
+            checks += 1
+            failures += _check(item, simulation)
+        else:
+            simulation.deliver(item, at)
+    return CaseResult(case.name, failures, checks)
+
+
+def _show(alerts: Iterable[Mapping[str, str]]) -> str:
+    keys = ("rule_id", "unit_id", "task_id", "indicator", "stage", "severity", "resolution")
+    shown = [", ".join(f"{k}={a[k]}" for k in keys if k in a) for a in alerts]
+    return "; ".join(f"{{{s}}}" for s in shown) or "nothing"
+
+
+def _check(expectation: Expectation, simulation: Simulation) -> list[str]:
+    at = expectation.at.isoformat()
+    failures = []
+    firing = simulation.firing()
+    if expectation.firing is not None:
+        if not expectation.firing and firing:
+            failures.append(f"at {at}: expected nothing firing\n      actual firing: {_show(firing)}")
+        for wanted in expectation.firing:
+            if not any(_matches(wanted, actual) for actual in firing):
+                failures.append(f"at {at}: expected firing {_show([wanted])}\n      actual firing: {_show(firing)}")
+    for unwanted in expectation.absent or []:
+        hits = [actual for actual in firing if _matches(unwanted, actual)]
+        if hits:
+            failures.append(f"at {at}: expected not firing {_show([unwanted])}\n      actual firing: {_show(hits)}")
+    if expectation.resolved is not None:
+        resolved = simulation.resolved()
+        for wanted in expectation.resolved:
+            if not any(_matches(wanted, actual) for actual in resolved):
+                failures.append(
+                    f"at {at}: expected resolved {_show([wanted])}\n      actual resolved: {_show(resolved)}"
+                )
+    return failures
+
+
+def run_test_file(path: Path) -> list[CaseResult]:
+    """Load a rule test file and the rules it names, and run every scenario.
+
+    Raises:
+        RuleFileError: the test file or a rule file is invalid.
+    """
+    parsed = parse_yaml(path)
+    spec = validate(parsed, RuleTestFile)
+    if spec is None or parsed.problems:
+        raise RuleFileError(parsed.problems or [RuleProblem(path, None, None, "(file)", "not a rule test file")])
+    pack = load_pack([path.parent / name for name in spec.rule_files])
+    return [run_case(pack, case) for case in spec.tests]

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck schemas check clean
+.PHONY: run test bench lint typecheck schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 	$(BIN)/monitor rules check rules/packs
 	$(BIN)/monitor rules test rules/packs/tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: pure-engine throughput and tick cost (prints figures, asserts nothing)
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.engine
 
 lint: $(STAMP)
 	$(BIN)/ruff check events rules monitor tests

@@ -17,10 +17,11 @@ event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.aggregate import AggregateRule, evaluate_aggregate, next_aggregate_change
@@ -69,6 +70,12 @@ class Result:
 def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
     """Fold one event into a unit's state and evaluate the rules about what it changed.
 
+    The engine takes ownership of ``state``: its task and indicator maps are
+    updated in place, because copying a unit with a hundred thousand tracked
+    items on every event would cost more than everything else together. Use
+    the returned state; the one passed in must not be used again (a duplicate
+    or stale event returns it unchanged).
+
     Args:
         pack: The rules.
         state: The unit's state, or ``None`` for a unit never seen before.
@@ -77,10 +84,10 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     """
     current = state if state is not None else UnitState(unit_id=event.unit_id, pack_version=pack.version)
     key = event.dedup_key
-    if key in current.recent_events:
+    recent = current.recent_events
+    if key in recent:
         return Result(current, (), Outcome.DUPLICATE)
     update: dict[str, object] = {
-        "recent_events": (*current.recent_events[-(RECENT_EVENTS_KEPT - 1) :], key),
         "last_event_at": max(current.last_event_at or event.occurred_at, event.occurred_at),
     }
     subjects: list[str]
@@ -88,36 +95,44 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         known = current.tasks.get(event.task_id)
         if known is not None and event.occurred_at < known.occurred_at:
             return Result(current, (), Outcome.STALE)
-        update["tasks"] = {**current.tasks, event.task_id: TaskState.from_event(event, known)}
+        current.tasks[event.task_id] = TaskState.from_event(event, known)  # in place: see apply_event
         subjects = [f"task:{event.task_id}"]
+        reassigned = known is not None and known.kind != event.kind
     else:
         seen = current.indicators.get(event.indicator)
         if seen is not None and event.occurred_at < seen.occurred_at:
             return Result(current, (), Outcome.STALE)
-        update["indicators"] = {**current.indicators, event.indicator: IndicatorState.from_event(event)}
+        current.indicators[event.indicator] = IndicatorState.from_event(event)
         subjects = [f"indicator:{event.indicator}"]
+        reassigned = False
         if NO_INDICATOR in current.wakeups or any(a.subject == NO_INDICATOR for a in current.alerts.values()):
             subjects.append(NO_INDICATOR)
-    if pack.unit_rules:
-        # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
-        update["wakeups"] = {**current.wakeups, UNIT: min(current.wakeups.get(UNIT, now.timestamp()), now.timestamp())}
+    recent[key] = None  # in place, oldest first
+    if len(recent) > RECENT_EVENTS_KEPT:
+        del recent[next(iter(recent))]
     updated = current.model_copy(update=update)
     if current.pack_version != pack.version:
         subjects = sorted({*subjects, *_every_subject(pack, updated)})
-    new_state, transitions = _reconcile(pack, updated, subjects, now, event=event)
+        reassigned = True
+    # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
+    unit_due = now.timestamp() if pack.unit_rules else None
+    new_state, transitions = _reconcile(
+        pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due
+    )
     return Result(new_state, transitions)
 
 
 def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
     """Let time pass to ``now``: evaluate every subject whose rules were due to change."""
     instant = now.timestamp()
-    if state.pack_version != pack.version:
+    reassigned = state.pack_version != pack.version
+    if reassigned:
         due = _every_subject(pack, state)
     else:
         due = [subject for subject, at in state.wakeups.items() if at <= instant]
     if not due:
         return Result(state, ())
-    new_state, transitions = _reconcile(pack, state, due, now)
+    new_state, transitions = _reconcile(pack, state, due, now, reassigned=reassigned)
     return Result(new_state, transitions)
 
 
@@ -228,36 +243,87 @@ def _identity(compiled: CompiledRule, unit_id: str, subject: str) -> dict[str, s
 
 
 class _Draft:
-    """Mutable copies of the parts of a unit state that reconciliation changes."""
+    """The parts of a unit state that reconciliation changes, copied only when first written."""
 
     def __init__(self, state: UnitState) -> None:
         self.state = state
-        self.alerts = dict(state.alerts)
-        self.pending = dict(state.pending)
-        self.wakeups = dict(state.wakeups)
+        self.alerts: Mapping[str, AlertState] = state.alerts
+        self.pending: Mapping[str, datetime] = state.pending
         self.transitions: list[AlertTransition] = []
+        self._copied: set[str] = set()
+        self._moved = False
+
+    def _own(self, name: str) -> dict[str, Any]:
+        if name not in self._copied:
+            self._copied.add(name)
+            setattr(self, name, dict(getattr(self, name)))
+        owned: dict[str, Any] = getattr(self, name)
+        return owned
+
+    def put_alert(self, fp: str, alert: AlertState | None) -> None:
+        if alert is None:
+            self._own("alerts").pop(fp, None)
+        else:
+            self._own("alerts")[fp] = alert
+
+    def put_pending(self, fp: str, since: datetime | None) -> None:
+        if since is None:
+            if fp in self.pending:
+                self._own("pending").pop(fp)
+        elif self.pending.get(fp) != since:
+            self._own("pending")[fp] = since
+
+    def put_wakeup(self, subject: str, at: float | None) -> None:
+        # In place, like tasks (see apply_event): it changes on nearly every input.
+        wakeups = self.state.wakeups
+        if wakeups.get(subject) == at:
+            return
+        self._moved = True
+        if at is None:
+            wakeups.pop(subject, None)
+        else:
+            wakeups[subject] = at
 
     def finish(self, pack_version: str) -> tuple[UnitState, tuple[AlertTransition, ...]]:
-        update: dict[str, object] = {
-            name: value
-            for name, value in (("alerts", self.alerts), ("pending", self.pending), ("wakeups", self.wakeups))
-            if value != getattr(self.state, name)
-        }
+        update: dict[str, object] = {name: getattr(self, name) for name in self._copied}
         if self.state.pack_version != pack_version:
             update["pack_version"] = pack_version
-        state = self.state.model_copy(update=update) if update else self.state
+        changed = bool(update) or self._moved
+        state = self.state.model_copy(update=update) if changed else self.state
         return state, tuple(self.transitions)
 
 
 def _reconcile(
-    pack: RulePack, state: UnitState, subjects: Iterable[str], now: datetime, event: Event | None = None
+    pack: RulePack,
+    state: UnitState,
+    subjects: Iterable[str],
+    now: datetime,
+    event: Event | None = None,
+    *,
+    reassigned: bool = False,
+    unit_due: float | None = None,
 ) -> tuple[UnitState, tuple[AlertTransition, ...]]:
+    """Evaluate the rules of each subject.
+
+    Args:
+        pack: The rules.
+        state: The unit's state.
+        subjects: What to evaluate.
+        now: The current instant.
+        event: The event that caused this, if any.
+        reassigned: Rules may have stopped applying to a subject (its kind, or the pack, changed):
+            look for its alerts of other rules too.
+        unit_due: Mark the unit-wide subject due at this instant (evaluated on the next advance).
+    """
     draft = _Draft(state)
+    if unit_due is not None:
+        draft.put_wakeup(UNIT, min(state.wakeups.get(UNIT, unit_due), unit_due))
     for subject in subjects:
         candidates = _candidates(pack, state, subject)
-        seen = {c.rule.id for c in candidates}
-        # Rules that fired for this subject but no longer apply to it (kind changed) still get a say.
-        stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
+        stragglers: list[str] = []
+        if reassigned:
+            seen = {c.rule.id for c in candidates}
+            stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
         wakeup: datetime | None = None
         for compiled in (*candidates, *(r for r in map(pack.by_id, stragglers) if r is not None)):
             change = _settle(pack, draft, compiled, subject, now, event)
@@ -266,10 +332,7 @@ def _reconcile(
         for rule_id in stragglers:
             if pack.by_id(rule_id) is None:
                 _resolve_orphans(draft, subject, rule_id, now)
-        if wakeup is None:
-            draft.wakeups.pop(subject, None)
-        else:
-            draft.wakeups[subject] = wakeup.timestamp()
+        draft.put_wakeup(subject, wakeup.timestamp() if wakeup is not None else None)
     return draft.finish(pack.version)
 
 
@@ -286,10 +349,10 @@ def _settle(
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
         condition = _hold_for(draft, rule, fp, condition)
     elif condition is None:
-        draft.pending.pop(fp, None)
+        draft.put_pending(fp, None)
     if condition is None:
         if existing is not None:
-            del draft.alerts[fp]
+            draft.put_alert(fp, None)
             draft.transitions.append(_resolved(compiled, state, subject, existing, now, event))
         return change
     if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
@@ -306,7 +369,7 @@ def _settle(
         subject=subject,
         summary=render_summary(rule, condition.stage, fields),
     )
-    draft.alerts[fp] = alert
+    draft.put_alert(fp, alert)
     draft.transitions.append(_firing(compiled, state, subject, alert, condition))
     return change
 
@@ -314,12 +377,13 @@ def _settle(
 def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:
     """A breach fires only once it has held for the rule's ``for`` (event time)."""
     if condition is None:
-        draft.pending.pop(fp, None)
+        draft.put_pending(fp, None)
         return None
-    since = draft.pending.setdefault(fp, condition.since)
+    since = draft.pending.get(fp, condition.since)
     if condition.since - since < rule.for_:
+        draft.put_pending(fp, since)
         return None
-    draft.pending.pop(fp, None)
+    draft.put_pending(fp, None)
     return Condition(condition.stage, condition.severity, since, condition.value, condition.step, condition.details)
 
 
@@ -412,7 +476,7 @@ def _resolve_orphans(draft: _Draft, subject: str, rule_id: str, now: datetime) -
     for fp, alert in list(draft.alerts.items()):
         if alert.subject != subject or alert.rule_id != rule_id:
             continue
-        del draft.alerts[fp]
+        draft.put_alert(fp, None)
         draft.transitions.append(
             AlertTransition(
                 fingerprint=fp,

@@ -115,7 +115,9 @@ class UnitState(BaseModel):
     alerts: dict[str, AlertState] = Field(default_factory=dict)
     pending: dict[str, AwareDatetime] = Field(default_factory=dict, description="Breaches waiting out a rule's 'for'.")
     wakeups: dict[str, float] = Field(default_factory=dict, description="Subject → next instant its rules change.")
-    recent_events: tuple[str, ...] = Field(default=(), description="Recent (source, event_id) keys, for dedup.")
+    recent_events: dict[str, None] = Field(
+        default_factory=dict, description="Recent (source, event_id) keys, oldest first, for dedup."
+    )
     last_event_at: AwareDatetime | None = None
     pack_version: str = Field(default="", description="Rule pack the wake-ups were computed for.")
 

@@ -125,3 +125,15 @@ def test_bundled_rosters() -> None:
     assert plan is not None and plan.roster is not None and len(plan.roster) == 63 + 23
     merged = load_pack([BUNDLED_PACK / "units" / "provinces-34.yaml", BUNDLED_PACK / "de-an-06.yaml"])
     assert merged.unit_names["VN-35"] == "Lâm Đồng"
+
+
+def test_rules_check_command_reports_every_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    path = _write(tmp_path, THREE_MISTAKES)
+    assert main(["rules", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    for line in (8, 12, 16):
+        assert f"{path}:{line}: rule '" in err
+    assert "3 problem(s) found" in err
+    assert main(["rules", "check", str(BUNDLED_PACK)]) == 0

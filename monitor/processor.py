@@ -43,6 +43,9 @@ class UnitStore(Protocol):
     def put_wakeups(self, partition: int, wakeups: dict[str, float | None]) -> None:
         """Store the partition's wake-up index."""
 
+    def forget(self, unit_id: str) -> None:
+        """Drop any in-memory copy of the unit's state, so the next read comes from the table."""
+
 
 class Outbox(Protocol):
     """Where the processor's records go."""
@@ -176,7 +179,12 @@ class Processor:
     async def _apply(self, event: Event, now: datetime) -> Result:
         state = self._store.get(event.unit_id)
         started = time.perf_counter()
-        result = apply_event(self._pack, state, event, now)
+        try:
+            result = apply_event(self._pack, state, event, now)
+        except Exception:
+            # The engine updates the state it is given in place: what it left half-done is dropped.
+            self._store.forget(event.unit_id)
+            raise
         self._metrics.evaluation.observe(time.perf_counter() - started)
         await self._commit(state, result)
         return result

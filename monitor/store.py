@@ -42,6 +42,10 @@ class TableStore:
         self._units[state.unit_id.encode("utf-8")] = raw
         self._decoded[state.unit_id] = (raw, state)
 
+    def forget(self, unit_id: str) -> None:
+        """Drop the decoded copy of the unit's state; the next read decodes the stored bytes."""
+        self._decoded.pop(unit_id, None)
+
     def wakeups(self, partition: int) -> dict[str, float | None]:
         """Unit id → next wake-up for every unit stored in ``partition``."""
         raw = self._wakeups.get(str(partition).encode())

@@ -401,21 +401,41 @@ def _event_ids(state: UnitState, subject: str, event: Event | None = None) -> li
     return [event.event_id] if event is not None else []
 
 
-def _firing(
-    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, condition: Condition
+def _record(
+    alert: AlertState,
+    *,
+    annotations: dict[str, str],
+    value: float | None,
+    event_ids: list[str],
+    rule_version: str,
+    ends_at: datetime | None = None,
 ) -> AlertTransition:
-    annotations = {"summary": alert.summary, **condition.details}
-    if condition.step is not None:
-        annotations["warn_before"] = condition.step
+    """The alerts-topic record of a transition of ``alert`` (resolved when ``ends_at`` is given)."""
     return AlertTransition(
         fingerprint=alert.fingerprint,
-        status="firing",
+        status="firing" if ends_at is None else "resolved",
         stage=alert.stage,
         rule_id=alert.rule_id,
         severity=alert.severity,
         labels=alert.labels,
         annotations=annotations,
         starts_at=alert.starts_at,
+        ends_at=ends_at,
+        value=value,
+        event_ids=event_ids,
+        rule_version=rule_version,
+    )
+
+
+def _firing(
+    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, condition: Condition
+) -> AlertTransition:
+    annotations = {"summary": alert.summary, **condition.details}
+    if condition.step is not None:
+        annotations["warn_before"] = condition.step
+    return _record(
+        alert,
+        annotations=annotations,
         value=condition.value,
         event_ids=_event_ids(state, subject),
         rule_version=compiled.version,
@@ -455,19 +475,13 @@ def _resolved(
         annotations["late"] = "true"
     kind, _, name = subject.partition(":")
     report = state.indicators.get(name) if kind == "indicator" else None
-    return AlertTransition(
-        fingerprint=alert.fingerprint,
-        status="resolved",
-        stage=alert.stage,
-        rule_id=alert.rule_id,
-        severity=alert.severity,
-        labels=alert.labels,
+    return _record(
+        alert,
         annotations=annotations,
-        starts_at=alert.starts_at,
-        ends_at=max(at, alert.starts_at),
         value=report.value if report is not None else None,
         event_ids=_event_ids(state, subject, event),
         rule_version=compiled.version,
+        ends_at=max(at, alert.starts_at),
     )
 
 
@@ -478,17 +492,12 @@ def _resolve_orphans(draft: _Draft, subject: str, rule_id: str, now: datetime) -
             continue
         draft.put_alert(fp, None)
         draft.transitions.append(
-            AlertTransition(
-                fingerprint=fp,
-                status="resolved",
-                stage=alert.stage,
-                rule_id=rule_id,
-                severity=alert.severity,
-                labels=alert.labels,
+            _record(
+                alert,
                 annotations={"summary": alert.summary, "resolution": "rule_removed"},
-                starts_at=alert.starts_at,
-                ends_at=max(now, alert.starts_at),
+                value=None,
                 event_ids=_event_ids(draft.state, subject),
                 rule_version="",
+                ends_at=max(now, alert.starts_at),
             )
         )

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
 
+from monitor.feed import AlertFeed
 from monitor.metrics import Metrics, StateCollector
 from monitor.processor import Processor
 from monitor.records import InboundRecord, dead_letter_headers, encode_tick
 from monitor.settings import Settings
+from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.delivery import DeliveryMetrics
+from monitor.sinks.webhook import WebhookSink
 from monitor.store import TableStore
 from monitor.ticks import TickSource, utc_now
 from monitor.topics import Topics
 from monitor.version import VERSION
+from monitor.webapp import MonitorApp
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
+from rules.state import AlertState
 
 __all__ = ["Monitor"]
 
@@ -36,15 +42,18 @@ def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
 
 
 class _FaustOutbox:
-    """``Outbox`` over faust topics (the app's producer)."""
+    """``Outbox`` over faust topics (the app's producer), and the in-process listeners of alerts."""
 
-    def __init__(self, app: faust.App, topics: Topics) -> None:
+    def __init__(self, app: faust.App, topics: Topics, listeners: Sequence[Callable[[AlertTransition], None]]) -> None:
         self._app = app
         self._alerts = app.topic(topics.alerts, **_RAW)
         self._dead_letter = app.topic(topics.dead_letter, **_RAW)
+        self._listeners = listeners
 
     async def alert(self, transition: AlertTransition) -> None:
         await self._alerts.send(key=transition.fingerprint.encode(), value=transition.model_dump_json().encode("utf-8"))
+        for listener in self._listeners:  # non-blocking: the feed and the sinks' bounded queues
+            listener(transition)
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         await self._dead_letter.send(
@@ -71,7 +80,7 @@ class Monitor:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = Metrics(self.registry, VERSION)
         self._clock = clock
-        self.app = faust.App(
+        self.app = MonitorApp(
             settings.app_id,
             broker=settings.broker,
             store="memory://",
@@ -92,10 +101,28 @@ class Monitor:
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **_RAW)
         units = self.app.Table("units", partitions=settings.partitions, key_type=bytes, value_type=bytes)
         wakeups = self.app.Table("wakeups", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        self.feed = AlertFeed()
+        delivery = DeliveryMetrics(self.registry)
+        limit = settings.delivery_queue_limit
+        self.alertmanager = (
+            AlertmanagerSink(settings.alertmanager_url, settings.base_url, delivery, clock, limit=limit)
+            if settings.alertmanager_url
+            else None
+        )
+        token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+        self.webhook = (
+            WebhookSink(settings.webhook_url, settings.base_url, delivery, token, limit=limit)
+            if settings.webhook_url
+            else None
+        )
+        self.sinks: list[AlertmanagerSink | WebhookSink] = [
+            s for s in (self.alertmanager, self.webhook) if s is not None
+        ]
+        listeners = [self.feed.publish, *(sink.on_transition for sink in self.sinks)]
         self.processor = Processor(
             pack,
             TableStore(units, wakeups),
-            _FaustOutbox(self.app, self.topics),
+            _FaustOutbox(self.app, self.topics, listeners),
             self.metrics,
             self.topics,
             settings.max_record_bytes,
@@ -103,7 +130,9 @@ class Monitor:
         self.ticks = TickSource(self._send_tick, self.owned_partitions, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack.unit_names))
         self.app.agent(self._ingress, name="compliance-process")(self._process)
-        self.app.task(self._start_ticks)
+        self.app.task(self._start_background)
+        if self.alertmanager is not None:
+            self.app.timer(settings.alert_resend_interval)(self._resend_firing)
         from monitor.web import install_routes
 
         install_routes(self)
@@ -129,12 +158,25 @@ class Monitor:
     def _owned_states(self) -> Any:
         return self.processor.owned_states(self.owned_partitions())
 
-    async def _start_ticks(self) -> None:
-        self.ticks.start()
-        self.app.on_before_shutdown.connect(self._stop_ticks)
+    def firing_alerts(self) -> list[AlertState]:
+        """Every alert firing now in this worker's partitions."""
+        return [alert for state in self._owned_states() for alert in state.alerts.values()]
 
-    async def _stop_ticks(self, *args: Any, **kwargs: Any) -> None:
+    async def _start_background(self) -> None:
+        self.ticks.start()
+        for sink in self.sinks:
+            sink.start()
+        self.app.on_before_shutdown.connect(self._stop_background)
+
+    async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         self.ticks.stop()
+        for sink in self.sinks:
+            await sink.stop()
+
+    async def _resend_firing(self) -> None:
+        if self.alertmanager is not None and self.is_ready():
+            count = self.alertmanager.resend(self.firing_alerts())
+            log.debug("re-sent %d firing alerts to Alertmanager", count)
 
     async def _send_tick(self, partition: int, now: datetime) -> None:
         await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES
 from rules.loader import BUNDLED_PACK
@@ -33,6 +34,29 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
     log_level: str = Field(default="info")
+    alertmanager_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Alertmanager base URL(s), comma-separated; alerts are POSTed to /api/v2/alerts.",
+    )
+    webhook_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Webhook URL(s), comma-separated; Alertmanager webhook payload version 4."
+    )
+    webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent to webhooks.")
+    alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
+    delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
+    public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
+
+    @field_validator("alertmanager_url", "webhook_url", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """Where this worker's web server is reached."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @field_validator("broker")
     @classmethod

@@ -25,7 +25,7 @@ from monitor.version import VERSION
 from monitor.webapp import MonitorApp
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
-from rules.state import AlertState
+from rules.state import AlertState, UnitState
 
 __all__ = ["Monitor"]
 
@@ -157,6 +157,14 @@ class Monitor:
 
     def _owned_states(self) -> Any:
         return self.processor.owned_states(self.owned_partitions())
+
+    def owned_states(self) -> list[UnitState]:
+        """The states of the units in this worker's partitions."""
+        return list(self._owned_states())
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """One unit's state, if this worker holds it."""
+        return self.processor.unit_state(unit_id)
 
     def firing_alerts(self) -> list[AlertState]:
         """Every alert firing now in this worker's partitions."""

@@ -155,6 +155,29 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    """Follow the alerts topic."""
+    from monitor.tail import AlertFilter, tail
+    from monitor.topics import Topics
+
+    settings = _settings(args)
+    where = AlertFilter(unit_id=args.unit, rule_id=args.rule, severity=args.severity)
+    colour = sys.stdout.isatty() and not args.json
+    asyncio.run(
+        tail(
+            settings.bootstrap_servers,
+            Topics(settings.topic_prefix).alerts,
+            sys.stdout,
+            where=where,
+            as_json=args.json,
+            colour=colour,
+            from_beginning=args.from_beginning,
+            max_records=args.max,
+        )
+    )
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas generated from the models."""
     from events.schema import write_schemas
@@ -201,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("files", nargs="+", help="rule test files or directories")
     test.set_defaults(func=cmd_rules_test)
 
+    alerts = commands.add_parser("alerts", help="work with alerts")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_commands.add_parser("tail", help="follow the alerts topic, one line per transition")
+    tail.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    tail.add_argument("--unit", help="only this unit_id")
+    tail.add_argument("--rule", help="only this rule_id")
+    tail.add_argument("--severity", choices=["info", "warning", "critical"], help="only this severity")
+    tail.add_argument("--json", action="store_true", help="one JSON record per line, for piping")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    tail.add_argument("--max", type=int, help="stop after this many transitions")
+    tail.set_defaults(func=cmd_alerts_tail)
+
     schemas = commands.add_parser("schemas", help="write the event JSON Schemas")
     schemas.add_argument("--out", default="deploy/schemas", help="directory (default deploy/schemas)")
     schemas.set_defaults(func=cmd_schemas)
@@ -216,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except RuleFileError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
@@ -34,7 +34,7 @@ _TITLES = [
 ]
 
 
-def _task(unit: str, n: int, status: TaskStatus, now: datetime, deadline: datetime | None) -> TaskStatusEvent:
+def _task(unit: str, n: int, status: TaskStatus, now: datetime, deadline: date | None) -> TaskStatusEvent:
     return TaskStatusEvent(
         event_id=f"{unit}-NV{n:02d}-1",
         source=DEMO_SOURCE,
@@ -51,7 +51,7 @@ def _task(unit: str, n: int, status: TaskStatus, now: datetime, deadline: dateti
 
 def _unit_tasks(unit: str, now: datetime, plan: Sequence[tuple[TaskStatus, timedelta | None]]) -> list[Event]:
     return [
-        _task(unit, n, status, now, now + offset if offset is not None else None)
+        _task(unit, n, status, now, (now + offset).astimezone(_VN).date() if offset is not None else None)
         for n, (status, offset) in enumerate(plan, start=1)
     ]
 

@@ -168,6 +168,10 @@ class Processor:
         """Send a record the worker could not handle to the dead-letter topic."""
         await self._outbox.dead_letter(record, reason)
 
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """The stored state of one unit."""
+        return self._store.get(unit_id)
+
     def owned_states(self, partitions: set[int]) -> Iterator[UnitState]:
         """The states of every unit in the given partitions."""
         for partition in sorted(partitions):

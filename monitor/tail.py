@@ -1,0 +1,101 @@
+"""``monitor alerts tail``: follow the alerts topic in a terminal, one line per transition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TextIO
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from rules.alerts import AlertTransition
+
+__all__ = ["AlertFilter", "format_line", "tail"]
+
+_COLOURS = {"critical": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
+_RESOLVED = "\033[32m"
+_RESET = "\033[0m"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which transitions to show."""
+
+    unit_id: str | None = None
+    rule_id: str | None = None
+    severity: str | None = None
+
+    def matches(self, transition: AlertTransition) -> bool:
+        """Whether the transition passes every given filter."""
+        return (
+            (self.unit_id is None or transition.unit_id == self.unit_id)
+            and (self.rule_id is None or transition.rule_id == self.rule_id)
+            and (self.severity is None or transition.severity == self.severity)
+        )
+
+
+def format_line(transition: AlertTransition, colour: bool) -> str:
+    """One readable line: when, status, severity, unit, rule, stage, subject, summary."""
+    at = transition.ends_at or transition.starts_at
+    subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
+    status = transition.status.upper()
+    line = (
+        f"{at.strftime('%Y-%m-%d %H:%M:%S%z')}  {status:<8} {transition.severity:<8} {transition.unit_id:<8} "
+        f"{transition.rule_id}  {transition.stage}  {subject}  {transition.annotations.get('summary', '')}"
+    )
+    if not colour:
+        return line
+    start = _RESOLVED if transition.status == "resolved" else _COLOURS.get(transition.severity, "")
+    return f"{start}{line}{_RESET}" if start else line
+
+
+async def tail(
+    bootstrap: str,
+    topic: str,
+    out: TextIO,
+    *,
+    where: AlertFilter,
+    as_json: bool,
+    colour: bool,
+    from_beginning: bool,
+    max_records: int | None = None,
+) -> int:
+    """Print transitions as they arrive; return how many were printed.
+
+    Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    printed = 0
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            raise SystemExit(f"topic {topic} does not exist on {bootstrap} (is a worker running?)")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        while max_records is None or printed < max_records:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for record in (r for records in batches.values() for r in records):
+                try:
+                    transition = AlertTransition.model_validate_json(record.value or b"")
+                except ValidationError:
+                    continue  # not an alert record: nothing to show
+                if not where.matches(transition):
+                    continue
+                text = (
+                    json.dumps(transition.model_dump(mode="json"), ensure_ascii=False)
+                    if as_json
+                    else format_line(transition, colour)
+                )
+                print(text, file=out, flush=True)
+                printed += 1
+                if max_records is not None and printed >= max_records:
+                    break
+    finally:
+        await consumer.stop()
+    return printed

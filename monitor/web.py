@@ -156,7 +156,7 @@ def install_routes(monitor: Monitor) -> None:
 
 
 def _json(view: web.View, body: Any, status: int = 200) -> web.Response:
-    """JSON with Vietnamese text as UTF-8, not \\u escapes."""
+    """JSON with Vietnamese text as UTF-8 rather than escaped."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     return view.bytes(data, status=status, headers={"Content-Type": "application/json; charset=utf-8"})
 

@@ -22,7 +22,7 @@ _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
     ("deadline", "overdue"): "{unit_name}: {task_title} quá hạn {days_overdue} ngày (hạn {due})",
     ("threshold", "breach"): "{unit_name}: {indicator} = {value}, mục tiêu {target}",
-    ("staleness", "stale"): "{unit_name}: không có báo cáo {indicator} từ {last_report} (tối đa {max_age})",
+    ("staleness", "stale"): "{unit_name}: chưa có báo cáo {indicator} mới (lần cuối: {last_report}; tối đa {max_age})",
     ("aggregate", "breach"): "{unit_name}: {rule_id} = {value}, ngưỡng {target}",
 }
 

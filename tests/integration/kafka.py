@@ -10,15 +10,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from monitor.broker import free_port
 from tests.conftest import REPO
+
+T = TypeVar("T")
 
 
 async def _produce(
@@ -37,7 +40,17 @@ def produce(
     bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
 ) -> None:
     """Publish one record and wait for the broker's acknowledgement."""
-    asyncio.run(_produce(bootstrap, topic, [(key, value, headers or [])]))
+    _run(_produce(bootstrap, topic, [(key, value, headers or [])]))
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, also from code that already runs a loop (Playwright's sync API does)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _read_all(bootstrap: str, topic: str, idle: float) -> list[ConsumerRecord[bytes, bytes]]:
@@ -68,7 +81,7 @@ async def _read_all(bootstrap: str, topic: str, idle: float) -> list[ConsumerRec
 
 def read_all(bootstrap: str, topic: str, idle: float = 0.2) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record now on ``topic``, oldest first."""
-    return asyncio.run(_read_all(bootstrap, topic, idle))
+    return _run(_read_all(bootstrap, topic, idle))
 
 
 def wait_for(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import socket
 import subprocess
@@ -13,7 +15,7 @@ import pytest
 
 from monitor.broker import free_port
 from tests.conftest import REPO, require_tool
-from tests.integration.kafka import MonitorProcess, sample, wait_for
+from tests.integration.kafka import MonitorProcess, http_get, sample, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +83,17 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
             )
 
         wait_for("the kcat event to be processed", processed, timeout=20, log=up.log)
+
+        # The overdue list a unit cannot get from the national portal, as a spreadsheet opens it.
+        status, body = http_get(up.base_url + "/api/v1/units/VN-40/overdue?format=csv")
+        assert status == 200 and body.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+        assert [r["unit_name"] for r in rows] == ["Bình Thuận", "Bình Thuận"]
+        assert {r["title"] for r in rows} == {
+            "Kết nối cơ sở dữ liệu quốc gia về dân cư (nhiệm vụ 2)",
+            "Cấp tài khoản định danh điện tử mức 2 (nhiệm vụ 3)",
+        }
+        assert all(int(r["days_overdue"]) >= 1 for r in rows)
         assert _port_open(broker_port)
     # Leaving the block sent SIGTERM: the worker and the embedded broker are gone.
     assert up.process is None

@@ -1,0 +1,107 @@
+"""Alerts reach a real Alertmanager and a webhook, including after the peers were down."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.broker import EmbeddedBroker
+from monitor.topics import Topics
+from tests.integration.kafka import MonitorProcess, produce, sample, wait_for
+from tests.integration.peers import Alertmanager, WebhookReceiver
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+
+
+def _task(event_id: str, task_id: str, status: str) -> bytes:
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "source": "nghean-dvc",
+        "unit_id": "VN-22",
+        "task_id": task_id,
+        "kind": "task",
+        "status": status,
+        "deadline": (datetime.now(UTC) - timedelta(days=3)).isoformat(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "title": "Rà soát, cắt giảm thủ tục hành chính",
+    }
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+def _am_task(am: Alertmanager, task_id: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in am.alerts()
+        if a["labels"].get("task_id") == task_id and a["labels"].get("alertname") == "task-overdue"
+    ]
+
+
+def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    with Alertmanager(tmp_path) as am, WebhookReceiver(failures=3) as hook:
+        worker = MonitorProcess(
+            [
+                "worker",
+                "--broker",
+                broker.url,
+                "--tick-interval",
+                "1",
+                "--partitions",
+                "2",
+                "--data-dir",
+                str(tmp_path / "d"),
+            ],
+            tmp_path,
+            env={
+                "MONITOR_ALERTMANAGER_URL": am.url,
+                "MONITOR_WEBHOOK_URL": hook.url,
+                "MONITOR_WEBHOOK_TOKEN": "s3cret",
+                "MONITOR_ALERT_RESEND_INTERVAL": "2",
+            },
+        )
+        with worker:
+            worker.wait_ready()
+            produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "NV-27", "in_progress"), key=b"VN-22")
+
+            (alert,) = wait_for("the alert in Alertmanager", lambda: _am_task(am, "NV-27"), log=worker.log)  # type: ignore[misc]
+            assert alert["labels"]["unit_id"] == "VN-22" and alert["labels"]["severity"] == "critical"
+            assert alert["annotations"]["summary"].startswith("Nghệ An: nhiệm vụ «Rà soát")
+            assert alert["status"]["state"] == "active"
+            assert alert["generatorURL"].endswith("/?unit=VN-22")
+
+            def webhook_firing() -> list[dict[str, Any]]:
+                return [a for a in hook.alerts("firing") if a["labels"].get("task_id") == "NV-27"]
+
+            (sent,) = wait_for("the firing webhook after 3 refusals", webhook_firing, log=worker.log)  # type: ignore[misc]
+            assert hook.attempts >= 4
+            assert sent["labels"]["alertname"] == "task-overdue"
+            assert hook.payloads[0]["version"] == "4" and hook.authorization[0] == "Bearer s3cret"
+
+            produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "NV-27", "completed"), key=b"VN-22")
+            wait_for("the alert to resolve in Alertmanager", lambda: not _am_task(am, "NV-27"), log=worker.log)
+            wait_for(
+                "the resolved webhook",
+                lambda: [a for a in hook.alerts("resolved") if a["labels"].get("task_id") == "NV-27"],
+                log=worker.log,
+            )
+
+            # Alertmanager goes away; an alert fires meanwhile; it arrives once Alertmanager is back.
+            am.stop()
+            produce(broker.bootstrap, TOPICS.task_status, _task("e-3", "NV-05", "in_progress"), key=b"VN-22")
+            time.sleep(4)
+            am.start()
+            wait_for(
+                "the alert raised while Alertmanager was down",
+                lambda: _am_task(am, "NV-05"),
+                timeout=40,
+                log=worker.log,
+            )
+            metrics = worker.metrics()
+            sink = f"alertmanager {am.url}"
+            assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="failed") or 0) > 0
+            assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="sent") or 0) > 0

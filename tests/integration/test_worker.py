@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,6 +106,35 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
         assert sample(metrics, "compliance_alert_transitions_total", rule_id="task-overdue", status="resolved") == 1
         assert sample(metrics, "compliance_build_info") == 1
     assert _alerts(broker)[-1]["status"] == "resolved"
+
+    # `monitor alerts tail` reads the same records back, filtered, as JSON lines.
+    tail = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "alerts",
+            "tail",
+            "--broker",
+            broker.url,
+            "--from-beginning",
+            "--rule",
+            "task-overdue",
+            "--unit",
+            "VN-22",
+            "--json",
+            "--max",
+            "2",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(line) for line in tail.stdout.decode().splitlines()]
+    assert [(r["status"], r["fingerprint"]) for r in lines] == [
+        ("firing", alert["fingerprint"]),
+        ("resolved", alert["fingerprint"]),
+    ]
 
 
 def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBroker, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -177,3 +178,35 @@ def sample(metrics_text: str, name: str, **labels: str) -> float | None:
         if all(f'{k}="{v}"' in head for k, v in labels.items()):
             return float(value)
     return None
+
+
+def worker_process(broker_url: str, workdir: Path, env: dict[str, str] | None = None) -> MonitorProcess:
+    """A ``monitor worker`` on the test broker: 2 partitions, 1 s ticks, its own data directory."""
+    args = ["worker", "--broker", broker_url, "--tick-interval", "1", "--partitions", "2"]
+    return MonitorProcess([*args, "--data-dir", str(workdir / "data")], workdir, env)
+
+
+def task_event(
+    event_id: str,
+    task_id: str,
+    status: str,
+    *,
+    unit: str = "VN-22",
+    deadline: str | None = None,
+    title: str = "Rà soát, cắt giảm thủ tục hành chính",
+) -> bytes:
+    """A bare task-status event as a provincial system would publish it (deadline: 3 days ago by default)."""
+    from datetime import UTC, datetime, timedelta
+
+    event = {
+        "event_id": event_id,
+        "source": "test-dvc",
+        "unit_id": unit,
+        "task_id": task_id,
+        "kind": "task",
+        "status": status,
+        "deadline": deadline or (datetime.now(UTC) - timedelta(days=3)).isoformat(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "title": title,
+    }
+    return json.dumps(event, ensure_ascii=False).encode()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +10,11 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import MonitorProcess, produce, sample, wait_for
+from tests.integration.kafka import produce, sample, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
-
-
-def _task(event_id: str, task_id: str, status: str) -> bytes:
-    event: dict[str, Any] = {
-        "event_id": event_id,
-        "source": "nghean-dvc",
-        "unit_id": "VN-22",
-        "task_id": task_id,
-        "kind": "task",
-        "status": status,
-        "deadline": (datetime.now(UTC) - timedelta(days=3)).isoformat(),
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "title": "Rà soát, cắt giảm thủ tục hành chính",
-    }
-    return json.dumps(event, ensure_ascii=False).encode()
 
 
 def _am_task(am: Alertmanager, task_id: str) -> list[dict[str, Any]]:
@@ -44,18 +27,8 @@ def _am_task(am: Alertmanager, task_id: str) -> list[dict[str, Any]]:
 
 def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker, tmp_path: Path) -> None:
     with Alertmanager(tmp_path) as am, WebhookReceiver(failures=3) as hook:
-        worker = MonitorProcess(
-            [
-                "worker",
-                "--broker",
-                broker.url,
-                "--tick-interval",
-                "1",
-                "--partitions",
-                "2",
-                "--data-dir",
-                str(tmp_path / "d"),
-            ],
+        worker = worker_process(
+            broker.url,
             tmp_path,
             env={
                 "MONITOR_ALERTMANAGER_URL": am.url,
@@ -66,7 +39,7 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
         )
         with worker:
             worker.wait_ready()
-            produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "NV-27", "in_progress"), key=b"VN-22")
+            produce(broker.bootstrap, TOPICS.task_status, task_event("e-1", "NV-27", "in_progress"), key=b"VN-22")
 
             (alert,) = wait_for("the alert in Alertmanager", lambda: _am_task(am, "NV-27"), log=worker.log)  # type: ignore[misc]
             assert alert["labels"]["unit_id"] == "VN-22" and alert["labels"]["severity"] == "critical"
@@ -82,7 +55,7 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
             assert sent["labels"]["alertname"] == "task-overdue"
             assert hook.payloads[0]["version"] == "4" and hook.authorization[0] == "Bearer s3cret"
 
-            produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "NV-27", "completed"), key=b"VN-22")
+            produce(broker.bootstrap, TOPICS.task_status, task_event("e-2", "NV-27", "completed"), key=b"VN-22")
             wait_for("the alert to resolve in Alertmanager", lambda: not _am_task(am, "NV-27"), log=worker.log)
             wait_for(
                 "the resolved webhook",
@@ -92,7 +65,7 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
 
             # Alertmanager goes away; an alert fires meanwhile; it arrives once Alertmanager is back.
             am.stop()
-            produce(broker.bootstrap, TOPICS.task_status, _task("e-3", "NV-05", "in_progress"), key=b"VN-22")
+            produce(broker.bootstrap, TOPICS.task_status, task_event("e-3", "NV-05", "in_progress"), key=b"VN-22")
             time.sleep(4)
             am.start()
             wait_for(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
 from tests.conftest import ARTIFACTS, require_tool
-from tests.integration.kafka import MonitorProcess, produce
+from tests.integration.kafka import produce, task_event, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -31,20 +30,7 @@ def test_feed_page_shows_a_new_alert_live_without_reload(broker: EmbeddedBroker,
     chromium = require_tool("chromium")
     from playwright.sync_api import sync_playwright
 
-    worker = MonitorProcess(
-        [
-            "worker",
-            "--broker",
-            broker.url,
-            "--tick-interval",
-            "1",
-            "--partitions",
-            "2",
-            "--data-dir",
-            str(tmp_path / "d"),
-        ],
-        tmp_path,
-    )
+    worker = worker_process(broker.url, tmp_path)
     with worker, sync_playwright() as playwright:
         worker.wait_ready()
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
@@ -54,19 +40,17 @@ def test_feed_page_shows_a_new_alert_live_without_reload(broker: EmbeddedBroker,
             page.on("framenavigated", lambda frame: navigations.append(frame.url))
             page.goto(worker.base_url + "/")
             page.wait_for_selector("#status.live", timeout=15_000)
-            event = {
-                "event_id": "hn-1",
-                "source": "hanoi-dvc",
-                "unit_id": "VN-HN",
-                "task_id": "NV-12",
-                "kind": "task",
-                "status": "in_progress",
-                "deadline": (datetime.now(UTC) - timedelta(days=2)).date().isoformat(),
-                "occurred_at": datetime.now(UTC).isoformat(),
-                "title": "Triển khai dịch vụ công thiết yếu trực tuyến toàn trình",
-            }
+            deadline = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+            event = task_event(
+                "hn-1",
+                "NV-12",
+                "in_progress",
+                unit="VN-HN",
+                deadline=deadline,
+                title="Triển khai dịch vụ công thiết yếu trực tuyến toàn trình",
+            )
             published = time.monotonic()
-            produce(broker.bootstrap, TOPICS.task_status, json.dumps(event, ensure_ascii=False).encode(), key=b"VN-HN")
+            produce(broker.bootstrap, TOPICS.task_status, event, key=b"VN-HN")
             row = page.wait_for_selector('li.alert[data-unit="VN-HN"][data-subject="NV-12"]', timeout=5_000)
             elapsed = time.monotonic() - published
             assert row is not None

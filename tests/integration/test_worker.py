@@ -14,25 +14,10 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import MonitorProcess, produce, read_all, sample, wait_for
+from tests.integration.kafka import produce, read_all, sample, task_event, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
-
-
-def _task(event_id: str, status: str, deadline: datetime, task_id: str = "NV-27", unit: str = "VN-22") -> bytes:
-    event: dict[str, Any] = {
-        "event_id": event_id,
-        "source": "nghean-dvc",
-        "unit_id": unit,
-        "task_id": task_id,
-        "kind": "task",
-        "status": status,
-        "deadline": deadline.isoformat(),
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "title": "Rà soát, cắt giảm thủ tục hành chính",
-    }
-    return json.dumps(event, ensure_ascii=False).encode()
 
 
 def _alerts(broker: EmbeddedBroker, rule_id: str = "task-overdue") -> list[dict[str, Any]]:
@@ -41,28 +26,16 @@ def _alerts(broker: EmbeddedBroker, rule_id: str = "task-overdue") -> list[dict[
     return [a for a in records if a["rule_id"] == rule_id]
 
 
-def _worker(broker: EmbeddedBroker, tmp_path: Path) -> MonitorProcess:
-    return MonitorProcess(
-        [
-            "worker",
-            "--broker",
-            broker.url,
-            "--tick-interval",
-            "1",
-            "--partitions",
-            "2",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        tmp_path,
-    )
-
-
 def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    with _worker(broker, tmp_path) as worker:
+    with worker_process(broker.url, tmp_path) as worker:
         worker.wait_ready()
         past = datetime.now(UTC) - timedelta(days=3)
-        produce(broker.bootstrap, TOPICS.task_status, _task("e-1", "in_progress", past), key=b"VN-22")
+        produce(
+            broker.bootstrap,
+            TOPICS.task_status,
+            task_event("e-1", "NV-27", "in_progress", deadline=past.isoformat()),
+            key=b"VN-22",
+        )
 
         def firing() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["status"] == "firing"]
@@ -82,7 +55,12 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
 
         # (c) A malformed record is dead-lettered and the next record is still processed.
         produce(broker.bootstrap, TOPICS.task_status, b'{"event_id": "broken"', key=b"VN-22")
-        produce(broker.bootstrap, TOPICS.task_status, _task("e-2", "completed", past), key=b"VN-22")
+        produce(
+            broker.bootstrap,
+            TOPICS.task_status,
+            task_event("e-2", "NV-27", "completed", deadline=past.isoformat()),
+            key=b"VN-22",
+        )
 
         def resolved() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["status"] == "resolved"]
@@ -138,10 +116,15 @@ def test_overdue_fires_once_resolves_and_bad_records_are_dead_lettered(broker: E
 
 
 def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    with _worker(broker, tmp_path) as worker:
+    with worker_process(broker.url, tmp_path) as worker:
         worker.wait_ready()
         due = datetime.now(UTC) + timedelta(seconds=4)
-        produce(broker.bootstrap, TOPICS.task_status, _task("t-1", "in_progress", due, task_id="NV-05"), key=b"VN-22")
+        produce(
+            broker.bootstrap,
+            TOPICS.task_status,
+            task_event("t-1", "NV-05", "in_progress", deadline=due.isoformat()),
+            key=b"VN-22",
+        )
 
         def overdue() -> list[dict[str, Any]]:
             return [a for a in _alerts(broker) if a["stage"] == "overdue"]
@@ -156,11 +139,15 @@ def test_deadline_passing_with_no_events_fires_once_on_a_tick(broker: EmbeddedBr
 
 
 def test_unkeyed_record_is_routed_to_its_unit(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    with _worker(broker, tmp_path) as worker:
+    with worker_process(broker.url, tmp_path) as worker:
         worker.wait_ready()
         past = datetime.now(UTC) - timedelta(days=1)
         for n, unit in enumerate(["VN-22", "VN-02", "VN-57", "VN-HN", "VN-SG"]):
-            produce(broker.bootstrap, TOPICS.task_status, _task(f"u-{n}", "in_progress", past, unit=unit))
+            produce(
+                broker.bootstrap,
+                TOPICS.task_status,
+                task_event(f"u-{n}", "NV-27", "in_progress", unit=unit, deadline=past.isoformat()),
+            )
 
         def all_units() -> bool:
             return len({a["labels"]["unit_id"] for a in _alerts(broker)}) == 5

@@ -16,7 +16,15 @@ from pydantic import ValidationError
 
 from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
 
-__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Decoded", "Rejection", "decode_record", "describe_validation_error"]
+__all__ = [
+    "DEFAULT_MAX_RECORD_BYTES",
+    "Decoded",
+    "Rejection",
+    "decode_object",
+    "decode_record",
+    "describe_validation_error",
+    "infer_kind",
+]
 
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 _MAX_REPORTED_ERRORS = 5
@@ -98,19 +106,40 @@ def _from_cloudevent(attributes: Mapping[str, Any], data: object) -> Event | Rej
     return _validate(kind, merged)
 
 
-def _decode_item(item: object, default_kind: EventKind) -> Event | Rejection:
+def infer_kind(item: object) -> EventKind | None:
+    """The kind of a bare event from its fields: ``task_id`` or ``indicator``."""
+    if isinstance(item, dict):
+        if "task_id" in item and "indicator" not in item:
+            return EventKind.TASK_STATUS
+        if "indicator" in item and "task_id" not in item:
+            return EventKind.INDICATOR
+    return None
+
+
+def decode_object(item: object, default_kind: EventKind | None) -> Event | Rejection:
+    """Validate one parsed JSON value: a bare event or a structured CloudEvent.
+
+    Args:
+        item: The parsed value.
+        default_kind: The kind of a bare event; ``None`` infers it from the fields.
+    """
     if isinstance(item, dict) and "specversion" in item:
         if "data_base64" in item:
             return Rejection("CloudEvent data_base64 is not supported; send data as a JSON object")
         return _from_cloudevent(item, item.get("data"))
-    return _validate(default_kind, item)
+    kind = default_kind or infer_kind(item)
+    if kind is None:
+        return Rejection(
+            "cannot tell the event type: give task_id (task-status) or indicator (indicator), or a CloudEvent"
+        )
+    return _validate(kind, item)
 
 
 def decode_record(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]] = (),
     *,
-    default_kind: EventKind,
+    default_kind: EventKind | None,
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Decoded:
     """Decode a record value (and headers) into events.
@@ -118,7 +147,7 @@ def decode_record(
     Args:
         value: The raw record value.
         headers: Kafka record headers; ``ce_*`` headers mark a binary-mode CloudEvent.
-        default_kind: The kind of a bare event, given by the topic it came on.
+        default_kind: The kind of a bare event, given by the topic it came on (``None``: from its fields).
         max_bytes: Larger records are refused whole.
 
     Returns:
@@ -142,8 +171,8 @@ def decode_record(
     if isinstance(payload, list):
         if not payload:
             return Decoded(rejections=(Rejection("empty batch"),), is_batch=True)
-        return _collect([_decode_item(item, default_kind) for item in payload], is_batch=True)
-    return _collect([_decode_item(payload, default_kind)], is_batch=False)
+        return _collect([decode_object(item, default_kind) for item in payload], is_batch=True)
+    return _collect([decode_object(payload, default_kind)], is_batch=False)
 
 
 def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:

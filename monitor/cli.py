@@ -178,6 +178,47 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Validate event files, then publish them (or, with bad rows, refuse unless --skip-invalid)."""
+    from events.models import EventKind
+    from monitor.publish import publish_files, validate_files
+    from monitor.topics import Topics
+
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    kind = {"task-status": EventKind.TASK_STATUS, "indicator": EventKind.INDICATOR}.get(args.type or "")
+    report = validate_files(paths, kind, sys.stderr)
+    for bad in report.bad[:50]:
+        print(bad, file=sys.stderr)
+    if len(report.bad) > 50:
+        print(f"... and {len(report.bad) - 50} more bad rows", file=sys.stderr)
+    print(f"validated {report.rows:,} rows: {report.events:,} events, {len(report.bad):,} bad rows", file=sys.stderr)
+    if report.bad and not args.skip_invalid:
+        print("nothing published: fix the rows above, or publish the valid ones with --skip-invalid", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print("dry run: nothing published", file=sys.stderr)
+        return 0
+    settings = _settings(args)
+    topics = Topics(settings.topic_prefix)
+    asyncio.run(
+        publish_files(
+            paths,
+            kind,
+            bootstrap=settings.bootstrap_servers,
+            topics=topics,
+            report=report,
+            batch_size=args.batch_size,
+            progress=sys.stderr,
+        )
+    )
+    print(f"published {report.published:,} events in {report.records:,} records", file=sys.stderr)
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas generated from the models."""
     from events.schema import write_schemas
@@ -223,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     test = rules_commands.add_parser("test", help="run rule unit tests on a simulated clock")
     test.add_argument("files", nargs="+", help="rule test files or directories")
     test.set_defaults(func=cmd_rules_test)
+
+    publish = commands.add_parser("publish", help="publish JSON-lines or CSV event files")
+    publish.add_argument("files", nargs="+", help=".jsonl (one event, CloudEvent or array per line) or .csv files")
+    publish.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    publish.add_argument(
+        "--type", choices=["task-status", "indicator"], help="type of bare rows (default: from fields)"
+    )
+    publish.add_argument("--skip-invalid", action="store_true", help="publish the valid rows of a file with bad rows")
+    publish.add_argument("--dry-run", action="store_true", help="validate only")
+    publish.add_argument("--batch-size", type=int, default=500, help="events per record, per unit (default 500)")
+    publish.set_defaults(func=cmd_publish)
 
     alerts = commands.add_parser("alerts", help="work with alerts")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)

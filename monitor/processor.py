@@ -101,6 +101,7 @@ class Processor:
             self._metrics.events.labels(record.topic, "rejected").inc(len(decoded.rejections))
             await self._outbox.dead_letter(record, reason)
         wakeups: dict[str, float | None] | None = None
+        changed: dict[str, UnitState] = {}  # written once per record: a batch costs one write per unit
         for event in decoded.events:
             key = event.unit_id.encode("utf-8")
             if partition_for(key, partitions) != record.partition:
@@ -109,11 +110,14 @@ class Processor:
                 continue
             if wakeups is None:
                 wakeups = self._store.wakeups(record.partition)
-            result = await self._apply(event, now)
+            result = await self._apply(event, changed.get(event.unit_id), now)
             self._metrics.events.labels(record.topic, result.outcome.value).inc()
             if result.outcome is Outcome.ACCEPTED:
+                changed[event.unit_id] = result.state
                 self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
                 wakeups[event.unit_id] = result.state.next_wakeup
+        for state in changed.values():
+            self._store.put(state)
         if wakeups is not None:
             self._store.put_wakeups(record.partition, wakeups)
 
@@ -180,8 +184,9 @@ class Processor:
                 if state is not None:
                     yield state
 
-    async def _apply(self, event: Event, now: datetime) -> Result:
-        state = self._store.get(event.unit_id)
+    async def _apply(self, event: Event, pending: UnitState | None, now: datetime) -> Result:
+        """Apply one event and publish its transitions; the caller stores the new state."""
+        state = pending if pending is not None else self._store.get(event.unit_id)
         started = time.perf_counter()
         try:
             result = apply_event(self._pack, state, event, now)
@@ -190,14 +195,17 @@ class Processor:
             self._store.forget(event.unit_id)
             raise
         self._metrics.evaluation.observe(time.perf_counter() - started)
-        await self._commit(state, result)
+        await self._emit(result)
         return result
 
-    async def _commit(self, before: UnitState | None, result: Result) -> None:
+    async def _emit(self, result: Result) -> None:
         # Alerts leave before the state that records them: a crash in between
         # repeats a transition (at-least-once) rather than losing one.
         for transition in result.transitions:
             await self._outbox.alert(transition)
             self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
+
+    async def _commit(self, before: UnitState | None, result: Result) -> None:
+        await self._emit(result)
         if result.state is not before:
             self._store.put(result.state)

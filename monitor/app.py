@@ -146,6 +146,12 @@ class Monitor:
         """Produce a record through the app's producer (demo data, HTTP ingestion)."""
         await self.app.topic(topic, **_RAW).send(key=key, value=value)
 
+    async def publish_acked(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Produce records and return once the broker acknowledged every one (HTTP ingestion)."""
+        futures = [await self.app.topic(topic, **_RAW).send(key=key, value=value) for topic, key, value in records]
+        for future in futures:
+            await future
+
     def owned_partitions(self) -> set[int]:
         """Partitions of the data topics this worker owns now."""
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks}

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
     delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
     public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
+    ingest_token: SecretStr | None = Field(
+        default=None, description="Bearer token for POST /api/v1/events; unset, HTTP ingestion is off."
+    )
+    ingest_max_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body accepted by HTTP ingestion."
+    )
 
     @field_validator("alertmanager_url", "webhook_url", mode="before")
     @classmethod

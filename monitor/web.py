@@ -17,6 +17,7 @@ from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.api import alert_view, filter_alerts, overdue_csv, overdue_items, rules_view, unit_summary
+from monitor.ingest import authorize, plan_records
 from monitor.records import partition_for
 from monitor.ticks import utc_now
 
@@ -132,6 +133,27 @@ def install_routes(monitor: Monitor) -> None:
             {"unit_id": unit_id, "unit_name": monitor.pack.unit_name(unit_id), "count": len(items), "overdue": items},
         )
 
+    @app.page("/api/v1/events")
+    class Events(web.View):
+        async def post(self, request: web.Request) -> web.Response:
+            settings = monitor.settings
+            token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+            refused = authorize(token, request.headers.get("Authorization"))
+            if refused is not None:
+                headers = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
+                return _json(self, refused.body, status=refused.status, headers=headers)
+            limit = settings.ingest_max_bytes
+            declared = request.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                return _json(self, {"error": f"body of {declared} bytes is over the limit of {limit}"}, status=413)
+            body = await request.content.read(limit + 1)  # type: ignore[attr-defined]
+            if len(body) > limit:
+                return _json(self, {"error": f"body is over the limit of {limit} bytes"}, status=413)
+            answer = plan_records(body, request.headers, monitor.topics, limit)
+            if answer.status == 202:
+                await monitor.publish_acked(answer.records)
+            return _json(self, answer.body, status=answer.status)
+
     @app.page("/api/v1/rules")
     async def rules(self: web.View, request: web.Request) -> web.Response:
         return _json(self, {"version": monitor.pack.version, "rules": rules_view(monitor.pack)})
@@ -155,10 +177,12 @@ def install_routes(monitor: Monitor) -> None:
         return _json(self, body, status=200 if ready else 503)
 
 
-def _json(view: web.View, body: Any, status: int = 200) -> web.Response:
+def _json(view: web.View, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with Vietnamese text as UTF-8 rather than escaped."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    return view.bytes(data, status=status, headers={"Content-Type": "application/json; charset=utf-8"})
+    return view.bytes(
+        data, status=status, headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    )
 
 
 def _transition_view(record: dict[str, Any], names: dict[str, str] | Any) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class Monitor:
             settings.max_record_bytes,
         )
         self.ticks = TickSource(self._send_tick, self.owned_partitions, settings.tick_interval, clock)
-        self.registry.register(StateCollector(self._owned_states, pack.unit_names))
+        self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
         self.app.agent(self._ingress, name="compliance-process")(self._process)
         self.app.task(self._start_background)
         if self.alertmanager is not None:

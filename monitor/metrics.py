@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from rules.base import WARNING
+from rules.deadline import DeadlineRule
 from rules.engine import is_overdue
+from rules.pack import RulePack
 from rules.state import UnitState
+from rules.threshold import ThresholdRule
 
-__all__ = ["Metrics", "StateCollector", "state_families"]
+__all__ = ["OTHER_UNITS", "Metrics", "StateCollector", "state_families"]
 
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
@@ -50,8 +55,30 @@ class Metrics:
         build.labels(version=version).set(1)
 
 
-def state_families(states: Iterable[UnitState], unit_names: Mapping[str, str]) -> list[Metric]:
-    """Gauges describing the given unit states (the units this worker owns)."""
+OTHER_UNITS = "_other"
+
+
+def _fold(unit_ids: Iterable[str], listed: Mapping[str, str], limit: int) -> set[str]:
+    """Units shown one by one: every listed (rostered) unit, and the first ``limit`` others by id."""
+    unlisted = sorted(u for u in unit_ids if u not in listed)
+    return {u for u in unit_ids if u in listed} | set(unlisted[:limit])
+
+
+def state_families(
+    states: Iterable[UnitState],
+    unit_names: Mapping[str, str],
+    *,
+    max_unlisted_units: int = 200,
+    rule_severities: Iterable[tuple[str, str]] = (),
+    targets: Iterable[tuple[str, str, float]] = (),
+) -> list[Metric]:
+    """Gauges describing the given unit states (the units this worker owns).
+
+    Cardinality guard: units on no roster beyond ``max_unlisted_units`` are
+    folded into ``unit_id="_other"`` (their indicators are left out) and
+    counted in ``compliance_units_folded``, so a flood of made-up unit ids
+    cannot blow up the series count.
+    """
     tasks = GaugeMetricFamily("compliance_tasks", "Tasks by current status.", labels=["unit_id", "kind", "status"])
     overdue = GaugeMetricFamily("compliance_tasks_overdue", "Tasks past their due instant.", labels=["unit_id", "kind"])
     value = GaugeMetricFamily(
@@ -66,33 +93,75 @@ def state_families(states: Iterable[UnitState], unit_names: Mapping[str, str]) -
     info = GaugeMetricFamily(
         "compliance_unit_info", "Units the monitor knows, with their names.", labels=["unit_id", "name"]
     )
-    firing_tally: Tally[tuple[str, str]] = Tally()
+    folded = GaugeMetricFamily(
+        "compliance_units_folded", f"Units on no roster shown as unit_id={OTHER_UNITS!r} (cardinality guard)."
+    )
+    target = GaugeMetricFamily(
+        "compliance_rule_target", "Target in effect of each threshold rule.", labels=["rule_id", "indicator"]
+    )
+    states = list(states)
+    shown = _fold([s.unit_id for s in states], unit_names, max_unlisted_units)
+    task_counts: Tally[tuple[str, str, str]] = Tally()
+    overdue_counts: Tally[tuple[str, str]] = Tally()
+    firing_tally: Tally[tuple[str, str]] = Tally({pair: 0 for pair in rule_severities})
     for state in states:
-        unit = state.unit_id
-        info.add_metric([unit, unit_names.get(unit, unit)], 1)
-        by_status = Tally((task.kind, task.status.value) for task in state.tasks.values())
-        for (kind, status), count in sorted(by_status.items()):
-            tasks.add_metric([unit, kind, status], count)
+        unit = state.unit_id if state.unit_id in shown else OTHER_UNITS
+        if unit != OTHER_UNITS:
+            info.add_metric([unit, unit_names.get(unit, unit)], 1)
+            for name, report in sorted(state.indicators.items()):
+                value.add_metric([unit, name], report.value)
+                reported.add_metric([unit, name], report.occurred_at.timestamp())
+        for task in state.tasks.values():
+            task_counts[(unit, task.kind, task.status.value)] += 1
+            overdue_counts[(unit, task.kind)] += 0
         overdue_tasks = {alert.subject.removeprefix("task:") for alert in state.alerts.values() if is_overdue(alert)}
-        overdue_by_kind = Tally(state.tasks[t].kind for t in overdue_tasks if t in state.tasks)
-        for kind in sorted({task.kind for task in state.tasks.values()}):
-            overdue.add_metric([unit, kind], overdue_by_kind.get(kind, 0))
-        for name, report in sorted(state.indicators.items()):
-            value.add_metric([unit, name], report.value)
-            reported.add_metric([unit, name], report.occurred_at.timestamp())
+        for task_id in overdue_tasks:
+            if task_id in state.tasks:
+                overdue_counts[(unit, state.tasks[task_id].kind)] += 1
         firing_tally.update((alert.rule_id, alert.severity) for alert in state.alerts.values())
+    for (unit, kind, status), count in sorted(task_counts.items()):
+        tasks.add_metric([unit, kind, status], count)
+    for (unit, kind), count in sorted(overdue_counts.items()):
+        overdue.add_metric([unit, kind], count)
     for (rule_id, severity), count in sorted(firing_tally.items()):
         firing.add_metric([rule_id, severity], count)
-    return [tasks, overdue, value, reported, firing, info]
+    folded.add_metric([], len(states) - len(shown))
+    for rule_id, indicator, line in targets:
+        target.add_metric([rule_id, indicator], line)
+    return [tasks, overdue, value, reported, firing, info, folded, target]
 
 
 class StateCollector(Collector):
     """Reads the owned unit states at scrape time (no timers setting gauges)."""
 
-    def __init__(self, states: Callable[[], Iterable[UnitState]], unit_names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        states: Callable[[], Iterable[UnitState]],
+        pack: RulePack,
+        clock: Callable[[], datetime],
+        max_unlisted_units: int = 200,
+    ) -> None:
         self._states = states
-        self._unit_names = unit_names
+        self._pack = pack
+        self._clock = clock
+        self._max_unlisted = max_unlisted_units
+        self._severities = sorted(
+            {(r.rule.id, r.rule.severity) for r in pack.rules}
+            | {(r.rule.id, WARNING) for r in pack.rules if isinstance(r.rule, DeadlineRule) and r.rule.warn_before}
+        )
 
     def collect(self) -> Iterator[Metric]:
         """Yield the state gauges."""
-        yield from state_families(self._states(), self._unit_names)
+        now = self._clock()
+        targets = [
+            (r.rule.id, r.rule.indicator, r.rule.lines_at(now)[0])
+            for r in self._pack.rules
+            if isinstance(r.rule, ThresholdRule)
+        ]
+        yield from state_families(
+            self._states(),
+            self._pack.unit_names,
+            max_unlisted_units=self._max_unlisted,
+            rule_severities=self._severities,
+            targets=targets,
+        )

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
     delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
     public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
+    max_unlisted_units: int = Field(
+        default=200, ge=0, description="Units on no roster shown one by one in metrics; the rest are folded."
+    )
     ingest_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /api/v1/events; unset, HTTP ingestion is off."
     )

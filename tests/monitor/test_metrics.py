@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from events.models import TaskStatus
 from monitor.metrics import Metrics, StateCollector
 from rules.engine import apply_event
+from rules.pack import RulePack
 from rules.state import UnitState
 from tests.conftest import vn
 from tests.rules.helpers import BOTH_RULES, indicator, pack, task
@@ -29,7 +30,9 @@ def test_state_gauges_and_counters_in_exposition(tmp_path: Path) -> None:
     registry = CollectorRegistry()
     Metrics(registry, "1.2.3")
     states = _states(tmp_path)
-    registry.register(StateCollector(lambda: states, {"VN-40": "Nghệ An"}))
+    rules = pack(tmp_path, BOTH_RULES)
+    named = RulePack(rules.rules, {"VN-40": "Nghệ An"})
+    registry.register(StateCollector(lambda: states, named, lambda: vn(2024, 7, 25)))
     get = registry.get_sample_value
     assert get("compliance_tasks", {"unit_id": "VN-40", "kind": "task", "status": "completed"}) == 1
     assert get("compliance_tasks", {"unit_id": "VN-40", "kind": "task", "status": "in_progress"}) == 1
@@ -45,6 +48,31 @@ def test_state_gauges_and_counters_in_exposition(tmp_path: Path) -> None:
     assert get("compliance_alerts_firing", {"rule_id": "task-overdue", "severity": "critical"}) == 1
     assert get("compliance_unit_info", {"unit_id": "VN-40", "name": "Nghệ An"}) == 1
     assert get("compliance_build_info", {"version": "1.2.3"}) == 1
+    assert get("compliance_alerts_firing", {"rule_id": "online-low", "severity": "warning"}) == 1
+    assert get("compliance_alerts_firing", {"rule_id": "task-overdue", "severity": "warning"}) == 0  # zero, not absent
+    assert get("compliance_rule_target", {"rule_id": "online-low", "indicator": "online_dossier_ratio"}) == 0.5
     text = generate_latest(registry).decode()
     assert "compliance_events_total" not in text or "# TYPE compliance_events_total counter" in text
     assert "# TYPE compliance_event_lag_seconds histogram" in text
+
+
+def test_a_flood_of_unknown_units_is_folded() -> None:
+    from monitor.metrics import state_families
+
+    states = [UnitState(unit_id=f"FAKE-{n:04d}") for n in range(500)] + [UnitState(unit_id="VN-22")]
+    for state in states:
+        state.tasks["T"] = _task_state()
+    families = {f.name: f for f in state_families(states, {"VN-22": "Nghệ An"}, max_unlisted_units=10)}
+    units = {s.labels["unit_id"] for s in families["compliance_tasks"].samples}
+    assert len(units) == 12 and "_other" in units and "VN-22" in units
+    other = next(s for s in families["compliance_tasks"].samples if s.labels["unit_id"] == "_other")
+    assert other.value == 490
+    assert families["compliance_units_folded"].samples[0].value == 490
+    assert len(families["compliance_unit_info"].samples) == 11
+
+
+def _task_state():  # type: ignore[no-untyped-def]
+    from events.models import TaskStatus
+    from rules.state import TaskState
+
+    return TaskState(task_id="T", kind="task", status=TaskStatus.IN_PROGRESS, occurred_at=vn(2024, 7, 1), event_id="e")

@@ -41,6 +41,7 @@ typecheck: $(STAMP)
 ## schemas: regenerate the JSON Schemas in deploy/schemas from the models
 schemas: $(STAMP)
 	$(BIN)/monitor schemas --out deploy/schemas
+	$(BIN)/monitor dashboards --out deploy/grafana/dashboards
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .monitor-data test-artifacts

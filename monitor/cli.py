@@ -219,6 +219,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    """Write the Grafana dashboard generated from code."""
+    from monitor.grafana import render_dashboard
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "compliance.json"
+    path.write_text(render_dashboard(), encoding="utf-8")
+    print(path)
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas generated from the models."""
     from events.schema import write_schemas
@@ -287,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
     tail.add_argument("--max", type=int, help="stop after this many transitions")
     tail.set_defaults(func=cmd_alerts_tail)
+
+    dashboards = commands.add_parser("dashboards", help="write the Grafana dashboard")
+    dashboards.add_argument(
+        "--out", default="deploy/grafana/dashboards", help="directory (default deploy/grafana/dashboards)"
+    )
+    dashboards.set_defaults(func=cmd_dashboards)
 
     schemas = commands.add_parser("schemas", help="write the event JSON Schemas")
     schemas.add_argument("--out", default="deploy/schemas", help="directory (default deploy/schemas)")

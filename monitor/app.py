@@ -11,6 +11,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from monitor.feed import AlertFeed
+from monitor.kafka_auth import faust_credentials
 from monitor.metrics import Metrics, StateCollector
 from monitor.processor import Processor
 from monitor.records import InboundRecord, dead_letter_headers, encode_tick
@@ -93,6 +94,7 @@ class Monitor:
             broker_heartbeat_interval=settings.heartbeat_interval,
             broker_rebalance_timeout=settings.session_timeout,
             consumer_auto_offset_reset="earliest",
+            broker_credentials=faust_credentials(settings),
             autodiscover=False,
             table_standby_replicas=0,
             loghandlers=[],

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.exceptions import MonitorError
+from monitor.kafka_auth import client_options
 from monitor.settings import Settings
 from rules.exceptions import RuleFileError
 from rules.loader import load_pack, parse_yaml, rule_files_in
@@ -47,7 +48,15 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
     from monitor.app import Monitor
     from monitor.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(settings.bootstrap_servers, Monitor.topics_for(settings), settings.partitions))
+    created = asyncio.run(
+        ensure_topics(
+            settings.bootstrap_servers,
+            Monitor.topics_for(settings),
+            settings.partitions,
+            settings.replication_factor,
+            **client_options(settings),
+        )
+    )
     if created:
         log.info("created topics: %s", ", ".join(created))
     monitor = Monitor(settings, pack)
@@ -173,6 +182,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
             colour=colour,
             from_beginning=args.from_beginning,
             max_records=args.max,
+            client=client_options(settings),
         )
     )
     return 0
@@ -213,6 +223,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             report=report,
             batch_size=args.batch_size,
             progress=sys.stderr,
+            client=client_options(settings),
         )
     )
     print(f"published {report.published:,} events in {report.records:,} records", file=sys.stderr)

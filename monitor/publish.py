@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from aiokafka import AIOKafkaProducer
 
@@ -104,9 +104,12 @@ async def publish_files(
     report: PublishReport,
     batch_size: int,
     progress: TextIO,
+    client: dict[str, Any] | None = None,
 ) -> PublishReport:
     """Publish the valid rows of the files (validated already), batched per unit; wait for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_request_size=2 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_request_size=2 * 1024 * 1024, **(client or {})
+    )
     await producer.start()
     bar = Progress("publishing", report.events, progress)
     batcher = _Batcher(topics, batch_size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(default="compliance.", description="Prefix of every topic name.")
     partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of topics the monitor creates.")
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication of topics the monitor creates (3 in production)."
+    )
     rules: tuple[Path, ...] = Field(default=(BUNDLED_PACK,), description="Rule files or directories.")
     app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
     web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
@@ -34,6 +37,15 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
     log_level: str = Field(default="info")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How to connect to an existing Kafka cluster."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key, for mutual TLS.")
     alertmanager_url: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Alertmanager base URL(s), comma-separated; alerts are POSTed to /api/v2/alerts.",

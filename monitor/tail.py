@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -60,12 +60,13 @@ async def tail(
     colour: bool,
     from_beginning: bool,
     max_records: int | None = None,
+    client: dict[str, Any] | None = None,
 ) -> int:
     """Print transitions as they arrive; return how many were printed.
 
     Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(client or {}))
     await consumer.start()
     printed = 0
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -59,9 +60,11 @@ class Topics:
         return EventKind.INDICATOR if topic == self.indicators else EventKind.TASK_STATUS
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1, **client: Any
+) -> list[str]:
     """Create the monitor's topics that do not exist yet; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="compliance-monitor-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="compliance-monitor-admin", **client)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

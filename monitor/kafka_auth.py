@@ -1,0 +1,72 @@
+"""Connection security for an existing Kafka cluster (TLS, SASL), from the settings.
+
+One place turns the settings into what aiokafka clients and the faust app
+take, so the worker, ``publish``, ``alerts tail`` and topic creation connect
+the same way.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+from aiokafka.helpers import create_ssl_context
+
+from monitor.exceptions import MonitorError
+from monitor.settings import Settings
+
+__all__ = ["client_options", "faust_credentials"]
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if "SSL" not in settings.kafka_security_protocol:
+        return None
+    for path in (settings.kafka_ssl_cafile, settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile):
+        if path is not None and not path.is_file():
+            raise MonitorError(f"TLS file {path} does not exist (MONITOR_KAFKA_SSL_*)")
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+        keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+    )
+    return context
+
+
+def _sasl(settings: Settings) -> tuple[str, str]:
+    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
+        raise MonitorError(
+            f"{settings.kafka_security_protocol} needs MONITOR_KAFKA_SASL_USERNAME and MONITOR_KAFKA_SASL_PASSWORD"
+        )
+    return settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka producers, consumers and admin clients."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    context = _ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL"):
+        username, password = _sasl(settings)
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": username,
+            "sasl_plain_password": password,
+        }
+    return options
+
+
+def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The faust app's ``broker_credentials``."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = _ssl_context(settings)
+    if protocol == "SSL":
+        assert context is not None
+        return faust.SSLCredentials(context)
+    username, password = _sasl(settings)
+    return faust.SASLCredentials(
+        username=username, password=password, ssl_context=context, mechanism=settings.kafka_sasl_mechanism
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -58,3 +59,19 @@ def test_a_100000_line_file_is_published_and_every_event_accepted(broker: Embedd
         wait_for("100,000 accepted events", lambda: accepted() == 100_000, timeout=180, interval=1, log=worker.log)
         rejected = sample(worker.metrics(), "compliance_events_total", topic=TOPICS.task_status, outcome="rejected")
         assert rejected is None
+
+        # With --skip-invalid the valid rows of a file with bad rows are published, the bad ones named.
+        mixed = tmp_path / "mixed.jsonl"
+        _write_bulk(mixed, 5)
+        lines = mixed.read_text(encoding="utf-8").splitlines()
+        lines[2] = re.sub(r'"status": "[a-z_]+"', '"status": "lost"', lines[2])
+        mixed.write_text("\n".join(line.replace("bulk-", "again-") for line in lines) + "\n", encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "publish", str(mixed), "--broker", broker.url, "--skip-invalid"],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        err = done.stderr.decode()
+        assert f"{mixed}:3: " in err and "published 4 events" in err
+        wait_for("the 4 valid events", lambda: accepted() == 100_004, timeout=60, interval=1, log=worker.log)

@@ -84,7 +84,7 @@ class Monitor:
         self.app = MonitorApp(
             settings.app_id,
             broker=settings.broker,
-            store="memory://",
+            store=settings.store,
             topic_partitions=settings.partitions,
             datadir=str(settings.data_dir),
             web_bind=settings.web_host,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from monitor.exceptions import MonitorError
 from monitor.kafka_auth import client_options
 from monitor.settings import Settings
 from rules.exceptions import RuleFileError
-from rules.loader import load_pack, parse_yaml, rule_files_in
+from rules.loader import BUNDLED_PACK, load_pack, parse_yaml, rule_files_in
 from rules.pack import RulePack
 
 __all__ = ["main"]
@@ -100,12 +103,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     from monitor.broker import EmbeddedBroker
 
     broker: EmbeddedBroker | None = None
+    scratch: Path | None = None
+    extra: dict[str, Any] = {}
     if args.broker is None:
         broker = EmbeddedBroker(host="127.0.0.1", port=args.broker_port)
         print(f"starting the embedded broker on {broker.bootstrap} ...", flush=True)
         broker.start()
+        extra["broker"] = broker.url
+        if args.data_dir is None:
+            # The embedded broker keeps nothing: local table state must start empty too.
+            scratch = Path(tempfile.mkdtemp(prefix="monitor-up-"))
+            extra["data_dir"] = scratch
     try:
-        settings = _settings(args, **({"broker": broker.url} if broker else {}))
+        settings = _settings(args, **extra)
         pack = _load_rules(settings)
         demo = not args.no_demo
         return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo))
@@ -113,6 +123,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
             print("embedded broker stopped", flush=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -230,6 +242,34 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay recorded events on a simulated clock and print the alert transitions."""
+    from monitor.replay import replay
+    from monitor.tail import format_line
+
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    pack = load_pack(args.rules or [BUNDLED_PACK])
+    result = replay(paths, pack, start=args.start, until=args.until)
+    for bad in result.bad_rows[:50]:
+        print(f"skipped {bad}", file=sys.stderr)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        for _, transition in result.transitions:
+            if args.json or args.out:
+                print(transition.model_dump_json(), file=out)
+            else:
+                print(format_line(transition, colour=out.isatty()), file=out)
+    finally:
+        if args.out:
+            out.close()
+    print(f"replayed {result.events:,} events: {len(result.transitions):,} transitions", file=sys.stderr)
+    return 0
+
+
 def cmd_dashboards(args: argparse.Namespace) -> int:
     """Write the Grafana dashboard generated from code."""
     from monitor.grafana import render_dashboard
@@ -259,6 +299,13 @@ def _worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=int, help="partitions of topics the monitor creates (default 4)")
     parser.add_argument("--tick-interval", type=float, help="seconds between wall-clock ticks (default 5)")
     parser.add_argument("--data-dir", type=Path, help="local state directory")
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; write e.g. 2024-07-20T00:00:00+07:00")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--dry-run", action="store_true", help="validate only")
     publish.add_argument("--batch-size", type=int, default=500, help="events per record, per unit (default 500)")
     publish.set_defaults(func=cmd_publish)
+
+    replay = commands.add_parser("replay", help="replay recorded events on a simulated clock")
+    replay.add_argument("files", nargs="+", help="recorded events: .jsonl (as published) or .csv")
+    replay.add_argument("--rules", nargs="+", type=Path, help="rule files or directories (default: bundled pack)")
+    replay.add_argument("--from", dest="start", type=_instant, help="start instant (ISO 8601 with offset)")
+    replay.add_argument("--until", type=_instant, help="end instant (ISO 8601 with offset)")
+    replay.add_argument("--json", action="store_true", help="one alert record per line, as on the alerts topic")
+    replay.add_argument("--out", help="write the alert records (JSON lines) to this file")
+    replay.set_defaults(func=cmd_replay)
 
     alerts = commands.add_parser("alerts", help="work with alerts")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)

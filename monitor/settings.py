@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     web_port: int = Field(default=6066, ge=1, le=65535)
     data_dir: Path = Field(default=Path(".monitor-data"), description="Worker's local state directory.")
+    store: str = Field(
+        default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."
+    )
     tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
     max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, gt=0)
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")

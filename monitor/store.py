@@ -30,7 +30,7 @@ class TableStore:
             self._decoded.pop(unit_id, None)
             return None
         cached = self._decoded.get(unit_id)
-        if cached is not None and cached[0] is raw:
+        if cached is not None and (cached[0] is raw or cached[0] == raw):  # RocksDB hands back fresh bytes
             return cached[1]
         state = UnitState.model_validate_json(raw)
         self._decoded[unit_id] = (raw, state)

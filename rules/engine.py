@@ -110,6 +110,8 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     recent[key] = None  # in place, oldest first
     if len(recent) > RECENT_EVENTS_KEPT:
         del recent[next(iter(recent))]
+    if state is None and NO_INDICATOR not in subjects:
+        subjects.append(NO_INDICATOR)  # a unit's first contact: "has it ever reported an indicator?"
     updated = current.model_copy(update=update)
     if current.pack_version != pack.version:
         subjects = sorted({*subjects, *_every_subject(pack, updated)})

@@ -217,3 +217,9 @@ def test_matchers(tmp_path: Path, select: str, hits: set[str]) -> None:
         state = apply_event(rules, state, event, vn(2024, 7, 25)).state
     assert state is not None
     assert {a.labels["task_id"] for a in state.alerts.values()} == hits
+
+
+def test_a_rostered_unit_first_heard_of_through_a_task_is_still_checked_for_indicators(rules: RulePack) -> None:
+    event = task(vn(2024, 7, 2), unit="VN-02", task_id="NV-1")
+    result = apply_event(rules, None, event, vn(2024, 7, 2))
+    assert ("indicator-stale", "stale", "*") in _firing(result.state)

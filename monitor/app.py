@@ -11,7 +11,8 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from monitor.feed import AlertFeed
-from monitor.kafka_auth import faust_credentials
+from monitor.kafka_auth import client_options, faust_credentials
+from monitor.ledger import AlertLedger, LedgerFollower
 from monitor.metrics import Metrics, StateCollector
 from monitor.processor import Processor
 from monitor.records import InboundRecord, dead_letter_headers, encode_tick
@@ -121,6 +122,11 @@ class Monitor:
             s for s in (self.alertmanager, self.webhook) if s is not None
         ]
         listeners = [self.feed.publish, *(sink.on_transition for sink in self.sinks)]
+        self.ledger = AlertLedger()
+        self._ledger_follower = LedgerFollower(
+            self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
+        )
+        self._settled: set[int] = set()  # partitions reconciled with the alerts topic since the last rebalance
         self.processor = Processor(
             pack,
             TableStore(units, wakeups),
@@ -128,6 +134,7 @@ class Monitor:
             self.metrics,
             self.topics,
             settings.max_record_bytes,
+            self.ledger,
         )
         self.ticks = TickSource(self._send_tick, self.owned_partitions, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
@@ -179,13 +186,24 @@ class Monitor:
         return [alert for state in self._owned_states() for alert in state.alerts.values()]
 
     async def _start_background(self) -> None:
+        await self._ledger_follower.start()
         self.ticks.start()
         for sink in self.sinks:
             sink.start()
         self.app.on_before_shutdown.connect(self._stop_background)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        self._settled.clear()  # partitions may have moved: check each against the topic again
+
+    async def _settle(self, partition: int, now: datetime) -> None:
+        await self._ledger_follower.catch_up()
+        await self.processor.reconcile(partition, now)
+        self._settled.add(partition)
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         self.ticks.stop()
+        await self._ledger_follower.stop()
         for sink in self.sinks:
             await sink.stop()
 
@@ -211,6 +229,8 @@ class Monitor:
                 timestamp=message.timestamp,
             )
             try:
+                if record.partition not in self._settled:
+                    await self._settle(record.partition, now)
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if record.topic == self.topics.ticks:
                     await self.processor.on_tick(record.partition, partitions, now)

@@ -51,6 +51,11 @@ class Metrics:
             buckets=_EVAL_BUCKETS,
             registry=registry,
         )
+        self.suppressed = Counter(
+            "compliance_alert_duplicates_suppressed",
+            "Alert transitions not written again because the alerts topic already had them (redone work).",
+            registry=registry,
+        )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)
         build.labels(version=version).set(1)
 

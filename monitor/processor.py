@@ -15,11 +15,12 @@ from typing import Protocol
 
 from events.codec import decode_record
 from events.models import Event
+from monitor.ledger import AlertLedger
 from monitor.metrics import Metrics
 from monitor.records import InboundRecord, partition_for
 from monitor.topics import Topics
 from rules.alerts import AlertTransition
-from rules.engine import Outcome, Result, advance, apply_event, seed
+from rules.engine import Outcome, Result, advance, apply_event, restate, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 
@@ -71,8 +72,10 @@ class Processor:
         metrics: Metrics,
         topics: Topics,
         max_record_bytes: int,
+        ledger: AlertLedger | None = None,
     ) -> None:
         self._pack = pack
+        self._ledger = ledger if ledger is not None else AlertLedger()
         self._store = store
         self._outbox = outbox
         self._metrics = metrics
@@ -199,11 +202,50 @@ class Processor:
         return result
 
     async def _emit(self, result: Result) -> None:
-        # Alerts leave before the state that records them: a crash in between
-        # repeats a transition (at-least-once) rather than losing one.
         for transition in result.transitions:
-            await self._outbox.alert(transition)
-            self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
+            await self._publish(transition)
+
+    async def _publish(self, transition: AlertTransition) -> None:
+        # Alerts leave before the state that records them; the ledger drops a
+        # transition the topic already ends with, so redoing work after a crash
+        # does not write it twice.
+        if not self._ledger.is_new(transition):
+            self._metrics.suppressed.inc()
+            return
+        await self._outbox.alert(transition)
+        self._ledger.observe(transition)
+        self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
+
+    async def reconcile(self, partition: int, now: datetime) -> int:
+        """Make the alerts topic agree with the partition's state; return how many records that took.
+
+        Run when a worker takes a partition over, after the ledger caught up:
+        an alert the state holds but the topic does not show is published, and
+        one the topic shows firing that the state no longer holds is resolved.
+        """
+        units = set(self._store.wakeups(partition))
+        states = [s for s in (self._store.get(u) for u in units) if s is not None]
+        fixed = 0
+        holding: set[str] = set()
+        for state in states:
+            for fp, alert in state.alerts.items():
+                holding.add(fp)
+                record = restate(self._pack, alert)
+                if self._ledger.is_new(record):
+                    await self._publish(record)
+                    fixed += 1
+        for last in self._ledger.firing_in(units):
+            if last.fingerprint not in holding:
+                annotations = {**last.annotations, "resolution": "reconciled"}
+                await self._publish(
+                    last.model_copy(
+                        update={"status": "resolved", "ends_at": max(now, last.starts_at), "annotations": annotations}
+                    )
+                )
+                fixed += 1
+        if fixed:
+            log.warning("partition %d: %d alert records re-published to match the state", partition, fixed)
+        return fixed
 
     async def _commit(self, before: UnitState | None, result: Result) -> None:
         await self._emit(result)

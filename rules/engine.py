@@ -42,7 +42,17 @@ from rules.staleness import StalenessRule, evaluate_staleness, next_staleness_ch
 from rules.state import AlertState, IndicatorState, TaskState, UnitState
 from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
-__all__ = ["RECENT_EVENTS_KEPT", "UNIT", "Outcome", "Result", "advance", "apply_event", "is_overdue", "seed"]
+__all__ = [
+    "RECENT_EVENTS_KEPT",
+    "UNIT",
+    "Outcome",
+    "Result",
+    "advance",
+    "apply_event",
+    "is_overdue",
+    "restate",
+    "seed",
+]
 
 #: How many (source, event_id) keys a unit remembers for dedup.
 RECENT_EVENTS_KEPT = 256
@@ -150,6 +160,21 @@ def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:
     state = UnitState(unit_id=unit_id, pack_version=pack.version)
     new_state, transitions = _reconcile(pack, state, [UNIT, NO_INDICATOR], now)
     return Result(new_state, transitions)
+
+
+def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
+    """The firing record of an alert the state holds (to re-publish what the topic lost)."""
+    compiled = pack.by_id(alert.rule_id)
+    annotations = {"summary": alert.summary, "reconciled": "true"}
+    if alert.step is not None:
+        annotations["warn_before"] = alert.step
+    return _record(
+        alert,
+        annotations=annotations,
+        value=None,
+        event_ids=[],
+        rule_version=compiled.version if compiled is not None else "",
+    )
 
 
 def is_overdue(alert: AlertState) -> bool:

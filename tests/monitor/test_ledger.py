@@ -1,0 +1,71 @@
+"""Effects that happen once although work is redone after a crash: the ledger of published alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from monitor.ledger import AlertLedger
+from monitor.metrics import Metrics
+from monitor.processor import Processor
+from monitor.records import partition_for
+from monitor.store import TableStore
+from monitor.topics import Topics
+from tests.conftest import vn
+from tests.monitor.test_processor import PARTITIONS, RecordingOutbox, _record
+from tests.rules.helpers import DEADLINE_RULES, pack, task
+
+
+def _processor(
+    tmp_path: Path, ledger: AlertLedger, store: TableStore | None = None
+) -> tuple[Processor, RecordingOutbox]:
+    outbox = RecordingOutbox()
+    rules = pack(tmp_path, DEADLINE_RULES)
+    processor = Processor(
+        rules, store or TableStore({}, {}), outbox, Metrics(CollectorRegistry(), "t"), Topics(), 1 << 20, ledger
+    )
+    return processor, outbox
+
+
+async def test_redoing_a_record_whose_state_was_lost_does_not_repeat_its_alert(tmp_path: Path) -> None:
+    ledger = AlertLedger()
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
+    first, outbox = _processor(tmp_path, ledger)
+    await first.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert [a.status for a in outbox.alerts] == ["firing"]
+    # The worker died before its state reached the changelog: a new one redoes the record from scratch.
+    second, outbox_after = _processor(tmp_path, ledger)
+    await second.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    assert outbox_after.alerts == []
+
+
+async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path) -> None:
+    store = TableStore({}, {})
+    processor, outbox = _processor(tmp_path, AlertLedger(), store)
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    (published,) = outbox.alerts
+    # A new worker, same state, but the alert record never reached the topic.
+    fresh, fresh_outbox = _processor(tmp_path, AlertLedger(), store)
+    assert await fresh.reconcile(record.partition, vn(2024, 7, 26)) == 1
+    (again,) = fresh_outbox.alerts
+    assert (again.fingerprint, again.status, again.stage) == (published.fingerprint, "firing", "overdue")
+    assert again.annotations["reconciled"] == "true" and again.starts_at == published.starts_at
+    assert await fresh.reconcile(record.partition, vn(2024, 7, 26)) == 0  # idempotent
+
+
+async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
+    ledger = AlertLedger()
+    store = TableStore({}, {})
+    processor, outbox = _processor(tmp_path, ledger, store)
+    overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
+    await processor.on_record(_record(overdue.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25))
+    done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
+    lost_ledger = AlertLedger()
+    lost_ledger.observe(outbox.alerts[0])  # the resolution never reached the topic
+    await processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
+    fresh, fresh_outbox = _processor(tmp_path, lost_ledger, store)
+    assert await fresh.reconcile(partition_for(b"VN-40", PARTITIONS), vn(2024, 7, 27)) == 1
+    (resolved,) = fresh_outbox.alerts
+    assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"

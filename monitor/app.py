@@ -98,6 +98,10 @@ class Monitor:
             broker_credentials=faust_credentials(settings),
             autodiscover=False,
             table_standby_replicas=0,
+            # Tansu can report a changelog's highwater one below the offset faust
+            # persisted locally; the check would crash the worker on takeover, while
+            # recovery from the persisted offset loses nothing.
+            recovery_consistency_check=False,
             loghandlers=[],
         )
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **_RAW)

@@ -230,10 +230,10 @@ class Processor:
         for state in states:
             for fp, alert in state.alerts.items():
                 holding.add(fp)
-                record = restate(self._pack, alert)
-                if self._ledger.is_new(record):
-                    await self._publish(record)
-                    fixed += 1
+                if _behind_or_level(alert.stage, self._ledger.last(fp)):
+                    continue  # the topic already says firing at this stage or later: the state will catch up
+                await self._publish(restate(self._pack, alert))
+                fixed += 1
         for last in self._ledger.firing_in(units):
             if last.fingerprint not in holding:
                 annotations = {**last.annotations, "resolution": "reconciled"}
@@ -251,3 +251,18 @@ class Processor:
         await self._emit(result)
         if result.state is not before:
             self._store.put(result.state)
+
+
+_STAGE_ORDER = {"due_soon": 1}  # every other stage (overdue, breach, stale) is a rule's last word
+
+
+def _behind_or_level(stage: str, published: tuple[str, str, str] | None) -> bool:
+    """Whether the topic's last record already says firing at ``stage`` or a later one.
+
+    A worker that takes a partition over may hold state older than what the
+    previous owner published (its last state write was lost): re-publishing
+    that older stage would step the alert back, then forward again.
+    """
+    if published is None or published[0] != "firing":
+        return False
+    return _STAGE_ORDER.get(published[1], 2) >= _STAGE_ORDER.get(stage, 2)

@@ -69,3 +69,17 @@ async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_reso
     assert await fresh.reconcile(partition_for(b"VN-40", PARTITIONS), vn(2024, 7, 27)) == 1
     (resolved,) = fresh_outbox.alerts
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
+
+
+async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_the_topic(tmp_path: Path) -> None:
+    store = TableStore({}, {})
+    processor, outbox = _processor(tmp_path, AlertLedger(), store)
+    record = _record(task(vn(2024, 7, 15), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 15))  # due soon: the state says so
+    (due_soon,) = outbox.alerts
+    ledger = AlertLedger()
+    ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
+    fresh, fresh_outbox = _processor(tmp_path, ledger, store)
+    assert await fresh.reconcile(record.partition, vn(2024, 7, 21)) == 0
+    assert await fresh.on_tick(record.partition, PARTITIONS, vn(2024, 7, 21)) == 1
+    assert fresh_outbox.alerts == []  # the tick reaches "overdue", which the topic already has

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -210,3 +211,17 @@ def task_event(
         "title": title,
     }
     return json.dumps(event, ensure_ascii=False).encode()
+
+
+def breach_shape(records: Sequence[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
+    """Breaches and resolutions by fingerprint, for comparing a live worker with ``monitor replay``.
+
+    Left out: due-soon warnings and aggregate rules, whose course depends on when
+    the worker got to see the data (a task processed after its deadline is
+    overdue at once, without a warning), not on what the data says.
+    """
+    return Counter(
+        (r["fingerprint"], r["status"], r["stage"], r["annotations"].get("warn_before", ""))
+        for r in records
+        if r["stage"] != "due_soon" and r["rule_id"] != "overdue-share"
+    )

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -21,27 +20,11 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import produce, read_all, wait_for, worker_process
+from tests.integration.kafka import breach_shape, produce, read_all, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
 UNITS = [f"VN-{n:02d}" for n in (1, 2, 3, 4, 5, 6, 7, 9, 13, 14, 18, 20)]
-
-Shape = Counter[tuple[str, str, str, str]]
-
-
-def _shape(records: list[dict[str, Any]]) -> Shape:
-    """Breaches and resolutions by fingerprint.
-
-    Left out: due-soon warnings and aggregate rules, whose course depends on when
-    the worker got to see the data (a task processed after its deadline is
-    overdue at once, without a warning), not on what the data says.
-    """
-    return Counter(
-        (r["fingerprint"], r["status"], r["stage"], r["annotations"].get("warn_before", ""))
-        for r in records
-        if r["stage"] != "due_soon" and r["rule_id"] != "overdue-share"
-    )
 
 
 class Recorder:
@@ -104,8 +87,8 @@ def _compare_with_replay(broker: EmbeddedBroker, history: Path) -> None:
         timeout=120,
         check=True,
     )
-    expected = _shape([json.loads(line) for line in replayed.stdout.decode().splitlines()])
-    actual = _shape(written)
+    expected = breach_shape([json.loads(line) for line in replayed.stdout.decode().splitlines()])
+    actual = breach_shape(written)
     duplicates = {k: n for k, n in actual.items() if n > expected.get(k, 0)}
     missing = {k: n for k, n in expected.items() if n > actual.get(k, 0)}
     detail = [

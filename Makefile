@@ -27,9 +27,10 @@ test: $(STAMP)
 	$(BIN)/monitor rules test rules/packs/tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: pure-engine throughput and tick cost (prints figures, asserts nothing)
+## bench: engine throughput and tick cost, then worker throughput through the embedded broker (figures only)
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.engine
+	$(BIN)/python -m tests.benchmarks.worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check events rules monitor tests

@@ -1,0 +1,147 @@
+"""Worker throughput through the real (embedded) broker; prints figures, asserts nothing.
+
+Run: ``python -m tests.benchmarks.worker [--events N]``. Records are loaded
+onto the topic first, then the consumer starts, so only consuming is timed:
+(a) one record per event, the monitor worker against a bare faust agent that
+only counts records, in the same run; (b) the same events in per-unit
+JSON-array batches of 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from monitor.broker import EmbeddedBroker, free_port
+from monitor.topics import Topics, ensure_topics
+from tests.integration.kafka import http_get, sample
+
+UNITS = [f"VN-{n:02d}" for n in range(1, 74)]
+
+
+def _events(count: int, tag: str) -> list[tuple[bytes, dict[str, object]]]:
+    now = datetime.now(UTC)
+    out = []
+    for n in range(count):
+        unit = UNITS[n % len(UNITS)]
+        out.append(
+            (
+                unit.encode(),
+                {
+                    "event_id": f"{tag}-{n}",
+                    "source": "bench",
+                    "unit_id": unit,
+                    "task_id": f"HS-{n}",
+                    "kind": "dossier",
+                    "status": "in_progress",
+                    "deadline": (now + timedelta(days=n % 60 - 10)).date().isoformat(),
+                    "occurred_at": now.isoformat(),
+                },
+            )
+        )
+    return out
+
+
+async def _load(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_request_size=2 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def _singles(events: list[tuple[bytes, dict[str, object]]]) -> list[tuple[bytes, bytes]]:
+    return [(key, json.dumps(body).encode()) for key, body in events]
+
+
+def _batches(events: list[tuple[bytes, dict[str, object]]], size: int = 500) -> list[tuple[bytes, bytes]]:
+    by_unit: dict[bytes, list[dict[str, object]]] = {}
+    for key, body in events:
+        by_unit.setdefault(key, []).append(body)
+    return [
+        (key, json.dumps(items[i : i + size]).encode())
+        for key, items in by_unit.items()
+        for i in range(0, len(items), size)
+    ]
+
+
+def _worker_rate(broker: EmbeddedBroker, workdir: Path, count: int) -> float:
+    port = free_port()
+    args = [sys.executable, "-m", "monitor", "worker", "--broker", broker.url, "--web-port", str(port)]
+    args += ["--data-dir", str(workdir), "--rules", str(Path("rules/packs"))]
+    with (workdir / "worker.log").open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        first = last = None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            done = sample(body, "compliance_events_total", outcome="accepted") if status == 200 else None
+            if done and first is None:
+                first = time.monotonic()
+            if done is not None and done >= count:
+                last = time.monotonic()
+                break
+            time.sleep(0.05)
+        if first is None or last is None:
+            raise SystemExit("the worker did not finish in time")
+        return count / max(last - first, 1e-9)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _bare_rate(broker: EmbeddedBroker, workdir: Path, topic: str, count: int) -> float:
+    out = workdir / "bare.txt"
+    args = [sys.executable, "-m", "tests.benchmarks.bare_agent", broker.url, topic, str(count), str(out), str(workdir)]
+    with (workdir / "bare.log").open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        while not out.exists() and time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the bare agent exited: {(workdir / 'bare.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        return count / float(out.read_text())
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    count = parser.parse_args().events
+    topics = Topics()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        root = Path(tmp)
+        asyncio.run(ensure_topics(broker.bootstrap, topics, 4))
+        asyncio.run(_load(broker.bootstrap, "bench.bare", _singles(_events(count, "bare"))))
+        (root / "bare").mkdir()
+        bare = _bare_rate(broker, root / "bare", "bench.bare", count)
+        asyncio.run(_load(broker.bootstrap, topics.task_status, _singles(_events(count, "single"))))
+        (root / "single").mkdir()
+        single = _worker_rate(broker, root / "single", count)
+        print(f"(a) bare faust agent counting records: {bare:,.0f} records/s")
+        print(f"(a) monitor worker, one event per record: {single:,.0f} events/s; worker/bare = {single / bare:.3f}")
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        root = Path(tmp)
+        asyncio.run(ensure_topics(broker.bootstrap, topics, 4))
+        asyncio.run(_load(broker.bootstrap, topics.task_status, _batches(_events(count, "batch"))))
+        batched = _worker_rate(broker, root, count)
+        print(f"(b) monitor worker, batches of 500 events per record: {batched:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,6 +39,15 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return Settings(**{k: v for k, v in flags.items() if v is not None})
 
 
+def _files(names: Sequence[str]) -> list[Path]:
+    """The named files, or a clear error naming those that do not exist."""
+    paths = [Path(name) for name in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise MonitorError(f"no such file: {', '.join(missing)}")
+    return paths
+
+
 def _load_rules(settings: Settings) -> RulePack:
     pack = load_pack(settings.rules)
     log.info("loaded %d rules from %s", len(pack.rules), ", ".join(map(str, settings.rules)))
@@ -206,11 +215,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from monitor.publish import publish_files, validate_files
     from monitor.topics import Topics
 
-    paths = [Path(p) for p in args.files]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    paths = _files(args.files)
     kind = {"task-status": EventKind.TASK_STATUS, "indicator": EventKind.INDICATOR}.get(args.type or "")
     report = validate_files(paths, kind, sys.stderr)
     for bad in report.bad[:50]:
@@ -247,11 +252,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.replay import replay
     from monitor.tail import format_line
 
-    paths = [Path(p) for p in args.files]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    paths = _files(args.files)
     pack = load_pack(args.rules or [BUNDLED_PACK])
     result = replay(paths, pack, start=args.start, until=args.until)
     for bad in result.bad_rows[:50]:

@@ -225,3 +225,19 @@ def breach_shape(records: Sequence[dict[str, Any]]) -> Counter[tuple[str, str, s
         for r in records
         if r["stage"] != "due_soon" and r["rule_id"] != "overdue-share"
     )
+
+
+def alert_records(bootstrap: str, topic: str = "compliance.alerts") -> list[dict[str, Any]]:
+    """Every alert record on the topic, decoded."""
+    return [json.loads(r.value) for r in read_all(bootstrap, topic) if r.value]
+
+
+def replay_records(history: Path, until: str) -> list[dict[str, Any]]:
+    """The alert records ``monitor replay`` gives for a recorded history."""
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.decode().splitlines()]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import breach_shape, produce, read_all, wait_for, worker_process
+from tests.integration.kafka import alert_records, breach_shape, produce, replay_records, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -68,7 +66,7 @@ def _plan(now: datetime) -> list[tuple[str, str, str, datetime]]:
 
 def _settled(broker: EmbeddedBroker) -> Any:
     def check() -> bool:
-        records = [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+        records = alert_records(broker.bootstrap)
         overdue = {(r["labels"]["unit_id"], r["labels"].get("task_id")) for r in records if r["stage"] == "overdue"}
         resolved = {(r["labels"]["unit_id"], r["labels"].get("task_id")) for r in records if r["status"] == "resolved"}
         want_overdue = {(u, f"{p}-{n}") for u in UNITS for p in ("OLD", "SOON") for n in range(3)}
@@ -79,15 +77,8 @@ def _settled(broker: EmbeddedBroker) -> Any:
 
 
 def _compare_with_replay(broker: EmbeddedBroker, history: Path) -> None:
-    written = [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
-    until = datetime.now(UTC).isoformat()
-    replayed = subprocess.run(
-        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json"],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    expected = breach_shape([json.loads(line) for line in replayed.stdout.decode().splitlines()])
+    written = alert_records(broker.bootstrap)
+    expected = breach_shape(replay_records(history, datetime.now(UTC).isoformat()))
     actual = breach_shape(written)
     duplicates = {k: n for k, n in actual.items() if n > expected.get(k, 0)}
     missing = {k: n for k, n in expected.items() if n > actual.get(k, 0)}

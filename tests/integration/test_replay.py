@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import breach_shape, produce, read_all, wait_for, worker_process
+from tests.integration.kafka import alert_records, breach_shape, produce, replay_records, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -26,7 +24,7 @@ def test_replay_of_a_recorded_history_matches_the_live_worker(broker: EmbeddedBr
         worker.wait_ready()
 
         def seeded() -> bool:  # the worker's first ticks gave every rostered province its state
-            records = [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+            records = alert_records(broker.bootstrap)
             return len({r["labels"]["unit_id"] for r in records if r["rule_id"] == "indicator-stale"}) == 63
 
         wait_for("the rostered units to be seeded", seeded, log=worker.log)
@@ -73,7 +71,7 @@ def test_replay_of_a_recorded_history_matches_the_live_worker(broker: EmbeddedBr
         publish({"event_id": "5", "unit_id": "VN-22", "indicator": "online_dossier_ratio", "value": 0.6})
 
         def live() -> list[dict[str, Any]]:
-            return [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.alerts) if r.value]
+            return alert_records(broker.bootstrap)
 
         def settled() -> bool:
             records = live()
@@ -93,13 +91,7 @@ def test_replay_of_a_recorded_history_matches_the_live_worker(broker: EmbeddedBr
         written = live()
         until = datetime.now(UTC).isoformat()
 
-    replayed = subprocess.run(
-        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json"],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    records = [json.loads(line) for line in replayed.stdout.decode().splitlines()]
+    records = replay_records(history, until)
     assert len(records) > 100  # the rostered units' alerts as well as the timeline's
     assert any(r["rule_id"] == "task-overdue" and r["stage"] == "overdue" for r in records)
     assert breach_shape(records) == breach_shape(written)

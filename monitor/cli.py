@@ -96,12 +96,14 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"  broker    {settings.bootstrap_servers}",
         f"  topics    in:  {topics.task_status}, {topics.indicators}",
         f"            out: {topics.alerts}, {topics.dead_letter}",
+        f"  feed      {base}/   (live alert page)",
+        f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {', '.join(map(str, settings.rules))}",
         f"  demo data {'published once the worker is ready' if demo else 'off'}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
-        f"  alerts    topic {topics.alerts}",
+        f"  alerts    topic {topics.alerts}; in a terminal: monitor alerts tail",
         "  stop      Ctrl-C",
     ]
     return "\n".join(lines)

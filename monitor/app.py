@@ -155,12 +155,8 @@ class Monitor:
         """The topic names a worker with these settings uses."""
         return Topics(settings.topic_prefix)
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Produce a record through the app's producer (demo data, HTTP ingestion)."""
-        await self.app.topic(topic, **_RAW).send(key=key, value=value)
-
     async def publish_acked(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        """Produce records and return once the broker acknowledged every one (HTTP ingestion)."""
+        """Produce records and return once the broker acknowledged every one (HTTP ingestion, demo data)."""
         futures = [await self.app.topic(topic, **_RAW).send(key=key, value=value) for topic, key, value in records]
         for future in futures:
             await future

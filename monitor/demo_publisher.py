@@ -33,9 +33,15 @@ async def publish_demo_when_ready(monitor: Monitor) -> None:
     provinces = sorted(u for u in names if u.startswith("VN-"))
     ministries = sorted(u for u in names if not u.startswith("VN-"))
     events = demo_events(utc_now(), provinces, ministries)
-    for event in events:
-        topic = monitor.topics.task_status if isinstance(event, TaskStatusEvent) else monitor.topics.indicators
-        await monitor.publish(topic, event.unit_id.encode("utf-8"), event.model_dump_json().encode("utf-8"))
+    records = [
+        (
+            monitor.topics.task_status if isinstance(event, TaskStatusEvent) else monitor.topics.indicators,
+            event.unit_id.encode("utf-8"),
+            event.model_dump_json().encode("utf-8"),
+        )
+        for event in events
+    ]
+    await monitor.publish_acked(records)
     log.warning(
         "published %d demo events; metrics at http://%s:%d/metrics, alerts on %s",
         len(events),

@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -197,8 +198,6 @@ def task_event(
     title: str = "Rà soát, cắt giảm thủ tục hành chính",
 ) -> bytes:
     """A bare task-status event as a provincial system would publish it (deadline: 3 days ago by default)."""
-    from datetime import UTC, datetime, timedelta
-
     event = {
         "event_id": event_id,
         "source": "test-dvc",

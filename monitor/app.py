@@ -20,7 +20,7 @@ from monitor.settings import Settings
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.delivery import DeliveryMetrics
 from monitor.sinks.webhook import WebhookSink
-from monitor.store import TableStore
+from monitor.store import ItemStore
 from monitor.ticks import TickSource, utc_now
 from monitor.topics import Topics
 from monitor.version import VERSION
@@ -106,8 +106,7 @@ class Monitor:
         )
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **_RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **_RAW)
-        units = self.app.Table("units", partitions=settings.partitions, key_type=bytes, value_type=bytes)
-        wakeups = self.app.Table("wakeups", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        items = self.app.Table("items", partitions=settings.partitions, key_type=bytes, value_type=bytes)
         self.feed = AlertFeed()
         delivery = DeliveryMetrics(self.registry)
         limit = settings.delivery_queue_limit
@@ -133,7 +132,7 @@ class Monitor:
         self._settled: set[int] = set()  # partitions reconciled with the alerts topic since the last rebalance
         self.processor = Processor(
             pack,
-            TableStore(units, wakeups),
+            ItemStore(items),
             _FaustOutbox(self.app, self.topics, listeners),
             self.metrics,
             self.topics,
@@ -195,10 +194,11 @@ class Monitor:
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self._settled.clear()  # partitions may have moved: check each against the topic again
+        self.processor.keep(self.owned_partitions())
 
-    async def _settle(self, partition: int, now: datetime) -> None:
+    async def _settle(self, partition: int, partitions: int, now: datetime) -> None:
         await self._ledger_follower.catch_up()
-        await self.processor.reconcile(partition, now)
+        await self.processor.reconcile(partition, partitions, now)
         self._settled.add(partition)
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
@@ -229,9 +229,9 @@ class Monitor:
                 timestamp=message.timestamp,
             )
             try:
-                if record.partition not in self._settled:
-                    await self._settle(record.partition, now)
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
+                if record.partition not in self._settled:
+                    await self._settle(record.partition, partitions, now)
                 if record.topic == self.topics.ticks:
                     await self.processor.on_tick(record.partition, partitions, now)
                 else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from monitor.metrics import Metrics
 from monitor.records import InboundRecord, partition_for
 from monitor.topics import Topics
 from rules.alerts import AlertTransition
-from rules.engine import Outcome, Result, advance, apply_event, restate, seed
+from rules.engine import Change, Outcome, Result, advance, apply_event, restate, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 
@@ -30,22 +30,28 @@ log = logging.getLogger(__name__)
 
 
 class UnitStore(Protocol):
-    """Unit states and, per partition, when each unit next needs a look."""
+    """Unit states, durable item by item, with the owned partitions' units in memory."""
+
+    def loaded(self) -> set[int]:
+        """Partitions whose units are in memory."""
+
+    def load(self, partitions: Iterable[int], partition_of: Callable[[str], int]) -> int:
+        """Read the units of ``partitions`` from durable storage; return how many items that was."""
 
     def get(self, unit_id: str) -> UnitState | None:
         """The unit's state, if any."""
 
-    def put(self, state: UnitState) -> None:
-        """Store the unit's state (in the current record's partition)."""
+    def units(self, partition: int) -> list[str]:
+        """The units of a loaded partition."""
 
-    def wakeups(self, partition: int) -> dict[str, float | None]:
-        """Unit id → next wake-up (epoch seconds) for every unit in ``partition``."""
+    def commit(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
+        """Store the changed parts of the unit's state (in the current record's partition)."""
 
-    def put_wakeups(self, partition: int, wakeups: dict[str, float | None]) -> None:
-        """Store the partition's wake-up index."""
+    def reload(self, unit_id: str) -> None:
+        """Drop the in-memory copy of the unit's state for what durable storage holds."""
 
-    def forget(self, unit_id: str) -> None:
-        """Drop any in-memory copy of the unit's state, so the next read comes from the table."""
+    def keep(self, partitions: set[int]) -> None:
+        """Forget the in-memory units of every partition not in ``partitions``."""
 
 
 class Outbox(Protocol):
@@ -103,26 +109,23 @@ class Processor:
             log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
             self._metrics.events.labels(record.topic, "rejected").inc(len(decoded.rejections))
             await self._outbox.dead_letter(record, reason)
-        wakeups: dict[str, float | None] | None = None
-        changed: dict[str, UnitState] = {}  # written once per record: a batch costs one write per unit
+        self._ensure_loaded(record.partition, partitions)
+        # Written once per record: an item a batch changes several times is written once.
+        changed: dict[str, tuple[UnitState, set[Change]]] = {}
         for event in decoded.events:
             key = event.unit_id.encode("utf-8")
             if partition_for(key, partitions) != record.partition:
                 # Not in its unit's partition (no key, or another partitioner): send it there.
                 await self._outbox.forward(record.topic, key, event.model_dump_json().encode("utf-8"))
                 continue
-            if wakeups is None:
-                wakeups = self._store.wakeups(record.partition)
-            result = await self._apply(event, changed.get(event.unit_id), now)
+            pending, parts = changed.get(event.unit_id) or (self._store.get(event.unit_id), set())
+            result = await self._apply(event, pending, now)
             self._metrics.events.labels(record.topic, result.outcome.value).inc()
             if result.outcome is Outcome.ACCEPTED:
-                changed[event.unit_id] = result.state
+                changed[event.unit_id] = (result.state, parts | result.changed)
                 self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
-                wakeups[event.unit_id] = result.state.next_wakeup
-        for state in changed.values():
-            self._store.put(state)
-        if wakeups is not None:
-            self._store.put_wakeups(record.partition, wakeups)
+        for state, parts in changed.values():
+            self._store.commit(state, parts, record.partition)
 
     async def on_tick(self, partition: int, partitions: int, now: datetime) -> int:
         """Let time pass for the units of ``partition`` that are due; return how many were due.
@@ -130,35 +133,27 @@ class Processor:
         Rostered units that have never reported get their state here, on their
         partition's first tick, so that expectations about them run like any other.
         """
-        wakeups = self._store.wakeups(partition)
-        seeded = await self._seed_rostered(partition, partitions, wakeups, now)
-        due = [unit for unit, at in wakeups.items() if at is not None and at <= now.timestamp()]
-        for unit_id in due:
+        self._ensure_loaded(partition, partitions)
+        for unit_id in self._rostered(partitions).get(partition, ()):
+            if self._store.get(unit_id) is None:
+                await self._commit(seed(self._pack, unit_id, now), partition)
+        instant = now.timestamp()
+        due = 0
+        for unit_id in self._store.units(partition):
             state = self._store.get(unit_id)
-            if state is None:
-                wakeups.pop(unit_id, None)
+            at = state.next_wakeup if state is not None else None
+            if state is None or at is None or at > instant:
                 continue
+            due += 1
             started = time.perf_counter()
             result = advance(self._pack, state, now)
             self._metrics.evaluation.observe(time.perf_counter() - started)
-            await self._commit(state, result)
-            wakeups[unit_id] = result.state.next_wakeup
-        if due or seeded:
-            self._store.put_wakeups(partition, wakeups)
-        return len(due)
+            await self._commit(result, partition)
+        return due
 
-    async def _seed_rostered(
-        self, partition: int, partitions: int, wakeups: dict[str, float | None], now: datetime
-    ) -> int:
-        missing = [unit for unit in self._rostered(partitions).get(partition, ()) if unit not in wakeups]
-        for unit_id in missing:
-            if self._store.get(unit_id) is not None:  # state without an index entry: re-index it
-                wakeups[unit_id] = now.timestamp()
-                continue
-            result = seed(self._pack, unit_id, now)
-            await self._commit(None, result)
-            wakeups[unit_id] = result.state.next_wakeup
-        return len(missing)
+    def _ensure_loaded(self, partition: int, partitions: int) -> None:
+        if partition not in self._store.loaded():
+            self._store.load([partition], lambda unit: partition_for(unit.encode("utf-8"), partitions))
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
         """Rostered units by partition (computed once per partition count)."""
@@ -182,20 +177,19 @@ class Processor:
     def owned_states(self, partitions: set[int]) -> Iterator[UnitState]:
         """The states of every unit in the given partitions."""
         for partition in sorted(partitions):
-            for unit_id in self._store.wakeups(partition):
+            for unit_id in self._store.units(partition):
                 state = self._store.get(unit_id)
                 if state is not None:
                     yield state
 
-    async def _apply(self, event: Event, pending: UnitState | None, now: datetime) -> Result:
-        """Apply one event and publish its transitions; the caller stores the new state."""
-        state = pending if pending is not None else self._store.get(event.unit_id)
+    async def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
+        """Apply one event to ``state`` and publish its transitions; the caller stores the new state."""
         started = time.perf_counter()
         try:
             result = apply_event(self._pack, state, event, now)
         except Exception:
             # The engine updates the state it is given in place: what it left half-done is dropped.
-            self._store.forget(event.unit_id)
+            self._store.reload(event.unit_id)
             raise
         self._metrics.evaluation.observe(time.perf_counter() - started)
         await self._emit(result)
@@ -216,14 +210,21 @@ class Processor:
         self._ledger.observe(transition)
         self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
 
-    async def reconcile(self, partition: int, now: datetime) -> int:
+    def keep(self, partitions: set[int]) -> None:
+        """Forget the in-memory units of partitions this worker no longer owns (after a rebalance)."""
+        self._store.keep(partitions)
+
+    async def reconcile(self, partition: int, partitions: int, now: datetime) -> int:
         """Make the alerts topic agree with the partition's state; return how many records that took.
 
         Run when a worker takes a partition over, after the ledger caught up:
         an alert the state holds but the topic does not show is published, and
         one the topic shows firing that the state no longer holds is resolved.
+        The partition's units are read from durable storage first, if they are
+        not in memory yet.
         """
-        units = set(self._store.wakeups(partition))
+        self._ensure_loaded(partition, partitions)
+        units = set(self._store.units(partition))
         states = [s for s in (self._store.get(u) for u in units) if s is not None]
         fixed = 0
         holding: set[str] = set()
@@ -247,10 +248,10 @@ class Processor:
             log.warning("partition %d: %d alert records re-published to match the state", partition, fixed)
         return fixed
 
-    async def _commit(self, before: UnitState | None, result: Result) -> None:
+    async def _commit(self, result: Result, partition: int) -> None:
         await self._emit(result)
-        if result.state is not before:
-            self._store.put(result.state)
+        if result.changed:
+            self._store.commit(result.state, result.changed, partition)
 
 
 _STAGE_ORDER = {"due_soon": 1}  # every other stage (overdue, breach, stale) is a rule's last word

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.aggregate import AggregateRule, evaluate_aggregate, next_aggregate_change
@@ -43,8 +42,8 @@ from rules.state import AlertState, IndicatorState, TaskState, UnitState
 from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
 __all__ = [
-    "RECENT_EVENTS_KEPT",
     "UNIT",
+    "Change",
     "Outcome",
     "Result",
     "advance",
@@ -54,8 +53,6 @@ __all__ = [
     "seed",
 ]
 
-#: How many (source, event_id) keys a unit remembers for dedup.
-RECENT_EVENTS_KEPT = 256
 UNIT = "unit:"
 NO_INDICATOR = "indicator:*"
 
@@ -68,23 +65,34 @@ class Outcome(StrEnum):
     STALE = "stale"
 
 
+#: A part of a unit's state that changed, for storage that keeps parts apart:
+#: ``("subject", subject)`` (its task or indicator, and its wake-up), ``("alert", fingerprint)``,
+#: ``("pending", fingerprint)`` or ``("unit", "")`` (the unit's own fields).
+Change = tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The engine's answer: the unit's new state and the alert transitions it caused."""
+    """The engine's answer: the unit's new state, the alert transitions it caused, what changed."""
 
     state: UnitState
     transitions: tuple[AlertTransition, ...]
     outcome: Outcome = Outcome.ACCEPTED
+    changed: frozenset[Change] = frozenset()
 
 
 def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
     """Fold one event into a unit's state and evaluate the rules about what it changed.
 
-    The engine takes ownership of ``state``: its task and indicator maps are
-    updated in place, because copying a unit with a hundred thousand tracked
-    items on every event would cost more than everything else together. Use
-    the returned state; the one passed in must not be used again (a duplicate
-    or stale event returns it unchanged).
+    The engine takes ownership of ``state``: its maps (tasks, indicators,
+    alerts, pending, wake-ups) are updated in place, because copying a unit
+    with a hundred thousand tracked items on every event would cost more than
+    everything else together. Use the returned state; the one passed in must
+    not be used again (a duplicate or stale event returns it unchanged).
+
+    An event whose (source, event_id) is among the latest few that updated
+    its task or indicator is a duplicate; one older than what the state holds
+    is stale. Neither changes anything.
 
     Args:
         pack: The rules.
@@ -93,59 +101,63 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         now: The current instant (aware).
     """
     current = state if state is not None else UnitState(unit_id=event.unit_id, pack_version=pack.version)
-    key = event.dedup_key
-    recent = current.recent_events
-    if key in recent:
-        return Result(current, (), Outcome.DUPLICATE)
-    update: dict[str, object] = {
-        "last_event_at": max(current.last_event_at or event.occurred_at, event.occurred_at),
-    }
     subjects: list[str]
     if isinstance(event, TaskStatusEvent):
-        known = current.tasks.get(event.task_id)
-        if known is not None and event.occurred_at < known.occurred_at:
-            return Result(current, (), Outcome.STALE)
-        current.tasks[event.task_id] = TaskState.from_event(event, known)  # in place: see apply_event
+        task = current.tasks.get(event.task_id)
+        if (outcome := _refused(task, event)) is not None:
+            return Result(current, (), outcome)
+        current.tasks[event.task_id] = TaskState.from_event(event, task)  # in place: see above
         subjects = [f"task:{event.task_id}"]
-        reassigned = known is not None and known.kind != event.kind
+        reassigned = task is not None and task.kind != event.kind
     else:
-        seen = current.indicators.get(event.indicator)
-        if seen is not None and event.occurred_at < seen.occurred_at:
-            return Result(current, (), Outcome.STALE)
-        current.indicators[event.indicator] = IndicatorState.from_event(event)
+        report = current.indicators.get(event.indicator)
+        if (outcome := _refused(report, event)) is not None:
+            return Result(current, (), outcome)
+        current.indicators[event.indicator] = IndicatorState.from_event(event, report)
         subjects = [f"indicator:{event.indicator}"]
         reassigned = False
         if NO_INDICATOR in current.wakeups or any(a.subject == NO_INDICATOR for a in current.alerts.values()):
             subjects.append(NO_INDICATOR)
-    recent[key] = None  # in place, oldest first
-    if len(recent) > RECENT_EVENTS_KEPT:
-        del recent[next(iter(recent))]
-    if state is None and NO_INDICATOR not in subjects:
-        subjects.append(NO_INDICATOR)  # a unit's first contact: "has it ever reported an indicator?"
-    updated = current.model_copy(update=update)
+    changed: set[Change] = {("subject", subjects[0])}
+    if state is None:
+        changed.add(("unit", ""))
+        if NO_INDICATOR not in subjects:
+            subjects.append(NO_INDICATOR)  # a unit's first contact: "has it ever reported an indicator?"
+    last = current.last_event_at
+    updated = current if last is not None and last >= event.occurred_at else _with_last_event(current, event)
     if current.pack_version != pack.version:
         subjects = sorted({*subjects, *_every_subject(pack, updated)})
         reassigned = True
     # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
     unit_due = now.timestamp() if pack.unit_rules else None
-    new_state, transitions = _reconcile(
-        pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due
+    return _reconcile(
+        pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
     )
-    return Result(new_state, transitions)
+
+
+def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome | None:
+    """Why an event about a known task or indicator changes nothing, if it does not."""
+    if known is None:
+        return None
+    if event.dedup_key in known.seen:
+        return Outcome.DUPLICATE
+    if event.occurred_at < known.occurred_at:
+        return Outcome.STALE
+    return None
+
+
+def _with_last_event(state: UnitState, event: Event) -> UnitState:
+    return state.model_copy(update={"last_event_at": event.occurred_at})
 
 
 def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
     """Let time pass to ``now``: evaluate every subject whose rules were due to change."""
     instant = now.timestamp()
     reassigned = state.pack_version != pack.version
-    if reassigned:
-        due = _every_subject(pack, state)
-    else:
-        due = [subject for subject, at in state.wakeups.items() if at <= instant]
+    due = _every_subject(pack, state) if reassigned else state.due(instant)
     if not due:
         return Result(state, ())
-    new_state, transitions = _reconcile(pack, state, due, now, reassigned=reassigned)
-    return Result(new_state, transitions)
+    return _reconcile(pack, state, due, now, reassigned=reassigned)
 
 
 def _every_subject(pack: RulePack, state: UnitState) -> list[str]:
@@ -158,8 +170,7 @@ def _every_subject(pack: RulePack, state: UnitState) -> list[str]:
 def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:
     """The state of a rostered unit that has never reported, evaluated at ``now``."""
     state = UnitState(unit_id=unit_id, pack_version=pack.version)
-    new_state, transitions = _reconcile(pack, state, [UNIT, NO_INDICATOR], now)
-    return Result(new_state, transitions)
+    return _reconcile(pack, state, [UNIT, NO_INDICATOR], now, changed={("unit", "")})
 
 
 def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
@@ -270,54 +281,42 @@ def _identity(compiled: CompiledRule, unit_id: str, subject: str) -> dict[str, s
 
 
 class _Draft:
-    """The parts of a unit state that reconciliation changes, copied only when first written."""
+    """A unit state being reconciled: changes go to its maps in place and are noted in ``changed``."""
 
-    def __init__(self, state: UnitState) -> None:
+    def __init__(self, state: UnitState, changed: set[Change]) -> None:
         self.state = state
         self.alerts: Mapping[str, AlertState] = state.alerts
         self.pending: Mapping[str, datetime] = state.pending
         self.transitions: list[AlertTransition] = []
-        self._copied: set[str] = set()
-        self._moved = False
-
-    def _own(self, name: str) -> dict[str, Any]:
-        if name not in self._copied:
-            self._copied.add(name)
-            setattr(self, name, dict(getattr(self, name)))
-        owned: dict[str, Any] = getattr(self, name)
-        return owned
+        self.changed = changed
 
     def put_alert(self, fp: str, alert: AlertState | None) -> None:
         if alert is None:
-            self._own("alerts").pop(fp, None)
+            self.state.alerts.pop(fp, None)
         else:
-            self._own("alerts")[fp] = alert
+            self.state.alerts[fp] = alert
+        self.changed.add(("alert", fp))
 
     def put_pending(self, fp: str, since: datetime | None) -> None:
+        pending = self.state.pending
         if since is None:
-            if fp in self.pending:
-                self._own("pending").pop(fp)
-        elif self.pending.get(fp) != since:
-            self._own("pending")[fp] = since
+            if fp in pending:
+                del pending[fp]
+                self.changed.add(("pending", fp))
+        elif pending.get(fp) != since:
+            pending[fp] = since
+            self.changed.add(("pending", fp))
 
     def put_wakeup(self, subject: str, at: float | None) -> None:
-        # In place, like tasks (see apply_event): it changes on nearly every input.
-        wakeups = self.state.wakeups
-        if wakeups.get(subject) == at:
-            return
-        self._moved = True
-        if at is None:
-            wakeups.pop(subject, None)
-        else:
-            wakeups[subject] = at
+        if self.state.set_wakeup(subject, at):
+            self.changed.add(("subject", subject))
 
-    def finish(self, pack_version: str) -> tuple[UnitState, tuple[AlertTransition, ...]]:
-        update: dict[str, object] = {name: getattr(self, name) for name in self._copied}
-        if self.state.pack_version != pack_version:
-            update["pack_version"] = pack_version
-        changed = bool(update) or self._moved
-        state = self.state.model_copy(update=update) if changed else self.state
-        return state, tuple(self.transitions)
+    def finish(self, pack_version: str) -> Result:
+        state = self.state
+        if state.pack_version != pack_version:
+            state = state.model_copy(update={"pack_version": pack_version})
+            self.changed.add(("unit", ""))
+        return Result(state, tuple(self.transitions), changed=frozenset(self.changed))
 
 
 def _reconcile(
@@ -329,7 +328,8 @@ def _reconcile(
     *,
     reassigned: bool = False,
     unit_due: float | None = None,
-) -> tuple[UnitState, tuple[AlertTransition, ...]]:
+    changed: set[Change] | None = None,
+) -> Result:
     """Evaluate the rules of each subject.
 
     Args:
@@ -341,8 +341,9 @@ def _reconcile(
         reassigned: Rules may have stopped applying to a subject (its kind, or the pack, changed):
             look for its alerts of other rules too.
         unit_due: Mark the unit-wide subject due at this instant (evaluated on the next advance).
+        changed: What the caller changed already.
     """
-    draft = _Draft(state)
+    draft = _Draft(state, changed if changed is not None else set())
     if unit_due is not None:
         draft.put_wakeup(UNIT, min(state.wakeups.get(UNIT, unit_due), unit_due))
     for subject in subjects:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import heapq
 from datetime import date, datetime, time, timedelta
 from typing import Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 
-__all__ = ["AlertState", "IndicatorState", "TaskState", "UnitState"]
+__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskState", "UnitState"]
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
+
+#: How many (source, event_id) keys each task or indicator remembers, to drop redelivered events.
+SEEN_KEPT = 8
+
+
+def _seen(previous: tuple[str, ...], key: str) -> tuple[str, ...]:
+    return (*previous[-(SEEN_KEPT - 1) :], key)
 
 
 class TaskState(BaseModel):
@@ -29,13 +37,15 @@ class TaskState(BaseModel):
     occurred_at: AwareDatetime
     event_id: str
     first_reached: dict[TaskStatus, AwareDatetime] = Field(default_factory=dict)
+    seen: tuple[str, ...] = Field(default=(), description="Dedup keys of the latest events about this task.")
 
     @classmethod
     def from_event(cls, event: TaskStatusEvent, previous: TaskState | None = None) -> Self:
         """The task as the event reports it, keeping when earlier statuses were first reached."""
         reached = dict(previous.first_reached) if previous is not None else {}
         reached.setdefault(event.status, event.occurred_at)
-        return cls(
+        # The event is validated already: construct without validating it a second time.
+        return cls.model_construct(
             task_id=event.task_id,
             kind=event.kind,
             status=event.status,
@@ -45,6 +55,7 @@ class TaskState(BaseModel):
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             first_reached=reached,
+            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -70,17 +81,19 @@ class IndicatorState(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     occurred_at: AwareDatetime
     event_id: str
+    seen: tuple[str, ...] = Field(default=(), description="Dedup keys of the latest reports of this indicator.")
 
     @classmethod
-    def from_event(cls, event: IndicatorEvent) -> Self:
+    def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:
         """The indicator as the event reports it."""
-        return cls(
+        return cls.model_construct(
             indicator=event.indicator,
             value=event.number,
             period=event.period,
             labels=event.labels,
             occurred_at=event.occurred_at,
             event_id=event.event_id,
+            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -105,7 +118,11 @@ class AlertState(BaseModel):
 
 
 class UnitState(BaseModel):
-    """Everything the monitor knows about one unit."""
+    """Everything the monitor knows about one unit.
+
+    The maps are updated in place by the engine (see ``rules.engine.apply_event``);
+    ``wakeups`` only through ``set_wakeup``, which keeps the deadline index in step.
+    """
 
     model_config = _FROZEN
 
@@ -115,13 +132,48 @@ class UnitState(BaseModel):
     alerts: dict[str, AlertState] = Field(default_factory=dict)
     pending: dict[str, AwareDatetime] = Field(default_factory=dict, description="Breaches waiting out a rule's 'for'.")
     wakeups: dict[str, float] = Field(default_factory=dict, description="Subject → next instant its rules change.")
-    recent_events: dict[str, None] = Field(
-        default_factory=dict, description="Recent (source, event_id) keys, oldest first, for dedup."
-    )
     last_event_at: AwareDatetime | None = None
     pack_version: str = Field(default="", description="Rule pack the wake-ups were computed for.")
+    # Deadline index: (instant, subject) heap over ``wakeups``; entries that no longer
+    # match ``wakeups`` are dropped lazily. Built on first use.
+    _heap: list[tuple[float, str]] | None = PrivateAttr(default=None)
+
+    def _index(self) -> list[tuple[float, str]]:
+        heap = self._heap
+        if heap is None or len(heap) > 2 * len(self.wakeups) + 64:  # first use, or mostly dead entries
+            heap = [(at, subject) for subject, at in self.wakeups.items()]
+            heapq.heapify(heap)
+            self._heap = heap
+        return heap
+
+    def set_wakeup(self, subject: str, at: float | None) -> bool:
+        """Set (or clear, with ``None``) when ``subject`` next needs a look; return whether it changed."""
+        wakeups = self.wakeups
+        if wakeups.get(subject) == at:
+            return False
+        if at is None:
+            del wakeups[subject]
+        else:
+            wakeups[subject] = at
+            heapq.heappush(self._index(), (at, subject))
+        return True
 
     @property
     def next_wakeup(self) -> float | None:
         """The earliest instant (epoch seconds) at which any rule's view of this unit changes."""
-        return min(self.wakeups.values(), default=None)
+        heap, wakeups = self._index(), self.wakeups
+        while heap and wakeups.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def due(self, instant: float) -> list[str]:
+        """Subjects whose wake-up is at or before ``instant``; costs O(due · log n), not O(subjects)."""
+        heap, wakeups = self._index(), self.wakeups
+        due: dict[str, float] = {}
+        while heap and heap[0][0] <= instant:
+            at, subject = heapq.heappop(heap)
+            if wakeups.get(subject) == at:
+                due[subject] = at
+        for subject, at in due.items():  # they stay indexed until the evaluation moves them
+            heapq.heappush(heap, (at, subject))
+        return list(due)

@@ -21,7 +21,7 @@ from events.models import TaskStatus, TaskStatusEvent
 from monitor.metrics import Metrics
 from monitor.processor import Processor
 from monitor.records import partition_for
-from monitor.store import TableStore
+from monitor.store import ItemStore
 from monitor.topics import Topics
 from rules.engine import advance, apply_event
 from rules.loader import BUNDLED_PACK, load_pack
@@ -123,13 +123,9 @@ def main() -> None:
 
     # A tick with nothing due, as the worker runs it: every partition's wake-up index is scanned.
     partitions = 8
-    store = TableStore({}, {})
-    index: dict[int, dict[str, float | None]] = {}
+    store = ItemStore({})
     for unit, state in states.items():
-        store._units[unit.encode()] = state.model_dump_json().encode()
-        index.setdefault(partition_for(unit.encode(), partitions), {})[unit] = state.next_wakeup
-    for partition, wakeups in index.items():
-        store.put_wakeups(partition, wakeups)
+        store.commit(state, (), partition_for(unit.encode(), partitions))
     processor = Processor(pack, store, _NullOutbox(), Metrics(CollectorRegistry(), "bench"), Topics(), 1 << 20)
     quiet = datetime.fromtimestamp(min(w for s in states.values() if (w := s.next_wakeup)), tz=UTC) - timedelta(
         seconds=1

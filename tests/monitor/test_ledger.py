@@ -10,7 +10,7 @@ from monitor.ledger import AlertLedger
 from monitor.metrics import Metrics
 from monitor.processor import Processor
 from monitor.records import partition_for
-from monitor.store import TableStore
+from monitor.store import ItemStore
 from monitor.topics import Topics
 from tests.conftest import vn
 from tests.monitor.test_processor import PARTITIONS, RecordingOutbox, _record
@@ -18,13 +18,13 @@ from tests.rules.helpers import DEADLINE_RULES, pack, task
 
 
 def _processor(
-    tmp_path: Path, ledger: AlertLedger, store: TableStore | None = None
+    tmp_path: Path, ledger: AlertLedger, table: dict[bytes, bytes] | None = None
 ) -> tuple[Processor, RecordingOutbox]:
+    """A worker's processor over ``table`` (a new worker over the same durable table, when given)."""
     outbox = RecordingOutbox()
     rules = pack(tmp_path, DEADLINE_RULES)
-    processor = Processor(
-        rules, store or TableStore({}, {}), outbox, Metrics(CollectorRegistry(), "t"), Topics(), 1 << 20, ledger
-    )
+    store = ItemStore(table if table is not None else {})
+    processor = Processor(rules, store, outbox, Metrics(CollectorRegistry(), "t"), Topics(), 1 << 20, ledger)
     return processor, outbox
 
 
@@ -41,45 +41,45 @@ async def test_redoing_a_record_whose_state_was_lost_does_not_repeat_its_alert(t
 
 
 async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path) -> None:
-    store = TableStore({}, {})
-    processor, outbox = _processor(tmp_path, AlertLedger(), store)
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, AlertLedger(), table)
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
     (published,) = outbox.alerts
     # A new worker, same state, but the alert record never reached the topic.
-    fresh, fresh_outbox = _processor(tmp_path, AlertLedger(), store)
-    assert await fresh.reconcile(record.partition, vn(2024, 7, 26)) == 1
+    fresh, fresh_outbox = _processor(tmp_path, AlertLedger(), table)
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == 1
     (again,) = fresh_outbox.alerts
     assert (again.fingerprint, again.status, again.stage) == (published.fingerprint, "firing", "overdue")
     assert again.annotations["reconciled"] == "true" and again.starts_at == published.starts_at
-    assert await fresh.reconcile(record.partition, vn(2024, 7, 26)) == 0  # idempotent
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == 0  # idempotent
 
 
 async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
     ledger = AlertLedger()
-    store = TableStore({}, {})
-    processor, outbox = _processor(tmp_path, ledger, store)
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, ledger, table)
     overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
     await processor.on_record(_record(overdue.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25))
     done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
     lost_ledger = AlertLedger()
     lost_ledger.observe(outbox.alerts[0])  # the resolution never reached the topic
     await processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
-    fresh, fresh_outbox = _processor(tmp_path, lost_ledger, store)
-    assert await fresh.reconcile(partition_for(b"VN-40", PARTITIONS), vn(2024, 7, 27)) == 1
+    fresh, fresh_outbox = _processor(tmp_path, lost_ledger, table)
+    assert await fresh.reconcile(partition_for(b"VN-40", PARTITIONS), PARTITIONS, vn(2024, 7, 27)) == 1
     (resolved,) = fresh_outbox.alerts
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
 
 
 async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_the_topic(tmp_path: Path) -> None:
-    store = TableStore({}, {})
-    processor, outbox = _processor(tmp_path, AlertLedger(), store)
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, AlertLedger(), table)
     record = _record(task(vn(2024, 7, 15), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 15))  # due soon: the state says so
     (due_soon,) = outbox.alerts
     ledger = AlertLedger()
     ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
-    fresh, fresh_outbox = _processor(tmp_path, ledger, store)
-    assert await fresh.reconcile(record.partition, vn(2024, 7, 21)) == 0
+    fresh, fresh_outbox = _processor(tmp_path, ledger, table)
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 21)) == 0
     assert await fresh.on_tick(record.partition, PARTITIONS, vn(2024, 7, 21)) == 1
     assert fresh_outbox.alerts == []  # the tick reaches "overdue", which the topic already has

@@ -10,7 +10,7 @@ from events.models import Event, IndicatorEvent, TaskStatus
 from monitor.metrics import Metrics
 from monitor.processor import Processor
 from monitor.records import InboundRecord, partition_for
-from monitor.store import TableStore
+from monitor.store import ItemStore
 from monitor.topics import Topics
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.testing import Simulation
@@ -59,7 +59,7 @@ async def test_processor_with_ticks_matches_the_simulation() -> None:
     simulation.run_until(end)
 
     outbox = RecordingOutbox()
-    processor = Processor(pack, TableStore({}, {}), outbox, Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20)
+    processor = Processor(pack, ItemStore({}), outbox, Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20)
     pending = list(timeline)
     clock = start
     while clock <= end:  # an hourly wall-clock tick, events delivered between ticks

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from monitor.metrics import Metrics
 from monitor.processor import Processor
 from monitor.records import InboundRecord, partition_for
-from monitor.store import TableStore
+from monitor.store import ItemStore
 from monitor.topics import Topics
 from rules.alerts import AlertTransition
 from tests.conftest import vn
@@ -38,10 +38,10 @@ class RecordingOutbox:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Processor, RecordingOutbox, CollectorRegistry, TableStore]:
+def setup(tmp_path: Path) -> tuple[Processor, RecordingOutbox, CollectorRegistry, ItemStore]:
     registry = CollectorRegistry()
     outbox = RecordingOutbox()
-    store = TableStore({}, {})
+    store = ItemStore({})
     processor = Processor(pack(tmp_path, DEADLINE_RULES), store, outbox, Metrics(registry, "test"), TOPICS, 10_000)
     return processor, outbox, registry, store
 
@@ -114,6 +114,31 @@ async def test_batch_with_a_bad_item_processes_the_rest(setup) -> None:  # type:
     assert "item 1: field 'status'" in outbox.dead[0][1]
     assert _count(registry, "rejected") == 1 and _count(registry, "accepted") == 1
     assert store.get("VN-40") is not None
+
+
+async def test_a_batch_keeps_every_task_and_a_new_worker_reads_the_same_state(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    rules = pack(tmp_path, DEADLINE_RULES)
+    processor = Processor(
+        rules, ItemStore(table), RecordingOutbox(), Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20
+    )
+    items = [
+        json.loads(task(vn(2024, 7, 18), task_id=f"T-{n}", deadline=vn(2024, 7, 20 + n)).model_dump_json())
+        for n in range(3)
+    ]
+    record = _record(json.dumps(items).encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 19))
+    await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 1))  # T-0 overdue, the others due soon
+    held = processor.unit_state("VN-40")
+    assert held is not None and sorted(held.tasks) == ["T-0", "T-1", "T-2"]
+    assert sorted(a.stage for a in held.alerts.values()) == ["due_soon", "due_soon", "overdue"]
+    # Another worker taking the partition over reads the items back: same tasks, alerts and deadline index.
+    fresh = Processor(rules, ItemStore(table), RecordingOutbox(), Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20)
+    await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 2))
+    again = fresh.unit_state("VN-40")
+    assert again is not None
+    assert (again.tasks, again.alerts, again.wakeups) == (held.tasks, held.alerts, held.wakeups)
+    assert (again.next_wakeup, again.last_event_at) == (held.next_wakeup, held.last_event_at)
 
 
 async def test_redelivered_record_is_a_duplicate(setup) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from events.models import TaskStatus
 from rules.alerts import fingerprint
-from rules.engine import RECENT_EVENTS_KEPT, Outcome, advance, apply_event
+from rules.engine import Outcome, advance, apply_event
 from rules.pack import RulePack
+from rules.state import SEEN_KEPT
 from tests.conftest import vn
 from tests.rules.helpers import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 
@@ -89,12 +90,29 @@ def test_out_of_order_events_keep_the_newest_status(tmp_path: Path) -> None:
     assert result.state.alerts == {}
 
 
-def test_dedup_memory_is_bounded(tmp_path: Path) -> None:
+def test_dedup_memory_is_bounded_per_task(tmp_path: Path) -> None:
     rules = _deadlines(tmp_path)
     state = None
-    for n in range(RECENT_EVENTS_KEPT + 10):
-        state = apply_event(rules, state, task(vn(2024, 7, 1) + timedelta(seconds=n)), vn(2024, 7, 1)).state
-    assert state is not None and len(state.recent_events) == RECENT_EVENTS_KEPT
+    events = [task(vn(2024, 7, 1) + timedelta(seconds=n)) for n in range(SEEN_KEPT + 10)]
+    for n, event in enumerate(events):
+        state = apply_event(rules, state, event.model_copy(update={"event_id": f"e-{n}"}), vn(2024, 7, 1)).state
+    assert (
+        state is not None
+        and state.tasks["T-1"].seen[-1] == "test\x1fe-17"
+        and len(state.tasks["T-1"].seen) == SEEN_KEPT
+    )
+
+
+def test_a_redelivered_event_with_the_same_instant_is_a_duplicate(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    at = vn(2024, 7, 25)
+    first = task(at, TaskStatus.IN_PROGRESS, deadline=vn(2024, 7, 20)).model_copy(update={"event_id": "a"})
+    second = task(at, TaskStatus.COMPLETED, deadline=vn(2024, 7, 20)).model_copy(update={"event_id": "b"})
+    state = apply_event(rules, None, first, at).state
+    state = apply_event(rules, state, second, at).state
+    again = apply_event(rules, state, first, at)  # redelivered after a crash: must not re-open the task
+    assert again.outcome is Outcome.DUPLICATE and again.transitions == ()
+    assert again.state.tasks["T-1"].status is TaskStatus.COMPLETED
 
 
 def test_selection_by_kind(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring as _quote  # what json.dumps uses, ensure_ascii=False
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -13,9 +13,14 @@ __all__ = ["AlertTransition", "fingerprint"]
 
 
 def fingerprint(identity: Mapping[str, str]) -> str:
-    """A stable hash of the identity labels (rule + unit + task or indicator)."""
-    canonical = json.dumps(sorted(identity.items()), ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    """A stable hash of the identity labels (rule + unit + task or indicator).
+
+    The hash is of the labels' compact JSON, ``[["name","value"],…]`` sorted
+    by name, built here directly (the same bytes ``json.dumps`` writes, at a
+    fraction of the cost: this runs for every rule on every event).
+    """
+    canonical = ",".join(f"[{_quote(name)},{_quote(value)}]" for name, value in sorted(identity.items()))
+    return hashlib.sha256(f"[{canonical}]".encode()).hexdigest()[:16]
 
 
 class AlertTransition(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal, Self
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
@@ -87,9 +88,17 @@ def task_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> dat
     return task.own_due(calendar.tz)
 
 
-def _warnings(rule: DeadlineRule, due: datetime, calendar: WorkCalendar) -> list[tuple[datetime, str]]:
+def _warnings(rule: DeadlineRule, due: datetime, calendar: WorkCalendar) -> tuple[tuple[datetime, str], ...]:
     """Warning instants, earliest first, with the step that starts each."""
-    return sorted((shift_before(due, step, calendar), format_span(step)) for step in rule.warn_before)
+    return _warning_instants(tuple(rule.warn_before), due, calendar)
+
+
+@lru_cache(maxsize=65536)
+def _warning_instants(
+    steps: tuple[timedelta | WorkingDays, ...], due: datetime, calendar: WorkCalendar
+) -> tuple[tuple[datetime, str], ...]:
+    # Many tasks share a due date: counting working days back once per (steps, due) is enough.
+    return tuple(sorted((shift_before(due, step, calendar), format_span(step)) for step in steps))
 
 
 def deadline_stage(rule: DeadlineRule, due: datetime, calendar: WorkCalendar, now: datetime) -> Condition | None:

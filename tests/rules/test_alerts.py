@@ -1,0 +1,28 @@
+"""Fingerprints are stable: alerts keep their identity across versions and workers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules.alerts import fingerprint
+
+
+def _documented(identity: dict[str, str]) -> str:
+    """The definition: sha256 of the sorted labels' compact JSON (ensure_ascii off), first 16 hex digits."""
+    canonical = json.dumps(sorted(identity.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=4))
+def test_fingerprint_is_the_hash_of_the_sorted_labels_json(identity: dict[str, str]) -> None:
+    assert fingerprint(identity) == _documented(identity)
+
+
+def test_a_known_fingerprint_does_not_change() -> None:
+    identity = {"alertname": "p06-task-overdue", "unit_id": "VN-22", "task_id": "KH-2024-07"}
+    assert fingerprint(identity) == "9ef3e9f8f39bcf1b"  # as published by every version so far
+    assert fingerprint(identity) != fingerprint({**identity, "unit_id": "VN-40"})

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint typecheck schemas clean
+.PHONY: run test bench bench-scale lint typecheck schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.engine
 	$(BIN)/python -m tests.benchmarks.worker
+
+## bench-scale: one worker holding ITEMS tracked dossiers: memory per item, idle tick, deadline-to-alert delay, restart
+ITEMS ?= 1000000
+bench-scale: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.scale --items $(ITEMS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check events rules monitor tests

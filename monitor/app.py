@@ -165,9 +165,15 @@ class Monitor:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks}
 
     def is_ready(self) -> bool:
-        """Whether the worker has joined its group and restored its state."""
+        """Whether the worker has joined its group, restored its tables and read its units into memory.
+
+        A partition's units are read, and its alerts reconciled with the alerts
+        topic, on its first record after assignment: within one tick interval.
+        """
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        return bool(recovery.completed.is_set() and not self.app.rebalancing)
+        if not recovery.completed.is_set() or self.app.rebalancing:
+            return False
+        return self.owned_partitions() <= self._settled
 
     def _owned_states(self) -> Any:
         return self.processor.owned_states(self.owned_partitions())

@@ -150,12 +150,16 @@ PANELS: tuple[Row, ...] = (
                 unit="s",
             ),
             Panel(
-                "Rule evaluation p95",
+                "Rule evaluation and tick p95",
                 "timeseries",
                 (
                     (
                         "histogram_quantile(0.95, sum by (le) (rate(compliance_rule_evaluation_seconds_bucket[$__rate_interval])))",
-                        "p95",
+                        "evaluation p95",
+                    ),
+                    (
+                        "histogram_quantile(0.95, sum by (le) (rate(compliance_tick_seconds_bucket[$__rate_interval])))",
+                        "tick p95",
                     ),
                 ),
                 8,

@@ -51,6 +51,12 @@ class Metrics:
             buckets=_EVAL_BUCKETS,
             registry=registry,
         )
+        self.tick = Histogram(
+            "compliance_tick_seconds",
+            "Time to process one tick of one partition (wake-up index checked, due units evaluated).",
+            buckets=_EVAL_BUCKETS,
+            registry=registry,
+        )
         self.suppressed = Counter(
             "compliance_alert_duplicates_suppressed",
             "Alert transitions not written again because the alerts topic already had them (redone work).",

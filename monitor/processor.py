@@ -133,6 +133,7 @@ class Processor:
         Rostered units that have never reported get their state here, on their
         partition's first tick, so that expectations about them run like any other.
         """
+        started = time.perf_counter()
         self._ensure_loaded(partition, partitions)
         for unit_id in self._rostered(partitions).get(partition, ()):
             if self._store.get(unit_id) is None:
@@ -149,6 +150,7 @@ class Processor:
             result = advance(self._pack, state, now)
             self._metrics.evaluation.observe(time.perf_counter() - started)
             await self._commit(result, partition)
+        self._metrics.tick.observe(time.perf_counter() - started)
         return due
 
     def _ensure_loaded(self, partition: int, partitions: int) -> None:

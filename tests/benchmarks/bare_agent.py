@@ -1,4 +1,9 @@
-"""A faust agent that only counts records: the baseline for the worker benchmark."""
+"""A faust agent that only counts records: the baseline for the worker benchmark.
+
+With a sixth argument ``write``, it also writes each record to a RocksDB
+table (one changelog-backed write per record, the least durable state costs):
+the second baseline, separating faust's own cost of state from the monitor's.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from pathlib import Path
 
 import faust
 
+PARTITIONS = 4  # as the worker benchmark creates the topic
+
 
 def main() -> None:
     broker, topic, count, out, datadir = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
+    write = sys.argv[6:] == ["write"]
     app = faust.App(
-        "bench-bare",
+        "bench-bare-write" if write else "bench-bare",
         broker=broker,
-        store="memory://",
+        store="rocksdb://",
         web_enabled=False,
         datadir=datadir,
         consumer_auto_offset_reset="earliest",
@@ -23,11 +31,14 @@ def main() -> None:
         broker_rebalance_timeout=10,
     )
     source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("records", key_type=bytes, value_type=bytes, partitions=PARTITIONS)
     seen = {"n": 0, "first": 0.0}
 
     @app.agent(source)
     async def count_records(stream):  # type: ignore[no-untyped-def]
-        async for _ in stream:
+        async for value in stream:
+            if write:
+                table[b"%d" % seen["n"]] = value
             seen["n"] += 1
             if seen["n"] == 1:
                 seen["first"] = time.monotonic()

@@ -20,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.broker import EmbeddedBroker, free_port
 from monitor.topics import Topics, ensure_topics
+from tests.benchmarks.bare_agent import PARTITIONS
 from tests.integration.kafka import http_get, sample
 
 UNITS = [f"VN-{n:02d}" for n in range(1, 74)]
@@ -102,9 +104,19 @@ def _worker_rate(broker: EmbeddedBroker, workdir: Path, count: int) -> float:
         process.wait(30)
 
 
-def _bare_rate(broker: EmbeddedBroker, workdir: Path, topic: str, count: int) -> float:
+async def _create(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+
+
+def _bare_rate(broker: EmbeddedBroker, workdir: Path, topic: str, count: int, *, write: bool = False) -> float:
     out = workdir / "bare.txt"
     args = [sys.executable, "-m", "tests.benchmarks.bare_agent", broker.url, topic, str(count), str(out), str(workdir)]
+    args += ["write"] if write else []
     with (workdir / "bare.log").open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -126,18 +138,26 @@ def main() -> None:
     topics = Topics()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         root = Path(tmp)
-        asyncio.run(ensure_topics(broker.bootstrap, topics, 4))
-        asyncio.run(_load(broker.bootstrap, "bench.bare", _singles(_events(count, "bare"))))
-        (root / "bare").mkdir()
-        bare = _bare_rate(broker, root / "bare", "bench.bare", count)
+        asyncio.run(ensure_topics(broker.bootstrap, topics, PARTITIONS))
+        rates = {}
+        for name, write in (("bare", False), ("write", True)):
+            asyncio.run(_create(broker.bootstrap, f"bench.{name}"))
+            asyncio.run(_load(broker.bootstrap, f"bench.{name}", _singles(_events(count, name))))
+            (root / name).mkdir()
+            rates[name] = _bare_rate(broker, root / name, f"bench.{name}", count, write=write)
         asyncio.run(_load(broker.bootstrap, topics.task_status, _singles(_events(count, "single"))))
         (root / "single").mkdir()
         single = _worker_rate(broker, root / "single", count)
+        bare, write = rates["bare"], rates["write"]
         print(f"(a) bare faust agent counting records: {bare:,.0f} records/s")
-        print(f"(a) monitor worker, one event per record: {single:,.0f} events/s; worker/bare = {single / bare:.3f}")
+        print(f"(a) bare faust agent writing each record to a RocksDB table: {write:,.0f} records/s")
+        print(
+            f"(a) monitor worker, one event per record: {single:,.0f} events/s; "
+            f"worker/bare = {single / bare:.3f}, worker/bare-with-a-write = {single / write:.3f}"
+        )
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         root = Path(tmp)
-        asyncio.run(ensure_topics(broker.bootstrap, topics, 4))
+        asyncio.run(ensure_topics(broker.bootstrap, topics, PARTITIONS))
         asyncio.run(_load(broker.bootstrap, topics.task_status, _batches(_events(count, "batch"))))
         batched = _worker_rate(broker, root, count)
         print(f"(b) monitor worker, batches of 500 events per record: {batched:,.0f} events/s")

@@ -18,7 +18,15 @@ import pytest
 
 from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics
-from tests.integration.kafka import alert_records, breach_shape, produce, replay_records, wait_for, worker_process
+from tests.integration.kafka import (
+    alert_records,
+    breach_shape,
+    http_get,
+    produce,
+    replay_records,
+    wait_for,
+    worker_process,
+)
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -140,4 +148,39 @@ def test_a_frozen_broker_is_survived(broker: EmbeddedBroker, tmp_path: Path) -> 
         wait_for("every breach and resolution on the alerts topic", _settled(broker), timeout=120, log=worker.log)
         time.sleep(3)
         assert worker.process is not None and worker.process.poll() is None, "the worker must survive"
+    _compare_with_replay(broker, history)
+
+
+def test_a_second_worker_joins_mid_stream_and_is_killed(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = worker_process(broker.url, tmp_path / "first")
+    second = worker_process(broker.url, tmp_path / "second")
+    with history.open("w", encoding="utf-8") as log, first:
+        recorder = Recorder(broker, log)
+        first.wait_ready()
+        now = datetime.now(UTC)
+        plan = _plan(now)
+        third = len(plan) // 3
+        for item in plan[:third]:
+            recorder.task(*item)
+        second.start()  # joins the group: the partitions are split between the two
+        try:
+            second.wait_ready(timeout=90)
+            assert json.loads(http_get(second.base_url + "/readyz")[1])["partitions"], "the second worker owns none"
+            for item in plan[third : 2 * third]:  # processed by both
+                recorder.task(*item)
+            time.sleep(0.3)
+        finally:
+            second.stop(signal.SIGKILL)  # dies: its partitions go back to the first
+        for item in plan[2 * third :]:
+            recorder.task(*item)
+        time.sleep(2)
+        for unit in UNITS:
+            for n in range(3):
+                recorder.task(unit, f"OLD-{n}", "completed", now - timedelta(days=2))
+        first.wait_ready(timeout=90)
+        wait_for("every breach and resolution on the alerts topic", _settled(broker), timeout=120, log=first.log)
+        time.sleep(3)
     _compare_with_replay(broker, history)

@@ -1,0 +1,233 @@
+"""One worker holding many tracked items, through the real (embedded) broker; prints figures, asserts nothing.
+
+Run: ``python -m tests.benchmarks.scale [--items 1000000]`` (``make bench-scale``).
+
+(c) N dossiers with deadlines 10 to 300 days ahead are published in batches
+of 500 to one worker (RocksDB store); then: memory per item (growth of the
+worker's resident memory over the load, divided by N) and RocksDB bytes per
+item; the cost of a tick with nothing due (``compliance_tick_seconds`` over
+30 s, nothing being due); the delay from a deadline passing to its alert
+record on ``compliance.alerts`` (one dossier due 20 s after it is published).
+(d) the worker is stopped and started again on the same data directory: the
+time until ``/readyz`` answers 200, which includes reading every item back
+into memory, and the number of tasks it then reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from monitor.broker import EmbeddedBroker, free_port
+from monitor.topics import Topics, ensure_topics
+from tests.integration.kafka import http_get, sample
+
+UNITS = [f"VN-{n:02d}" for n in range(1, 64)]
+BATCH = 500
+TOPICS = Topics()
+
+
+def _batches(count: int, now: datetime) -> Iterator[tuple[bytes, bytes]]:
+    """Per-unit JSON-array records of ``BATCH`` in-progress dossiers, none due for 10 days."""
+    per_unit = -(-count // len(UNITS))
+    made = 0
+    for unit in UNITS:
+        items = []
+        for n in range(min(per_unit, count - made)):
+            deadline = (now + timedelta(days=10 + n % 290)).date().isoformat()
+            items.append(
+                {
+                    "event_id": f"scale-{unit}-{n}",
+                    "source": "bench",
+                    "unit_id": unit,
+                    "task_id": f"HS-{n:07d}",
+                    "kind": "dossier",
+                    "status": "in_progress",
+                    "deadline": deadline,
+                    "occurred_at": now.isoformat(),
+                }
+            )
+            if len(items) == BATCH:
+                yield unit.encode(), json.dumps(items).encode()
+                items = []
+        if items:
+            yield unit.encode(), json.dumps(items).encode()
+        made += min(per_unit, count - made)
+
+
+async def _publish(bootstrap: str, records: Iterator[tuple[bytes, bytes]] | list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(TOPICS.task_status, value=value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _metrics(port: int) -> str:
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    return body if status == 200 else ""
+
+
+def _total(body: str, name: str) -> float:
+    """The sum of every sample of ``name`` (all label sets)."""
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rpartition(" ")[2])
+    return total
+
+
+class _Worker:
+    def __init__(self, broker: EmbeddedBroker, datadir: Path) -> None:
+        self.port = free_port()
+        args = [sys.executable, "-m", "monitor", "worker", "--broker", broker.url, "--web-port", str(self.port)]
+        args += ["--data-dir", str(datadir), "--rules", "rules/packs"]
+        self.started = time.monotonic()
+        self._log = (datadir.parent / f"worker-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, limit: float) -> float:
+        """Seconds from start until /readyz says ready."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the worker exited with {self.process.returncode}")
+            if http_get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200:
+                return time.monotonic() - self.started
+            time.sleep(0.1)
+        raise SystemExit("the worker did not become ready in time")
+
+    def stop(self) -> float:
+        began = time.monotonic()
+        self.process.terminate()
+        self.process.wait(120)
+        self._log.close()
+        return time.monotonic() - began
+
+
+def _wait_accepted(port: int, count: float, limit: float) -> float:
+    began = time.monotonic()
+    last_print = began
+    while time.monotonic() - began < limit:
+        done = sample(_metrics(port), "compliance_events_total", outcome="accepted") or 0.0
+        if done >= count:
+            return time.monotonic() - began
+        if time.monotonic() - last_print >= 15:
+            print(f"  … {done:,.0f} of {count:,.0f} events processed", flush=True)
+            last_print = time.monotonic()
+        time.sleep(2)
+    raise SystemExit("the worker did not process the load in time")
+
+
+def _tick_cost(port: int, seconds: float) -> tuple[float, float]:
+    """Average seconds per tick record, and how many tick records, over ``seconds``."""
+    before = _metrics(port)
+    time.sleep(seconds)
+    after = _metrics(port)
+    spent = _total(after, "compliance_tick_seconds_sum") - _total(before, "compliance_tick_seconds_sum")
+    ticks = _total(after, "compliance_tick_seconds_count") - _total(before, "compliance_tick_seconds_count")
+    return spent / max(ticks, 1), ticks
+
+
+async def _deadline_delay(bootstrap: str, lead: float) -> float:
+    """Publish a dossier due ``lead`` seconds from now; seconds from its deadline to its overdue record."""
+    consumer = AIOKafkaConsumer(TOPICS.alerts, bootstrap_servers=bootstrap, auto_offset_reset="latest")
+    await consumer.start()
+    try:
+        await consumer.seek_to_end()
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        due = datetime.now(UTC) + timedelta(seconds=lead)
+        event = {
+            "event_id": "scale-delay",
+            "source": "bench",
+            "unit_id": "VN-22",
+            "task_id": "HS-DELAY",
+            "kind": "dossier",
+            "status": "in_progress",
+            "deadline": due.isoformat(),
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        await _publish(bootstrap, [(b"VN-22", json.dumps(event).encode())])
+        limit = time.monotonic() + lead + 120
+        while time.monotonic() < limit:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    alert = json.loads(record.value)
+                    if alert["labels"].get("task_id") == "HS-DELAY" and alert["stage"] == "overdue":
+                        return time.time() - due.timestamp()
+        raise SystemExit("no overdue record for the dossier")
+    finally:
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    items = parser.parse_args().items
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        datadir = Path(tmp) / "worker"
+        asyncio.run(ensure_topics(broker.bootstrap, TOPICS, 4))
+        worker = _Worker(broker, datadir)
+        print(f"first start, empty: ready in {worker.wait_ready(120):.1f} s", flush=True)
+        time.sleep(2)
+        rss_before = _rss_bytes(worker.process.pid)
+        print(f"publishing {items:,} dossiers in records of {BATCH}…", flush=True)
+        began = time.monotonic()
+        asyncio.run(_publish(broker.bootstrap, _batches(items, datetime.now(UTC))))
+        print(f"  published in {time.monotonic() - began:.1f} s", flush=True)
+        _wait_accepted(worker.port, items, 3600)
+        load = time.monotonic() - began
+        print(f"  processed {items:,} events {load:.1f} s after publishing began", flush=True)
+        time.sleep(15)  # unit-wide rules marked due by the load run on the next ticks
+        rss_after = _rss_bytes(worker.process.pid)
+        disk = sum(f.stat().st_size for f in datadir.rglob("*") if f.is_file())
+        per_tick, ticks = _tick_cost(worker.port, 30)
+        delay = asyncio.run(_deadline_delay(broker.bootstrap, 20))
+        scraped = time.monotonic()
+        tasks = _total(_metrics(worker.port), "compliance_tasks")
+        scrape = time.monotonic() - scraped
+        stopped = worker.stop()
+        again = _Worker(broker, datadir)
+        ready = again.wait_ready(3600)
+        reloaded = _total(_metrics(again.port), "compliance_tasks")
+        again.stop()
+    print(
+        f"(c) tracked items: {tasks:,.0f} tasks in one worker (4 partitions, RocksDB store); "
+        f"loaded in {load:.0f} s ({items / load:,.0f} events/s, publishing included)"
+    )
+    print(
+        f"(c) memory per item: {(rss_after - rss_before) / items:,.0f} bytes resident (worker RSS "
+        f"{rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB); on disk {disk / items:,.0f} bytes per item"
+    )
+    print(f"(c) tick with nothing due: {per_tick * 1000:.3f} ms per partition tick (mean of {ticks:.0f} ticks in 30 s)")
+    print(f"(c) deadline passing → its alert record on {TOPICS.alerts}: {delay:.2f} s (tick interval 5 s)")
+    print(f"(c) one /metrics scrape with these items: {scrape:.2f} s")
+    print(
+        f"(d) restart on the same data directory: ready in {ready:.1f} s, {reloaded:,.0f} tasks reported "
+        f"(graceful stop took {stopped:.1f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The alert ledger reads everything already on the alerts topic before a worker takes a partition over."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from monitor.broker import EmbeddedBroker
+from monitor.ledger import AlertLedger, LedgerFollower
+from monitor.topics import Topics, ensure_topics
+from rules.alerts import AlertTransition
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+
+
+def _firing(n: int) -> AlertTransition:
+    return AlertTransition(
+        fingerprint=f"fp-{n}",
+        status="firing",
+        stage="overdue",
+        rule_id="task-overdue",
+        severity="critical",
+        labels={"alertname": "task-overdue", "unit_id": "VN-22", "task_id": f"T-{n}"},
+        annotations={},
+        starts_at=datetime(2024, 7, 20, tzinfo=UTC),
+        event_ids=[f"e-{n}"],
+        rule_version="v1",
+    )
+
+
+async def _scenario(bootstrap: str) -> AlertLedger:
+    await ensure_topics(bootstrap, TOPICS, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
+    await producer.start()
+    try:
+        # One produce request carrying one batch of several records, as a busy worker writes them.
+        sent = [
+            await producer.send(TOPICS.alerts, _firing(n).model_dump_json().encode(), partition=0) for n in range(5)
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    ledger = AlertLedger()
+    follower = LedgerFollower(ledger, bootstrap, TOPICS.alerts, {})
+    await follower.start()
+    try:
+        assert await follower.catch_up(timeout=20)
+    finally:
+        await follower.stop()
+    return ledger
+
+
+def test_catch_up_sees_every_record_of_the_last_batch(broker: EmbeddedBroker) -> None:
+    ledger = asyncio.run(_scenario(broker.bootstrap))
+    assert [ledger.last(f"fp-{n}") is not None for n in range(5)] == [True] * 5

@@ -44,14 +44,16 @@ class TaskState(BaseModel):
         """The task as the event reports it, keeping when earlier statuses were first reached."""
         reached = dict(previous.first_reached) if previous is not None else {}
         reached.setdefault(event.status, event.occurred_at)
-        # The event is validated already: construct without validating it a second time.
+        # The event is validated already: construct without validating it a second time,
+        # sharing what a million tasks would otherwise each hold a copy of.
         return cls.model_construct(
+            _TASK_FIELDS,
             task_id=event.task_id,
             kind=event.kind,
             status=event.status,
             deadline=event.deadline,
             title=event.title,
-            labels=event.labels,
+            labels=event.labels or _NO_LABELS,
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             first_reached=reached,
@@ -87,10 +89,11 @@ class IndicatorState(BaseModel):
     def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:
         """The indicator as the event reports it."""
         return cls.model_construct(
+            _INDICATOR_FIELDS,
             indicator=event.indicator,
             value=event.number,
             period=event.period,
-            labels=event.labels,
+            labels=event.labels or _NO_LABELS,
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
@@ -99,6 +102,12 @@ class IndicatorState(BaseModel):
     def fields(self, unit_id: str) -> dict[str, str]:
         """The fields rule matchers can test."""
         return {"indicator": self.indicator, "unit_id": unit_id}
+
+
+# Shared by every state built from an event: frozen models never change either.
+_NO_LABELS: dict[str, str] = {}
+_TASK_FIELDS = set(TaskState.model_fields)
+_INDICATOR_FIELDS = set(IndicatorState.model_fields)
 
 
 class AlertState(BaseModel):

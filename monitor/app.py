@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -130,6 +131,7 @@ class Monitor:
             self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
         )
         self._settled: set[int] = set()  # partitions reconciled with the alerts topic since the last rebalance
+        self._assigned_tick: asyncio.Task[None] | None = None
         self.processor = Processor(
             pack,
             ItemStore(items),
@@ -201,6 +203,9 @@ class Monitor:
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self._settled.clear()  # partitions may have moved: check each against the topic again
         self.processor.keep(self.owned_partitions())
+        # Tick the new partitions now rather than at the next interval: their units are
+        # read into memory and reconciled on their first record, and only then is the worker ready.
+        self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
 
     async def _settle(self, partition: int, partitions: int, now: datetime) -> None:
         await self._ledger_follower.catch_up()

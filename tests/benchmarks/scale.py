@@ -102,7 +102,8 @@ class _Worker:
         args = [sys.executable, "-m", "monitor", "worker", "--broker", broker.url, "--web-port", str(self.port)]
         args += ["--data-dir", str(datadir), "--rules", "rules/packs"]
         self.started = time.monotonic()
-        self._log = (datadir.parent / f"worker-{self.port}.log").open("wb")
+        self.log = datadir.parent / f"worker-{self.port}.log"
+        self._log = self.log.open("wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, limit: float) -> float:

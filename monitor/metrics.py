@@ -122,9 +122,9 @@ def state_families(
             for name, report in sorted(state.indicators.items()):
                 value.add_metric([unit, name], report.value)
                 reported.add_metric([unit, name], report.occurred_at.timestamp())
-        for task in state.tasks.values():
-            task_counts[(unit, task.kind, task.status.value)] += 1
-            overdue_counts[(unit, task.kind)] += 0
+        for (kind, status), count in state.task_tally().items():
+            task_counts[(unit, kind, status)] += count
+            overdue_counts[(unit, kind)] += 0
         overdue_tasks = {alert.subject.removeprefix("task:") for alert in state.alerts.values() if is_overdue(alert)}
         for task_id in overdue_tasks:
             if task_id in state.tasks:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+from collections import Counter
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Self
 from zoneinfo import ZoneInfo
@@ -130,7 +132,8 @@ class UnitState(BaseModel):
     """Everything the monitor knows about one unit.
 
     The maps are updated in place by the engine (see ``rules.engine.apply_event``);
-    ``wakeups`` only through ``set_wakeup``, which keeps the deadline index in step.
+    ``tasks`` only through ``put_task`` and ``wakeups`` only through
+    ``set_wakeup``, which keep the task tally and the deadline index in step.
     """
 
     model_config = _FROZEN
@@ -146,6 +149,24 @@ class UnitState(BaseModel):
     # Deadline index: (instant, subject) heap over ``wakeups``; entries that no longer
     # match ``wakeups`` are dropped lazily. Built on first use.
     _heap: list[tuple[float, str]] | None = PrivateAttr(default=None)
+    # Tasks by (kind, status), for metrics: counted once, then kept by ``put_task``.
+    _tally: Counter[tuple[str, str]] | None = PrivateAttr(default=None)
+
+    def put_task(self, task: TaskState) -> None:
+        """Add or replace a task (in place)."""
+        previous = self.tasks.get(task.task_id)
+        self.tasks[task.task_id] = task
+        tally = self._tally
+        if tally is not None:
+            if previous is not None:
+                tally[(previous.kind, previous.status.value)] -= 1
+            tally[(task.kind, task.status.value)] += 1
+
+    def task_tally(self) -> Mapping[tuple[str, str], int]:
+        """How many tasks the unit has of each (kind, status); O(1) after the first call."""
+        if self._tally is None:
+            self._tally = Counter((t.kind, t.status.value) for t in self.tasks.values())
+        return {key: n for key, n in self._tally.items() if n > 0}
 
     def _index(self) -> list[tuple[float, str]]:
         heap = self._heap

@@ -61,7 +61,7 @@ def test_a_flood_of_unknown_units_is_folded() -> None:
 
     states = [UnitState(unit_id=f"FAKE-{n:04d}") for n in range(500)] + [UnitState(unit_id="VN-22")]
     for state in states:
-        state.tasks["T"] = _task_state()
+        state.put_task(_task_state())
     families = {f.name: f for f in state_families(states, {"VN-22": "Nghệ An"}, max_unlisted_units=10)}
     units = {s.labels["unit_id"] for s in families["compliance_tasks"].samples}
     assert len(units) == 12 and "_other" in units and "VN-22" in units

@@ -162,3 +162,23 @@ def test_threshold_value_and_target_in_the_record(tmp_path: Path) -> None:
     assert firing.value == 0.458
     assert firing.labels["indicator"] == "online_dossier_ratio"
     assert "0.458" in firing.annotations["summary"] and "0.5" in firing.annotations["summary"]
+
+
+def test_the_task_tally_follows_status_changes(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 1), task_id="A"), vn(2024, 7, 1)).state
+    assert state.task_tally() == {("task", "in_progress"): 1}  # counted once, then kept in step
+    for at, task_id, status in [(2, "B", "in_progress"), (3, "A", "completed"), (4, "C", "not_started")]:
+        state = apply_event(rules, state, task(vn(2024, 7, at), status, task_id=task_id), vn(2024, 7, at)).state
+    recount: dict[tuple[str, str], int] = {}
+    for t in state.tasks.values():
+        recount[(t.kind, t.status.value)] = recount.get((t.kind, t.status.value), 0) + 1
+    assert (
+        state.task_tally()
+        == recount
+        == {
+            ("task", "in_progress"): 1,
+            ("task", "completed"): 1,
+            ("task", "not_started"): 1,
+        }
+    )

@@ -7,6 +7,7 @@ and records leave through ``Outbox`` (the faust producer).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -112,20 +113,46 @@ class Processor:
         self._ensure_loaded(record.partition, partitions)
         # Written once per record: an item a batch changes several times is written once.
         changed: dict[str, tuple[UnitState, set[Change]]] = {}
+        seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
+        failed: dict[str, str] = {}  # unit → why its events in this record were not applied
+        outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
         for event in decoded.events:
             key = event.unit_id.encode("utf-8")
             if partition_for(key, partitions) != record.partition:
                 # Not in its unit's partition (no key, or another partitioner): send it there.
                 await self._outbox.forward(record.topic, key, event.model_dump_json().encode("utf-8"))
                 continue
+            seen.setdefault(event.unit_id, []).append(event)
+            if event.unit_id in failed:
+                continue
             pending, parts = changed.get(event.unit_id) or (self._store.get(event.unit_id), set())
-            result = await self._apply(event, pending, now)
-            self._metrics.events.labels(record.topic, result.outcome.value).inc()
+            try:
+                result = await self._apply(event, pending, now)
+            except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
+                log.exception("evaluating event %s of %s failed", event.event_id, event.unit_id)
+                failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"
+                changed.pop(event.unit_id, None)
+                self._store.reload(event.unit_id)  # the engine updates in place: drop what it left half-done
+                continue
+            outcomes.append((event, result.outcome))
             if result.outcome is Outcome.ACCEPTED:
                 changed[event.unit_id] = (result.state, parts | result.changed)
-                self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
         for state, parts in changed.values():
             self._store.commit(state, parts, record.partition)
+        for event, outcome in outcomes:
+            if event.unit_id in failed:
+                continue
+            self._metrics.events.labels(record.topic, outcome.value).inc()
+            if outcome is Outcome.ACCEPTED:
+                self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+        for unit_id, reason in failed.items():
+            await self._dead_letter_events(record, seen[unit_id], reason)
+
+    async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
+        """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""
+        self._metrics.events.labels(record.topic, "rejected").inc(len(events))
+        body = b"[" + b",".join(e.model_dump_json().encode("utf-8") for e in events) + b"]"
+        await self._outbox.dead_letter(dataclasses.replace(record, value=body), reason)
 
     async def on_tick(self, partition: int, partitions: int, now: datetime) -> int:
         """Let time pass for the units of ``partition`` that are due; return how many were due.
@@ -133,7 +160,7 @@ class Processor:
         Rostered units that have never reported get their state here, on their
         partition's first tick, so that expectations about them run like any other.
         """
-        started = time.perf_counter()
+        began = time.perf_counter()
         self._ensure_loaded(partition, partitions)
         for unit_id in self._rostered(partitions).get(partition, ()):
             if self._store.get(unit_id) is None:
@@ -147,10 +174,15 @@ class Processor:
                 continue
             due += 1
             started = time.perf_counter()
-            result = advance(self._pack, state, now)
+            try:
+                result = advance(self._pack, state, now)
+            except Exception:  # a fault in evaluation: the partition's other units still move on
+                log.exception("evaluating %s at %s failed", unit_id, now.isoformat())
+                self._store.reload(unit_id)  # the engine updates in place: drop what it left half-done
+                continue
             self._metrics.evaluation.observe(time.perf_counter() - started)
             await self._commit(result, partition)
-        self._metrics.tick.observe(time.perf_counter() - started)
+        self._metrics.tick.observe(time.perf_counter() - began)
         return due
 
     def _ensure_loaded(self, partition: int, partitions: int) -> None:
@@ -187,12 +219,7 @@ class Processor:
     async def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
         """Apply one event to ``state`` and publish its transitions; the caller stores the new state."""
         started = time.perf_counter()
-        try:
-            result = apply_event(self._pack, state, event, now)
-        except Exception:
-            # The engine updates the state it is given in place: what it left half-done is dropped.
-            self._store.reload(event.unit_id)
-            raise
+        result = apply_event(self._pack, state, event, now)
         self._metrics.evaluation.observe(time.perf_counter() - started)
         await self._emit(result)
         return result

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+import monitor.processor
 from monitor.metrics import Metrics
 from monitor.processor import Processor
 from monitor.records import InboundRecord, partition_for
@@ -139,6 +140,42 @@ async def test_a_batch_keeps_every_task_and_a_new_worker_reads_the_same_state(tm
     assert again is not None
     assert (again.tasks, again.alerts, again.wakeups) == (held.tasks, held.alerts, held.wakeups)
     assert (again.next_wakeup, again.last_event_at) == (held.next_wakeup, held.last_event_at)
+
+
+async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_rest(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, store = setup
+    partition = partition_for(b"VN-40", PARTITIONS)
+    neighbour = next(
+        u
+        for u in (f"VN-{n:02d}" for n in range(1, 99))
+        if u != "VN-40" and partition_for(u.encode(), PARTITIONS) == partition
+    )
+    real = monitor.processor.apply_event
+
+    def faulty(pack, state, event, now):  # type: ignore[no-untyped-def]
+        if event.event_id == "boom":
+            raise RuntimeError("engine fault")
+        return real(pack, state, event, now)
+
+    monkeypatch.setattr(monitor.processor, "apply_event", faulty)
+    at, due = vn(2024, 7, 25), vn(2024, 7, 20)
+    items = [
+        task(at, task_id="A", deadline=due, event_id="a"),
+        task(at, task_id="N", deadline=due, event_id="n", unit=neighbour),
+        task(at, task_id="B", deadline=due, event_id="boom"),
+        task(at, task_id="C", deadline=due, event_id="c"),
+    ]
+    record = _record(json.dumps([json.loads(e.model_dump_json()) for e in items]).encode(), partition=partition)
+    await processor.on_record(record, PARTITIONS, at)
+    ((dead, reason),) = outbox.dead
+    assert [e["event_id"] for e in json.loads(dead.value)] == ["a", "boom", "c"]  # all of VN-40's, in order
+    assert "internal error: RuntimeError: engine fault" in reason and dead.offset == record.offset
+    assert store.get("VN-40") is None  # nothing half-done kept
+    kept = store.get(neighbour)
+    assert kept is not None and list(kept.tasks) == ["N"]
+    assert _count(registry, "rejected") == 3 and _count(registry, "accepted") == 1  # each event counted once
 
 
 async def test_redelivered_record_is_a_duplicate(setup) -> None:  # type: ignore[no-untyped-def]

@@ -178,6 +178,32 @@ async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_
     assert _count(registry, "rejected") == 3 and _count(registry, "accepted") == 1  # each event counted once
 
 
+async def test_an_evaluation_fault_on_a_tick_skips_only_that_unit(setup, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, store = setup
+    partition = partition_for(b"VN-40", PARTITIONS)
+    neighbour = next(
+        u
+        for u in (f"VN-{n:02d}" for n in range(1, 99))
+        if u != "VN-40" and partition_for(u.encode(), PARTITIONS) == partition
+    )
+    for unit in ("VN-40", neighbour):
+        event = task(vn(2024, 7, 19, 12), unit=unit, deadline=vn(2024, 7, 22))
+        await processor.on_record(_record(event.model_dump_json().encode(), unit=unit), PARTITIONS, vn(2024, 7, 19, 12))
+    real = monitor.processor.advance
+
+    def faulty(pack, state, now):  # type: ignore[no-untyped-def]
+        if state.unit_id == "VN-40":
+            raise RuntimeError("engine fault")
+        return real(pack, state, now)
+
+    monkeypatch.setattr(monitor.processor, "advance", faulty)
+    outbox.alerts.clear()
+    assert await processor.on_tick(partition, PARTITIONS, vn(2024, 7, 22, 0, 0, 1)) == 2
+    assert [(a.labels["unit_id"], a.stage) for a in outbox.alerts] == [(neighbour, "overdue")]
+    held = store.get("VN-40")
+    assert held is not None and "task:T-1" in held.wakeups  # still due: retried on the next tick
+
+
 async def test_redelivered_record_is_a_duplicate(setup) -> None:  # type: ignore[no-untyped-def]
     processor, outbox, registry, _store = setup
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from monitor.feed import AlertFeed
@@ -131,6 +133,9 @@ class Monitor:
             self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
         )
         self._settled: set[int] = set()  # partitions reconciled with the alerts topic since the last rebalance
+        # Per partition taken over: when, and the alerts the topic shows firing that the state did not hold.
+        self._suspects: dict[int, tuple[float, set[str]]] = {}
+        self._processed: dict[tuple[str, int], int] = {}  # last offset processed per data topic-partition
         self._assigned_tick: asyncio.Task[None] | None = None
         self.processor = Processor(
             pack,
@@ -202,6 +207,7 @@ class Monitor:
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self._settled.clear()  # partitions may have moved: check each against the topic again
+        self._suspects.clear()
         self.processor.keep(self.owned_partitions())
         # Tick the new partitions now rather than at the next interval: their units are
         # read into memory and reconciled on their first record, and only then is the worker ready.
@@ -209,8 +215,30 @@ class Monitor:
 
     async def _settle(self, partition: int, partitions: int, now: datetime) -> None:
         await self._ledger_follower.catch_up()
-        await self.processor.reconcile(partition, partitions, now)
+        _, suspects = await self.processor.reconcile(partition, partitions, now)
+        if suspects:
+            self._suspects[partition] = (time.monotonic(), suspects)
         self._settled.add(partition)
+
+    async def _settle_suspects(self, partition: int, now: datetime) -> None:
+        """Resolve a taken-over partition's suspects once the records the previous owner left are redone.
+
+        Redone means: a grace period of a few ticks has passed and, for each data
+        topic, the last record processed is the last one the broker reported.
+        """
+        since, suspects = self._suspects[partition]
+        if time.monotonic() - since < max(10.0, 3 * self.settings.tick_interval):
+            return
+        for topic in (self.topics.task_status, self.topics.indicators):
+            done = self._processed.get((topic, partition))
+            try:
+                end: int | None = self.app.consumer.highwater(TP(topic, partition))
+            except Exception:  # not known yet: the grace period alone decides
+                end = None
+            if done is not None and end is not None and done + 1 < end:
+                return
+        del self._suspects[partition]
+        await self.processor.resolve_unheld(partition, suspects, now)
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         self.ticks.stop()
@@ -245,8 +273,11 @@ class Monitor:
                     await self._settle(record.partition, partitions, now)
                 if record.topic == self.topics.ticks:
                     await self.processor.on_tick(record.partition, partitions, now)
+                    if record.partition in self._suspects:
+                        await self._settle_suspects(record.partition, now)
                 else:
                     await self.processor.on_record(record, partitions, now)
+                    self._processed[(record.topic, record.partition)] = record.offset
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
                 if record.topic != self.topics.ticks:

@@ -243,39 +243,51 @@ class Processor:
         """Forget the in-memory units of partitions this worker no longer owns (after a rebalance)."""
         self._store.keep(partitions)
 
-    async def reconcile(self, partition: int, partitions: int, now: datetime) -> int:
-        """Make the alerts topic agree with the partition's state; return how many records that took.
+    async def reconcile(self, partition: int, partitions: int, now: datetime) -> tuple[int, set[str]]:
+        """Re-publish what the alerts topic lost; return how many records that took, and the suspects.
 
-        Run when a worker takes a partition over, after the ledger caught up:
-        an alert the state holds but the topic does not show is published, and
-        one the topic shows firing that the state no longer holds is resolved.
-        The partition's units are read from durable storage first, if they are
-        not in memory yet.
+        Run when a worker takes a partition over, after the ledger caught up.
+        An alert the state holds but the topic does not show is published. An
+        alert the topic shows firing but the state does not hold is a *suspect*:
+        either its resolution was lost, or the previous owner died after
+        publishing it and before writing the state, and redoing its uncommitted
+        records will bring it back. Only ``resolve_unheld``, once those records
+        are redone, can tell the two apart. The partition's units are read from
+        durable storage first, if they are not in memory yet.
         """
         self._ensure_loaded(partition, partitions)
-        units = set(self._store.units(partition))
-        states = [s for s in (self._store.get(u) for u in units) if s is not None]
         fixed = 0
-        holding: set[str] = set()
-        for state in states:
-            for fp, alert in state.alerts.items():
-                holding.add(fp)
-                if _behind_or_level(alert.stage, self._ledger.last(fp)):
+        for state in self._partition_states(partition):
+            for alert in state.alerts.values():
+                if _behind_or_level(alert.stage, self._ledger.last(alert.fingerprint)):
                     continue  # the topic already says firing at this stage or later: the state will catch up
                 await self._publish(restate(self._pack, alert))
                 fixed += 1
-        for last in self._ledger.firing_in(units):
-            if last.fingerprint not in holding:
+        if fixed:
+            log.warning("partition %d: %d firing alerts re-published to match the state", partition, fixed)
+        return fixed, {t.fingerprint for t in self._unheld(partition)}
+
+    async def resolve_unheld(self, partition: int, suspects: set[str], now: datetime) -> int:
+        """Resolve the suspects that the topic still shows firing and the state still does not hold."""
+        fixed = 0
+        for last in self._unheld(partition):
+            if last.fingerprint in suspects:
                 annotations = {**last.annotations, "resolution": "reconciled"}
-                await self._publish(
-                    last.model_copy(
-                        update={"status": "resolved", "ends_at": max(now, last.starts_at), "annotations": annotations}
-                    )
-                )
+                update = {"status": "resolved", "ends_at": max(now, last.starts_at), "annotations": annotations}
+                await self._publish(last.model_copy(update=update))
                 fixed += 1
         if fixed:
-            log.warning("partition %d: %d alert records re-published to match the state", partition, fixed)
+            log.warning("partition %d: %d alerts the state no longer holds resolved on the topic", partition, fixed)
         return fixed
+
+    def _partition_states(self, partition: int) -> list[UnitState]:
+        return [s for s in (self._store.get(u) for u in self._store.units(partition)) if s is not None]
+
+    def _unheld(self, partition: int) -> list[AlertTransition]:
+        """Last records saying firing, for alerts of the partition's units that the state does not hold."""
+        states = self._partition_states(partition)
+        holding = {fp for state in states for fp in state.alerts}
+        return [t for t in self._ledger.firing_in({s.unit_id for s in states}) if t.fingerprint not in holding]
 
     async def _commit(self, result: Result, partition: int) -> None:
         await self._emit(result)

@@ -48,11 +48,11 @@ async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path)
     (published,) = outbox.alerts
     # A new worker, same state, but the alert record never reached the topic.
     fresh, fresh_outbox = _processor(tmp_path, AlertLedger(), table)
-    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == 1
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (1, set())
     (again,) = fresh_outbox.alerts
     assert (again.fingerprint, again.status, again.stage) == (published.fingerprint, "firing", "overdue")
     assert again.annotations["reconciled"] == "true" and again.starts_at == published.starts_at
-    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == 0  # idempotent
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (0, set())  # idempotent
 
 
 async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
@@ -66,7 +66,10 @@ async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_reso
     lost_ledger.observe(outbox.alerts[0])  # the resolution never reached the topic
     await processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
     fresh, fresh_outbox = _processor(tmp_path, lost_ledger, table)
-    assert await fresh.reconcile(partition_for(b"VN-40", PARTITIONS), PARTITIONS, vn(2024, 7, 27)) == 1
+    partition = partition_for(b"VN-40", PARTITIONS)
+    fixed, suspects = await fresh.reconcile(partition, PARTITIONS, vn(2024, 7, 27))
+    assert (fixed, suspects, fresh_outbox.alerts) == (0, {outbox.alerts[0].fingerprint}, [])  # not yet: a suspect
+    assert await fresh.resolve_unheld(partition, suspects, vn(2024, 7, 27)) == 1  # nothing redone brought it back
     (resolved,) = fresh_outbox.alerts
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
 
@@ -80,6 +83,27 @@ async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_th
     ledger = AlertLedger()
     ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
     fresh, fresh_outbox = _processor(tmp_path, ledger, table)
-    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 21)) == 0
+    assert await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 21)) == (0, set())
     assert await fresh.on_tick(record.partition, PARTITIONS, vn(2024, 7, 21)) == 1
     assert fresh_outbox.alerts == []  # the tick reaches "overdue", which the topic already has
+
+
+async def test_an_alert_published_by_a_worker_that_died_before_its_state_write_is_not_resolved(
+    tmp_path: Path,
+) -> None:
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    known = task(vn(2024, 7, 1), task_id="T-0", deadline=vn(2024, 9, 1), event_id="e-0")
+    first, _ = _processor(tmp_path, ledger, table)
+    await first.on_record(_record(known.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 1))
+    # The next record's alert reaches the topic, its state write does not (the worker dies in between).
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
+    dying, outbox = _processor(tmp_path, ledger, dict(table))
+    await dying.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    (fired,) = outbox.alerts
+    fresh, fresh_outbox = _processor(tmp_path, ledger, table)
+    fixed, suspects = await fresh.reconcile(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    assert (fixed, suspects) == (0, {fired.fingerprint})
+    await fresh.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 1))  # the uncommitted record is redone
+    assert await fresh.resolve_unheld(record.partition, suspects, vn(2024, 7, 25, 0, 2)) == 0
+    assert fresh_outbox.alerts == []  # neither a resolution nor a second firing record

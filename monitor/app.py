@@ -277,9 +277,10 @@ class Monitor:
                         await self._settle_suspects(record.partition, now)
                 else:
                     await self.processor.on_record(record, partitions, now)
-                    self._processed[(record.topic, record.partition)] = record.offset
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
                 if record.topic != self.topics.ticks:
                     self.metrics.events.labels(record.topic, "rejected").inc()
                     await self.processor.dead_letter(record, f"internal error: {type(exc).__name__}: {exc}")
+            if record.topic != self.topics.ticks:
+                self._processed[(record.topic, record.partition)] = record.offset  # handled, one way or the other

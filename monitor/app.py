@@ -215,6 +215,7 @@ class Monitor:
 
     async def _settle(self, partition: int, partitions: int, now: datetime) -> None:
         await self._ledger_follower.catch_up()
+        self.processor.load(self.owned_partitions() | {partition}, partitions)  # every new partition, one pass
         _, suspects = await self.processor.reconcile(partition, partitions, now)
         if suspects:
             self._suspects[partition] = (time.monotonic(), suspects)

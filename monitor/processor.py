@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 class UnitStore(Protocol):
     """Unit states, durable item by item, with the owned partitions' units in memory."""
 
-    def loaded(self) -> set[int]:
-        """Partitions whose units are in memory."""
+    def is_loaded(self, partition: int) -> bool:
+        """Whether the partition's units are in memory."""
 
     def load(self, partitions: Iterable[int], partition_of: Callable[[str], int]) -> int:
         """Read the units of ``partitions`` from durable storage; return how many items that was."""
@@ -186,8 +186,14 @@ class Processor:
         return due
 
     def _ensure_loaded(self, partition: int, partitions: int) -> None:
-        if partition not in self._store.loaded():
-            self._store.load([partition], lambda unit: partition_for(unit.encode("utf-8"), partitions))
+        if not self._store.is_loaded(partition):
+            self.load({partition}, partitions)
+
+    def load(self, owned: set[int], partitions: int) -> None:
+        """Read the units of the ``owned`` partitions not in memory yet, in one pass over the table."""
+        missing = {p for p in owned if not self._store.is_loaded(p)}
+        if missing:
+            self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
         """Rostered units by partition (computed once per partition count)."""
@@ -211,10 +217,7 @@ class Processor:
     def owned_states(self, partitions: set[int]) -> Iterator[UnitState]:
         """The states of every unit in the given partitions."""
         for partition in sorted(partitions):
-            for unit_id in self._store.units(partition):
-                state = self._store.get(unit_id)
-                if state is not None:
-                    yield state
+            yield from self._partition_states(partition)
 
     async def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
         """Apply one event to ``state`` and publish its transitions; the caller stores the new state."""

@@ -132,9 +132,9 @@ class ItemStore:
         self._units: dict[str, UnitState] = {}
         self._by_partition: dict[int, set[str]] = {}
 
-    def loaded(self) -> set[int]:
-        """Partitions whose units are in memory."""
-        return set(self._by_partition)
+    def is_loaded(self, partition: int) -> bool:
+        """Whether the partition's units are in memory."""
+        return partition in self._by_partition
 
     def load(self, partitions: Iterable[int], partition_of: Callable[[str], int]) -> int:
         """Read the units of ``partitions`` (those not in memory yet) from the table; return how many items."""

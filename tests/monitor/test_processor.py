@@ -53,6 +53,16 @@ def _record(value: bytes, unit: str = "VN-40", partition: int | None = None, off
     return InboundRecord(TOPICS.task_status, part, offset, key, value)
 
 
+def _neighbour_of(unit: str) -> str:
+    """Another unit in the same partition as ``unit``."""
+    partition = partition_for(unit.encode(), PARTITIONS)
+    return next(
+        u
+        for u in (f"VN-{n:02d}" for n in range(1, 99))
+        if u != unit and partition_for(u.encode(), PARTITIONS) == partition
+    )
+
+
 def _count(registry: CollectorRegistry, outcome: str) -> float:
     value = registry.get_sample_value("compliance_events_total", {"topic": TOPICS.task_status, "outcome": outcome})
     return value or 0.0
@@ -147,11 +157,7 @@ async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_
 ) -> None:  # type: ignore[no-untyped-def]
     processor, outbox, registry, store = setup
     partition = partition_for(b"VN-40", PARTITIONS)
-    neighbour = next(
-        u
-        for u in (f"VN-{n:02d}" for n in range(1, 99))
-        if u != "VN-40" and partition_for(u.encode(), PARTITIONS) == partition
-    )
+    neighbour = _neighbour_of("VN-40")
     real = monitor.processor.apply_event
 
     def faulty(pack, state, event, now):  # type: ignore[no-untyped-def]
@@ -181,11 +187,7 @@ async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_
 async def test_an_evaluation_fault_on_a_tick_skips_only_that_unit(setup, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     processor, outbox, _registry, store = setup
     partition = partition_for(b"VN-40", PARTITIONS)
-    neighbour = next(
-        u
-        for u in (f"VN-{n:02d}" for n in range(1, 99))
-        if u != "VN-40" and partition_for(u.encode(), PARTITIONS) == partition
-    )
+    neighbour = _neighbour_of("VN-40")
     for unit in ("VN-40", neighbour):
         event = task(vn(2024, 7, 19, 12), unit=unit, deadline=vn(2024, 7, 22))
         await processor.on_record(_record(event.model_dump_json().encode(), unit=unit), PARTITIONS, vn(2024, 7, 19, 12))

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,9 +26,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from monitor.broker import EmbeddedBroker, free_port
+from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics, ensure_topics
-from tests.integration.kafka import http_get, sample
+from tests.integration.kafka import MonitorProcess, http_get, sample
 
 UNITS = [f"VN-{n:02d}" for n in range(1, 64)]
 BATCH = 500
@@ -96,33 +94,22 @@ def _total(body: str, name: str) -> float:
     return total
 
 
-class _Worker:
-    def __init__(self, broker: EmbeddedBroker, datadir: Path) -> None:
-        self.port = free_port()
-        args = [sys.executable, "-m", "monitor", "worker", "--broker", broker.url, "--web-port", str(self.port)]
-        args += ["--data-dir", str(datadir), "--rules", "rules/packs"]
-        self.started = time.monotonic()
-        self.log = datadir.parent / f"worker-{self.port}.log"
-        self._log = self.log.open("wb")
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+def _worker(broker: EmbeddedBroker, datadir: Path) -> MonitorProcess:
+    args = ["worker", "--broker", broker.url, "--data-dir", str(datadir), "--rules", "rules/packs"]
+    return MonitorProcess(args, datadir.parent)
 
-    def wait_ready(self, limit: float) -> float:
-        """Seconds from start until /readyz says ready."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the worker exited with {self.process.returncode}")
-            if http_get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200:
-                return time.monotonic() - self.started
-            time.sleep(0.1)
-        raise SystemExit("the worker did not become ready in time")
 
-    def stop(self) -> float:
-        began = time.monotonic()
-        self.process.terminate()
-        self.process.wait(120)
-        self._log.close()
-        return time.monotonic() - began
+def _start(worker: MonitorProcess, limit: float) -> float:
+    """Start the worker; seconds until /readyz says ready."""
+    began = time.monotonic()
+    worker.start().wait_ready(timeout=limit)
+    return time.monotonic() - began
+
+
+def _stop(worker: MonitorProcess) -> float:
+    began = time.monotonic()
+    worker.stop(timeout=300)
+    return time.monotonic() - began
 
 
 def _wait_accepted(port: int, count: float, limit: float) -> float:
@@ -189,30 +176,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         datadir = Path(tmp) / "worker"
         asyncio.run(ensure_topics(broker.bootstrap, TOPICS, 4))
-        worker = _Worker(broker, datadir)
-        print(f"first start, empty: ready in {worker.wait_ready(120):.1f} s", flush=True)
+        worker = _worker(broker, datadir)
+        print(f"first start, empty: ready in {_start(worker, 120):.1f} s", flush=True)
         time.sleep(2)
-        rss_before = _rss_bytes(worker.process.pid)
+        assert worker.process is not None
+        pid = worker.process.pid
+        rss_before = _rss_bytes(pid)
         print(f"publishing {items:,} dossiers in records of {BATCH}…", flush=True)
         began = time.monotonic()
         asyncio.run(_publish(broker.bootstrap, _batches(items, datetime.now(UTC))))
         print(f"  published in {time.monotonic() - began:.1f} s", flush=True)
-        _wait_accepted(worker.port, items, 3600)
+        _wait_accepted(worker.web_port, items, 3600)
         load = time.monotonic() - began
         print(f"  processed {items:,} events {load:.1f} s after publishing began", flush=True)
         time.sleep(15)  # unit-wide rules marked due by the load run on the next ticks
-        rss_after = _rss_bytes(worker.process.pid)
+        rss_after = _rss_bytes(pid)
         disk = sum(f.stat().st_size for f in datadir.rglob("*") if f.is_file())
-        per_tick, ticks = _tick_cost(worker.port, 30)
+        per_tick, ticks = _tick_cost(worker.web_port, 30)
         delay = asyncio.run(_deadline_delay(broker.bootstrap, 20))
         scraped = time.monotonic()
-        tasks = _total(_metrics(worker.port), "compliance_tasks")
+        tasks = _total(_metrics(worker.web_port), "compliance_tasks")
         scrape = time.monotonic() - scraped
-        stopped = worker.stop()
-        again = _Worker(broker, datadir)
-        ready = again.wait_ready(3600)
-        reloaded = _total(_metrics(again.port), "compliance_tasks")
-        again.stop()
+        stopped = _stop(worker)
+        again = _worker(broker, datadir)
+        ready = _start(again, 3600)
+        reloaded = _total(_metrics(again.web_port), "compliance_tasks")
+        _stop(again)
     print(
         f"(c) tracked items: {tasks:,.0f} tasks in one worker (4 partitions, RocksDB store); "
         f"loaded in {load:.0f} s ({items / load:,.0f} events/s, publishing included)"

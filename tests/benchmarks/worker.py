@@ -22,10 +22,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from monitor.broker import EmbeddedBroker, free_port
+from monitor.broker import EmbeddedBroker
 from monitor.topics import Topics, ensure_topics
 from tests.benchmarks.bare_agent import PARTITIONS
-from tests.integration.kafka import http_get, sample
+from tests.integration.kafka import MonitorProcess, http_get, sample
 
 UNITS = [f"VN-{n:02d}" for n in range(1, 74)]
 
@@ -79,29 +79,22 @@ def _batches(events: list[tuple[bytes, dict[str, object]]], size: int = 500) -> 
 
 
 def _worker_rate(broker: EmbeddedBroker, workdir: Path, count: int) -> float:
-    port = free_port()
-    args = [sys.executable, "-m", "monitor", "worker", "--broker", broker.url, "--web-port", str(port)]
-    args += ["--data-dir", str(workdir), "--rules", str(Path("rules/packs"))]
-    with (workdir / "worker.log").open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    args = ["worker", "--broker", broker.url, "--data-dir", str(workdir / "data"), "--rules", "rules/packs"]
+    with MonitorProcess(args, workdir) as worker:
         first = last = None
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
-            status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            status, body = http_get(f"{worker.base_url}/metrics")
             done = sample(body, "compliance_events_total", outcome="accepted") if status == 200 else None
             if done and first is None:
                 first = time.monotonic()
             if done is not None and done >= count:
                 last = time.monotonic()
                 break
-            time.sleep(0.25)  # each scrape reads every tracked task: do not let polling skew the figure
+            time.sleep(0.25)
         if first is None or last is None:
             raise SystemExit("the worker did not finish in time")
         return count / max(last - first, 1e-9)
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 async def _create(bootstrap: str, topic: str) -> None:

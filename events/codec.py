@@ -8,7 +8,7 @@ Decoding never raises on bad input: every problem becomes a ``Rejection``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,10 @@ __all__ = [
     "decode_object",
     "decode_record",
     "describe_validation_error",
+    "encode_batch",
+    "encode_event",
     "infer_kind",
+    "join_batch",
 ]
 
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
@@ -184,3 +187,18 @@ def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:
         else:
             events.append(result)
     return Decoded(tuple(events), tuple(rejections), is_batch)
+
+
+def encode_event(event: Event) -> bytes:
+    """An event as a record value: compact JSON, fields without a value left out."""
+    return event.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+def join_batch(encoded: Iterable[bytes]) -> bytes:
+    """Encoded events as one record value: a JSON array, the batch form bulk publishers send."""
+    return b"[" + b",".join(encoded) + b"]"
+
+
+def encode_batch(events: Iterable[Event]) -> bytes:
+    """Events as one JSON-array record value."""
+    return join_batch(encode_event(event) for event in events)

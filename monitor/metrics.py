@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.clock import Clock
 from rules.base import WARNING
 from rules.deadline import DeadlineRule
 from rules.engine import is_overdue
 from rules.pack import RulePack
 from rules.state import UnitState
+from rules.subjects import Subject
 from rules.threshold import ThresholdRule
 
-__all__ = ["OTHER_UNITS", "Metrics", "StateCollector", "state_families"]
+__all__ = ["OTHER_UNITS", "DeliveryMetrics", "Metrics", "StateCollector", "state_families"]
 
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
@@ -64,6 +65,18 @@ class Metrics:
         )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)
         build.labels(version=version).set(1)
+
+
+class DeliveryMetrics:
+    """Counters of every sink, declared once per registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.delivered = Counter(
+            "compliance_notifications",
+            "Alert notifications by sink and outcome (sent, failed, dropped).",
+            ["sink", "outcome"],
+            registry=registry,
+        )
 
 
 OTHER_UNITS = "_other"
@@ -125,7 +138,7 @@ def state_families(
         for (kind, status), count in state.task_tally().items():
             task_counts[(unit, kind, status)] += count
             overdue_counts[(unit, kind)] += 0
-        overdue_tasks = {alert.subject.removeprefix("task:") for alert in state.alerts.values() if is_overdue(alert)}
+        overdue_tasks = {Subject.parse(alert.subject).name for alert in state.alerts.values() if is_overdue(alert)}
         for task_id in overdue_tasks:
             if task_id in state.tasks:
                 overdue_counts[(unit, state.tasks[task_id].kind)] += 1
@@ -149,7 +162,7 @@ class StateCollector(Collector):
         self,
         states: Callable[[], Iterable[UnitState]],
         pack: RulePack,
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_unlisted_units: int = 200,
     ) -> None:
         self._states = states

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # what json.dumps uses, ensure_ascii=False
-from typing import Literal
+from typing import Literal, Protocol, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["AlertTransition", "fingerprint"]
+__all__ = ["AlertFilter", "AlertTransition", "TransitionKey", "fingerprint", "transition_key"]
 
 
 def fingerprint(identity: Mapping[str, str]) -> str:
@@ -45,3 +46,44 @@ class AlertTransition(BaseModel):
     def unit_id(self) -> str:
         """The unit the alert is about."""
         return self.labels.get("unit_id", "")
+
+
+#: What makes two records of one fingerprint the same transition: status, stage and warning step.
+TransitionKey: TypeAlias = tuple[str, str, str]
+
+
+def transition_key(transition: AlertTransition) -> TransitionKey:
+    """Status, stage and warning step: a record that repeats all three repeats the transition."""
+    return transition.status, transition.stage, transition.annotations.get("warn_before", "")
+
+
+class _Alert(Protocol):
+    """What an alert filter reads: a firing alert or a transition."""
+
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts to show: each given field must match (the API's and ``alerts tail``'s filter)."""
+
+    unit_id: str | None = None
+    rule_id: str | None = None
+    severity: str | None = None
+
+    def admits(self, unit_id: str | None, rule_id: str | None, severity: str | None) -> bool:
+        """Whether an alert with these fields passes every given filter."""
+        return (
+            (self.unit_id is None or unit_id == self.unit_id)
+            and (self.rule_id is None or rule_id == self.rule_id)
+            and (self.severity is None or severity == self.severity)
+        )
+
+    def matches(self, alert: _Alert) -> bool:
+        """Whether the alert passes every given filter."""
+        return self.admits(alert.labels.get("unit_id", ""), alert.rule_id, alert.severity)

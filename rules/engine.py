@@ -39,11 +39,10 @@ from rules.messages import render_summary, subject_fields
 from rules.pack import CompiledRule, RulePack
 from rules.staleness import StalenessRule, evaluate_staleness, next_staleness_change
 from rules.state import AlertState, IndicatorState, TaskState, UnitState
+from rules.subjects import NO_INDICATOR, UNIT, Change, Subject, SubjectKey, SubjectKind, indicator_key, task_key
 from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
 __all__ = [
-    "UNIT",
-    "Change",
     "Outcome",
     "Result",
     "advance",
@@ -53,9 +52,6 @@ __all__ = [
     "seed",
 ]
 
-UNIT = "unit:"
-NO_INDICATOR = "indicator:*"
-
 
 class Outcome(StrEnum):
     """What became of an input event."""
@@ -63,12 +59,6 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     STALE = "stale"
-
-
-#: A part of a unit's state that changed, for storage that keeps parts apart:
-#: ``("subject", subject)`` (its task or indicator, and its wake-up), ``("alert", fingerprint)``,
-#: ``("pending", fingerprint)`` or ``("unit", "")`` (the unit's own fields).
-Change = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +91,26 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         now: The current instant (aware).
     """
     current = state if state is not None else UnitState(unit_id=event.unit_id, pack_version=pack.version)
-    subjects: list[str]
+    subjects: list[SubjectKey]
     if isinstance(event, TaskStatusEvent):
         task = current.tasks.get(event.task_id)
         if (outcome := _refused(task, event)) is not None:
             return Result(current, (), outcome)
         current.put_task(TaskState.from_event(event, task))  # in place: see above
-        subjects = [f"task:{event.task_id}"]
+        subjects = [task_key(event.task_id)]
         reassigned = task is not None and task.kind != event.kind
     else:
         report = current.indicators.get(event.indicator)
         if (outcome := _refused(report, event)) is not None:
             return Result(current, (), outcome)
         current.indicators[event.indicator] = IndicatorState.from_event(event, report)
-        subjects = [f"indicator:{event.indicator}"]
+        subjects = [indicator_key(event.indicator)]
         reassigned = False
         if NO_INDICATOR in current.wakeups or any(a.subject == NO_INDICATOR for a in current.alerts.values()):
             subjects.append(NO_INDICATOR)
-    changed: set[Change] = {("subject", subjects[0])}
+    changed: set[Change] = {Change.subject(subjects[0])}
     if state is None:
-        changed.add(("unit", ""))
+        changed.add(Change.unit())
         if NO_INDICATOR not in subjects:
             subjects.append(NO_INDICATOR)  # a unit's first contact: "has it ever reported an indicator?"
     last = current.last_event_at
@@ -160,9 +150,9 @@ def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
     return _reconcile(pack, state, due, now, reassigned=reassigned)
 
 
-def _every_subject(pack: RulePack, state: UnitState) -> list[str]:
+def _every_subject(pack: RulePack, state: UnitState) -> list[SubjectKey]:
     """All subjects of a unit: what to re-evaluate when the rules themselves changed."""
-    subjects = {f"task:{t}" for t in state.tasks} | {f"indicator:{i}" for i in state.indicators}
+    subjects = {task_key(t) for t in state.tasks} | {indicator_key(i) for i in state.indicators}
     subjects |= {UNIT, NO_INDICATOR} | {a.subject for a in state.alerts.values()}
     return sorted(subjects)
 
@@ -170,7 +160,7 @@ def _every_subject(pack: RulePack, state: UnitState) -> list[str]:
 def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:
     """The state of a rostered unit that has never reported, evaluated at ``now``."""
     state = UnitState(unit_id=unit_id, pack_version=pack.version)
-    return _reconcile(pack, state, [UNIT, NO_INDICATOR], now, changed={("unit", "")})
+    return _reconcile(pack, state, [UNIT, NO_INDICATOR], now, changed={Change.unit()})
 
 
 def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
@@ -190,7 +180,7 @@ def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
 
 def is_overdue(alert: AlertState) -> bool:
     """Whether an alert says a task is past its due instant."""
-    return alert.stage == OVERDUE and alert.subject.startswith("task:")
+    return alert.stage == OVERDUE and Subject.parse(alert.subject).kind is SubjectKind.TASK
 
 
 # --- evaluation of one rule for one subject -------------------------------------------------------
@@ -199,24 +189,24 @@ Assessment = tuple[Condition | None, datetime | None]
 _NOTHING: Assessment = (None, None)
 
 
-def _candidates(pack: RulePack, state: UnitState, subject: str) -> tuple[CompiledRule, ...]:
-    kind, _, name = subject.partition(":")
-    if kind == "task":
+def _candidates(pack: RulePack, state: UnitState, subject: SubjectKey) -> tuple[CompiledRule, ...]:
+    kind, name = Subject.parse(subject)
+    if kind is SubjectKind.TASK:
         task = state.tasks.get(name)
         return pack.task_rules_for(task.kind) if task is not None else ()
-    if kind == "indicator":
+    if kind is SubjectKind.INDICATOR:
         return pack.indicator_rules
     return pack.unit_rules
 
 
-def _assess(compiled: CompiledRule, state: UnitState, subject: str, now: datetime, firing: bool) -> Assessment:
+def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool) -> Assessment:
     rule, unit = compiled.rule, state.unit_id
     if not compiled.covers(unit):
         return _NOTHING
-    kind, _, name = subject.partition(":")
-    if kind == "task":
+    kind, name = Subject.parse(subject)
+    if kind is SubjectKind.TASK:
         return _assess_task(compiled, state.tasks.get(name), unit, now)
-    if kind == "indicator":
+    if kind is SubjectKind.INDICATOR:
         return _assess_indicator(compiled, state, name, now, firing)
     if isinstance(rule, DeadlineRule):
         assert rule.due is not None
@@ -270,12 +260,12 @@ def _assess_indicator(compiled: CompiledRule, state: UnitState, name: str, now: 
 # --- reconciliation: desired conditions against firing alerts ----------------------------------------
 
 
-def _identity(compiled: CompiledRule, unit_id: str, subject: str) -> dict[str, str]:
-    kind, _, name = subject.partition(":")
+def _identity(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> dict[str, str]:
+    kind, name = Subject.parse(subject)
     identity = {"alertname": compiled.rule.id, "unit_id": unit_id}
-    if kind == "task":
+    if kind is SubjectKind.TASK:
         identity["task_id"] = name
-    elif kind == "indicator":
+    elif kind is SubjectKind.INDICATOR:
         identity["indicator"] = name
     return identity
 
@@ -295,34 +285,34 @@ class _Draft:
             self.state.alerts.pop(fp, None)
         else:
             self.state.alerts[fp] = alert
-        self.changed.add(("alert", fp))
+        self.changed.add(Change.alert(fp))
 
     def put_pending(self, fp: str, since: datetime | None) -> None:
         pending = self.state.pending
         if since is None:
             if fp in pending:
                 del pending[fp]
-                self.changed.add(("pending", fp))
+                self.changed.add(Change.pending(fp))
         elif pending.get(fp) != since:
             pending[fp] = since
-            self.changed.add(("pending", fp))
+            self.changed.add(Change.pending(fp))
 
-    def put_wakeup(self, subject: str, at: float | None) -> None:
+    def put_wakeup(self, subject: SubjectKey, at: float | None) -> None:
         if self.state.set_wakeup(subject, at):
-            self.changed.add(("subject", subject))
+            self.changed.add(Change.subject(subject))
 
     def finish(self, pack_version: str) -> Result:
         state = self.state
         if state.pack_version != pack_version:
             state = state.model_copy(update={"pack_version": pack_version})
-            self.changed.add(("unit", ""))
+            self.changed.add(Change.unit())
         return Result(state, tuple(self.transitions), changed=frozenset(self.changed))
 
 
 def _reconcile(
     pack: RulePack,
     state: UnitState,
-    subjects: Iterable[str],
+    subjects: Iterable[SubjectKey],
     now: datetime,
     event: Event | None = None,
     *,
@@ -365,7 +355,7 @@ def _reconcile(
 
 
 def _settle(
-    pack: RulePack, draft: _Draft, compiled: CompiledRule, subject: str, now: datetime, event: Event | None
+    pack: RulePack, draft: _Draft, compiled: CompiledRule, subject: SubjectKey, now: datetime, event: Event | None
 ) -> datetime | None:
     """Bring one rule's alert for one subject in line with its condition; return when to look again."""
     state = draft.state
@@ -416,14 +406,20 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
 
 
 def _template_fields(
-    pack: RulePack, compiled: CompiledRule, state: UnitState, subject: str, condition: Condition, now: datetime
+    pack: RulePack, compiled: CompiledRule, state: UnitState, subject: SubjectKey, condition: Condition, now: datetime
 ) -> dict[str, str]:
     return {**subject_fields(compiled, state, subject, condition, now), "unit_name": pack.unit_name(state.unit_id)}
 
 
-def _event_ids(state: UnitState, subject: str, event: Event | None = None) -> list[str]:
-    kind, _, name = subject.partition(":")
-    source = state.tasks.get(name) if kind == "task" else state.indicators.get(name) if kind == "indicator" else None
+def _event_ids(state: UnitState, subject: SubjectKey, event: Event | None = None) -> list[str]:
+    kind, name = Subject.parse(subject)
+    source = (
+        state.tasks.get(name)
+        if kind is SubjectKind.TASK
+        else state.indicators.get(name)
+        if kind is SubjectKind.INDICATOR
+        else None
+    )
     if source is not None:
         return [source.event_id]
     return [event.event_id] if event is not None else []
@@ -456,7 +452,7 @@ def _record(
 
 
 def _firing(
-    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, condition: Condition
+    compiled: CompiledRule, state: UnitState, subject: SubjectKey, alert: AlertState, condition: Condition
 ) -> AlertTransition:
     annotations = {"summary": alert.summary, **condition.details}
     if condition.step is not None:
@@ -470,13 +466,13 @@ def _firing(
     )
 
 
-def _resolution(compiled: CompiledRule, state: UnitState, subject: str, now: datetime) -> tuple[str, datetime]:
+def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime) -> tuple[str, datetime]:
     """How a deadline alert ended (completed, completed late, cancelled…) and when."""
     rule = compiled.rule
     if not isinstance(rule, DeadlineRule):
         return "recovered", now
-    kind, _, name = subject.partition(":")
-    if kind == "unit":
+    kind, name = Subject.parse(subject)
+    if kind is SubjectKind.UNIT:
         assert rule.due is not None
         done = roster_satisfier(rule, state.tasks.values(), state.unit_id)
         if done is None:
@@ -495,14 +491,14 @@ def _resolution(compiled: CompiledRule, state: UnitState, subject: str, now: dat
 
 
 def _resolved(
-    compiled: CompiledRule, state: UnitState, subject: str, alert: AlertState, now: datetime, event: Event | None
+    compiled: CompiledRule, state: UnitState, subject: SubjectKey, alert: AlertState, now: datetime, event: Event | None
 ) -> AlertTransition:
     resolution, at = _resolution(compiled, state, subject, now)
     annotations = {"summary": alert.summary, "resolution": resolution}
     if resolution == "completed_late":
         annotations["late"] = "true"
-    kind, _, name = subject.partition(":")
-    report = state.indicators.get(name) if kind == "indicator" else None
+    kind, name = Subject.parse(subject)
+    report = state.indicators.get(name) if kind is SubjectKind.INDICATOR else None
     return _record(
         alert,
         annotations=annotations,
@@ -513,7 +509,7 @@ def _resolved(
     )
 
 
-def _resolve_orphans(draft: _Draft, subject: str, rule_id: str, now: datetime) -> None:
+def _resolve_orphans(draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
     """Alerts of a rule that left the pack resolve instead of firing forever."""
     for fp, alert in list(draft.alerts.items()):
         if alert.subject != subject or alert.rule_id != rule_id:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from rules.base import Condition
 from rules.deadline import DUE_SOON, DeadlineRule
+from rules.subjects import Subject, SubjectKey, SubjectKind
 from rules.templates import render
 from rules.threshold import ThresholdRule
 
@@ -42,18 +43,18 @@ def _number(value: float) -> str:
 
 
 def subject_fields(
-    compiled: CompiledRule, state: UnitState, subject: str, condition: Condition, now: datetime
+    compiled: CompiledRule, state: UnitState, subject: SubjectKey, condition: Condition, now: datetime
 ) -> dict[str, str]:
     """Every template field that has a value for this subject and condition."""
     rule, tz = compiled.rule, compiled.tz
-    kind, _, name = subject.partition(":")
+    kind, name = Subject.parse(subject)
     fields = {
         "unit_id": state.unit_id,
         "rule_id": rule.id,
         "severity": condition.severity,
         "stage": condition.stage,
     }
-    task = state.tasks.get(name) if kind == "task" else None
+    task = state.tasks.get(name) if kind is SubjectKind.TASK else None
     if task is not None:
         fields |= {
             "task_id": task.task_id,
@@ -61,7 +62,7 @@ def subject_fields(
             "kind": task.kind,
             "status": task.status.value,
         }
-    if kind == "indicator":
+    if kind is SubjectKind.INDICATOR:
         fields["indicator"] = name if name != "*" else "chỉ tiêu nào"
     if condition.value is not None:
         fields["value"] = _number(condition.value)

@@ -1,16 +1,14 @@
 """Rule unit tests on a simulated clock: a start, a timeline of events, the alerts expected.
 
-The simulation is the same engine the worker runs (``apply_event``,
-``advance``, ``seed``), driven by a clock that jumps from one instant at
-which something is due to the next, so it finds every transition a worker
-ticking continuously would.
+Each scenario runs in a ``Simulation`` (``rules.simulation``): the engine the
+worker runs, on a clock that jumps from one due instant to the next.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -20,15 +18,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from events.codec import describe_validation_error
 from events.models import Event, IndicatorEvent, TaskStatusEvent
 from rules.alerts import AlertTransition
-from rules.engine import advance, apply_event, seed
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import load_pack, parse_yaml, validate
 from rules.pack import RulePack
-from rules.state import AlertState, UnitState
+from rules.simulation import Simulation
+from rules.state import AlertState
 
-__all__ = ["CaseResult", "RuleTestFile", "Simulation", "run_test_file"]
-
-_MAX_STEPS = 1_000_000  # a timeline that needs more wake-ups than this is a bug, not a test
+__all__ = ["CaseResult", "RuleTestFile", "run_test_file"]
 
 
 class TimelineEvent(BaseModel):
@@ -89,54 +85,14 @@ def _matches(expected: Mapping[str, str], actual: Mapping[str, str]) -> bool:
     return all(actual.get(k) == str(v) for k, v in expected.items())
 
 
-@dataclass
-class Simulation:
-    """Unit states advanced by the engine on a simulated clock."""
+def _firing(simulation: Simulation) -> list[dict[str, str]]:
+    """Every alert firing now."""
+    return [_alert_fields(a) for s in simulation.states.values() for a in s.alerts.values()]
 
-    pack: RulePack
-    clock: datetime
-    states: dict[str, UnitState] = field(default_factory=dict)
-    transitions: list[tuple[datetime, AlertTransition]] = field(default_factory=list)
 
-    @classmethod
-    def start(cls, pack: RulePack, at: datetime) -> Simulation:
-        """A simulation at ``at`` with every rostered unit seeded, as a worker does on its first tick."""
-        simulation = cls(pack, at)
-        for unit in sorted(pack.rostered_units):
-            simulation._record(at, seed(pack, unit, at))
-        return simulation
-
-    def _record(self, at: datetime, result: Any) -> None:
-        self.states[result.state.unit_id] = result.state
-        self.transitions.extend((at, t) for t in result.transitions)
-
-    def run_until(self, until: datetime) -> None:
-        """Let time pass to ``until``, stopping at every instant something was due."""
-        for _ in range(_MAX_STEPS):
-            due = [(s.next_wakeup, unit) for unit, s in self.states.items() if s.next_wakeup is not None]
-            due = [(at, unit) for at, unit in due if at <= until.timestamp()]
-            if not due:
-                break
-            at_epoch, unit = min(due)
-            self.clock = max(self.clock, datetime.fromtimestamp(at_epoch, tz=until.tzinfo))
-            self._record(self.clock, advance(self.pack, self.states[unit], self.clock))
-        else:
-            raise RuntimeError(f"simulation did not settle before {until}")
-        self.clock = max(self.clock, until)
-
-    def deliver(self, event: Event, at: datetime) -> None:
-        """Deliver an event at ``at`` (and evaluate what it made due, as the next tick would)."""
-        self.run_until(at)
-        self._record(at, apply_event(self.pack, self.states.get(event.unit_id), event, at))
-        self.run_until(at)
-
-    def firing(self) -> list[dict[str, str]]:
-        """Every alert firing now."""
-        return [_alert_fields(a) for s in self.states.values() for a in s.alerts.values()]
-
-    def resolved(self) -> list[dict[str, str]]:
-        """Every resolution so far."""
-        return [_alert_fields(t) for _, t in self.transitions if t.status == "resolved"]
+def _resolved(simulation: Simulation) -> list[dict[str, str]]:
+    """Every resolution so far."""
+    return [_alert_fields(t) for _, t in simulation.transitions if t.status == "resolved"]
 
 
 def _event(entry: TimelineEvent, serial: int) -> Event:
@@ -191,7 +147,7 @@ def _show(alerts: Iterable[Mapping[str, str]]) -> str:
 def _check(expectation: Expectation, simulation: Simulation) -> list[str]:
     at = expectation.at.isoformat()
     failures = []
-    firing = simulation.firing()
+    firing = _firing(simulation)
     if expectation.firing is not None:
         if not expectation.firing and firing:
             failures.append(f"at {at}: expected nothing firing\n      actual firing: {_show(firing)}")
@@ -203,7 +159,7 @@ def _check(expectation: Expectation, simulation: Simulation) -> list[str]:
         if hits:
             failures.append(f"at {at}: expected not firing {_show([unwanted])}\n      actual firing: {_show(hits)}")
     if expectation.resolved is not None:
-        resolved = simulation.resolved()
+        resolved = _resolved(simulation)
         for wanted in expectation.resolved:
             if not any(_matches(wanted, actual) for actual in resolved):
                 failures.append(

@@ -18,11 +18,11 @@ from tempfile import TemporaryDirectory
 from prometheus_client import CollectorRegistry
 
 from events.models import TaskStatus, TaskStatusEvent
+from monitor.kafka.records import partition_for
+from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
-from monitor.processor import Processor
-from monitor.records import partition_for
-from monitor.store import ItemStore
-from monitor.topics import Topics
+from monitor.state.store import ItemStore
+from monitor.worker.processor import Processor
 from rules.engine import advance, apply_event
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack

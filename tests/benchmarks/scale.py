@@ -26,8 +26,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics, ensure_topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics, ensure_topics
 from tests.integration.kafka import MonitorProcess, http_get, sample
 
 UNITS = [f"VN-{n:02d}" for n in range(1, 64)]

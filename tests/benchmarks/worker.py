@@ -22,8 +22,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics, ensure_topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics, ensure_topics
 from tests.benchmarks.bare_agent import PARTITIONS
 from tests.integration.kafka import MonitorProcess, http_get, sample
 

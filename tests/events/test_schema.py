@@ -54,7 +54,7 @@ def test_bundled_rule_files_validate_against_the_generated_schemas() -> None:
 
 
 def test_committed_dashboard_matches_the_code() -> None:
-    from monitor.grafana import render_dashboard
+    from monitor.devtools.grafana import render_dashboard
 
     committed = (REPO / "deploy" / "grafana" / "dashboards" / "compliance.json").read_text(encoding="utf-8")
     assert committed == render_dashboard(), "deploy/grafana/dashboards/compliance.json is stale: run `make schemas`"

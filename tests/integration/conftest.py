@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
+from monitor.devtools.broker import EmbeddedBroker
 
 
 @pytest.fixture

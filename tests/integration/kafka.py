@@ -21,7 +21,7 @@ from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from monitor.broker import free_port
+from monitor.devtools.broker import free_port
 from tests.conftest import REPO
 
 T = TypeVar("T")

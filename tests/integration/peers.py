@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from monitor.broker import free_port
+from monitor.devtools.broker import free_port
 from tests.conftest import require_tool
 from tests.integration.kafka import http_get, wait_for
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
 from tests.conftest import ARTIFACTS, require_tool
 from tests.integration.kafka import produce, task_event, worker_process
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
 from tests.integration.kafka import sample, task_event, wait_for, worker_process
 
 pytestmark = pytest.mark.integration

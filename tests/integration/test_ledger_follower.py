@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from monitor.broker import EmbeddedBroker
-from monitor.ledger import AlertLedger, LedgerFollower
-from monitor.topics import Topics, ensure_topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics, ensure_topics
+from monitor.state.ledger import AlertLedger, LedgerFollower
 from rules.alerts import AlertTransition
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from monitor.broker import free_port
-from monitor.grafana import panel_queries
+from monitor.devtools.broker import free_port
+from monitor.devtools.grafana import panel_queries
 from tests.conftest import REPO, require_tool
 from tests.integration.kafka import MonitorProcess, http_get, sample, wait_for
 from tests.integration.peers import WebhookReceiver

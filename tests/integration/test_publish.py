@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
 from tests.integration.kafka import sample, wait_for, worker_process
 
 pytestmark = pytest.mark.integration

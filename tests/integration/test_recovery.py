@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
-from monitor.topics import Topics
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
 from tests.integration.kafka import (
     alert_records,
     breach_shape,

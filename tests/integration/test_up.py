@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.broker import free_port
+from monitor.devtools.broker import free_port
 from tests.conftest import REPO, require_tool
 from tests.integration.kafka import MonitorProcess, http_get, sample, wait_for
 

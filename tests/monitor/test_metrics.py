@@ -10,7 +10,7 @@ from rules.engine import apply_event
 from rules.pack import RulePack
 from rules.state import UnitState
 from tests.conftest import vn
-from tests.rules.helpers import BOTH_RULES, indicator, pack, task
+from tests.rules.fixtures import BOTH_RULES, indicator, pack, task
 
 
 def _states(tmp_path: Path) -> list[UnitState]:

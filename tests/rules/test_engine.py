@@ -9,7 +9,7 @@ from rules.engine import Outcome, advance, apply_event
 from rules.pack import RulePack
 from rules.state import SEEN_KEPT
 from tests.conftest import vn
-from tests.rules.helpers import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
+from tests.rules.fixtures import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 
 
 def _deadlines(tmp_path: Path) -> RulePack:

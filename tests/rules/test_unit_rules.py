@@ -12,7 +12,7 @@ from rules.engine import UNIT, advance, apply_event, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 from tests.conftest import vn
-from tests.rules.helpers import indicator, pack, task
+from tests.rules.fixtures import indicator, pack, task
 
 ROSTER = """\
 roster: three

@@ -1,0 +1,126 @@
+"""``monitor alerts tail``: follow the alerts topic in a terminal, one line per transition."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from monitor.cli.common import settings_from
+from monitor.kafka.client import client_options
+from monitor.kafka.topics import Topics
+from rules.alerts import AlertFilter, AlertTransition
+
+__all__ = ["format_line", "register", "tail"]
+
+_COLOURS = {"critical": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
+_RESOLVED = "\033[32m"
+_RESET = "\033[0m"
+
+
+def format_line(transition: AlertTransition, colour: bool) -> str:
+    """One readable line: when, status, severity, unit, rule, stage, subject, summary."""
+    at = transition.ends_at or transition.starts_at
+    subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
+    status = transition.status.upper()
+    line = (
+        f"{at.strftime('%Y-%m-%d %H:%M:%S%z')}  {status:<8} {transition.severity:<8} {transition.unit_id:<8} "
+        f"{transition.rule_id}  {transition.stage}  {subject}  {transition.annotations.get('summary', '')}"
+    )
+    if not colour:
+        return line
+    start = _RESOLVED if transition.status == "resolved" else _COLOURS.get(transition.severity, "")
+    return f"{start}{line}{_RESET}" if start else line
+
+
+async def tail(
+    bootstrap: str,
+    topic: str,
+    out: TextIO,
+    *,
+    where: AlertFilter,
+    as_json: bool,
+    colour: bool,
+    from_beginning: bool,
+    max_records: int | None = None,
+    client: dict[str, Any] | None = None,
+) -> int:
+    """Print transitions as they arrive; return how many were printed.
+
+    Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(client or {}))
+    await consumer.start()
+    printed = 0
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            raise SystemExit(f"topic {topic} does not exist on {bootstrap} (is a worker running?)")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        while max_records is None or printed < max_records:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for record in (r for records in batches.values() for r in records):
+                try:
+                    transition = AlertTransition.model_validate_json(record.value or b"")
+                except ValidationError:
+                    continue  # not an alert record: nothing to show
+                if not where.matches(transition):
+                    continue
+                text = (
+                    json.dumps(transition.model_dump(mode="json"), ensure_ascii=False)
+                    if as_json
+                    else format_line(transition, colour)
+                )
+                print(text, file=out, flush=True)
+                printed += 1
+                if max_records is not None and printed >= max_records:
+                    break
+    finally:
+        await consumer.stop()
+    return printed
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    """Follow the alerts topic."""
+    settings = settings_from(args)
+    where = AlertFilter(unit_id=args.unit, rule_id=args.rule, severity=args.severity)
+    colour = sys.stdout.isatty() and not args.json
+    asyncio.run(
+        tail(
+            settings.bootstrap_servers,
+            Topics(settings.topic_prefix).alerts,
+            sys.stdout,
+            where=where,
+            as_json=args.json,
+            colour=colour,
+            from_beginning=args.from_beginning,
+            max_records=args.max,
+            client=client_options(settings),
+        )
+    )
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add ``alerts tail``."""
+    alerts = commands.add_parser("alerts", help="work with alerts")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_commands.add_parser("tail", help="follow the alerts topic, one line per transition")
+    tail.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    tail.add_argument("--unit", help="only this unit_id")
+    tail.add_argument("--rule", help="only this rule_id")
+    tail.add_argument("--severity", choices=["info", "warning", "critical"], help="only this severity")
+    tail.add_argument("--json", action="store_true", help="one JSON record per line, for piping")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    tail.add_argument("--max", type=int, help="stop after this many transitions")
+    tail.set_defaults(func=cmd_alerts_tail)

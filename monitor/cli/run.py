@@ -1,0 +1,126 @@
+"""``monitor up`` (embedded broker, worker, HTTP, demo data) and ``monitor worker`` (production)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from monitor.cli.common import add_worker_flags, load_rules, settings_from
+from monitor.kafka.client import client_options
+from monitor.kafka.topics import Topics, ensure_topics
+from monitor.settings import Settings
+from rules.pack import RulePack
+
+__all__ = ["register"]
+
+log = logging.getLogger("monitor")
+
+
+def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banner: str | None = None) -> int:
+    """Create missing topics, build the worker, register its routes, run it until stopped."""
+    from faust.worker import Worker as FaustWorker
+
+    from monitor.http import register_routes
+    from monitor.worker import Worker
+
+    created = asyncio.run(
+        ensure_topics(
+            settings.bootstrap_servers,
+            Topics(settings.topic_prefix),
+            settings.partitions,
+            settings.replication_factor,
+            **client_options(settings),
+        )
+    )
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    worker = Worker(settings, pack)
+    register_routes(worker.app, worker)
+    if demo:
+        from monitor.devtools.demo import publish_demo_when_ready
+
+        worker.app.task(lambda: publish_demo_when_ready(worker))
+    if banner:
+        print(banner, flush=True)
+    runner = FaustWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    try:
+        runner.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _banner(settings: Settings, demo: bool) -> str:
+    topics = Topics(settings.topic_prefix)
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    lines = [
+        "compliance monitor is starting",
+        f"  broker    {settings.bootstrap_servers}",
+        f"  topics    in:  {topics.task_status}, {topics.indicators}",
+        f"            out: {topics.alerts}, {topics.dead_letter}",
+        f"  feed      {base}/   (live alert page)",
+        f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
+        f"  metrics   {base}/metrics",
+        f"  health    {base}/healthz  {base}/readyz",
+        f"  rules     {', '.join(map(str, settings.rules))}",
+        f"  demo data {'published once the worker is ready' if demo else 'off'}",
+        "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
+        f"  alerts    topic {topics.alerts}; in a terminal: monitor alerts tail",
+        "  stop      Ctrl-C",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Embedded broker + worker + HTTP + demo data, stopped together."""
+    from monitor.devtools.broker import EmbeddedBroker
+
+    broker: EmbeddedBroker | None = None
+    scratch: Path | None = None
+    extra: dict[str, Any] = {}
+    if args.broker is None:
+        broker = EmbeddedBroker(host="127.0.0.1", port=args.broker_port)
+        print(f"starting the embedded broker on {broker.bootstrap} ...", flush=True)
+        broker.start()
+        extra["broker"] = broker.url
+        if args.data_dir is None:
+            # The embedded broker keeps nothing: local table state must start empty too.
+            scratch = Path(tempfile.mkdtemp(prefix="monitor-up-"))
+            extra["data_dir"] = scratch
+    try:
+        settings = settings_from(args, **extra)
+        pack = load_rules(settings)
+        demo = not args.no_demo
+        return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo))
+    finally:
+        if broker is not None:
+            broker.stop()
+            print("embedded broker stopped", flush=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A production worker against an existing Kafka cluster."""
+    settings = settings_from(args)
+    return _run_worker(settings, load_rules(settings))
+
+
+def register(commands: Any) -> None:
+    """Add ``up`` and ``worker``."""
+    up = commands.add_parser("up", help="embedded broker, worker, HTTP and demo data")
+    up.add_argument("--broker", help="use this Kafka instead of starting the embedded broker")
+    up.add_argument("--broker-port", type=int, default=9092, help="embedded broker port (default 9092)")
+    up.add_argument("--no-demo", action="store_true", help="do not publish the demo data")
+    add_worker_flags(up)
+    up.set_defaults(func=cmd_up)
+
+    worker = commands.add_parser("worker", help="run a worker against an existing Kafka cluster")
+    worker.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    add_worker_flags(worker)
+    worker.set_defaults(func=cmd_worker)

@@ -1,0 +1,117 @@
+"""Alertmanager API v2 sink: ``POST /api/v2/alerts``, firing alerts re-sent while they fire.
+
+Alertmanager considers an alert resolved when its ``endsAt`` passes; a firing
+alert is sent without ``endsAt`` (Alertmanager then keeps it for its
+``resolve_timeout``) and re-sent periodically from the worker's state, so a
+restarted or long-unreachable Alertmanager catches up by itself. The
+``severity`` label changes when a deadline escalates from ``due_soon`` to
+``overdue``: the old label set is resolved when the new one fires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from monitor.clock import Clock
+from monitor.delivery.http import HttpSink, generator_url, post_json
+from monitor.delivery.queue import DeliveryQueue
+from monitor.metrics import DeliveryMetrics
+from rules.alerts import AlertTransition
+from rules.state import AlertState
+
+__all__ = ["AlertmanagerSink", "am_alert"]
+
+AmAlert = dict[str, Any]
+
+
+def am_alert(
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    starts_at: datetime,
+    ends_at: datetime | None,
+    generator_url: str,
+) -> AmAlert:
+    """One alert as Alertmanager's API v2 (``postableAlert``) wants it."""
+    alert: AmAlert = {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": starts_at.isoformat(),
+        "generatorURL": generator_url,
+    }
+    if ends_at is not None:
+        alert["endsAt"] = ends_at.isoformat()
+    return alert
+
+
+def _labels_key(alert: AmAlert) -> str:
+    canonical = json.dumps(sorted(alert["labels"].items()), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AlertmanagerSink(HttpSink):
+    """Delivers alert transitions to one or more Alertmanagers."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        public_url: str,
+        metrics: DeliveryMetrics,
+        clock: Clock,
+        *,
+        limit: int = 10_000,
+    ) -> None:
+        self._public_url = public_url.rstrip("/")
+        self._clock = clock
+        super().__init__()
+        self._last_labels: dict[str, dict[str, str]] = {}
+        self.queues = [
+            DeliveryQueue(f"alertmanager {url}", partial(self._post, url), _labels_key, metrics, limit=limit)
+            for url in urls
+        ]
+
+    def _generator_url(self, labels: dict[str, str]) -> str:
+        return generator_url(self._public_url, labels.get("unit_id", ""))
+
+    def _offer(self, alert: AmAlert) -> None:
+        for queue in self.queues:
+            queue.offer(alert)
+
+    def on_transition(self, transition: AlertTransition) -> None:
+        """Queue what Alertmanager must hear about this transition; never blocks."""
+        fp = transition.fingerprint
+        previous = self._last_labels.get(fp)
+        if previous is not None and previous != transition.labels:
+            self._offer(am_alert(previous, {}, transition.starts_at, self._clock(), self._generator_url(previous)))
+        if transition.status == "firing":
+            self._last_labels[fp] = transition.labels
+            ends_at = None
+        else:
+            self._last_labels.pop(fp, None)
+            ends_at = transition.ends_at
+        annotations = {k: v for k, v in transition.annotations.items() if isinstance(v, str)}
+        self._offer(
+            am_alert(
+                transition.labels, annotations, transition.starts_at, ends_at, self._generator_url(transition.labels)
+            )
+        )
+
+    def resend(self, firing: Iterable[AlertState]) -> int:
+        """Re-send every alert that is firing now, as Alertmanager requires; return how many."""
+        count = 0
+        for alert in firing:
+            self._last_labels[alert.fingerprint] = alert.labels
+            self._offer(
+                am_alert(
+                    alert.labels, {"summary": alert.summary}, alert.starts_at, None, self._generator_url(alert.labels)
+                )
+            )
+            count += 1
+        return count
+
+    async def _post(self, url: str, alerts: list[AmAlert]) -> None:
+        await post_json(self.client(), url.rstrip("/") + "/api/v2/alerts", alerts)

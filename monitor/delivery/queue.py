@@ -1,0 +1,102 @@
+"""A bounded, coalescing delivery queue with retries: the part every sink shares.
+
+Stream processing only ever calls ``offer``, which never blocks and never
+grows the queue past its limit: items with the same key replace each other
+(latest wins), and past the limit the oldest item is dropped and counted.
+A background task sends batches and, when the peer is down, retries with
+exponential backoff until it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from monitor.metrics import DeliveryMetrics
+
+__all__ = ["DeliveryError", "DeliveryQueue"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DeliveryError(Exception):
+    """The peer refused or could not be reached; the batch will be retried."""
+
+
+class DeliveryQueue(Generic[T]):
+    """Coalescing queue + sender loop for one peer."""
+
+    def __init__(
+        self,
+        name: str,
+        send: Callable[[list[T]], Awaitable[None]],
+        key: Callable[[T], str],
+        metrics: DeliveryMetrics,
+        *,
+        limit: int = 10_000,
+        batch: int = 500,
+        backoff: tuple[float, float] = (0.5, 30.0),
+    ) -> None:
+        self.name = name
+        self._send = send
+        self._key = key
+        self._metrics = metrics
+        self._limit = limit
+        self._batch = batch
+        self._backoff = backoff
+        self._items: OrderedDict[str, T] = OrderedDict()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, item: T) -> None:
+        """Queue an item for delivery; never blocks."""
+        key = self._key(item)
+        self._items.pop(key, None)
+        self._items[key] = item
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+            self._metrics.delivered.labels(self.name, "dropped").inc()
+        self._ready.set()
+
+    def start(self) -> None:
+        """Start the sender on the running loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"deliver-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop the sender; undelivered items are dropped (firing alerts are re-sent by their owner)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        delay = self._backoff[0]
+        while True:
+            await self._ready.wait()
+            if not self._items:
+                self._ready.clear()
+                continue
+            batch = list(self._items.items())[: self._batch]
+            try:
+                await self._send([item for _, item in batch])
+            except (TimeoutError, DeliveryError, OSError) as exc:
+                self._metrics.delivered.labels(self.name, "failed").inc(len(batch))
+                log.warning("%s: delivery failed (%s); retrying in %.1fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff[1])
+                continue
+            delay = self._backoff[0]
+            self._metrics.delivered.labels(self.name, "sent").inc(len(batch))
+            for key, item in batch:
+                if self._items.get(key) is item:  # not replaced while it was in flight
+                    del self._items[key]

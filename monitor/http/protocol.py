@@ -1,0 +1,77 @@
+"""What the HTTP layer reads of a worker: a read-only view, so views need no faust app to be tested."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+
+from monitor.kafka.batches import OutboundRecord
+from monitor.kafka.topics import Topics
+from monitor.settings import Settings
+from rules.alerts import AlertTransition
+from rules.pack import RulePack
+from rules.state import AlertState, UnitState
+
+__all__ = ["AlertFeedView", "WorkerView"]
+
+
+class AlertFeedView(Protocol):
+    """The live feed: recent transitions and subscriptions to new ones."""
+
+    def recent(self) -> Iterator[AlertTransition]:
+        """Recent transitions, newest first."""
+
+    def subscribe(self) -> asyncio.Queue[AlertTransition | None]:
+        """A queue that receives every transition from now on (``None``: reload)."""
+
+    def unsubscribe(self, queue: asyncio.Queue[AlertTransition | None]) -> None:
+        """Stop delivering to ``queue``."""
+
+
+class WorkerView(Protocol):
+    """A worker as its HTTP routes see it."""
+
+    @property
+    def settings(self) -> Settings:
+        """The worker's settings."""
+
+    @property
+    def pack(self) -> RulePack:
+        """The rules."""
+
+    @property
+    def topics(self) -> Topics:
+        """The topic names."""
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The worker's metrics."""
+
+    @property
+    def feed(self) -> AlertFeedView:
+        """The live alert feed."""
+
+    def now(self) -> datetime:
+        """The worker's clock."""
+
+    def owned_partitions(self) -> set[int]:
+        """Partitions this worker owns now."""
+
+    def owned_states(self) -> list[UnitState]:
+        """The states of the units in this worker's partitions."""
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """One unit's state, if this worker holds it."""
+
+    def firing_alerts(self) -> list[AlertState]:
+        """Every alert firing now in this worker's partitions."""
+
+    def is_ready(self) -> bool:
+        """Whether the worker has joined its group and read its partitions' units."""
+
+    async def produce(self, records: Sequence[OutboundRecord]) -> None:
+        """Produce records and return once the broker acknowledged each."""

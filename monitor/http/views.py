@@ -1,0 +1,288 @@
+"""The HTTP API's answers, as functions over a read-only ``WorkerView`` (no faust, no clock of their own).
+
+Each route is one function from what the request carries to an ``Answer``
+(status, body, content type, headers); ``monitor.http.routes`` only reads
+the request and writes the answer. With several workers, each answers for
+the units of the partitions it owns and says so in ``scope``; a unit owned
+by another worker gets a 404 that names its partition.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from monitor.http.ingest import authorize, plan_records
+from monitor.http.protocol import WorkerView
+from monitor.kafka.records import partition_for
+from rules.alerts import AlertFilter, AlertTransition
+from rules.deadline import DeadlineRule, task_due
+from rules.engine import is_overdue
+from rules.messages import days_overdue
+from rules.pack import RulePack
+from rules.state import AlertState, UnitState
+from rules.subjects import Subject
+
+__all__ = [
+    "OVERDUE_COLUMNS",
+    "Answer",
+    "alert_view",
+    "alerts",
+    "feed_page",
+    "filter_alerts",
+    "healthz",
+    "ingest",
+    "metrics",
+    "overdue",
+    "overdue_csv",
+    "overdue_items",
+    "readyz",
+    "rules",
+    "rules_view",
+    "unit_summary",
+    "units",
+]
+
+JSON = "application/json; charset=utf-8"
+_STATES = ("firing", "resolved", "all")
+
+OVERDUE_COLUMNS = (
+    "unit_id",
+    "unit_name",
+    "task_id",
+    "title",
+    "kind",
+    "status",
+    "due",
+    "days_overdue",
+    "rule_id",
+    "severity",
+)
+
+
+def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str]) -> dict[str, Any]:
+    """An alert as the API and the feed page show it: a firing alert, or a transition record, with names."""
+    unit = alert.labels.get("unit_id", "")
+    named = {"unit_id": unit, "unit_name": unit_names.get(unit, unit)}
+    if isinstance(alert, AlertTransition):
+        return {**alert.model_dump(mode="json"), **named, "summary": alert.annotations.get("summary", "")}
+    return {
+        "fingerprint": alert.fingerprint,
+        "status": "firing",
+        "rule_id": alert.rule_id,
+        "stage": alert.stage,
+        "severity": alert.severity,
+        **named,
+        "labels": alert.labels,
+        "summary": alert.summary,
+        "starts_at": alert.starts_at.isoformat(),
+    }
+
+
+def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter) -> list[dict[str, Any]]:
+    """Alert views matching every given filter, newest first."""
+    kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
+    return sorted(kept, key=lambda a: str(a.get("starts_at", "")), reverse=True)
+
+
+def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[str, Any]]:
+    """The unit's overdue tasks (a firing ``overdue`` alert), most overdue first."""
+    items = []
+    for alert in state.alerts.values():
+        if not is_overdue(alert):
+            continue
+        task = state.tasks.get(Subject.parse(alert.subject).name)
+        compiled = pack.by_id(alert.rule_id)
+        if task is None or compiled is None or not isinstance(compiled.rule, DeadlineRule):
+            continue
+        due = task_due(compiled.rule, task, compiled.calendar)
+        items.append(
+            {
+                "unit_id": state.unit_id,
+                "unit_name": pack.unit_name(state.unit_id),
+                "task_id": task.task_id,
+                "title": task.title or "",
+                "kind": task.kind,
+                "status": task.status.value,
+                "due": due.astimezone(compiled.tz).isoformat() if due else "",
+                "days_overdue": days_overdue(due, now) if due else 0,
+                "rule_id": alert.rule_id,
+                "severity": alert.severity,
+            }
+        )
+    return sorted(items, key=lambda i: (-int(i["days_overdue"]), i["task_id"]))
+
+
+def overdue_csv(items: list[dict[str, Any]]) -> bytes:
+    """The overdue list as CSV a spreadsheet opens correctly: UTF-8 with a byte-order mark, CRLF lines."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=OVERDUE_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(items)
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
+    """Per unit: tasks by status, overdue count, firing alerts by severity."""
+    statuses = Counter(task.status.value for task in state.tasks.values())
+    firing = Counter(alert.severity for alert in state.alerts.values())
+    return {
+        "unit_id": state.unit_id,
+        "unit_name": pack.unit_name(state.unit_id),
+        "tasks": dict(sorted(statuses.items())),
+        "tasks_total": len(state.tasks),
+        "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert)),
+        "alerts_firing": sum(firing.values()),
+        "alerts_by_severity": dict(sorted(firing.items())),
+        "indicators": {name: report.value for name, report in sorted(state.indicators.items())},
+        "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
+    }
+
+
+def rules_view(pack: RulePack) -> list[dict[str, Any]]:
+    """The loaded rules, as written plus their version and roster size."""
+    return [
+        {
+            "id": compiled.rule.id,
+            "kind": compiled.rule.kind,
+            "severity": compiled.rule.severity,
+            "group": compiled.group,
+            "timezone": compiled.tz.key,
+            "version": compiled.version,
+            "roster_units": len(compiled.roster) if compiled.roster is not None else None,
+            "definition": compiled.rule.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        for compiled in pack.rules
+    ]
+
+
+# --- routes: request parts in, Answer out -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to send back."""
+
+    status: int
+    body: bytes
+    content_type: str = JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
+    """JSON with Vietnamese text as UTF-8 rather than escaped."""
+    return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON, headers or {})
+
+
+def _param(query: Mapping[str, str], name: str) -> str | None:
+    return query.get(name) or None
+
+
+def _scope(worker: WorkerView) -> dict[str, Any]:
+    return {
+        "worker": worker.settings.base_url,
+        "partitions": sorted(worker.owned_partitions()),
+        "partitions_total": worker.settings.partitions,
+        "answers_for": "units in the partitions this worker owns",
+    }
+
+
+_PAGE = files("monitor.http").joinpath("static/feed.html")
+
+
+def feed_page() -> Answer:
+    """``/``: the live alert feed page."""
+    return Answer(200, _PAGE.read_bytes(), "text/html; charset=utf-8")
+
+
+def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/alerts``: firing (default), recently resolved or all alerts, filtered."""
+    state = _param(query, "state") or "firing"
+    if state not in _STATES:
+        return _json({"error": f"state must be one of {', '.join(_STATES)}"}, status=400)
+    names = worker.pack.unit_names
+    found: list[dict[str, Any]] = []
+    if state in ("firing", "all"):
+        found += [alert_view(a, names) for a in worker.firing_alerts()]
+    if state in ("resolved", "all"):
+        found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
+    where = AlertFilter(
+        unit_id=_param(query, "unit_id"), rule_id=_param(query, "rule_id"), severity=_param(query, "severity")
+    )
+    chosen = filter_alerts(found, where)
+    return _json({"scope": _scope(worker), "count": len(chosen), "alerts": chosen})
+
+
+def units(worker: WorkerView) -> Answer:
+    """``/api/v1/units``: a summary of each unit this worker owns."""
+    summaries = [unit_summary(worker.pack, s) for s in worker.owned_states()]
+    return _json({"scope": _scope(worker), "units": sorted(summaries, key=lambda u: str(u["unit_id"]))})
+
+
+def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV."""
+    home = partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
+    if home not in worker.owned_partitions():
+        message = f"unit {unit_id} is in partition {home}, which this worker does not own; ask the worker that does"
+        return _json({"error": message, "scope": _scope(worker)}, status=404)
+    pack = worker.pack
+    state = worker.unit_state(unit_id)
+    if state is None and unit_id not in pack.unit_names:
+        return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
+    items = overdue_items(pack, state, worker.now()) if state is not None else []
+    if _param(query, "format") == "csv":
+        disposition = {"Content-Disposition": f'attachment; filename="overdue-{unit_id}.csv"'}
+        return Answer(200, overdue_csv(items), "text/csv; charset=utf-8", disposition)
+    return _json({"unit_id": unit_id, "unit_name": pack.unit_name(unit_id), "count": len(items), "overdue": items})
+
+
+async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[[int], Awaitable[bytes]]) -> Answer:
+    """``POST /api/v1/events``: check the token and size, validate, produce; 202 once acknowledged."""
+    settings = worker.settings
+    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+    refused = authorize(token, headers.get("Authorization"))
+    if refused is not None:
+        challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
+        return _json(refused.body, status=refused.status, headers=challenge)
+    limit = settings.ingest_max_bytes
+    declared = headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _json({"error": f"body of {declared} bytes is over the limit of {limit}"}, status=413)
+    body = await read(limit + 1)
+    if len(body) > limit:
+        return _json({"error": f"body is over the limit of {limit} bytes"}, status=413)
+    answer = plan_records(body, headers, worker.topics, limit)
+    if answer.status == 202:
+        await worker.produce(answer.records)
+    return _json(answer.body, status=answer.status)
+
+
+def rules(worker: WorkerView) -> Answer:
+    """``/api/v1/rules``: the loaded rules and the pack's version."""
+    return _json({"version": worker.pack.version, "rules": rules_view(worker.pack)})
+
+
+def metrics(worker: WorkerView) -> Answer:
+    """``/metrics``: Prometheus text format."""
+    return Answer(200, generate_latest(worker.registry), CONTENT_TYPE_LATEST)
+
+
+def healthz() -> Answer:
+    """``/healthz``: the process is up."""
+    return _json({"status": "ok"})
+
+
+def readyz(worker: WorkerView) -> Answer:
+    """``/readyz``: 200 once the worker has joined its group and read its partitions' units."""
+    ready = worker.is_ready()
+    body = {"status": "ready" if ready else "starting", "partitions": sorted(worker.owned_partitions())}
+    return _json(body, status=200 if ready else 503)

@@ -1,0 +1,1 @@
+"""The Kafka edge every part shares: topic names, records and partitioning, client options, batches."""

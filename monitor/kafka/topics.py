@@ -1,0 +1,83 @@
+"""Topic names, which topic an event goes to, and topic creation."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from events.models import Event, EventKind, TaskStatusEvent
+
+__all__ = ["Topics", "ensure_topics"]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The names of the monitor's topics, under one prefix."""
+
+    prefix: str = "compliance."
+
+    @property
+    def task_status(self) -> str:
+        """Ingress: task-status events."""
+        return f"{self.prefix}task-status"
+
+    @property
+    def indicators(self) -> str:
+        """Ingress: indicator events."""
+        return f"{self.prefix}indicators"
+
+    @property
+    def ticks(self) -> str:
+        """Wall-clock ticks, co-partitioned with the ingress topics."""
+        return f"{self.prefix}ticks"
+
+    @property
+    def alerts(self) -> str:
+        """Egress: one record per alert transition."""
+        return f"{self.prefix}alerts"
+
+    @property
+    def dead_letter(self) -> str:
+        """Egress: records the monitor could not accept."""
+        return f"{self.prefix}dead-letter"
+
+    @property
+    def partitioned(self) -> tuple[str, ...]:
+        """Topics whose partition N holds the state of the same units."""
+        return (self.task_status, self.indicators, self.ticks)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every topic the monitor reads or writes."""
+        return (*self.partitioned, self.alerts, self.dead_letter)
+
+    def kind_of(self, topic: str) -> EventKind:
+        """The kind of a bare event on an ingress topic."""
+        return EventKind.INDICATOR if topic == self.indicators else EventKind.TASK_STATUS
+
+    def for_event(self, event: Event) -> str:
+        """The ingress topic an event is published to."""
+        return self.task_status if isinstance(event, TaskStatusEvent) else self.indicators
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1, **client: Any
+) -> list[str]:
+    """Create the monitor's topics that do not exist yet; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="compliance-monitor-admin", **client)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics.all if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created them first
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+                )
+        return missing
+    finally:
+        await admin.close()

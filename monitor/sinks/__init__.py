@@ -1,1 +1,0 @@
-"""Where alert transitions go besides the alerts topic: Alertmanager and webhooks."""

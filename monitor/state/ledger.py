@@ -1,0 +1,123 @@
+"""The ledger of published alert transitions: what ``compliance.alerts`` already says.
+
+Kafka without transactions cannot write an alert record and the state that
+remembers it atomically. After a crash either may be missing. The ledger —
+the last record per fingerprint, read from the alerts topic and kept up to
+date by following it — turns that into effects that happen once: a
+transition the topic already shows is not written again, and state that
+says "firing" while the topic does not (or the reverse) is reconciled when a
+worker takes a partition over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from rules.alerts import AlertTransition, TransitionKey, transition_key
+
+__all__ = ["AlertLedger", "LedgerFollower"]
+
+log = logging.getLogger(__name__)
+
+
+class AlertLedger:
+    """Last published transition per fingerprint (and the unit it is about)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, AlertTransition] = {}
+
+    def observe(self, transition: AlertTransition) -> None:
+        """Record that ``transition`` is on the topic."""
+        self._last[transition.fingerprint] = transition
+
+    def is_new(self, transition: AlertTransition) -> bool:
+        """Whether the topic does not already end with this very transition for its fingerprint."""
+        last = self._last.get(transition.fingerprint)
+        return last is None or transition_key(last) != transition_key(transition)
+
+    def last(self, fingerprint: str) -> TransitionKey | None:
+        """The last transition published for a fingerprint."""
+        entry = self._last.get(fingerprint)
+        return transition_key(entry) if entry is not None else None
+
+    def firing_in(self, units: set[str]) -> list[AlertTransition]:
+        """Last records that say firing, for alerts about the given units."""
+        return [t for t in self._last.values() if t.status == "firing" and t.unit_id in units]
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+
+class LedgerFollower:
+    """Reads the alerts topic from the beginning into a ledger, then follows it."""
+
+    def __init__(self, ledger: AlertLedger, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
+        self._ledger = ledger
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._client = client
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect and start following (returns at once; ``catch_up`` waits for the backlog)."""
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._client)
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        if not partitions:
+            await self._consumer._client.force_metadata_update()  # a topic created moments ago
+            partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        if not partitions:
+            log.warning("alert ledger: topic %s not found; duplicates after a crash are possible", self._topic)
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        self._task = asyncio.get_running_loop().create_task(self._follow(), name="alert-ledger")
+        self._started.set()
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+            except Exception:  # a broker hiccup: the consumer reconnects by itself
+                log.exception("alert ledger: read failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for record in (r for records in batches.values() for r in records):
+                try:
+                    self._ledger.observe(AlertTransition.model_validate_json(record.value or b""))
+                except ValidationError:
+                    continue
+
+    async def catch_up(self, timeout: float = 30.0) -> bool:
+        """Wait until everything on the topic now has been read; ``False`` if that took too long."""
+        await self._started.wait()
+        consumer = self._consumer
+        assert consumer is not None
+        tps = list(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                return True
+            await asyncio.sleep(0.05)
+        log.warning("alert ledger did not catch up within %.0fs; duplicates are possible", timeout)
+        return False
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -1,0 +1,208 @@
+"""The stream adapter: records and ticks in, state and alert transitions out.
+
+This is the only place that turns records into engine calls. It owns no
+I/O of its own: state lives behind ``UnitStore`` (faust tables in the worker)
+and records leave through ``Outbox`` (the faust producer); alert transitions
+go through ``AlertWriter``, once each. Taking a partition over is
+``monitor.worker.takeover``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+from events.codec import decode_record, encode_batch, encode_event
+from events.models import Event
+from monitor.kafka.records import InboundRecord, partition_for
+from monitor.kafka.topics import Topics
+from monitor.metrics import Metrics
+from monitor.state.ledger import AlertLedger
+from monitor.state.store import UnitStore
+from monitor.worker.outbox import AlertWriter, Outbox
+from rules.engine import Outcome, Result, advance, apply_event, seed
+from rules.pack import RulePack
+from rules.state import UnitState
+from rules.subjects import Change
+
+__all__ = ["Processor"]
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    """Applies records and ticks to unit state through the pure engine."""
+
+    def __init__(
+        self,
+        pack: RulePack,
+        store: UnitStore,
+        outbox: Outbox,
+        metrics: Metrics,
+        topics: Topics,
+        max_record_bytes: int,
+        ledger: AlertLedger | None = None,
+    ) -> None:
+        self._pack = pack
+        self._store = store
+        self._outbox = outbox
+        self._metrics = metrics
+        self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics)
+        self._topics = topics
+        self._max_record_bytes = max_record_bytes
+        self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
+
+    async def on_record(self, record: InboundRecord, partitions: int, now: datetime) -> None:
+        """Handle one ingress record (which may be a batch of events).
+
+        Args:
+            record: The consumed record.
+            partitions: How many partitions the record's topic has.
+            now: The current instant.
+
+        """
+        decoded = decode_record(
+            record.value,
+            record.headers,
+            default_kind=self._topics.kind_of(record.topic),
+            max_bytes=self._max_record_bytes,
+        )
+        if decoded.rejections:
+            reason = "; ".join(str(r) for r in decoded.rejections)
+            log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+            await self.reject(record, reason, len(decoded.rejections))
+        self._ensure_loaded(record.partition, partitions)
+        # Written once per record: an item a batch changes several times is written once.
+        changed: dict[str, tuple[UnitState, set[Change]]] = {}
+        seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
+        failed: dict[str, str] = {}  # unit → why its events in this record were not applied
+        outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
+        for event in decoded.events:
+            key = event.unit_id.encode("utf-8")
+            if partition_for(key, partitions) != record.partition:
+                # Not in its unit's partition (no key, or another partitioner): send it there.
+                await self._outbox.forward(record.topic, key, encode_event(event))
+                continue
+            seen.setdefault(event.unit_id, []).append(event)
+            if event.unit_id in failed:
+                continue
+            pending, parts = changed.get(event.unit_id) or (self._store.get(event.unit_id), set())
+            try:
+                result = await self._apply(event, pending, now)
+            except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
+                log.exception("evaluating event %s of %s failed", event.event_id, event.unit_id)
+                failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"
+                changed.pop(event.unit_id, None)
+                self._store.reload(event.unit_id)  # the engine updates in place: drop what it left half-done
+                continue
+            outcomes.append((event, result.outcome))
+            if result.outcome is Outcome.ACCEPTED:
+                changed[event.unit_id] = (result.state, parts | result.changed)
+        for state, parts in changed.values():
+            self._store.commit(state, parts, record.partition)
+        for event, outcome in outcomes:
+            if event.unit_id in failed:
+                continue
+            self._metrics.events.labels(record.topic, outcome.value).inc()
+            if outcome is Outcome.ACCEPTED:
+                self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+        for unit_id, reason in failed.items():
+            await self._dead_letter_events(record, seen[unit_id], reason)
+
+    async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
+        """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""
+        await self.reject(dataclasses.replace(record, value=encode_batch(events)), reason, len(events))
+
+    async def on_tick(self, partition: int, partitions: int, now: datetime) -> int:
+        """Let time pass for the units of ``partition`` that are due; return how many were due.
+
+        Rostered units that have never reported get their state here, on their
+        partition's first tick, so that expectations about them run like any other.
+        """
+        began = time.perf_counter()
+        self._ensure_loaded(partition, partitions)
+        for unit_id in self._rostered(partitions).get(partition, ()):
+            if self._store.get(unit_id) is None:
+                await self._commit(seed(self._pack, unit_id, now), partition)
+        instant = now.timestamp()
+        due = 0
+        for unit_id in self._store.units(partition):
+            state = self._store.get(unit_id)
+            at = state.next_wakeup if state is not None else None
+            if state is None or at is None or at > instant:
+                continue
+            due += 1
+            started = time.perf_counter()
+            try:
+                result = advance(self._pack, state, now)
+            except Exception:  # a fault in evaluation: the partition's other units still move on
+                log.exception("evaluating %s at %s failed", unit_id, now.isoformat())
+                self._store.reload(unit_id)  # the engine updates in place: drop what it left half-done
+                continue
+            self._metrics.evaluation.observe(time.perf_counter() - started)
+            await self._commit(result, partition)
+        self._metrics.tick.observe(time.perf_counter() - began)
+        return due
+
+    def _ensure_loaded(self, partition: int, partitions: int) -> None:
+        if not self._store.is_loaded(partition):
+            self.load({partition}, partitions)
+
+    def load(self, owned: set[int], partitions: int) -> None:
+        """Read the units of the ``owned`` partitions not in memory yet, in one pass over the table."""
+        missing = {p for p in owned if not self._store.is_loaded(p)}
+        if missing:
+            self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
+
+    def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
+        """Rostered units by partition (computed once per partition count)."""
+        cached = self._rostered_by_count.get(partitions)
+        if cached is None:
+            by_partition: dict[int, list[str]] = {}
+            for unit in sorted(self._pack.rostered_units):
+                by_partition.setdefault(partition_for(unit.encode("utf-8"), partitions), []).append(unit)
+            cached = {p: tuple(units) for p, units in by_partition.items()}
+            self._rostered_by_count[partitions] = cached
+        return cached
+
+    async def reject(self, record: InboundRecord, reason: str, events: int = 1) -> None:
+        """Count ``events`` of a record as rejected and send the record to the dead-letter topic."""
+        self._metrics.events.labels(record.topic, "rejected").inc(events)
+        await self._outbox.dead_letter(record, reason)
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """The stored state of one unit."""
+        return self._store.get(unit_id)
+
+    def owned_states(self, partitions: set[int]) -> Iterator[UnitState]:
+        """The states of every unit in the given partitions."""
+        for partition in sorted(partitions):
+            yield from self.partition_states(partition)
+
+    async def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
+        """Apply one event to ``state`` and publish its transitions; the caller stores the new state."""
+        started = time.perf_counter()
+        result = apply_event(self._pack, state, event, now)
+        self._metrics.evaluation.observe(time.perf_counter() - started)
+        await self._emit(result)
+        return result
+
+    async def _emit(self, result: Result) -> None:
+        for transition in result.transitions:
+            await self.writer.write(transition)
+
+    def keep(self, partitions: set[int]) -> None:
+        """Forget the in-memory units of partitions this worker no longer owns (after a rebalance)."""
+        self._store.keep(partitions)
+
+    def partition_states(self, partition: int) -> list[UnitState]:
+        """The states of the units of a partition in memory."""
+        return [s for s in (self._store.get(u) for u in self._store.units(partition)) if s is not None]
+
+    async def _commit(self, result: Result, partition: int) -> None:
+        await self._emit(result)
+        if result.changed:
+            self._store.commit(result.state, result.changed, partition)

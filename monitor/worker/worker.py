@@ -1,0 +1,236 @@
+"""The worker: a faust app wired to the processor, the takeover, ticks, delivery and metrics.
+
+Wiring only: what happens to a record is ``processor``, what happens when a
+partition changes hands is ``takeover``. The worker serves no HTTP of its
+own; whoever builds it registers the routes (``monitor.http``), reading it
+through the ``owned_*``, ``firing_alerts`` and ``is_ready`` methods below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from monitor.clock import Clock, utc_now
+from monitor.delivery.alertmanager import AlertmanagerSink
+from monitor.delivery.feed import AlertFeed
+from monitor.delivery.webhook import WebhookSink
+from monitor.kafka.batches import OutboundRecord
+from monitor.kafka.client import client_options
+from monitor.kafka.records import InboundRecord
+from monitor.kafka.topics import Topics
+from monitor.metrics import DeliveryMetrics, Metrics, StateCollector
+from monitor.settings import Settings
+from monitor.state.ledger import AlertLedger, LedgerFollower
+from monitor.state.store import ItemStore
+from monitor.version import VERSION
+from monitor.worker.app import build_app
+from monitor.worker.outbox import RAW, FaustOutbox
+from monitor.worker.processor import Processor
+from monitor.worker.takeover import Takeover
+from monitor.worker.ticks import TickSource, encode_tick
+from rules.pack import RulePack
+from rules.state import AlertState, UnitState
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+
+
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    if not raw:
+        return ()
+    items = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(k), bytes(v or b"")) for k, v in items)
+
+
+class Worker:
+    """One member of the monitor's consumer group.
+
+    Args:
+        settings: The worker's settings.
+        pack: The rules.
+        registry: Where its metrics are registered (a new registry by default).
+        clock: The wall clock.
+        monotonic: The clock that times the takeover's grace period.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        pack: RulePack,
+        registry: CollectorRegistry | None = None,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.pack = pack
+        self.topics = Topics(settings.topic_prefix)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = Metrics(self.registry, VERSION)
+        self._clock = clock
+        self.app = build_app(settings)
+        self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
+        self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
+        items = self.app.Table("items", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        self.feed = AlertFeed()
+        delivery = DeliveryMetrics(self.registry)
+        limit = settings.delivery_queue_limit
+        self.alertmanager = (
+            AlertmanagerSink(settings.alertmanager_url, settings.base_url, delivery, clock, limit=limit)
+            if settings.alertmanager_url
+            else None
+        )
+        token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+        self.webhook = (
+            WebhookSink(settings.webhook_url, settings.base_url, delivery, token, limit=limit)
+            if settings.webhook_url
+            else None
+        )
+        self.sinks: list[AlertmanagerSink | WebhookSink] = [
+            s for s in (self.alertmanager, self.webhook) if s is not None
+        ]
+        listeners = [self.feed.on_transition, *(sink.on_transition for sink in self.sinks)]
+        self.ledger = AlertLedger()
+        self._ledger_follower = LedgerFollower(
+            self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
+        )
+        self._assigned_tick: asyncio.Task[None] | None = None
+        self.processor = Processor(
+            pack,
+            ItemStore(items),
+            FaustOutbox(self.app, self.topics, listeners),
+            self.metrics,
+            self.topics,
+            settings.max_record_bytes,
+            self.ledger,
+        )
+        self.takeover = Takeover(
+            pack,
+            self.processor,
+            self.processor.writer,
+            catch_up=self._ledger_follower.catch_up,
+            highwater=self._highwater,
+            data_topics=(self.topics.task_status, self.topics.indicators),
+            grace=max(10.0, 3 * settings.tick_interval),
+            monotonic=monotonic,
+        )
+        self.ticks = TickSource(self._send_tick, self.owned_partitions, settings.tick_interval, clock)
+        self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
+        self.app.agent(self._ingress, name="compliance-process")(self._process)
+        self.app.task(self._start_background)
+        if self.alertmanager is not None:
+            self.app.timer(settings.alert_resend_interval)(self._resend_firing)
+
+    def now(self) -> datetime:
+        """The worker's clock."""
+        return self._clock()
+
+    async def produce(self, records: Sequence[OutboundRecord]) -> None:
+        """Produce records and return once the broker acknowledged every one (HTTP ingestion, demo data)."""
+        futures = [await self.app.topic(r.topic, **RAW).send(key=r.key, value=r.value) for r in records]
+        for future in futures:
+            await future
+
+    def owned_partitions(self) -> set[int]:
+        """Partitions of the data topics this worker owns now."""
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks}
+
+    def is_ready(self) -> bool:
+        """Whether the worker has joined its group, restored its tables and read its units into memory.
+
+        A partition's units are read, and its alerts reconciled with the alerts
+        topic, on its first record after assignment: within one tick interval.
+        """
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        if not recovery.completed.is_set() or self.app.rebalancing:
+            return False
+        return self.takeover.all_settled(self.owned_partitions())
+
+    def _owned_states(self) -> Iterator[UnitState]:
+        return self.processor.owned_states(self.owned_partitions())
+
+    def owned_states(self) -> list[UnitState]:
+        """The states of the units in this worker's partitions."""
+        return list(self._owned_states())
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """One unit's state, if this worker holds it."""
+        return self.processor.unit_state(unit_id)
+
+    def firing_alerts(self) -> list[AlertState]:
+        """Every alert firing now in this worker's partitions."""
+        return [alert for state in self._owned_states() for alert in state.alerts.values()]
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        try:
+            end: int | None = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not known yet: the grace period alone decides
+            return None
+        return end
+
+    async def _start_background(self) -> None:
+        await self._ledger_follower.start()
+        self.ticks.start()
+        for sink in self.sinks:
+            sink.start()
+        self.app.on_before_shutdown.connect(self._stop_background)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        self.takeover.reset()
+        self.processor.keep(self.owned_partitions())
+        # Tick the new partitions now rather than at the next interval: their units are
+        # read into memory and reconciled on their first record, and only then is the worker ready.
+        self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
+
+    async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
+        self.ticks.stop()
+        await self._ledger_follower.stop()
+        for sink in self.sinks:
+            await sink.stop()
+
+    async def _resend_firing(self) -> None:
+        if self.alertmanager is not None and self.is_ready():
+            count = self.alertmanager.resend(self.firing_alerts())
+            log.debug("re-sent %d firing alerts to Alertmanager", count)
+
+    async def _send_tick(self, partition: int, now: datetime) -> None:
+        await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)
+
+    async def _process(self, stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            now = self._clock()
+            record = InboundRecord(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                headers=_headers(message.headers),
+                timestamp=message.timestamp,
+            )
+            is_tick = record.topic == self.topics.ticks
+            try:
+                partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
+                if not self.takeover.is_settled(record.partition):
+                    await self.takeover.settle(record.partition, self.owned_partitions(), partitions, now)
+                if is_tick:
+                    await self.processor.on_tick(record.partition, partitions, now)
+                    await self.takeover.on_tick(record.partition, now)
+                else:
+                    await self.processor.on_record(record, partitions, now)
+            except Exception as exc:  # one bad record must never stop the worker
+                log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
+                if not is_tick:
+                    await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+            if not is_tick:
+                self.takeover.handled(record.topic, record.partition, record.offset)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from monitor.delivery.alertmanager import AlertmanagerSink, am_alert
+from monitor.delivery.webhook import webhook_payloads
+from monitor.metrics import DeliveryMetrics
+from tests.conftest import vn
+from tests.rules.fixtures import transition as _transition
+
+NOW = datetime(2024, 7, 21, tzinfo=UTC)
+
+
+def _sink() -> AlertmanagerSink:
+    return AlertmanagerSink(
+        ["http://am:9093"], "http://monitor:6066", DeliveryMetrics(CollectorRegistry()), lambda: NOW
+    )
+
+
+def _queued(sink: AlertmanagerSink) -> list[dict]:  # type: ignore[type-arg]
+    return list(sink.queues[0]._items.values())
+
+
+def test_am_alert_has_the_api_v2_fields() -> None:
+    alert = am_alert({"alertname": "x"}, {"summary": "s"}, vn(2024, 7, 20), None, "http://m/?unit=VN-22")
+    assert alert == {
+        "labels": {"alertname": "x"},
+        "annotations": {"summary": "s"},
+        "startsAt": "2024-07-20T00:00:00+07:00",
+        "generatorURL": "http://m/?unit=VN-22",
+    }
+    resolved = am_alert({"alertname": "x"}, {}, vn(2024, 7, 20), vn(2024, 7, 22), "g")
+    assert resolved["endsAt"] == "2024-07-22T00:00:00+07:00"
+
+
+def test_escalation_resolves_the_old_label_set_in_alertmanager() -> None:
+    sink = _sink()
+    sink.on_transition(_transition(stage="due_soon", severity="warning"))
+    sink.on_transition(_transition(stage="overdue", severity="critical"))
+    sent = _queued(sink)
+    assert [(a["labels"]["severity"], "endsAt" in a) for a in sent] == [("warning", True), ("critical", False)]
+    assert sent[0]["endsAt"] == NOW.isoformat()
+    assert sent[1]["generatorURL"] == "http://monitor:6066/?unit=VN-22"
+
+
+def test_resolution_carries_ends_at() -> None:
+    sink = _sink()
+    sink.on_transition(_transition())
+    sink.on_transition(_transition(status="resolved", ends_at=vn(2024, 7, 25)))
+    (alert,) = _queued(sink)  # the same label set: the resolution replaced the firing one
+    assert alert["endsAt"] == "2024-07-25T00:00:00+07:00"
+
+
+def test_webhook_payload_is_alertmanager_version_4() -> None:
+    firing = _transition()
+    other = _transition(fingerprint="fp2", labels={**firing.labels, "task_id": "NV-01"})
+    resolved = _transition(status="resolved", ends_at=vn(2024, 7, 25), fingerprint="fp3")
+    first, second = webhook_payloads([firing, other, resolved], "http://monitor:6066")
+    assert first["version"] == "4" and first["status"] == "firing" and first["receiver"] == "compliance-monitor"
+    assert {
+        "groupKey",
+        "truncatedAlerts",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "alerts",
+    } <= set(first)
+    assert first["commonLabels"] == {"alertname": "task-overdue", "unit_id": "VN-22", "severity": "critical"}
+    assert [a["labels"]["task_id"] for a in first["alerts"]] == ["NV-27", "NV-01"]
+    assert first["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
+    assert second["status"] == "resolved" and second["alerts"][0]["endsAt"] == "2024-07-25T00:00:00+07:00"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+from events.models import TaskStatus
+from monitor.http.views import filter_alerts, overdue_csv, overdue_items, unit_summary
+from rules.alerts import AlertFilter
+from rules.engine import apply_event
+from rules.state import UnitState
+from tests.conftest import vn
+from tests.rules.fixtures import DEADLINE_RULES, pack, task
+
+
+def _state(tmp_path: Path) -> tuple[object, UnitState]:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    state = None
+    specs = [
+        ("NV-27", "Rà soát, cắt giảm thủ tục hành chính", date(2024, 7, 1), TaskStatus.IN_PROGRESS),
+        ("NV-03", "Cấp tài khoản định danh điện tử mức 2", date(2024, 7, 10), TaskStatus.NOT_STARTED),
+        ("NV-01", "Làm sạch dữ liệu dân cư", date(2024, 7, 1), TaskStatus.COMPLETED),
+        ("NV-09", "Khám chữa bệnh bằng căn cước", date(2024, 8, 30), TaskStatus.IN_PROGRESS),
+    ]
+    for task_id, title, deadline, status in specs:
+        event = task(vn(2024, 7, 20), status, unit="VN-22", task_id=task_id, deadline=deadline, title=title)
+        state = apply_event(rules, state, event, vn(2024, 7, 20)).state
+    assert state is not None
+    return rules, state
+
+
+def test_overdue_list_and_csv_keep_vietnamese_titles(tmp_path: Path) -> None:
+    rules, state = _state(tmp_path)
+    items = overdue_items(rules, state, vn(2024, 7, 20))  # type: ignore[arg-type]
+    assert [(i["task_id"], i["days_overdue"]) for i in items] == [("NV-27", 18), ("NV-03", 9)]
+    assert items[0]["due"] == "2024-07-02T00:00:00+07:00"
+    body = overdue_csv(items)
+    assert body.startswith(b"\xef\xbb\xbf") and b"\r\n" in body  # BOM and CRLF: spreadsheets read UTF-8 right
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0]["title"] == "Rà soát, cắt giảm thủ tục hành chính"
+    assert rows[1]["title"] == "Cấp tài khoản định danh điện tử mức 2"
+
+
+def test_unit_summary(tmp_path: Path) -> None:
+    rules, state = _state(tmp_path)
+    summary = unit_summary(rules, state)  # type: ignore[arg-type]
+    assert summary["tasks"] == {"completed": 1, "in_progress": 2, "not_started": 1}
+    assert summary["overdue"] == 2 and summary["alerts_firing"] == 2
+
+
+def test_filters() -> None:
+    alerts = [
+        {"unit_id": "VN-22", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-02"},
+        {"unit_id": "VN-22", "rule_id": "b", "severity": "warning", "starts_at": "2024-07-03"},
+        {"unit_id": "VN-02", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-04"},
+    ]
+    assert [a["rule_id"] for a in filter_alerts(alerts, AlertFilter(unit_id="VN-22"))] == ["b", "a"]
+    assert len(filter_alerts(alerts, AlertFilter(rule_id="a", severity="critical"))) == 2

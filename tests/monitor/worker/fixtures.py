@@ -1,0 +1,127 @@
+"""Test doubles for the worker's parts: a recording outbox, records, a processor and a takeover over a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from monitor.kafka.records import InboundRecord, partition_for
+from monitor.kafka.topics import Topics
+from monitor.metrics import Metrics
+from monitor.state.ledger import AlertLedger
+from monitor.state.store import ItemStore
+from monitor.worker.processor import Processor
+from monitor.worker.takeover import Takeover
+from rules.alerts import AlertTransition
+from rules.pack import RulePack
+from tests.rules.fixtures import DEADLINE_RULES, pack
+
+PARTITIONS = 4
+TOPICS = Topics()
+
+
+class RecordingOutbox:
+    """Keeps what the processor sends, in order."""
+
+    def __init__(self) -> None:
+        self.alerts: list[AlertTransition] = []
+        self.dead: list[tuple[InboundRecord, str]] = []
+        self.forwarded: list[tuple[str, bytes, bytes]] = []
+
+    async def alert(self, transition: AlertTransition) -> None:
+        self.alerts.append(transition)
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        self.dead.append((record, reason))
+
+    async def forward(self, topic: str, key: bytes, value: bytes) -> None:
+        self.forwarded.append((topic, key, value))
+
+
+def record(value: bytes, unit: str = "VN-40", partition: int | None = None, offset: int = 0) -> InboundRecord:
+    """A task-status record of ``unit``, in its own partition unless told otherwise."""
+    key = unit.encode()
+    part = partition_for(key, PARTITIONS) if partition is None else partition
+    return InboundRecord(TOPICS.task_status, part, offset, key, value)
+
+
+def neighbour_of(unit: str) -> str:
+    """Another unit in the same partition as ``unit``."""
+    partition = partition_for(unit.encode(), PARTITIONS)
+    return next(
+        u
+        for u in (f"VN-{n:02d}" for n in range(1, 99))
+        if u != unit and partition_for(u.encode(), PARTITIONS) == partition
+    )
+
+
+def count(registry: CollectorRegistry, outcome: str) -> float:
+    """``compliance_events_total`` of the task-status topic for one outcome."""
+    value = registry.get_sample_value("compliance_events_total", {"topic": TOPICS.task_status, "outcome": outcome})
+    return value or 0.0
+
+
+class SteppingClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _caught_up() -> bool:
+    return True
+
+
+@dataclass
+class WorkerParts:
+    """A worker's processor and takeover over a dict table, without faust or a broker."""
+
+    processor: Processor
+    takeover: Takeover
+    outbox: RecordingOutbox
+    registry: CollectorRegistry
+    store: ItemStore
+    clock: SteppingClock
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)  # the broker's end offsets, as the test sets them
+
+
+GRACE = 10.0
+
+
+def worker_parts(
+    rules: RulePack,
+    ledger: AlertLedger | None = None,
+    table: dict[bytes, bytes] | None = None,
+    catch_up: Callable[[], Awaitable[object]] = _caught_up,
+) -> WorkerParts:
+    """A new worker's parts over ``table`` (a new worker over the same durable table, when given)."""
+    registry = CollectorRegistry()
+    outbox = RecordingOutbox()
+    store = ItemStore(table if table is not None else {})
+    processor = Processor(rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger)
+    clock = SteppingClock()
+    ends: dict[tuple[str, int], int] = {}
+    takeover = Takeover(
+        rules,
+        processor,
+        processor.writer,
+        catch_up=catch_up,
+        highwater=lambda topic, partition: ends.get((topic, partition)),
+        data_topics=(TOPICS.task_status, TOPICS.indicators),
+        grace=GRACE,
+        monotonic=clock,
+    )
+    return WorkerParts(processor, takeover, outbox, registry, store, clock, ends)
+
+
+def deadline_parts(
+    tmp_path: Path, ledger: AlertLedger | None = None, table: dict[bytes, bytes] | None = None
+) -> WorkerParts:
+    """``worker_parts`` with the deadline rules."""
+    return worker_parts(pack(tmp_path, DEADLINE_RULES), ledger, table)

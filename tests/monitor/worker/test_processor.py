@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import monitor.worker.processor
+from monitor.kafka.records import partition_for
+from monitor.metrics import Metrics
+from monitor.state.store import ItemStore
+from monitor.worker.processor import Processor
+from tests.conftest import vn
+from tests.monitor.worker.fixtures import (
+    PARTITIONS,
+    TOPICS,
+    RecordingOutbox,
+    deadline_parts,
+    worker_parts,
+)
+from tests.monitor.worker.fixtures import count as _count
+from tests.monitor.worker.fixtures import neighbour_of as _neighbour_of
+from tests.monitor.worker.fixtures import record as _record
+from tests.rules.fixtures import DEADLINE_RULES, pack, task
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Processor, RecordingOutbox, CollectorRegistry, ItemStore]:
+    parts = deadline_parts(tmp_path)
+    return parts.processor, parts.outbox, parts.registry, parts.store
+
+
+async def test_overdue_event_fires_and_the_tick_does_not_repeat_it(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20))
+    record = _record(event.model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 9))
+    assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "overdue")]
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 26)) == 0
+    assert len(outbox.alerts) == 1
+    assert _count(registry, "accepted") == 1
+
+
+async def test_a_deadline_passing_with_no_event_fires_on_the_tick_once(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, _store = setup
+    record = _record(task(vn(2024, 7, 19, 12), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 19, 12))
+    assert [(a.stage, a.annotations.get("warn_before")) for a in outbox.alerts] == [("due_soon", "1d")]
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 19, 23)) == 0  # nothing due yet
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 1)) == 1
+    assert await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 2)) == 0
+    assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "due_soon"), ("firing", "overdue")]
+
+
+async def test_malformed_record_goes_to_dead_letter_and_the_next_is_processed(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    bad = _record(b"{not json", offset=5)
+    await processor.on_record(bad, PARTITIONS, vn(2024, 7, 25))
+    good = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode(), offset=6)
+    await processor.on_record(good, PARTITIONS, vn(2024, 7, 25))
+    ((record, reason),) = outbox.dead
+    assert record.value == b"{not json" and record.offset == 5
+    assert "not JSON" in reason
+    assert _count(registry, "rejected") == 1 and _count(registry, "accepted") == 1
+    assert len(outbox.alerts) == 1
+
+
+async def test_event_in_the_wrong_partition_is_forwarded_not_processed(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, store = setup
+    event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20))
+    right = partition_for(b"VN-40", PARTITIONS)
+    await processor.on_record(
+        _record(event.model_dump_json().encode(), partition=(right + 1) % PARTITIONS), PARTITIONS, vn(2024, 7, 25)
+    )
+    assert outbox.alerts == [] and store.get("VN-40") is None
+    ((topic, key, value),) = outbox.forwarded
+    assert (topic, key) == (TOPICS.task_status, b"VN-40")
+    assert json.loads(value)["event_id"] == event.event_id
+
+
+async def test_batch_with_a_bad_item_processes_the_rest(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, store = setup
+    good = json.loads(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json())
+    batch = json.dumps([good, {**good, "event_id": "x", "status": "done"}]).encode()
+    await processor.on_record(_record(batch), PARTITIONS, vn(2024, 7, 25))
+    assert len(outbox.alerts) == 1
+    assert "item 1: field 'status'" in outbox.dead[0][1]
+    assert _count(registry, "rejected") == 1 and _count(registry, "accepted") == 1
+    assert store.get("VN-40") is not None
+
+
+async def test_a_batch_keeps_every_task_and_a_new_worker_reads_the_same_state(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    rules = pack(tmp_path, DEADLINE_RULES)
+    processor = Processor(
+        rules, ItemStore(table), RecordingOutbox(), Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20
+    )
+    items = [
+        json.loads(task(vn(2024, 7, 18), task_id=f"T-{n}", deadline=vn(2024, 7, 20 + n)).model_dump_json())
+        for n in range(3)
+    ]
+    record = _record(json.dumps(items).encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 19))
+    await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 1))  # T-0 overdue, the others due soon
+    held = processor.unit_state("VN-40")
+    assert held is not None and sorted(held.tasks) == ["T-0", "T-1", "T-2"]
+    assert sorted(a.stage for a in held.alerts.values()) == ["due_soon", "due_soon", "overdue"]
+    # Another worker taking the partition over reads the items back: same tasks, alerts and deadline index.
+    fresh = worker_parts(rules, table=table)
+    await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 20, 0, 0, 2))
+    again = fresh.processor.unit_state("VN-40")
+    assert again is not None
+    assert (again.tasks, again.alerts, again.wakeups) == (held.tasks, held.alerts, held.wakeups)
+    assert (again.next_wakeup, again.last_event_at) == (held.next_wakeup, held.last_event_at)
+
+
+async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_rest(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, store = setup
+    partition = partition_for(b"VN-40", PARTITIONS)
+    neighbour = _neighbour_of("VN-40")
+    real = monitor.worker.processor.apply_event
+
+    def faulty(pack, state, event, now):  # type: ignore[no-untyped-def]
+        if event.event_id == "boom":
+            raise RuntimeError("engine fault")
+        return real(pack, state, event, now)
+
+    monkeypatch.setattr(monitor.worker.processor, "apply_event", faulty)
+    at, due = vn(2024, 7, 25), vn(2024, 7, 20)
+    items = [
+        task(at, task_id="A", deadline=due, event_id="a"),
+        task(at, task_id="N", deadline=due, event_id="n", unit=neighbour),
+        task(at, task_id="B", deadline=due, event_id="boom"),
+        task(at, task_id="C", deadline=due, event_id="c"),
+    ]
+    record = _record(json.dumps([json.loads(e.model_dump_json()) for e in items]).encode(), partition=partition)
+    await processor.on_record(record, PARTITIONS, at)
+    ((dead, reason),) = outbox.dead
+    assert [e["event_id"] for e in json.loads(dead.value)] == ["a", "boom", "c"]  # all of VN-40's, in order
+    assert "internal error: RuntimeError: engine fault" in reason and dead.offset == record.offset
+    assert store.get("VN-40") is None  # nothing half-done kept
+    kept = store.get(neighbour)
+    assert kept is not None and list(kept.tasks) == ["N"]
+    assert _count(registry, "rejected") == 3 and _count(registry, "accepted") == 1  # each event counted once
+
+
+async def test_an_evaluation_fault_on_a_tick_skips_only_that_unit(setup, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, store = setup
+    partition = partition_for(b"VN-40", PARTITIONS)
+    neighbour = _neighbour_of("VN-40")
+    for unit in ("VN-40", neighbour):
+        event = task(vn(2024, 7, 19, 12), unit=unit, deadline=vn(2024, 7, 22))
+        await processor.on_record(_record(event.model_dump_json().encode(), unit=unit), PARTITIONS, vn(2024, 7, 19, 12))
+    real = monitor.worker.processor.advance
+
+    def faulty(pack, state, now):  # type: ignore[no-untyped-def]
+        if state.unit_id == "VN-40":
+            raise RuntimeError("engine fault")
+        return real(pack, state, now)
+
+    monkeypatch.setattr(monitor.worker.processor, "advance", faulty)
+    outbox.alerts.clear()
+    assert await processor.on_tick(partition, PARTITIONS, vn(2024, 7, 22, 0, 0, 1)) == 2
+    assert [(a.labels["unit_id"], a.stage) for a in outbox.alerts] == [(neighbour, "overdue")]
+    held = store.get("VN-40")
+    assert held is not None and "task:T-1" in held.wakeups  # still due: retried on the next tick
+
+
+async def test_redelivered_record_is_a_duplicate(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, registry, _store = setup
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 1))
+    assert len(outbox.alerts) == 1
+    assert _count(registry, "duplicate") == 1
+
+
+async def test_owned_states_lists_units_of_owned_partitions(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, _outbox, _registry, _store = setup
+    for unit in ("VN-40", "VN-02", "VN-57"):
+        record = _record(task(vn(2024, 7, 1), unit=unit).model_dump_json().encode(), unit=unit)
+        await processor.on_record(record, PARTITIONS, vn(2024, 7, 1))
+    everything = {s.unit_id for s in processor.owned_states(set(range(PARTITIONS)))}
+    assert everything == {"VN-40", "VN-02", "VN-57"}
+    only = partition_for(b"VN-40", PARTITIONS)
+    assert "VN-40" in {s.unit_id for s in processor.owned_states({only})}

@@ -1,0 +1,181 @@
+"""Taking a partition over: effects happen once although work is redone after a crash (no broker, no waiting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.kafka.records import partition_for
+from monitor.state.ledger import AlertLedger
+from monitor.worker.processor import Processor
+from tests.conftest import vn
+from tests.monitor.worker.fixtures import GRACE, PARTITIONS, TOPICS, RecordingOutbox, WorkerParts, deadline_parts
+from tests.monitor.worker.fixtures import record as _record
+from tests.rules.fixtures import task
+
+
+def _processor(
+    tmp_path: Path, ledger: AlertLedger, table: dict[bytes, bytes] | None = None
+) -> tuple[Processor, RecordingOutbox]:
+    """A worker's processor over ``table`` (a new worker over the same durable table, when given)."""
+    parts = deadline_parts(tmp_path, ledger, table)
+    return parts.processor, parts.outbox
+
+
+def _worker(tmp_path: Path, ledger: AlertLedger, table: dict[bytes, bytes] | None = None) -> WorkerParts:
+    return deadline_parts(tmp_path, ledger, table)
+
+
+async def test_redoing_a_record_whose_state_was_lost_does_not_repeat_its_alert(tmp_path: Path) -> None:
+    ledger = AlertLedger()
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
+    first, outbox = _processor(tmp_path, ledger)
+    await first.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert [a.status for a in outbox.alerts] == ["firing"]
+    # The worker died before its state reached the changelog: a new one redoes the record from scratch.
+    second, outbox_after = _processor(tmp_path, ledger)
+    await second.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    assert outbox_after.alerts == []
+
+
+async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, AlertLedger(), table)
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    (published,) = outbox.alerts
+    # A new worker, same state, but the alert record never reached the topic.
+    fresh = _worker(tmp_path, AlertLedger(), table)
+    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (1, set())
+    (again,) = fresh.outbox.alerts
+    assert (again.fingerprint, again.status, again.stage) == (published.fingerprint, "firing", "overdue")
+    assert again.annotations["reconciled"] == "true" and again.starts_at == published.starts_at
+    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (0, set())  # idempotent
+
+
+async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, ledger, table)
+    overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
+    await processor.on_record(_record(overdue.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25))
+    done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
+    lost_ledger = AlertLedger()
+    lost_ledger.observe(outbox.alerts[0])  # the resolution never reached the topic
+    await processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
+    fresh = _worker(tmp_path, lost_ledger, table)
+    partition = partition_for(b"VN-40", PARTITIONS)
+    fixed, suspects = await fresh.takeover.reconcile(partition, PARTITIONS, vn(2024, 7, 27))
+    assert (fixed, suspects, fresh.outbox.alerts) == (0, {outbox.alerts[0].fingerprint}, [])  # not yet: a suspect
+    assert (
+        await fresh.takeover.resolve_unheld(partition, suspects, vn(2024, 7, 27)) == 1
+    )  # nothing redone brought it back
+    (resolved,) = fresh.outbox.alerts
+    assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
+
+
+async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_the_topic(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    processor, outbox = _processor(tmp_path, AlertLedger(), table)
+    record = _record(task(vn(2024, 7, 15), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await processor.on_record(record, PARTITIONS, vn(2024, 7, 15))  # due soon: the state says so
+    (due_soon,) = outbox.alerts
+    ledger = AlertLedger()
+    ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
+    fresh = _worker(tmp_path, ledger, table)
+    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 21)) == (0, set())
+    assert await fresh.processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 21)) == 1
+    assert fresh.outbox.alerts == []  # the tick reaches "overdue", which the topic already has
+
+
+async def test_an_alert_published_by_a_worker_that_died_before_its_state_write_is_not_resolved(
+    tmp_path: Path,
+) -> None:
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    known = task(vn(2024, 7, 1), task_id="T-0", deadline=vn(2024, 9, 1), event_id="e-0")
+    first, _ = _processor(tmp_path, ledger, table)
+    await first.on_record(_record(known.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 1))
+    # The next record's alert reaches the topic, its state write does not (the worker dies in between).
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
+    dying, outbox = _processor(tmp_path, ledger, dict(table))
+    await dying.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    (fired,) = outbox.alerts
+    fresh = _worker(tmp_path, ledger, table)
+    fixed, suspects = await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    assert (fixed, suspects) == (0, {fired.fingerprint})
+    await fresh.processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 1))  # the uncommitted record is redone
+    assert await fresh.takeover.resolve_unheld(record.partition, suspects, vn(2024, 7, 25, 0, 2)) == 0
+    assert fresh.outbox.alerts == []  # neither a resolution nor a second firing record
+
+
+# --- the same pictures through the worker's own calls: settle on the first record, on_tick on each tick -------
+
+
+async def test_crash_picture_the_suspect_is_brought_back_by_the_redone_record_and_never_resolved(
+    tmp_path: Path,
+) -> None:
+    """The previous owner published a firing alert and died before writing its state."""
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    known = task(vn(2024, 7, 1), task_id="T-0", deadline=vn(2024, 9, 1), event_id="e-0")
+    first = _worker(tmp_path, ledger, table)
+    await first.processor.on_record(_record(known.model_dump_json().encode(), offset=0), PARTITIONS, vn(2024, 7, 1))
+    record = _record(
+        task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode(), offset=1
+    )
+    dying = _worker(tmp_path, ledger, dict(table))  # its state writes are lost with it
+    await dying.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    (fired,) = dying.outbox.alerts
+
+    fresh = _worker(tmp_path, ledger, table)
+    partition = record.partition
+    fresh.ends[(TOPICS.task_status, partition)] = 2  # the broker holds offsets 0 and 1
+    await fresh.takeover.settle(partition, {partition}, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    assert fresh.takeover.is_settled(partition) and fresh.takeover.suspects(partition) == {fired.fingerprint}
+    fresh.takeover.handled(TOPICS.task_status, partition, 0)
+    fresh.clock.now = GRACE + 1
+    # The grace period has passed, but offset 1 is not redone yet: the suspect waits.
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 25, 0, 2)) == 0
+    assert fresh.takeover.suspects(partition) == {fired.fingerprint}
+    await fresh.processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 3))  # redone: the state holds it again
+    fresh.takeover.handled(TOPICS.task_status, partition, 1)
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 25, 0, 4)) == 0
+    assert fresh.takeover.suspects(partition) == set()  # decided: held, so not resolved
+    assert fresh.outbox.alerts == []  # neither a second firing record nor a resolution
+
+
+async def test_lost_resolution_picture_resolved_only_after_the_grace_period_and_the_redo(tmp_path: Path) -> None:
+    """The state resolved an alert; the resolution record never reached the topic."""
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    first = _worker(tmp_path, ledger, table)
+    overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
+    await first.processor.on_record(_record(overdue.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25))
+    (fired,) = first.outbox.alerts
+    lost = AlertLedger()
+    lost.observe(fired)  # what the topic says: still firing
+    done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
+    await first.processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
+
+    fresh = _worker(tmp_path, lost, table)
+    partition = partition_for(b"VN-40", PARTITIONS)
+    await fresh.takeover.settle(partition, {partition}, PARTITIONS, vn(2024, 7, 27))
+    assert fresh.takeover.suspects(partition) == {fired.fingerprint}
+    fresh.clock.now = GRACE - 1
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 1)) == 0  # within the grace period
+    assert fresh.outbox.alerts == []
+    fresh.clock.now = GRACE
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 2)) == 1
+    (resolved,) = fresh.outbox.alerts
+    assert (resolved.fingerprint, resolved.status) == (fired.fingerprint, "resolved")
+    assert resolved.annotations["resolution"] == "reconciled" and resolved.ends_at == vn(2024, 7, 27, 0, 2)
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 3)) == 0  # once
+
+
+async def test_a_rebalance_makes_every_partition_settle_again(tmp_path: Path) -> None:
+    parts = _worker(tmp_path, AlertLedger())
+    await parts.takeover.settle(0, {0, 1}, PARTITIONS, vn(2024, 7, 1))
+    await parts.takeover.settle(1, {0, 1}, PARTITIONS, vn(2024, 7, 1))
+    assert parts.takeover.all_settled({0, 1}) and not parts.takeover.all_settled({0, 1, 2})
+    parts.takeover.reset()
+    assert not parts.takeover.is_settled(0) and not parts.takeover.all_settled({0})

@@ -1,0 +1,99 @@
+"""Builders for rule tests, and for every test that needs events, packs or alert transitions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
+from rules.alerts import AlertTransition
+from rules.loader import load_pack
+from rules.pack import RulePack
+
+_counter = iter(range(1, 1_000_000))
+
+
+def pack(tmp_path: Path, yaml_text: str) -> RulePack:
+    path = tmp_path / f"rules-{next(_counter)}.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    return load_pack([path])
+
+
+def task(
+    at: datetime,
+    status: TaskStatus | str = TaskStatus.IN_PROGRESS,
+    *,
+    unit: str = "VN-40",
+    task_id: str = "T-1",
+    kind: str = "task",
+    deadline: date | datetime | None = None,
+    event_id: str | None = None,
+    **extra: Any,
+) -> TaskStatusEvent:
+    return TaskStatusEvent(
+        event_id=event_id or f"e-{next(_counter)}",
+        source="test",
+        unit_id=unit,
+        task_id=task_id,
+        kind=kind,
+        status=TaskStatus(status),
+        deadline=deadline,
+        occurred_at=at,
+        **extra,
+    )
+
+
+def indicator(at: datetime, value: float, *, unit: str = "VN-40", name: str = "online_dossier_ratio") -> IndicatorEvent:
+    return IndicatorEvent(
+        event_id=f"i-{next(_counter)}", source="test", unit_id=unit, indicator=name, value=value, occurred_at=at
+    )
+
+
+DEADLINE_RULES = """
+groups:
+  - name: test
+    timezone: Asia/Ho_Chi_Minh
+    rules:
+      - id: task-overdue
+        kind: deadline
+        severity: critical
+        select: {kind: task}
+        due_from: deadline
+        expect_status: [completed, ongoing]
+        warn_before: [7d, 1d]
+"""
+
+THRESHOLD_RULES = """
+groups:
+  - name: test
+    rules:
+      - id: online-low
+        kind: threshold
+        indicator: online_dossier_ratio
+        below: 0.5
+        resolve_above: 0.52
+"""
+
+BOTH_RULES = DEADLINE_RULES + THRESHOLD_RULES.split("rules:", 1)[1]
+
+
+def transition(
+    status: str = "firing", stage: str = "overdue", severity: str = "critical", **extra: object
+) -> AlertTransition:
+    """An alert transition about Nghệ An's task NV-27."""
+    data: dict[str, object] = {
+        "fingerprint": "fp1",
+        "status": status,
+        "stage": stage,
+        "rule_id": "task-overdue",
+        "severity": severity,
+        "labels": {"alertname": "task-overdue", "unit_id": "VN-22", "task_id": "NV-27", "severity": severity},
+        "annotations": {"summary": "Nghệ An: nhiệm vụ quá hạn"},
+        "starts_at": datetime(2024, 7, 13, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
+        "event_ids": ["e-1"],
+        "rule_version": "v1",
+        **extra,
+    }
+    return AlertTransition.model_validate(data)

@@ -192,17 +192,10 @@ def frozen_worker(workdir: Path, items: int, freeze: float = 25.0) -> Report:
             finally:
                 os.kill(a.process.pid, signal.SIGCONT)
             _wait_settled(broker, publisher.workload, b.log)
-            a.wait_ready(timeout=90)
-            b.wait_ready(timeout=90)
-            time.sleep(5)  # a zombie write, or a stale state re-published, would show by now
-            both = _views([a, b])
-        finally:
+        except BaseException:
             b.stop()
-        a.wait_ready(timeout=90)
-        wait_for("A to own every partition", lambda: _owns_all(a), timeout=60, log=a.log)
-        time.sleep(5)
-        report = _check(broker, publisher.workload, [a])
-        return check_views(publisher.workload, both, report)
+            raise
+        return _resumed_then_alone(broker, publisher.workload, a, b)
 
 
 def frozen_worker_while_another_joins(workdir: Path, items: int, freeze: float = 25.0) -> Report:
@@ -223,24 +216,33 @@ def frozen_worker_while_another_joins(workdir: Path, items: int, freeze: float =
         os.kill(a.process.pid, signal.SIGSTOP)
         b = _worker(broker, workdir / "b", workdir / "b" / "data")
         try:
-            b.start()
-            publisher.complete()
-            _wait_settled(broker, publisher.workload, b.log)
-            time.sleep(max(0.0, freeze - 20))
-        finally:
-            os.kill(a.process.pid, signal.SIGCONT)
-        try:
-            a.wait_ready(timeout=90)
-            b.wait_ready(timeout=90)
-            time.sleep(5)  # a zombie write, or a stale state re-published, would show by now
-            a_view = _views([a, b])
-        finally:
+            try:
+                b.start()
+                publisher.complete()
+                _wait_settled(broker, publisher.workload, b.log)
+                time.sleep(max(0.0, freeze - 20))
+            finally:
+                os.kill(a.process.pid, signal.SIGCONT)
+        except BaseException:
             b.stop()
+            raise
+        return _resumed_then_alone(broker, publisher.workload, a, b)
+
+
+def _resumed_then_alone(broker: EmbeddedBroker, workload: Workload, a: MonitorProcess, b: MonitorProcess) -> Report:
+    """A resumed beside B: check both workers' views, then let B leave and check A alone with every partition."""
+    try:
         a.wait_ready(timeout=90)
-        wait_for("A to own every partition", lambda: _owns_all(a), timeout=60, log=a.log)
-        time.sleep(5)
-        report = _check(broker, publisher.workload, [a])
-        return check_views(publisher.workload, a_view, report)
+        b.wait_ready(timeout=90)
+        time.sleep(5)  # a zombie write, or a stale state re-published, would show by now
+        both = _views([a, b])
+    finally:
+        b.stop()
+    a.wait_ready(timeout=90)
+    wait_for("A to own every partition", lambda: _owns_all(a), timeout=60, log=a.log)
+    time.sleep(5)
+    report = _check(broker, workload, [a])
+    return check_views(workload, both, report)
 
 
 def _owns_all(worker: MonitorProcess) -> bool:

@@ -1,4 +1,4 @@
-"""Event models: the ingress contract of DESIGN.md, as pydantic models.
+"""Event models: the ingress contract (README "Publishing an event"), as pydantic models.
 
 These models are the only schema source; ``events.schema`` exports them as
 JSON Schema for publishers.

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale lint typecheck schemas clean
+.PHONY: run test bench bench-scale chaos lint typecheck schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 ITEMS ?= 1000000
 bench-scale: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.scale --items $(ITEMS)
+
+## chaos: every fault scenario RUNS times at ITEMS tasks (frozen worker, crash then failover, disk full): a table
+RUNS ?= 3
+chaos: $(STAMP)
+	$(BIN)/python -m tests.faults.chaos --items $(or $(CHAOS_ITEMS),3000) --runs $(RUNS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check events rules monitor tests

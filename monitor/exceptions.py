@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BrokerError", "MonitorError"]
+__all__ = ["BrokerError", "Fenced", "MonitorError", "StoreUnavailable"]
 
 
 class MonitorError(Exception):
@@ -11,3 +11,11 @@ class MonitorError(Exception):
 
 class BrokerError(MonitorError):
     """The embedded broker could not be found, started or reached."""
+
+
+class StoreUnavailable(MonitorError):
+    """State could not be made durable (changelog not acknowledged, local store failing): an outage, not bad input."""
+
+
+class Fenced(MonitorError):
+    """The worker lost its group membership: it must not write or publish until partitions are assigned again."""

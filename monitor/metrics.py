@@ -63,6 +63,11 @@ class Metrics:
             "Alert transitions not written again because the alerts topic already had them (redone work).",
             registry=registry,
         )
+        self.store_failures = Counter(
+            "compliance_state_store_failures",
+            "Attempts to make state durable that failed (changelog not acknowledged, local store failing).",
+            registry=registry,
+        )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)
         build.labels(version=version).set(1)
 

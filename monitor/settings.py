@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, gt=0)
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
+    broker_loss_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without the broker, or without the monitor's topics, after which a worker exits non-zero.",
+    )
     log_level: str = Field(default="info")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How to connect to an existing Kafka cluster."

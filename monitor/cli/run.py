@@ -10,7 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from monitor.cli.common import add_worker_flags, load_rules, settings_from
+from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.settings import Settings
@@ -20,23 +23,27 @@ __all__ = ["register"]
 
 log = logging.getLogger("monitor")
 
+_BROKER_LOST = 3  # exit status of a worker that gave up waiting for the broker or its topics
+
 
 def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banner: str | None = None) -> int:
     """Create missing topics, build the worker, register its routes, run it until stopped."""
-    from faust.worker import Worker as FaustWorker
-
     from monitor.http import register_routes
     from monitor.worker import Worker
+    from monitor.worker.runner import BoundedWorker
 
-    created = asyncio.run(
-        ensure_topics(
-            settings.bootstrap_servers,
-            Topics(settings.topic_prefix),
-            settings.partitions,
-            settings.replication_factor,
-            **client_options(settings),
+    try:
+        created = asyncio.run(
+            ensure_topics(
+                settings.bootstrap_servers,
+                Topics(settings.topic_prefix),
+                settings.partitions,
+                settings.replication_factor,
+                **client_options(settings),
+            )
         )
-    )
+    except KafkaError as exc:
+        raise MonitorError(f"cannot reach the broker at {settings.bootstrap_servers}: {exc}") from exc
     if created:
         log.info("created topics: %s", ", ".join(created))
     worker = Worker(settings, pack)
@@ -47,12 +54,14 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
         worker.app.task(lambda: publish_demo_when_ready(worker))
     if banner:
         print(banner, flush=True)
-    runner = FaustWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    runner = BoundedWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.on_give_up(lambda reason: runner.give_up(_BROKER_LOST, reason))
+    code = 0
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+        code = int(exc.code or 0)
+    return BoundedWorker.exit_code if BoundedWorker.exit_code is not None else code
 
 
 def _banner(settings: Settings, demo: bool) -> str:

@@ -10,12 +10,12 @@ exponential backoff until it answers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from monitor.background import Background
 from monitor.metrics import DeliveryMetrics
 
 __all__ = ["DeliveryError", "DeliveryQueue"]
@@ -51,7 +51,7 @@ class DeliveryQueue(Generic[T]):
         self._backoff = backoff
         self._items: OrderedDict[str, T] = OrderedDict()
         self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._sender = Background(f"deliver-{name}", self._run)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -68,16 +68,11 @@ class DeliveryQueue(Generic[T]):
 
     def start(self) -> None:
         """Start the sender on the running loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"deliver-{self.name}")
+        self._sender.start()
 
     async def stop(self) -> None:
         """Stop the sender; undelivered items are dropped (firing alerts are re-sent by their owner)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._sender.stop()
 
     async def _run(self) -> None:
         delay = self._backoff[0]

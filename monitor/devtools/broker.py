@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -42,11 +43,23 @@ def broker_binary() -> Path:
         raise BrokerError(f"no Tansu broker binary for this platform: {exc}") from exc
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def free_port(host: str = "127.0.0.1", low: int = 20_000, high: int = 32_000) -> int:
+    """A TCP port on ``host`` that nothing listens on right now, below the ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` is an ephemeral one, which the
+    next outgoing connection may take before the server that was given it
+    binds it; ports under the ephemeral range (32768 and up on Linux) are not
+    handed out that way.
+    """
+    for _ in range(200):
+        port = random.randrange(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise BrokerError(f"no free port between {low} and {high} on {host}")
 
 
 def _listening(host: str, port: int) -> bool:

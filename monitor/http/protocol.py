@@ -73,5 +73,8 @@ class WorkerView(Protocol):
     def is_ready(self) -> bool:
         """Whether the worker has joined its group and read its partitions' units."""
 
+    def problems(self) -> dict[str, str]:
+        """Why the worker cannot work now, by cause."""
+
     async def produce(self, records: Sequence[OutboundRecord]) -> None:
         """Produce records and return once the broker acknowledged each."""

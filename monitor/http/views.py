@@ -284,5 +284,9 @@ def healthz() -> Answer:
 def readyz(worker: WorkerView) -> Answer:
     """``/readyz``: 200 once the worker has joined its group and read its partitions' units."""
     ready = worker.is_ready()
-    body = {"status": "ready" if ready else "starting", "partitions": sorted(worker.owned_partitions())}
+    problems = worker.problems()
+    status = "ready" if ready else "failing" if problems else "starting"
+    body: dict[str, Any] = {"status": status, "partitions": sorted(worker.owned_partitions())}
+    if problems:
+        body["problems"] = problems
     return _json(body, status=200 if ready else 503)

@@ -2,20 +2,23 @@
 
 The processor and the takeover never talk to a producer: they write through
 ``AlertWriter``, which consults the ledger so that an alert transition the
-topic already ends with is not written twice, and through an ``Outbox``,
-which the worker implements over faust topics and tests over a list.
+topic already ends with is not written twice, waits for the broker, and only
+then records the transitions in the ledger and tells the listeners; and
+through an ``Outbox``, which the worker implements over faust topics and
+tests over a list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from monitor.kafka.records import InboundRecord, dead_letter_headers
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
-from rules.alerts import AlertTransition
+from rules.alerts import AlertTransition, transition_key
 
 __all__ = ["RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox"]
 
@@ -30,7 +33,10 @@ class Outbox(Protocol):
     """Where the processor's records go."""
 
     async def alert(self, transition: AlertTransition) -> None:
-        """Write an alert transition to the alerts topic."""
+        """Send an alert transition to the alerts topic (``flush`` waits for it)."""
+
+    async def flush(self) -> None:
+        """Wait until every alert sent so far is acknowledged; raise if one was not."""
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Write a refused record, with the reason, to the dead-letter topic."""
@@ -42,46 +48,73 @@ class Outbox(Protocol):
 class AlertWriter:
     """Writes alert transitions through an outbox, once each.
 
-    Alerts leave before the state that records them; the ledger drops a
-    transition the topic already ends with, so redoing work after a crash
-    does not write it twice.
+    A transition the alerts topic already ends with (the ledger says so) is
+    dropped: redoing work after a crash does not write it twice. The ledger
+    and the listeners hear of a transition only once the broker has it.
     """
 
-    def __init__(self, outbox: Outbox, ledger: AlertLedger, metrics: Metrics) -> None:
+    def __init__(
+        self, outbox: Outbox, ledger: AlertLedger, metrics: Metrics, listeners: Sequence[AlertListener] = ()
+    ) -> None:
         self._outbox = outbox
         self._ledger = ledger
         self._metrics = metrics
+        self._listeners = listeners
 
     @property
     def ledger(self) -> AlertLedger:
         """What the alerts topic says."""
         return self._ledger
 
-    async def write(self, transition: AlertTransition) -> bool:
-        """Write ``transition`` unless the topic already ends with it; return whether it was written."""
-        if not self._ledger.is_new(transition):
-            self._metrics.suppressed.inc()
-            return False
-        await self._outbox.alert(transition)
-        self._ledger.observe(transition)
-        self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
-        return True
+    async def write(self, transitions: Sequence[AlertTransition]) -> int:
+        """Write the transitions the topic does not already end with, in order; return how many were written."""
+        fresh: list[AlertTransition] = []
+        last: dict[str, AlertTransition] = {}
+        for transition in transitions:
+            previous = last.get(transition.fingerprint)
+            repeated = (
+                transition_key(previous) == transition_key(transition)
+                if previous is not None
+                else not self._ledger.is_new(transition)
+            )
+            if repeated:
+                self._metrics.suppressed.inc()
+                continue
+            last[transition.fingerprint] = transition
+            fresh.append(transition)
+        if not fresh:
+            return 0
+        for transition in fresh:
+            await self._outbox.alert(transition)
+        await self._outbox.flush()
+        for transition in fresh:
+            self._ledger.observe(transition)
+            self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
+            for listener in self._listeners:
+                listener(transition)
+        return len(fresh)
 
 
 class FaustOutbox:
-    """``Outbox`` over faust topics (the app's producer), telling in-process listeners of each alert."""
+    """``Outbox`` over faust topics (the app's producer)."""
 
-    def __init__(self, app: Any, topics: Topics, listeners: Sequence[AlertListener]) -> None:
+    def __init__(self, app: Any, topics: Topics) -> None:
         self._app = app
         self._alerts = app.topic(topics.alerts, **RAW)
         self._dead_letter = app.topic(topics.dead_letter, **RAW)
-        self._listeners = listeners
+        self._unacknowledged: list[Awaitable[Any]] = []
 
     async def alert(self, transition: AlertTransition) -> None:
-        """Send the transition, keyed by its fingerprint, and tell the listeners."""
-        await self._alerts.send(key=transition.fingerprint.encode(), value=transition.model_dump_json().encode("utf-8"))
-        for listener in self._listeners:
-            listener(transition)
+        """Send the transition, keyed by its fingerprint."""
+        sent = await self._alerts.send(
+            key=transition.fingerprint.encode(), value=transition.model_dump_json().encode("utf-8")
+        )
+        self._unacknowledged.append(sent)
+
+    async def flush(self) -> None:
+        """Wait for the broker to acknowledge every alert sent so far."""
+        pending, self._unacknowledged = self._unacknowledged, []
+        await asyncio.gather(*pending)
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Send the original bytes with where they came from and why they were refused."""

@@ -1,40 +1,81 @@
 """The stream adapter: records and ticks in, state and alert transitions out.
 
 This is the only place that turns records into engine calls. It owns no
-I/O of its own: state lives behind ``UnitStore`` (faust tables in the worker)
-and records leave through ``Outbox`` (the faust producer); alert transitions
-go through ``AlertWriter``, once each. Taking a partition over is
+I/O of its own: state lives behind ``UnitStore`` (a changelog-backed table in
+the worker), records leave through ``Outbox`` (the faust producer), alert
+transitions through ``AlertWriter``, once each. Taking a partition over is
 ``monitor.worker.takeover``.
+
+Durable before visible: a record's (or a tick's) state changes and the
+transitions they cause are staged together, made durable in one flush, and
+only then published. A flush that fails is an outage, not bad input: the
+processor retries it with backoff, publishing nothing and reading nothing
+more, until the store works again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 
 from events.codec import decode_record, encode_batch, encode_event
 from events.models import Event
+from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord, partition_for
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
-from monitor.worker.outbox import AlertWriter, Outbox
+from monitor.worker.health import Health
+from monitor.worker.outbox import AlertListener, AlertWriter, Outbox
+from rules.alerts import AlertTransition
 from rules.engine import Outcome, Result, advance, apply_event, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 from rules.subjects import Change
 
-__all__ = ["Processor"]
+__all__ = ["Processor", "unpublished"]
 
 log = logging.getLogger(__name__)
 
+_RETRY = (0.1, 5.0)  # first and longest wait between attempts to make state durable, seconds
+
+
+def unpublished(transitions: list[AlertTransition], last: AlertTransition | None) -> list[AlertTransition]:
+    """The transitions of one alert that come after ``last``, the record the topic ends with.
+
+    An outbox entry holds every transition of an alert since it was last
+    confirmed; the topic may have some of them already (the worker died after
+    publishing, before confirming). Everything after the last one it has is
+    what it lacks.
+    """
+    if last is not None:
+        for position in range(len(transitions) - 1, -1, -1):
+            if transitions[position] == last:
+                return transitions[position + 1 :]
+    return transitions
+
 
 class Processor:
-    """Applies records and ticks to unit state through the pure engine."""
+    """Applies records and ticks to unit state through the pure engine.
+
+    Args:
+        pack: The rules.
+        store: Unit state, durable item by item.
+        outbox: Where records go.
+        metrics: The worker's metrics.
+        topics: The topic names.
+        max_record_bytes: Largest record value accepted.
+        ledger: What the alerts topic says (a fresh, empty one by default).
+        listeners: Told of every transition once the alerts topic has it.
+        health: Told when the store fails and recovers.
+        may_act: Asked before anything is written or published (the zombie fence); ``False`` raises ``Fenced``.
+        sleep: How to wait between attempts to make state durable.
+    """
 
     def __init__(
         self,
@@ -45,14 +86,22 @@ class Processor:
         topics: Topics,
         max_record_bytes: int,
         ledger: AlertLedger | None = None,
+        *,
+        listeners: tuple[AlertListener, ...] = (),
+        health: Health | None = None,
+        may_act: Callable[[], Awaitable[bool]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._pack = pack
         self._store = store
         self._outbox = outbox
         self._metrics = metrics
-        self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics)
         self._topics = topics
         self._max_record_bytes = max_record_bytes
+        self._health = health if health is not None else Health()
+        self._sleep = sleep
+        self._may_act = may_act
+        self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
     async def on_record(self, record: InboundRecord, partitions: int, now: datetime) -> None:
@@ -76,7 +125,7 @@ class Processor:
             await self.reject(record, reason, len(decoded.rejections))
         self._ensure_loaded(record.partition, partitions)
         # Written once per record: an item a batch changes several times is written once.
-        changed: dict[str, tuple[UnitState, set[Change]]] = {}
+        changed: dict[str, tuple[UnitState, set[Change], list[AlertTransition]]] = {}
         seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
@@ -89,9 +138,9 @@ class Processor:
             seen.setdefault(event.unit_id, []).append(event)
             if event.unit_id in failed:
                 continue
-            pending, parts = changed.get(event.unit_id) or (self._store.get(event.unit_id), set())
+            pending, parts, transitions = changed.get(event.unit_id) or (self._store.get(event.unit_id), set(), [])
             try:
-                result = await self._apply(event, pending, now)
+                result = self._apply(event, pending, now)
             except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
                 log.exception("evaluating event %s of %s failed", event.event_id, event.unit_id)
                 failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"
@@ -100,9 +149,12 @@ class Processor:
                 continue
             outcomes.append((event, result.outcome))
             if result.outcome is Outcome.ACCEPTED:
-                changed[event.unit_id] = (result.state, parts | result.changed)
-        for state, parts in changed.values():
+                changed[event.unit_id] = (result.state, parts | result.changed, [*transitions, *result.transitions])
+        for state, parts, transitions in changed.values():
             self._store.commit(state, parts, record.partition)
+            self._store.stage_transitions(state.unit_id, transitions, record.partition)
+        await self._make_durable()
+        await self.publish(record.partition)
         for event, outcome in outcomes:
             if event.unit_id in failed:
                 continue
@@ -126,7 +178,7 @@ class Processor:
         self._ensure_loaded(partition, partitions)
         for unit_id in self._rostered(partitions).get(partition, ()):
             if self._store.get(unit_id) is None:
-                await self._commit(seed(self._pack, unit_id, now), partition)
+                self._stage(seed(self._pack, unit_id, now), partition)
         instant = now.timestamp()
         due = 0
         for unit_id in self._store.units(partition):
@@ -143,9 +195,56 @@ class Processor:
                 self._store.reload(unit_id)  # the engine updates in place: drop what it left half-done
                 continue
             self._metrics.evaluation.observe(time.perf_counter() - started)
-            await self._commit(result, partition)
+            self._stage(result, partition)
+        await self._make_durable()
+        await self.publish(partition)
         self._metrics.tick.observe(time.perf_counter() - began)
         return due
+
+    async def publish(self, partition: int) -> int:
+        """Publish what the partition's outbox holds and the topic lacks; confirm it; return how many.
+
+        A failure to publish is logged and left for the next record or tick:
+        the outbox keeps the transitions until the topic has them.
+        """
+        entries = self._store.outbox(partition)
+        if not entries:
+            return 0
+        await self._check_membership()
+        ledger = self.writer.ledger
+        todo = [
+            t for e in entries for t in unpublished(e.transitions, ledger.last_record(e.transitions[0].fingerprint))
+        ]
+        try:
+            written = await self.writer.write(todo)
+        except Exception as exc:  # the broker did not take them: the outbox keeps them
+            log.warning("partition %d: %d alert transitions not published yet: %r", partition, len(todo), exc)
+            return 0
+        self._store.confirm(partition, entries)
+        return written
+
+    async def _make_durable(self) -> None:
+        """Flush the store, retrying with backoff until it works; the worker is not ready meanwhile."""
+        delay = _RETRY[0]
+        while True:
+            if self._store.staged():
+                await self._check_membership()
+            try:
+                await self._store.flush()
+            except StoreUnavailable as exc:
+                self._metrics.store_failures.inc()
+                if self._health.set_problem("store", str(exc)):
+                    log.error("state store failing, processing paused: %s", exc)
+                await self._sleep(delay)
+                delay = min(delay * 2, _RETRY[1])
+                continue
+            if self._health.clear_problem("store"):
+                log.warning("state store working again; processing resumes")
+            return
+
+    async def _check_membership(self) -> None:
+        if self._may_act is not None and not await self._may_act():
+            raise Fenced("this worker lost its group membership; the partitions' new owner redoes the work")
 
     def _ensure_loaded(self, partition: int, partitions: int) -> None:
         if not self._store.is_loaded(partition):
@@ -182,27 +281,22 @@ class Processor:
         for partition in sorted(partitions):
             yield from self.partition_states(partition)
 
-    async def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
-        """Apply one event to ``state`` and publish its transitions; the caller stores the new state."""
+    def _apply(self, event: Event, state: UnitState | None, now: datetime) -> Result:
+        """Apply one event to ``state``; the caller stages the new state and the transitions."""
         started = time.perf_counter()
         result = apply_event(self._pack, state, event, now)
         self._metrics.evaluation.observe(time.perf_counter() - started)
-        await self._emit(result)
         return result
 
-    async def _emit(self, result: Result) -> None:
-        for transition in result.transitions:
-            await self.writer.write(transition)
-
     def keep(self, partitions: set[int]) -> None:
-        """Forget the in-memory units of partitions this worker no longer owns (after a rebalance)."""
+        """Forget the in-memory units of every partition not in ``partitions``."""
         self._store.keep(partitions)
 
     def partition_states(self, partition: int) -> list[UnitState]:
         """The states of the units of a partition in memory."""
         return [s for s in (self._store.get(u) for u in self._store.units(partition)) if s is not None]
 
-    async def _commit(self, result: Result, partition: int) -> None:
-        await self._emit(result)
+    def _stage(self, result: Result, partition: int) -> None:
         if result.changed:
             self._store.commit(result.state, result.changed, partition)
+        self._store.stage_transitions(result.state.unit_id, result.transitions, partition)

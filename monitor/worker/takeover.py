@@ -146,29 +146,37 @@ class Takeover:
         return await self.resolve_unheld(partition, suspects, now)
 
     async def reconcile(self, partition: int, partitions: int, now: datetime) -> tuple[int, set[str]]:
-        """Re-publish the alerts the topic lost; return how many, and the suspects."""
+        """Publish what the topic lacks; return how many records that took, and the suspects.
+
+        First the outbox: transitions made durable with the state but not
+        confirmed on the topic, published exactly as they were evaluated.
+        Then firing alerts the state holds and the topic does not show
+        (restated). What the topic shows firing and the state does not hold
+        is left as a suspect.
+        """
         self._processor.load({partition}, partitions)
-        fixed = 0
+        fixed = await self._processor.publish(partition)
         ledger = self._writer.ledger
-        for state in self._processor.partition_states(partition):
-            for alert in state.alerts.values():
-                if behind_or_level(alert.stage, ledger.last(alert.fingerprint)):
-                    continue  # the topic already says firing at this stage or later: the state will catch up
-                await self._writer.write(restate(self._pack, alert))
-                fixed += 1
-        if fixed:
-            log.warning("partition %d: %d firing alerts re-published to match the state", partition, fixed)
-        return fixed, {t.fingerprint for t in self._unheld(partition)}
+        lost = [
+            restate(self._pack, alert)
+            for state in self._processor.partition_states(partition)
+            for alert in state.alerts.values()
+            if not behind_or_level(alert.stage, ledger.last(alert.fingerprint))
+        ]
+        restated = await self._writer.write(lost)
+        if restated:
+            log.warning("partition %d: %d firing alerts re-published to match the state", partition, restated)
+        return fixed + restated, {t.fingerprint for t in self._unheld(partition)}
 
     async def resolve_unheld(self, partition: int, suspects: set[str], now: datetime) -> int:
         """Resolve the suspects that the topic still shows firing and the state still does not hold."""
-        fixed = 0
+        resolutions = []
         for last in self._unheld(partition):
             if last.fingerprint in suspects:
                 annotations = {**last.annotations, "resolution": "reconciled"}
                 update = {"status": "resolved", "ends_at": max(now, last.starts_at), "annotations": annotations}
-                await self._writer.write(last.model_copy(update=update))
-                fixed += 1
+                resolutions.append(last.model_copy(update=update))
+        fixed = await self._writer.write(resolutions)
         if fixed:
             log.warning("partition %d: %d alerts the state no longer holds resolved on the topic", partition, fixed)
         return fixed

@@ -9,29 +9,36 @@ through the ``owned_*``, ``firing_alerts`` and ``is_ready`` methods below.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from monitor.clock import Clock, utc_now
+from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.webhook import WebhookSink
+from monitor.exceptions import Fenced
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, StateCollector
 from monitor.settings import Settings
+from monitor.state.changelog import ChangelogItemLog
 from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.worker.app import build_app
+from monitor.worker.broker_watch import BrokerWatch
+from monitor.worker.health import Health
+from monitor.worker.membership import Membership
 from monitor.worker.outbox import RAW, FaustOutbox
 from monitor.worker.processor import Processor
 from monitor.worker.takeover import Takeover
@@ -75,6 +82,7 @@ class Worker:
         self.topics = Topics(settings.topic_prefix)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = Metrics(self.registry, VERSION)
+        clock = NeverBackwards(clock)
         self._clock = clock
         self.app = build_app(settings)
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
@@ -97,20 +105,30 @@ class Worker:
         self.sinks: list[AlertmanagerSink | WebhookSink] = [
             s for s in (self.alertmanager, self.webhook) if s is not None
         ]
-        listeners = [self.feed.on_transition, *(sink.on_transition for sink in self.sinks)]
+        listeners = (self.feed.on_transition, *(sink.on_transition for sink in self.sinks))
+        self.health = Health()
         self.ledger = AlertLedger()
         self._ledger_follower = LedgerFollower(
             self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
         )
         self._assigned_tick: asyncio.Task[None] | None = None
+        self.membership = Membership(
+            settings.session_timeout,
+            settings.heartbeat_interval,
+            self._generation,
+            self.health,
+        )
         self.processor = Processor(
             pack,
-            ItemStore(items),
-            FaustOutbox(self.app, self.topics, listeners),
+            ItemStore(ChangelogItemLog(self.app, items)),
+            FaustOutbox(self.app, self.topics),
             self.metrics,
             self.topics,
             settings.max_record_bytes,
             self.ledger,
+            listeners=listeners,
+            health=self.health,
+            may_act=self.membership.may_act,
         )
         self.takeover = Takeover(
             pack,
@@ -122,10 +140,19 @@ class Worker:
             grace=max(10.0, 3 * settings.tick_interval),
             monotonic=monotonic,
         )
-        self.ticks = TickSource(self._send_tick, self.owned_partitions, settings.tick_interval, clock)
+        self._admin: AIOKafkaAdminClient | None = None
+        self.broker_watch = BrokerWatch(
+            self._list_topics,
+            [*self.topics.all, items.changelog_topic.get_topic_name()],
+            self.health,
+            give_up_after=settings.broker_loss_timeout,
+        )
+        self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
         self.app.agent(self._ingress, name="compliance-process")(self._process)
         self.app.task(self._start_background)
+        self.app.on_before_shutdown.connect(self._stop_background)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
 
@@ -140,7 +167,13 @@ class Worker:
             await future
 
     def owned_partitions(self) -> set[int]:
-        """Partitions of the data topics this worker owns now."""
+        """Partitions of the data topics this worker owns now; none while it may have lost them (a zombie)."""
+        if self.membership.in_doubt():
+            return set()
+        return self._assigned()
+
+    def _assigned(self) -> set[int]:
+        """Partitions the consumer was last assigned."""
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks}
 
     def is_ready(self) -> bool:
@@ -150,9 +183,15 @@ class Worker:
         topic, on its first record after assignment: within one tick interval.
         """
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        if not recovery.completed.is_set() or self.app.rebalancing:
+        if not recovery.completed.is_set() or self.app.rebalancing or self.health.problems():
+            return False
+        if self.membership.in_doubt():
             return False
         return self.takeover.all_settled(self.owned_partitions())
+
+    def problems(self) -> dict[str, str]:
+        """Why the worker cannot work now, by cause (the state store, the broker, group membership)."""
+        return self.health.problems()
 
     def _owned_states(self) -> Iterator[UnitState]:
         return self.processor.owned_states(self.owned_partitions())
@@ -169,6 +208,39 @@ class Worker:
         """Every alert firing now in this worker's partitions."""
         return [alert for state in self._owned_states() for alert in state.alerts.values()]
 
+    def on_give_up(self, give_up: Callable[[str], None]) -> None:
+        """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""
+        self.broker_watch.give_up = give_up
+
+    async def _list_topics(self) -> list[str]:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.bootstrap_servers,
+                client_id=f"{self.settings.app_id}-watch",
+                request_timeout_ms=4000,
+                **client_options(self.settings),
+            )
+            await admin.start()
+            self._admin = admin
+        try:
+            topics: list[str] = await self._admin.list_topics()
+        except Exception:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()
+            raise
+        return topics
+
+    def _generation(self) -> int | None:
+        """The consumer group generation the consumer holds now (-1: not a member), if it can be read."""
+        consumer: Any = self.app.consumer
+        try:
+            coordinator = consumer._thread._consumer._coordinator
+            generation: int = coordinator.generation
+        except AttributeError:  # not started yet, or another consumer implementation
+            return None
+        return generation
+
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:
             end: int | None = self.app.consumer.highwater(TP(topic, partition))
@@ -178,21 +250,31 @@ class Worker:
 
     async def _start_background(self) -> None:
         await self._ledger_follower.start()
+        self.membership.start()
+        self.broker_watch.start()
         self.ticks.start()
         for sink in self.sinks:
             sink.start()
-        self.app.on_before_shutdown.connect(self._stop_background)
-        self.app.on_partitions_assigned.connect(self._on_assigned)
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        # State in memory is valid only while this worker owned a partition without a break, and a
+        # worker cannot tell a kept partition from one another worker held meanwhile (it was frozen,
+        # or cut off): every partition is read again from the local store, which faust has brought
+        # up to date with the changelog, before anything is evaluated, published or answered.
+        self.membership.assigned()
         self.takeover.reset()
-        self.processor.keep(self.owned_partitions())
+        self.processor.keep(set())
         # Tick the new partitions now rather than at the next interval: their units are
         # read into memory and reconciled on their first record, and only then is the worker ready.
         self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         self.ticks.stop()
+        await self.membership.stop()
+        await self.broker_watch.stop()
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                await self._admin.close()
         await self._ledger_follower.stop()
         for sink in self.sinks:
             await sink.stop()
@@ -220,14 +302,20 @@ class Worker:
             )
             is_tick = record.topic == self.topics.ticks
             try:
+                if not await self.membership.may_act():
+                    raise Fenced("lost group membership")
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if not self.takeover.is_settled(record.partition):
-                    await self.takeover.settle(record.partition, self.owned_partitions(), partitions, now)
+                    await self.takeover.settle(record.partition, self._assigned(), partitions, now)
+                    self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
                 if is_tick:
                     await self.processor.on_tick(record.partition, partitions, now)
                     await self.takeover.on_tick(record.partition, now)
                 else:
                     await self.processor.on_record(record, partitions, now)
+            except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
+                self.processor.keep(set())
+                continue
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
                 if not is_tick:

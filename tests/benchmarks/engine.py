@@ -27,6 +27,7 @@ from rules.engine import advance, apply_event
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
 from rules.state import UnitState
+from tests.monitor.state.fixtures import DictItemLog
 
 KINDS = ("task", "dossier", "report", "inspection_plan")
 
@@ -123,7 +124,7 @@ def main() -> None:
 
     # A tick with nothing due, as the worker runs it: every partition's wake-up index is scanned.
     partitions = 8
-    store = ItemStore({})
+    store = ItemStore(DictItemLog())
     for unit, state in states.items():
         store.commit(state, (), partition_for(unit.encode(), partitions))
     processor = Processor(pack, store, _NullOutbox(), Metrics(CollectorRegistry(), "bench"), Topics(), 1 << 20)
@@ -146,6 +147,9 @@ def main() -> None:
 
 class _NullOutbox:
     async def alert(self, transition: object) -> None:
+        pass
+
+    async def flush(self) -> None:
         pass
 
     async def dead_letter(self, record: object, reason: str) -> None:

@@ -128,6 +128,7 @@ class MonitorProcess:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start(self) -> Self:
+        assert self.process is None or self.process.poll() is not None, "this worker is running already"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self._env, start_new_session=True

@@ -17,6 +17,7 @@ from monitor.worker.processor import Processor
 from monitor.worker.takeover import Takeover
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
+from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack
 
 PARTITIONS = 4
@@ -33,6 +34,9 @@ class RecordingOutbox:
 
     async def alert(self, transition: AlertTransition) -> None:
         self.alerts.append(transition)
+
+    async def flush(self) -> None:
+        return None
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         self.dead.append((record, reason))
@@ -88,6 +92,7 @@ class WorkerParts:
     registry: CollectorRegistry
     store: ItemStore
     clock: SteppingClock
+    log: DictItemLog
     ends: dict[tuple[str, int], int] = field(default_factory=dict)  # the broker's end offsets, as the test sets them
 
 
@@ -103,7 +108,8 @@ def worker_parts(
     """A new worker's parts over ``table`` (a new worker over the same durable table, when given)."""
     registry = CollectorRegistry()
     outbox = RecordingOutbox()
-    store = ItemStore(table if table is not None else {})
+    log = DictItemLog(table)
+    store = ItemStore(log)
     processor = Processor(rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger)
     clock = SteppingClock()
     ends: dict[tuple[str, int], int] = {}
@@ -117,7 +123,7 @@ def worker_parts(
         grace=GRACE,
         monotonic=clock,
     )
-    return WorkerParts(processor, takeover, outbox, registry, store, clock, ends)
+    return WorkerParts(processor, takeover, outbox, registry, store, clock, log, ends)
 
 
 def deadline_parts(

@@ -15,6 +15,7 @@ from monitor.worker.processor import Processor
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.simulation import Simulation
 from tests.conftest import vn
+from tests.monitor.state.fixtures import DictItemLog
 from tests.monitor.worker.fixtures import RecordingOutbox
 from tests.rules.fixtures import indicator, task
 
@@ -59,7 +60,7 @@ async def test_processor_with_ticks_matches_the_simulation() -> None:
     simulation.run_until(end)
 
     outbox = RecordingOutbox()
-    processor = Processor(pack, ItemStore({}), outbox, Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20)
+    processor = Processor(pack, ItemStore(DictItemLog()), outbox, Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20)
     pending = list(timeline)
     clock = start
     while clock <= end:  # an hourly wall-clock tick, events delivered between ticks

@@ -7,11 +7,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import monitor.worker.processor
+from monitor.exceptions import Fenced
 from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
-from monitor.worker.processor import Processor
+from monitor.worker.processor import Processor, unpublished
+from rules.alerts import AlertTransition
 from tests.conftest import vn
+from tests.monitor.state.fixtures import DictItemLog
 from tests.monitor.worker.fixtures import (
     PARTITIONS,
     TOPICS,
@@ -22,7 +25,7 @@ from tests.monitor.worker.fixtures import (
 from tests.monitor.worker.fixtures import count as _count
 from tests.monitor.worker.fixtures import neighbour_of as _neighbour_of
 from tests.monitor.worker.fixtures import record as _record
-from tests.rules.fixtures import DEADLINE_RULES, pack, task
+from tests.rules.fixtures import DEADLINE_RULES, pack, task, transition
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ async def test_a_batch_keeps_every_task_and_a_new_worker_reads_the_same_state(tm
     table: dict[bytes, bytes] = {}
     rules = pack(tmp_path, DEADLINE_RULES)
     processor = Processor(
-        rules, ItemStore(table), RecordingOutbox(), Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20
+        rules, ItemStore(DictItemLog(table)), RecordingOutbox(), Metrics(CollectorRegistry(), "t"), TOPICS, 1 << 20
     )
     items = [
         json.loads(task(vn(2024, 7, 18), task_id=f"T-{n}", deadline=vn(2024, 7, 20 + n)).model_dump_json())
@@ -187,3 +190,84 @@ async def test_owned_states_lists_units_of_owned_partitions(setup) -> None:  # t
     assert everything == {"VN-40", "VN-02", "VN-57"}
     only = partition_for(b"VN-40", PARTITIONS)
     assert "VN-40" in {s.unit_id for s in processor.owned_states({only})}
+
+
+async def test_state_is_durable_before_its_alert_is_published(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path)
+    order: list[str] = []
+    write, alert = parts.log.write, parts.outbox.alert
+
+    async def logged_write(partition: int, writes: list[tuple[bytes, bytes | None]]) -> None:
+        order.append("state")
+        await write(partition, writes)
+
+    async def logged_alert(transition: AlertTransition) -> None:
+        order.append("alert")
+        await alert(transition)
+
+    parts.log.write = logged_write  # type: ignore[method-assign]
+    parts.outbox.alert = logged_alert  # type: ignore[method-assign]
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert order == ["state", "alert"]
+    (batch,) = parts.log.batches
+    parts_in_order = [key.split(b"\x1f", 1)[1][:1] for key, _ in batch]
+    assert parts_in_order[0] == b"o" and parts_in_order[-2:] == [b"s", b""]  # outbox first, the dedup keys last
+
+
+async def test_a_failing_store_pauses_processing_and_publishes_nothing_until_it_works(tmp_path: Path) -> None:
+    waits: list[float] = []
+    parts = deadline_parts(tmp_path)
+    health = parts.processor._health
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        assert parts.outbox.alerts == [] and parts.outbox.dead == []  # nothing leaves while the store fails
+        assert "store" in health.problems()
+        if len(waits) == 4:
+            parts.log.failing = None  # space is back
+
+    parts.processor._sleep = sleep
+    parts.log.failing = "No space left on device"
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert waits == [0.1, 0.2, 0.4, 0.8]  # backing off
+    assert [(a.status, a.stage) for a in parts.outbox.alerts] == [("firing", "overdue")]
+    assert parts.outbox.dead == [] and health.problems() == {}
+    assert parts.registry.get_sample_value("compliance_state_store_failures_total") == 4
+    assert _count(parts.registry, "accepted") == 1 and _count(parts.registry, "rejected") == 0
+
+
+_WEEK = transition(stage="due_soon", severity="warning", annotations={"summary": "s", "warn_before": "7d"})
+_OVERDUE = transition()
+_DONE = transition(status="resolved", ends_at=vn(2024, 7, 26))
+_EARLIER_CYCLE = transition(starts_at=vn(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [
+        (None, [_WEEK, _OVERDUE, _DONE]),
+        (_WEEK, [_OVERDUE, _DONE]),
+        (_OVERDUE, [_DONE]),
+        (_DONE, []),
+        (_EARLIER_CYCLE, [_WEEK, _OVERDUE, _DONE]),  # the topic ends with an older cycle: all of this one is new
+    ],
+)
+def test_unpublished_is_what_follows_the_topics_last_record(
+    last: AlertTransition | None, expected: list[AlertTransition]
+) -> None:
+    assert unpublished([_WEEK, _OVERDUE, _DONE], last) == expected
+
+
+async def test_a_fenced_worker_writes_and_publishes_nothing(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path)
+
+    async def fenced() -> bool:
+        return False
+
+    parts.processor._may_act = fenced
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    with pytest.raises(Fenced):
+        await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert parts.log.batches == [] and parts.outbox.alerts == [] and parts.outbox.dead == []

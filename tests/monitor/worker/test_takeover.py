@@ -7,6 +7,7 @@ from pathlib import Path
 from monitor.kafka.records import partition_for
 from monitor.state.ledger import AlertLedger
 from monitor.worker.processor import Processor
+from rules.alerts import AlertTransition
 from tests.conftest import vn
 from tests.monitor.worker.fixtures import GRACE, PARTITIONS, TOPICS, RecordingOutbox, WorkerParts, deadline_parts
 from tests.monitor.worker.fixtures import record as _record
@@ -43,6 +44,8 @@ async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path)
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
     (published,) = outbox.alerts
+    await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 1))  # the confirmation is durable
+    assert not [key for key in table if b"\x1fo" in key]
     # A new worker, same state, but the alert record never reached the topic.
     fresh = _worker(tmp_path, AlertLedger(), table)
     assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (1, set())
@@ -52,25 +55,71 @@ async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path)
     assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (0, set())  # idempotent
 
 
-async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
-    ledger = AlertLedger()
-    table: dict[bytes, bytes] = {}
-    processor, outbox = _processor(tmp_path, ledger, table)
+async def _resolved_with_the_resolution_lost(
+    tmp_path: Path, table: dict[bytes, bytes], *, confirmed: bool
+) -> tuple[AlertLedger, list[AlertTransition]]:
+    """A task overdue, then completed late; the topic got the firing record but not the resolution.
+
+    ``confirmed``: the worker also made the confirmation of the resolution durable
+    (the outbox no longer has it), as it does on its next record or tick.
+    """
+    processor, outbox = _processor(tmp_path, AlertLedger(), table)
     overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
     await processor.on_record(_record(overdue.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25))
     done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
-    lost_ledger = AlertLedger()
-    lost_ledger.observe(outbox.alerts[0])  # the resolution never reached the topic
     await processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
+    if confirmed:
+        await processor.on_tick(partition_for(b"VN-40", PARTITIONS), PARTITIONS, vn(2024, 7, 26, 0, 1))
+    lost_ledger = AlertLedger()
+    lost_ledger.observe(outbox.alerts[0])  # what the topic says: still firing
+    return lost_ledger, outbox.alerts
+
+
+async def test_a_resolution_the_topic_lost_is_published_from_the_outbox_with_its_real_reason(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    lost_ledger, published = await _resolved_with_the_resolution_lost(tmp_path, table, confirmed=False)
+    fresh = _worker(tmp_path, lost_ledger, table)
+    partition = partition_for(b"VN-40", PARTITIONS)
+    assert await fresh.takeover.reconcile(partition, PARTITIONS, vn(2024, 7, 27)) == (1, set())
+    assert fresh.outbox.alerts == [published[1]]  # the very record: completed_late, ending when the task was done
+    assert published[1].annotations["resolution"] == "completed_late" and published[1].ends_at == vn(2024, 7, 26)
+    assert await fresh.takeover.reconcile(partition, PARTITIONS, vn(2024, 7, 27)) == (0, set())  # once
+
+
+async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_resolved(tmp_path: Path) -> None:
+    table: dict[bytes, bytes] = {}
+    lost_ledger, published = await _resolved_with_the_resolution_lost(tmp_path, table, confirmed=True)
     fresh = _worker(tmp_path, lost_ledger, table)
     partition = partition_for(b"VN-40", PARTITIONS)
     fixed, suspects = await fresh.takeover.reconcile(partition, PARTITIONS, vn(2024, 7, 27))
-    assert (fixed, suspects, fresh.outbox.alerts) == (0, {outbox.alerts[0].fingerprint}, [])  # not yet: a suspect
+    assert (fixed, suspects, fresh.outbox.alerts) == (0, {published[0].fingerprint}, [])  # not yet: a suspect
     assert (
         await fresh.takeover.resolve_unheld(partition, suspects, vn(2024, 7, 27)) == 1
     )  # nothing redone brought it back
     (resolved,) = fresh.outbox.alerts
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
+
+
+async def test_transitions_durable_but_never_published_are_published_by_the_next_owner(tmp_path: Path) -> None:
+    """The worker died after its state and outbox were durable, before the alert left."""
+    table: dict[bytes, bytes] = {}
+    dying = _worker(tmp_path, AlertLedger(), table)
+    dying.processor.writer.write = _never  # type: ignore[method-assign]
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
+    await dying.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert dying.outbox.alerts == [] and [key for key in table if b"\x1fo" in key]
+    fresh = _worker(tmp_path, AlertLedger(), table)
+    await fresh.takeover.settle(record.partition, {record.partition}, PARTITIONS, vn(2024, 7, 25, 0, 5))
+    (fired,) = fresh.outbox.alerts
+    assert (fired.status, fired.stage, fired.event_ids) == ("firing", "overdue", ["e-1"])
+    assert "reconciled" not in fired.annotations  # the record as evaluated, not a restatement
+    await fresh.processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 6))  # the record is redone: a duplicate
+    await fresh.processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 7))
+    assert len(fresh.outbox.alerts) == 1 and not [key for key in table if b"\x1fo" in key]
+
+
+async def _never(transitions: object) -> int:
+    raise ConnectionError("the worker died before the alert left")
 
 
 async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_the_topic(tmp_path: Path) -> None:
@@ -79,6 +128,7 @@ async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_th
     record = _record(task(vn(2024, 7, 15), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await processor.on_record(record, PARTITIONS, vn(2024, 7, 15))  # due soon: the state says so
     (due_soon,) = outbox.alerts
+    await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 15, 0, 1))  # the confirmation is durable
     ledger = AlertLedger()
     ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
     fresh = _worker(tmp_path, ledger, table)
@@ -156,6 +206,7 @@ async def test_lost_resolution_picture_resolved_only_after_the_grace_period_and_
     lost.observe(fired)  # what the topic says: still firing
     done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
     await first.processor.on_record(_record(done.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 26))
+    await first.processor.on_tick(partition_for(b"VN-40", PARTITIONS), PARTITIONS, vn(2024, 7, 26, 0, 1))
 
     fresh = _worker(tmp_path, lost, table)
     partition = partition_for(b"VN-40", PARTITIONS)

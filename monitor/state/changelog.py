@@ -1,0 +1,92 @@
+"""The worker's ``ItemLog``: a faust table's store, written through its changelog topic.
+
+A batch is sent to the table's changelog partition and, once the broker has
+acknowledged every record, written to the local store in one batch with the
+changelog offset it reached. The local store therefore never holds a write
+the changelog lacks: after a crash, an event found applied locally is one the
+changelog has, and another worker that rebuilds the partition from the
+changelog sees the same state. faust's own recovery replays the changelog
+into the local store on every assignment, from the offset recorded here.
+
+Every batch ends with a record of its own, sent once the batch is
+acknowledged: a tombstone of a key no item has (``MARKER``). The embedded
+broker (Tansu) reports a partition's end offset as one past the *first*
+record of its last batch, and faust's recovery reads a changelog only to
+that offset; a batch of one record as the last one keeps the reported end
+exact, so a worker that takes the partition over reads every item.
+
+This reaches into faust's store (``_db_for_partition``, ``set_persisted_offset``)
+because a faust ``table[key] = value`` writes the local store *before* the
+changelog acknowledges it; ``pyproject.toml`` pins the faust versions it is
+tested with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from faust.types import TP
+
+from monitor.exceptions import StoreUnavailable
+from monitor.state.store import Write
+
+__all__ = ["MARKER", "ChangelogItemLog"]
+
+#: The key of the record that ends every batch: a tombstone, so recovery deletes a key that never exists.
+MARKER = b"\x1f"
+
+
+class ChangelogItemLog:
+    """``ItemLog`` over a faust table (``key_type=bytes, value_type=bytes``) and the app's producer.
+
+    Args:
+        app: The faust app (its producer sends the changelog records).
+        table: The table whose changelog and local store hold the items.
+    """
+
+    def __init__(self, app: Any, table: Any) -> None:
+        self._app = app
+        self._table = table
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]:
+        """Every item in the local store of the partitions this worker owns."""
+        items: Iterable[tuple[bytes, bytes]] = self._table.items()
+        return items
+
+    async def write(self, partition: int, writes: Sequence[Write]) -> None:
+        """Send ``writes`` to the changelog, wait for the broker, then write them locally."""
+        topic = self._table.changelog_topic.get_topic_name()
+        producer = self._app.producer
+        try:
+            pending = [await producer.send(topic, key, value, partition, None, None) for key, value in writes]
+            await asyncio.gather(*pending)
+            marker = await (await producer.send(topic, MARKER, None, partition, None, None))
+        except Exception as exc:  # the broker did not take them: nothing is durable yet
+            raise StoreUnavailable(f"changelog {topic}[{partition}] did not acknowledge: {exc!r}") from exc
+        offset = marker.offset
+        try:
+            self._write_local(TP(topic, partition), writes, offset)
+        except Exception as exc:  # disk full, I/O error: the local store is behind the changelog
+            raise StoreUnavailable(f"local state store for partition {partition} failed: {exc}") from exc
+
+    def _write_local(self, tp: TP, writes: Sequence[Write], offset: int) -> None:
+        store = self._table.data
+        if hasattr(store, "_db_for_partition"):  # RocksDB: one atomic batch, then the offset it reached
+            from rocksdict import WriteBatch
+
+            batch = WriteBatch(raw_mode=True)
+            for key, value in writes:
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+            store._db_for_partition(tp.partition).write(batch)
+            store.set_persisted_offset(tp, offset)
+        else:  # the memory store: nothing survives the process anyway
+            for key, value in writes:
+                if value is None:
+                    store.data.pop(key, None)
+                else:
+                    store.data[key] = value

@@ -1,0 +1,106 @@
+"""The worker process: faust's ``Worker``, with a bounded stop and logging that cannot flood.
+
+- SIGTERM or SIGINT stops the worker in every state within ``stop_timeout``
+  seconds: faust's shutdown waits for the broker (commits, flushes), which
+  may never answer; past the timeout the process exits anyway (an
+  orchestrator's grace period is 30 s by default).
+- A message logged over and over (a client retrying against a lost broker
+  logs tens of lines a second) is written once per ``window`` seconds, with
+  how many were held back.
+- ``exit_code`` lets a part of the worker that gave up (the broker is gone)
+  make the process end non-zero, so the orchestrator restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from faust.worker import Worker as FaustWorker
+
+__all__ = ["BoundedWorker", "RepeatFilter"]
+
+log = logging.getLogger(__name__)
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a message (same logger, same template) through once per ``window`` seconds.
+
+    Args:
+        window: Seconds between two records of the same message.
+        monotonic: The clock.
+    """
+
+    def __init__(self, window: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window = window
+        self._monotonic = monotonic
+        self._last: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether to write ``record``; a written one says how many like it were held back."""
+        key = (record.name, str(record.msg))
+        now = self._monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._window:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this in the last {now - last:.0f}s)"  # type: ignore[operator]
+        if len(self._last) > 10_000:  # many distinct messages: forget the old ones
+            self._last.clear()
+        return True
+
+
+class BoundedWorker(FaustWorker):
+    """faust's worker with a bounded stop and a repeat filter on every log handler."""
+
+    stop_timeout = 9.0
+    exit_code: int | None = None  # set by a part that gave up: the process exits with it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopping = False
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """After faust set up logging: hold back repeats on every handler."""
+        super().on_setup_root_logger(logger, level)
+        repeats = RepeatFilter()
+        for handler in logger.handlers:
+            handler.addFilter(repeats)
+
+    def _on_sigterm(self) -> None:
+        self._bound_the_stop()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._bound_the_stop()
+        super()._on_sigint()
+
+    def give_up(self, code: int, reason: str) -> None:
+        """Stop the worker and make the process end with ``code``."""
+        log.error("giving up: %s; the process will exit with %d", reason, code)
+        type(self).exit_code = code
+        self._bound_the_stop()
+        self._schedule_shutdown(signal.SIGTERM)  # as SIGTERM would
+
+    def _bound_the_stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        timer = threading.Timer(self.stop_timeout, self._force_exit)
+        timer.daemon = True
+        timer.start()
+
+    def _force_exit(self) -> None:
+        log.error("did not stop within %.0fs; exiting now", self.stop_timeout)
+        logging.shutdown()
+        os._exit(self.exit_code if self.exit_code is not None else 1)

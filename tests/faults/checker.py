@@ -1,0 +1,148 @@
+"""The fault suite's checker: what the published events imply, against the alerts topic and the workers' views.
+
+It shares no code with the monitor's engine: the workload is chosen so that
+its outcome is plain from the events alone. Every task is published with a
+deadline in the past and status ``in_progress`` (so the bundled pack's
+``task-overdue`` rule must fire it once, ``overdue``), and some are later
+published ``completed`` (so it must resolve once, ``completed_late``, ending
+at the completion's ``occurred_at``).
+
+- **lost**: an implied record that is not on the topic;
+- **duplicated**: a record that repeats the one before it for the same alert
+  (same status, stage and warning step), for any rule, or a second firing or
+  resolution of a task beyond what the events imply;
+- **wrong**: a resolution with another reason or end time than the events
+  imply, or one the events do not imply at all (a task still overdue);
+- **views wrong**: a unit whose tasks by status, or overdue count, in the
+  answer of the worker that owns it differs from the events.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Report", "Workload", "check_alerts", "check_views"]
+
+RULE = "task-overdue"
+
+
+@dataclass
+class Workload:
+    """What was published: per (unit, task), its last status and when it was completed, if it was."""
+
+    tasks: dict[tuple[str, str], str] = field(default_factory=dict)
+    completed_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def overdue(self, unit: str, task: str) -> None:
+        self.tasks[(unit, task)] = "in_progress"
+
+    def completed(self, unit: str, task: str, at: datetime) -> None:
+        self.tasks[(unit, task)] = "completed"
+        self.completed_at[(unit, task)] = at
+
+    def units(self) -> list[str]:
+        return sorted({unit for unit, _ in self.tasks})
+
+
+@dataclass
+class Report:
+    """What the checker found; every count must be 0."""
+
+    lost: int = 0
+    duplicated: int = 0
+    wrong: int = 0
+    views_wrong: int = 0
+    detail: list[str] = field(default_factory=list)
+
+    def note(self, kind: str, text: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if len(self.detail) < 40:
+            self.detail.append(f"{kind}: {text}")
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == self.duplicated == self.wrong == self.views_wrong == 0
+
+
+def _same_transition(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    step_a = a.get("annotations", {}).get("warn_before", "")
+    step_b = b.get("annotations", {}).get("warn_before", "")
+    return (a["status"], a["stage"], step_a) == (b["status"], b["stage"], step_b)
+
+
+def check_alerts(workload: Workload, records: Sequence[Mapping[str, Any]], report: Report | None = None) -> Report:
+    """Compare the alerts topic with the workload; ``records`` in offset order (a fingerprint keeps one partition)."""
+    report = report if report is not None else Report()
+    by_fingerprint: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        by_fingerprint.setdefault(record["fingerprint"], []).append(record)
+    for fingerprint, sequence in by_fingerprint.items():
+        for before, after in itertools.pairwise(sequence):
+            if _same_transition(before, after):
+                report.note("duplicated", f"{fingerprint} {after['rule_id']} {after['status']} {after['stage']} twice")
+    firing: Counter[tuple[str, str]] = Counter()
+    resolved: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in records:
+        labels = record.get("labels", {})
+        if record.get("rule_id") != RULE or "task_id" not in labels:
+            continue
+        task = (labels["unit_id"], labels["task_id"])
+        if record["status"] == "firing" and record["stage"] == "overdue":
+            firing[task] += 1
+        elif record["status"] == "resolved":
+            resolved.setdefault(task, []).append(record)
+    for task, status in sorted(workload.tasks.items()):
+        fired = firing.get(task, 0)
+        if fired == 0:
+            report.note("lost", f"{task} never fired overdue")
+        elif fired > 1:
+            report.note("duplicated", f"{task} fired overdue {fired} times")
+        ends = resolved.get(task, [])
+        if status != "completed":
+            for record in ends:
+                report.note(
+                    "wrong", f"{task} is still overdue but resolved ({record['annotations'].get('resolution')})"
+                )
+            continue
+        if not ends:
+            report.note("lost", f"{task} completed but never resolved")
+            continue
+        if len(ends) > 1:
+            report.note("duplicated", f"{task} resolved {len(ends)} times")
+        record = ends[0]
+        reason = record.get("annotations", {}).get("resolution")
+        ended = datetime.fromisoformat(record["ends_at"]) if record.get("ends_at") else None
+        if reason != "completed_late" or ended != workload.completed_at[task]:
+            report.note("wrong", f"{task} resolved as {reason} at {ended}, not completed_late at its completion")
+    for task in set(firing) - set(workload.tasks):
+        report.note("wrong", f"{task} fired but was never published")
+    return report
+
+
+def check_views(workload: Workload, answers: Iterable[Mapping[str, Any]], report: Report | None = None) -> Report:
+    """Compare ``/api/v1/units`` answers (one per worker; each answers for the units it owns) with the workload."""
+    report = report if report is not None else Report()
+    seen: dict[str, Mapping[str, Any]] = {}
+    for answer in answers:
+        for unit in answer.get("units", []):
+            if unit["unit_id"] in seen:
+                report.note("views_wrong", f"{unit['unit_id']} answered by two workers")
+            seen[unit["unit_id"]] = unit
+    for unit in workload.units():
+        statuses = Counter(status for (u, _), status in workload.tasks.items() if u == unit)
+        summary = seen.get(unit)
+        if summary is None:
+            report.note("views_wrong", f"{unit} answered by no worker")
+            continue
+        if summary["tasks"] != dict(statuses):
+            report.note("views_wrong", f"{unit} tasks {summary['tasks']}, published {dict(statuses)}")
+        if summary["overdue"] != statuses.get("in_progress", 0):
+            report.note(
+                "views_wrong", f"{unit} overdue {summary['overdue']}, published {statuses.get('in_progress', 0)}"
+            )
+    return report

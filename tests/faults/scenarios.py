@@ -1,0 +1,395 @@
+"""Fault scenarios on the real embedded broker: each publishes a workload, injects a fault, and checks.
+
+A scenario returns the checker's ``Report``; ``tests/faults/test_faults.py``
+runs each once with a small workload in ``make test``, and ``make chaos``
+runs each three times at 3,000 tasks and prints a table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
+from tests.faults.checker import RULE, Report, Workload, check_alerts, check_views
+from tests.integration.kafka import MonitorProcess, alert_records, http_get, read_all, sample, wait_for
+
+__all__ = ["SCENARIOS", "Scenario"]
+
+TOPICS = Topics()
+UNITS = [f"VN-{n:02d}" for n in (1, 2, 3, 4, 5, 6, 7, 9, 13, 14)]
+PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named fault, run against a workload of ``items`` tasks."""
+
+    name: str
+    run: Callable[[Path, int], Report]
+
+
+def _worker(broker: EmbeddedBroker, workdir: Path, data: Path, env: dict[str, str] | None = None) -> MonitorProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", str(PARTITIONS)]
+    return MonitorProcess([*args, "--data-dir", str(data)], workdir, env)
+
+
+async def _produce(bootstrap: str, events: list[dict[str, Any]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(TOPICS.task_status, json.dumps(e).encode(), key=e["unit_id"].encode()) for e in events
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+class Publisher:
+    """Publishes the workload, one event per record, and remembers what it implies."""
+
+    def __init__(self, broker: EmbeddedBroker, items: int) -> None:
+        self.broker = broker
+        self.items = items
+        self.workload = Workload()
+        self.deadline = datetime.now(UTC) - timedelta(days=3)
+        self._overdue_at = datetime.now(UTC)
+        self._serial = 0
+
+    def _event(self, unit: str, task: str, status: str, at: datetime) -> dict[str, Any]:
+        self._serial += 1
+        return {
+            "event_id": f"f-{self._serial}",
+            "source": "fault-suite",
+            "unit_id": unit,
+            "task_id": task,
+            "kind": "task",
+            "status": status,
+            "deadline": self.deadline.isoformat(),
+            "occurred_at": at.isoformat(),
+        }
+
+    def tasks(self) -> list[tuple[str, str]]:
+        return [(UNITS[n % len(UNITS)], f"T-{n}") for n in range(self.items)]
+
+    def overdue(self) -> None:
+        now = self._overdue_at = datetime.now(UTC)
+        events = [self._event(unit, task, "in_progress", now) for unit, task in self.tasks()]
+        asyncio.run(_produce(self.broker.bootstrap, events))
+        for unit, task in self.tasks():
+            self.workload.overdue(unit, task)
+
+    def complete(self, share: float = 0.5) -> None:
+        """Complete every other task (or ``share`` of them), late, each at its own instant after it fired."""
+        chosen = [t for n, t in enumerate(self.tasks()) if n % round(1 / share) == 0]
+        start = max(datetime.now(UTC), self._overdue_at + timedelta(seconds=1))
+        events: list[dict[str, Any]] = []
+        for unit, task in chosen:
+            at = start + timedelta(microseconds=len(events))
+            events.append(self._event(unit, task, "completed", at))
+            self.workload.completed(unit, task, at)
+        asyncio.run(_produce(self.broker.bootstrap, events))
+
+
+def _fired(broker: EmbeddedBroker, workload: Workload) -> Callable[[], bool]:
+    def check() -> bool:
+        records = alert_records(broker.bootstrap)
+        fired = {
+            (r["labels"]["unit_id"], r["labels"]["task_id"])
+            for r in records
+            if r["rule_id"] == RULE and r["stage"] == "overdue" and r["status"] == "firing"
+        }
+        return set(workload.tasks) <= fired
+
+    return check
+
+
+def _settled(broker: EmbeddedBroker, workload: Workload) -> Callable[[], bool]:
+    def check() -> bool:
+        records = alert_records(broker.bootstrap)
+        resolved = {
+            (r["labels"]["unit_id"], r["labels"]["task_id"])
+            for r in records
+            if r["rule_id"] == RULE and r["status"] == "resolved"
+        }
+        return _fired(broker, workload)() and set(workload.completed_at) <= resolved
+
+    return check
+
+
+def _wait_settled(broker: EmbeddedBroker, workload: Workload, log: Path, timeout: float = 180) -> None:
+    """Wait until every implied firing and resolution is on the topic; if it never is, say what is missing."""
+    try:
+        wait_for("every firing and resolution", _settled(broker, workload), timeout, 0.5)
+    except AssertionError:
+        report = check_alerts(workload, _alerts_in_offset_order(broker))
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise AssertionError("\n".join(["not settled:", *report.detail, tail])) from None
+
+
+def _views(workers: list[MonitorProcess]) -> list[dict[str, Any]]:
+    answers = []
+    for worker in workers:
+        status, body = http_get(worker.base_url + "/api/v1/units")
+        assert status == 200, body
+        answers.append(json.loads(body))
+    return answers
+
+
+def _alerts_in_offset_order(broker: EmbeddedBroker) -> list[dict[str, Any]]:
+    records = sorted(read_all(broker.bootstrap, TOPICS.alerts), key=lambda r: (r.partition, r.offset))
+    return [json.loads(r.value) for r in records if r.value]
+
+
+def _check(broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProcess]) -> Report:
+    report = check_alerts(workload, _alerts_in_offset_order(broker))
+    check_views(workload, _views(workers), report)
+    dead = read_all(broker.bootstrap, TOPICS.dead_letter)
+    for record in dead:
+        report.note("wrong", f"dead-lettered: {dict(record.headers).get('dlq_reason', b'').decode()}")
+    return report
+
+
+@contextmanager
+def _broker(workdir: Path) -> Iterator[EmbeddedBroker]:
+    with (workdir / "broker.log").open("wb") as log, EmbeddedBroker(log=log) as broker:
+        yield broker
+
+
+def frozen_worker(workdir: Path, items: int, freeze: float = 25.0) -> Report:
+    """Worker A frozen (SIGSTOP) beside B while completions arrive, resumed; then B leaves and A holds everything."""
+    with _broker(workdir) as broker, ExitStack() as stack:
+        a = stack.enter_context(_worker(broker, workdir / "a", workdir / "a" / "data"))
+        a.wait_ready()
+        b = _worker(broker, workdir / "b", workdir / "b" / "data")
+        try:
+            b.start().wait_ready(timeout=90)
+            publisher = Publisher(broker, items)
+            publisher.overdue()
+            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=a.log)
+            assert a.process is not None
+            os.kill(a.process.pid, signal.SIGSTOP)
+            try:
+                publisher.complete()
+                time.sleep(freeze)
+            finally:
+                os.kill(a.process.pid, signal.SIGCONT)
+            _wait_settled(broker, publisher.workload, b.log)
+        except BaseException:
+            b.stop()
+            raise
+        return _resumed_then_alone(broker, publisher.workload, a, b)
+
+
+def frozen_worker_while_another_joins(workdir: Path, items: int, freeze: float = 25.0) -> Report:
+    """Worker A, holding every partition, frozen (SIGSTOP) while B starts and completions arrive; then resumed.
+
+    B takes the partitions over once A's session expires and resolves what
+    was completed. Resumed, A rejoins and gets back some of the partitions it
+    held before it froze (every one of them moved on without it); then B
+    leaves and A holds them all.
+    """
+    with _broker(workdir) as broker, ExitStack() as stack:
+        a = stack.enter_context(_worker(broker, workdir / "a", workdir / "a" / "data"))
+        a.wait_ready()
+        publisher = Publisher(broker, items)
+        publisher.overdue()
+        wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=a.log)
+        assert a.process is not None
+        os.kill(a.process.pid, signal.SIGSTOP)
+        b = _worker(broker, workdir / "b", workdir / "b" / "data")
+        try:
+            try:
+                b.start()
+                publisher.complete()
+                _wait_settled(broker, publisher.workload, b.log)
+                time.sleep(max(0.0, freeze - 20))
+            finally:
+                os.kill(a.process.pid, signal.SIGCONT)
+        except BaseException:
+            b.stop()
+            raise
+        return _resumed_then_alone(broker, publisher.workload, a, b)
+
+
+def _resumed_then_alone(broker: EmbeddedBroker, workload: Workload, a: MonitorProcess, b: MonitorProcess) -> Report:
+    """A resumed beside B: check both workers' views, then let B leave and check A alone with every partition."""
+    try:
+        a.wait_ready(timeout=90)
+        b.wait_ready(timeout=90)
+        time.sleep(5)  # a zombie write, or a stale state re-published, would show by now
+        both = _views([a, b])
+    finally:
+        b.stop()
+    a.wait_ready(timeout=90)
+    wait_for("A to own every partition", lambda: _owns_all(a), timeout=60, log=a.log)
+    time.sleep(5)
+    report = _check(broker, workload, [a])
+    return check_views(workload, both, report)
+
+
+def _owns_all(worker: MonitorProcess) -> bool:
+    status, body = http_get(worker.base_url + "/readyz")
+    return status == 200 and json.loads(body).get("partitions") == list(range(PARTITIONS))
+
+
+def _accepted(worker: MonitorProcess) -> float:
+    return sample(worker.metrics(), "compliance_events_total", topic=TOPICS.task_status, outcome="accepted") or 0.0
+
+
+def _kill_midway(worker: MonitorProcess, events: int, publish: Callable[[], None]) -> None:
+    """Publish in the background and SIGKILL the worker once it has accepted a quarter of the events."""
+    before = _accepted(worker)
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        wait_for("the worker to be a quarter through", lambda: _accepted(worker) - before >= events / 4, 60, 0.02)
+    finally:
+        worker.stop(signal.SIGKILL)
+        thread.join()
+
+
+def crash_then_failover(workdir: Path, items: int) -> Report:
+    """SIGKILL while firing and again while resolving, restarts on the same data dir, then a fresh worker."""
+    with _broker(workdir) as broker:
+        data = workdir / "first" / "data"
+        worker = _worker(broker, workdir / "first", data)
+        try:
+            worker.start().wait_ready()
+            publisher = Publisher(broker, items)
+            _kill_midway(worker, items, publisher.overdue)
+            worker.start().wait_ready(timeout=90)
+            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            _kill_midway(worker, items // 2, publisher.complete)
+            worker.start().wait_ready(timeout=90)
+            _wait_settled(broker, publisher.workload, worker.log)
+        finally:
+            worker.stop()
+        fresh = _worker(broker, workdir / "second", workdir / "second" / "data")
+        with fresh:
+            fresh.wait_ready(timeout=90)
+            time.sleep(3)
+            return _check(broker, publisher.workload, [fresh])
+
+
+def disk_full(workdir: Path, items: int) -> Report:
+    """The data directory's filesystem fills up while completions arrive; space returns; the worker restarts."""
+    mount = workdir / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=True)
+    try:
+        with _broker(workdir) as broker:
+            worker = _worker(broker, workdir / "w", mount / "data")
+            try:
+                worker.start().wait_ready()
+                publisher = Publisher(broker, items)
+                publisher.overdue()
+                wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+                filler = mount / "filler"
+                _fill(filler)
+                publisher.complete()
+
+                def failing() -> bool:
+                    status, body = http_get(worker.base_url + "/readyz")
+                    return status == 503 and "store" in json.loads(body or "{}").get("problems", {})
+
+                wait_for("/readyz to name the failing store", failing, timeout=60, log=worker.log)
+                filler.unlink()
+                worker.stop()
+                worker.start().wait_ready(timeout=90)
+                _wait_settled(broker, publisher.workload, worker.log)
+                time.sleep(3)
+                return _check(broker, publisher.workload, [worker])
+            finally:
+                worker.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until the filesystem has no space left."""
+    with path.open("wb") as handle:
+        chunk = b"\0" * (1 << 16)
+        while True:
+            try:
+                handle.write(chunk)
+                handle.flush()
+            except OSError:
+                break
+    free = shutil.disk_usage(path.parent).free
+    assert free < (1 << 17), f"{free} bytes still free"
+
+
+def lost_broker(workdir: Path, items: int) -> Report:
+    """The broker is killed and restarted empty: the worker says so, does not spin, gives up, stops when told."""
+    report = Report()
+    with _broker(workdir) as broker:
+        env = {"MONITOR_BROKER_LOSS_TIMEOUT": "20"}
+        worker = _worker(broker, workdir / "w", workdir / "w" / "data", env)
+        try:
+            worker.start().wait_ready()
+            publisher = Publisher(broker, items)
+            publisher.overdue()
+            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            lines_before = len(worker.log.read_text(errors="replace").splitlines())
+            assert broker.pid is not None
+            os.kill(broker.pid, signal.SIGKILL)
+            broker.stop()
+            lost_at = time.monotonic()
+            wait_for("/readyz to name the lost broker", lambda: _problem(worker, "broker"), 15, 0.2, worker.log)
+            if time.monotonic() - lost_at > 10:
+                report.note("views_wrong", f"/readyz took {time.monotonic() - lost_at:.0f}s to fail")
+            broker.start()  # the same address, empty: the monitor's topics are gone
+            wait_for("/readyz to name the missing topics", lambda: _problem(worker, "topics missing"), 30, 0.5)
+            assert worker.process is not None
+            code = worker.process.wait(timeout=60)
+            if code != 3:
+                report.note("wrong", f"the worker exited with {code}, not 3, after giving up on the broker")
+            lines = len(worker.log.read_text(errors="replace").splitlines()) - lines_before
+            if lines > 400:
+                report.note("wrong", f"{lines} log lines in the {time.monotonic() - lost_at:.0f}s without a broker")
+            worker.process = None
+            # Restarted, the worker recreates its topics; told to stop while the broker is gone, it stops within 10 s.
+            worker.start().wait_ready(timeout=90)
+            assert broker.pid is not None
+            os.kill(broker.pid, signal.SIGKILL)
+            broker.stop()
+            time.sleep(5)
+            began = time.monotonic()
+            worker.stop(signal.SIGTERM, timeout=15)
+            if time.monotonic() - began > 10:
+                report.note("wrong", f"SIGTERM took {time.monotonic() - began:.1f}s without a broker")
+        finally:
+            worker.stop(signal.SIGKILL)
+    return report
+
+
+def _problem(worker: MonitorProcess, text: str) -> bool:
+    status, body = http_get(worker.base_url + "/readyz")
+    return status == 503 and text in json.dumps(json.loads(body or "{}").get("problems", {}))
+
+
+SCENARIOS = (
+    Scenario("frozen worker", frozen_worker),
+    Scenario("frozen, another joins", frozen_worker_while_another_joins),
+    Scenario("crash then failover", crash_then_failover),
+    Scenario("disk full", disk_full),
+    Scenario("lost broker", lost_broker),
+)

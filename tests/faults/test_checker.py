@@ -1,0 +1,61 @@
+"""The checker itself: it must see what it is for (it shares no code with the engine, so it is tested here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.faults.checker import Workload, check_alerts, check_views
+
+DONE = datetime(2024, 7, 26, tzinfo=UTC)
+
+
+def _record(fp: str, status: str, task: str = "T-1", **annotations: str) -> dict[str, Any]:
+    return {
+        "fingerprint": fp,
+        "status": status,
+        "stage": "overdue",
+        "rule_id": "task-overdue",
+        "labels": {"unit_id": "VN-01", "task_id": task},
+        "annotations": annotations,
+        "ends_at": DONE.isoformat() if status == "resolved" else None,
+    }
+
+
+def _workload() -> Workload:
+    workload = Workload()
+    workload.overdue("VN-01", "T-1")
+    workload.completed("VN-01", "T-1", DONE)
+    workload.overdue("VN-01", "T-2")
+    return workload
+
+
+def test_an_exact_topic_is_clean() -> None:
+    records = [
+        _record("a", "firing"),
+        _record("b", "firing", "T-2"),
+        _record("a", "resolved", resolution="completed_late"),
+    ]
+    assert check_alerts(_workload(), records).clean
+
+
+def test_lost_duplicated_and_wrong_are_counted() -> None:
+    records = [
+        _record("a", "firing"),
+        _record("a", "firing"),  # the same transition twice
+        _record("a", "resolved", resolution="reconciled"),  # not the real reason
+        _record("b", "firing", "T-2"),
+        _record("b", "resolved", "T-2", resolution="reconciled"),  # T-2 is still overdue
+    ]
+    report = check_alerts(_workload(), records)
+    assert (report.lost, report.duplicated, report.wrong) == (0, 2, 2)
+    assert check_alerts(_workload(), [_record("a", "firing")]).lost == 2  # T-1 never resolved, T-2 never fired
+
+
+def test_views_are_compared_with_what_was_published() -> None:
+    good = {"units": [{"unit_id": "VN-01", "tasks": {"completed": 1, "in_progress": 1}, "overdue": 1}]}
+    assert check_views(_workload(), [good]).clean
+    stale = {"units": [{"unit_id": "VN-01", "tasks": {"in_progress": 2}, "overdue": 2}]}
+    assert check_views(_workload(), [stale]).views_wrong == 2
+    assert check_views(_workload(), [good, good]).views_wrong == 1  # two workers answering for one unit
+    assert check_views(_workload(), []).views_wrong == 1

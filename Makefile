@@ -37,7 +37,7 @@ ITEMS ?= 1000000
 bench-scale: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.scale --items $(ITEMS)
 
-## chaos: every fault scenario RUNS times at ITEMS tasks (frozen worker, crash then failover, disk full): a table
+## chaos: every fault scenario RUNS times at CHAOS_ITEMS tasks (freezes, crashes, churn, clock jump, disk full, lost broker): a table
 RUNS ?= 3
 chaos: $(STAMP)
 	$(BIN)/python -m tests.faults.chaos --items $(or $(CHAOS_ITEMS),3000) --runs $(RUNS)

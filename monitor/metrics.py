@@ -63,6 +63,12 @@ class Metrics:
             "Alert transitions not written again because the alerts topic already had them (redone work).",
             registry=registry,
         )
+        self.rewinds = Counter(
+            "compliance_consumer_rewinds",
+            "Partitions read again because the consumer fetched records it never handed to the worker.",
+            ["topic"],
+            registry=registry,
+        )
         self.store_failures = Counter(
             "compliance_state_store_failures",
             "Attempts to make state durable that failed (changelog not acknowledged, local store failing).",

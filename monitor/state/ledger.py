@@ -103,8 +103,15 @@ class LedgerFollower:
                 except ValidationError:
                     continue
 
-    async def catch_up(self, timeout: float = 30.0) -> bool:
-        """Wait until everything on the topic now has been read; ``False`` if that took too long."""
+    async def catch_up(self, timeout: float = 30.0, *, stalled_reads: int = 30) -> bool:
+        """Wait until everything on the topic now has been read; ``False`` if that took too long.
+
+        The end is reached when every position is at the end offset the broker
+        reports, or when ``stalled_reads`` reads in a row have moved no
+        position: a broker can report an end it cannot serve (the embedded one,
+        restarted empty while a producer still retried, reports records it
+        never stored), and a read that returns nothing is the last word.
+        """
         await self._started.wait()
         consumer = self._consumer
         assert consumer is not None
@@ -112,10 +119,18 @@ class LedgerFollower:
         ends = await consumer.end_offsets(tps)
         deadline = asyncio.get_running_loop().time() + timeout
         reached: int | None = None
+        last: tuple[list[int], int] | None = None  # positions, and the read count when they last moved
         while asyncio.get_running_loop().time() < deadline:
             if reached is None:
                 positions = [await consumer.position(tp) for tp in tps]
+                if last is None or last[0] != positions:
+                    last = (positions, self._reads)
                 if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    reached = self._reads
+                elif self._reads >= last[1] + stalled_reads:
+                    log.warning(
+                        "alert ledger: the broker reports records it does not serve; taking %s as the end", positions
+                    )
                     reached = self._reads
             elif self._reads >= reached + 2:
                 # The embedded broker reports an end offset short of its last batch's records,

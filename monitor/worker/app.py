@@ -9,19 +9,25 @@ while a rebalance holds the flow, without handing them to the agent, and
 still acknowledges them: the next commit then moves past records no one
 processed (seen on the embedded broker when a worker joins while another is
 frozen or dead). The monitor's consumer acknowledges only what the agent was
-handed; a skipped record is read again after the rebalance.
+handed; a skipped record is read again after the rebalance. And where faust
+seeks the partitions back to their committed offsets after a recovery,
+partitions the group never committed are sought back too
+(``monitor.kafka.positions``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import faust
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from monitor.kafka.client import faust_credentials
+from monitor.kafka.positions import rewind_uncommitted
 from monitor.settings import Settings
 
 __all__ = ["MonitorApp", "build_app"]
@@ -34,11 +40,29 @@ class _MonitorWeb(AiohttpWeb):
 
 
 class _Consumer(AiokafkaConsumer):
+    def _new_consumer_thread(self) -> Any:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     def ack(self, message: Any) -> bool:
         if not message.tracked:  # skipped by the stream, never handed to the agent: not processed
             return False
         acked: bool = super().ack(message)
         return acked
+
+
+class _ConsumerThread(AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        return await self.call_thread(self._seek_to_committed)  # type: ignore[no-any-return]
+
+    async def _seek_to_committed(self) -> Mapping[Any, int]:
+        consumer = self._ensure_consumer()
+        committed: Mapping[Any, int] = await consumer.seek_to_committed()
+        streams = {tp: offset for tp, offset in committed.items() if not self.consumer._is_changelog_tp(tp)}
+        rewound = await rewind_uncommitted(consumer, streams)  # changelogs: recovery sets their positions
+        if rewound:
+            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in rewound))
+            self.log.info("Read from the beginning (no committed offset): %s", names)
+        return committed
 
 
 class _Transport(AiokafkaTransport):

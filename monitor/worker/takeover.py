@@ -1,19 +1,22 @@
 """Taking a partition over: the alerts topic made to agree with the state, each alert once.
 
-Kafka without transactions cannot write an alert record and the state that
-remembers it atomically, so a worker that takes a partition over (after a
-crash, a rebalance, a restart) may find two pictures:
+State and outbox are durable before an alert is published (``monitor.state.store``),
+so the next owner of a partition first publishes what the outbox holds: the
+transitions the previous owner made durable and did not see confirmed, exactly
+as they were evaluated. Then it compares the state with the topic. They may
+still disagree, because the previous owner's last batch may be durable only in
+part (it died while the changelog took it) and redoing its uncommitted records
+completes it:
 
-- *a lost alert*: the state holds a firing alert the topic does not show
-  (the previous owner wrote its state, then died before the record left).
-  It is re-published at once.
-- *a suspect*: the topic shows an alert firing that the state does not hold.
-  Either its resolution was lost (the state resolved it, the record never
-  left), or the previous owner died after publishing it and before writing
-  the state, and redoing its uncommitted records will bring it back. Only
-  waiting tells the two apart: once a grace period has passed and every
-  record the broker had for the partition is redone, a suspect the state
-  still lacks is resolved on the topic (``resolution: reconciled``).
+- *the state holds a firing alert the topic does not show* (or shows resolved);
+- *the topic shows an alert firing that the state does not hold.*
+
+Both are *suspects*, decided only once a grace period has passed and every
+record the broker had for the partition is redone: then the state is the
+truth, and what still differs is published once — a firing alert restated
+(``reconciled: true``), an alert the state no longer holds resolved
+(``resolution: reconciled``). Redoing the records settles most of them, with
+nothing published twice.
 
 Everything here is driven by the worker's stream (``settle`` on a
 partition's first record, ``on_tick`` on each tick); the clock that times
@@ -32,6 +35,7 @@ from monitor.worker.processor import Processor
 from rules.alerts import AlertTransition
 from rules.engine import restate
 from rules.pack import RulePack
+from rules.state import AlertState
 
 __all__ = ["Takeover", "behind_or_level"]
 
@@ -64,6 +68,7 @@ class Takeover:
         writer: Writes alert transitions once, through the ledger.
         catch_up: Waits until the ledger has read the alerts topic to its end.
         highwater: The broker's end offset of a data topic-partition.
+        committed: The group's committed offset of a data topic-partition (the next to read), if any.
         data_topics: The topics whose records the previous owner may have left undone.
         grace: Seconds to wait before a suspect may be resolved.
         monotonic: The clock that times the grace period.
@@ -77,6 +82,7 @@ class Takeover:
         *,
         catch_up: Callable[[], Awaitable[object]],
         highwater: Highwater,
+        committed: Highwater = lambda topic, partition: None,
         data_topics: Sequence[str],
         grace: float,
         monotonic: Callable[[], float] = time.monotonic,
@@ -86,6 +92,7 @@ class Takeover:
         self._writer = writer
         self._catch_up = catch_up
         self._highwater = highwater
+        self._committed = committed
         self._data_topics = tuple(data_topics)
         self._grace = grace
         self._monotonic = monotonic
@@ -125,11 +132,12 @@ class Takeover:
         self._settled.add(partition)
 
     async def on_tick(self, partition: int, now: datetime) -> int:
-        """Resolve the partition's suspects once the records the previous owner left are redone.
+        """Decide the partition's suspects once the records the previous owner left are redone.
 
         Redone means: the grace period has passed and, for each data topic,
-        the last record handled is the last one the broker reported. Returns
-        how many suspects were resolved.
+        the next offset to handle (one past the last record handled, or the
+        group's committed offset if that is further) is the broker's end
+        offset. Returns how many records the decision published.
         """
         entry = self._suspects.get(partition)
         if entry is None:
@@ -138,48 +146,61 @@ class Takeover:
         if self._monotonic() - since < self._grace:
             return 0
         for topic in self._data_topics:
-            done = self._handled.get((topic, partition))
             end = self._highwater(topic, partition)
-            if done is not None and end is not None and done + 1 < end:
+            if end is not None and self._next_offset(topic, partition) < end:
                 return 0
         del self._suspects[partition]
-        return await self.resolve_unheld(partition, suspects, now)
+        return await self.decide(partition, suspects, now)
+
+    def _next_offset(self, topic: str, partition: int) -> int:
+        done = self._handled.get((topic, partition))
+        return max(done + 1 if done is not None else 0, self._committed(topic, partition) or 0)
 
     async def reconcile(self, partition: int, partitions: int, now: datetime) -> tuple[int, set[str]]:
-        """Publish what the topic lacks; return how many records that took, and the suspects.
+        """Publish what the outbox holds; return how many records that took, and the suspects.
 
-        First the outbox: transitions made durable with the state but not
-        confirmed on the topic, published exactly as they were evaluated.
-        Then firing alerts the state holds and the topic does not show
-        (restated). What the topic shows firing and the state does not hold
-        is left as a suspect.
+        Suspects are the fingerprints on which the state and the topic
+        disagree: a firing alert the state holds and the topic does not show
+        at its stage (or a later one), and one the topic shows firing that the
+        state does not hold. ``decide`` settles them once the records are redone.
         """
         self._processor.load({partition}, partitions)
         fixed = await self._processor.publish(partition)
-        ledger = self._writer.ledger
-        lost = [
-            restate(self._pack, alert)
-            for state in self._processor.partition_states(partition)
-            for alert in state.alerts.values()
-            if not behind_or_level(alert.stage, ledger.last(alert.fingerprint))
-        ]
-        restated = await self._writer.write(lost)
-        if restated:
-            log.warning("partition %d: %d firing alerts re-published to match the state", partition, restated)
-        return fixed + restated, {t.fingerprint for t in self._unheld(partition)}
+        return fixed, {alert.fingerprint for alert in self._lost(partition)} | {
+            t.fingerprint for t in self._unheld(partition)
+        }
 
-    async def resolve_unheld(self, partition: int, suspects: set[str], now: datetime) -> int:
-        """Resolve the suspects that the topic still shows firing and the state still does not hold."""
+    async def decide(self, partition: int, suspects: set[str], now: datetime) -> int:
+        """Publish, for the suspects on which state and topic still disagree, what the state says; return how many.
+
+        A firing alert the topic lacks is restated; an alert the topic shows
+        firing and the state no longer holds is resolved (``resolution: reconciled``).
+        """
+        restated = [restate(self._pack, alert) for alert in self._lost(partition) if alert.fingerprint in suspects]
         resolutions = []
         for last in self._unheld(partition):
             if last.fingerprint in suspects:
                 annotations = {**last.annotations, "resolution": "reconciled"}
                 update = {"status": "resolved", "ends_at": max(now, last.starts_at), "annotations": annotations}
                 resolutions.append(last.model_copy(update=update))
-        fixed = await self._writer.write(resolutions)
-        if fixed:
-            log.warning("partition %d: %d alerts the state no longer holds resolved on the topic", partition, fixed)
+        fixed = await self._writer.write([*restated, *resolutions])
+        if restated:
+            log.warning("partition %d: %d firing alerts re-published to match the state", partition, len(restated))
+        if resolutions:
+            log.warning(
+                "partition %d: %d alerts the state no longer holds resolved on the topic", partition, len(resolutions)
+            )
         return fixed
+
+    def _lost(self, partition: int) -> list[AlertState]:
+        """Firing alerts the state holds and the topic does not show at their stage or a later one."""
+        ledger = self._writer.ledger
+        return [
+            alert
+            for state in self._processor.partition_states(partition)
+            for alert in state.alerts.values()
+            if not behind_or_level(alert.stage, ledger.last(alert.fingerprint))
+        ]
 
     def _unheld(self, partition: int) -> list[AlertTransition]:
         """Last records saying firing, for alerts of the partition's units that the state does not hold."""

@@ -37,6 +37,7 @@ from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import BrokerWatch
+from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.membership import Membership
 from monitor.worker.outbox import RAW, FaustOutbox
@@ -136,6 +137,7 @@ class Worker:
             self.processor.writer,
             catch_up=self._ledger_follower.catch_up,
             highwater=self._highwater,
+            committed=lambda topic, partition: self._committed(Partition(topic, partition)),
             data_topics=(self.topics.task_status, self.topics.indicators),
             grace=max(10.0, 3 * settings.tick_interval),
             monotonic=monotonic,
@@ -146,6 +148,14 @@ class Worker:
             [*self.topics.all, items.changelog_topic.get_topic_name()],
             self.health,
             give_up_after=settings.broker_loss_timeout,
+        )
+        self.fetch_guard = FetchGuard(
+            assigned=self._assigned_ingress,
+            position=self._position,
+            committed=self._committed,
+            seek=self._seek,
+            can_check=self._steady,
+            on_rewind=lambda tp, position, offset: self.metrics.rewinds.labels(tp.topic).inc(),
         )
         self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
@@ -241,6 +251,33 @@ class Worker:
             return None
         return generation
 
+    def _assigned_ingress(self) -> list[Partition]:
+        ingress = set(self.topics.partitioned)
+        return [Partition(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in ingress]
+
+    async def _position(self, tp: Partition) -> int | None:
+        position: int | None = await asyncio.wait_for(self.app.consumer.position(TP(*tp)), timeout=2.0)
+        return position
+
+    def _committed(self, tp: Partition) -> int | None:
+        consumer: Any = self.app.consumer
+        committed: int | None = consumer._committed_offset.get(TP(*tp))  # faust's own record of it
+        return committed
+
+    async def _seek(self, tp: Partition, offset: int) -> None:
+        await self.app.consumer.seek(TP(*tp), offset)
+
+    def _steady(self) -> bool:
+        """Whether the consumer's positions are its own: no rebalance, recovery or held flow under way."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        consumer: Any = self.app.consumer
+        return (
+            recovery.completed.is_set()
+            and not self.app.rebalancing
+            and consumer.flow_active
+            and not self.membership.in_doubt()
+        )
+
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:
             end: int | None = self.app.consumer.highwater(TP(topic, partition))
@@ -252,6 +289,7 @@ class Worker:
         await self._ledger_follower.start()
         self.membership.start()
         self.broker_watch.start()
+        self.fetch_guard.start()
         self.ticks.start()
         for sink in self.sinks:
             sink.start()
@@ -272,6 +310,7 @@ class Worker:
         self.ticks.stop()
         await self.membership.stop()
         await self.broker_watch.stop()
+        await self.fetch_guard.stop()
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 await self._admin.close()
@@ -301,6 +340,7 @@ class Worker:
                 timestamp=message.timestamp,
             )
             is_tick = record.topic == self.topics.ticks
+            self.fetch_guard.handling()
             try:
                 if not await self.membership.may_act():
                     raise Fenced("lost group membership")
@@ -315,10 +355,12 @@ class Worker:
                     await self.processor.on_record(record, partitions, now)
             except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
                 self.processor.keep(set())
+                self.fetch_guard.handled()
                 continue
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
                 if not is_tick:
                     await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+            self.fetch_guard.handled(Partition(record.topic, record.partition), record.offset)
             if not is_tick:
                 self.takeover.handled(record.topic, record.partition, record.offset)

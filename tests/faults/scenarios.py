@@ -8,6 +8,7 @@ runs each three times at 3,000 tasks and prints a table.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -72,8 +73,11 @@ class Publisher:
         self.deadline = datetime.now(UTC) - timedelta(days=3)
         self._overdue_at = datetime.now(UTC)
         self._serial = 0
+        self._deadlines: dict[tuple[str, str], datetime] = {}
 
-    def _event(self, unit: str, task: str, status: str, at: datetime) -> dict[str, Any]:
+    def _event(
+        self, unit: str, task: str, status: str, at: datetime, deadline: datetime | None = None
+    ) -> dict[str, Any]:
         self._serial += 1
         return {
             "event_id": f"f-{self._serial}",
@@ -82,7 +86,7 @@ class Publisher:
             "task_id": task,
             "kind": "task",
             "status": status,
-            "deadline": self.deadline.isoformat(),
+            "deadline": (deadline or self.deadline).isoformat(),
             "occurred_at": at.isoformat(),
         }
 
@@ -106,6 +110,43 @@ class Publisher:
             events.append(self._event(unit, task, "completed", at))
             self.workload.completed(unit, task, at)
         asyncio.run(_produce(self.broker.bootstrap, events))
+
+    def spread(self, deadlines: list[datetime]) -> None:
+        """Publish every task in progress, the n-th due at ``deadlines[n % len(deadlines)]``."""
+        self._deadlines = {task: deadlines[n % len(deadlines)] for n, task in enumerate(self.tasks())}
+        self.touch()
+
+    def touch(self) -> None:
+        """Publish every task in progress again (a progress report), due when ``spread`` said."""
+        now = datetime.now(UTC)
+        events = [
+            self._event(unit, task, "in_progress", now, self._deadlines[(unit, task)]) for unit, task in self.tasks()
+        ]
+        asyncio.run(_produce(self.broker.bootstrap, events))
+        for unit, task in self.tasks():
+            self.workload.overdue(unit, task)
+
+    def trickle(self, rate: float) -> None:
+        """Publish every task overdue, then complete every other one, ``rate`` events a second throughout."""
+        asyncio.run(self._trickle(rate))
+
+    async def _trickle(self, rate: float) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5)
+        await producer.start()
+        try:
+            tasks = self.tasks()
+            for n, (unit, task) in enumerate([*tasks, *tasks[::2]]):
+                completing = n >= len(tasks)
+                at = datetime.now(UTC)
+                event = self._event(unit, task, "completed" if completing else "in_progress", at)
+                await producer.send_and_wait(TOPICS.task_status, json.dumps(event).encode(), key=unit.encode())
+                if completing:
+                    self.workload.completed(unit, task, at)
+                else:
+                    self.workload.overdue(unit, task)
+                await asyncio.sleep(1 / rate)
+        finally:
+            await producer.stop()
 
 
 def _fired(broker: EmbeddedBroker, workload: Workload) -> Callable[[], bool]:
@@ -289,6 +330,81 @@ def crash_then_failover(workdir: Path, items: int) -> Report:
             return _check(broker, publisher.workload, [fresh])
 
 
+def churn(workdir: Path, items: int, period: float = 10.0) -> Report:
+    """Two workers, and a third started and stopped every ``period`` seconds while events arrive steadily.
+
+    Events arrive at up to 50 a second (``items`` overdue tasks, then every
+    other one completed); each start and each stop of the third worker moves
+    partitions between all three. The handoffs must carry complete state:
+    afterwards the topic and both remaining workers' views are exact.
+    """
+    rate = min(50.0, max(10.0, items / 20))
+    cycles = 6 if items >= 1000 else 2  # two minutes of churn at full size
+    with _broker(workdir) as broker, ExitStack() as stack:
+        a = stack.enter_context(_worker(broker, workdir / "a", workdir / "a" / "data"))
+        a.wait_ready()
+        b = stack.enter_context(_worker(broker, workdir / "b", workdir / "b" / "data"))
+        b.wait_ready(timeout=90)
+        publisher = Publisher(broker, items)
+        thread = threading.Thread(target=publisher.trickle, args=(rate,))
+        thread.start()
+        try:
+            for n in itertools.count():
+                if not thread.is_alive() and n >= cycles:
+                    break
+                with _worker(broker, workdir / f"c{n}", workdir / f"c{n}" / "data"):
+                    time.sleep(period)
+                time.sleep(period)
+        finally:
+            thread.join()
+        for worker in (a, b):
+            worker.wait_ready(timeout=90)
+        _wait_settled(broker, publisher.workload, a.log)
+        time.sleep(3)
+        return _check(broker, publisher.workload, [a, b])
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def clock_jump(workdir: Path, items: int) -> Report:
+    """The worker's wall clock jumps a day ahead, then an hour back: alerts fire once and never flap.
+
+    The clock is moved under the worker process with libfaketime (the
+    Debian ``faketime`` package), monotonic time untouched. Tasks are due
+    three days ago, in 12 hours and in a day less 30 minutes. A day ahead,
+    all are overdue. An hour back, with a progress report for every task,
+    the last group would seem not due yet: a worker that followed the clock
+    back would resolve them (and fire them again an hour later); it must
+    hold still instead (every task fired once, none resolved).
+    """
+    if not FAKETIME.exists():
+        raise AssertionError(f"{FAKETIME} is missing: apt-get install faketime (.ci/run installs it)")
+    offset = workdir / "clock-offset"
+    offset.write_text("+0\n")
+    env = {
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    with _broker(workdir) as broker:
+        worker = _worker(broker, workdir / "w", workdir / "w" / "data", env)
+        with worker:
+            worker.wait_ready()
+            publisher = Publisher(broker, items)
+            now = datetime.now(UTC)
+            publisher.spread([now - timedelta(days=3), now + timedelta(hours=12), now + timedelta(days=1, minutes=-30)])
+            past = Workload(tasks={t: s for n, (t, s) in enumerate(publisher.workload.tasks.items()) if n % 3 == 0})
+            wait_for("the tasks due three days ago to fire", _fired(broker, past), timeout=120, log=worker.log)
+            offset.write_text("+1d\n")
+            wait_for("every task to fire a day ahead", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            offset.write_text("+23h\n")
+            publisher.touch()  # progress reports while the clock is an hour back: evaluated, they must not resolve
+            time.sleep(10)  # and ten ticks
+            return _check(broker, publisher.workload, [worker])
+
+
 def disk_full(workdir: Path, items: int) -> Report:
     """The data directory's filesystem fills up while completions arrive; space returns; the worker restarts."""
     mount = workdir / "disk"
@@ -390,6 +506,8 @@ SCENARIOS = (
     Scenario("frozen worker", frozen_worker),
     Scenario("frozen, another joins", frozen_worker_while_another_joins),
     Scenario("crash then failover", crash_then_failover),
+    Scenario("churn", churn),
+    Scenario("clock jump", clock_jump),
     Scenario("disk full", disk_full),
     Scenario("lost broker", lost_broker),
 )

@@ -1,6 +1,12 @@
+"""The alert ledger: what the alerts topic ends with, per fingerprint, and when it has been read to its end."""
+
 from __future__ import annotations
 
-from monitor.state.ledger import AlertLedger
+import asyncio
+
+from aiokafka import TopicPartition
+
+from monitor.state.ledger import AlertLedger, LedgerFollower
 from tests.rules.fixtures import transition
 
 
@@ -32,3 +38,46 @@ def test_firing_in_names_only_firing_alerts_of_the_given_units() -> None:
     ledger.observe(transition(fingerprint="b", labels={"alertname": "x", "unit_id": "VN-40", "severity": "critical"}))
     ledger.observe(transition(fingerprint="c", status="resolved"))
     assert [t.fingerprint for t in ledger.firing_in({"VN-22"})] == ["a"]
+
+
+class _StuckConsumer:
+    """A consumer whose broker reports an end offset of 1 and serves nothing (the embedded one, restarted empty)."""
+
+    def __init__(self, end: int) -> None:
+        self.tp = TopicPartition("compliance.alerts", 0)
+        self.end = end
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.end for tp in tps}
+
+    async def position(self, tp: TopicPartition) -> int:
+        return 0
+
+
+async def _catch_up(end: int, timeout: float) -> bool:
+    follower = LedgerFollower(AlertLedger(), "unused:9092", "compliance.alerts", {})
+    follower._consumer = _StuckConsumer(end)  # type: ignore[assignment]
+    follower._started.set()
+
+    async def reads() -> None:  # what the follow loop does: reads, empty ones too
+        while True:
+            await asyncio.sleep(0.01)
+            follower._reads += 1
+
+    reader = asyncio.get_running_loop().create_task(reads())
+    try:
+        return await follower.catch_up(timeout, stalled_reads=20)
+    finally:
+        reader.cancel()
+
+
+def test_catch_up_ends_when_reads_stop_moving_although_the_broker_reports_more() -> None:
+    assert asyncio.run(_catch_up(end=1, timeout=5.0)) is True
+
+
+def test_catch_up_of_an_empty_topic_is_immediate_and_a_stalled_read_needs_its_reads() -> None:
+    assert asyncio.run(_catch_up(end=0, timeout=5.0)) is True
+    assert asyncio.run(_catch_up(end=1, timeout=0.1)) is False  # fewer than 20 reads: not decided yet

@@ -94,6 +94,7 @@ class WorkerParts:
     clock: SteppingClock
     log: DictItemLog
     ends: dict[tuple[str, int], int] = field(default_factory=dict)  # the broker's end offsets, as the test sets them
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)  # the group's committed offsets
 
 
 GRACE = 10.0
@@ -113,17 +114,19 @@ def worker_parts(
     processor = Processor(rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger)
     clock = SteppingClock()
     ends: dict[tuple[str, int], int] = {}
+    committed: dict[tuple[str, int], int] = {}
     takeover = Takeover(
         rules,
         processor,
         processor.writer,
         catch_up=catch_up,
         highwater=lambda topic, partition: ends.get((topic, partition)),
+        committed=lambda topic, partition: committed.get((topic, partition)),
         data_topics=(TOPICS.task_status, TOPICS.indicators),
         grace=GRACE,
         monotonic=clock,
     )
-    return WorkerParts(processor, takeover, outbox, registry, store, clock, log, ends)
+    return WorkerParts(processor, takeover, outbox, registry, store, clock, log, ends, committed)
 
 
 def deadline_parts(

@@ -48,11 +48,14 @@ async def test_reconcile_publishes_a_firing_alert_the_topic_lost(tmp_path: Path)
     assert not [key for key in table if b"\x1fo" in key]
     # A new worker, same state, but the alert record never reached the topic.
     fresh = _worker(tmp_path, AlertLedger(), table)
-    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (1, set())
+    fixed, suspects = await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26))
+    assert (fixed, suspects, fresh.outbox.alerts) == (0, {published.fingerprint}, [])  # not yet: a suspect
+    assert await fresh.takeover.decide(record.partition, suspects, vn(2024, 7, 26)) == 1  # nothing redone resolved it
     (again,) = fresh.outbox.alerts
     assert (again.fingerprint, again.status, again.stage) == (published.fingerprint, "firing", "overdue")
     assert again.annotations["reconciled"] == "true" and again.starts_at == published.starts_at
-    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (0, set())  # idempotent
+    assert await fresh.takeover.decide(record.partition, suspects, vn(2024, 7, 26)) == 0  # once
+    assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 26)) == (0, set())  # agreed
 
 
 async def _resolved_with_the_resolution_lost(
@@ -93,9 +96,7 @@ async def test_reconcile_resolves_what_the_topic_shows_firing_but_the_state_reso
     partition = partition_for(b"VN-40", PARTITIONS)
     fixed, suspects = await fresh.takeover.reconcile(partition, PARTITIONS, vn(2024, 7, 27))
     assert (fixed, suspects, fresh.outbox.alerts) == (0, {published[0].fingerprint}, [])  # not yet: a suspect
-    assert (
-        await fresh.takeover.resolve_unheld(partition, suspects, vn(2024, 7, 27)) == 1
-    )  # nothing redone brought it back
+    assert await fresh.takeover.decide(partition, suspects, vn(2024, 7, 27)) == 1  # nothing redone brought it back
     (resolved,) = fresh.outbox.alerts
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "reconciled"
 
@@ -154,7 +155,7 @@ async def test_an_alert_published_by_a_worker_that_died_before_its_state_write_i
     fixed, suspects = await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 1))
     assert (fixed, suspects) == (0, {fired.fingerprint})
     await fresh.processor.on_record(record, PARTITIONS, vn(2024, 7, 25, 0, 1))  # the uncommitted record is redone
-    assert await fresh.takeover.resolve_unheld(record.partition, suspects, vn(2024, 7, 25, 0, 2)) == 0
+    assert await fresh.takeover.decide(record.partition, suspects, vn(2024, 7, 25, 0, 2)) == 0
     assert fresh.outbox.alerts == []  # neither a resolution nor a second firing record
 
 
@@ -230,3 +231,56 @@ async def test_a_rebalance_makes_every_partition_settle_again(tmp_path: Path) ->
     assert parts.takeover.all_settled({0, 1}) and not parts.takeover.all_settled({0, 1, 2})
     parts.takeover.reset()
     assert not parts.takeover.is_settled(0) and not parts.takeover.all_settled({0})
+
+
+async def test_a_batch_durable_only_in_part_is_completed_by_the_redo_and_nothing_is_published_twice(
+    tmp_path: Path,
+) -> None:
+    """The previous owner died while the changelog took its last batch: only the batch's first record is durable."""
+    ledger = AlertLedger()
+    table: dict[bytes, bytes] = {}
+    partition = partition_for(b"VN-40", PARTITIONS)
+    first = _worker(tmp_path, ledger, table)
+    overdue = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a")
+    await first.processor.on_record(_record(overdue.model_dump_json().encode(), offset=0), PARTITIONS, vn(2024, 7, 25))
+    await first.processor.on_tick(partition, PARTITIONS, vn(2024, 7, 25, 0, 1))  # the confirmation is durable
+    (fired,) = first.outbox.alerts
+    done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
+    record = _record(done.model_dump_json().encode(), offset=1)
+    dying = _worker(tmp_path, ledger, dict(table))
+    dying.processor.writer.write = _never  # type: ignore[method-assign]
+    await dying.processor.on_record(record, PARTITIONS, vn(2024, 7, 26))
+    key, value = dying.log.batches[-1][0]  # the outbox entry comes first: the resolution, as evaluated
+    assert b"\x1fo" in key and value is not None
+    table[key] = value
+
+    fresh = _worker(tmp_path, ledger, table)
+    fresh.ends[(TOPICS.task_status, partition)] = 2
+    await fresh.takeover.settle(partition, {partition}, PARTITIONS, vn(2024, 7, 27))
+    (resolved,) = fresh.outbox.alerts  # published from the outbox, with its real reason
+    assert resolved.annotations["resolution"] == "completed_late" and resolved.ends_at == vn(2024, 7, 26)
+    # The state still holds the alert firing (its deletion was not durable): a suspect, not a restatement.
+    assert fresh.takeover.suspects(partition) == {fired.fingerprint}
+    await fresh.processor.on_record(record, PARTITIONS, vn(2024, 7, 27, 0, 1))  # the redo completes the batch
+    fresh.takeover.handled(TOPICS.task_status, partition, 1)
+    fresh.clock.now = GRACE + 1
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 2)) == 0
+    assert fresh.outbox.alerts == [resolved]  # firing once, resolved once: nothing restated, nothing repeated
+    held = fresh.processor.unit_state("VN-40")
+    assert held is not None and held.alerts == {} and held.tasks["T-1"].status == "completed"
+
+
+async def test_a_suspect_waits_for_records_the_group_has_not_committed(tmp_path: Path) -> None:
+    """Nothing handled yet since the takeover: the committed offset says how far the redo is."""
+    table: dict[bytes, bytes] = {}
+    lost_ledger, published = await _resolved_with_the_resolution_lost(tmp_path, table, confirmed=True)
+    fresh = _worker(tmp_path, lost_ledger, table)
+    partition = partition_for(b"VN-40", PARTITIONS)
+    fresh.ends[(TOPICS.task_status, partition)] = 5
+    await fresh.takeover.settle(partition, {partition}, PARTITIONS, vn(2024, 7, 27))
+    fresh.clock.now = GRACE + 1
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 1)) == 0  # offsets 0..4 not redone yet
+    fresh.committed[(TOPICS.task_status, partition)] = 5  # the group had handled them all before
+    assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 2)) == 1
+    (resolved,) = fresh.outbox.alerts
+    assert (resolved.fingerprint, resolved.annotations["resolution"]) == (published[0].fingerprint, "reconciled")

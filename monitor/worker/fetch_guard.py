@@ -1,0 +1,166 @@
+"""Records the consumer fetched and never handed to the worker are read again.
+
+faust drops fetched records without handing them to the agent in several
+places: a rebalance or a held flow in the middle of a fetched batch, a
+partition that is not active yet, an event of an older consumer generation.
+The consumer's position has already moved past them, so nothing reads them
+again until the next rebalance: the worker sits idle with work left on the
+broker (seen on the embedded broker after a worker joins a group in which a
+dead or frozen member is still registered, for minutes). The offsets it
+commits stay behind them (the monitor acknowledges only what the agent
+handled), so nothing is lost for good; it is only late, which for a
+compliance monitor is the same as lost.
+
+The guard compares, for each assigned partition, the consumer's position with
+the next offset the worker expects to handle (one past the last record it
+handled, or the group's committed offset if that is further). A position
+ahead of it while the worker sits idle (waiting for its next record, having
+handled none for ``patience`` seconds) means records were dropped between the
+fetch and the agent: the guard seeks
+the partition back to the expected offset. Reading a record twice is safe
+(events are applied once, by event id); never reading it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import NamedTuple
+
+from monitor.background import Background
+
+__all__ = ["FetchGuard", "Partition"]
+
+log = logging.getLogger(__name__)
+
+
+class Partition(NamedTuple):
+    """A topic-partition (faust's ``TP`` has the same shape)."""
+
+    topic: str
+    partition: int
+
+
+class _Gap(NamedTuple):
+    since: float  # when the position was first seen ahead of ``expected``
+    expected: int
+
+
+class FetchGuard:
+    """Seeks back a partition whose records were fetched and never handed over.
+
+    Args:
+        assigned: The partitions the consumer is assigned now.
+        position: The consumer's position in a partition (the next offset it fetches), ``None`` if unknown.
+        committed: The group's committed offset of a partition (the next to read), ``None`` if none.
+        seek: Makes the consumer fetch a partition from an offset.
+        can_check: Whether the consumer is steady (no rebalance, recovery or held flow under way).
+        on_rewind: Told of each seek: (partition, position, offset sought).
+        patience: Seconds the worker must have handled nothing, and the gap persisted, before a seek.
+        interval: Seconds between checks.
+        monotonic: The clock.
+        sleep: How to wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        assigned: Callable[[], Iterable[Partition]],
+        position: Callable[[Partition], Awaitable[int | None]],
+        committed: Callable[[Partition], int | None],
+        seek: Callable[[Partition, int], Awaitable[None]],
+        can_check: Callable[[], bool],
+        on_rewind: Callable[[Partition, int, int], None] = lambda tp, position, offset: None,
+        patience: float = 5.0,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._assigned = assigned
+        self._position = position
+        self._committed = committed
+        self._seek = seek
+        self._can_check = can_check
+        self._on_rewind = on_rewind
+        self._patience = patience
+        self._interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[Partition, int] = {}
+        self._busy_at = monotonic()  # when the worker last handled a record
+        self._working = False  # a record is being handled now (which may take long: a takeover)
+        self._gaps: dict[Partition, _Gap] = {}
+        self._task = Background("fetch-guard", self._run)
+
+    def handling(self) -> None:
+        """The worker took a record and is handling it."""
+        self._working = True
+
+    def handled(self, tp: Partition | None = None, offset: int = -1) -> None:
+        """The worker is done with a record (at ``offset`` in ``tp``, whatever became of it)."""
+        if tp is not None and offset + 1 > self._next.get(tp, 0):
+            self._next[tp] = offset + 1
+        self._working = False
+        self._busy_at = self._monotonic()
+
+    def expected(self, tp: Partition) -> int:
+        """The next offset the worker expects to handle in ``tp``."""
+        return max(self._next.get(tp, 0), self._committed(tp) or 0)
+
+    async def check(self) -> list[Partition]:
+        """Look once; seek back every partition whose gap outlasted the patience; return them."""
+        now = self._monotonic()
+        if not self._can_check():
+            self._gaps.clear()  # a group on the move sets positions of its own
+            return []
+        idle = not self._working and now - self._busy_at >= self._patience  # at work, it may have them queued
+        rewound: list[Partition] = []
+        for tp in sorted(set(self._assigned())):
+            expected = self.expected(tp)
+            position = await self._position(tp)
+            if position is None or position <= expected:
+                self._gaps.pop(tp, None)
+                continue
+            gap = self._gaps.get(tp)
+            if gap is None or gap.expected != expected:
+                self._gaps[tp] = _Gap(now, expected)
+                continue
+            if not idle or now - gap.since < self._patience:
+                continue
+            if not self._can_check():  # the group moved while we looked: the new positions are its own
+                self._gaps.clear()
+                return rewound
+            log.warning(
+                "%s[%d]: the consumer is at offset %d but the worker has handled nothing from %d on: "
+                "records were fetched and never handed over; reading again from %d",
+                tp.topic,
+                tp.partition,
+                position,
+                expected,
+                expected,
+            )
+            await self._seek(tp, expected)
+            self._on_rewind(tp, position, expected)
+            del self._gaps[tp]
+            rewound.append(tp)
+        return rewound
+
+    def start(self) -> None:
+        """Check every ``interval`` seconds in the background."""
+        self._task.start()
+
+    async def stop(self) -> None:
+        """Stop checking."""
+        await self._task.stop()
+
+    async def _run(self) -> None:
+        while True:
+            await self._sleep(self._interval)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the consumer is busy or gone: the next look decides
+                log.debug("fetch guard could not look: %r", exc)

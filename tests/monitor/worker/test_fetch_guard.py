@@ -1,0 +1,125 @@
+"""The fetch guard: a partition whose records were fetched and never handed over is read again, once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from monitor.worker.fetch_guard import FetchGuard, Partition
+
+TP = Partition("compliance.task-status", 0)
+OTHER = Partition("compliance.task-status", 1)
+
+
+class Consumer:
+    """Positions, committed offsets and seeks of a consumer, and whether it is steady."""
+
+    def __init__(self) -> None:
+        self.positions: dict[Partition, int] = {TP: 0, OTHER: 0}
+        self.committed: dict[Partition, int] = {}
+        self.seeks: list[tuple[Partition, int]] = []
+        self.steady = True
+
+    async def position(self, tp: Partition) -> int | None:
+        return self.positions.get(tp)
+
+    async def seek(self, tp: Partition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.positions[tp] = offset
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _guard(consumer: Consumer, clock: Clock) -> FetchGuard:
+    return FetchGuard(
+        assigned=lambda: [TP, OTHER],
+        position=consumer.position,
+        committed=consumer.committed.get,
+        seek=consumer.seek,
+        can_check=lambda: consumer.steady,
+        patience=5.0,
+        monotonic=clock,
+    )
+
+
+def _look(guard: FetchGuard, clock: Clock, seconds: float) -> list[Partition]:
+    """Check once a second for ``seconds``; every partition sought back meanwhile."""
+    rewound: list[Partition] = []
+    for _ in range(int(seconds)):
+        clock.now += 1
+        rewound += asyncio.run(guard.check())
+    return rewound
+
+
+def test_a_position_past_what_was_handled_is_sought_back_once_the_worker_is_idle() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(10):
+        guard.handled(TP, offset)
+    consumer.positions[TP] = 25  # fetched 10..24, never handed over
+    assert _look(guard, clock, 4) == []  # not yet: the records may still be on their way
+    assert _look(guard, clock, 3) == [TP]
+    assert consumer.seeks == [(TP, 10)]
+    assert _look(guard, clock, 20) == []  # read again from 10: nothing more to do
+
+
+def test_the_committed_offset_counts_as_handled() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.committed[OTHER] = 40  # another worker handled up to 39 before this one took the partition
+    consumer.positions[OTHER] = 40
+    assert _look(guard, clock, 20) == []
+    consumer.positions[OTHER] = 47
+    assert _look(guard, clock, 10) == [OTHER]
+    assert consumer.seeks == [(OTHER, 40)]
+
+
+def test_a_worker_at_work_is_left_alone() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[TP] = 50  # a backlog queued behind other partitions' records
+    for _ in range(30):
+        clock.now += 1
+        guard.handled(OTHER, int(clock.now))
+        assert asyncio.run(guard.check()) == []
+    assert consumer.seeks == []
+
+
+def test_a_partition_that_catches_up_is_not_sought() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[TP] = 3
+    clock.now += 10
+    asyncio.run(guard.check())  # the gap is seen
+    for offset in range(3):
+        guard.handled(TP, offset)
+    clock.now += 10  # idle again, and nothing left behind
+    assert _look(guard, clock, 10) == []
+    assert consumer.seeks == []
+
+
+def test_nothing_is_sought_while_the_group_moves() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[TP] = 9
+    consumer.steady = False  # a rebalance, recovery or held flow: positions are the group's to set
+    assert _look(guard, clock, 30) == []
+    consumer.steady = True
+    assert _look(guard, clock, 4) == []  # the gap is timed again from here
+    assert _look(guard, clock, 2) == [TP]
+
+
+def test_a_worker_busy_with_one_long_record_is_left_alone() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[TP] = 12
+    guard.handling()  # a takeover that waits for the alerts topic, say
+    assert _look(guard, clock, 60) == []
+    guard.handled(TP, 0)
+    assert _look(guard, clock, 10) == [TP]
+    assert consumer.seeks == [(TP, 1)]

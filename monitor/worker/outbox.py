@@ -20,7 +20,7 @@ from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from rules.alerts import AlertTransition, transition_key
 
-__all__ = ["RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox"]
+__all__ = ["GENERATION_HEADER", "RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox"]
 
 #: faust topic options for byte keys and values, passed through untouched.
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -95,19 +95,32 @@ class AlertWriter:
         return len(fresh)
 
 
-class FaustOutbox:
-    """``Outbox`` over faust topics (the app's producer)."""
+#: The header that says under which consumer group generation an alert record was written.
+GENERATION_HEADER = "monitor-generation"
 
-    def __init__(self, app: Any, topics: Topics) -> None:
+
+class FaustOutbox:
+    """``Outbox`` over faust topics (the app's producer).
+
+    Each alert record carries the consumer group generation its writer held
+    (``monitor-generation``): a record written under an older generation than
+    one before it on the same partition was written by a worker the group had
+    moved on from (a zombie), which the fault suite counts on its own.
+    """
+
+    def __init__(self, app: Any, topics: Topics, generation: Callable[[], int | None] = lambda: None) -> None:
         self._app = app
+        self._generation = generation
         self._alerts = app.topic(topics.alerts, **RAW)
         self._dead_letter = app.topic(topics.dead_letter, **RAW)
         self._unacknowledged: list[Awaitable[Any]] = []
 
     async def alert(self, transition: AlertTransition) -> None:
         """Send the transition, keyed by its fingerprint."""
+        generation = self._generation()
+        headers = [(GENERATION_HEADER, str(generation).encode())] if generation is not None else None
         sent = await self._alerts.send(
-            key=transition.fingerprint.encode(), value=transition.model_dump_json().encode("utf-8")
+            key=transition.fingerprint.encode(), value=transition.model_dump_json().encode("utf-8"), headers=headers
         )
         self._unacknowledged.append(sent)
 

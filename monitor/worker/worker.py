@@ -122,7 +122,7 @@ class Worker:
         self.processor = Processor(
             pack,
             ItemStore(ChangelogItemLog(self.app, items)),
-            FaustOutbox(self.app, self.topics),
+            FaustOutbox(self.app, self.topics, self._generation),
             self.metrics,
             self.topics,
             settings.max_record_bytes,

@@ -1,7 +1,9 @@
 """``make chaos``: every fault scenario ``--runs`` times at ``--items`` tasks; a table of what went wrong.
 
-Prints, per scenario and run: lost, duplicated and wrong transitions and wrong
-views (each must be 0), and how long the run took. Exits non-zero if any is not.
+Prints, per scenario and run: lost, duplicated and wrong transitions, wrong
+views and zombie writes (each must be 0), and how long the run took. A run
+that does not finish is a failed run, with its reason. Exits non-zero if any
+run failed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ def main() -> int:
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if not args.only or args.only in s.name]
-    header = f"{'scenario':<22} {'run':>3} {'lost':>5} {'dup':>5} {'wrong':>5} {'views':>5} {'seconds':>8}"
+    header = (
+        f"{'scenario':<22} {'run':>3} {'lost':>5} {'dup':>5} {'wrong':>5} {'views':>5} {'zombie':>6} {'seconds':>8}"
+    )
     rows = [header, "-" * len(header)]
     print(header, flush=True)
     failed = 0
@@ -38,7 +42,7 @@ def main() -> int:
                     continue
             row = (
                 f"{scenario.name:<22} {run:>3} {report.lost:>5} {report.duplicated:>5} {report.wrong:>5} "
-                f"{report.views_wrong:>5} {time.monotonic() - began:>8.0f}"
+                f"{report.views_wrong:>5} {report.zombie:>6} {time.monotonic() - began:>8.0f}"
             )
             rows.append(row)
             print(row, flush=True)

@@ -14,7 +14,12 @@ at the completion's ``occurred_at``).
 - **wrong**: a resolution with another reason or end time than the events
   imply, or one the events do not imply at all (a task still overdue);
 - **views wrong**: a unit whose tasks by status, or overdue count, in the
-  answer of the worker that owns it differs from the events.
+  answer of the worker that owns it differs from the events;
+- **zombie**: a record written under an older consumer group generation
+  than a record before it on the same partition of the alerts topic (the
+  ``monitor-generation`` header): a worker the group had moved on from still
+  wrote. Counted apart from the others (it is the window the README
+  describes), and it must be 0 as well.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Report", "Workload", "check_alerts", "check_views"]
+__all__ = ["Report", "Workload", "check_alerts", "check_generations", "check_views"]
 
 RULE = "task-overdue"
 
@@ -57,6 +62,7 @@ class Report:
     duplicated: int = 0
     wrong: int = 0
     views_wrong: int = 0
+    zombie: int = 0
     detail: list[str] = field(default_factory=list)
 
     def note(self, kind: str, text: str) -> None:
@@ -66,7 +72,7 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        return self.lost == self.duplicated == self.wrong == self.views_wrong == 0
+        return self.lost == self.duplicated == self.wrong == self.views_wrong == self.zombie == 0
 
 
 def _same_transition(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -145,4 +151,20 @@ def check_views(workload: Workload, answers: Iterable[Mapping[str, Any]], report
             report.note(
                 "views_wrong", f"{unit} overdue {summary['overdue']}, published {statuses.get('in_progress', 0)}"
             )
+    return report
+
+
+def check_generations(partitions: Mapping[int, Sequence[int | None]], report: Report | None = None) -> Report:
+    """Count zombie writes: per alerts partition, the generations of its records in offset order (``None``: unknown)."""
+    report = report if report is not None else Report()
+    for partition, generations in sorted(partitions.items()):
+        newest = -1
+        for offset, generation in enumerate(generations):
+            if generation is None or generation < 0:
+                continue
+            if generation < newest:
+                report.note(
+                    "zombie", f"alerts[{partition}]@{offset} written under generation {generation} after {newest}"
+                )
+            newest = max(newest, generation)
     return report

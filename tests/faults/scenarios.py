@@ -27,7 +27,8 @@ from aiokafka import AIOKafkaProducer
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.faults.checker import RULE, Report, Workload, check_alerts, check_views
+from monitor.worker.outbox import GENERATION_HEADER
+from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
 from tests.integration.kafka import MonitorProcess, alert_records, http_get, read_all, sample, wait_for
 
 __all__ = ["SCENARIOS", "Scenario"]
@@ -199,8 +200,18 @@ def _alerts_in_offset_order(broker: EmbeddedBroker) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records if r.value]
 
 
+def _generations(broker: EmbeddedBroker) -> dict[int, list[int | None]]:
+    """The ``monitor-generation`` header of every alert record, by partition, in offset order."""
+    by_partition: dict[int, list[int | None]] = {}
+    for record in sorted(read_all(broker.bootstrap, TOPICS.alerts), key=lambda r: (r.partition, r.offset)):
+        raw = dict(record.headers).get(GENERATION_HEADER)
+        by_partition.setdefault(record.partition, []).append(int(raw) if raw else None)
+    return by_partition
+
+
 def _check(broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProcess]) -> Report:
     report = check_alerts(workload, _alerts_in_offset_order(broker))
+    check_generations(_generations(broker), report)
     check_views(workload, _views(workers), report)
     dead = read_all(broker.bootstrap, TOPICS.dead_letter)
     for record in dead:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.faults.checker import Workload, check_alerts, check_views
+from tests.faults.checker import Workload, check_alerts, check_generations, check_views
 
 DONE = datetime(2024, 7, 26, tzinfo=UTC)
 
@@ -59,3 +59,9 @@ def test_views_are_compared_with_what_was_published() -> None:
     assert check_views(_workload(), [stale]).views_wrong == 2
     assert check_views(_workload(), [good, good]).views_wrong == 1  # two workers answering for one unit
     assert check_views(_workload(), []).views_wrong == 1
+
+
+def test_a_record_written_under_an_older_generation_is_a_zombie_write() -> None:
+    assert check_generations({0: [1, 1, 2, 2, 3], 1: [None, 2, None, 2]}).clean
+    report = check_generations({0: [1, 2, 1, 2], 1: [3, 2, -1]})  # -1: written while not a member, unknown
+    assert report.zombie == 2 and not report.clean

@@ -6,7 +6,9 @@ partition that is not active yet, an event of an older consumer generation.
 The consumer's position has already moved past them, so nothing reads them
 again until the next rebalance: the worker sits idle with work left on the
 broker (seen on the embedded broker after a worker joins a group in which a
-dead or frozen member is still registered, for minutes). The offsets it
+dead or frozen member is still registered, for minutes). And after quick
+successive rebalances faust can leave a partition paused: nothing is fetched
+at all while the broker holds records for it. The offsets it
 commits stay behind them (the monitor acknowledges only what the agent
 handled), so nothing is lost for good; it is only late, which for a
 compliance monitor is the same as lost.
@@ -14,8 +16,9 @@ compliance monitor is the same as lost.
 The guard compares, for each assigned partition, the consumer's position with
 the next offset the worker expects to handle (one past the last record it
 handled, or the group's committed offset if that is further). A position
-ahead of it while the worker sits idle (waiting for its next record, having
-handled none for ``patience`` seconds) means records were dropped between the
+ahead of it, or a broker end offset ahead of it with nothing fetched, while the worker sits idle (waiting for its next record, having
+handled no data record for ``patience`` seconds: its own ticks do not count)
+means records were dropped between the
 fetch and the agent: the guard seeks
 the partition back to the expected offset. Reading a record twice is safe
 (events are applied once, by event id); never reading it is not.
@@ -55,8 +58,10 @@ class FetchGuard:
         assigned: The partitions the consumer is assigned now.
         position: The consumer's position in a partition (the next offset it fetches), ``None`` if unknown.
         committed: The group's committed offset of a partition (the next to read), ``None`` if none.
-        seek: Makes the consumer fetch a partition from an offset.
+        end: The broker's end offset of a partition (one past its last record), ``None`` if unknown.
+        seek: Makes the consumer fetch a partition from an offset (and resumes it, if it was paused).
         can_check: Whether the consumer is steady (no rebalance, recovery or held flow under way).
+        clockwork: Topics of the worker's own periodic records (ticks): handling them is not work.
         on_rewind: Told of each seek: (partition, position, offset sought).
         patience: Seconds the worker must have handled nothing, and the gap persisted, before a seek.
         interval: Seconds between checks.
@@ -70,8 +75,10 @@ class FetchGuard:
         assigned: Callable[[], Iterable[Partition]],
         position: Callable[[Partition], Awaitable[int | None]],
         committed: Callable[[Partition], int | None],
+        end: Callable[[Partition], Awaitable[int | None]],
         seek: Callable[[Partition, int], Awaitable[None]],
         can_check: Callable[[], bool],
+        clockwork: Iterable[str] = (),
         on_rewind: Callable[[Partition, int, int], None] = lambda tp, position, offset: None,
         patience: float = 5.0,
         interval: float = 1.0,
@@ -81,8 +88,10 @@ class FetchGuard:
         self._assigned = assigned
         self._position = position
         self._committed = committed
+        self._end = end
         self._seek = seek
         self._can_check = can_check
+        self._clockwork = frozenset(clockwork)
         self._on_rewind = on_rewind
         self._patience = patience
         self._interval = interval
@@ -103,7 +112,8 @@ class FetchGuard:
         if tp is not None and offset + 1 > self._next.get(tp, 0):
             self._next[tp] = offset + 1
         self._working = False
-        self._busy_at = self._monotonic()
+        if tp is None or tp.topic not in self._clockwork:  # a tick a second must not look like work
+            self._busy_at = self._monotonic()
 
     def expected(self, tp: Partition) -> int:
         """The next offset the worker expects to handle in ``tp``."""
@@ -120,7 +130,13 @@ class FetchGuard:
         for tp in sorted(set(self._assigned())):
             expected = self.expected(tp)
             position = await self._position(tp)
-            if position is None or position <= expected:
+            if position is None:
+                continue
+            if position > expected:
+                why = f"the consumer is at offset {position}: records were fetched and never handed over"
+            elif idle and (end := await self._end(tp)) is not None and end > expected:
+                why = f"the broker holds records up to offset {end} and the consumer fetches none (left paused)"
+            else:
                 self._gaps.pop(tp, None)
                 continue
             gap = self._gaps.get(tp)
@@ -133,12 +149,11 @@ class FetchGuard:
                 self._gaps.clear()
                 return rewound
             log.warning(
-                "%s[%d]: the consumer is at offset %d but the worker has handled nothing from %d on: "
-                "records were fetched and never handed over; reading again from %d",
+                "%s[%d]: the worker has handled nothing from offset %d on, and %s; reading again from %d",
                 tp.topic,
                 tp.partition,
-                position,
                 expected,
+                why,
                 expected,
             )
             await self._seek(tp, expected)

@@ -73,6 +73,7 @@ class Membership:
         self._last = monotonic()
         self._doubt = 0.0  # the longest stand-still not yet checked, seconds
         self._fenced = False
+        self._assignments = 0  # partitions assigned so far: one more means the group renewed the membership
         self._checking = asyncio.Lock()
         self._stamper = Background("membership-stamp", self._run)
 
@@ -92,6 +93,7 @@ class Membership:
 
     def assigned(self) -> None:
         """Partitions were assigned: a member again, with state to be rebuilt."""
+        self._assignments += 1
         self._fenced = False
         self._doubt = 0.0
         self.stamp()
@@ -145,13 +147,16 @@ class Membership:
 
     async def _check(self, gap: float) -> bool:
         before = self._generation()
+        epoch = self._assignments
         self._health.set_problem(_CAUSE, f"the worker stood still for {gap:.1f}s; checking its group membership")
         log.warning("stood still for %.1fs (session timeout %.0fs): checking group membership", gap, self._session)
         for _ in range(max(1, round(3 * self._heartbeat / _STEP))):  # a few heartbeats: the broker's answer
+            if self._assignments != epoch:
+                break  # assigned again meanwhile: the state was dropped, to be rebuilt; the doubt is over
             if self._lost(before):
                 return self._fence(gap)
             await self._sleep(_STEP)
-        if self._lost(before):
+        if self._assignments == epoch and self._lost(before):
             return self._fence(gap)
         log.warning("still a member of the group after standing still: carrying on")
         self._health.clear_problem(_CAUSE)

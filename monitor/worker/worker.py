@@ -153,8 +153,10 @@ class Worker:
             assigned=self._assigned_ingress,
             position=self._position,
             committed=self._committed,
+            end=self._end_offset,
             seek=self._seek,
             can_check=self._steady,
+            clockwork=(self.topics.ticks,),
             on_rewind=lambda tp, position, offset: self.metrics.rewinds.labels(tp.topic).inc(),
         )
         self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
@@ -264,7 +266,13 @@ class Worker:
         committed: int | None = consumer._committed_offset.get(TP(*tp))  # faust's own record of it
         return committed
 
+    async def _end_offset(self, tp: Partition) -> int | None:
+        ends = await asyncio.wait_for(self.app.consumer.highwaters(TP(*tp)), timeout=2.0)
+        end: int | None = next(iter(ends.values()), None)
+        return end
+
     async def _seek(self, tp: Partition, offset: int) -> None:
+        self.app.consumer.resume_partitions([TP(*tp)])
         await self.app.consumer.seek(TP(*tp), offset)
 
     def _steady(self) -> bool:
@@ -344,6 +352,9 @@ class Worker:
             try:
                 if not await self.membership.may_act():
                     raise Fenced("lost group membership")
+                if record.partition not in self._assigned():  # it moved while the record waited: its owner has it
+                    self.fetch_guard.handled()
+                    continue
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if not self.takeover.is_settled(record.partition):
                     await self.takeover.settle(record.partition, self._assigned(), partitions, now)

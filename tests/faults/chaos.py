@@ -3,12 +3,13 @@
 Prints, per scenario and run: lost, duplicated and wrong transitions, wrong
 views and zombie writes (each must be 0), and how long the run took. A run
 that does not finish is a failed run, with its reason. Exits non-zero if any
-run failed.
+run failed; the logs (broker, workers) of a failed run are kept and named.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -33,13 +34,16 @@ def main() -> int:
     for scenario in chosen:
         for run in range(1, args.runs + 1):
             began = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix="chaos-") as scratch:
-                try:
-                    report = scenario.run(Path(scratch), args.items)
-                except Exception as exc:  # a scenario that could not finish is a failed run, with its reason
-                    print(f"{scenario.name} run {run}: did not finish: {exc}", file=sys.stderr)
-                    failed += 1
-                    continue
+            slug = scenario.name.replace(" ", "-").replace(",", "")
+            scratch = Path(tempfile.mkdtemp(prefix=f"chaos-{slug}-{run}-"))
+            try:
+                report = scenario.run(scratch, args.items)
+            except Exception as exc:  # a scenario that could not finish is a failed run, with its reason
+                print(f"{scenario.name} run {run}: did not finish: {exc}", file=sys.stderr)
+                print(f"    logs kept in {scratch}", file=sys.stderr)
+                rows.append(f"{scenario.name:<22} {run:>3} did not finish (logs in {scratch})")
+                failed += 1
+                continue
             row = (
                 f"{scenario.name:<22} {run:>3} {report.lost:>5} {report.duplicated:>5} {report.wrong:>5} "
                 f"{report.views_wrong:>5} {report.zombie:>6} {time.monotonic() - began:>8.0f}"
@@ -48,7 +52,11 @@ def main() -> int:
             print(row, flush=True)
             for line in report.detail[:10]:
                 print(f"    {line}", flush=True)
-            failed += 0 if report.clean else 1
+            if report.clean:
+                shutil.rmtree(scratch, ignore_errors=True)
+            else:
+                print(f"    logs kept in {scratch}", flush=True)
+                failed += 1
     print("\n".join(["", *rows]))
     return 1 if failed else 0
 

@@ -7,6 +7,7 @@ import asyncio
 from monitor.worker.fetch_guard import FetchGuard, Partition
 
 TP = Partition("compliance.task-status", 0)
+TICKS = Partition("compliance.ticks", 0)
 OTHER = Partition("compliance.task-status", 1)
 
 
@@ -16,11 +17,15 @@ class Consumer:
     def __init__(self) -> None:
         self.positions: dict[Partition, int] = {TP: 0, OTHER: 0}
         self.committed: dict[Partition, int] = {}
+        self.ends: dict[Partition, int] = {}
         self.seeks: list[tuple[Partition, int]] = []
         self.steady = True
 
     async def position(self, tp: Partition) -> int | None:
         return self.positions.get(tp)
+
+    async def end(self, tp: Partition) -> int | None:
+        return self.ends.get(tp)
 
     async def seek(self, tp: Partition, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -40,8 +45,10 @@ def _guard(consumer: Consumer, clock: Clock) -> FetchGuard:
         assigned=lambda: [TP, OTHER],
         position=consumer.position,
         committed=consumer.committed.get,
+        end=consumer.end,
         seek=consumer.seek,
         can_check=lambda: consumer.steady,
+        clockwork=(TICKS.topic,),
         patience=5.0,
         monotonic=clock,
     )
@@ -123,3 +130,32 @@ def test_a_worker_busy_with_one_long_record_is_left_alone() -> None:
     guard.handled(TP, 0)
     assert _look(guard, clock, 10) == [TP]
     assert consumer.seeks == [(TP, 1)]
+
+
+def test_ticks_handled_every_second_do_not_hide_a_stalled_partition() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[TP] = 30
+    consumer.positions[TICKS] = 0
+    rewound: list[Partition] = []
+    for second in range(12):
+        clock.now += 1
+        guard.handling()
+        guard.handled(TICKS, second)  # the worker's own tick
+        rewound += asyncio.run(guard.check())
+    assert rewound == [TP] and consumer.seeks == [(TP, 0)]
+
+
+def test_a_partition_left_paused_with_records_on_the_broker_is_resumed() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(40):
+        guard.handled(TP, offset)
+    consumer.positions[TP] = 40  # nothing fetched past what was handled...
+    consumer.ends[TP] = 55  # ...while the broker holds 15 more records
+    consumer.ends[OTHER] = 0
+    assert _look(guard, clock, 5) == []  # fetches may simply be on their way
+    assert _look(guard, clock, 6) == [TP]
+    assert consumer.seeks == [(TP, 40)]
+    consumer.ends[TP] = 40  # all read: nothing more to do
+    assert _look(guard, clock, 20) == []

@@ -106,3 +106,14 @@ async def test_a_worker_in_doubt_answers_for_nothing_until_the_doubt_is_settled(
     world.generation = -1
     assert not await membership.may_act()
     assert membership.in_doubt() and membership.fenced
+
+
+async def test_partitions_assigned_while_the_doubt_is_checked_end_it_without_a_fence() -> None:
+    """The group rebalanced while the worker checked: it is a member of the new generation, with state to rebuild."""
+    world, health = _World(), Health()
+    membership = _membership(world, health)
+    world.now += 20
+    world.on_sleep.append((0.5, membership.assigned))  # the consumer rejoined and partitions were assigned
+    world.on_sleep.append((1.0, lambda: setattr(world, "generation", 8)))  # seen after the assignment
+    assert await membership.may_act() and not membership.fenced
+    assert health.problems() == {}

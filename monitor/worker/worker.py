@@ -113,6 +113,7 @@ class Worker:
             self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
         )
         self._assigned_tick: asyncio.Task[None] | None = None
+        self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
         self.membership = Membership(
             settings.session_timeout,
             settings.heartbeat_interval,
@@ -179,8 +180,11 @@ class Worker:
             await future
 
     def owned_partitions(self) -> set[int]:
-        """Partitions of the data topics this worker owns now; none while it may have lost them (a zombie)."""
-        if self.membership.in_doubt():
+        """Partitions of the data topics this worker owns now; none while it may have lost them (a zombie).
+
+        None either between an assignment and the agent's next record, while memory holds the old state.
+        """
+        if self.membership.in_doubt() or self._reassigned:
             return set()
         return self._assigned()
 
@@ -197,7 +201,7 @@ class Worker:
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
         if not recovery.completed.is_set() or self.app.rebalancing or self.health.problems():
             return False
-        if self.membership.in_doubt():
+        if self.membership.in_doubt() or self._reassigned:
             return False
         return self.takeover.all_settled(self.owned_partitions())
 
@@ -307,12 +311,21 @@ class Worker:
         # worker cannot tell a kept partition from one another worker held meanwhile (it was frozen,
         # or cut off): every partition is read again from the local store, which faust has brought
         # up to date with the changelog, before anything is evaluated, published or answered.
+        # The agent may be in the middle of a record (faust calls this between its awaits): its
+        # staged writes and outbox must reach the store before the state is dropped, so the drop
+        # happens at the agent's next record boundary (``_reread_if_assigned``).
         self.membership.assigned()
-        self.takeover.reset()
-        self.processor.keep(set())
+        self._reassigned = True
         # Tick the new partitions now rather than at the next interval: their units are
         # read into memory and reconciled on their first record, and only then is the worker ready.
         self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
+
+    def _reread_if_assigned(self) -> None:
+        """At a record boundary after an assignment: drop every partition's state, to be read again."""
+        if self._reassigned:
+            self._reassigned = False
+            self.takeover.reset()
+            self.processor.keep(set())
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         self.ticks.stop()
@@ -348,6 +361,7 @@ class Worker:
                 timestamp=message.timestamp,
             )
             is_tick = record.topic == self.topics.ticks
+            self._reread_if_assigned()
             self.fetch_guard.handling()
             try:
                 if not await self.membership.may_act():

@@ -6,6 +6,7 @@ import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,12 +26,16 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
+def unavailable(message: str) -> NoReturn:
+    """This machine lacks what the test needs: on CI the test fails (a missing install step), elsewhere it skips."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message + "; skipped outside CI only")
+
+
 def require_tool(name: str) -> str:
     """Path of a command-line tool; on CI a missing tool fails the test instead of skipping it."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (.ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message + "; skipped outside CI only")
+        unavailable(f"{name} is not installed (.ci/run installs it)")
     return path

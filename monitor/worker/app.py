@@ -8,11 +8,13 @@ faust skips the events it fetched under an older consumer generation, or
 while a rebalance holds the flow, without handing them to the agent, and
 still acknowledges them: the next commit then moves past records no one
 processed (seen on the embedded broker when a worker joins while another is
-frozen or dead). The monitor's consumer acknowledges only what the agent was
-handed; a skipped record is read again after the rebalance. And where faust
+frozen or dead). The monitor's consumer acknowledges only what the agent
+handled (``skip`` marks a record it was handed and left for later), and
+commits only the offsets that follow the last commit without a hole: faust's
+own commit counts skipped-over offsets as done (``monitor.kafka.positions``).
+The worker reads a hole again (``monitor.worker.fetch_guard``). And where faust
 seeks the partitions back to their committed offsets after a recovery,
-partitions the group never committed are sought back too
-(``monitor.kafka.positions``).
+partitions the group never committed are sought back too, to their start.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from monitor.kafka.client import faust_credentials
-from monitor.kafka.positions import rewind_uncommitted
+from monitor.kafka.positions import commit_run, rewind_uncommitted
 from monitor.settings import Settings
 
 __all__ = ["MonitorApp", "build_app"]
@@ -39,15 +41,72 @@ class _MonitorWeb(AiohttpWeb):
     debug_blueprints: ClassVar[list[Any]] = []
 
 
+class _ReadOffsets(dict[Any, int | None]):
+    """faust's record of the last offset its fetch loop passed on, per partition, which the loop never filters on.
+
+    The loop drops every fetched record below the last one it passed on, to
+    skip what two fetches return twice. After a seek back it drops the very
+    records the seek was for: the loop records the offset of a record after
+    handing it over, by which time the agent may have sought back from it, and
+    faust's own seek after a recovery races with a fetch the same way (seen:
+    offsets 10..15 fetched again and dropped, every time). A record passed on
+    twice is handled twice, harmlessly (events are applied once, by id; the
+    worker checks the order, ``Worker._process``); a record dropped is lost.
+    """
+
+    def __getitem__(self, tp: Any) -> int | None:
+        return None
+
+
 class _Consumer(AiokafkaConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = _ReadOffsets()
+        self._read_from: dict[Any, int] = {}  # where reading started, in partitions the group never committed
+        self._skipped: set[tuple[Any, int]] = set()  # handed to the agent, left to be read again
+
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def read_from(self, offsets: Mapping[Any, int]) -> None:
+        """Reading starts at these offsets in partitions the group never committed (their first commit starts there)."""
+        self._read_from.update(offsets)
+
+    def floor(self, tp: Any) -> int | None:
+        """The first offset of ``tp`` not committed yet, if known: the next commit starts there."""
+        committed: int | None = self._committed_offset.get(tp)
+        return committed if committed is not None else self._read_from.get(tp)
+
+    def skip(self, message: Any) -> None:
+        """The agent was handed ``message`` and leaves it to be read again: its acknowledgement does not count."""
+        self._skipped.add((message.tp, message.offset))
 
     def ack(self, message: Any) -> bool:
         if not message.tracked:  # skipped by the stream, never handed to the agent: not processed
             return False
+        if (message.tp, message.offset) in self._skipped:
+            self._skipped.discard((message.tp, message.offset))
+            message.acked = True
+            self._unacked_messages.discard(message)  # nothing waits for it (a rebalance, a shutdown)
+            return False
         acked: bool = super().ack(message)
         return acked
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        """Not a gap: the monitor's topics are not compacted, so skipped-over offsets were dropped, not absent."""
+
+    def _new_offset(self, tp: Any) -> int | None:
+        acked: list[int] = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        run = commit_run(acked, self.floor(tp))
+        if not run:
+            return None
+        done = acked.index(run[-1]) + 1  # offsets below the floor go with the run: committed already
+        self._acked_index[tp].difference_update(acked[:done])
+        del acked[:done]
+        return run[-1] + 1
 
 
 class _ConsumerThread(AIOKafkaConsumerThread):
@@ -60,6 +119,8 @@ class _ConsumerThread(AIOKafkaConsumerThread):
         streams = {tp: offset for tp, offset in committed.items() if not self.consumer._is_changelog_tp(tp)}
         rewound = await rewind_uncommitted(consumer, streams)  # changelogs: recovery sets their positions
         if rewound:
+            owner: Any = self.consumer
+            owner.read_from(await consumer.beginning_offsets(rewound))
             names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in rewound))
             self.log.info("Read from the beginning (no committed offset): %s", names)
         return committed

@@ -22,6 +22,16 @@ means records were dropped between the
 fetch and the agent: the guard seeks
 the partition back to the expected offset. Reading a record twice is safe
 (events are applied once, by event id); never reading it is not.
+
+Records can also be dropped in the middle of a partition while the worker is
+busy: the next record it is handed is then further on than the one it
+expects (one past the last it handled since the partition was assigned, or
+the first offset not committed yet). The worker asks ``gap_before`` for each
+record; the guard names the first missing offset, the worker leaves the
+record unacknowledged and the guard seeks back to the missing one (again
+if it has not come a second later). Events are applied in the order of
+their partition, and the commit never covers the hole
+(``monitor.kafka.positions.commit_run``).
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ class FetchGuard:
     Args:
         assigned: The partitions the consumer is assigned now.
         position: The consumer's position in a partition (the next offset it fetches), ``None`` if unknown.
-        committed: The group's committed offset of a partition (the next to read), ``None`` if none.
+        floor: The first offset of a partition not committed yet (or where reading started), ``None`` if unknown.
         end: The broker's end offset of a partition (one past its last record), ``None`` if unknown.
         seek: Makes the consumer fetch a partition from an offset (and resumes it, if it was paused).
         can_check: Whether the consumer is steady (no rebalance, recovery or held flow under way).
@@ -74,7 +84,7 @@ class FetchGuard:
         *,
         assigned: Callable[[], Iterable[Partition]],
         position: Callable[[Partition], Awaitable[int | None]],
-        committed: Callable[[Partition], int | None],
+        floor: Callable[[Partition], int | None],
         end: Callable[[Partition], Awaitable[int | None]],
         seek: Callable[[Partition, int], Awaitable[None]],
         can_check: Callable[[], bool],
@@ -87,7 +97,7 @@ class FetchGuard:
     ) -> None:
         self._assigned = assigned
         self._position = position
-        self._committed = committed
+        self._floor = floor
         self._end = end
         self._seek = seek
         self._can_check = can_check
@@ -97,7 +107,8 @@ class FetchGuard:
         self._interval = interval
         self._monotonic = monotonic
         self._sleep = sleep
-        self._next: dict[Partition, int] = {}
+        self._next: dict[Partition, int] = {}  # one past the last record handled since the assignment
+        self._rewinding: dict[Partition, tuple[int, float]] = {}  # sought back to this offset (when), not handled yet
         self._busy_at = monotonic()  # when the worker last handled a record
         self._working = False  # a record is being handled now (which may take long: a takeover)
         self._gaps: dict[Partition, _Gap] = {}
@@ -107,17 +118,59 @@ class FetchGuard:
         """The worker took a record and is handling it."""
         self._working = True
 
+    def reset(self) -> None:
+        """Partitions were assigned: the consumer reads each from its committed offset again."""
+        self._next.clear()
+        self._rewinding.clear()
+        self._gaps.clear()
+
     def handled(self, tp: Partition | None = None, offset: int = -1) -> None:
-        """The worker is done with a record (at ``offset`` in ``tp``, whatever became of it)."""
+        """The worker is done with a record (at ``offset`` in ``tp``, whatever became of it).
+
+        Without ``tp``: it took a record and left it (to be read again, or to another worker).
+        """
         if tp is not None and offset + 1 > self._next.get(tp, 0):
             self._next[tp] = offset + 1
+            rewinding = self._rewinding.get(tp)
+            if rewinding is not None and rewinding[0] <= offset:
+                del self._rewinding[tp]
         self._working = False
         if tp is None or tp.topic not in self._clockwork:  # a tick a second must not look like work
             self._busy_at = self._monotonic()
 
     def expected(self, tp: Partition) -> int:
         """The next offset the worker expects to handle in ``tp``."""
-        return max(self._next.get(tp, 0), self._committed(tp) or 0)
+        return max(self._next.get(tp, 0), self._floor(tp) or 0)
+
+    def gap_before(self, tp: Partition, offset: int) -> int | None:
+        """The first offset of ``tp`` the worker has not handled, if records before ``offset`` were dropped."""
+        expected = self._next.get(tp, self._floor(tp))
+        return expected if expected is not None and offset > expected else None
+
+    async def rewind(self, tp: Partition, offset: int, position: int) -> bool:
+        """Seek ``tp`` back to ``offset`` (the consumer handed over ``position``); whether it did.
+
+        Records fetched before the seek still arrive after it, each one further
+        on than ``offset``: the seek is repeated only if ``offset`` has not come
+        within ``interval`` seconds.
+        """
+        now = self._monotonic()
+        rewinding = self._rewinding.get(tp)
+        if rewinding is not None and rewinding[0] == offset and now - rewinding[1] < self._interval:
+            return False
+        log.warning(
+            "%s[%d]: the worker was handed offset %d, and records from offset %d on never reached it;"
+            " reading again from %d",
+            tp.topic,
+            tp.partition,
+            position,
+            offset,
+            offset,
+        )
+        await self._seek(tp, offset)
+        self._rewinding[tp] = (offset, now)
+        self._on_rewind(tp, position, offset)
+        return True
 
     async def check(self) -> list[Partition]:
         """Look once; seek back every partition whose gap outlasted the patience; return them."""

@@ -138,7 +138,7 @@ class Worker:
             self.processor.writer,
             catch_up=self._ledger_follower.catch_up,
             highwater=self._highwater,
-            committed=lambda topic, partition: self._committed(Partition(topic, partition)),
+            committed=lambda topic, partition: self._floor(Partition(topic, partition)),
             data_topics=(self.topics.task_status, self.topics.indicators),
             grace=max(10.0, 3 * settings.tick_interval),
             monotonic=monotonic,
@@ -153,7 +153,7 @@ class Worker:
         self.fetch_guard = FetchGuard(
             assigned=self._assigned_ingress,
             position=self._position,
-            committed=self._committed,
+            floor=self._floor,
             end=self._end_offset,
             seek=self._seek,
             can_check=self._steady,
@@ -265,10 +265,9 @@ class Worker:
         position: int | None = await asyncio.wait_for(self.app.consumer.position(TP(*tp)), timeout=2.0)
         return position
 
-    def _committed(self, tp: Partition) -> int | None:
-        consumer: Any = self.app.consumer
-        committed: int | None = consumer._committed_offset.get(TP(*tp))  # faust's own record of it
-        return committed
+    def _floor(self, tp: Partition) -> int | None:
+        floor: int | None = self.app.consumer.floor(TP(*tp))  # type: ignore[attr-defined]
+        return floor
 
     async def _end_offset(self, tp: Partition) -> int | None:
         ends = await asyncio.wait_for(self.app.consumer.highwaters(TP(*tp)), timeout=2.0)
@@ -320,10 +319,22 @@ class Worker:
         # read into memory and reconciled on their first record, and only then is the worker ready.
         self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
 
+    def _leave(self, message: Any) -> None:
+        """The agent leaves a record it was handed: it is not acknowledged, and is read again (here or elsewhere)."""
+        self.app.consumer.skip(message)  # type: ignore[attr-defined]
+        self.fetch_guard.handled()
+
+    async def _rewind(self, tp: Partition, offset: int, position: int) -> None:
+        try:
+            await self.fetch_guard.rewind(tp, offset, position)
+        except Exception as exc:  # the partition moved meanwhile: its next reader starts at the committed offset
+            log.info("could not read %s[%d] again from %d: %r", tp.topic, tp.partition, offset, exc)
+
     def _reread_if_assigned(self) -> None:
         """At a record boundary after an assignment: drop every partition's state, to be read again."""
         if self._reassigned:
             self._reassigned = False
+            self.fetch_guard.reset()
             self.takeover.reset()
             self.processor.keep(set())
 
@@ -363,11 +374,17 @@ class Worker:
             is_tick = record.topic == self.topics.ticks
             self._reread_if_assigned()
             self.fetch_guard.handling()
+            tp = Partition(record.topic, record.partition)
             try:
                 if not await self.membership.may_act():
                     raise Fenced("lost group membership")
                 if record.partition not in self._assigned():  # it moved while the record waited: its owner has it
-                    self.fetch_guard.handled()
+                    self._leave(message)
+                    continue
+                missing = self.fetch_guard.gap_before(tp, record.offset)
+                if missing is not None:  # records before it never reached the agent: read them first
+                    self._leave(message)
+                    await self._rewind(tp, missing, record.offset)
                     continue
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if not self.takeover.is_settled(record.partition):
@@ -380,12 +397,12 @@ class Worker:
                     await self.processor.on_record(record, partitions, now)
             except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
                 self.processor.keep(set())
-                self.fetch_guard.handled()
+                self._leave(message)
                 continue
             except Exception as exc:  # one bad record must never stop the worker
                 log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
                 if not is_tick:
                     await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
-            self.fetch_guard.handled(Partition(record.topic, record.partition), record.offset)
+            self.fetch_guard.handled(tp, record.offset)
             if not is_tick:
                 self.takeover.handled(record.topic, record.partition, record.offset)

@@ -44,7 +44,7 @@ def _guard(consumer: Consumer, clock: Clock) -> FetchGuard:
     return FetchGuard(
         assigned=lambda: [TP, OTHER],
         position=consumer.position,
-        committed=consumer.committed.get,
+        floor=consumer.committed.get,
         end=consumer.end,
         seek=consumer.seek,
         can_check=lambda: consumer.steady,
@@ -159,3 +159,47 @@ def test_a_partition_left_paused_with_records_on_the_broker_is_resumed() -> None
     assert consumer.seeks == [(TP, 40)]
     consumer.ends[TP] = 40  # all read: nothing more to do
     assert _look(guard, clock, 20) == []
+
+
+def test_a_record_past_a_hole_names_the_first_missing_offset_and_it_is_sought_once() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(10):
+        assert guard.gap_before(TP, offset) is None
+        guard.handled(TP, offset)
+    assert guard.gap_before(TP, 94) == 10  # 10..93 were fetched and dropped: handed 94
+    assert asyncio.run(guard.rewind(TP, 10, 94)) is True
+    assert asyncio.run(guard.rewind(TP, 10, 95)) is False  # 95 was already on its way: no second seek
+    assert consumer.seeks == [(TP, 10)]
+    clock.now += 1  # a second on, 10 has not come (faust dropped it again): seek again
+    assert asyncio.run(guard.rewind(TP, 10, 96)) is True
+    assert consumer.seeks == [(TP, 10), (TP, 10)]
+    for offset in range(10, 96):
+        assert guard.gap_before(TP, offset) is None
+        guard.handled(TP, offset)
+    assert guard.gap_before(TP, 97) == 96
+    assert asyncio.run(guard.rewind(TP, 96, 97)) is True  # a new hole is sought again
+
+
+def test_the_first_record_after_an_assignment_must_be_the_first_not_committed() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(50):
+        guard.handled(TP, offset)
+    guard.reset()  # assigned again: read from the committed offset
+    consumer.committed[TP] = 30
+    assert guard.gap_before(TP, 30) is None  # read again from the commit: expected
+    assert guard.gap_before(TP, 31) == 30  # the record at the commit never came
+    consumer.committed[OTHER] = 7
+    assert guard.gap_before(OTHER, 7) is None
+    assert guard.gap_before(TICKS, 12) is None  # nothing known: nothing to say
+
+
+def test_records_read_again_before_the_expected_one_are_no_hole() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(20):
+        guard.handled(TP, offset)
+    assert guard.gap_before(TP, 5) is None  # a duplicate after a seek back: handled again, harmlessly
+    guard.handled(TP, 5)
+    assert guard.gap_before(TP, 20) is None

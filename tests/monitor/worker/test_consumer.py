@@ -1,0 +1,95 @@
+"""The worker's consumer: what it acknowledges and commits (faust's own bookkeeping, made strict)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from faust.types.tuples import TP, Message
+
+from monitor.settings import Settings
+from monitor.worker.app import build_app
+
+TOPIC = "compliance.task-status"
+PARTITION = TP(TOPIC, 0)
+
+
+@pytest.fixture
+def consumer() -> Iterator[Any]:
+    loop = asyncio.new_event_loop()  # the app's services take the current loop: one the test closes
+    asyncio.set_event_loop(loop)
+    try:
+        app = build_app(Settings())
+        # What faust's conductor does when an agent's stream subscribes to the topic with acks on.
+        app.topics._acking_topics.add(TOPIC)  # type: ignore[attr-defined]
+        consumer = app.consumer
+        yield consumer
+        consumer._thread.thread_loop.close()  # the consumer thread's own loop, never started here
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _handed(consumer: Any, offset: int) -> Message:
+    """A record the stream handed to the agent (faust tracks it as unacknowledged)."""
+    message = Message(TOPIC, 0, offset, 0.0, 0, None, None, b"{}", None, tp=PARTITION)
+    message.tracked = True
+    consumer._unacked_messages.add(message)
+    return message
+
+
+def test_a_hole_after_the_last_commit_holds_the_commit_until_it_is_handled(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    for offset in (11, 12):
+        consumer.ack(_handed(consumer, offset))
+    assert consumer._new_offset(PARTITION) is None  # faust's own rule would commit 13, past 10
+    consumer.ack(_handed(consumer, 10))
+    assert consumer._new_offset(PARTITION) == 13
+
+
+def test_a_hole_in_the_middle_ends_the_commit_before_it(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    for offset in (10, 11, 14, 15):
+        consumer.ack(_handed(consumer, offset))
+    assert consumer._new_offset(PARTITION) == 12
+    consumer._committed_offset[PARTITION] = 12
+    assert consumer._new_offset(PARTITION) is None
+
+
+def test_skipped_over_offsets_are_not_a_gap_to_commit(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    consumer.loop.run_until_complete(consumer._add_gap(PARTITION, 11, 13))  # a fetch jumped from 10 to 14
+    for offset in (10, 14):
+        consumer.ack(_handed(consumer, offset))
+    assert consumer._new_offset(PARTITION) == 11
+
+
+def test_a_record_the_agent_leaves_is_not_acknowledged_and_nothing_waits_for_it(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    left = _handed(consumer, 10)
+    consumer.skip(left)
+    assert consumer.ack(left) is False
+    assert left not in consumer._unacked_messages  # a rebalance or a shutdown does not wait for it
+    consumer.ack(_handed(consumer, 11))
+    assert consumer._new_offset(PARTITION) is None
+    again = _handed(consumer, 10)  # read again
+    assert consumer.ack(again) is True
+    assert consumer._new_offset(PARTITION) == 12
+
+
+def test_a_partition_never_committed_commits_from_where_reading_started(consumer: Any) -> None:
+    consumer._read_from[PARTITION] = 0
+    assert consumer.floor(PARTITION) == 0
+    consumer.ack(_handed(consumer, 1))
+    assert consumer._new_offset(PARTITION) is None  # offset 0 was never handled
+    consumer._committed_offset[PARTITION] = 5
+    assert consumer.floor(PARTITION) == 5
+
+
+def test_the_fetch_loop_never_drops_a_record_it_fetches_again(consumer: Any) -> None:
+    # faust's fetch loop records the offset of each record it passes on (here 16, after the agent
+    # sought back to 10 on receiving it) and drops every later-fetched record below it: 10..15.
+    consumer._read_offset[PARTITION] = 16
+    assert consumer._read_offset[PARTITION] is None  # what the loop reads: nothing to drop below

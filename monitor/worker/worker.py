@@ -198,12 +198,14 @@ class Worker:
         A partition's units are read, and its alerts reconciled with the alerts
         topic, on its first record after assignment: within one tick interval.
         """
-        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        if not recovery.completed.is_set() or self.app.rebalancing or self.health.problems():
-            return False
-        if self.membership.in_doubt() or self._reassigned:
+        if not self._member() or self.health.problems() or self._reassigned:
             return False
         return self.takeover.all_settled(self.owned_partitions())
+
+    def _member(self) -> bool:
+        """Whether the group's assignment stands: tables restored, no rebalance under way, membership not in doubt."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        return recovery.completed.is_set() and not self.app.rebalancing and not self.membership.in_doubt()
 
     def problems(self) -> dict[str, str]:
         """Why the worker cannot work now, by cause (the state store, the broker, group membership)."""
@@ -280,14 +282,8 @@ class Worker:
 
     def _steady(self) -> bool:
         """Whether the consumer's positions are its own: no rebalance, recovery or held flow under way."""
-        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
         consumer: Any = self.app.consumer
-        return (
-            recovery.completed.is_set()
-            and not self.app.rebalancing
-            and consumer.flow_active
-            and not self.membership.in_doubt()
-        )
+        return self._member() and bool(consumer.flow_active)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:

@@ -27,15 +27,7 @@ def _unable(scenario: Scenario) -> str | None:
     return None
 
 
-# Run by ``make chaos`` only, for now: under churn some resolutions still never reach the alerts topic
-# (see the README's fault-suite section); a flaky CI lands nothing.
-IN_CHAOS_ONLY = {"churn"}
-CI_SCENARIOS = [s for s in SCENARIOS if s.name not in IN_CHAOS_ONLY]
-
-
-@pytest.mark.parametrize(
-    "scenario", CI_SCENARIOS, ids=[s.name.replace(" ", "-").replace(",", "") for s in CI_SCENARIOS]
-)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name.replace(" ", "-").replace(",", "") for s in SCENARIOS])
 def test_the_alerts_topic_and_every_view_stay_exact(scenario: Scenario, tmp_path: Path) -> None:
     reason = _unable(scenario)
     if reason is not None:

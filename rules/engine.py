@@ -106,7 +106,7 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         current.indicators[event.indicator] = IndicatorState.from_event(event, report)
         subjects = [indicator_key(event.indicator)]
         reassigned = False
-        if NO_INDICATOR in current.wakeups or any(a.subject == NO_INDICATOR for a in current.alerts.values()):
+        if _awaits_first_indicator(pack, current):
             subjects.append(NO_INDICATOR)
     changed: set[Change] = {Change.subject(subjects[0])}
     if state is None:
@@ -123,6 +123,14 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     return _reconcile(
         pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
     )
+
+
+def _awaits_first_indicator(pack: RulePack, state: UnitState) -> bool:
+    """Whether "has the unit ever reported an indicator?" is pending or firing (looked up, not scanned)."""
+    if NO_INDICATOR in state.wakeups:
+        return True
+    unit = state.unit_id
+    return any(fingerprint(_identity(c, unit, NO_INDICATOR)) in state.alerts for c in pack.indicator_rules_for("*"))
 
 
 def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome | None:
@@ -195,7 +203,7 @@ def _candidates(pack: RulePack, state: UnitState, subject: SubjectKey) -> tuple[
         task = state.tasks.get(name)
         return pack.task_rules_for(task.kind) if task is not None else ()
     if kind is SubjectKind.INDICATOR:
-        return pack.indicator_rules
+        return pack.indicator_rules_for(name)
     return pack.unit_rules
 
 

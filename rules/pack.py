@@ -135,6 +135,20 @@ class RulePack:
         )
 
     @cached_property
+    def _indicator_rules_by_name(self) -> dict[str, tuple[CompiledRule, ...]]:
+        return {}  # filled as indicators are met: names are whatever the providers report
+
+    def indicator_rules_for(self, name: str) -> tuple[CompiledRule, ...]:
+        """The indicator rules about ``name`` (their own, and those about every indicator, ``*``), in pack order."""
+        index = self._indicator_rules_by_name
+        rules = index.get(name)
+        if rules is None:
+            rules = index[name] = tuple(
+                r for r in self.indicator_rules if getattr(r.rule, "indicator", None) in ("*", name)
+            )
+        return rules
+
+    @cached_property
     def unit_rules(self) -> tuple[CompiledRule, ...]:
         """Rules about a unit as a whole: roster deadlines, unit staleness, aggregates."""
         return tuple(

@@ -17,7 +17,7 @@ from tempfile import TemporaryDirectory
 
 from prometheus_client import CollectorRegistry
 
-from events.models import TaskStatus, TaskStatusEvent
+from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.kafka.records import partition_for
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
@@ -111,6 +111,33 @@ def main() -> None:
     print(f"engine: {rate:,.0f} task events/s on one core ({transitions:,} transitions, {seconds:.2f}s)")
     print(
         f"baseline (dict update per event): {baseline_rate:,.0f} events/s; engine/baseline = {rate / baseline_rate:.4f}"
+    )
+
+    # Indicator reports: each meets only the rules about its own indicator (and those about every one).
+    names = [f"syn-{n}" for n in range(1, args.rules, 2)] or ["syn-1"]
+    reports = [
+        IndicatorEvent(
+            event_id=f"i-{serial}",
+            source="bench",
+            unit_id=units[serial % len(units)],
+            indicator=names[serial % len(names)],
+            value=rng.random(),
+            occurred_at=now + timedelta(seconds=serial),
+        )
+        for serial in range(args.events // 5)
+    ]
+    started = time.perf_counter()
+    for report in reports:
+        baseline[(report.unit_id, report.indicator)] = str(report.value)
+    baseline_rate = len(reports) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for report in reports:
+        states[report.unit_id] = apply_event(pack, states[report.unit_id], report, report.occurred_at).state
+    seconds = time.perf_counter() - started
+    rate = len(reports) / seconds
+    print(
+        f"engine: {rate:,.0f} indicator events/s on one core ({len(names)} indicators with a threshold each, "
+        f"{seconds / len(reports) * 1e6:.0f} µs per event); engine/baseline = {rate / baseline_rate:.4f}"
     )
 
     # Unit-wide rules (roster deadlines, aggregates) were marked due by the stream: settle them once.

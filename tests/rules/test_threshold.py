@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rules.state import IndicatorState
 from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 from tests.conftest import vn
+from tests.rules.fixtures import pack
 
 BELOW = ThresholdRule(id="low", kind="threshold", indicator="online_dossier_ratio", below=0.5, resolve_above=0.52)
 ABOVE = ThresholdRule(id="high", kind="threshold", indicator="*", above=0.1, resolve_below=0.08)
@@ -85,3 +88,27 @@ def test_a_scheduled_target_takes_over_on_its_date() -> None:
     assert condition is not None and condition.details["target"] == "1"
     assert next_target_change(SCHEDULED, vn(2024, 7, 1)) == vn(2025, 1, 1)
     assert next_target_change(SCHEDULED, vn(2025, 1, 1)) is None
+
+
+def test_an_indicator_meets_only_its_own_rules_and_those_about_every_indicator(tmp_path: Path) -> None:
+    rules = pack(
+        tmp_path,
+        """
+groups:
+  - name: test
+    timezone: Asia/Ho_Chi_Minh
+    rules:
+      - {id: any-low, kind: threshold, indicator: "*", below: 0.1}
+      - {id: ratio-low, kind: threshold, indicator: online_dossier_ratio, below: 0.5}
+      - {id: other-low, kind: threshold, indicator: chip_cards, below: 0.9}
+      - {id: ratio-stale, kind: staleness, indicator: online_dossier_ratio, max_age: 30d}
+      - {id: unit-silent, kind: staleness, max_age: 30d}
+""",
+    )
+    assert [r.rule.id for r in rules.indicator_rules_for("online_dossier_ratio")] == [
+        "any-low",
+        "ratio-low",
+        "ratio-stale",
+    ]
+    assert [r.rule.id for r in rules.indicator_rules_for("chip_cards")] == ["any-low", "other-low"]
+    assert [r.rule.id for r in rules.indicator_rules_for("unknown")] == ["any-low"]

@@ -223,3 +223,14 @@ def test_a_rostered_unit_first_heard_of_through_a_task_is_still_checked_for_indi
     event = task(vn(2024, 7, 2), unit="VN-02", task_id="NV-1")
     result = apply_event(rules, None, event, vn(2024, 7, 2))
     assert ("indicator-stale", "stale", "*") in _firing(result.state)
+
+
+def test_a_first_indicator_report_resolves_the_alert_that_the_unit_never_reported_one(rules: RulePack) -> None:
+    state = _run(rules, seed(rules, "VN-22", vn(2024, 7, 1)).state, vn(2024, 8, 2))
+    state = _run(rules, state, vn(2024, 8, 3))  # firing, nothing left to wait for
+    assert ("indicator-stale", "stale", "*") in _firing(state)
+    at = vn(2024, 8, 4)
+    result = apply_event(rules, state, indicator(at, 0.9, unit="VN-22"), at)
+    assert ("indicator-stale", "stale", "*") not in _firing(result.state)
+    resolved = [t for t in result.transitions if t.rule_id == "indicator-stale" and t.status == "resolved"]
+    assert [t.labels["indicator"] for t in resolved] == ["*"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,6 +44,12 @@ __all__ = ["Processor", "unpublished"]
 log = logging.getLogger(__name__)
 
 _RETRY = (0.1, 5.0)  # first and longest wait between attempts to make state durable, seconds
+
+
+@functools.lru_cache(maxsize=4096)
+def _partition_of(unit_id: str, partitions: int) -> int:
+    """The partition of a unit's events (murmur2 of its id, remembered: a worker sees the same units over and over)."""
+    return partition_for(unit_id.encode("utf-8"), partitions)
 
 
 def unpublished(transitions: list[AlertTransition], last: AlertTransition | None) -> list[AlertTransition]:
@@ -130,10 +137,9 @@ class Processor:
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
         for event in decoded.events:
-            key = event.unit_id.encode("utf-8")
-            if partition_for(key, partitions) != record.partition:
+            if _partition_of(event.unit_id, partitions) != record.partition:
                 # Not in its unit's partition (no key, or another partitioner): send it there.
-                await self._outbox.forward(record.topic, key, encode_event(event))
+                await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), encode_event(event))
                 continue
             seen.setdefault(event.unit_id, []).append(event)
             if event.unit_id in failed:
@@ -149,7 +155,9 @@ class Processor:
                 continue
             outcomes.append((event, result.outcome))
             if result.outcome is Outcome.ACCEPTED:
-                changed[event.unit_id] = (result.state, parts | result.changed, [*transitions, *result.transitions])
+                parts |= result.changed  # in place: a batch of one unit's events is linear, not quadratic
+                transitions.extend(result.transitions)
+                changed[event.unit_id] = (result.state, parts, transitions)
         for state, parts, transitions in changed.values():
             self._store.commit(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)

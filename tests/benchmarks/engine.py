@@ -17,8 +17,9 @@ from tempfile import TemporaryDirectory
 
 from prometheus_client import CollectorRegistry
 
+from events.codec import encode_batch
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
-from monitor.kafka.records import partition_for
+from monitor.kafka.records import InboundRecord, partition_for
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
@@ -98,7 +99,7 @@ def main() -> None:
     started = time.perf_counter()
     for event in stream:
         baseline[(event.unit_id, event.task_id)] = event.status.value
-    baseline_rate = len(stream) / (time.perf_counter() - started)
+    baseline_rate = task_baseline = len(stream) / (time.perf_counter() - started)
 
     transitions = 0
     started = time.perf_counter()
@@ -168,8 +169,36 @@ def main() -> None:
         return (time.perf_counter() - began) / rounds
 
     asyncio.run(ticks(1))  # seeds rostered units that never reported
+
     per_tick = asyncio.run(ticks(200))
     print(f"tick with nothing due: {per_tick * 1000:.3f} ms for all {partitions} partitions ({len(states)} units)")
+
+    # Records of 500 events of one unit each, as a provider's batch arrives: decode, engine, staged writes.
+    topics = Topics()
+    batches: list[InboundRecord] = []
+    for offset in range(max(1, args.events // 2500)):
+        unit = units[offset % len(units)]
+        events = [
+            task_event(rng, unit, args.tasks + 500 * offset + n, 10 * args.tasks + 500 * offset + n, settle_at)
+            for n in range(500)
+        ]
+        key = unit.encode()
+        batches.append(
+            InboundRecord(topics.task_status, partition_for(key, partitions), offset, key, encode_batch(events), (), 0)
+        )
+
+    async def feed() -> float:
+        began = time.perf_counter()
+        for record in batches:
+            await processor.on_record(record, partitions, settle_at)
+        return time.perf_counter() - began
+
+    seconds = asyncio.run(feed())
+    rate = 500 * len(batches) / seconds
+    print(
+        f"processor, records of 500 events of one unit (decode, engine, staged writes; no broker): {rate:,.0f} events/s,"
+        f" {seconds / (500 * len(batches)) * 1e6:.1f} µs per event; processor/baseline = {rate / task_baseline:.4f}"
+    )
 
 
 class _NullOutbox:

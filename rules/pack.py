@@ -136,17 +136,17 @@ class RulePack:
 
     @cached_property
     def _indicator_rules_by_name(self) -> dict[str, tuple[CompiledRule, ...]]:
-        return {}  # filled as indicators are met: names are whatever the providers report
+        """For each indicator a rule names, its rules and those about every indicator (``*``), in pack order."""
+        named = {r.rule.indicator for r in self.indicator_rules if isinstance(r.rule, (ThresholdRule, StalenessRule))}
+        return {
+            name: tuple(r for r in self.indicator_rules if getattr(r.rule, "indicator", None) in ("*", name))
+            for name in named
+        }
 
     def indicator_rules_for(self, name: str) -> tuple[CompiledRule, ...]:
         """The indicator rules about ``name`` (their own, and those about every indicator, ``*``), in pack order."""
-        index = self._indicator_rules_by_name
-        rules = index.get(name)
-        if rules is None:
-            rules = index[name] = tuple(
-                r for r in self.indicator_rules if getattr(r.rule, "indicator", None) in ("*", name)
-            )
-        return rules
+        rules = self._indicator_rules_by_name.get(name)
+        return rules if rules is not None else self._indicator_rules_by_name.get("*", ())
 
     @cached_property
     def unit_rules(self) -> tuple[CompiledRule, ...]:

@@ -137,7 +137,7 @@ class RulePack:
     @cached_property
     def _indicator_rules_by_name(self) -> dict[str, tuple[CompiledRule, ...]]:
         """For each indicator a rule names, its rules and those about every indicator (``*``), in pack order."""
-        named = {r.rule.indicator for r in self.indicator_rules if isinstance(r.rule, (ThresholdRule, StalenessRule))}
+        named = {name for r in self.indicator_rules if (name := getattr(r.rule, "indicator", None)) is not None}
         return {
             name: tuple(r for r in self.indicator_rules if getattr(r.rule, "indicator", None) in ("*", name))
             for name in named

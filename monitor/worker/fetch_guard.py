@@ -16,11 +16,11 @@ compliance monitor is the same as lost.
 The guard compares, for each assigned partition, the consumer's position with
 the next offset the worker expects to handle (one past the last record it
 handled, or the group's committed offset if that is further). A position
-ahead of it, or a broker end offset ahead of it with nothing fetched, while the worker sits idle (waiting for its next record, having
-handled no data record for ``patience`` seconds: its own ticks do not count)
-means records were dropped between the
-fetch and the agent: the guard seeks
-the partition back to the expected offset. Reading a record twice is safe
+ahead of it, or a broker end offset ahead of it with nothing fetched, while
+the worker sits idle (waiting for its next record, having handled no data
+record for ``patience`` seconds: its own ticks do not count) means records
+were dropped between the fetch and the agent: the guard seeks the partition
+back to the expected offset. Reading a record twice is safe
 (events are applied once, by event id); never reading it is not.
 
 Records can also be dropped in the middle of a partition while the worker is
@@ -158,19 +158,19 @@ class FetchGuard:
         rewinding = self._rewinding.get(tp)
         if rewinding is not None and rewinding[0] == offset and now - rewinding[1] < self._interval:
             return False
-        log.warning(
-            "%s[%d]: the worker was handed offset %d, and records from offset %d on never reached it;"
-            " reading again from %d",
-            tp.topic,
-            tp.partition,
-            position,
-            offset,
-            offset,
-        )
-        await self._seek(tp, offset)
+        why = f"the worker was handed offset {position}, and records from offset {offset} on never reached it"
+        try:
+            await self._seek_back(tp, position, offset, why)
+        except Exception as exc:  # the partition moved meanwhile: its next reader starts at the committed offset
+            log.info("could not read %s[%d] again from %d: %r", tp.topic, tp.partition, offset, exc)
+            return False
         self._rewinding[tp] = (offset, now)
-        self._on_rewind(tp, position, offset)
         return True
+
+    async def _seek_back(self, tp: Partition, position: int, offset: int, why: str) -> None:
+        log.warning("%s[%d]: %s; reading again from %d", tp.topic, tp.partition, why, offset)
+        await self._seek(tp, offset)
+        self._on_rewind(tp, position, offset)
 
     async def check(self) -> list[Partition]:
         """Look once; seek back every partition whose gap outlasted the patience; return them."""
@@ -201,16 +201,9 @@ class FetchGuard:
             if not self._can_check():  # the group moved while we looked: the new positions are its own
                 self._gaps.clear()
                 return rewound
-            log.warning(
-                "%s[%d]: the worker has handled nothing from offset %d on, and %s; reading again from %d",
-                tp.topic,
-                tp.partition,
-                expected,
-                why,
-                expected,
+            await self._seek_back(
+                tp, position, expected, f"the worker has handled nothing from offset {expected} on, and {why}"
             )
-            await self._seek(tp, expected)
-            self._on_rewind(tp, position, expected)
             del self._gaps[tp]
             rewound.append(tp)
         return rewound

@@ -320,12 +320,6 @@ class Worker:
         self.app.consumer.skip(message)  # type: ignore[attr-defined]
         self.fetch_guard.handled()
 
-    async def _rewind(self, tp: Partition, offset: int, position: int) -> None:
-        try:
-            await self.fetch_guard.rewind(tp, offset, position)
-        except Exception as exc:  # the partition moved meanwhile: its next reader starts at the committed offset
-            log.info("could not read %s[%d] again from %d: %r", tp.topic, tp.partition, offset, exc)
-
     def _reread_if_assigned(self) -> None:
         """At a record boundary after an assignment: drop every partition's state, to be read again."""
         if self._reassigned:
@@ -380,7 +374,7 @@ class Worker:
                 missing = self.fetch_guard.gap_before(tp, record.offset)
                 if missing is not None:  # records before it never reached the agent: read them first
                     self._leave(message)
-                    await self._rewind(tp, missing, record.offset)
+                    await self.fetch_guard.rewind(tp, missing, record.offset)
                     continue
                 partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
                 if not self.takeover.is_settled(record.partition):

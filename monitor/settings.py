@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     )
     tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
     max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, gt=0)
+    flush_interval: float = Field(
+        default=0.05,
+        gt=0,
+        le=5.0,
+        description="Seconds handled records' state may gather before it is made durable and their alerts published.",
+    )
+    max_staged_writes: int = Field(
+        default=10_000,
+        ge=0,
+        description="State writes a worker gathers before it makes them durable at once (0: after every record).",
+    )
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
     broker_loss_timeout: float = Field(

@@ -27,6 +27,7 @@ in the outbox, or applied again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -200,6 +201,9 @@ class UnitStore(Protocol):
     def outbox(self, partition: int) -> list[OutboxEntry]:
         """The partition's transitions not yet confirmed on the alerts topic, oldest first."""
 
+    def outbox_partitions(self) -> list[int]:
+        """The partitions whose outbox holds transitions not confirmed on the alerts topic."""
+
     def confirm(self, partition: int, entries: Iterable[OutboxEntry]) -> None:
         """The alerts topic has these entries' transitions: stage their deletion."""
 
@@ -219,6 +223,10 @@ class UnitStore(Protocol):
 def _part_of(key: bytes) -> str:
     position = key.find(b"\x1f")
     return chr(key[position + 1]) if 0 <= position < len(key) - 1 else _UNIT
+
+
+def _rank(write: Write) -> int:
+    return _RANK.get(_part_of(write[0]), 4)
 
 
 class ItemStore:
@@ -334,14 +342,36 @@ class ItemStore:
                 self._stage(partition, entry.key, None)
 
     async def flush(self) -> None:
-        """Write what is staged, one ordered batch per partition; on failure it stays staged."""
-        for partition in sorted(self._staged):
-            staged = self._staged[partition]
-            if not staged:
-                continue
-            writes = sorted(staged.items(), key=lambda item: _RANK.get(_part_of(item[0]), 4))
-            await self._log.write(partition, writes)
-            del self._staged[partition]
+        """Write what is staged, one ordered batch per partition, the partitions at once.
+
+        A partition whose batch failed keeps it staged (under anything staged
+        since), and the first failure is raised once every batch has settled.
+        """
+        staged = {partition: writes for partition, writes in self._staged.items() if writes}
+        if not staged:
+            return
+        self._staged = {}
+        partitions = sorted(staged)
+        results = await asyncio.gather(
+            *(self._log.write(p, sorted(staged[p].items(), key=_rank)) for p in partitions),
+            return_exceptions=True,
+        )
+        failure: BaseException | None = None
+        for partition, result in zip(partitions, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+                newer = self._staged.get(partition, {})
+                kept = staged[partition]
+                for key, value in newer.items():
+                    kept.pop(key, None)
+                    kept[key] = value
+                self._staged[partition] = kept
+        if failure is not None:
+            raise failure
+
+    def outbox_partitions(self) -> list[int]:
+        """The partitions whose outbox holds transitions not confirmed on the alerts topic."""
+        return sorted(p for p, entries in self._outbox.items() if entries)
 
     def staged(self) -> int:
         """How many writes wait for the next flush."""

@@ -11,7 +11,9 @@ processed (seen on the embedded broker when a worker joins while another is
 frozen or dead). The monitor's consumer acknowledges only what the agent
 handled (``skip`` marks a record it was handed and left for later), and
 commits only the offsets that follow the last commit without a hole: faust's
-own commit counts skipped-over offsets as done (``monitor.kafka.positions``).
+own commit counts skipped-over offsets as done (``monitor.kafka.positions``);
+and before it commits, the worker makes the state of every record it handled
+durable (``MonitorApp.before_commit``).
 The worker reads a hole again (``monitor.worker.fetch_guard``). And where faust
 seeks the partitions back to their committed offsets after a recovery,
 partitions the group never committed are sought back too, to their start.
@@ -19,7 +21,7 @@ partitions the group never committed are sought back too, to their start.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import faust
@@ -92,6 +94,24 @@ class _Consumer(AiokafkaConsumer):
         acked: bool = super().ack(message)
         return acked
 
+    def forget(self, tps: Iterable[Any]) -> None:
+        """Records of ``tps`` handled since the last commit do not count: the worker will read them again."""
+        for tp in tps:
+            self._acked.pop(tp, None)
+            self._acked_index.pop(tp, None)
+
+    async def _commit_tps(self, tps: Iterable[Any], start_new_transaction: bool) -> bool:
+        """Commit only once the state of every handled record is durable (the app's ``before_commit`` says so)."""
+        tps = list(tps)
+        if not tps:
+            return False
+        before_commit = getattr(self.app, "before_commit", None)
+        if before_commit is not None and not await before_commit():
+            return False
+        # No await between the hook and the offsets taken here: no record is handled in between.
+        committed: bool = await super()._commit_tps(tps, start_new_transaction)
+        return committed
+
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         """Not a gap: the monitor's topics are not compacted, so skipped-over offsets were dropped, not absent."""
 
@@ -131,7 +151,12 @@ class _Transport(AiokafkaTransport):
 
 
 class MonitorApp(faust.App):
-    """A faust app whose web server carries only the routes registered on it."""
+    """A faust app whose web server carries only the routes registered on it.
+
+    ``before_commit``, when set, is awaited before offsets are committed; ``False`` commits nothing this time.
+    """
+
+    before_commit: Callable[[], Awaitable[bool]] | None = None
 
     def _new_web(self) -> Any:
         return _MonitorWeb(self)

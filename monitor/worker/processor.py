@@ -8,9 +8,13 @@ transitions through ``AlertWriter``, once each. Taking a partition over is
 
 Durable before visible: a record's (or a tick's) state changes and the
 transitions they cause are staged together, made durable in one flush, and
-only then published. A flush that fails is an outage, not bad input: the
-processor retries it with backoff, publishing nothing and reading nothing
-more, until the store works again.
+only then published. The flush comes after every record by default; the
+worker lets writes gather over many records (``max_staged``) and flushes them
+on a short timer and before every offset commit, so a record's offset is
+never committed before its state is durable (flush before commit). A flush
+that fails is an outage, not bad input: the processor retries it with
+backoff, publishing nothing and reading nothing more, until the store works
+again.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Processor:
         health: Told when the store fails and recovers.
         may_act: Asked before anything is written or published (the zombie fence); ``False`` raises ``Fenced``.
         sleep: How to wait between attempts to make state durable.
+        max_staged: Writes a record or tick may leave staged for a later ``flush``: 0 makes every record
+            durable, and its transitions published, before ``on_record`` returns.
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class Processor:
         health: Health | None = None,
         may_act: Callable[[], Awaitable[bool]] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_staged: int = 0,
     ) -> None:
         self._pack = pack
         self._store = store
@@ -108,6 +115,7 @@ class Processor:
         self._health = health if health is not None else Health()
         self._sleep = sleep
         self._may_act = may_act
+        self._max_staged = max_staged
         self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
@@ -161,8 +169,7 @@ class Processor:
         for state, parts, transitions in changed.values():
             self._store.commit(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)
-        await self._make_durable()
-        await self.publish(record.partition)
+        await self._flush_if_full()
         for event, outcome in outcomes:
             if event.unit_id in failed:
                 continue
@@ -204,35 +211,51 @@ class Processor:
                 continue
             self._metrics.evaluation.observe(time.perf_counter() - started)
             self._stage(result, partition)
-        await self._make_durable()
-        await self.publish(partition)
+        await self._flush_if_full()
         self._metrics.tick.observe(time.perf_counter() - began)
         return due
 
-    async def publish(self, partition: int) -> int:
-        """Publish what the partition's outbox holds and the topic lacks; confirm it; return how many.
+    async def flush(self, *, retry: bool = True) -> int:
+        """Make every staged write durable, then publish what the outboxes hold; return how many were published.
 
-        A failure to publish is logged and left for the next record or tick:
+        Without ``retry``, a store that fails raises ``StoreUnavailable`` at once (what was staged stays staged).
+        """
+        await self._make_durable(retry=retry)
+        return await self.publish(*self._store.outbox_partitions())
+
+    async def _flush_if_full(self) -> None:
+        if not self._max_staged or self._store.staged() > self._max_staged:
+            await self.flush()
+
+    async def publish(self, *partitions: int) -> int:
+        """Publish what the partitions' outboxes hold and the topic lacks; confirm it; return how many.
+
+        Only durable transitions are in an outbox when this runs (``flush``, a
+        takeover). A failure to publish is logged and left for the next flush:
         the outbox keeps the transitions until the topic has them.
         """
-        entries = self._store.outbox(partition)
+        entries = {p: e for p, e in ((p, self._store.outbox(p)) for p in partitions) if e}
         if not entries:
             return 0
         await self._check_membership()
         ledger = self.writer.ledger
         todo = [
-            t for e in entries for t in unpublished(e.transitions, ledger.last_record(e.transitions[0].fingerprint))
+            t
+            for held in entries.values()
+            for e in held
+            for t in unpublished(e.transitions, ledger.last_record(e.transitions[0].fingerprint))
         ]
         try:
             written = await self.writer.write(todo)
         except Exception as exc:  # the broker did not take them: the outbox keeps them
-            log.warning("partition %d: %d alert transitions not published yet: %r", partition, len(todo), exc)
+            log.warning("partitions %s: %d alert transitions not published yet: %r", sorted(entries), len(todo), exc)
             return 0
-        self._store.confirm(partition, entries)
+        for partition, held in entries.items():
+            self._store.confirm(partition, held)
         return written
 
-    async def _make_durable(self) -> None:
-        """Flush the store, retrying with backoff until it works; the worker is not ready meanwhile."""
+    async def _make_durable(self, *, retry: bool = True) -> None:
+        """Flush the store, retrying with backoff until it works (or once); the worker is not ready meanwhile."""
         delay = _RETRY[0]
         while True:
             if self._store.staged():
@@ -243,6 +266,8 @@ class Processor:
                 self._metrics.store_failures.inc()
                 if self._health.set_problem("store", str(exc)):
                     log.error("state store failing, processing paused: %s", exc)
+                if not retry:
+                    raise
                 await self._sleep(delay)
                 delay = min(delay * 2, _RETRY[1])
                 continue

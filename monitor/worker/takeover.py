@@ -165,7 +165,9 @@ class Takeover:
         state does not hold. ``decide`` settles them once the records are redone.
         """
         self._processor.load({partition}, partitions)
-        fixed = await self._processor.publish(partition)
+        # Everything staged becomes durable and is published first: the state compared with the
+        # topic below is then the durable state (a staged alert is not 'lost', it is on its way).
+        fixed = await self._processor.flush()
         return fixed, {alert.fingerprint for alert in self._lost(partition)} | {
             t.fingerprint for t in self._unheld(partition)
         }
@@ -176,6 +178,7 @@ class Takeover:
         A firing alert the topic lacks is restated; an alert the topic shows
         firing and the state no longer holds is resolved (``resolution: reconciled``).
         """
+        await self._processor.flush()  # compare the topic with the durable state, as in ``reconcile``
         restated = [restate(self._pack, alert) for alert in self._lost(partition) if alert.fingerprint in suspects]
         resolutions = []
         for last in self._unheld(partition):

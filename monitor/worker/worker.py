@@ -24,7 +24,7 @@ from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.webhook import WebhookSink
-from monitor.exceptions import Fenced
+from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
@@ -131,7 +131,11 @@ class Worker:
             listeners=listeners,
             health=self.health,
             may_act=self.membership.may_act,
+            max_staged=settings.max_staged_writes,
         )
+        # The agent handles a record, or the state gathered so far is flushed: never both at once.
+        self._handling = asyncio.Lock()
+        self.app.before_commit = self._before_commit
         self.takeover = Takeover(
             pack,
             self.processor,
@@ -166,6 +170,7 @@ class Worker:
         self.app.task(self._start_background)
         self.app.on_before_shutdown.connect(self._stop_background)
         self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.timer(settings.flush_interval, name="flush-state")(self._flush_timer)
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
 
@@ -320,6 +325,43 @@ class Worker:
         self.app.consumer.skip(message)  # type: ignore[attr-defined]
         self.fetch_guard.handled()
 
+    async def _flush_timer(self) -> None:
+        if not self.app.rebalancing:  # a rebalance flushes before it commits (``_before_commit``)
+            await self._flush(retry=True)
+
+    async def _before_commit(self) -> bool:
+        """Whether offsets may be committed now: the state of every record handled is durable (flushed here)."""
+        if not await self._flush(retry=False):
+            return False
+        await self.app.producer.flush()  # dead letters and re-routed events too
+        return True
+
+    async def _flush(self, *, retry: bool) -> bool:
+        """Make the state gathered so far durable and publish its alerts; whether it all is."""
+        if self._reassigned:  # state from before an assignment: dropped at the next record, read again
+            return False
+        async with self._handling:
+            if self._reassigned:
+                return False
+            try:
+                await self.processor.flush(retry=retry)
+            except Fenced:
+                self._forget_unflushed()
+                return False
+            except StoreUnavailable:
+                return False
+        return True
+
+    def _forget_unflushed(self) -> None:
+        """Drop the state in memory, durable or not; the records handled since the last commit are read again.
+
+        The consumer forgets that it handled them, and the fetch guard, reset,
+        seeks each partition back to its committed offset at its next record.
+        """
+        self.processor.keep(set())
+        self.app.consumer.forget([TP(*tp) for tp in self._assigned_ingress()])  # type: ignore[attr-defined]
+        self.fetch_guard.reset()
+
     def _reread_if_assigned(self) -> None:
         """At a record boundary after an assignment: drop every partition's state, to be read again."""
         if self._reassigned:
@@ -350,49 +392,52 @@ class Worker:
 
     async def _process(self, stream: Any) -> None:
         async for event in stream.events():
-            message = event.message
-            now = self._clock()
-            record = InboundRecord(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-                headers=_headers(message.headers),
-                timestamp=message.timestamp,
-            )
-            is_tick = record.topic == self.topics.ticks
-            self._reread_if_assigned()
-            self.fetch_guard.handling()
-            tp = Partition(record.topic, record.partition)
-            try:
-                if not await self.membership.may_act():
-                    raise Fenced("lost group membership")
-                if record.partition not in self._assigned():  # it moved while the record waited: its owner has it
-                    self._leave(message)
-                    continue
-                missing = self.fetch_guard.gap_before(tp, record.offset)
-                if missing is not None:  # records before it never reached the agent: read them first
-                    self._leave(message)
-                    await self.fetch_guard.rewind(tp, missing, record.offset)
-                    continue
-                partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
-                if not self.takeover.is_settled(record.partition):
-                    await self.takeover.settle(record.partition, self._assigned(), partitions, now)
-                    self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
-                if is_tick:
-                    await self.processor.on_tick(record.partition, partitions, now)
-                    await self.takeover.on_tick(record.partition, now)
-                else:
-                    await self.processor.on_record(record, partitions, now)
-            except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
-                self.processor.keep(set())
+            async with self._handling:
+                await self._handle(event.message)
+
+    async def _handle(self, message: Any) -> None:
+        now = self._clock()
+        record = InboundRecord(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=_headers(message.headers),
+            timestamp=message.timestamp,
+        )
+        is_tick = record.topic == self.topics.ticks
+        self._reread_if_assigned()
+        self.fetch_guard.handling()
+        tp = Partition(record.topic, record.partition)
+        try:
+            if not await self.membership.may_act():
+                raise Fenced("lost group membership")
+            if record.partition not in self._assigned():  # it moved while the record waited: its owner has it
                 self._leave(message)
-                continue
-            except Exception as exc:  # one bad record must never stop the worker
-                log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
-                if not is_tick:
-                    await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
-            self.fetch_guard.handled(tp, record.offset)
+                return
+            missing = self.fetch_guard.gap_before(tp, record.offset)
+            if missing is not None:  # records before it never reached the agent: read them first
+                self._leave(message)
+                await self.fetch_guard.rewind(tp, missing, record.offset)
+                return
+            partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
+            if not self.takeover.is_settled(record.partition):
+                await self.takeover.settle(record.partition, self._assigned(), partitions, now)
+                self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
+            if is_tick:
+                await self.processor.on_tick(record.partition, partitions, now)
+                await self.takeover.on_tick(record.partition, now)
+            else:
+                await self.processor.on_record(record, partitions, now)
+        except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
+            self._forget_unflushed()
+            self._leave(message)
+            return
+        except Exception as exc:  # one bad record must never stop the worker
+            log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
             if not is_tick:
-                self.takeover.handled(record.topic, record.partition, record.offset)
+                await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+        self.fetch_guard.handled(tp, record.offset)
+        if not is_tick:
+            self.takeover.handled(record.topic, record.partition, record.offset)

@@ -105,13 +105,19 @@ def worker_parts(
     ledger: AlertLedger | None = None,
     table: dict[bytes, bytes] | None = None,
     catch_up: Callable[[], Awaitable[object]] = _caught_up,
+    max_staged: int = 0,
 ) -> WorkerParts:
-    """A new worker's parts over ``table`` (a new worker over the same durable table, when given)."""
+    """A new worker's parts over ``table`` (a new worker over the same durable table, when given).
+
+    ``max_staged`` as the processor takes it: 0 (the default) flushes after every record and tick.
+    """
     registry = CollectorRegistry()
     outbox = RecordingOutbox()
     log = DictItemLog(table)
     store = ItemStore(log)
-    processor = Processor(rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger)
+    processor = Processor(
+        rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger, max_staged=max_staged
+    )
     clock = SteppingClock()
     ends: dict[tuple[str, int], int] = {}
     committed: dict[tuple[str, int], int] = {}
@@ -130,7 +136,7 @@ def worker_parts(
 
 
 def deadline_parts(
-    tmp_path: Path, ledger: AlertLedger | None = None, table: dict[bytes, bytes] | None = None
+    tmp_path: Path, ledger: AlertLedger | None = None, table: dict[bytes, bytes] | None = None, max_staged: int = 0
 ) -> WorkerParts:
     """``worker_parts`` with the deadline rules."""
-    return worker_parts(pack(tmp_path, DEADLINE_RULES), ledger, table)
+    return worker_parts(pack(tmp_path, DEADLINE_RULES), ledger, table, max_staged=max_staged)

@@ -93,3 +93,38 @@ def test_the_fetch_loop_never_drops_a_record_it_fetches_again(consumer: Any) -> 
     # sought back to 10 on receiving it) and drops every later-fetched record below it: 10..15.
     consumer._read_offset[PARTITION] = 16
     assert consumer._read_offset[PARTITION] is None  # what the loop reads: nothing to drop below
+
+
+def test_offsets_are_committed_only_once_the_app_says_the_handled_state_is_durable(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    for offset in (10, 11):
+        consumer.ack(_handed(consumer, offset))
+    steps: list[str] = []
+    durable = False
+
+    async def before_commit() -> bool:
+        steps.append("flush")
+        return durable
+
+    async def commit_offsets(offsets: Any, start_new_transaction: bool = True) -> bool:
+        steps.append(f"commit {dict(offsets)[PARTITION]}")  # faust's call into the broker client, recorded
+        return True
+
+    consumer.app.before_commit = before_commit
+    consumer._commit_offsets = commit_offsets
+    run = asyncio.get_event_loop().run_until_complete
+    assert run(consumer._commit_tps([PARTITION], True)) is False
+    assert steps == ["flush"]  # nothing committed, and nothing forgotten:
+    durable = True
+    assert run(consumer._commit_tps([PARTITION], True)) is True
+    assert steps == ["flush", "flush", "commit 12"]
+
+
+def test_forgotten_records_are_not_committed_until_handled_again(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    for offset in (10, 11):
+        consumer.ack(_handed(consumer, offset))
+    consumer.forget([PARTITION])
+    assert consumer._new_offset(PARTITION) is None
+    consumer.ack(_handed(consumer, 10))
+    assert consumer._new_offset(PARTITION) == 11

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import monitor.worker.processor
-from monitor.exceptions import Fenced
+from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
@@ -271,3 +271,58 @@ async def test_a_fenced_worker_writes_and_publishes_nothing(tmp_path: Path) -> N
     with pytest.raises(Fenced):
         await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
     assert parts.log.batches == [] and parts.outbox.alerts == [] and parts.outbox.dead == []
+
+
+async def test_gathered_writes_are_published_only_once_durable_and_a_failed_flush_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    parts = deadline_parts(tmp_path, max_staged=1_000)  # as the worker runs it: many records, one flush
+    other = next(u for u in (f"VN-{n:02d}" for n in range(1, 99)) if _partition(u) != _partition("VN-40"))
+    for unit in ("VN-40", other):
+        event = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), unit=unit)
+        await parts.processor.on_record(
+            _record(event.model_dump_json().encode(), unit=unit), PARTITIONS, vn(2024, 7, 25)
+        )
+    assert parts.outbox.alerts == [] and parts.log.batches == []  # handled, not durable: nothing visible
+    staged = parts.store.staged()
+    assert staged > 0
+    parts.log.failing = "No space left on device"
+    with pytest.raises(StoreUnavailable):
+        await parts.processor.flush(retry=False)
+    assert parts.outbox.alerts == [] and parts.store.staged() == staged  # still staged, whole
+    parts.log.failing = None
+    assert await parts.processor.flush() == 2
+    assert sorted(a.unit_id for a in parts.outbox.alerts) == sorted(["VN-40", other])
+    assert len(parts.log.batches) == 2  # one batch per partition
+    again = deadline_parts(tmp_path, table=parts.log.table)  # the next owner reads what was flushed
+    again.processor.load(set(range(PARTITIONS)), PARTITIONS)
+    assert again.store.get("VN-40") is not None and again.store.get(other) is not None
+
+
+async def test_a_partition_whose_write_failed_keeps_it_under_newer_writes(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path, max_staged=1_000)
+    other = next(u for u in (f"VN-{n:02d}" for n in range(1, 99)) if _partition(u) != _partition("VN-40"))
+    for unit in ("VN-40", other):
+        event = task(vn(2024, 7, 19), deadline=vn(2024, 7, 30), unit=unit)
+        await parts.processor.on_record(
+            _record(event.model_dump_json().encode(), unit=unit), PARTITIONS, vn(2024, 7, 19)
+        )
+    parts.log.failing, parts.log.failing_partitions = "I/O error", {_partition(other)}
+    with pytest.raises(StoreUnavailable):
+        await parts.processor.flush(retry=False)
+    assert _stored_status(parts.log.table, "VN-40") == "in_progress" and _stored_status(parts.log.table, other) is None
+    done = task(vn(2024, 7, 20), deadline=vn(2024, 7, 30), unit=other, status="completed")
+    await parts.processor.on_record(_record(done.model_dump_json().encode(), unit=other), PARTITIONS, vn(2024, 7, 20))
+    parts.log.failing = None
+    await parts.processor.flush()
+    assert _stored_status(parts.log.table, other) == "completed"  # the newer write, not the one that failed
+    assert parts.store.staged() == 0
+
+
+def _partition(unit: str) -> int:
+    return partition_for(unit.encode(), PARTITIONS)
+
+
+def _stored_status(table: dict[bytes, bytes], unit: str) -> str | None:
+    raw = table.get(f"{unit}\x1fstask:T-1".encode())
+    return json.loads(raw)["task"]["status"] if raw is not None else None

@@ -284,3 +284,14 @@ async def test_a_suspect_waits_for_records_the_group_has_not_committed(tmp_path:
     assert await fresh.takeover.on_tick(partition, vn(2024, 7, 27, 0, 2)) == 1
     (resolved,) = fresh.outbox.alerts
     assert (resolved.fingerprint, resolved.annotations["resolution"]) == (published[0].fingerprint, "reconciled")
+
+
+async def test_an_alert_staged_and_not_yet_durable_is_on_its_way_not_lost(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path, AlertLedger(), max_staged=1_000)  # writes gathered as the worker runs
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
+    assert parts.outbox.alerts == []  # staged with its state, not durable yet
+    fixed, suspects = await parts.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 25, 0, 1))
+    # Compared with the durable state: made durable and published, not a suspect to restate later.
+    assert (fixed, suspects, [a.stage for a in parts.outbox.alerts]) == (1, set(), ["overdue"])
+    assert [b"\x1fs" in key for batch in parts.log.batches for key, _ in batch].count(True) == 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+import bisect
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,14 @@ from rules.base import Condition, RuleBase
 from rules.limits import Limits, breached
 from rules.state import TaskState
 
-__all__ = ["OPEN_STATUSES", "AggregateRule", "evaluate_aggregate", "measure", "next_aggregate_change"]
+__all__ = [
+    "OPEN_STATUSES",
+    "AggregateIndex",
+    "AggregateRule",
+    "evaluate_aggregate",
+    "measure",
+    "next_aggregate_change",
+]
 
 #: Statuses of a task still to be done: the ones that can be overdue.
 OPEN_STATUSES = frozenset({TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS})
@@ -37,39 +44,78 @@ class AggregateRule(RuleBase, Limits):
     min_tasks: int = Field(default=1, ge=1, description="Fewest selected tasks for the measure to count.")
 
 
-def _overdue(task: TaskState, tz: ZoneInfo, now: datetime) -> bool:
-    due = task.own_due(tz)
-    return task.status in OPEN_STATUSES and due is not None and now >= due
+class AggregateIndex:
+    """One aggregate rule's selected tasks in one unit, counted as tasks change (a ``TaskIndex``).
+
+    Keeps how many tasks the rule selects, how many of them are open, and
+    the due instants of the open ones in order: the measure at any instant,
+    and when it next changes, cost O(log n), not a scan of the unit's tasks.
+    """
+
+    __slots__ = ("_dues", "_rule", "_tz", "_unit", "open", "selected")
+
+    def __init__(self, rule: AggregateRule, tz: ZoneInfo, unit_id: str) -> None:
+        self._rule = rule
+        self._tz = tz
+        self._unit = unit_id
+        self.selected = 0
+        self.open = 0
+        self._dues: list[float] = []  # epoch seconds of the open selected tasks' own deadlines, ascending
+
+    def _counted(self, task: TaskState) -> tuple[bool, float | None]:
+        if not self._rule.selects(task.fields(self._unit), task.labels):
+            return False, None
+        due = task.own_due(self._tz) if task.status in OPEN_STATUSES else None
+        return True, due.timestamp() if due is not None else None
+
+    def add(self, task: TaskState) -> None:
+        """Count a task (or its new version)."""
+        selected, due = self._counted(task)
+        if selected:
+            self.selected += 1
+            self.open += task.status in OPEN_STATUSES
+            if due is not None:
+                bisect.insort(self._dues, due)
+
+    def remove(self, task: TaskState) -> None:
+        """Stop counting a task (or its old version)."""
+        selected, due = self._counted(task)
+        if selected:
+            self.selected -= 1
+            self.open -= task.status in OPEN_STATUSES
+            if due is not None:
+                del self._dues[bisect.bisect_left(self._dues, due)]
+
+    def overdue(self, now: datetime) -> int:
+        """Open selected tasks past their own deadline at ``now``."""
+        return bisect.bisect_right(self._dues, now.timestamp())
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """The first own deadline of an open selected task after ``now``."""
+        position = bisect.bisect_right(self._dues, now.timestamp())
+        return datetime.fromtimestamp(self._dues[position], UTC) if position < len(self._dues) else None
 
 
-def measure(rule: AggregateRule, tasks: list[TaskState], tz: ZoneInfo, now: datetime) -> float | None:
+def measure(rule: AggregateRule, index: AggregateIndex, now: datetime) -> float | None:
     """The rule's measure over the selected tasks, or ``None`` below ``min_tasks``."""
-    if len(tasks) < rule.min_tasks:
+    if index.selected < rule.min_tasks:
         return None
     if rule.measure == "count":
-        return float(len(tasks))
-    if rule.measure.startswith("overdue"):
-        hits = sum(1 for t in tasks if _overdue(t, tz, now))
-    else:
-        hits = sum(1 for t in tasks if t.status in OPEN_STATUSES)
-    return hits / len(tasks) if rule.measure.endswith("ratio") else float(hits)
+        return float(index.selected)
+    hits = index.overdue(now) if rule.measure.startswith("overdue") else index.open
+    return hits / index.selected if rule.measure.endswith("ratio") else float(hits)
 
 
-def evaluate_aggregate(
-    rule: AggregateRule, tasks: list[TaskState], tz: ZoneInfo, now: datetime, firing: bool
-) -> Condition | None:
+def evaluate_aggregate(rule: AggregateRule, index: AggregateIndex, now: datetime, firing: bool) -> Condition | None:
     """Whether the measure breaches the limit at ``now``."""
-    value = measure(rule, tasks, tz, now)
+    value = measure(rule, index, now)
     if value is None or not breached(rule, value, firing):
         return None
     return Condition("breach", rule.severity, since=now, value=value, details={"target": f"{rule.target:.4g}"})
 
 
-def next_aggregate_change(
-    rule: AggregateRule, tasks: Iterable[TaskState], tz: ZoneInfo, now: datetime
-) -> datetime | None:
+def next_aggregate_change(rule: AggregateRule, index: AggregateIndex, now: datetime) -> datetime | None:
     """The next instant an open task's deadline passes (only overdue measures change with time)."""
     if not rule.measure.startswith("overdue"):
         return None
-    upcoming = (t.own_due(tz) for t in tasks if t.status in OPEN_STATUSES)
-    return min((at for at in upcoming if at is not None and at > now), default=None)
+    return index.next_due(now)

@@ -9,7 +9,7 @@ expected status by ``due``, including units that never sent an event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal, Self
@@ -27,10 +27,10 @@ __all__ = [
     "DUE_SOON",
     "OVERDUE",
     "DeadlineRule",
+    "RosterIndex",
     "deadline_stage",
     "is_waiting",
     "next_deadline_boundary",
-    "roster_satisfier",
     "task_due",
 ]
 
@@ -125,9 +125,37 @@ def is_waiting(rule: DeadlineRule, task: TaskState) -> bool:
     return task.status not in rule.expect_status and task.status is not TaskStatus.CANCELLED
 
 
-def roster_satisfier(rule: DeadlineRule, tasks: Iterable[TaskState], unit_id: str) -> TaskState | None:
-    """The earliest selected task in an expected status: what satisfies a roster expectation."""
-    done = [
-        task for task in tasks if task.status in rule.expect_status and rule.selects(task.fields(unit_id), task.labels)
-    ]
-    return min(done, key=lambda t: t.occurred_at, default=None)
+class RosterIndex:
+    """The tasks that satisfy one roster deadline in one unit (selected, in an expected status), a ``TaskIndex``.
+
+    ``first`` is the earliest of them by event time (then by task id): what
+    satisfied the expectation, found without a scan of the unit's tasks.
+    """
+
+    __slots__ = ("_done", "_order", "_rule", "_unit")
+
+    def __init__(self, rule: DeadlineRule, unit_id: str) -> None:
+        self._rule = rule
+        self._unit = unit_id
+        self._done: dict[str, TaskState] = {}
+        self._order: list[tuple[datetime, str]] = []  # (occurred_at, task_id) of ``_done``, ascending
+
+    def _satisfies(self, task: TaskState) -> bool:
+        rule = self._rule
+        return task.status in rule.expect_status and rule.selects(task.fields(self._unit), task.labels)
+
+    def add(self, task: TaskState) -> None:
+        """Note a task (or its new version)."""
+        if self._satisfies(task):
+            self._done[task.task_id] = task
+            bisect.insort(self._order, (task.occurred_at, task.task_id))
+
+    def remove(self, task: TaskState) -> None:
+        """Forget a task (or its old version)."""
+        if self._done.get(task.task_id) is task:
+            del self._done[task.task_id]
+            del self._order[bisect.bisect_left(self._order, (task.occurred_at, task.task_id))]
+
+    def first(self) -> TaskState | None:
+        """The earliest task that satisfies the expectation, if any."""
+        return self._done[self._order[0][1]] if self._order else None

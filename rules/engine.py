@@ -23,16 +23,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from events.models import Event, TaskStatus, TaskStatusEvent
-from rules.aggregate import AggregateRule, evaluate_aggregate, next_aggregate_change
+from rules.aggregate import AggregateIndex, AggregateRule, evaluate_aggregate, next_aggregate_change
 from rules.alerts import AlertTransition, fingerprint
 from rules.base import Condition
 from rules.deadline import (
     OVERDUE,
     DeadlineRule,
+    RosterIndex,
     deadline_stage,
     is_waiting,
     next_deadline_boundary,
-    roster_satisfier,
     task_due,
 )
 from rules.messages import render_summary, subject_fields
@@ -218,8 +218,7 @@ def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: 
         return _assess_indicator(compiled, state, name, now, firing)
     if isinstance(rule, DeadlineRule):
         assert rule.due is not None
-        done = roster_satisfier(rule, state.tasks.values(), unit)
-        if done is not None:
+        if _roster(compiled, state).first() is not None:
             return _NOTHING
         return deadline_stage(rule, rule.due, compiled.calendar, now), next_deadline_boundary(
             rule, rule.due, compiled.calendar, now
@@ -227,12 +226,16 @@ def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: 
     if isinstance(rule, StalenessRule):
         return evaluate_staleness(rule, state.last_event_at, now), next_staleness_change(rule, state.last_event_at, now)
     if isinstance(rule, AggregateRule):
-        tasks = [t for t in state.tasks.values() if rule.selects(t.fields(unit), t.labels)]
-        return (
-            evaluate_aggregate(rule, tasks, compiled.tz, now, firing),
-            next_aggregate_change(rule, tasks, compiled.tz, now),
-        )
+        index = state.task_index(f"{rule.id}@{compiled.version}", lambda: AggregateIndex(rule, compiled.tz, unit))
+        return evaluate_aggregate(rule, index, now, firing), next_aggregate_change(rule, index, now)
     return _NOTHING
+
+
+def _roster(compiled: CompiledRule, state: UnitState) -> RosterIndex:
+    """The tasks of the unit that satisfy a roster deadline, kept as tasks change."""
+    rule = compiled.rule
+    assert isinstance(rule, DeadlineRule)
+    return state.task_index(f"{rule.id}@{compiled.version}", lambda: RosterIndex(rule, state.unit_id))
 
 
 def _assess_task(compiled: CompiledRule, task: TaskState | None, unit: str, now: datetime) -> Assessment:
@@ -482,7 +485,7 @@ def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, n
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.UNIT:
         assert rule.due is not None
-        done = roster_satisfier(rule, state.tasks.values(), state.unit_id)
+        done = _roster(compiled, state).first()
         if done is None:
             return "no_longer_due", now
         return ("completed_late" if done.occurred_at >= rule.due else "completed"), done.occurred_at

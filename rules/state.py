@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Self
+from typing import Protocol, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 
-__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskState", "UnitState"]
+__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
@@ -128,6 +128,19 @@ class AlertState(BaseModel):
     summary: str = ""
 
 
+class TaskIndex(Protocol):
+    """A view derived from a unit's tasks (a rule's counts, say), kept up to date task by task."""
+
+    def add(self, task: TaskState) -> None:
+        """A task arrived (or its new version did)."""
+
+    def remove(self, task: TaskState) -> None:
+        """A task went (or its old version did)."""
+
+
+_Index = TypeVar("_Index", bound=TaskIndex)
+
+
 class UnitState(BaseModel):
     """Everything the monitor knows about one unit.
 
@@ -151,6 +164,8 @@ class UnitState(BaseModel):
     _heap: list[tuple[float, str]] | None = PrivateAttr(default=None)
     # Tasks by (kind, status), for metrics: counted once, then kept by ``put_task``.
     _tally: Counter[tuple[str, str]] | None = PrivateAttr(default=None)
+    # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
+    _indexes: dict[str, TaskIndex] | None = PrivateAttr(default=None)
 
     def put_task(self, task: TaskState) -> None:
         """Add or replace a task (in place)."""
@@ -161,6 +176,29 @@ class UnitState(BaseModel):
             if previous is not None:
                 tally[(previous.kind, previous.status.value)] -= 1
             tally[(task.kind, task.status.value)] += 1
+        indexes = self._indexes
+        if indexes:
+            for index in indexes.values():
+                if previous is not None:
+                    index.remove(previous)
+                index.add(task)
+
+    def task_index(self, key: str, build: Callable[[], _Index]) -> _Index:
+        """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).
+
+        Built by ``build`` and fed every task on first use (O(tasks)); ``key``
+        must change whenever what ``build`` makes would.
+        """
+        indexes = self._indexes
+        if indexes is None:
+            indexes = self._indexes = {}
+        index = indexes.get(key)
+        if index is None:
+            index = build()
+            for task in self.tasks.values():
+                index.add(task)
+            indexes[key] = index
+        return index  # type: ignore[return-value]
 
     def task_tally(self) -> Mapping[tuple[str, str], int]:
         """How many tasks the unit has of each (kind, status); O(1) after the first call."""

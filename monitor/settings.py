@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         le=5.0,
         description="Seconds handled records' state may gather before it is made durable and their alerts published.",
     )
+    fetch_max_wait: float = Field(
+        default=0.1,
+        gt=0,
+        le=30.0,
+        description="Seconds a fetch waits at the broker for new records (a broker that answers only when it "
+        "expires holds each event this long).",
+    )
     max_staged_writes: int = Field(
         default=10_000,
         ge=0,

@@ -49,10 +49,8 @@ class Subject(NamedTuple):
     def parse(cls, key: SubjectKey) -> Subject:
         """The subject a key names (an unknown kind reads as the unit itself)."""
         kind, _, name = key.partition(":")
-        try:
-            return cls(SubjectKind(kind), name)
-        except ValueError:
-            return cls(SubjectKind.UNIT, "")
+        known = _KINDS.get(kind)
+        return cls(known, name) if known is not None else _THE_UNIT
 
     @property
     def key(self) -> SubjectKey:
@@ -68,6 +66,11 @@ class Subject(NamedTuple):
     def indicator(self) -> str | None:
         """The indicator (``*`` for "any indicator"), when the subject is one."""
         return self.name if self.kind is SubjectKind.INDICATOR else None
+
+
+# Looked up, not constructed: ``SubjectKind(text)`` costs more than the rest of a parse.
+_KINDS = {kind.value: kind for kind in SubjectKind}
+_THE_UNIT = Subject(SubjectKind.UNIT, "")
 
 
 def task_key(task_id: str) -> SubjectKey:

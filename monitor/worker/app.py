@@ -130,6 +130,15 @@ class _Consumer(AiokafkaConsumer):
 
 
 class _ConsumerThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        # faust fixes the fetch wait at 1.5 s. A broker answers a fetch as soon as records arrive, or when
+        # the wait runs out; one that only answers when it runs out (the embedded broker) holds every event
+        # that long. The app's own wait bounds that (on Kafka it only paces fetches of an idle partition).
+        consumer = super()._create_worker_consumer(transport)
+        app: Any = self.consumer.app
+        consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
+        return consumer
+
     async def seek_to_committed(self) -> Mapping[Any, int]:
         return await self.call_thread(self._seek_to_committed)  # type: ignore[no-any-return]
 
@@ -154,9 +163,12 @@ class MonitorApp(faust.App):
     """A faust app whose web server carries only the routes registered on it.
 
     ``before_commit``, when set, is awaited before offsets are committed; ``False`` commits nothing this time.
+    ``fetch_max_wait_ms`` replaces faust's fixed fetch wait.
     """
 
     before_commit: Callable[[], Awaitable[bool]] | None = None
+    #: How long a fetch may wait at the broker for records to arrive, milliseconds.
+    fetch_max_wait_ms: int = 1500
 
     def _new_web(self) -> Any:
         return _MonitorWeb(self)
@@ -167,7 +179,7 @@ class MonitorApp(faust.App):
 
 def build_app(settings: Settings) -> MonitorApp:
     """The faust app for a worker with these settings (constructing it does no I/O)."""
-    return MonitorApp(
+    app = MonitorApp(
         settings.app_id,
         broker=settings.broker,
         store=settings.store,
@@ -189,3 +201,5 @@ def build_app(settings: Settings) -> MonitorApp:
         recovery_consistency_check=False,
         loghandlers=[],
     )
+    app.fetch_max_wait_ms = round(settings.fetch_max_wait * 1000)
+    return app

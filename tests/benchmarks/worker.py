@@ -4,7 +4,9 @@ Run: ``python -m tests.benchmarks.worker [--events N]``. Records are loaded
 onto the topic first, then the consumer starts, so only consuming is timed:
 (a) one record per event, the monitor worker against a bare faust agent that
 only counts records, in the same run; (b) the same events in per-unit
-JSON-array batches of 500.
+JSON-array batches of 500; (c) event → alert: overdue tasks sent at a steady
+rate to a running worker, each timed from its send to its alert record on the
+alerts topic, next to the broker's own send → fetch time in the same run.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.devtools.broker import EmbeddedBroker
@@ -154,6 +158,91 @@ def main() -> None:
         asyncio.run(_load(broker.bootstrap, topics.task_status, _batches(_events(count, "batch"))))
         batched = _worker_rate(broker, root, count)
         print(f"(b) monitor worker, batches of 500 events per record: {batched:,.0f} events/s")
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        root = Path(tmp)
+        asyncio.run(ensure_topics(broker.bootstrap, topics, PARTITIONS))
+        args = ["worker", "--broker", broker.url, "--data-dir", str(root / "data"), "--rules", "rules/packs"]
+        with MonitorProcess(args, root) as worker:
+            worker.wait_ready(120)
+            alerts, fetched = asyncio.run(_latencies(broker.bootstrap, topics, rate=200, seconds=15))
+        print(
+            f"(c) event → alert record, {len(alerts):,} overdue tasks at 200 events/s: "
+            f"p50 {_quantile(alerts, 0.5) * 1000:.0f} ms, p99 {_quantile(alerts, 0.99) * 1000:.0f} ms; "
+            f"broker send → fetch p50 {_quantile(fetched, 0.5) * 1000:.0f} ms, "
+            f"p99 {_quantile(fetched, 0.99) * 1000:.0f} ms"
+        )
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _latencies(bootstrap: str, topics: Topics, rate: int, seconds: int) -> tuple[list[float], list[float]]:
+    """Send overdue tasks at ``rate``; time each to its alert record, and to the broker handing it to a consumer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    # Fetches that wait 10 ms at most: the embedded broker answers a fetch only when its wait runs out.
+    alerts = AIOKafkaConsumer(
+        topics.alerts, bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=10
+    )
+    raw = AIOKafkaConsumer(
+        topics.task_status, bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=10
+    )
+    sent: dict[str, float] = {}
+    to_alert: dict[str, float] = {}
+    to_fetch: dict[str, float] = {}
+
+    async def watch(
+        consumer: AIOKafkaConsumer, into: dict[str, float], ids: Callable[[dict[str, Any]], list[str]]
+    ) -> None:
+        async for message in consumer:
+            now = time.monotonic()
+            for event_id in ids(json.loads(message.value)):
+                if event_id in sent and event_id not in into:
+                    into[event_id] = now - sent[event_id]
+
+    await producer.start()
+    await alerts.start()
+    await raw.start()
+    for consumer in (alerts, raw):  # positions taken now: only what is sent from here on is seen
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+    watchers = [
+        asyncio.create_task(watch(alerts, to_alert, lambda record: list(record.get("event_ids", [])))),
+        asyncio.create_task(watch(raw, to_fetch, lambda record: [record["event_id"]])),
+    ]
+    try:
+        began = time.monotonic()
+        overdue = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+        for n in range(rate * seconds):
+            await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
+            unit = UNITS[n % len(UNITS)]
+            event_id = f"late-{n}"
+            body = {
+                "event_id": event_id,
+                "source": "bench",
+                "unit_id": unit,
+                "task_id": f"LATE-{n}",
+                "kind": "dossier",
+                "status": "in_progress",
+                "deadline": overdue,
+                "occurred_at": datetime.now(UTC).isoformat(),
+            }
+            sent[event_id] = time.monotonic()
+            await producer.send(topics.task_status, json.dumps(body).encode(), key=unit.encode())
+        deadline = time.monotonic() + 30
+        while (len(to_alert) < len(sent) or len(to_fetch) < len(sent)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        await producer.stop()
+        await alerts.stop()
+        await raw.stop()
+    if len(to_alert) < len(sent):
+        raise SystemExit(f"only {len(to_alert)} of {len(sent)} overdue tasks reached the alerts topic in time")
+    return list(to_alert.values()), list(to_fetch.values())
 
 
 if __name__ == "__main__":

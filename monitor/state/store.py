@@ -352,22 +352,29 @@ class ItemStore:
             return
         self._staged = {}
         partitions = sorted(staged)
-        results = await asyncio.gather(
-            *(self._log.write(p, sorted(staged[p].items(), key=_rank)) for p in partitions),
-            return_exceptions=True,
-        )
-        failure: BaseException | None = None
-        for partition, result in zip(partitions, results, strict=True):
-            if isinstance(result, BaseException):
-                failure = failure or result
-                newer = self._staged.get(partition, {})
-                kept = staged[partition]
-                for key, value in newer.items():
-                    kept.pop(key, None)
-                    kept[key] = value
-                self._staged[partition] = kept
+        try:
+            results = await asyncio.gather(
+                *(self._log.write(p, sorted(staged[p].items(), key=_rank)) for p in partitions),
+                return_exceptions=True,
+            )
+        except BaseException:  # cancelled while the batches were on their way: all of them stay staged
+            self._restage({p: staged[p] for p in partitions})
+            raise
+        failed = {
+            p: staged[p] for p, result in zip(partitions, results, strict=True) if isinstance(result, BaseException)
+        }
+        self._restage(failed)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
+
+    def _restage(self, writes: dict[int, dict[bytes, bytes | None]]) -> None:
+        """Put back writes that are not known to be durable, under anything staged since."""
+        for partition, kept in writes.items():
+            for key, value in self._staged.get(partition, {}).items():
+                kept.pop(key, None)
+                kept[key] = value
+            self._staged[partition] = kept
 
     def outbox_partitions(self) -> list[int]:
         """The partitions whose outbox holds transitions not confirmed on the alerts topic."""

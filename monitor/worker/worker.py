@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from monitor.background import Background
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
@@ -170,7 +171,7 @@ class Worker:
         self.app.task(self._start_background)
         self.app.on_before_shutdown.connect(self._stop_background)
         self.app.on_partitions_assigned.connect(self._on_assigned)
-        self.app.timer(settings.flush_interval, name="flush-state")(self._flush_timer)
+        self._flusher = Background("flush-state", self._flush_every_interval)
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
 
@@ -302,6 +303,7 @@ class Worker:
         self.membership.start()
         self.broker_watch.start()
         self.fetch_guard.start()
+        self._flusher.start()
         self.ticks.start()
         for sink in self.sinks:
             sink.start()
@@ -325,9 +327,15 @@ class Worker:
         self.app.consumer.skip(message)  # type: ignore[attr-defined]
         self.fetch_guard.handled()
 
-    async def _flush_timer(self) -> None:
-        if not self.app.rebalancing:  # a rebalance flushes before it commits (``_before_commit``)
-            await self._flush(retry=True)
+    async def _flush_every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.flush_interval)
+            if self.app.rebalancing:  # a rebalance flushes before it commits (``_before_commit``)
+                continue
+            try:
+                await asyncio.shield(self._flush(retry=True))  # once begun, a flush ends (even at shutdown)
+            except Exception:  # the next interval tries again; the worker goes on
+                log.exception("flushing the state failed")
 
     async def _before_commit(self) -> bool:
         """Whether offsets may be committed now: the state of every record handled is durable (flushed here)."""
@@ -375,6 +383,7 @@ class Worker:
         await self.membership.stop()
         await self.broker_watch.stop()
         await self.fetch_guard.stop()
+        await self._flusher.stop()
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 await self._admin.close()

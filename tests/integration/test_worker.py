@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
@@ -155,3 +157,28 @@ def test_unkeyed_record_is_routed_to_its_unit(broker: EmbeddedBroker, tmp_path: 
         wait_for("alerts of all five units", all_units, log=worker.log)
         metrics = worker.metrics()
         assert sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="accepted") == 5
+
+
+def test_a_worker_that_stops_leaves_the_group_so_the_next_one_is_not_kept_waiting(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    # The embedded broker numbers the first generation 0, from which aiokafka alone never leaves:
+    # the closed member would hold the group until its session timed out.
+    with worker_process(broker.url, tmp_path) as worker:
+        worker.wait_ready()
+        assert _members(broker) == 1
+    assert _members(broker) == 0
+
+
+def _members(broker: EmbeddedBroker) -> int:
+    async def describe() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups(["compliance-monitor"])
+        finally:
+            await admin.close()
+        ((_error, _group, _state, _protocol_type, _protocol, members),) = response.groups
+        return len(members)
+
+    return asyncio.run(describe())

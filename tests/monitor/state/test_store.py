@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.state.store import ItemStore, decode_unit
+import pytest
+
+from monitor.state.store import ItemStore, Write, decode_unit
 from rules.engine import apply_event
 from rules.subjects import Change
 from tests.conftest import vn
@@ -38,3 +43,37 @@ async def test_a_resolved_alert_is_deleted_from_the_table(tmp_path: Path) -> Non
     await store.flush()
     assert not [key for key in table if b"\x1fa" in key]
     assert store.get("VN-40") is resolved.state and store.units(0) == ["VN-40"]
+
+
+class _StalledLog(DictItemLog):
+    """A log whose writes wait until released: a flush caught on its way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def write(self, partition: int, writes: Sequence[Write]) -> None:
+        await self.release.wait()
+        await super().write(partition, writes)
+
+
+async def test_a_flush_cancelled_on_its_way_keeps_every_write_staged(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    log = _StalledLog()
+    store = ItemStore(log)
+    first = apply_event(rules, None, task(vn(2024, 7, 19), deadline=vn(2024, 7, 30), event_id="a"), vn(2024, 7, 19))
+    store.commit(first.state, first.changed, 0)
+    staged = store.staged()
+    flushing = asyncio.create_task(store.flush())
+    await asyncio.sleep(0)  # the batch is on its way
+    done = task(vn(2024, 7, 20), status="completed", deadline=vn(2024, 7, 30), event_id="b")
+    later = apply_event(rules, first.state, done, vn(2024, 7, 20))
+    store.commit(later.state, later.changed, 0)  # staged while the flush waits
+    flushing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flushing
+    assert store.staged() >= staged and log.table == {}
+    log.release.set()
+    await store.flush()
+    assert json.loads(log.table[b"VN-40\x1fstask:T-1"])["task"]["status"] == "completed"  # the newer write won
+    assert store.staged() == 0

@@ -17,6 +17,7 @@ from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.settings import Settings
+from monitor.state.heap import tune_collector
 from rules.pack import RulePack
 
 __all__ = ["register"]
@@ -46,6 +47,7 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
         raise MonitorError(f"cannot reach the broker at {settings.bootstrap_servers}: {exc}") from exc
     if created:
         log.info("created topics: %s", ", ".join(created))
+    tune_collector()
     worker = Worker(settings, pack)
     register_routes(worker.app, worker)
     if demo:

@@ -37,6 +37,7 @@ from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
 
+from monitor.state.heap import bulk_read
 from rules.alerts import AlertTransition
 from rules.state import AlertState, IndicatorState, TaskState, UnitState
 from rules.subjects import Change, ChangePart, Subject, SubjectKind
@@ -252,6 +253,10 @@ class ItemStore:
         wanted = set(partitions) - set(self._by_partition)
         if not wanted:
             return 0
+        with bulk_read():
+            return self._load(wanted, partition_of)
+
+    def _load(self, wanted: set[int], partition_of: Callable[[str], int]) -> int:
         started = time.monotonic()
         items: dict[str, list[tuple[str, bytes]]] = {}
         outboxes: dict[int, dict[bytes, _Outbox]] = {partition: {} for partition in wanted}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,3 +78,17 @@ async def test_a_flush_cancelled_on_its_way_keeps_every_write_staged(tmp_path: P
     await store.flush()
     assert json.loads(log.table[b"VN-40\x1fstask:T-1"])["task"]["status"] == "completed"  # the newer write won
     assert store.staged() == 0
+
+
+def test_a_partition_is_read_with_the_garbage_collector_paused_and_resumed_after() -> None:
+    paused: list[bool] = []
+
+    class _Watching(DictItemLog):
+        def items(self) -> list[tuple[bytes, bytes]]:
+            paused.append(not gc.isenabled())
+            return [(b"VN-22\x1f", b'{"pack_version": "v"}')]
+
+    assert gc.isenabled()
+    store = ItemStore(_Watching())
+    assert store.load({0}, lambda unit: 0) == 1
+    assert paused == [True] and gc.isenabled()

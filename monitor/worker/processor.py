@@ -170,12 +170,16 @@ class Processor:
             self._store.commit(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)
         await self._flush_if_full()
+        counted: dict[Outcome, int] = {}
+        lag = self._metrics.event_lag
         for event, outcome in outcomes:
             if event.unit_id in failed:
                 continue
-            self._metrics.events.labels(record.topic, outcome.value).inc()
+            counted[outcome] = counted.get(outcome, 0) + 1
             if outcome is Outcome.ACCEPTED:
-                self._metrics.event_lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+                lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+        for outcome, count in counted.items():
+            self._metrics.events.labels(record.topic, outcome.value).inc(count)
         for unit_id, reason in failed.items():
             await self._dead_letter_events(record, seen[unit_id], reason)
 

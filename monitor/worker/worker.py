@@ -114,6 +114,7 @@ class Worker:
             self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
         )
         self._assigned_tick: asyncio.Task[None] | None = None
+        self._assigned_cache: tuple[object, frozenset[int]] | None = None
         self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
         self.membership = Membership(
             settings.session_timeout,
@@ -195,8 +196,16 @@ class Worker:
         return self._assigned()
 
     def _assigned(self) -> set[int]:
-        """Partitions the consumer was last assigned."""
-        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks}
+        """Partitions the consumer was last assigned (worked out once per assignment: asked for every record)."""
+        assignment = getattr(self.app.assignor, "_assignment", None)  # replaced, never changed, by each assignment
+        cached = self._assigned_cache
+        if cached is not None and cached[0] is assignment and assignment is not None:
+            return set(cached[1])
+        partitions = frozenset(
+            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.ticks
+        )
+        self._assigned_cache = (assignment, partitions)
+        return set(partitions)
 
     def is_ready(self) -> bool:
         """Whether the worker has joined its group, restored its tables and read its units into memory.

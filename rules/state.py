@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -13,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 
-__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
+__all__ = ["SEEN_KEPT", "TASK_FIELDS", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
@@ -49,9 +50,9 @@ class TaskState(BaseModel):
         # The event is validated already: construct without validating it a second time,
         # sharing what a million tasks would otherwise each hold a copy of.
         return cls.model_construct(
-            _TASK_FIELDS,
+            TASK_FIELDS,
             task_id=event.task_id,
-            kind=event.kind,
+            kind=sys.intern(event.kind),  # a handful of kinds, held by a million tasks
             status=event.status,
             deadline=event.deadline,
             title=event.title,
@@ -108,7 +109,8 @@ class IndicatorState(BaseModel):
 
 # Shared by every state built from an event: frozen models never change either.
 _NO_LABELS: dict[str, str] = {}
-_TASK_FIELDS = set(TaskState.model_fields)
+#: The fields of every task built from an event (or read back), one set shared by all.
+TASK_FIELDS = set(TaskState.model_fields)
 _INDICATOR_FIELDS = set(IndicatorState.model_fields)
 
 

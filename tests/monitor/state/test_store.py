@@ -92,3 +92,22 @@ def test_a_partition_is_read_with_the_garbage_collector_paused_and_resumed_after
     store = ItemStore(_Watching())
     assert store.load({0}, lambda unit: 0) == 1
     assert paused == [True] and gc.isenabled()
+
+
+async def test_tasks_read_back_equal_what_was_written_and_share_what_they_can(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    table: dict[bytes, bytes] = {}
+    store = ItemStore(DictItemLog(table))
+    state = None
+    for n in range(3):
+        event = task(vn(2024, 7, 19), task_id=f"T-{n}", kind="dossier", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
+        state = apply_event(rules, state, event, vn(2024, 7, 19)).state
+        store.commit(state, {Change.subject(f"task:T-{n}")}, 0)
+    await store.flush()
+    assert state is not None
+    items = [(key.decode().partition("\x1f")[2], value) for key, value in table.items()]
+    again = decode_unit("VN-40", items)
+    assert again.tasks == state.tasks
+    first, second = again.tasks["T-0"], again.tasks["T-1"]
+    assert first.model_fields_set is second.model_fields_set  # one set for all, not 728 bytes each
+    assert first.kind is second.kind  # one string for all

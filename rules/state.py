@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
@@ -169,16 +169,23 @@ class UnitState(BaseModel):
     # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
     _indexes: dict[str, TaskIndex] | None = PrivateAttr(default=None)
 
+    def _private(self) -> dict[str, Any]:
+        """The private attributes, read directly: pydantic's attribute hook costs microseconds per event."""
+        private = self.__pydantic_private__
+        assert private is not None  # pydantic sets it on every model that declares private attributes
+        return private
+
     def put_task(self, task: TaskState) -> None:
         """Add or replace a task (in place)."""
         previous = self.tasks.get(task.task_id)
         self.tasks[task.task_id] = task
-        tally = self._tally
+        private = self._private()
+        tally = private["_tally"]
         if tally is not None:
             if previous is not None:
                 tally[(previous.kind, previous.status.value)] -= 1
             tally[(task.kind, task.status.value)] += 1
-        indexes = self._indexes
+        indexes = private["_indexes"]
         if indexes:
             for index in indexes.values():
                 if previous is not None:
@@ -191,9 +198,10 @@ class UnitState(BaseModel):
         Built by ``build`` and fed every task on first use (O(tasks)); ``key``
         must change whenever what ``build`` makes would.
         """
-        indexes = self._indexes
+        private = self._private()
+        indexes: dict[str, TaskIndex] | None = private["_indexes"]
         if indexes is None:
-            indexes = self._indexes = {}
+            indexes = private["_indexes"] = {}
         index = indexes.get(key)
         if index is None:
             index = build()
@@ -209,11 +217,12 @@ class UnitState(BaseModel):
         return {key: n for key, n in self._tally.items() if n > 0}
 
     def _index(self) -> list[tuple[float, str]]:
-        heap = self._heap
+        private = self._private()
+        heap: list[tuple[float, str]] | None = private["_heap"]
         if heap is None or len(heap) > 2 * len(self.wakeups) + 64:  # first use, or mostly dead entries
             heap = [(at, subject) for subject, at in self.wakeups.items()]
             heapq.heapify(heap)
-            self._heap = heap
+            private["_heap"] = heap
         return heap
 
     def set_wakeup(self, subject: str, at: float | None) -> bool:

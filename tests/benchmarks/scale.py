@@ -7,7 +7,9 @@ of 500 to one worker (RocksDB store); then: memory per item (growth of the
 worker's resident memory over the load, divided by N) and RocksDB bytes per
 item; the cost of a tick with nothing due (``compliance_tick_seconds`` over
 30 s, nothing being due); the delay from a deadline passing to its alert
-record on ``compliance.alerts`` (one dossier due 20 s after it is published).
+record on ``compliance.alerts`` (one dossier due 20 s after it is published);
+the cost of a tick when every unit had an event since the last one (its
+roster deadlines and aggregates are due again).
 (d) the worker is stopped and started again on the same data directory: the
 time until ``/readyz`` answers 200, which includes reading every item back
 into memory, and the number of tasks it then reports.
@@ -20,7 +22,7 @@ import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +63,24 @@ def _batches(count: int, now: datetime) -> Iterator[tuple[bytes, bytes]]:
         if items:
             yield unit.encode(), json.dumps(items).encode()
         made += min(per_unit, count - made)
+
+
+def _touches(round_: int, now: datetime) -> list[tuple[bytes, bytes]]:
+    """One update per unit: its first dossier reported again (still in progress)."""
+    records = []
+    for unit in UNITS:
+        event = {
+            "event_id": f"touch-{unit}-{round_}",
+            "source": "bench",
+            "unit_id": unit,
+            "task_id": "HS-0000000",
+            "kind": "dossier",
+            "status": "in_progress",
+            "deadline": (now + timedelta(days=10)).date().isoformat(),
+            "occurred_at": now.isoformat(),
+        }
+        records.append((unit.encode(), json.dumps(event).encode()))
+    return records
 
 
 async def _publish(bootstrap: str, records: Iterator[tuple[bytes, bytes]] | list[tuple[bytes, bytes]]) -> None:
@@ -126,10 +146,14 @@ def _wait_accepted(port: int, count: float, limit: float) -> float:
     raise SystemExit("the worker did not process the load in time")
 
 
-def _tick_cost(port: int, seconds: float) -> tuple[float, float]:
-    """Average seconds per tick record, and how many tick records, over ``seconds``."""
+def _tick_cost(port: int, seconds: float, during: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Average seconds per tick record, and how many tick records, over ``seconds`` (calling ``during`` each 5 s)."""
     before = _metrics(port)
-    time.sleep(seconds)
+    ends = time.monotonic() + seconds
+    while (left := ends - time.monotonic()) > 0:
+        if during is not None:
+            during()
+        time.sleep(min(5.0, left))
     after = _metrics(port)
     spent = _total(after, "compliance_tick_seconds_sum") - _total(before, "compliance_tick_seconds_sum")
     ticks = _total(after, "compliance_tick_seconds_count") - _total(before, "compliance_tick_seconds_count")
@@ -193,6 +217,12 @@ def main() -> None:
         rss_after = _rss_bytes(pid)
         disk = sum(f.stat().st_size for f in datadir.rglob("*") if f.is_file())
         per_tick, ticks = _tick_cost(worker.web_port, 30)
+        round_ = iter(range(1_000_000))
+
+        def one_event_per_unit() -> None:  # each unit's unit-wide rules are due again at the next tick
+            asyncio.run(_publish(broker.bootstrap, _touches(next(round_), datetime.now(UTC))))
+
+        busy_tick, busy_ticks = _tick_cost(worker.web_port, 30, one_event_per_unit)
         delay = asyncio.run(_deadline_delay(broker.bootstrap, 20))
         scraped = time.monotonic()
         tasks = _total(_metrics(worker.web_port), "compliance_tasks")
@@ -211,6 +241,10 @@ def main() -> None:
         f"{rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB); on disk {disk / items:,.0f} bytes per item"
     )
     print(f"(c) tick with nothing due: {per_tick * 1000:.3f} ms per partition tick (mean of {ticks:.0f} ticks in 30 s)")
+    print(
+        f"(c) tick with an event in every unit before it: {busy_tick * 1000:.3f} ms per partition tick "
+        f"(mean of {busy_ticks:.0f} ticks in 30 s, unit-wide rules due in all {len(UNITS)} units)"
+    )
     print(f"(c) deadline passing → its alert record on {TOPICS.alerts}: {delay:.2f} s (tick interval 5 s)")
     print(f"(c) one /metrics scrape with these items: {scrape:.2f} s")
     print(

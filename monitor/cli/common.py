@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from monitor.exceptions import MonitorError
 from monitor.settings import Settings
 from rules.loader import load_pack
@@ -31,7 +33,16 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         "data_dir": getattr(args, "data_dir", None),
         **extra,
     }
-    return Settings(**{k: v for k, v in flags.items() if v is not None})
+    given = {k: v for k, v in flags.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:  # an operator's mistake: say which setting and why, no traceback
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            where = f"--{name.replace('_', '-')}" if name in given else f"MONITOR_{name.upper()}"
+            problems.append(f"{where}={error.get('input')!s}: {error['msg']}")
+        raise MonitorError("; ".join(problems)) from None
 
 
 def existing_files(names: Sequence[str]) -> list[Path]:

@@ -228,7 +228,7 @@ def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: 
     if isinstance(rule, StalenessRule):
         return evaluate_staleness(rule, state.last_event_at, now), next_staleness_change(rule, state.last_event_at, now)
     if isinstance(rule, AggregateRule):
-        index = state.task_index(f"{rule.id}@{compiled.version}", lambda: AggregateIndex(rule, compiled.tz, unit))
+        index = state.task_index(_index_key(compiled), lambda: AggregateIndex(rule, compiled.tz, unit))
         return evaluate_aggregate(rule, index, now, firing), next_aggregate_change(rule, index, now)
     return _NOTHING
 
@@ -237,7 +237,12 @@ def _roster(compiled: CompiledRule, state: UnitState) -> RosterIndex:
     """The tasks of the unit that satisfy a roster deadline, kept as tasks change."""
     rule = compiled.rule
     assert isinstance(rule, DeadlineRule)
-    return state.task_index(f"{rule.id}@{compiled.version}", lambda: RosterIndex(rule, state.unit_id))
+    return state.task_index(_index_key(compiled), lambda: RosterIndex(rule, state.unit_id))
+
+
+def _index_key(compiled: CompiledRule) -> str:
+    """The key of a rule's view of a unit's tasks: a changed rule (another version) gets a view of its own."""
+    return f"{compiled.rule.id}@{compiled.version}"
 
 
 def _assess_task(compiled: CompiledRule, task: TaskState | None, unit: str, now: datetime) -> Assessment:

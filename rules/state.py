@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 
-__all__ = ["SEEN_KEPT", "TASK_FIELDS", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
+__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
@@ -51,7 +51,7 @@ class TaskState(BaseModel):
         # sharing what a million tasks would otherwise each hold a copy of.
         return _built(
             cls,
-            TASK_FIELDS,
+            _TASK_FIELDS,
             {
                 "task_id": event.task_id,
                 "kind": sys.intern(event.kind),  # a handful of kinds, held by a million tasks
@@ -65,6 +65,18 @@ class TaskState(BaseModel):
                 "seen": _seen(previous.seen if previous is not None else (), event.dedup_key),
             },
         )
+
+    def compacted(self) -> Self:
+        """This task (read back by validation), holding what tasks built from events share.
+
+        Validation gives each task its own set of the fields it was given (728
+        bytes) and its own copy of its kind's name; a million tasks read back
+        at a restart need neither: the set tasks built from events share, and
+        the interned name.
+        """
+        object.__setattr__(self, "__pydantic_fields_set__", _TASK_FIELDS)
+        self.__dict__["kind"] = sys.intern(self.kind)
+        return self
 
     def fields(self, unit_id: str) -> dict[str, str]:
         """The fields rule matchers can test."""
@@ -134,7 +146,7 @@ def _built(cls: type[_Model], fields: set[str], values: dict[str, Any]) -> _Mode
 # Shared by every state built from an event: frozen models never change either.
 _NO_LABELS: dict[str, str] = {}
 #: The fields of every task built from an event (or read back), one set shared by all.
-TASK_FIELDS = set(TaskState.model_fields)
+_TASK_FIELDS = set(TaskState.model_fields)
 _INDICATOR_FIELDS = set(IndicatorState.model_fields)
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -40,7 +39,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
 
 from monitor.state.heap import bulk_read
 from rules.alerts import AlertTransition
-from rules.state import TASK_FIELDS, AlertState, IndicatorState, TaskState, UnitState
+from rules.state import AlertState, IndicatorState, TaskState, UnitState
 from rules.subjects import Change, ChangePart, Subject, SubjectKind
 
 __all__ = ["ItemLog", "ItemStore", "OutboxEntry", "UnitStore", "Write", "decode_unit", "encode_changes"]
@@ -104,19 +103,6 @@ def encode_changes(state: UnitState, changed: Iterable[Change]) -> Iterator[tupl
             yield key, UnitItem(pack_version=state.pack_version).model_dump_json().encode()
 
 
-def _shared(task: TaskState) -> TaskState:
-    """The task holding what every task read back can share, as tasks built from events do.
-
-    Validation gives each task its own set of the fields it was given (728
-    bytes) and its own copy of its kind's name; a million tasks read back at
-    a restart need neither: the set tasks built from events share, and the
-    interned name.
-    """
-    object.__setattr__(task, "__pydantic_fields_set__", TASK_FIELDS)
-    task.__dict__["kind"] = sys.intern(task.kind)
-    return task
-
-
 def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
     """A unit's state from its stored items, given as (key without the unit prefix, value)."""
     tasks: dict[str, TaskState] = {}
@@ -130,7 +116,7 @@ def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
         if part == _SUBJECT:
             stored = SubjectItem.model_validate_json(raw)
             if stored.task is not None:
-                tasks[stored.task.task_id] = _shared(stored.task)
+                tasks[stored.task.task_id] = stored.task.compacted()
             if stored.indicator is not None:
                 indicators[stored.indicator.indicator] = stored.indicator
             if stored.wakeup is not None:

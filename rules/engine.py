@@ -146,7 +146,7 @@ def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome 
 
 def _with_last_event(state: UnitState, event: Event) -> UnitState:
     # In place, like the maps (see ``apply_event``): a copy of the unit per event cost more than the rest of it.
-    object.__setattr__(state, "last_event_at", event.occurred_at)
+    state.last_event_at = event.occurred_at
     return state
 
 
@@ -322,7 +322,7 @@ class _Draft:
     def finish(self, pack_version: str) -> Result:
         state = self.state
         if state.pack_version != pack_version:
-            state = state.model_copy(update={"pack_version": pack_version})
+            state.pack_version = pack_version
             self.changed.add(Change.unit())
         return Result(state, tuple(self.transitions), changed=frozenset(self.changed))
 

@@ -1,4 +1,12 @@
-"""Per-unit state the engine keeps between inputs; serialised into the worker's tables."""
+"""Per-unit state the engine keeps between inputs; serialised into the worker's tables.
+
+A worker holds millions of tasks, so the items are ``msgspec`` structs, not
+pydantic models: no ``__dict__``, no GC tracking, built from an event without
+validating it a second time, and read back from the store five times faster.
+They are the monitor's own records, never input: pydantic stays the schema of
+everything that comes from outside (events, rule files, the API). The items
+are immutable by convention (frozen), shared between versions of a unit.
+"""
 
 from __future__ import annotations
 
@@ -7,76 +15,90 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, Self, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
+import msgspec
+from msgspec.structs import force_setattr
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 
-__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "TaskIndex", "TaskState", "UnitState"]
+__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "Instant", "TaskIndex", "TaskState", "UnitState"]
 
-_FROZEN = ConfigDict(frozen=True, extra="ignore")
+#: An aware instant (one without a UTC offset is refused when an item is read back).
+Instant: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
 
 #: How many (source, event_id) keys each task or indicator remembers, to drop redelivered events.
 SEEN_KEPT = 8
+
+if TYPE_CHECKING:
+    Deadline: TypeAlias = datetime | date
+else:
+    # msgspec decodes no union of two string-encoded types: a stored deadline is read as its
+    # ISO text and turned into a date or an aware datetime by ``TaskState.__post_init__``.
+    Deadline = str
 
 
 def _seen(previous: tuple[str, ...], key: str) -> tuple[str, ...]:
     return (*previous[-(SEEN_KEPT - 1) :], key)
 
 
-class TaskState(BaseModel):
-    """The latest known status of one task, and when it first reached each status."""
+def _deadline(text: str) -> datetime | date:
+    """A stored deadline: a bare date (``2024-07-19``) or an aware instant."""
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None:
+        raise ValueError(f"stored deadline {text!r} has no UTC offset")
+    return instant
 
-    model_config = _FROZEN
+
+# Shared by every item that has none: items are never changed once built.
+_NO_LABELS: dict[str, str] = {}
+
+
+class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """The latest known status of one task, and when it first reached each status."""
 
     task_id: str
     kind: str
     status: TaskStatus
-    deadline: AwareDatetime | date | None = None
-    title: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     event_id: str
-    first_reached: dict[TaskStatus, AwareDatetime] = Field(default_factory=dict)
-    seen: tuple[str, ...] = Field(default=(), description="Dedup keys of the latest events about this task.")
+    deadline: Deadline | None = None
+    title: str | None = None
+    labels: dict[str, str] = _NO_LABELS
+    first_reached: dict[TaskStatus, Instant] = {}
+    seen: tuple[str, ...] = ()  # dedup keys of the latest events about this task
+
+    def __post_init__(self) -> None:
+        # A handful of kinds and label maps held by a million tasks: one copy each, not a million.
+        force_setattr(self, "kind", sys.intern(self.kind))
+        if not self.labels and self.labels is not _NO_LABELS:
+            force_setattr(self, "labels", _NO_LABELS)
+        if isinstance(self.deadline, str):
+            force_setattr(self, "deadline", _deadline(self.deadline))
+        reached = self.first_reached.get(self.status)
+        if reached is not None and reached is not self.occurred_at and reached == self.occurred_at:
+            self.first_reached[self.status] = self.occurred_at  # one instant object, not two equal ones
 
     @classmethod
     def from_event(cls, event: TaskStatusEvent, previous: TaskState | None = None) -> Self:
         """The task as the event reports it, keeping when earlier statuses were first reached."""
         reached = dict(previous.first_reached) if previous is not None else {}
         reached.setdefault(event.status, event.occurred_at)
-        # The event is validated already: construct without validating it a second time,
-        # sharing what a million tasks would otherwise each hold a copy of.
-        return _built(
-            cls,
-            _TASK_FIELDS,
-            {
-                "task_id": event.task_id,
-                "kind": sys.intern(event.kind),  # a handful of kinds, held by a million tasks
-                "status": event.status,
-                "deadline": event.deadline,
-                "title": event.title,
-                "labels": event.labels or _NO_LABELS,
-                "occurred_at": event.occurred_at,
-                "event_id": event.event_id,
-                "first_reached": reached,
-                "seen": _seen(previous.seen if previous is not None else (), event.dedup_key),
-            },
+        return cls(
+            task_id=event.task_id,
+            kind=event.kind,
+            status=event.status,
+            deadline=event.deadline,
+            title=event.title,
+            labels=event.labels,
+            occurred_at=event.occurred_at,
+            event_id=event.event_id,
+            first_reached=reached,
+            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
         )
-
-    def compacted(self) -> Self:
-        """This task (read back by validation), holding what tasks built from events share.
-
-        Validation gives each task its own set of the fields it was given (728
-        bytes) and its own copy of its kind's name; a million tasks read back
-        at a restart need neither: the set tasks built from events share, and
-        the interned name.
-        """
-        object.__setattr__(self, "__pydantic_fields_set__", _TASK_FIELDS)
-        self.__dict__["kind"] = sys.intern(self.kind)
-        return self
 
     def fields(self, unit_id: str) -> dict[str, str]:
         """The fields rule matchers can test."""
@@ -90,34 +112,32 @@ class TaskState(BaseModel):
         return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz)
 
 
-class IndicatorState(BaseModel):
+class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     """The latest reported value of one indicator."""
-
-    model_config = _FROZEN
 
     indicator: str
     value: float
-    period: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     event_id: str
-    seen: tuple[str, ...] = Field(default=(), description="Dedup keys of the latest reports of this indicator.")
+    period: str | None = None
+    labels: dict[str, str] = _NO_LABELS
+    seen: tuple[str, ...] = ()  # dedup keys of the latest reports of this indicator
+
+    def __post_init__(self) -> None:
+        if not self.labels and self.labels is not _NO_LABELS:
+            force_setattr(self, "labels", _NO_LABELS)
 
     @classmethod
     def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:
         """The indicator as the event reports it."""
-        return _built(
-            cls,
-            _INDICATOR_FIELDS,
-            {
-                "indicator": event.indicator,
-                "value": event.number,
-                "period": event.period,
-                "labels": event.labels or _NO_LABELS,
-                "occurred_at": event.occurred_at,
-                "event_id": event.event_id,
-                "seen": _seen(previous.seen if previous is not None else (), event.dedup_key),
-            },
+        return cls(
+            indicator=event.indicator,
+            value=event.number,
+            period=event.period,
+            labels=event.labels,
+            occurred_at=event.occurred_at,
+            event_id=event.event_id,
+            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -125,44 +145,17 @@ class IndicatorState(BaseModel):
         return {"indicator": self.indicator, "unit_id": unit_id}
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _built(cls: type[_Model], fields: set[str], values: dict[str, Any]) -> _Model:
-    """A model from values already valid, every field given: what ``model_construct`` does, five times faster.
-
-    For models with no private attributes, no extra fields and no defaults to
-    fill in (every field is in ``values``); ``tests/rules/test_state.py`` holds
-    this to what pydantic builds.
-    """
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_fields_set__", fields)
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
-    return model
-
-
-# Shared by every state built from an event: frozen models never change either.
-_NO_LABELS: dict[str, str] = {}
-#: The fields of every task built from an event (or read back), one set shared by all.
-_TASK_FIELDS = set(TaskState.model_fields)
-_INDICATOR_FIELDS = set(IndicatorState.model_fields)
-
-
-class AlertState(BaseModel):
+class AlertState(msgspec.Struct, frozen=True, gc=False):
     """An alert that is firing now; removed from the state when it resolves."""
-
-    model_config = _FROZEN
 
     fingerprint: str
     rule_id: str
     stage: str
-    step: str | None = None
     severity: str
     labels: dict[str, str]
-    starts_at: AwareDatetime
-    subject: str = Field(description="Key of the task, indicator or unit the alert is about.")
+    starts_at: Instant
+    subject: str  # key of the task, indicator or unit the alert is about
+    step: str | None = None
     summary: str = ""
 
 
@@ -179,49 +172,88 @@ class TaskIndex(Protocol):
 _Index = TypeVar("_Index", bound=TaskIndex)
 
 
-class UnitState(BaseModel):
+class UnitState:
     """Everything the monitor knows about one unit.
 
     The maps are updated in place by the engine (see ``rules.engine.apply_event``);
     ``tasks`` only through ``put_task`` and ``wakeups`` only through
     ``set_wakeup``, which keep the task tally and the deadline index in step.
+
+    Args:
+        unit_id: The unit.
+        tasks: Its tasks by id.
+        indicators: Its indicators' latest reports by name.
+        alerts: Its firing alerts by fingerprint.
+        pending: Breaches waiting out a rule's ``for``, by fingerprint: since when.
+        wakeups: Subject → the next instant (epoch seconds) its rules change.
+        last_event_at: When its newest event happened.
+        pack_version: The rule pack the wake-ups were computed for.
     """
 
-    model_config = _FROZEN
+    __slots__ = (
+        "_heap",
+        "_indexes",
+        "_tally",
+        "alerts",
+        "indicators",
+        "last_event_at",
+        "pack_version",
+        "pending",
+        "tasks",
+        "unit_id",
+        "wakeups",
+    )
 
-    unit_id: str
-    tasks: dict[str, TaskState] = Field(default_factory=dict)
-    indicators: dict[str, IndicatorState] = Field(default_factory=dict)
-    alerts: dict[str, AlertState] = Field(default_factory=dict)
-    pending: dict[str, AwareDatetime] = Field(default_factory=dict, description="Breaches waiting out a rule's 'for'.")
-    wakeups: dict[str, float] = Field(default_factory=dict, description="Subject → next instant its rules change.")
-    last_event_at: AwareDatetime | None = None
-    pack_version: str = Field(default="", description="Rule pack the wake-ups were computed for.")
-    # Deadline index: (instant, subject) heap over ``wakeups``; entries that no longer
-    # match ``wakeups`` are dropped lazily. Built on first use.
-    _heap: list[tuple[float, str]] | None = PrivateAttr(default=None)
-    # Tasks by (kind, status), for metrics: counted once, then kept by ``put_task``.
-    _tally: Counter[tuple[str, str]] | None = PrivateAttr(default=None)
-    # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
-    _indexes: dict[str, TaskIndex] | None = PrivateAttr(default=None)
+    def __init__(
+        self,
+        unit_id: str,
+        tasks: dict[str, TaskState] | None = None,
+        indicators: dict[str, IndicatorState] | None = None,
+        alerts: dict[str, AlertState] | None = None,
+        pending: dict[str, datetime] | None = None,
+        wakeups: dict[str, float] | None = None,
+        last_event_at: datetime | None = None,
+        pack_version: str = "",
+    ) -> None:
+        self.unit_id = unit_id
+        self.tasks: dict[str, TaskState] = tasks if tasks is not None else {}
+        self.indicators: dict[str, IndicatorState] = indicators if indicators is not None else {}
+        self.alerts: dict[str, AlertState] = alerts if alerts is not None else {}
+        self.pending: dict[str, datetime] = pending if pending is not None else {}
+        self.wakeups: dict[str, float] = wakeups if wakeups is not None else {}
+        self.last_event_at = last_event_at
+        self.pack_version = pack_version
+        # Deadline index: (instant, subject) heap over ``wakeups``; entries that no longer
+        # match ``wakeups`` are dropped lazily. Built on first use.
+        self._heap: list[tuple[float, str]] | None = None
+        # Tasks by (kind, status), for metrics: counted once, then kept by ``put_task``.
+        self._tally: Counter[tuple[str, str]] | None = None
+        # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
+        self._indexes: dict[str, TaskIndex] | None = None
 
-    def _private(self) -> dict[str, Any]:
-        """The private attributes, read directly: pydantic's attribute hook costs microseconds per event."""
-        private = self.__pydantic_private__
-        assert private is not None  # pydantic sets it on every model that declares private attributes
-        return private
+    def __repr__(self) -> str:
+        return (
+            f"UnitState(unit_id={self.unit_id!r}, {len(self.tasks)} tasks, {len(self.indicators)} indicators, "
+            f"{len(self.alerts)} alerts, pack_version={self.pack_version!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UnitState):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def put_task(self, task: TaskState) -> None:
         """Add or replace a task (in place)."""
         previous = self.tasks.get(task.task_id)
         self.tasks[task.task_id] = task
-        private = self._private()
-        tally = private["_tally"]
+        tally = self._tally
         if tally is not None:
             if previous is not None:
                 tally[(previous.kind, previous.status.value)] -= 1
             tally[(task.kind, task.status.value)] += 1
-        indexes = private["_indexes"]
+        indexes = self._indexes
         if indexes:
             for index in indexes.values():
                 if previous is not None:
@@ -234,10 +266,9 @@ class UnitState(BaseModel):
         Built by ``build`` and fed every task on first use (O(tasks)); ``key``
         must change whenever what ``build`` makes would.
         """
-        private = self._private()
-        indexes: dict[str, TaskIndex] | None = private["_indexes"]
+        indexes = self._indexes
         if indexes is None:
-            indexes = private["_indexes"] = {}
+            indexes = self._indexes = {}
         index = indexes.get(key)
         if index is None:
             index = build()
@@ -253,12 +284,11 @@ class UnitState(BaseModel):
         return {key: n for key, n in self._tally.items() if n > 0}
 
     def _index(self) -> list[tuple[float, str]]:
-        private = self._private()
-        heap: list[tuple[float, str]] | None = private["_heap"]
+        heap = self._heap
         if heap is None or len(heap) > 2 * len(self.wakeups) + 64:  # first use, or mostly dead entries
             heap = [(at, subject) for subject, at in self.wakeups.items()]
             heapq.heapify(heap)
-            private["_heap"] = heap
+            self._heap = heap
         return heap
 
     def set_wakeup(self, subject: str, at: float | None) -> bool:
@@ -292,3 +322,7 @@ class UnitState(BaseModel):
         for subject, at in due.items():  # they stay indexed until the evaluation moves them
             heapq.heappush(heap, (at, subject))
         return list(due)
+
+
+#: What two unit states must agree on to be equal (the indexes are derived from them).
+_COMPARED = ("unit_id", "tasks", "indicators", "alerts", "pending", "wakeups", "last_event_at", "pack_version")

@@ -35,11 +35,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
+import msgspec
 
 from monitor.state.heap import bulk_read
 from rules.alerts import AlertTransition
-from rules.state import AlertState, IndicatorState, TaskState, UnitState
+from rules.state import AlertState, IndicatorState, Instant, TaskState, UnitState
 from rules.subjects import Change, ChangePart, Subject, SubjectKind
 
 __all__ = ["ItemLog", "ItemStore", "OutboxEntry", "UnitStore", "Write", "decode_unit", "encode_changes"]
@@ -51,28 +51,30 @@ _UNIT, _SUBJECT, _ALERT, _PENDING, _OUTBOX = "", "s", "a", "p", "o"
 _PARTS = {ChangePart.UNIT: _UNIT, ChangePart.SUBJECT: _SUBJECT, ChangePart.ALERT: _ALERT, ChangePart.PENDING: _PENDING}
 # Write order within a batch: outbox first, subjects (the dedup keys) and the unit's own fields last.
 _RANK = {_OUTBOX: 0, _ALERT: 1, _PENDING: 2, _SUBJECT: 3, _UNIT: 4}
-_INSTANT = TypeAdapter(AwareDatetime)
 
 #: One write to the log: (key, value); a ``None`` value deletes the key.
 Write = tuple[bytes, bytes | None]
 
 
-class SubjectItem(BaseModel):
+class SubjectItem(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     """The stored form of one subject: its task or indicator, and when its rules next change."""
-
-    model_config = ConfigDict(frozen=True)
 
     task: TaskState | None = None
     indicator: IndicatorState | None = None
     wakeup: float | None = None
 
 
-class UnitItem(BaseModel):
+class UnitItem(msgspec.Struct, frozen=True):
     """The stored form of a unit's own fields."""
 
-    model_config = ConfigDict(frozen=True)
-
     pack_version: str = ""
+
+
+_ENCODER = msgspec.json.Encoder()
+_SUBJECT_ITEM = msgspec.json.Decoder(SubjectItem)
+_ALERT_ITEM = msgspec.json.Decoder(AlertState)
+_UNIT_ITEM = msgspec.json.Decoder(UnitItem)
+_INSTANT = msgspec.json.Decoder(Instant)
 
 
 def _key(unit_id: str, part: str, name: str = "") -> bytes:
@@ -92,15 +94,15 @@ def encode_changes(state: UnitState, changed: Iterable[Change]) -> Iterator[tupl
                 wakeup=state.wakeups.get(name),
             )
             empty = stored.task is None and stored.indicator is None and stored.wakeup is None
-            yield key, None if empty else stored.model_dump_json(exclude_none=True).encode()
+            yield key, None if empty else _ENCODER.encode(stored)
         elif part == ChangePart.ALERT:
             alert = state.alerts.get(name)
-            yield key, alert.model_dump_json().encode() if alert is not None else None
+            yield key, _ENCODER.encode(alert) if alert is not None else None
         elif part == ChangePart.PENDING:
             since = state.pending.get(name)
-            yield key, _INSTANT.dump_json(since) if since is not None else None
+            yield key, _ENCODER.encode(since) if since is not None else None
         else:
-            yield key, UnitItem(pack_version=state.pack_version).model_dump_json().encode()
+            yield key, _ENCODER.encode(UnitItem(pack_version=state.pack_version))
 
 
 def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
@@ -114,21 +116,21 @@ def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
     for rest, raw in items:
         part, name = rest[:1], rest[1:]
         if part == _SUBJECT:
-            stored = SubjectItem.model_validate_json(raw)
+            stored = _SUBJECT_ITEM.decode(raw)
             if stored.task is not None:
-                tasks[stored.task.task_id] = stored.task.compacted()
+                tasks[stored.task.task_id] = stored.task
             if stored.indicator is not None:
                 indicators[stored.indicator.indicator] = stored.indicator
             if stored.wakeup is not None:
                 wakeups[name] = stored.wakeup
         elif part == _ALERT:
-            alerts[name] = AlertState.model_validate_json(raw)
+            alerts[name] = _ALERT_ITEM.decode(raw)
         elif part == _PENDING:
-            pending[name] = _INSTANT.validate_json(raw)
+            pending[name] = _INSTANT.decode(raw)
         elif part == _OUTBOX:
             continue  # transitions on their way to the alerts topic: the store keeps them apart
         else:
-            pack_version = UnitItem.model_validate_json(raw).pack_version
+            pack_version = _UNIT_ITEM.decode(raw).pack_version
     # The newest event is the newest of what each task and indicator last reported.
     reported = [t.occurred_at for t in tasks.values()] + [i.occurred_at for i in indicators.values()]
     return UnitState(

@@ -5,7 +5,8 @@ pydantic models: no ``__dict__``, no GC tracking, built from an event without
 validating it a second time, and read back from the store five times faster.
 They are the monitor's own records, never input: pydantic stays the schema of
 everything that comes from outside (events, rule files, the API). The items
-are immutable by convention (frozen), shared between versions of a unit.
+are frozen, and shared between versions of a unit; ``UnitState`` is not: the
+engine updates its maps in place.
 """
 
 from __future__ import annotations

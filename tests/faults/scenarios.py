@@ -451,13 +451,16 @@ def disk_full(workdir: Path, items: int) -> Report:
 
 
 def _fill(path: Path) -> None:
-    """Write ``path`` until the filesystem has no space left."""
-    with path.open("wb") as handle:
+    """Write ``path`` until the filesystem has no space left.
+
+    Unbuffered: a buffered file keeps the bytes the full disk refused and
+    raises ENOSPC again when it is closed.
+    """
+    with path.open("wb", buffering=0) as handle:
         chunk = b"\0" * (1 << 16)
         while True:
             try:
                 handle.write(chunk)
-                handle.flush()
             except OSError:
                 break
     free = shutil.disk_usage(path.parent).free

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         ge=0,
         description="State writes a worker gathers before it makes them durable at once (0: after every record).",
     )
+    rocksdb_write_buffer: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes of recent writes each partition's RocksDB holds in memory before writing them to disk "
+        "(at most two such buffers per partition).",
+    )
+    rocksdb_block_cache: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Bytes of each partition's RocksDB blocks cached in memory (reads of items not in memory).",
+    )
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")
     broker_loss_timeout: float = Field(

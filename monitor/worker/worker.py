@@ -53,6 +53,21 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 
 
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """The table's RocksDB memory bounds (faust's defaults: three 64 MiB write buffers, a 2 GiB cache, per partition).
+
+    The worker holds its units in memory and reads RocksDB back only when it
+    takes a partition over, so large buffers and caches only hold a second
+    copy of what memory has already.
+    """
+    return {
+        "write_buffer_size": settings.rocksdb_write_buffer,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.rocksdb_block_cache,
+        "block_cache_compressed_size": 0,
+    }
+
+
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
     if not raw:
         return ()
@@ -89,7 +104,13 @@ class Worker:
         self.app = build_app(settings)
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
-        items = self.app.Table("items", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        items = self.app.Table(
+            "items",
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=rocksdb_options(settings),
+        )
         self.feed = AlertFeed()
         delivery = DeliveryMetrics(self.registry)
         limit = settings.delivery_queue_limit

@@ -16,7 +16,7 @@ from rules.deadline import (
     task_due,
 )
 from rules.durations import WorkingDays
-from rules.state import TaskState
+from rules.state import Reached, TaskState
 from tests.conftest import VN, utc, vn
 
 CAL = WorkCalendar.of(VN)
@@ -44,7 +44,7 @@ def _task(
         deadline=deadline,
         occurred_at=vn(2024, 1, 1),
         event_id="e",
-        first_reached=reached or {},
+        first_reached=Reached.of(reached or {}),
     )
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from events.models import TaskStatus
 from monitor.state.store import decode_unit, encode_changes
-from rules.state import AlertState, IndicatorState, TaskState, UnitState
+from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState
 from rules.subjects import Change
 from tests.conftest import VN, vn
 from tests.rules.fixtures import indicator, task
@@ -54,7 +54,7 @@ def test_a_task_read_back_is_the_task_built_from_its_events(
     again = _read_back(state, {Change.subject("task:T-1")}).tasks["T-1"]
     assert again == built
     assert type(again.deadline) is type(built.deadline)  # a date stays a date: it means the end of that day
-    assert list(again.first_reached) == list(built.first_reached)  # the order statuses were reached in
+    assert [again.first_reached.get(s) for s in TaskStatus] == [built.first_reached.get(s) for s in TaskStatus]
     assert again.kind is built.kind  # interned: one string for every task of a kind
 
 
@@ -111,3 +111,28 @@ def test_state_items_are_immutable_untracked_by_the_collector_and_copyable() -> 
     assert not gc.is_tracked(built)  # a million tasks add nothing to a collection's work
     assert copy.deepcopy(built) == built and pickle.loads(pickle.dumps(built)) == built
     assert msgspec.structs.replace(built, title="x").title == "x" and built.title is None
+
+
+def test_an_item_written_by_the_pydantic_version_reads_back() -> None:
+    stored = (
+        b'{"task":{"task_id":"HS-0000244","kind":"dossier","status":"in_progress","deadline":"2027-08-12",'
+        b'"labels":{},"occurred_at":"2026-12-01T07:02:43.232190Z","event_id":"s-VN-03-244",'
+        b'"first_reached":{"in_progress":"2026-12-01T07:02:43.232190Z"},"seen":["b\\u001fs-VN-03-244"]},'
+        b'"wakeup":1818003600.0}'
+    )
+    state = decode_unit("VN-03", [("stask:HS-0000244", stored)])
+    read = state.tasks["HS-0000244"]
+    assert read.deadline == date(2027, 8, 12) and read.seen == ("b\x1fs-VN-03-244",)
+    assert read.first_reached.get(TaskStatus.IN_PROGRESS) is read.occurred_at
+    assert read.first_reached.get(TaskStatus.COMPLETED) is None
+    assert state.wakeups == {"task:HS-0000244": 1818003600.0}
+
+
+def test_a_status_is_first_reached_once() -> None:
+    first = TaskState.from_event(task(vn(2024, 7, 19)))
+    later = TaskState.from_event(task(vn(2024, 7, 25)), first)  # still in progress
+    done = TaskState.from_event(task(vn(2024, 7, 30), "completed"), later)
+    assert later.first_reached.get(TaskStatus.IN_PROGRESS) == vn(2024, 7, 19)
+    assert done.first_reached == Reached(in_progress=vn(2024, 7, 19), completed=vn(2024, 7, 30))
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"done":"2024-07-19T08:00:00+07:00"}', type=Reached)  # not a status

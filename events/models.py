@@ -20,6 +20,7 @@ __all__ = [
     "IndicatorEvent",
     "TaskStatus",
     "TaskStatusEvent",
+    "dedup_key",
 ]
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
@@ -47,6 +48,11 @@ class EventKind(StrEnum):
     INDICATOR = "compliance.indicator"
 
 
+def dedup_key(source: str, event_id: str) -> str:
+    """The (source, event_id) pair that identifies an event, as one string."""
+    return f"{source}\x1f{event_id}"
+
+
 class _EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -59,7 +65,7 @@ class _EventBase(BaseModel):
     @property
     def dedup_key(self) -> str:
         """The (source, event_id) pair as one string."""
-        return f"{self.source}\x1f{self.event_id}"
+        return dedup_key(self.source, self.event_id)
 
 
 class TaskStatusEvent(_EventBase):

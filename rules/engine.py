@@ -38,7 +38,7 @@ from rules.deadline import (
 from rules.messages import render_summary, subject_fields
 from rules.pack import CompiledRule, RulePack
 from rules.staleness import StalenessRule, evaluate_staleness, next_staleness_change
-from rules.state import AlertState, IndicatorState, TaskState, UnitState
+from rules.state import AlertState, IndicatorState, TaskState, UnitState, has_seen
 from rules.subjects import NO_INDICATOR, UNIT, Change, Subject, SubjectKey, SubjectKind, indicator_key, task_key
 from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
@@ -137,7 +137,7 @@ def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome 
     """Why an event about a known task or indicator changes nothing, if it does not."""
     if known is None:
         return None
-    if event.dedup_key in known.seen:
+    if has_seen(known, event):
         return Outcome.DUPLICATE
     if event.occurred_at < known.occurred_at:
         return Outcome.STALE

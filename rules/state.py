@@ -22,9 +22,20 @@ from zoneinfo import ZoneInfo
 import msgspec
 from msgspec.structs import force_setattr
 
-from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
+from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent, dedup_key
 
-__all__ = ["SEEN_KEPT", "AlertState", "IndicatorState", "Instant", "Reached", "TaskIndex", "TaskState", "UnitState"]
+__all__ = [
+    "SEEN_KEPT",
+    "AlertState",
+    "IndicatorState",
+    "Instant",
+    "Reached",
+    "TaskIndex",
+    "TaskState",
+    "UnitState",
+    "has_seen",
+    "seen_keys",
+]
 
 #: An aware instant (one without a UTC offset is refused when an item is read back).
 Instant: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -40,8 +51,38 @@ else:
     Deadline = str
 
 
-def _seen(previous: tuple[str, ...], key: str) -> tuple[str, ...]:
-    return (*previous[-(SEEN_KEPT - 1) :], key)
+class _Reported(Protocol):
+    """A task or an indicator: what remembers the events that updated it."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def seen(self) -> tuple[str, ...]: ...
+
+
+def _own_key(item: _Reported) -> str | None:
+    # Items stored before ``source`` was kept have no source, and their own key in ``seen``.
+    return dedup_key(item.source, item.event_id) if item.source else None
+
+
+def seen_keys(item: _Reported) -> tuple[str, ...]:
+    """The dedup keys of the latest events that updated ``item``, oldest first, its own last (at most ``SEEN_KEPT``)."""
+    own = _own_key(item)
+    return item.seen if own is None else (*item.seen, own)
+
+
+def has_seen(item: _Reported, event: TaskStatusEvent | IndicatorEvent) -> bool:
+    """Whether ``event`` is among the latest that updated ``item``."""
+    return (event.event_id == item.event_id and event.source == item.source) or event.dedup_key in item.seen
+
+
+def _earlier(previous: _Reported | None) -> tuple[str, ...]:
+    """The dedup keys a new version of ``previous`` keeps besides its own: the latest ``SEEN_KEPT - 1``."""
+    if previous is None:
+        return ()
+    return seen_keys(previous)[-(SEEN_KEPT - 1) :]
 
 
 def _deadline(text: str) -> datetime | date:
@@ -105,11 +146,13 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     title: str | None = None
     labels: dict[str, str] = _NO_LABELS
     first_reached: Reached = _NOTHING_REACHED
-    seen: tuple[str, ...] = ()  # dedup keys of the latest events about this task
+    source: str = ""  # of the latest event: with ``event_id``, its dedup key
+    seen: tuple[str, ...] = ()  # dedup keys of the events before it (``seen_keys``)
 
     def __post_init__(self) -> None:
         # A handful of kinds and label maps held by a million tasks: one copy each, not a million.
         force_setattr(self, "kind", sys.intern(self.kind))
+        force_setattr(self, "source", sys.intern(self.source))
         if not self.labels and self.labels is not _NO_LABELS:
             force_setattr(self, "labels", _NO_LABELS)
         if isinstance(self.deadline, str):
@@ -134,7 +177,8 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             first_reached=reached,
-            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
+            source=event.source,
+            seen=_earlier(previous),
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -158,9 +202,11 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     event_id: str
     period: str | None = None
     labels: dict[str, str] = _NO_LABELS
-    seen: tuple[str, ...] = ()  # dedup keys of the latest reports of this indicator
+    source: str = ""  # of the latest report: with ``event_id``, its dedup key
+    seen: tuple[str, ...] = ()  # dedup keys of the reports before it (``seen_keys``)
 
     def __post_init__(self) -> None:
+        force_setattr(self, "source", sys.intern(self.source))
         if not self.labels and self.labels is not _NO_LABELS:
             force_setattr(self, "labels", _NO_LABELS)
 
@@ -174,7 +220,8 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             labels=event.labels,
             occurred_at=event.occurred_at,
             event_id=event.event_id,
-            seen=_seen(previous.seen if previous is not None else (), event.dedup_key),
+            source=event.source,
+            seen=_earlier(previous),
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from events.models import TaskStatus
 from rules.alerts import fingerprint
 from rules.engine import Outcome, advance, apply_event
 from rules.pack import RulePack
-from rules.state import SEEN_KEPT
+from rules.state import SEEN_KEPT, seen_keys
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 
@@ -98,8 +98,8 @@ def test_dedup_memory_is_bounded_per_task(tmp_path: Path) -> None:
         state = apply_event(rules, state, event.model_copy(update={"event_id": f"e-{n}"}), vn(2024, 7, 1)).state
     assert (
         state is not None
-        and state.tasks["T-1"].seen[-1] == "test\x1fe-17"
-        and len(state.tasks["T-1"].seen) == SEEN_KEPT
+        and seen_keys(state.tasks["T-1"])[-1] == "test\x1fe-17"
+        and len(seen_keys(state.tasks["T-1"])) == SEEN_KEPT
     )
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from events.models import TaskStatus
 from monitor.state.store import decode_unit, encode_changes
-from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState
+from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
 from rules.subjects import Change
 from tests.conftest import VN, vn
 from tests.rules.fixtures import indicator, task
@@ -125,6 +125,8 @@ def test_an_item_written_by_the_pydantic_version_reads_back() -> None:
     assert read.deadline == date(2027, 8, 12) and read.seen == ("b\x1fs-VN-03-244",)
     assert read.first_reached.get(TaskStatus.IN_PROGRESS) is read.occurred_at
     assert read.first_reached.get(TaskStatus.COMPLETED) is None
+    redelivered = task(vn(2026, 12, 1), event_id="s-VN-03-244").model_copy(update={"source": "b"})
+    assert seen_keys(read) == ("b\x1fs-VN-03-244",) and has_seen(read, redelivered)  # its key was kept in ``seen``
     assert state.wakeups == {"task:HS-0000244": 1818003600.0}
 
 
@@ -136,3 +138,11 @@ def test_a_status_is_first_reached_once() -> None:
     assert done.first_reached == Reached(in_progress=vn(2024, 7, 19), completed=vn(2024, 7, 30))
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"done":"2024-07-19T08:00:00+07:00"}', type=Reached)  # not a status
+
+
+def test_a_task_remembers_its_latest_events_without_a_copy_of_its_own_key() -> None:
+    first = TaskState.from_event(task(vn(2024, 7, 19), event_id="a"))
+    assert first.seen == () and seen_keys(first) == ("test\x1fa",)  # its own key: (source, event_id)
+    assert has_seen(first, task(vn(2024, 7, 19), event_id="a")) and not has_seen(first, task(vn(2024, 7, 19)))
+    later = TaskState.from_event(task(vn(2024, 7, 20), event_id="b"), first)
+    assert seen_keys(later) == ("test\x1fa", "test\x1fb") and has_seen(later, task(vn(2024, 7, 19), event_id="a"))

@@ -99,6 +99,17 @@ def _deadline(text: str) -> datetime | date:
 _NO_LABELS: dict[str, str] = {}
 
 
+def _share(item: TaskState | IndicatorState) -> None:
+    """Make a new item hold what items share instead of a copy of its own.
+
+    A handful of sources (and kinds, and label maps) are held by a million
+    items: one copy each, not a million.
+    """
+    force_setattr(item, "source", sys.intern(item.source))
+    if not item.labels and item.labels is not _NO_LABELS:
+        force_setattr(item, "labels", _NO_LABELS)
+
+
 class Reached(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, forbid_unknown_fields=True):
     """When a task first reached each status (``None``: not yet).
 
@@ -150,11 +161,8 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     seen: tuple[str, ...] = ()  # dedup keys of the events before it (``seen_keys``)
 
     def __post_init__(self) -> None:
-        # A handful of kinds and label maps held by a million tasks: one copy each, not a million.
+        _share(self)
         force_setattr(self, "kind", sys.intern(self.kind))
-        force_setattr(self, "source", sys.intern(self.source))
-        if not self.labels and self.labels is not _NO_LABELS:
-            force_setattr(self, "labels", _NO_LABELS)
         if isinstance(self.deadline, str):
             force_setattr(self, "deadline", _deadline(self.deadline))
         reached = self.first_reached.get(self.status)
@@ -206,9 +214,7 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     seen: tuple[str, ...] = ()  # dedup keys of the reports before it (``seen_keys``)
 
     def __post_init__(self) -> None:
-        force_setattr(self, "source", sys.intern(self.source))
-        if not self.labels and self.labels is not _NO_LABELS:
-            force_setattr(self, "labels", _NO_LABELS)
+        _share(self)
 
     @classmethod
     def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:

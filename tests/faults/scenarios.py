@@ -11,12 +11,13 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,15 @@ from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from monitor.worker.outbox import GENERATION_HEADER
 from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
-from tests.integration.kafka import MonitorProcess, alert_records, http_get, read_all, sample, wait_for
+from tests.integration.kafka import (
+    MonitorProcess,
+    alert_records,
+    group_positions,
+    http_get,
+    read_all,
+    sample,
+    wait_for,
+)
 
 __all__ = ["SCENARIOS", "Scenario"]
 
@@ -176,14 +185,55 @@ def _settled(broker: EmbeddedBroker, workload: Workload) -> Callable[[], bool]:
     return check
 
 
-def _wait_settled(broker: EmbeddedBroker, workload: Workload, log: Path, timeout: float = 180) -> None:
-    """Wait until every implied firing and resolution is on the topic; if it never is, say what is missing."""
+def _wait_settled(
+    broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProcess], timeout: float = 180
+) -> None:
+    """Wait until every implied firing and resolution is on the topic; if it never is, say what is missing and why."""
     try:
         wait_for("every firing and resolution", _settled(broker, workload), timeout, 0.5)
     except AssertionError:
         report = check_alerts(workload, _alerts_in_offset_order(broker))
-        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-        raise AssertionError("\n".join(["not settled:", *report.detail, tail])) from None
+        tail = workers[0].log.read_text(errors="replace")[-3000:] if workers[0].log.exists() else ""
+        raise AssertionError(
+            "\n".join(["not settled:", *report.detail, *_explain(broker, report, workers), tail])
+        ) from None
+
+
+_LOST = re.compile(r"lost: \('([^']+)', '([^']+)'\) completed but never resolved")
+
+
+def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorProcess] = ()) -> list[str]:
+    """For each resolution the report finds lost: where the completion is on the topic, and what each worker holds.
+
+    Tells a record the group committed and no worker applied (the task still
+    overdue in its owner's list) from a transition lost on its way to the
+    alerts topic (the task completed in the state, its alert not resolved).
+    """
+    lost = [match.groups() for line in report.detail if (match := _LOST.match(line))][:3]
+    if not lost:
+        return []
+    lines = []
+    positions = group_positions(broker.bootstrap, "compliance-monitor", [TOPICS.task_status])
+    records = read_all(broker.bootstrap, TOPICS.task_status)
+    for unit, task in lost:
+        for record in records:
+            event = json.loads(record.value)
+            if event.get("task_id") == task and event.get("status") == "completed":
+                committed, end = positions.get((record.topic, record.partition), (None, None))
+                lines.append(
+                    f"{task} completed at {record.topic}[{record.partition}]@{record.offset} "
+                    f"(committed {committed}, end {end})"
+                )
+        for worker in workers:
+            status, body = http_get(f"{worker.base_url}/api/v1/units/{unit}/overdue")
+            if status != 200:
+                continue
+            held = {item["task_id"]: item["status"] for item in json.loads(body).get("overdue", [])}
+            lines.append(
+                f"{worker.workdir.name} owns {unit}: "
+                + (f"{task} {held[task]}, its alert firing" if task in held else f"{task} has no alert firing")
+            )
+    return lines
 
 
 def _views(workers: list[MonitorProcess]) -> list[dict[str, Any]]:
@@ -213,6 +263,7 @@ def _check(broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProc
     report = check_alerts(workload, _alerts_in_offset_order(broker))
     check_generations(_generations(broker), report)
     check_views(workload, _views(workers), report)
+    report.detail.extend(_explain(broker, report, workers))
     dead = read_all(broker.bootstrap, TOPICS.dead_letter)
     for record in dead:
         report.note("wrong", f"dead-lettered: {dict(record.headers).get('dlq_reason', b'').decode()}")
@@ -243,7 +294,7 @@ def frozen_worker(workdir: Path, items: int, freeze: float = 25.0) -> Report:
                 time.sleep(freeze)
             finally:
                 os.kill(a.process.pid, signal.SIGCONT)
-            _wait_settled(broker, publisher.workload, b.log)
+            _wait_settled(broker, publisher.workload, [b])
         except BaseException:
             b.stop()
             raise
@@ -271,7 +322,7 @@ def frozen_worker_while_another_joins(workdir: Path, items: int, freeze: float =
             try:
                 b.start()
                 publisher.complete()
-                _wait_settled(broker, publisher.workload, b.log)
+                _wait_settled(broker, publisher.workload, [b])
                 time.sleep(max(0.0, freeze - 20))
             finally:
                 os.kill(a.process.pid, signal.SIGCONT)
@@ -331,7 +382,7 @@ def crash_then_failover(workdir: Path, items: int) -> Report:
             wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
             _kill_midway(worker, items // 2, publisher.complete)
             worker.start().wait_ready(timeout=90)
-            _wait_settled(broker, publisher.workload, worker.log)
+            _wait_settled(broker, publisher.workload, [worker])
         finally:
             worker.stop()
         fresh = _worker(broker, workdir / "second", workdir / "second" / "data")
@@ -370,7 +421,7 @@ def churn(workdir: Path, items: int, period: float = 10.0) -> Report:
             thread.join()
         for worker in (a, b):
             worker.wait_ready(timeout=90)
-        _wait_settled(broker, publisher.workload, a.log)
+        _wait_settled(broker, publisher.workload, [a, b])
         time.sleep(3)
         return _check(broker, publisher.workload, [a, b])
 
@@ -441,7 +492,7 @@ def disk_full(workdir: Path, items: int) -> Report:
                 filler.unlink()
                 worker.stop()
                 worker.start().wait_ready(timeout=90)
-                _wait_settled(broker, publisher.workload, worker.log)
+                _wait_settled(broker, publisher.workload, [worker])
                 time.sleep(3)
                 return _check(broker, publisher.workload, [worker])
             finally:

@@ -87,6 +87,25 @@ def read_all(bootstrap: str, topic: str, idle: float = 0.2) -> list[ConsumerReco
     return _run(_read_all(bootstrap, topic, idle))
 
 
+async def _positions(
+    bootstrap: str, group: str, topics: Sequence[str]
+) -> dict[tuple[str, int], tuple[int | None, int]]:
+    # A consumer of the group that joins nothing: it only fetches the group's offsets.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): (await consumer.committed(tp), ends[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+def group_positions(bootstrap: str, group: str, topics: Sequence[str]) -> dict[tuple[str, int], tuple[int | None, int]]:
+    """Per partition of ``topics``: the group's committed offset (``None``: none) and the broker's end offset."""
+    return _run(_positions(bootstrap, group, topics))
+
+
 def wait_for(
     what: str, probe: Callable[[], object], timeout: float = 30.0, interval: float = 0.5, log: Path | None = None
 ) -> object:

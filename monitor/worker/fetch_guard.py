@@ -182,13 +182,12 @@ class FetchGuard:
         rewound: list[Partition] = []
         for tp in sorted(set(self._assigned())):
             expected = self.expected(tp)
-            position = await self._position(tp)
-            if position is None:
-                continue
-            if position > expected:
+            position = await self._look(self._position, tp)
+            if position is not None and position > expected:
                 why = f"the consumer is at offset {position}: records were fetched and never handed over"
-            elif idle and (end := await self._end(tp)) is not None and end > expected:
-                why = f"the broker holds records up to offset {end} and the consumer fetches none (left paused)"
+            elif idle and (end := await self._look(self._end, tp)) is not None and end > expected:
+                fetching = "has no position" if position is None else "fetches none (left paused)"
+                why = f"the broker holds records up to offset {end} and the consumer {fetching}"
             else:
                 self._gaps.pop(tp, None)
                 continue
@@ -202,11 +201,29 @@ class FetchGuard:
                 self._gaps.clear()
                 return rewound
             await self._seek_back(
-                tp, position, expected, f"the worker has handled nothing from offset {expected} on, and {why}"
+                tp,
+                expected if position is None else position,
+                expected,
+                f"the worker has handled nothing from offset {expected} on, and {why}",
             )
             del self._gaps[tp]
             rewound.append(tp)
         return rewound
+
+    @staticmethod
+    async def _look(ask: Callable[[Partition], Awaitable[int | None]], tp: Partition) -> int | None:
+        """An offset of ``tp`` from the consumer or the broker; ``None`` if it cannot say now.
+
+        One partition that cannot answer (its position is being reset, a
+        request timed out) must not keep the others from being looked at.
+        """
+        try:
+            return await ask(tp)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("fetch guard could not look at %s[%d]: %r", tp.topic, tp.partition, exc)
+            return None
 
     def start(self) -> None:
         """Check every ``interval`` seconds in the background."""

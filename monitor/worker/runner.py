@@ -5,8 +5,10 @@
   may never answer; past the timeout the process exits anyway (an
   orchestrator's grace period is 30 s by default).
 - A message logged over and over (a client retrying against a lost broker
-  logs tens of lines a second) is written once per ``window`` seconds, with
-  how many were held back.
+  logs tens of lines a second) is written at most ``burst`` times per
+  ``window`` seconds, then with how many were held back. A message that
+  says what happened once (a partition read, a worker ready) repeats a few
+  times in a rebalance, each time with new figures: the burst lets those through.
 - ``exit_code`` lets a part of the worker that gave up (the broker is gone)
   make the process end non-zero, so the orchestrator restarts it.
 """
@@ -29,34 +31,39 @@ log = logging.getLogger(__name__)
 
 
 class RepeatFilter(logging.Filter):
-    """Lets a message (same logger, same template) through once per ``window`` seconds.
+    """Lets a message (same logger, same template) through ``burst`` times per ``window`` seconds.
 
     Args:
-        window: Seconds between two records of the same message.
+        window: Seconds over which a message is counted.
+        burst: Records of one message written per window; the rest are held back and counted.
         monotonic: The clock.
     """
 
-    def __init__(self, window: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, window: float = 10.0, burst: int = 3, monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._window = window
+        self._burst = burst
         self._monotonic = monotonic
-        self._last: dict[tuple[str, str], float] = {}
+        self._opened: dict[tuple[str, str], tuple[float, int]] = {}  # key → (window began, records written in it)
         self._held: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Whether to write ``record``; a written one says how many like it were held back."""
+        """Whether to write ``record``; the first one of a window says how many were held back in the last."""
         key = (record.name, str(record.msg))
         now = self._monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self._window:
-            self._held[key] = self._held.get(key, 0) + 1
-            return False
-        self._last[key] = now
+        began, written = self._opened.get(key, (None, 0))
+        if began is not None and now - began < self._window:
+            if written >= self._burst:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False
+            self._opened[key] = (began, written + 1)
+            return True
+        self._opened[key] = (now, 1)
         held = self._held.pop(key, 0)
-        if held:
-            record.msg = f"{record.msg} ({held} more like this in the last {now - last:.0f}s)"  # type: ignore[operator]
-        if len(self._last) > 10_000:  # many distinct messages: forget the old ones
-            self._last.clear()
+        if held and began is not None:
+            record.msg = f"{record.msg} ({held} more like this in the last {now - began:.0f}s)"
+        if len(self._opened) > 10_000:  # many distinct messages: forget the old ones
+            self._opened.clear()
         return True
 
 

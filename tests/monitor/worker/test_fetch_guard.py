@@ -203,3 +203,38 @@ def test_records_read_again_before_the_expected_one_are_no_hole() -> None:
     assert guard.gap_before(TP, 5) is None  # a duplicate after a seek back: handled again, harmlessly
     guard.handled(TP, 5)
     assert guard.gap_before(TP, 20) is None
+
+
+class Unanswering(Consumer):
+    """A consumer that cannot say where it is in one partition (its position is being reset, or times out)."""
+
+    def __init__(self, stuck: Partition) -> None:
+        super().__init__()
+        self.stuck = stuck
+
+    async def position(self, tp: Partition) -> int | None:
+        if tp == self.stuck and not any(sought == tp for sought, _ in self.seeks):
+            raise TimeoutError(f"no position for {tp}")
+        return await super().position(tp)
+
+
+def test_a_partition_that_cannot_say_its_position_does_not_hide_the_others() -> None:
+    consumer, clock = Unanswering(TP), Clock()
+    guard = _guard(consumer, clock)
+    consumer.positions[OTHER] = 7  # fetched 0..6 of the other partition, never handed over
+    assert OTHER in _look(guard, clock, 8)
+    assert (OTHER, 0) in consumer.seeks
+
+
+def test_a_partition_without_a_position_while_the_broker_holds_its_records_is_sought_back() -> None:
+    consumer, clock = Unanswering(TP), Clock()
+    guard = _guard(consumer, clock)
+    for offset in range(3):
+        guard.handled(TP, offset)
+    consumer.ends[TP] = 9
+    assert _look(guard, clock, 4) == []  # idle, but not for long enough yet
+    assert _look(guard, clock, 8) == [TP]
+    assert consumer.seeks == [(TP, 3)]
+    for offset in range(3, 9):  # sought: it has a position again, and its records reach the worker
+        guard.handled(TP, offset)
+    assert _look(guard, clock, 10) == []

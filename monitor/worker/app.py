@@ -13,7 +13,15 @@ handled (``skip`` marks a record it was handed and left for later), and
 commits only the offsets that follow the last commit without a hole: faust's
 own commit counts skipped-over offsets as done (``monitor.kafka.positions``);
 and before it commits, the worker makes the state of every record it handled
-durable (``MonitorApp.before_commit``).
+durable (``MonitorApp.before_commit``). It commits only partitions it owns
+at the time: faust commits every partition with acknowledged records, and
+an agent that finishes a record after a rebalance revoked its partition
+would otherwise move the offset of a partition another worker now reads.
+And whatever faust counts as acknowledged, a partition's commit never
+passes one past the last record the worker itself handled, in order, since
+the partition was assigned (``MonitorApp.handled_through``): under churn,
+records handed over before faust's seek to the committed offsets were left
+unhandled and still committed (seen once in a dozen runs).
 The worker reads a hole again (``monitor.worker.fetch_guard``). And where faust
 seeks the partitions back to their committed offsets after a recovery,
 partitions the group never committed are sought back too, to their start.
@@ -71,6 +79,7 @@ class _Consumer(AiokafkaConsumer):
         self._read_offset = _ReadOffsets()
         self._read_from: dict[Any, int] = {}  # where reading started, in partitions the group never committed
         self._skipped: set[tuple[Any, int]] = set()  # handed to the agent, left to be read again
+        self._owned: set[Any] | None = None  # partitions assigned now (``None``: no assignment seen yet)
 
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -88,8 +97,26 @@ class _Consumer(AiokafkaConsumer):
         """The agent was handed ``message`` and leaves it to be read again: its acknowledgement does not count."""
         self._skipped.add((message.tp, message.offset))
 
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        if self._owned is not None:
+            self._owned.difference_update(revoked)
+        for tp in revoked:  # where reading started goes with the committed offset faust drops here
+            self._read_from.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        self._owned = set(assigned)
+        await super().on_partitions_assigned(assigned, generation_id)
+
     def ack(self, message: Any) -> bool:
         if not message.tracked:  # skipped by the stream, never handed to the agent: not processed
+            return False
+        if self._owned is not None and message.tp not in self._owned:
+            # Handled after its partition was revoked (an agent finishing a record during a rebalance):
+            # the partition's next owner reads it again from the committed offset, which this worker
+            # must not move (its state for the record is dropped at the next assignment).
+            message.acked = True
+            self._unacked_messages.discard(message)
             return False
         if (message.tp, message.offset) in self._skipped:
             self._skipped.discard((message.tp, message.offset))
@@ -107,7 +134,7 @@ class _Consumer(AiokafkaConsumer):
 
     async def _commit_tps(self, tps: Iterable[Any], start_new_transaction: bool) -> bool:
         """Commit only once the state of every handled record is durable (the app's ``before_commit`` says so)."""
-        tps = list(tps)
+        tps = [tp for tp in tps if self._owned is None or tp in self._owned]  # never a partition it does not own
         if not tps:
             return False
         before_commit = getattr(self.app, "before_commit", None)
@@ -126,6 +153,10 @@ class _Consumer(AiokafkaConsumer):
             return None
         acked.sort()
         run = commit_run(acked, self.floor(tp))
+        handled_through = getattr(self.app, "handled_through", None)
+        if handled_through is not None:  # never past what the worker itself handled, in order
+            limit = handled_through(tp)
+            run = [offset for offset in run if limit is not None and offset < limit]
         if not run:
             return None
         done = acked.index(run[-1]) + 1  # offsets below the floor go with the run: committed already
@@ -204,6 +235,9 @@ class MonitorApp(faust.App):
     """
 
     before_commit: Callable[[], Awaitable[bool]] | None = None
+    #: When set, a partition's commit never passes this offset (one past the last record the worker
+    #: handled, in order, since the partition was assigned; ``None``: none yet, nothing is committed).
+    handled_through: Callable[[Any], int | None] | None = None
     #: How long a fetch may wait at the broker for records to arrive, milliseconds.
     fetch_max_wait_ms: int = 1500
 

@@ -138,6 +138,24 @@ class FetchGuard:
         if tp is None or tp.topic not in self._clockwork:  # a tick a second must not look like work
             self._busy_at = self._monotonic()
 
+    def placed(self, tp: Partition) -> bool:
+        """Whether the worker knows where ``tp`` must be read from (a record handled, or its committed offset).
+
+        Not between an assignment and faust's seek to the committed offsets:
+        a record handed over then cannot be checked for order, and the seek
+        reads it again.
+        """
+        return tp in self._next or self._floor(tp) is not None
+
+    def handled_through(self, tp: Partition) -> int | None:
+        """One past the last record of ``tp`` handled since the partition was assigned (``None``: none yet).
+
+        Records are handled in partition order (``gap_before`` turns away one
+        past a hole), so every offset below it was handled: a commit may go
+        this far and no further.
+        """
+        return self._next.get(Partition(*tp))
+
     def expected(self, tp: Partition) -> int:
         """The next offset the worker expects to handle in ``tp``."""
         return max(self._next.get(tp, 0), self._floor(tp) or 0)

@@ -187,6 +187,7 @@ class Worker:
             clockwork=(self.topics.ticks,),
             on_rewind=lambda tp, position, offset: self.metrics.rewinds.labels(tp.topic).inc(),
         )
+        self.app.handled_through = self.fetch_guard.handled_through
         self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
         self.app.agent(self._ingress, name="compliance-process")(self._process)
@@ -453,6 +454,9 @@ class Worker:
             if not await self.membership.may_act():
                 raise Fenced("lost group membership")
             if record.partition not in self._assigned():  # it moved while the record waited: its owner has it
+                self._leave(message)
+                return
+            if not self.fetch_guard.placed(tp):  # before the seek to the committed offset: it comes again
                 self._leave(message)
                 return
             missing = self.fetch_guard.gap_before(tp, record.offset)

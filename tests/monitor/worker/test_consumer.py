@@ -32,9 +32,9 @@ def consumer() -> Iterator[Any]:
         loop.close()
 
 
-def _handed(consumer: Any, offset: int) -> Message:
+def _handed(consumer: Any, offset: int, tp: TP = PARTITION) -> Message:
     """A record the stream handed to the agent (faust tracks it as unacknowledged)."""
-    message = Message(TOPIC, 0, offset, 0.0, 0, None, None, b"{}", None, tp=PARTITION)
+    message = Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"{}", None, tp=tp)
     message.tracked = True
     consumer._unacked_messages.add(message)
     return message
@@ -128,3 +128,49 @@ def test_forgotten_records_are_not_committed_until_handled_again(consumer: Any) 
     assert consumer._new_offset(PARTITION) is None
     consumer.ack(_handed(consumer, 10))
     assert consumer._new_offset(PARTITION) == 11
+
+
+def test_a_record_handled_after_its_partition_was_revoked_is_not_committed_by_this_worker(consumer: Any) -> None:
+    other = TP(TOPIC, 1)
+
+    async def app_callback(*args: Any) -> None:  # the app's own rebalance work (tables, recovery): not tested here
+        return None
+
+    consumer._on_partitions_revoked = consumer._on_partitions_assigned = app_callback
+    run = asyncio.get_event_loop().run_until_complete
+    run(consumer.on_partitions_assigned({PARTITION, other}))
+    consumer._committed_offset.update({PARTITION: 10, other: 10})
+    in_flight = _handed(consumer, 10)  # handed to the agent before the rebalance, done after the revoke
+    run(consumer.on_partitions_revoked({PARTITION, other}))
+    run(consumer.on_partitions_assigned({other}))  # the partition went to another worker
+    consumer._committed_offset[other] = 10
+    assert consumer.ack(in_flight) is False
+    assert in_flight not in consumer._unacked_messages  # nothing waits for it
+    assert consumer.ack(_handed(consumer, 10, other)) is True
+    committed: list[dict[Any, int]] = []
+
+    async def before_commit() -> bool:
+        return True
+
+    async def commit_offsets(offsets: Any, start_new_transaction: bool = True) -> bool:
+        committed.append(dict(offsets))
+        return True
+
+    consumer.app.before_commit = before_commit
+    consumer._commit_offsets = commit_offsets
+    assert run(consumer._commit_tps([PARTITION, other], True)) is True
+    assert committed == [{other: 11}]  # the partition it kept, never the one that moved
+
+
+def test_a_commit_never_passes_the_last_record_the_worker_handled_in_order(consumer: Any) -> None:
+    handled: dict[Any, int] = {}
+    consumer.app.handled_through = handled.get
+    consumer._committed_offset[PARTITION] = 872
+    for offset in range(872, 900):  # acknowledged, whatever the reason, while the worker handled none of them
+        consumer.ack(_handed(consumer, offset))
+    assert consumer._new_offset(PARTITION) is None
+    handled[PARTITION] = 880  # it handled 872..879
+    assert consumer._new_offset(PARTITION) == 880
+    consumer._committed_offset[PARTITION] = 880
+    handled[PARTITION] = 900
+    assert consumer._new_offset(PARTITION) == 900

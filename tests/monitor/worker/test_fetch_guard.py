@@ -238,3 +238,17 @@ def test_a_partition_without_a_position_while_the_broker_holds_its_records_is_so
     for offset in range(3, 9):  # sought: it has a position again, and its records reach the worker
         guard.handled(TP, offset)
     assert _look(guard, clock, 10) == []
+
+
+def test_a_partition_is_placed_once_its_committed_offset_is_known_or_a_record_was_handled() -> None:
+    consumer, clock = Consumer(), Clock()
+    guard = _guard(consumer, clock)
+    assert not guard.placed(TP)  # assigned, not sought to its committed offset yet: order cannot be checked
+    assert guard.handled_through(TP) is None  # nothing handled: nothing may be committed
+    consumer.committed[TP] = 872
+    assert guard.placed(TP)
+    guard.handled(TP, 872)
+    guard.handled(TP, 873)
+    assert guard.handled_through(TP) == 874
+    guard.reset()  # assigned again
+    assert guard.handled_through(TP) is None

@@ -162,6 +162,24 @@ def test_a_record_handled_after_its_partition_was_revoked_is_not_committed_by_th
     assert committed == [{other: 11}]  # the partition it kept, never the one that moved
 
 
+def test_faust_compiled_stream_acknowledges_a_record_the_agent_left_and_the_commit_still_stops_before_it(
+    consumer: Any,
+) -> None:
+    from faust._cython.streams import StreamIterator  # what faust's streams use whenever the wheel ships it
+    from faust.events import Event
+
+    consumer.app.handled_through = {PARTITION: 5}.get  # the worker handled ..4, and left 5 (a hole before it)
+    consumer._committed_offset[PARTITION] = 3
+    iterator = StreamIterator(consumer.app.topic(TOPIC).stream())
+    for offset in (3, 4, 5):
+        message = _handed(consumer, offset)
+        if offset == 5:
+            consumer.skip(message)
+        iterator.after(Event(consumer.app, None, b"{}", None, message), True, None)
+    assert consumer._acked[PARTITION] == [3, 4, 5]  # acknowledged without asking ``Consumer.ack``
+    assert consumer._new_offset(PARTITION) == 5
+
+
 def test_a_commit_never_passes_the_last_record_the_worker_handled_in_order(consumer: Any) -> None:
     handled: dict[Any, int] = {}
     consumer.app.handled_through = handled.get

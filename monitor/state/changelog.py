@@ -15,6 +15,8 @@ record of its last batch, and faust's recovery reads a changelog only to
 that offset; a batch of one record as the last one keeps the reported end
 exact, so a worker that takes the partition over reads every item.
 
+The records go out as record batches (one future per batch, not per
+record), through the aiokafka producer under faust's (``_ensure_producer``).
 This reaches into faust's store (``_db_for_partition``, ``set_persisted_offset``)
 because a faust ``table[key] = value`` writes the local store *before* the
 changelog acknowledges it; ``pyproject.toml`` pins the faust versions it is
@@ -24,7 +26,7 @@ tested with.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from faust.types import TP
@@ -60,8 +62,7 @@ class ChangelogItemLog:
         topic = self._table.changelog_topic.get_topic_name()
         producer = self._app.producer
         try:
-            pending = [await producer.send(topic, key, value, partition, None, None) for key, value in writes]
-            await asyncio.gather(*pending)
+            await asyncio.gather(*await self._send_batched(topic, partition, writes))
             marker = await (await producer.send(topic, MARKER, None, partition, None, None))
         except Exception as exc:  # the broker did not take them: nothing is durable yet
             raise StoreUnavailable(f"changelog {topic}[{partition}] did not acknowledge: {exc!r}") from exc
@@ -70,6 +71,29 @@ class ChangelogItemLog:
             self._write_local(TP(topic, partition), writes, offset)
         except Exception as exc:  # disk full, I/O error: the local store is behind the changelog
             raise StoreUnavailable(f"local state store for partition {partition} failed: {exc}") from exc
+
+    async def _send_batched(self, topic: str, partition: int, writes: Sequence[Write]) -> list[Awaitable[Any]]:
+        """Hand ``writes`` to the client as few record batches as its batch size allows; their futures, in order.
+
+        One future per batch rather than per record: per record, the
+        producer's ``send`` cost as much as evaluating the event. A record too
+        large for a batch of its own goes alone, the usual way.
+        """
+        client = self._app.producer._ensure_producer()  # the aiokafka producer under faust's
+        futures: list[Awaitable[Any]] = []
+        batch = client.create_batch()
+        for key, value in writes:
+            if batch.append(key=key, value=value, timestamp=None) is not None:
+                continue
+            if batch.record_count():
+                futures.append(await client.send_batch(batch, topic, partition=partition))
+                batch = client.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is not None:
+                    continue
+            futures.append(await client.send(topic, value, key=key, partition=partition))
+        if batch.record_count():
+            futures.append(await client.send_batch(batch, topic, partition=partition))
+        return futures
 
     def _write_local(self, tp: TP, writes: Sequence[Write], offset: int) -> None:
         store = self._table.data

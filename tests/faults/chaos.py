@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -24,6 +25,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     args = parser.parse_args()
+    # Stopped with SIGTERM (a CI timeout, kill): unwind like Ctrl-C, so every broker and worker started is stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     chosen = [s for s in SCENARIOS if not args.only or args.only in s.name]
     header = (
         f"{'scenario':<22} {'run':>3} {'lost':>5} {'dup':>5} {'wrong':>5} {'views':>5} {'zombie':>6} {'seconds':>8}"

@@ -17,8 +17,8 @@ agent straight into the consumer's bookkeeping, without calling
 ``Consumer.ack``, so a record the agent leaves for later (``skip``: a hole
 before it, a partition that moved) is acknowledged all the same. Under
 churn that committed records handed over between an assignment and faust's
-seek to the committed offsets, which the agent had left (seen in about one
-run in six of the churn scenario at 3,000 tasks). ``skip`` still keeps such
+seek to the committed offsets, which the agent had left (seen in two runs
+in ten of the churn scenario at 3,000 tasks). ``skip`` still keeps such
 a record out of the pure-Python path's acknowledgements. Before it commits,
 the worker makes the state of every record it handled durable
 (``MonitorApp.before_commit``), and it commits only partitions it owns at

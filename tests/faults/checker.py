@@ -64,6 +64,7 @@ class Report:
     views_wrong: int = 0
     zombie: int = 0
     detail: list[str] = field(default_factory=list)
+    unresolved: list[tuple[str, str]] = field(default_factory=list)  # (unit, task) completed, never resolved
 
     def note(self, kind: str, text: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
@@ -117,6 +118,7 @@ def check_alerts(workload: Workload, records: Sequence[Mapping[str, Any]], repor
             continue
         if not ends:
             report.note("lost", f"{task} completed but never resolved")
+            report.unresolved.append(task)
             continue
         if len(ends) > 1:
             report.note("duplicated", f"{task} resolved {len(ends)} times")

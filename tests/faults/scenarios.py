@@ -11,7 +11,6 @@ import asyncio
 import itertools
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -199,9 +198,6 @@ def _wait_settled(
         ) from None
 
 
-_LOST = re.compile(r"lost: \('([^']+)', '([^']+)'\) completed but never resolved")
-
-
 def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorProcess] = ()) -> list[str]:
     """For each resolution the report finds lost: where the completion is on the topic, and what each worker holds.
 
@@ -209,7 +205,7 @@ def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorPr
     overdue in its owner's list) from a transition lost on its way to the
     alerts topic (the task completed in the state, its alert not resolved).
     """
-    lost = [match.groups() for line in report.detail if (match := _LOST.match(line))][:3]
+    lost = report.unresolved[:3]
     if not lost:
         return []
     lines = []

@@ -50,6 +50,7 @@ def test_lost_duplicated_and_wrong_are_counted() -> None:
     report = check_alerts(_workload(), records)
     assert (report.lost, report.duplicated, report.wrong) == (0, 2, 2)
     assert check_alerts(_workload(), [_record("a", "firing")]).lost == 2  # T-1 never resolved, T-2 never fired
+    assert check_alerts(_workload(), [_record("a", "firing")]).unresolved == [("VN-01", "T-1")]
 
 
 def test_views_are_compared_with_what_was_published() -> None:

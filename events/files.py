@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,29 @@ def _events(value: Any, kind: EventKind | None) -> tuple[tuple[Event, ...], str 
     return tuple(events), None
 
 
+def _decoded(lines: Iterable[bytes], bad: dict[int, str]) -> Iterator[str]:
+    """The lines as text; a line that is not UTF-8 is noted in ``bad`` (by line number) and yielded with U+FFFD.
+
+    A file from a legacy system (Windows-1258, TCVN3) must not stop the rest
+    of the file from being read: its bad lines are refused one by one.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad[number] = f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} (save the file as UTF-8)"
+            yield raw.decode("utf-8", errors="replace")
+
+
 def _jsonl(path: Path, kind: EventKind | None) -> Iterator[Row]:
-    with path.open("r", encoding="utf-8-sig") as handle:
-        for number, text in enumerate(handle, start=1):
+    bad: dict[int, str] = {}
+    with path.open("rb") as handle:
+        for number, text in enumerate(_decoded(handle, bad), start=1):
+            if number in bad:
+                yield Row(number, (), bad[number])
+                continue
             if not text.strip():
                 continue
             try:
@@ -81,10 +102,17 @@ def _csv_record(row: dict[str, str | None]) -> dict[str, Any]:
 
 
 def _csv(path: Path, kind: EventKind | None) -> Iterator[Row]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+    bad: dict[int, str] = {}
+    with path.open("rb") as handle:
+        reader = csv.DictReader(_decoded(handle, bad))
+        first = 2  # the first line of the row being read (the header is line 1)
         for row in reader:
             number = reader.line_num
+            spanned = [bad[n] for n in range(first, number + 1) if n in bad]
+            first = number + 1
+            if spanned:
+                yield Row(number, (), spanned[0])
+                continue
             try:
                 record = _csv_record(row)
             except (ValueError, json.JSONDecodeError) as exc:

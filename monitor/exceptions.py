@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BrokerError", "Fenced", "MonitorError", "StoreUnavailable"]
+__all__ = ["BrokerError", "BrokerUnreachable", "Fenced", "MonitorError", "StoreUnavailable"]
 
 
 class MonitorError(Exception):
@@ -11,6 +11,10 @@ class MonitorError(Exception):
 
 class BrokerError(MonitorError):
     """The embedded broker could not be found, started or reached."""
+
+
+class BrokerUnreachable(MonitorError):
+    """The Kafka cluster the settings name did not answer (the command exits with status 3)."""
 
 
 class StoreUnavailable(MonitorError):

@@ -12,7 +12,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from monitor.cli.common import settings_from
-from monitor.kafka.client import client_options
+from monitor.cli.terminal import json_safe, printable
+from monitor.exceptions import MonitorError
+from monitor.kafka.client import client_options, start_client
 from monitor.kafka.topics import Topics
 from rules.alerts import AlertFilter, AlertTransition
 
@@ -24,11 +26,16 @@ _RESET = "\033[0m"
 
 
 def format_line(transition: AlertTransition, colour: bool) -> str:
-    """One readable line: when, status, severity, unit, rule, stage, subject, summary."""
+    """One readable line: when, status, severity, unit, rule, stage, subject, summary.
+
+    Every part that came from an event is made printable: a control character
+    in a title or unit id shows as an escape, it cannot move the cursor,
+    recolour the line or start a new one.
+    """
     at = transition.ends_at or transition.starts_at
     subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
     status = transition.status.upper()
-    line = (
+    line = printable(
         f"{at.strftime('%Y-%m-%d %H:%M:%S%z')}  {status:<8} {transition.severity:<8} {transition.unit_id:<8} "
         f"{transition.rule_id}  {transition.stage}  {subject}  {transition.annotations.get('summary', '')}"
     )
@@ -55,12 +62,12 @@ async def tail(
     Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(client or {}))
-    await consumer.start()
+    await start_client(consumer, bootstrap)
     printed = 0
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            raise SystemExit(f"topic {topic} does not exist on {bootstrap} (is a worker running?)")
+            raise MonitorError(f"topic {topic} does not exist on {bootstrap} (is a worker running?)")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         if from_beginning:
@@ -77,7 +84,7 @@ async def tail(
                 if not where.matches(transition):
                     continue
                 text = (
-                    json.dumps(transition.model_dump(mode="json"), ensure_ascii=False)
+                    json_safe(json.dumps(transition.model_dump(mode="json"), ensure_ascii=False))
                     if as_json
                     else format_line(transition, colour)
                 )

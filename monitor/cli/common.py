@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 from collections.abc import Sequence
 from datetime import datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,35 @@ from monitor.settings import Settings
 from rules.loader import load_pack
 from rules.pack import RulePack
 
-__all__ = ["add_worker_flags", "existing_files", "instant", "load_rules", "settings_from"]
+__all__ = [
+    "EXIT_CODES",
+    "ExitCode",
+    "add_worker_flags",
+    "check_port_free",
+    "existing_files",
+    "instant",
+    "load_rules",
+    "prepare_data_dir",
+    "settings_from",
+]
 
 log = logging.getLogger("monitor")
+
+
+class ExitCode(IntEnum):
+    """What a ``monitor`` command's exit status means (the same for every command)."""
+
+    OK = 0
+    FAILED = 1  # the work itself failed: a rule test failed, rows or records were refused
+    USAGE = 2  # a usage or configuration mistake: a flag, a setting, a file
+    BROKER = 3  # the Kafka cluster could not be reached (or was lost for good)
+
+
+EXIT_CODES = """exit status:
+  0  ok
+  1  the work failed (a rule test failed, rows or records were refused)
+  2  usage or configuration error (a flag, a MONITOR_* setting, a file)
+  3  cannot reach the broker"""
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -52,6 +81,40 @@ def existing_files(names: Sequence[str]) -> list[Path]:
     if missing:
         raise MonitorError(f"no such file: {', '.join(missing)}")
     return paths
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the worker's state directory, or say in one line why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise MonitorError(
+            f"data directory {path} (--data-dir or MONITOR_DATA_DIR) is a file, not a directory"
+        ) from None
+    except NotADirectoryError:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path)
+        raise MonitorError(
+            f"data directory {path} (--data-dir or MONITOR_DATA_DIR) cannot be created: {blocker} is a file"
+        ) from None
+    except OSError as exc:
+        raise MonitorError(
+            f"data directory {path} (--data-dir or MONITOR_DATA_DIR) cannot be created: {exc.strerror}"
+        ) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, in one line, when the HTTP port is taken (the web server would fail after the group join)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise MonitorError(
+                    f"HTTP port {host}:{port} is in use (--web-port or MONITOR_WEB_PORT): stop what holds it "
+                    "or choose another port"
+                ) from None
+            raise MonitorError(f"cannot listen on {host}:{port} (--web-host/--web-port): {exc.strerror}") from None
 
 
 def load_rules(settings: Settings) -> RulePack:

@@ -14,10 +14,11 @@ from aiokafka import AIOKafkaProducer
 
 from events.files import read_rows
 from events.models import EventKind
-from monitor.cli.common import existing_files, settings_from
+from monitor.cli.common import ExitCode, existing_files, settings_from
 from monitor.cli.progress import Progress
+from monitor.cli.terminal import printable
 from monitor.kafka.batches import EventBatcher, OutboundRecord
-from monitor.kafka.client import client_options
+from monitor.kafka.client import client_options, start_client
 from monitor.kafka.topics import Topics
 
 __all__ = ["BadRow", "PublishReport", "publish_files", "register", "validate_files"]
@@ -84,7 +85,7 @@ async def publish_files(
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, max_request_size=2 * 1024 * 1024, **(client or {})
     )
-    await producer.start()
+    await start_client(producer, bootstrap)
     bar = Progress("publishing", report.events, progress)
     batcher = EventBatcher(topics, batch_size)
     pending: list[asyncio.Future[object]] = []
@@ -121,13 +122,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     kind = {"task-status": EventKind.TASK_STATUS, "indicator": EventKind.INDICATOR}.get(args.type or "")
     report = validate_files(paths, kind, sys.stderr)
     for bad in report.bad[:50]:
-        print(bad, file=sys.stderr)
+        print(printable(str(bad)), file=sys.stderr)
     if len(report.bad) > 50:
         print(f"... and {len(report.bad) - 50} more bad rows", file=sys.stderr)
     print(f"validated {report.rows:,} rows: {report.events:,} events, {len(report.bad):,} bad rows", file=sys.stderr)
     if report.bad and not args.skip_invalid:
         print("nothing published: fix the rows above, or publish the valid ones with --skip-invalid", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     if args.dry_run:
         print("dry run: nothing published", file=sys.stderr)
         return 0

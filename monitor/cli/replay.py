@@ -20,6 +20,7 @@ from events.files import read_rows
 from events.models import Event, EventKind
 from monitor.cli.alerts import format_line
 from monitor.cli.common import existing_files, instant
+from monitor.cli.terminal import json_safe, printable
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
 from rules.simulation import TimedTransition
@@ -63,12 +64,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     pack = load_pack(args.rules or [BUNDLED_PACK])
     result = replay(paths, pack, start=args.start, until=args.until)
     for bad in result.bad_rows[:50]:
-        print(f"skipped {bad}", file=sys.stderr)
+        print(printable(f"skipped {bad}"), file=sys.stderr)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
     try:
         for _, transition in result.transitions:
             if args.json or args.out:
-                print(transition.model_dump_json(), file=out)
+                print(json_safe(transition.model_dump_json()), file=out)
             else:
                 print(format_line(transition, colour=out.isatty()), file=out)
     finally:

@@ -10,21 +10,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aiokafka.errors import KafkaError
-
-from monitor.cli.common import add_worker_flags, load_rules, settings_from
-from monitor.exceptions import MonitorError
+from monitor.cli.common import ExitCode, add_worker_flags, check_port_free, load_rules, prepare_data_dir, settings_from
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.settings import Settings
 from monitor.state.heap import tune_collector
+from monitor.version import VERSION
 from rules.pack import RulePack
 
 __all__ = ["register"]
 
 log = logging.getLogger("monitor")
 
-_BROKER_LOST = 3  # exit status of a worker that gave up waiting for the broker or its topics
+_BROKER_LOST = ExitCode.BROKER  # a worker that gave up waiting for the broker or its topics
 
 
 def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banner: str | None = None) -> int:
@@ -33,18 +31,17 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
     from monitor.worker import Worker
     from monitor.worker.runner import BoundedWorker
 
-    try:
-        created = asyncio.run(
-            ensure_topics(
-                settings.bootstrap_servers,
-                Topics(settings.topic_prefix),
-                settings.partitions,
-                settings.replication_factor,
-                **client_options(settings),
-            )
+    prepare_data_dir(settings.data_dir)
+    check_port_free(settings.web_host, settings.web_port)
+    created = asyncio.run(
+        ensure_topics(
+            settings.bootstrap_servers,
+            Topics(settings.topic_prefix),
+            settings.partitions,
+            settings.replication_factor,
+            **client_options(settings),
         )
-    except KafkaError as exc:
-        raise MonitorError(f"cannot reach the broker at {settings.bootstrap_servers}: {exc}") from exc
+    )
     if created:
         log.info("created topics: %s", ", ".join(created))
     tune_collector()
@@ -70,7 +67,7 @@ def _banner(settings: Settings, demo: bool) -> str:
     topics = Topics(settings.topic_prefix)
     base = f"http://{settings.web_host}:{settings.web_port}"
     lines = [
-        "compliance monitor is starting",
+        f"compliance monitor {VERSION} is starting",
         f"  broker    {settings.bootstrap_servers}",
         f"  topics    in:  {topics.task_status}, {topics.indicators}",
         f"            out: {topics.alerts}, {topics.dead_letter}",

@@ -7,16 +7,19 @@ the same way.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import ssl
-from typing import Any
+from typing import Any, Protocol
 
 import faust
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 
-from monitor.exceptions import MonitorError
+from monitor.exceptions import BrokerUnreachable, MonitorError
 from monitor.settings import Settings
 
-__all__ = ["client_options", "faust_credentials"]
+__all__ = ["Startable", "client_options", "faust_credentials", "start_client"]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -70,3 +73,37 @@ def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
     return faust.SASLCredentials(
         username=username, password=password, ssl_context=context, mechanism=settings.kafka_sasl_mechanism
     )
+
+
+class Startable(Protocol):
+    """An aiokafka producer, consumer or admin client: connects on ``start``."""
+
+    async def start(self) -> None: ...
+
+
+async def start_client(client: Startable, bootstrap: str) -> None:
+    """Connect an aiokafka client; a cluster that does not answer is one clear error, not a traceback.
+
+    aiokafka logs each failed connection attempt at ERROR before it raises:
+    while connecting, those lines are held back, so an operator who named the
+    wrong address reads one line saying which address did not answer.
+
+    Raises:
+        BrokerUnreachable: no broker of ``bootstrap`` answered.
+    """
+    chatty = logging.getLogger("aiokafka")
+    level = chatty.level
+    chatty.setLevel(logging.CRITICAL)
+    try:
+        await client.start()
+    except (KafkaError, OSError) as exc:
+        closing = getattr(client, "stop", None) or getattr(client, "close", None)
+        if closing is not None:
+            with contextlib.suppress(KafkaError, OSError):  # it never connected: nothing to release but the object
+                await closing()
+        reason = "no broker answered" if isinstance(exc, KafkaConnectionError) else str(exc)
+        raise BrokerUnreachable(
+            f"cannot reach the broker at {bootstrap} (--broker or MONITOR_BROKER): {reason}"
+        ) from None
+    finally:
+        chatty.setLevel(level)

@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from events.models import Event, EventKind, TaskStatusEvent
+from monitor.kafka.client import start_client
 
 __all__ = ["Topics", "ensure_topics"]
 
@@ -69,7 +70,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the monitor's topics that do not exist yet; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="compliance-monitor-admin", **client)
-    await admin.start()
+    await start_client(admin, bootstrap_servers)
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in topics.all if name not in existing]

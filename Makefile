@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale chaos lint typecheck schemas clean
+.PHONY: run test bench bench-scale chaos lint typecheck schemas lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ typecheck: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/monitor schemas --out deploy/schemas
 	$(BIN)/monitor dashboards --out deploy/grafana/dashboards
+
+## lock: regenerate requirements.lock (the Docker image's dependencies, pinned with hashes) from pyproject.toml
+lock: $(STAMP)
+	$(BIN)/python -m monitor.devtools.lockfile --pyproject pyproject.toml --out requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .monitor-data test-artifacts

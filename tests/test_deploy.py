@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,10 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+from monitor.devtools.lockfile import requirements_lock, runtime_dependencies
 from tests.conftest import REPO, require_tool
 
 DEPLOY = REPO / "deploy"
@@ -84,7 +89,76 @@ def test_prometheus_rule_is_the_checked_rules_file(tmp_path: Path) -> None:
 def test_dockerfile_runs_the_worker_as_a_non_root_user() -> None:
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11", text, re.M)
-    assert re.search(r"^USER monitor$", text, re.M)
+    uid = re.search(r"^RUN useradd .*--uid (\d+) .* monitor$", text, re.M)
+    assert uid is not None and int(uid.group(1)) > 0
+    # Numeric, so Kubernetes' runAsNonRoot can check it; the user the image creates.
+    assert re.findall(r"^USER (\S+)$", text, re.M) == [f"{uid.group(1)}:{uid.group(1)}"]
     assert 'ENTRYPOINT ["monitor"]' in text and 'CMD ["worker"]' in text
+    assert re.search(r"^HEALTHCHECK .*/healthz", text, re.M)
     for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
         assert (REPO / source).exists(), source
+
+
+def test_dockerfile_installs_the_hash_checked_lock_before_copying_the_sources() -> None:
+    build = (REPO / "Dockerfile").read_text(encoding="utf-8").split("\nFROM ")[1].splitlines()  # the build stage
+    install = next(n for n, line in enumerate(build) if "--require-hashes" in line)
+    assert "-r requirements.lock" in build[install] and "--no-deps" in build[install]
+    copies = [n for n, line in enumerate(build) if line.startswith("COPY ")]
+    lock_copy = next(n for n in copies if "requirements.lock" in build[n])
+    assert lock_copy < install < min(n for n in copies if n != lock_copy)
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as name → (version, hashes)."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    text = (REPO / "requirements.lock").read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        pin, *hashes = line.split()
+        name, version = pin.split("==")
+        entries[canonicalize_name(name)] = (version, [h.removeprefix("--hash=sha256:") for h in hashes])
+    return entries
+
+
+def test_the_lock_pins_every_runtime_dependency_with_a_hash() -> None:
+    lock = _lock()
+    assert lock and all(hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes) for _, hashes in lock.values())
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    for dependency in map(Requirement, runtime_dependencies(pyproject)):
+        name = canonicalize_name(dependency.name)
+        assert name in lock, f"{dependency} is not in requirements.lock: run make lock"
+        assert dependency.specifier.contains(lock[name][0], prereleases=True), f"{dependency} vs {lock[name][0]}"
+
+
+def test_the_lock_holds_every_dependency_of_what_it_locks() -> None:
+    lock = _lock()
+    environment = {"extra": ""}
+    checked = 0
+    for name, (version, _) in lock.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if installed != version:
+            continue  # another version here: its requirements may differ from the locked one's
+        checked += 1
+        for text in metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            assert canonicalize_name(requirement.name) in lock, f"{name} needs {requirement}, not in requirements.lock"
+    assert checked >= len(lock) // 2  # most of the lock is what this environment runs
+
+
+def test_requirements_lock_is_written_from_pip_lock_output() -> None:
+    pylock = {
+        "packages": [
+            {"name": "zeta", "version": "1.0", "wheels": [{"name": "z.whl", "hashes": {"sha256": "b" * 64}}]},
+            {"name": "Alpha", "version": "2.1", "wheels": [{"name": "a.whl", "hashes": {"sha256": "a" * 64}}]},
+        ]
+    }
+    text = requirements_lock(pylock)
+    assert text.index("Alpha==2.1 \\\n    --hash=sha256:" + "a" * 64) < text.index("zeta==1.0")
+    with pytest.raises(ValueError, match=r"sdist-only 0\.1: no wheel"):
+        requirements_lock({"packages": [{"name": "sdist-only", "version": "0.1", "sdists": [{"name": "s.tar.gz"}]}]})

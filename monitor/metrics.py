@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -18,7 +29,16 @@ from rules.state import UnitState
 from rules.subjects import Subject
 from rules.threshold import ThresholdRule
 
-__all__ = ["OTHER_UNITS", "DeliveryMetrics", "Metrics", "StateCollector", "state_families"]
+__all__ = [
+    "OTHER_UNITS",
+    "ConsumerLag",
+    "DeliveryMetrics",
+    "Metrics",
+    "OperatorCollector",
+    "RecoverySnapshot",
+    "StateCollector",
+    "state_families",
+]
 
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
@@ -27,7 +47,11 @@ _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1
 class Metrics:
     """The counters and histograms the stream processor updates as it works."""
 
-    def __init__(self, registry: CollectorRegistry, version: str) -> None:
+    def __init__(self, registry: CollectorRegistry, version: str, pack_version: str | None = None) -> None:
+        # One series per counter and histogram, not a second ``_created`` one per label set: Prometheus
+        # does not use them, and they doubled the exposition of every labelled counter.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        _process_collectors(registry)
         self.events = Counter(
             "compliance_events",
             "Ingress events by topic and outcome (accepted, duplicate, stale, rejected).",
@@ -74,8 +98,35 @@ class Metrics:
             "Attempts to make state durable that failed (changelog not acknowledged, local store failing).",
             registry=registry,
         )
+        self.items_loaded = Counter(
+            "compliance_state_items_loaded",
+            "State items read from the local store into memory when partitions were taken over.",
+            registry=registry,
+        )
+        self.load_seconds = Gauge(
+            "compliance_state_last_load_seconds",
+            "How long the last read of taken-over partitions' state into memory took.",
+            registry=registry,
+        )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)
         build.labels(version=version).set(1)
+        if pack_version is not None:
+            pack = Gauge(
+                "compliance_rule_pack_info",
+                "Version of the rule pack the worker evaluates.",
+                ["version"],
+                registry=registry,
+            )
+            pack.labels(version=pack_version).set(1)
+
+
+def _process_collectors(registry: CollectorRegistry) -> None:
+    """Memory, CPU, open files, GC and Python version (``process_*``, ``python_*``) in the worker's own registry."""
+    if registry is REGISTRY:
+        return  # prometheus_client registers them there itself
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)
 
 
 class DeliveryMetrics:
@@ -164,6 +215,58 @@ def state_families(
     for rule_id, indicator, line in targets:
         target.add_metric([rule_id, indicator], line)
     return [tasks, overdue, value, reported, firing, info, folded, target]
+
+
+ConsumerLag = tuple[str, int, int]  # topic, partition, records behind the partition's end
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverySnapshot:
+    """Where the replay of changelogs into the local store stands (faust's recovery)."""
+
+    active: bool
+    expected: int  # changelog records the current (or last) recovery had to read
+    remaining: int  # of those, still to read
+    last_seconds: float | None  # how long the last completed recovery took
+
+
+class OperatorCollector(Collector):
+    """Consumer lag in records and changelog recovery progress, read at scrape time."""
+
+    def __init__(self, lag: Callable[[], Iterable[ConsumerLag]], recovery: Callable[[], RecoverySnapshot]) -> None:
+        self._lag = lag
+        self._recovery = recovery
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the lag and recovery gauges."""
+        lag = GaugeMetricFamily(
+            "compliance_consumer_lag_records",
+            "Records of an owned ingress partition not handled yet (its end offset minus the next offset to handle).",
+            labels=["topic", "partition"],
+        )
+        for topic, partition, behind in sorted(self._lag()):
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        state = self._recovery()
+        yield GaugeMetricFamily(
+            "compliance_recovery_active",
+            "1 while changelogs are replayed into the local store.",
+            value=int(state.active),
+        )
+        yield GaugeMetricFamily(
+            "compliance_recovery_records_expected",
+            "Changelog records the current (or last) recovery had to read.",
+            value=state.expected,
+        )
+        yield GaugeMetricFamily(
+            "compliance_recovery_records_remaining", "Changelog records still to read.", value=state.remaining
+        )
+        if state.last_seconds is not None:
+            yield GaugeMetricFamily(
+                "compliance_recovery_last_duration_seconds",
+                "How long the last completed changelog recovery took.",
+                value=state.last_seconds,
+            )
 
 
 class StateCollector(Collector):

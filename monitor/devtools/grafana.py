@@ -179,6 +179,31 @@ PANELS: tuple[Row, ...] = (
                 unit="ops",
             ),
             Panel("Folded units (cardinality guard)", "stat", (("sum(compliance_units_folded)", "folded"),), 8),
+            Panel(
+                "Consumer lag (records behind)",
+                "timeseries",
+                (("sum by (topic) (compliance_consumer_lag_records)", "{{topic}}"),),
+                8,
+                description="Records of the ingress topics not handled yet: the partitions' end less the next offset.",
+            ),
+            Panel(
+                "Changelog recovery",
+                "timeseries",
+                (
+                    ("sum(compliance_recovery_records_remaining)", "records remaining"),
+                    ("sum(compliance_recovery_records_expected)", "records expected"),
+                    ("sum(rate(compliance_state_items_loaded_total[$__rate_interval]))", "items loaded/s"),
+                ),
+                8,
+                description="A worker taking partitions over replays their changelog, then reads the items into memory.",
+            ),
+            Panel(
+                "Worker memory (resident)",
+                "timeseries",
+                (('process_resident_memory_bytes{job="compliance-monitor"}', "{{instance}}"),),
+                8,
+                unit="bytes",
+            ),
         ),
     ),
 )

@@ -47,6 +47,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from monitor.kafka.client import faust_credentials
 from monitor.kafka.positions import commit_run, rewind_uncommitted
 from monitor.settings import Settings
+from monitor.worker.recovery import ProgressTableManager
 
 __all__ = ["MonitorApp", "build_app"]
 
@@ -274,6 +275,7 @@ def build_app(settings: Settings) -> MonitorApp:
         # recovery from the persisted offset loses nothing.
         recovery_consistency_check=False,
         loghandlers=[],
+        TableManager=ProgressTableManager,  # recovery progress for /metrics
     )
     app.fetch_max_wait_ms = round(settings.fetch_max_wait * 1000)
     return app

@@ -291,7 +291,10 @@ class Processor:
         """Read the units of the ``owned`` partitions not in memory yet, in one pass over the table."""
         missing = {p for p in owned if not self._store.is_loaded(p)}
         if missing:
-            self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
+            started = time.monotonic()
+            items = self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
+            self._metrics.items_loaded.inc(items)
+            self._metrics.load_seconds.set(time.monotonic() - started)
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
         """Rostered units by partition (computed once per partition count)."""

@@ -30,7 +30,7 @@ from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
-from monitor.metrics import DeliveryMetrics, Metrics, StateCollector
+from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.ledger import AlertLedger, LedgerFollower
@@ -43,6 +43,7 @@ from monitor.worker.health import Health
 from monitor.worker.membership import Membership
 from monitor.worker.outbox import RAW, FaustOutbox
 from monitor.worker.processor import Processor
+from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
 from rules.pack import RulePack
@@ -98,7 +99,7 @@ class Worker:
         self.pack = pack
         self.topics = Topics(settings.topic_prefix)
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.metrics = Metrics(self.registry, VERSION)
+        self.metrics = Metrics(self.registry, VERSION, pack.version)
         clock = NeverBackwards(clock)
         self._clock = clock
         self.app = build_app(settings)
@@ -190,6 +191,9 @@ class Worker:
         self.app.handled_through = self.fetch_guard.handled_through
         self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
         self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
+        self.registry.register(
+            OperatorCollector(self._consumer_lag, lambda: recovery_snapshot(self.app.tables.recovery))  # type: ignore[attr-defined]
+        )
         self.app.agent(self._ingress, name="compliance-process")(self._process)
         self.app.task(self._start_background)
         self.app.on_before_shutdown.connect(self._stop_background)
@@ -321,6 +325,17 @@ class Worker:
         """Whether the consumer's positions are its own: no rebalance, recovery or held flow under way."""
         consumer: Any = self.app.consumer
         return self._member() and bool(consumer.flow_active)
+
+    def _consumer_lag(self) -> Iterator[ConsumerLag]:
+        """Records behind in each owned ingress partition: its end as last fetched, less the next offset to handle."""
+        try:
+            assigned = self._assigned_ingress()
+        except Exception:  # the consumer is not started yet: nothing is owned
+            return
+        for tp in assigned:
+            end = self._highwater(tp.topic, tp.partition)
+            if end is not None:
+                yield tp.topic, tp.partition, max(0, end - self.fetch_guard.expected(tp))
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:

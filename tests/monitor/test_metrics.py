@@ -5,7 +5,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from events.models import TaskStatus
-from monitor.metrics import Metrics, StateCollector
+from monitor.metrics import Metrics, OperatorCollector, RecoverySnapshot, StateCollector
 from rules.engine import apply_event
 from rules.pack import RulePack
 from rules.state import UnitState
@@ -76,3 +76,35 @@ def _task_state():  # type: ignore[no-untyped-def]
     from rules.state import TaskState
 
     return TaskState(task_id="T", kind="task", status=TaskStatus.IN_PROGRESS, occurred_at=vn(2024, 7, 1), event_id="e")
+
+
+def test_the_registry_has_process_metrics_the_pack_version_and_no_created_series() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "1.2.3", pack_version="pack-abc")
+    metrics.events.labels("compliance.task-status", "accepted").inc()
+    metrics.items_loaded.inc(5)
+    text = generate_latest(registry).decode()
+    assert "_created" not in text
+    assert 'compliance_rule_pack_info{version="pack-abc"} 1.0' in text
+    assert 'compliance_build_info{version="1.2.3"} 1.0' in text
+    for family in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"):
+        assert f"\n{family} " in text, family
+    assert "python_gc_collections_total" in text and "python_info" in text
+    assert "compliance_state_items_loaded_total 5.0" in text
+
+
+def test_operator_collector_exposes_lag_per_partition_and_recovery_progress() -> None:
+    registry = CollectorRegistry()
+    registry.register(
+        OperatorCollector(
+            lambda: [("compliance.task-status", 1, 7), ("compliance.indicators", 0, 0)],
+            lambda: RecoverySnapshot(active=True, expected=1000, remaining=250, last_seconds=None),
+        )
+    )
+    text = generate_latest(registry).decode()
+    assert 'compliance_consumer_lag_records{partition="1",topic="compliance.task-status"} 7.0' in text
+    assert 'compliance_consumer_lag_records{partition="0",topic="compliance.indicators"} 0.0' in text
+    assert "compliance_recovery_active 1.0" in text
+    assert "compliance_recovery_records_expected 1000.0" in text
+    assert "compliance_recovery_records_remaining 250.0" in text
+    assert "compliance_recovery_last_duration_seconds" not in text  # none has completed yet

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds without the broker, or without the monitor's topics, after which a worker exits non-zero.",
     )
+    recovery_consistency_check: bool = Field(
+        default=True,
+        description="Refuse to take a partition over when the local store claims more of its changelog than the "
+        "broker holds (faust's check; off on the embedded broker, which reports a changelog's end short of it).",
+    )
     log_level: str = Field(default="info")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How to connect to an existing Kafka cluster."

@@ -63,16 +63,81 @@ def test_kubernetes_core_objects_match_the_kubernetes_schemas() -> None:
         if doc["apiVersion"].startswith("monitoring.coreos.com"):
             continue  # Prometheus Operator CRDs: checked below
         kubernetes_validate.validate(doc, version, strict=True)
-    assert {"Deployment", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"} <= set(kinds)
+    assert {"StatefulSet", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"} <= set(kinds)
+
+
+def _named(kind: str, name: str) -> dict[str, Any]:
+    return next(doc for doc in _manifests() if doc["kind"] == kind and doc["metadata"]["name"] == name)
 
 
 def test_service_monitor_selects_the_service_and_its_port() -> None:
-    docs = {doc["kind"]: doc for doc in _manifests()}
-    service, monitor = docs["Service"], docs["ServiceMonitor"]
+    service, monitor = _named("Service", "compliance-monitor"), _named("ServiceMonitor", "compliance-monitor")
+    workers = _named("StatefulSet", "compliance-monitor")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     ports = {p["name"] for p in service["spec"]["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
-    assert docs["Deployment"]["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
+    assert workers["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
+    # Only the one Service is scraped: the headless one gives each worker its DNS name, not a second target.
+    selected = [
+        doc
+        for doc in _manifests()
+        if doc["kind"] == "Service"
+        and monitor["spec"]["selector"]["matchLabels"].items() <= doc["metadata"]["labels"].items()
+    ]
+    assert selected == [service]
+
+
+def _worker() -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The StatefulSet, its worker container and the container's plain environment."""
+    workers = _named("StatefulSet", "compliance-monitor")
+    container = next(c for c in workers["spec"]["template"]["spec"]["containers"] if c["name"] == "worker")
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    return workers, container, env
+
+
+def test_the_worker_pod_meets_the_restricted_pod_security_standard() -> None:
+    workers, container, env = _worker()
+    pod = workers["spec"]["template"]["spec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0 and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    box = container["securityContext"]
+    assert box["allowPrivilegeEscalation"] is False and box["readOnlyRootFilesystem"] is True
+    assert box["capabilities"] == {"drop": ["ALL"]}
+    # A read-only root: the state directory and /tmp are the writable volumes, nothing else is written.
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert env["MONITOR_DATA_DIR"] in mounts and not mounts[env["MONITOR_DATA_DIR"]].get("readOnly", False)
+    assert "/tmp" in mounts
+
+
+def test_each_worker_keeps_its_state_on_a_volume_of_its_own_and_links_to_itself() -> None:
+    workers, container, env = _worker()
+    data = next(m for m in container["volumeMounts"] if m["mountPath"] == env["MONITOR_DATA_DIR"])
+    claims = {t["metadata"]["name"] for t in workers["spec"]["volumeClaimTemplates"]}
+    assert data["name"] in claims  # a persistent volume per worker, not an emptyDir
+    assert env["MONITOR_RECOVERY_CONSISTENCY_CHECK"] == "true"  # a real Kafka cluster: faust's check on
+    public = env["MONITOR_PUBLIC_URL"]
+    assert public.startswith("http://") and "0.0.0.0" not in public and "$(POD_NAME)" in public
+    headless = _named("Service", workers["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None" and headless["metadata"]["name"] in public
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    number, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * units[unit]
+
+
+def test_worker_memory_is_sized_from_the_measured_bytes_per_item() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    measured = re.search(r"memory per tracked item \| ([\d,]+) bytes resident, RSS ([\d,]+) MiB", readme)
+    assert measured is not None, "the README's bench-scale memory figure"
+    per_item, base = (int(g.replace(",", "")) for g in measured.groups())
+    workers, container, _ = _worker()
+    items = int(workers["metadata"]["annotations"]["compliance-monitor/items-per-worker"])
+    needed = base + per_item * items / 2**20
+    resources = container["resources"]
+    request, limit = _mebibytes(resources["requests"]["memory"]), _mebibytes(resources["limits"]["memory"])
+    assert needed <= request <= limit, (needed, request, limit)
+    assert request <= 1.5 * needed  # not a blanket over-allocation either
 
 
 def test_prometheus_rule_is_the_checked_rules_file(tmp_path: Path) -> None:

@@ -270,10 +270,10 @@ def build_app(settings: Settings) -> MonitorApp:
         broker_credentials=faust_credentials(settings),
         autodiscover=False,
         table_standby_replicas=0,
-        # Tansu reports a changelog's end offset short of its last batch (see monitor/state/changelog.py)
-        # and below the offset faust persisted locally; the check would crash the worker on takeover, while
-        # recovery from the persisted offset loses nothing.
-        recovery_consistency_check=False,
+        # Off on the embedded broker only: Tansu reports a changelog's end offset short of its last batch (see
+        # monitor/state/changelog.py) and below the offset faust persisted locally, where the check would crash
+        # the worker on takeover while recovery from the persisted offset loses nothing.
+        recovery_consistency_check=settings.recovery_consistency_check,
         loghandlers=[],
         TableManager=ProgressTableManager,  # recovery progress for /metrics
     )

@@ -9,8 +9,6 @@ by another worker gets a 404 that names its partition.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,9 +19,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from monitor.http.ingest import authorize, plan_records
+from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
+from monitor.spreadsheet import csv_bytes
 from rules.alerts import AlertFilter, AlertTransition
 from rules.deadline import DeadlineRule, task_due
 from rules.engine import is_overdue
@@ -123,12 +122,8 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
 
 
 def overdue_csv(items: list[dict[str, Any]]) -> bytes:
-    """The overdue list as CSV a spreadsheet opens correctly: UTF-8 with a byte-order mark, CRLF lines."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=OVERDUE_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(items)
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    """The overdue list as CSV a spreadsheet opens correctly, with no cell it would run as a formula."""
+    return csv_bytes(OVERDUE_COLUMNS, items)
 
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
@@ -180,7 +175,11 @@ class Answer:
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
     """JSON with Vietnamese text as UTF-8 rather than escaped."""
-    return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON, headers or {})
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from a request has no UTF-8: send it escaped
+        data = json.dumps(body).encode("ascii")
+    return Answer(status, data, JSON, headers or {})
 
 
 def _param(query: Mapping[str, str], name: str) -> str | None:
@@ -257,8 +256,8 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     declared = headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return _json({"error": f"body of {declared} bytes is over the limit of {limit}"}, status=413)
-    body = await read(limit + 1)
-    if len(body) > limit:
+    body = await read_body(read, limit)
+    if body is None:
         return _json({"error": f"body is over the limit of {limit} bytes"}, status=413)
     answer = plan_records(body, headers, worker.topics, limit)
     if answer.status == 202:

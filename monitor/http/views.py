@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.http.download import attachment, unit_id_problem
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
@@ -36,6 +37,7 @@ __all__ = [
     "Answer",
     "alert_view",
     "alerts",
+    "asset",
     "feed_page",
     "filter_alerts",
     "healthz",
@@ -195,12 +197,22 @@ def _scope(worker: WorkerView) -> dict[str, Any]:
     }
 
 
-_PAGE = files("monitor.http").joinpath("static/feed.html")
+_STATIC = files("monitor.http").joinpath("static")
+#: The files the feed page loads: the Content-Security-Policy (``default-src 'self'``) runs no inline script or style.
+_ASSETS = {"feed.css": "text/css; charset=utf-8", "feed.js": "text/javascript; charset=utf-8"}
 
 
 def feed_page() -> Answer:
     """``/``: the live alert feed page."""
-    return Answer(200, _PAGE.read_bytes(), "text/html; charset=utf-8")
+    return Answer(200, _STATIC.joinpath("feed.html").read_bytes(), "text/html; charset=utf-8")
+
+
+def asset(name: str) -> Answer:
+    """``/static/{name}``: the feed page's script or style sheet (only those: nothing else is served from disk)."""
+    content_type = _ASSETS.get(name)
+    if content_type is None:
+        return _json({"error": f"no file {name}; the worker serves {', '.join(sorted(_ASSETS))}"}, status=404)
+    return Answer(200, _STATIC.joinpath(name).read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
 
 def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
@@ -229,6 +241,9 @@ def units(worker: WorkerView) -> Answer:
 
 def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
     """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV."""
+    problem = unit_id_problem(unit_id)
+    if problem is not None:  # no unit has such an id; and it is never put in a header or a key
+        return _json({"error": problem}, status=400)
     home = partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
     if home not in worker.owned_partitions():
         message = f"unit {unit_id} is in partition {home}, which this worker does not own; ask the worker that does"
@@ -239,7 +254,7 @@ def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answe
         return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
     items = overdue_items(pack, state, worker.now()) if state is not None else []
     if _param(query, "format") == "csv":
-        disposition = {"Content-Disposition": f'attachment; filename="overdue-{unit_id}.csv"'}
+        disposition = {"Content-Disposition": attachment(f"overdue-{unit_id}.csv")}
         return Answer(200, overdue_csv(items), "text/csv; charset=utf-8", disposition)
     return _json({"unit_id": unit_id, "unit_name": pack.unit_name(unit_id), "count": len(items), "overdue": items})
 

@@ -177,11 +177,7 @@ class Answer:
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
     """JSON with Vietnamese text as UTF-8 rather than escaped."""
-    try:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate echoed from a request has no UTF-8: send it escaped
-        data = json.dumps(body).encode("ascii")
-    return Answer(status, data, JSON, headers or {})
+    return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON, headers or {})
 
 
 def _param(query: Mapping[str, str], name: str) -> str | None:

@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
     web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    web_header_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds a client has, from connecting or from its last answer, to send a complete request "
+        "head; slower or idle connections are closed.",
+    )
+    web_max_connections: int = Field(
+        default=512,
+        ge=1,
+        description="HTTP connections open at once (each open feed page holds one); more are answered 503.",
+    )
     data_dir: Path = Field(default=Path(".monitor-data"), description="Worker's local state directory.")
     store: str = Field(
         default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."

@@ -41,6 +41,8 @@ def test_a_wheel_builds_without_warnings_and_carries_the_data(tmp_path: Path) ->
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "monitor/http/static/feed.html",
+        "monitor/http/static/feed.js",
+        "monitor/http/static/feed.css",
         "rules/packs/de-an-06.yaml",
         "rules/packs/units/provinces-63.yaml",
         "rules/packs/tests/de-an-06.test.yaml",

@@ -1,13 +1,17 @@
 """HTTP ingestion for systems that cannot speak Kafka: checks, then one record per unit.
 
 Pure checks return an ``IngestAnswer`` (status and body); the web layer only
-reads the request and produces the records this module plans.
+reads the request (``read_body``) and produces the records this module plans.
+A body that is not JSON at all (not UTF-8, malformed, nested too deep, a lone
+surrogate) is the client's mistake about the protocol: 400. Well-formed JSON
+whose events are invalid is 422, naming each bad item and field.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +19,11 @@ from events.codec import decode_record
 from monitor.kafka.batches import OutboundRecord, batch_records
 from monitor.kafka.topics import Topics
 
-__all__ = ["IngestAnswer", "authorize", "plan_records"]
+__all__ = ["MAX_JSON_DEPTH", "IngestAnswer", "authorize", "json_problem", "plan_records", "read_body"]
+
+#: Deepest nesting of arrays and objects a body may have: an event batch needs four levels
+#: (array, CloudEvent, data, labels); far deeper is an attack on the parser, not data.
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +53,87 @@ def _cloudevent_headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
     return [("ce_" + k.lower()[3:], v.encode()) for k, v in headers.items() if k.lower().startswith("ce-")]
 
 
+async def read_body(read: Callable[[int], Awaitable[bytes]], limit: int) -> bytes | None:
+    """The whole request body, or ``None`` as soon as it is over ``limit`` bytes (the rest is left unread).
+
+    Args:
+        read: Reads at most the given number of bytes; returns ``b""`` at the end of the body. One read
+            returns what has arrived so far, not the whole body, so it is called until the end.
+        limit: The most bytes accepted.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
+
+
+def _printable(text: str) -> str:
+    r"""``text`` safe to put in an answer: lone surrogates as ``\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _structure_problem(payload: object) -> str | None:
+    """Nesting deeper than ``MAX_JSON_DEPTH`` or a lone surrogate, with the JSON path where it is."""
+    stack: list[tuple[object, str, int]] = [(payload, "$", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                lone = _printable(value[exc.start : exc.end])
+                return f"the string at {path} holds a lone UTF-16 surrogate ({lone}); send valid Unicode"
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return f"the body is nested deeper than {MAX_JSON_DEPTH} levels (at {path})"
+        if isinstance(value, list):
+            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+            continue
+        for key, item in value.items():
+            child = f"{path}.{_printable(key)}"
+            stack.append((key, f"{child} (its key)", depth + 1))
+            stack.append((item, child, depth + 1))
+    return None
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why ``body`` is not a JSON text the monitor can read, or ``None`` when it is one.
+
+    Catches what the event decoder must never see: bytes that are not UTF-8, malformed JSON,
+    nesting deeper than ``MAX_JSON_DEPTH``, strings with a lone surrogate (valid JSON escapes,
+    but no text: nothing could encode them again). Each reason says where.
+    """
+    if not body.strip():
+        return "the body is empty: send one event, an array of events, or a CloudEvent"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start}); send JSON as UTF-8"
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"the body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (offset {exc.pos})"
+    except RecursionError:  # the parser's own recursion ran out, far below any legitimate body
+        return f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+    return _structure_problem(payload)
+
+
 def plan_records(body: bytes, headers: Mapping[str, str], topics: Topics, max_bytes: int) -> IngestAnswer:
     """Validate a request body (event, array, or CloudEvent) and plan one record per (topic, unit).
 
-    Nothing is produced unless every event is valid: a 422 names each bad item and field.
+    Nothing is produced unless every event is valid: a 400 says why the body is not JSON, a 422
+    names each bad item and field.
     """
+    problem = json_problem(body)
+    if problem is not None:
+        return IngestAnswer(400, {"error": problem})
     decoded = decode_record(body, _cloudevent_headers(headers), default_kind=None, max_bytes=max_bytes)
     if decoded.rejections:
         errors = [{"index": r.index, "reason": r.reason} for r in decoded.rejections]

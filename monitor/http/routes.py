@@ -50,6 +50,14 @@ class FeedPage(web.View):
         return _send(self, views.feed_page())
 
 
+@blueprint.route("/static/{name}", name="asset")
+class Asset(web.View):
+    """The feed page's script and style sheet."""
+
+    async def get(self, request: web.Request, name: str) -> web.Response:
+        return _send(self, views.asset(name))
+
+
 @blueprint.route("/api/v1/alerts", name="alerts")
 class Alerts(web.View):
     """Alerts, filtered."""

@@ -9,8 +9,6 @@ by another worker gets a 404 that names its partition.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,9 +19,11 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from monitor.http.ingest import authorize, plan_records
+from monitor.http.download import attachment, unit_id_problem
+from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
+from monitor.spreadsheet import csv_bytes
 from rules.alerts import AlertFilter, AlertTransition
 from rules.deadline import DeadlineRule, task_due
 from rules.engine import is_overdue
@@ -37,6 +37,7 @@ __all__ = [
     "Answer",
     "alert_view",
     "alerts",
+    "asset",
     "feed_page",
     "filter_alerts",
     "healthz",
@@ -123,12 +124,8 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
 
 
 def overdue_csv(items: list[dict[str, Any]]) -> bytes:
-    """The overdue list as CSV a spreadsheet opens correctly: UTF-8 with a byte-order mark, CRLF lines."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=OVERDUE_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(items)
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    """The overdue list as CSV a spreadsheet opens correctly, with no cell it would run as a formula."""
+    return csv_bytes(OVERDUE_COLUMNS, items)
 
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
@@ -196,12 +193,22 @@ def _scope(worker: WorkerView) -> dict[str, Any]:
     }
 
 
-_PAGE = files("monitor.http").joinpath("static/feed.html")
+_STATIC = files("monitor.http").joinpath("static")
+#: The files the feed page loads: the Content-Security-Policy (``default-src 'self'``) runs no inline script or style.
+_ASSETS = {"feed.css": "text/css; charset=utf-8", "feed.js": "text/javascript; charset=utf-8"}
 
 
 def feed_page() -> Answer:
     """``/``: the live alert feed page."""
-    return Answer(200, _PAGE.read_bytes(), "text/html; charset=utf-8")
+    return Answer(200, _STATIC.joinpath("feed.html").read_bytes(), "text/html; charset=utf-8")
+
+
+def asset(name: str) -> Answer:
+    """``/static/{name}``: the feed page's script or style sheet (only those: nothing else is served from disk)."""
+    content_type = _ASSETS.get(name)
+    if content_type is None:
+        return _json({"error": f"no file {name}; the worker serves {', '.join(sorted(_ASSETS))}"}, status=404)
+    return Answer(200, _STATIC.joinpath(name).read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
 
 def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
@@ -230,6 +237,9 @@ def units(worker: WorkerView) -> Answer:
 
 def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
     """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV."""
+    problem = unit_id_problem(unit_id)
+    if problem is not None:  # no unit has such an id; and it is never put in a header or a key
+        return _json({"error": problem}, status=400)
     home = partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
     if home not in worker.owned_partitions():
         message = f"unit {unit_id} is in partition {home}, which this worker does not own; ask the worker that does"
@@ -240,7 +250,7 @@ def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answe
         return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
     items = overdue_items(pack, state, worker.now()) if state is not None else []
     if _param(query, "format") == "csv":
-        disposition = {"Content-Disposition": f'attachment; filename="overdue-{unit_id}.csv"'}
+        disposition = {"Content-Disposition": attachment(f"overdue-{unit_id}.csv")}
         return Answer(200, overdue_csv(items), "text/csv; charset=utf-8", disposition)
     return _json({"unit_id": unit_id, "unit_name": pack.unit_name(unit_id), "count": len(items), "overdue": items})
 
@@ -257,8 +267,8 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     declared = headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return _json({"error": f"body of {declared} bytes is over the limit of {limit}"}, status=413)
-    body = await read(limit + 1)
-    if len(body) > limit:
+    body = await read_body(read, limit)
+    if body is None:
         return _json({"error": f"body is over the limit of {limit} bytes"}, status=413)
     answer = plan_records(body, headers, worker.topics, limit)
     if answer.status == 202:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import faust
 from aiokafka.consumer import group_coordinator
@@ -42,22 +42,16 @@ from aiokafka.errors import KafkaError
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
-from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from monitor.kafka.client import faust_credentials
 from monitor.kafka.positions import commit_run, rewind_uncommitted
 from monitor.settings import Settings
 from monitor.worker.recovery import ProgressTableManager
+from monitor.worker.web import MonitorWeb, WebLimits
 
 __all__ = ["MonitorApp", "build_app"]
 
 _log = logging.getLogger(__name__)
-
-
-class _MonitorWeb(AiohttpWeb):
-    default_blueprints: ClassVar[list[Any]] = []
-    production_blueprints: ClassVar[list[Any]] = []
-    debug_blueprints: ClassVar[list[Any]] = []
 
 
 class _ReadOffsets(dict[Any, int | None]):
@@ -245,8 +239,11 @@ class MonitorApp(faust.App):
     #: How long a fetch may wait at the broker for records to arrive, milliseconds.
     fetch_max_wait_ms: int = 1500
 
+    #: What the web server allows a client; set from the settings by ``build_app``.
+    web_limits: WebLimits
+
     def _new_web(self) -> Any:
-        return _MonitorWeb(self)
+        return MonitorWeb(self, self.web_limits)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -278,4 +275,5 @@ def build_app(settings: Settings) -> MonitorApp:
         TableManager=ProgressTableManager,  # recovery progress for /metrics
     )
     app.fetch_max_wait_ms = round(settings.fetch_max_wait * 1000)
+    app.web_limits = WebLimits(settings.web_header_timeout, settings.web_max_connections)
     return app

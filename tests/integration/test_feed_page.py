@@ -38,6 +38,8 @@ def test_feed_page_shows_a_new_alert_live_without_reload(broker: EmbeddedBroker,
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             navigations: list[str] = []
             page.on("framenavigated", lambda frame: navigations.append(frame.url))
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             page.goto(worker.base_url + "/")
             page.wait_for_selector("#status.live", timeout=15_000)
             deadline = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
@@ -58,6 +60,7 @@ def test_feed_page_shows_a_new_alert_live_without_reload(broker: EmbeddedBroker,
             assert "Hà Nội" in text and "Triển khai dịch vụ công thiết yếu trực tuyến toàn trình" in text
             assert "critical" in (row.get_attribute("class") or "")
             assert navigations == [worker.base_url + "/"], "the page must not reload"
+            assert not [m for m in console if "Content Security Policy" in m], console  # nothing blocked
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "feed-page.png"), full_page=False)
             print(f"alert shown {elapsed:.2f}s after publishing")

@@ -57,3 +57,18 @@ def test_filters() -> None:
     ]
     assert [a["rule_id"] for a in filter_alerts(alerts, AlertFilter(unit_id="VN-22"))] == ["b", "a"]
     assert len(filter_alerts(alerts, AlertFilter(rule_id="a", severity="critical"))) == 2
+
+
+def test_overdue_csv_writes_no_formula_in_title_task_or_unit(tmp_path: Path) -> None:
+    rules, state = _state(tmp_path)
+    items = overdue_items(rules, state, vn(2024, 7, 20))  # type: ignore[arg-type]
+    hostile = {
+        "unit_id": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "unit_name": "-1+1",
+        "task_id": "+cmd|' /C calc'!A0",
+        "title": '=HYPERLINK("http://evil.example","bấm")',
+        "kind": "\t=1",
+    }
+    rows = list(csv.DictReader(io.StringIO(overdue_csv([{**items[0], **hostile}]).decode("utf-8-sig"))))
+    assert {k: rows[0][k] for k in hostile} == {k: "'" + v for k, v in hostile.items()}
+    assert rows[0]["days_overdue"] == "18" and rows[0]["due"] == "2024-07-02T00:00:00+07:00"

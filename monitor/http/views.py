@@ -24,6 +24,7 @@ from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
+from monitor.version import VERSION
 from rules.alerts import AlertFilter, AlertTransition
 from rules.deadline import DeadlineRule, task_due
 from rules.engine import is_overdue
@@ -277,8 +278,8 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
 
 
 def rules(worker: WorkerView) -> Answer:
-    """``/api/v1/rules``: the loaded rules and the pack's version."""
-    return _json({"version": worker.pack.version, "rules": rules_view(worker.pack)})
+    """``/api/v1/rules``: the loaded rules, the pack's version and the monitor's."""
+    return _json({"version": worker.pack.version, "monitor_version": VERSION, "rules": rules_view(worker.pack)})
 
 
 def metrics(worker: WorkerView) -> Answer:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.devtools.broker import free_port
+from monitor.version import VERSION
 from tests.conftest import REPO, require_tool
 from tests.integration.kafka import MonitorProcess, http_get, sample, wait_for
 
@@ -94,6 +95,10 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
             "Cấp tài khoản định danh điện tử mức 2 (nhiệm vụ 3)",
         }
         assert all(int(r["days_overdue"]) >= 1 for r in rows)
+        # The version an operator reports: in the banner and on the rules endpoint alike.
+        status, body = http_get(up.base_url + "/api/v1/rules")
+        assert status == 200 and json.loads(body)["monitor_version"] == VERSION
+        assert f"compliance monitor {VERSION} is starting" in up.log.read_text()
         assert _port_open(broker_port)
     # Leaving the block sent SIGTERM: the worker and the embedded broker are gone.
     assert up.process is None

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ValidationError
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.pack import CompiledRule, RuleFile, RulePack
 from rules.roster import Roster
+from rules.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
 
-__all__ = ["BUNDLED_PACK", "load_pack", "load_rule_file", "parse_yaml", "rule_files_in", "validate"]
+__all__ = ["BUNDLED_PACK", "Parsed", "load_pack", "load_rule_file", "parse_yaml", "rule_files_in", "validate"]
 
 #: The Project 06 rule pack shipped with the product.
 BUNDLED_PACK = Path(__file__).parent / "packs"
@@ -28,26 +29,78 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _Located:
-    """YAML turned into plain data, with the line (1-based) of every value."""
+    """YAML turned into plain data, with the line (1-based) of every value.
+
+    Aliases are expanded here, within a budget of ``MAX_VALUES`` values and ``MAX_DEPTH`` levels; a value that
+    contains itself (a recursive alias) is refused.
+    """
 
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {}
-        self.duplicates: list[tuple[int, str]] = []
+        self.problems: list[tuple[int, str, str]] = []  # line, field, message: the file still loads
         self._loader = yaml.SafeLoader("")
+        self._values = 0
+        self._shared: set[int] = set()  # nodes seen once: a second visit expands an alias
+        self._aliased = False
+        self._open: set[int] = set()  # nodes being built: meeting one again is a recursive alias
+        self._where: list[tuple[int, bool]] = []  # per open collection: the line to report, inside an alias
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.build(key_node, (*path, "<key>"))
-                if key in out:
-                    self.duplicates.append((key_node.start_mark.line + 1, str(key)))
-                out[key] = self.build(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._loader.construct_object(node, deep=True)
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        # Inside an expanded alias, problems are reported where the alias is used, not where its anchor is.
+        outer, in_alias = self._where[-1] if self._where else (line, False)
+        in_alias = in_alias or id(node) in self._shared
+        where = outer if in_alias else line
+        self._count(node, path, where)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                raise SourceError("a recursive alias: the value contains itself; write it out without the alias", where)
+            self._open.add(id(node))
+            self._where.append((where, in_alias))
+            try:
+                return self._mapping(node, path) if isinstance(node, yaml.MappingNode) else self._sequence(node, path)
+            finally:
+                self._where.pop()
+                self._open.discard(id(node))
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.problems.append((line, _field(path), f"the tag {tag} is not allowed; rule files hold plain values"))
+        except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag on a value that is not of its type
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.problems.append((line, _field(path), f"'{node.value}' is not a valid {tag}: {exc}"))
+        return None
+
+    def _count(self, node: yaml.Node, path: Path_, where: int) -> None:
+        self._values += 1
+        self._aliased = self._aliased or id(node) in self._shared
+        self._shared.add(id(node))
+        if self._values > MAX_VALUES:
+            what = "YAML aliases expand the file to" if self._aliased else "the file holds"
+            raise SourceError(f"{what} more than {MAX_VALUES} values; a rule file needs far fewer", where)
+        if len(path) > MAX_DEPTH:
+            raise SourceError(f"values nested more than {MAX_DEPTH} levels deep; a rule file needs far fewer", where)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append((line, _field(path), "merge keys ('<<') are not supported; write the keys out"))
+                continue
+            key = self.build(key_node, (*path, "<key>"))
+            if isinstance(key, list | dict):
+                self.problems.append((line, _field(path), "a key must be a plain value, not a list or mapping"))
+                continue
+            if key in out:
+                self.problems.append((line, str(key), f"duplicate key '{key}'"))
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _sequence(self, node: yaml.SequenceNode, path: Path_) -> list[Any]:
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def line_for(self, loc: Sequence[int | str], data: Any) -> tuple[int | None, str]:
         """The line of the deepest part of ``loc`` present in the data, and the field path."""
@@ -95,14 +148,13 @@ class Parsed:
 
 
 def parse_yaml(path: Path) -> Parsed:
-    """Read a YAML file keeping line numbers; problems instead of exceptions."""
+    """Read a YAML file keeping line numbers, within size, depth and alias budgets; problems, not exceptions."""
     located = _Located()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Parsed(path, None, located, [RuleProblem(path, None, None, "(file)", f"cannot read the file: {exc}")])
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose(read_source(path))
+        data = located.build(node, ()) if node is not None else None
+    except SourceError as exc:
+        return Parsed(path, None, located, [RuleProblem(path, exc.line, None, "(file)", exc.message)])
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return Parsed(path, None, located, [RuleProblem(path, line, None, "(file)", f"not valid YAML: {exc.problem}")])
@@ -110,9 +162,12 @@ def parse_yaml(path: Path) -> Parsed:
         return Parsed(
             path, None, located, [RuleProblem(path, None, None, "groups", "the file is empty; it needs 'groups:'")]
         )
-    data = located.build(node, ())
-    problems = [RuleProblem(path, line, None, key, f"duplicate key '{key}'") for line, key in located.duplicates]
+    problems = [RuleProblem(path, line, None, field, message) for line, field, message in located.problems]
     return Parsed(path, data, located, problems)
+
+
+def _field(path: Path_) -> str:
+    return ".".join(str(part) for part in path) or "(file)"
 
 
 def _rule_id(data: Any, loc: Sequence[int | str]) -> str | None:
@@ -225,17 +280,16 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
                 refs = getattr(rule, "roster", None)
                 found: list[Roster] = []
                 for ref in [refs] if isinstance(refs, str) else refs or []:
-                    roster = rosters.get(path.parent / ref)
+                    target = confined(path.parent, ref, path.parent)
+                    roster = rosters.get(target) if target is not None else None
                     if roster is None:
-                        problems.append(
-                            RuleProblem(
-                                path,
-                                parsed.line("groups", g, "rules", r, "roster"),
-                                rule.id,
-                                "roster",
-                                f"roster '{ref}' not found or invalid (looked for {path.parent / ref})",
-                            )
+                        why = (
+                            f"not found or invalid (looked for {target})"
+                            if target is not None
+                            else f"is outside the rule file's directory {path.parent}; name a file in it or below it"
                         )
+                        line = parsed.line("groups", g, "rules", r, "roster")
+                        problems.append(RuleProblem(path, line, rule.id, "roster", f"roster '{ref}' {why}"))
                     else:
                         found.append(roster)
                 if refs is None or len(found) == len([refs] if isinstance(refs, str) else refs):

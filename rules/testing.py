@@ -19,12 +19,13 @@ from events.codec import describe_validation_error
 from events.models import Event, IndicatorEvent, TaskStatusEvent
 from rules.alerts import AlertTransition
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import load_pack, parse_yaml, validate
+from rules.loader import Parsed, load_pack, parse_yaml, validate
 from rules.pack import RulePack
 from rules.simulation import Simulation
+from rules.sources import confined
 from rules.state import AlertState
 
-__all__ = ["CaseResult", "RuleTestFile", "run_test_file"]
+__all__ = ["CaseResult", "RuleTestFile", "pack_directory", "run_test_file"]
 
 
 class TimelineEvent(BaseModel):
@@ -178,5 +179,34 @@ def run_test_file(path: Path) -> list[CaseResult]:
     spec = validate(parsed, RuleTestFile)
     if spec is None or parsed.problems:
         raise RuleFileError(parsed.problems or [RuleProblem(path, None, None, "(file)", "not a rule test file")])
-    pack = load_pack([path.parent / name for name in spec.rule_files])
+    pack = load_pack(_rule_files(parsed, spec))
     return [run_case(pack, case) for case in spec.tests]
+
+
+def pack_directory(test_file: Path) -> Path:
+    """The directory a rule test file's ``rule_files`` must lie in: the pack's.
+
+    That is the directory above when the test file is in a ``tests`` directory (a pack's layout), else its own.
+    """
+    return test_file.parent.parent if test_file.parent.name == "tests" else test_file.parent
+
+
+def _rule_files(parsed: Parsed, spec: RuleTestFile) -> list[Path]:
+    """The rule files a test names, each confined to the pack's directory.
+
+    Raises:
+        RuleFileError: a name that leads outside it, at its line.
+    """
+    root = pack_directory(parsed.path)
+    files: list[Path] = []
+    problems: list[RuleProblem] = []
+    for i, name in enumerate(spec.rule_files):
+        target = confined(parsed.path.parent, name, root)
+        if target is None:
+            message = f"'{name}' is outside the pack's directory {root}; name a file in it or below it"
+            problems.append(RuleProblem(parsed.path, parsed.line("rule_files", i), None, f"rule_files.{i}", message))
+        else:
+            files.append(target)
+    if problems:
+        raise RuleFileError(problems)
+    return files

@@ -59,6 +59,10 @@ def test_three_mistakes_are_all_reported_with_line_rule_and_field(tmp_path: Path
             6,
             "Extra inputs",
         ),
+        ("groups: !!python/object:os.system x\n", 1, "the tag !!python/object:os.system is not allowed"),
+        ("groups:\n  - name: !!int g\n", 2, "'g' is not a valid !!int"),
+        ("groups:\n  - name: g\n    ? [a]\n    : b\n", 3, "a key must be a plain value"),
+        ("groups:\n  - <<: {name: g}\n", 2, "merge keys ('<<') are not supported"),
     ],
 )
 def test_single_mistakes(tmp_path: Path, text: str, line: int | None, message: str) -> None:
@@ -137,3 +141,12 @@ def test_rules_check_command_reports_every_mistake(tmp_path: Path, capsys: pytes
         assert f"{path}:{line}: rule '" in err
     assert "3 problem(s) found" in err
     assert main(["rules", "check", str(BUNDLED_PACK)]) == 0
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes("groups:\n  - name: Bình Định\n".encode().replace("ì".encode(), b"\xec"))  # Latin-1 ì
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 2 and "not UTF-8 text" in problem.message

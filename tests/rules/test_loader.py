@@ -150,3 +150,54 @@ def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
         load_rule_file(path)
     (problem,) = caught.value.problems
     assert problem.line == 2 and "not UTF-8 text" in problem.message
+
+
+LABELLED = """\
+groups:
+  - name: g
+    rules:
+      - id: a
+        kind: deadline
+        due_from: deadline
+        labels:
+          team: digital_transformation
+          _private: "1"
+          bad-name: x
+          __meta: y
+          9lives: z
+          "": w
+"""
+
+
+def test_label_names_follow_the_prometheus_grammar_with_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, LABELLED)
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(path)
+    found = [(p.line, p.rule_id, p.field.rsplit(".", 1)[-1], p.message.split(" is ")[0]) for p in caught.value.problems]
+    assert found == [
+        (10, "a", "bad-name", "label name 'bad-name'"),
+        (11, "a", "__meta", "label name '__meta' starts with '__', which Prometheus/Alertmanager reserve; rename it"),
+        (12, "a", "9lives", "label name '9lives'"),
+        (13, "a", "", "label name ''"),
+    ]
+    assert "use letters, digits and '_', not starting with a digit" in str(caught.value)
+    ok = LABELLED.split("          bad-name")[0]
+    assert load_rule_file(_write(tmp_path, ok)).groups[0].rules[0].labels == {
+        "team": "digital_transformation",
+        "_private": "1",
+    }
+
+
+def test_the_editor_schema_refuses_the_label_names_the_loader_refuses() -> None:
+    import json
+
+    import jsonschema
+
+    from rules.schema import render_rule_schemas
+
+    schema = json.loads(render_rule_schemas()["rules.schema.json"])
+    rule = {"id": "a", "kind": "deadline", "due_from": "deadline"}
+    for name, valid in (("team", True), ("_x", True), ("bad-name", False), ("__meta", False), ("9lives", False)):
+        document = {"groups": [{"name": "g", "rules": [{**rule, "labels": {name: "v"}}]}]}
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(document))
+        assert (not errors) == valid, (name, errors)

@@ -6,7 +6,7 @@ and rule tests (``tests``, run by ``monitor rules test``, skipped here).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from rules.exceptions import RuleFileError, RuleProblem
 from rules.pack import CompiledRule, RuleFile, RulePack
 from rules.roster import Roster
 from rules.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
+from rules.suggest import explain
 
 __all__ = ["BUNDLED_PACK", "Parsed", "load_pack", "load_rule_file", "parse_yaml", "rule_files_in", "validate"]
 
@@ -189,8 +190,11 @@ def validate(parsed: Parsed, model: type[M]) -> M | None:
         return model.model_validate(parsed.data)
     except ValidationError as exc:
         for err in exc.errors():
-            line, field = parsed.located.line_for(err["loc"], parsed.data)
-            message = err["msg"].removeprefix("Value error, ")
+            loc = err["loc"]
+            if err["type"] == "union_tag_invalid":  # an unknown kind: point at the `kind:` line, not the rule's first
+                loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"))
+            line, field = parsed.located.line_for(loc, parsed.data)
+            message = explain(model, err)
             parsed.problems.append(RuleProblem(parsed.path, line, _rule_id(parsed.data, err["loc"]), field, message))
         return None
 
@@ -203,9 +207,35 @@ def load_rule_file(path: Path) -> RuleFile:
     """
     parsed = parse_yaml(path)
     rule_file = validate(parsed, RuleFile)
+    _check_ids(parsed, {})
     if parsed.problems or rule_file is None:
-        raise RuleFileError(parsed.problems)
+        raise RuleFileError(_unique(parsed.problems))
     return rule_file
+
+
+def _raw_rules(parsed: Parsed) -> Iterator[tuple[int, int, dict[Any, Any]]]:
+    """Group index, rule index and data of every rule-like mapping, whether or not the file is valid."""
+    groups = parsed.data.get("groups") if isinstance(parsed.data, dict) else None
+    for g, group in enumerate(groups if isinstance(groups, list) else []):
+        rules = group.get("rules") if isinstance(group, dict) else None
+        for r, rule in enumerate(rules if isinstance(rules, list) else []):
+            if isinstance(rule, dict):
+                yield g, r, rule
+
+
+def _check_ids(parsed: Parsed, first_seen: dict[str, tuple[Path, int | None]]) -> None:
+    """Add a problem for each rule id used before (in this file or one in ``first_seen``), even in an invalid file."""
+    for g, r, rule in _raw_rules(parsed):
+        rule_id = rule.get("id")
+        if not isinstance(rule_id, str):
+            continue  # a missing or malformed id is the schema's to report
+        line = parsed.line("groups", g, "rules", r, "id")
+        if rule_id in first_seen:
+            other, other_line = first_seen[rule_id]
+            message = f"rule id '{rule_id}' is already used at {other}:{other_line}"
+            parsed.problems.append(RuleProblem(parsed.path, line, rule_id, "id", message))
+        else:
+            first_seen[rule_id] = (parsed.path, line)
 
 
 def rule_files_in(paths: Iterable[Path]) -> list[Path]:
@@ -242,6 +272,9 @@ class _Rosters:
 def load_pack(paths: Iterable[Path]) -> RulePack:
     """Load rule files, rosters (or directories of them) into one pack.
 
+    Every file is checked in full, so one pass names every mistake: schema errors, rule ids used twice (even in a
+    file with schema errors) and rosters that cannot be read.
+
     Raises:
         RuleFileError: with every problem of every file, rule ids used twice and unknown rosters.
     """
@@ -262,38 +295,14 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
         if parsed.kind == "tests":
             continue
         rule_file = validate(parsed, RuleFile)
+        _check_ids(parsed, first_seen)
+        resolved = _resolve_rosters(parsed, rosters)
         problems.extend(parsed.problems)
-        if rule_file is None:
+        if rule_file is None or parsed.problems:
             continue
         for g, group in enumerate(rule_file.groups):
             for r, rule in enumerate(group.rules):
-                line = parsed.line("groups", g, "rules", r, "id")
-                if rule.id in first_seen:
-                    other, other_line = first_seen[rule.id]
-                    problems.append(
-                        RuleProblem(
-                            path, line, rule.id, "id", f"rule id '{rule.id}' is already used at {other}:{other_line}"
-                        )
-                    )
-                    continue
-                first_seen[rule.id] = (path, line)
-                refs = getattr(rule, "roster", None)
-                found: list[Roster] = []
-                for ref in [refs] if isinstance(refs, str) else refs or []:
-                    target = confined(path.parent, ref, path.parent)
-                    roster = rosters.get(target) if target is not None else None
-                    if roster is None:
-                        why = (
-                            f"not found or invalid (looked for {target})"
-                            if target is not None
-                            else f"is outside the rule file's directory {path.parent}; name a file in it or below it"
-                        )
-                        line = parsed.line("groups", g, "rules", r, "roster")
-                        problems.append(RuleProblem(path, line, rule.id, "roster", f"roster '{ref}' {why}"))
-                    else:
-                        found.append(roster)
-                if refs is None or len(found) == len([refs] if isinstance(refs, str) else refs):
-                    compiled.append(CompiledRule.compile(rule, group, found or None))
+                compiled.append(CompiledRule.compile(rule, group, resolved.get((g, r))))
     problems.extend(rosters.problems)
     if problems:
         raise RuleFileError(_unique(problems))
@@ -303,6 +312,37 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
             for unit in roster.units:
                 names.setdefault(unit.id, unit.name)
     return RulePack(rules=tuple(compiled), unit_names=names)
+
+
+def _resolve_rosters(parsed: Parsed, rosters: _Rosters) -> dict[tuple[int, int], list[Roster]]:
+    """The rosters each rule names, by group and rule index; a problem for each missing, invalid or outside.
+
+    Read from the raw data, so that a file with other mistakes still has its roster references checked.
+    """
+    path = parsed.path
+    resolved: dict[tuple[int, int], list[Roster]] = {}
+    for g, r, rule in _raw_rules(parsed):
+        refs = rule.get("roster")
+        if not isinstance(refs, str | list):
+            continue  # absent, or of a wrong type the schema reports
+        rule_id = rule.get("id") if isinstance(rule.get("id"), str) else None
+        found: list[Roster] = []
+        for ref in [refs] if isinstance(refs, str) else [ref for ref in refs if isinstance(ref, str)]:
+            target = confined(path.parent, ref, path.parent)
+            roster = rosters.get(target) if target is not None else None
+            if roster is None:
+                why = (
+                    f"not found or invalid (looked for {target})"
+                    if target is not None
+                    else f"is outside the rule file's directory {path.parent}; name a file in it or below it"
+                )
+                line = parsed.line("groups", g, "rules", r, "roster")
+                parsed.problems.append(RuleProblem(path, line, rule_id, "roster", f"roster '{ref}' {why}"))
+            else:
+                found.append(roster)
+        if found:
+            resolved[(g, r)] = found
+    return resolved
 
 
 def _unique(problems: list[RuleProblem]) -> list[RuleProblem]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -106,11 +106,13 @@ def _event(entry: TimelineEvent, serial: int) -> Event:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of one scenario: failure messages, empty when it passed."""
+    """The outcome of one scenario: failure messages, empty when it passed; where the scenario is in its file."""
 
     name: str
     failures: list[str]
     checks: int
+    line: int | None = None
+    field: str = "tests"
 
 
 def run_case(pack: RulePack, case: RuleTestCase) -> CaseResult:
@@ -180,7 +182,10 @@ def run_test_file(path: Path) -> list[CaseResult]:
     if spec is None or parsed.problems:
         raise RuleFileError(parsed.problems or [RuleProblem(path, None, None, "(file)", "not a rule test file")])
     pack = load_pack(_rule_files(parsed, spec))
-    return [run_case(pack, case) for case in spec.tests]
+    return [
+        replace(run_case(pack, case), line=parsed.line("tests", i), field=f"tests.{i}")
+        for i, case in enumerate(spec.tests)
+    ]
 
 
 def pack_directory(test_file: Path) -> Path:

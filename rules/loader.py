@@ -20,7 +20,16 @@ from rules.roster import Roster
 from rules.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
 from rules.suggest import explain
 
-__all__ = ["BUNDLED_PACK", "Parsed", "load_pack", "load_rule_file", "parse_yaml", "rule_files_in", "validate"]
+__all__ = [
+    "BUNDLED_PACK",
+    "Parsed",
+    "links_out_of",
+    "load_pack",
+    "load_rule_file",
+    "parse_yaml",
+    "rule_files_in",
+    "validate",
+]
 
 #: The Project 06 rule pack shipped with the product.
 BUNDLED_PACK = Path(__file__).parent / "packs"
@@ -239,14 +248,30 @@ def _check_ids(parsed: Parsed, first_seen: dict[str, tuple[Path, int | None]]) -
 
 
 def rule_files_in(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories into their ``*.yaml``/``*.yml`` files, in a stable order."""
+    """Expand directories into their ``*.yaml``/``*.yml`` files, in a stable order.
+
+    A link in a directory that leads outside it is left out (``links_out_of`` names them).
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            files.extend(p for p in found if p.resolve().is_relative_to(path.resolve()))
         else:
             files.append(path)
     return files
+
+
+def links_out_of(paths: Iterable[Path]) -> list[RuleProblem]:
+    """A problem for each file in the directories among ``paths`` that is a link leading outside its directory."""
+    problems = []
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+                if not found.resolve().is_relative_to(path.resolve()):
+                    message = f"a link to {found.resolve()}, outside {path}; it is not read: copy the file in instead"
+                    problems.append(RuleProblem(found, None, None, "(file)", message))
+    return problems
 
 
 class _Rosters:
@@ -280,10 +305,10 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
     """
     paths = list(paths)
     files = rule_files_in(paths)
-    if not files:
+    if not files and not links_out_of(paths):
         where = ", ".join(map(str, paths))
         raise RuleFileError([RuleProblem(Path(where), None, None, "(file)", "no rule files (*.yaml) found")])
-    problems: list[RuleProblem] = []
+    problems = links_out_of(paths)
     rosters = _Rosters()
     compiled: list[CompiledRule] = []
     first_seen: dict[str, tuple[Path, int | None]] = {}

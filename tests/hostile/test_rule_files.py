@@ -176,3 +176,15 @@ def test_a_rule_test_cannot_name_rule_files_outside_the_pack(tmp_path: Path) -> 
     (tmp_path / "pack" / "rules.yaml").write_text(REDOS_RULES, encoding="utf-8")
     path.write_text(REDOS_TESTS.replace("[rules.yaml]", "[../rules.yaml]"), encoding="utf-8")
     assert _monitor("rules", "test", str(path), timeout=30).returncode == 0
+
+
+def test_a_link_in_the_pack_directory_to_a_file_outside_is_not_read(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "rules.yaml").write_text(REDOS_RULES, encoding="utf-8")
+    (tmp_path / "secret.yaml").write_text("roster: secret\nunits:\n  - {id: X, name: Secret}\n", encoding="utf-8")
+    (pack / "units.yaml").symlink_to(tmp_path / "secret.yaml")
+    done = _monitor("rules", "check", str(pack), timeout=30)
+    _no_traceback(done)
+    assert done.returncode == 1
+    assert f"{pack / 'units.yaml'}: field '(file)': a link to {tmp_path / 'secret.yaml'}, outside {pack}" in done.stderr

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest request body accepted by HTTP ingestion."
     )
+    no_color: str = Field(
+        default="",
+        validation_alias="NO_COLOR",
+        description="The no-color.org convention, read as NO_COLOR (no prefix): set and not empty, output has no colour.",
+    )
 
     @field_validator("alertmanager_url", "webhook_url", mode="before")
     @classmethod
@@ -126,6 +131,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @property
+    def colour(self) -> bool:
+        """Whether output may be coloured at all (a terminal is also needed): not when ``NO_COLOR`` is set."""
+        return not self.no_color
 
     @property
     def base_url(self) -> str:

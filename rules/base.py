@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from rules.matchers import Selector, selects
 from rules.templates import Template
 
-__all__ = ["WARNING", "Condition", "RuleBase", "RuleId", "Severity"]
+__all__ = ["WARNING", "Condition", "LabelName", "RuleBase", "RuleId", "Severity"]
 
 Severity = Literal["info", "warning", "critical"]
 WARNING: Severity = "warning"
@@ -23,6 +24,23 @@ RuleId = Annotated[
         description="Lowercase letters, digits, '.', '_' and '-'; starts with a letter or digit.",
     ),
 ]
+
+#: Prometheus/Alertmanager's label-name grammar; Alertmanager rejects an alert with any other name.
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _label_name(name: str) -> str:
+    if not _LABEL_NAME.fullmatch(name):
+        raise ValueError(
+            f"label name '{name}' is not valid for Prometheus/Alertmanager: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+    if name.startswith("__"):
+        raise ValueError(f"label name '{name}' starts with '__', which Prometheus/Alertmanager reserve; rename it")
+    return name
+
+
+LabelName = Annotated[str, AfterValidator(_label_name)]
 
 
 class RuleBase(BaseModel):
@@ -36,7 +54,11 @@ class RuleBase(BaseModel):
         default_factory=dict,
         description='Matchers on fields (kind, unit_id, task_id, indicator) or labels: value, {"!=": v}, {"=~": re}, {in: [...]}.',
     )
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels put on every alert.")
+    labels: dict[LabelName, str] = Field(
+        default_factory=dict,
+        description="Extra labels put on every alert; names as Prometheus/Alertmanager allow.",
+        json_schema_extra={"propertyNames": {"pattern": "^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$"}},
+    )
     summary: Template | None = Field(default=None, description="Message template, e.g. '{unit_name}: {task_title}'.")
 
     def selects(self, fields: Mapping[str, str], labels: Mapping[str, str]) -> bool:

@@ -5,18 +5,19 @@ In YAML a plain value means equality; a one-key mapping names the operator::
     select:
       kind: inspection_plan
       unit_id: {"!=": VN-HN}
-      program: {"=~": "de-an-.*"}
+      program: {"=~": "de-an-.*"}   # RE2 syntax, whole value
       directive: {in: ["05", "06"]}
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+
+from rules.patterns import Pattern, compile_pattern
 
 __all__ = ["Matcher", "Selector", "selects"]
 
@@ -30,7 +31,7 @@ class Matcher:
 
     op: Op
     value: str | tuple[str, ...]
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
 
     def matches(self, have: str | None) -> bool:
         """Whether a subject's value passes; a missing value only passes ``!=``."""
@@ -43,7 +44,7 @@ class Matcher:
         if self.op == "in":
             return have in self.value
         assert self.pattern is not None
-        return self.pattern.fullmatch(have) is not None
+        return self.pattern.fullmatch(have)
 
     def dump(self) -> Any:
         """The YAML form."""
@@ -66,19 +67,16 @@ def _matcher(raw: Any) -> Matcher:
         if op in ("=", "!="):
             return Matcher(op, str(value))
         if op == "=~":
-            try:
-                return Matcher("=~", str(value), re.compile(str(value)))
-            except re.error as exc:
-                raise ValueError(f"'{value}' is not a regular expression: {exc}") from None
+            return Matcher("=~", str(value), compile_pattern(str(value)))  # ValueError: a located load error
     raise ValueError('a matcher is a value, or one of {"=": v}, {"!=": v}, {"=~": regex}, {in: [v, ...]}')
 
 
-def _selector(raw: Any) -> dict[str, Matcher]:
+def _selector(raw: Any) -> Any:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise ValueError("select is a mapping of field or label name to matcher")
-    return {str(name): _matcher(value) for name, value in raw.items()}
+    return {str(name): value for name, value in raw.items()}  # each matcher is validated on its own: errors name it
 
 
 _MATCHER_SCHEMA = {
@@ -97,7 +95,7 @@ _MATCHER_SCHEMA = {
 }
 
 Selector = Annotated[
-    dict[str, Matcher],
+    dict[str, Annotated[Matcher, PlainValidator(_matcher)]],
     BeforeValidator(_selector),
     PlainSerializer(lambda s: {k: m.dump() for k, m in s.items()}, return_type=dict),
     WithJsonSchema({"type": "object", "additionalProperties": _MATCHER_SCHEMA}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -19,12 +19,13 @@ from events.codec import describe_validation_error
 from events.models import Event, IndicatorEvent, TaskStatusEvent
 from rules.alerts import AlertTransition
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import load_pack, parse_yaml, validate
+from rules.loader import Parsed, load_pack, parse_yaml, validate
 from rules.pack import RulePack
 from rules.simulation import Simulation
+from rules.sources import confined
 from rules.state import AlertState
 
-__all__ = ["CaseResult", "RuleTestFile", "run_test_file"]
+__all__ = ["CaseResult", "RuleTestFile", "pack_directory", "run_test_file"]
 
 
 class TimelineEvent(BaseModel):
@@ -105,11 +106,13 @@ def _event(entry: TimelineEvent, serial: int) -> Event:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of one scenario: failure messages, empty when it passed."""
+    """The outcome of one scenario: failure messages, empty when it passed; where the scenario is in its file."""
 
     name: str
     failures: list[str]
     checks: int
+    line: int | None = None
+    field: str = "tests"
 
 
 def run_case(pack: RulePack, case: RuleTestCase) -> CaseResult:
@@ -178,5 +181,37 @@ def run_test_file(path: Path) -> list[CaseResult]:
     spec = validate(parsed, RuleTestFile)
     if spec is None or parsed.problems:
         raise RuleFileError(parsed.problems or [RuleProblem(path, None, None, "(file)", "not a rule test file")])
-    pack = load_pack([path.parent / name for name in spec.rule_files])
-    return [run_case(pack, case) for case in spec.tests]
+    pack = load_pack(_rule_files(parsed, spec))
+    return [
+        replace(run_case(pack, case), line=parsed.line("tests", i), field=f"tests.{i}")
+        for i, case in enumerate(spec.tests)
+    ]
+
+
+def pack_directory(test_file: Path) -> Path:
+    """The directory a rule test file's ``rule_files`` must lie in: the pack's.
+
+    That is the directory above when the test file is in a ``tests`` directory (a pack's layout), else its own.
+    """
+    return test_file.parent.parent if test_file.parent.name == "tests" else test_file.parent
+
+
+def _rule_files(parsed: Parsed, spec: RuleTestFile) -> list[Path]:
+    """The rule files a test names, each confined to the pack's directory.
+
+    Raises:
+        RuleFileError: a name that leads outside it, at its line.
+    """
+    root = pack_directory(parsed.path)
+    files: list[Path] = []
+    problems: list[RuleProblem] = []
+    for i, name in enumerate(spec.rule_files):
+        target = confined(parsed.path.parent, name, root)
+        if target is None:
+            message = f"'{name}' is outside the pack's directory {root}; name a file in it or below it"
+            problems.append(RuleProblem(parsed.path, parsed.line("rule_files", i), None, f"rule_files.{i}", message))
+        else:
+            files.append(target)
+    if problems:
+        raise RuleFileError(problems)
+    return files

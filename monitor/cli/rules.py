@@ -1,28 +1,88 @@
-"""``monitor rules check`` and ``monitor rules test``."""
+"""``monitor rules check`` and ``monitor rules test``.
+
+Exit status: 0 all good, 1 problems found or a rule test failed, 2 a usage or configuration error (a path that
+does not exist, nothing to test). ``--format json`` prints the problems as a JSON list on stdout, each with
+``file``, ``line``, ``rule_id``, ``field`` and ``message``; text output is coloured only on a terminal and never
+when ``NO_COLOR`` is set.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from rules.exceptions import RuleFileError
+from monitor.cli.common import settings_from
+from monitor.exceptions import MonitorError
+from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import load_pack, parse_yaml, rule_files_in
 
-__all__ = ["register"]
+__all__ = ["problem_record", "register"]
+
+_RED, _GREEN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[1m", "\033[0m"
+
+
+class _Style:
+    """ANSI colour for one stream, or none: only on a terminal and only when the settings allow it."""
+
+    def __init__(self, stream: TextIO, allowed: bool) -> None:
+        self.stream = stream
+        self.on = allowed and stream.isatty()
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.on else text
+
+    def problem(self, problem: RuleProblem) -> str:
+        where = f"{problem.path}:{problem.line}" if problem.line else str(problem.path)
+        return self(_BOLD, where) + str(problem).removeprefix(where)
+
+
+def problem_record(problem: RuleProblem) -> dict[str, Any]:
+    """One problem as ``--format json`` prints it."""
+    return {
+        "file": str(problem.path),
+        "line": problem.line,
+        "rule_id": problem.rule_id,
+        "field": problem.field,
+        "message": problem.message,
+    }
+
+
+def _print_json(problems: Sequence[RuleProblem]) -> None:
+    print(json.dumps([problem_record(p) for p in problems], ensure_ascii=False, indent=2))
+
+
+def _paths(names: Sequence[str]) -> list[Path]:
+    """The named files or directories; one that does not exist is a usage error."""
+    paths = [Path(name) for name in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise MonitorError(f"no such file or directory: {', '.join(missing)}")
+    return paths
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
     """Validate rule files; print every problem with file, line, rule and field."""
+    colour = settings_from(args).colour
+    paths = _paths(args.files)
     try:
-        pack = load_pack([Path(p) for p in args.files])
+        pack = load_pack(paths)
     except RuleFileError as exc:
+        if args.format == "json":
+            _print_json(exc.problems)
+            return 1
+        err = _Style(sys.stderr, colour)
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+            print(err.problem(problem), file=sys.stderr)
+        print(err(_RED, f"{len(exc.problems)} problem(s) found"), file=sys.stderr)
         return 1
-    print(f"ok: {len(pack.rules)} rules")
+    if args.format == "json":
+        _print_json([])
+    else:
+        print(_Style(sys.stdout, colour)(_GREEN, f"ok: {len(pack.rules)} rules"))
     return 0
 
 
@@ -30,29 +90,42 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     """Run rule unit tests on a simulated clock; print expected vs actual for each failure."""
     from rules.testing import run_test_file
 
-    files = [p for p in rule_files_in([Path(p) for p in args.files]) if parse_yaml(p).kind == "tests"]
+    colour = settings_from(args).colour
+    files = [p for p in rule_files_in(_paths(args.files)) if parse_yaml(p).kind == "tests"]
     if not files:
-        print("no rule test files (YAML with a top-level 'tests:') found", file=sys.stderr)
-        return 1
+        raise MonitorError(f"no rule test files (YAML with a top-level 'tests:') in {', '.join(args.files)}")
+    out, err = _Style(sys.stdout, colour), _Style(sys.stderr, colour)
+    problems: list[RuleProblem] = []
     failed = passed = 0
     for path in files:
         try:
             results = run_test_file(path)
         except RuleFileError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+            problems.extend(exc.problems)
+            if args.format != "json":
+                for problem in exc.problems:
+                    print(err.problem(problem), file=sys.stderr)
             failed += 1
             continue
         for result in results:
             if result.failures:
                 failed += 1
-                print(f"FAIL {path}: {result.name}")
-                for failure in result.failures:
-                    print(f"    {failure}")
+                problems.extend(
+                    RuleProblem(path, result.line, None, result.field, f"{result.name}: {failure}")
+                    for failure in result.failures
+                )
+                if args.format != "json":
+                    print(f"{out(_RED, 'FAIL')} {path}: {result.name}")
+                    for failure in result.failures:
+                        print(f"    {failure}")
             else:
                 passed += 1
-                print(f"ok   {path}: {result.name} ({result.checks} checks)")
-    print(f"{passed} passed, {failed} failed")
+                if args.format != "json":
+                    print(f"{out(_GREEN, 'ok  ')} {path}: {result.name} ({result.checks} checks)")
+    if args.format == "json":
+        _print_json(problems)
+    else:
+        print(out(_RED if failed else _GREEN, f"{passed} passed, {failed} failed"))
     return 1 if failed else 0
 
 
@@ -66,3 +139,10 @@ def register(commands: Any) -> None:
     test = rules_commands.add_parser("test", help="run rule unit tests on a simulated clock")
     test.add_argument("files", nargs="+", help="rule test files or directories")
     test.set_defaults(func=cmd_rules_test)
+    for command in (check, test):
+        command.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help="text (default) or json: a list of problems, each with file, line, rule_id, field, message",
+        )

@@ -49,7 +49,7 @@ def test_three_mistakes_are_all_reported_with_line_rule_and_field(tmp_path: Path
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("groups:\n  - name: g\n    rules:\n      - id: a\n        kind: nonsense\n", 4, "tag 'nonsense'"),
+        ("groups:\n  - name: g\n    rules:\n      - id: a\n        kind: nonsense\n", 5, "unknown kind 'nonsense'"),
         ("groups:\n  - name: g\n    timezone: Mars/Olympus\n", 3, "unknown time zone"),
         ("groups: [\n", 2, "not valid YAML"),
         ("groups:\n  - name: g\n    name: h\n", 3, "duplicate key 'name'"),
@@ -57,8 +57,12 @@ def test_three_mistakes_are_all_reported_with_line_rule_and_field(tmp_path: Path
         (
             "groups:\n  - name: g\n    rules:\n      - id: a\n        kind: deadline\n        surprise: 1\n",
             6,
-            "Extra inputs",
+            "unknown field 'surprise'",
         ),
+        ("groups: !!python/object:os.system x\n", 1, "the tag !!python/object:os.system is not allowed"),
+        ("groups:\n  - name: !!int g\n", 2, "'g' is not a valid !!int"),
+        ("groups:\n  - name: g\n    ? [a]\n    : b\n", 3, "a key must be a plain value"),
+        ("groups:\n  - <<: {name: g}\n", 2, "merge keys ('<<') are not supported"),
     ],
 )
 def test_single_mistakes(tmp_path: Path, text: str, line: int | None, message: str) -> None:
@@ -137,3 +141,128 @@ def test_rules_check_command_reports_every_mistake(tmp_path: Path, capsys: pytes
         assert f"{path}:{line}: rule '" in err
     assert "3 problem(s) found" in err
     assert main(["rules", "check", str(BUNDLED_PACK)]) == 0
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes("groups:\n  - name: Bình Định\n".encode().replace("ì".encode(), b"\xec"))  # Latin-1 ì
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 2 and "not UTF-8 text" in problem.message
+
+
+LABELLED = """\
+groups:
+  - name: g
+    rules:
+      - id: a
+        kind: deadline
+        due_from: deadline
+        labels:
+          team: digital_transformation
+          _private: "1"
+          bad-name: x
+          __meta: y
+          9lives: z
+          "": w
+"""
+
+
+def test_label_names_follow_the_prometheus_grammar_with_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, LABELLED)
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(path)
+    found = [(p.line, p.rule_id, p.field.rsplit(".", 1)[-1], p.message.split(" is ")[0]) for p in caught.value.problems]
+    assert found == [
+        (10, "a", "bad-name", "label name 'bad-name'"),
+        (11, "a", "__meta", "label name '__meta' starts with '__', which Prometheus/Alertmanager reserve; rename it"),
+        (12, "a", "9lives", "label name '9lives'"),
+        (13, "a", "", "label name ''"),
+    ]
+    assert "use letters, digits and '_', not starting with a digit" in str(caught.value)
+    ok = LABELLED.split("          bad-name")[0]
+    assert load_rule_file(_write(tmp_path, ok)).groups[0].rules[0].labels == {
+        "team": "digital_transformation",
+        "_private": "1",
+    }
+
+
+def test_the_editor_schema_refuses_the_label_names_the_loader_refuses() -> None:
+    import json
+
+    import jsonschema
+
+    from rules.schema import render_rule_schemas
+
+    schema = json.loads(render_rule_schemas()["rules.schema.json"])
+    rule = {"id": "a", "kind": "deadline", "due_from": "deadline"}
+    for name, valid in (("team", True), ("_x", True), ("bad-name", False), ("__meta", False), ("9lives", False)):
+        document = {"groups": [{"name": "g", "rules": [{**rule, "labels": {name: "v"}}]}]}
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(document))
+        assert (not errors) == valid, (name, errors)
+
+
+FOUR_MISTAKES = """\
+groups:
+  - name: g
+    rules:
+      - id: same
+        kind: deadline
+        due_from: deadline
+        warn_befor: [1d]
+      - id: same
+        kind: treshold
+        indicator: x
+        below: 1
+      - id: other
+        kind: deadline
+        due: "2024-07-20T00:00:00+07:00"
+        severity: critcal
+        roster: units/nowhere.yaml
+"""
+
+
+def test_one_pass_names_every_mistake_with_the_name_meant(tmp_path: Path) -> None:
+    path = _write(tmp_path, FOUR_MISTAKES)
+    with pytest.raises(RuleFileError) as caught:
+        load_pack([path])
+    found = sorted((p.line, p.rule_id, p.field, p.message) for p in caught.value.problems)
+    assert [(line, rule_id, field) for line, rule_id, field, _ in found] == [
+        (7, "same", "groups.0.rules.0.warn_befor"),
+        (8, "same", "id"),
+        (9, "same", "groups.0.rules.1.kind"),
+        (15, "other", "groups.0.rules.2.severity"),
+        (16, "other", "roster"),
+    ]
+    messages = [message for *_, message in found]
+    assert messages[0] == "unknown field 'warn_befor'; did you mean 'warn_before'?"
+    assert messages[1] == f"rule id 'same' is already used at {path}:4"
+    assert messages[2] == "unknown kind 'treshold'; did you mean 'threshold'?"
+    assert messages[3].endswith("did you mean 'critical'?")
+    assert "units/nowhere.yaml" in messages[4]
+
+
+def test_a_duplicate_id_within_one_file_is_reported_by_load_rule_file(tmp_path: Path) -> None:
+    rule = "      - {id: same, kind: threshold, indicator: x, below: 1}\n"
+    with pytest.raises(RuleFileError, match="rule id 'same' is already used"):
+        load_rule_file(_write(tmp_path, "groups:\n  - name: g\n    rules:\n" + rule + rule))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("grops: []\n", "unknown field 'grops'; did you mean 'groups'?"),
+        ("groups:\n  - name: g\n    timzone: UTC\n", "unknown field 'timzone'; did you mean 'timezone'?"),
+        ("groups:\n  - name: g\n    zzz: 1\n", "unknown field 'zzz'; expected one of: 'name', 'timezone', "),
+        (
+            "groups:\n  - name: g\n    rules:\n      - {id: a, kind: threshold, indicator: x, below: 1, schedul: []}\n",
+            "unknown field 'schedul'; did you mean 'schedule'?",
+        ),
+        ("groups:\n  - name: g\n    rules:\n      - {id: a, kind: stale}\n", "unknown kind 'stale'; did you mean"),
+    ],
+)
+def test_unknown_keys_and_kinds_name_the_known_ones(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(RuleFileError) as caught:
+        load_rule_file(_write(tmp_path, text))
+    assert any(p.message.startswith(message) for p in caught.value.problems), caught.value.problems

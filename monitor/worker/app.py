@@ -46,6 +46,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from monitor.kafka.client import faust_credentials
 from monitor.kafka.positions import commit_run, rewind_uncommitted
+from monitor.kafka.records import RECORD_OVERHEAD
 from monitor.settings import Settings
 
 __all__ = ["MonitorApp", "build_app"]
@@ -273,6 +274,11 @@ def build_app(settings: Settings) -> MonitorApp:
         # and below the offset faust persisted locally; the check would crash the worker on takeover, while
         # recovery from the persisted offset loses nothing.
         recovery_consistency_check=False,
+        # One limit for what comes in and what goes out: a record the worker may read whole, it can also
+        # forward or dead-letter whole (faust's defaults, 1 MiB in and 1,000,000 bytes out, lost records
+        # between the two).
+        consumer_max_fetch_size=settings.max_record_bytes + RECORD_OVERHEAD,
+        producer_max_request_size=settings.max_record_bytes + RECORD_OVERHEAD,
         loghandlers=[],
     )
     app.fetch_max_wait_ms = round(settings.fetch_max_wait * 1000)

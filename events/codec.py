@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.models import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, Event, EventKind, IndicatorEvent, TaskStatusEvent
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -46,7 +46,8 @@ MAX_REASON_ITEMS = 50
 MAX_REASON_CHARS = 8192
 _STRUCTURED = "application/cloudevents"
 # What a reason must not carry raw: controls (forged log lines, terminal escapes) and lone surrogates (unencodable).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSAFE = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 _MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent]] = {
     EventKind.TASK_STATUS: TaskStatusEvent,
     EventKind.INDICATOR: IndicatorEvent,
@@ -87,11 +88,20 @@ def describe_validation_error(exc: ValidationError) -> str:
     for err in exc.errors()[:_MAX_REPORTED_ERRORS]:
         where = escape(".".join(str(p) for p in err["loc"])) or "event"
         got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
-        parts.append(f"field '{where}': {escape(err['msg'].removeprefix('Value error, '))}{got}")
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == IDENTIFIER_PATTERN:
+            message = _control_character_message(str(err.get("input")))
+        parts.append(f"field '{where}': {escape(message)}{got}")
     more = exc.error_count() - _MAX_REPORTED_ERRORS
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
+
+
+def _control_character_message(value: str) -> str:
+    found = _CONTROL.search(value)
+    where = f" (U+{ord(found.group()):04X} at position {found.start()})" if found is not None else ""
+    return f"must not contain control characters{where}"
 
 
 def _escaped(found: re.Match[str]) -> str:

@@ -2,19 +2,24 @@
 
 A record value is a bare event object, a CloudEvents 1.0 structured event, a
 binary-mode CloudEvent (``ce_*`` headers) or a JSON array of the first two.
+The mode follows the CloudEvents Kafka protocol binding: a ``content-type``
+header starting with ``application/cloudevents`` means structured mode
+whatever ``ce_*`` headers ride along (gateways copy them); otherwise
+``ce_specversion`` means binary mode.
 Decoding never raises on bad input: every problem becomes a ``Rejection``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.models import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, Event, EventKind, IndicatorEvent, TaskStatusEvent
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -25,12 +30,24 @@ __all__ = [
     "describe_validation_error",
     "encode_batch",
     "encode_event",
+    "escape",
     "infer_kind",
+    "is_structured",
     "join_batch",
+    "rejection_reason",
+    "screen",
 ]
 
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 _MAX_REPORTED_ERRORS = 5
+#: Item errors a dead-letter reason lists one by one; the rest are counted.
+MAX_REASON_ITEMS = 50
+#: Characters a dead-letter reason keeps (it travels in a record header and a log line).
+MAX_REASON_CHARS = 8192
+_STRUCTURED = "application/cloudevents"
+# What a reason must not carry raw: controls (forged log lines, terminal escapes) and lone surrogates (unencodable).
+_UNSAFE = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 _MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent]] = {
     EventKind.TASK_STATUS: TaskStatusEvent,
     EventKind.INDICATOR: IndicatorEvent,
@@ -57,24 +74,91 @@ class Decoded:
     events: tuple[Event, ...] = ()
     rejections: tuple[Rejection, ...] = field(default=())
     is_batch: bool = False
+    #: Where each event was in the record (its batch index); empty means 0, 1, 2, ... in order.
+    positions: tuple[int, ...] = ()
+
+    def position(self, number: int) -> int:
+        """The batch index of ``events[number]``."""
+        return self.positions[number] if self.positions else number
 
 
 def describe_validation_error(exc: ValidationError) -> str:
     """Turn a pydantic error into one readable line naming each bad field."""
     parts = []
     for err in exc.errors()[:_MAX_REPORTED_ERRORS]:
-        where = ".".join(str(p) for p in err["loc"]) or "event"
+        where = escape(".".join(str(p) for p in err["loc"])) or "event"
         got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
-        parts.append(f"field '{where}': {err['msg']}{got}")
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == IDENTIFIER_PATTERN:
+            message = _control_character_message(str(err.get("input")))
+        parts.append(f"field '{where}': {escape(message)}{got}")
     more = exc.error_count() - _MAX_REPORTED_ERRORS
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
 
 
+def _control_character_message(value: str) -> str:
+    found = _CONTROL.search(value)
+    where = f" (U+{ord(found.group()):04X} at position {found.start()})" if found is not None else ""
+    return f"must not contain control characters{where}"
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    r"""``text`` with control characters and lone surrogates written as ``\xNN``/``\uNNNN`` escapes."""
+    return _UNSAFE.sub(_escaped, text)
+
+
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # nested too deep to show, or circular: its type says enough
+        text = type(value).__name__
+    text = escape(text)  # json.dumps keeps lone surrogates as they are
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def rejection_reason(rejections: Sequence[Rejection]) -> str:
+    """One line for a record's rejections: the first ``MAX_REASON_ITEMS``, a count of the rest, escaped and capped."""
+    parts = [escape(str(r)) for r in rejections[:MAX_REASON_ITEMS]]
+    if len(rejections) > MAX_REASON_ITEMS:
+        parts.append(f"and {len(rejections) - MAX_REASON_ITEMS} more refused items ({len(rejections)} in all)")
+    reason = "; ".join(parts)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 40] + f"... (cut from {len(reason)} characters)"
+    return reason
+
+
+def screen(decoded: Decoded, check: Callable[[Event], str | None]) -> tuple[Decoded, int]:
+    """Refuse the events ``check`` has a reason against; return what is left, and how many were refused.
+
+    The refused events become rejections at their place in the record.
+    """
+    refused: list[tuple[int, str]] = []
+    for number, event in enumerate(decoded.events):
+        reason = check(event)
+        if reason is not None:
+            refused.append((number, reason))
+    if not refused:
+        return decoded, 0
+    dropped = {number for number, _ in refused}
+    kept = [n for n in range(len(decoded.events)) if n not in dropped]
+    added = [Rejection(reason, decoded.position(n) if decoded.is_batch else None) for n, reason in refused]
+    rejections = sorted((*decoded.rejections, *added), key=lambda r: -1 if r.index is None else r.index)
+    return (
+        Decoded(
+            tuple(decoded.events[n] for n in kept),
+            tuple(rejections),
+            decoded.is_batch,
+            tuple(decoded.position(n) for n in kept),
+        ),
+        len(refused),
+    )
 
 
 def _kind_for_type(ce_type: object) -> EventKind | Rejection:
@@ -138,6 +222,14 @@ def decode_object(item: object, default_kind: EventKind | None) -> Event | Rejec
     return _validate(kind, item)
 
 
+def is_structured(headers: Sequence[tuple[str, bytes]]) -> bool:
+    """Whether the headers mark a structured-mode CloudEvent: ``content-type`` decides, per the Kafka binding."""
+    for key, value in headers:
+        if key.lower() == "content-type":
+            return value[: len(_STRUCTURED)].decode("ascii", "replace").lower() == _STRUCTURED
+    return False
+
+
 def decode_record(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]] = (),
@@ -149,7 +241,8 @@ def decode_record(
 
     Args:
         value: The raw record value.
-        headers: Kafka record headers; ``ce_*`` headers mark a binary-mode CloudEvent.
+        headers: Kafka record headers; ``ce_*`` headers mark a binary-mode CloudEvent, unless ``content-type``
+            says structured mode (``application/cloudevents...``).
         default_kind: The kind of a bare event, given by the topic it came on (``None``: from its fields).
         max_bytes: Larger records are refused whole.
 
@@ -167,10 +260,13 @@ def decode_record(
         return Decoded(rejections=(Rejection(f"record is not UTF-8: {exc}"),))
     except json.JSONDecodeError as exc:
         return Decoded(rejections=(Rejection(f"record is not JSON: {exc}"),))
+    except RecursionError:
+        return Decoded(rejections=(Rejection("record is nested too deep to read; events are flat JSON objects"),))
 
-    ce_headers = {k.lower()[3:]: v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_")}
-    if "specversion" in ce_headers:
-        return _collect([_from_cloudevent(ce_headers, payload)], is_batch=False)
+    if headers and not is_structured(headers):
+        ce_headers = {k.lower()[3:]: v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_")}
+        if "specversion" in ce_headers:
+            return _collect([_from_cloudevent(ce_headers, payload)], is_batch=False)
     if isinstance(payload, list):
         if not payload:
             return Decoded(rejections=(Rejection("empty batch"),), is_batch=True)
@@ -181,12 +277,14 @@ def decode_record(
 def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:
     events: list[Event] = []
     rejections: list[Rejection] = []
+    positions: list[int] = []
     for index, result in enumerate(results):
         if isinstance(result, Rejection):
             rejections.append(Rejection(result.reason, index if is_batch else None))
         else:
             events.append(result)
-    return Decoded(tuple(events), tuple(rejections), is_batch)
+            positions.append(index)
+    return Decoded(tuple(events), tuple(rejections), is_batch, tuple(positions) if rejections else ())
 
 
 def encode_event(event: Event) -> bytes:

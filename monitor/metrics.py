@@ -82,6 +82,13 @@ class Metrics:
             buckets=_EVAL_BUCKETS,
             registry=registry,
         )
+        self.from_future = Counter(
+            "compliance_events_from_future",
+            "Events refused because their occurred_at lay further ahead of the worker's clock than "
+            "MONITOR_MAX_CLOCK_SKEW.",
+            ["topic"],
+            registry=registry,
+        )
         self.suppressed = Counter(
             "compliance_alert_duplicates_suppressed",
             "Alert transitions not written again because the alerts topic already had them (redone work).",

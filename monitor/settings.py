@@ -47,7 +47,19 @@ class Settings(BaseSettings):
         default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."
     )
     tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
-    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, gt=0)
+    max_record_bytes: int = Field(
+        default=DEFAULT_MAX_RECORD_BYTES,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest record value accepted, in bytes; also what the worker fetches per partition and the "
+        "largest record it produces (larger ones are dead-lettered with their value cut).",
+    )
+    max_clock_skew: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds an event's occurred_at may lie ahead of the worker's clock; events further ahead "
+        "are dead-lettered.",
+    )
     flush_interval: float = Field(
         default=0.05,
         gt=0,

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.pack import CompiledRule, RuleFile, RulePack
+from rules.pack import CompiledRule, IndicatorBounds, RuleFile, RulePack
 from rules.roster import Roster
 from rules.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
 from rules.suggest import explain
@@ -312,6 +312,7 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
     rosters = _Rosters()
     compiled: list[CompiledRule] = []
     first_seen: dict[str, tuple[Path, int | None]] = {}
+    bounds: dict[str, tuple[IndicatorBounds, Path]] = {}
     for path in files:
         parsed = parse_yaml(path)
         if parsed.kind == "roster":
@@ -325,6 +326,7 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
         problems.extend(parsed.problems)
         if rule_file is None or parsed.problems:
             continue
+        problems.extend(_merge_bounds(bounds, rule_file, parsed))
         for g, group in enumerate(rule_file.groups):
             for r, rule in enumerate(group.rules):
                 compiled.append(CompiledRule.compile(rule, group, resolved.get((g, r))))
@@ -336,7 +338,23 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
         if roster is not None:
             for unit in roster.units:
                 names.setdefault(unit.id, unit.name)
-    return RulePack(rules=tuple(compiled), unit_names=names)
+    return RulePack(
+        rules=tuple(compiled), unit_names=names, indicator_bounds={name: b for name, (b, _) in bounds.items()}
+    )
+
+
+def _merge_bounds(
+    bounds: dict[str, tuple[IndicatorBounds, Path]], rule_file: RuleFile, parsed: Parsed
+) -> list[RuleProblem]:
+    """Add a file's indicator bounds to the pack's; an indicator two files bound differently is a problem."""
+    problems = []
+    for name, declared in rule_file.indicators.items():
+        earlier = bounds.setdefault(name, (declared, parsed.path))
+        if earlier[0] != declared:
+            where = parsed.line("indicators", name)
+            message = f"indicator '{name}' has other bounds in {earlier[1]}; declare it once"
+            problems.append(RuleProblem(parsed.path, where, None, f"indicators.{name}", message))
+    return problems
 
 
 def _resolve_rosters(parsed: Parsed, rosters: _Rosters) -> dict[tuple[int, int], list[Roster]]:

@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from events.models import Event, IndicatorEvent
 from rules.aggregate import AggregateRule
 from rules.calendar import WorkCalendar
 from rules.deadline import DeadlineRule
@@ -20,7 +21,7 @@ from rules.roster import Roster
 from rules.staleness import StalenessRule
 from rules.threshold import ThresholdRule
 
-__all__ = ["AnyRule", "CompiledRule", "Rule", "RuleFile", "RuleGroup", "RulePack"]
+__all__ = ["AnyRule", "CompiledRule", "IndicatorBounds", "Rule", "RuleFile", "RuleGroup", "RulePack"]
 
 AnyRule = DeadlineRule | ThresholdRule | StalenessRule | AggregateRule
 #: The registry of rule kinds: a discriminated union on ``kind``.
@@ -47,12 +48,39 @@ class RuleGroup(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
 
 
+class IndicatorBounds(BaseModel):
+    """The values an indicator can take (a ratio: ``min: 0, max: 1``); a report outside them is refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: float | None = Field(default=None, allow_inf_nan=False, description="Smallest value allowed.")
+    max: float | None = Field(default=None, allow_inf_nan=False, description="Largest value allowed.")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        return self
+
+    def refusal(self, indicator: str, value: float) -> str | None:
+        """Why ``value`` cannot be a value of ``indicator``, or ``None`` when it can."""
+        if (self.min is None or value >= self.min) and (self.max is None or value <= self.max):
+            return None
+        low = "-inf" if self.min is None else f"{self.min:g}"
+        high = "inf" if self.max is None else f"{self.max:g}"
+        return f"indicator '{indicator}': value {value:g} is outside its bounds [{low}, {high}] declared in the rules"
+
+
 class RuleFile(BaseModel):
-    """One YAML rule file: a list of groups."""
+    """One YAML rule file: a list of groups, and the bounds of the indicators it knows."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     groups: list[RuleGroup] = Field(min_length=1)
+    indicators: dict[Annotated[str, Field(min_length=1)], IndicatorBounds] = Field(
+        default_factory=dict, description="Indicator name → the values it can take (ratios: min 0, max 1)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +126,16 @@ class RulePack:
 
     rules: tuple[CompiledRule, ...]
     unit_names: Mapping[str, str] = field(default_factory=dict)
+    indicator_bounds: Mapping[str, IndicatorBounds] = field(default_factory=dict)
+
+    def refusal(self, event: Event) -> str | None:
+        """Why the rules refuse ``event`` (an indicator value outside its declared bounds), or ``None``."""
+        if not isinstance(event, IndicatorEvent) or not self.indicator_bounds:
+            return None
+        bounds = self.indicator_bounds.get(event.indicator)
+        if bounds is None:
+            return None
+        return bounds.refusal(event.indicator, event.number)
 
     @cached_property
     def version(self) -> str:

@@ -76,7 +76,8 @@ def replay(
     Both default to the first and the last event. Returns how many events were
     delivered and the transitions a worker would have written, in order.
     """
-    ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: equal instants keep their order
+    # Events the rules refuse (an indicator out of its bounds) are dead-lettered by a worker: never delivered.
+    ordered = sorted((e for e in events if pack.refusal(e) is None), key=lambda e: e.occurred_at)  # stable
     if start is not None:
         ordered = [e for e in ordered if e.occurred_at >= start]
     if until is not None:

@@ -45,6 +45,7 @@ from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 
 from monitor.kafka.client import faust_credentials
 from monitor.kafka.positions import commit_run, rewind_uncommitted
+from monitor.kafka.records import RECORD_OVERHEAD
 from monitor.settings import Settings
 from monitor.worker.recovery import ProgressTableManager
 from monitor.worker.web import MonitorWeb, WebLimits
@@ -271,6 +272,11 @@ def build_app(settings: Settings) -> MonitorApp:
         # monitor/state/changelog.py) and below the offset faust persisted locally, where the check would crash
         # the worker on takeover while recovery from the persisted offset loses nothing.
         recovery_consistency_check=settings.recovery_consistency_check,
+        # One limit for what comes in and what goes out: a record the worker may read whole, it can also
+        # forward or dead-letter whole (faust's defaults, 1 MiB in and 1,000,000 bytes out, lost records
+        # between the two).
+        consumer_max_fetch_size=settings.max_record_bytes + RECORD_OVERHEAD,
+        producer_max_request_size=settings.max_record_bytes + RECORD_OVERHEAD,
         loghandlers=[],
         TableManager=ProgressTableManager,  # recovery progress for /metrics
     )

@@ -14,7 +14,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from monitor.kafka.records import InboundRecord, dead_letter_headers
+from events.codec import DEFAULT_MAX_RECORD_BYTES
+from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
@@ -113,8 +114,15 @@ class FaustOutbox:
     moved on from (a zombie), which the fault suite counts on its own.
     """
 
-    def __init__(self, app: Any, topics: Topics, generation: Callable[[], int | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        topics: Topics,
+        generation: Callable[[], int | None] = lambda: None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> None:
         self._app = app
+        self._max_record_bytes = max_record_bytes
         self._generation = generation
         self._alerts = topics.alerts
         self._dead_letter = topics.dead_letter
@@ -139,9 +147,9 @@ class FaustOutbox:
         await asyncio.gather(*pending)
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
-        """Send the original bytes with where they came from and why they were refused."""
-        headers = dead_letter_headers(record, reason)
-        await self._send(self._dead_letter, record.key, record.value or b"", headers)
+        """Send the original bytes with where they came from and why they were refused (cut to the record limit)."""
+        letter = dead_letter(record, reason, self._max_record_bytes)
+        await self._send(self._dead_letter, letter.key, letter.value, letter.headers)
 
     async def forward(self, topic: str, key: bytes, value: bytes) -> None:
         """Send an event again, keyed by its unit."""

@@ -25,9 +25,9 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from events.codec import decode_record, encode_batch, encode_event
+from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord, partition_for
@@ -88,6 +88,8 @@ class Processor:
         sleep: How to wait between attempts to make state durable.
         max_staged: Writes a record or tick may leave staged for a later ``flush``: 0 makes every record
             durable, and its transitions published, before ``on_record`` returns.
+        max_skew: How far ahead of ``now`` an event's ``occurred_at`` may lie; events further ahead are refused
+            (one far-future event would make every later one of its subject stale).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Processor:
         may_act: Callable[[], Awaitable[bool]] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_staged: int = 0,
+        max_skew: timedelta = timedelta(days=1),
     ) -> None:
         self._pack = pack
         self._store = store
@@ -116,6 +119,7 @@ class Processor:
         self._sleep = sleep
         self._may_act = may_act
         self._max_staged = max_staged
+        self._max_skew = max_skew
         self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
@@ -134,8 +138,11 @@ class Processor:
             default_kind=self._topics.kind_of(record.topic),
             max_bytes=self._max_record_bytes,
         )
+        decoded, from_future = self._screen(decoded, now)
+        if from_future:
+            self._metrics.from_future.labels(record.topic).inc(from_future)
         if decoded.rejections:
-            reason = "; ".join(str(r) for r in decoded.rejections)
+            reason = rejection_reason(decoded.rejections)
             log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
             await self.reject(record, reason, len(decoded.rejections))
         self._ensure_loaded(record.partition, partitions)
@@ -182,6 +189,27 @@ class Processor:
             self._metrics.events.labels(record.topic, outcome.value).inc(count)
         for unit_id, reason in failed.items():
             await self._dead_letter_events(record, seen[unit_id], reason)
+
+    def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int]:
+        """Refuse the events from too far ahead of ``now``, and those the rules refuse; count the first."""
+        horizon = now + self._max_skew
+        refusal = self._pack.refusal
+        from_future = 0
+
+        def check(event: Event) -> str | None:
+            nonlocal from_future
+            if event.occurred_at > horizon:
+                from_future += 1
+                ahead = event.occurred_at - now
+                return (
+                    f"field 'occurred_at': {event.occurred_at.isoformat()} is {ahead} ahead of the worker's clock "
+                    f"({now.isoformat()}), more than MONITOR_MAX_CLOCK_SKEW allows ({self._max_skew}); "
+                    "check the publisher's clock"
+                )
+            return refusal(event)
+
+        screened, _ = screen(decoded, check)
+        return screened, from_future
 
     async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
         """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -147,7 +147,7 @@ class Worker:
         self.processor = Processor(
             pack,
             ItemStore(ChangelogItemLog(self.app, items)),
-            FaustOutbox(self.app, self.topics, self._generation),
+            FaustOutbox(self.app, self.topics, self._generation, settings.max_record_bytes),
             self.metrics,
             self.topics,
             settings.max_record_bytes,
@@ -156,6 +156,7 @@ class Worker:
             health=self.health,
             may_act=self.membership.may_act,
             max_staged=settings.max_staged_writes,
+            max_skew=timedelta(seconds=settings.max_clock_skew),
         )
         # The agent handles a record, or the state gathered so far is flushed: never both at once.
         self._handling = asyncio.Lock()
@@ -445,6 +446,22 @@ class Worker:
     async def _send_tick(self, partition: int, now: datetime) -> None:
         await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)
 
+    async def _reject_after_fault(self, record: InboundRecord, exc: Exception) -> None:
+        """Dead-letter a record whose handling failed; a failure to do even that is logged, never raised.
+
+        Raised, it would crash the agent, which faust restarts past the record anyway.
+        """
+        try:
+            await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception(
+                "could not dead-letter %s[%d]@%d (%d bytes)",
+                record.topic,
+                record.partition,
+                record.offset,
+                len(record.value or b""),
+            )
+
     async def _process(self, stream: Any) -> None:
         async for event in stream.events():
             async with self._handling:
@@ -495,7 +512,7 @@ class Worker:
         except Exception as exc:  # one bad record must never stop the worker
             log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
             if not is_tick:
-                await self.processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+                await self._reject_after_fault(record, exc)
         self.fetch_guard.handled(tp, record.offset)
         if not is_tick:
             self.takeover.handled(record.topic, record.partition, record.offset)

@@ -5,10 +5,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from cloudevents.v1.http import CloudEvent
+from cloudevents.v1.kafka import KafkaMessage, to_binary, to_structured
 from hypothesis import given
 from hypothesis import strategies as st
 
 from events import EventKind, IndicatorEvent, TaskStatus, TaskStatusEvent, decode_record
+from events.codec import MAX_REASON_CHARS, MAX_REASON_ITEMS, rejection_reason, screen
 from tests.conftest import vn
 
 TASK: dict[str, Any] = {
@@ -177,3 +180,121 @@ def test_any_valid_task_event_round_trips(
         decoded = decode_record(value, default_kind=EventKind.TASK_STATUS)
         assert decoded.rejections == ()
         assert decoded.events == (event,)
+
+
+def _message_headers(message: KafkaMessage) -> list[tuple[str, bytes]]:
+    return list(message.headers.items())
+
+
+def _sdk_event(content_type: str) -> CloudEvent:
+    data = {k: v for k, v in INDICATOR.items() if k not in ("event_id", "source", "occurred_at")}
+    attributes = {
+        "type": "compliance.indicator",
+        "source": "laocai-igate",
+        "id": "sdk-1",
+        "time": "2024-07-03T02:00:00Z",
+        "datacontenttype": content_type,
+    }
+    return CloudEvent(attributes, data)
+
+
+def test_structured_content_type_decides_whatever_ce_headers_ride_along() -> None:
+    # A gateway copied the attributes into ce_* headers of an SDK-written structured record.
+    copied = to_binary(_sdk_event("application/cloudevents+json")).headers
+    message = to_structured(_sdk_event("application/cloudevents+json; charset=UTF-8"))
+    headers = [*copied.items(), *message.headers.items()]
+    assert isinstance(message.value, bytes)
+    decoded = decode_record(message.value, headers, default_kind=EventKind.TASK_STATUS)
+    assert decoded.rejections == ()
+    (event,) = decoded.events
+    assert isinstance(event, IndicatorEvent)
+    assert (event.event_id, event.source, event.occurred_at) == ("sdk-1", "laocai-igate", vn(2024, 7, 3, 9))
+
+
+def test_ce_specversion_without_a_structured_content_type_is_binary_mode() -> None:
+    message = to_binary(_sdk_event("application/json"))
+    assert isinstance(message.value, bytes)
+    decoded = decode_record(message.value, _message_headers(message), default_kind=EventKind.TASK_STATUS)
+    assert decoded.rejections == ()
+    assert [e.event_id for e in decoded.events] == ["sdk-1"]
+
+
+@pytest.mark.parametrize("field", ["event_id", "source", "unit_id", "task_id", "kind"])
+@pytest.mark.parametrize("control", ["\r", "\n", "\x1b[31m", "\x00", "\x7f", "\x85", "\x9b"])
+def test_identifiers_with_control_characters_are_refused(field: str, control: str) -> None:
+    decoded = decode_record(_bytes({**TASK, field: f"VN{control}40"}), default_kind=EventKind.TASK_STATUS)
+    assert decoded.events == ()
+    (rejection,) = decoded.rejections
+    assert f"field '{field}': must not contain control characters (U+{ord(control[0]):04X}" in rejection.reason
+    assert control[0] not in rejection.reason  # the reason shows it escaped
+
+
+def test_an_indicator_name_with_a_control_character_is_refused() -> None:
+    decoded = decode_record(_bytes({**INDICATOR, "indicator": "ra\ntio"}), default_kind=EventKind.INDICATOR)
+    assert "field 'indicator': must not contain control characters" in decoded.rejections[0].reason
+
+
+@pytest.mark.parametrize("value", [True, "0.1", "nan"])
+def test_indicator_values_are_numbers_without_coercion(value: object) -> None:
+    decoded = decode_record(
+        _bytes({**INDICATOR, "value": value, "numerator": value, "denominator": 2}), default_kind=None
+    )
+    assert decoded.events == ()
+    assert "field 'value'" in decoded.rejections[0].reason or "numerator" in decoded.rejections[0].reason
+
+
+def test_an_integer_value_is_a_number() -> None:
+    (event,) = decode_record(_bytes({**INDICATOR, "value": 1}), default_kind=None).events
+    assert isinstance(event, IndicatorEvent) and event.value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("deadline", "0001-01-01", "must lie between 1900-01-01 and 3000-01-01"),
+        ("deadline", "9999-12-31", "must lie between 1900-01-01 and 3000-01-01"),
+        ("deadline", "0001-01-01T00:00:00+14:00", "must lie between 1900-01-01 and 3000-01-01 (UTC)"),
+        ("deadline", "9999-12-31T23:59:59-12:00", "must lie between 1900-01-01 and 3000-01-01 (UTC)"),
+        ("occurred_at", "0001-01-01T00:00:00+00:00", "Input should be greater than or equal to 1900-01-01T00:00:00Z"),
+        ("occurred_at", "9999-12-31T23:59:59-12:00", "Input should be less than or equal to 3000-01-01T00:00:00Z"),
+    ],
+)
+def test_instants_near_the_ends_of_the_calendar_get_a_schema_reason(field: str, value: str, reason: str) -> None:
+    decoded = decode_record(_bytes({**TASK, field: value}), default_kind=EventKind.TASK_STATUS)
+    assert decoded.events == ()
+    assert f"field '{field}': {reason}" in decoded.rejections[0].reason
+
+
+def test_deep_nesting_is_refused_with_a_reason() -> None:
+    decoded = decode_record(b"[" * 100_000 + b"]" * 100_000, default_kind=EventKind.TASK_STATUS)
+    assert decoded.events == ()
+    assert "nested too deep" in decoded.rejections[0].reason
+
+
+def test_a_lone_surrogate_gives_a_reason_that_can_be_encoded_and_the_rest_of_the_batch_stays() -> None:
+    batch = json.dumps([{**TASK, "title": "a\ud800"}, {**TASK, "task_id": "T-13"}]).encode()
+    decoded = decode_record(batch, default_kind=EventKind.TASK_STATUS)
+    assert [e.task_id for e in decoded.events] == ["T-13"]  # type: ignore[union-attr]
+    reason = rejection_reason(decoded.rejections)
+    assert reason.encode("utf-8").decode("utf-8") == reason
+    assert "item 0: field 'title'" in reason and "\\ud800" in reason
+
+
+def test_a_batch_of_300000_invalid_items_gets_a_capped_reason() -> None:
+    decoded = decode_record(b"[" + b",".join([b"1"] * 300_000) + b"]", default_kind=EventKind.TASK_STATUS)
+    assert len(decoded.rejections) == 300_000
+    reason = rejection_reason(decoded.rejections)
+    assert len(reason) <= MAX_REASON_CHARS
+    assert reason.startswith("item 0: an event must be a JSON object, got int; item 1: ")
+    assert reason.count("item ") == MAX_REASON_ITEMS
+    assert reason.endswith(f"and {300_000 - MAX_REASON_ITEMS} more refused items (300000 in all)")
+
+
+def test_screen_refuses_events_at_their_place_in_the_batch() -> None:
+    batch = [TASK, 7, {**TASK, "task_id": "T-13"}, {**TASK, "task_id": "T-14"}]
+    decoded = decode_record(_bytes(batch), default_kind=EventKind.TASK_STATUS)
+    screened, refused = screen(decoded, lambda e: "no T-13" if getattr(e, "task_id", "") == "T-13" else None)
+    assert refused == 1
+    assert [e.task_id for e in screened.events] == ["T-12", "T-14"]  # type: ignore[union-attr]
+    assert [(r.index, r.reason) for r in screened.rejections][1] == (2, "no T-13")
+    assert [screened.position(n) for n in range(2)] == [0, 3]

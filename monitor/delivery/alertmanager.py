@@ -106,9 +106,7 @@ class AlertmanagerSink(HttpSink):
         for alert in firing:
             self._last_labels[alert.fingerprint] = alert.labels
             self._offer(
-                am_alert(
-                    alert.labels, {"summary": alert.summary}, alert.starts_at, None, self._generator_url(alert.labels)
-                )
+                am_alert(alert.labels, alert.annotations, alert.starts_at, None, self._generator_url(alert.labels))
             )
             count += 1
         return count

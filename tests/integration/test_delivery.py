@@ -78,3 +78,32 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
             sink = f"alertmanager {am.url}"
             assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="failed") or 0) > 0
             assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="sent") or 0) > 0
+
+
+def _sent(metrics: str, kind: str) -> float:
+    """Notifications sent to every sink of one kind (``alertmanager``, ``webhook``)."""
+    total = 0.0
+    for line in metrics.splitlines():
+        head, _, value = line.rpartition(" ")
+        if head.startswith("compliance_notifications_total{") and 'outcome="sent"' in head and kind in head:
+            total += float(value)
+    return total
+
+
+def test_a_resent_alert_keeps_every_annotation_in_alertmanager(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    with Alertmanager(tmp_path) as am:
+        env = {"MONITOR_ALERTMANAGER_URL": am.url, "MONITOR_ALERT_RESEND_INTERVAL": "1"}
+        with worker_process(broker.url, tmp_path, env=env) as worker:
+            worker.wait_ready()
+            produce(broker.bootstrap, TOPICS.task_status, task_event("e-1", "NV-27", "in_progress"), key=b"VN-22")
+            (fired,) = wait_for("the alert in Alertmanager", lambda: _am_task(am, "NV-27"), log=worker.log)  # type: ignore[misc]
+            assert {"summary", "due"} <= set(fired["annotations"])
+            after_first = _sent(worker.metrics(), "alertmanager")
+            wait_for(
+                "two re-sends of the firing alert",
+                lambda: _sent(worker.metrics(), "alertmanager") >= after_first + 2,
+                log=worker.log,
+            )
+            (resent,) = _am_task(am, "NV-27")
+            assert resent["annotations"] == fired["annotations"]
+            assert resent["updatedAt"] != fired["updatedAt"]  # Alertmanager took the re-send in

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 from monitor.delivery.alertmanager import AlertmanagerSink, am_alert
 from monitor.delivery.webhook import webhook_payloads
 from monitor.metrics import DeliveryMetrics
+from rules.state import AlertState
 from tests.conftest import vn
 from tests.rules.fixtures import transition as _transition
 
@@ -72,3 +73,26 @@ def test_webhook_payload_is_alertmanager_version_4() -> None:
     assert [a["labels"]["task_id"] for a in first["alerts"]] == ["NV-27", "NV-01"]
     assert first["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
     assert second["status"] == "resolved" and second["alerts"][0]["endsAt"] == "2024-07-25T00:00:00+07:00"
+
+
+def test_a_resent_alert_carries_every_annotation_it_fired_with() -> None:
+    sink = _sink()
+    alert = AlertState(
+        fingerprint="fp1",
+        rule_id="task-overdue",
+        stage="overdue",
+        severity="critical",
+        labels={"alertname": "task-overdue", "unit_id": "VN-22", "task_id": "NV-27", "severity": "critical"},
+        starts_at=vn(2024, 7, 13),
+        subject="task:NV-27",
+        summary="Nghệ An: nhiệm vụ quá hạn",
+        details={"due": "2024-07-13 00:00", "days_overdue": "8"},
+    )
+    assert sink.resend([alert]) == 1
+    (sent,) = _queued(sink)
+    assert sent["annotations"] == {
+        "summary": "Nghệ An: nhiệm vụ quá hạn",
+        "due": "2024-07-13 00:00",
+        "days_overdue": "8",
+    }
+    assert "endsAt" not in sent

@@ -85,10 +85,13 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key, for mutual TLS.")
     alertmanager_url: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Alertmanager base URL(s), comma-separated; alerts are POSTed to /api/v2/alerts.",
+        description="Alertmanager base URL(s), comma-separated, each URL or NAME=URL (the name its metrics and log "
+        "lines show; by default its host); alerts are POSTed to /api/v2/alerts.",
     )
     webhook_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Webhook URL(s), comma-separated; Alertmanager webhook payload version 4."
+        default_factory=list,
+        description="Webhook URL(s), comma-separated, each URL or NAME=URL (as for alertmanager_url); Alertmanager "
+        "webhook payload version 4.",
     )
     webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent to webhooks.")
     alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")

@@ -8,6 +8,7 @@ from typing import Any
 
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
+from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
 from rules.alerts import AlertTransition, transition_key
 
@@ -66,7 +67,7 @@ class WebhookSink(HttpSink):
 
     def __init__(
         self,
-        urls: list[str],
+        targets: list[Target],
         public_url: str,
         metrics: DeliveryMetrics,
         token: str | None = None,
@@ -77,8 +78,8 @@ class WebhookSink(HttpSink):
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         super().__init__()
         self.queues = [
-            DeliveryQueue(f"webhook {url}", partial(self._post, url), self._key, metrics, limit=limit, batch=100)
-            for url in urls
+            DeliveryQueue(target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=100)
+            for target in targets
         ]
 
     @staticmethod

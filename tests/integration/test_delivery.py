@@ -32,7 +32,7 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
             tmp_path,
             env={
                 "MONITOR_ALERTMANAGER_URL": am.url,
-                "MONITOR_WEBHOOK_URL": hook.url,
+                "MONITOR_WEBHOOK_URL": f"{hook.url}?token=hunter2",
                 "MONITOR_WEBHOOK_TOKEN": "s3cret",
                 "MONITOR_ALERT_RESEND_INTERVAL": "2",
             },
@@ -75,9 +75,15 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
                 log=worker.log,
             )
             metrics = worker.metrics()
-            sink = f"alertmanager {am.url}"
+            sink = "alertmanager/127.0.0.1"  # its host: no URL in a label
             assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="failed") or 0) > 0
             assert (sample(metrics, "compliance_notifications_total", sink=sink, outcome="sent") or 0) > 0
+            assert sample(metrics, "compliance_delivery_queue_limit", sink="webhook/127.0.0.1") == 10_000
+            assert sample(metrics, "compliance_delivery_queue_length", sink=sink) == 0
+        # The webhook's token reached the webhook, and nothing else: no metric label, no log line.
+        assert hook.queries and all(q == "token=hunter2" for q in hook.queries)
+        assert "hunter2" not in metrics and "hunter2" not in worker.log.read_text(errors="replace")
+        assert "webhook/127.0.0.1: delivery failed (answered 503: not yet)" in worker.log.read_text(errors="replace")
 
 
 def _sent(metrics: str, kind: str) -> float:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from monitor.delivery.alertmanager import AlertmanagerSink, am_alert
+from monitor.delivery.targets import parse_targets
 from monitor.delivery.webhook import webhook_payloads
 from monitor.metrics import DeliveryMetrics
 from rules.state import AlertState
@@ -15,9 +16,8 @@ NOW = datetime(2024, 7, 21, tzinfo=UTC)
 
 
 def _sink() -> AlertmanagerSink:
-    return AlertmanagerSink(
-        ["http://am:9093"], "http://monitor:6066", DeliveryMetrics(CollectorRegistry()), lambda: NOW
-    )
+    targets = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", ["http://am:9093"])
+    return AlertmanagerSink(targets, "http://monitor:6066", DeliveryMetrics(CollectorRegistry()), lambda: NOW)
 
 
 def _queued(sink: AlertmanagerSink) -> list[dict]:  # type: ignore[type-arg]

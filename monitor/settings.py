@@ -13,6 +13,8 @@ from rules.loader import BUNDLED_PACK
 
 __all__ = ["Settings"]
 
+_EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
+
 
 class Settings(BaseSettings):
     """Everything a worker needs to know; each field can be set as ``MONITOR_<NAME>``."""
@@ -118,6 +120,22 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where this worker's web server is reached."""
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def unreachable_links(self) -> str | None:
+        """Why the links alerts carry (``generatorURL``) would lead nowhere, or ``None`` when they lead here.
+
+        Without ``public_url`` they point at the address the server binds; an
+        address that stands for every interface (``0.0.0.0`` in a container)
+        is no place a browser can go.
+        """
+        if self.public_url or self.web_host.strip("[]") not in _EVERY_ADDRESS:
+            return None
+        return (
+            f"MONITOR_PUBLIC_URL is not set and the web server binds {self.web_host}: alert links "
+            f"(generatorURL) point at {self.base_url}, which no browser reaches; set MONITOR_PUBLIC_URL "
+            "to the URL users open the feed page at"
+        )
 
     @field_validator("broker")
     @classmethod

@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from monitor.settings import Settings
 from tests.conftest import REPO, require_tool
 
 DEPLOY = REPO / "deploy"
@@ -88,3 +89,28 @@ def test_dockerfile_runs_the_worker_as_a_non_root_user() -> None:
     assert 'ENTRYPOINT ["monitor"]' in text and 'CMD ["worker"]' in text
     for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
         assert (REPO / source).exists(), source
+
+
+def _worker_environments() -> list[tuple[str, dict[str, str]]]:
+    """The ``MONITOR_*`` environment of every monitor worker the deployment files run."""
+    found = [
+        (f"compose {name}", {k: str(v) for k, v in service.get("environment", {}).items()})
+        for name, service in _compose()["services"].items()
+        if name.startswith("monitor")
+    ]
+    for doc in _manifests():
+        if doc["kind"] == "Deployment":
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+                found.append((f"kubernetes {doc['metadata']['name']}", env))
+    return found
+
+
+def test_every_deployed_worker_links_alerts_to_a_reachable_url() -> None:
+    environments = _worker_environments()
+    assert any(where.startswith("kubernetes") for where, _ in environments)
+    for where, env in environments:
+        settings = Settings(
+            **{k.removeprefix("MONITOR_").lower(): v for k, v in env.items() if k.startswith("MONITOR_")}
+        )
+        assert settings.unreachable_links is None, f"{where}: {settings.unreachable_links}"

@@ -122,6 +122,8 @@ class Worker:
         )
         token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
         self.webhook = WebhookSink(webhooks, settings.base_url, delivery, token, limit=limit) if webhooks else None
+        if (alertmanagers or webhooks) and settings.unreachable_links:
+            log.warning("%s", settings.unreachable_links)
         self.sinks: list[AlertmanagerSink | WebhookSink] = [
             s for s in (self.alertmanager, self.webhook) if s is not None
         ]

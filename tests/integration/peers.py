@@ -128,4 +128,4 @@ class WebhookReceiver:
         self._loop.close()
 
     def alerts(self, status: str) -> list[dict[str, Any]]:
-        return [a for p in self.payloads if p["status"] == status for a in p["alerts"]]
+        return [a for p in self.payloads for a in p["alerts"] if a["status"] == status]

@@ -54,6 +54,8 @@ def test_alertmanager_and_webhook_get_firing_and_resolved(broker: EmbeddedBroker
             assert hook.attempts >= 4
             assert sent["labels"]["alertname"] == "task-overdue"
             assert hook.payloads[0]["version"] == "4" and hook.authorization[0] == "Bearer s3cret"
+            (group,) = [p for p in hook.payloads if any(a["labels"].get("task_id") == "NV-27" for a in p["alerts"])]
+            assert group["groupKey"] == '{}:{alertname="task-overdue", unit_id="VN-22"}'  # by rule and unit
 
             produce(broker.bootstrap, TOPICS.task_status, task_event("e-2", "NV-27", "completed"), key=b"VN-22")
             wait_for("the alert to resolve in Alertmanager", lambda: not _am_task(am, "NV-27"), log=worker.log)

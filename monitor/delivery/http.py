@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -18,8 +18,12 @@ _RETRYABLE_4XX = frozenset({408, 429})  # request timeout, too many requests: th
 
 
 def generator_url(public_url: str, unit_id: str) -> str:
-    """The link an alert carries back to the feed page, filtered to its unit."""
-    return f"{public_url.rstrip('/')}/?unit={quote(unit_id)}"
+    """The link an alert carries back to the feed page, filtered to its unit.
+
+    The unit id is one query value whatever it holds: every character but the
+    unreserved ones is percent-encoded (``/`` and ``?`` too), as a form would.
+    """
+    return f"{public_url.rstrip('/')}/?{urlencode({'unit': unit_id}, quote_via=quote, safe='')}"
 
 
 async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None) -> None:

@@ -146,6 +146,24 @@ class DeliveryMetrics:
             ["sink", "outcome"],
             registry=registry,
         )
+        self.rejected = Counter(
+            "compliance_delivery_rejected",
+            "Alert notifications a sink refused (HTTP 4xx): logged once with its answer, dropped, not retried.",
+            ["sink"],
+            registry=registry,
+        )
+        self.queued = Gauge(
+            "compliance_delivery_queue_length",
+            "Alert notifications waiting for a sink (while it is down, retried with backoff).",
+            ["sink"],
+            registry=registry,
+        )
+        self.queue_limit = Gauge(
+            "compliance_delivery_queue_limit",
+            "Alert notifications a sink's queue holds at most; past it the oldest are dropped.",
+            ["sink"],
+            registry=registry,
+        )
 
 
 OTHER_UNITS = "_other"

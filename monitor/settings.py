@@ -13,6 +13,8 @@ from rules.loader import BUNDLED_PACK
 
 __all__ = ["Settings"]
 
+_EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
+
 
 class Settings(BaseSettings):
     """Everything a worker needs to know; each field can be set as ``MONITOR_<NAME>``."""
@@ -113,10 +115,13 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key, for mutual TLS.")
     alertmanager_url: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Alertmanager base URL(s), comma-separated; alerts are POSTed to /api/v2/alerts.",
+        description="Alertmanager base URL(s), comma-separated, each URL or NAME=URL (the name its metrics and log "
+        "lines show; by default its host); alerts are POSTed to /api/v2/alerts.",
     )
     webhook_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Webhook URL(s), comma-separated; Alertmanager webhook payload version 4."
+        default_factory=list,
+        description="Webhook URL(s), comma-separated, each URL or NAME=URL (as for alertmanager_url); Alertmanager "
+        "webhook payload version 4.",
     )
     webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent to webhooks.")
     alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
@@ -153,6 +158,22 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where this worker's web server is reached."""
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def unreachable_links(self) -> str | None:
+        """Why the links alerts carry (``generatorURL``) would lead nowhere, or ``None`` when they lead here.
+
+        Without ``public_url`` they point at the address the server binds; an
+        address that stands for every interface (``0.0.0.0`` in a container)
+        is no place a browser can go.
+        """
+        if self.public_url or self.web_host.strip("[]") not in _EVERY_ADDRESS:
+            return None
+        return (
+            f"MONITOR_PUBLIC_URL is not set and the web server binds {self.web_host}: alert links "
+            f"(generatorURL) point at {self.base_url}, which no browser reaches; set MONITOR_PUBLIC_URL "
+            "to the URL users open the feed page at"
+        )
 
     @field_validator("broker")
     @classmethod

@@ -176,12 +176,9 @@ def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:
 def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
     """The firing record of an alert the state holds (to re-publish what the topic lost)."""
     compiled = pack.by_id(alert.rule_id)
-    annotations = {"summary": alert.summary, "reconciled": "true"}
-    if alert.step is not None:
-        annotations["warn_before"] = alert.step
     return _record(
         alert,
-        annotations=annotations,
+        annotations={**alert.annotations, "reconciled": "true"},
         value=None,
         event_ids=[],
         rule_version=compiled.version if compiled is not None else "",
@@ -404,6 +401,7 @@ def _settle(
         starts_at=existing.starts_at if existing is not None else condition.since,
         subject=subject,
         summary=render_summary(rule, condition.stage, fields),
+        details=dict(condition.details),
     )
     draft.put_alert(fp, alert)
     draft.transitions.append(_firing(compiled, state, subject, alert, condition))
@@ -472,12 +470,9 @@ def _record(
 def _firing(
     compiled: CompiledRule, state: UnitState, subject: SubjectKey, alert: AlertState, condition: Condition
 ) -> AlertTransition:
-    annotations = {"summary": alert.summary, **condition.details}
-    if condition.step is not None:
-        annotations["warn_before"] = condition.step
     return _record(
         alert,
-        annotations=annotations,
+        annotations=alert.annotations,  # the alert was built from this condition: its details and step
         value=condition.value,
         event_ids=_event_ids(state, subject),
         rule_version=compiled.version,

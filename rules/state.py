@@ -247,6 +247,15 @@ class AlertState(msgspec.Struct, frozen=True, gc=False):
     subject: str  # key of the task, indicator or unit the alert is about
     step: str | None = None
     summary: str = ""
+    details: dict[str, str] = {}  # the rest of its firing record's annotations (due, days overdue, target…)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The annotations it fired with: what every re-send and restatement of it carries."""
+        annotations = {"summary": self.summary, **self.details}
+        if self.step is not None:
+            annotations["warn_before"] = self.step
+        return annotations
 
 
 class TaskIndex(Protocol):

@@ -18,6 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from monitor.devtools.lockfile import requirements_lock, runtime_dependencies
+from monitor.settings import Settings
 from tests.conftest import REPO, require_tool
 
 DEPLOY = REPO / "deploy"
@@ -108,16 +109,14 @@ def test_the_worker_pod_meets_the_restricted_pod_security_standard() -> None:
     assert "/tmp" in mounts
 
 
-def test_each_worker_keeps_its_state_on_a_volume_of_its_own_and_links_to_itself() -> None:
+def test_each_worker_keeps_its_state_on_a_volume_of_its_own() -> None:
     workers, container, env = _worker()
     data = next(m for m in container["volumeMounts"] if m["mountPath"] == env["MONITOR_DATA_DIR"])
     claims = {t["metadata"]["name"] for t in workers["spec"]["volumeClaimTemplates"]}
     assert data["name"] in claims  # a persistent volume per worker, not an emptyDir
     assert env["MONITOR_RECOVERY_CONSISTENCY_CHECK"] == "true"  # a real Kafka cluster: faust's check on
-    public = env["MONITOR_PUBLIC_URL"]
-    assert public.startswith("http://") and "0.0.0.0" not in public and "$(POD_NAME)" in public
-    headless = _named("Service", workers["spec"]["serviceName"])
-    assert headless["spec"]["clusterIP"] == "None" and headless["metadata"]["name"] in public
+    headless = _named("Service", workers["spec"]["serviceName"])  # a StatefulSet's stable network identity
+    assert headless["spec"]["clusterIP"] == "None"
 
 
 def _mebibytes(quantity: str) -> float:
@@ -227,3 +226,28 @@ def test_requirements_lock_is_written_from_pip_lock_output() -> None:
     assert text.index("Alpha==2.1 \\\n    --hash=sha256:" + "a" * 64) < text.index("zeta==1.0")
     with pytest.raises(ValueError, match=r"sdist-only 0\.1: no wheel"):
         requirements_lock({"packages": [{"name": "sdist-only", "version": "0.1", "sdists": [{"name": "s.tar.gz"}]}]})
+
+
+def _worker_environments() -> list[tuple[str, dict[str, str]]]:
+    """The ``MONITOR_*`` environment of every monitor worker the deployment files run."""
+    found = [
+        (f"compose {name}", {k: str(v) for k, v in service.get("environment", {}).items()})
+        for name, service in _compose()["services"].items()
+        if name.startswith("monitor")
+    ]
+    for doc in _manifests():
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+                found.append((f"kubernetes {doc['metadata']['name']}", env))
+    return found
+
+
+def test_every_deployed_worker_links_alerts_to_a_reachable_url() -> None:
+    environments = _worker_environments()
+    assert any(where.startswith("kubernetes") for where, _ in environments)
+    for where, env in environments:
+        settings = Settings(
+            **{k.removeprefix("MONITOR_").lower(): v for k, v in env.items() if k.startswith("MONITOR_")}
+        )
+        assert settings.unreachable_links is None, f"{where}: {settings.unreachable_links}"

@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from monitor.clock import Clock
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
+from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
 from rules.alerts import AlertTransition
 from rules.state import AlertState
@@ -58,7 +60,7 @@ class AlertmanagerSink(HttpSink):
 
     def __init__(
         self,
-        urls: list[str],
+        targets: list[Target],
         public_url: str,
         metrics: DeliveryMetrics,
         clock: Clock,
@@ -70,8 +72,8 @@ class AlertmanagerSink(HttpSink):
         super().__init__()
         self._last_labels: dict[str, dict[str, str]] = {}
         self.queues = [
-            DeliveryQueue(f"alertmanager {url}", partial(self._post, url), _labels_key, metrics, limit=limit)
-            for url in urls
+            DeliveryQueue(target.sink, partial(self._post, target.url), _labels_key, metrics, limit=limit)
+            for target in targets
         ]
 
     def _generator_url(self, labels: dict[str, str]) -> str:
@@ -106,12 +108,16 @@ class AlertmanagerSink(HttpSink):
         for alert in firing:
             self._last_labels[alert.fingerprint] = alert.labels
             self._offer(
-                am_alert(
-                    alert.labels, {"summary": alert.summary}, alert.starts_at, None, self._generator_url(alert.labels)
-                )
+                am_alert(alert.labels, alert.annotations, alert.starts_at, None, self._generator_url(alert.labels))
             )
             count += 1
         return count
 
     async def _post(self, url: str, alerts: list[AmAlert]) -> None:
-        await post_json(self.client(), url.rstrip("/") + "/api/v2/alerts", alerts)
+        await post_json(self.client(), _alerts_endpoint(url), alerts)
+
+
+def _alerts_endpoint(base_url: str) -> str:
+    """``/api/v2/alerts`` under a base URL, keeping its query (a proxy's token) where it was."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/api/v2/alerts"))

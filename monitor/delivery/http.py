@@ -4,34 +4,51 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from monitor.delivery.queue import DeliveryError
+from monitor.delivery.queue import DeliveryError, DeliveryRejected
+from monitor.redact import redact_text
 
-__all__ = ["HttpSink", "generator_url", "post_json"]
+__all__ = ["HttpSink", "generator_url", "is_rejection", "post_json"]
 
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
+_RETRYABLE_4XX = frozenset({408, 429})  # request timeout, too many requests: the same body succeeds later
 
 
 def generator_url(public_url: str, unit_id: str) -> str:
-    """The link an alert carries back to the feed page, filtered to its unit."""
-    return f"{public_url.rstrip('/')}/?unit={quote(unit_id)}"
+    """The link an alert carries back to the feed page, filtered to its unit.
+
+    The unit id is one query value whatever it holds: every character but the
+    unreserved ones is percent-encoded (``/`` and ``?`` too), as a form would.
+    """
+    return f"{public_url.rstrip('/')}/?{urlencode({'unit': unit_id}, quote_via=quote, safe='')}"
 
 
 async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None) -> None:
-    """POST ``body`` as JSON; raise ``DeliveryError`` unless the peer answers 2xx."""
+    """POST ``body`` as JSON.
+
+    Raises:
+        DeliveryRejected: The peer answered 4xx (other than 408 or 429): it will never accept this body.
+        DeliveryError: It answered anything else but 2xx, or could not be reached: worth retrying.
+    """
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     try:
         async with session.post(
             url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, timeout=_TIMEOUT
         ) as response:
             if response.status >= 300:
-                text = (await response.text())[:200]
-                raise DeliveryError(f"{url} answered {response.status}: {text}")
-    except aiohttp.ClientError as exc:
-        raise DeliveryError(f"{url}: {exc}") from exc
+                text = " ".join((await response.text(errors="replace"))[:200].split())
+                error = DeliveryRejected if is_rejection(response.status) else DeliveryError
+                raise error(f"answered {response.status}: {redact_text(text)}")
+    except aiohttp.ClientError as exc:  # its text may name the URL: redacted
+        raise DeliveryError(redact_text(f"{type(exc).__name__}: {exc}")) from exc
+
+
+def is_rejection(status: int) -> bool:
+    """Whether an HTTP status refuses the request itself (4xx), as opposed to a peer busy or down (408, 429, 5xx)."""
+    return 400 <= status < 500 and status not in _RETRYABLE_4XX
 
 
 class HttpSink:

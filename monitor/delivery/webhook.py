@@ -8,10 +8,11 @@ from typing import Any
 
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
+from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
 from rules.alerts import AlertTransition, transition_key
 
-__all__ = ["WebhookSink", "webhook_payloads"]
+__all__ = ["WebhookSink", "group_key", "webhook_payloads"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager sends as endsAt of a firing alert
 RECEIVER = "compliance-monitor"
@@ -25,13 +26,53 @@ def _common(maps: Iterable[dict[str, str]]) -> dict[str, str]:
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
 
 
+def _go_quote(value: str) -> str:
+    """A label value quoted as Go's ``%q`` does it (how Alertmanager writes label sets in a ``groupKey``)."""
+    out = []
+    for char in value:
+        if char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+_GO_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def group_key(group_labels: dict[str, str]) -> str:
+    """Alertmanager's ``groupKey`` of a group under the root route: ``{}:{alertname="…", unit_id="…"}``."""
+    return "{}:{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(group_labels.items())) + "}"
+
+
 def webhook_payloads(transitions: list[AlertTransition], external_url: str) -> list[dict[str, Any]]:
-    """Alertmanager webhook (version 4) payloads: one per status present in the batch."""
+    """Alertmanager webhook (version 4) payloads: one per group, grouped as Alertmanager would by rule and unit.
+
+    As in Alertmanager, a group's ``status`` is ``firing`` while any of its
+    alerts fires, and its alerts keep their own status.
+    """
+    groups: dict[tuple[str, str], list[AlertTransition]] = {}
+    for t in transitions:
+        groups.setdefault((t.labels.get("alertname", t.rule_id), t.unit_id), []).append(t)
     payloads = []
-    for status in ("firing", "resolved"):
-        group = [t for t in transitions if t.status == status]
-        if not group:
-            continue
+    for (alertname, unit_id), group in groups.items():
+        group_labels = {"alertname": alertname, "unit_id": unit_id}
         alerts = [
             {
                 "status": t.status,
@@ -47,11 +88,11 @@ def webhook_payloads(transitions: list[AlertTransition], external_url: str) -> l
         payloads.append(
             {
                 "version": "4",
-                "groupKey": f'{{}}:{{status="{status}"}}',
+                "groupKey": group_key(group_labels),
                 "truncatedAlerts": 0,
-                "status": status,
+                "status": "firing" if any(t.status == "firing" for t in group) else "resolved",
                 "receiver": RECEIVER,
-                "groupLabels": {},
+                "groupLabels": group_labels,
                 "commonLabels": _common(t.labels for t in group),
                 "commonAnnotations": _common(t.annotations for t in group),
                 "externalURL": external_url,
@@ -66,7 +107,7 @@ class WebhookSink(HttpSink):
 
     def __init__(
         self,
-        urls: list[str],
+        targets: list[Target],
         public_url: str,
         metrics: DeliveryMetrics,
         token: str | None = None,
@@ -77,8 +118,8 @@ class WebhookSink(HttpSink):
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         super().__init__()
         self.queues = [
-            DeliveryQueue(f"webhook {url}", partial(self._post, url), self._key, metrics, limit=limit, batch=100)
-            for url in urls
+            DeliveryQueue(target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=100)
+            for target in targets
         ]
 
     @staticmethod

@@ -9,6 +9,8 @@
   ``window`` seconds, then with how many were held back. A message that
   says what happened once (a partition read, a worker ready) repeats a few
   times in a rebalance, each time with new figures: the burst lets those through.
+- No log line shows the user info or query string of a URL (a webhook's
+  token, a user in a broker URL): ``monitor.redact``.
 - ``exit_code`` lets a part of the worker that gave up (the broker is gone)
   make the process end non-zero, so the orchestrator restarts it.
 """
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 from faust.worker import Worker as FaustWorker
+
+from monitor.redact import RedactingFilter
 
 __all__ = ["BoundedWorker", "RepeatFilter"]
 
@@ -78,11 +82,12 @@ class BoundedWorker(FaustWorker):
         self._stopping = False
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        """After faust set up logging: hold back repeats on every handler."""
+        """After faust set up logging: hold back repeats and redact URLs' secrets on every handler."""
         super().on_setup_root_logger(logger, level)
-        repeats = RepeatFilter()
+        repeats, redacting = RepeatFilter(), RedactingFilter()
         for handler in logger.handlers:
             handler.addFilter(repeats)
+            handler.addFilter(redacting)  # after the repeat filter, which tells messages apart by their template
 
     def _on_sigterm(self) -> None:
         self._bound_the_stop()

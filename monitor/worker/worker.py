@@ -24,6 +24,7 @@ from monitor.background import Background
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
+from monitor.delivery.targets import parse_targets
 from monitor.delivery.webhook import WebhookSink
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
@@ -115,17 +116,15 @@ class Worker:
         self.feed = AlertFeed()
         delivery = DeliveryMetrics(self.registry)
         limit = settings.delivery_queue_limit
+        alertmanagers = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", settings.alertmanager_url)
+        webhooks = parse_targets("webhook", "MONITOR_WEBHOOK_URL", settings.webhook_url)
         self.alertmanager = (
-            AlertmanagerSink(settings.alertmanager_url, settings.base_url, delivery, clock, limit=limit)
-            if settings.alertmanager_url
-            else None
+            AlertmanagerSink(alertmanagers, settings.base_url, delivery, clock, limit=limit) if alertmanagers else None
         )
         token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-        self.webhook = (
-            WebhookSink(settings.webhook_url, settings.base_url, delivery, token, limit=limit)
-            if settings.webhook_url
-            else None
-        )
+        self.webhook = WebhookSink(webhooks, settings.base_url, delivery, token, limit=limit) if webhooks else None
+        if (alertmanagers or webhooks) and settings.unreachable_links:
+            log.warning("%s", settings.unreachable_links)
         self.sinks: list[AlertmanagerSink | WebhookSink] = [
             s for s in (self.alertmanager, self.webhook) if s is not None
         ]

@@ -88,6 +88,7 @@ class WebhookReceiver:
         self.attempts = 0
         self.payloads: list[dict[str, Any]] = []
         self.authorization: list[str] = []
+        self.queries: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -101,6 +102,7 @@ class WebhookReceiver:
         if self.attempts <= self.failures:
             return web.Response(status=503, text="not yet")
         self.authorization.append(request.headers.get("Authorization", ""))
+        self.queries.append(request.query_string)
         self.payloads.append(await request.json())
         return web.Response(status=200)
 
@@ -126,4 +128,4 @@ class WebhookReceiver:
         self._loop.close()
 
     def alerts(self, status: str) -> list[dict[str, Any]]:
-        return [a for p in self.payloads if p["status"] == status for a in p["alerts"]]
+        return [a for p in self.payloads for a in p["alerts"] if a["status"] == status]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from events.models import TaskStatus
 from rules.alerts import fingerprint
-from rules.engine import Outcome, advance, apply_event
+from rules.engine import Outcome, advance, apply_event, restate
 from rules.pack import RulePack
 from rules.state import SEEN_KEPT, seen_keys
 from tests.conftest import vn
@@ -182,3 +182,13 @@ def test_the_task_tally_follows_status_changes(tmp_path: Path) -> None:
             ("task", "not_started"): 1,
         }
     )
+
+
+def test_a_firing_alert_keeps_every_annotation_it_fired_with(tmp_path: Path) -> None:
+    rules = _deadlines(tmp_path)
+    result = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), now=vn(2024, 7, 25, 9))
+    (firing,) = result.transitions
+    assert set(firing.annotations) > {"summary"}  # the due instant and more, not the summary alone
+    (alert,) = result.state.alerts.values()
+    assert alert.annotations == firing.annotations  # what a re-send to Alertmanager carries
+    assert restate(rules, alert).annotations == {**firing.annotations, "reconciled": "true"}

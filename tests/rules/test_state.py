@@ -72,6 +72,7 @@ def test_an_indicator_and_an_alert_read_back_are_what_was_written() -> None:
         subject="task:T-1",
         step="3d",
         summary="Bình Thuận: quá hạn",
+        details={"due": "2024-07-20 00:00", "days_overdue": "2"},
     )
     state.pending["f2"] = vn(2024, 7, 18)
     changed = {

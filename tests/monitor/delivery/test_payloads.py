@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from monitor.delivery.alertmanager import AlertmanagerSink, am_alert
-from monitor.delivery.webhook import webhook_payloads
+from monitor.delivery.targets import parse_targets
+from monitor.delivery.webhook import group_key, webhook_payloads
 from monitor.metrics import DeliveryMetrics
+from rules.state import AlertState
 from tests.conftest import vn
 from tests.rules.fixtures import transition as _transition
 
@@ -14,9 +16,8 @@ NOW = datetime(2024, 7, 21, tzinfo=UTC)
 
 
 def _sink() -> AlertmanagerSink:
-    return AlertmanagerSink(
-        ["http://am:9093"], "http://monitor:6066", DeliveryMetrics(CollectorRegistry()), lambda: NOW
-    )
+    targets = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", ["http://am:9093"])
+    return AlertmanagerSink(targets, "http://monitor:6066", DeliveryMetrics(CollectorRegistry()), lambda: NOW)
 
 
 def _queued(sink: AlertmanagerSink) -> list[dict]:  # type: ignore[type-arg]
@@ -53,11 +54,12 @@ def test_resolution_carries_ends_at() -> None:
     assert alert["endsAt"] == "2024-07-25T00:00:00+07:00"
 
 
-def test_webhook_payload_is_alertmanager_version_4() -> None:
+def test_webhook_payload_is_alertmanager_version_4_one_group_per_rule_and_unit() -> None:
     firing = _transition()
     other = _transition(fingerprint="fp2", labels={**firing.labels, "task_id": "NV-01"})
     resolved = _transition(status="resolved", ends_at=vn(2024, 7, 25), fingerprint="fp3")
-    first, second = webhook_payloads([firing, other, resolved], "http://monitor:6066")
+    elsewhere = _transition(status="resolved", fingerprint="fp4", labels={**firing.labels, "unit_id": "VN-40"})
+    first, second = webhook_payloads([firing, other, resolved, elsewhere], "http://monitor:6066")
     assert first["version"] == "4" and first["status"] == "firing" and first["receiver"] == "compliance-monitor"
     assert {
         "groupKey",
@@ -68,7 +70,42 @@ def test_webhook_payload_is_alertmanager_version_4() -> None:
         "externalURL",
         "alerts",
     } <= set(first)
+    assert first["groupKey"] == '{}:{alertname="task-overdue", unit_id="VN-22"}'
+    assert first["groupLabels"] == {"alertname": "task-overdue", "unit_id": "VN-22"}
     assert first["commonLabels"] == {"alertname": "task-overdue", "unit_id": "VN-22", "severity": "critical"}
-    assert [a["labels"]["task_id"] for a in first["alerts"]] == ["NV-27", "NV-01"]
+    assert [a["labels"]["task_id"] for a in first["alerts"]] == ["NV-27", "NV-01", "NV-27"]
+    assert [a["status"] for a in first["alerts"]] == ["firing", "firing", "resolved"]  # a group fires while any does
     assert first["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
-    assert second["status"] == "resolved" and second["alerts"][0]["endsAt"] == "2024-07-25T00:00:00+07:00"
+    assert first["alerts"][2]["endsAt"] == "2024-07-25T00:00:00+07:00"
+    assert second["groupKey"] == '{}:{alertname="task-overdue", unit_id="VN-40"}' and second["status"] == "resolved"
+    assert [a["generatorURL"] for a in second["alerts"]] == ["http://monitor:6066/?unit=VN-40"]
+
+
+def test_a_group_key_quotes_label_values_as_alertmanager_does() -> None:
+    assert (
+        group_key({"unit_id": 'VN "22"\\\n', "alertname": "hạn"})
+        == '{}:{alertname="hạn", unit_id="VN \\"22\\"\\\\\\n"}'
+    )
+
+
+def test_a_resent_alert_carries_every_annotation_it_fired_with() -> None:
+    sink = _sink()
+    alert = AlertState(
+        fingerprint="fp1",
+        rule_id="task-overdue",
+        stage="overdue",
+        severity="critical",
+        labels={"alertname": "task-overdue", "unit_id": "VN-22", "task_id": "NV-27", "severity": "critical"},
+        starts_at=vn(2024, 7, 13),
+        subject="task:NV-27",
+        summary="Nghệ An: nhiệm vụ quá hạn",
+        details={"due": "2024-07-13 00:00", "days_overdue": "8"},
+    )
+    assert sink.resend([alert]) == 1
+    (sent,) = _queued(sink)
+    assert sent["annotations"] == {
+        "summary": "Nghệ An: nhiệm vụ quá hạn",
+        "due": "2024-07-13 00:00",
+        "days_overdue": "8",
+    }
+    assert "endsAt" not in sent

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor.exceptions import MonitorError
+from monitor.redact import MASK, redact_text
 from monitor.settings import Settings
 from rules.loader import load_pack
 from rules.pack import RulePack
@@ -70,8 +71,15 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "?"
             where = f"--{name.replace('_', '-')}" if name in given else f"MONITOR_{name.upper()}"
-            problems.append(f"{where}={error.get('input')!s}: {error['msg']}")
+            problems.append(f"{where}={_shown(name, error.get('input'))}: {error['msg']}")
         raise MonitorError("; ".join(problems)) from None
+
+
+def _shown(setting: str, value: object) -> str:
+    """A setting's value as an error message may show it: no secret, no token or password in a URL."""
+    if any(word in setting for word in ("token", "password", "secret")):
+        return MASK
+    return redact_text(str(value))
 
 
 def existing_files(names: Sequence[str]) -> list[Path]:

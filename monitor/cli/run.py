@@ -13,6 +13,7 @@ from typing import Any
 from monitor.cli.common import ExitCode, add_worker_flags, check_port_free, load_rules, prepare_data_dir, settings_from
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
+from monitor.redact import redact_url
 from monitor.settings import Settings
 from monitor.state.heap import tune_collector
 from monitor.version import VERSION
@@ -68,7 +69,7 @@ def _banner(settings: Settings, demo: bool) -> str:
     base = f"http://{settings.web_host}:{settings.web_port}"
     lines = [
         f"compliance monitor {VERSION} is starting",
-        f"  broker    {settings.bootstrap_servers}",
+        f"  broker    {redact_url(settings.broker)}",
         f"  topics    in:  {topics.task_status}, {topics.indicators}",
         f"            out: {topics.alerts}, {topics.dead_letter}",
         f"  feed      {base}/   (live alert page)",

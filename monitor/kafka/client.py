@@ -102,8 +102,7 @@ async def start_client(client: Startable, bootstrap: str) -> None:
             with contextlib.suppress(KafkaError, OSError):  # it never connected: nothing to release but the object
                 await closing()
         reason = "no broker answered" if isinstance(exc, KafkaConnectionError) else str(exc)
-        raise BrokerUnreachable(
-            f"cannot reach the broker at {bootstrap} (--broker or MONITOR_BROKER): {reason}"
-        ) from None
+        shown = ",".join(server.rpartition("@")[2] for server in bootstrap.split(","))  # never a user or password
+        raise BrokerUnreachable(f"cannot reach the broker at {shown} (--broker or MONITOR_BROKER): {reason}") from None
     finally:
         chatty.setLevel(level)

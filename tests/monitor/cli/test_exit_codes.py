@@ -135,3 +135,12 @@ def test_help_documents_every_exit_status() -> None:
     text = build_parser().format_help()
     for line in ("0  ok", "1  the work failed", "2  usage or configuration error", "3  cannot reach the broker"):
         assert line in text
+
+
+def test_errors_show_no_credentials_of_a_broker_or_a_setting() -> None:
+    unreachable = _run(["worker", "--broker", "kafka://opsuser:s3cret@127.0.0.1:1"])
+    assert unreachable.returncode == 3 and "s3cret" not in unreachable.stderr and "opsuser" not in unreachable.stderr
+    assert "cannot reach the broker at 127.0.0.1:1" in unreachable.stderr
+    misplaced = _run(["worker"], {"MONITOR_FLUSH_INTERVAL": "https://ops:hunter2@hooks.example/x?token=abc"})
+    assert misplaced.returncode == 2 and "hunter2" not in misplaced.stderr and "token=abc" not in misplaced.stderr
+    assert "MONITOR_FLUSH_INTERVAL=https://***@hooks.example/x?***" in misplaced.stderr

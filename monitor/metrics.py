@@ -30,6 +30,7 @@ from rules.subjects import Subject
 from rules.threshold import ThresholdRule
 
 __all__ = [
+    "OTHER_KINDS",
     "OTHER_UNITS",
     "ConsumerLag",
     "DeliveryMetrics",
@@ -80,6 +81,13 @@ class Metrics:
             "compliance_tick_seconds",
             "Time to process one tick of one partition (wake-up index checked, due units evaluated).",
             buckets=_EVAL_BUCKETS,
+            registry=registry,
+        )
+        self.over_cap = Counter(
+            "compliance_events_over_unit_cap",
+            "Events refused because they would give their unit more task kinds or indicators than it may have "
+            "(MONITOR_MAX_KINDS_PER_UNIT, MONITOR_MAX_INDICATORS_PER_UNIT).",
+            ["topic", "cap"],
             registry=registry,
         )
         self.from_future = Counter(
@@ -167,6 +175,7 @@ class DeliveryMetrics:
 
 
 OTHER_UNITS = "_other"
+OTHER_KINDS = "other"  # the kind label of tasks whose kind no rule names
 
 
 def _fold(unit_ids: Iterable[str], listed: Mapping[str, str], limit: int) -> set[str]:
@@ -182,13 +191,18 @@ def state_families(
     max_unlisted_units: int = 200,
     rule_severities: Iterable[tuple[str, str]] = (),
     targets: Iterable[tuple[str, str, float]] = (),
+    known_kinds: frozenset[str] | None = None,
+    known_indicators: frozenset[str] | None = None,
 ) -> list[Metric]:
     """Gauges describing the given unit states (the units this worker owns).
 
-    Cardinality guard: units on no roster beyond ``max_unlisted_units`` are
+    Cardinality guards: units on no roster beyond ``max_unlisted_units`` are
     folded into ``unit_id="_other"`` (their indicators are left out) and
-    counted in ``compliance_units_folded``, so a flood of made-up unit ids
-    cannot blow up the series count.
+    counted in ``compliance_units_folded``; task kinds no rule names are
+    counted under ``kind="other"``; indicators no rule names (nor the pack
+    bounds) have no value series, and are counted in
+    ``compliance_indicators_unlisted``. A flood of made-up unit ids, kinds or
+    indicator names cannot blow up the series count.
     """
     tasks = GaugeMetricFamily("compliance_tasks", "Tasks by current status.", labels=["unit_id", "kind", "status"])
     overdue = GaugeMetricFamily("compliance_tasks_overdue", "Tasks past their due instant.", labels=["unit_id", "kind"])
@@ -210,6 +224,15 @@ def state_families(
     target = GaugeMetricFamily(
         "compliance_rule_target", "Target in effect of each threshold rule.", labels=["rule_id", "indicator"]
     )
+    unlisted = GaugeMetricFamily(
+        "compliance_indicators_unlisted",
+        "Indicators reported that no rule names (no value series of their own; cardinality guard).",
+    )
+    unlisted_count = 0
+
+    def kind_of(kind: str) -> str:
+        return kind if known_kinds is None or kind in known_kinds else OTHER_KINDS
+
     states = list(states)
     shown = _fold([s.unit_id for s in states], unit_names, max_unlisted_units)
     task_counts: Tally[tuple[str, str, str]] = Tally()
@@ -220,15 +243,18 @@ def state_families(
         if unit != OTHER_UNITS:
             info.add_metric([unit, unit_names.get(unit, unit)], 1)
             for name, report in sorted(state.indicators.items()):
+                if known_indicators is not None and name not in known_indicators:
+                    unlisted_count += 1
+                    continue
                 value.add_metric([unit, name], report.value)
                 reported.add_metric([unit, name], report.occurred_at.timestamp())
         for (kind, status), count in state.task_tally().items():
-            task_counts[(unit, kind, status)] += count
-            overdue_counts[(unit, kind)] += 0
+            task_counts[(unit, kind_of(kind), status)] += count
+            overdue_counts[(unit, kind_of(kind))] += 0
         overdue_tasks = {Subject.parse(alert.subject).name for alert in state.alerts.values() if is_overdue(alert)}
         for task_id in overdue_tasks:
             if task_id in state.tasks:
-                overdue_counts[(unit, state.tasks[task_id].kind)] += 1
+                overdue_counts[(unit, kind_of(state.tasks[task_id].kind))] += 1
         firing_tally.update((alert.rule_id, alert.severity) for alert in state.alerts.values())
     for (unit, kind, status), count in sorted(task_counts.items()):
         tasks.add_metric([unit, kind, status], count)
@@ -239,7 +265,8 @@ def state_families(
     folded.add_metric([], len(states) - len(shown))
     for rule_id, indicator, line in targets:
         target.add_metric([rule_id, indicator], line)
-    return [tasks, overdue, value, reported, firing, info, folded, target]
+    unlisted.add_metric([], unlisted_count)
+    return [tasks, overdue, value, reported, firing, info, folded, target, unlisted]
 
 
 ConsumerLag = tuple[str, int, int]  # topic, partition, records behind the partition's end
@@ -327,4 +354,6 @@ class StateCollector(Collector):
             max_unlisted_units=self._max_unlisted,
             rule_severities=self._severities,
             targets=targets,
+            known_kinds=self._pack.known_kinds,
+            known_indicators=self._pack.known_indicators,
         )

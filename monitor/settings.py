@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         description="Largest record value accepted, in bytes; also what the worker fetches per partition and the "
         "largest record it produces (larger ones are dead-lettered with their value cut).",
     )
+    max_kinds_per_unit: int = Field(
+        default=50, ge=1, description="Task kinds one unit may have; an event that would add one more is dead-lettered."
+    )
+    max_indicators_per_unit: int = Field(
+        default=200,
+        ge=1,
+        description="Indicators one unit may report; an event that would add one more is dead-lettered.",
+    )
     max_clock_skew: float = Field(
         default=86_400.0,
         gt=0,

@@ -144,6 +144,22 @@ class RulePack:
         return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
     @cached_property
+    def known_kinds(self) -> frozenset[str]:
+        """The task kinds a rule names (``select: {kind: …}``), and ``task``, the kind of a task that gives none."""
+        kinds = {"task"}
+        for compiled in self.rules:
+            matcher = compiled.rule.select.get("kind")
+            if matcher is not None and matcher.op in ("=", "in"):
+                kinds.update((matcher.value,) if isinstance(matcher.value, str) else matcher.value)
+        return frozenset(kinds)
+
+    @cached_property
+    def known_indicators(self) -> frozenset[str]:
+        """The indicators a rule names or whose bounds the pack declares (``*``, "every indicator", is not a name)."""
+        named = {name for r in self.rules if isinstance(name := getattr(r.rule, "indicator", None), str)}
+        return frozenset((named | set(self.indicator_bounds)) - {"*"})
+
+    @cached_property
     def task_rules(self) -> tuple[CompiledRule, ...]:
         """Per-task deadline rules."""
         return tuple(r for r in self.rules if isinstance(r.rule, DeadlineRule) and r.rule.roster is None)

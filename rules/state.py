@@ -376,6 +376,18 @@ class UnitState:
             indexes[key] = index
         return index  # type: ignore[return-value]
 
+    def tracks_kind(self, kind: str) -> bool:
+        """Whether the unit holds a task of ``kind`` (O(statuses) once the tally is built)."""
+        if self._tally is None:
+            self.task_tally()
+        tally = self._tally
+        assert tally is not None
+        return any(tally.get((kind, status.value), 0) > 0 for status in TaskStatus)
+
+    def kind_count(self) -> int:
+        """How many task kinds the unit holds."""
+        return len({kind for kind, _ in self.task_tally()})
+
     def task_tally(self) -> Mapping[tuple[str, str], int]:
         """How many tasks the unit has of each (kind, status); O(1) after the first call."""
         if self._tally is None:

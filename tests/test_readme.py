@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import pytest
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.cli.common import ExitCode
+from rules.loader import load_pack
+from rules.pack import AnyRule
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -48,3 +51,13 @@ def test_every_event_field_is_documented(model: type[TaskStatusEvent] | type[Ind
 def test_the_exit_status_table_is_the_code_s() -> None:
     rows = dict(re.findall(r"^\| (\d) \| (.+) \|$", _section("### The `monitor` command"), re.M))
     assert sorted(int(code) for code in rows) == sorted(int(code) for code in ExitCode)
+
+
+def test_the_complete_rule_file_is_shown_as_it_is_and_holds_every_rule_kind() -> None:
+    example = REPO / "rules" / "examples" / "every-kind.yaml"
+    text = example.read_text(encoding="utf-8")
+    assert f"```yaml\n{text}```" in README
+    pack = load_pack([example])
+    kinds = {type(compiled.rule) for compiled in pack.rules}
+    assert kinds == set(get_args(AnyRule))
+    assert pack.indicator_bounds  # the pack-level section too

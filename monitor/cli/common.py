@@ -82,12 +82,12 @@ def _shown(setting: str, value: object) -> str:
     return redact_text(str(value))
 
 
-def existing_files(names: Sequence[str]) -> list[Path]:
-    """The named files, or a clear error naming those that do not exist."""
+def existing_files(names: Sequence[str], *, directories: bool = False) -> list[Path]:
+    """The named files (or, with ``directories``, files or directories); a usage error names those that do not exist."""
     paths = [Path(name) for name in names]
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in paths if not (p.exists() if directories else p.is_file())]
     if missing:
-        raise MonitorError(f"no such file: {', '.join(missing)}")
+        raise MonitorError(f"no such {'file or directory' if directories else 'file'}: {', '.join(missing)}")
     return paths
 
 

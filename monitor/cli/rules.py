@@ -12,10 +12,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli.common import settings_from
+from monitor.cli.common import existing_files, settings_from
 from monitor.exceptions import MonitorError
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import load_pack, parse_yaml, rule_files_in
@@ -55,19 +54,10 @@ def _print_json(problems: Sequence[RuleProblem]) -> None:
     print(json.dumps([problem_record(p) for p in problems], ensure_ascii=False, indent=2))
 
 
-def _paths(names: Sequence[str]) -> list[Path]:
-    """The named files or directories; one that does not exist is a usage error."""
-    paths = [Path(name) for name in names]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise MonitorError(f"no such file or directory: {', '.join(missing)}")
-    return paths
-
-
 def cmd_rules_check(args: argparse.Namespace) -> int:
     """Validate rule files; print every problem with file, line, rule and field."""
     colour = settings_from(args).colour
-    paths = _paths(args.files)
+    paths = existing_files(args.files, directories=True)
     try:
         pack = load_pack(paths)
     except RuleFileError as exc:
@@ -91,7 +81,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     from rules.testing import run_test_file
 
     colour = settings_from(args).colour
-    files = [p for p in rule_files_in(_paths(args.files)) if parse_yaml(p).kind == "tests"]
+    files = [p for p in rule_files_in(existing_files(args.files, directories=True)) if parse_yaml(p).kind == "tests"]
     if not files:
         raise MonitorError(f"no rule test files (YAML with a top-level 'tests:') in {', '.join(args.files)}")
     out, err = _Style(sys.stdout, colour), _Style(sys.stderr, colour)

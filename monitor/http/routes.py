@@ -103,7 +103,7 @@ class Units(web.View):
     """A summary per owned unit."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.units(_worker(self)))
+        return _send(self, views.units(_worker(self), request.query))
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")

@@ -185,6 +185,29 @@ def _param(query: Mapping[str, str], name: str) -> str | None:
     return query.get(name) or None
 
 
+#: Items per page of a list answer by default, and at most (``?limit=``).
+PAGE_DEFAULT, PAGE_MAX = 500, 5000
+
+
+def _page(query: Mapping[str, str], items: list[Any], key: str) -> dict[str, Any] | Answer:
+    """One page of ``items`` under ``key``, with the total and where the next page starts; a 400 for a bad page."""
+    try:
+        limit = int(query.get("limit") or PAGE_DEFAULT)
+        offset = int(query.get("offset") or 0)
+    except ValueError:
+        return _json({"error": "limit and offset must be whole numbers"}, status=400)
+    if not 1 <= limit <= PAGE_MAX or offset < 0:
+        return _json({"error": f"limit must be 1 to {PAGE_MAX} and offset 0 or more"}, status=400)
+    following = offset + limit
+    return {
+        "count": len(items),
+        "offset": offset,
+        "limit": limit,
+        "next_offset": following if following < len(items) else None,
+        key: items[offset:following],
+    }
+
+
 def _scope(worker: WorkerView) -> dict[str, Any]:
     return {
         "worker": worker.settings.base_url,
@@ -226,14 +249,18 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     where = AlertFilter(
         unit_id=_param(query, "unit_id"), rule_id=_param(query, "rule_id"), severity=_param(query, "severity")
     )
-    chosen = filter_alerts(found, where)
-    return _json({"scope": _scope(worker), "count": len(chosen), "alerts": chosen})
+    page = _page(query, filter_alerts(found, where), "alerts")
+    return page if isinstance(page, Answer) else _json({"scope": _scope(worker), **page})
 
 
-def units(worker: WorkerView) -> Answer:
-    """``/api/v1/units``: a summary of each unit this worker owns."""
-    summaries = [unit_summary(worker.pack, s) for s in worker.owned_states()]
-    return _json({"scope": _scope(worker), "units": sorted(summaries, key=lambda u: str(u["unit_id"]))})
+def units(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/units``: a summary of each unit this worker owns, a page at a time, by unit id."""
+    states = sorted(worker.owned_states(), key=lambda s: s.unit_id)
+    page = _page(query, states, "units")
+    if isinstance(page, Answer):
+        return page
+    page["units"] = [unit_summary(worker.pack, s) for s in page["units"]]  # only the page's units are summed up
+    return _json({"scope": _scope(worker), **page})
 
 
 def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
@@ -253,7 +280,10 @@ def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answe
     if _param(query, "format") == "csv":
         disposition = {"Content-Disposition": attachment(f"overdue-{unit_id}.csv")}
         return Answer(200, overdue_csv(items), "text/csv; charset=utf-8", disposition)
-    return _json({"unit_id": unit_id, "unit_name": pack.unit_name(unit_id), "count": len(items), "overdue": items})
+    page = _page(query, items, "overdue")  # the CSV export above is whole: it is what a spreadsheet opens
+    return (
+        page if isinstance(page, Answer) else _json({"unit_id": unit_id, "unit_name": pack.unit_name(unit_id), **page})
+    )
 
 
 async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[[int], Awaitable[bytes]]) -> Answer:

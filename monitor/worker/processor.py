@@ -35,6 +35,7 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
+from monitor.worker.caps import UnitCaps
 from monitor.worker.health import Health
 from monitor.worker.outbox import AlertListener, AlertWriter, Outbox
 from rules.alerts import AlertTransition
@@ -90,6 +91,7 @@ class Processor:
             durable, and its transitions published, before ``on_record`` returns.
         max_skew: How far ahead of ``now`` an event's ``occurred_at`` may lie; events further ahead are refused
             (one far-future event would make every later one of its subject stale).
+        caps: How many task kinds and indicators one unit may have (unbounded when ``None``).
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Processor:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_staged: int = 0,
         max_skew: timedelta = timedelta(days=1),
+        caps: UnitCaps | None = None,
     ) -> None:
         self._pack = pack
         self._store = store
@@ -120,6 +123,7 @@ class Processor:
         self._may_act = may_act
         self._max_staged = max_staged
         self._max_skew = max_skew
+        self._caps = caps
         self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
@@ -151,15 +155,21 @@ class Processor:
         seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
+        over_cap: list[tuple[Event, str, str]] = []  # events that would take their unit over a cap: (event, cap, why)
         for event in decoded.events:
             if _partition_of(event.unit_id, partitions) != record.partition:
                 # Not in its unit's partition (no key, or another partitioner): send it there.
                 await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), encode_event(event))
                 continue
-            seen.setdefault(event.unit_id, []).append(event)
             if event.unit_id in failed:
+                seen[event.unit_id].append(event)
                 continue
             pending, parts, transitions = changed.get(event.unit_id) or (self._store.get(event.unit_id), set(), [])
+            refused = self._caps.refusal(pending, event) if self._caps is not None else None
+            if refused is not None:
+                over_cap.append((event, *refused))  # dead-lettered once, with this reason, whatever follows
+                continue
+            seen.setdefault(event.unit_id, []).append(event)
             try:
                 result = self._apply(event, pending, now)
             except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
@@ -189,6 +199,24 @@ class Processor:
             self._metrics.events.labels(record.topic, outcome.value).inc(count)
         for unit_id, reason in failed.items():
             await self._dead_letter_events(record, seen[unit_id], reason)
+        if over_cap:
+            await self._refuse_over_cap(record, over_cap)
+
+    async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
+        """Dead-letter the events that would have taken their unit over a cap, in one record, and count them."""
+        for cap in {cap for _, cap, _ in refused}:
+            self._metrics.over_cap.labels(record.topic, cap).inc(sum(1 for _, c, _ in refused if c == cap))
+        reasons = list(dict.fromkeys(why for _, _, why in refused))  # each once, in order
+        reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+        log.warning(
+            "dead-lettered %d events of %s[%d]@%d: %s",
+            len(refused),
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
+        await self._dead_letter_events(record, [event for event, _, _ in refused], reason)
 
     def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int]:
         """Refuse the events from too far ahead of ``now``, and those the rules refuse; count the first."""

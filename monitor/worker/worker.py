@@ -39,6 +39,7 @@ from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import BrokerWatch
+from monitor.worker.caps import UnitCaps
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.membership import Membership
@@ -156,6 +157,7 @@ class Worker:
             may_act=self.membership.may_act,
             max_staged=settings.max_staged_writes,
             max_skew=timedelta(seconds=settings.max_clock_skew),
+            caps=UnitCaps(settings.max_kinds_per_unit, settings.max_indicators_per_unit),
         )
         # The agent handles a record, or the state gathered so far is flushed: never both at once.
         self._handling = asyncio.Lock()

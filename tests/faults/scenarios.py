@@ -221,7 +221,7 @@ def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorPr
                     f"(committed {committed}, end {end})"
                 )
         for worker in workers:
-            status, body = http_get(f"{worker.base_url}/api/v1/units/{unit}/overdue")
+            status, body = http_get(f"{worker.base_url}/api/v1/units/{unit}/overdue?limit=5000")
             if status != 200:
                 continue
             held = {item["task_id"]: item["status"] for item in json.loads(body).get("overdue", [])}
@@ -235,7 +235,7 @@ def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorPr
 def _views(workers: list[MonitorProcess]) -> list[dict[str, Any]]:
     answers = []
     for worker in workers:
-        status, body = http_get(worker.base_url + "/api/v1/units")
+        status, body = http_get(worker.base_url + "/api/v1/units?limit=5000")
         assert status == 200, body
         answers.append(json.loads(body))
     return answers

@@ -108,3 +108,22 @@ def test_operator_collector_exposes_lag_per_partition_and_recovery_progress() ->
     assert "compliance_recovery_records_expected 1000.0" in text
     assert "compliance_recovery_records_remaining 250.0" in text
     assert "compliance_recovery_last_duration_seconds" not in text  # none has completed yet
+
+
+def test_kinds_and_indicators_no_rule_names_have_no_series_of_their_own(tmp_path: Path) -> None:
+    rules = pack(tmp_path, BOTH_RULES)
+    now = vn(2024, 7, 25)
+    state = None
+    for n, kind in enumerate(("task", "made-up-1", "made-up-2")):
+        state = apply_event(rules, state, task(now, TaskStatus.IN_PROGRESS, task_id=f"T-{n}", kind=kind), now).state
+    for name in ("online_dossier_ratio", "made_up_ratio"):
+        state = apply_event(rules, state, indicator(now, 0.4, name=name), now).state
+    assert state is not None
+    registry = CollectorRegistry()
+    registry.register(StateCollector(lambda: [state], rules, lambda: now))
+    text = generate_latest(registry).decode()
+    assert "made-up" not in text and "made_up_ratio" not in text
+    assert 'compliance_tasks{kind="other",status="in_progress",unit_id="VN-40"} 2.0' in text
+    assert 'compliance_tasks{kind="task",status="in_progress",unit_id="VN-40"} 1.0' in text
+    assert 'compliance_indicator_value{indicator="online_dossier_ratio",unit_id="VN-40"} 0.4' in text
+    assert "compliance_indicators_unlisted 1.0" in text

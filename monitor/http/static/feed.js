@@ -57,10 +57,17 @@ function render() {
 }
 
 async function load() {
-  const response = await fetch("/api/v1/alerts?state=firing");
-  const body = await response.json();
+  // The answer comes a page at a time; a bounded number of pages (a phone cannot show more anyway).
+  const fresh = new Map();
+  let offset = 0;
+  for (let page = 0; page < 20 && offset !== null; page++) {
+    const response = await fetch(`/api/v1/alerts?state=firing&limit=5000&offset=${offset}`);
+    const body = await response.json();
+    for (const a of body.alerts) fresh.set(a.fingerprint, a);
+    offset = body.next_offset;
+  }
   alerts.clear();
-  for (const a of body.alerts) alerts.set(a.fingerprint, a);
+  for (const [fingerprint, a] of fresh) alerts.set(fingerprint, a);
   render();
 }
 

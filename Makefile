@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/monitor up $(ARGS)
 
-## test: lint, type-check and the whole test suite (unit, rule packs, integration on a real broker)
+## test: lint, type-check and the whole test suite (unit, rule packs, integration on a real broker);
+## TEST_WORKERS tests run at once (they mostly wait on brokers and timeouts, not on the CPU)
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(BIN)/ruff check events rules monitor tests
 	$(BIN)/ruff format --check events rules monitor tests
 	$(BIN)/mypy
 	$(BIN)/monitor rules check rules/packs
 	$(BIN)/monitor rules test rules/packs/tests
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## bench: engine throughput and tick cost, then worker throughput through the embedded broker (figures only)
 bench: $(STAMP)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import build_parser
+from monitor.devtools.broker import free_port
 from monitor.version import VERSION
 
 UNREACHABLE = "kafka://127.0.0.1:1"  # nothing listens on port 1 of the loopback
@@ -26,6 +27,9 @@ def _run(
     args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | (env or {})
+    if args[:1] == ["worker"] and "--web-port" not in args and "MONITOR_WEB_PORT" not in environment:
+        # not the default port, which a running monitor may hold
+        args = [*args, "--web-port", str(free_port())]
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         capture_output=True,
@@ -98,7 +102,7 @@ def test_publish_to_an_unreachable_broker_is_one_line_and_status_3(tmp_path: Pat
 
 def test_a_data_directory_under_a_file_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("", encoding="utf-8")
-    done = _run(["worker", "--broker", UNREACHABLE, "--data-dir", str(tmp_path / "afile" / "state")])
+    done = _run(["worker", "--broker", UNREACHABLE, "--data-dir", str(tmp_path / "afile" / "state")], cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert _problem_lines(done.stderr) == [
         f"error: data directory {tmp_path / 'afile' / 'state'} (--data-dir or MONITOR_DATA_DIR) cannot be created: "
@@ -137,10 +141,12 @@ def test_help_documents_every_exit_status() -> None:
         assert line in text
 
 
-def test_errors_show_no_credentials_of_a_broker_or_a_setting() -> None:
-    unreachable = _run(["worker", "--broker", "kafka://opsuser:s3cret@127.0.0.1:1"])
+def test_errors_show_no_credentials_of_a_broker_or_a_setting(tmp_path: Path) -> None:
+    unreachable = _run(["worker", "--broker", "kafka://opsuser:s3cret@127.0.0.1:1"], cwd=tmp_path)
     assert unreachable.returncode == 3 and "s3cret" not in unreachable.stderr and "opsuser" not in unreachable.stderr
     assert "cannot reach the broker at 127.0.0.1:1" in unreachable.stderr
-    misplaced = _run(["worker"], {"MONITOR_FLUSH_INTERVAL": "https://ops:hunter2@hooks.example/x?token=abc"})
+    misplaced = _run(
+        ["worker"], {"MONITOR_FLUSH_INTERVAL": "https://ops:hunter2@hooks.example/x?token=abc"}, cwd=tmp_path
+    )
     assert misplaced.returncode == 2 and "hunter2" not in misplaced.stderr and "token=abc" not in misplaced.stderr
     assert "MONITOR_FLUSH_INTERVAL=https://***@hooks.example/x?***" in misplaced.stderr

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from monitor.clock import Clock
 from rules.base import WARNING
 from rules.deadline import DeadlineRule
-from rules.engine import is_overdue
+from rules.engine import is_overdue, is_unit_overdue
 from rules.pack import RulePack
 from rules.state import UnitState
 from rules.subjects import Subject
@@ -193,6 +193,7 @@ def state_families(
     targets: Iterable[tuple[str, str, float]] = (),
     known_kinds: frozenset[str] | None = None,
     known_indicators: frozenset[str] | None = None,
+    deadline_kinds: Mapping[str, str] | None = None,
 ) -> list[Metric]:
     """Gauges describing the given unit states (the units this worker owns).
 
@@ -233,6 +234,7 @@ def state_families(
     def kind_of(kind: str) -> str:
         return kind if known_kinds is None or kind in known_kinds else OTHER_KINDS
 
+    deadline_kinds = deadline_kinds or {}
     states = list(states)
     shown = _fold([s.unit_id for s in states], unit_names, max_unlisted_units)
     task_counts: Tally[tuple[str, str, str]] = Tally()
@@ -255,6 +257,9 @@ def state_families(
         for task_id in overdue_tasks:
             if task_id in state.tasks:
                 overdue_counts[(unit, kind_of(state.tasks[task_id].kind))] += 1
+        for alert in state.alerts.values():
+            if is_unit_overdue(alert):  # the unit's own missed deadline (the 20/7 inspection plan) counts too
+                overdue_counts[(unit, kind_of(deadline_kinds.get(alert.rule_id, "task")))] += 1
         firing_tally.update((alert.rule_id, alert.severity) for alert in state.alerts.values())
     for (unit, kind, status), count in sorted(task_counts.items()):
         tasks.add_metric([unit, kind, status], count)
@@ -335,6 +340,8 @@ class StateCollector(Collector):
         self._pack = pack
         self._clock = clock
         self._max_unlisted = max_unlisted_units
+        # The kind each unit-level deadline counts under in compliance_tasks_overdue.
+        self._deadline_kinds = {r.rule.id: pack.selected_kind(r.rule.id) for r in pack.unit_rules}
         self._severities = sorted(
             {(r.rule.id, r.rule.severity) for r in pack.rules}
             | {(r.rule.id, WARNING) for r in pack.rules if isinstance(r.rule, DeadlineRule) and r.rule.warn_before}
@@ -356,4 +363,5 @@ class StateCollector(Collector):
             targets=targets,
             known_kinds=self._pack.known_kinds,
             known_indicators=self._pack.known_indicators,
+            deadline_kinds=self._deadline_kinds,
         )

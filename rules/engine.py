@@ -48,6 +48,7 @@ __all__ = [
     "advance",
     "apply_event",
     "is_overdue",
+    "is_unit_overdue",
     "restate",
     "seed",
 ]
@@ -188,6 +189,11 @@ def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
 def is_overdue(alert: AlertState) -> bool:
     """Whether an alert says a task is past its due instant."""
     return alert.stage == OVERDUE and Subject.parse(alert.subject).kind is SubjectKind.TASK
+
+
+def is_unit_overdue(alert: AlertState) -> bool:
+    """Whether an alert says a unit is past a deadline of its own (a roster deadline: the 20/7 inspection plan)."""
+    return alert.stage == OVERDUE and Subject.parse(alert.subject).kind is SubjectKind.UNIT
 
 
 # --- evaluation of one rule for one subject -------------------------------------------------------

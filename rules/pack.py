@@ -153,6 +153,12 @@ class RulePack:
                 kinds.update((matcher.value,) if isinstance(matcher.value, str) else matcher.value)
         return frozenset(kinds)
 
+    def selected_kind(self, rule_id: str) -> str:
+        """The task kind a rule selects (``select: {kind: …}``); ``task``, the default kind, when it fixes none."""
+        compiled = self.by_id(rule_id)
+        matcher = compiled.rule.select.get("kind") if compiled is not None else None
+        return str(matcher.value) if matcher is not None and matcher.op == "=" else "task"
+
     @cached_property
     def known_indicators(self) -> frozenset[str]:
         """The indicators a rule names or whose bounds the pack declares (``*``, "every indicator", is not a name)."""

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -26,8 +26,9 @@ from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
 from monitor.version import VERSION
 from rules.alerts import AlertFilter, AlertTransition
+from rules.base import Severity
 from rules.deadline import DeadlineRule, task_due
-from rules.engine import is_overdue
+from rules.engine import is_overdue, is_unit_overdue
 from rules.messages import days_overdue
 from rules.pack import RulePack
 from rules.state import AlertState, UnitState
@@ -96,10 +97,38 @@ def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter) -> list[
     return sorted(kept, key=lambda a: str(a.get("starts_at", "")), reverse=True)
 
 
+def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now: datetime) -> dict[str, Any] | None:
+    """A unit's own missed deadline (a roster deadline) as an overdue-list row: its task of that kind, if it has one."""
+    compiled = pack.by_id(alert.rule_id)
+    if compiled is None or not isinstance(compiled.rule, DeadlineRule) or compiled.rule.due is None:
+        return None
+    rule, due = compiled.rule, compiled.rule.due
+    reported = sorted(
+        (t for t in state.tasks.values() if rule.selects(t.fields(state.unit_id), t.labels)), key=lambda t: t.task_id
+    )
+    task = reported[0] if reported else None
+    return {
+        "unit_id": state.unit_id,
+        "unit_name": pack.unit_name(state.unit_id),
+        "task_id": task.task_id if task is not None else "",
+        "title": (task.title or "") if task is not None else alert.summary,
+        "kind": pack.selected_kind(alert.rule_id),
+        "status": task.status.value if task is not None else "not_reported",
+        "due": due.astimezone(compiled.tz).isoformat(),
+        "days_overdue": days_overdue(due, now),
+        "rule_id": alert.rule_id,
+        "severity": alert.severity,
+    }
+
+
 def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[str, Any]]:
-    """The unit's overdue tasks (a firing ``overdue`` alert), most overdue first."""
+    """The unit's overdue tasks (a firing ``overdue`` alert) and missed unit deadlines, most overdue first."""
     items = []
     for alert in state.alerts.values():
+        if is_unit_overdue(alert):
+            if (row := _unit_overdue_item(pack, state, alert, now)) is not None:
+                items.append(row)
+            continue
         if not is_overdue(alert):
             continue
         task = state.tasks.get(Subject.parse(alert.subject).name)
@@ -138,7 +167,7 @@ def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
         "unit_name": pack.unit_name(state.unit_id),
         "tasks": dict(sorted(statuses.items())),
         "tasks_total": len(state.tasks),
-        "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert)),
+        "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert) or is_unit_overdue(alert)),
         "alerts_firing": sum(firing.values()),
         "alerts_by_severity": dict(sorted(firing.items())),
         "indicators": {name: report.value for name, report in sorted(state.indicators.items())},
@@ -246,9 +275,14 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         found += [alert_view(a, names) for a in worker.firing_alerts()]
     if state in ("resolved", "all"):
         found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
-    where = AlertFilter(
-        unit_id=_param(query, "unit_id"), rule_id=_param(query, "rule_id"), severity=_param(query, "severity")
-    )
+    severity, rule_id = _param(query, "severity"), _param(query, "rule_id")
+    severities = get_args(Severity)
+    if severity is not None and severity not in severities:  # a typo must not look like "no alerts"
+        return _json({"error": f"unknown severity '{severity}': one of {', '.join(severities)}"}, status=400)
+    if rule_id is not None and worker.pack.by_id(rule_id) is None:
+        known = ", ".join(sorted(r.rule.id for r in worker.pack.rules))
+        return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+    where = AlertFilter(unit_id=_param(query, "unit_id"), rule_id=rule_id, severity=severity)
     page = _page(query, filter_alerts(found, where), "alerts")
     return page if isinstance(page, Answer) else _json({"scope": _scope(worker), **page})
 

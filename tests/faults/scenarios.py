@@ -28,6 +28,8 @@ from aiokafka import AIOKafkaProducer
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from monitor.worker.outbox import GENERATION_HEADER
+from rules.deadline import DeadlineRule
+from rules.loader import BUNDLED_PACK, load_pack
 from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
 from tests.integration.kafka import (
     MonitorProcess,
@@ -255,10 +257,20 @@ def _generations(broker: EmbeddedBroker) -> dict[int, list[int | None]]:
     return by_partition
 
 
+def _missed_unit_deadlines(units: list[str]) -> dict[str, int]:
+    """Per unit, the bundled pack's roster deadlines already past: the workload publishes no task that meets one."""
+    pack = load_pack([BUNDLED_PACK])
+    now = datetime.now(UTC)
+    past = [
+        r for r in pack.unit_rules if isinstance(r.rule, DeadlineRule) and r.rule.due is not None and r.rule.due <= now
+    ]
+    return {unit: sum(1 for r in past if r.covers(unit)) for unit in units}
+
+
 def _check(broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProcess]) -> Report:
     report = check_alerts(workload, _alerts_in_offset_order(broker))
     check_generations(_generations(broker), report)
-    check_views(workload, _views(workers), report)
+    check_views(workload, _views(workers), report, _missed_unit_deadlines(workload.units()))
     report.detail.extend(_explain(broker, report, workers))
     dead = read_all(broker.bootstrap, TOPICS.dead_letter)
     for record in dead:
@@ -341,7 +353,7 @@ def _resumed_then_alone(broker: EmbeddedBroker, workload: Workload, a: MonitorPr
     wait_for("A to own every partition", lambda: _owns_all(a), timeout=60, log=a.log)
     time.sleep(5)
     report = _check(broker, workload, [a])
-    return check_views(workload, both, report)
+    return check_views(workload, both, report, _missed_unit_deadlines(workload.units()))
 
 
 def _owns_all(worker: MonitorProcess) -> bool:

@@ -66,3 +66,9 @@ def test_a_record_written_under_an_older_generation_is_a_zombie_write() -> None:
     assert check_generations({0: [1, 1, 2, 2, 3], 1: [None, 2, None, 2]}).clean
     report = check_generations({0: [1, 2, 1, 2], 1: [3, 2, -1]})  # -1: written while not a member, unknown
     assert report.zombie == 2 and not report.clean
+
+
+def test_a_missed_unit_deadline_is_expected_on_the_overdue_count() -> None:
+    with_plan = {"units": [{"unit_id": "VN-01", "tasks": {"completed": 1, "in_progress": 1}, "overdue": 2}]}
+    assert check_views(_workload(), [with_plan], missed={"VN-01": 1}).clean
+    assert check_views(_workload(), [with_plan]).views_wrong == 1

@@ -98,6 +98,12 @@ def test_made_up_kinds_and_indicators_are_capped_counted_and_kept_out_of_metrics
         assert first["next_offset"] == 2 and first["units"] + second["units"] == every["units"][:4]
         assert http_get(worker.base_url + "/api/v1/units?limit=0")[0] == 400
         assert http_get(worker.base_url + "/api/v1/alerts?offset=-1")[0] == 400
+        # A typo in a filter is an error naming what is allowed, not an empty answer.
+        status, body = http_get(worker.base_url + "/api/v1/alerts?severity=critcal")
+        assert status == 400 and "critical" in json.loads(body)["error"]
+        status, body = http_get(worker.base_url + "/api/v1/alerts?rule_id=task-overdu")
+        assert status == 400 and "task-overdue" in json.loads(body)["error"]
+        assert http_get(worker.base_url + "/api/v1/alerts?severity=critical&rule_id=task-overdue")[0] == 200
 
     reasons = [dict(r.headers)["dlq_reason"].decode() for r in read_all(broker.bootstrap, TOPICS.dead_letter)]
     refused = [json.loads(r.value) for r in read_all(broker.bootstrap, TOPICS.dead_letter)]

@@ -6,7 +6,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from events.models import TaskStatus
 from monitor.metrics import Metrics, OperatorCollector, RecoverySnapshot, StateCollector
-from rules.engine import apply_event
+from rules.engine import apply_event, seed
+from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
 from rules.state import UnitState
 from tests.conftest import vn
@@ -127,3 +128,13 @@ def test_kinds_and_indicators_no_rule_names_have_no_series_of_their_own(tmp_path
     assert 'compliance_tasks{kind="task",status="in_progress",unit_id="VN-40"} 1.0' in text
     assert 'compliance_indicator_value{indicator="online_dossier_ratio",unit_id="VN-40"} 0.4' in text
     assert "compliance_indicators_unlisted 1.0" in text
+
+
+def test_a_missed_unit_deadline_counts_as_overdue_under_its_kind() -> None:
+    bundled = load_pack([BUNDLED_PACK])
+    now = vn(2024, 7, 25, 9)
+    silent = seed(bundled, "VN-HN", now).state
+    registry = CollectorRegistry()
+    registry.register(StateCollector(lambda: [silent], bundled, lambda: now))
+    text = generate_latest(registry).decode()
+    assert 'compliance_tasks_overdue{kind="inspection_plan",unit_id="VN-HN"} 1.0' in text

@@ -8,7 +8,8 @@ from pathlib import Path
 from events.models import TaskStatus
 from monitor.http.views import filter_alerts, overdue_csv, overdue_items, unit_summary
 from rules.alerts import AlertFilter
-from rules.engine import apply_event
+from rules.engine import advance, apply_event, seed
+from rules.loader import BUNDLED_PACK, load_pack
 from rules.state import UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack, task
@@ -72,3 +73,22 @@ def test_overdue_csv_writes_no_formula_in_title_task_or_unit(tmp_path: Path) -> 
     rows = list(csv.DictReader(io.StringIO(overdue_csv([{**items[0], **hostile}]).decode("utf-8-sig"))))
     assert {k: rows[0][k] for k in hostile} == {k: "'" + v for k, v in hostile.items()}
     assert rows[0]["days_overdue"] == "18" and rows[0]["due"] == "2024-07-02T00:00:00+07:00"
+
+
+def test_a_missed_unit_deadline_is_on_the_unit_s_overdue_list_and_in_its_count() -> None:
+    bundled = load_pack([BUNDLED_PACK])
+    now = vn(2024, 7, 25, 9)
+    silent = seed(bundled, "VN-HN", now).state  # never reported: its 20/7 inspection plan is overdue
+    (row,) = overdue_items(bundled, silent, now)
+    assert (row["rule_id"], row["kind"], row["status"], row["task_id"]) == (
+        "inspection-plan-2024",
+        "inspection_plan",
+        "not_reported",
+        "",
+    )
+    assert row["days_overdue"] == 6 and row["due"].startswith("2024-07-20T00:00")
+    assert unit_summary(bundled, silent)["overdue"] == 1
+    reported = task(vn(2024, 7, 2), TaskStatus.IN_PROGRESS, unit="VN-22", task_id="KH-2024", kind="inspection_plan")
+    late = advance(bundled, apply_event(bundled, None, reported, now).state, now).state
+    (row,) = overdue_items(bundled, late, now)
+    assert (row["task_id"], row["status"]) == ("KH-2024", "in_progress")

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
     delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
     public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
+    advertised_url: str | None = Field(
+        default=None,
+        description="URL the other workers reach this worker's web server at, to ask it about the units it owns "
+        "(default: http://WEB_HOST:WEB_PORT); unique per worker, e.g. the pod's name under a headless Service.",
+    )
     max_unlisted_units: int = Field(
         default=200, ge=0, description="Units on no roster shown one by one in metrics; the rest are folded."
     )
@@ -166,6 +171,22 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where this worker's web server is reached."""
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def peer_url(self) -> str:
+        """Where the other workers reach this worker's web server."""
+        return (self.advertised_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def unreachable_peers(self) -> str | None:
+        """Why other workers could not reach this one, or ``None`` when they can (as far as can be told here)."""
+        if self.advertised_url or self.web_host.strip("[]") not in _EVERY_ADDRESS:
+            return None
+        return (
+            f"MONITOR_ADVERTISED_URL is not set and the web server binds {self.web_host}: the other workers "
+            f"would ask {self.peer_url} about this worker's units; set MONITOR_ADVERTISED_URL to a URL of this "
+            "worker they reach"
+        )
 
     @property
     def unreachable_links(self) -> str | None:

@@ -251,3 +251,28 @@ def test_every_deployed_worker_links_alerts_to_a_reachable_url() -> None:
             **{k.removeprefix("MONITOR_").lower(): v for k, v in env.items() if k.startswith("MONITOR_")}
         )
         assert settings.unreachable_links is None, f"{where}: {settings.unreachable_links}"
+
+
+def test_every_deployed_worker_advertises_a_url_of_its_own_that_the_others_reach() -> None:
+    """Any worker answers for every unit by asking the owner at the URL it advertises: unique, and resolvable."""
+    compose = {
+        where: env["MONITOR_ADVERTISED_URL"]
+        for where, env in _worker_environments()
+        if where.startswith("compose") and "MONITOR_ADVERTISED_URL" in env
+    }
+    services = _compose()["services"]
+    assert len(compose) == sum(1 for name in services if name.startswith("monitor")), "every compose worker sets one"
+    assert len(set(compose.values())) == len(compose), compose
+    for where, url in compose.items():
+        assert re.fullmatch(rf"http://{re.escape(where.removeprefix('compose '))}:6066", url), (where, url)
+
+    workers, container, env = _worker()
+    assert env["MONITOR_ADVERTISED_URL"] == f"http://$(POD_NAME).{workers['spec']['serviceName']}:6066"
+    pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
+    assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    names = [e["name"] for e in container["env"]]
+    assert names.index("POD_NAME") < names.index("MONITOR_ADVERTISED_URL"), "$(POD_NAME) expands only if set before"
+    headless = _named("Service", workers["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    settings = Settings(**{k.removeprefix("MONITOR_").lower(): v for k, v in env.items() if k.startswith("MONITOR_")})
+    assert settings.unreachable_peers is None

@@ -14,7 +14,7 @@ from monitor.kafka.topics import Topics
 from monitor.settings import Settings
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
-from rules.state import AlertState, UnitState
+from rules.state import UnitState
 
 __all__ = ["AlertFeedView", "WorkerView"]
 
@@ -67,8 +67,17 @@ class WorkerView(Protocol):
     def unit_state(self, unit_id: str) -> UnitState | None:
         """One unit's state, if this worker holds it."""
 
-    def firing_alerts(self) -> list[AlertState]:
-        """Every alert firing now in this worker's partitions."""
+    def published_firing(self) -> list[AlertTransition]:
+        """Every alert the alerts topic says is firing, for every unit."""
+
+    def alerts_current(self) -> bool:
+        """Whether this worker has read the alerts topic through once since it started."""
+
+    def answers_for(self, partition: int) -> bool:
+        """Whether this worker owns ``partition`` and has read its units."""
+
+    def partition_owners(self) -> dict[int, str]:
+        """Each partition's owner (its advertised URL); empty while the group's assignment changes."""
 
     def is_ready(self) -> bool:
         """Whether the worker has joined its group and read its partitions' units."""

@@ -15,6 +15,7 @@ from aiohttp import web as aio
 from faust import web
 
 from monitor.http import views
+from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer, alert_view
 
@@ -22,13 +23,21 @@ __all__ = ["blueprint", "register_routes"]
 
 _KEEPALIVE_SECONDS = 15.0
 _WORKER = "compliance_worker"  # the app attribute the views read the worker from
+_PEERS = "compliance_peers"  # … and the client that asks the other workers
 
 blueprint = web.Blueprint("monitor")
 
 
 def register_routes(app: Any, worker: WorkerView) -> None:
-    """Serve the monitor's pages on ``app``'s web server, answering from ``worker``."""
+    """Serve the monitor's pages on ``app``'s web server, answering from ``worker`` (and the workers it asks)."""
     setattr(app, _WORKER, worker)
+    peers = PeerClient()
+    setattr(app, _PEERS, peers)
+
+    async def close_peers(*args: Any, **kwargs: Any) -> None:
+        await peers.close()
+
+    app.on_before_shutdown.connect(close_peers)
     blueprint.register(app)
 
 
@@ -37,9 +46,63 @@ def _worker(view: web.View) -> WorkerView:
     return worker
 
 
-def _send(view: web.View, answer: Answer) -> web.Response:
+def _peers(view: web.View) -> PeerClient:
+    peers: PeerClient = getattr(view.app, _PEERS)
+    return peers
+
+
+def _send(view: web.View, answer: Answer | PeerAnswer, answered_by: str | None = None) -> web.Response:
     headers = {"Content-Type": answer.content_type, **answer.headers}
+    if answered_by is not None:
+        headers[ANSWERED_BY] = answered_by
     return view.bytes(answer.body, status=answer.status, headers=headers)
+
+
+async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local: Any) -> web.Response:
+    """The answer about one unit from the worker that holds it: here, or asked over HTTP."""
+    worker = _worker(view)
+    problem = views.unit_problem(unit_id)
+    if problem is not None:
+        return _send(view, problem)
+    partition = views.unit_partition(worker, unit_id)
+    me = worker.settings.peer_url
+    forwarded = FORWARDED in request.headers
+    where = route(partition, worker.partition_owners(), me, answers=worker.answers_for(partition), forwarded=forwarded)
+    if isinstance(where, Unavailable):
+        return _send(view, views.unavailable(where.reason))
+    if isinstance(where, Ask):
+        asked = await _peers(view).get(where.url, request.path_qs)  # type: ignore[attr-defined]
+        if isinstance(asked, Unavailable):
+            return _send(view, views.unavailable(asked.reason))
+        return _send(view, asked, answered_by=where.url)
+    return _send(view, local(worker), answered_by=me)
+
+
+async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
+    """Every unit's summary: this worker's partitions from memory, the others' asked of their owners at once."""
+    worker = _worker(view)
+    me = worker.settings.peer_url
+    plan = plan_gather(worker.partition_owners(), worker.settings.partitions, me)
+    if isinstance(plan, Unavailable):
+        return views.unavailable(plan.reason)
+    unready = [p for p in plan.local if not worker.answers_for(p)]
+    if unready:
+        return views.unavailable(f"this worker is reading the units of partition(s) {unready}")
+    summaries = views.unit_summaries(worker, set(plan.local))
+    peers = _peers(view)
+    asked = await asyncio.gather(
+        *(
+            peers.get(url, f"/api/v1/internal/units?partitions={','.join(map(str, parts))}")
+            for url, parts in plan.remote.items()
+        )
+    )
+    for url, answer in zip(plan.remote, asked, strict=True):
+        if isinstance(answer, Unavailable):
+            return views.unavailable(answer.reason)
+        if answer.status != 200:
+            return views.unavailable(f"the worker at {url} cannot answer for its units now")
+        summaries += json.loads(answer.body)["units"]
+    return summaries
 
 
 @blueprint.route("/", name="feed")
@@ -100,10 +163,22 @@ class AlertStream(web.View):
 
 @blueprint.route("/api/v1/units", name="units")
 class Units(web.View):
-    """A summary per owned unit."""
+    """A summary of every unit, from every worker."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.units(_worker(self), request.query))
+        summaries = await _gather_units(self)
+        if isinstance(summaries, Answer):
+            return _send(self, summaries)
+        return _send(self, views.units(summaries, request.query))
+
+
+@blueprint.route("/api/v1/internal/units", name="internal-units")
+class LocalUnits(web.View):
+    """The summaries of the units of some partitions of this worker (asked by the other workers)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        worker = _worker(self)
+        return _send(self, views.local_units(worker, request.query), answered_by=worker.settings.peer_url)
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")
@@ -111,7 +186,7 @@ class Overdue(web.View):
     """One unit's overdue list."""
 
     async def get(self, request: web.Request, unit_id: str) -> web.Response:
-        return _send(self, views.overdue(_worker(self), unit_id, request.query))
+        return await _unit_answer(self, request, unit_id, lambda w: views.overdue(w, unit_id, request.query))
 
 
 @blueprint.route("/api/v1/events", name="events")

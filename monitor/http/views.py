@@ -2,9 +2,8 @@
 
 Each route is one function from what the request carries to an ``Answer``
 (status, body, content type, headers); ``monitor.http.routes`` only reads
-the request and writes the answer. With several workers, each answers for
-the units of the partitions it owns and says so in ``scope``; a unit owned
-by another worker gets a 404 that names its partition.
+the request, decides which worker answers (``monitor.http.cluster``) and
+writes the answer. Nothing in a body depends on which worker gave it.
 """
 
 from __future__ import annotations
@@ -13,12 +12,13 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.http.cluster import RETRY_AFTER_SECONDS
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
@@ -36,14 +36,17 @@ from rules.subjects import Subject
 
 __all__ = [
     "OVERDUE_COLUMNS",
+    "SORTS",
     "Answer",
     "alert_view",
     "alerts",
     "asset",
+    "attention_order",
     "feed_page",
     "filter_alerts",
     "healthz",
     "ingest",
+    "local_units",
     "metrics",
     "overdue",
     "overdue_csv",
@@ -51,6 +54,10 @@ __all__ = [
     "readyz",
     "rules",
     "rules_view",
+    "unavailable",
+    "unit_partition",
+    "unit_problem",
+    "unit_summaries",
     "unit_summary",
     "units",
 ]
@@ -91,10 +98,48 @@ def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str
     }
 
 
-def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter) -> list[dict[str, Any]]:
-    """Alert views matching every given filter, newest first."""
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+_STAGE_RANK = {"overdue": 0, "breach": 1, "stale": 2, "due_soon": 3}
+
+#: The orders an alert list can be asked for (``?sort=``); the first is the default.
+SORTS = ("attention", "newest", "unit")
+
+
+def _since(alert: Mapping[str, Any]) -> str:
+    """When the alert's trouble began: the due instant of an overdue task, else when it started firing (ISO, UTC)."""
+    due = alert.get("annotations", {}).get("due")
+    if due and alert.get("stage") == "overdue":
+        return datetime.fromisoformat(due).astimezone(UTC).isoformat()
+    return datetime.fromisoformat(str(alert.get("starts_at"))).astimezone(UTC).isoformat()
+
+
+def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What to chase first: firing before resolved, critical before warning, overdue before due soon, oldest first.
+
+    Ties are broken by unit and fingerprint, so every worker lists the same alerts in the same order.
+    """
+    return (
+        alert.get("status") != "firing",
+        _SEVERITY_RANK.get(str(alert.get("severity")), len(_SEVERITY_RANK)),
+        _STAGE_RANK.get(str(alert.get("stage")), len(_STAGE_RANK)),
+        _since(alert),
+        str(alert.get("unit_id")),
+        str(alert.get("fingerprint")),
+    )
+
+
+def _newest_order(alert: Mapping[str, Any]) -> tuple[str, str]:
+    return str(alert.get("ends_at") or alert.get("starts_at") or ""), str(alert.get("fingerprint"))
+
+
+def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:
+    """Alert views matching every given filter, in ``sort`` order (``SORTS``)."""
     kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
-    return sorted(kept, key=lambda a: str(a.get("starts_at", "")), reverse=True)
+    if sort == "newest":
+        return sorted(kept, key=_newest_order, reverse=True)
+    if sort == "unit":
+        return sorted(kept, key=lambda a: (str(a.get("unit_id")), *attention_order(a)))
+    return sorted(kept, key=attention_order)
 
 
 def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now: datetime) -> dict[str, Any] | None:
@@ -237,13 +282,9 @@ def _page(query: Mapping[str, str], items: list[Any], key: str) -> dict[str, Any
     }
 
 
-def _scope(worker: WorkerView) -> dict[str, Any]:
-    return {
-        "worker": worker.settings.base_url,
-        "partitions": sorted(worker.owned_partitions()),
-        "partitions_total": worker.settings.partitions,
-        "answers_for": "units in the partitions this worker owns",
-    }
+def unavailable(reason: str) -> Answer:
+    """A 503 that says why and when to ask again: the workers are moving partitions between them."""
+    return _json({"error": reason}, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 _STATIC = files("monitor.http").joinpath("static")
@@ -265,16 +306,10 @@ def asset(name: str) -> Answer:
 
 
 def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/alerts``: firing (default), recently resolved or all alerts, filtered."""
+    """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered."""
     state = _param(query, "state") or "firing"
     if state not in _STATES:
         return _json({"error": f"state must be one of {', '.join(_STATES)}"}, status=400)
-    names = worker.pack.unit_names
-    found: list[dict[str, Any]] = []
-    if state in ("firing", "all"):
-        found += [alert_view(a, names) for a in worker.firing_alerts()]
-    if state in ("resolved", "all"):
-        found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
     severity, rule_id = _param(query, "severity"), _param(query, "rule_id")
     severities = get_args(Severity)
     if severity is not None and severity not in severities:  # a typo must not look like "no alerts"
@@ -282,30 +317,66 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     if rule_id is not None and worker.pack.by_id(rule_id) is None:
         known = ", ".join(sorted(r.rule.id for r in worker.pack.rules))
         return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+    sort = _param(query, "sort") or SORTS[0]
+    if sort not in SORTS:
+        return _json({"error": f"unknown sort '{sort}': one of {', '.join(SORTS)}"}, status=400)
+    if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
+        return unavailable("this worker is still reading the alerts topic")
+    names = worker.pack.unit_names
+    found: list[dict[str, Any]] = []
+    if state in ("firing", "all"):
+        found += [alert_view(a, names) for a in worker.published_firing()]
+    if state in ("resolved", "all"):
+        found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
     where = AlertFilter(unit_id=_param(query, "unit_id"), rule_id=rule_id, severity=severity)
-    page = _page(query, filter_alerts(found, where), "alerts")
-    return page if isinstance(page, Answer) else _json({"scope": _scope(worker), **page})
+    page = _page(query, filter_alerts(found, where, sort), "alerts")
+    return page if isinstance(page, Answer) else _json(page)
 
 
-def units(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/units``: a summary of each unit this worker owns, a page at a time, by unit id."""
-    states = sorted(worker.owned_states(), key=lambda s: s.unit_id)
-    page = _page(query, states, "units")
-    if isinstance(page, Answer):
-        return page
-    page["units"] = [unit_summary(worker.pack, s) for s in page["units"]]  # only the page's units are summed up
-    return _json({"scope": _scope(worker), **page})
+def unit_partition(worker: WorkerView, unit_id: str) -> int:
+    """The partition that holds a unit's state."""
+    return partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
+
+
+def unit_summaries(worker: WorkerView, partitions: set[int]) -> list[dict[str, Any]]:
+    """A summary of every unit of ``partitions`` this worker holds: each that reported, and each rostered one."""
+    pack = worker.pack
+    states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
+    silent = (u for u in pack.rostered_units if u not in states and unit_partition(worker, u) in partitions)
+    summaries = [unit_summary(pack, state) for state in states.values()]
+    summaries += [unit_summary(pack, UnitState(unit_id=unit)) for unit in silent]
+    return summaries
+
+
+def units(summaries: list[dict[str, Any]], query: Mapping[str, str]) -> Answer:
+    """``/api/v1/units``: the summaries of every unit (gathered from every worker), a page at a time, by unit id."""
+    page = _page(query, sorted(summaries, key=lambda u: str(u["unit_id"])), "units")
+    return page if isinstance(page, Answer) else _json(page)
+
+
+def local_units(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/internal/units?partitions=…``: another worker gathering ``/api/v1/units`` asks this one."""
+    try:
+        partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
+    except ValueError:
+        return _json({"error": "partitions must be whole numbers, comma-separated"}, status=400)
+    held = {p for p in partitions if worker.answers_for(p)}
+    if held != partitions:
+        return unavailable(f"this worker does not hold partition(s) {sorted(partitions - held)} now")
+    return _json({"partitions": sorted(partitions), "units": unit_summaries(worker, partitions)})
+
+
+def unit_problem(unit_id: str) -> Answer | None:
+    """A 400 for a unit id no unit can have (it is never put in a header or a key), else ``None``."""
+    problem = unit_id_problem(unit_id)
+    return _json({"error": problem}, status=400) if problem is not None else None
 
 
 def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV."""
-    problem = unit_id_problem(unit_id)
-    if problem is not None:  # no unit has such an id; and it is never put in a header or a key
-        return _json({"error": problem}, status=400)
-    home = partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
-    if home not in worker.owned_partitions():
-        message = f"unit {unit_id} is in partition {home}, which this worker does not own; ask the worker that does"
-        return _json({"error": message, "scope": _scope(worker)}, status=404)
+    """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV (its owner)."""
+    problem = unit_problem(unit_id)
+    if problem is not None:
+        return problem
     pack = worker.pack
     state = worker.unit_state(unit_id)
     if state is None and unit_id not in pack.unit_names:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,6 +51,10 @@ class AlertLedger:
         """The last record published for a fingerprint."""
         return self._last.get(fingerprint)
 
+    def firing(self) -> list[AlertTransition]:
+        """Last records that say firing: every alert firing now, as far as the topic has been read."""
+        return [t for t in self._last.values() if t.status == "firing"]
+
     def firing_in(self, units: set[str]) -> list[AlertTransition]:
         """Last records that say firing, for alerts about the given units."""
         return [t for t in self._last.values() if t.status == "firing" and t.unit_id in units]
@@ -59,10 +64,22 @@ class AlertLedger:
 
 
 class LedgerFollower:
-    """Reads the alerts topic from the beginning into a ledger, then follows it."""
+    """Reads the alerts topic from the beginning into a ledger, then follows it, telling ``listeners`` of each record.
 
-    def __init__(self, ledger: AlertLedger, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
+    Every worker follows the whole topic, so each one's ledger and listeners
+    (the feed page's live stream) see every unit's alerts, whoever owns it.
+    """
+
+    def __init__(
+        self,
+        ledger: AlertLedger,
+        bootstrap: str,
+        topic: str,
+        client: dict[str, Any],
+        listeners: Sequence[Callable[[AlertTransition], None]] = (),
+    ) -> None:
         self._ledger = ledger
+        self._listeners = tuple(listeners)
         self._bootstrap = bootstrap
         self._topic = topic
         self._client = client
@@ -70,6 +87,7 @@ class LedgerFollower:
         self._follower = Background("alert-ledger", self._follow)
         self._started = asyncio.Event()
         self._reads = 0  # reads done, empty or not
+        self._read_once = False  # the topic has been read to the end it had at some point since start
 
     async def start(self) -> None:
         """Connect and start following (returns at once; ``catch_up`` waits for the backlog)."""
@@ -99,9 +117,12 @@ class LedgerFollower:
             self._reads += 1
             for record in (r for records in batches.values() for r in records):
                 try:
-                    self._ledger.observe(AlertTransition.model_validate_json(record.value or b""))
+                    transition = AlertTransition.model_validate_json(record.value or b"")
                 except ValidationError:
                     continue
+                self._ledger.observe(transition)
+                for listener in self._listeners:
+                    listener(transition)
 
     async def catch_up(self, timeout: float = 30.0, *, stalled_reads: int = 30) -> bool:
         """Wait until everything on the topic now has been read; ``False`` if that took too long.
@@ -135,10 +156,21 @@ class LedgerFollower:
             elif self._reads >= reached + 2:
                 # The embedded broker reports an end offset short of its last batch's records,
                 # which a read still returns: caught up once a read begun after the end was reached is done.
+                self._read_once = True
                 return True
             await asyncio.sleep(0.05)
         log.warning("alert ledger did not catch up within %.0fs; duplicates are possible", timeout)
         return False
+
+    @property
+    def current(self) -> bool:
+        """Whether the topic has been read to its end once since start: what the ledger says is the topic's word."""
+        return self._read_once
+
+    async def read_through(self) -> None:
+        """Catch up once, however long it takes (``current`` is true after)."""
+        while not await self.catch_up():
+            pass
 
     async def stop(self) -> None:
         """Stop following."""

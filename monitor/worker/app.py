@@ -261,6 +261,7 @@ def build_app(settings: Settings) -> MonitorApp:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=settings.peer_url,  # what the group's assignment tells the others (app.router)
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_rebalance_timeout=settings.session_timeout,

@@ -3,7 +3,7 @@
 Wiring only: what happens to a record is ``processor``, what happens when a
 partition changes hands is ``takeover``. The worker serves no HTTP of its
 own; whoever builds it registers the routes (``monitor.http``), reading it
-through the ``owned_*``, ``firing_alerts`` and ``is_ready`` methods below.
+through the ``owned_*``, ``published_firing``, ``partition_owners`` and ``is_ready`` methods below.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from monitor.worker.processor import Processor
 from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
+from rules.alerts import AlertTransition
 from rules.pack import RulePack
 from rules.state import AlertState, UnitState
 
@@ -107,8 +108,9 @@ class Worker:
         self.app = build_app(settings)
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
+        self._items_table = "items"
         items = self.app.Table(
-            "items",
+            self._items_table,
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
@@ -126,16 +128,23 @@ class Worker:
         self.webhook = WebhookSink(webhooks, settings.base_url, delivery, token, limit=limit) if webhooks else None
         if (alertmanagers or webhooks) and settings.unreachable_links:
             log.warning("%s", settings.unreachable_links)
+        if settings.unreachable_peers:
+            log.warning("%s", settings.unreachable_peers)
         self.sinks: list[AlertmanagerSink | WebhookSink] = [
             s for s in (self.alertmanager, self.webhook) if s is not None
         ]
-        listeners = (self.feed.on_transition, *(sink.on_transition for sink in self.sinks))
+        listeners = tuple(sink.on_transition for sink in self.sinks)  # the owner delivers; every worker shows
         self.health = Health()
         self.ledger = AlertLedger()
         self._ledger_follower = LedgerFollower(
-            self.ledger, settings.bootstrap_servers, self.topics.alerts, client_options(settings)
+            self.ledger,
+            settings.bootstrap_servers,
+            self.topics.alerts,
+            client_options(settings),
+            listeners=(self.feed.on_transition,),
         )
         self._assigned_tick: asyncio.Task[None] | None = None
+        self._drop_task: asyncio.Task[None] | None = None
         self._assigned_cache: tuple[object, frozenset[int]] | None = None
         self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
         self.membership = Membership(
@@ -201,6 +210,7 @@ class Worker:
         self.app.on_before_shutdown.connect(self._stop_background)
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self._flusher = Background("flush-state", self._flush_every_interval)
+        self._ledger_reader = Background("alerts-read-through", self._ledger_follower.read_through)
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
 
@@ -268,6 +278,29 @@ class Worker:
     def firing_alerts(self) -> list[AlertState]:
         """Every alert firing now in this worker's partitions."""
         return [alert for state in self._owned_states() for alert in state.alerts.values()]
+
+    def published_firing(self) -> list[AlertTransition]:
+        """Every alert the alerts topic says is firing, for every unit (each worker follows the whole topic)."""
+        return self.ledger.firing()
+
+    def alerts_current(self) -> bool:
+        """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
+        return self._ledger_follower.current
+
+    def answers_for(self, partition: int) -> bool:
+        """Whether this worker owns ``partition`` and has read its units: it may answer for them."""
+        return partition in self.owned_partitions() and self.takeover.is_settled(partition) and self._member()
+
+    def partition_owners(self) -> dict[int, str]:
+        """Each partition's owner (the URL it advertises), as the group's assignment says; empty while it changes.
+
+        Read from faust's partition assignor, which hands every member the
+        other members' ``canonical_url`` with each assignment (``app.router``).
+        """
+        if not self._member():
+            return {}
+        metadata = self.app.router.table_metadata(self._items_table)
+        return {p: url for url, topics in metadata.items() for parts in topics.values() for p in parts}
 
     def on_give_up(self, give_up: Callable[[str], None]) -> None:
         """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""
@@ -348,6 +381,7 @@ class Worker:
 
     async def _start_background(self) -> None:
         await self._ledger_follower.start()
+        self._ledger_reader.start()
         self.membership.start()
         self.broker_watch.start()
         self.fetch_guard.start()
@@ -366,6 +400,8 @@ class Worker:
         # happens at the agent's next record boundary (``_reread_if_assigned``).
         self.membership.assigned()
         self._reassigned = True
+        if not self._assigned():  # no record will come to drop the old state: drop it once the agent is between records
+            self._drop_task = asyncio.get_running_loop().create_task(self._drop_when_idle(), name="drop-old-state")
         # Tick the new partitions now rather than at the next interval: their units are
         # read into memory and reconciled on their first record, and only then is the worker ready.
         self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-assignment")
@@ -418,6 +454,10 @@ class Worker:
         self.app.consumer.forget([TP(*tp) for tp in self._assigned_ingress()])  # type: ignore[attr-defined]
         self.fetch_guard.reset()
 
+    async def _drop_when_idle(self) -> None:
+        async with self._handling:
+            self._reread_if_assigned()
+
     def _reread_if_assigned(self) -> None:
         """At a record boundary after an assignment: drop every partition's state, to be read again."""
         if self._reassigned:
@@ -435,6 +475,7 @@ class Worker:
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 await self._admin.close()
+        await self._ledger_reader.stop()
         await self._ledger_follower.stop()
         for sink in self.sinks:
             await sink.stop()

@@ -138,24 +138,27 @@ def check_views(
     report: Report | None = None,
     missed: Mapping[str, int] | None = None,
 ) -> Report:
-    """Compare ``/api/v1/units`` answers (one per worker; each answers for the units it owns) with the workload.
+    """Compare ``/api/v1/units`` answers (one per worker; each answers for every unit) with the workload.
 
+    Every worker must give the same answer, and that answer must hold what was published.
     ``missed`` is, per unit, how many deadlines of its own it has missed (roster deadlines such as the
     20/7 inspection plan, which the workload never meets): they are on its overdue count too.
     """
     report = report if report is not None else Report()
     missed = missed or {}
-    seen: dict[str, Mapping[str, Any]] = {}
-    for answer in answers:
-        for unit in answer.get("units", []):
-            if unit["unit_id"] in seen:
-                report.note("views_wrong", f"{unit['unit_id']} answered by two workers")
-            seen[unit["unit_id"]] = unit
+    answers = list(answers)
+    if not answers:
+        report.note("views_wrong", "no worker answered")
+        return report
+    for n, answer in enumerate(answers[1:], start=2):
+        if answer.get("units") != answers[0].get("units"):
+            report.note("views_wrong", f"worker {n} answers differently from worker 1")
+    seen = {unit["unit_id"]: unit for unit in answers[0].get("units", [])}
     for unit in workload.units():
         statuses = Counter(status for (u, _), status in workload.tasks.items() if u == unit)
         summary = seen.get(unit)
         if summary is None:
-            report.note("views_wrong", f"{unit} answered by no worker")
+            report.note("views_wrong", f"{unit} is missing")
             continue
         if summary["tasks"] != dict(statuses):
             report.note("views_wrong", f"{unit} tasks {summary['tasks']}, published {dict(statuses)}")

@@ -235,9 +235,17 @@ def _explain(broker: EmbeddedBroker, report: Report, workers: Sequence[MonitorPr
 
 
 def _views(workers: list[MonitorProcess]) -> list[dict[str, Any]]:
+    """Each worker's ``/api/v1/units`` (a 503 — partitions still moving — is asked again, a while)."""
     answers = []
     for worker in workers:
-        status, body = http_get(worker.base_url + "/api/v1/units?limit=5000")
+        answered: list[tuple[int, str]] = []
+
+        def answer(worker: MonitorProcess = worker, answered: list[tuple[int, str]] = answered) -> bool:
+            answered.append(http_get(worker.base_url + "/api/v1/units?limit=5000"))
+            return answered[-1][0] != 503
+
+        wait_for(f"{worker.workdir.name} to answer for every unit", answer, timeout=30, log=worker.log)
+        status, body = answered[-1]
         assert status == 200, body
         answers.append(json.loads(body))
     return answers

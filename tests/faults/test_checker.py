@@ -58,8 +58,10 @@ def test_views_are_compared_with_what_was_published() -> None:
     assert check_views(_workload(), [good]).clean
     stale = {"units": [{"unit_id": "VN-01", "tasks": {"in_progress": 2}, "overdue": 2}]}
     assert check_views(_workload(), [stale]).views_wrong == 2
-    assert check_views(_workload(), [good, good]).views_wrong == 1  # two workers answering for one unit
+    assert check_views(_workload(), [good, good]).clean  # every worker answers for every unit, the same
+    assert check_views(_workload(), [good, stale]).views_wrong == 1  # two workers that disagree
     assert check_views(_workload(), []).views_wrong == 1
+    assert check_views(_workload(), [{"units": []}]).views_wrong == 1  # a unit nobody answers for
 
 
 def test_a_record_written_under_an_older_generation_is_a_zombie_write() -> None:

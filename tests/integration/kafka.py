@@ -21,7 +21,10 @@ from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from events.codec import encode_event
+from events.models import Event
 from monitor.devtools.broker import free_port
+from monitor.kafka.topics import Topics
 from tests.conftest import REPO
 
 T = TypeVar("T")
@@ -262,3 +265,20 @@ def replay_records(history: Path, until: str) -> list[dict[str, Any]]:
         check=True,
     )
     return [json.loads(line) for line in done.stdout.decode().splitlines()]
+
+
+async def _publish(bootstrap: str, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+def publish_events(bootstrap: str, events: Sequence[Event]) -> None:
+    """Publish events to their ingress topics keyed by unit, as providers do, and wait for every acknowledgement."""
+    topics = Topics()
+    _run(_publish(bootstrap, [(topics.for_event(e), e.unit_id.encode("utf-8"), encode_event(e)) for e in events]))

@@ -52,12 +52,45 @@ def test_unit_summary(tmp_path: Path) -> None:
 
 def test_filters() -> None:
     alerts = [
-        {"unit_id": "VN-22", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-02"},
-        {"unit_id": "VN-22", "rule_id": "b", "severity": "warning", "starts_at": "2024-07-03"},
-        {"unit_id": "VN-02", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-04"},
+        {"unit_id": "VN-22", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-02T00:00:00+07:00"},
+        {"unit_id": "VN-22", "rule_id": "b", "severity": "warning", "starts_at": "2024-07-03T00:00:00+07:00"},
+        {"unit_id": "VN-02", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-04T00:00:00+07:00"},
     ]
-    assert [a["rule_id"] for a in filter_alerts(alerts, AlertFilter(unit_id="VN-22"))] == ["b", "a"]
+    assert [a["rule_id"] for a in filter_alerts(alerts, AlertFilter(unit_id="VN-22"), "newest")] == ["b", "a"]
     assert len(filter_alerts(alerts, AlertFilter(rule_id="a", severity="critical"))) == 2
+
+
+def _firing(unit: str, severity: str, stage: str, starts: str, due: str | None = None) -> dict[str, object]:
+    annotations = {"due": due} if due else {}
+    return {
+        "fingerprint": f"{unit}-{stage}-{starts}",
+        "status": "firing",
+        "unit_id": unit,
+        "rule_id": stage,
+        "severity": severity,
+        "stage": stage,
+        "starts_at": starts,
+        "annotations": annotations,
+    }
+
+
+def test_the_default_order_puts_the_longest_overdue_critical_alert_first() -> None:
+    alerts = [
+        _firing("VN-01", "warning", "breach", "2024-07-25T00:00:00+00:00"),
+        _firing("VN-02", "critical", "due_soon", "2024-07-01T00:00:00+00:00"),
+        # Became overdue later than it started firing (it warned first): the due instant counts, not the warning.
+        _firing("VN-03", "critical", "overdue", "2024-06-01T00:00:00+00:00", due="2024-07-20T00:00:00+07:00"),
+        _firing("VN-04", "critical", "overdue", "2024-07-19T00:00:00+00:00", due="2024-07-10T00:00:00+07:00"),
+        {**_firing("VN-05", "critical", "overdue", "2024-01-01T00:00:00+00:00"), "status": "resolved"},
+    ]
+    order = [a["unit_id"] for a in filter_alerts(alerts, AlertFilter())]
+    assert order == ["VN-04", "VN-03", "VN-02", "VN-01", "VN-05"]
+    by_unit = [a["unit_id"] for a in filter_alerts(list(reversed(alerts)), AlertFilter(), "unit")]
+    assert by_unit == sorted(by_unit)
+    # Equal in everything the order looks at but the fingerprint: still one order, whatever order they came in.
+    twins = [_firing("VN-06", "warning", "breach", "2024-07-25T00:00:00+00:00") for _ in range(2)]
+    twins[1]["fingerprint"] = "a"
+    assert filter_alerts(twins, AlertFilter()) == filter_alerts(list(reversed(twins)), AlertFilter())
 
 
 def test_overdue_csv_writes_no_formula_in_title_task_or_unit(tmp_path: Path) -> None:

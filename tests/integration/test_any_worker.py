@@ -1,0 +1,169 @@
+"""Any worker answers for every unit: two workers on the embedded broker with the demo data give the same answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.devtools.demo import demo_events
+from rules.loader import BUNDLED_PACK, load_pack
+from tests.integration.kafka import MonitorProcess, publish_events, wait_for, worker_process
+
+pytestmark = pytest.mark.integration
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status), dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), dict(exc.headers), exc.read()
+    except OSError as exc:  # nothing listens (yet)
+        return 0, {}, str(exc).encode()
+
+
+def _json(url: str) -> Any:
+    status, _, body = _get(url)
+    assert status == 200, (url, status, body[:500])
+    return json.loads(body)
+
+
+def _all_units(base: str) -> list[dict[str, Any]]:
+    """Every page of ``/api/v1/units``."""
+    units: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = _json(f"{base}/api/v1/units?limit=20&offset={offset}")
+        units += page["units"]
+        offset = page["next_offset"]
+    return units
+
+
+def _views(base: str, unit_ids: list[str]) -> dict[str, Any]:
+    """What a worker says about everything: alerts, units, and every unit's overdue list (JSON and CSV)."""
+    views: dict[str, Any] = {
+        "alerts": _json(f"{base}/api/v1/alerts?limit=5000"),
+        "units": _all_units(base),
+    }
+    for unit in unit_ids:
+        views[f"overdue {unit}"] = _json(f"{base}/api/v1/units/{unit}/overdue")
+    for unit in ("VN-22", "VN-40"):
+        status, _, body = _get(f"{base}/api/v1/units/{unit}/overdue?format=csv")
+        assert status == 200
+        views[f"overdue.csv {unit}"] = body.decode("utf-8")
+    return views
+
+
+def _partitions(worker: MonitorProcess) -> list[int]:
+    status, _, body = _get(worker.base_url + "/readyz")
+    return json.loads(body)["partitions"] if status == 200 else []
+
+
+def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    pack = load_pack([BUNDLED_PACK])
+    first = worker_process(broker.url, tmp_path / "a")
+    second = worker_process(broker.url, tmp_path / "b")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with first, second:
+        first.wait_ready()
+        second.wait_ready()
+        wait_for(
+            "both workers to own a partition",
+            lambda: bool(_partitions(first)) and bool(_partitions(second)),
+            timeout=60,
+        )
+        names = pack.unit_names
+        provinces = sorted(u for u in names if u.startswith("VN-"))
+        ministries = sorted(u for u in names if not u.startswith("VN-"))
+        events = demo_events(datetime.now(UTC), provinces, ministries)
+        publish_events(broker.bootstrap, events)
+        reporting = {e.unit_id for e in events}
+
+        def settled() -> bool:
+            # Every unit that reported is listed by both, and both follow the same alerts.
+            a = _json(first.base_url + "/api/v1/alerts?limit=5000")
+            b = _json(second.base_url + "/api/v1/alerts?limit=5000")
+            units = {u["unit_id"] for u in _all_units(first.base_url) if u["tasks_total"] or u["indicators"]}
+            return a == b and a["count"] > 0 and reporting <= units
+
+        wait_for("both workers to show the demo's alerts", settled, timeout=90)
+        time.sleep(2)  # ticks have evaluated every rostered unit
+        unit_ids = [u["unit_id"] for u in _all_units(first.base_url)]
+        assert set(pack.rostered_units) <= set(unit_ids), "every rostered unit is listed, reported or not"
+        assert reporting <= set(unit_ids)
+
+        seen_first = _views(first.base_url, unit_ids)
+        seen_second = _views(second.base_url, unit_ids)
+        assert seen_first == seen_second
+
+        # The answers are about the demo, not empty: Nghệ An has overdue tasks, and each worker passed on
+        # the other's answer for a unit it does not own.
+        assert seen_first["overdue VN-22"]["count"] > 0
+        assert any(a["severity"] == "critical" for a in seen_first["alerts"]["alerts"])
+        answered = {
+            _get(f"{w.base_url}/api/v1/units/VN-22/overdue")[1]["X-Monitor-Answered-By"] for w in (first, second)
+        }
+        assert len(answered) == 1, "both workers say the same owner answered"
+
+        # A third worker joins, then the first leaves: while partitions move, an answer is the same or a 503.
+        wrong: list[str] = []
+        unavailable = 0
+        stop = threading.Event()
+        (tmp_path / "c").mkdir()
+        third = worker_process(broker.url, tmp_path / "c")
+
+        def watch() -> None:
+            nonlocal unavailable
+            deadline = time.monotonic() + 180
+            while not stop.is_set() and time.monotonic() < deadline:
+                for worker in (second, third):
+                    for path, key in (
+                        ("/api/v1/units/VN-22/overdue", "overdue VN-22"),
+                        ("/api/v1/units/VN-40/overdue", "overdue VN-40"),
+                        ("/api/v1/alerts?limit=5000", "alerts"),
+                    ):
+                        status, headers, body = _get(worker.base_url + path)
+                        if status == 0 and worker is third:
+                            continue  # not listening yet
+                        if status == 503:
+                            assert int(headers["Retry-After"]) > 0
+                            assert json.loads(body)["error"]
+                            unavailable += 1
+                        elif status != 200 or json.loads(body) != seen_first[key]:
+                            wrong.append(f"{worker.base_url}{path}: {status} {body[:300]!r}")
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            with third:
+                third.wait_ready()
+                first.stop()
+                wait_for(
+                    "the first worker's partitions to move to the others",
+                    lambda: sorted(_partitions(second) + _partitions(third)) == [0, 1],
+                    timeout=90,
+                )
+                time.sleep(3)
+                stop.set()
+                watcher.join(30)
+                assert not wrong, wrong[:5]
+                assert _views(second.base_url, unit_ids) == seen_first
+                assert _views(third.base_url, unit_ids) == seen_first
+        finally:
+            stop.set()
+            watcher.join(30)
+        print(f"{unavailable} answers were 503 while partitions moved")

@@ -1,0 +1,42 @@
+"""Who answers for a unit, and how every unit is gathered: the pure decisions of ``monitor.http.cluster``."""
+
+from __future__ import annotations
+
+from monitor.http.cluster import Ask, Gather, Local, Unavailable, plan_gather, route
+from monitor.settings import Settings
+
+ME, OTHER = "http://worker-0:6066", "http://worker-1:6066"
+
+
+def test_the_owner_answers_and_any_other_worker_asks_it() -> None:
+    owners = {0: ME, 1: OTHER}
+    assert route(0, owners, ME, answers=True, forwarded=False) == Local()
+    assert route(1, owners, ME, answers=False, forwarded=False) == Ask(OTHER)
+
+
+def test_a_forwarded_request_is_answered_here_or_refused_never_sent_on() -> None:
+    decision = route(1, {0: ME, 1: OTHER}, ME, answers=False, forwarded=True)
+    assert isinstance(decision, Unavailable) and "partition 1" in decision.reason
+
+
+def test_while_partitions_move_nobody_answers() -> None:
+    # The assignment is changing (no owners known), or this worker owns it but has not read its units yet.
+    assert isinstance(route(1, {}, ME, answers=False, forwarded=False), Unavailable)
+    assert isinstance(route(0, {0: ME}, ME, answers=False, forwarded=False), Unavailable)
+
+
+def test_gathering_asks_each_other_worker_once_for_all_its_partitions() -> None:
+    plan = plan_gather({0: ME, 1: OTHER, 2: OTHER, 3: ME}, 4, ME)
+    assert plan == Gather(local=(0, 3), remote={OTHER: (1, 2)})
+
+
+def test_gathering_refuses_while_a_partition_has_no_owner() -> None:
+    plan = plan_gather({0: ME, 2: OTHER}, 4, ME)
+    assert isinstance(plan, Unavailable) and "1, 3" in plan.reason
+
+
+def test_a_worker_binding_every_address_is_told_to_advertise_a_url() -> None:
+    assert Settings(web_host="0.0.0.0").unreachable_peers is not None
+    assert Settings(web_host="0.0.0.0", advertised_url="http://worker-0:6066/").peer_url == "http://worker-0:6066"
+    assert Settings(web_host="127.0.0.1", web_port=7000).peer_url == "http://127.0.0.1:7000"
+    assert Settings(web_host="127.0.0.1").unreachable_peers is None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rules.base import Condition
-from rules.deadline import DUE_SOON, DeadlineRule
+from rules.calendar import whole_days
+from rules.deadline import DUE_SOON, DeadlineRule, counts_working_days
 from rules.subjects import Subject, SubjectKey, SubjectKind
 from rules.templates import render
 from rules.threshold import ThresholdRule
@@ -33,9 +33,18 @@ def format_local(instant: datetime, tz: ZoneInfo) -> str:
     return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def days_overdue(due: datetime, now: datetime) -> int:
-    """Whole days (rounded up) since ``due``; 0 when not yet due."""
-    return max(0, math.ceil((now - due).total_seconds() / 86400))
+def days_overdue(compiled: CompiledRule, due: datetime, now: datetime) -> int:
+    """Whole days from ``due`` to ``now`` as the rule counts them; 0 until a whole day has passed.
+
+    Calendar days: the largest n with ``due`` + n days <= ``now`` (0 just past
+    due, never negative). A rule that counts working days
+    (``counts_working_days``): the working days that lie wholly between
+    ``due`` and ``now`` (``WorkCalendar.whole_working_days``).
+    """
+    rule, calendar = compiled.rule, compiled.calendar
+    if isinstance(rule, DeadlineRule) and counts_working_days(rule):
+        return calendar.whole_working_days(due, now)
+    return whole_days(due, now, calendar.tz)
 
 
 def _number(value: float) -> str:
@@ -72,7 +81,7 @@ def subject_fields(
     if due_text:
         due = datetime.fromisoformat(due_text)
         fields["due"] = format_local(due, tz)
-        fields["days_overdue"] = str(days_overdue(due, now))
+        fields["days_overdue"] = str(days_overdue(compiled, due, now))
     last = condition.details.get("last_report")
     if last:
         fields["last_report"] = "chưa bao giờ" if last == "never" else format_local(datetime.fromisoformat(last), tz)

@@ -430,7 +430,10 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
 def _template_fields(
     pack: RulePack, compiled: CompiledRule, state: UnitState, subject: SubjectKey, condition: Condition, now: datetime
 ) -> dict[str, str]:
-    return {**subject_fields(compiled, state, subject, condition, now), "unit_name": pack.unit_name(state.unit_id)}
+    return {
+        **subject_fields(compiled, state, subject, condition, now, pack.indicator_bounds),
+        "unit_name": pack.unit_name(state.unit_id),
+    }
 
 
 def _event_ids(state: UnitState, subject: SubjectKey, event: Event | None = None) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from rules.calendar import WorkCalendar, whole_days
 from rules.deadline import DeadlineRule, counts_working_days, due_is_date, task_due
 from rules.display import due_text, overdue_text
+from rules.engine import advance, apply_event
 from rules.messages import days_overdue
 from rules.pack import CompiledRule, RulePack
 from rules.state import TaskState
@@ -167,3 +168,15 @@ def test_only_a_date_or_a_working_day_count_makes_a_due_a_date(rules: RulePack) 
     assert due_is_date(compiled.rule, TaskState.from_event(task(vn(2024, 7, 1), deadline=date(2024, 7, 19))))
     assert not due_is_date(compiled.rule, TaskState.from_event(task(vn(2024, 7, 1), deadline=vn(2024, 7, 20))))
     assert not due_is_date(compiled.rule, None)
+
+
+# --- through the engine: summaries ------------------------------------------------------------------------
+
+
+def test_an_overdue_summary_carries_the_due_date_and_no_count_that_goes_stale(rules: RulePack) -> None:
+    event = task(vn(2024, 7, 1), deadline=date(2024, 7, 19), title="Rà soát thủ tục")
+    state = apply_event(rules, None, event, vn(2024, 7, 1)).state
+    (firing,) = advance(rules, state, vn(2024, 7, 20, 0, 0, 5)).transitions
+    assert firing.stage == "overdue"
+    assert firing.annotations["summary"] == "VN-40: Rà soát thủ tục quá hạn (hạn 19/07/2024)"
+    assert firing.annotations["due"] == "2024-07-20T00:00:00+07:00"  # machine-readable: the ISO instant

@@ -93,7 +93,8 @@ def test_a_rostered_unit_that_never_reports_is_warned_then_overdue(rules: RulePa
     ]
     plan = next(a for a in state.alerts.values() if a.rule_id == "inspection-plan-2024")
     assert plan.labels == {"alertname": "inspection-plan-2024", "unit_id": "VN-HN", "severity": "critical"}
-    assert plan.summary == "Hà Nội: chưa ban hành kế hoạch kiểm tra (hạn 2024-07-20 00:00)"
+    # The rule's due is an instant (not a date): shown with its time, the Vietnamese way.
+    assert plan.summary == "Hà Nội: chưa ban hành kế hoạch kiểm tra (hạn 20/07/2024 00:00)"
 
 
 def test_issuing_the_plan_late_resolves_as_late(rules: RulePack) -> None:

@@ -14,7 +14,7 @@ from rules.aggregate import AggregateRule
 from rules.base import Condition
 from rules.calendar import whole_days
 from rules.deadline import DUE_SOON, DeadlineRule, counts_working_days, due_is_date
-from rules.display import datetime_text, due_text, indicator_text, number_text, percent_text
+from rules.display import datetime_text, due_text, indicator_text, late_text, number_text, percent_text
 from rules.subjects import Subject, SubjectKey, SubjectKind
 from rules.templates import render
 from rules.threshold import ThresholdRule
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rules.pack import AnyRule, CompiledRule, IndicatorBounds
     from rules.state import TaskState, UnitState
 
-__all__ = ["days_overdue", "render_summary", "subject_fields"]
+__all__ = ["days_overdue", "render_summary", "resolution_summary", "subject_fields"]
 
 _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
@@ -44,7 +44,8 @@ def days_overdue(compiled: CompiledRule, due: datetime, now: datetime) -> int:
     Calendar days: the largest n with ``due`` + n days <= ``now`` (0 just past
     due, never negative). A rule that counts working days
     (``counts_working_days``): the working days that lie wholly between
-    ``due`` and ``now`` (``WorkCalendar.whole_working_days``).
+    ``due`` and ``now`` (``WorkCalendar.whole_working_days``). The same count
+    says how late a completion was, with ``now`` the completion instant.
     """
     rule, calendar = compiled.rule, compiled.calendar
     if isinstance(rule, DeadlineRule) and counts_working_days(rule):
@@ -138,6 +139,37 @@ def subject_fields(
     if "max_age" in condition.details:
         fields["max_age"] = condition.details["max_age"]
     return fields
+
+
+def resolution_summary(
+    compiled: CompiledRule,
+    unit_name: str,
+    task: TaskState | None,
+    resolution: str,
+    due: datetime | None,
+    at: datetime,
+) -> str | None:
+    """What a resolved deadline alert says about how it ended; ``None`` where the firing summary still holds.
+
+    ``completed``: "… hoàn thành đúng hạn"; ``completed_late``: "… hoàn thành
+    muộn 5 ngày" (counted as ``days_overdue``, from ``due`` to the completion
+    instant ``at``); ``cancelled``: "… đã hủy"; each with "(hạn …)" when the
+    due instant is known. ``task`` is what ended it (for a roster deadline,
+    the unit's task that met it).
+    """
+    rule = compiled.rule
+    if not isinstance(rule, DeadlineRule) or task is None:
+        return None
+    if resolution == "completed":
+        outcome = "hoàn thành đúng hạn"
+    elif resolution == "completed_late" and due is not None:
+        outcome = f"hoàn thành {late_text(days_overdue(compiled, due, at), counts_working_days(rule))}"
+    elif resolution == "cancelled":
+        outcome = "đã hủy"
+    else:
+        return None
+    deadline = f" (hạn {due_text(due, compiled.tz, due_is_date(rule, task))})" if due is not None else ""
+    return f"{unit_name}: {task.title or task.task_id} {outcome}{deadline}"
 
 
 def render_summary(rule: AnyRule, stage: str, fields: dict[str, str]) -> str:

@@ -1,4 +1,7 @@
-"""Days overdue, one definition everywhere: whole days since the due instant, in working days where the rule counts them."""
+"""Days overdue, one definition everywhere: whole days since the due instant, in working days where the rule counts them.
+
+Also how late a completion was (``late_days``) and what a resolved deadline alert says.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from events.models import TaskStatus
 from rules.calendar import WorkCalendar, whole_days
 from rules.deadline import DeadlineRule, counts_working_days, due_is_date, task_due
 from rules.display import due_text, overdue_text
@@ -170,7 +174,7 @@ def test_only_a_date_or_a_working_day_count_makes_a_due_a_date(rules: RulePack) 
     assert not due_is_date(compiled.rule, None)
 
 
-# --- through the engine: summaries ------------------------------------------------------------------------
+# --- through the engine: summaries, and how late a completion was ----------------------------------------
 
 
 def test_an_overdue_summary_carries_the_due_date_and_no_count_that_goes_stale(rules: RulePack) -> None:
@@ -180,3 +184,49 @@ def test_an_overdue_summary_carries_the_due_date_and_no_count_that_goes_stale(ru
     assert firing.stage == "overdue"
     assert firing.annotations["summary"] == "VN-40: Rà soát thủ tục quá hạn (hạn 19/07/2024)"
     assert firing.annotations["due"] == "2024-07-20T00:00:00+07:00"  # machine-readable: the ISO instant
+
+
+def test_a_completion_exactly_five_days_late_says_so(rules: RulePack) -> None:
+    deadline = date(2024, 7, 19)
+    state = apply_event(rules, None, task(vn(2024, 7, 1), deadline=deadline, title="Rà soát"), vn(2024, 7, 1)).state
+    state = advance(rules, state, vn(2024, 7, 21)).state
+    done = task(vn(2024, 7, 25), TaskStatus.COMPLETED, deadline=deadline, title="Rà soát")  # due 20/7 00:00 + 5 days
+    (resolved,) = apply_event(rules, state, done, vn(2024, 7, 25, 0, 0, 1)).transitions
+    assert resolved.annotations["resolution"] == "completed_late" and resolved.annotations["late"] == "true"
+    assert resolved.annotations["late_days"] == "5"
+    assert resolved.annotations["summary"] == "VN-40: Rà soát hoàn thành muộn 5 ngày (hạn 19/07/2024)"
+
+
+def test_a_completion_less_than_a_day_late(rules: RulePack) -> None:
+    state = apply_event(rules, None, task(vn(2024, 7, 1), deadline=date(2024, 7, 19)), vn(2024, 7, 1)).state
+    state = advance(rules, state, vn(2024, 7, 20)).state
+    done = task(vn(2024, 7, 20, 23, 59, 59), TaskStatus.COMPLETED, deadline=date(2024, 7, 19))
+    (resolved,) = apply_event(rules, state, done, vn(2024, 7, 21)).transitions
+    assert resolved.annotations["late_days"] == "0"
+    assert resolved.annotations["summary"] == "VN-40: T-1 hoàn thành muộn dưới 1 ngày (hạn 19/07/2024)"
+
+
+def test_a_dossier_settled_late_counts_working_days(rules: RulePack) -> None:
+    deadline = date(2024, 8, 30)  # Friday; then a weekend and National Day (2 and 3 September)
+    event = task(vn(2024, 8, 1), kind="dossier", task_id="HS-1", deadline=deadline)
+    state = advance(rules, apply_event(rules, None, event, vn(2024, 8, 1)).state, vn(2024, 8, 31)).state
+    done = task(vn(2024, 9, 6, 9), TaskStatus.COMPLETED, kind="dossier", task_id="HS-1", deadline=deadline)
+    (resolved,) = apply_event(rules, state, done, vn(2024, 9, 6, 9)).transitions
+    assert resolved.annotations["late_days"] == "2"  # Wednesday 4 and Thursday 5 September
+    assert resolved.annotations["summary"] == "VN-40: HS-1 hoàn thành muộn 2 ngày làm việc (hạn 30/08/2024)"
+
+
+def test_in_time_and_cancelled_resolutions_say_how_the_task_ended(rules: RulePack) -> None:
+    state = apply_event(rules, None, task(vn(2024, 7, 1), deadline=vn(2024, 7, 19, 17)), vn(2024, 7, 1)).state
+    state = advance(rules, state, vn(2024, 7, 13)).state  # due soon
+    done = task(vn(2024, 7, 15), TaskStatus.COMPLETED, deadline=vn(2024, 7, 19, 17))
+    (resolved,) = apply_event(rules, state, done, vn(2024, 7, 15)).transitions
+    assert resolved.annotations["resolution"] == "completed" and "late_days" not in resolved.annotations
+    assert resolved.annotations["summary"] == "VN-40: T-1 hoàn thành đúng hạn (hạn 19/07/2024 17:00)"
+
+    state = apply_event(rules, None, task(vn(2024, 7, 1), deadline=date(2024, 7, 19)), vn(2024, 7, 1)).state
+    state = advance(rules, state, vn(2024, 7, 21)).state
+    dropped = task(vn(2024, 7, 22), TaskStatus.CANCELLED, deadline=date(2024, 7, 19))
+    (resolved,) = apply_event(rules, state, dropped, vn(2024, 7, 22)).transitions
+    assert resolved.annotations["resolution"] == "cancelled" and "late_days" not in resolved.annotations
+    assert resolved.annotations["summary"] == "VN-40: T-1 đã hủy (hạn 19/07/2024)"

@@ -105,6 +105,8 @@ def test_issuing_the_plan_late_resolves_as_late(rules: RulePack) -> None:
     (resolved,) = [t for t in result.transitions if t.rule_id == "inspection-plan-2024"]
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "completed_late"
     assert resolved.ends_at == vn(2024, 7, 25, 10)
+    assert resolved.annotations["late_days"] == "5"  # 20/7 00:00 to 25/7 10:00: five whole days
+    assert resolved.annotations["summary"] == "Nghệ An: KH-2024 hoàn thành muộn 5 ngày (hạn 20/07/2024 00:00)"
 
 
 def test_issuing_the_plan_in_time_means_no_alert(rules: RulePack) -> None:

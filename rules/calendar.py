@@ -17,7 +17,7 @@ import holidays
 
 from rules.durations import WorkingDays
 
-__all__ = ["WorkCalendar", "shift_after", "shift_before"]
+__all__ = ["WorkCalendar", "shift_after", "shift_before", "whole_days"]
 
 _MAX_SCAN_DAYS = 3660  # no sane rule counts more than ten years of working days
 
@@ -86,6 +86,40 @@ class WorkCalendar:
             if self.is_working_day(day):
                 counted += 1
         return self._midnight(day)
+
+    def whole_working_days(self, start: datetime, end: datetime) -> int:
+        """The working days that lie wholly between ``start`` and ``end``; 0 when none does.
+
+        A day counts once it has ended: a day that began before ``start`` does
+        not, so ``start`` at a local midnight (a deadline given as a date: the
+        end of that day) lets the very next day count. This is the largest
+        ``n`` with ``add(start - 1 µs, n) <= end``: ``add`` counts from the day
+        after the one ``start`` falls in, and the instant just before a
+        midnight falls in the day that midnight ends.
+        """
+        first_start = start.astimezone(self.tz)
+        first = first_start.date() if first_start.time() == time(0) else first_start.date() + timedelta(days=1)
+        last = end.astimezone(self.tz).date() - timedelta(days=1)  # the last day that has ended by ``end``
+        return _working_days_in(self, first, last) if first <= last else 0
+
+
+@lru_cache(maxsize=4096)
+def _working_days_in(calendar: WorkCalendar, first: date, last: date) -> int:
+    """Working days from ``first`` to ``last``, both included (many overdue items share both ends)."""
+    return sum(calendar.is_working_day(first + timedelta(days=i)) for i in range((last - first).days + 1))
+
+
+def whole_days(start: datetime, end: datetime, tz: ZoneInfo) -> int:
+    """Whole calendar days from ``start`` to ``end``: the largest ``n`` with ``start`` + n days <= ``end``; 0 before.
+
+    Days are counted on the wall clock of ``tz`` (the same local time n days
+    later), which is 24 hours a day where the zone has no daylight saving.
+    """
+    local, now = start.astimezone(tz), end.timestamp()
+    days = (end.astimezone(tz).date() - local.date()).days
+    if days > 0 and (local + timedelta(days=days)).timestamp() > now:
+        days -= 1
+    return max(days, 0)
 
 
 def shift_after(start: datetime, span: timedelta | WorkingDays, calendar: WorkCalendar) -> datetime:

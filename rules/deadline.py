@@ -28,7 +28,9 @@ __all__ = [
     "OVERDUE",
     "DeadlineRule",
     "RosterIndex",
+    "counts_working_days",
     "deadline_stage",
+    "due_is_date",
     "is_waiting",
     "next_deadline_boundary",
     "task_due",
@@ -86,6 +88,30 @@ def task_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> dat
         started = task.first_reached.get(rule.after_status)
         return shift_after(started, rule.within, calendar) if started is not None else None
     return task.own_due(calendar.tz)
+
+
+def counts_working_days(rule: DeadlineRule) -> bool:
+    """Whether the rule counts time in working days: its ``within`` or a ``warn_before`` step is in ``wd``.
+
+    The one place that decides it: such a rule's days overdue, and how late a
+    completion was, are counted in working days too; every other rule counts
+    calendar days.
+    """
+    return isinstance(rule.within, WorkingDays) or any(isinstance(step, WorkingDays) for step in rule.warn_before)
+
+
+def due_is_date(rule: DeadlineRule, task: TaskState | None) -> bool:
+    """Whether the due instant of ``task`` under ``rule`` stands for a date: the end of that day, a local midnight.
+
+    So it is when the task's own deadline is a date, and when ``within`` counts
+    working days (due at the end of the last one); a fixed ``due`` and a
+    calendar duration are instants.
+    """
+    if rule.due is not None:
+        return False
+    if rule.within is not None:
+        return isinstance(rule.within, WorkingDays)
+    return task is not None and task.deadline is not None and not isinstance(task.deadline, datetime)
 
 
 def _warnings(rule: DeadlineRule, due: datetime, calendar: WorkCalendar) -> tuple[tuple[datetime, str], ...]:

@@ -35,7 +35,7 @@ from rules.deadline import (
     next_deadline_boundary,
     task_due,
 )
-from rules.messages import render_summary, subject_fields
+from rules.messages import days_overdue, render_summary, resolution_summary, subject_fields
 from rules.pack import CompiledRule, RulePack
 from rules.staleness import StalenessRule, evaluate_staleness, next_staleness_change
 from rules.state import AlertState, IndicatorState, TaskState, UnitState, has_seen
@@ -392,7 +392,7 @@ def _settle(
     if condition is None:
         if existing is not None:
             draft.put_alert(fp, None)
-            draft.transitions.append(_resolved(compiled, state, subject, existing, now, event))
+            draft.transitions.append(_resolved(pack, compiled, state, subject, existing, now, event))
         return change
     if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
         return change
@@ -430,7 +430,10 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
 def _template_fields(
     pack: RulePack, compiled: CompiledRule, state: UnitState, subject: SubjectKey, condition: Condition, now: datetime
 ) -> dict[str, str]:
-    return {**subject_fields(compiled, state, subject, condition, now), "unit_name": pack.unit_name(state.unit_id)}
+    return {
+        **subject_fields(compiled, state, subject, condition, now, pack.indicator_bounds),
+        "unit_name": pack.unit_name(state.unit_id),
+    }
 
 
 def _event_ids(state: UnitState, subject: SubjectKey, event: Event | None = None) -> list[str]:
@@ -485,37 +488,60 @@ def _firing(
     )
 
 
-def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime) -> tuple[str, datetime]:
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How an alert ended (completed, completed late, cancelled…), when, and for a deadline what met it and its due."""
+
+    resolution: str
+    at: datetime
+    task: TaskState | None = None
+    due: datetime | None = None
+
+
+def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime) -> _Ending:
     """How a deadline alert ended (completed, completed late, cancelled…) and when."""
     rule = compiled.rule
     if not isinstance(rule, DeadlineRule):
-        return "recovered", now
+        return _Ending("recovered", now)
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.UNIT:
         assert rule.due is not None
         done = _roster(compiled, state).first()
         if done is None:
-            return "no_longer_due", now
-        return ("completed_late" if done.occurred_at >= rule.due else "completed"), done.occurred_at
+            return _Ending("no_longer_due", now)
+        late = done.occurred_at >= rule.due
+        return _Ending("completed_late" if late else "completed", done.occurred_at, done, rule.due)
     task = state.tasks.get(name)
     if task is None:
-        return "no_longer_due", now
+        return _Ending("no_longer_due", now)
+    due = task_due(rule, task, compiled.calendar)
     if task.status is TaskStatus.CANCELLED:
-        return "cancelled", task.occurred_at
+        return _Ending("cancelled", task.occurred_at, task, due)
     if task.status in rule.expect_status:
-        due = task_due(rule, task, compiled.calendar)
         late = due is not None and task.occurred_at >= due
-        return ("completed_late" if late else "completed"), task.occurred_at
-    return "no_longer_due", now
+        return _Ending("completed_late" if late else "completed", task.occurred_at, task, due)
+    return _Ending("no_longer_due", now)
 
 
 def _resolved(
-    compiled: CompiledRule, state: UnitState, subject: SubjectKey, alert: AlertState, now: datetime, event: Event | None
+    pack: RulePack,
+    compiled: CompiledRule,
+    state: UnitState,
+    subject: SubjectKey,
+    alert: AlertState,
+    now: datetime,
+    event: Event | None,
 ) -> AlertTransition:
-    resolution, at = _resolution(compiled, state, subject, now)
-    annotations = {"summary": alert.summary, "resolution": resolution}
-    if resolution == "completed_late":
+    """The resolved record of ``alert``: a deadline's says how it ended, and a late completion how late."""
+    ending = _resolution(compiled, state, subject, now)
+    summary = resolution_summary(
+        compiled, pack.unit_name(state.unit_id), ending.task, ending.resolution, ending.due, ending.at
+    )
+    annotations = {"summary": summary or alert.summary, "resolution": ending.resolution}
+    if ending.resolution == "completed_late":
         annotations["late"] = "true"
+        if ending.due is not None:
+            annotations["late_days"] = str(days_overdue(compiled, ending.due, ending.at))
     kind, name = Subject.parse(subject)
     report = state.indicators.get(name) if kind is SubjectKind.INDICATOR else None
     return _record(
@@ -524,7 +550,7 @@ def _resolved(
         value=report.value if report is not None else None,
         event_ids=_event_ids(state, subject, event),
         rule_version=compiled.version,
-        ends_at=max(at, alert.starts_at),
+        ends_at=max(ending.at, alert.starts_at),
     )
 
 

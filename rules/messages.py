@@ -1,52 +1,110 @@
-"""Alert messages: the template fields of one subject, and the default summaries."""
+"""Alert messages: the template fields of one subject, the default summaries, and days overdue.
+
+Figures are shown the Vietnamese way (``rules.display``): dates ``19/07/2024``,
+ratios ``45,8 %``. Annotations stay machine-readable: ``due`` is an ISO instant.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from rules.aggregate import AggregateRule
 from rules.base import Condition
-from rules.deadline import DUE_SOON, DeadlineRule
+from rules.calendar import whole_days
+from rules.deadline import DUE_SOON, DeadlineRule, counts_working_days, due_is_date
+from rules.display import datetime_text, due_text, indicator_text, late_text, number_text, percent_text
 from rules.subjects import Subject, SubjectKey, SubjectKind
 from rules.templates import render
 from rules.threshold import ThresholdRule
 
 if TYPE_CHECKING:
-    from rules.pack import AnyRule, CompiledRule
-    from rules.state import UnitState
+    from rules.pack import AnyRule, CompiledRule, IndicatorBounds
+    from rules.state import TaskState, UnitState
 
-__all__ = ["days_overdue", "format_local", "render_summary", "subject_fields"]
+__all__ = ["days_overdue", "render_summary", "resolution_summary", "subject_fields"]
 
 _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
-    ("deadline", "overdue"): "{unit_name}: {task_title} quá hạn {days_overdue} ngày (hạn {due})",
+    # No count of days: a summary is written once, when the alert fires, and a count would go stale.
+    ("deadline", "overdue"): "{unit_name}: {task_title} quá hạn (hạn {due})",
     ("threshold", "breach"): "{unit_name}: {indicator} = {value}, mục tiêu {target}",
     ("staleness", "stale"): "{unit_name}: chưa có báo cáo {indicator} mới (lần cuối: {last_report}; tối đa {max_age})",
     ("aggregate", "breach"): "{unit_name}: {rule_id} = {value}, ngưỡng {target}",
 }
 
-
-def format_local(instant: datetime, tz: ZoneInfo) -> str:
-    """An instant as local wall time, ``2024-07-20 00:00``."""
-    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+#: The most decimals shown to tell a value from its target (99,96 % against 100 %).
+_MAX_DECIMALS = 6
 
 
-def days_overdue(due: datetime, now: datetime) -> int:
-    """Whole days (rounded up) since ``due``; 0 when not yet due."""
-    return max(0, math.ceil((now - due).total_seconds() / 86400))
+def days_overdue(compiled: CompiledRule, due: datetime, now: datetime) -> int:
+    """Whole days from ``due`` to ``now`` as the rule counts them; 0 until a whole day has passed.
+
+    Calendar days: the largest n with ``due`` + n days <= ``now`` (0 just past
+    due, never negative). A rule that counts working days
+    (``counts_working_days``): the working days that lie wholly between
+    ``due`` and ``now`` (``WorkCalendar.whole_working_days``). The same count
+    says how late a completion was, with ``now`` the completion instant.
+    """
+    rule, calendar = compiled.rule, compiled.calendar
+    if isinstance(rule, DeadlineRule) and counts_working_days(rule):
+        return calendar.whole_working_days(due, now)
+    return whole_days(due, now, calendar.tz)
 
 
-def _number(value: float) -> str:
-    return f"{value:.4g}"
+def _distinct(show: Callable[[float, int | None], str], value: float, target: float) -> tuple[str, str]:
+    """Value and target as text, with more decimals where the usual ones would make them look the same.
+
+    ``99,96 %`` against ``100 %``, not ``100 %`` twice; ``show`` takes the
+    decimals to show (``None``: the usual; more than the usual are tried in turn).
+    """
+    for decimals in (None, *range(2, _MAX_DECIMALS + 1)):
+        value_text, target_text = show(value, decimals), show(target, decimals)
+        if value == target or value_text != target_text:
+            break
+    return value_text, target_text
+
+
+def _figure_style(
+    rule: AnyRule, indicator: str | None, bounds: Mapping[str, IndicatorBounds]
+) -> Callable[[float, int | None], str]:
+    """How a rule's values and targets read, given the decimals to show (``None``: the usual).
+
+    Percentages for a ratio (a threshold on an indicator the pack declares a
+    ratio, an aggregate ``*_ratio`` measure), else numbers (a staleness
+    rule's value is an age in days, whatever its indicator).
+    """
+    if isinstance(rule, AggregateRule) and rule.measure.endswith("ratio"):
+        return lambda x, decimals: percent_text(x) if decimals is None else percent_text(x, decimals)
+    if isinstance(rule, ThresholdRule) and indicator is not None:
+        return lambda x, decimals: indicator_text(indicator, x, bounds, decimals)
+    return lambda x, decimals: number_text(x) if decimals is None else number_text(x, decimals)
+
+
+def _due_fields(compiled: CompiledRule, task: TaskState | None, due: datetime, now: datetime) -> dict[str, str]:
+    rule = compiled.rule
+    date_only = isinstance(rule, DeadlineRule) and due_is_date(rule, task)
+    return {"due": due_text(due, compiled.tz, date_only), "days_overdue": str(days_overdue(compiled, due, now))}
 
 
 def subject_fields(
-    compiled: CompiledRule, state: UnitState, subject: SubjectKey, condition: Condition, now: datetime
+    compiled: CompiledRule,
+    state: UnitState,
+    subject: SubjectKey,
+    condition: Condition,
+    now: datetime,
+    indicator_bounds: Mapping[str, IndicatorBounds] | None = None,
 ) -> dict[str, str]:
-    """Every template field that has a value for this subject and condition."""
+    """Every template field that has a value for this subject and condition.
+
+    ``due`` reads as the reader wrote it (a date-only deadline as that date),
+    ``days_overdue`` is counted at ``now`` (when the alert fires), and
+    ``value`` / ``target`` of a ratio are percentages (``indicator_bounds``:
+    the pack's ``indicators:``, where a ratio is declared ``min: 0, max: 1``).
+    """
     rule, tz = compiled.rule, compiled.tz
+    bounds = indicator_bounds or {}
     kind, name = Subject.parse(subject)
     fields = {
         "unit_id": state.unit_id,
@@ -64,21 +122,54 @@ def subject_fields(
         }
     if kind is SubjectKind.INDICATOR:
         fields["indicator"] = name if name != "*" else "chỉ tiêu nào"
-    if condition.value is not None:
-        fields["value"] = _number(condition.value)
-    if isinstance(rule, ThresholdRule) or "target" in condition.details:
-        fields["target"] = condition.details.get("target", "")
-    due_text = condition.details.get("due")
-    if due_text:
-        due = datetime.fromisoformat(due_text)
-        fields["due"] = format_local(due, tz)
-        fields["days_overdue"] = str(days_overdue(due, now))
+    style = _figure_style(rule, name if kind is SubjectKind.INDICATOR else None, bounds)
+    target = condition.details.get("target")
+    if condition.value is not None and target:
+        fields["value"], fields["target"] = _distinct(style, condition.value, float(target))
+    elif condition.value is not None:
+        fields["value"] = style(condition.value, None)
+    elif target:
+        fields["target"] = style(float(target), None)
+    due = condition.details.get("due")
+    if due:
+        fields |= _due_fields(compiled, task, datetime.fromisoformat(due), now)
     last = condition.details.get("last_report")
     if last:
-        fields["last_report"] = "chưa bao giờ" if last == "never" else format_local(datetime.fromisoformat(last), tz)
+        fields["last_report"] = "chưa bao giờ" if last == "never" else datetime_text(datetime.fromisoformat(last), tz)
     if "max_age" in condition.details:
         fields["max_age"] = condition.details["max_age"]
     return fields
+
+
+def resolution_summary(
+    compiled: CompiledRule,
+    unit_name: str,
+    task: TaskState | None,
+    resolution: str,
+    due: datetime | None,
+    at: datetime,
+) -> str | None:
+    """What a resolved deadline alert says about how it ended; ``None`` where the firing summary still holds.
+
+    ``completed``: "… hoàn thành đúng hạn"; ``completed_late``: "… hoàn thành
+    muộn 5 ngày" (counted as ``days_overdue``, from ``due`` to the completion
+    instant ``at``); ``cancelled``: "… đã hủy"; each with "(hạn …)" when the
+    due instant is known. ``task`` is what ended it (for a roster deadline,
+    the unit's task that met it).
+    """
+    rule = compiled.rule
+    if not isinstance(rule, DeadlineRule) or task is None:
+        return None
+    if resolution == "completed":
+        outcome = "hoàn thành đúng hạn"
+    elif resolution == "completed_late" and due is not None:
+        outcome = f"hoàn thành {late_text(days_overdue(compiled, due, at), counts_working_days(rule))}"
+    elif resolution == "cancelled":
+        outcome = "đã hủy"
+    else:
+        return None
+    deadline = f" (hạn {due_text(due, compiled.tz, due_is_date(rule, task))})" if due is not None else ""
+    return f"{unit_name}: {task.title or task.task_id} {outcome}{deadline}"
 
 
 def render_summary(rule: AnyRule, stage: str, fields: dict[str, str]) -> str:

@@ -78,7 +78,7 @@ class RuleTestFile(BaseModel):
 def _alert_fields(alert: AlertState | AlertTransition) -> dict[str, str]:
     fields = {**alert.labels, "rule_id": alert.rule_id, "stage": alert.stage, "severity": alert.severity}
     if isinstance(alert, AlertTransition):
-        fields |= {k: v for k, v in alert.annotations.items() if k in ("resolution", "late")}
+        fields |= {k: v for k, v in alert.annotations.items() if k in ("resolution", "late", "late_days")}
     return fields
 
 
@@ -142,7 +142,7 @@ def run_case(pack: RulePack, case: RuleTestCase) -> CaseResult:
 
 
 def _show(alerts: Iterable[Mapping[str, str]]) -> str:
-    keys = ("rule_id", "unit_id", "task_id", "indicator", "stage", "severity", "resolution")
+    keys = ("rule_id", "unit_id", "task_id", "indicator", "stage", "severity", "resolution", "late_days")
     shown = [", ".join(f"{k}={a[k]}" for k in keys if k in a) for a in alerts]
     return "; ".join(f"{{{s}}}" for s in shown) or "nothing"
 

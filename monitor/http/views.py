@@ -9,6 +9,7 @@ writes the answer. Nothing in a body depends on which worker gave it.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -160,14 +161,18 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
         "kind": pack.selected_kind(alert.rule_id),
         "status": task.status.value if task is not None else "not_reported",
         "due": due.astimezone(compiled.tz).isoformat(),
-        "days_overdue": days_overdue(due, now),
+        "days_overdue": days_overdue(compiled, due, now),
         "rule_id": alert.rule_id,
         "severity": alert.severity,
     }
 
 
 def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[str, Any]]:
-    """The unit's overdue tasks (a firing ``overdue`` alert) and missed unit deadlines, most overdue first."""
+    """The unit's overdue tasks (a firing ``overdue`` alert) and missed unit deadlines, most overdue first.
+
+    ``days_overdue`` counts as the rule does (``rules.messages.days_overdue``): whole calendar days
+    since the due instant, or whole working days for a rule that counts working days.
+    """
     items = []
     for alert in state.alerts.values():
         if is_unit_overdue(alert):
@@ -190,12 +195,18 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
                 "kind": task.kind,
                 "status": task.status.value,
                 "due": due.astimezone(compiled.tz).isoformat() if due else "",
-                "days_overdue": days_overdue(due, now) if due else 0,
+                "days_overdue": days_overdue(compiled, due, now) if due else 0,
                 "rule_id": alert.rule_id,
                 "severity": alert.severity,
             }
         )
-    return sorted(items, key=lambda i: (-int(i["days_overdue"]), i["task_id"]))
+    # By due instant, not by days_overdue: a working-day rule's count and a calendar one's do not compare.
+    return sorted(items, key=_most_overdue_first)
+
+
+def _most_overdue_first(item: Mapping[str, Any]) -> tuple[float, str]:
+    due = item["due"]
+    return (datetime.fromisoformat(due).timestamp() if due else math.inf), item["task_id"]
 
 
 def overdue_csv(items: list[dict[str, Any]]) -> bytes:

@@ -97,7 +97,12 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
             "Kết nối cơ sở dữ liệu quốc gia về dân cư (nhiệm vụ 2)",
             "Cấp tài khoản định danh điện tử mức 2 (nhiệm vụ 3)",
         }
-        assert all(int(r["days_overdue"]) >= 1 for r in rows)
+        # Whole days since each due instant, the end of its deadline day: 5 days back is 4 days and some hours
+        # overdue, yesterday's deadline (due at today's midnight) less than a day; the most overdue first.
+        assert [(r["title"].rsplit("(", 1)[1], int(r["days_overdue"])) for r in rows] == [
+            ("nhiệm vụ 2)", 4),
+            ("nhiệm vụ 3)", 0),
+        ]
         # The version an operator reports: in the banner and on the rules endpoint alike.
         status, body = http_get(up.base_url + "/api/v1/rules")
         assert status == 200 and json.loads(body)["monitor_version"] == VERSION

@@ -161,7 +161,16 @@ def test_threshold_value_and_target_in_the_record(tmp_path: Path) -> None:
     (firing,) = apply_event(rules, None, indicator(vn(2024, 7, 3), 0.458), vn(2024, 7, 3)).transitions
     assert firing.value == 0.458
     assert firing.labels["indicator"] == "online_dossier_ratio"
-    assert "0.458" in firing.annotations["summary"] and "0.5" in firing.annotations["summary"]
+    # No bounds declare the indicator a ratio: plain numbers, with a decimal comma.
+    assert firing.annotations["summary"] == "VN-40: online_dossier_ratio = 0,458, mục tiêu 0,5"
+    assert firing.annotations["target"] == "0.5"  # the annotation stays machine-readable
+
+
+def test_a_ratio_indicator_reads_as_a_percentage(tmp_path: Path) -> None:
+    rules = pack(tmp_path, "indicators: {online_dossier_ratio: {min: 0, max: 1}}\n" + THRESHOLD_RULES)
+    (firing,) = apply_event(rules, None, indicator(vn(2024, 7, 3), 0.458), vn(2024, 7, 3)).transitions
+    assert firing.annotations["summary"] == "VN-40: online_dossier_ratio = 45,8\u00a0%, mục tiêu 50\u00a0%"
+    assert firing.value == 0.458 and firing.annotations["target"] == "0.5"
 
 
 def test_the_task_tally_follows_status_changes(tmp_path: Path) -> None:

@@ -93,7 +93,8 @@ def test_a_rostered_unit_that_never_reports_is_warned_then_overdue(rules: RulePa
     ]
     plan = next(a for a in state.alerts.values() if a.rule_id == "inspection-plan-2024")
     assert plan.labels == {"alertname": "inspection-plan-2024", "unit_id": "VN-HN", "severity": "critical"}
-    assert plan.summary == "Hà Nội: chưa ban hành kế hoạch kiểm tra (hạn 2024-07-20 00:00)"
+    # The rule's due is an instant (not a date): shown with its time, the Vietnamese way.
+    assert plan.summary == "Hà Nội: chưa ban hành kế hoạch kiểm tra (hạn 20/07/2024 00:00)"
 
 
 def test_issuing_the_plan_late_resolves_as_late(rules: RulePack) -> None:
@@ -104,6 +105,8 @@ def test_issuing_the_plan_late_resolves_as_late(rules: RulePack) -> None:
     (resolved,) = [t for t in result.transitions if t.rule_id == "inspection-plan-2024"]
     assert resolved.status == "resolved" and resolved.annotations["resolution"] == "completed_late"
     assert resolved.ends_at == vn(2024, 7, 25, 10)
+    assert resolved.annotations["late_days"] == "5"  # 20/7 00:00 to 25/7 10:00: five whole days
+    assert resolved.annotations["summary"] == "Nghệ An: KH-2024 hoàn thành muộn 5 ngày (hạn 20/07/2024 00:00)"
 
 
 def test_issuing_the_plan_in_time_means_no_alert(rules: RulePack) -> None:

@@ -119,7 +119,8 @@ def test_a_missed_unit_deadline_is_on_the_unit_s_overdue_list_and_in_its_count()
         "not_reported",
         "",
     )
-    assert row["days_overdue"] == 6 and row["due"].startswith("2024-07-20T00:00")
+    # Due 20/7 00:00, now 25/7 09:00: five whole days (and nine hours) have passed.
+    assert row["days_overdue"] == 5 and row["due"].startswith("2024-07-20T00:00")
     assert unit_summary(bundled, silent)["overdue"] == 1
     reported = task(vn(2024, 7, 2), TaskStatus.IN_PROGRESS, unit="VN-22", task_id="KH-2024", kind="inspection_plan")
     late = advance(bundled, apply_event(bundled, None, reported, now).state, now).state

@@ -1,0 +1,123 @@
+"""Figures as Vietnamese readers write them: dates, percentages, numbers and days overdue. No I/O.
+
+- Dates are ``dd/mm/yyyy`` (``19/07/2024``), with the time ``HH:MM``
+  (``19/07/2024 17:00``) when an instant is not a whole day.
+- Numbers have a decimal comma and ``.`` between thousands (``1.234,5``).
+- Percentages have one decimal and a no-break space (U+00A0) before ``%``
+  (``45,8 %``), so the sign never wraps to a line of its own; a whole
+  percentage has no ``,0`` (``100 %``, ``0 %``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from rules.pack import IndicatorBounds
+
+__all__ = [
+    "PERCENT_SPACE",
+    "date_text",
+    "datetime_text",
+    "days_text",
+    "due_text",
+    "indicator_text",
+    "is_ratio",
+    "late_text",
+    "number_text",
+    "overdue_text",
+    "percent_text",
+]
+
+#: Between a number and ``%``: a no-break space, so ``45,8 %`` stays on one line.
+PERCENT_SPACE = "\u00a0"
+
+_SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
+def _day(day: date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def date_text(instant: datetime, tz: ZoneInfo) -> str:
+    """The local date of ``instant`` in ``tz``: ``19/07/2024``."""
+    return _day(instant.astimezone(tz).date())
+
+
+def datetime_text(instant: datetime, tz: ZoneInfo) -> str:
+    """``instant`` as local wall time in ``tz``: ``19/07/2024 17:00``."""
+    local = instant.astimezone(tz)
+    return f"{_day(local.date())} {local.hour:02d}:{local.minute:02d}"
+
+
+def due_text(due: datetime, tz: ZoneInfo, date_only: bool = False) -> str:
+    """A due instant as the reader should see it.
+
+    A deadline given as a date is due at the end of that day, the next local
+    midnight: with ``date_only`` that midnight shows as the date written
+    (due 2024-07-20 00:00 shows ``19/07/2024``). Any other instant shows
+    with its time (``20/07/2024 00:00``).
+    """
+    local = due.astimezone(tz)
+    if date_only and local.time() == time(0):
+        return _day(local.date() - timedelta(days=1))
+    return datetime_text(due, tz)
+
+
+def number_text(value: float, decimals: int = 3) -> str:
+    """``value`` with a decimal comma and ``.`` between thousands: ``1.234,5``.
+
+    At most ``decimals`` decimals (rounded), trailing zeros dropped: ``1.234.567``, ``0,458``.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text.translate(_SWAP_SEPARATORS)
+
+
+def percent_text(ratio: float, decimals: int = 1) -> str:
+    """A ratio (0..1) as a percentage: 0.458 → ``45,8 %`` (no-break space); 1 → ``100 %``."""
+    return f"{number_text(ratio * 100, decimals)}{PERCENT_SPACE}%"
+
+
+def is_ratio(bounds: IndicatorBounds | None) -> bool:
+    """Whether an indicator's declared bounds make it a ratio: ``min: 0, max: 1``."""
+    return bounds is not None and bounds.min == 0 and bounds.max == 1
+
+
+def indicator_text(name: str, value: float, bounds: Mapping[str, IndicatorBounds], decimals: int | None = None) -> str:
+    """A value of indicator ``name``: a percentage when the pack declares it a ratio, else a number.
+
+    Args:
+        name: The indicator.
+        value: Its value.
+        bounds: The pack's ``indicators:`` (``RulePack.indicator_bounds``).
+        decimals: Decimals to show (by default 1 for a percentage, at most 3 for a number).
+    """
+    if is_ratio(bounds.get(name)):
+        return percent_text(value) if decimals is None else percent_text(value, decimals)
+    return number_text(value) if decimals is None else number_text(value, decimals)
+
+
+def days_text(days: int, working: bool = False) -> str:
+    """A number of whole days: ``5 ngày``, ``5 ngày làm việc``; 0 is ``dưới 1 ngày`` (less than one whole day)."""
+    unit = "ngày làm việc" if working else "ngày"
+    return f"dưới 1 {unit}" if days < 1 else f"{number_text(days)} {unit}"
+
+
+def overdue_text(days: int, working: bool = False) -> str:
+    """How long past due: ``quá hạn 3 ngày``, ``quá hạn dưới 1 ngày``, ``quá hạn 2 ngày làm việc``."""
+    return f"quá hạn {days_text(days, working)}"
+
+
+def late_text(days: int, working: bool = False) -> str:
+    """How late a completion was: ``muộn 5 ngày``, ``muộn dưới 1 ngày``, ``muộn 2 ngày làm việc``."""
+    return f"muộn {days_text(days, working)}"

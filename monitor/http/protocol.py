@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.topics import Topics
 from monitor.settings import Settings
+from monitor.state.history import AlertHistory
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
 from rules.state import UnitState
@@ -72,6 +73,9 @@ class WorkerView(Protocol):
 
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started."""
+
+    def history_state(self) -> tuple[AlertHistory | None, str | None]:
+        """The alert history index, and why it cannot answer now (``None`` when it can)."""
 
     def answers_for(self, partition: int) -> bool:
         """Whether this worker owns ``partition`` and has read its units."""

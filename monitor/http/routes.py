@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import views
+from monitor.http import history, views
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer, alert_view
@@ -127,6 +127,14 @@ class Alerts(web.View):
 
     async def get(self, request: web.Request) -> web.Response:
         return _send(self, views.alerts(_worker(self), request.query))
+
+
+@blueprint.route("/api/v1/alerts/history", name="alerts-history")
+class AlertHistory(web.View):
+    """Each alert's firing intervals, stage changes and resolution (read off the event loop)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return _send(self, await asyncio.to_thread(history.history, _worker(self), dict(request.query)))
 
 
 @blueprint.route("/api/v1/alerts/stream", name="alerts-stream")

@@ -39,6 +39,7 @@ __all__ = [
     "OVERDUE_COLUMNS",
     "SORTS",
     "Answer",
+    "alert_filter",
     "alert_view",
     "alerts",
     "asset",
@@ -47,11 +48,14 @@ __all__ = [
     "filter_alerts",
     "healthz",
     "ingest",
+    "json_answer",
     "local_units",
     "metrics",
     "overdue",
     "overdue_csv",
     "overdue_items",
+    "page_of",
+    "page_window",
     "readyz",
     "rules",
     "rules_view",
@@ -261,9 +265,12 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
+def json_answer(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
     """JSON with Vietnamese text as UTF-8 rather than escaped."""
     return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON, headers or {})
+
+
+_json = json_answer
 
 
 def _param(query: Mapping[str, str], name: str) -> str | None:
@@ -274,23 +281,37 @@ def _param(query: Mapping[str, str], name: str) -> str | None:
 PAGE_DEFAULT, PAGE_MAX = 500, 5000
 
 
-def _page(query: Mapping[str, str], items: list[Any], key: str) -> dict[str, Any] | Answer:
-    """One page of ``items`` under ``key``, with the total and where the next page starts; a 400 for a bad page."""
+def page_window(query: Mapping[str, str], default: int = PAGE_DEFAULT) -> tuple[int, int] | Answer:
+    """The ``limit`` and ``offset`` a list request asks for, or a 400 saying what is wrong with them."""
     try:
-        limit = int(query.get("limit") or PAGE_DEFAULT)
+        limit = int(query.get("limit") or default)
         offset = int(query.get("offset") or 0)
     except ValueError:
-        return _json({"error": "limit and offset must be whole numbers"}, status=400)
+        return json_answer({"error": "limit and offset must be whole numbers"}, status=400)
     if not 1 <= limit <= PAGE_MAX or offset < 0:
-        return _json({"error": f"limit must be 1 to {PAGE_MAX} and offset 0 or more"}, status=400)
+        return json_answer({"error": f"limit must be 1 to {PAGE_MAX} and offset 0 or more"}, status=400)
+    return limit, offset
+
+
+def page_of(items: list[Any], count: int, limit: int, offset: int, key: str) -> dict[str, Any]:
+    """A page answer: ``items`` (the page) under ``key``, with the total ``count`` and where the next page starts."""
     following = offset + limit
     return {
-        "count": len(items),
+        "count": count,
         "offset": offset,
         "limit": limit,
-        "next_offset": following if following < len(items) else None,
-        key: items[offset:following],
+        "next_offset": following if following < count else None,
+        key: items,
     }
+
+
+def _page(query: Mapping[str, str], items: list[Any], key: str) -> dict[str, Any] | Answer:
+    """One page of ``items`` under ``key``, with the total and where the next page starts; a 400 for a bad page."""
+    window = page_window(query)
+    if isinstance(window, Answer):
+        return window
+    limit, offset = window
+    return page_of(items[offset : offset + limit], len(items), limit, offset, key)
 
 
 def unavailable(reason: str) -> Answer:
@@ -316,18 +337,31 @@ def asset(name: str) -> Answer:
     return Answer(200, _STATIC.joinpath(name).read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
 
+def alert_filter(pack: RulePack, query: Mapping[str, str]) -> AlertFilter | Answer:
+    """The ``unit_id``, ``rule_id`` and ``severity`` filter a request asks for, or a 400 naming the allowed values.
+
+    A typo must not look like "no alerts".
+    """
+    unit_id, severity, rule_id = _param(query, "unit_id"), _param(query, "severity"), _param(query, "rule_id")
+    if unit_id is not None and (problem := unit_problem(unit_id)) is not None:
+        return problem
+    severities = get_args(Severity)
+    if severity is not None and severity not in severities:
+        return _json({"error": f"unknown severity '{severity}': one of {', '.join(severities)}"}, status=400)
+    if rule_id is not None and pack.by_id(rule_id) is None:
+        known = ", ".join(sorted(r.rule.id for r in pack.rules))
+        return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+    return AlertFilter(unit_id=unit_id, rule_id=rule_id, severity=severity)
+
+
 def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered."""
     state = _param(query, "state") or "firing"
     if state not in _STATES:
         return _json({"error": f"state must be one of {', '.join(_STATES)}"}, status=400)
-    severity, rule_id = _param(query, "severity"), _param(query, "rule_id")
-    severities = get_args(Severity)
-    if severity is not None and severity not in severities:  # a typo must not look like "no alerts"
-        return _json({"error": f"unknown severity '{severity}': one of {', '.join(severities)}"}, status=400)
-    if rule_id is not None and worker.pack.by_id(rule_id) is None:
-        known = ", ".join(sorted(r.rule.id for r in worker.pack.rules))
-        return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+    where = alert_filter(worker.pack, query)
+    if isinstance(where, Answer):
+        return where
     sort = _param(query, "sort") or SORTS[0]
     if sort not in SORTS:
         return _json({"error": f"unknown sort '{sort}': one of {', '.join(SORTS)}"}, status=400)
@@ -339,7 +373,6 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         found += [alert_view(a, names) for a in worker.published_firing()]
     if state in ("resolved", "all"):
         found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
-    where = AlertFilter(unit_id=_param(query, "unit_id"), rule_id=rule_id, severity=severity)
     page = _page(query, filter_alerts(found, where, sort), "alerts")
     return page if isinstance(page, Answer) else _json(page)
 

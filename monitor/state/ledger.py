@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -25,6 +25,10 @@ from rules.alerts import AlertTransition, TransitionKey, transition_key
 __all__ = ["AlertLedger", "LedgerFollower"]
 
 log = logging.getLogger(__name__)
+
+#: How far past the end offset the broker reports a reader may stand: the embedded broker reports an end
+#: short of its last batch (see ``catch_up``); further than this, the topic is not the one read before.
+_END_SLACK = 1000
 
 
 class AlertLedger:
@@ -64,7 +68,9 @@ class AlertLedger:
 
 
 class LedgerFollower:
-    """Reads the alerts topic from the beginning into a ledger, then follows it, telling ``listeners`` of each record.
+    """Reads the alerts topic into a ledger (from the beginning, or from a history index's snapshot), then follows it.
+
+    It tells ``listeners`` of each record it reads.
 
     Every worker follows the whole topic, so each one's ledger and listeners
     (the feed page's live stream) see every unit's alerts, whoever owns it.
@@ -89,9 +95,20 @@ class LedgerFollower:
         self._reads = 0  # reads done, empty or not
         self._read_once = False  # the topic has been read to the end it had at some point since start
 
-    async def start(self) -> None:
-        """Connect and start following (returns at once; ``catch_up`` waits for the backlog)."""
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._client)
+    async def start(self, positions: Mapping[int, int] | None = None, known: Iterable[AlertTransition] = ()) -> bool:
+        """Connect and start following (returns at once; ``catch_up`` waits for the backlog).
+
+        Args:
+            positions: Where to start reading each partition (from its beginning where none is given).
+            known: The last record per fingerprint of the records before ``positions`` (the history index's).
+
+        Returns:
+            Whether ``positions`` and ``known`` were used: not when a position lies beyond what the topic
+            holds (the topic is not the one they were read from), and then it reads from the beginning.
+        """
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
+        )
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self._topic) or set()
         if not partitions:
@@ -101,9 +118,30 @@ class LedgerFollower:
             log.warning("alert ledger: topic %s not found; duplicates after a crash are possible", self._topic)
         tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
-        await self._consumer.seek_to_beginning(*tps)
+        positions = positions or {}
+        ends = await self._consumer.end_offsets(tps) if positions else {}
+        beyond = {
+            tp.partition: (positions[tp.partition], end)
+            for tp, end in ends.items()
+            if positions.get(tp.partition, 0) > end + _END_SLACK
+        }
+        if beyond:
+            log.warning(
+                "alert ledger: the history index has read further than the topic holds (partition: (position, end) "
+                "%s); reading the topic from its beginning",
+                beyond,
+            )
+            positions, known = {}, ()
+        for transition in known:
+            self._ledger.observe(transition)
+        for tp in tps:
+            if tp.partition in positions:
+                self._consumer.seek(tp, positions[tp.partition])
+            else:
+                await self._consumer.seek_to_beginning(tp)
         self._follower.start()
         self._started.set()
+        return not beyond
 
     async def _follow(self) -> None:
         assert self._consumer is not None

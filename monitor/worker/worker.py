@@ -34,6 +34,8 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
+from monitor.state.history import HISTORY_FILE, AlertHistory
+from monitor.state.indexer import HistoryIndexer
 from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
@@ -211,6 +213,8 @@ class Worker:
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self._flusher = Background("flush-state", self._flush_every_interval)
         self._ledger_reader = Background("alerts-read-through", self._ledger_follower.read_through)
+        self.history: AlertHistory | None = None  # opened at start, in the data directory
+        self._history_indexer: HistoryIndexer | None = None
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
 
@@ -286,6 +290,17 @@ class Worker:
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
         return self._ledger_follower.current
+
+    def history_state(self) -> tuple[AlertHistory | None, str | None]:
+        """The alert history index, and why it cannot answer now (``None`` when it can)."""
+        indexer = self._history_indexer
+        if self.history is None or indexer is None:
+            return None, "this worker has no alert history index (see its log)"
+        if indexer.problem is not None:
+            return self.history, indexer.problem
+        if not indexer.current:
+            return self.history, "this worker is still reading the alerts topic into its history index"
+        return self.history, None
 
     def answers_for(self, partition: int) -> bool:
         """Whether this worker owns ``partition`` and has read its units: it may answer for them."""
@@ -379,9 +394,32 @@ class Worker:
             return None
         return end
 
+    async def _open_history(self) -> tuple[dict[int, int], list[AlertTransition]]:
+        """Open the history index and read where it stands; without one (it cannot be opened), from the beginning."""
+        path = self.settings.data_dir / HISTORY_FILE
+        try:
+            self.history = await asyncio.to_thread(AlertHistory, path)
+            return await asyncio.to_thread(self.history.snapshot)
+        except Exception as exc:
+            log.error("alert history: cannot open %s (%s); reading the alerts topic from its beginning", path, exc)
+            self.history = None
+            return {}, []
+
     async def _start_background(self) -> None:
-        await self._ledger_follower.start()
+        positions, known = await self._open_history()
+        started = time.monotonic()
+        if not await self._ledger_follower.start(positions, known) and self.history is not None:
+            await asyncio.to_thread(self.history.clear)
+            known = []
         self._ledger_reader.start()
+        if self.history is not None:
+            self._history_indexer = HistoryIndexer(
+                self.history, self.settings.bootstrap_servers, self.topics.alerts, client_options(self.settings)
+            )
+            await self._history_indexer.start()
+        log.info(
+            "alert ledger: %d alerts known from the history index in %.1fs", len(known), time.monotonic() - started
+        )
         self.membership.start()
         self.broker_watch.start()
         self.fetch_guard.start()
@@ -477,6 +515,10 @@ class Worker:
                 await self._admin.close()
         await self._ledger_reader.stop()
         await self._ledger_follower.stop()
+        if self._history_indexer is not None:
+            await self._history_indexer.stop()
+        if self.history is not None:
+            self.history.close()
         for sink in self.sinks:
             await sink.stop()
 

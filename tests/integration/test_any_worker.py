@@ -54,7 +54,12 @@ def _views(base: str, unit_ids: list[str]) -> dict[str, Any]:
     views: dict[str, Any] = {
         "alerts": _json(f"{base}/api/v1/alerts?limit=5000"),
         "units": _all_units(base),
+        "history": _json(f"{base}/api/v1/alerts/history?limit=5000"),
+        "history VN-22": _json(f"{base}/api/v1/alerts/history?unit_id=VN-22&from=2024-01-01"),
     }
+    status, _, body = _get(f"{base}/api/v1/alerts/history?format=csv")
+    assert status == 200
+    views["history.csv"] = body.decode("utf-8")
     for unit in unit_ids:
         views[f"overdue {unit}"] = _json(f"{base}/api/v1/units/{unit}/overdue")
     for unit in ("VN-22", "VN-40"):
@@ -96,6 +101,9 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
             # Every unit that reported is listed by both, and both follow the same alerts.
             a = _json(first.base_url + "/api/v1/alerts?limit=5000")
             b = _json(second.base_url + "/api/v1/alerts?limit=5000")
+            histories = [_get(w.base_url + "/api/v1/alerts/history?limit=5000") for w in (first, second)]
+            if any(status != 200 for status, _, _ in histories) or histories[0][2] != histories[1][2]:
+                return False
             units = {u["unit_id"] for u in _all_units(first.base_url) if u["tasks_total"] or u["indicators"]}
             return a == b and a["count"] > 0 and reporting <= units
 
@@ -112,6 +120,10 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
         # The answers are about the demo, not empty: Nghệ An has overdue tasks, and each worker passed on
         # the other's answer for a unit it does not own.
         assert seen_first["overdue VN-22"]["count"] > 0
+        assert seen_first["history"]["count"] >= seen_first["alerts"]["count"], "every firing alert has an interval"
+        assert seen_first["history VN-22"]["intervals"] and all(
+            i["unit_id"] == "VN-22" for i in seen_first["history VN-22"]["intervals"]
+        )
         assert any(a["severity"] == "critical" for a in seen_first["alerts"]["alerts"])
         answered = {
             _get(f"{w.base_url}/api/v1/units/VN-22/overdue")[1]["X-Monitor-Answered-By"] for w in (first, second)

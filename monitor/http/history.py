@@ -1,0 +1,134 @@
+"""``/api/v1/alerts/history``: each alert's firing intervals, stage changes and resolution, from the history index.
+
+Every worker indexes the whole alerts topic, so every worker gives the same
+answer. An interval still firing has no ``ended_at`` and no duration (it is
+still growing); an ended one says how long it lasted and how it ended
+(``completed``, ``completed_late`` with ``late_days``, ``cancelled``,
+``reconciled``…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.http.download import attachment
+from monitor.http.protocol import WorkerView
+from monitor.http.views import (
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    Answer,
+    alert_filter,
+    json_answer,
+    page_of,
+    page_window,
+    unavailable,
+)
+from monitor.spreadsheet import csv_bytes
+from monitor.state.history import Interval
+
+__all__ = ["HISTORY_COLUMNS", "history", "interval_view", "parse_instant"]
+
+#: Where a date given without a time of day (``from=2024-04-01``) begins, unless the pack's rules say otherwise.
+DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+HISTORY_COLUMNS = (
+    "unit_id",
+    "unit_name",
+    "rule_id",
+    "severity",
+    "task_id",
+    "indicator",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "stages",
+    "resolution",
+    "late_days",
+    "summary",
+    "fingerprint",
+)
+
+
+def parse_instant(text: str, tz: ZoneInfo) -> datetime:
+    """``2024-04-01`` (local midnight in ``tz``) or an ISO 8601 instant (local in ``tz`` when it names no offset)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        instant = datetime.fromisoformat(text)  # ValueError: the caller says what is wrong
+        return instant if instant.tzinfo is not None else instant.replace(tzinfo=tz)
+    return datetime.combine(day, time(), tz)
+
+
+def interval_view(interval: Interval, unit_names: Mapping[str, str]) -> dict[str, Any]:
+    """An interval as the API shows it."""
+    ended = interval.ended_at
+    return {
+        "fingerprint": interval.fingerprint,
+        "unit_id": interval.unit_id,
+        "unit_name": unit_names.get(interval.unit_id, interval.unit_id),
+        "rule_id": interval.rule_id,
+        "severity": interval.severity,
+        "labels": interval.labels,
+        "started_at": interval.started_at.isoformat(),
+        "ended_at": ended.isoformat() if ended else None,
+        "duration_seconds": round((ended - interval.started_at).total_seconds()) if ended else None,
+        "stages": interval.stages,
+        "resolution": interval.resolution,
+        "late_days": interval.late_days,
+        "summary": interval.summary,
+    }
+
+
+def _csv_row(view: Mapping[str, Any]) -> dict[str, Any]:
+    stages = " → ".join(f"{s['stage']} {s['at']}" for s in view["stages"])
+    labels = view["labels"]
+    return {
+        **view,
+        "task_id": labels.get("task_id", ""),
+        "indicator": labels.get("indicator", ""),
+        "stages": stages,
+        "ended_at": view["ended_at"] or "",
+        "duration_seconds": "" if view["duration_seconds"] is None else view["duration_seconds"],
+        "resolution": view["resolution"] or "",
+        "late_days": "" if view["late_days"] is None else view["late_days"],
+    }
+
+
+def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+    """``GET /api/v1/alerts/history?unit_id=&rule_id=&severity=&from=&to=&format=csv&limit=&offset=``."""
+    where = alert_filter(worker.pack, query)
+    if isinstance(where, Answer):
+        return where
+    tz = worker.pack.rules[0].tz if worker.pack.rules else DEFAULT_TZ
+    bounds: dict[str, datetime | None] = {}
+    for name in ("from", "to"):
+        text = query.get(name) or None
+        try:
+            bounds[name] = parse_instant(text, tz) if text else None
+        except ValueError:
+            message = f"{name} must be a date (2024-04-01) or an ISO 8601 instant (2024-04-01T08:00:00+07:00)"
+            return json_answer({"error": message}, status=400)
+    start, end = bounds["from"], bounds["to"]
+    if start is not None and end is not None and start >= end:
+        return json_answer({"error": "from must be before to"}, status=400)
+    csv = query.get("format") == "csv"
+    window = page_window(query, default=PAGE_MAX if csv else PAGE_DEFAULT)
+    if isinstance(window, Answer):
+        return window
+    limit, offset = window
+    index, problem = worker.history_state()
+    if index is None or problem is not None:
+        return unavailable(problem or "no alert history index")
+    count, intervals = index.intervals(where, start, end, limit, offset)
+    names = worker.pack.unit_names
+    views = [interval_view(i, names) for i in intervals]
+    if csv:
+        headers = {"Content-Disposition": attachment("alert-history.csv"), "X-Total-Count": str(count)}
+        if offset + limit < count:
+            headers["X-Next-Offset"] = str(offset + limit)
+        return Answer(200, csv_bytes(HISTORY_COLUMNS, [_csv_row(v) for v in views]), "text/csv; charset=utf-8", headers)
+    window_text = {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None}
+    return json_answer({**window_text, **page_of(views, count, limit, offset, "intervals")})

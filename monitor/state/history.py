@@ -1,0 +1,367 @@
+"""The alerts topic as a local index: each alert's firing intervals, and the last record per fingerprint.
+
+Every worker keeps one in its data directory (SQLite, one file), fed in topic
+order from the alerts topic, so any worker answers "which alerts did Nghệ An
+have in Q2, and how long did each last" the same way, and a worker that
+restarts loads the last record per fingerprint from here and reads only the
+records written since (start-up does not grow with the topic's history).
+
+One batch of records is one SQLite transaction, positions included: after a
+crash the index is as of some batch boundary, and the records after it are
+read again. Reading a record twice changes nothing (an interval is opened by
+the first firing record, and closed once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rules.alerts import AlertFilter, AlertTransition
+
+__all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "stage_changed_at"]
+
+#: The index's file in a worker's data directory.
+HISTORY_FILE = "alert-history.sqlite3"
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS last (fingerprint TEXT PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    stage TEXT NOT NULL,
+    stages TEXT NOT NULL,
+    resolution TEXT,
+    late_days INTEGER,
+    summary TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intervals_by_start ON intervals (started_at);
+CREATE INDEX IF NOT EXISTS intervals_by_unit ON intervals (unit_id, started_at);
+CREATE INDEX IF NOT EXISTS intervals_by_rule ON intervals (rule_id, started_at);
+CREATE INDEX IF NOT EXISTS intervals_open ON intervals (fingerprint) WHERE ended_at IS NULL;
+"""
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction: committed if the block ends, rolled back if it raises."""
+    db.execute("BEGIN")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:  # a COMMIT that failed (a full disk) leaves it open
+            db.execute("ROLLBACK")
+        raise
+
+
+def _utc(instant: datetime) -> str:
+    """An instant as the index stores it: UTC, fixed width, so text order is time order."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One record of the alerts topic: where it is, when the broker took it, and its value."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One firing interval of one alert: from its first firing record to its resolution (``ended_at``)."""
+
+    fingerprint: str
+    unit_id: str
+    rule_id: str
+    severity: str
+    labels: dict[str, str]
+    started_at: datetime
+    ended_at: datetime | None
+    stages: list[dict[str, str]]
+    resolution: str | None
+    late_days: int | None
+    summary: str
+
+
+def stage_changed_at(transition: AlertTransition, written: datetime) -> datetime:
+    """When a firing alert moved to its stage: the due instant for a deadline gone overdue, else when it was written."""
+    due = transition.annotations.get("due")
+    if transition.stage == "overdue" and due:
+        try:
+            return max(datetime.fromisoformat(due), transition.starts_at)
+        except ValueError:
+            pass
+    return max(written, transition.starts_at)
+
+
+@dataclass(slots=True)
+class _Open:
+    rowid: int
+    stage: str
+    stages: list[dict[str, str]]
+
+
+class AlertHistory:
+    """The index in one SQLite file (WAL: answers are read while records are added).
+
+    ``append`` and the readers may run in other threads (``asyncio.to_thread``):
+    writes go through one connection under a lock, each read opens its own.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = self._connect()
+        self._db.executescript(_SCHEMA)
+        with _transaction(self._db):
+            version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+            elif version[0] != _SCHEMA_VERSION:
+                raise RuntimeError(f"{path} was written by another version of the monitor (schema {version[0]})")
+        self._positions: dict[int, int] = dict(self._db.execute("SELECT partition, next_offset FROM positions"))
+        self._open: dict[str, _Open] = {
+            fingerprint: _Open(rowid, stage, json.loads(stages))
+            for rowid, fingerprint, stage, stages in self._db.execute(
+                "SELECT id, fingerprint, stage, stages FROM intervals WHERE ended_at IS NULL"
+            )
+        }
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)  # transactions: _transaction
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; a lost tail is read again
+        return db
+
+    def clear(self) -> None:
+        """Forget everything: the index is of another topic (one recreated, or another cluster's)."""
+        with self._lock, _transaction(self._db):
+            for table in ("positions", "last", "intervals"):
+                self._db.execute(f"DELETE FROM {table}")
+        self._positions, self._open = {}, {}
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+    # --- what a restarted worker reads --------------------------------------------------------------
+
+    def snapshot(self) -> tuple[dict[int, int], list[AlertTransition]]:
+        """The positions the index is at and the last record per fingerprint as of them (one read)."""
+        db = self._connect()
+        try:
+            with _transaction(db):
+                positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
+                records = [
+                    AlertTransition.model_validate_json(value) for (value,) in db.execute("SELECT record FROM last")
+                ]
+        finally:
+            db.close()
+        return positions, records
+
+    def positions(self) -> dict[int, int]:
+        """Per partition of the alerts topic, the next offset to read."""
+        with self._lock:
+            return dict(self._positions)
+
+    # --- adding records -----------------------------------------------------------------------------
+
+    def append(self, records: Sequence[HistoryRecord]) -> int:
+        """Add records read in topic order (per partition), in one transaction; how many were transitions."""
+        if not records:
+            return 0
+        with self._lock, _transaction(self._db):
+            added = 0
+            last: dict[str, bytes] = {}
+            positions: dict[int, int] = {}
+            opened = dict(self._open)
+            for record in records:
+                if record.offset < self._positions.get(record.partition, 0):
+                    continue  # indexed already: read again after a restart or a failed batch
+                positions[record.partition] = max(positions.get(record.partition, 0), record.offset + 1)
+                try:
+                    transition = AlertTransition.model_validate_json(record.value)
+                except ValidationError:
+                    continue  # not a transition: nothing to index
+                written = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+                self._apply(opened, transition, written)
+                last[transition.fingerprint] = record.value
+                added += 1
+            self._db.executemany(
+                "INSERT INTO last VALUES (?, ?) ON CONFLICT (fingerprint) DO UPDATE SET record = excluded.record",
+                last.items(),
+            )
+            self._db.executemany(
+                "INSERT INTO positions VALUES (?, ?) ON CONFLICT (partition) DO UPDATE SET next_offset = "
+                "max(next_offset, excluded.next_offset)",
+                positions.items(),
+            )
+        self._open = opened  # only once the transaction stands
+        self._positions |= positions
+        return added
+
+    def _apply(self, opened: dict[str, _Open], t: AlertTransition, written: datetime) -> None:
+        current = opened.get(t.fingerprint)
+        summary = t.annotations.get("summary", "")
+        if t.status == "firing":
+            if current is None:
+                stages = [{"stage": t.stage, "at": _utc(t.starts_at)}]
+                cursor = self._db.execute(
+                    "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, stage, stages,"
+                    " summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        t.fingerprint,
+                        t.unit_id,
+                        t.rule_id,
+                        t.severity,
+                        json.dumps(t.labels, ensure_ascii=False, sort_keys=True),
+                        _utc(t.starts_at),
+                        t.stage,
+                        json.dumps(stages, ensure_ascii=False),
+                        summary,
+                    ),
+                )
+                assert cursor.lastrowid is not None
+                opened[t.fingerprint] = _Open(cursor.lastrowid, t.stage, stages)
+            elif current.stage != t.stage:
+                stages = [*current.stages, {"stage": t.stage, "at": _utc(stage_changed_at(t, written))}]
+                self._db.execute(
+                    "UPDATE intervals SET stage = ?, stages = ?, severity = ?, summary = ? WHERE id = ?",
+                    (t.stage, json.dumps(stages, ensure_ascii=False), t.severity, summary, current.rowid),
+                )
+                opened[t.fingerprint] = _Open(current.rowid, t.stage, stages)
+            return
+        late = t.annotations.get("late_days")
+        closing = (
+            _utc(t.ends_at or written),
+            t.annotations.get("resolution"),
+            int(late) if late and late.isdigit() else None,
+            summary,
+        )
+        if current is not None:
+            self._db.execute(
+                "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ? WHERE id = ?",
+                (*closing, current.rowid),
+            )
+            del opened[t.fingerprint]
+            return
+        # Resolved without a firing record read (the topic's history began later): the interval still stands.
+        duplicate = self._db.execute(
+            "SELECT 1 FROM intervals WHERE fingerprint = ? AND started_at = ? AND ended_at IS NOT NULL",
+            (t.fingerprint, _utc(t.starts_at)),
+        ).fetchone()
+        if duplicate is None:
+            self._db.execute(
+                "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stage,"
+                " stages, resolution, late_days, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    t.fingerprint,
+                    t.unit_id,
+                    t.rule_id,
+                    t.severity,
+                    json.dumps(t.labels, ensure_ascii=False, sort_keys=True),
+                    _utc(t.starts_at),
+                    closing[0],
+                    t.stage,
+                    json.dumps([{"stage": t.stage, "at": _utc(t.starts_at)}], ensure_ascii=False),
+                    *closing[1:],
+                ),
+            )
+
+    # --- answering ----------------------------------------------------------------------------------
+
+    def intervals(
+        self,
+        where: AlertFilter,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[Interval]]:
+        """Intervals that overlap ``[start, end)`` and pass ``where``: how many in all, and one page, newest first."""
+        clauses, args = _where(where, start, end)
+        sql = " WHERE " + " AND ".join(clauses) if clauses else ""
+        db = self._connect()
+        try:
+            with _transaction(db):
+                (count,) = db.execute(f"SELECT count(*) FROM intervals{sql}", args).fetchone()
+                rows = db.execute(
+                    "SELECT fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution,"
+                    f" late_days, summary FROM intervals{sql} ORDER BY started_at DESC, fingerprint LIMIT ? OFFSET ?",
+                    [*args, limit, offset],
+                ).fetchall()
+        finally:
+            db.close()
+        return int(count), [_interval(row) for row in rows]
+
+    def __iter__(self) -> Iterator[Interval]:
+        """Every interval, oldest first (for tests and exports)."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution,"
+                " late_days, summary FROM intervals ORDER BY started_at, fingerprint"
+            ).fetchall()
+        finally:
+            db.close()
+        return iter([_interval(row) for row in rows])
+
+
+def _where(where: AlertFilter, start: datetime | None, end: datetime | None) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (("unit_id", where.unit_id), ("rule_id", where.rule_id), ("severity", where.severity)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if end is not None:
+        clauses.append("started_at < ?")
+        args.append(_utc(end))
+    if start is not None:
+        clauses.append("(ended_at IS NULL OR ended_at > ?)")
+        args.append(_utc(start))
+    return clauses, args
+
+
+def _interval(row: tuple[Any, ...]) -> Interval:
+    fingerprint, unit_id, rule_id, severity, labels, started, ended, stages, resolution, late_days, summary = row
+    return Interval(
+        fingerprint=fingerprint,
+        unit_id=unit_id,
+        rule_id=rule_id,
+        severity=severity,
+        labels=json.loads(labels),
+        started_at=datetime.fromisoformat(started),
+        ended_at=datetime.fromisoformat(ended) if ended else None,
+        stages=json.loads(stages),
+        resolution=resolution,
+        late_days=late_days,
+        summary=summary,
+    )

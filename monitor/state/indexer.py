@@ -1,0 +1,129 @@
+"""Feeds the alerts topic into the worker's local history index, from where the index stands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from monitor.background import Background
+from monitor.state.history import AlertHistory, HistoryRecord
+
+__all__ = ["HistoryIndexer"]
+
+log = logging.getLogger(__name__)
+
+#: Empty reads in a row that also mean "read to the end": a broker can report an end it does not serve.
+_STALLED_READS = 20
+
+
+class HistoryIndexer:
+    """Reads the alerts topic from the index's positions on and adds each batch of records to the index.
+
+    A batch the index cannot take (a full disk) is read again from the
+    index's positions after ``retry_seconds``: nothing is skipped, and the
+    worker goes on meanwhile (the history answers say the index is behind).
+    """
+
+    def __init__(
+        self,
+        history: AlertHistory,
+        bootstrap: str,
+        topic: str,
+        client: dict[str, Any],
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self._history = history
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._client = client
+        self._retry = retry_seconds
+        self._consumer: AIOKafkaConsumer | None = None
+        self._follower = Background("alert-history", self._follow)
+        self._current = False
+        self.problem: str | None = None  # why the index is behind, while it is
+
+    @property
+    def current(self) -> bool:
+        """Whether the index has taken every record the topic held at some point since start."""
+        return self._current
+
+    async def start(self) -> None:
+        """Connect, place each partition at the index's position, and start following."""
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
+        )
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        if not partitions:
+            await self._consumer._client.force_metadata_update()  # a topic created moments ago
+            partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        self._consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])
+        await self._place()
+        self._follower.start()
+
+    async def _place(self) -> None:
+        """Seek every partition to where the index stands (its beginning when the index has none of it)."""
+        consumer = self._consumer
+        assert consumer is not None
+        positions = await asyncio.to_thread(self._history.positions)
+        for tp in consumer.assignment():
+            if tp.partition in positions:
+                consumer.seek(tp, positions[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
+
+    async def _follow(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        empty_reads = 0
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            except Exception:  # a broker hiccup: the consumer reconnects by itself
+                log.exception("alert history: read failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            records = [
+                HistoryRecord(r.partition, r.offset, r.timestamp, r.value or b"")
+                for batch in batches.values()
+                for r in batch
+            ]
+            if not records:
+                empty_reads += 1
+                if not self._current:
+                    self._current = empty_reads >= _STALLED_READS or await self._at_end()
+                continue
+            empty_reads = 0
+            try:
+                await asyncio.to_thread(self._history.append, records)
+            except Exception as exc:
+                if self.problem is None:
+                    log.error("alert history: cannot add to %s (%s); trying again", self._history.path, exc)
+                self.problem = f"the alert history index cannot be written: {exc}"
+                await asyncio.sleep(self._retry)
+                await self._place()
+                continue
+            if self.problem is not None:
+                log.warning("alert history: %s is written again", self._history.path)
+                self.problem = None
+
+    async def _at_end(self) -> bool:
+        """Whether every partition has been read to the end the broker reports."""
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            tps = list(consumer.assignment())
+            ends = await consumer.end_offsets(tps)
+            positions = [await consumer.position(tp) for tp in tps]
+            return all(position >= ends[tp] for position, tp in zip(positions, tps, strict=True))
+        except Exception:  # asked again at the next empty read
+            return False
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self._follower.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()

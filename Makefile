@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale chaos lint typecheck schemas lock clean
+.PHONY: run test bench bench-scale bench-history chaos lint typecheck schemas lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.engine
 	$(BIN)/python -m tests.benchmarks.worker
+
+## bench-history: start-up of a worker after TRANSITIONS alert transitions, on an empty and on its own data directory
+TRANSITIONS ?= 1000000
+bench-history: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.history --transitions $(TRANSITIONS)
 
 ## bench-scale: one worker holding ITEMS tracked dossiers: memory per item, idle tick, deadline-to-alert delay, restart
 ITEMS ?= 1000000

@@ -13,13 +13,14 @@ import ssl
 from typing import Any, Protocol
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.exceptions import BrokerUnreachable, MonitorError
 from monitor.settings import Settings
 
-__all__ = ["Startable", "client_options", "faust_credentials", "start_client"]
+__all__ = ["Startable", "client_options", "faust_credentials", "start_client", "whole_topic_reader"]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -106,3 +107,20 @@ async def start_client(client: Startable, bootstrap: str) -> None:
         raise BrokerUnreachable(f"cannot reach the broker at {shown} (--broker or MONITOR_BROKER): {reason}") from None
     finally:
         chatty.setLevel(level)
+
+
+async def whole_topic_reader(bootstrap: str, topic: str, client: dict[str, Any]) -> AIOKafkaConsumer:
+    """A started consumer outside any group, assigned every partition of ``topic`` (none if it does not exist).
+
+    Where it starts reading is the caller's to set (unset: the beginning).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **client
+    )
+    await consumer.start()
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        await consumer._client.force_metadata_update()  # a topic created moments ago
+        partitions = consumer.partitions_for_topic(topic) or set()
+    consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+    return consumer

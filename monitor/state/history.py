@@ -232,24 +232,8 @@ class AlertHistory:
         summary = t.annotations.get("summary", "")
         if t.status == "firing":
             if current is None:
-                stages = [{"stage": t.stage, "at": _utc(t.starts_at)}]
-                cursor = self._db.execute(
-                    "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, stage, stages,"
-                    " summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        t.fingerprint,
-                        t.unit_id,
-                        t.rule_id,
-                        t.severity,
-                        json.dumps(t.labels, ensure_ascii=False, sort_keys=True),
-                        _utc(t.starts_at),
-                        t.stage,
-                        json.dumps(stages, ensure_ascii=False),
-                        summary,
-                    ),
-                )
-                assert cursor.lastrowid is not None
-                opened[t.fingerprint] = _Open(cursor.lastrowid, t.stage, stages)
+                rowid, stages = self._insert(t, summary)
+                opened[t.fingerprint] = _Open(rowid, t.stage, stages)
             elif current.stage != t.stage:
                 stages = [*current.stages, {"stage": t.stage, "at": _utc(stage_changed_at(t, written))}]
                 self._db.execute(
@@ -278,22 +262,32 @@ class AlertHistory:
             (t.fingerprint, _utc(t.starts_at)),
         ).fetchone()
         if duplicate is None:
+            rowid, _ = self._insert(t, summary)
             self._db.execute(
-                "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stage,"
-                " stages, resolution, late_days, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    t.fingerprint,
-                    t.unit_id,
-                    t.rule_id,
-                    t.severity,
-                    json.dumps(t.labels, ensure_ascii=False, sort_keys=True),
-                    _utc(t.starts_at),
-                    closing[0],
-                    t.stage,
-                    json.dumps([{"stage": t.stage, "at": _utc(t.starts_at)}], ensure_ascii=False),
-                    *closing[1:],
-                ),
+                "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ? WHERE id = ?",
+                (*closing, rowid),
             )
+
+    def _insert(self, t: AlertTransition, summary: str) -> tuple[int, list[dict[str, str]]]:
+        """A new interval, open, in the transition's stage since it started firing: its row id and stages."""
+        stages = [{"stage": t.stage, "at": _utc(t.starts_at)}]
+        cursor = self._db.execute(
+            "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, stage, stages, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                t.fingerprint,
+                t.unit_id,
+                t.rule_id,
+                t.severity,
+                json.dumps(t.labels, ensure_ascii=False, sort_keys=True),
+                _utc(t.starts_at),
+                t.stage,
+                json.dumps(stages, ensure_ascii=False),
+                summary,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid, stages
 
     # --- answering ----------------------------------------------------------------------------------
 
@@ -313,8 +307,7 @@ class AlertHistory:
             with _transaction(db):
                 (count,) = db.execute(f"SELECT count(*) FROM intervals{sql}", args).fetchone()
                 rows = db.execute(
-                    "SELECT fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution,"
-                    f" late_days, summary FROM intervals{sql} ORDER BY started_at DESC, fingerprint LIMIT ? OFFSET ?",
+                    f"SELECT {_COLUMNS} FROM intervals{sql} ORDER BY started_at DESC, fingerprint LIMIT ? OFFSET ?",
                     [*args, limit, offset],
                 ).fetchall()
         finally:
@@ -325,13 +318,16 @@ class AlertHistory:
         """Every interval, oldest first (for tests and exports)."""
         db = self._connect()
         try:
-            rows = db.execute(
-                "SELECT fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution,"
-                " late_days, summary FROM intervals ORDER BY started_at, fingerprint"
-            ).fetchall()
+            rows = db.execute(f"SELECT {_COLUMNS} FROM intervals ORDER BY started_at, fingerprint").fetchall()
         finally:
             db.close()
         return iter([_interval(row) for row in rows])
+
+
+#: What ``_interval`` reads of a row, in order.
+_COLUMNS = (
+    "fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution, late_days, summary"
+)
 
 
 def _where(where: AlertFilter, start: datetime | None, end: datetime | None) -> tuple[list[str], list[Any]]:

@@ -6,9 +6,10 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from monitor.background import Background
+from monitor.kafka.client import whole_topic_reader
 from monitor.state.history import AlertHistory, HistoryRecord
 
 __all__ = ["HistoryIndexer"]
@@ -52,15 +53,7 @@ class HistoryIndexer:
 
     async def start(self) -> None:
         """Connect, place each partition at the index's position, and start following."""
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
-        )
-        await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        if not partitions:
-            await self._consumer._client.force_metadata_update()  # a topic created moments ago
-            partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        self._consumer.assign([TopicPartition(self._topic, p) for p in sorted(partitions)])
+        self._consumer = await whole_topic_reader(self._bootstrap, self._topic, self._client)
         await self._place()
         self._follower.start()
 

@@ -16,10 +16,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from monitor.background import Background
+from monitor.kafka.client import whole_topic_reader
 from rules.alerts import AlertTransition, TransitionKey, transition_key
 
 __all__ = ["AlertLedger", "LedgerFollower"]
@@ -106,18 +107,10 @@ class LedgerFollower:
             Whether ``positions`` and ``known`` were used: not when a position lies beyond what the topic
             holds (the topic is not the one they were read from), and then it reads from the beginning.
         """
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **self._client
-        )
-        await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        if not partitions:
-            await self._consumer._client.force_metadata_update()  # a topic created moments ago
-            partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        if not partitions:
+        self._consumer = await whole_topic_reader(self._bootstrap, self._topic, self._client)
+        tps = sorted(self._consumer.assignment())
+        if not tps:
             log.warning("alert ledger: topic %s not found; duplicates after a crash are possible", self._topic)
-        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
         positions = positions or {}
         ends = await self._consumer.end_offsets(tps) if positions else {}
         beyond = {

@@ -204,6 +204,13 @@ class Settings(BaseSettings):
             "to the URL users open the feed page at"
         )
 
+    @field_validator("advertised_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("advertised_url must be an http:// or https:// URL the other workers reach")
+        return value
+
     @field_validator("broker")
     @classmethod
     def _kafka_url(cls, value: str) -> str:

@@ -23,6 +23,7 @@ import aiohttp
 __all__ = [
     "ANSWERED_BY",
     "FORWARDED",
+    "MAX_PEER_ANSWER_BYTES",
     "RETRY_AFTER_SECONDS",
     "Ask",
     "Gather",
@@ -42,6 +43,8 @@ FORWARDED = "X-Monitor-Forwarded"
 ANSWERED_BY = "X-Monitor-Answered-By"
 #: What a 503 tells a client to wait: about one rebalance step.
 RETRY_AFTER_SECONDS = 2
+#: The most of another worker's answer passed on (a unit's whole overdue CSV fits many times over).
+MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,9 @@ class PeerClient:
         url = base_url.rstrip("/") + path_and_query
         try:
             async with self._session.get(url, headers={FORWARDED: "1"}, allow_redirects=False) as response:
-                body = await response.read()
+                body = await response.content.read(MAX_PEER_ANSWER_BYTES + 1)
+                if len(body) > MAX_PEER_ANSWER_BYTES:
+                    return Unavailable(f"the worker at {base_url} answered more than {MAX_PEER_ANSWER_BYTES} bytes")
                 headers = {name: response.headers[name] for name in _PASSED_ON if name in response.headers}
                 content_type = response.headers.get("Content-Type", "application/octet-stream")
                 return PeerAnswer(response.status, body, content_type, headers)

@@ -45,6 +45,8 @@ def unit_id_problem(unit_id: str) -> str | None:
     Returns:
         What is wrong and where (the character's position and code point), for a 400.
     """
+    if unit_id in (".", ".."):
+        return f"unit id '{unit_id}' is a path step, which a URL cannot carry as a name"
     if len(unit_id) > MAX_UNIT_ID_CHARS:
         return f"unit id is {len(unit_id)} characters long; unit ids have at most {MAX_UNIT_ID_CHARS}"
     for position, char in enumerate(unit_id):

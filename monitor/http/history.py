@@ -10,7 +10,7 @@ still growing); an ended one says how long it lasted and how it ended
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,8 +107,8 @@ def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     for name in ("from", "to"):
         text = query.get(name) or None
         try:
-            bounds[name] = parse_instant(text, tz) if text else None
-        except ValueError:
+            bounds[name] = parse_instant(text, tz).astimezone(UTC) if text else None  # year 1 at +07:00 overflows
+        except (ValueError, OverflowError):
             message = f"{name} must be a date (2024-04-01) or an ISO 8601 instant (2024-04-01T08:00:00+07:00)"
             return json_answer({"error": message}, status=400)
     start, end = bounds["from"], bounds["to"]
@@ -130,5 +130,8 @@ def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         if offset + limit < count:
             headers["X-Next-Offset"] = str(offset + limit)
         return Answer(200, csv_bytes(HISTORY_COLUMNS, [_csv_row(v) for v in views]), "text/csv; charset=utf-8", headers)
-    window_text = {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None}
+    window_text = {
+        "from": start.astimezone(tz).isoformat() if start else None,
+        "to": end.astimezone(tz).isoformat() if end else None,
+    }
     return json_answer({**window_text, **page_of(views, count, limit, offset, "intervals")})

@@ -71,6 +71,9 @@ class WorkerView(Protocol):
     def published_firing(self) -> list[AlertTransition]:
         """Every alert the alerts topic says is firing, for every unit."""
 
+    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
+        """The ``limit`` alerts resolved last, for every unit."""
+
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started."""
 

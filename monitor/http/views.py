@@ -114,7 +114,10 @@ def _since(alert: Mapping[str, Any]) -> str:
     """When the alert's trouble began: the due instant of an overdue task, else when it started firing (ISO, UTC)."""
     due = alert.get("annotations", {}).get("due")
     if due and alert.get("stage") == "overdue":
-        return datetime.fromisoformat(due).astimezone(UTC).isoformat()
+        try:
+            return datetime.fromisoformat(due).astimezone(UTC).isoformat()
+        except (ValueError, TypeError):  # not an instant (a record from elsewhere): when it started firing
+            pass
     return datetime.fromisoformat(str(alert.get("starts_at"))).astimezone(UTC).isoformat()
 
 
@@ -372,7 +375,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     if state in ("firing", "all"):
         found += [alert_view(a, names) for a in worker.published_firing()]
     if state in ("resolved", "all"):
-        found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
+        found += [alert_view(t, names) for t in worker.published_resolved()]
     page = _page(query, filter_alerts(found, where, sort), "alerts")
     return page if isinstance(page, Answer) else _json(page)
 

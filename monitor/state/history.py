@@ -29,17 +29,21 @@ from pydantic import ValidationError
 
 from rules.alerts import AlertFilter, AlertTransition
 
-__all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "stage_changed_at"]
+__all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "TopicReset", "stage_changed_at"]
 
 #: The index's file in a worker's data directory.
 HISTORY_FILE = "alert-history.sqlite3"
 
 log = logging.getLogger(__name__)
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (
+    partition INTEGER PRIMARY KEY,
+    next_offset INTEGER NOT NULL,
+    last_timestamp INTEGER NOT NULL  -- the broker's timestamp of the record at next_offset - 1
+);
 CREATE TABLE IF NOT EXISTS last (fingerprint TEXT PRIMARY KEY, record BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS intervals (
     id INTEGER PRIMARY KEY,
@@ -81,6 +85,13 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+class TopicReset(Exception):
+    """Records came from before the index's position: the topic is not the one indexed (it was recreated)."""
+
+    def __init__(self, partition: int, offset: int, position: int) -> None:
+        super().__init__(f"partition {partition}: a record at offset {offset}, where the index had read to {position}")
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryRecord:
     """One record of the alerts topic: where it is, when the broker took it, and its value."""
@@ -114,7 +125,7 @@ def stage_changed_at(transition: AlertTransition, written: datetime) -> datetime
     if transition.stage == "overdue" and due:
         try:
             return max(datetime.fromisoformat(due), transition.starts_at)
-        except ValueError:
+        except (ValueError, TypeError):  # not an instant, or one without an offset: when it was written
             pass
     return max(written, transition.starts_at)
 
@@ -138,14 +149,21 @@ class AlertHistory:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = self._connect()
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if version is not None and version[0] != _SCHEMA_VERSION:  # the index is derived: built again
+            log.warning("alert history: %s was written in another layout (%s); indexing again", path, version[0])
+            self._db.executescript(
+                "DROP TABLE IF EXISTS positions; DROP TABLE IF EXISTS last; DROP TABLE IF EXISTS intervals;"
+            )
         self._db.executescript(_SCHEMA)
-        with _transaction(self._db):
-            version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if version is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-            elif version[0] != _SCHEMA_VERSION:
-                raise RuntimeError(f"{path} was written by another version of the monitor (schema {version[0]})")
-        self._positions: dict[int, int] = dict(self._db.execute("SELECT partition, next_offset FROM positions"))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        self._marks: dict[int, tuple[int, int]] = {
+            partition: (offset, stamp)
+            for partition, offset, stamp in self._db.execute(
+                "SELECT partition, next_offset, last_timestamp FROM positions"
+            )
+        }
         self._open: dict[str, _Open] = {
             fingerprint: _Open(rowid, stage, json.loads(stages))
             for rowid, fingerprint, stage, stages in self._db.execute(
@@ -161,10 +179,11 @@ class AlertHistory:
 
     def clear(self) -> None:
         """Forget everything: the index is of another topic (one recreated, or another cluster's)."""
-        with self._lock, _transaction(self._db):
-            for table in ("positions", "last", "intervals"):
-                self._db.execute(f"DELETE FROM {table}")
-        self._positions, self._open = {}, {}
+        with self._lock:
+            with _transaction(self._db):
+                for table in ("positions", "last", "intervals"):
+                    self._db.execute(f"DELETE FROM {table}")
+            self._marks, self._open = {}, {}
 
     def close(self) -> None:
         """Close the file."""
@@ -174,7 +193,10 @@ class AlertHistory:
     # --- what a restarted worker reads --------------------------------------------------------------
 
     def snapshot(self) -> tuple[dict[int, int], list[AlertTransition]]:
-        """The positions the index is at and the last record per fingerprint as of them (one read)."""
+        """The positions the index is at and the last record per fingerprint as of them (one read).
+
+        Check them against the topic first (``marks``, ``indexer.index_matches_topic``).
+        """
         db = self._connect()
         try:
             with _transaction(db):
@@ -189,7 +211,16 @@ class AlertHistory:
     def positions(self) -> dict[int, int]:
         """Per partition of the alerts topic, the next offset to read."""
         with self._lock:
-            return dict(self._positions)
+            return {partition: offset for partition, (offset, _) in self._marks.items()}
+
+    def marks(self) -> dict[int, tuple[int, int]]:
+        """Per partition, the next offset to read and the broker's timestamp of the record before it.
+
+        A topic that was recreated has other records at those offsets (or none):
+        comparing one record per partition tells the index's topic from another.
+        """
+        with self._lock:
+            return dict(self._marks)
 
     # --- adding records -----------------------------------------------------------------------------
 
@@ -197,21 +228,39 @@ class AlertHistory:
         """Add records read in topic order (per partition), in one transaction; how many were transitions."""
         if not records:
             return 0
-        with self._lock, _transaction(self._db):
+        with self._lock:
+            behind = [r for r in records if r.offset < self._marks.get(r.partition, (0, 0))[0]]
+            if behind:
+                # The reader stands at the index's positions: a record before them is of another topic.
+                raise TopicReset(behind[0].partition, behind[0].offset, self._marks[behind[0].partition][0])
+            added = self._append(records)
+        return added
+
+    def _append(self, records: Sequence[HistoryRecord]) -> int:
+        with _transaction(self._db):
             added = 0
             last: dict[str, bytes] = {}
-            positions: dict[int, int] = {}
+            marks: dict[int, tuple[int, int]] = {}
             opened = dict(self._open)
             for record in records:
-                if record.offset < self._positions.get(record.partition, 0):
-                    continue  # indexed already: read again after a restart or a failed batch
-                positions[record.partition] = max(positions.get(record.partition, 0), record.offset + 1)
+                if record.offset + 1 > marks.get(record.partition, (0, 0))[0]:
+                    marks[record.partition] = (record.offset + 1, record.timestamp_ms)
                 try:
                     transition = AlertTransition.model_validate_json(record.value)
                 except ValidationError:
                     continue  # not a transition: nothing to index
                 written = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
-                self._apply(opened, transition, written)
+                self._db.execute("SAVEPOINT record")
+                try:
+                    self._apply(opened, transition, written)
+                except sqlite3.Error:
+                    raise  # the store: the whole batch is tried again
+                except Exception:  # this record: left out, never a batch held up for good
+                    log.exception("alert history: cannot index alerts[%d]@%d", record.partition, record.offset)
+                    self._db.execute("ROLLBACK TO record")
+                    self._db.execute("RELEASE record")
+                    continue
+                self._db.execute("RELEASE record")
                 last[transition.fingerprint] = record.value
                 added += 1
             self._db.executemany(
@@ -219,12 +268,11 @@ class AlertHistory:
                 last.items(),
             )
             self._db.executemany(
-                "INSERT INTO positions VALUES (?, ?) ON CONFLICT (partition) DO UPDATE SET next_offset = "
-                "max(next_offset, excluded.next_offset)",
-                positions.items(),
+                "INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",
+                [(partition, offset, stamp) for partition, (offset, stamp) in marks.items()],
             )
-        self._open = opened  # only once the transaction stands
-        self._positions |= positions
+        self._open = opened  # only once the transaction stands (the caller holds the lock)
+        self._marks |= marks
         return added
 
     def _apply(self, opened: dict[str, _Open], t: AlertTransition, written: datetime) -> None:
@@ -232,7 +280,21 @@ class AlertHistory:
         summary = t.annotations.get("summary", "")
         if t.status == "firing":
             if current is None:
-                rowid, stages = self._insert(t, summary)
+                restated = self._db.execute(
+                    "SELECT id, stage, stages FROM intervals WHERE fingerprint = ? AND started_at = ?",
+                    (t.fingerprint, _utc(t.starts_at)),
+                ).fetchone()
+                if restated is not None:  # the same firing, stated again after its resolution (reconciled)
+                    rowid, stage, stages = restated[0], restated[1], json.loads(restated[2])
+                    if stage != t.stage:
+                        stages.append({"stage": t.stage, "at": _utc(stage_changed_at(t, written))})
+                    self._db.execute(
+                        "UPDATE intervals SET ended_at = NULL, resolution = NULL, late_days = NULL, stage = ?,"
+                        " stages = ?, summary = ? WHERE id = ?",
+                        (t.stage, json.dumps(stages, ensure_ascii=False), summary, rowid),
+                    )
+                else:
+                    rowid, stages = self._insert(t, summary)
                 opened[t.fingerprint] = _Open(rowid, t.stage, stages)
             elif current.stage != t.stage:
                 stages = [*current.stages, {"stage": t.stage, "at": _utc(stage_changed_at(t, written))}]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 from monitor.background import Background
 from monitor.kafka.client import whole_topic_reader
-from monitor.state.history import AlertHistory, HistoryRecord
+from monitor.state.history import AlertHistory, HistoryRecord, TopicReset
 
-__all__ = ["HistoryIndexer"]
+__all__ = ["HistoryIndexer", "index_matches_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +21,65 @@ log = logging.getLogger(__name__)
 _STALLED_READS = 20
 
 
+async def index_matches_topic(
+    bootstrap: str, topic: str, client: dict[str, Any], marks: dict[int, tuple[int, int]], timeout: float = 3.0
+) -> bool:
+    """Whether the topic holds, just before each of the index's positions, the record the index last read there.
+
+    A topic recreated under the same name (or another cluster's) has other
+    records at those offsets, or none: then the index, and a ledger loaded from
+    it, would believe transitions published that the topic lacks. A record
+    retention has removed since cannot be compared, and is taken to match.
+
+    Args:
+        bootstrap: The brokers.
+        topic: The alerts topic.
+        client: Client options (TLS, SASL).
+        marks: Per partition, the index's next offset and the broker's timestamp of the record before it.
+        timeout: Seconds to wait for each record.
+    """
+    if not marks:
+        return True
+    consumer = await whole_topic_reader(bootstrap, topic, client)
+    try:
+        held = {tp.partition: tp for tp in consumer.assignment()}
+        if not set(marks) <= set(held):
+            log.warning("alert history: the topic has no partition %s of the index", sorted(set(marks) - set(held)))
+            return False
+        for partition, (offset, stamp) in sorted(marks.items()):
+            if offset == 0:
+                continue
+            tp = held[partition]
+            first = (await consumer.beginning_offsets([tp]))[tp]
+            if offset - 1 < first:
+                continue  # removed by retention since: nothing to compare
+            consumer.seek(tp, offset - 1)
+            batch = await consumer.getmany(tp, timeout_ms=round(timeout * 1000), max_records=1)
+            found = batch.get(tp, [])
+            if not found or found[0].offset != offset - 1 or found[0].timestamp != stamp:
+                seen = f"offset {found[0].offset} of {found[0].timestamp}" if found else "nothing"
+                log.warning(
+                    "alert history: partition %d at offset %d holds %s, not the record of %d the index read",
+                    partition,
+                    offset - 1,
+                    seen,
+                    stamp,
+                )
+                return False
+        return True
+    finally:
+        await asyncio.sleep(0)  # aiokafka's consumer, stopped before its first turn, raises CancelledError
+        await consumer.stop()
+
+
 class HistoryIndexer:
     """Reads the alerts topic from the index's positions on and adds each batch of records to the index.
 
     A batch the index cannot take (a full disk) is read again from the
     index's positions after ``retry_seconds``: nothing is skipped, and the
-    worker goes on meanwhile (the history answers say the index is behind).
+    worker goes on meanwhile (the history answers 503 with the reason). A
+    record from before the index's position means the topic was recreated:
+    the index is cleared and the topic indexed from its beginning.
     """
 
     def __init__(
@@ -92,9 +146,16 @@ class HistoryIndexer:
             empty_reads = 0
             try:
                 await asyncio.to_thread(self._history.append, records)
-            except Exception as exc:
+            except TopicReset as reset:
+                log.warning("alert history: the alerts topic was recreated (%s); indexing it again", reset)
+                await asyncio.to_thread(self._history.clear)
+                await self._place()
+                continue
+            except Exception as exc:  # a full disk (sqlite3.Error, OSError), or worse: said, and tried again
                 if self.problem is None:
                     log.error("alert history: cannot add to %s (%s); trying again", self._history.path, exc)
+                    if not isinstance(exc, sqlite3.Error | OSError):
+                        log.exception("alert history: unexpected failure")
                 self.problem = f"the alert history index cannot be written: {exc}"
                 await asyncio.sleep(self._retry)
                 await self._place()

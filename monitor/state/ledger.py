@@ -12,6 +12,7 @@ worker takes a partition over.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -26,10 +27,6 @@ from rules.alerts import AlertTransition, TransitionKey, transition_key
 __all__ = ["AlertLedger", "LedgerFollower"]
 
 log = logging.getLogger(__name__)
-
-#: How far past the end offset the broker reports a reader may stand: the embedded broker reports an end
-#: short of its last batch (see ``catch_up``); further than this, the topic is not the one read before.
-_END_SLACK = 1000
 
 
 class AlertLedger:
@@ -59,6 +56,11 @@ class AlertLedger:
     def firing(self) -> list[AlertTransition]:
         """Last records that say firing: every alert firing now, as far as the topic has been read."""
         return [t for t in self._last.values() if t.status == "firing"]
+
+    def resolved(self, limit: int) -> list[AlertTransition]:
+        """The ``limit`` alerts resolved last (by when they ended), as far as the topic has been read."""
+        ended = (t for t in self._last.values() if t.status == "resolved")
+        return heapq.nlargest(limit, ended, key=lambda t: (t.ends_at or t.starts_at, t.fingerprint))
 
     def firing_in(self, units: set[str]) -> list[AlertTransition]:
         """Last records that say firing, for alerts about the given units."""
@@ -96,35 +98,19 @@ class LedgerFollower:
         self._reads = 0  # reads done, empty or not
         self._read_once = False  # the topic has been read to the end it had at some point since start
 
-    async def start(self, positions: Mapping[int, int] | None = None, known: Iterable[AlertTransition] = ()) -> bool:
+    async def start(self, positions: Mapping[int, int] | None = None, known: Iterable[AlertTransition] = ()) -> None:
         """Connect and start following (returns at once; ``catch_up`` waits for the backlog).
 
         Args:
             positions: Where to start reading each partition (from its beginning where none is given).
-            known: The last record per fingerprint of the records before ``positions`` (the history index's).
-
-        Returns:
-            Whether ``positions`` and ``known`` were used: not when a position lies beyond what the topic
-            holds (the topic is not the one they were read from), and then it reads from the beginning.
+            known: The last record per fingerprint of the records before ``positions`` (the history index's,
+                checked against the topic: ``monitor.state.indexer.index_matches_topic``).
         """
         self._consumer = await whole_topic_reader(self._bootstrap, self._topic, self._client)
         tps = sorted(self._consumer.assignment())
         if not tps:
             log.warning("alert ledger: topic %s not found; duplicates after a crash are possible", self._topic)
         positions = positions or {}
-        ends = await self._consumer.end_offsets(tps) if positions else {}
-        beyond = {
-            tp.partition: (positions[tp.partition], end)
-            for tp, end in ends.items()
-            if positions.get(tp.partition, 0) > end + _END_SLACK
-        }
-        if beyond:
-            log.warning(
-                "alert ledger: the history index has read further than the topic holds (partition: (position, end) "
-                "%s); reading the topic from its beginning",
-                beyond,
-            )
-            positions, known = {}, ()
         for transition in known:
             self._ledger.observe(transition)
         for tp in tps:
@@ -134,7 +120,6 @@ class LedgerFollower:
                 await self._consumer.seek_to_beginning(tp)
         self._follower.start()
         self._started.set()
-        return not beyond
 
     async def _follow(self) -> None:
         assert self._consumer is not None

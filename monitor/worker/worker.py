@@ -35,7 +35,7 @@ from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorColle
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
-from monitor.state.indexer import HistoryIndexer
+from monitor.state.indexer import HistoryIndexer, index_matches_topic
 from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
@@ -287,6 +287,10 @@ class Worker:
         """Every alert the alerts topic says is firing, for every unit (each worker follows the whole topic)."""
         return self.ledger.firing()
 
+    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
+        """The ``limit`` alerts resolved last, for every unit, as the alerts topic says."""
+        return self.ledger.resolved(limit)
+
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
         return self._ledger_follower.current
@@ -397,20 +401,28 @@ class Worker:
     async def _open_history(self) -> tuple[dict[int, int], list[AlertTransition]]:
         """Open the history index and read where it stands; without one (it cannot be opened), from the beginning."""
         path = self.settings.data_dir / HISTORY_FILE
+        settings = self.settings
         try:
             self.history = await asyncio.to_thread(AlertHistory, path)
+            marks = self.history.marks()
+            if not await index_matches_topic(
+                settings.bootstrap_servers, self.topics.alerts, client_options(settings), marks
+            ):
+                log.warning("alert history: %s is of another alerts topic; indexing this one from its beginning", path)
+                await asyncio.to_thread(self.history.clear)
             return await asyncio.to_thread(self.history.snapshot)
         except Exception as exc:
             log.error("alert history: cannot open %s (%s); reading the alerts topic from its beginning", path, exc)
+            if self.history is not None:
+                with contextlib.suppress(Exception):
+                    self.history.close()
             self.history = None
             return {}, []
 
     async def _start_background(self) -> None:
         positions, known = await self._open_history()
         started = time.monotonic()
-        if not await self._ledger_follower.start(positions, known) and self.history is not None:
-            await asyncio.to_thread(self.history.clear)
-            known = []
+        await self._ledger_follower.start(positions, known)
         self._ledger_reader.start()
         if self.history is not None:
             self._history_indexer = HistoryIndexer(

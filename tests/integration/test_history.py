@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
-from monitor.kafka.topics import Topics
+from monitor.kafka.topics import Topics, ensure_topics
+from monitor.state.history import AlertHistory, HistoryRecord
+from monitor.state.indexer import index_matches_topic
 from tests.integration.kafka import (
     alert_records,
     http_get,
     produce,
+    read_all,
     task_event,
     wait_for,
     worker_process,
@@ -86,3 +90,24 @@ def test_history_shows_each_interval_and_survives_a_restart_that_reads_only_newe
     alerts = {record["fingerprint"] for record in records_before}
     assert known[-1] == len(alerts), "the restart read the last record of each alert from its index"
     assert alert_records(broker.bootstrap) == records_before, "and published nothing twice"
+
+
+def test_an_index_is_checked_against_the_topic_it_claims_to_have_read(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    asyncio.run(ensure_topics(broker.bootstrap, TOPICS, 2))
+    for n in range(3):
+        produce(broker.bootstrap, TOPICS.alerts, f'{{"n": {n}}}'.encode(), key=b"fp")  # one partition: one key
+    records = read_all(broker.bootstrap, TOPICS.alerts)
+    last = records[-1]
+    index = AlertHistory(tmp_path / "h.sqlite3")
+    index.append([HistoryRecord(r.partition, r.offset, r.timestamp, r.value or b"") for r in records])
+    marks = index.marks()
+    assert marks == {last.partition: (last.offset + 1, last.timestamp)}
+
+    def matches(marks: dict[int, tuple[int, int]]) -> bool:
+        return asyncio.run(index_matches_topic(broker.bootstrap, TOPICS.alerts, {}, marks, timeout=2.0))
+
+    assert matches(marks)
+    assert matches({}), "an empty index matches any topic"
+    assert not matches({last.partition: (last.offset + 1, last.timestamp - 1)}), "another record at that offset"
+    assert not matches({last.partition: (last.offset + 50, last.timestamp)}), "the topic ends before the index"
+    assert not matches({7: (1, last.timestamp)}), "a partition the topic lacks"

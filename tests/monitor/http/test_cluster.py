@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from monitor.http.cluster import Ask, Gather, Local, Unavailable, plan_gather, route
+from monitor.http.download import unit_id_problem
 from monitor.settings import Settings
 
 ME, OTHER = "http://worker-0:6066", "http://worker-1:6066"
@@ -40,3 +44,13 @@ def test_a_worker_binding_every_address_is_told_to_advertise_a_url() -> None:
     assert Settings(web_host="0.0.0.0", advertised_url="http://worker-0:6066/").peer_url == "http://worker-0:6066"
     assert Settings(web_host="127.0.0.1", web_port=7000).peer_url == "http://127.0.0.1:7000"
     assert Settings(web_host="127.0.0.1").unreachable_peers is None
+
+
+def test_an_advertised_url_must_be_one_a_worker_can_ask() -> None:
+    with pytest.raises(ValidationError, match="http"):
+        Settings(advertised_url="worker-0:6066")
+
+
+def test_a_path_step_is_no_unit_id() -> None:
+    assert unit_id_problem("..") is not None and unit_id_problem(".") is not None
+    assert unit_id_problem("VN-22") is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.state.history import AlertHistory, HistoryRecord
+from monitor.state.history import AlertHistory, HistoryRecord, TopicReset
 from rules.alerts import AlertFilter, AlertTransition
 
 T0 = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
@@ -58,13 +58,19 @@ def test_reading_records_again_changes_nothing(tmp_path: Path) -> None:
     history = AlertHistory(tmp_path / "h.sqlite3")
     records = _records(_transition("firing", "overdue"), _transition("resolved", "overdue", resolution="completed"))
     history.append(records)
-    history.append(records)  # after a crash, the batch after the index's position is read again
-    history.append(_records(_transition("firing", "overdue"), first=2))  # a duplicate firing record
+    history.append(_records(_transition("resolved", "overdue", resolution="completed"), first=2))  # twice on the topic
+    history.append(_records(_transition("firing", "overdue", **{"summary": "again"}), first=3))
     intervals = list(history)
-    assert len(intervals) == 2, "fired again after its resolution: a second interval"
-    history.append(_records(_transition("firing", "overdue"), first=3))
-    assert len(list(history)) == 2, "firing again while firing is the same interval"
-    assert history.positions() == {0: 4}
+    assert len(intervals) == 1, "a resolution read twice, and the same firing stated again: one interval"
+    assert intervals[0].ended_at is None and intervals[0].summary == "again"
+    history.append(_records(_transition("firing", "overdue"), first=4))
+    assert len(list(history)) == 1, "firing again while firing is the same interval"
+    later = _transition("firing", "overdue").model_copy(update={"starts_at": T0 + timedelta(days=30)})
+    history.append(_records(later, first=5))
+    history.append(_records(_transition("resolved", "overdue", resolution="completed"), first=6))
+    history.append(_records(later, first=7))
+    assert len(list(history)) == 2, "fired again, from a later start, after a resolution: a second interval"
+    assert history.positions() == {0: 8}
 
 
 def test_a_restart_finds_the_positions_the_open_intervals_and_the_last_record_per_alert(tmp_path: Path) -> None:
@@ -116,3 +122,64 @@ def test_intervals_are_filtered_by_unit_and_overlap_with_the_window_and_paged(tm
     assert count == 0, "nothing started before it fired"
     count, page = history.intervals(AlertFilter(), None, None, 1, 1)
     assert count == 2 and len(page) == 1
+
+
+def test_a_record_from_before_the_position_means_another_topic_and_nothing_is_added(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    history.append(_records(_transition("firing", "overdue"), first=500))
+    with pytest.raises(TopicReset, match="offset 0"):
+        history.append(_records(_transition("resolved", "overdue", resolution="completed"), first=0))
+    assert history.positions() == {0: 501} and next(iter(history)).ended_at is None
+    history.clear()
+    assert history.positions() == {} and list(history) == [] and history.snapshot() == ({}, [])
+    history.append(_records(_transition("firing", "due_soon"), first=0))
+    assert [i.stages[0]["stage"] for i in history] == ["due_soon"], "indexed afresh, and open intervals forgotten"
+
+
+def test_the_same_firing_stated_again_after_its_resolution_reopens_its_interval(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    history.append(
+        _records(_transition("firing", "overdue"), _transition("resolved", "overdue", resolution="completed"))
+    )
+    history.append(_records(_transition("firing", "overdue"), first=2))  # restated by a takeover: same start
+    [interval] = list(history)
+    assert interval.ended_at is None and interval.resolution is None
+    count, _ = history.intervals(AlertFilter(), None, None, 10, 0)
+    assert count == 1
+
+
+def test_a_record_the_index_cannot_read_a_due_from_is_indexed_and_holds_nothing_up(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    naive_due = _transition("firing", "due_soon").model_copy(
+        update={"annotations": {"summary": "s", "due": "2024-05-02"}}
+    )
+    overdue = naive_due.model_copy(update={"stage": "overdue"})
+    history.append(_records(naive_due, overdue))
+    [interval] = list(history)
+    assert [s["stage"] for s in interval.stages] == ["due_soon", "overdue"]
+    assert interval.stages[1]["at"] == (DUE + timedelta(hours=1)).isoformat(timespec="microseconds"), "when written"
+    assert history.positions() == {0: 2}
+
+
+def test_the_marks_say_where_the_index_stands_and_what_it_read_there(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    records = _records(_transition("firing", "overdue"), partition=3, first=41)
+    history.append(records)
+    assert history.marks() == {3: (42, records[0].timestamp_ms)}
+    history.close()
+    assert AlertHistory(tmp_path / "h.sqlite3").marks() == {3: (42, records[0].timestamp_ms)}
+
+
+def test_an_index_of_an_older_layout_is_built_again(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);"
+        "INSERT INTO positions VALUES (0, 99);"
+    )
+    old.close()
+    history = AlertHistory(path)
+    assert history.positions() == {}
+    history.append(_records(_transition("firing", "overdue")))
+    assert history.positions() == {0: 1}

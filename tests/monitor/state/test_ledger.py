@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from aiokafka import TopicPartition
 
@@ -30,6 +31,22 @@ def test_a_new_warning_step_is_a_new_transition() -> None:
     ledger.observe(week)
     day = transition(stage="due_soon", severity="warning", annotations={"summary": "s", "warn_before": "1d"})
     assert ledger.is_new(day) and not ledger.is_new(week)
+
+
+def test_the_alerts_resolved_last_come_latest_end_first_whatever_order_they_were_read_in() -> None:
+    start = transition().starts_at
+    ended = [
+        transition(status="resolved", fingerprint=f"fp{n}", ends_at=start + timedelta(days=n % 4)) for n in range(8)
+    ]
+    orders = []
+    for order in (ended, list(reversed(ended))):
+        ledger = AlertLedger()
+        for t in order:
+            ledger.observe(t)
+        ledger.observe(transition(fingerprint="firing"))
+        orders.append([t.fingerprint for t in ledger.resolved(5)])
+    assert orders[0] == orders[1] and len(orders[0]) == 5
+    assert orders[0][:2] == ["fp7", "fp3"], "the latest ends first, ties by fingerprint"
 
 
 def test_firing_in_names_only_firing_alerts_of_the_given_units() -> None:

@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import views
+from monitor.http import console, views
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
-from monitor.http.views import Answer, alert_view
+from monitor.http.views import Answer
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -140,7 +140,6 @@ class AlertStream(web.View):
         await response.prepare(request)  # type: ignore[arg-type]
         worker = _worker(self)
         queue = worker.feed.subscribe()
-        names = worker.pack.unit_names
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
@@ -152,7 +151,8 @@ class AlertStream(web.View):
                 if item is None:
                     await response.write(b"event: reload\ndata: {}\n\n")
                     break
-                body = json.dumps(alert_view(item, names), ensure_ascii=False)
+                # The shape of /api/v1/alerts, display texts computed as it is sent.
+                body = json.dumps(views.shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -179,6 +179,22 @@ class LocalUnits(web.View):
     async def get(self, request: web.Request) -> web.Response:
         worker = _worker(self)
         return _send(self, views.local_units(worker, request.query), answered_by=worker.settings.peer_url)
+
+
+@blueprint.route("/api/v1/units/{unit_id}", name="unit")
+class Unit(web.View):
+    """One unit in full: summary, overdue list, indicators against targets (the console's unit view)."""
+
+    async def get(self, request: web.Request, unit_id: str) -> web.Response:
+        return await _unit_answer(self, request, unit_id, lambda w: console.unit_detail(w, unit_id))
+
+
+@blueprint.route("/api/v1/rosters", name="rosters")
+class Rosters(web.View):
+    """The rosters the rules name, with their units in order."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return _send(self, console.rosters(_worker(self)))
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.http.cluster import RETRY_AFTER_SECONDS
 from monitor.http.download import attachment, unit_id_problem
+from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
@@ -55,6 +56,7 @@ __all__ = [
     "readyz",
     "rules",
     "rules_view",
+    "shown_alert",
     "unavailable",
     "unit_partition",
     "unit_problem",
@@ -97,6 +99,18 @@ def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str
         "summary": alert.summary,
         "starts_at": alert.starts_at.isoformat(),
     }
+
+
+def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
+    """An alert as the API, its event stream and the console show it.
+
+    ``alert_view`` with ``display`` texts (``monitor.http.figures.alert_display``,
+    computed at ``now``) and its ``attention`` order key (``attention_order``:
+    compared element by element, the smaller comes first).
+    """
+    view = alert_view(alert, pack.unit_names)
+    attention = [int(part) if isinstance(part, bool) else part for part in attention_order(view)]
+    return {**view, "display": alert_display(alert, pack, now), "attention": attention}
 
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -215,7 +229,7 @@ def overdue_csv(items: list[dict[str, Any]]) -> bytes:
 
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
-    """Per unit: tasks by status, overdue count, firing alerts by severity."""
+    """Per unit: tasks by status, overdue count, firing alerts by severity and the most urgent of them."""
     statuses = Counter(task.status.value for task in state.tasks.values())
     firing = Counter(alert.severity for alert in state.alerts.values())
     return {
@@ -226,6 +240,7 @@ def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
         "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert) or is_unit_overdue(alert)),
         "alerts_firing": sum(firing.values()),
         "alerts_by_severity": dict(sorted(firing.items())),
+        "worst_severity": worst_severity(firing),
         "indicators": {name: report.value for name, report in sorted(state.indicators.items())},
         "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
     }
@@ -268,6 +283,20 @@ def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 def _param(query: Mapping[str, str], name: str) -> str | None:
     return query.get(name) or None
+
+
+def _unknown(parameter: str, value: str, allowed: Iterable[str]) -> Answer:
+    """A 400 for a filter value nothing can have: the message names the allowed ones, as do the fields beside it."""
+    allowed = list(allowed)
+    return _json(
+        {
+            "error": f"unknown {parameter} '{value}': one of {', '.join(allowed)}",
+            "parameter": parameter,
+            "value": value,
+            "allowed": allowed,
+        },
+        status=400,
+    )
 
 
 #: Items per page of a list answer by default, and at most (``?limit=``).
@@ -324,23 +353,30 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     severity, rule_id = _param(query, "severity"), _param(query, "rule_id")
     severities = get_args(Severity)
     if severity is not None and severity not in severities:  # a typo must not look like "no alerts"
-        return _json({"error": f"unknown severity '{severity}': one of {', '.join(severities)}"}, status=400)
+        return _unknown("severity", severity, severities)
     if rule_id is not None and worker.pack.by_id(rule_id) is None:
-        known = ", ".join(sorted(r.rule.id for r in worker.pack.rules))
-        return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+        return _unknown("rule_id", rule_id, sorted(r.rule.id for r in worker.pack.rules))
     sort = _param(query, "sort") or SORTS[0]
     if sort not in SORTS:
-        return _json({"error": f"unknown sort '{sort}': one of {', '.join(SORTS)}"}, status=400)
+        return _unknown("sort", sort, SORTS)
+    as_csv = _param(query, "format") == "csv"
+    if not as_csv and _param(query, "format") not in (None, "json"):
+        return _unknown("format", str(_param(query, "format")), ("json", "csv"))
     if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
         return unavailable("this worker is still reading the alerts topic")
-    names = worker.pack.unit_names
+    pack, now = worker.pack, worker.now()
     found: list[dict[str, Any]] = []
     if state in ("firing", "all"):
-        found += [alert_view(a, names) for a in worker.published_firing()]
+        found += [shown_alert(a, pack, now) for a in worker.published_firing()]
     if state in ("resolved", "all"):
-        found += [alert_view(t, names) for t in worker.feed.recent() if t.status == "resolved"]
+        found += [shown_alert(t, pack, now) for t in worker.feed.recent() if t.status == "resolved"]
     where = AlertFilter(unit_id=_param(query, "unit_id"), rule_id=rule_id, severity=severity)
-    page = _page(query, filter_alerts(found, where, sort), "alerts")
+    chosen = filter_alerts(found, where, sort)
+    if as_csv:  # whole, as the overdue list's: it is what a spreadsheet opens
+        name = f"alerts-{where.unit_id}.csv" if where.unit_id else "alerts.csv"
+        body = csv_bytes(ALERT_COLUMNS, [alert_row(a) for a in chosen])
+        return Answer(200, body, "text/csv; charset=utf-8", {"Content-Disposition": attachment(name)})
+    page = _page(query, chosen, "alerts")
     return page if isinstance(page, Answer) else _json(page)
 
 

@@ -329,7 +329,11 @@ def unavailable(reason: str) -> Answer:
 
 _STATIC = files("monitor.http").joinpath("static")
 #: The files the feed page loads: the Content-Security-Policy (``default-src 'self'``) runs no inline script or style.
-_ASSETS = {"feed.css": "text/css; charset=utf-8", "feed.js": "text/javascript; charset=utf-8"}
+_ASSETS = {
+    "feed.css": "text/css; charset=utf-8",
+    "feed.js": "text/javascript; charset=utf-8",
+    "feed-stream.js": "text/javascript; charset=utf-8",  # the event stream, run in a worker
+}
 
 
 def feed_page() -> Answer:

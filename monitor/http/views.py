@@ -108,7 +108,10 @@ def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: dateti
     computed at ``now``) and its ``attention`` order key (``attention_order``:
     compared element by element, the smaller comes first).
     """
-    view = alert_view(alert, pack.unit_names)
+    return _shown(alert_view(alert, pack.unit_names), alert, pack, now)
+
+
+def _shown(view: dict[str, Any], alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
     attention = [int(part) if isinstance(part, bool) else part for part in attention_order(view)]
     return {**view, "display": alert_display(alert, pack, now), "attention": attention}
 
@@ -369,19 +372,27 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
         return unavailable("this worker is still reading the alerts topic")
     pack, now = worker.pack, worker.now()
-    found: list[dict[str, Any]] = []
+    sources: list[AlertTransition] = []
     if state in ("firing", "all"):
-        found += [shown_alert(a, pack, now) for a in worker.published_firing()]
+        sources += worker.published_firing()
     if state in ("resolved", "all"):
-        found += [shown_alert(t, pack, now) for t in worker.feed.recent() if t.status == "resolved"]
+        sources += [t for t in worker.feed.recent() if t.status == "resolved"]
+    found = [alert_view(a, pack.unit_names) for a in sources]
+    source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
     where = AlertFilter(unit_id=_param(query, "unit_id"), rule_id=rule_id, severity=severity)
     chosen = filter_alerts(found, where, sort)
     if as_csv:  # whole, as the overdue list's: it is what a spreadsheet opens
         name = f"alerts-{where.unit_id}.csv" if where.unit_id else "alerts.csv"
-        body = csv_bytes(ALERT_COLUMNS, [alert_row(a) for a in chosen])
-        return Answer(200, body, "text/csv; charset=utf-8", {"Content-Disposition": attachment(name)})
+        rows = [alert_row(_shown(view, source[id(view)], pack, now)) for view in chosen]
+        return Answer(
+            200, csv_bytes(ALERT_COLUMNS, rows), "text/csv; charset=utf-8", {"Content-Disposition": attachment(name)}
+        )
     page = _page(query, chosen, "alerts")
-    return page if isinstance(page, Answer) else _json(page)
+    if isinstance(page, Answer):
+        return page
+    # Texts for the page only: they are what costs, and a page is what is shown.
+    page["alerts"] = [_shown(view, source[id(view)], pack, now) for view in page["alerts"]]
+    return _json(page)
 
 
 def unit_partition(worker: WorkerView, unit_id: str) -> int:

@@ -356,7 +356,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered."""
     state = _param(query, "state") or "firing"
     if state not in _STATES:
-        return _json({"error": f"state must be one of {', '.join(_STATES)}"}, status=400)
+        return _unknown("state", state, _STATES)
     severity, rule_id = _param(query, "severity"), _param(query, "rule_id")
     severities = get_args(Severity)
     if severity is not None and severity not in severities:  # a typo must not look like "no alerts"

@@ -325,6 +325,7 @@ def test_a_new_alert_appears_live_without_reload(console: Console) -> None:
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     page.goto(console.base + "/")
     _live(page)
+    page.evaluate("window.__same_document = true")
     deadline = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
     event = task_event(
         "hn-1",
@@ -355,4 +356,22 @@ def test_a_new_alert_appears_live_without_reload(console: Console) -> None:
     page.select_option("#unit", "VN-HN")
     units = page.eval_on_selector_all("li.alert", "rows => rows.map(r => r.dataset.unit)")
     assert units and set(units) == {"VN-HN"}
+
+    # Completed late: it leaves the list without reload, and the list of alerts that ended says how late.
+    title = "Triển khai dịch vụ công thiết yếu trực tuyến toàn trình"
+    done = task_event("hn-2", "NV-12", "completed", unit="VN-HN", deadline=deadline, title=title)
+    produce(console.broker.bootstrap, TOPICS.task_status, done, key=b"VN-HN")
+    page.wait_for_selector('li.alert[data-subject="NV-12"]', state="detached", timeout=5_000)
+    page.select_option("#state", "resolved")
+    ended = page.wait_for_selector('li.alert[data-status="resolved"][data-subject="NV-12"]', timeout=10_000)
+    assert ended is not None
+    resolved = console.api("/api/v1/alerts?state=resolved&unit_id=VN-HN")["alerts"]
+    (record,) = [a for a in resolved if a["labels"].get("task_id") == "NV-12"]
+    assert record["annotations"]["resolution"] == "completed_late"
+    late = int(record["annotations"]["late_days"])
+    assert record["display"]["resolution"] == f"hoàn thành muộn {late} ngày" and late >= 1
+    assert f"đã kết thúc: hoàn thành muộn {late} ngày" in ended.inner_text()
+    assert "state=resolved" in page.url
+    assert page.evaluate("window.__same_document") is True, "the page must not reload"  # (filters rewrite the URL)
+    _no_csp_violation(page)
     page.close()

@@ -2,6 +2,7 @@
 // The ops console (feed.html): the alert feed, the national overview and one unit's view, chosen by the URL.
 //
 //   /                          firing alerts, most urgent first; filters ?unit= &severity= &rule= &sort= &q=
+//                              (?state=resolved: those that ended lately, how; ?state=all: both)
 //   /?view=overview            a tile per rostered unit, coloured by its worst open alert
 //   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads
 //
@@ -13,7 +14,10 @@ const $ = (id) => document.getElementById(id);
 const SEVERITIES = ["critical", "warning", "info"];
 const SEVERITY_TEXT = { critical: "Nghiêm trọng", warning: "Cảnh báo", info: "Thông tin" };
 const SORTS = { attention: "Cần xử lý trước", newest: "Mới nhất", unit: "Nhóm theo đơn vị" };
-const PARAMETER_TEXT = { severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng" };
+const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây", all: "Tất cả" };
+const PARAMETER_TEXT = {
+  severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
+};
 const VIEWS = ["feed", "overview", "unit"];
 const PAGE = 300;                    // alerts put on screen at once (a phone stays fast); more on request
 const LIVE_RENDER_MS = 100;          // live transitions arriving together are drawn once
@@ -25,12 +29,16 @@ const filters = {
   unit: params.get("unit") || "",
   severity: params.get("severity") || "",
   rule: params.get("rule") || "",
-  sort: params.get("sort") || "attention",
+  state: params.get("state") || "firing",
+  sort: params.get("sort") || "",
   q: params.get("q") || "",
 };
+// Alerts that ended are read newest first; open ones, most urgent first.
+const defaultSort = () => (filters.state === "resolved" ? "newest" : "attention");
+filters.sort = filters.sort || defaultSort();
 
-const alerts = new Map();            // fingerprint -> alert view (as /api/v1/alerts gives it)
-const fresh = new Set();             // fingerprints that arrived live: highlighted once
+const alerts = new Map();            // key -> alert view (as /api/v1/alerts gives it)
+const fresh = new Set();             // keys of alerts that arrived live: highlighted once
 let units = new Map();               // unit_id -> summary (/api/v1/units)
 let rules = [];                      // rule ids
 let rosters = [];                    // /api/v1/rosters
@@ -131,28 +139,33 @@ const ORDERS = {
   unit: (a, b) => compareKeys([a.unit_id], [b.unit_id]) || compareKeys(a.attention, b.attention),
 };
 
+// A firing alert is one per fingerprint; an alert may have ended several times lately.
+const key = (a) => (a.status === "resolved" ? `${a.fingerprint}@${a.ends_at}` : a.fingerprint);
+
 function remember(a) {
   a.folded = fold([a.summary, a.unit_name, a.unit_id, a.rule_id, a.labels.task_id, a.labels.indicator,
-    a.display && a.display.stage].join(" "));
-  alerts.set(a.fingerprint, a);
+    a.display && a.display.stage, a.display && a.display.resolution].join(" "));
+  alerts.set(key(a), a);
 }
 
 // --- one alert ------------------------------------------------------------------------------------------
 
 function alertItem(a, withUnit) {
   const d = a.display || {};
-  const stage = d.overdue || d.stage || a.stage;
+  const ended = a.status === "resolved";
+  const stage = ended ? `đã kết thúc: ${d.resolution || ""}` : d.overdue || d.stage || a.stage;
   const facts = [];
   if (withUnit) facts.push(el("a", { class: "unit", href: unitHref(a.unit_id) }, `${a.unit_name} (${a.unit_id})`));
   if (d.value) facts.push(el("span", { class: "figure" }, d.target ? `${d.value} · mục tiêu ${d.target}` : d.value));
   if (d.due) facts.push(el("span", {}, `hạn ${d.due}`));
   if (d.last_report) facts.push(el("span", {}, `lần cuối: ${d.last_report}`));
   facts.push(el("span", {}, `từ ${d.starts || a.starts_at}`));
+  if (ended && d.ends) facts.push(el("span", {}, `kết thúc ${d.ends}`));
   const subject = a.labels.task_id || a.labels.indicator;
   facts.push(el("span", { class: "rule" }, subject ? `${a.rule_id} · ${subject}` : a.rule_id));
   return el("li", {
-    class: `alert ${a.severity}${fresh.has(a.fingerprint) ? " new" : ""}`,
-    "data-fingerprint": a.fingerprint, "data-unit": a.unit_id, "data-rule": a.rule_id,
+    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}`,
+    "data-fingerprint": a.fingerprint, "data-status": a.status, "data-unit": a.unit_id, "data-rule": a.rule_id,
     "data-severity": a.severity, "data-stage": a.stage, "data-subject": subject || "",
   },
   el("p", { class: "badge" }, el("span", { class: "sev" }, SEVERITY_TEXT[a.severity] || a.severity),
@@ -176,7 +189,8 @@ function writeUrl() {
   if (filters.unit) q.set("unit", filters.unit);
   if (filters.severity) q.set("severity", filters.severity);
   if (filters.rule) q.set("rule", filters.rule);
-  if (filters.sort !== "attention") q.set("sort", filters.sort);
+  if (filters.state !== "firing") q.set("state", filters.state);
+  if (filters.sort !== defaultSort()) q.set("sort", filters.sort);
   if (filters.q.trim()) q.set("q", filters.q.trim());
   history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
 }
@@ -200,6 +214,7 @@ function renderFilters() {
   fillSelect($("severity"), [["", "tất cả"], ...SEVERITIES.map((s) => [s, SEVERITY_TEXT[s]])], filters.severity);
   fillSelect($("rule"), [["", "tất cả"], ...rules.map((r) => [r, r])], filters.rule);
   fillSelect($("sort"), Object.entries(SORTS), filters.sort);
+  fillSelect($("state"), Object.entries(STATES), filters.state);
   if ($("search").value !== filters.q) $("search").value = filters.q;
 }
 
@@ -282,7 +297,8 @@ function renderFeed() {
   }
   fresh.clear();
   $("empty").hidden = matching.length > 0;
-  $("empty").textContent = alerts.size ? "Không có cảnh báo nào khớp bộ lọc." : "Không có cảnh báo nào đang mở.";
+  $("empty").textContent = alerts.size ? "Không có cảnh báo nào khớp bộ lọc."
+    : filters.state === "firing" ? "Không có cảnh báo nào đang mở." : "Không có cảnh báo nào kết thúc gần đây.";
   $("more").hidden = matching.length <= visible.length;
   $("more").textContent = `Hiện thêm (còn ${matching.length - visible.length})`;
 }
@@ -302,6 +318,7 @@ async function loadFeed() {
   if (filters.severity) asked.set("severity", filters.severity);
   if (filters.rule) asked.set("rule_id", filters.rule);
   if (filters.sort) asked.set("sort", filters.sort);
+  asked.set("state", filters.state);
   // The API checks the filters (a typo is a 400 naming the allowed values); the page shows every firing
   // alert it may filter to, so the counts beside the list cover what the filters leave out.
   const check = getJSON(`/api/v1/alerts?${asked}&limit=1`).then(() => null, (error) => {
@@ -309,7 +326,8 @@ async function loadFeed() {
     throw error;
   });
   const [problem, found, summaries, loadedRules] = await Promise.all([
-    check, getAll("/api/v1/alerts?state=firing", "alerts"), getAll("/api/v1/units", "units"), getJSON("/api/v1/rules"),
+    check, getAll(`/api/v1/alerts?state=${STATES[filters.state] ? filters.state : "firing"}`, "alerts"),
+    getAll("/api/v1/units", "units"), getJSON("/api/v1/rules"),
   ]);
   units = new Map(summaries.map((u) => [u.unit_id, u]));
   rules = loadedRules.rules.map((r) => r.id).sort();
@@ -320,6 +338,7 @@ async function loadFeed() {
     invalid = `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`;
   }
   if (!invalid && !SORTS[filters.sort]) invalid = `Không có thứ tự «${filters.sort}».`;
+  if (!invalid && !STATES[filters.state]) invalid = `Không có trạng thái «${filters.state}».`;
   showProblem(invalid);
   renderFeed();
 }
@@ -490,11 +509,19 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 function onTransition(t) {
   if (view === "overview") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
+  const showsEnded = view === "feed" && filters.state !== "firing";
   if (t.status === "firing") {
-    remember(t);
-    fresh.add(t.fingerprint);
+    if (view === "unit" || filters.state !== "resolved") {
+      remember(t);
+      fresh.add(key(t));
+      $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
+    }
   } else {
     alerts.delete(t.fingerprint);
+    if (showsEnded) {
+      remember(t);
+      fresh.add(key(t));
+    }
   }
   if (view === "unit") reloadSoon(1000);
   if (renderTimer === null) renderTimer = later(() => { renderTimer = null; render(); }, LIVE_RENDER_MS);
@@ -546,13 +573,21 @@ function wire() {
   bind("severity", "severity");
   bind("rule", "rule");
   bind("sort", "sort");
+  $("state").addEventListener("change", () => {  // another list: ask for it
+    filters.state = $("state").value;
+    filters.sort = defaultSort();
+    writeUrl();
+    load();
+  });
   $("search").addEventListener("input", () => setFilter("q", $("search").value));
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("clear").addEventListener("click", () => {
-    Object.assign(filters, { unit: "", severity: "", rule: "", sort: "attention", q: "" });
+    const reload = filters.state !== "firing";
+    Object.assign(filters, { unit: "", severity: "", rule: "", state: "firing", sort: "attention", q: "" });
     invalid = null;
     showProblem(null);
     setFilter("q", "");
+    if (reload) load();
   });
   $("more").addEventListener("click", () => { shown += PAGE; renderFeed(); });
 }

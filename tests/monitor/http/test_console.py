@@ -148,6 +148,7 @@ def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
         ({"rule_id": "task-overdu"}, "rule_id"),
         ({"sort": "oldest"}, "sort"),
         ({"format": "xlsx"}, "format"),
+        ({"state": "open"}, "state"),
     ):
         answer = alerts(worker, query)  # type: ignore[arg-type]
         assert answer.status == 400

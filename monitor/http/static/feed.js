@@ -331,8 +331,7 @@ async function loadFeed() {
   ]);
   units = new Map(summaries.map((u) => [u.unit_id, u]));
   rules = loadedRules.rules.map((r) => r.id).sort();
-  alerts.clear();
-  for (const a of found) remember(a);
+  refill(found);
   invalid = problem;
   if (!invalid && filters.unit && !units.has(filters.unit) && !found.some((a) => a.unit_id === filters.unit)) {
     invalid = `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`;
@@ -464,8 +463,7 @@ async function loadUnit() {
     ]);
     detail = body;
     rosters = roster.rosters;
-    alerts.clear();
-    for (const a of found) remember(a);
+    refill(found);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
       showProblem(error.status === 404
@@ -494,12 +492,36 @@ function later(fn, ms) {
   return setTimeout(() => fn(), ms);
 }
 
+let loading = 0;
+let meanwhile = [];                  // transitions that came while an answer was on its way
+
 function load() {
   const loader = view === "overview" ? loadOverview : view === "unit" ? loadUnit : loadFeed;
+  loading += 1;
   return loader().catch((error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
     setStatus("down", "lỗi khi tải");
+  }).finally(() => {
+    loading -= 1;
+    if (!loading) meanwhile = [];
   });
+}
+
+// The answer replaces what the page held; what the stream said since it was asked for is applied again on top
+// (an answer may have been written just before a transition the stream has already brought).
+function refill(found) {
+  alerts.clear();
+  for (const a of found) remember(a);
+  for (const t of meanwhile) apply(t);
+}
+
+function apply(t) {
+  if (t.status === "firing") {
+    if (view === "unit" || filters.state !== "resolved") remember(t);
+  } else {
+    alerts.delete(t.fingerprint);
+    if (view === "feed" && filters.state !== "firing") remember(t);
+  }
 }
 
 function reloadSoon(ms) {  // many transitions, one reload of what the view shows from the units' state
@@ -509,20 +531,10 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 function onTransition(t) {
   if (view === "overview") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
-  const showsEnded = view === "feed" && filters.state !== "firing";
-  if (t.status === "firing") {
-    if (view === "unit" || filters.state !== "resolved") {
-      remember(t);
-      fresh.add(key(t));
-      $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
-    }
-  } else {
-    alerts.delete(t.fingerprint);
-    if (showsEnded) {
-      remember(t);
-      fresh.add(key(t));
-    }
-  }
+  if (loading) meanwhile.push(t);
+  apply(t);
+  if (alerts.has(key(t))) fresh.add(key(t));
+  if (t.status === "firing" && alerts.has(key(t))) $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
   if (view === "unit") reloadSoon(1000);
   if (renderTimer === null) renderTimer = later(() => { renderTimer = null; render(); }, LIVE_RENDER_MS);
 }

@@ -146,8 +146,10 @@ def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _newest_order(alert: Mapping[str, Any]) -> tuple[str, str]:
-    return str(alert.get("ends_at") or alert.get("starts_at") or ""), str(alert.get("fingerprint"))
+def _newest_order(alert: Mapping[str, Any]) -> tuple[float, str]:
+    """When it last changed (ended, or started firing), as an instant: instants written with different offsets compare."""
+    at = alert.get("ends_at") or alert.get("starts_at")
+    return (datetime.fromisoformat(str(at)).timestamp() if at else -math.inf), str(alert.get("fingerprint"))
 
 
 def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ let rosters = [];                    // /api/v1/rosters
 let detail = null;                   // /api/v1/units/{unit}
 let shown = PAGE;
 let invalid = null;                  // why the filters cannot be applied (a message), or null
+let live = false;                    // the event stream is connected
 
 // --- the API ------------------------------------------------------------------------------------------
 
@@ -66,6 +67,7 @@ async function getJSON(url) {
       await sleep(1000 * (Number(response.headers.get("Retry-After")) || 2));
       continue;
     }
+    if (attempt > 0) setStatus(live ? "live" : "", live ? "trực tiếp" : "đang kết nối…");
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, body);
     return body;
@@ -135,7 +137,8 @@ function compareKeys(x, y) {
 // The API's orders (`sort=`): `attention` is the key each alert carries, computed by the API.
 const ORDERS = {
   attention: (a, b) => compareKeys(a.attention, b.attention),
-  newest: (a, b) => compareKeys([b.ends_at || b.starts_at, b.fingerprint], [a.ends_at || a.starts_at, a.fingerprint]),
+  newest: (a, b) => compareKeys([Date.parse(b.ends_at || b.starts_at), b.fingerprint],
+    [Date.parse(a.ends_at || a.starts_at), a.fingerprint]),
   unit: (a, b) => compareKeys([a.unit_id], [b.unit_id]) || compareKeys(a.attention, b.attention),
 };
 
@@ -541,6 +544,7 @@ function onTransition(t) {
 
 function onStream(type, data) {
   if (type === "hello") {
+    live = true;
     setStatus("live", "trực tiếp");
     load();  // what changed between the first answer and the stream's start
   } else if (type === "transition") {
@@ -548,6 +552,7 @@ function onStream(type, data) {
   } else if (type === "reload") {
     load();
   } else if (type === "error") {
+    live = false;
     setStatus("down", "mất kết nối, đang thử lại…");
   }
 }

@@ -198,6 +198,7 @@ def test_a_filter_link_shows_only_its_unit_from_the_first_paint(console: Console
         ("/?sort=oldest", ["oldest", "attention", "newest"]),
         ("/?unit=VN-99", ["VN-99"]),
         ("/?view=map", ["map", "overview"]),
+        ("/?view=unit&unit=VN-99", ["VN-99"]),
     ):
         page.goto(console.base + path)
         problem = page.wait_for_selector("#problem:not([hidden])", timeout=10_000)

@@ -21,6 +21,7 @@ from rules.display import date_text, datetime_text, due_text, late_text, overdue
 from rules.limits import breached
 from rules.messages import days_overdue, figure_texts
 from rules.pack import AnyRule, CompiledRule, RulePack
+from rules.staleness import StalenessRule
 from rules.state import AlertState, UnitState
 from rules.subjects import Subject, SubjectKind
 from rules.threshold import ThresholdRule
@@ -139,11 +140,11 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
     if last:
         shown["last_report"] = "chưa bao giờ" if last == "never" else datetime_text(datetime.fromisoformat(last), tz)
     if isinstance(alert, AlertTransition) and alert.status == "resolved":
-        shown |= _resolution(alert, tz, working)
+        shown |= _resolution(alert, tz, working, isinstance(rule, StalenessRule))
     return shown
 
 
-def _resolution(alert: AlertTransition, tz: ZoneInfo, working: bool) -> dict[str, Any]:
+def _resolution(alert: AlertTransition, tz: ZoneInfo, working: bool, staleness: bool) -> dict[str, Any]:
     """How a resolved alert ended, and when: ``hoàn thành muộn 5 ngày`` with ``late_days`` 5."""
     annotations = alert.annotations
     resolution = annotations.get("resolution", "")
@@ -153,6 +154,8 @@ def _resolution(alert: AlertTransition, tz: ZoneInfo, working: bool) -> dict[str
         shown |= {"late_days": int(late_days), "resolution": f"hoàn thành {late_text(int(late_days), working)}"}
     elif resolution == "completed_late":
         shown["resolution"] = "hoàn thành muộn"
+    elif resolution == "recovered" and staleness:
+        shown["resolution"] = "đã có báo cáo mới"
     elif resolution:
         shown["resolution"] = _RESOLUTION_TEXT.get(resolution, resolution)
     else:

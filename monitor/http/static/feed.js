@@ -164,7 +164,7 @@ function alertItem(a, withUnit) {
   if (d.last_report) facts.push(el("span", {}, `lần cuối: ${d.last_report}`));
   facts.push(el("span", {}, `từ ${d.starts || a.starts_at}`));
   if (ended && d.ends) facts.push(el("span", {}, `kết thúc ${d.ends}`));
-  const subject = a.labels.task_id || a.labels.indicator;
+  const subject = a.labels.task_id || (a.labels.indicator !== "*" && a.labels.indicator);
   facts.push(el("span", { class: "rule" }, subject ? `${a.rule_id} · ${subject}` : a.rule_id));
   return el("li", {
     class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}`,

@@ -89,6 +89,9 @@ def test_a_stale_unit_shows_when_it_last_reported() -> None:
     silent = seed(bundled, "VN-HN", vn(2024, 7, 25)).state
     stale = [a for a in silent.alerts.values() if a.stage == "stale"]
     assert stale and alert_display(stale[0], bundled, vn(2024, 7, 25))["last_report"] == "chưa bao giờ"
+    reported = apply_event(bundled, silent, indicator(vn(2024, 7, 26), 0.6, unit="VN-HN"), vn(2024, 7, 26))
+    (ended,) = [t for t in reported.transitions if t.stage == "stale"]
+    assert alert_display(ended, bundled, vn(2024, 7, 26))["resolution"] == "đã có báo cáo mới"
 
 
 def test_the_shown_view_carries_the_attention_key_and_is_json_plain(tmp_path: Path) -> None:

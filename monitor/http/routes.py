@@ -24,6 +24,7 @@ __all__ = ["blueprint", "register_routes"]
 _KEEPALIVE_SECONDS = 15.0
 _WORKER = "compliance_worker"  # the app attribute the views read the worker from
 _PEERS = "compliance_peers"  # … and the client that asks the other workers
+_STREAMS = "compliance_streams"  # … and the queues of the event streams open now
 
 blueprint = web.Blueprint("monitor")
 
@@ -33,8 +34,14 @@ def register_routes(app: Any, worker: WorkerView) -> None:
     setattr(app, _WORKER, worker)
     peers = PeerClient()
     setattr(app, _PEERS, peers)
+    streams: set[asyncio.Queue[Any]] = set()
+    setattr(app, _STREAMS, streams)
 
     async def close_peers(*args: Any, **kwargs: Any) -> None:
+        # Open event streams end now (a client that left is otherwise noticed at the next keepalive only,
+        # and the web server would wait for it past the worker's time to stop).
+        for queue in list(streams):
+            queue.put_nowait(None)
         await peers.close()
 
     app.on_before_shutdown.connect(close_peers)
@@ -140,6 +147,8 @@ class AlertStream(web.View):
         await response.prepare(request)  # type: ignore[arg-type]
         worker = _worker(self)
         queue = worker.feed.subscribe()
+        streams: set[asyncio.Queue[Any]] = getattr(self.app, _STREAMS)
+        streams.add(queue)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
@@ -157,6 +166,7 @@ class AlertStream(web.View):
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            streams.discard(queue)
             worker.feed.unsubscribe(queue)
         return response
 

@@ -127,6 +127,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 yield running
             finally:
                 browser.close()
+            # Event streams were open a moment ago: the worker still stops at once, not by its 9 s deadline.
+            started = time.monotonic()
+            assert worker.stop() == 0 and time.monotonic() - started < 8, worker.log.read_text()[-3000:]
 
 
 def _no_csp_violation(page: Any) -> None:

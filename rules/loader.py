@@ -313,6 +313,7 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
     compiled: list[CompiledRule] = []
     first_seen: dict[str, tuple[Path, int | None]] = {}
     bounds: dict[str, tuple[IndicatorBounds, Path]] = {}
+    used: list[Roster] = []  # the rosters rules name, in the order first named (each file is read once)
     for path in files:
         parsed = parse_yaml(path)
         if parsed.kind == "roster":
@@ -329,7 +330,9 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
         problems.extend(_merge_bounds(bounds, rule_file, parsed))
         for g, group in enumerate(rule_file.groups):
             for r, rule in enumerate(group.rules):
-                compiled.append(CompiledRule.compile(rule, group, resolved.get((g, r))))
+                named = resolved.get((g, r))
+                used += [roster for roster in named or () if not any(roster is seen for seen in used)]
+                compiled.append(CompiledRule.compile(rule, group, named))
     problems.extend(rosters.problems)
     if problems:
         raise RuleFileError(_unique(problems))
@@ -339,7 +342,10 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
             for unit in roster.units:
                 names.setdefault(unit.id, unit.name)
     return RulePack(
-        rules=tuple(compiled), unit_names=names, indicator_bounds={name: b for name, (b, _) in bounds.items()}
+        rules=tuple(compiled),
+        unit_names=names,
+        indicator_bounds={name: b for name, (b, _) in bounds.items()},
+        rosters=tuple(used),
     )
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rules.pack import AnyRule, CompiledRule, IndicatorBounds
     from rules.state import TaskState, UnitState
 
-__all__ = ["days_overdue", "render_summary", "resolution_summary", "subject_fields"]
+__all__ = ["days_overdue", "figure_texts", "render_summary", "resolution_summary", "subject_fields"]
 
 _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
@@ -80,6 +80,28 @@ def _figure_style(
     if isinstance(rule, ThresholdRule) and indicator is not None:
         return lambda x, decimals: indicator_text(indicator, x, bounds, decimals)
     return lambda x, decimals: number_text(x) if decimals is None else number_text(x, decimals)
+
+
+def figure_texts(
+    compiled: CompiledRule,
+    indicator: str | None,
+    value: float | None,
+    target: float | None,
+    indicator_bounds: Mapping[str, IndicatorBounds] | None = None,
+) -> tuple[str | None, str | None]:
+    """A rule's value and target as its summaries show them (``{value}``, ``{target}``); ``None`` for what is not given.
+
+    A ratio reads as a percentage (``45,8 %``), with more decimals only where
+    value and target would otherwise look the same; ``indicator`` is the
+    indicator the value is of (``None`` when the subject is a unit or a task).
+    """
+    style = _figure_style(compiled.rule, indicator, indicator_bounds or {})
+    if value is not None and target is not None:
+        return _distinct(style, value, target)
+    return (
+        style(value, None) if value is not None else None,
+        style(target, None) if target is not None else None,
+    )
 
 
 def _due_fields(compiled: CompiledRule, task: TaskState | None, due: datetime, now: datetime) -> dict[str, str]:

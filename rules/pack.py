@@ -127,6 +127,8 @@ class RulePack:
     rules: tuple[CompiledRule, ...]
     unit_names: Mapping[str, str] = field(default_factory=dict)
     indicator_bounds: Mapping[str, IndicatorBounds] = field(default_factory=dict)
+    #: The rosters the rules name, each once, in the order the rules first name them (units in file order).
+    rosters: tuple[Roster, ...] = ()
 
     def refusal(self, event: Event) -> str | None:
         """Why the rules refuse ``event`` (an indicator value outside its declared bounds), or ``None``."""

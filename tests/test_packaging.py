@@ -42,6 +42,7 @@ def test_a_wheel_builds_without_warnings_and_carries_the_data(tmp_path: Path) ->
     for expected in (
         "monitor/http/static/feed.html",
         "monitor/http/static/feed.js",
+        "monitor/http/static/feed-stream.js",
         "monitor/http/static/feed.css",
         "rules/packs/de-an-06.yaml",
         "rules/packs/units/provinces-63.yaml",

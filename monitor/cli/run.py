@@ -72,7 +72,7 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"  broker    {redact_url(settings.broker)}",
         f"  topics    in:  {topics.task_status}, {topics.indicators}",
         f"            out: {topics.alerts}, {topics.dead_letter}",
-        f"  feed      {base}/   (live alert page)",
+        f"  console   {base}/   (live alerts; {base}/?view=overview for every unit)",
         f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",

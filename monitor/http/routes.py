@@ -14,16 +14,17 @@ from typing import Any
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import history, views
+from monitor.http import console, history, views
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
-from monitor.http.views import Answer, alert_view
+from monitor.http.views import Answer
 
 __all__ = ["blueprint", "register_routes"]
 
 _KEEPALIVE_SECONDS = 15.0
 _WORKER = "compliance_worker"  # the app attribute the views read the worker from
 _PEERS = "compliance_peers"  # … and the client that asks the other workers
+_STREAMS = "compliance_streams"  # … and the queues of the event streams open now
 
 blueprint = web.Blueprint("monitor")
 
@@ -33,8 +34,14 @@ def register_routes(app: Any, worker: WorkerView) -> None:
     setattr(app, _WORKER, worker)
     peers = PeerClient()
     setattr(app, _PEERS, peers)
+    streams: set[asyncio.Queue[Any]] = set()
+    setattr(app, _STREAMS, streams)
 
     async def close_peers(*args: Any, **kwargs: Any) -> None:
+        # Open event streams end now (a client that left is otherwise noticed at the next keepalive only,
+        # and the web server would wait for it past the worker's time to stop).
+        for queue in list(streams):
+            queue.put_nowait(None)
         await peers.close()
 
     app.on_before_shutdown.connect(close_peers)
@@ -148,7 +155,8 @@ class AlertStream(web.View):
         await response.prepare(request)  # type: ignore[arg-type]
         worker = _worker(self)
         queue = worker.feed.subscribe()
-        names = worker.pack.unit_names
+        streams: set[asyncio.Queue[Any]] = getattr(self.app, _STREAMS)
+        streams.add(queue)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
@@ -160,11 +168,13 @@ class AlertStream(web.View):
                 if item is None:
                     await response.write(b"event: reload\ndata: {}\n\n")
                     break
-                body = json.dumps(alert_view(item, names), ensure_ascii=False)
+                # The shape of /api/v1/alerts, display texts computed as it is sent.
+                body = json.dumps(views.shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            streams.discard(queue)
             worker.feed.unsubscribe(queue)
         return response
 
@@ -187,6 +197,22 @@ class LocalUnits(web.View):
     async def get(self, request: web.Request) -> web.Response:
         worker = _worker(self)
         return _send(self, views.local_units(worker, request.query), answered_by=worker.settings.peer_url)
+
+
+@blueprint.route("/api/v1/units/{unit_id}", name="unit")
+class Unit(web.View):
+    """One unit in full: summary, overdue list, indicators against targets (the console's unit view)."""
+
+    async def get(self, request: web.Request, unit_id: str) -> web.Response:
+        return await _unit_answer(self, request, unit_id, lambda w: console.unit_detail(w, unit_id))
+
+
+@blueprint.route("/api/v1/rosters", name="rosters")
+class Rosters(web.View):
+    """The rosters the rules name, with their units in order."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return _send(self, console.rosters(_worker(self)))
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.http.cluster import RETRY_AFTER_SECONDS
 from monitor.http.download import attachment, unit_id_problem
+from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
@@ -59,6 +60,7 @@ __all__ = [
     "readyz",
     "rules",
     "rules_view",
+    "shown_alert",
     "unavailable",
     "unit_partition",
     "unit_problem",
@@ -103,6 +105,21 @@ def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str
     }
 
 
+def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
+    """An alert as the API, its event stream and the console show it.
+
+    ``alert_view`` with ``display`` texts (``monitor.http.figures.alert_display``,
+    computed at ``now``) and its ``attention`` order key (``attention_order``:
+    compared element by element, the smaller comes first).
+    """
+    return _shown(alert_view(alert, pack.unit_names), alert, pack, now)
+
+
+def _shown(view: dict[str, Any], alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
+    attention = [int(part) if isinstance(part, bool) else part for part in attention_order(view)]
+    return {**view, "display": alert_display(alert, pack, now), "attention": attention}
+
+
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _STAGE_RANK = {"overdue": 0, "breach": 1, "stale": 2, "due_soon": 3}
 
@@ -136,8 +153,10 @@ def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _newest_order(alert: Mapping[str, Any]) -> tuple[str, str]:
-    return str(alert.get("ends_at") or alert.get("starts_at") or ""), str(alert.get("fingerprint"))
+def _newest_order(alert: Mapping[str, Any]) -> tuple[float, str]:
+    """When it last changed (ended, or started firing), as an instant: instants written with different offsets compare."""
+    at = alert.get("ends_at") or alert.get("starts_at")
+    return (datetime.fromisoformat(str(at)).timestamp() if at else -math.inf), str(alert.get("fingerprint"))
 
 
 def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:
@@ -222,7 +241,7 @@ def overdue_csv(items: list[dict[str, Any]]) -> bytes:
 
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
-    """Per unit: tasks by status, overdue count, firing alerts by severity."""
+    """Per unit: tasks by status, overdue count, firing alerts by severity and the most urgent of them."""
     statuses = Counter(task.status.value for task in state.tasks.values())
     firing = Counter(alert.severity for alert in state.alerts.values())
     return {
@@ -233,6 +252,7 @@ def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
         "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert) or is_unit_overdue(alert)),
         "alerts_firing": sum(firing.values()),
         "alerts_by_severity": dict(sorted(firing.items())),
+        "worst_severity": worst_severity(firing),
         "indicators": {name: report.value for name, report in sorted(state.indicators.items())},
         "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
     }
@@ -280,6 +300,20 @@ def _param(query: Mapping[str, str], name: str) -> str | None:
     return query.get(name) or None
 
 
+def _unknown(parameter: str, value: str, allowed: Iterable[str]) -> Answer:
+    """A 400 for a filter value nothing can have: the message names the allowed ones, as do the fields beside it."""
+    allowed = list(allowed)
+    return _json(
+        {
+            "error": f"unknown {parameter} '{value}': one of {', '.join(allowed)}",
+            "parameter": parameter,
+            "value": value,
+            "allowed": allowed,
+        },
+        status=400,
+    )
+
+
 #: Items per page of a list answer by default, and at most (``?limit=``).
 PAGE_DEFAULT, PAGE_MAX = 500, 5000
 
@@ -324,7 +358,11 @@ def unavailable(reason: str) -> Answer:
 
 _STATIC = files("monitor.http").joinpath("static")
 #: The files the feed page loads: the Content-Security-Policy (``default-src 'self'``) runs no inline script or style.
-_ASSETS = {"feed.css": "text/css; charset=utf-8", "feed.js": "text/javascript; charset=utf-8"}
+_ASSETS = {
+    "feed.css": "text/css; charset=utf-8",
+    "feed.js": "text/javascript; charset=utf-8",
+    "feed-stream.js": "text/javascript; charset=utf-8",  # the event stream, run in a worker
+}
 
 
 def feed_page() -> Answer:
@@ -350,10 +388,9 @@ def alert_filter(pack: RulePack, query: Mapping[str, str]) -> AlertFilter | Answ
         return problem
     severities = get_args(Severity)
     if severity is not None and severity not in severities:
-        return _json({"error": f"unknown severity '{severity}': one of {', '.join(severities)}"}, status=400)
+        return _unknown("severity", severity, severities)
     if rule_id is not None and pack.by_id(rule_id) is None:
-        known = ", ".join(sorted(r.rule.id for r in pack.rules))
-        return _json({"error": f"unknown rule_id '{rule_id}': one of {known}"}, status=400)
+        return _unknown("rule_id", rule_id, sorted(r.rule.id for r in pack.rules))
     return AlertFilter(unit_id=unit_id, rule_id=rule_id, severity=severity)
 
 
@@ -361,23 +398,39 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered."""
     state = _param(query, "state") or "firing"
     if state not in _STATES:
-        return _json({"error": f"state must be one of {', '.join(_STATES)}"}, status=400)
+        return _unknown("state", state, _STATES)
     where = alert_filter(worker.pack, query)
     if isinstance(where, Answer):
         return where
     sort = _param(query, "sort") or SORTS[0]
     if sort not in SORTS:
-        return _json({"error": f"unknown sort '{sort}': one of {', '.join(SORTS)}"}, status=400)
+        return _unknown("sort", sort, SORTS)
+    as_csv = _param(query, "format") == "csv"
+    if not as_csv and _param(query, "format") not in (None, "json"):
+        return _unknown("format", str(_param(query, "format")), ("json", "csv"))
     if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
         return unavailable("this worker is still reading the alerts topic")
-    names = worker.pack.unit_names
-    found: list[dict[str, Any]] = []
+    pack, now = worker.pack, worker.now()
+    sources: list[AlertTransition] = []
     if state in ("firing", "all"):
-        found += [alert_view(a, names) for a in worker.published_firing()]
+        sources += worker.published_firing()
     if state in ("resolved", "all"):
-        found += [alert_view(t, names) for t in worker.published_resolved()]
-    page = _page(query, filter_alerts(found, where, sort), "alerts")
-    return page if isinstance(page, Answer) else _json(page)
+        sources += worker.published_resolved()
+    found = [alert_view(a, pack.unit_names) for a in sources]
+    source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
+    chosen = filter_alerts(found, where, sort)
+    if as_csv:  # whole, as the overdue list's: it is what a spreadsheet opens
+        name = f"alerts-{where.unit_id}.csv" if where.unit_id else "alerts.csv"
+        rows = [alert_row(_shown(view, source[id(view)], pack, now)) for view in chosen]
+        return Answer(
+            200, csv_bytes(ALERT_COLUMNS, rows), "text/csv; charset=utf-8", {"Content-Disposition": attachment(name)}
+        )
+    page = _page(query, chosen, "alerts")
+    if isinstance(page, Answer):
+        return page
+    # Texts for the page only: they are what costs, and a page is what is shown.
+    page["alerts"] = [_shown(view, source[id(view)], pack, now) for view in page["alerts"]]
+    return _json(page)
 
 
 def unit_partition(worker: WorkerView, unit_id: str) -> int:

@@ -66,6 +66,7 @@ def _views(base: str, unit_ids: list[str]) -> dict[str, Any]:
         status, _, body = _get(f"{base}/api/v1/units/{unit}/overdue?format=csv")
         assert status == 200
         views[f"overdue.csv {unit}"] = body.decode("utf-8")
+        views[f"unit {unit}"] = _json(f"{base}/api/v1/units/{unit}")  # the console's unit view, from its owner
     return views
 
 

@@ -131,6 +131,16 @@ def test_bundled_rosters() -> None:
     assert merged.unit_names["VN-35"] == "Lâm Đồng"
 
 
+def test_the_pack_keeps_the_rosters_its_rules_name_in_order() -> None:
+    pack = load_pack([BUNDLED_PACK])
+    # provinces-34 is in the directory, but no rule names it; provinces-63 is named by two rules, listed once.
+    assert [r.roster for r in pack.rosters] == ["provinces-63", "ministries"]
+    provinces, ministries = pack.rosters
+    assert len(provinces.units) == 63 and provinces.units[0].name == "An Giang"
+    assert ministries.units[0].id == "BCA"
+    assert {u.id for r in pack.rosters for u in r.units} == set(pack.rostered_units)
+
+
 def test_rules_check_command_reports_every_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from monitor.cli import main
 

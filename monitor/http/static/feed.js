@@ -1,100 +1,631 @@
 "use strict";
-// The firing alerts of this worker's partitions, newest first, kept live by server-sent events.
-const alerts = new Map();           // fingerprint -> alert view
-const fresh = new Set();            // fingerprints that arrived live, highlighted once
+// The ops console (feed.html): the alert feed, the national overview and one unit's view, chosen by the URL.
+//
+//   /                          firing alerts, most urgent first; filters ?unit= &severity= &rule= &sort= &q=
+//                              (?state=resolved: those that ended lately, how; ?state=all: both)
+//   /?view=overview            a tile per rostered unit, coloured by its worst open alert
+//   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads
+//
+// Every date, percentage and count of days comes from the API (`display`), computed in Python: this file only
+// shows them. The event stream is opened once the first data is on screen, from a worker (feed-stream.js), so
+// that it never holds the page's loading (a headless browser waiting for the network to go quiet would wait forever).
+
 const $ = (id) => document.getElementById(id);
+const SEVERITIES = ["critical", "warning", "info"];
+const SEVERITY_TEXT = { critical: "Nghiêm trọng", warning: "Cảnh báo", info: "Thông tin" };
+const SORTS = { attention: "Cần xử lý trước", newest: "Mới nhất", unit: "Nhóm theo đơn vị" };
+const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây", all: "Tất cả" };
+const PARAMETER_TEXT = {
+  severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
+};
+const VIEWS = ["feed", "overview", "unit"];
+const PAGE = 300;                    // alerts put on screen at once (a phone stays fast); more on request
+const LIVE_RENDER_MS = 100;          // live transitions arriving together are drawn once
+const REFRESH_MS = 5 * 60 * 1000;    // days overdue change with the date: ask again now and then
+
 const params = new URLSearchParams(location.search);
-$("severity").value = params.get("severity") || "";
+const view = params.get("view") || "feed";
+const filters = {
+  unit: params.get("unit") || "",
+  severity: params.get("severity") || "",
+  rule: params.get("rule") || "",
+  state: params.get("state") || "firing",
+  sort: params.get("sort") || "",
+  q: params.get("q") || "",
+};
+// Alerts that ended are read newest first; open ones, most urgent first.
+const defaultSort = () => (filters.state === "resolved" ? "newest" : "attention");
+filters.sort = filters.sort || defaultSort();
 
-function since(iso) {
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (s < 90) return "vừa xong";
-  if (s < 5400) return Math.round(s / 60) + " phút";
-  if (s < 172800) return Math.round(s / 3600) + " giờ";
-  return Math.round(s / 86400) + " ngày";
-}
+const alerts = new Map();            // key -> alert view (as /api/v1/alerts gives it)
+const fresh = new Set();             // keys of alerts that arrived live: highlighted once
+let units = new Map();               // unit_id -> summary (/api/v1/units)
+let rules = [];                      // rule ids
+let rosters = [];                    // /api/v1/rosters
+let detail = null;                   // /api/v1/units/{unit}
+let shown = PAGE;
+let invalid = null;                  // why the filters cannot be applied (a message), or null
+let live = false;                    // the event stream is connected
 
-function text(tag, cls, value) {
-  const el = document.createElement(tag);
-  if (cls) el.className = cls;
-  el.textContent = value;
-  return el;
-}
+// --- the API ------------------------------------------------------------------------------------------
 
-function render() {
-  const unit = $("unit").value, severity = $("severity").value;
-  const needle = $("search").value.trim().toLowerCase();
-  const list = $("alerts");
-  list.replaceChildren();
-  const shown = [...alerts.values()]
-    .filter((a) => (!unit || a.unit_id === unit) && (!severity || a.severity === severity))
-    .filter((a) => !needle || JSON.stringify(a).toLowerCase().includes(needle))
-    .sort((a, b) => (b.received || 0) - (a.received || 0) || Date.parse(b.starts_at) - Date.parse(a.starts_at));
-  for (const a of shown) {
-    const li = document.createElement("li");
-    li.className = "alert " + a.severity + (fresh.has(a.fingerprint) ? " new" : "");
-    li.dataset.fingerprint = a.fingerprint;
-    li.dataset.unit = a.unit_id;
-    li.dataset.rule = a.rule_id;
-    li.dataset.subject = a.labels.task_id || a.labels.indicator || "";
-    li.append(text("span", "sev", a.severity), text("span", "summary", a.summary || a.rule_id),
-              text("span", "since", since(a.starts_at)));
-    const task = a.labels.task_id ? " · " + a.labels.task_id : a.labels.indicator ? " · " + a.labels.indicator : "";
-    li.append(text("span", "meta", `${a.unit_name} (${a.unit_id}) · ${a.rule_id} · ${a.stage}${task}`));
-    list.append(li);
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.error ? body.error : "HTTP " + status);
+    this.status = status;
+    this.body = body || {};
   }
-  fresh.clear();
-  $("empty").hidden = shown.length > 0;
-  const counts = {};
-  for (const a of alerts.values()) counts[a.severity] = (counts[a.severity] || 0) + 1;
-  $("counts").replaceChildren(...["critical", "warning", "info"].filter((s) => counts[s])
-    .map((s) => text("span", "count " + s, `${counts[s]} ${s}`)));
-  const units = [...new Map([...alerts.values()].map((a) => [a.unit_id, a.unit_name])).entries()]
-    .sort((x, y) => x[1].localeCompare(y[1], "vi"));
-  const select = $("unit"), keep = select.value || params.get("unit") || "";
-  select.replaceChildren(new Option("tất cả", ""), ...units.map(([id, name]) => new Option(`${name} (${id})`, id)));
-  select.value = units.some(([id]) => id === keep) ? keep : "";
 }
 
-async function load() {
-  // The answer comes a page at a time; a bounded number of pages (a phone cannot show more anyway).
-  const fresh = new Map();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function getJSON(url) {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (response.status === 503 && attempt < 15) {  // partitions moving between workers: ask again shortly
+      setStatus("down", "máy chủ đang phân chia lại dữ liệu, thử lại…");
+      await sleep(1000 * (Number(response.headers.get("Retry-After")) || 2));
+      continue;
+    }
+    if (attempt > 0) setStatus(live ? "live" : "", live ? "trực tiếp" : "đang kết nối…");
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, body);
+    return body;
+  }
+}
+
+async function getAll(path, key) {
+  const items = [];
   let offset = 0;
   for (let page = 0; page < 20 && offset !== null; page++) {
-    const response = await fetch(`/api/v1/alerts?state=firing&limit=5000&offset=${offset}`);
-    const body = await response.json();
-    for (const a of body.alerts) fresh.set(a.fingerprint, a);
+    const body = await getJSON(`${path}${path.includes("?") ? "&" : "?"}limit=5000&offset=${offset}`);
+    items.push(...body[key]);
     offset = body.next_offset;
   }
-  alerts.clear();
-  for (const [fingerprint, a] of fresh) alerts.set(fingerprint, a);
-  render();
+  return items;
 }
 
-function connect() {
-  const source = new EventSource("/api/v1/alerts/stream");
-  source.addEventListener("hello", () => { $("status").className = "live"; $("status").textContent = "trực tiếp"; load(); });
-  source.addEventListener("transition", (event) => {
-    const t = JSON.parse(event.data);
-    if (t.status === "firing") {
-      alerts.set(t.fingerprint, { ...t, received: Date.now() });
-      fresh.add(t.fingerprint);
-    } else {
-      alerts.delete(t.fingerprint);
-    }
-    render();
-  });
-  source.addEventListener("reload", () => load());
-  source.onerror = () => { $("status").className = "down"; $("status").textContent = "mất kết nối, đang thử lại…"; };
+// --- helpers ------------------------------------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("data-")) node.setAttribute(name, value);
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) if (child !== null && child !== undefined && child !== "") node.append(child);
+  return node;
 }
 
-for (const id of ["unit", "severity"]) $(id).addEventListener("change", () => {
+const fold = (text) => String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+  .replace(/đ/g, "d").replace(/Đ/g, "D").toLowerCase();
+
+function unitHref(unitId) {
+  return "/?" + new URLSearchParams({ view: "unit", unit: unitId });
+}
+
+function unitName(unitId) {
+  const summary = units.get(unitId);
+  if (summary) return summary.unit_name;
+  for (const a of alerts.values()) if (a.unit_id === unitId) return a.unit_name;
+  return unitId;
+}
+
+function setStatus(cls, text) {
+  $("status").className = cls;
+  $("status").textContent = text;
+}
+
+function showProblem(message) {
+  $("problem").hidden = !message;
+  $("problem").replaceChildren(...(message ? [el("p", { text: message })] : []));
+}
+
+function compareKeys(x, y) {
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === y[i]) continue;
+    if (x[i] === undefined) return -1;
+    if (y[i] === undefined) return 1;
+    return x[i] < y[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+// The API's orders (`sort=`): `attention` is the key each alert carries, computed by the API.
+const ORDERS = {
+  attention: (a, b) => compareKeys(a.attention, b.attention),
+  newest: (a, b) => compareKeys([Date.parse(b.ends_at || b.starts_at), b.fingerprint],
+    [Date.parse(a.ends_at || a.starts_at), a.fingerprint]),
+  unit: (a, b) => compareKeys([a.unit_id], [b.unit_id]) || compareKeys(a.attention, b.attention),
+};
+
+// A firing alert is one per fingerprint; an alert may have ended several times lately.
+const key = (a) => (a.status === "resolved" ? `${a.fingerprint}@${a.ends_at}` : a.fingerprint);
+
+function remember(a) {
+  a.folded = fold([a.summary, a.unit_name, a.unit_id, a.rule_id, a.labels.task_id, a.labels.indicator,
+    a.display && a.display.stage, a.display && a.display.resolution].join(" "));
+  alerts.set(key(a), a);
+}
+
+// --- one alert ------------------------------------------------------------------------------------------
+
+function alertItem(a, withUnit) {
+  const d = a.display || {};
+  const ended = a.status === "resolved";
+  const stage = ended ? `đã kết thúc: ${d.resolution || ""}` : d.overdue || d.stage || a.stage;
+  const facts = [];
+  if (withUnit) facts.push(el("a", { class: "unit", href: unitHref(a.unit_id) }, `${a.unit_name} (${a.unit_id})`));
+  if (d.value) facts.push(el("span", { class: "figure" }, d.target ? `${d.value} · mục tiêu ${d.target}` : d.value));
+  if (d.due) facts.push(el("span", {}, `hạn ${d.due}`));
+  if (d.last_report) facts.push(el("span", {}, `lần cuối: ${d.last_report}`));
+  facts.push(el("span", {}, `từ ${d.starts || a.starts_at}`));
+  if (ended && d.ends) facts.push(el("span", {}, `kết thúc ${d.ends}`));
+  const subject = a.labels.task_id || (a.labels.indicator !== "*" && a.labels.indicator);
+  facts.push(el("span", { class: "rule" }, subject ? `${a.rule_id} · ${subject}` : a.rule_id));
+  return el("li", {
+    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}`,
+    "data-fingerprint": a.fingerprint, "data-status": a.status, "data-unit": a.unit_id, "data-rule": a.rule_id,
+    "data-severity": a.severity, "data-stage": a.stage, "data-subject": subject || "",
+  },
+  el("p", { class: "badge" }, el("span", { class: "sev" }, SEVERITY_TEXT[a.severity] || a.severity),
+    el("span", { class: "stage" }, stage)),
+  el("p", { class: "summary" }, a.summary || a.rule_id),
+  el("p", { class: "facts" }, ...facts.flatMap((f, i) => (i ? [el("span", { class: "sep", "aria-hidden": "true" }, " · "), f] : [f]))));
+}
+
+// --- the feed ------------------------------------------------------------------------------------------
+
+function admits(a, except) {
+  const needle = fold(filters.q.trim());
+  return (except === "unit" || !filters.unit || a.unit_id === filters.unit)
+    && (except === "severity" || !filters.severity || a.severity === filters.severity)
+    && (!filters.rule || a.rule_id === filters.rule)
+    && (!needle || a.folded.includes(needle));
+}
+
+function writeUrl() {
   const q = new URLSearchParams();
-  if ($("unit").value) q.set("unit", $("unit").value);
-  if ($("severity").value) q.set("severity", $("severity").value);
+  if (filters.unit) q.set("unit", filters.unit);
+  if (filters.severity) q.set("severity", filters.severity);
+  if (filters.rule) q.set("rule", filters.rule);
+  if (filters.state !== "firing") q.set("state", filters.state);
+  if (filters.sort !== defaultSort()) q.set("sort", filters.sort);
+  if (filters.q.trim()) q.set("q", filters.q.trim());
   history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
-  render();
-});
-$("search").addEventListener("input", render);
-setInterval(render, 60000);  // keep "since" fresh
-connect();
+}
+
+function fillSelect(select, options, value) {
+  const known = options.some(([v]) => v === value);
+  const all = [...options, ...(value && !known ? [[value, `«${value}» (không có)`]] : [])];
+  const signature = JSON.stringify(all);
+  if (select.dataset.options !== signature) {  // rebuilt only when they change: an open list stays open
+    select.replaceChildren(...all.map(([v, label]) => new Option(label, v)));
+    select.dataset.options = signature;
+  }
+  if (select.value !== value) select.value = value;
+}
+
+function renderFilters() {
+  const ids = new Set([...units.keys(), ...[...alerts.values()].map((a) => a.unit_id)]);
+  const named = [...ids].map((id) => [id, `${unitName(id)} (${id})`])
+    .sort((x, y) => x[1].localeCompare(y[1], "vi"));
+  fillSelect($("unit"), [["", "tất cả"], ...named], filters.unit);
+  fillSelect($("severity"), [["", "tất cả"], ...SEVERITIES.map((s) => [s, SEVERITY_TEXT[s]])], filters.severity);
+  fillSelect($("rule"), [["", "tất cả"], ...rules.map((r) => [r, r])], filters.rule);
+  fillSelect($("sort"), Object.entries(SORTS), filters.sort);
+  fillSelect($("state"), Object.entries(STATES), filters.state);
+  if ($("search").value !== filters.q) $("search").value = filters.q;
+}
+
+function countButton(label, count, pressed, cls, onClick) {
+  const button = el("button", { type: "button", class: `count ${cls}`, "aria-pressed": pressed ? "true" : "false" },
+    el("span", { class: "label" }, label), " ", el("span", { class: "n" }, String(count)));
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function setFilter(name, value) {
+  filters[name] = value;
+  shown = PAGE;
+  writeUrl();
+  renderFeed();
+}
+
+function renderCounts(all) {
+  const bySeverity = {};
+  for (const a of all) if (admits(a, "severity")) bySeverity[a.severity] = (bySeverity[a.severity] || 0) + 1;
+  const total = Object.values(bySeverity).reduce((x, y) => x + y, 0);
+  $("counts").replaceChildren(
+    countButton("Tất cả", total, !filters.severity, "all", () => setFilter("severity", "")),
+    ...SEVERITIES.map((s) => countButton(SEVERITY_TEXT[s], bySeverity[s] || 0, filters.severity === s, s,
+      () => setFilter("severity", filters.severity === s ? "" : s))));
+
+  const byUnit = new Map();
+  for (const a of all) {
+    if (!admits(a, "unit")) continue;
+    const row = byUnit.get(a.unit_id) || { id: a.unit_id, name: a.unit_name, total: 0, critical: 0, warning: 0, info: 0 };
+    row.total += 1;
+    row[a.severity] = (row[a.severity] || 0) + 1;
+    byUnit.set(a.unit_id, row);
+  }
+  const rows = [...byUnit.values()].sort((x, y) => y.critical - x.critical || y.total - x.total
+    || x.name.localeCompare(y.name, "vi"));
+  $("unit-counts").replaceChildren(...rows.map((row) => {
+    const worst = SEVERITIES.find((s) => row[s]) || "info";
+    const parts = SEVERITIES.filter((s) => row[s]).map((s) => `${row[s]} ${SEVERITY_TEXT[s].toLowerCase()}`);
+    const button = el("button", {
+      type: "button", class: `chip ${worst}`, "data-unit": row.id, title: parts.join(", "),
+      "aria-pressed": filters.unit === row.id ? "true" : "false",
+    }, el("span", { class: "name" }, row.name), " ",
+    el("span", { class: "n" }, String(row.total)),
+    el("span", { class: "visually-hidden" }, ` cảnh báo: ${parts.join(", ")}`));
+    button.addEventListener("click", () => setFilter("unit", filters.unit === row.id ? "" : row.id));
+    return el("li", {}, button);
+  }));
+  if (!rows.length) $("unit-counts").append(el("li", { class: "none" }, "không có"));
+}
+
+function renderFeed() {
+  renderFilters();
+  const all = [...alerts.values()];
+  renderCounts(all);
+  const list = $("alerts");
+  const link = $("unit-link");
+  link.hidden = !filters.unit || !!invalid;
+  if (filters.unit && !invalid) {
+    link.replaceChildren(el("a", { href: unitHref(filters.unit) }, `Xem trang đơn vị ${unitName(filters.unit)} →`));
+  }
+  if (invalid) {
+    list.replaceChildren();
+    $("empty").hidden = false;
+    $("empty").replaceChildren("Bộ lọc không hợp lệ, không có gì để hiện. ", el("a", { href: "/" }, "Xóa bộ lọc"));
+    $("more").hidden = true;
+    return;
+  }
+  const matching = all.filter((a) => admits(a)).sort(ORDERS[filters.sort] || ORDERS.attention);
+  const visible = matching.slice(0, shown);
+  if (filters.sort === "unit") {
+    const groups = new Map();
+    for (const a of visible) (groups.get(a.unit_id) || groups.set(a.unit_id, []).get(a.unit_id)).push(a);
+    list.replaceChildren(...[...groups.entries()].map(([unitId, items]) => el("li", { class: "group", "data-unit": unitId },
+      el("h3", {}, el("a", { href: unitHref(unitId) }, `${items[0].unit_name} (${unitId})`), " ",
+        el("span", { class: "n" }, `${matching.filter((a) => a.unit_id === unitId).length} cảnh báo`)),
+      el("ol", { class: "alerts" }, ...items.map((a) => alertItem(a, false))))));
+  } else {
+    list.replaceChildren(...visible.map((a) => alertItem(a, true)));
+  }
+  fresh.clear();
+  $("empty").hidden = matching.length > 0;
+  $("empty").textContent = alerts.size ? "Không có cảnh báo nào khớp bộ lọc."
+    : filters.state === "firing" ? "Không có cảnh báo nào đang mở." : "Không có cảnh báo nào kết thúc gần đây.";
+  $("more").hidden = matching.length <= visible.length;
+  $("more").textContent = `Hiện thêm (còn ${matching.length - visible.length})`;
+}
+
+function filterProblem(error) {
+  const body = error.body || {};
+  if (body.parameter && body.allowed) {
+    return `Không có ${PARAMETER_TEXT[body.parameter] || body.parameter} «${body.value}». `
+      + `Chọn một trong: ${body.allowed.join(", ")}.`;
+  }
+  return `Bộ lọc không hợp lệ: ${error.message}`;
+}
+
+async function loadFeed() {
+  const asked = new URLSearchParams();
+  if (filters.unit) asked.set("unit_id", filters.unit);
+  if (filters.severity) asked.set("severity", filters.severity);
+  if (filters.rule) asked.set("rule_id", filters.rule);
+  if (filters.sort) asked.set("sort", filters.sort);
+  asked.set("state", filters.state);
+  // The API checks the filters (a typo is a 400 naming the allowed values); the page shows every firing
+  // alert it may filter to, so the counts beside the list cover what the filters leave out.
+  const check = getJSON(`/api/v1/alerts?${asked}&limit=1`).then(() => null, (error) => {
+    if (error instanceof ApiError && error.status === 400) return filterProblem(error);
+    throw error;
+  });
+  const [problem, found, summaries, loadedRules] = await Promise.all([
+    check, getAll(`/api/v1/alerts?state=${STATES[filters.state] ? filters.state : "firing"}`, "alerts"),
+    getAll("/api/v1/units", "units"), getJSON("/api/v1/rules"),
+  ]);
+  units = new Map(summaries.map((u) => [u.unit_id, u]));
+  rules = loadedRules.rules.map((r) => r.id).sort();
+  refill(found);
+  invalid = problem;
+  if (!invalid && filters.unit && !units.has(filters.unit) && !found.some((a) => a.unit_id === filters.unit)) {
+    invalid = `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`;
+  }
+  if (!invalid && !SORTS[filters.sort]) invalid = `Không có thứ tự «${filters.sort}».`;
+  if (!invalid && !STATES[filters.state]) invalid = `Không có trạng thái «${filters.state}».`;
+  showProblem(invalid);
+  renderFeed();
+}
+
+// --- the national overview -------------------------------------------------------------------------------
+
+function tile(unitId, name) {
+  const summary = units.get(unitId) || { overdue: 0, worst_severity: null, alerts_firing: 0 };
+  const worst = summary.worst_severity;
+  return el("li", {}, el("a", { class: `tile ${worst || "ok"}`, href: unitHref(unitId), "data-unit": unitId,
+    "data-severity": worst || "", "data-overdue": String(summary.overdue || 0) },
+  el("span", { class: "name" }, name),
+  el("span", { class: "state" }, worst ? SEVERITY_TEXT[worst] : "Không cảnh báo"),
+  el("span", { class: "over" }, `${unitId} · `, el("strong", {}, String(summary.overdue || 0)), " quá hạn")));
+}
+
+function tally(ids) {
+  const counts = { critical: 0, warning: 0, info: 0, ok: 0 };
+  for (const id of ids) counts[(units.get(id) || {}).worst_severity || "ok"] += 1;
+  return el("p", { class: "tally" }, el("span", { class: "of" }, `${ids.length} đơn vị:`), ...SEVERITIES.filter((s) => counts[s]).map((s) =>
+    el("span", { class: `count ${s}` }, `${counts[s]} ${SEVERITY_TEXT[s].toLowerCase()}`)),
+  el("span", { class: "count ok" }, `${counts.ok} không cảnh báo`));
+}
+
+function renderOverview() {
+  const rostered = new Set();
+  const sections = rosters.map((roster) => {
+    roster.units.forEach((u) => rostered.add(u.id));
+    return el("section", { class: "roster", "data-roster": roster.roster },
+      el("h3", {}, roster.description || roster.roster),
+      tally(roster.units.map((u) => u.id)),
+      el("ul", { class: "tiles" }, ...roster.units.map((u) => tile(u.id, u.name))));
+  });
+  const others = [...units.values()].filter((u) => !rostered.has(u.unit_id))
+    .sort((x, y) => x.unit_name.localeCompare(y.unit_name, "vi"));
+  if (others.length) {
+    sections.push(el("section", { class: "roster", "data-roster": "" }, el("h3", {}, "Đơn vị khác (không thuộc danh sách nào)"),
+      tally(others.map((u) => u.unit_id)), el("ul", { class: "tiles" }, ...others.map((u) => tile(u.unit_id, u.unit_name)))));
+  }
+  $("rosters").replaceChildren(...sections);
+  const total = { critical: 0, warning: 0, info: 0 };
+  for (const u of units.values()) for (const s of SEVERITIES) total[s] += (u.alerts_by_severity || {})[s] || 0;
+  const overdue = [...units.values()].reduce((n, u) => n + (u.overdue || 0), 0);
+  $("overview-counts").replaceChildren(...SEVERITIES.map((s) => el("span", { class: `count ${s}` },
+    `${SEVERITY_TEXT[s]} ${total[s]}`)), el("span", { class: "count all" }, `Quá hạn ${overdue}`));
+}
+
+async function loadOverview() {
+  const [body, summaries] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units")]);
+  rosters = body.rosters;
+  units = new Map(summaries.map((u) => [u.unit_id, u]));
+  renderOverview();
+}
+
+// --- one unit ------------------------------------------------------------------------------------------
+
+function cell(label, ...content) {
+  return el("td", { "data-label": label }, ...content);
+}
+
+function renderUnit() {
+  if (!detail) return;
+  const u = detail;
+  document.title = `${u.unit_name} — Giám sát tuân thủ`;
+  $("unit-title").textContent = `${u.unit_name} (${u.unit_id})`;
+  $("unit-crumb").textContent = u.unit_name;
+  const names = Object.fromEntries(rosters.map((r) => [r.roster, r.description || r.roster]));
+  $("unit-rosters").textContent = u.rosters.length ? "Thuộc: " + u.rosters.map((r) => names[r] || r).join("; ") : "";
+  $("exports").replaceChildren(
+    el("a", { class: "button", id: "export-overdue", href: u.downloads.overdue_csv, download: `overdue-${u.unit_id}.csv` },
+      "Tải danh sách quá hạn (CSV)"),
+    el("a", { class: "button", id: "export-alerts", href: u.downloads.alerts_csv, download: `alerts-${u.unit_id}.csv` },
+      "Tải cảnh báo đang mở (CSV)"),
+    el("a", { class: "button plain", href: "/?" + new URLSearchParams({ unit: u.unit_id }) }, "Lọc bảng cảnh báo"));
+  const s = u.summary;
+  const severities = SEVERITIES.filter((x) => s.alerts_by_severity[x])
+    .map((x) => `${s.alerts_by_severity[x]} ${SEVERITY_TEXT[x].toLowerCase()}`).join(", ");
+  const stat = (term, value, extra) => el("div", {}, el("dt", {}, term),
+    el("dd", {}, el("strong", {}, String(value)), extra ? ` ${extra}` : ""));
+  $("unit-stats").replaceChildren(
+    stat("Cảnh báo đang mở", s.alerts_firing, severities ? `(${severities})` : ""),
+    stat("Quá hạn", s.overdue),
+    stat("Nhiệm vụ đã báo cáo", s.tasks_total));
+
+  const open = [...alerts.values()].filter((a) => a.unit_id === u.unit_id).sort(ORDERS.attention);
+  $("unit-alerts").replaceChildren(...open.map((a) => alertItem(a, false)));
+  $("unit-alerts-empty").hidden = open.length > 0;
+  fresh.clear();
+
+  $("overdue").querySelector("tbody").replaceChildren(...u.overdue.map((row) => el("tr", {
+    class: row.severity, "data-task": row.task_id, "data-rule": row.rule_id,
+  },
+  cell("Nhiệm vụ", el("span", { class: "title" }, row.title || row.task_id),
+    el("span", { class: "sub" }, [row.task_id, row.kind].filter(Boolean).join(" · "))),
+  cell("Hạn", row.display.due || ""),
+  cell("Quá hạn", el("strong", {}, row.display.overdue)),
+  cell("Trạng thái", row.display.status))));
+  $("overdue").hidden = !u.overdue.length;
+  $("overdue-empty").hidden = u.overdue.length > 0;
+
+  $("indicators").querySelector("tbody").replaceChildren(...u.indicators.map((row) => el("tr", {
+    class: row.meets === null ? "unknown" : row.meets ? "meets" : "misses", "data-indicator": row.indicator,
+  },
+  cell("Chỉ tiêu", el("span", { class: "title" }, row.indicator), el("span", { class: "sub" }, row.rule_id)),
+  cell("Giá trị", el("strong", {}, row.display.value)),
+  cell("Mục tiêu", row.display.target),
+  cell("Đánh giá", el("span", { class: "verdict" }, row.display.assessment)),
+  cell("Báo cáo", [row.display.reported, row.period].filter(Boolean).join(" · ") || "—"))));
+  $("indicators").hidden = !u.indicators.length;
+  $("indicators-empty").hidden = u.indicators.length > 0;
+}
+
+async function loadUnit() {
+  if (!filters.unit) {
+    showProblem("Chưa chọn đơn vị: mở một ô ở trang Toàn quốc.");
+    return;
+  }
+  const unit = encodeURIComponent(filters.unit);
+  try {
+    const [body, found, roster] = await Promise.all([
+      getJSON(`/api/v1/units/${unit}`), getAll(`/api/v1/alerts?state=firing&unit_id=${unit}`, "alerts"),
+      getJSON("/api/v1/rosters"),
+    ]);
+    detail = body;
+    rosters = roster.rosters;
+    refill(found);
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
+      showProblem(error.status === 404
+        ? `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`
+        : `Mã đơn vị không hợp lệ: ${error.message}`);
+      return;
+    }
+    throw error;
+  }
+  showProblem(null);
+  renderUnit();
+}
+
+// --- live updates ----------------------------------------------------------------------------------------
+
+let renderTimer = null;
+let reloadTimer = null;
+
+function render() {
+  if (view === "feed") renderFeed();
+  else if (view === "unit") renderUnit();
+  else renderOverview();
+}
+
+function later(fn, ms) {
+  return setTimeout(() => fn(), ms);
+}
+
+let loading = 0;
+let meanwhile = [];                  // transitions that came while an answer was on its way
+
+function load() {
+  const loader = view === "overview" ? loadOverview : view === "unit" ? loadUnit : loadFeed;
+  loading += 1;
+  return loader().catch((error) => {
+    showProblem(`Không tải được dữ liệu: ${error.message}`);
+    setStatus("down", "lỗi khi tải");
+  }).finally(() => {
+    loading -= 1;
+    if (!loading) meanwhile = [];
+  });
+}
+
+// The answer replaces what the page held; what the stream said since it was asked for is applied again on top
+// (an answer may have been written just before a transition the stream has already brought).
+function refill(found) {
+  alerts.clear();
+  for (const a of found) remember(a);
+  for (const t of meanwhile) apply(t);
+}
+
+function apply(t) {
+  if (t.status === "firing") {
+    if (view === "unit" || filters.state !== "resolved") remember(t);
+  } else {
+    alerts.delete(t.fingerprint);
+    if (view === "feed" && filters.state !== "firing") remember(t);
+  }
+}
+
+function reloadSoon(ms) {  // many transitions, one reload of what the view shows from the units' state
+  if (reloadTimer === null) reloadTimer = later(() => { reloadTimer = null; load(); }, ms);
+}
+
+function onTransition(t) {
+  if (view === "overview") return reloadSoon(2000);
+  if (view === "unit" && t.unit_id !== filters.unit) return;
+  if (loading) meanwhile.push(t);
+  apply(t);
+  if (alerts.has(key(t))) fresh.add(key(t));
+  if (t.status === "firing" && alerts.has(key(t))) $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
+  if (view === "unit") reloadSoon(1000);
+  if (renderTimer === null) renderTimer = later(() => { renderTimer = null; render(); }, LIVE_RENDER_MS);
+}
+
+function onStream(type, data) {
+  if (type === "hello") {
+    live = true;
+    setStatus("live", "trực tiếp");
+    load();  // what changed between the first answer and the stream's start
+  } else if (type === "transition") {
+    onTransition(JSON.parse(data));
+  } else if (type === "reload") {
+    load();
+  } else if (type === "error") {
+    live = false;
+    setStatus("down", "mất kết nối, đang thử lại…");
+  }
+}
+
+function streamHere() {
+  const source = new EventSource("/api/v1/alerts/stream");
+  for (const type of ["hello", "transition", "reload"]) source.addEventListener(type, (e) => onStream(type, e.data));
+  source.onerror = () => onStream("error");
+}
+
+function startStream() {
+  let worker = null;
+  try {
+    worker = new Worker("/static/feed-stream.js");
+  } catch (error) {
+    worker = null;
+  }
+  if (worker === null) return streamHere();
+  worker.onmessage = (event) => {
+    if (event.data.type === "unsupported") {  // no EventSource in workers on this browser: open it here
+      worker.terminate();
+      streamHere();
+    } else {
+      onStream(event.data.type, event.data.data);
+    }
+  };
+  worker.onerror = () => { worker.terminate(); streamHere(); };
+}
+
+// --- start --------------------------------------------------------------------------------------------
+
+function wire() {
+  const bind = (id, name) => $(id).addEventListener("change", () => setFilter(name, $(id).value));
+  bind("unit", "unit");
+  bind("severity", "severity");
+  bind("rule", "rule");
+  bind("sort", "sort");
+  $("state").addEventListener("change", () => {  // another list: ask for it
+    filters.state = $("state").value;
+    filters.sort = defaultSort();
+    writeUrl();
+    load();
+  });
+  $("search").addEventListener("input", () => setFilter("q", $("search").value));
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("clear").addEventListener("click", () => {
+    const reload = filters.state !== "firing";
+    Object.assign(filters, { unit: "", severity: "", rule: "", state: "firing", sort: "attention", q: "" });
+    invalid = null;
+    showProblem(null);
+    setFilter("q", "");
+    if (reload) load();
+  });
+  $("more").addEventListener("click", () => { shown += PAGE; renderFeed(); });
+}
+
+function main() {
+  if (!VIEWS.includes(view)) {
+    showProblem(`Không có chế độ xem «${view}». Chọn một trong: ${VIEWS.join(", ")}.`);
+    setStatus("down", "");
+    return;
+  }
+  $(`${view}-view`).hidden = false;
+  const current = view === "overview" || view === "unit" ? "nav-overview" : "nav-feed";
+  $(current).setAttribute("aria-current", "page");
+  if (view === "feed") wire();
+  load().then(() => {
+    // Opened once the first data is on screen (or failed to come: the stream's hello asks again).
+    if ($("status").className !== "down") setStatus("", "đang kết nối…");
+    if (document.readyState === "complete") startStream();
+    else window.addEventListener("load", startStream, { once: true });
+    setInterval(load, REFRESH_MS);
+  });
+}
+
+main();

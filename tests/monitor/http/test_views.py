@@ -57,6 +57,12 @@ def test_filters() -> None:
         {"unit_id": "VN-02", "rule_id": "a", "severity": "critical", "starts_at": "2024-07-04T00:00:00+07:00"},
     ]
     assert [a["rule_id"] for a in filter_alerts(alerts, AlertFilter(unit_id="VN-22"), "newest")] == ["b", "a"]
+    # Newest by instant, whatever offset each was written with: 07:00 in Hanoi is midnight UTC.
+    mixed = [
+        {**alerts[0], "rule_id": "earlier", "starts_at": "2024-07-03T06:00:00+07:00"},
+        {**alerts[0], "rule_id": "later", "starts_at": "2024-07-02T23:30:00Z"},
+    ]
+    assert [a["rule_id"] for a in filter_alerts(mixed, AlertFilter(), "newest")] == ["later", "earlier"]
     assert len(filter_alerts(alerts, AlertFilter(rule_id="a", severity="critical"))) == 2
 
 

@@ -1,0 +1,66 @@
+"""The console's own answers: one unit in full (``/api/v1/units/{unit_id}``) and the rosters (``/api/v1/rosters``).
+
+Functions from request parts to an ``Answer``, as in ``monitor.http.views``;
+the texts they carry come from ``monitor.http.figures``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from monitor.http.figures import indicator_rows, overdue_display, rosters_view
+from monitor.http.protocol import WorkerView
+from monitor.http.views import JSON, Answer, overdue_items, unit_problem, unit_summary
+from rules.state import UnitState
+
+__all__ = ["rosters", "unit_detail", "unit_downloads"]
+
+
+def _json(body: Any, status: int = 200) -> Answer:
+    return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON)
+
+
+def unit_downloads(unit_id: str) -> dict[str, str]:
+    """Where the unit's lists are downloaded as CSV: its overdue list and its firing alerts."""
+    return {
+        "overdue_csv": f"/api/v1/units/{quote(unit_id, safe='')}/overdue?format=csv",
+        "alerts_csv": f"/api/v1/alerts?{urlencode({'unit_id': unit_id, 'format': 'csv'})}",
+    }
+
+
+def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
+    """``/api/v1/units/{unit_id}``: one unit as the console's unit view shows it (asked of the unit's owner).
+
+    Its summary (as in ``/api/v1/units``, with ``worst_severity``), the
+    rosters it is on, its overdue list (the rows of ``/overdue``, each with
+    ``display`` texts), its indicators against the targets of the threshold
+    rules about them, and the CSV downloads of its lists.
+    """
+    problem = unit_problem(unit_id)
+    if problem is not None:
+        return problem
+    pack = worker.pack
+    state = worker.unit_state(unit_id)
+    if state is None and unit_id not in pack.unit_names:
+        return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
+    now = worker.now()
+    held = state if state is not None else UnitState(unit_id=unit_id)
+    overdue = overdue_items(pack, state, now) if state is not None else []
+    return _json(
+        {
+            "unit_id": unit_id,
+            "unit_name": pack.unit_name(unit_id),
+            "rosters": [roster.roster for roster in pack.rosters if unit_id in roster.ids],
+            "summary": unit_summary(pack, held),
+            "overdue": [{**row, "display": overdue_display(pack, held, row)} for row in overdue],
+            "indicators": indicator_rows(pack, held, now),
+            "downloads": unit_downloads(unit_id),
+        }
+    )
+
+
+def rosters(worker: WorkerView) -> Answer:
+    """``/api/v1/rosters``: the rosters the rules name (the console's overview has a tile per unit of each)."""
+    return _json({"rosters": rosters_view(worker.pack)})

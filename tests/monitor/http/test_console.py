@@ -1,0 +1,167 @@
+"""The console's answers: a unit in full, the rosters, alert lists as CSV, filter typos named."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from events.models import TaskStatus
+from monitor.http.console import rosters, unit_detail
+from monitor.http.views import alerts, overdue, overdue_items
+from rules.alerts import AlertTransition
+from rules.engine import apply_event, seed
+from rules.loader import BUNDLED_PACK, load_pack
+from rules.pack import RulePack
+from rules.state import UnitState
+from tests.conftest import vn
+from tests.rules.fixtures import indicator, task
+
+BUNDLED = load_pack([BUNDLED_PACK])
+NOW = vn(2024, 7, 25, 9)
+
+
+@dataclass
+class _Feed:
+    transitions: list[AlertTransition] = field(default_factory=list)
+
+    def recent(self) -> Iterator[AlertTransition]:
+        return reversed(self.transitions)
+
+
+@dataclass
+class _Worker:
+    """What the answers read of a worker."""
+
+    pack: RulePack
+    states: dict[str, UnitState]
+    firing: list[AlertTransition]
+    feed: _Feed = field(default_factory=_Feed)
+
+    def now(self) -> datetime:
+        return NOW
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        return self.states.get(unit_id)
+
+    def published_firing(self) -> list[AlertTransition]:
+        return self.firing
+
+    def alerts_current(self) -> bool:
+        return True
+
+
+def _nghe_an() -> _Worker:
+    events = [
+        task(vn(2024, 7, 1), unit="VN-22", task_id="NV-27", deadline=date(2024, 7, 19), title="Rà soát thủ tục"),
+        task(vn(2024, 7, 2), unit="VN-22", task_id="KH-2024", kind="inspection_plan"),
+        indicator(vn(2024, 7, 3), 0.458, unit="VN-22"),
+    ]
+    firing: dict[str, AlertTransition] = {}  # what the alerts topic says is firing
+
+    def follow(transitions: tuple[AlertTransition, ...]) -> None:
+        for t in transitions:
+            if t.status == "resolved":
+                firing.pop(t.fingerprint, None)
+            else:
+                firing[t.fingerprint] = t
+
+    seeded = seed(BUNDLED, "VN-22", NOW)  # as the worker does for a rostered unit: its roster deadline is evaluated
+    state = seeded.state
+    follow(seeded.transitions)
+    for event in events:
+        result = apply_event(BUNDLED, state, event, NOW)
+        state = result.state
+        follow(result.transitions)
+    silent = seed(BUNDLED, "VN-HN", NOW)
+    follow(silent.transitions)
+    return _Worker(BUNDLED, {"VN-22": state, "VN-HN": silent.state}, list(firing.values()))
+
+
+def _body(answer: Any) -> Any:
+    return json.loads(answer.body)
+
+
+def test_a_unit_in_full_holds_its_summary_overdue_list_and_indicators() -> None:
+    worker = _nghe_an()
+    answer = unit_detail(worker, "VN-22")  # type: ignore[arg-type]
+    assert answer.status == 200
+    unit = _body(answer)
+    assert (unit["unit_name"], unit["rosters"]) == ("Nghệ An", ["provinces-63"])
+    assert unit["summary"]["worst_severity"] == "critical" and unit["summary"]["overdue"] == 2
+    # The overdue rows are the API's (/overdue), with their texts beside them.
+    listed = _body(overdue(worker, "VN-22", {}))["overdue"]  # type: ignore[arg-type]
+    assert [{k: v for k, v in row.items() if k != "display"} for row in unit["overdue"]] == listed
+    plan, late = unit["overdue"]
+    assert plan["display"] == {
+        "overdue": "quá hạn 5 ngày",
+        "status": "đang thực hiện",
+        "due": "20/07/2024 00:00",  # the roster deadline is an instant
+    }
+    assert late["display"]["due"] == "19/07/2024" and late["display"]["overdue"] == "quá hạn 5 ngày"
+    online = next(r for r in unit["indicators"] if r["indicator"] == "online_dossier_ratio")
+    assert online["display"]["value"] == "45,8\u00a0%" and online["breach"] is True
+    assert unit["downloads"] == {
+        "overdue_csv": "/api/v1/units/VN-22/overdue?format=csv",
+        "alerts_csv": "/api/v1/alerts?unit_id=VN-22&format=csv",
+    }
+
+
+def test_a_rostered_unit_that_never_reported_has_a_unit_view_and_an_unknown_one_is_404() -> None:
+    worker = _nghe_an()
+    silent = _body(unit_detail(worker, "VN-HN"))  # type: ignore[arg-type]
+    assert silent["summary"]["tasks_total"] == 0 and [r["status"] for r in silent["overdue"]] == ["not_reported"]
+    assert silent["overdue"][0]["display"]["status"] == "chưa báo cáo"
+    assert unit_detail(worker, "VN-99").status == 404  # type: ignore[arg-type]
+    assert unit_detail(worker, "VN-\n22").status == 400  # type: ignore[arg-type]
+    never = _Worker(BUNDLED, {}, [])
+    assert _body(unit_detail(never, "BCA"))["overdue"] == []  # type: ignore[arg-type]
+
+
+def test_the_rosters_answer_lists_every_rostered_unit_in_order() -> None:
+    body = _body(rosters(_nghe_an()))  # type: ignore[arg-type]
+    assert [r["roster"] for r in body["rosters"]] == ["provinces-63", "ministries"]
+    assert {u["id"] for r in body["rosters"] for u in r["units"]} == set(BUNDLED.rostered_units)
+
+
+def test_alerts_carry_display_texts_and_come_as_csv() -> None:
+    worker = _nghe_an()
+    page = _body(alerts(worker, {"unit_id": "VN-22"}))  # type: ignore[arg-type]
+    first = page["alerts"][0]
+    assert first["severity"] == "critical" and first["stage"] == "overdue"
+    assert first["display"]["overdue"] == "quá hạn 5 ngày" and first["attention"][:3] == [0, 0, 0]
+    answer = alerts(worker, {"unit_id": "VN-22", "format": "csv"})  # type: ignore[arg-type]
+    assert answer.content_type.startswith("text/csv") and "alerts-VN-22.csv" in answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.body.decode("utf-8-sig"))))
+    assert [r["fingerprint"] for r in rows] == [a["fingerprint"] for a in page["alerts"]]
+    assert rows[0]["days_overdue"] == "5" and rows[0]["due"] == first["annotations"]["due"]
+
+
+def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
+    worker = _nghe_an()
+    for query, parameter in (
+        ({"severity": "urgent"}, "severity"),
+        ({"rule_id": "task-overdu"}, "rule_id"),
+        ({"sort": "oldest"}, "sort"),
+        ({"format": "xlsx"}, "format"),
+        ({"state": "open"}, "state"),
+    ):
+        answer = alerts(worker, query)  # type: ignore[arg-type]
+        assert answer.status == 400
+        body = _body(answer)
+        assert body["parameter"] == parameter and body["value"] == query[parameter]
+        assert body["allowed"] and all(value in body["error"] for value in body["allowed"])
+    assert _body(alerts(worker, {"severity": "urgent"}))["allowed"] == ["info", "warning", "critical"]  # type: ignore[arg-type]
+
+
+def test_the_overdue_csv_and_the_unit_view_agree() -> None:
+    worker = _nghe_an()
+    state = worker.states["VN-22"]
+    rows = list(csv.DictReader(io.StringIO(overdue(worker, "VN-22", {"format": "csv"}).body.decode("utf-8-sig"))))  # type: ignore[arg-type]
+    assert [r["task_id"] for r in rows] == [i["task_id"] for i in overdue_items(BUNDLED, state, NOW)]
+    assert [r["task_id"] for r in rows] == [r["task_id"] for r in _body(unit_detail(worker, "VN-22"))["overdue"]]  # type: ignore[arg-type]
+    assert TaskStatus.IN_PROGRESS.value in {r["status"] for r in rows}

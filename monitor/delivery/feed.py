@@ -1,10 +1,8 @@
-"""The live alert feed inside one worker: recent transitions and subscribers (the feed page's SSE)."""
+"""The live alert feed inside one worker: subscribers (the console's event stream)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Iterator
 
 from rules.alerts import AlertTransition
 
@@ -12,30 +10,24 @@ __all__ = ["AlertFeed"]
 
 
 class AlertFeed:
-    """Fans alert transitions out to live subscribers and keeps the last ``keep`` of them.
+    """Fans alert transitions out to live subscribers.
 
     Publishing never blocks: a subscriber that falls ``backlog`` transitions
     behind is told to reload (``None`` in its queue) instead of slowing the worker.
     """
 
-    def __init__(self, keep: int = 1000, backlog: int = 1000) -> None:
-        self._recent: deque[AlertTransition] = deque(maxlen=keep)
+    def __init__(self, backlog: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[AlertTransition | None]] = set()
         self._backlog = backlog
 
     def on_transition(self, transition: AlertTransition) -> None:
-        """Record a transition and hand it to every subscriber; never blocks."""
-        self._recent.append(transition)
+        """Hand a transition to every subscriber; never blocks."""
         for queue in list(self._subscribers):
             if queue.qsize() >= self._backlog:
                 queue.put_nowait(None)  # the queue is unbounded: None means "reload", then it is dropped
                 self._subscribers.discard(queue)
             else:
                 queue.put_nowait(transition)
-
-    def recent(self) -> Iterator[AlertTransition]:
-        """Recent transitions, newest first."""
-        return reversed(self._recent)
 
     def subscribe(self) -> asyncio.Queue[AlertTransition | None]:
         """A queue that receives every transition from now on."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -21,10 +21,7 @@ __all__ = ["AlertFeedView", "WorkerView"]
 
 
 class AlertFeedView(Protocol):
-    """The live feed: recent transitions and subscriptions to new ones."""
-
-    def recent(self) -> Iterator[AlertTransition]:
-        """Recent transitions, newest first."""
+    """The live feed: subscriptions to new transitions."""
 
     def subscribe(self) -> asyncio.Queue[AlertTransition | None]:
         """A queue that receives every transition from now on (``None``: reload)."""

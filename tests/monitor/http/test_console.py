@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,21 +25,13 @@ NOW = vn(2024, 7, 25, 9)
 
 
 @dataclass
-class _Feed:
-    transitions: list[AlertTransition] = field(default_factory=list)
-
-    def recent(self) -> Iterator[AlertTransition]:
-        return reversed(self.transitions)
-
-
-@dataclass
 class _Worker:
     """What the answers read of a worker."""
 
     pack: RulePack
     states: dict[str, UnitState]
     firing: list[AlertTransition]
-    feed: _Feed = field(default_factory=_Feed)
+    resolved: list[AlertTransition] = field(default_factory=list)
 
     def now(self) -> datetime:
         return NOW
@@ -50,6 +41,9 @@ class _Worker:
 
     def published_firing(self) -> list[AlertTransition]:
         return self.firing
+
+    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
+        return self.resolved[:limit]
 
     def alerts_current(self) -> bool:
         return True

@@ -1,7 +1,8 @@
-"""``monitor rules check`` and ``monitor rules test``.
+"""``monitor rules check``, ``monitor rules test`` and ``monitor rules diff``.
 
 Exit status: 0 all good, 1 problems found or a rule test failed, 2 a usage or configuration error (a path that
-does not exist, nothing to test). ``--format json`` prints the problems as a JSON list on stdout, each with
+does not exist, nothing to test). ``rules diff`` exits 0 when the packs hold the same rules and rosters, 1 when
+they differ, 2 when either cannot be loaded (its problems are listed). ``--format json`` prints the problems as a JSON list on stdout, each with
 ``file``, ``line``, ``rule_id``, ``field`` and ``message``; text output is coloured only on a terminal and never
 when ``NO_COLOR`` is set.
 """
@@ -14,10 +15,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from monitor.cli.common import existing_files, settings_from
+from monitor.cli.common import ExitCode, existing_files, settings_from
 from monitor.exceptions import MonitorError
+from rules.diff import pack_diff
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import load_pack, parse_yaml, rule_files_in
+from rules.pack import RulePack
 
 __all__ = ["problem_record", "register"]
 
@@ -57,17 +60,8 @@ def _print_json(problems: Sequence[RuleProblem]) -> None:
 def cmd_rules_check(args: argparse.Namespace) -> int:
     """Validate rule files; print every problem with file, line, rule and field."""
     colour = settings_from(args).colour
-    paths = existing_files(args.files, directories=True)
-    try:
-        pack = load_pack(paths)
-    except RuleFileError as exc:
-        if args.format == "json":
-            _print_json(exc.problems)
-            return 1
-        err = _Style(sys.stderr, colour)
-        for problem in exc.problems:
-            print(err.problem(problem), file=sys.stderr)
-        print(err(_RED, f"{len(exc.problems)} problem(s) found"), file=sys.stderr)
+    pack = _load_or_report(args.files, args)
+    if pack is None:
         return 1
     if args.format == "json":
         _print_json([])
@@ -119,8 +113,40 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _load_or_report(paths: Sequence[str], args: argparse.Namespace) -> RulePack | None:
+    """The pack, or ``None`` once its problems are printed (as ``rules check`` prints them)."""
+    try:
+        return load_pack(existing_files(paths, directories=True))
+    except RuleFileError as exc:
+        if args.format == "json":
+            _print_json(exc.problems)
+        else:
+            err = _Style(sys.stderr, settings_from(args).colour)
+            for problem in exc.problems:
+                print(err.problem(problem), file=sys.stderr)
+            print(err(_RED, f"{len(exc.problems)} problem(s) found"), file=sys.stderr)
+        return None
+
+
+def cmd_rules_diff(args: argparse.Namespace) -> int:
+    """What changes from the OLD pack to the NEW one: rules added, removed, changed; roster members."""
+    old = _load_or_report([args.old], args)
+    new = _load_or_report([args.new], args) if old is not None else None
+    if old is None or new is None:
+        return int(ExitCode.USAGE)
+    diff = pack_diff(old, new)
+    if args.format == "json":
+        print(json.dumps(diff.as_json(), ensure_ascii=False, indent=2))
+    else:
+        out = _Style(sys.stdout, settings_from(args).colour)
+        for line in diff.text().splitlines():
+            code = _GREEN if line.lstrip().startswith("+") else _RED if line.lstrip().startswith("-") else ""
+            print(out(code, line) if code else line)
+    return 0 if diff.empty else 1
+
+
 def register(commands: Any) -> None:
-    """Add ``rules check`` and ``rules test``."""
+    """Add ``rules check``, ``rules test`` and ``rules diff``."""
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_commands.add_parser("check", help="validate rule files")
@@ -129,10 +155,17 @@ def register(commands: Any) -> None:
     test = rules_commands.add_parser("test", help="run rule unit tests on a simulated clock")
     test.add_argument("files", nargs="+", help="rule test files or directories")
     test.set_defaults(func=cmd_rules_test)
-    for command in (check, test):
+    diff = rules_commands.add_parser(
+        "diff", help="what changes from one rule pack to another (exit 0: same, 1: different, 2: a pack is broken)"
+    )
+    diff.add_argument("old", help="the pack in force: a rule file or directory")
+    diff.add_argument("new", help="the pack to compare with it")
+    diff.set_defaults(func=cmd_rules_diff)
+    for command in (check, test, diff):
         command.add_argument(
             "--format",
             choices=("text", "json"),
             default="text",
-            help="text (default) or json: a list of problems, each with file, line, rule_id, field, message",
+            help="text (default) or json: a list of problems, each with file, line, rule_id, field, message"
+            + ("; for diff, the changes as one object" if command is diff else ""),
         )

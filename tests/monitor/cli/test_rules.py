@@ -117,3 +117,21 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path: Path, capsy
     assert "\033[" in _on_a_terminal(["rules", "check", str(path)], {"NO_COLOR": ""})
     assert main(["rules", "check", str(path)]) == 1  # captured: not a terminal
     assert "\033[" not in capsys.readouterr().err
+
+
+def test_diff_shows_what_changes_and_exits_like_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.rules.test_diff import edited_copy
+
+    new = edited_copy(tmp_path)
+    assert main(["rules", "diff", str(BUNDLED_PACK), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "+ rule eid-activation-very-low (added)" in out and "    -below: 0.5" in out and "    - BQP" in out
+    assert main(["rules", "diff", "--format", "json", str(BUNDLED_PACK), str(new)]) == 1
+    assert json.loads(capsys.readouterr().out)["rules_removed"] == ["eid-activation-low"]
+    assert main(["rules", "diff", str(BUNDLED_PACK), str(BUNDLED_PACK)]) == 0
+    assert "no rule or roster changes" in capsys.readouterr().out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BAD_RULES, encoding="utf-8")
+    assert main(["rules", "diff", str(BUNDLED_PACK), str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}:5" in err and "2 problem(s) found" in err

@@ -6,20 +6,14 @@ the texts they carry come from ``monitor.http.figures``.
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from monitor.http.figures import indicator_rows, overdue_display, rosters_view
 from monitor.http.protocol import WorkerView
-from monitor.http.views import JSON, Answer, overdue_items, unit_problem, unit_summary
+from monitor.http.views import Answer, json_answer, known_unit, overdue_items, unit_summary
 from rules.state import UnitState
 
 __all__ = ["rosters", "unit_detail", "unit_downloads"]
-
-
-def _json(body: Any, status: int = 200) -> Answer:
-    return Answer(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), JSON)
 
 
 def unit_downloads(unit_id: str) -> dict[str, str]:
@@ -38,17 +32,14 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
     ``display`` texts), its indicators against the targets of the threshold
     rules about them, and the CSV downloads of its lists.
     """
-    problem = unit_problem(unit_id)
-    if problem is not None:
-        return problem
+    state = known_unit(worker, unit_id)
+    if isinstance(state, Answer):
+        return state
     pack = worker.pack
-    state = worker.unit_state(unit_id)
-    if state is None and unit_id not in pack.unit_names:
-        return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
     now = worker.now()
     held = state if state is not None else UnitState(unit_id=unit_id)
     overdue = overdue_items(pack, state, now) if state is not None else []
-    return _json(
+    return json_answer(
         {
             "unit_id": unit_id,
             "unit_name": pack.unit_name(unit_id),
@@ -63,4 +54,4 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
 
 def rosters(worker: WorkerView) -> Answer:
     """``/api/v1/rosters``: the rosters the rules name (the console's overview has a tile per unit of each)."""
-    return _json({"rosters": rosters_view(worker.pack)})
+    return json_answer({"rosters": rosters_view(worker.pack)})

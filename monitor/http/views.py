@@ -50,6 +50,7 @@ __all__ = [
     "healthz",
     "ingest",
     "json_answer",
+    "known_unit",
     "local_units",
     "metrics",
     "overdue",
@@ -472,15 +473,23 @@ def unit_problem(unit_id: str) -> Answer | None:
     return _json({"error": problem}, status=400) if problem is not None else None
 
 
-def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV (its owner)."""
+def known_unit(worker: WorkerView, unit_id: str) -> UnitState | Answer | None:
+    """The unit's state (``None``: rostered, never reported), or a 400 for an impossible id, a 404 for an unknown one."""
     problem = unit_problem(unit_id)
     if problem is not None:
         return problem
-    pack = worker.pack
     state = worker.unit_state(unit_id)
-    if state is None and unit_id not in pack.unit_names:
+    if state is None and unit_id not in worker.pack.unit_names:
         return _json({"error": f"no unit {unit_id}: it has sent no event and is on no roster"}, status=404)
+    return state
+
+
+def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/units/{unit_id}/overdue``: the unit's overdue tasks, as JSON or (``format=csv``) CSV (its owner)."""
+    state = known_unit(worker, unit_id)
+    if isinstance(state, Answer):
+        return state
+    pack = worker.pack
     items = overdue_items(pack, state, worker.now()) if state is not None else []
     if _param(query, "format") == "csv":
         disposition = {"Content-Disposition": attachment(f"overdue-{unit_id}.csv")}

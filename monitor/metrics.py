@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -125,14 +126,29 @@ class Metrics:
         )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)
         build.labels(version=version).set(1)
+        self._pack_info: Gauge | None = None
         if pack_version is not None:
-            pack = Gauge(
+            self._pack_info = Gauge(
                 "compliance_rule_pack_info",
                 "Version of the rule pack the worker evaluates.",
                 ["version"],
                 registry=registry,
             )
-            pack.labels(version=pack_version).set(1)
+            self._pack_info.labels(version=pack_version).set(1)
+            self.pack_applied = Gauge(
+                "compliance_rule_pack_applied_timestamp_seconds",
+                "When the worker began evaluating its rule pack (start, or the last reload).",
+                registry=registry,
+            )
+            self.pack_applied.set_to_current_time()
+
+    def pack_changed(self, old: str, new: str) -> None:
+        """The worker evaluates another rule pack from now on."""
+        if self._pack_info is not None:
+            with contextlib.suppress(KeyError):
+                self._pack_info.remove(old)
+            self._pack_info.labels(version=new).set(1)
+            self.pack_applied.set_to_current_time()
 
 
 def _process_collectors(registry: CollectorRegistry) -> None:
@@ -337,9 +353,13 @@ class StateCollector(Collector):
         max_unlisted_units: int = 200,
     ) -> None:
         self._states = states
-        self._pack = pack
         self._clock = clock
         self._max_unlisted = max_unlisted_units
+        self.use_pack(pack)
+
+    def use_pack(self, pack: RulePack) -> None:
+        """Report under ``pack`` from the next scrape (its rules, kinds, indicators and names)."""
+        self._pack = pack
         # The kind each unit-level deadline counts under in compliance_tasks_overdue.
         self._deadline_kinds = {r.rule.id: pack.selected_kind(r.rule.id) for r in pack.unit_rules}
         self._severities = sorted(

@@ -499,8 +499,10 @@ class _Ending:
 
 
 def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime) -> _Ending:
-    """How a deadline alert ended (completed, completed late, cancelled…) and when."""
+    """How an alert ended (completed, completed late, cancelled, no longer rostered…) and when."""
     rule = compiled.rule
+    if not compiled.covers(state.unit_id):  # the unit left the rule's roster (a new pack)
+        return _Ending("no_longer_rostered", now)
     if not isinstance(rule, DeadlineRule):
         return _Ending("recovered", now)
     kind, name = Subject.parse(subject)

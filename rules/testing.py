@@ -19,13 +19,13 @@ from events.codec import describe_validation_error
 from events.models import Event, IndicatorEvent, TaskStatusEvent
 from rules.alerts import AlertTransition
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import Parsed, load_pack, parse_yaml, validate
+from rules.loader import Parsed, load_pack, parse_yaml, rule_files_in, validate
 from rules.pack import RulePack
 from rules.simulation import Simulation
 from rules.sources import confined
 from rules.state import AlertState
 
-__all__ = ["CaseResult", "RuleTestFile", "pack_directory", "run_test_file"]
+__all__ = ["CaseResult", "RuleTestFile", "checked_pack", "failed_expectations", "pack_directory", "run_test_file"]
 
 
 class TimelineEvent(BaseModel):
@@ -215,3 +215,34 @@ def _rule_files(parsed: Parsed, spec: RuleTestFile) -> list[Path]:
     if problems:
         raise RuleFileError(problems)
     return files
+
+
+def failed_expectations(path: Path) -> list[RuleProblem]:
+    """Every failed expectation of one rule test file as a problem (its file's own mistakes too); ``[]``: it passes."""
+    try:
+        results = run_test_file(path)
+    except RuleFileError as exc:
+        return list(exc.problems)
+    return [
+        RuleProblem(path, result.line, None, result.field, f"{result.name}: {failure}")
+        for result in results
+        for failure in result.failures
+    ]
+
+
+def checked_pack(paths: Iterable[Path]) -> RulePack:
+    """The pack in ``paths``, once it loads and the rule tests among ``paths`` pass.
+
+    What ``rules check`` and ``rules test`` would both say before a pack is put in force.
+
+    Raises:
+        RuleFileError: every problem, of the pack or of a failed test.
+    """
+    paths = list(paths)
+    pack = load_pack(paths)
+    problems = [
+        p for path in rule_files_in(paths) if parse_yaml(path).kind == "tests" for p in failed_expectations(path)
+    ]
+    if problems:
+        raise RuleFileError(problems)
+    return pack

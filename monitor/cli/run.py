@@ -56,6 +56,7 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
         print(banner, flush=True)
     runner = BoundedWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.on_give_up(lambda reason: runner.give_up(_BROKER_LOST, reason))
+    runner.on_reload = worker.reload_rules
     code = 0
     try:
         runner.execute_from_commandline()

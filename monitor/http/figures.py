@@ -63,6 +63,7 @@ _RESOLUTION_TEXT = {
     "recovered": "đã trở lại mức cho phép",
     "no_longer_due": "không còn phải theo dõi",
     "rule_removed": "quy tắc đã được gỡ bỏ",
+    "no_longer_rostered": "đơn vị không còn trong danh sách",
     "reconciled": "đã đối soát lại",
 }
 

@@ -42,6 +42,10 @@ class WorkerView(Protocol):
         """The rules."""
 
     @property
+    def pack_applied_at(self) -> datetime:
+        """Since when the worker evaluates ``pack`` (its start, or the reload that put it in force)."""
+
+    @property
     def topics(self) -> Topics:
         """The topic names."""
 

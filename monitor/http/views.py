@@ -522,8 +522,16 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
 
 
 def rules(worker: WorkerView) -> Answer:
-    """``/api/v1/rules``: the loaded rules, the pack's version and the monitor's."""
-    return _json({"version": worker.pack.version, "monitor_version": VERSION, "rules": rules_view(worker.pack)})
+    """``/api/v1/rules``: the rules in force, the pack's version and since when, and the monitor's version."""
+    pack = worker.pack
+    return _json(
+        {
+            "version": pack.version,
+            "applied_at": worker.pack_applied_at.isoformat(),
+            "monitor_version": VERSION,
+            "rules": rules_view(pack),
+        }
+    )
 
 
 def metrics(worker: WorkerView) -> Answer:

@@ -255,12 +255,15 @@ class Processor:
             if self._store.get(unit_id) is None:
                 self._stage(seed(self._pack, unit_id, now), partition)
         instant = now.timestamp()
+        version = self._pack.version
         due = 0
         for unit_id in self._store.units(partition):
             state = self._store.get(unit_id)
-            at = state.next_wakeup if state is not None else None
-            if state is None or at is None or at > instant:
+            if state is None:
                 continue
+            at = state.next_wakeup
+            if state.pack_version == version and (at is None or at > instant):
+                continue  # nothing due, and evaluated under the pack in force
             due += 1
             started = time.perf_counter()
             try:
@@ -351,6 +354,15 @@ class Processor:
             items = self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
             self._metrics.items_loaded.inc(items)
             self._metrics.load_seconds.set(time.monotonic() - started)
+
+    def use_pack(self, pack: RulePack) -> None:
+        """Evaluate under ``pack`` from the next record (call between records).
+
+        Each unit is evaluated again under it at its partition's next tick: its
+        state says which pack its wake-ups were computed for.
+        """
+        self._pack = pack
+        self._rostered_by_count.clear()
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:
         """Rostered units by partition (computed once per partition count)."""

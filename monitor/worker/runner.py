@@ -11,6 +11,8 @@
   times in a rebalance, each time with new figures: the burst lets those through.
 - No log line shows the user info or query string of a URL (a webhook's
   token, a user in a broker URL): ``monitor.redact``.
+- SIGHUP reloads the rule files (``on_reload``): the worker goes on under
+  the pack it has when the new one does not load or its tests fail.
 - ``exit_code`` lets a part of the worker that gave up (the broker is gone)
   make the process end non-zero, so the orchestrator restarts it.
 """
@@ -22,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from faust.worker import Worker as FaustWorker
@@ -80,6 +82,19 @@ class BoundedWorker(FaustWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stopping = False
+        #: What SIGHUP does (reload the rule files), set by whoever runs the worker.
+        self.on_reload: Callable[[], Coroutine[Any, Any, object]] | None = None
+
+    def install_signal_handlers(self) -> None:
+        """Faust's handlers, and SIGHUP: reload the rules (as Prometheus does)."""
+        super().install_signal_handlers()
+        self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        if self.on_reload is None or self._stopping:
+            return
+        log.warning("SIGHUP: reloading the rules")
+        self.loop.create_task(self.on_reload(), name="reload-rules")
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         """After faust set up logging: hold back repeats and redact URLs' secrets on every handler."""

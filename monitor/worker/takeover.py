@@ -100,6 +100,10 @@ class Takeover:
         self._suspects: dict[int, tuple[float, set[str]]] = {}  # partition → (taken over at, fingerprints)
         self._handled: dict[tuple[str, int], int] = {}  # last offset handled per data topic-partition
 
+    def use_pack(self, pack: RulePack) -> None:
+        """Restate lost alerts under ``pack`` from now on."""
+        self._pack = pack
+
     def reset(self) -> None:
         """Partitions may have moved (a rebalance): check each against the topic again."""
         self._settled.clear()

@@ -26,7 +26,7 @@ from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.targets import parse_targets
 from monitor.delivery.webhook import WebhookSink
-from monitor.exceptions import Fenced, StoreUnavailable
+from monitor.exceptions import Fenced, MonitorError, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
@@ -51,8 +51,11 @@ from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
 from rules.alerts import AlertTransition
+from rules.diff import pack_diff
+from rules.exceptions import RuleFileError
 from rules.pack import RulePack
 from rules.state import AlertState, UnitState
+from rules.testing import checked_pack
 
 __all__ = ["Worker"]
 
@@ -105,6 +108,7 @@ class Worker:
         self.topics = Topics(settings.topic_prefix)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = Metrics(self.registry, VERSION, pack.version)
+        self.pack_applied_at = clock()
         clock = NeverBackwards(clock)
         self._clock = clock
         self.app = build_app(settings)
@@ -203,7 +207,8 @@ class Worker:
         )
         self.app.handled_through = self.fetch_guard.handled_through
         self.ticks = TickSource(self._send_tick, self._assigned, settings.tick_interval, clock)
-        self.registry.register(StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units))
+        self._state_collector = StateCollector(self._owned_states, pack, clock, settings.max_unlisted_units)
+        self.registry.register(self._state_collector)
         self.registry.register(
             OperatorCollector(self._consumer_lag, lambda: recovery_snapshot(self.app.tables.recovery))  # type: ignore[attr-defined]
         )
@@ -320,6 +325,49 @@ class Worker:
             return {}
         metadata = self.app.router.table_metadata(self._items_table)
         return {p: url for url, topics in metadata.items() for parts in topics.values() for p in parts}
+
+    async def reload_rules(self) -> bool:
+        """Read the rule files again (SIGHUP); whether the worker now evaluates what they say.
+
+        The new pack must load and the rule tests among the files must pass, as
+        ``rules check`` and ``rules test`` would say; otherwise every problem is
+        logged and the pack in force stays. A new pack takes over between two
+        records, on every partition at once, and each unit is evaluated under it
+        at once (a tick): rules added fire, alerts of rules removed resolve
+        (``rule_removed``), of units off a roster too (``no_longer_rostered``).
+        """
+        old = self.pack
+        try:
+            pack = await asyncio.to_thread(checked_pack, self.settings.rules)
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                log.error("rules not reloaded: %s", problem)
+            log.error("rules not reloaded: %d problem(s); pack %s stays in force", len(exc.problems), old.version)
+            return False
+        except (OSError, MonitorError) as exc:
+            log.error("rules not reloaded: %s; pack %s stays in force", exc, old.version)
+            return False
+        if pack.version == old.version:
+            log.warning("rules reloaded: pack %s, unchanged", old.version)
+            return True
+        diff = pack_diff(old, pack)
+        async with self._handling:  # between records
+            self.pack, self.pack_applied_at = pack, self._clock()
+            self.processor.use_pack(pack)
+            self.takeover.use_pack(pack)
+            self._state_collector.use_pack(pack)
+            self.metrics.pack_changed(old.version, pack.version)
+        log.warning(
+            "rules reloaded: pack %s → %s (%d rule(s) added, %d removed, %d changed, %d roster(s) changed)",
+            old.version,
+            pack.version,
+            len(diff.added),
+            len(diff.removed),
+            len(diff.changed),
+            len(diff.rosters) + len(diff.rosters_added) + len(diff.rosters_removed),
+        )
+        await self.ticks.tick()  # every unit evaluated under the new pack now, not at the next interval
+        return True
 
     def on_give_up(self, give_up: Callable[[str], None]) -> None:
         """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""

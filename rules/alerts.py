@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from json.encoder import encode_basestring as _quote  # what json.dumps uses, ensure_ascii=False
 from typing import Literal, Protocol, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["AlertFilter", "AlertTransition", "TransitionKey", "fingerprint", "transition_key"]
+__all__ = ["AlertFilter", "AlertTransition", "TransitionKey", "due_instant", "fingerprint", "transition_key"]
 
 
 def fingerprint(identity: Mapping[str, str]) -> str:
@@ -46,6 +47,18 @@ class AlertTransition(BaseModel):
     def unit_id(self) -> str:
         """The unit the alert is about."""
         return self.labels.get("unit_id", "")
+
+
+def due_instant(annotations: Mapping[str, str]) -> datetime | None:
+    """The ``due`` annotation of a deadline alert as an instant; ``None`` when absent or not an aware ISO instant."""
+    text = annotations.get("due")
+    if not text:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:  # a record from elsewhere: no due instant to count from
+        return None
+    return instant if instant.tzinfo is not None else None
 
 
 #: What makes two records of one fingerprint the same transition: status, stage and warning step.

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.aggregate import AggregateRule
-from rules.alerts import AlertTransition
+from rules.alerts import AlertTransition, due_instant
 from rules.calendar import whole_days
 from rules.deadline import DeadlineRule, counts_working_days, due_is_date
 from rules.display import date_text, datetime_text, due_text, late_text, overdue_text
@@ -123,9 +123,8 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
     }
     working = isinstance(rule, DeadlineRule) and counts_working_days(rule)
     firing = not isinstance(alert, AlertTransition) or alert.status == "firing"
-    due = annotations.get("due")
-    if due:
-        instant = datetime.fromisoformat(due)
+    instant = due_instant(annotations)
+    if instant is not None:
         shown["due"] = due_text(instant, tz, _due_reads_as_date(rule, instant, tz))
         if firing and alert.stage == "overdue":
             days = days_overdue(compiled, instant, now) if compiled is not None else whole_days(instant, now, tz)

@@ -27,7 +27,7 @@ from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
 from monitor.version import VERSION
-from rules.alerts import AlertFilter, AlertTransition
+from rules.alerts import AlertFilter, AlertTransition, due_instant
 from rules.base import Severity
 from rules.deadline import DeadlineRule, task_due
 from rules.engine import is_overdue, is_unit_overdue
@@ -130,12 +130,9 @@ SORTS = ("attention", "newest", "unit")
 
 def _since(alert: Mapping[str, Any]) -> str:
     """When the alert's trouble began: the due instant of an overdue task, else when it started firing (ISO, UTC)."""
-    due = alert.get("annotations", {}).get("due")
-    if due and alert.get("stage") == "overdue":
-        try:
-            return datetime.fromisoformat(due).astimezone(UTC).isoformat()
-        except (ValueError, TypeError):  # not an instant (a record from elsewhere): when it started firing
-            pass
+    due = due_instant(alert.get("annotations", {}))
+    if due is not None and alert.get("stage") == "overdue":
+        return due.astimezone(UTC).isoformat()
     return datetime.fromisoformat(str(alert.get("starts_at"))).astimezone(UTC).isoformat()
 
 

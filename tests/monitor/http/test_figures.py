@@ -137,3 +137,11 @@ def test_worst_severity_and_rosters() -> None:
     assert [r["roster"] for r in rosters] == ["provinces-63", "ministries"]
     assert rosters[0]["units"][0] == {"id": "VN-44", "name": "An Giang", "kind": "province"}
     assert sum(len(r["units"]) for r in rosters) == len(bundled.rostered_units) == 63 + 23
+
+
+def test_a_due_that_is_no_aware_instant_is_no_due_and_breaks_no_answer() -> None:
+    from rules.alerts import due_instant
+
+    assert due_instant({"due": "2024-07-20T00:00:00+07:00"}) is not None
+    assert due_instant({"due": "2024-05-02"}) is None and due_instant({"due": "soon"}) is None
+    assert due_instant({}) is None

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from monitor.background import Background
+from monitor.background import Background, bounded
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
@@ -565,22 +565,26 @@ class Worker:
             self.processor.keep(set())
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
+        # Each part stops within its own bound, and one that fails or hangs is logged and passed:
+        # the rest (the producer's flush, the web server) still stop within the worker's deadline.
         self.ticks.stop()
-        await self.membership.stop()
-        await self.broker_watch.stop()
-        await self.fetch_guard.stop()
-        await self._flusher.stop()
+        parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("membership", self.membership.stop),
+            ("broker watch", self.broker_watch.stop),
+            ("fetch guard", self.fetch_guard.stop),
+            ("state flusher", self._flusher.stop),
+            ("alert ledger read-through", self._ledger_reader.stop),
+            ("alert ledger", self._ledger_follower.stop),
+        ]
         if self._admin is not None:
-            with contextlib.suppress(Exception):
-                await self._admin.close()
-        await self._ledger_reader.stop()
-        await self._ledger_follower.stop()
+            parts.append(("admin client", self._admin.close))
         if self._history_indexer is not None:
-            await self._history_indexer.stop()
+            parts.append(("alert history indexer", self._history_indexer.stop))
+        parts.extend((f"{type(sink).__name__}", sink.stop) for sink in self.sinks)
+        for name, stop in parts:
+            await bounded(name, stop())
         if self.history is not None:
             self.history.close()
-        for sink in self.sinks:
-            await sink.stop()
 
     async def _resend_firing(self) -> None:
         if self.alertmanager is not None and self.is_ready():

@@ -130,6 +130,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             # Event streams were open a moment ago: the worker still stops at once, not by its 9 s deadline.
             started = time.monotonic()
             assert worker.stop() == 0 and time.monotonic() - started < 8, worker.log.read_text()[-3000:]
+            # … and no part of it was left behind on the way (the log would name it, with its stack).
+            assert "did not stop within" not in worker.log.read_text(), worker.log.read_text()[-6000:]
 
 
 def _no_csp_violation(page: Any) -> None:

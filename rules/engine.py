@@ -182,7 +182,7 @@ def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
         annotations={**alert.annotations, "reconciled": "true"},
         value=None,
         event_ids=[],
-        rule_version=compiled.version if compiled is not None else "",
+        rule_version=pack.rule_version(compiled),
     )
 
 
@@ -370,7 +370,7 @@ def _reconcile(
                 wakeup = change
         for rule_id in stragglers:
             if pack.by_id(rule_id) is None:
-                _resolve_orphans(draft, subject, rule_id, now)
+                _resolve_orphans(pack, draft, subject, rule_id, now)
         draft.put_wakeup(subject, wakeup.timestamp() if wakeup is not None else None)
     return draft.finish(pack.version)
 
@@ -410,7 +410,7 @@ def _settle(
         details=dict(condition.details),
     )
     draft.put_alert(fp, alert)
-    draft.transitions.append(_firing(compiled, state, subject, alert, condition))
+    draft.transitions.append(_firing(pack, compiled, state, subject, alert, condition))
     return change
 
 
@@ -477,14 +477,19 @@ def _record(
 
 
 def _firing(
-    compiled: CompiledRule, state: UnitState, subject: SubjectKey, alert: AlertState, condition: Condition
+    pack: RulePack,
+    compiled: CompiledRule,
+    state: UnitState,
+    subject: SubjectKey,
+    alert: AlertState,
+    condition: Condition,
 ) -> AlertTransition:
     return _record(
         alert,
         annotations=alert.annotations,  # the alert was built from this condition: its details and step
         value=condition.value,
         event_ids=_event_ids(state, subject),
-        rule_version=compiled.version,
+        rule_version=pack.rule_version(compiled),
     )
 
 
@@ -551,12 +556,12 @@ def _resolved(
         annotations=annotations,
         value=report.value if report is not None else None,
         event_ids=_event_ids(state, subject, event),
-        rule_version=compiled.version,
+        rule_version=pack.rule_version(compiled),
         ends_at=max(ending.at, alert.starts_at),
     )
 
 
-def _resolve_orphans(draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
+def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
     """Alerts of a rule that left the pack resolve instead of firing forever."""
     for fp, alert in list(draft.alerts.items()):
         if alert.subject != subject or alert.rule_id != rule_id:
@@ -568,7 +573,7 @@ def _resolve_orphans(draft: _Draft, subject: SubjectKey, rule_id: str, now: date
                 annotations={"summary": alert.summary, "resolution": "rule_removed"},
                 value=None,
                 event_ids=_event_ids(draft.state, subject),
-                rule_version="",
+                rule_version=pack.rule_version(None),
                 ends_at=max(now, alert.starts_at),
             )
         )

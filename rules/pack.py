@@ -141,9 +141,15 @@ class RulePack:
 
     @cached_property
     def version(self) -> str:
-        """Changes whenever any rule (or its group, calendar or roster) changes."""
-        joined = ",".join(sorted(f"{r.rule.id}={r.version}" for r in self.rules))
-        return hashlib.sha256(joined.encode()).hexdigest()[:12]
+        """Changes whenever any rule (or its group, calendar or roster), a unit's name or an indicator's bounds do."""
+        parts = sorted(f"{r.rule.id}={r.version}" for r in self.rules)
+        parts += sorted(f"unit {unit}={name}" for unit, name in self.unit_names.items())
+        parts += sorted(f"bounds {name}={b.model_dump_json()}" for name, b in self.indicator_bounds.items())
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+    def rule_version(self, compiled: CompiledRule | None) -> str:
+        """What an alert record says it was evaluated under: ``PACK/RULE`` (``PACK/`` for a rule the pack lacks)."""
+        return f"{self.version}/{compiled.version if compiled is not None else ''}"
 
     @cached_property
     def known_kinds(self) -> frozenset[str]:

@@ -26,7 +26,7 @@ def test_an_event_already_overdue_fires_once_with_identity_labels(tmp_path: Path
     assert firing.fingerprint == fingerprint({"alertname": "task-overdue", "unit_id": "VN-40", "task_id": "T-1"})
     assert firing.starts_at == vn(2024, 7, 20)
     assert firing.event_ids == [event.event_id]
-    assert firing.rule_version == rules.rules[0].version
+    assert firing.rule_version == f"{rules.version}/{rules.rules[0].version}"  # the pack's, then the rule's
     assert "Kế hoạch kiểm tra" in firing.annotations["summary"]
     # Time passing does not fire it again.
     assert advance(rules, result.state, vn(2024, 7, 30)).transitions == ()

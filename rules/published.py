@@ -139,4 +139,3 @@ class PackTimeline:
                 break
             found = pack
         return found
-

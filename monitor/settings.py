@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def rules_from_topic(self) -> bool:
+        """Whether the worker follows the rules topic: no rule files were named (``--rules``, ``MONITOR_RULES``)."""
+        return "rules" not in self.model_fields_set
+
+    @property
     def colour(self) -> bool:
         """Whether output may be coloured at all (a terminal is also needed): not when ``NO_COLOR`` is set."""
         return not self.no_color

@@ -1,4 +1,9 @@
-"""``monitor rules check``, ``monitor rules test`` and ``monitor rules diff``.
+"""``monitor rules check``, ``test``, ``diff``, ``apply`` and ``history``.
+
+``rules apply DIR`` refuses a pack that does not load or whose rule tests fail
+(exit 1, every problem listed), shows what it changes against the pack in
+force on the rules topic, and (unless ``--dry-run``) publishes it as one
+record; ``rules history`` lists the packs applied, with their diffs.
 
 Exit status: 0 all good, 1 problems found or a rule test failed, 2 a usage or configuration error (a path that
 does not exist, nothing to test). ``rules diff`` exits 0 when the packs hold the same rules and rosters, 1 when
@@ -10,17 +15,27 @@ when ``NO_COLOR`` is set.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import socket
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from monitor.cli.common import ExitCode, existing_files, settings_from
 from monitor.exceptions import MonitorError
-from rules.diff import pack_diff
+from monitor.kafka.client import client_options
+from monitor.kafka.topics import Topics, ensure_topics
+from monitor.settings import Settings
+from monitor.state.packs import PackEntry, publish_pack, read_packs
+from rules.diff import PackDiff, pack_diff
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import load_pack, parse_yaml, rule_files_in
+from rules.loader import BUNDLED_PACK, load_pack, parse_yaml, rule_files_in
 from rules.pack import RulePack
+from rules.published import PublishedPack, pack_files
+from rules.testing import checked_pack
 
 __all__ = ["problem_record", "register"]
 
@@ -138,15 +153,146 @@ def cmd_rules_diff(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(diff.as_json(), ensure_ascii=False, indent=2))
     else:
-        out = _Style(sys.stdout, settings_from(args).colour)
-        for line in diff.text().splitlines():
-            code = _GREEN if line.lstrip().startswith("+") else _RED if line.lstrip().startswith("-") else ""
-            print(out(code, line) if code else line)
+        _print_diff(diff, _Style(sys.stdout, settings_from(args).colour))
     return 0 if diff.empty else 1
 
 
+def _print_diff(diff: PackDiff, out: _Style) -> None:
+    for line in diff.text().splitlines():
+        code = _GREEN if line.lstrip().startswith("+") else _RED if line.lstrip().startswith("-") else ""
+        print(out(code, line) if code else line, file=out.stream)
+
+
+def _rules_topic(args: argparse.Namespace) -> tuple[Settings, str, list[PackEntry]]:
+    """The settings, the rules topic (created if missing) and every record it holds."""
+    settings = settings_from(args)
+    topics = Topics(settings.topic_prefix)
+    client = client_options(settings)
+
+    async def read() -> list[PackEntry]:
+        await ensure_topics(
+            settings.bootstrap_servers, topics, 1, settings.replication_factor, only=(topics.rules,), **client
+        )
+        return await read_packs(settings.bootstrap_servers, topics.rules, client)
+
+    return settings, topics.rules, asyncio.run(read())
+
+
+def _in_force(entries: Sequence[PackEntry]) -> PackEntry | None:
+    """The entry workers evaluate under: the newest record that holds a pack."""
+    return next((e for e in reversed(entries) if e.pack is not None), None)
+
+
+def cmd_rules_apply(args: argparse.Namespace) -> int:
+    """Check and test a pack, show what it changes, and publish it to the rules topic for every worker."""
+    (directory,) = existing_files([args.directory], directories=True)
+    if not directory.is_dir():
+        raise MonitorError(f"{directory} is a file; rules apply takes the pack's directory (rules, rosters, tests)")
+    err = _Style(sys.stderr, settings_from(args).colour)
+    try:
+        pack = checked_pack([directory])  # it loads, and its own rule tests pass
+        files = pack_files(directory)
+        record = PublishedPack.of(
+            pack, files, applied_at=datetime.now(UTC), applied_by=args.by or _applier(), message=args.message or ""
+        )
+        record.load()  # as every worker will load it: from the record's files alone
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            print(err.problem(problem), file=sys.stderr)
+        print(err(_RED, f"{len(exc.problems)} problem(s) found; nothing published"), file=sys.stderr)
+        return int(ExitCode.FAILED)
+    settings, topic, entries = _rules_topic(args)
+    current = _in_force(entries)
+    if current is not None and current.pack is not None:
+        print(
+            f"in force: pack {current.pack.version}, applied {current.pack.applied_at:%Y-%m-%d %H:%M %Z} "
+            f"by {current.pack.applied_by}" + (f": {current.pack.message}" if current.pack.message else "")
+        )
+        try:
+            before = current.pack.load()
+        except RuleFileError:
+            before = None
+            print(err(_RED, f"the pack in force ({current.pack.version}) does not load here; no diff"), file=sys.stderr)
+    else:
+        print(f"in force: the bundled pack (the rules topic {topic} holds none)")
+        before = load_pack([BUNDLED_PACK])
+    if before is not None:
+        _print_diff(pack_diff(before, pack), _Style(sys.stdout, settings.colour))
+    if current is not None and current.pack is not None and current.pack.version == pack.version:
+        print(f"pack {pack.version} is in force already: nothing published")
+        return 0
+    if args.dry_run:
+        print("dry run: nothing published")
+        return 0
+    offset = asyncio.run(publish_pack(settings.bootstrap_servers, topic, client_options(settings), record))
+    print(
+        f"applied pack {pack.version} ({len(pack.rules)} rules) to {topic} at offset {offset}: "
+        "every worker evaluates under it from its next tick"
+    )
+    return 0
+
+
+def _applier() -> str:
+    """Who applies a pack when ``--by`` is not given: the login name and the host."""
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or os.environ.get("USERNAME") or "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def cmd_rules_history(args: argparse.Namespace) -> int:
+    """The packs applied to the rules topic, oldest first, each with what it changed."""
+    _, topic, entries = _rules_topic(args)
+    if args.format == "jsonl":  # the records themselves: what ``monitor replay --packs`` reads
+        for entry in entries:
+            if entry.pack is not None:
+                print(entry.pack.model_dump_json())
+        return 0
+    shown: list[dict[str, Any]] = []
+    previous: RulePack | None = None
+    out = _Style(sys.stdout, settings_from(args).colour)
+    for entry in entries:
+        item: dict[str, Any] = {"offset": entry.offset, "published_at": entry.published_at.isoformat()}
+        diff: PackDiff | None = None
+        if entry.pack is None:
+            item["problem"] = entry.problem
+        else:
+            published = entry.pack
+            item |= {
+                "version": published.version,
+                "applied_at": published.applied_at.isoformat(),
+                "applied_by": published.applied_by,
+                "message": published.message,
+            }
+            try:
+                loaded = published.load()
+            except RuleFileError as exc:
+                item["problem"] = f"does not load: {exc.problems[0]}"
+            else:
+                diff = pack_diff(previous, loaded) if previous is not None else None
+                item["changes"] = diff.as_json() if diff is not None else None
+                previous = loaded
+        shown.append(item)
+        if args.format == "text":
+            head = f"offset {entry.offset}: "
+            if entry.pack is None:
+                print(head + f"not a pack ({entry.problem})")
+                continue
+            print(
+                out(_BOLD, head + f"pack {entry.pack.version}") + f" applied {entry.pack.applied_at:%Y-%m-%d %H:%M %Z} "
+                f"by {entry.pack.applied_by}" + (f": {entry.pack.message}" if entry.pack.message else "")
+            )
+            if "problem" in item:
+                print(f"  {item['problem']}")
+            elif diff is not None:
+                _print_diff(diff, out)
+    if args.format == "json":
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+    elif not entries:
+        print(f"the rules topic {topic} holds no pack: workers evaluate the bundled pack")
+    return 0
+
+
 def register(commands: Any) -> None:
-    """Add ``rules check``, ``rules test`` and ``rules diff``."""
+    """Add ``rules check``, ``test``, ``diff``, ``apply`` and ``history``."""
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_commands.add_parser("check", help="validate rule files")
@@ -161,6 +307,25 @@ def register(commands: Any) -> None:
     diff.add_argument("old", help="the pack in force: a rule file or directory")
     diff.add_argument("new", help="the pack to compare with it")
     diff.set_defaults(func=cmd_rules_diff)
+    apply = rules_commands.add_parser(
+        "apply",
+        help="check and test a pack directory, then publish it to the rules topic: every worker switches to it",
+    )
+    apply.add_argument("directory", help="the pack: a directory of rule, roster and rule-test files")
+    apply.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    apply.add_argument("--message", "-m", help="why this pack is applied (kept with it in the history)")
+    apply.add_argument("--by", help="who applies it (default: login name and host)")
+    apply.add_argument("--dry-run", action="store_true", help="show what would change; publish nothing")
+    apply.set_defaults(func=cmd_rules_apply)
+    history = rules_commands.add_parser("history", help="the packs applied to the rules topic, with their diffs")
+    history.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
+    history.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl"),
+        default="text",
+        help="text (default), json, or jsonl: the pack records themselves, for monitor replay --packs",
+    )
+    history.set_defaults(func=cmd_rules_history)
     for command in (check, test, diff):
         command.add_argument(
             "--format",

@@ -13,6 +13,7 @@ from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.topics import Topics
 from monitor.settings import Settings
 from monitor.state.history import AlertHistory
+from monitor.state.packs import PackLog
 from rules.alerts import AlertTransition
 from rules.pack import RulePack
 from rules.state import UnitState
@@ -44,6 +45,10 @@ class WorkerView(Protocol):
     @property
     def pack_applied_at(self) -> datetime:
         """Since when the worker evaluates ``pack`` (its start, or the reload that put it in force)."""
+
+    @property
+    def pack_log(self) -> PackLog:
+        """The packs the worker has evaluated under or read from the rules topic, oldest first."""
 
     @property
     def topics(self) -> Topics:

@@ -240,6 +240,14 @@ class Rules(web.View):
         return _send(self, views.rules(_worker(self)))
 
 
+@blueprint.route("/api/v1/rules/history", name="rules-history")
+class RulesHistory(web.View):
+    """The rule packs this worker has known, with their diffs."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return _send(self, views.rules_history(_worker(self)))
+
+
 @blueprint.route("/metrics", name="metrics")
 class Metrics(web.View):
     """Prometheus metrics."""

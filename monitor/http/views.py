@@ -21,15 +21,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.http.cluster import RETRY_AFTER_SECONDS
 from monitor.http.download import attachment, unit_id_problem
-from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
+from monitor.http.figures import ALERT_COLUMNS, DEFAULT_TZ, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
+from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
 from rules.alerts import AlertFilter, AlertTransition, due_instant
 from rules.base import Severity
 from rules.deadline import DeadlineRule, task_due
+from rules.display import datetime_text
 from rules.engine import is_overdue, is_unit_overdue
 from rules.messages import days_overdue
 from rules.pack import RulePack
@@ -519,16 +521,47 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
 
 
 def rules(worker: WorkerView) -> Answer:
-    """``/api/v1/rules``: the rules in force, the pack's version and since when, and the monitor's version."""
+    """``/api/v1/rules``: the rules in force, the pack's version, since when and where from, the monitor's version."""
     pack = worker.pack
+    active = _active_entry(worker)
+    tz = pack.rules[0].tz if pack.rules else DEFAULT_TZ
     return _json(
         {
             "version": pack.version,
             "applied_at": worker.pack_applied_at.isoformat(),
+            "display": {"applied_at": datetime_text(worker.pack_applied_at, tz)},
+            "source": active.source if active is not None else None,
+            "applied_by": active.applied_by if active is not None else None,
+            "message": active.message if active is not None else None,
             "monitor_version": VERSION,
             "rules": rules_view(pack),
         }
     )
+
+
+def _active_entry(worker: WorkerView) -> AppliedPack | None:
+    """The last entry of the worker's pack log that is the pack in force."""
+    return next((e for e in reversed(worker.pack_log.entries()) if e.pack is worker.pack), None)
+
+
+def rules_history(worker: WorkerView) -> Answer:
+    """``/api/v1/rules/history``: the packs this worker has known, newest first, each with what it changed."""
+    active = _active_entry(worker)
+    versions = [
+        {
+            "version": entry.version,
+            "active": entry is active,
+            "applied_at": entry.applied_at.isoformat(),
+            "applied_by": entry.applied_by,
+            "message": entry.message,
+            "source": entry.source,
+            "problem": entry.problem,
+            "changes": diff.as_json() if diff is not None else None,
+            "diff": diff.text() if diff is not None else None,
+        }
+        for entry, diff in worker.pack_log.with_diffs()
+    ]
+    return _json({"active": worker.pack.version, "versions": versions})
 
 
 def metrics(worker: WorkerView) -> Answer:

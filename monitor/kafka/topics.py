@@ -47,6 +47,11 @@ class Topics:
         return f"{self.prefix}dead-letter"
 
     @property
+    def rules(self) -> str:
+        """The rule packs applied (``monitor rules apply``): one partition, compacted by pack version."""
+        return f"{self.prefix}rules"
+
+    @property
     def partitioned(self) -> tuple[str, ...]:
         """Topics whose partition N holds the state of the same units."""
         return (self.task_status, self.indicators, self.ticks)
@@ -54,7 +59,7 @@ class Topics:
     @property
     def all(self) -> tuple[str, ...]:
         """Every topic the monitor reads or writes."""
-        return (*self.partitioned, self.alerts, self.dead_letter)
+        return (*self.partitioned, self.alerts, self.dead_letter, self.rules)
 
     def kind_of(self, topic: str) -> EventKind:
         """The kind of a bare event on an ingress topic."""
@@ -65,20 +70,30 @@ class Topics:
         return self.task_status if isinstance(event, TaskStatusEvent) else self.indicators
 
 
+def _new_topic(topics: Topics, name: str, partitions: int, replication: int) -> NewTopic:
+    if name == topics.rules:  # every worker reads all of it; compaction keeps the last record of each version
+        config = {"cleanup.policy": "compact"}
+        return NewTopic(name, num_partitions=1, replication_factor=replication, topic_configs=config)
+    return NewTopic(name, num_partitions=partitions, replication_factor=replication)
+
+
 async def ensure_topics(
-    bootstrap_servers: str, topics: Topics, partitions: int, replication: int = 1, **client: Any
+    bootstrap_servers: str,
+    topics: Topics,
+    partitions: int,
+    replication: int = 1,
+    only: tuple[str, ...] | None = None,
+    **client: Any,
 ) -> list[str]:
-    """Create the monitor's topics that do not exist yet; return the names created."""
+    """Create the monitor's topics (or those of ``only``) that do not exist yet; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="compliance-monitor-admin", **client)
     await start_client(admin, bootstrap_servers)
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in topics.all if name not in existing]
+        missing = [name for name in (only or topics.all) if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker created them first
-                await admin.create_topics(
-                    [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
-                )
+                await admin.create_topics([_new_topic(topics, name, partitions, replication) for name in missing])
         return missing
     finally:
         await admin.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -37,6 +38,7 @@ from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
 from monitor.state.indexer import HistoryIndexer, index_matches_topic
 from monitor.state.ledger import AlertLedger, LedgerFollower
+from monitor.state.packs import AppliedPack, PackEntry, PackFollower, PackLog
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.worker.app import build_app
@@ -60,6 +62,16 @@ from rules.testing import checked_pack
 __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
+
+#: Where, under the data directory, a worker writes the packs it read from the rules topic (one directory each).
+PACKS_DIR = "rule-packs"
+
+
+def _files_source(settings: Settings) -> str:
+    where = ", ".join(map(str, settings.rules))
+    return (
+        f"the bundled pack {where} (the rules topic holds none yet)" if settings.rules_from_topic else f"files {where}"
+    )
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -109,6 +121,9 @@ class Worker:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = Metrics(self.registry, VERSION, pack.version)
         self.pack_applied_at = clock()
+        #: The packs this worker has evaluated under or read from the rules topic, oldest first.
+        self.pack_log = PackLog()
+        self.pack_log.add(AppliedPack(pack.version, self.pack_applied_at, "", "", _files_source(settings), pack))
         clock = NeverBackwards(clock)
         self._clock = clock
         self.app = build_app(settings)
@@ -212,6 +227,12 @@ class Worker:
         self.registry.register(
             OperatorCollector(self._consumer_lag, lambda: recovery_snapshot(self.app.tables.recovery))  # type: ignore[attr-defined]
         )
+        # Without rule files named, the rules are the rules topic's newest pack (the bundled one until it holds one).
+        self._packs: PackFollower | None = None
+        self._packs_taken = 0  # entries of the rules topic looked at
+        if settings.rules_from_topic:
+            self._packs = PackFollower(settings.bootstrap_servers, self.topics.rules, client_options(settings))
+        self._pack_applier = Background("rule-pack-applier", self._apply_packs)
         self.app.agent(self._ingress, name="compliance-process")(self._process)
         self.app.task(self._start_background)
         self.app.on_before_shutdown.connect(self._stop_background)
@@ -337,6 +358,12 @@ class Worker:
         (``rule_removed``), of units off a roster too (``no_longer_rostered``).
         """
         old = self.pack
+        if self._packs is not None:
+            log.warning(
+                "SIGHUP: this worker follows the rules topic %s; apply rules with `monitor rules apply`",
+                self.topics.rules,
+            )
+            return False
         try:
             pack = await asyncio.to_thread(checked_pack, self.settings.rules)
         except RuleFileError as exc:
@@ -350,24 +377,106 @@ class Worker:
         if pack.version == old.version:
             log.warning("rules reloaded: pack %s, unchanged", old.version)
             return True
-        diff = pack_diff(old, pack)
+        applied = AppliedPack(pack.version, self._clock(), "", "SIGHUP", _files_source(self.settings), pack)
+        self.pack_log.add(applied)
         async with self._handling:  # between records
-            self.pack, self.pack_applied_at = pack, self._clock()
-            self.processor.use_pack(pack)
-            self.takeover.use_pack(pack)
-            self._state_collector.use_pack(pack)
-            self.metrics.pack_changed(old.version, pack.version)
+            self._switch(applied)
+        await self.ticks.tick()  # every unit evaluated under the new pack now, not at the next interval
+        return True
+
+    def _switch(self, applied: AppliedPack) -> None:
+        """Evaluate under ``applied.pack`` from the next record on, on every partition (call between records)."""
+        pack, old = applied.pack, self.pack
+        assert pack is not None
+        diff = pack_diff(old, pack)
+        self.pack, self.pack_applied_at = pack, self._clock()
+        self.processor.use_pack(pack)
+        self.takeover.use_pack(pack)
+        self._state_collector.use_pack(pack)
+        self.metrics.pack_changed(old.version, pack.version)
         log.warning(
-            "rules reloaded: pack %s → %s (%d rule(s) added, %d removed, %d changed, %d roster(s) changed)",
+            "rules: pack %s → %s from %s (%d rule(s) added, %d removed, %d changed, %d roster(s) changed)",
             old.version,
             pack.version,
+            applied.source,
             len(diff.added),
             len(diff.removed),
             len(diff.changed),
             len(diff.rosters) + len(diff.rosters_added) + len(diff.rosters_removed),
         )
-        await self.ticks.tick()  # every unit evaluated under the new pack now, not at the next interval
+
+    async def _apply_packs(self) -> None:
+        """Follow the rules topic: each new newest pack is put in force between two records, then every unit ticked."""
+        assert self._packs is not None
+        while True:
+            await self._packs.changed.wait()
+            self._packs.changed.clear()
+            async with self._handling:
+                switched = await self._take_packs()
+            if switched:
+                await self.ticks.tick()  # every unit evaluated under the new pack now, not at the next interval
+
+    async def _take_packs(self) -> bool:
+        """Load the rules topic's entries not looked at yet; put the newest in force if it loads (call between records).
+
+        Whether the pack in force changed. An entry that does not load is
+        logged, and the pack in force stays.
+        """
+        if self._packs is None:
+            return False
+        new = self._packs.entries[self._packs_taken :]
+        self._packs_taken += len(new)
+        newest: AppliedPack | None = None
+        for entry in new:
+            if entry.pack is None:
+                continue
+            applied = await asyncio.to_thread(self._load_published, entry)
+            self.pack_log.add(applied)
+            newest = applied
+        if newest is None or newest.pack is None or newest.version == self.pack.version:
+            return False
+        self._switch(newest)
         return True
+
+    def _load_published(self, entry: PackEntry) -> AppliedPack:
+        published = entry.pack
+        assert published is not None
+        source = f"rules topic {self.topics.rules} offset {entry.offset}"
+        applied = AppliedPack(published.version, published.applied_at, published.applied_by, published.message, source)
+        try:
+            pack = published.load(self.settings.data_dir / PACKS_DIR)
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                log.error(
+                    "rules topic offset %d: pack %s does not load here: %s", entry.offset, published.version, problem
+                )
+            return dataclasses.replace(applied, problem=f"{len(exc.problems)} problem(s): {exc.problems[0]}")
+        except OSError as exc:
+            log.error(
+                "rules topic offset %d: pack %s cannot be written to disk: %s", entry.offset, published.version, exc
+            )
+            return dataclasses.replace(applied, problem=str(exc))
+        if pack.version != published.version:
+            log.warning(
+                "rules topic offset %d: pack %s loads here as %s (another monitor version applied it)",
+                entry.offset,
+                published.version,
+                pack.version,
+            )
+        return dataclasses.replace(applied, version=pack.version, pack=pack)
+
+    async def _rules_caught_up(self) -> None:
+        """Before a partition's first record after an assignment: the rules topic read to its end, its pack in force.
+
+        So a worker never evaluates a unit under an older pack than the one its
+        last owner evaluated it under (call between records).
+        """
+        if self._packs is None:
+            return
+        if not await self._packs.catch_up(timeout=10.0, stalled_reads=10):
+            log.warning("rules topic not read to its end; going on under pack %s", self.pack.version)
+        if await self._take_packs():
+            self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-new-pack")
 
     def on_give_up(self, give_up: Callable[[str], None]) -> None:
         """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""
@@ -468,6 +577,9 @@ class Worker:
             return {}, []
 
     async def _start_background(self) -> None:
+        if self._packs is not None:
+            await self._packs.start()
+            self._pack_applier.start()
         positions, known = await self._open_history()
         started = time.monotonic()
         await self._ledger_follower.start(positions, known)
@@ -569,6 +681,7 @@ class Worker:
         # the rest (the producer's flush, the web server) still stop within the worker's deadline.
         self.ticks.stop()
         parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("rule pack applier", self._pack_applier.stop),
             ("membership", self.membership.stop),
             ("broker watch", self.broker_watch.stop),
             ("fetch guard", self.fetch_guard.stop),
@@ -578,6 +691,8 @@ class Worker:
         ]
         if self._admin is not None:
             parts.append(("admin client", self._admin.close))
+        if self._packs is not None:
+            parts.append(("rules topic", self._packs.stop))
         if self._history_indexer is not None:
             parts.append(("alert history indexer", self._history_indexer.stop))
         parts.extend((f"{type(sink).__name__}", sink.stop) for sink in self.sinks)
@@ -646,6 +761,7 @@ class Worker:
                 return
             partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
             if not self.takeover.is_settled(record.partition):
+                await self._rules_caught_up()
                 await self.takeover.settle(record.partition, self._assigned(), partitions, now)
                 self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
             if is_tick:

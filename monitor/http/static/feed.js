@@ -498,8 +498,19 @@ function later(fn, ms) {
 let loading = 0;
 let meanwhile = [];                  // transitions that came while an answer was on its way
 
+// The rule pack in force, in the header: its version, since when, and where it came from.
+function showPack() {
+  return getJSON("/api/v1/rules").then((pack) => {
+    const node = $("pack");
+    node.textContent = `Bộ quy tắc ${pack.version} · từ ${pack.display.applied_at}`;
+    node.dataset.version = pack.version;
+    node.title = [pack.source, pack.applied_by, pack.message].filter(Boolean).join(" · ");
+  }, () => null);
+}
+
 function load() {
   const loader = view === "overview" ? loadOverview : view === "unit" ? loadUnit : loadFeed;
+  showPack();
   loading += 1;
   return loader().catch((error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);

@@ -1,0 +1,135 @@
+"""A reader of a whole topic, outside any consumer group: reads its backlog, then follows it.
+
+Every worker reads the alerts topic (``monitor.state.ledger``) and the rules
+topic (``monitor.state.packs``) this way: each one sees every record,
+whoever owns the partitions. ``catch_up`` says when the backlog has been
+read, which is when what the follower built may be taken as the topic's word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from monitor.background import Background
+from monitor.kafka.client import whole_topic_reader
+
+__all__ = ["TopicFollower"]
+
+log = logging.getLogger(__name__)
+
+
+class TopicFollower:
+    """Reads every partition of ``topic`` from given positions (or the beginning) on, handing each batch to ``take``.
+
+    Subclasses say what a batch of records means (``take``); ``what`` names
+    the follower in log lines.
+    """
+
+    what = "topic"
+    poll_ms = 100
+
+    def __init__(self, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._client = client
+        self._consumer: AIOKafkaConsumer | None = None
+        self._follower = Background(self.what, self._follow)
+        self._started = asyncio.Event()
+        self._reads = 0  # reads done, empty or not
+        self._read_once = False  # the topic has been read to the end it had at some point since start
+
+    def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """What the records read mean (in partition order within a batch)."""
+        raise NotImplementedError
+
+    async def start(self, positions: Mapping[int, int] | None = None) -> None:
+        """Connect and start following (returns at once; ``catch_up`` waits for the backlog).
+
+        Args:
+            positions: Where to start reading each partition (from its beginning where none is given).
+        """
+        self._consumer = await whole_topic_reader(self._bootstrap, self._topic, self._client)
+        if not self._consumer.assignment():
+            log.warning("%s: topic %s not found", self.what, self._topic)
+        positions = positions or {}
+        for tp in sorted(self._consumer.assignment()):
+            if tp.partition in positions:
+                self._consumer.seek(tp, positions[tp.partition])
+            else:
+                await self._consumer.seek_to_beginning(tp)
+        self._follower.start()
+        self._started.set()
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=self.poll_ms, max_records=5000)
+            except Exception:  # a broker hiccup: the consumer reconnects by itself
+                log.exception("%s: read failed; retrying", self.what)
+                await asyncio.sleep(1)
+                continue
+            self._reads += 1
+            records = [r for batch in batches.values() for r in batch]
+            if records:
+                self.take(records)
+
+    async def catch_up(self, timeout: float = 30.0, *, stalled_reads: int = 30) -> bool:
+        """Wait until everything on the topic now has been read; ``False`` if that took too long.
+
+        The end is reached when every position is at the end offset the broker
+        reports, or when ``stalled_reads`` reads in a row have moved no
+        position: a broker can report an end it cannot serve (the embedded one,
+        restarted empty while a producer still retried, reports records it
+        never stored), and a read that returns nothing is the last word.
+        """
+        await self._started.wait()
+        consumer = self._consumer
+        assert consumer is not None
+        tps = list(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        reached: int | None = None
+        last: tuple[list[int], int] | None = None  # positions, and the read count when they last moved
+        while asyncio.get_running_loop().time() < deadline:
+            if reached is None:
+                positions = [await consumer.position(tp) for tp in tps]
+                if last is None or last[0] != positions:
+                    last = (positions, self._reads)
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    reached = self._reads
+                elif self._reads >= last[1] + stalled_reads:
+                    log.warning(
+                        "%s: the broker reports records it does not serve; taking %s as the end", self.what, positions
+                    )
+                    reached = self._reads
+            elif self._reads >= reached + 2:
+                # The embedded broker reports an end offset short of its last batch's records,
+                # which a read still returns: caught up once a read begun after the end was reached is done.
+                self._read_once = True
+                return True
+            await asyncio.sleep(0.05)
+        log.warning("%s did not catch up within %.0fs", self.what, timeout)
+        return False
+
+    @property
+    def current(self) -> bool:
+        """Whether the topic has been read to its end once since start: what was built is the topic's word."""
+        return self._read_once
+
+    async def read_through(self) -> None:
+        """Catch up once, however long it takes (``current`` is true after)."""
+        while not await self.catch_up():
+            pass
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self._follower.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()

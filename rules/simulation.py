@@ -3,24 +3,28 @@
 The simulation is the same engine the worker runs (``apply_event``,
 ``advance``, ``seed``), driven by a clock that jumps from one instant at
 which something is due to the next, so it finds every transition a worker
-ticking continuously would.
+ticking continuously would. The rules may change on the way (``use_pack``,
+a ``PackTimeline`` in ``replay``), as they do when a pack is applied to
+running workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from events.models import Event
 from rules.alerts import AlertTransition
 from rules.engine import Result, advance, apply_event, seed
 from rules.pack import RulePack
+from rules.published import PackTimeline
 from rules.state import UnitState
 
 __all__ = ["Simulation", "TimedTransition", "replay"]
 
 _MAX_STEPS = 1_000_000  # a timeline that needs more wake-ups than this is a bug, not a test
+_ALWAYS = datetime.min.replace(tzinfo=UTC)  # when a plain pack, replayed alone, was applied
 
 #: An alert transition and the simulated instant it happened at.
 TimedTransition = tuple[datetime, AlertTransition]
@@ -61,6 +65,21 @@ class Simulation:
             raise RuntimeError(f"simulation did not settle before {until}")
         self.clock = max(self.clock, until)
 
+    def use_pack(self, pack: RulePack, at: datetime) -> None:
+        """Switch to ``pack`` at ``at``, as a worker does when a pack is applied.
+
+        Time runs to ``at`` under the old pack. Then rostered units of the new
+        pack that have no state yet are seeded, and every unit is evaluated
+        under it at once: rules added fire, alerts of removed rules resolve
+        (``rule_removed``), units off a roster resolve (``no_longer_rostered``).
+        """
+        self.run_until(at)
+        self.pack = pack
+        for unit in sorted(pack.rostered_units - self.states.keys()):
+            self._record(at, seed(pack, unit, at))
+        for unit in sorted(self.states):
+            self._record(at, advance(pack, self.states[unit], at))
+
     def deliver(self, event: Event, at: datetime) -> None:
         """Deliver an event at ``at`` (and evaluate what it made due, as the next tick would)."""
         self.run_until(at)
@@ -69,23 +88,46 @@ class Simulation:
 
 
 def replay(
-    pack: RulePack, events: Iterable[Event], *, start: datetime | None = None, until: datetime | None = None
+    pack: RulePack | PackTimeline,
+    events: Iterable[Event],
+    *,
+    start: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[int, list[TimedTransition]]:
     """Deliver recorded events at their ``occurred_at`` between ``start`` and ``until``.
 
-    Both default to the first and the last event. Returns how many events were
-    delivered and the transitions a worker would have written, in order.
+    Both default to the first and the last event. With a ``PackTimeline``, the
+    simulation starts under the pack in force at the start (the first pack if
+    the start is before it) and switches to each later one at its
+    ``applied_at`` up to ``until``; a switch at an event's instant comes first.
+    Returns how many events were delivered and the transitions a worker would
+    have written, in order.
     """
-    # Events the rules refuse (an indicator out of its bounds) are dead-lettered by a worker: never delivered.
-    ordered = sorted((e for e in events if pack.refusal(e) is None), key=lambda e: e.occurred_at)  # stable
+    timeline = pack if isinstance(pack, PackTimeline) else PackTimeline([(_ALWAYS, pack)])
+    if not timeline.entries:
+        raise ValueError("a timeline with no packs")
+    first = timeline.entries[0][1]
+    # Events the pack in force refuses (an indicator out of its bounds) are dead-lettered by a worker: never delivered.
+    ordered = sorted(
+        (e for e in events if (timeline.at(e.occurred_at) or first).refusal(e) is None),
+        key=lambda e: e.occurred_at,  # stable
+    )
     if start is not None:
         ordered = [e for e in ordered if e.occurred_at >= start]
     if until is not None:
         ordered = [e for e in ordered if e.occurred_at <= until]
     if not ordered and (start is None or until is None):
         return 0, []
-    simulation = Simulation.start(pack, start or ordered[0].occurred_at)
+    begin, end = start or ordered[0].occurred_at, until or ordered[-1].occurred_at
+    in_force = max((n for n, (at, _) in enumerate(timeline.entries) if at <= begin), default=0)
+    switches = [(at, p) for at, p in timeline.entries[in_force + 1 :] if at <= end]
+    simulation = Simulation.start(timeline.entries[in_force][1], begin)
     for event in ordered:
+        while switches and switches[0][0] <= event.occurred_at:
+            at, next_pack = switches.pop(0)
+            simulation.use_pack(next_pack, at)
         simulation.deliver(event, event.occurred_at)
-    simulation.run_until(until or ordered[-1].occurred_at)
+    for at, next_pack in switches:
+        simulation.use_pack(next_pack, at)
+    simulation.run_until(end)
     return len(ordered), simulation.transitions

@@ -4,29 +4,43 @@ Events are delivered at their ``occurred_at``, in order; time advances from
 one due instant to the next exactly as in ``monitor rules test``
 (``rules.simulation``), so the output is the alert transitions a worker
 would have written live.
+
+The rules are one pack (``--rules``, the bundled pack by default) or, with
+``--packs FILE``, the packs applied over time: a JSON-lines file of
+published pack records, one ``PublishedPack`` per line (what ``monitor rules
+history --format jsonl`` prints). Each pack is in force from its
+``applied_at``; at that instant every unit is evaluated under it, as on the
+live workers. A line that is not such a record, or a pack that does not
+load, is a usage error (exit status 2) naming the file and the line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from events.files import read_rows
 from events.models import Event, EventKind
 from monitor.cli.alerts import format_line
 from monitor.cli.common import existing_files, instant
 from monitor.cli.terminal import json_safe, printable
+from monitor.exceptions import MonitorError
+from rules.exceptions import RuleFileError
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
+from rules.published import PackTimeline, PublishedPack
 from rules.simulation import TimedTransition
 from rules.simulation import replay as simulate
 
-__all__ = ["ReplayResult", "register", "replay"]
+__all__ = ["ReplayResult", "read_packs", "register", "replay"]
 
 
 @dataclass
@@ -40,13 +54,16 @@ class ReplayResult:
 
 def replay(
     paths: Sequence[Path],
-    pack: RulePack,
+    pack: RulePack | PackTimeline,
     *,
     start: datetime | None = None,
     until: datetime | None = None,
     kind: EventKind | None = None,
 ) -> ReplayResult:
-    """Replay the events of the files between ``start`` and ``until`` (default: first and last event)."""
+    """Replay the events of the files between ``start`` and ``until`` (default: first and last event).
+
+    ``pack`` is the rules throughout, or the packs in force over time.
+    """
     result = ReplayResult()
     events: list[Event] = []
     for path in paths:
@@ -58,10 +75,70 @@ def replay(
     return result
 
 
+def read_packs(path: Path) -> PackTimeline:
+    """The packs of a JSON-lines file of published pack records, each loaded, in force from its ``applied_at``.
+
+    Raises:
+        MonitorError: one line naming the file and the line: not UTF-8, not a
+            pack record, a pack that does not load; or no records at all.
+    """
+    entries: list[tuple[datetime, RulePack]] = []
+    with tempfile.TemporaryDirectory(prefix="monitor-packs-") as tmp, path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise MonitorError(
+                    f"{where}: not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+                ) from None
+            if not text.strip():
+                continue
+            try:
+                record = PublishedPack.model_validate_json(text)
+            except ValidationError as exc:
+                raise MonitorError(printable(f"{where}: not a published pack record: {_first_error(exc)}")) from None
+            written = Path(tmp) / str(number)
+            try:
+                entries.append((record.applied_at, record.load(written)))
+            except RuleFileError as exc:
+                said = _first_problem(exc, written / record.content)
+                raise MonitorError(printable(f"{where}: pack {record.version} does not load: {said}")) from None
+    if not entries:
+        raise MonitorError(f"{path}: no published pack records")
+    return PackTimeline(entries)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """A pydantic error in a few words: the first bad field, and how many more there are."""
+    first = exc.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    said = f"field '{loc}': {first['msg']}" if loc else first["msg"]
+    more = exc.error_count() - 1
+    return said + (f" (and {more} more)" if more else "")
+
+
+def _first_problem(exc: RuleFileError, written: Path) -> str:
+    """The first problem of a pack, its file named by its path in the pack, and how many more there are."""
+    first = exc.problems[0]
+    if first.path.is_relative_to(written):
+        first = replace(first, path=first.path.relative_to(written))
+    more = len(exc.problems) - 1
+    return str(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay recorded events on a simulated clock and print the alert transitions."""
+    if args.packs and args.rules:
+        raise MonitorError("--packs and --rules cannot be used together: give the packs over time, or one pack")
     paths = existing_files(args.files)
-    pack = load_pack(args.rules or [BUNDLED_PACK])
+    pack: RulePack | PackTimeline
+    if args.packs:
+        [packs] = existing_files([args.packs])
+        pack = read_packs(packs)
+        print(printable(_timeline_line(packs, pack)), file=sys.stderr)
+    else:
+        pack = load_pack(args.rules or [BUNDLED_PACK])
     result = replay(paths, pack, start=args.start, until=args.until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)
@@ -79,11 +156,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timeline_line(path: Path, timeline: PackTimeline) -> str:
+    """How many packs the timeline holds, from when to when."""
+    count = len(timeline.entries)
+    first, last = timeline.entries[0], timeline.entries[-1]
+    span = f"{first[1].version} applied {first[0].isoformat()}"
+    if count > 1:
+        span += f" … {last[1].version} applied {last[0].isoformat()}"
+    return f"{count:,} pack{'s' if count != 1 else ''} in {path}: {span}"
+
+
 def register(commands: Any) -> None:
     """Add ``replay``."""
-    replay = commands.add_parser("replay", help="replay recorded events on a simulated clock")
+    replay = commands.add_parser(
+        "replay", help="replay recorded events on a simulated clock, under one rule pack or the packs over time"
+    )
     replay.add_argument("files", nargs="+", help="recorded events: .jsonl (as published) or .csv")
     replay.add_argument("--rules", nargs="+", type=Path, help="rule files or directories (default: bundled pack)")
+    replay.add_argument(
+        "--packs",
+        metavar="FILE",
+        help="published pack records, one JSON per line (as `monitor rules history --format jsonl` prints): "
+        "each pack in force from its applied_at; not with --rules",
+    )
     replay.add_argument("--from", dest="start", type=instant, help="start instant (ISO 8601 with offset)")
     replay.add_argument("--until", type=instant, help="end instant (ISO 8601 with offset)")
     replay.add_argument("--json", action="store_true", help="one alert record per line, as on the alerts topic")

@@ -1,0 +1,139 @@
+"""``monitor replay --packs``: a recorded history replayed under the packs applied over time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from rules.loader import load_pack
+from rules.published import PublishedPack, content_hash, pack_files
+from tests.conftest import vn
+from tests.rules.fixtures import indicator
+
+ROSTER = "roster: provinces\nunits:\n  - {id: VN-22, name: Nghệ An}\n  - {id: VN-40, name: Bình Thuận}\n"
+
+OLD = """
+groups:
+  - name: g
+    rules:
+      - {id: backlog-high, kind: threshold, indicator: backlog, above: 10}
+"""
+
+NEW = """
+groups:
+  - name: g
+    rules:
+      - {id: inspection-plan, kind: deadline, due: "2024-07-20T00:00:00+07:00", roster: [units.yaml]}
+"""
+
+SWITCH = vn(2024, 7, 21, 9)
+
+
+def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _record(directory: Path, rules: str, applied_at: datetime, roster: str | None = None) -> str:
+    """One published pack record (a JSON line) of the rule files written to ``directory``."""
+    directory.mkdir()
+    (directory / "rules.yaml").write_text(rules, encoding="utf-8")
+    if roster is not None:
+        (directory / "units.yaml").write_text(roster, encoding="utf-8")
+    files = pack_files(directory)
+    record = PublishedPack.of(load_pack([directory]), files, applied_at=applied_at, applied_by="ops@vn")
+    return record.model_dump_json()
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        indicator(vn(2024, 7, 10), 20, unit="VN-40", name="backlog").model_dump_json() + "\n", encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture
+def packs(tmp_path: Path) -> Path:
+    path = tmp_path / "packs.jsonl"
+    old = _record(tmp_path / "old", OLD, vn(2024, 7, 1))
+    new = _record(tmp_path / "new", NEW, SWITCH, ROSTER)
+    path.write_text(f"{old}\n\n{new}\n", encoding="utf-8")  # a blank line is no record
+    return path
+
+
+def test_replay_switches_to_each_pack_when_it_was_applied(history: Path, packs: Path) -> None:
+    done = _monitor("replay", str(history), "--packs", str(packs), "--until", "2024-07-22T00:00:00+07:00", "--json")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["status"], r["rule_id"], r["labels"]["unit_id"]) for r in records] == [
+        ("firing", "backlog-high", "VN-40"),  # under the old pack
+        ("firing", "inspection-plan", "VN-22"),  # the new pack: its roster, VN-22 never reported
+        ("resolved", "backlog-high", "VN-40"),
+        ("firing", "inspection-plan", "VN-40"),
+    ]
+    assert records[2]["annotations"]["resolution"] == "rule_removed"
+    assert records[2]["ends_at"] == SWITCH.isoformat()
+    assert f"2 packs in {packs}:" in done.stderr and "replayed 1 events: 4 transitions" in done.stderr
+
+
+def _broken(rules: str) -> str:
+    files = {"rules.yaml": rules}
+    record = PublishedPack(
+        version="broken", content=content_hash(files), files=files, applied_at=SWITCH, applied_by="ops"
+    )
+    return record.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("{not json", "not a published pack record: Invalid JSON"),
+        ('{"version": "v"}', "not a published pack record: field 'content': Field required (and 3 more)"),
+        (
+            _broken("groups:\n  - name: g\n    rules:\n      - {id: a, kind: deadlin}\n"),
+            "pack broken does not load: rules.yaml:4: rule 'a' field 'groups.0.rules.0.kind': unknown kind 'deadlin'",
+        ),
+        (
+            _broken(OLD).replace("backlog-high", "backlog-low"),  # the files no longer match the hash
+            "pack broken does not load: <pack broken>: field '(file)': the files do not match the pack's hash",
+        ),
+    ],
+    ids=["not-json", "not-a-record", "does-not-load", "tampered"],
+)
+def test_a_bad_line_in_the_packs_file_is_one_line_naming_it_and_status_2(
+    history: Path, packs: Path, line: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    packs.write_text(packs.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
+    assert main(["replay", str(history), "--packs", str(packs)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [error] = captured.err.splitlines()
+    assert error.startswith(f"error: {packs}:4: {said}"), error
+
+
+def test_an_empty_packs_file_is_a_usage_error(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert main(["replay", str(history), "--packs", str(empty)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {empty}: no published pack records"]
+
+
+def test_packs_and_rules_together_are_one_line_and_status_2(history: Path, packs: Path, tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(OLD, encoding="utf-8")
+    done = _monitor("replay", str(history), "--packs", str(packs), "--rules", str(tmp_path / "rules.yaml"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "error: --packs and --rules cannot be used together: give the packs over time, or one pack"
+    ]

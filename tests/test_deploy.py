@@ -64,7 +64,7 @@ def test_kubernetes_core_objects_match_the_kubernetes_schemas() -> None:
         if doc["apiVersion"].startswith("monitoring.coreos.com"):
             continue  # Prometheus Operator CRDs: checked below
         kubernetes_validate.validate(doc, version, strict=True)
-    assert {"StatefulSet", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"} <= set(kinds)
+    assert {"StatefulSet", "Service", "Secret", "ServiceMonitor", "PrometheusRule"} <= set(kinds)
 
 
 def _named(kind: str, name: str) -> dict[str, Any]:

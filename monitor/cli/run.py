@@ -65,6 +65,13 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
     return BoundedWorker.exit_code if BoundedWorker.exit_code is not None else code
 
 
+def _rules_line(settings: Settings, topics: Topics) -> str:
+    files = ", ".join(map(str, settings.rules))
+    if not settings.rules_from_topic:
+        return f"{files} (SIGHUP reloads them)"
+    return f"topic {topics.rules}: the newest pack applied (monitor rules apply DIR), else {files}"
+
+
 def _banner(settings: Settings, demo: bool) -> str:
     topics = Topics(settings.topic_prefix)
     base = f"http://{settings.web_host}:{settings.web_port}"
@@ -77,7 +84,7 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",
-        f"  rules     {', '.join(map(str, settings.rules))}",
+        f"  rules     {_rules_line(settings, topics)}",
         f"  demo data {'published once the worker is ready' if demo else 'off'}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
         f"  alerts    topic {topics.alerts}; in a terminal: monitor alerts tail",

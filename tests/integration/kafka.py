@@ -256,10 +256,11 @@ def alert_records(bootstrap: str, topic: str = "compliance.alerts") -> list[dict
     return [json.loads(r.value) for r in read_all(bootstrap, topic) if r.value]
 
 
-def replay_records(history: Path, until: str) -> list[dict[str, Any]]:
-    """The alert records ``monitor replay`` gives for a recorded history."""
+def replay_records(history: Path, until: str, packs: Path | None = None) -> list[dict[str, Any]]:
+    """The alert records ``monitor replay`` gives for a recorded history (under a timeline of ``packs``)."""
+    timeline = ["--packs", str(packs)] if packs is not None else []
     done = subprocess.run(
-        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json"],
+        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json", *timeline],
         capture_output=True,
         timeout=120,
         check=True,

@@ -150,6 +150,8 @@ def test_the_feed_puts_the_longest_overdue_critical_alert_first_as_the_api_order
     page.goto(console.base + "/")
     _live(page)
     api = console.api("/api/v1/alerts?limit=5000")["alerts"]
+    # The header says which rule pack is in force.
+    assert page.locator("#pack").get_attribute("data-version") == console.api("/api/v1/rules")["version"]
     first = page.locator("li.alert").first
     assert (first.get_attribute("data-severity"), first.get_attribute("data-stage")) == ("critical", "overdue")
     rendered = page.eval_on_selector_all("li.alert", "items => items.map(i => i.dataset.fingerprint)")

@@ -135,3 +135,51 @@ def test_diff_shows_what_changes_and_exits_like_diff(tmp_path: Path, capsys: pyt
     assert main(["rules", "diff", str(BUNDLED_PACK), str(broken)]) == 2
     err = capsys.readouterr().err
     assert f"{broken}:5" in err and "2 problem(s) found" in err
+
+
+def test_apply_refuses_a_pack_with_problems_or_failing_tests_before_it_reaches_for_the_broker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unreachable = "kafka://127.0.0.1:9"  # never asked: the pack is refused first
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "rules.yaml").write_text(BAD_RULES, encoding="utf-8")
+    assert main(["rules", "apply", str(broken), "--broker", unreachable]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken / 'rules.yaml'}:5" in err and "did you mean 'deadline'" in err
+    assert "2 problem(s) found; nothing published" in err
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    (failing / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (failing / "rules.test.yaml").write_text(FAILING_TEST, encoding="utf-8")
+    assert main(["rules", "apply", str(failing), "--broker", unreachable]) == 1
+    err = capsys.readouterr().err
+    assert "wrongly expects an alert" in err and "nothing published" in err
+
+
+def test_apply_takes_a_directory_and_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    single = tmp_path / "rules.yaml"
+    single.write_text(RULES, encoding="utf-8")
+    assert main(["rules", "apply", str(single), "--broker", "kafka://127.0.0.1:9"]) == 2
+    assert "rules apply takes the pack's directory" in capsys.readouterr().err
+    assert main(["rules", "apply", str(tmp_path / "nowhere"), "--broker", "kafka://127.0.0.1:9"]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_apply_of_a_good_pack_to_a_broker_that_does_not_answer_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "rules.yaml").write_text(RULES, encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "rules", "apply", str(pack), "--broker", "kafka://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=environment,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: cannot reach the broker at 127.0.0.1:9 (--broker or MONITOR_BROKER): no broker answered"
+    ]

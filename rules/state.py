@@ -12,10 +12,11 @@ engine updates its maps in place.
 from __future__ import annotations
 
 import heapq
+import struct
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Protocol, Self, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from msgspec.structs import force_setattr
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent, dedup_key
 
 __all__ = [
+    "EARLIER_REPORTS",
     "SEEN_KEPT",
     "AlertState",
     "IndicatorState",
@@ -42,6 +44,11 @@ Instant: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
 
 #: How many (source, event_id) keys each task or indicator remembers, to drop redelivered events.
 SEEN_KEPT = 8
+
+#: How many reports before the latest each indicator keeps (a year of monthly reports, and one): what a review
+#: report needs to say where an indicator stood at the start and at the end of a period.
+EARLIER_REPORTS = 13
+_REPORT = struct.Struct("<dd")
 
 if TYPE_CHECKING:
     Deadline: TypeAlias = datetime | date
@@ -202,7 +209,7 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
 
 class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
-    """The latest reported value of one indicator."""
+    """The latest reported value of one indicator, and the ``EARLIER_REPORTS`` reports before it."""
 
     indicator: str
     value: float
@@ -212,13 +219,20 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     labels: dict[str, str] = _NO_LABELS
     source: str = ""  # of the latest report: with ``event_id``, its dedup key
     seen: tuple[str, ...] = ()  # dedup keys of the reports before it (``seen_keys``)
+    # (epoch seconds, value) of the reports before the latest, oldest first, as packed doubles:
+    # 16 bytes a report rather than a tuple of two objects (what a review report reads back).
+    earlier: bytes = b""
 
     def __post_init__(self) -> None:
         _share(self)
 
     @classmethod
     def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:
-        """The indicator as the event reports it."""
+        """The indicator as the event reports it (after the reports before it)."""
+        earlier = b""
+        if previous is not None:
+            mark = _REPORT.pack(previous.occurred_at.timestamp(), previous.value)
+            earlier = (previous.earlier + mark)[-EARLIER_REPORTS * _REPORT.size :]
         return cls(
             indicator=event.indicator,
             value=event.number,
@@ -228,7 +242,23 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             event_id=event.event_id,
             source=event.source,
             seen=_earlier(previous),
+            earlier=earlier,
         )
+
+    def reports(self) -> list[tuple[datetime, float]]:
+        """Every report known, oldest first: the earlier ones (in UTC), then the latest."""
+        known = [(datetime.fromtimestamp(at, tz=UTC), value) for at, value in _REPORT.iter_unpack(self.earlier)]
+        known.append((self.occurred_at, self.value))
+        return known
+
+    def value_at(self, instant: datetime) -> tuple[datetime, float] | None:
+        """The last report made at or before ``instant``; ``None`` if none known was (or it is older than those kept)."""
+        found = None
+        for at, value in self.reports():
+            if at > instant:
+                break
+            found = (at, value)
+        return found
 
     def fields(self, unit_id: str) -> dict[str, str]:
         """The fields rule matchers can test."""

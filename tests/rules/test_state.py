@@ -147,3 +147,28 @@ def test_a_task_remembers_its_latest_events_without_a_copy_of_its_own_key() -> N
     assert has_seen(first, task(vn(2024, 7, 19), event_id="a")) and not has_seen(first, task(vn(2024, 7, 19)))
     later = TaskState.from_event(task(vn(2024, 7, 20), event_id="b"), first)
     assert seen_keys(later) == ("test\x1fa", "test\x1fb") and has_seen(later, task(vn(2024, 7, 19), event_id="a"))
+
+
+def test_an_indicator_keeps_its_earlier_reports_bounded_and_says_where_it_stood_at_an_instant() -> None:
+    from rules.state import EARLIER_REPORTS
+
+    report = IndicatorState.from_event(indicator(vn(2024, 1, 5), 0.10))
+    assert report.reports() == [(vn(2024, 1, 5), 0.10)] and report.earlier == b""
+    for month in range(2, 13):
+        report = IndicatorState.from_event(indicator(vn(2024, month, 5), month / 100), report)
+    known = report.reports()
+    assert [value for _, value in known] == [0.10, *(m / 100 for m in range(2, 13))]
+    assert [at for at, _ in known] == [vn(2024, m, 5) for m in range(1, 13)]  # the same instants, in UTC
+    assert report.value_at(vn(2024, 1, 4)) is None  # before the first report
+    assert report.value_at(vn(2024, 3, 5)) == (vn(2024, 3, 5), 0.03)  # a report at the instant itself counts
+    assert report.value_at(vn(2024, 3, 4, 23)) == (vn(2024, 2, 5), 0.02)
+    assert report.value_at(vn(2030, 1, 1)) == (vn(2024, 12, 5), 0.12)
+    for day in range(1, 20):  # many more reports: only the latest and the EARLIER_REPORTS before it stay
+        report = IndicatorState.from_event(indicator(vn(2025, 1, day), day / 1000), report)
+    assert len(report.reports()) == EARLIER_REPORTS + 1
+    assert report.reports()[0] == (vn(2025, 1, 19 - EARLIER_REPORTS), (19 - EARLIER_REPORTS) / 1000)
+    # … and they are stored with it.
+    state = UnitState(unit_id="VN-40", pack_version="p1")
+    state.indicators["online_dossier_ratio"] = report
+    again = _read_back(state, {Change.subject("indicator:online_dossier_ratio")})
+    assert again.indicators["online_dossier_ratio"].reports() == report.reports()

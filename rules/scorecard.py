@@ -1,0 +1,323 @@
+"""A unit's scorecard for a review period: its deadlines kept, kept late or missed, its warnings, its indicators.
+
+Pure: the rules, a unit's state (what it reported, with when each task first
+reached each status and each indicator's recent reports) and the unit's alert
+transitions in, figures out. The same engine functions that fire the alerts
+say when a task is due and how many days late it is, so a report agrees with
+the alerts, the console and the API.
+
+The rules of counting, which the report prints:
+
+- a deadline counts in a period when it falls in it (and has come by the time
+  the report is made: a deadline later in a running period is "not yet due");
+- it was kept **on time** when the task reached an expected status before the
+  due instant, **late** at or after it (as the alerts say: a completion at the
+  due instant itself is late), and is **overdue** when it had not been kept by
+  the end of the period; a task cancelled by then counts in none of them;
+- a roster deadline (every unit listed must, e.g. the 20/7 inspection plan)
+  is one deadline of each unit listed;
+- the on-time score is kept on time ÷ (on time + late + overdue);
+- a due-soon warning was **heeded** when its task was then kept on time, and
+  **ignored** when it went overdue or was kept late.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from events.models import TaskStatus
+from rules.alerts import AlertTransition, due_instant
+from rules.calendar import whole_days
+from rules.deadline import DeadlineRule, task_due
+from rules.limits import breached
+from rules.messages import days_overdue
+from rules.pack import CompiledRule, RulePack
+from rules.state import TaskState, UnitState
+from rules.threshold import ThresholdRule
+
+__all__ = [
+    "Deadline",
+    "IndicatorStanding",
+    "Outcome",
+    "UnitScorecard",
+    "Warnings",
+    "rank",
+    "scorecard",
+]
+
+
+_JUST_BEFORE = timedelta(microseconds=1)  # the end of a period belongs to the next one
+
+
+class Outcome(StrEnum):
+    """How a deadline stood at the end of the period."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    OVERDUE = "overdue"
+    CANCELLED = "cancelled"
+    NOT_YET_DUE = "not_yet_due"
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """One deadline of a unit that fell in the period, and how it stood at the end."""
+
+    rule_id: str
+    task_id: str | None  # None for a roster deadline of the unit itself
+    title: str
+    due: datetime
+    outcome: Outcome
+    kept_at: datetime | None = None  # when an expected status was reached (on time, late)
+    days_late: int | None = None  # late: how late; overdue: how long overdue at the period's end
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorStanding:
+    """An indicator a threshold rule watches: where it stood at the start and at the end of the period."""
+
+    rule_id: str
+    indicator: str
+    target: float
+    direction: str  # "below" (it must not fall below the target) or "above"
+    start: float | None
+    end: float | None
+    end_at: datetime | None  # when the value in force at the end was reported
+    meets_target: bool | None  # at the end; None when nothing was reported by then
+
+    @property
+    def change(self) -> float | None:
+        """End minus start, when both are known."""
+        return None if self.start is None or self.end is None else self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Warnings:
+    """Due-soon warnings about deadlines in the period: heeded, ignored, or neither yet."""
+
+    heeded: int = 0
+    ignored: int = 0
+    open: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnitScorecard:
+    """Everything a review meeting asks of one unit for one period."""
+
+    unit_id: str
+    name: str
+    deadlines: tuple[Deadline, ...] = ()
+    indicators: tuple[IndicatorStanding, ...] = ()
+    warnings: Warnings = field(default_factory=Warnings)
+    last_report: datetime | None = None  # the last report at or before the end of the period
+    days_silent: int | None = None  # whole days from it to the end of the period
+    reported: bool = False  # whether the unit has ever reported anything
+
+    def count(self, outcome: Outcome) -> int:
+        """Deadlines with ``outcome``."""
+        return sum(d.outcome is outcome for d in self.deadlines)
+
+    @property
+    def judged(self) -> int:
+        """Deadlines the score counts: on time, late or overdue."""
+        return self.count(Outcome.ON_TIME) + self.count(Outcome.LATE) + self.count(Outcome.OVERDUE)
+
+    @property
+    def score(self) -> float | None:
+        """On time ÷ (on time + late + overdue); ``None`` with no deadline to judge."""
+        return self.count(Outcome.ON_TIME) / self.judged if self.judged else None
+
+    @property
+    def lateness(self) -> tuple[float | None, int | None]:
+        """Median and worst days late of the deadlines kept late."""
+        days = [d.days_late for d in self.deadlines if d.outcome is Outcome.LATE and d.days_late is not None]
+        return (statistics.median(days), max(days)) if days else (None, None)
+
+
+def _kept_at(rule: DeadlineRule, task: TaskState, end: datetime) -> datetime | None:
+    """When ``task`` first reached a status ``rule`` expects, if it is in one now and had by ``end``."""
+    if task.status not in rule.expect_status:
+        return None
+    reached = [at for s in rule.expect_status if (at := task.first_reached.get(s)) is not None]
+    kept = min(reached) if reached else task.occurred_at
+    return kept if kept < end else None
+
+
+def _cancelled_by(task: TaskState, end: datetime) -> bool:
+    cancelled = task.first_reached.get(TaskStatus.CANCELLED)
+    return task.status is TaskStatus.CANCELLED and cancelled is not None and cancelled < end
+
+
+def _judge(
+    compiled: CompiledRule, due: datetime, kept: datetime | None, cancelled: bool, end: datetime
+) -> tuple[Outcome, int | None]:
+    if cancelled and kept is None:
+        return Outcome.CANCELLED, None
+    if kept is not None:
+        return (Outcome.ON_TIME, None) if kept < due else (Outcome.LATE, days_overdue(compiled, due, kept))
+    if due >= end:
+        return Outcome.NOT_YET_DUE, None
+    return Outcome.OVERDUE, days_overdue(compiled, due, end)
+
+
+def _task_deadlines(
+    pack: RulePack, state: UnitState, start: datetime, end: datetime, until: datetime
+) -> list[Deadline]:
+    found: list[Deadline] = []
+    unit = state.unit_id
+    for task in state.tasks.values():
+        for compiled in pack.task_rules_for(task.kind):
+            rule = compiled.rule
+            if not isinstance(rule, DeadlineRule) or rule.roster is not None or not compiled.covers(unit):
+                continue
+            if not rule.selects(task.fields(unit), task.labels):
+                continue
+            due = task_due(rule, task, compiled.calendar)
+            if due is None or not start <= due < end:
+                continue
+            kept = _kept_at(rule, task, until)
+            outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until)
+            title = task.title or task.task_id
+            found.append(Deadline(rule.id, task.task_id, title, due, outcome, kept, days))
+    return found
+
+
+def _roster_deadlines(
+    pack: RulePack, state: UnitState, start: datetime, end: datetime, until: datetime
+) -> list[Deadline]:
+    found: list[Deadline] = []
+    unit = state.unit_id
+    for compiled in pack.unit_rules:
+        rule = compiled.rule
+        if not isinstance(rule, DeadlineRule) or rule.due is None or rule.roster is None:
+            continue
+        if not compiled.covers(unit) or not start <= rule.due < end:
+            continue
+        kept_at = [
+            at
+            for task in state.tasks.values()
+            if rule.selects(task.fields(unit), task.labels) and (at := _kept_at(rule, task, until)) is not None
+        ]
+        kept = min(kept_at) if kept_at else None
+        outcome, days = _judge(compiled, rule.due, kept, False, until)
+        found.append(Deadline(rule.id, None, rule.id, rule.due, outcome, kept, days))
+    return found
+
+
+def _indicators(pack: RulePack, state: UnitState, start: datetime, until: datetime) -> list[IndicatorStanding]:
+    standings: list[IndicatorStanding] = []
+    unit = state.unit_id
+    for compiled in pack.indicator_rules:
+        rule = compiled.rule
+        if not isinstance(rule, ThresholdRule) or not compiled.covers(unit):
+            continue
+        names = [rule.indicator] if rule.indicator != "*" else sorted(state.indicators)
+        for name in names:
+            report = state.indicators.get(name)
+            fields = report.fields(unit) if report is not None else {"indicator": name, "unit_id": unit}
+            if not rule.selects(fields, report.labels if report is not None else {}):
+                continue
+            target, _ = rule.lines_at(until)
+            direction = "below" if rule.below is not None else "above"
+            at_end = report.value_at(until - _JUST_BEFORE) if report is not None else None
+            at_start = report.value_at(start) if report is not None else None
+            if at_start is None and report is not None:  # none before the period: its first report in the period
+                at_start = next(((at, v) for at, v in report.reports() if start <= at < until), None)
+            meets = None if at_end is None else not breached(rule, at_end[1], False, target, None)
+            standings.append(
+                IndicatorStanding(
+                    rule.id,
+                    name,
+                    target,
+                    direction,
+                    at_start[1] if at_start is not None else None,
+                    at_end[1] if at_end is not None else None,
+                    at_end[0] if at_end is not None else None,
+                    meets,
+                )
+            )
+    return standings
+
+
+def _warnings(pack: RulePack, transitions: Iterable[AlertTransition], start: datetime, end: datetime) -> Warnings:
+    """Heeded and ignored due-soon warnings of deadlines due in [start, end), from the alert records in order."""
+    warned: dict[str, str] = {}  # fingerprint → "open", "heeded" or "ignored"
+    for record in transitions:
+        compiled = pack.by_id(record.rule_id)
+        if compiled is None or not isinstance(compiled.rule, DeadlineRule):
+            continue
+        fp = record.fingerprint
+        if record.status == "firing" and record.stage == "due_soon":
+            due = due_instant(record.annotations)  # a resolved record does not repeat it: matched by fingerprint
+            if due is not None and start <= due < end:
+                warned.setdefault(fp, "open")
+        elif warned.get(fp) == "open":
+            if record.status == "firing":  # escalated past its due instant
+                warned[fp] = "ignored"
+            else:
+                resolution = record.annotations.get("resolution")
+                warned[fp] = {"completed": "heeded", "completed_late": "ignored"}.get(resolution or "", "closed")
+    counts = [state for state in warned.values() if state != "closed"]
+    return Warnings(counts.count("heeded"), counts.count("ignored"), counts.count("open"))
+
+
+def _last_report(state: UnitState, until: datetime) -> datetime | None:
+    """The unit's last report at or before ``until``, from when its tasks changed status and its indicators' reports."""
+    instants = [
+        at
+        for task in state.tasks.values()
+        for status in TaskStatus
+        if (at := task.first_reached.get(status)) is not None and at <= until
+    ]
+    instants += [task.occurred_at for task in state.tasks.values() if task.occurred_at <= until]
+    instants += [at for report in state.indicators.values() for at, _ in report.reports() if at <= until]
+    return max(instants, default=None)
+
+
+def scorecard(
+    pack: RulePack,
+    unit_id: str,
+    state: UnitState | None,
+    transitions: Sequence[AlertTransition],
+    bounds: tuple[datetime, datetime],
+    now: datetime,
+) -> UnitScorecard:
+    """The scorecard of one unit for the period ``bounds`` (start, end), judged at its end or at ``now`` if earlier.
+
+    Args:
+        pack: The rules.
+        unit_id: The unit.
+        state: Its state now (``None``: it never reported).
+        transitions: Its alert records, in the order they were published.
+        bounds: The period's first instant and the instant after its last.
+        now: The instant the report is made.
+    """
+    start, end = bounds
+    until = min(end, now)
+    name = pack.unit_name(unit_id)
+    subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
+    deadlines = _task_deadlines(pack, subject, start, end, until) + _roster_deadlines(pack, subject, start, end, until)
+    deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
+    last = _last_report(subject, until)
+    tz = pack.rules[0].tz if pack.rules else None
+    silent = whole_days(last, until, tz) if last is not None and tz is not None else None
+    return UnitScorecard(
+        unit_id=unit_id,
+        name=name,
+        deadlines=tuple(deadlines),
+        indicators=tuple(_indicators(pack, subject, start, until)),
+        warnings=_warnings(pack, transitions, start, end),
+        last_report=last,
+        days_silent=silent,
+        reported=state is not None and state.last_event_at is not None,
+    )
+
+
+def rank(cards: Iterable[UnitScorecard]) -> list[UnitScorecard]:
+    """Units with a score, best first: by score, then fewer overdue, then fewer late, then unit id."""
+    scored = [c for c in cards if c.score is not None]
+    return sorted(scored, key=lambda c: (-(c.score or 0.0), c.count(Outcome.OVERDUE), c.count(Outcome.LATE), c.unit_id))

@@ -1,0 +1,197 @@
+"""Scorecard arithmetic at its boundaries, on states and alert records the engine itself produced (a simulation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from events.models import Event, TaskStatus
+from rules.pack import RulePack
+from rules.periods import parse_period
+from rules.scorecard import Outcome, UnitScorecard, rank, scorecard
+from rules.simulation import Simulation
+from tests.conftest import VN, vn
+from tests.rules.fixtures import indicator, pack, task
+
+RULES = """
+groups:
+  - name: test
+    timezone: Asia/Ho_Chi_Minh
+    rules:
+      - id: task-overdue
+        kind: deadline
+        severity: critical
+        select: {kind: task}
+        due_from: deadline
+        expect_status: [completed]
+        warn_before: [7d]
+      - id: dossier-within
+        kind: deadline
+        select: {kind: dossier}
+        within: 3wd
+        after_status: in_progress
+        expect_status: [completed]
+      - id: inspection-plan
+        kind: deadline
+        select: {kind: inspection_plan}
+        roster: units.yaml
+        expect_status: [completed]
+        due: "2024-07-20T00:00:00+07:00"
+      - id: online-low
+        kind: threshold
+        indicator: online_dossier_ratio
+        below: 0.5
+        resolve_above: 0.52
+"""
+UNITS = """roster: provinces
+units:
+  - {id: VN-22, name: Nghệ An}
+  - {id: VN-40, name: Bình Thuận}
+  - {id: VN-01, name: Lai Châu}
+"""
+Q3 = parse_period("2024-Q3").bounds(VN)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> RulePack:
+    (tmp_path / "units.yaml").write_text(UNITS, encoding="utf-8")
+    return pack(tmp_path, RULES)
+
+
+def _run(rules: RulePack, events: list[tuple[datetime, Event]], until: datetime) -> Simulation:
+    simulation = Simulation.start(rules, vn(2024, 6, 1))
+    for at, event in events:
+        simulation.deliver(event, at)
+    simulation.run_until(until)
+    return simulation
+
+
+AFTER_Q3 = vn(2024, 10, 15)
+
+
+def _card(rules: RulePack, simulation: Simulation, unit: str, now: datetime = AFTER_Q3) -> UnitScorecard:
+    mine = [t for _, t in simulation.transitions if t.labels.get("unit_id") == unit]
+    return scorecard(rules, unit, simulation.states.get(unit), mine, Q3, now)
+
+
+def _outcomes(card: UnitScorecard) -> dict[str, tuple[Outcome, int | None]]:
+    return {d.task_id or d.rule_id: (d.outcome, d.days_late) for d in card.deadlines}
+
+
+def test_a_completion_at_the_due_instant_is_late_as_the_alert_says_and_one_a_moment_before_is_on_time(
+    rules: RulePack,
+) -> None:
+    due = vn(2024, 8, 10, 17)
+    events = [
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-22", task_id="AT", deadline=due)),
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-22", task_id="BEFORE", deadline=due)),
+        (
+            vn(2024, 8, 10, 16, 59),
+            task(vn(2024, 8, 10, 16, 59), "completed", unit="VN-22", task_id="BEFORE", deadline=due),
+        ),
+        (due, task(due, TaskStatus.COMPLETED, unit="VN-22", task_id="AT", deadline=due)),
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 1))
+    card = _card(rules, simulation, "VN-22")
+    assert _outcomes(card)["AT"] == (Outcome.LATE, 0) and _outcomes(card)["BEFORE"] == (Outcome.ON_TIME, None)
+    resolved = {
+        t.labels["task_id"]: t.annotations["resolution"] for _, t in simulation.transitions if t.status == "resolved"
+    }
+    assert resolved == {"AT": "completed_late", "BEFORE": "completed"}  # the alerts say the same
+    # Due-soon warnings: the one kept late was ignored, the one kept on time heeded.
+    assert (card.warnings.heeded, card.warnings.ignored, card.warnings.open) == (1, 1, 0)
+    # The unit's 20/7 inspection plan is overdue too: one of three deadlines on time.
+    assert card.score == pytest.approx(1 / 3) and card.lateness == (0, 0)
+
+
+def test_late_by_one_working_day_counts_working_days(rules: RulePack) -> None:
+    # In progress on Wednesday 4/9 2024 (a holiday in Vietnam is 2/9, and 3/9 that year): 3 working days → Monday 9/9.
+    start = vn(2024, 9, 4, 9)
+    events = [
+        (start, task(start, unit="VN-40", task_id="HS-1", kind="dossier")),
+        # Due at the end of Monday 9/9; completed during Tuesday 10/9: one working day late (the weekend between
+        # the start and the due does not count, nor does anything before the due).
+        (vn(2024, 9, 11, 10), task(vn(2024, 9, 11, 10), "completed", unit="VN-40", task_id="HS-1", kind="dossier")),
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 1))
+    card = _card(rules, simulation, "VN-40")
+    (deadline,) = [d for d in card.deadlines if d.rule_id == "dossier-within"]
+    (record,) = [t for _, t in simulation.transitions if t.status == "resolved" and t.rule_id == "dossier-within"]
+    assert deadline.outcome is Outcome.LATE and deadline.days_late == int(record.annotations["late_days"])
+    assert deadline.days_late == 1
+
+
+def test_a_cancelled_task_counts_in_no_score_and_an_open_one_is_overdue_at_the_end_with_its_age(
+    rules: RulePack,
+) -> None:
+    events = [
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-40", task_id="GONE", deadline=vn(2024, 8, 1))),
+        (vn(2024, 7, 20), task(vn(2024, 7, 20), "cancelled", unit="VN-40", task_id="GONE", deadline=vn(2024, 8, 1))),
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-40", task_id="OPEN", deadline=vn(2024, 9, 20))),
+        # Completed after the quarter: at the quarter's end it was still overdue.
+        (vn(2024, 10, 5), task(vn(2024, 10, 5), "completed", unit="VN-40", task_id="OPEN", deadline=vn(2024, 9, 20))),
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 10))
+    card = _card(rules, simulation, "VN-40")
+    outcomes = _outcomes(card)
+    assert outcomes["GONE"] == (Outcome.CANCELLED, None)
+    # Due at midnight starting 20/9, the quarter ends at midnight starting 1/10: 11 whole days.
+    assert outcomes["OPEN"] == (Outcome.OVERDUE, 11)
+    assert card.judged == 2 and card.count(Outcome.CANCELLED) == 1  # OPEN and the unit's inspection plan
+    # Judged in the middle of the quarter, a deadline later in it is not yet due.
+    early = _card(rules, simulation, "VN-40", now=vn(2024, 9, 1))
+    assert _outcomes(early)["OPEN"] == (Outcome.NOT_YET_DUE, None)
+
+
+def test_a_rostered_unit_that_never_reported_misses_its_roster_deadline_and_an_unlisted_unit_has_none(
+    rules: RulePack,
+) -> None:
+    events = [
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-93", task_id="T-9", deadline=vn(2024, 7, 25))),
+        (vn(2024, 7, 2), task(vn(2024, 7, 2), "completed", unit="VN-93", task_id="T-9", deadline=vn(2024, 7, 25))),
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 1))
+    silent = _card(rules, simulation, "VN-01")
+    assert silent.reported is False and silent.last_report is None and silent.days_silent is None
+    assert [(d.rule_id, d.outcome, d.days_late) for d in silent.deadlines] == [
+        ("inspection-plan", Outcome.OVERDUE, 73)  # 20/7 to 1/10: 31 + 31 + 11 days
+    ]
+    assert silent.score == 0.0
+    # A unit on no roster (merged away, or never listed) is judged on its own tasks only.
+    merged = _card(rules, simulation, "VN-93")
+    assert [(d.task_id, d.outcome) for d in merged.deadlines] == [("T-9", Outcome.ON_TIME)]
+    assert merged.score == 1.0 and merged.reported and merged.last_report == vn(2024, 7, 2)
+    assert merged.days_silent == 91  # from its last report, 2/7 00:00, to the quarter's end, 1/10 00:00
+
+
+def test_indicators_at_the_start_and_the_end_of_the_period_against_their_target(rules: RulePack) -> None:
+    events = [
+        (vn(2024, 6, 5), indicator(vn(2024, 6, 5), 0.40, unit="VN-22")),
+        (vn(2024, 8, 5), indicator(vn(2024, 8, 5), 0.48, unit="VN-22")),
+        (vn(2024, 9, 5), indicator(vn(2024, 9, 5), 0.55, unit="VN-22")),
+        (vn(2024, 10, 5), indicator(vn(2024, 10, 5), 0.30, unit="VN-22")),  # after the quarter: not its end
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 10))
+    (standing,) = _card(rules, simulation, "VN-22").indicators
+    assert (standing.indicator, standing.target, standing.direction) == ("online_dossier_ratio", 0.5, "below")
+    assert (standing.start, standing.end, standing.end_at, standing.meets_target) == (0.40, 0.55, vn(2024, 9, 5), True)
+    assert standing.change == pytest.approx(0.15)
+
+
+def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RulePack) -> None:
+    def card(unit: str, outcomes: list[Outcome]) -> UnitScorecard:
+        from rules.scorecard import Deadline
+
+        deadlines = tuple(Deadline("r", f"T{i}", "t", vn(2024, 8, 1), o) for i, o in enumerate(outcomes))
+        return UnitScorecard(unit, unit, deadlines)
+
+    cards = [
+        card("VN-01", [Outcome.ON_TIME, Outcome.OVERDUE]),
+        card("VN-02", [Outcome.ON_TIME, Outcome.LATE]),
+        card("VN-03", [Outcome.ON_TIME]),
+        card("VN-04", [Outcome.CANCELLED]),  # nothing to judge: not ranked
+        card("VN-05", [Outcome.ON_TIME, Outcome.LATE]),
+    ]
+    assert [c.unit_id for c in rank(cards)] == ["VN-03", "VN-02", "VN-05", "VN-01"]

@@ -23,6 +23,7 @@ __all__ = [
     "PERCENT_SPACE",
     "date_text",
     "datetime_text",
+    "day_text",
     "days_text",
     "due_text",
     "indicator_text",
@@ -39,19 +40,20 @@ PERCENT_SPACE = "\u00a0"
 _SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
 
 
-def _day(day: date) -> str:
+def day_text(day: date) -> str:
+    """A calendar date: ``19/07/2024``."""
     return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
 
 
 def date_text(instant: datetime, tz: ZoneInfo) -> str:
     """The local date of ``instant`` in ``tz``: ``19/07/2024``."""
-    return _day(instant.astimezone(tz).date())
+    return day_text(instant.astimezone(tz).date())
 
 
 def datetime_text(instant: datetime, tz: ZoneInfo) -> str:
     """``instant`` as local wall time in ``tz``: ``19/07/2024 17:00``."""
     local = instant.astimezone(tz)
-    return f"{_day(local.date())} {local.hour:02d}:{local.minute:02d}"
+    return f"{day_text(local.date())} {local.hour:02d}:{local.minute:02d}"
 
 
 def due_text(due: datetime, tz: ZoneInfo, date_only: bool = False) -> str:
@@ -64,7 +66,7 @@ def due_text(due: datetime, tz: ZoneInfo, date_only: bool = False) -> str:
     """
     local = due.astimezone(tz)
     if date_only and local.time() == time(0):
-        return _day(local.date() - timedelta(days=1))
+        return day_text(local.date() - timedelta(days=1))
     return datetime_text(due, tz)
 
 

@@ -17,20 +17,20 @@ The rules of counting, which the report prints:
 - a roster deadline (every unit listed must, e.g. the 20/7 inspection plan)
   is one deadline of each unit listed;
 - the on-time score is kept on time ÷ (on time + late + overdue);
-- a due-soon warning was **heeded** when its task was then kept on time, and
-  **ignored** when it went overdue or was kept late.
+- a due-soon warning of a deadline in the period was **heeded** when the
+  deadline was then kept on time, and **ignored** when it was kept late or missed.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from events.models import TaskStatus
-from rules.alerts import AlertTransition, due_instant
+from rules.alerts import AlertTransition
 from rules.calendar import whole_days
 from rules.deadline import DeadlineRule, task_due
 from rules.limits import breached
@@ -47,6 +47,7 @@ __all__ = [
     "Warnings",
     "rank",
     "scorecard",
+    "warned_deadlines",
 ]
 
 
@@ -243,26 +244,19 @@ def _indicators(pack: RulePack, state: UnitState, start: datetime, until: dateti
     return standings
 
 
-def _warnings(pack: RulePack, transitions: Iterable[AlertTransition], start: datetime, end: datetime) -> Warnings:
-    """Heeded and ignored due-soon warnings of deadlines due in [start, end), from the alert records in order."""
-    warned: dict[str, str] = {}  # fingerprint → "open", "heeded" or "ignored"
-    for record in transitions:
-        compiled = pack.by_id(record.rule_id)
-        if compiled is None or not isinstance(compiled.rule, DeadlineRule):
-            continue
-        fp = record.fingerprint
-        if record.status == "firing" and record.stage == "due_soon":
-            due = due_instant(record.annotations)  # a resolved record does not repeat it: matched by fingerprint
-            if due is not None and start <= due < end:
-                warned.setdefault(fp, "open")
-        elif warned.get(fp) == "open":
-            if record.status == "firing":  # escalated past its due instant
-                warned[fp] = "ignored"
-            else:
-                resolution = record.annotations.get("resolution")
-                warned[fp] = {"completed": "heeded", "completed_late": "ignored"}.get(resolution or "", "closed")
-    counts = [state for state in warned.values() if state != "closed"]
-    return Warnings(counts.count("heeded"), counts.count("ignored"), counts.count("open"))
+def warned_deadlines(transitions: Iterable[AlertTransition]) -> set[tuple[str, str | None]]:
+    """(rule id, task id) of the deadlines the alert records warned about (a due-soon firing); no task id for a unit's."""
+    return {(t.rule_id, t.labels.get("task_id")) for t in transitions if t.status == "firing" and t.stage == "due_soon"}
+
+
+def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str | None]]) -> Warnings:
+    """The warned deadlines of the period: heeded when then kept on time, ignored when kept late or missed."""
+    outcomes = [d.outcome for d in deadlines if (d.rule_id, d.task_id) in warned]
+    return Warnings(
+        heeded=outcomes.count(Outcome.ON_TIME),
+        ignored=outcomes.count(Outcome.LATE) + outcomes.count(Outcome.OVERDUE),
+        open=outcomes.count(Outcome.NOT_YET_DUE),
+    )
 
 
 def _last_report(state: UnitState, until: datetime) -> datetime | None:
@@ -282,7 +276,7 @@ def scorecard(
     pack: RulePack,
     unit_id: str,
     state: UnitState | None,
-    transitions: Sequence[AlertTransition],
+    warned: Collection[tuple[str, str | None]],
     bounds: tuple[datetime, datetime],
     now: datetime,
 ) -> UnitScorecard:
@@ -292,7 +286,7 @@ def scorecard(
         pack: The rules.
         unit_id: The unit.
         state: Its state now (``None``: it never reported).
-        transitions: Its alert records, in the order they were published.
+        warned: (rule id, task id) of its deadlines a due-soon alert warned about (``warned_deadlines``).
         bounds: The period's first instant and the instant after its last.
         now: The instant the report is made.
     """
@@ -310,7 +304,7 @@ def scorecard(
         name=name,
         deadlines=tuple(deadlines),
         indicators=tuple(_indicators(pack, subject, start, until)),
-        warnings=_warnings(pack, transitions, start, end),
+        warnings=_warnings(deadlines, warned),
         last_report=last,
         days_silent=silent,
         reported=state is not None and state.last_event_at is not None,

@@ -21,7 +21,7 @@ from rules.pack import RulePack
 from rules.published import PackTimeline
 from rules.state import UnitState
 
-__all__ = ["Simulation", "TimedTransition", "replay"]
+__all__ = ["Simulation", "TimedTransition", "replay", "simulate"]
 
 _MAX_STEPS = 1_000_000  # a timeline that needs more wake-ups than this is a bug, not a test
 _ALWAYS = datetime.min.replace(tzinfo=UTC)  # when a plain pack, replayed alone, was applied
@@ -103,6 +103,18 @@ def replay(
     Returns how many events were delivered and the transitions a worker would
     have written, in order.
     """
+    delivered, simulation = simulate(pack, events, start=start, until=until)
+    return delivered, simulation.transitions if simulation is not None else []
+
+
+def simulate(
+    pack: RulePack | PackTimeline,
+    events: Iterable[Event],
+    *,
+    start: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[int, Simulation | None]:
+    """``replay``, returning the simulation itself (its units' states, its pack, its transitions); ``None`` if empty."""
     timeline = pack if isinstance(pack, PackTimeline) else PackTimeline([(_ALWAYS, pack)])
     if not timeline.entries:
         raise ValueError("a timeline with no packs")
@@ -117,7 +129,7 @@ def replay(
     if until is not None:
         ordered = [e for e in ordered if e.occurred_at <= until]
     if not ordered and (start is None or until is None):
-        return 0, []
+        return 0, None
     begin, end = start or ordered[0].occurred_at, until or ordered[-1].occurred_at
     in_force = max((n for n, (at, _) in enumerate(timeline.entries) if at <= begin), default=0)
     switches = [(at, p) for at, p in timeline.entries[in_force + 1 :] if at <= end]
@@ -130,4 +142,4 @@ def replay(
     for at, next_pack in switches:
         simulation.use_pack(next_pack, at)
     simulation.run_until(end)
-    return len(ordered), simulation.transitions
+    return len(ordered), simulation

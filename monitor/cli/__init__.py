@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from monitor.cli import alerts, generate, publish, replay, rules, run
+from monitor.cli import alerts, generate, publish, replay, report, rules, run
 from monitor.cli.common import EXIT_CODES, ExitCode
 from monitor.cli.terminal import SafeLogRecord
 from monitor.exceptions import BrokerUnreachable, MonitorError
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"monitor {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (run, rules, publish, replay, alerts, generate):
+    for group in (run, rules, publish, replay, report, alerts, generate):
         group.register(commands)
     version = commands.add_parser("version", help="print the version and exit")
     version.set_defaults(func=_print_version)

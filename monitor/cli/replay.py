@@ -40,7 +40,7 @@ from rules.published import PackTimeline, PublishedPack
 from rules.simulation import TimedTransition
 from rules.simulation import replay as simulate
 
-__all__ = ["ReplayResult", "read_packs", "register", "replay"]
+__all__ = ["ReplayResult", "read_events", "read_packs", "register", "replay"]
 
 
 @dataclass
@@ -65,14 +65,21 @@ def replay(
     ``pack`` is the rules throughout, or the packs in force over time.
     """
     result = ReplayResult()
+    events, result.bad_rows = read_events(paths, kind)
+    result.events, result.transitions = simulate(pack, events, start=start, until=until)
+    return result
+
+
+def read_events(paths: Sequence[Path], kind: EventKind | None = None) -> tuple[list[Event], list[str]]:
+    """The events of recorded files (JSON lines or CSV), and a line for each row that could not be read."""
     events: list[Event] = []
+    bad: list[str] = []
     for path in paths:
         for row in read_rows(path, kind):
             if row.error is not None:
-                result.bad_rows.append(f"{path}:{row.line}: {row.error}")
+                bad.append(f"{path}:{row.line}: {row.error}")
             events.extend(row.events)
-    result.events, result.transitions = simulate(pack, events, start=start, until=until)
-    return result
+    return events, bad
 
 
 def read_packs(path: Path) -> PackTimeline:

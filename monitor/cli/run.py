@@ -82,6 +82,7 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"            out: {topics.alerts}, {topics.dead_letter}",
         f"  console   {base}/   (live alerts; {base}/?view=overview for every unit)",
         f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
+        f"  report    {base}/reports   (this quarter's review report; ?period=2024-Q2, 2024-06, 2024-H1; &format=csv)",
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {_rules_line(settings, topics)}",

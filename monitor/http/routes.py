@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import console, history, views
+from monitor.http import console, history, reports, views
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer
+from monitor.report import report_tz
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -27,6 +30,7 @@ _PEERS = "compliance_peers"  # … and the client that asks the other workers
 _STREAMS = "compliance_streams"  # … and the queues of the event streams open now
 
 blueprint = web.Blueprint("monitor")
+T = TypeVar("T")
 
 
 def register_routes(app: Any, worker: WorkerView) -> None:
@@ -85,8 +89,17 @@ async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local
     return _send(view, local(worker), answered_by=me)
 
 
-async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
-    """Every unit's summary: this worker's partitions from memory, the others' asked of their owners at once."""
+async def _gather(
+    view: web.View, local: Callable[[set[int]], T | Answer], ask: Callable[[str], str], read: Callable[[bytes], T]
+) -> list[T] | Answer:
+    """One part per worker, for every partition: this worker's own from memory, the others' asked of them at once.
+
+    Args:
+        view: The request being answered.
+        local: This worker's part for its partitions (or an answer that says why not).
+        ask: The path and query that ask another worker for its part of the partitions given (comma-separated).
+        read: Another worker's part from its answer's body.
+    """
     worker = _worker(view)
     me = worker.settings.peer_url
     plan = plan_gather(worker.partition_owners(), worker.settings.partitions, me)
@@ -95,21 +108,66 @@ async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
     unready = [p for p in plan.local if not worker.answers_for(p)]
     if unready:
         return views.unavailable(f"this worker is reading the units of partition(s) {unready}")
-    summaries = views.unit_summaries(worker, set(plan.local))
+    mine = local(set(plan.local))
+    if isinstance(mine, Answer):
+        return mine
+    parts = [mine]
     peers = _peers(view)
-    asked = await asyncio.gather(
-        *(
-            peers.get(url, f"/api/v1/internal/units?partitions={','.join(map(str, parts))}")
-            for url, parts in plan.remote.items()
-        )
-    )
+    asked = await asyncio.gather(*(peers.get(url, ask(",".join(map(str, p)))) for url, p in plan.remote.items()))
     for url, answer in zip(plan.remote, asked, strict=True):
         if isinstance(answer, Unavailable):
             return views.unavailable(answer.reason)
         if answer.status != 200:
             return views.unavailable(f"the worker at {url} cannot answer for its units now")
-        summaries += json.loads(answer.body)["units"]
-    return summaries
+        parts.append(read(answer.body))
+    return parts
+
+
+async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
+    """Every unit's summary, from every worker."""
+    worker = _worker(view)
+    parts = await _gather(
+        view,
+        lambda partitions: views.unit_summaries(worker, partitions),
+        lambda partitions: f"/api/v1/internal/units?partitions={partitions}",
+        lambda body: list(json.loads(body)["units"]),
+    )
+    return parts if isinstance(parts, Answer) else [summary for part in parts for summary in part]
+
+
+@blueprint.route("/reports", name="reports")
+class Reports(web.View):
+    """The review report of a period: every unit's scorecard, ranked (HTML, CSV or JSON)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        worker = _worker(self)
+        now = worker.now()
+        today = now.astimezone(report_tz(worker.pack)).date()
+        units = request.query.getall("unit", [])  # type: ignore[attr-defined]
+        asked = reports.parse_report_query(request.query, units, today)
+        if isinstance(asked, Answer):
+            return _send(self, asked)
+        period = asked.period
+        query = urlencode({"period": period.text, "now": now.isoformat()})
+        parts = await _gather(
+            self,
+            lambda partitions: reports.local_scorecards(worker, partitions, period, now),
+            lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&{query}",
+            reports.decode_scorecards,
+        )
+        if isinstance(parts, Answer):
+            return _send(self, parts)
+        cards = [card for part in parts for card in part]
+        return _send(self, reports.report_answer(worker, asked, cards, now))
+
+
+@blueprint.route("/api/v1/internal/scorecards", name="internal-scorecards")
+class LocalScorecards(web.View):
+    """The scorecards of the units of some partitions of this worker (asked by a worker making a report)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        worker = _worker(self)
+        return _send(self, reports.scorecards_answer(worker, request.query), answered_by=worker.settings.peer_url)
 
 
 @blueprint.route("/", name="feed")

@@ -376,6 +376,20 @@ class AlertHistory:
             db.close()
         return int(count), [_interval(row) for row in rows]
 
+    def warned(self) -> dict[str, set[tuple[str, str | None]]]:
+        """By unit: (rule id, task id) of every alert that went through a due-soon warning (no task id: the unit's)."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT unit_id, rule_id, labels FROM intervals WHERE stages LIKE '%\"due_soon\"%'"
+            ).fetchall()
+        finally:
+            db.close()
+        warned: dict[str, set[tuple[str, str | None]]] = {}
+        for unit_id, rule_id, labels in rows:
+            warned.setdefault(unit_id, set()).add((rule_id, json.loads(labels).get("task_id")))
+        return warned
+
     def __iter__(self) -> Iterator[Interval]:
         """Every interval, oldest first (for tests and exports)."""
         db = self._connect()

@@ -138,8 +138,9 @@ class _CappedSite(web.TCPSite):
 
 
 async def _secure(request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer gets the security headers and loses the ``Server`` header aiohttp adds."""
-    response.headers.update(SECURITY_HEADERS)
+    """Every answer gets the security headers (one that set its own policy keeps it) and loses ``Server``."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     response.headers.popall("Server", None)
 
 

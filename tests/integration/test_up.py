@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -107,6 +108,17 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         status, body = http_get(up.base_url + "/api/v1/rules")
         assert status == 200 and json.loads(body)["monitor_version"] == VERSION
         assert f"compliance monitor {VERSION} is starting" in up.log.read_text()
+        # This quarter's review report, linked from the banner, is not empty with the demo data.
+        assert f"{up.base_url}/reports" in banner
+        # (503 with Retry-After while the worker still reads the alerts topic into its history index.)
+        answered = wait_for("the report", lambda: (a := http_get(up.base_url + "/reports?format=json"))[0] == 200 and a)
+        report = json.loads(answered[1])  # type: ignore[index]
+        today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+        assert report["period"]["text"] == f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+        totals = report["totals"]
+        # The demo's deadlines lie around today: some have come this quarter, some are still to come in it.
+        assert sum(totals[k] for k in ("on_time", "late", "overdue", "not_yet_due")) > 0
+        assert {u["unit_id"] for u in report["units"]} >= {"VN-22", "VN-40"}
         assert _port_open(broker_port)
     # Leaving the block sent SIGTERM: the worker and the embedded broker are gone.
     assert up.process is None

@@ -10,7 +10,7 @@ import pytest
 from events.models import Event, TaskStatus
 from rules.pack import RulePack
 from rules.periods import parse_period
-from rules.scorecard import Outcome, UnitScorecard, rank, scorecard
+from rules.scorecard import Outcome, UnitScorecard, rank, scorecard, warned_deadlines
 from rules.simulation import Simulation
 from tests.conftest import VN, vn
 from tests.rules.fixtures import indicator, pack, task
@@ -73,7 +73,7 @@ AFTER_Q3 = vn(2024, 10, 15)
 
 def _card(rules: RulePack, simulation: Simulation, unit: str, now: datetime = AFTER_Q3) -> UnitScorecard:
     mine = [t for _, t in simulation.transitions if t.labels.get("unit_id") == unit]
-    return scorecard(rules, unit, simulation.states.get(unit), mine, Q3, now)
+    return scorecard(rules, unit, simulation.states.get(unit), warned_deadlines(mine), Q3, now)
 
 
 def _outcomes(card: UnitScorecard) -> dict[str, tuple[Outcome, int | None]]:

@@ -183,3 +183,19 @@ def test_an_index_of_an_older_layout_is_built_again(tmp_path: Path) -> None:
     assert history.positions() == {}
     history.append(_records(_transition("firing", "overdue")))
     assert history.positions() == {0: 1}
+
+
+def test_the_deadlines_warned_about_are_those_the_records_say(tmp_path: Path) -> None:
+    from rules.scorecard import warned_deadlines
+
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    transitions = [
+        _transition("firing", "due_soon", task="NV-1"),
+        _transition("resolved", "due_soon", task="NV-1", resolution="completed"),
+        _transition("firing", "overdue", task="NV-2"),  # overdue at once: never warned
+        _transition("firing", "due_soon", unit="VN-40", task="NV-3"),
+        _transition("firing", "overdue", unit="VN-40", task="NV-3"),
+    ]
+    history.append(_records(*transitions))
+    assert history.warned() == {"VN-22": {("task-overdue", "NV-1")}, "VN-40": {("task-overdue", "NV-3")}}
+    assert set().union(*history.warned().values()) == warned_deadlines(transitions)

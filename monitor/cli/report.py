@@ -1,0 +1,139 @@
+"""``monitor report``: the review report of a period — a scorecard per unit, ranked — as HTML, CSV or JSON.
+
+Two sources, the same figures:
+
+- a running worker (``--worker URL``, default the local one): it reads the
+  alert history index and every unit's current state across the cluster
+  (``GET /reports``);
+- a recorded event history (``--events FILE …``, offline): the events are
+  replayed through the engine as ``monitor replay`` does, under ``--rules``
+  or the ``--packs`` timeline, and the report is made from the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.cli.common import existing_files, settings_from
+from monitor.cli.replay import read_events, read_packs
+from monitor.cli.terminal import printable
+from monitor.exceptions import MonitorError
+from monitor.report import build_report, report_csv, report_html, report_json
+from rules.loader import BUNDLED_PACK, load_pack
+from rules.periods import PERIOD_FORMS, Period, parse_period
+from rules.published import PackTimeline
+from rules.scorecard import warned_deadlines
+from rules.simulation import simulate
+
+__all__ = ["register", "render"]
+
+
+def render(report: Any, fmt: str) -> bytes:
+    """The report in ``fmt`` (html, csv or json)."""
+    if fmt == "html":
+        return report_html(report).encode("utf-8")
+    if fmt == "csv":
+        return report_csv(report)
+    return (json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _period(text: str) -> Period:
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise MonitorError(f"--period: {exc}") from None
+
+
+def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
+    if args.packs and args.rules:
+        raise MonitorError("--packs and --rules cannot be used together: give the packs over time, or one pack")
+    paths = existing_files(args.events)
+    rules: PackTimeline | Any
+    if args.packs:
+        [packs] = existing_files([args.packs])
+        rules = read_packs(packs)
+        first = rules.entries[0][1]
+    else:
+        first = rules = load_pack(args.rules or [BUNDLED_PACK])
+    events, bad = read_events(paths)
+    for line in bad[:50]:
+        print(printable(f"skipped {line}"), file=sys.stderr)
+    tz = first.rules[0].tz if first.rules else ZoneInfo("Asia/Ho_Chi_Minh")
+    judged = min(period.bounds(tz)[1], now)
+    events = [e for e in events if e.occurred_at < judged]
+    delivered, simulation = simulate(rules, events, until=judged)
+    if simulation is None:
+        raise MonitorError(f"no events before {judged.isoformat()} in {', '.join(map(str, paths))}: nothing to report")
+    by_unit: dict[str, list[Any]] = {}
+    for _, transition in simulation.transitions:
+        by_unit.setdefault(transition.unit_id, []).append(transition)
+    warned = {unit: warned_deadlines(records) for unit, records in by_unit.items()}
+    report = build_report(simulation.pack, period, simulation.states, warned, judged, args.unit or ())
+    print(f"replayed {delivered:,} events; {period.label}: {len(report.cards)} units", file=sys.stderr)
+    return render(report, args.format)
+
+
+def _from_worker(args: argparse.Namespace, period: Period) -> bytes:
+    settings = settings_from(args)
+    base = (args.worker or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
+    query = urllib.parse.urlencode(
+        [("period", period.text), ("format", args.format)] + [("unit", u) for u in args.unit or ()]
+    )
+    url = f"{base}/reports?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace")
+        try:
+            said = json.loads(body).get("error", body)
+        except (ValueError, AttributeError):
+            said = body[:300]
+        raise MonitorError(printable(f"the worker at {base} answered {exc.code}: {said}")) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise MonitorError(f"cannot reach the worker at {base} (--worker): {reason}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Make the review report of a period and write it to --out or stdout."""
+    period = _period(args.period)
+    if not args.events and (args.rules or args.packs):
+        raise MonitorError("--rules and --packs go with --events (a worker reports under the rules it evaluates)")
+    if args.events and args.worker:
+        raise MonitorError("--events and --worker cannot be used together: report from a recording, or from a worker")
+    body = _offline(args, period, datetime.now(UTC)) if args.events else _from_worker(args, period)
+    if args.out:
+        Path(args.out).write_bytes(body)
+        print(f"{period.label}: written to {args.out} ({len(body):,} bytes)", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add ``report``."""
+    report = commands.add_parser(
+        "report", help="the review report of a period: a scorecard per unit, ranked (HTML, CSV or JSON)"
+    )
+    report.add_argument("--period", required=True, help=f"the period: {PERIOD_FORMS}")
+    report.add_argument("--unit", action="append", help="only this unit (repeat for more)")
+    report.add_argument("--format", choices=("html", "csv", "json"), default="html", help="html (default), csv or json")
+    report.add_argument("--out", help="write the report to this file (default: stdout)")
+    report.add_argument("--worker", help="a running worker's URL (default: http://MONITOR_WEB_HOST:MONITOR_WEB_PORT)")
+    report.add_argument("--events", nargs="+", help="offline: recorded events (.jsonl or .csv), replayed")
+    report.add_argument("--rules", nargs="+", type=Path, help="with --events: rule files or directories")
+    report.add_argument(
+        "--packs", help="with --events: published pack records over time (rules history --format jsonl)"
+    )
+    report.set_defaults(func=cmd_report)

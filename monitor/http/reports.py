@@ -1,0 +1,123 @@
+"""``/reports``: the review report of a period from any worker (HTML for the meeting, CSV, JSON).
+
+A unit's scorecard needs its state, which only the worker that owns its
+partition holds: each worker makes the scorecards of its own units
+(``/api/v1/internal/scorecards``, judged at the instant the asking worker
+gives, so all are judged alike), and the asking worker ranks and prints them.
+The due-soon warnings come from the alert history index, which every worker
+keeps of the whole alerts topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+
+from monitor.http.download import attachment, unit_id_problem
+from monitor.http.protocol import WorkerView
+from monitor.http.views import Answer, json_answer, unavailable, unit_partition
+from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of, report_tz
+from rules.periods import PERIOD_FORMS, Period, parse_period, quarter_of
+from rules.scorecard import UnitScorecard, scorecard
+
+__all__ = [
+    "FORMATS",
+    "ReportQuery",
+    "decode_scorecards",
+    "local_scorecards",
+    "parse_report_query",
+    "report_answer",
+    "scorecards_answer",
+]
+
+FORMATS = ("html", "csv", "json")
+_CARDS = msgspec.json.Decoder(list[UnitScorecard])
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What a report was asked for: the period, the format, the units (none: all)."""
+
+    period: Period
+    format: str
+    units: tuple[str, ...]
+
+
+def parse_report_query(query: Mapping[str, str], units: Sequence[str], today: date) -> ReportQuery | Answer:
+    """The report asked for (by default, of the quarter ``today`` is in), or a 400 that says what is wrong."""
+    text = query.get("period")
+    try:
+        period = parse_period(text) if text else quarter_of(today)
+    except ValueError as exc:
+        return json_answer({"error": f"{exc} ({PERIOD_FORMS})" if "write" not in str(exc) else str(exc)}, 400)
+    fmt = query.get("format", "html")
+    if fmt not in FORMATS:
+        return json_answer({"error": f"format must be one of {', '.join(FORMATS)}, not {fmt!r}"}, 400)
+    chosen = tuple(u for given in units for u in given.split(",") if u)
+    for unit in chosen:
+        problem = unit_id_problem(unit)
+        if problem is not None:
+            return json_answer({"error": problem}, 400)
+    return ReportQuery(period, fmt, chosen)
+
+
+def local_scorecards(
+    worker: WorkerView, partitions: set[int], period: Period, now: datetime
+) -> list[UnitScorecard] | Answer:
+    """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered)."""
+    history, problem = worker.history_state()
+    if history is None or problem is not None:
+        return unavailable(problem or "this worker has no alert history index")
+    warned = history.warned()
+    pack = worker.pack
+    bounds = period.bounds(report_tz(pack))
+    states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
+    silent = [u for u in pack.rostered_units if u not in states and unit_partition(worker, u) in partitions]
+    units = sorted([*states, *silent])
+    return [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in units]
+
+
+def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+    """``/api/v1/internal/scorecards?partitions=…&period=…&now=…``: another worker making a report asks this one."""
+    try:
+        partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
+        period = parse_period(query.get("period", ""))
+        now = datetime.fromisoformat(query.get("now", ""))
+    except ValueError as exc:
+        return json_answer({"error": f"partitions, period and now are needed: {exc}"}, 400)
+    if now.tzinfo is None:
+        return json_answer({"error": "now needs a UTC offset"}, 400)
+    held = {p for p in partitions if worker.answers_for(p)}
+    if held != partitions:
+        return unavailable(f"this worker does not hold partition(s) {sorted(partitions - held)} now")
+    cards = local_scorecards(worker, partitions, period, now)
+    if isinstance(cards, Answer):
+        return cards
+    return Answer(200, _ENCODER.encode(cards), "application/json", {})
+
+
+def decode_scorecards(body: bytes) -> list[UnitScorecard]:
+    """The scorecards another worker sent."""
+    return _CARDS.decode(body)
+
+
+def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:
+    """The report of ``cards`` (only the units asked for, if any) in the format asked for."""
+    if asked.units:
+        wanted = set(asked.units)
+        cards = [c for c in cards if c.unit_id in wanted]
+    report = report_of(worker.pack, asked.period, cards, now)
+    name = f"bao-cao-{asked.period.text}"
+    if asked.format == "csv":
+        headers = {"Content-Disposition": attachment(f"{name}.csv")}
+        return Answer(200, report_csv(report), "text/csv; charset=utf-8", headers)
+    if asked.format == "json":
+        body: dict[str, Any] = report_json(report)
+        return json_answer(body)
+    html = report_html(report).encode("utf-8")
+    return Answer(200, html, "text/html; charset=utf-8", {"Content-Security-Policy": CONTENT_SECURITY_POLICY})

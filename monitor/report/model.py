@@ -1,0 +1,242 @@
+"""A review report: every unit's scorecard for one period, the national totals and the ranking.
+
+Pure: scorecards in (``rules.scorecard``), a ``Report`` out, and the same
+numbers as JSON (``report_json``) or CSV (``report_csv``, one row per unit);
+``monitor.report.html`` prints it for a meeting. Whoever builds it gathers the
+units' states and the deadlines their alerts warned about: a worker from the
+cluster and its history index, ``monitor report --events`` from a replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.spreadsheet import csv_bytes
+from rules.pack import RulePack
+from rules.periods import Period
+from rules.scorecard import Outcome, UnitScorecard, rank, scorecard
+from rules.state import UnitState
+
+__all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of", "report_tz"]
+
+#: The on-time score, as the report prints it.
+SCORE_FORMULA = (
+    "Điểm đúng hạn = số hạn hoàn thành đúng hạn ÷ (đúng hạn + trễ hạn + còn quá hạn cuối kỳ). "
+    "Hoàn thành đúng vào thời điểm đến hạn tính là trễ hạn; nhiệm vụ đã hủy và hạn chưa đến không tính. "
+    "Xếp hạng theo điểm, rồi ít quá hạn hơn, rồi ít trễ hạn hơn."
+)
+#: The same, for readers of the JSON and the CSV.
+SCORE_FORMULA_EN = (
+    "on-time score = on time / (on time + late + overdue at the period's end); a completion at the due instant "
+    "is late; cancelled tasks and deadlines not yet come are left out; ranked by score, then fewer overdue, "
+    "then fewer late"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Every unit's scorecard for one period, judged at ``judged_at`` (the period's end, or now if earlier)."""
+
+    period: Period
+    tz: ZoneInfo
+    made_at: datetime
+    judged_at: datetime
+    pack_version: str
+    cards: tuple[UnitScorecard, ...]  # by unit id
+
+    @property
+    def ranking(self) -> list[UnitScorecard]:
+        """Units with a score, best first."""
+        return rank(self.cards)
+
+    @property
+    def never_reported(self) -> list[UnitScorecard]:
+        """Units that have never reported anything."""
+        return [c for c in self.cards if not c.reported]
+
+    def total(self, outcome: Outcome) -> int:
+        """Deadlines of every unit with ``outcome``."""
+        return sum(c.count(outcome) for c in self.cards)
+
+    @property
+    def score(self) -> float | None:
+        """The national on-time score: every unit's deadlines together."""
+        judged = sum(c.judged for c in self.cards)
+        return self.total(Outcome.ON_TIME) / judged if judged else None
+
+
+def build_report(
+    pack: RulePack,
+    period: Period,
+    states: Mapping[str, UnitState],
+    warned: Mapping[str, Collection[tuple[str, str | None]]],
+    now: datetime,
+    units: Sequence[str] = (),
+) -> Report:
+    """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported)."""
+    bounds = period.bounds(report_tz(pack))
+    chosen = sorted(set(units)) if units else sorted(pack.rostered_units | set(states))
+    cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
+    return report_of(pack, period, cards, now)
+
+
+def report_tz(pack: RulePack) -> ZoneInfo:
+    """The time zone a report counts days in: the rules' (Vietnam's when the pack has none)."""
+    return pack.rules[0].tz if pack.rules else ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def report_of(pack: RulePack, period: Period, cards: Iterable[UnitScorecard], now: datetime) -> Report:
+    """The report of scorecards made elsewhere (each worker makes those of its own units)."""
+    tz = report_tz(pack)
+    ordered = tuple(sorted(cards, key=lambda c: c.unit_id))
+    return Report(period, tz, now, min(period.bounds(tz)[1], now), pack.version, ordered)
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant is not None else None
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
+    median, worst = card.lateness
+    overdue = [d for d in card.deadlines if d.outcome is Outcome.OVERDUE]
+    return {
+        "unit_id": card.unit_id,
+        "name": card.name,
+        "rank": place,
+        "score": _round(card.score),
+        "reported": card.reported,
+        "last_report": _iso(card.last_report),
+        "days_silent": card.days_silent,
+        "deadlines": {
+            "due": len(card.deadlines) - card.count(Outcome.NOT_YET_DUE),
+            "on_time": card.count(Outcome.ON_TIME),
+            "late": card.count(Outcome.LATE),
+            "late_median_days": median,
+            "late_worst_days": worst,
+            "overdue": card.count(Outcome.OVERDUE),
+            "overdue_oldest_days": max((d.days_late or 0 for d in overdue), default=None),
+            "cancelled": card.count(Outcome.CANCELLED),
+            "not_yet_due": card.count(Outcome.NOT_YET_DUE),
+        },
+        "warnings": {"heeded": card.warnings.heeded, "ignored": card.warnings.ignored, "open": card.warnings.open},
+        "items": [
+            {
+                "rule_id": d.rule_id,
+                "task_id": d.task_id,
+                "title": d.title,
+                "due": d.due.isoformat(),
+                "outcome": d.outcome.value,
+                "kept_at": _iso(d.kept_at),
+                "days": d.days_late,
+            }
+            for d in card.deadlines
+        ],
+        "indicators": [
+            {
+                "rule_id": s.rule_id,
+                "indicator": s.indicator,
+                "target": s.target,
+                "direction": s.direction,
+                "start": s.start,
+                "end": s.end,
+                "change": _round(s.change, 6),
+                "end_reported_at": _iso(s.end_at),
+                "meets_target": s.meets_target,
+            }
+            for s in card.indicators
+        ],
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """Every number of the report, as JSON."""
+    places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
+    period = report.period
+    return {
+        "period": {
+            "text": period.text,
+            "label": period.label,
+            "first_day": period.first.isoformat(),
+            "last_day": period.last.isoformat(),
+        },
+        "made_at": report.made_at.isoformat(),
+        "judged_at": report.judged_at.isoformat(),
+        "rule_pack": report.pack_version,
+        "score_formula": SCORE_FORMULA_EN,
+        "totals": {
+            "units": len(report.cards),
+            "on_time": report.total(Outcome.ON_TIME),
+            "late": report.total(Outcome.LATE),
+            "overdue": report.total(Outcome.OVERDUE),
+            "cancelled": report.total(Outcome.CANCELLED),
+            "not_yet_due": report.total(Outcome.NOT_YET_DUE),
+            "score": _round(report.score),
+        },
+        "ranking": [c.unit_id for c in report.ranking],
+        "never_reported": [c.unit_id for c in report.never_reported],
+        "units": [_unit(c, places.get(c.unit_id)) for c in report.cards],
+    }
+
+
+#: The CSV's columns: one row per unit; an indicator's columns are named after it.
+CSV_COLUMNS = (
+    "rank",
+    "unit_id",
+    "name",
+    "score",
+    "due",
+    "on_time",
+    "late",
+    "late_median_days",
+    "late_worst_days",
+    "overdue",
+    "overdue_oldest_days",
+    "cancelled",
+    "not_yet_due",
+    "warnings_heeded",
+    "warnings_ignored",
+    "last_report",
+    "days_silent",
+    "reported",
+)
+
+
+def report_csv(report: Report) -> bytes:
+    """One row per unit with the numbers of ``report_json``; each indicator's start, end, change and target met."""
+    data = report_json(report)
+    indicators = sorted({i["indicator"] for u in data["units"] for i in u["indicators"]})
+    columns = list(CSV_COLUMNS)
+    for name in indicators:
+        columns += [f"{name}_start", f"{name}_end", f"{name}_change", f"{name}_meets_target"]
+    rows = []
+    for unit in data["units"]:
+        row: dict[str, object] = {
+            "rank": unit["rank"],
+            "unit_id": unit["unit_id"],
+            "name": unit["name"],
+            "score": unit["score"],
+            **{k: v for k, v in unit["deadlines"].items()},
+            "warnings_heeded": unit["warnings"]["heeded"],
+            "warnings_ignored": unit["warnings"]["ignored"],
+            "last_report": unit["last_report"],
+            "days_silent": unit["days_silent"],
+            "reported": unit["reported"],
+        }
+        for standing in unit["indicators"]:
+            name = standing["indicator"]
+            row |= {
+                f"{name}_start": standing["start"],
+                f"{name}_end": standing["end"],
+                f"{name}_change": standing["change"],
+                f"{name}_meets_target": standing["meets_target"],
+            }
+        rows.append(row)
+    return csv_bytes(columns, rows)

@@ -14,6 +14,16 @@ import pytest
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
+#: Headless Chromium in a container, with nothing of its own on the network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def vn(*args: int) -> datetime:

@@ -26,7 +26,7 @@ from monitor.http.views import OVERDUE_COLUMNS
 from monitor.kafka.topics import Topics
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
-from tests.conftest import ARTIFACTS, require_tool
+from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import (
     MonitorProcess,
     http_get,
@@ -39,15 +39,6 @@ from tests.integration.kafka import (
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = 420
 
 # Every alert item the page ever puts in the document, even one removed at once: a flash of the wrong units

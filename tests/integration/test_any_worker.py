@@ -118,6 +118,17 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
         seen_second = _views(second.base_url, unit_ids)
         assert seen_first == seen_second
 
+        # The review report of a past quarter (judged at its end) is the same from either worker: each
+        # made the scorecards of its own units, and the one asked ranked them all.
+        reports = [_json(w.base_url + "/reports?period=2024-Q3&format=json") for w in (first, second)]
+        for report in reports:
+            del report["made_at"]
+        assert reports[0] == reports[1]
+        assert {u["unit_id"] for u in reports[0]["units"]} == set(unit_ids)
+        plan = [u for u in reports[0]["units"] if any(i["rule_id"] == "inspection-plan-2024" for i in u["items"])]
+        assert len(plan) == len(pack.rostered_units), "the 20/7/2024 plan is a deadline of every rostered unit"
+        assert reports[0]["totals"]["on_time"] > 0 and reports[0]["totals"]["overdue"] > 0
+
         # The answers are about the demo, not empty: Nghệ An has overdue tasks, and each worker passed on
         # the other's answer for a unit it does not own.
         assert seen_first["overdue VN-22"]["count"] > 0

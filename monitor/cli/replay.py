@@ -40,7 +40,7 @@ from rules.published import PackTimeline, PublishedPack
 from rules.simulation import TimedTransition
 from rules.simulation import replay as simulate
 
-__all__ = ["ReplayResult", "read_events", "read_packs", "register", "replay"]
+__all__ = ["ReplayResult", "read_events", "read_packs", "register", "replay", "rules_of"]
 
 
 @dataclass
@@ -134,18 +134,22 @@ def _first_problem(exc: RuleFileError, written: Path) -> str:
     return str(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    """Replay recorded events on a simulated clock and print the alert transitions."""
+def rules_of(args: argparse.Namespace) -> RulePack | PackTimeline:
+    """The rules a replay runs under: ``--packs`` (a timeline, said on stderr), ``--rules``, or the bundled pack."""
     if args.packs and args.rules:
         raise MonitorError("--packs and --rules cannot be used together: give the packs over time, or one pack")
+    if not args.packs:
+        return load_pack(args.rules or [BUNDLED_PACK])
+    [packs] = existing_files([args.packs])
+    timeline = read_packs(packs)
+    print(printable(_timeline_line(packs, timeline)), file=sys.stderr)
+    return timeline
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay recorded events on a simulated clock and print the alert transitions."""
+    pack = rules_of(args)
     paths = existing_files(args.files)
-    pack: RulePack | PackTimeline
-    if args.packs:
-        [packs] = existing_files([args.packs])
-        pack = read_packs(packs)
-        print(printable(_timeline_line(packs, pack)), file=sys.stderr)
-    else:
-        pack = load_pack(args.rules or [BUNDLED_PACK])
     result = replay(paths, pack, start=args.start, until=args.until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)

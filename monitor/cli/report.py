@@ -24,11 +24,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.cli.common import existing_files, settings_from
-from monitor.cli.replay import read_events, read_packs
+from monitor.cli.replay import read_events, rules_of
 from monitor.cli.terminal import printable
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
-from rules.loader import BUNDLED_PACK, load_pack
 from rules.periods import PERIOD_FORMS, Period, parse_period
 from rules.published import PackTimeline
 from rules.scorecard import warned_deadlines
@@ -54,16 +53,9 @@ def _period(text: str) -> Period:
 
 
 def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
-    if args.packs and args.rules:
-        raise MonitorError("--packs and --rules cannot be used together: give the packs over time, or one pack")
+    rules = rules_of(args)
+    first = rules.entries[0][1] if isinstance(rules, PackTimeline) else rules
     paths = existing_files(args.events)
-    rules: PackTimeline | Any
-    if args.packs:
-        [packs] = existing_files([args.packs])
-        rules = read_packs(packs)
-        first = rules.entries[0][1]
-    else:
-        first = rules = load_pack(args.rules or [BUNDLED_PACK])
     events, bad = read_events(paths)
     for line in bad[:50]:
         print(printable(f"skipped {line}"), file=sys.stderr)

@@ -89,7 +89,11 @@ class TopicFollower:
         restarted empty while a producer still retried, reports records it
         never stored), and a read that returns nothing is the last word.
         """
-        await self._started.wait()
+        try:
+            await asyncio.wait_for(self._started.wait(), timeout)
+        except TimeoutError:  # not started (the broker is away): nothing read yet
+            log.warning("%s has not started within %.0fs", self.what, timeout)
+            return False
         consumer = self._consumer
         assert consumer is not None
         tps = list(consumer.assignment())

@@ -165,6 +165,7 @@ class Worker:
             listeners=(self.feed.on_transition,),
         )
         self._assigned_tick: asyncio.Task[None] | None = None
+        self._pack_tick: asyncio.Task[None] | None = None
         self._drop_task: asyncio.Task[None] | None = None
         self._assigned_cache: tuple[object, frozenset[int]] | None = None
         self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
@@ -230,6 +231,8 @@ class Worker:
         # Without rule files named, the rules are the rules topic's newest pack (the bundled one until it holds one).
         self._packs: PackFollower | None = None
         self._packs_taken = 0  # entries of the rules topic looked at
+        self._assignments = 0  # partitions assigned so far
+        self._packs_read_for = -1  # … when the rules topic was last read to its end after one
         if settings.rules_from_topic:
             self._packs = PackFollower(settings.bootstrap_servers, self.topics.rules, client_options(settings))
         self._pack_applier = Background("rule-pack-applier", self._apply_packs)
@@ -471,12 +474,15 @@ class Worker:
         So a worker never evaluates a unit under an older pack than the one its
         last owner evaluated it under (call between records).
         """
-        if self._packs is None:
-            return
-        if not await self._packs.catch_up(timeout=10.0, stalled_reads=10):
+        assignment = self._assignments
+        if self._packs is None or self._packs_read_for == assignment:
+            return  # read to its end since the last assignment
+        if await self._packs.catch_up(timeout=10.0, stalled_reads=10):
+            self._packs_read_for = assignment
+        else:
             log.warning("rules topic not read to its end; going on under pack %s", self.pack.version)
         if await self._take_packs():
-            self._assigned_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-new-pack")
+            self._pack_tick = asyncio.get_running_loop().create_task(self.ticks.tick(), name="tick-on-new-pack")
 
     def on_give_up(self, give_up: Callable[[str], None]) -> None:
         """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""
@@ -610,6 +616,7 @@ class Worker:
         # happens at the agent's next record boundary (``_reread_if_assigned``).
         self.membership.assigned()
         self._reassigned = True
+        self._assignments += 1
         if not self._assigned():  # no record will come to drop the old state: drop it once the agent is between records
             self._drop_task = asyncio.get_running_loop().create_task(self._drop_when_idle(), name="drop-old-state")
         # Tick the new partitions now rather than at the next interval: their units are

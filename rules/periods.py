@@ -20,6 +20,7 @@ __all__ = ["PERIOD_FORMS", "Period", "parse_period", "quarter_of"]
 PERIOD_FORMS = "2024-Q2 (a quarter), 2024-06 (a month), 2024-H1 (a half-year), 2024 (a year) or 2024-04-01..2024-05-15"
 
 _ROMAN = ("I", "II", "III", "IV")
+_FIRST_YEAR, _LAST_YEAR = 1900, 9998  # a period's instants must exist in every time zone
 _QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
 _HALF = re.compile(r"(\d{4})-[Hh]([12])")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -63,6 +64,9 @@ def parse_period(text: str) -> Period:
         ValueError: ``text`` is none of ``PERIOD_FORMS``, or names days that do not exist.
     """
     given = text.strip()
+    leading = re.match(r"\d{4}", given)
+    if leading is not None and not _FIRST_YEAR <= int(leading[0]) <= _LAST_YEAR:
+        raise ValueError(f"{given!r} is not within the years {_FIRST_YEAR} to {_LAST_YEAR}")
     try:
         if match := _QUARTER.fullmatch(given):
             year, quarter = int(match[1]), int(match[2])
@@ -85,9 +89,11 @@ def parse_period(text: str) -> Period:
             first, last = date.fromisoformat(begin.strip()), date.fromisoformat(end.strip())
             if last < first:
                 raise ValueError(f"the period {given!r} ends before it begins")
+            if first.year < _FIRST_YEAR or last.year > _LAST_YEAR:
+                raise ValueError(f"the period {given!r} is not within the years {_FIRST_YEAR} to {_LAST_YEAR}")
             return Period(given, first, last, f"Từ {_vn(first)} đến {_vn(last)}")
     except ValueError as exc:
-        if "ends before" in str(exc):
+        if "ends before" in str(exc) or "not within the years" in str(exc):
             raise
         raise ValueError(f"{given!r} is not a period: {exc}") from None
     raise ValueError(f"{given!r} is not a period: write {PERIOD_FORMS}")

@@ -105,7 +105,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise MonitorError("--events and --worker cannot be used together: report from a recording, or from a worker")
     body = _offline(args, period, datetime.now(UTC)) if args.events else _from_worker(args, period)
     if args.out:
-        Path(args.out).write_bytes(body)
+        try:
+            Path(args.out).write_bytes(body)
+        except OSError as exc:
+            raise MonitorError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
         print(f"{period.label}: written to {args.out} ({len(body):,} bytes)", file=sys.stderr)
     else:
         sys.stdout.buffer.write(body)

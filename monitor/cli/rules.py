@@ -201,6 +201,8 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
             print(err.problem(problem), file=sys.stderr)
         print(err(_RED, f"{len(exc.problems)} problem(s) found; nothing published"), file=sys.stderr)
         return int(ExitCode.FAILED)
+    except OSError as exc:  # a file that cannot be read
+        raise MonitorError(f"cannot read the pack in {directory}: {exc}; nothing published") from None
     settings, topic, entries = _rules_topic(args)
     current = _in_force(entries)
     if current is not None and current.pack is not None:

@@ -43,6 +43,8 @@ def test_its_instants_run_from_the_first_midnight_to_the_midnight_after_the_last
         ("2024-02-30..2024-03-01", "is not a period"),
         ("2024-05-01..2024-04-01", "ends before it begins"),
         ("Q2", "is not a period"),
+        ("0001-01-01..9999-12-31", "not within the years 1900 to 9998"),
+        ("9999-Q4", "not within the years 1900 to 9998"),
     ],
 )
 def test_anything_else_is_refused_with_the_forms_allowed(text: str, message: str) -> None:

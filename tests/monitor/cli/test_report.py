@@ -79,9 +79,21 @@ def test_an_offline_report_of_a_recorded_history(
         (["--period", "2024-Q2", "--rules", "x.yaml"], "--rules and --packs go with --events"),
         (["--period", "2024-Q2", "--worker", "http://127.0.0.1:9", "--events", "e.jsonl"], "cannot be used together"),
         (["--period", "2024-Q2", "--worker", "http://127.0.0.1:9"], "cannot reach the worker at http://127.0.0.1:9"),
+        (["--period", "0001-01-01..9999-12-31"], "not within the years 1900 to 9998"),
     ],
 )
 def test_a_mistake_is_one_line_and_exit_2(extra: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and said in err[0]
+
+
+def test_a_report_that_cannot_be_written_is_one_line(
+    recorded: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rules = recorded
+    out = tmp_path / "nowhere" / "q2.html"
+    assert (
+        main(["report", "--period", "2024-Q2", "--events", str(events), "--rules", str(rules), "--out", str(out)]) == 2
+    )
+    assert f"cannot write the report to {out}: No such file or directory" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.alerts import AlertFilter, AlertTransition
+from rules.alerts import AlertFilter, AlertTransition, due_instant
 
 __all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "TopicReset", "stage_changed_at"]
 
@@ -121,13 +121,10 @@ class Interval:
 
 def stage_changed_at(transition: AlertTransition, written: datetime) -> datetime:
     """When a firing alert moved to its stage: the due instant for a deadline gone overdue, else when it was written."""
-    due = transition.annotations.get("due")
-    if transition.stage == "overdue" and due:
-        try:
-            return max(datetime.fromisoformat(due), transition.starts_at)
-        except (ValueError, TypeError):  # not an instant, or one without an offset: when it was written
-            pass
-    return max(written, transition.starts_at)
+    due = due_instant(transition.annotations) if transition.stage == "overdue" else None
+    if due is not None:
+        return max(due, transition.starts_at)
+    return max(written, transition.starts_at)  # no due instant (or not an aware one): when it was written
 
 
 @dataclass(slots=True)

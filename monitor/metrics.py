@@ -141,6 +141,11 @@ class Metrics:
                 registry=registry,
             )
             self.pack_applied.set_to_current_time()
+            self.pack_refused = Gauge(
+                "compliance_rule_pack_refused",
+                "1 while the newest pack on the rules topic does not load on this worker (it goes on under its own).",
+                registry=registry,
+            )
 
     def pack_changed(self, old: str, new: str) -> None:
         """The worker evaluates another rule pack from now on."""

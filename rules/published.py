@@ -24,7 +24,7 @@ from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import load_pack, rule_files_in
 from rules.pack import RulePack
 
-__all__ = ["MAX_PACK_BYTES", "PackTimeline", "PublishedPack", "pack_files"]
+__all__ = ["MAX_PACK_BYTES", "PackTimeline", "PublishedPack", "content_hash", "pack_files"]
 
 #: A pack larger than this is refused by ``rules apply`` (a broker's default largest record is 1 MiB).
 MAX_PACK_BYTES = 900_000

@@ -436,7 +436,10 @@ class Worker:
             applied = await asyncio.to_thread(self._load_published, entry)
             self.pack_log.add(applied)
             newest = applied
-        if newest is None or newest.pack is None or newest.version == self.pack.version:
+        if newest is None:
+            return False
+        self.metrics.pack_refused.set(1 if newest.pack is None else 0)
+        if newest.pack is None or newest.version == self.pack.version:
             return False
         self._switch(newest)
         return True

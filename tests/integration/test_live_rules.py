@@ -25,6 +25,7 @@ import pytest
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from rules.loader import BUNDLED_PACK, load_pack
+from rules.published import PublishedPack, content_hash, pack_files
 from tests.integration.kafka import (
     MonitorProcess,
     alert_records,
@@ -241,6 +242,35 @@ def test_two_workers_switch_to_an_applied_pack_together_and_refuse_a_broken_one(
         assert [c["rule_id"] for c in newest["changes"]["rules_changed"]] == ["online-dossier-ratio-low"]
         assert (previous["version"], previous["active"], previous["applied_by"]) == (version_a, False, "ops-a")
         until = datetime.now(UTC).isoformat()
+        # The topic's pack timeline, for monitor replay below.
+        timeline = _monitor("rules", "history", "--broker", broker.url, "--format", "jsonl")
+        assert timeline.returncode == 0, timeline.stderr
+        assert [json.loads(line)["version"] for line in timeline.stdout.splitlines()] == [version_a, version_b]
+
+        # A record no worker can load (put there without rules apply, which would have refused it): each
+        # says so in a metric and its history, and goes on under pack B.
+        broken_files = dict(pack_files(pack_b))
+        broken_files["de-an-06.yaml"] = broken_files["de-an-06.yaml"].replace("kind: threshold", "kind: thresold", 1)
+        broken_record = PublishedPack(
+            version="not-loadable",
+            content=content_hash(broken_files),
+            files=broken_files,
+            applied_at=datetime.now(UTC),
+            applied_by="someone",
+        )
+        produce(broker.bootstrap, TOPICS.rules, broken_record.model_dump_json().encode(), key=broken_record.key)
+        for worker in workers:
+            wait_for(
+                "the worker to refuse the broken pack",
+                lambda w=worker: sample(w.metrics(), "compliance_rule_pack_refused") == 1,
+                timeout=15,
+                log=worker.log,
+            )
+            assert _rules(worker)["version"] == version_b
+            assert "did you mean 'threshold'" in worker.log.read_text()
+        _, body = http_get(two.base_url + "/api/v1/rules/history")
+        refused = json.loads(body)["versions"][0]
+        assert refused["version"] == "not-loadable" and not refused["active"] and "thresold" in refused["problem"]
 
     # Every record says which pack it was evaluated under; none is written twice.
     after = written[len(before) :]
@@ -248,10 +278,7 @@ def test_two_workers_switch_to_an_applied_pack_together_and_refuse_a_broken_one(
     keys = [(r["fingerprint"], r["status"], r["stage"], r["starts_at"]) for r in written]
     assert len(keys) == len(set(keys)), "no transition written twice"
     # monitor replay under the topic's pack timeline gives the same transitions.
-    timeline = _monitor("rules", "history", "--broker", broker.url, "--format", "jsonl")
-    assert timeline.returncode == 0, timeline.stderr
     packs = tmp_path / "packs.jsonl"
     packs.write_text(timeline.stdout, encoding="utf-8")
-    assert [json.loads(line)["version"] for line in timeline.stdout.splitlines()] == [version_a, version_b]
     replayed = replay_records(recorder.path, until, packs)
     assert breach_shape(replayed) == breach_shape(written)

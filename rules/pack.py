@@ -28,6 +28,10 @@ AnyRule = DeadlineRule | ThresholdRule | StalenessRule | AggregateRule
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
 
 
+#: A rule group's time zone unless it names one: Vietnam's.
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
 def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -42,7 +46,7 @@ class RuleGroup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    timezone: Annotated[str, AfterValidator(_check_timezone)] = "Asia/Ho_Chi_Minh"
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = DEFAULT_TIMEZONE
     non_working_days: list[date] = Field(default_factory=list, description="Extra days off besides public holidays.")
     working_days: list[date] = Field(default_factory=list, description="Weekend days worked (compensatory).")
     rules: list[Rule] = Field(default_factory=list)
@@ -138,6 +142,11 @@ class RulePack:
         if bounds is None:
             return None
         return bounds.refusal(event.indicator, event.number)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone the pack counts days in: its first rule's group's (a group's default without a rule)."""
+        return self.rules[0].tz if self.rules else ZoneInfo(DEFAULT_TIMEZONE)
 
     @cached_property
     def version(self) -> str:

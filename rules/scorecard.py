@@ -297,8 +297,7 @@ def scorecard(
     deadlines = _task_deadlines(pack, subject, start, end, until) + _roster_deadlines(pack, subject, start, end, until)
     deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
     last = _last_report(subject, until)
-    tz = pack.rules[0].tz if pack.rules else None
-    silent = whole_days(last, until, tz) if last is not None and tz is not None else None
+    silent = whole_days(last, until, pack.tz) if last is not None else None
     return UnitScorecard(
         unit_id=unit_id,
         name=name,

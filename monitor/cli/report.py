@@ -21,7 +21,6 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from monitor.cli.common import existing_files, settings_from
 from monitor.cli.replay import read_events, rules_of
@@ -59,8 +58,7 @@ def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
     events, bad = read_events(paths)
     for line in bad[:50]:
         print(printable(f"skipped {line}"), file=sys.stderr)
-    tz = first.rules[0].tz if first.rules else ZoneInfo("Asia/Ho_Chi_Minh")
-    judged = min(period.bounds(tz)[1], now)
+    judged = min(period.bounds(first.tz)[1], now)
     events = [e for e in events if e.occurred_at < judged]
     delivered, simulation = simulate(rules, events, until=judged)
     if simulation is None:

@@ -31,9 +31,6 @@ from monitor.state.history import Interval
 
 __all__ = ["HISTORY_COLUMNS", "history", "interval_view", "parse_instant"]
 
-#: Where a date given without a time of day (``from=2024-04-01``) begins, unless the pack's rules say otherwise.
-DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
 HISTORY_COLUMNS = (
     "unit_id",
     "unit_name",
@@ -102,7 +99,7 @@ def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     where = alert_filter(worker.pack, query)
     if isinstance(where, Answer):
         return where
-    tz = worker.pack.rules[0].tz if worker.pack.rules else DEFAULT_TZ
+    tz = worker.pack.tz
     bounds: dict[str, datetime | None] = {}
     for name in ("from", "to"):
         text = query.get(name) or None

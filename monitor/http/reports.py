@@ -20,7 +20,7 @@ import msgspec
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer, json_answer, unavailable, unit_partition
-from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of, report_tz
+from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
 from rules.periods import PERIOD_FORMS, Period, parse_period, quarter_of
 from rules.scorecard import UnitScorecard, scorecard
 
@@ -75,7 +75,7 @@ def local_scorecards(
         return unavailable(problem or "this worker has no alert history index")
     warned = history.warned()
     pack = worker.pack
-    bounds = period.bounds(report_tz(pack))
+    bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
     silent = [u for u in pack.rostered_units if u not in states and unit_partition(worker, u) in partitions]
     units = sorted([*states, *silent])

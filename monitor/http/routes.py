@@ -20,7 +20,6 @@ from monitor.http import console, history, reports, views
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer
-from monitor.report import report_tz
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -142,7 +141,7 @@ class Reports(web.View):
     async def get(self, request: web.Request) -> web.Response:
         worker = _worker(self)
         now = worker.now()
-        today = now.astimezone(report_tz(worker.pack)).date()
+        today = now.astimezone(worker.pack.tz).date()
         units = request.query.getall("unit", [])  # type: ignore[attr-defined]
         asked = reports.parse_report_query(request.query, units, today)
         if isinstance(asked, Answer):

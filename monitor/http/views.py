@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.http.cluster import RETRY_AFTER_SECONDS
 from monitor.http.download import attachment, unit_id_problem
-from monitor.http.figures import ALERT_COLUMNS, DEFAULT_TZ, alert_display, alert_row, worst_severity
+from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
@@ -524,12 +524,11 @@ def rules(worker: WorkerView) -> Answer:
     """``/api/v1/rules``: the rules in force, the pack's version, since when and where from, the monitor's version."""
     pack = worker.pack
     active = _active_entry(worker)
-    tz = pack.rules[0].tz if pack.rules else DEFAULT_TZ
     return _json(
         {
             "version": pack.version,
             "applied_at": worker.pack_applied_at.isoformat(),
-            "display": {"applied_at": datetime_text(worker.pack_applied_at, tz)},
+            "display": {"applied_at": datetime_text(worker.pack_applied_at, pack.tz)},
             "source": active.source if active is not None else None,
             "applied_by": active.applied_by if active is not None else None,
             "message": active.message if active is not None else None,

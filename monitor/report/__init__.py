@@ -8,7 +8,6 @@ from monitor.report.model import (
     report_csv,
     report_json,
     report_of,
-    report_tz,
 )
 
 __all__ = [
@@ -20,5 +19,4 @@ __all__ = [
     "report_html",
     "report_json",
     "report_of",
-    "report_tz",
 ]

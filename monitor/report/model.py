@@ -21,7 +21,7 @@ from rules.periods import Period
 from rules.scorecard import Outcome, UnitScorecard, rank, scorecard
 from rules.state import UnitState
 
-__all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of", "report_tz"]
+__all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]
 
 #: The on-time score, as the report prints it.
 SCORE_FORMULA = (
@@ -78,20 +78,15 @@ def build_report(
     units: Sequence[str] = (),
 ) -> Report:
     """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported)."""
-    bounds = period.bounds(report_tz(pack))
+    bounds = period.bounds(pack.tz)
     chosen = sorted(set(units)) if units else sorted(pack.rostered_units | set(states))
     cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
     return report_of(pack, period, cards, now)
 
 
-def report_tz(pack: RulePack) -> ZoneInfo:
-    """The time zone a report counts days in: the rules' (Vietnam's when the pack has none)."""
-    return pack.rules[0].tz if pack.rules else ZoneInfo("Asia/Ho_Chi_Minh")
-
-
 def report_of(pack: RulePack, period: Period, cards: Iterable[UnitScorecard], now: datetime) -> Report:
     """The report of scorecards made elsewhere (each worker makes those of its own units)."""
-    tz = report_tz(pack)
+    tz = pack.tz
     ordered = tuple(sorted(cards, key=lambda c: c.unit_id))
     return Report(period, tz, now, min(period.bounds(tz)[1], now), pack.version, ordered)
 

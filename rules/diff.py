@@ -6,6 +6,7 @@ Pure: two loaded packs in, a ``PackDiff`` out. ``monitor rules diff`` prints it.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from rules.pack import CompiledRule, RulePack
 
-__all__ = ["PackDiff", "RosterChange", "RuleChange", "pack_diff", "rule_text"]
+__all__ = ["PackDiff", "RosterChange", "RuleChange", "pack_diff", "rule_text", "successive_diffs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +135,13 @@ def pack_diff(old: RulePack, new: RulePack) -> PackDiff:
         rosters_added=tuple(sorted(new_rosters.keys() - old_rosters.keys())),
         rosters_removed=tuple(sorted(old_rosters.keys() - new_rosters.keys())),
     )
+
+
+def successive_diffs(packs: Sequence[RulePack | None]) -> list[PackDiff | None]:
+    """What each pack changed from the last pack before it that loaded (``None``: the first, or one that did not load)."""
+    diffs: list[PackDiff | None] = []
+    previous: RulePack | None = None
+    for pack in packs:
+        diffs.append(pack_diff(previous, pack) if previous is not None and pack is not None else None)
+        previous = pack if pack is not None else previous
+    return diffs

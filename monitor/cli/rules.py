@@ -30,7 +30,7 @@ from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.settings import Settings
 from monitor.state.packs import PackEntry, publish_pack, read_packs
-from rules.diff import PackDiff, pack_diff
+from rules.diff import PackDiff, pack_diff, successive_diffs
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.loader import BUNDLED_PACK, load_pack, parse_yaml, rule_files_in
 from rules.pack import RulePack
@@ -249,14 +249,19 @@ def cmd_rules_history(args: argparse.Namespace) -> int:
                 print(entry.pack.model_dump_json())
         return 0
     shown: list[dict[str, Any]] = []
-    previous: RulePack | None = None
     out = _Style(sys.stdout, settings_from(args).colour)
+    loaded: list[RulePack | None] = []
+    problems: list[str | None] = []
     for entry in entries:
+        try:
+            loaded.append(entry.pack.load() if entry.pack is not None else None)
+            problems.append(None if entry.pack is not None else entry.problem)
+        except RuleFileError as exc:
+            loaded.append(None)
+            problems.append(f"does not load: {exc.problems[0]}")
+    for entry, diff, problem in zip(entries, successive_diffs(loaded), problems, strict=True):
         item: dict[str, Any] = {"offset": entry.offset, "published_at": entry.published_at.isoformat()}
-        diff: PackDiff | None = None
-        if entry.pack is None:
-            item["problem"] = entry.problem
-        else:
+        if entry.pack is not None:
             published = entry.pack
             item |= {
                 "version": published.version,
@@ -264,14 +269,10 @@ def cmd_rules_history(args: argparse.Namespace) -> int:
                 "applied_by": published.applied_by,
                 "message": published.message,
             }
-            try:
-                loaded = published.load()
-            except RuleFileError as exc:
-                item["problem"] = f"does not load: {exc.problems[0]}"
-            else:
-                diff = pack_diff(previous, loaded) if previous is not None else None
-                item["changes"] = diff.as_json() if diff is not None else None
-                previous = loaded
+        if problem is not None:
+            item["problem"] = problem
+        elif entry.pack is not None:
+            item["changes"] = diff.as_json() if diff is not None else None
         shown.append(item)
         if args.format == "text":
             head = f"offset {entry.offset}: "

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import start_client
 from monitor.state.follower import TopicFollower
-from rules.diff import PackDiff, pack_diff
+from rules.diff import PackDiff, successive_diffs
 from rules.pack import RulePack
 from rules.published import MAX_PACK_BYTES, PublishedPack
 
@@ -142,11 +142,5 @@ class PackLog:
 
     def with_diffs(self) -> list[tuple[AppliedPack, PackDiff | None]]:
         """Each entry, newest first, with what changed from the pack before it (``None`` for the first, or none)."""
-        shown: list[tuple[AppliedPack, PackDiff | None]] = []
-        previous: RulePack | None = None
-        for entry in self._entries:
-            diff = pack_diff(previous, entry.pack) if previous is not None and entry.pack is not None else None
-            shown.append((entry, diff))
-            if entry.pack is not None:
-                previous = entry.pack
-        return shown[::-1]
+        diffs = successive_diffs([entry.pack for entry in self._entries])
+        return list(zip(self._entries, diffs, strict=True))[::-1]

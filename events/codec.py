@@ -288,8 +288,14 @@ def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:
 
 
 def encode_event(event: Event) -> bytes:
-    """An event as a record value: compact JSON, fields without a value left out."""
-    return event.model_dump_json(exclude_none=True).encode("utf-8")
+    """An event as a record value: compact JSON with the fields the event was given, and only those.
+
+    A field left out and a field given as ``null`` mean different things (the
+    first keeps the known value, the second removes it), so an event forwarded
+    or dead-lettered must keep the difference: it is dumped with
+    ``exclude_unset``, not ``exclude_none``.
+    """
+    return event.model_dump_json(exclude_unset=True).encode("utf-8")
 
 
 def join_batch(encoded: Iterable[bytes]) -> bytes:

@@ -89,7 +89,10 @@ class _EventBase(BaseModel):
     source: Identifier = Field(description="Publishing system, e.g. nghean-dvc.")
     unit_id: Identifier = Field(description="Reporting unit, e.g. VN-40.")
     occurred_at: Instant = Field(description="Event time, with UTC offset (between 1900 and 3000).")
-    labels: LabelMap = Field(default_factory=dict)
+    labels: LabelMap = Field(
+        default_factory=dict,
+        description="e.g. program: de-an-06. Left out, the labels known from earlier events are kept; {} removes them.",
+    )
 
     @property
     def dedup_key(self) -> str:
@@ -97,27 +100,51 @@ class _EventBase(BaseModel):
         return dedup_key(self.source, self.event_id)
 
 
+#: What a field left out of an event means, said once for the schemas' descriptions.
+_KEPT = " Left out, the value known from the task's earlier events is kept"
+
+
 class TaskStatusEvent(_EventBase):
-    """A unit reports the current status of one of its tasks."""
+    """A unit reports the current status of one of its tasks.
+
+    An event says what changed: ``kind``, ``deadline``, ``title`` and
+    ``labels`` left out keep the values known from the task's earlier events
+    (a completion need not repeat the deadline to be judged against it);
+    ``null`` removes a deadline or a title, ``{}`` the labels.
+    """
 
     task_id: Identifier
-    kind: Identifier = "task"
+    kind: Identifier = Field(
+        default="task", description="e.g. task, inspection_plan, dossier." + _KEPT + " ('task' for a new task)."
+    )
     status: TaskStatus
     deadline: Annotated[AwareDatetime | date | None, AfterValidator(_deadline_in_range)] = Field(
         default=None,
-        description="A date means the end of that day in the rule's time zone (between 1900 and 3000).",
+        description="A date means the end of that day in the rule's time zone (between 1900 and 3000)."
+        + _KEPT
+        + "; null removes it.",
     )
-    title: Annotated[str, Field(max_length=1000)] | None = None
+    title: Annotated[str, Field(max_length=1000)] | None = Field(
+        default=None, description="Vietnamese text allowed." + _KEPT + "; null removes it."
+    )
 
 
 class IndicatorEvent(_EventBase):
-    """A unit reports the value of an indicator (ratios are 0..1)."""
+    """A unit reports the value of an indicator (ratios are 0..1).
+
+    ``period`` and ``labels`` left out keep the values known from the
+    indicator's earlier reports; a ``null`` period removes it.
+    """
 
     indicator: Identifier
     value: Number | None = None
     numerator: Number | None = None
     denominator: Number | None = None
-    period: Annotated[str, Field(max_length=50)] | None = None
+    period: Annotated[str, Field(max_length=50)] | None = Field(
+        default=None,
+        description="e.g. 2024-H1. Left out, the period known from the indicator's earlier reports is kept; "
+        "null removes it.",
+    )
 
     @model_validator(mode="after")
     def _derive_value(self) -> Self:

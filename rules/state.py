@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Protocol, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -90,6 +90,17 @@ def _earlier(previous: _Reported | None) -> tuple[str, ...]:
     if previous is None:
         return ()
     return seen_keys(previous)[-(SEEN_KEPT - 1) :]
+
+
+def _known(event: TaskStatusEvent | IndicatorEvent, previous: TaskState | IndicatorState | None, name: str) -> Any:
+    """The event's field ``name``; the one ``previous`` holds when the event left it out.
+
+    An event says what changed: a field it omits is not a field it clears
+    (an explicit ``null`` is). pydantic's ``model_fields_set`` tells the two apart.
+    """
+    if previous is not None and name not in event.model_fields_set:
+        return getattr(previous, name)
+    return getattr(event, name)
 
 
 def _deadline(text: str) -> datetime | date:
@@ -178,17 +189,23 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
     @classmethod
     def from_event(cls, event: TaskStatusEvent, previous: TaskState | None = None) -> Self:
-        """The task as the event reports it, keeping when earlier statuses were first reached."""
+        """The task as the event reports it, keeping when earlier statuses were first reached.
+
+        A field the event leaves out (``kind``, ``deadline``, ``title``,
+        ``labels``) keeps its value from ``previous``: a completion that does
+        not repeat the deadline is judged against the deadline in force. An
+        explicit ``null`` removes a deadline or a title, ``labels: {}`` the labels.
+        """
         reached = (previous.first_reached if previous is not None else _NOTHING_REACHED).reaching(
             event.status, event.occurred_at
         )
         return cls(
             task_id=event.task_id,
-            kind=event.kind,
+            kind=_known(event, previous, "kind"),
             status=event.status,
-            deadline=event.deadline,
-            title=event.title,
-            labels=event.labels,
+            deadline=_known(event, previous, "deadline"),
+            title=_known(event, previous, "title"),
+            labels=_known(event, previous, "labels"),
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             first_reached=reached,
@@ -228,7 +245,11 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
     @classmethod
     def from_event(cls, event: IndicatorEvent, previous: IndicatorState | None = None) -> Self:
-        """The indicator as the event reports it (after the reports before it)."""
+        """The indicator as the event reports it (after the reports before it).
+
+        ``period`` and ``labels`` left out of the event keep their values from
+        ``previous``; an explicit ``null`` period removes it.
+        """
         earlier = b""
         if previous is not None:
             mark = _REPORT.pack(previous.occurred_at.timestamp(), previous.value)
@@ -236,8 +257,8 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         return cls(
             indicator=event.indicator,
             value=event.number,
-            period=event.period,
-            labels=event.labels,
+            period=_known(event, previous, "period"),
+            labels=_known(event, previous, "labels"),
             occurred_at=event.occurred_at,
             event_id=event.event_id,
             source=event.source,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events import EventKind, IndicatorEvent, TaskStatus, TaskStatusEvent, decode_record
-from events.codec import MAX_REASON_CHARS, MAX_REASON_ITEMS, rejection_reason, screen
+from events.codec import MAX_REASON_CHARS, MAX_REASON_ITEMS, encode_event, rejection_reason, screen
 from tests.conftest import vn
 
 TASK: dict[str, Any] = {
@@ -298,3 +298,21 @@ def test_screen_refuses_events_at_their_place_in_the_batch() -> None:
     assert [e.task_id for e in screened.events] == ["T-12", "T-14"]  # type: ignore[union-attr]
     assert [(r.index, r.reason) for r in screened.rejections][1] == (2, "no T-13")
     assert [screened.position(n) for n in range(2)] == [0, 3]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"deadline": None}, {"title": None, "labels": {}}, {"kind": "dossier", "deadline": "2024-07-19"}],
+)
+def test_an_encoded_event_keeps_which_fields_were_left_out_and_which_were_null(fields: dict[str, Any]) -> None:
+    raw = {
+        "event_id": "e-1",
+        "source": "nghean-dvc",
+        "unit_id": "VN-22",
+        "task_id": "NV-99",
+        "status": "completed",
+        "occurred_at": "2024-07-24T10:00:00+07:00",
+    } | fields
+    event = TaskStatusEvent.model_validate(raw)
+    again = TaskStatusEvent.model_validate_json(encode_event(event))
+    assert again == event and again.model_fields_set == event.model_fields_set == set(raw)

@@ -10,13 +10,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.integration.kafka import produce, read_all, sample, task_event, wait_for, worker_process
+from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -182,3 +183,45 @@ def _members(broker: EmbeddedBroker) -> int:
         return len(members)
 
     return asyncio.run(describe())
+
+
+def test_a_completion_that_omits_the_deadline_title_and_kind_resolves_late_and_the_report_counts_it_late(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    # The README's NV-99 sequence, placed ten days ago: its completion repeats none of deadline, title, kind.
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    deadline = datetime.now(vn).date() - timedelta(days=10)
+    started = datetime.combine(deadline - timedelta(days=10), datetime.min.time(), tzinfo=vn) + timedelta(hours=9)
+    completed = datetime.combine(deadline + timedelta(days=5), datetime.min.time(), tzinfo=vn) + timedelta(hours=10)
+    base = {"source": "nghean-dvc", "unit_id": "VN-22", "task_id": "NV-99"}
+    first = {
+        **base,
+        **{"event_id": "nv99-1", "status": "in_progress", "deadline": deadline.isoformat()},
+        **{"occurred_at": started.isoformat(), "title": "Rà soát, cắt giảm thủ tục hành chính"},
+    }
+    done = {**base, "event_id": "nv99-2", "status": "completed", "occurred_at": completed.isoformat()}
+    with worker_process(broker.url, tmp_path) as worker:
+        worker.wait_ready()
+        produce(broker.bootstrap, TOPICS.task_status, json.dumps(first, ensure_ascii=False).encode(), key=b"VN-22")
+        wait_for("NV-99 overdue", lambda: [a for a in _alerts(broker) if a["status"] == "firing"], log=worker.log)
+        produce(broker.bootstrap, TOPICS.task_status, json.dumps(done).encode(), key=b"VN-22")
+
+        def resolved() -> list[dict[str, Any]]:
+            return [a for a in _alerts(broker) if a["status"] == "resolved"]
+
+        (alert,) = wait_for("NV-99 resolved", resolved, log=worker.log)  # type: ignore[misc]
+        assert alert["annotations"]["resolution"] == "completed_late"
+        assert alert["annotations"]["late_days"] == "4"
+        assert "Rà soát, cắt giảm thủ tục hành chính" in alert["annotations"]["summary"]  # the title stayed
+        period = f"{started.date().isoformat()}..{completed.date().isoformat()}"
+        url = f"{worker.base_url}/reports?period={period}&unit=VN-22&format=json"
+
+        def report() -> str | None:
+            status, body = http_get(url)  # 503 while the history index is still being read
+            return body if status == 200 else None
+
+        body = wait_for("the report", report, log=worker.log)
+    (unit,) = json.loads(str(body))["units"]
+    (item,) = [i for i in unit["items"] if i["task_id"] == "NV-99"]
+    assert (item["outcome"], item["days"], item["title"]) == ("late", 4, "Rà soát, cắt giảm thủ tục hành chính")
+    assert unit["deadlines"]["late"] >= 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from events.models import Event, TaskStatus
+from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.pack import RulePack
 from rules.periods import parse_period
 from rules.scorecard import Outcome, UnitScorecard, rank, scorecard, warned_deadlines
@@ -195,3 +195,36 @@ def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RuleP
         card("VN-05", [Outcome.ON_TIME, Outcome.LATE]),
     ]
     assert [c.unit_id for c in rank(cards)] == ["VN-03", "VN-02", "VN-05", "VN-01"]
+
+
+def test_a_completion_that_omits_the_deadline_title_and_kind_is_late_against_the_deadline_in_force(
+    rules: RulePack,
+) -> None:
+    # The README's NV-99: due at the end of 19/7, completed on 24/7 by an event that repeats none of it.
+    started = TaskStatusEvent.model_validate(
+        {
+            "event_id": "nv99-1",
+            "source": "nghean-dvc",
+            "unit_id": "VN-22",
+            "task_id": "NV-99",
+            "status": "in_progress",
+            "deadline": "2024-07-19",
+            "occurred_at": "2024-07-02T09:00:00+07:00",
+            "title": "Rà soát, cắt giảm thủ tục hành chính",
+        }
+    )
+    done = TaskStatusEvent.model_validate(
+        {
+            "event_id": "nv99-2",
+            "source": "nghean-dvc",
+            "unit_id": "VN-22",
+            "task_id": "NV-99",
+            "status": "completed",
+            "occurred_at": "2024-07-24T10:00:00+07:00",
+        }
+    )
+    simulation = _run(rules, [(started.occurred_at, started), (done.occurred_at, done)], vn(2024, 10, 1))
+    assert _outcomes(_card(rules, simulation, "VN-22"))["NV-99"] == (Outcome.LATE, 4)
+    [resolved] = [t for _, t in simulation.transitions if t.status == "resolved" and t.labels.get("task_id") == "NV-99"]
+    assert resolved.annotations["resolution"] == "completed_late" and resolved.annotations["late_days"] == "4"
+    assert "Rà soát, cắt giảm thủ tục hành chính" in resolved.annotations["summary"]  # the title stayed

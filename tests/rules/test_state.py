@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.models import TaskStatus
+from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.state.store import decode_unit, encode_changes
 from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
 from rules.subjects import Change
@@ -172,3 +172,80 @@ def test_an_indicator_keeps_its_earlier_reports_bounded_and_says_where_it_stood_
     state.indicators["online_dossier_ratio"] = report
     again = _read_back(state, {Change.subject("indicator:online_dossier_ratio")})
     assert again.indicators["online_dossier_ratio"].reports() == report.reports()
+
+
+_STARTED = {
+    "event_id": "nv99-1",
+    "source": "nghean-dvc",
+    "unit_id": "VN-22",
+    "task_id": "NV-99",
+    "kind": "inspection_plan",
+    "status": "in_progress",
+    "deadline": "2024-07-19",
+    "occurred_at": "2024-07-02T09:00:00+07:00",
+    "title": "Rà soát, cắt giảm thủ tục hành chính",
+    "labels": {"program": "de-an-06"},
+}
+_COMPLETION = {
+    "event_id": "nv99-2",
+    "source": "nghean-dvc",
+    "unit_id": "VN-22",
+    "task_id": "NV-99",
+    "status": "completed",
+    "occurred_at": "2024-07-24T10:00:00+07:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"kind": "inspection_plan", "deadline": date(2024, 7, 19), "title": _STARTED["title"]}),
+        ({"deadline": None}, {"deadline": None, "title": _STARTED["title"]}),
+        ({"title": None}, {"title": None, "deadline": date(2024, 7, 19)}),
+        ({"deadline": "2024-07-31"}, {"deadline": date(2024, 7, 31)}),
+        ({"kind": "task"}, {"kind": "task"}),
+        ({}, {"labels": {"program": "de-an-06"}}),
+        ({"labels": {}}, {"labels": {}}),
+        ({"labels": {"directive": "05"}}, {"labels": {"directive": "05"}}),
+    ],
+)
+def test_a_field_left_out_of_a_task_event_keeps_its_known_value_and_null_removes_it(
+    given: dict[str, object], expected: dict[str, object]
+) -> None:
+    started = TaskState.from_event(TaskStatusEvent.model_validate(_STARTED))
+    completed = TaskState.from_event(TaskStatusEvent.model_validate(_COMPLETION | given), started)
+    assert completed.status is TaskStatus.COMPLETED
+    assert {name: getattr(completed, name) for name in expected} == expected
+
+
+def test_a_new_task_takes_the_defaults_of_the_fields_left_out() -> None:
+    first = TaskState.from_event(TaskStatusEvent.model_validate(_COMPLETION))
+    assert (first.kind, first.deadline, first.title, first.labels) == ("task", None, None, {})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"period": "2024-H1", "labels": {"program": "de-an-06"}}),
+        ({"period": None}, {"period": None}),
+        ({"period": "2024-07", "labels": {}}, {"period": "2024-07", "labels": {}}),
+    ],
+)
+def test_an_indicator_report_that_leaves_out_period_or_labels_keeps_them(
+    given: dict[str, object], expected: dict[str, object]
+) -> None:
+    report = {
+        "event_id": "i-1",
+        "source": "nghean-dvc",
+        "unit_id": "VN-22",
+        "indicator": "online_dossier_ratio",
+        "value": 0.4,
+        "occurred_at": "2024-07-02T09:00:00+07:00",
+    }
+    first = IndicatorState.from_event(
+        IndicatorEvent.model_validate(report | {"period": "2024-H1", "labels": {"program": "de-an-06"}})
+    )
+    later = report | {"event_id": "i-2", "value": 0.5, "occurred_at": "2024-08-02T09:00:00+07:00"}
+    second = IndicatorState.from_event(IndicatorEvent.model_validate(later | given), first)
+    assert second.value == 0.5
+    assert {name: getattr(second, name) for name in expected} == expected

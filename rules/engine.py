@@ -17,6 +17,7 @@ event.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,8 +113,12 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     changed: set[Change] = {Change.subject(subjects[0])}
     if state is None:
         changed.add(Change.unit())
-        if NO_INDICATOR not in subjects:
-            subjects.append(NO_INDICATOR)  # a unit's first contact: "has it ever reported an indicator?"
+        if NO_INDICATOR not in subjects and pack.indicator_rules_for("*"):
+            # A unit's first contact: "has it ever reported an indicator?" is asked on the next advance, not
+            # now: its first indicator may be the very next record (of the other topic), and an alert that
+            # fires and resolves within a tick says nothing but noise.
+            current.set_wakeup(NO_INDICATOR, min(current.wakeups.get(NO_INDICATOR, math.inf), now.timestamp()))
+            changed.add(Change.subject(NO_INDICATOR))
     last = current.last_event_at
     updated = current if last is not None and last >= event.occurred_at else _with_last_event(current, event)
     if current.pack_version != pack.version:

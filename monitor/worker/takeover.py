@@ -18,6 +18,13 @@ truth, and what still differs is published once — a firing alert restated
 (``resolution: reconciled``). Redoing the records settles most of them, with
 nothing published twice.
 
+A partition taken over is not judged for what is absent (a task not done
+by its deadline, a unit silent for too long, a rostered unit that never
+reported) until the records the broker held for it when it was taken over
+are read: the events that would have said otherwise may be among them.
+``settle`` notes the data topics' end offsets; ``has_read_backlog`` says
+when the records up to them are handled.
+
 Everything here is driven by the worker's stream (``settle`` on a
 partition's first record, ``on_tick`` on each tick); the clock that times
 the grace period is injected.
@@ -28,6 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.worker.outbox import AlertWriter
@@ -43,6 +51,13 @@ log = logging.getLogger(__name__)
 
 #: The broker's end offset of a topic-partition, or ``None`` when it is not known yet.
 Highwater = Callable[[str, int], int | None]
+#: The broker's end offset of a topic-partition, asked of the broker now (``None``: it did not say).
+EndOffset = Callable[[str, int], Awaitable[int | None]]
+
+
+async def _unknown_end(topic: str, partition: int) -> int | None:
+    return None
+
 
 _STAGE_ORDER = {"due_soon": 1}  # every other stage (overdue, breach, stale) is a rule's last word
 
@@ -59,6 +74,15 @@ def behind_or_level(stage: str, published: tuple[str, str, str] | None) -> bool:
     return _STAGE_ORDER.get(published[1], 2) >= _STAGE_ORDER.get(stage, 2)
 
 
+@dataclass(slots=True)
+class _Backlog:
+    """Where a partition's data topics ended when it was taken over (``Takeover.has_read_backlog``)."""
+
+    since: float  # when it was taken over (monotonic)
+    ends: dict[str, int]  # data topic → its end offset
+    fetched: set[str]  # the data topics whose end a fetch has reported since
+
+
 class Takeover:
     """Reconciles each newly owned partition with the alerts topic.
 
@@ -69,6 +93,7 @@ class Takeover:
         catch_up: Waits until the ledger has read the alerts topic to its end.
         highwater: The broker's end offset of a data topic-partition.
         committed: The group's committed offset of a data topic-partition (the next to read), if any.
+        end_offset: The broker's end offset of a data topic-partition, asked when a partition is taken over.
         data_topics: The topics whose records the previous owner may have left undone.
         grace: Seconds to wait before a suspect may be resolved.
         monotonic: The clock that times the grace period.
@@ -83,6 +108,7 @@ class Takeover:
         catch_up: Callable[[], Awaitable[object]],
         highwater: Highwater,
         committed: Highwater = lambda topic, partition: None,
+        end_offset: EndOffset = _unknown_end,
         data_topics: Sequence[str],
         grace: float,
         monotonic: Callable[[], float] = time.monotonic,
@@ -93,12 +119,14 @@ class Takeover:
         self._catch_up = catch_up
         self._highwater = highwater
         self._committed = committed
+        self._end_offset = end_offset
         self._data_topics = tuple(data_topics)
         self._grace = grace
         self._monotonic = monotonic
         self._settled: set[int] = set()  # partitions reconciled since the last rebalance
         self._suspects: dict[int, tuple[float, set[str]]] = {}  # partition → (taken over at, fingerprints)
         self._handled: dict[tuple[str, int], int] = {}  # last offset handled per data topic-partition
+        self._backlog: dict[int, _Backlog] = {}  # partition → where its data topics ended when it was taken over
 
     def use_pack(self, pack: RulePack) -> None:
         """Restate lost alerts under ``pack`` from now on."""
@@ -108,6 +136,7 @@ class Takeover:
         """Partitions may have moved (a rebalance): check each against the topic again."""
         self._settled.clear()
         self._suspects.clear()
+        self._backlog.clear()
 
     def is_settled(self, partition: int) -> bool:
         """Whether the partition was reconciled since the last rebalance."""
@@ -127,13 +156,56 @@ class Takeover:
         self._handled[(topic, partition)] = offset
 
     async def settle(self, partition: int, owned: set[int], partitions: int, now: datetime) -> None:
-        """Take ``partition`` over: read every newly owned partition's units, reconcile this one."""
+        """Take ``partition`` over: note where its data topics end, read every newly owned partition's units, reconcile it."""
+        self._backlog[partition] = await self._ends(partition)
         await self._catch_up()
         self._processor.load(owned | {partition}, partitions)  # every new partition, in one pass
         _, suspects = await self.reconcile(partition, partitions, now)
         if suspects:
             self._suspects[partition] = (self._monotonic(), suspects)
         self._settled.add(partition)
+
+    async def _ends(self, partition: int) -> _Backlog:
+        """Where the data topics end for ``partition`` now, as the broker answers ListOffsets."""
+        ends: dict[str, int] = {}
+        for topic in self._data_topics:
+            try:
+                end = await self._end_offset(topic, partition)
+            except Exception as exc:  # the consumer's fetches still tell (``has_read_backlog``)
+                log.warning("partition %d: ListOffsets of %s failed (%s)", partition, topic, exc)
+                continue
+            if end is not None:
+                ends[topic] = end
+        return _Backlog(self._monotonic(), ends, set())
+
+    def has_read_backlog(self, partition: int) -> bool:
+        """Whether every record the broker held for ``partition`` when it was taken over is handled.
+
+        Until then nothing about the partition's units may be judged from
+        absence: the records not read yet may hold the events that say otherwise.
+        Where a data topic ends is the larger of the broker's ListOffsets answer
+        at the takeover and the end its first fetch after it reported (the
+        embedded broker answers ListOffsets with the start of the last record
+        batch, not its end). A topic whose end is known neither way after the
+        grace period is not waited for.
+        """
+        backlog = self._backlog.get(partition)
+        if backlog is None:
+            return True
+        for topic in self._data_topics:
+            if topic not in backlog.fetched:
+                fetched = self._highwater(topic, partition)
+                if fetched is None and self._monotonic() - backlog.since < self._grace:
+                    return False  # not fetched yet: its end is not known
+                backlog.fetched.add(topic)
+                if fetched is not None:
+                    backlog.ends[topic] = max(backlog.ends.get(topic, 0), fetched)
+            if self._next_offset(topic, partition) < backlog.ends.get(topic, 0):
+                return False
+        del self._backlog[partition]
+        held = ", ".join(f"{topic} to offset {end}" for topic, end in backlog.ends.items())
+        log.info("partition %d: read what the broker held when it was taken over (%s)", partition, held or "nothing")
+        return True
 
     async def on_tick(self, partition: int, now: datetime) -> int:
         """Decide the partition's suspects once the records the previous owner left are redone.

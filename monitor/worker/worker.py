@@ -200,6 +200,7 @@ class Worker:
             catch_up=self._ledger_follower.catch_up,
             highwater=self._highwater,
             committed=lambda topic, partition: self._floor(Partition(topic, partition)),
+            end_offset=lambda topic, partition: self._end_offset(Partition(topic, partition)),
             data_topics=(self.topics.task_status, self.topics.indicators),
             grace=max(10.0, 3 * settings.tick_interval),
             monotonic=monotonic,
@@ -775,7 +776,8 @@ class Worker:
                 await self.takeover.settle(record.partition, self._assigned(), partitions, now)
                 self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
             if is_tick:
-                await self.processor.on_tick(record.partition, partitions, now)
+                if self.takeover.has_read_backlog(record.partition):  # absence is judged only once it is read
+                    await self.processor.on_tick(record.partition, partitions, now)
                 await self.takeover.on_tick(record.partition, now)
             else:
                 await self.processor.on_record(record, partitions, now)

@@ -279,6 +279,11 @@ async def _publish(bootstrap: str, records: Sequence[tuple[str, bytes, bytes]]) 
         await producer.stop()
 
 
+def publish_records(bootstrap: str, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+    """Publish (topic, key, value) records and wait for every acknowledgement."""
+    _run(_publish(bootstrap, records))
+
+
 def publish_events(bootstrap: str, events: Sequence[Event]) -> None:
     """Publish events to their ingress topics keyed by unit, as providers do, and wait for every acknowledgement."""
     topics = Topics()

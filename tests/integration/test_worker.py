@@ -15,12 +15,43 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from events.codec import encode_batch
+from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.devtools.broker import EmbeddedBroker
-from monitor.kafka.topics import Topics
-from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
+from monitor.kafka.topics import Topics, ensure_topics
+from rules.loader import BUNDLED_PACK, load_pack
+from tests.integration.kafka import (
+    alert_records,
+    http_get,
+    produce,
+    publish_events,
+    publish_records,
+    read_all,
+    sample,
+    task_event,
+    wait_for,
+    worker_process,
+)
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
+
+
+def _dossiers(batch: int, now: datetime) -> list[Event]:
+    """A thousand dossiers of one unit, as a bulk publisher sends them."""
+    return [
+        TaskStatusEvent(
+            event_id=f"hs-{batch}-{n}",
+            source="test-dvc",
+            unit_id="VN-01",
+            task_id=f"HS-{batch}-{n}",
+            kind="dossier",
+            status=TaskStatus.IN_PROGRESS,
+            deadline=(now + timedelta(days=30)).date(),
+            occurred_at=now - timedelta(hours=2),
+        )
+        for n in range(1000)
+    ]
 
 
 def _alerts(broker: EmbeddedBroker, rule_id: str = "task-overdue") -> list[dict[str, Any]]:
@@ -225,3 +256,62 @@ def test_a_completion_that_omits_the_deadline_title_and_kind_resolves_late_and_t
     (item,) = [i for i in unit["items"] if i["task_id"] == "NV-99"]
     assert (item["outcome"], item["days"], item["title"]) == ("late", 4, "Rà soát, cắt giảm thủ tục hành chính")
     assert unit["deadlines"]["late"] >= 1
+
+
+def test_a_worker_judges_no_absence_before_it_has_read_what_the_broker_held_at_its_start(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    # Every rostered unit has issued its 2024 inspection plan and every province has reported an indicator,
+    # in records published before the worker starts, behind 40,000 other events: none of them may ever be
+    # judged missing (an alert fired at start and resolved once the worker reads on).
+    pack = load_pack([BUNDLED_PACK])
+    units = sorted(pack.rostered_units)
+    now = datetime.now(UTC)
+    plans = [
+        TaskStatusEvent(
+            event_id=f"{unit}-plan",
+            source="test-dvc",
+            unit_id=unit,
+            task_id="KH-2024",
+            kind="inspection_plan",
+            status=TaskStatus.COMPLETED,
+            occurred_at=datetime(2024, 7, 10, 9, tzinfo=UTC),
+        )
+        for unit in units
+    ]
+    reports = [
+        IndicatorEvent(
+            event_id=f"{unit}-online",
+            source="test-dvc",
+            unit_id=unit,
+            indicator="online_dossier_ratio",
+            value=0.6,
+            occurred_at=now - timedelta(hours=1),
+        )
+        for unit in units
+        if unit.startswith("VN-")
+    ]
+    asyncio.run(ensure_topics(broker.bootstrap, TOPICS, 2))
+    filler = [
+        (TOPICS.task_status, b"VN-01", encode_batch(_dossiers(batch, now)))  # Lai Châu: one of each partition's units
+        for batch in range(40)
+    ]
+    publish_records(broker.bootstrap, filler)
+    publish_events(broker.bootstrap, [*plans, *reports])
+    with worker_process(broker.url, tmp_path) as worker:
+        worker.wait_ready()
+
+        def all_read() -> bool:
+            metrics = worker.metrics()
+            tasks = sample(metrics, "compliance_events_total", topic=TOPICS.task_status, outcome="accepted")
+            indicators = sample(metrics, "compliance_events_total", topic=TOPICS.indicators, outcome="accepted")
+            return (tasks, indicators) == (40_000 + len(plans), len(reports))
+
+        wait_for("every event applied", all_read, timeout=120, log=worker.log)
+        time.sleep(3)  # three ticks after the backlog
+        judged = [
+            (a["rule_id"], a["labels"]["unit_id"], a["status"])
+            for a in alert_records(broker.bootstrap)
+            if a["rule_id"] in ("inspection-plan-2024", "indicator-stale")
+        ]
+    assert judged == [], "\n".join(map(str, judged))

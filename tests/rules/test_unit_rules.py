@@ -222,10 +222,24 @@ def test_matchers(tmp_path: Path, select: str, hits: set[str]) -> None:
     assert {a.labels["task_id"] for a in state.alerts.values()} == hits
 
 
-def test_a_rostered_unit_first_heard_of_through_a_task_is_still_checked_for_indicators(rules: RulePack) -> None:
+def test_a_rostered_unit_first_heard_of_through_a_task_is_checked_for_indicators_on_the_next_advance(
+    rules: RulePack,
+) -> None:
     event = task(vn(2024, 7, 2), unit="VN-02", task_id="NV-1")
     result = apply_event(rules, None, event, vn(2024, 7, 2))
-    assert ("indicator-stale", "stale", "*") in _firing(result.state)
+    assert _firing(result.state) == set() and result.transitions == ()  # its first report may be the next record
+    assert result.state.next_wakeup == vn(2024, 7, 2).timestamp()  # … so the question is due now, at the next tick
+    later = advance(rules, result.state, vn(2024, 7, 2, 0, 0, 1))
+    assert ("indicator-stale", "stale", "*") in _firing(later.state)
+
+
+def test_a_unit_whose_first_indicator_follows_its_first_task_within_a_tick_is_never_called_silent(
+    rules: RulePack,
+) -> None:
+    state = apply_event(rules, None, task(vn(2024, 7, 2), unit="VN-02", task_id="NV-1"), vn(2024, 7, 2)).state
+    report = apply_event(rules, state, indicator(vn(2024, 7, 2), 0.6, unit="VN-02"), vn(2024, 7, 2))
+    later = advance(rules, report.state, vn(2024, 7, 2, 0, 0, 1))
+    assert [t for t in (*report.transitions, *later.transitions) if t.rule_id == "indicator-stale"] == []
 
 
 def test_a_first_indicator_report_resolves_the_alert_that_the_unit_never_reported_one(rules: RulePack) -> None:

@@ -121,6 +121,10 @@ def worker_parts(
     clock = SteppingClock()
     ends: dict[tuple[str, int], int] = {}
     committed: dict[tuple[str, int], int] = {}
+
+    async def end_offset(topic: str, partition: int) -> int | None:
+        return ends.get((topic, partition))
+
     takeover = Takeover(
         rules,
         processor,
@@ -128,6 +132,7 @@ def worker_parts(
         catch_up=catch_up,
         highwater=lambda topic, partition: ends.get((topic, partition)),
         committed=lambda topic, partition: committed.get((topic, partition)),
+        end_offset=end_offset,
         data_topics=(TOPICS.task_status, TOPICS.indicators),
         grace=GRACE,
         monotonic=clock,

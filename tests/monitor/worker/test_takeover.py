@@ -295,3 +295,58 @@ async def test_an_alert_staged_and_not_yet_durable_is_on_its_way_not_lost(tmp_pa
     # Compared with the durable state: made durable and published, not a suspect to restate later.
     assert (fixed, suspects, [a.stage for a in parts.outbox.alerts]) == (1, set(), ["overdue"])
     assert [b"\x1fs" in key for batch in parts.log.batches for key, _ in batch].count(True) == 1
+
+
+async def test_a_partition_is_judged_only_once_the_records_the_broker_held_when_it_was_taken_over_are_read(
+    tmp_path: Path,
+) -> None:
+    parts = deadline_parts(tmp_path)
+    takeover, ends = parts.takeover, parts.ends
+    ends[(TOPICS.task_status, 0)] = 3
+    ends[(TOPICS.indicators, 0)] = 1
+    await takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    assert not takeover.has_read_backlog(0)
+    takeover.handled(TOPICS.task_status, 0, 2)
+    assert not takeover.has_read_backlog(0)  # the indicators topic still holds one
+    ends[(TOPICS.indicators, 0)] = 50  # records that came after the takeover do not hold the judgement back
+    takeover.handled(TOPICS.indicators, 0, 0)
+    assert takeover.has_read_backlog(0)
+    assert takeover.has_read_backlog(0)  # and stays so until the next rebalance
+    takeover.reset()
+    await takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    assert not takeover.has_read_backlog(0)
+    parts.committed[(TOPICS.indicators, 0)] = 50  # the group had committed past them: nothing is left to read
+    assert takeover.has_read_backlog(0)
+
+
+async def test_the_end_a_fetch_reports_counts_when_list_offsets_says_less(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path)
+    said: dict[str, int] = {TOPICS.task_status: 1}  # the embedded broker: the start of the last batch, not its end
+
+    async def list_offsets(topic: str, partition: int) -> int | None:
+        return said.get(topic)
+
+    parts.takeover._end_offset = list_offsets
+    parts.ends[(TOPICS.task_status, 0)] = 5  # what the consumer's fetches report
+    await parts.takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    parts.takeover.handled(TOPICS.task_status, 0, 0)
+    assert not parts.takeover.has_read_backlog(0)
+    parts.takeover.handled(TOPICS.task_status, 0, 4)
+    assert not parts.takeover.has_read_backlog(0)  # the indicators topic was never fetched: its end is unknown
+    parts.clock.now += GRACE  # … and is not waited for past the grace period
+    assert parts.takeover.has_read_backlog(0)
+
+
+async def test_a_partition_whose_end_the_broker_does_not_give_is_held_back_only_for_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    parts = deadline_parts(tmp_path)
+
+    async def silent(topic: str, partition: int) -> int | None:
+        raise TimeoutError
+
+    parts.takeover._end_offset = silent  # the broker does not answer ListOffsets in time, nor has anything been fetched
+    await parts.takeover.settle(1, {1}, PARTITIONS, vn(2024, 7, 25))
+    assert not parts.takeover.has_read_backlog(1)
+    parts.clock.now += GRACE
+    assert parts.takeover.has_read_backlog(1)

@@ -15,6 +15,7 @@ from monitor.cli.common import settings_from
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options, start_client
+from monitor.kafka.ends import seek_to_newest
 from monitor.kafka.topics import Topics
 from rules.alerts import AlertFilter, AlertTransition
 
@@ -56,10 +57,14 @@ async def tail(
     from_beginning: bool,
     max_records: int | None = None,
     client: dict[str, Any] | None = None,
+    started: asyncio.Event | None = None,
 ) -> int:
     """Print transitions as they arrive; return how many were printed.
 
-    Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
+    Without ``from_beginning`` it starts after the last record of every
+    partition (``monitor.kafka.ends``) and prints only transitions written
+    later; ``started`` is set once it is placed. Stops after ``max_records``
+    printed transitions, or never (Ctrl-C) when ``None``.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(client or {}))
     await start_client(consumer, bootstrap)
@@ -73,7 +78,9 @@ async def tail(
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
         else:
-            await consumer.seek_to_end(*tps)
+            await seek_to_newest(consumer, tps)
+        if started is not None:
+            started.set()
         while max_records is None or printed < max_records:
             batches = await consumer.getmany(timeout_ms=1000)
             for record in (r for records in batches.values() for r in records):
@@ -128,6 +135,10 @@ def register(commands: Any) -> None:
     tail.add_argument("--rule", help="only this rule_id")
     tail.add_argument("--severity", choices=["info", "warning", "critical"], help="only this severity")
     tail.add_argument("--json", action="store_true", help="one JSON record per line, for piping")
-    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    tail.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start at the oldest record (default: print only transitions written after the start)",
+    )
     tail.add_argument("--max", type=int, help="stop after this many transitions")
     tail.set_defaults(func=cmd_alerts_tail)

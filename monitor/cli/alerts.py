@@ -1,4 +1,8 @@
-"""``monitor alerts tail``: follow the alerts topic in a terminal, one line per transition."""
+"""``monitor alerts tail``: follow the alerts topic in a terminal, one line per transition.
+
+Times are shown in one zone, whatever offset a transition was written with:
+the rule pack's (the zone its days are counted in), or UTC.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +10,40 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, tzinfo
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from monitor.cli.common import settings_from
+from monitor.cli.common import load_rules, settings_from
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options, start_client
+from monitor.kafka.ends import seek_to_newest
 from monitor.kafka.topics import Topics
+from monitor.settings import Settings
 from rules.alerts import AlertFilter, AlertTransition
 
-__all__ = ["format_line", "register", "tail"]
+__all__ = ["format_line", "line_zone", "register", "tail"]
 
 _COLOURS = {"critical": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESOLVED = "\033[32m"
 _RESET = "\033[0m"
 
 
-def format_line(transition: AlertTransition, colour: bool) -> str:
+def format_line(transition: AlertTransition, colour: bool, *, tz: tzinfo) -> str:
     """One readable line: when, status, severity, unit, rule, stage, subject, summary.
+
+    When is the transition's instant (``ends_at`` of a resolution, else
+    ``starts_at``) in ``tz``, with its offset: lines of transitions written
+    in different offsets show the same zone.
 
     Every part that came from an event is made printable: a control character
     in a title or unit id shows as an escape, it cannot move the cursor,
     recolour the line or start a new one.
     """
-    at = transition.ends_at or transition.starts_at
+    at = (transition.ends_at or transition.starts_at).astimezone(tz)
     subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
     status = transition.status.upper()
     line = printable(
@@ -54,12 +65,18 @@ async def tail(
     as_json: bool,
     colour: bool,
     from_beginning: bool,
+    tz: tzinfo = UTC,
     max_records: int | None = None,
     client: dict[str, Any] | None = None,
+    started: asyncio.Event | None = None,
 ) -> int:
     """Print transitions as they arrive; return how many were printed.
 
-    Stops after ``max_records`` printed transitions, or never (Ctrl-C) when ``None``.
+    Without ``from_beginning`` it starts after the last record of every
+    partition (``monitor.kafka.ends``) and prints only transitions written
+    later; ``started`` is set once it is placed. Lines show times in ``tz``.
+    Stops after ``max_records`` printed transitions, or never (Ctrl-C) when
+    ``None``.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(client or {}))
     await start_client(consumer, bootstrap)
@@ -73,7 +90,9 @@ async def tail(
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
         else:
-            await consumer.seek_to_end(*tps)
+            await seek_to_newest(consumer, tps)
+        if started is not None:
+            started.set()
         while max_records is None or printed < max_records:
             batches = await consumer.getmany(timeout_ms=1000)
             for record in (r for records in batches.values() for r in records):
@@ -86,7 +105,7 @@ async def tail(
                 text = (
                     json_safe(json.dumps(transition.model_dump(mode="json"), ensure_ascii=False))
                     if as_json
-                    else format_line(transition, colour)
+                    else format_line(transition, colour, tz=tz)
                 )
                 print(text, file=out, flush=True)
                 printed += 1
@@ -97,11 +116,21 @@ async def tail(
     return printed
 
 
+def line_zone(settings: Settings, utc: bool) -> tzinfo:
+    """The zone a line's time is shown in: UTC with ``--utc``, else that of the pack a worker would evaluate.
+
+    The pack is the settings' rule files (``MONITOR_RULES``, the bundled pack
+    by default); its zone is the one it counts days in (``RulePack.tz``).
+    """
+    return UTC if utc else load_rules(settings).tz
+
+
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
     """Follow the alerts topic."""
     settings = settings_from(args)
     where = AlertFilter(unit_id=args.unit, rule_id=args.rule, severity=args.severity)
     colour = sys.stdout.isatty() and not args.json
+    tz = UTC if args.json else line_zone(settings, args.utc)  # JSON keeps each instant as it was written
     asyncio.run(
         tail(
             settings.bootstrap_servers,
@@ -111,6 +140,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
             as_json=args.json,
             colour=colour,
             from_beginning=args.from_beginning,
+            tz=tz,
             max_records=args.max,
             client=client_options(settings),
         )
@@ -122,12 +152,23 @@ def register(commands: Any) -> None:
     """Add ``alerts tail``."""
     alerts = commands.add_parser("alerts", help="work with alerts")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
-    tail = alerts_commands.add_parser("tail", help="follow the alerts topic, one line per transition")
+    tail = alerts_commands.add_parser(
+        "tail",
+        help="follow the alerts topic, one line per transition",
+        description="Print the alert transitions written to the alerts topic from now on (with --from-beginning: "
+        "all of them), one line per transition, its time in the rule pack's time zone "
+        "(MONITOR_RULES, or the bundled pack) or in UTC with --utc.",
+    )
     tail.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")
     tail.add_argument("--unit", help="only this unit_id")
     tail.add_argument("--rule", help="only this rule_id")
     tail.add_argument("--severity", choices=["info", "warning", "critical"], help="only this severity")
-    tail.add_argument("--json", action="store_true", help="one JSON record per line, for piping")
-    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    tail.add_argument("--json", action="store_true", help="one JSON record per line, for piping (times as written)")
+    tail.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start at the oldest record (default: print only transitions written after the start)",
+    )
+    tail.add_argument("--utc", action="store_true", help="show times in UTC (default: the rule pack's time zone)")
     tail.add_argument("--max", type=int, help="stop after this many transitions")
     tail.set_defaults(func=cmd_alerts_tail)

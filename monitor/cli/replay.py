@@ -153,13 +153,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = replay(paths, pack, start=args.start, until=args.until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)
+    # Every line in one zone, that of the pack (the first one of a timeline).
+    tz = pack.tz if isinstance(pack, RulePack) else pack.entries[0][1].tz
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
     try:
         for _, transition in result.transitions:
             if args.json or args.out:
                 print(json_safe(transition.model_dump_json()), file=out)
             else:
-                print(format_line(transition, colour=out.isatty()), file=out)
+                print(format_line(transition, colour=out.isatty(), tz=tz), file=out)
     finally:
         if args.out:
             out.close()

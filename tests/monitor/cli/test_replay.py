@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -137,3 +137,23 @@ def test_packs_and_rules_together_are_one_line_and_status_2(history: Path, packs
     assert done.stderr.splitlines() == [
         "error: --packs and --rules cannot be used together: give the packs over time, or one pack"
     ]
+
+
+def test_replay_lines_show_every_time_in_the_zone_of_its_pack(packs: Path, tmp_path: Path) -> None:
+    # Written in UTC; the backlog alert fires then and is resolved at the switch, an instant in +07:00.
+    history = tmp_path / "utc.jsonl"
+    history.write_text(
+        indicator(datetime(2024, 7, 10, 3, tzinfo=UTC), 20, unit="VN-40", name="backlog").model_dump_json() + "\n",
+        encoding="utf-8",
+    )
+    timeline = _monitor("replay", str(history), "--packs", str(packs), "--until", "2024-07-22T00:00:00+07:00")
+    assert timeline.returncode == 0, timeline.stderr
+    lines = timeline.stdout.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("2024-07-10 10:00:00+0700")
+    assert {line[19:24] for line in lines} == {"+0700"}  # the first pack's zone (Asia/Ho_Chi_Minh by default)
+
+    in_utc = tmp_path / "utc-rules.yaml"
+    in_utc.write_text(OLD.replace("- name: g", "- name: g\n    timezone: UTC"), encoding="utf-8")
+    one_pack = _monitor("replay", str(history), "--rules", str(in_utc), "--until", "2024-07-22T00:00:00+07:00")
+    assert one_pack.returncode == 0, one_pack.stderr
+    assert one_pack.stdout.startswith("2024-07-10 03:00:00+0000  FIRING")

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,9 @@ def test_a_tail_line_with_hostile_summary_and_unit_drives_nothing() -> None:
         annotations={"summary": f"{CLEAR}{TITLE}{FAKE_CRITICAL}{CSI_8BIT}"},
         labels={"alertname": "task-overdue", "unit_id": "VN-22", "task_id": f"NV{BIDI}", "severity": "critical"},
     )
-    plain = format_line(hostile, colour=False)
+    plain = format_line(hostile, colour=False, tz=UTC)
     assert _no_controls(plain) and "\\x1b[2J" in plain and "\\x0d\\x0a" in plain
-    coloured = format_line(hostile, colour=True)
+    coloured = format_line(hostile, colour=True, tz=UTC)
     # Only the monitor's own colour codes, at the very start and end.
     assert coloured.count("\x1b") == 2 and coloured.startswith("\x1b[1;31m") and coloured.endswith("\x1b[0m")
 

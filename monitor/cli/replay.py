@@ -30,17 +30,18 @@ from pydantic import ValidationError
 from events.files import read_rows
 from events.models import Event, EventKind
 from monitor.cli.alerts import format_line
-from monitor.cli.common import existing_files, instant
+from monitor.cli.common import existing_files, window_bound
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
 from rules.exceptions import RuleFileError
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
+from rules.periods import Bound, bound_instant
 from rules.published import PackTimeline, PublishedPack
 from rules.simulation import TimedTransition
 from rules.simulation import replay as simulate
 
-__all__ = ["ReplayResult", "read_events", "read_packs", "register", "replay", "rules_of"]
+__all__ = ["ReplayResult", "first_pack", "read_events", "read_packs", "register", "replay", "rules_of", "window"]
 
 
 @dataclass
@@ -146,11 +147,28 @@ def rules_of(args: argparse.Namespace) -> RulePack | PackTimeline:
     return timeline
 
 
+def first_pack(rules: RulePack | PackTimeline) -> RulePack:
+    """The pack a replay starts under: the one pack, or the first of the timeline (its time zone reads dates)."""
+    return rules.entries[0][1] if isinstance(rules, PackTimeline) else rules
+
+
+def window(
+    rules: RulePack | PackTimeline, start: Bound | None, until: Bound | None
+) -> tuple[datetime | None, datetime | None]:
+    """``--from`` and ``--until`` as instants: a date is the midnight that begins it in the first pack's time zone."""
+    tz = first_pack(rules).tz
+    return (
+        bound_instant(start, tz) if start is not None else None,
+        bound_instant(until, tz) if until is not None else None,
+    )
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay recorded events on a simulated clock and print the alert transitions."""
     pack = rules_of(args)
     paths = existing_files(args.files)
-    result = replay(paths, pack, start=args.start, until=args.until)
+    start, until = window(pack, args.start, args.until)
+    result = replay(paths, pack, start=start, until=until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
@@ -190,8 +208,18 @@ def register(commands: Any) -> None:
         help="published pack records, one JSON per line (as `monitor rules history --format jsonl` prints): "
         "each pack in force from its applied_at; not with --rules",
     )
-    replay.add_argument("--from", dest="start", type=instant, help="start instant (ISO 8601 with offset)")
-    replay.add_argument("--until", type=instant, help="end instant (ISO 8601 with offset)")
+    replay.add_argument(
+        "--from",
+        dest="start",
+        type=window_bound,
+        help="start: a date (its midnight in the pack's time zone) or an ISO 8601 instant with offset",
+    )
+    replay.add_argument(
+        "--until",
+        type=window_bound,
+        help="end: a date (2024-08-01: up to the midnight that begins it, as the history API's `to`) "
+        "or an ISO 8601 instant with offset",
+    )
     replay.add_argument("--json", action="store_true", help="one alert record per line, as on the alerts topic")
     replay.add_argument("--out", help="write the alert records (JSON lines) to this file")
     replay.set_defaults(func=cmd_replay)

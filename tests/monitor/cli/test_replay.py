@@ -137,3 +137,52 @@ def test_packs_and_rules_together_are_one_line_and_status_2(history: Path, packs
     assert done.stderr.splitlines() == [
         "error: --packs and --rules cannot be used together: give the packs over time, or one pack"
     ]
+
+
+def _backlog(tmp_path: Path, timezone: str) -> tuple[Path, Path]:
+    """A backlog rule in ``timezone``, and a backlog that goes above it at 03:00 on 21/7 in Việt Nam."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(OLD.replace("  - name: g\n", f"  - name: g\n    timezone: {timezone}\n"), encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    lines = [
+        indicator(vn(2024, 7, 20, 9), 5, unit="VN-40", name="backlog"),
+        indicator(vn(2024, 7, 21, 3), 20, unit="VN-40", name="backlog"),
+    ]
+    events.write_text("".join(e.model_dump_json() + "\n" for e in lines), encoding="utf-8")
+    return events, rules
+
+
+@pytest.mark.parametrize(("timezone", "fired"), [("Asia/Ho_Chi_Minh", False), ("UTC", True)])
+def test_until_a_date_stops_at_the_midnight_that_begins_it_in_the_packs_time_zone(
+    tmp_path: Path, timezone: str, fired: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rules = _backlog(tmp_path, timezone)
+    assert main(["replay", str(events), "--rules", str(rules), "--until", "2024-07-21", "--json"]) == 0
+    assert bool(capsys.readouterr().out) is fired  # 03:00 on 21/7 in Việt Nam is 20:00 on 20/7 in UTC
+    assert main(["replay", str(events), "--rules", str(rules), "--from", "2024-07-21", "--json"]) == 0
+    assert bool(capsys.readouterr().out) is not fired
+
+
+def test_until_a_date_means_what_the_same_midnight_written_as_an_instant_means(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rules = _backlog(tmp_path, "Asia/Ho_Chi_Minh")
+    outputs = []
+    for until in ("2024-07-22", "2024-07-22T00:00:00+07:00"):
+        assert main(["replay", str(events), "--rules", str(rules), "--until", until, "--json"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and '"firing"' in outputs[0]
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("2024-08-01T00:00", "'2024-08-01T00:00' has no UTC offset; write e.g. 2024-08-01T00:00:00+07:00, or a date"),
+        ("tomorrow", "'tomorrow' is not a date (2024-08-01"),
+    ],
+)
+def test_until_without_an_offset_or_not_a_date_is_one_line_and_status_2(history: Path, until: str, said: str) -> None:
+    done = _monitor("replay", str(history), "--until", until)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "error" in line]
+    assert f"argument --until: {said}" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -72,7 +73,8 @@ def packs(tmp_path: Path) -> Path:
 
 
 def test_replay_switches_to_each_pack_when_it_was_applied(history: Path, packs: Path) -> None:
-    done = _monitor("replay", str(history), "--packs", str(packs), "--until", "2024-07-22T00:00:00+07:00", "--json")
+    until = ("--until", "2024-07-22T00:00:00+07:00")
+    done = _monitor("replay", str(history), "--packs", str(packs), *until, "--json", "--all-units")
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["status"], r["rule_id"], r["labels"]["unit_id"]) for r in records] == [
@@ -186,3 +188,50 @@ def test_until_without_an_offset_or_not_a_date_is_one_line_and_status_2(history:
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
     [line] = [line for line in done.stderr.splitlines() if "error" in line]
     assert f"argument --until: {said}" in line
+
+
+ONE_TASK = (
+    '{"event_id": "VN-22-NV-27-1", "source": "demo", "unit_id": "VN-22", "task_id": "NV-27", "kind": "task", '
+    '"status": "in_progress", "deadline": "2024-08-15", "occurred_at": "2024-07-01T08:00:00+07:00"}\n'
+)
+
+
+def test_a_one_task_file_prints_only_its_unit_s_transitions_and_says_how_many_were_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "one.jsonl"
+    events.write_text(ONE_TASK, encoding="utf-8")
+    until = ["--until", "2024-09-01"]  # the bundled pack: an inspection plan and a report from every rostered unit
+    assert main(["replay", str(events), *until, "--json"]) == 0
+    captured = capsys.readouterr()
+    shown = [json.loads(line) for line in captured.out.splitlines()]
+    assert shown and {r["labels"]["unit_id"] for r in shown} == {"VN-22"}
+    *_, left_out, end = captured.err.splitlines()
+    assert re.fullmatch(
+        r"left out (\d+) transitions of (\d+) other rostered units not in the replayed events "
+        r"\(--all-units shows them\)",
+        left_out,
+    )
+    assert end == f"replayed 1 events: {len(shown)} transitions"
+    assert main(["replay", str(events), *until, "--json", "--all-units"]) == 0
+    captured = capsys.readouterr()
+    every = [json.loads(line) for line in captured.out.splitlines()]
+    units = {r["labels"]["unit_id"] for r in every}
+    assert {"VN-22", "VN-40", "BCA"} <= units and len(units) > 80
+    assert [r for r in every if r["labels"]["unit_id"] == "VN-22"] == shown
+    assert left_out == (
+        f"left out {len(every) - len(shown)} transitions of {len(units) - 1} other rostered units "
+        "not in the replayed events (--all-units shows them)"
+    )
+    assert "left out" not in captured.err
+
+
+def test_out_writes_the_same_transitions_as_the_terminal_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "one.jsonl"
+    events.write_text(ONE_TASK, encoding="utf-8")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(events), "--until", "2024-09-01", "--out", str(out)]) == 0
+    assert {json.loads(line)["labels"]["unit_id"] for line in out.read_text(encoding="utf-8").splitlines()} == {"VN-22"}
+    assert "--all-units shows them" in capsys.readouterr().err

@@ -6,6 +6,13 @@ return is read by Excel and LibreOffice as a formula (``=HYPERLINK(…)``,
 injection" advice such a cell is written with a leading ``'``, which the
 spreadsheet shows as text. Numbers are written as numbers: only text is
 neutralised, so a negative count stays a number a spreadsheet can sum.
+
+Cells are written as a spreadsheet user reads them, not as Python prints
+them: a whole number is ``9``, not ``9.0`` (a ratio of exactly 1 is ``1``,
+others keep their decimals, ``0.458``: fractions of one, for the sheet to
+format as a percentage); a yes-or-no is ``true`` or ``false`` (``TRUE_CELL``,
+``FALSE_CELL``), as in the JSON of the same figures and as Excel and
+LibreOffice read a boolean, never Python's ``True``.
 """
 
 from __future__ import annotations
@@ -14,25 +21,33 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["FORMULA_STARTS", "csv_bytes", "safe_cell"]
+__all__ = ["FALSE_CELL", "FORMULA_STARTS", "TRUE_CELL", "csv_bytes", "safe_cell"]
 
 #: What makes a spreadsheet read a text cell as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A yes-or-no cell, in every CSV the monitor writes.
+TRUE_CELL = "true"
+FALSE_CELL = "false"
 
 
 def safe_cell(value: object) -> object:
     """A value as a CSV cell no spreadsheet runs: text that starts like a formula gets a leading ``'``.
 
     Args:
-        value: The cell's value; ``int`` and ``float`` pass unchanged, ``None`` is an empty cell,
-            anything else is written as its text.
+        value: The cell's value; ``None`` is an empty cell, a ``bool`` is ``TRUE_CELL`` or ``FALSE_CELL``,
+            an ``int`` passes unchanged, a whole ``float`` becomes an ``int`` (``9.0`` → ``9``) and any other
+            ``float`` passes unchanged; anything else is written as its text.
 
     Returns:
         The value to hand to the CSV writer.
     """
     if value is None:
         return ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, bool):  # before int: a bool is an int to Python
+        return TRUE_CELL if value else FALSE_CELL
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int | float):
         return value
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text

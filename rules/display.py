@@ -1,4 +1,4 @@
-"""Figures as Vietnamese readers write them: dates, percentages, numbers and days overdue. No I/O.
+"""Figures as Vietnamese readers write them: dates, percentages, numbers, durations and days overdue. No I/O.
 
 - Dates are ``dd/mm/yyyy`` (``19/07/2024``), with the time ``HH:MM``
   (``19/07/2024 17:00``) when an instant is not a whole day.
@@ -6,6 +6,9 @@
 - Percentages have one decimal and a no-break space (U+00A0) before ``%``
   (``45,8 %``), so the sign never wraps to a line of its own; a whole
   percentage has no ``,0`` (``100 %``, ``0 %``).
+- Durations are words (``span_text``): ``30 ngày``, ``5 ngày làm việc``,
+  ``12 giờ``, ``1 ngày 12 giờ``; the rule's own form (``30d``, ``5wd``)
+  stays in machine-readable annotations (``max_age``, ``warn_before``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from rules.durations import WorkingDays
 
 if TYPE_CHECKING:
     from rules.pack import IndicatorBounds
@@ -32,12 +37,17 @@ __all__ = [
     "number_text",
     "overdue_text",
     "percent_text",
+    "span_text",
 ]
 
 #: Between a number and ``%``: a no-break space, so ``45,8 %`` stays on one line.
 PERCENT_SPACE = "\u00a0"
 
 _SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
+_DAY = "ngày"
+_WORKING_DAY = "ngày làm việc"
+#: Calendar time as a reader names it, the largest unit first (weeks are written as days, as rules write them).
+_TIME_UNITS = ((_DAY, 86400), ("giờ", 3600), ("phút", 60), ("giây", 1))
 
 
 def day_text(day: date) -> str:
@@ -111,8 +121,25 @@ def indicator_text(name: str, value: float, bounds: Mapping[str, IndicatorBounds
 
 def days_text(days: int, working: bool = False) -> str:
     """A number of whole days: ``5 ngày``, ``5 ngày làm việc``; 0 is ``dưới 1 ngày`` (less than one whole day)."""
-    unit = "ngày làm việc" if working else "ngày"
+    unit = _WORKING_DAY if working else _DAY
     return f"dưới 1 {unit}" if days < 1 else f"{number_text(days)} {unit}"
+
+
+def span_text(span: timedelta | WorkingDays) -> str:
+    """A rule's duration as a reader says it: ``30 ngày``, ``5 ngày làm việc``, ``12 giờ``, ``1 ngày 12 giờ``.
+
+    The one Vietnamese form of a duration in a summary (``{max_age}``); ``rules.durations.format_span``
+    writes the rule's own form (``30d``, ``5wd``) for annotations and rule files.
+    """
+    if isinstance(span, WorkingDays):
+        return f"{number_text(span.days)} {_WORKING_DAY}"
+    seconds = int(span.total_seconds())
+    parts = []
+    for name, size in _TIME_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{number_text(count)} {name}")
+    return " ".join(parts) or "0 giây"
 
 
 def overdue_text(days: int, working: bool = False) -> str:

@@ -1,7 +1,8 @@
 """Alert messages: the template fields of one subject, the default summaries, and days overdue.
 
 Figures are shown the Vietnamese way (``rules.display``): dates ``19/07/2024``,
-ratios ``45,8 %``. Annotations stay machine-readable: ``due`` is an ISO instant.
+ratios ``45,8 %``, durations ``30 ngày``. Annotations stay machine-readable:
+``due`` is an ISO instant, ``max_age`` ``30d``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from rules.aggregate import AggregateRule
 from rules.base import Condition
 from rules.calendar import whole_days
 from rules.deadline import DUE_SOON, DeadlineRule, counts_working_days, due_is_date
-from rules.display import datetime_text, due_text, indicator_text, late_text, number_text, percent_text
+from rules.display import (
+    datetime_text,
+    due_text,
+    indicator_text,
+    late_text,
+    number_text,
+    percent_text,
+    span_text,
+)
+from rules.staleness import StalenessRule
 from rules.subjects import Subject, SubjectKey, SubjectKind
 from rules.templates import render
 from rules.threshold import ThresholdRule
@@ -123,7 +133,8 @@ def subject_fields(
     ``due`` reads as the reader wrote it (a date-only deadline as that date),
     ``days_overdue`` is counted at ``now`` (when the alert fires), and
     ``value`` / ``target`` of a ratio are percentages (``indicator_bounds``:
-    the pack's ``indicators:``, where a ratio is declared ``min: 0, max: 1``).
+    the pack's ``indicators:``, where a ratio is declared ``min: 0, max: 1``),
+    ``max_age`` is words (``30 ngày``: ``rules.display.span_text``).
     """
     rule, tz = compiled.rule, compiled.tz
     bounds = indicator_bounds or {}
@@ -158,8 +169,8 @@ def subject_fields(
     last = condition.details.get("last_report")
     if last:
         fields["last_report"] = "chưa bao giờ" if last == "never" else datetime_text(datetime.fromisoformat(last), tz)
-    if "max_age" in condition.details:
-        fields["max_age"] = condition.details["max_age"]
+    if isinstance(rule, StalenessRule):
+        fields["max_age"] = span_text(rule.max_age)
     return fields
 
 

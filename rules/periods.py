@@ -4,6 +4,13 @@ Pure: ``parse_period("2024-Q2")`` gives the days it covers; ``Period.bounds``
 the instants in a time zone (from the first day's midnight to the midnight
 after the last day); ``Period.label`` the Vietnamese name a report prints
 ("Quý II/2024", "Tháng 6/2024", "6 tháng đầu năm 2024").
+
+The bounds of a time window asked for by a person (the history API's
+``from``/``to``, ``monitor replay --from/--until``) are read here too, the
+same way everywhere: ``parse_bound`` takes a date or an ISO 8601 instant,
+and ``bound_instant`` says which instant it means — a date is its first
+instant, midnight in the pack's time zone, so ``to=2024-08-01`` and
+``--until 2024-08-01`` stop where 1 August begins, as a period's end does.
 """
 
 from __future__ import annotations
@@ -12,12 +19,29 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-__all__ = ["PERIOD_FORMS", "Period", "parse_period", "quarter_of"]
+__all__ = [
+    "BOUND_FORMS",
+    "PERIOD_FORMS",
+    "Bound",
+    "Period",
+    "bound_instant",
+    "day_start",
+    "parse_bound",
+    "parse_instant",
+    "parse_period",
+    "quarter_of",
+]
 
 #: The forms a period may take, for error messages and help texts.
 PERIOD_FORMS = "2024-Q2 (a quarter), 2024-06 (a month), 2024-H1 (a half-year), 2024 (a year) or 2024-04-01..2024-05-15"
+#: The forms a window's bound may take, for error messages and help texts.
+BOUND_FORMS = "a date (2024-08-01: midnight, as that day begins) or an ISO 8601 instant (2024-08-01T08:00:00+07:00)"
+
+#: A window's bound as written: a date, or a date and time (with or without its UTC offset).
+Bound: TypeAlias = date | datetime
 
 _ROMAN = ("I", "II", "III", "IV")
 _FIRST_YEAR, _LAST_YEAR = 1900, 9998  # a period's instants must exist in every time zone
@@ -38,14 +62,45 @@ class Period:
 
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """The period's instants in ``tz``: from the first day's midnight to the midnight after the last day."""
-        start = datetime.combine(self.first, time(0), tzinfo=tz)
-        end = datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=tz)
-        return start, end
+        return day_start(self.first, tz), day_start(self.last + timedelta(days=1), tz)
 
     @property
     def days(self) -> int:
         """How many days the period covers."""
         return (self.last - self.first).days + 1
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """The first instant of ``day`` in ``tz``: its midnight."""
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def parse_bound(text: str) -> Bound:
+    """A window's bound as written: a date (``2024-08-01``) or an ISO 8601 date and time, offset or not.
+
+    Raises:
+        ValueError: ``text`` is neither.
+    """
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(text)
+
+
+def bound_instant(bound: Bound, tz: ZoneInfo) -> datetime:
+    """The instant a bound means: a date's first instant in ``tz``; a time without offset is local in ``tz``."""
+    if isinstance(bound, datetime):  # before date: a datetime is a date to Python
+        return bound if bound.tzinfo is not None else bound.replace(tzinfo=tz)
+    return day_start(bound, tz)
+
+
+def parse_instant(text: str, tz: ZoneInfo) -> datetime:
+    """``2024-04-01`` (local midnight in ``tz``) or an ISO 8601 instant (local in ``tz`` when it names no offset).
+
+    Raises:
+        ValueError: ``text`` is neither a date nor an ISO 8601 instant (``BOUND_FORMS``).
+    """
+    return bound_instant(parse_bound(text), tz)
 
 
 def _vn(day: date) -> str:

@@ -47,6 +47,11 @@ class Simulation:
             simulation._record(at, seed(pack, unit, at))
         return simulation
 
+    @property
+    def reporting_units(self) -> set[str]:
+        """Units an event was delivered to; the others are here only because a roster lists them."""
+        return {unit for unit, state in self.states.items() if state.last_event_at is not None}
+
     def _record(self, at: datetime, result: Result) -> None:
         self.states[result.state.unit_id] = result.state
         self.transitions.extend((at, t) for t in result.transitions)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from monitor.cli import alerts, generate, publish, replay, report, rules, run
 from monitor.cli.common import EXIT_CODES, ExitCode
+from monitor.cli.parser import CommandParser
 from monitor.cli.terminal import SafeLogRecord
 from monitor.exceptions import BrokerUnreachable, MonitorError
 from monitor.version import VERSION
@@ -18,8 +19,8 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line grammar."""
-    parser = argparse.ArgumentParser(
+    """The command-line grammar (every command's parser a ``CommandParser``: a mistake is one line)."""
+    parser = CommandParser(
         prog="monitor",
         description="Event-driven compliance monitor (Project 06).",
         epilog=EXIT_CODES,

@@ -19,6 +19,7 @@ from monitor.redact import MASK, redact_text
 from monitor.settings import Settings
 from rules.loader import load_pack
 from rules.pack import RulePack
+from rules.periods import BOUND_FORMS, Bound, parse_bound
 
 __all__ = [
     "EXIT_CODES",
@@ -26,10 +27,10 @@ __all__ = [
     "add_worker_flags",
     "check_port_free",
     "existing_files",
-    "instant",
     "load_rules",
     "prepare_data_dir",
     "settings_from",
+    "window_bound",
 ]
 
 log = logging.getLogger("monitor")
@@ -132,11 +133,24 @@ def load_rules(settings: Settings) -> RulePack:
     return pack
 
 
-def instant(text: str) -> datetime:
-    """An ISO 8601 instant with its UTC offset (an argparse type)."""
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; write e.g. 2024-07-20T00:00:00+07:00")
+def window_bound(text: str) -> Bound:
+    """A ``--from``/``--until`` value (an argparse type): a date, or an ISO 8601 instant with its UTC offset.
+
+    A date is resolved later, when the pack is known (``rules.periods.bound_instant``: the midnight that
+    begins it, in the pack's time zone), as the history API's ``from``/``to`` are. A time without an offset
+    is refused: which zone it meant is a guess.
+
+    Raises:
+        argparse.ArgumentTypeError: one line saying what to write instead.
+    """
+    try:
+        value = parse_bound(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {BOUND_FORMS}") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; write e.g. {value.isoformat()}+07:00, or a date ({value.date()})"
+        )
     return value
 
 

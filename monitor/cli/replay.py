@@ -12,6 +12,12 @@ history --format jsonl`` prints). Each pack is in force from its
 ``applied_at``; at that instant every unit is evaluated under it, as on the
 live workers. A line that is not such a record, or a pack that does not
 load, is a usage error (exit status 2) naming the file and the line.
+
+A roster-wide rule (every listed unit must file a plan, must keep reporting)
+gives transitions of every rostered unit, reported or not. By default only
+those of the units the replayed events are about are printed (and written
+by ``--json``/``--out``); stderr says how many others were left out, and
+``--all-units`` prints them too.
 """
 
 from __future__ import annotations
@@ -30,26 +36,35 @@ from pydantic import ValidationError
 from events.files import read_rows
 from events.models import Event, EventKind
 from monitor.cli.alerts import format_line
-from monitor.cli.common import existing_files, instant
+from monitor.cli.common import existing_files, window_bound
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
 from rules.exceptions import RuleFileError
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
+from rules.periods import Bound, bound_instant
 from rules.published import PackTimeline, PublishedPack
-from rules.simulation import TimedTransition
-from rules.simulation import replay as simulate
+from rules.simulation import TimedTransition, simulate
 
-__all__ = ["ReplayResult", "read_events", "read_packs", "register", "replay", "rules_of"]
+__all__ = ["ReplayResult", "first_pack", "read_events", "read_packs", "register", "replay", "rules_of", "window"]
 
 
 @dataclass
 class ReplayResult:
-    """Transitions in the order they happened, with the instant of each; rows that could not be read."""
+    """Transitions in the order they happened, with the instant of each; rows that could not be read.
+
+    ``units`` are the units the replayed events were about: a roster-wide rule also gives transitions of every
+    other unit its roster lists (``of_units`` keeps those of ``units``).
+    """
 
     transitions: list[TimedTransition] = field(default_factory=list)
     events: int = 0
     bad_rows: list[str] = field(default_factory=list)
+    units: set[str] = field(default_factory=set)
+
+    def of_units(self) -> list[TimedTransition]:
+        """The transitions of the units the replayed events were about, in order."""
+        return [(at, t) for at, t in self.transitions if t.unit_id in self.units]
 
 
 def replay(
@@ -66,7 +81,9 @@ def replay(
     """
     result = ReplayResult()
     events, result.bad_rows = read_events(paths, kind)
-    result.events, result.transitions = simulate(pack, events, start=start, until=until)
+    result.events, simulation = simulate(pack, events, start=start, until=until)
+    if simulation is not None:
+        result.transitions, result.units = simulation.transitions, simulation.reporting_units
     return result
 
 
@@ -146,18 +163,35 @@ def rules_of(args: argparse.Namespace) -> RulePack | PackTimeline:
     return timeline
 
 
+def first_pack(rules: RulePack | PackTimeline) -> RulePack:
+    """The pack a replay starts under: the one pack, or the first of the timeline (its time zone reads dates)."""
+    return rules.entries[0][1] if isinstance(rules, PackTimeline) else rules
+
+
+def window(
+    rules: RulePack | PackTimeline, start: Bound | None, until: Bound | None
+) -> tuple[datetime | None, datetime | None]:
+    """``--from`` and ``--until`` as instants: a date is the midnight that begins it in the first pack's time zone."""
+    tz = first_pack(rules).tz
+    return (
+        bound_instant(start, tz) if start is not None else None,
+        bound_instant(until, tz) if until is not None else None,
+    )
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay recorded events on a simulated clock and print the alert transitions."""
     pack = rules_of(args)
     paths = existing_files(args.files)
-    result = replay(paths, pack, start=args.start, until=args.until)
+    start, until = window(pack, args.start, args.until)
+    result = replay(paths, pack, start=start, until=until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)
-    # Every line in one zone, that of the pack (the first one of a timeline).
-    tz = pack.tz if isinstance(pack, RulePack) else pack.entries[0][1].tz
+    tz = first_pack(pack).tz  # every line in one zone, that of the pack (the first one of a timeline)
+    shown = result.transitions if args.all_units else result.of_units()
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
     try:
-        for _, transition in result.transitions:
+        for _, transition in shown:
             if args.json or args.out:
                 print(json_safe(transition.model_dump_json()), file=out)
             else:
@@ -165,8 +199,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         if args.out:
             out.close()
-    print(f"replayed {result.events:,} events: {len(result.transitions):,} transitions", file=sys.stderr)
+    if left_out := _left_out_line(result, shown):
+        print(left_out, file=sys.stderr)
+    print(f"replayed {result.events:,} events: {len(shown):,} transitions", file=sys.stderr)
     return 0
+
+
+def _left_out_line(result: ReplayResult, shown: Sequence[TimedTransition]) -> str | None:
+    """How many transitions of other rostered units were not printed, and how to see them; ``None`` if none."""
+    if len(shown) == len(result.transitions):
+        return None
+    others = [t for _, t in result.transitions if t.unit_id not in result.units]
+    units = len({t.unit_id for t in others})
+    return (
+        f"left out {len(others):,} transitions of {units:,} other rostered unit{'s' if units != 1 else ''} "
+        "not in the replayed events (--all-units shows them)"
+    )
 
 
 def _timeline_line(path: Path, timeline: PackTimeline) -> str:
@@ -192,8 +240,23 @@ def register(commands: Any) -> None:
         help="published pack records, one JSON per line (as `monitor rules history --format jsonl` prints): "
         "each pack in force from its applied_at; not with --rules",
     )
-    replay.add_argument("--from", dest="start", type=instant, help="start instant (ISO 8601 with offset)")
-    replay.add_argument("--until", type=instant, help="end instant (ISO 8601 with offset)")
+    replay.add_argument(
+        "--from",
+        dest="start",
+        type=window_bound,
+        help="start: a date (its midnight in the pack's time zone) or an ISO 8601 instant with offset",
+    )
+    replay.add_argument(
+        "--until",
+        type=window_bound,
+        help="end: a date (2024-08-01: up to the midnight that begins it, as the history API's `to`) "
+        "or an ISO 8601 instant with offset",
+    )
+    replay.add_argument(
+        "--all-units",
+        action="store_true",
+        help="also the transitions of rostered units the events are not about (roster-wide rules give them)",
+    )
     replay.add_argument("--json", action="store_true", help="one alert record per line, as on the alerts topic")
     replay.add_argument("--out", help="write the alert records (JSON lines) to this file")
     replay.set_defaults(func=cmd_replay)

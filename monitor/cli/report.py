@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor.cli.common import existing_files, settings_from
-from monitor.cli.replay import read_events, rules_of
+from monitor.cli.replay import first_pack, read_events, rules_of
 from monitor.cli.terminal import printable
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
 from rules.periods import PERIOD_FORMS, Period, parse_period
-from rules.published import PackTimeline
 from rules.scorecard import warned_deadlines
 from rules.simulation import simulate
 
@@ -53,7 +52,7 @@ def _period(text: str) -> Period:
 
 def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
     rules = rules_of(args)
-    first = rules.entries[0][1] if isinstance(rules, PackTimeline) else rules
+    first = first_pack(rules)
     paths = existing_files(args.events)
     events, bad = read_events(paths)
     for line in bad[:50]:

@@ -10,9 +10,8 @@ still growing); an ended one says how long it lasted and how it ended
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from monitor.http.download import attachment
 from monitor.http.protocol import WorkerView
@@ -28,8 +27,9 @@ from monitor.http.views import (
 )
 from monitor.spreadsheet import csv_bytes
 from monitor.state.history import Interval
+from rules.periods import BOUND_FORMS, parse_instant
 
-__all__ = ["HISTORY_COLUMNS", "history", "interval_view", "parse_instant"]
+__all__ = ["HISTORY_COLUMNS", "history", "interval_view"]
 
 HISTORY_COLUMNS = (
     "unit_id",
@@ -47,16 +47,6 @@ HISTORY_COLUMNS = (
     "summary",
     "fingerprint",
 )
-
-
-def parse_instant(text: str, tz: ZoneInfo) -> datetime:
-    """``2024-04-01`` (local midnight in ``tz``) or an ISO 8601 instant (local in ``tz`` when it names no offset)."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        instant = datetime.fromisoformat(text)  # ValueError: the caller says what is wrong
-        return instant if instant.tzinfo is not None else instant.replace(tzinfo=tz)
-    return datetime.combine(day, time(), tz)
 
 
 def interval_view(interval: Interval, unit_names: Mapping[str, str]) -> dict[str, Any]:
@@ -106,7 +96,7 @@ def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         try:
             bounds[name] = parse_instant(text, tz).astimezone(UTC) if text else None  # year 1 at +07:00 overflows
         except (ValueError, OverflowError):
-            message = f"{name} must be a date (2024-04-01) or an ISO 8601 instant (2024-04-01T08:00:00+07:00)"
+            message = f"{name} must be {BOUND_FORMS}"
             return json_answer({"error": message}, status=400)
     start, end = bounds["from"], bounds["to"]
     if start is not None and end is not None and start >= end:

@@ -54,6 +54,16 @@ class Report:
         return rank(self.cards)
 
     @property
+    def in_rank_order(self) -> list[UnitScorecard]:
+        """Every unit, rank 1 first: the ranking, then the units without a score, by unit id.
+
+        ``ranking`` breaks ties by fewer overdue, then fewer late, then unit id, so no two units share a place.
+        """
+        ranked = self.ranking
+        placed = {c.unit_id for c in ranked}
+        return ranked + [c for c in self.cards if c.unit_id not in placed]
+
+    @property
     def never_reported(self) -> list[UnitScorecard]:
         """Units that have never reported anything."""
         return [c for c in self.cards if not c.reported]
@@ -205,14 +215,20 @@ CSV_COLUMNS = (
 
 
 def report_csv(report: Report) -> bytes:
-    """One row per unit with the numbers of ``report_json``; each indicator's start, end, change and target met."""
+    """One row per unit with the numbers of ``report_json``; each indicator's start, end, change and target met.
+
+    Rows come in ``Report.in_rank_order``: rank 1 on the first row, the units without a rank (no deadline judged
+    in the period) last, by unit id. Cells are as ``monitor.spreadsheet`` writes them (``true``/``false``,
+    ``9`` not ``9.0``, ratios as fractions of one).
+    """
     data = report_json(report)
     indicators = sorted({i["indicator"] for u in data["units"] for i in u["indicators"]})
     columns = list(CSV_COLUMNS)
     for name in indicators:
         columns += [f"{name}_start", f"{name}_end", f"{name}_change", f"{name}_meets_target"]
+    by_unit = {u["unit_id"]: u for u in data["units"]}
     rows = []
-    for unit in data["units"]:
+    for unit in (by_unit[c.unit_id] for c in report.in_rank_order):
         row: dict[str, object] = {
             "rank": unit["rank"],
             "unit_id": unit["unit_id"],

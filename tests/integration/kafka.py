@@ -257,10 +257,13 @@ def alert_records(bootstrap: str, topic: str = "compliance.alerts") -> list[dict
 
 
 def replay_records(history: Path, until: str, packs: Path | None = None) -> list[dict[str, Any]]:
-    """The alert records ``monitor replay`` gives for a recorded history (under a timeline of ``packs``)."""
+    """The alert records ``monitor replay`` gives for a recorded history (under a timeline of ``packs``).
+
+    Every unit's, as a worker writes them: a rostered unit the history never mentions too (``--all-units``).
+    """
     timeline = ["--packs", str(packs)] if packs is not None else []
     done = subprocess.run(
-        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json", *timeline],
+        [sys.executable, "-m", "monitor", "replay", str(history), "--until", until, "--json", "--all-units", *timeline],
         capture_output=True,
         timeout=120,
         check=True,

@@ -329,10 +329,10 @@ def test_the_report_of_a_recorded_history_has_the_figures_the_history_gives(
             **{k: _number(row[k]) for k in figures if not k.startswith("online_") and k in row},
             "online_start": _number(row.get("online_dossier_ratio_start", "")),
             "online_end": _number(row.get("online_dossier_ratio_end", "")),
-            "online_meets": {"True": True, "False": False}.get(row.get("online_dossier_ratio_meets_target", "")),
+            "online_meets": {"true": True, "false": False}.get(row.get("online_dossier_ratio_meets_target", "")),
         }
         assert got == figures, unit
-    assert rows["VN-01"]["reported"] == "False" and as_json["never_reported"] == ["VN-01"]
+    assert rows["VN-01"]["reported"] == "false" and as_json["never_reported"] == ["VN-01"]
     scored = [u for u, f in expected.items() if f["score"] is not None]
     order = sorted(scored, key=lambda u: (-expected[u]["score"], expected[u]["overdue"], expected[u]["late"], u))
     assert as_json["ranking"] == order

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from monitor.spreadsheet import csv_bytes, safe_cell
+from monitor.spreadsheet import FALSE_CELL, TRUE_CELL, csv_bytes, safe_cell
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,27 @@ def test_csv_bytes_neutralises_every_text_column_and_keeps_numbers() -> None:
     assert body.startswith("\ufeff".encode()) and body.endswith(b"\r\n")
     (row,) = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert row == {"unit_id": "'=1+2", "title": "'@SUM(A1:A9)", "task_id": "'+cmd|' /C calc'!A0", "days": "-4"}
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (9.0, 9),
+        (-0.0, 0),
+        (1.0, 1),
+        (0.458, 0.458),
+        (-2.5, -2.5),
+        (10**12 * 1.0, 10**12),
+    ],
+)
+def test_booleans_and_whole_numbers_are_written_as_a_spreadsheet_reads_them(value: object, cell: object) -> None:
+    assert safe_cell(value) == cell and type(safe_cell(value)) is type(cell)
+
+
+def test_csv_bytes_writes_no_python_repr() -> None:
+    rows = [{"met": True, "missed": False, "days": 9.0, "ratio": 0.458, "score": 1.0}]
+    body = csv_bytes(("met", "missed", "days", "ratio", "score"), rows)
+    (row,) = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert row == {"met": TRUE_CELL, "missed": FALSE_CELL, "days": "9", "ratio": "0.458", "score": "1"}

@@ -19,7 +19,9 @@ from rules.display import (
     number_text,
     overdue_text,
     percent_text,
+    span_text,
 )
+from rules.durations import parse_span
 from rules.pack import IndicatorBounds
 from tests.conftest import VN, utc, vn
 
@@ -127,3 +129,20 @@ def test_how_late_a_completion_was() -> None:
     assert late_text(0) == "muộn dưới 1 ngày"
     assert late_text(4, working=True) == "muộn 4 ngày làm việc"
     assert days_text(3) == "3 ngày"
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("30d", "30 ngày"),
+        ("5wd", "5 ngày làm việc"),
+        ("12h", "12 giờ"),
+        ("1d12h", "1 ngày 12 giờ"),
+        ("30m", "30 phút"),
+        ("2w", "14 ngày"),
+        ("1000d", "1.000 ngày"),
+        ("90s", "1 phút 30 giây"),
+    ],
+)
+def test_a_rule_s_duration_reads_as_vietnamese_words(written: str, said: str) -> None:
+    assert span_text(parse_span(written)) == said

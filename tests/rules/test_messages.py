@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from rules.engine import advance, apply_event
+from rules.loader import BUNDLED_PACK, load_pack
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, pack, task
 
@@ -100,7 +101,7 @@ groups:
     assert firing.annotations["summary"] == "VN-40: T-2 quá hạn 0 ngày (hạn 19/07/2024)"
 
 
-def test_the_last_report_is_a_vietnamese_date_and_time(tmp_path: Path) -> None:
+def test_the_last_report_is_a_vietnamese_date_and_time_and_the_longest_silence_vietnamese_words(tmp_path: Path) -> None:
     rules = pack(
         tmp_path,
         """
@@ -116,9 +117,10 @@ groups:
     state = apply_event(rules, None, indicator(vn(2024, 7, 3, 9), 0.5), vn(2024, 7, 3, 9)).state
     (firing,) = advance(rules, state, vn(2024, 8, 3)).transitions
     assert firing.annotations["summary"] == (
-        "VN-40: chưa có báo cáo online_dossier_ratio mới (lần cuối: 03/07/2024 09:00; tối đa 30d)"
+        "VN-40: chưa có báo cáo online_dossier_ratio mới (lần cuối: 03/07/2024 09:00; tối đa 30 ngày)"
     )
     assert firing.annotations["last_report"] == "2024-07-03T09:00:00+07:00"
+    assert firing.annotations["max_age"] == "30d"  # machine-readable, as the rule file writes it
 
 
 def test_a_staleness_value_is_an_age_in_days_even_for_a_ratio_indicator(tmp_path: Path) -> None:
@@ -140,3 +142,13 @@ groups:
     state = apply_event(rules, None, indicator(vn(2024, 7, 3), 0.5), vn(2024, 7, 3)).state
     (firing,) = advance(rules, state, vn(2024, 8, 2, 12)).transitions
     assert firing.annotations["summary"] == "VN-40: online_dossier_ratio im lặng 30,5 ngày"
+
+
+def test_the_bundled_pack_says_how_long_a_province_may_stay_silent_in_words() -> None:
+    bundled = load_pack([BUNDLED_PACK])
+    state = apply_event(bundled, None, indicator(vn(2024, 7, 29, 17), 0.66, unit="VN-HN"), vn(2024, 7, 29, 17)).state
+    stale = [t for t in advance(bundled, state, vn(2024, 8, 29, 17)).transitions if t.stage == "stale"]
+    assert [t.annotations["summary"] for t in stale] == [
+        "Hà Nội: chưa có báo cáo online_dossier_ratio mới (lần cuối: 29/07/2024 17:00; tối đa 30 ngày)"
+    ]
+    assert stale[0].annotations["max_age"] == "30d"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from rules.periods import Period, parse_period, quarter_of
+from rules.periods import Period, bound_instant, parse_bound, parse_instant, parse_period, quarter_of
 from tests.conftest import VN
 
 
@@ -50,3 +50,19 @@ def test_its_instants_run_from_the_first_midnight_to_the_midnight_after_the_last
 def test_anything_else_is_refused_with_the_forms_allowed(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_period(text)
+
+
+def test_a_bound_date_is_local_midnight_and_an_instant_keeps_its_offset() -> None:
+    assert parse_instant("2024-04-01", VN) == datetime(2024, 4, 1, tzinfo=VN)
+    assert parse_instant("2024-04-01", VN).astimezone(UTC) == datetime(2024, 3, 31, 17, tzinfo=UTC)
+    assert parse_instant("2024-04-01T08:00:00+00:00", VN) == datetime(2024, 4, 1, 8, tzinfo=UTC)
+    assert parse_instant("2024-04-01T08:00", VN) == datetime(2024, 4, 1, 8, tzinfo=VN)
+    with pytest.raises(ValueError):
+        parse_instant("Q2", VN)
+
+
+def test_a_bound_is_read_as_written_and_a_date_means_where_its_day_begins_as_a_periods_end() -> None:
+    assert parse_bound("2024-08-01") == date(2024, 8, 1) and type(parse_bound("2024-08-01")) is date
+    assert parse_bound("2024-08-01T08:00").tzinfo is None  # type: ignore[union-attr]
+    _, july_ends = parse_period("2024-07").bounds(VN)
+    assert bound_instant(date(2024, 8, 1), VN) == july_ends

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -72,7 +73,8 @@ def packs(tmp_path: Path) -> Path:
 
 
 def test_replay_switches_to_each_pack_when_it_was_applied(history: Path, packs: Path) -> None:
-    done = _monitor("replay", str(history), "--packs", str(packs), "--until", "2024-07-22T00:00:00+07:00", "--json")
+    until = ("--until", "2024-07-22T00:00:00+07:00")
+    done = _monitor("replay", str(history), "--packs", str(packs), *until, "--json", "--all-units")
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["status"], r["rule_id"], r["labels"]["unit_id"]) for r in records] == [
@@ -149,7 +151,7 @@ def test_replay_lines_show_every_time_in_the_zone_of_its_pack(packs: Path, tmp_p
     timeline = _monitor("replay", str(history), "--packs", str(packs), "--until", "2024-07-22T00:00:00+07:00")
     assert timeline.returncode == 0, timeline.stderr
     lines = timeline.stdout.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("2024-07-10 10:00:00+0700")
+    assert len(lines) == 3 and lines[0].startswith("2024-07-10 10:00:00+0700")  # VN-40's own transitions
     assert {line[19:24] for line in lines} == {"+0700"}  # the first pack's zone (Asia/Ho_Chi_Minh by default)
 
     in_utc = tmp_path / "utc-rules.yaml"
@@ -157,3 +159,99 @@ def test_replay_lines_show_every_time_in_the_zone_of_its_pack(packs: Path, tmp_p
     one_pack = _monitor("replay", str(history), "--rules", str(in_utc), "--until", "2024-07-22T00:00:00+07:00")
     assert one_pack.returncode == 0, one_pack.stderr
     assert one_pack.stdout.startswith("2024-07-10 03:00:00+0000  FIRING")
+
+
+def _backlog(tmp_path: Path, timezone: str) -> tuple[Path, Path]:
+    """A backlog rule in ``timezone``, and a backlog that goes above it at 03:00 on 21/7 in Việt Nam."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(OLD.replace("  - name: g\n", f"  - name: g\n    timezone: {timezone}\n"), encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    lines = [
+        indicator(vn(2024, 7, 20, 9), 5, unit="VN-40", name="backlog"),
+        indicator(vn(2024, 7, 21, 3), 20, unit="VN-40", name="backlog"),
+    ]
+    events.write_text("".join(e.model_dump_json() + "\n" for e in lines), encoding="utf-8")
+    return events, rules
+
+
+@pytest.mark.parametrize(("timezone", "fired"), [("Asia/Ho_Chi_Minh", False), ("UTC", True)])
+def test_until_a_date_stops_at_the_midnight_that_begins_it_in_the_packs_time_zone(
+    tmp_path: Path, timezone: str, fired: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rules = _backlog(tmp_path, timezone)
+    assert main(["replay", str(events), "--rules", str(rules), "--until", "2024-07-21", "--json"]) == 0
+    assert bool(capsys.readouterr().out) is fired  # 03:00 on 21/7 in Việt Nam is 20:00 on 20/7 in UTC
+    assert main(["replay", str(events), "--rules", str(rules), "--from", "2024-07-21", "--json"]) == 0
+    assert bool(capsys.readouterr().out) is not fired
+
+
+def test_until_a_date_means_what_the_same_midnight_written_as_an_instant_means(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rules = _backlog(tmp_path, "Asia/Ho_Chi_Minh")
+    outputs = []
+    for until in ("2024-07-22", "2024-07-22T00:00:00+07:00"):
+        assert main(["replay", str(events), "--rules", str(rules), "--until", until, "--json"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and '"firing"' in outputs[0]
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("2024-08-01T00:00", "'2024-08-01T00:00' has no UTC offset; write e.g. 2024-08-01T00:00:00+07:00, or a date"),
+        ("tomorrow", "'tomorrow' is not a date (2024-08-01"),
+    ],
+)
+def test_until_without_an_offset_or_not_a_date_is_one_line_and_status_2(history: Path, until: str, said: str) -> None:
+    done = _monitor("replay", str(history), "--until", until)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "error" in line]
+    assert f"argument --until: {said}" in line
+
+
+ONE_TASK = (
+    '{"event_id": "VN-22-NV-27-1", "source": "demo", "unit_id": "VN-22", "task_id": "NV-27", "kind": "task", '
+    '"status": "in_progress", "deadline": "2024-08-15", "occurred_at": "2024-07-01T08:00:00+07:00"}\n'
+)
+
+
+def test_a_one_task_file_prints_only_its_unit_s_transitions_and_says_how_many_were_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "one.jsonl"
+    events.write_text(ONE_TASK, encoding="utf-8")
+    until = ["--until", "2024-09-01"]  # the bundled pack: an inspection plan and a report from every rostered unit
+    assert main(["replay", str(events), *until, "--json"]) == 0
+    captured = capsys.readouterr()
+    shown = [json.loads(line) for line in captured.out.splitlines()]
+    assert shown and {r["labels"]["unit_id"] for r in shown} == {"VN-22"}
+    *_, left_out, end = captured.err.splitlines()
+    assert re.fullmatch(
+        r"left out (\d+) transitions of (\d+) other rostered units not in the replayed events "
+        r"\(--all-units shows them\)",
+        left_out,
+    )
+    assert end == f"replayed 1 events: {len(shown)} transitions"
+    assert main(["replay", str(events), *until, "--json", "--all-units"]) == 0
+    captured = capsys.readouterr()
+    every = [json.loads(line) for line in captured.out.splitlines()]
+    units = {r["labels"]["unit_id"] for r in every}
+    assert {"VN-22", "VN-40", "BCA"} <= units and len(units) > 80
+    assert [r for r in every if r["labels"]["unit_id"] == "VN-22"] == shown
+    assert left_out == (
+        f"left out {len(every) - len(shown)} transitions of {len(units) - 1} other rostered units "
+        "not in the replayed events (--all-units shows them)"
+    )
+    assert "left out" not in captured.err
+
+
+def test_out_writes_the_same_transitions_as_the_terminal_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "one.jsonl"
+    events.write_text(ONE_TASK, encoding="utf-8")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(events), "--until", "2024-09-01", "--out", str(out)]) == 0
+    assert {json.loads(line)["labels"]["unit_id"] for line in out.read_text(encoding="utf-8").splitlines()} == {"VN-22"}
+    assert "--all-units shows them" in capsys.readouterr().err

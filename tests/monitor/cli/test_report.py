@@ -59,7 +59,7 @@ def test_an_offline_report_of_a_recorded_history(
     assert main([*args, "--format", "csv", "--out", str(out)]) == 0
     assert "Quý II/2024: written to" in capsys.readouterr().err
     rows = {r["unit_id"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))}
-    assert (rows["VN-22"]["late"], rows["VN-22"]["late_worst_days"], rows["VN-22"]["score"]) == ("1", "1", "0.0")
+    assert (rows["VN-22"]["late"], rows["VN-22"]["late_worst_days"], rows["VN-22"]["score"]) == ("1", "1", "0")
     # Due at the end of 1/6, still open at the quarter's end (midnight starting 1/7): 29 whole days overdue.
     assert (rows["VN-40"]["on_time"], rows["VN-40"]["overdue"], rows["VN-40"]["overdue_oldest_days"]) == (
         "1",

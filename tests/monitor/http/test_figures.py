@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from pathlib import Path
 
 from events.models import TaskStatus
 from monitor.http.figures import alert_display, alert_row, indicator_rows, rosters_view, worst_severity
 from monitor.http.views import shown_alert
+from monitor.spreadsheet import csv_bytes
 from rules.engine import apply_event, seed
 from rules.loader import BUNDLED_PACK, load_pack
 from rules.pack import RulePack
@@ -145,3 +148,10 @@ def test_a_due_that_is_no_aware_instant_is_no_due_and_breaks_no_answer() -> None
     assert due_instant({"due": "2024-07-20T00:00:00+07:00"}) is not None
     assert due_instant({"due": "2024-05-02"}) is None and due_instant({"due": "soon"}) is None
     assert due_instant({}) is None
+
+
+def test_an_alert_row_writes_a_whole_target_and_value_without_a_decimal_point() -> None:
+    view = {"unit_id": "VN-22", "value": 12.0, "annotations": {"target": "9"}, "labels": {"indicator": "dossiers"}}
+    body = csv_bytes(("value", "target", "indicator"), [alert_row(view)])
+    (row,) = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert row == {"value": "12", "target": "9", "indicator": "dossiers"}

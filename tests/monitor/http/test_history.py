@@ -1,26 +1,15 @@
-"""The history answer's pure parts: what ``from``/``to`` mean, and an interval as the API shows it."""
+"""The history answer's pure parts: an interval as the API shows it (``from``/``to``: ``tests/rules/test_periods.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from monitor.http.history import interval_view, parse_instant
+from monitor.http.history import interval_view
 from monitor.state.history import Interval
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def test_a_date_is_local_midnight_and_an_instant_keeps_its_offset() -> None:
-    assert parse_instant("2024-04-01", VN) == datetime(2024, 4, 1, tzinfo=VN)
-    assert parse_instant("2024-04-01", VN).astimezone(UTC) == datetime(2024, 3, 31, 17, tzinfo=UTC)
-    assert parse_instant("2024-04-01T08:00:00+00:00", VN) == datetime(2024, 4, 1, 8, tzinfo=UTC)
-    assert parse_instant("2024-04-01T08:00", VN) == datetime(2024, 4, 1, 8, tzinfo=VN)
-    with pytest.raises(ValueError):
-        parse_instant("Q2", VN)
 
 
 def test_an_ended_interval_says_how_long_it_lasted_and_an_open_one_does_not() -> None:

@@ -1,0 +1,66 @@
+"""The report's CSV: rows in rank order, cells as a spreadsheet user reads them; its JSON as it was."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from monitor.report import Report, report_csv, report_json, report_of
+from rules.periods import parse_period
+from rules.scorecard import Deadline, IndicatorStanding, Outcome, UnitScorecard
+from tests.conftest import vn
+from tests.rules.fixtures import DEADLINE_RULES, pack
+
+DUE = vn(2024, 8, 1)
+
+
+def _deadline(outcome: Outcome, days: int | None = None) -> Deadline:
+    return Deadline("task-overdue", f"T-{days}", "Rà soát", DUE, outcome, DUE, days)
+
+
+def _report(tmp_path: Path) -> Report:
+    ratio = IndicatorStanding("online-low", "online_dossier_ratio", 0.5, "below", 0.458, 0.6, DUE, True)
+    cards = [  # in roster (unit id) order, which is not rank order
+        UnitScorecard("VN-01", "Lai Châu"),  # nothing due: no rank
+        UnitScorecard("VN-02", "Lào Cai", (_deadline(Outcome.LATE, 8), _deadline(Outcome.LATE, 10)), reported=True),
+        UnitScorecard("VN-03", "Hà Giang", (_deadline(Outcome.ON_TIME),), (ratio,), reported=True),
+        UnitScorecard("VN-04", "Cao Bằng", (_deadline(Outcome.ON_TIME), _deadline(Outcome.LATE, 3)), reported=True),
+        UnitScorecard("VN-05", "Sơn La", (_deadline(Outcome.ON_TIME),), reported=True),  # ties VN-03
+    ]
+    return report_of(pack(tmp_path, DEADLINE_RULES), parse_period("2024-Q3"), cards, vn(2024, 10, 2))
+
+
+def _rows(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_csv_rows_come_rank_1_first_then_the_unranked_by_unit_id(tmp_path: Path) -> None:
+    rows = _rows(report_csv(_report(tmp_path)))
+    assert [(r["rank"], r["unit_id"]) for r in rows] == [
+        ("1", "VN-03"),  # a tie on score, overdue and late: by unit id
+        ("2", "VN-05"),
+        ("3", "VN-04"),
+        ("4", "VN-02"),
+        ("", "VN-01"),
+    ]
+
+
+def test_csv_cells_read_as_a_spreadsheet_user_expects(tmp_path: Path) -> None:
+    rows = {r["unit_id"]: r for r in _rows(report_csv(_report(tmp_path)))}
+    late = rows["VN-02"]  # late by 8 and 10 days: the median is 9.0 to Python
+    assert (late["late_median_days"], late["late_worst_days"], late["score"]) == ("9", "10", "0")
+    kept = rows["VN-03"]
+    assert (kept["score"], kept["reported"], kept["online_dossier_ratio_meets_target"]) == ("1", "true", "true")
+    assert (kept["online_dossier_ratio_start"], kept["online_dossier_ratio_change"]) == ("0.458", "0.142")
+    assert rows["VN-04"]["score"] == "0.5"
+    assert rows["VN-01"]["reported"] == "false"
+
+
+def test_the_json_keeps_its_order_and_its_types(tmp_path: Path) -> None:
+    data = report_json(_report(tmp_path))
+    assert [u["unit_id"] for u in data["units"]] == ["VN-01", "VN-02", "VN-03", "VN-04", "VN-05"]
+    assert data["ranking"] == ["VN-03", "VN-05", "VN-04", "VN-02"]
+    late = data["units"][1]
+    assert late["deadlines"]["late_median_days"] == 9.0 and late["score"] == 0.0 and late["reported"] is True
+    assert data["units"][2]["indicators"][0]["meets_target"] is True

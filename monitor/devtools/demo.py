@@ -1,8 +1,14 @@
-"""The demo data set of ``monitor up``, drawn from public reporting on Project 06 (2023-2024).
+"""The demo data set of ``monitor up``: Project 06 as it stands on the day the demo starts.
 
-Deadlines are placed relative to ``now`` so that the demo always shows one
-overdue task and a few due soon, whatever the date. ``publish_demo_when_ready``
-sends the set once the worker is ready.
+Everything is placed relative to ``now``: this quarter's deadlines, kept on
+time, late or not at all by a handful of units (so this quarter's review
+report ranks a spread of scores), tasks overdue by days and one by weeks,
+deadlines coming up (due-soon warnings), monthly indicator reports from every
+province, two of which have gone silent. Every rostered unit issued its 2024
+inspection plan in July 2024, so the 20/7/2024 deadline raises nothing today;
+that story, with the units that missed it, is the recorded history
+``docs/examples/project-06-2024.jsonl``. Figures come from public reporting on
+Project 06 (2023-2024). ``publish_demo_when_ready`` sends the set.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +25,7 @@ from events.codec import encode_event
 from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.http.protocol import WorkerView
 from monitor.kafka.batches import OutboundRecord
+from rules.periods import quarter_of
 
 __all__ = ["DEMO_SOURCE", "demo_events", "publish_demo_when_ready"]
 
@@ -27,6 +35,10 @@ _READY_WAIT_SECONDS = 120.0
 
 DEMO_SOURCE = "demo"
 _VN = ZoneInfo("Asia/Ho_Chi_Minh")
+_DAY = timedelta(days=1)
+#: How far back in the quarter the demo's deadlines reach, in days: a quarter begun fewer days ago has them
+#: compressed into the days it has had, so that its review report always has deadlines to score.
+_REACH = 46
 
 _TITLES = [
     "Làm sạch dữ liệu dân cư",
@@ -44,118 +56,209 @@ _TITLES = [
 ]
 
 
-def _task(unit: str, n: int, status: TaskStatus, now: datetime, deadline: date | None) -> TaskStatusEvent:
-    return TaskStatusEvent(
-        event_id=f"{unit}-NV{n:02d}-1",
-        source=DEMO_SOURCE,
-        unit_id=unit,
-        task_id=f"NV-{n:02d}",
-        kind="task",
-        status=status,
-        deadline=deadline,
-        occurred_at=now - timedelta(minutes=30),
-        title=f"{_TITLES[(n - 1) % len(_TITLES)]} (nhiệm vụ {n})",
-        labels={"program": "de-an-06"},
-    )
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One demo task: its status now, its deadline (days from now: negative is past), and how it was kept.
+
+    ``kept`` is for completed tasks: days before the deadline (positive) or after it (negative).
+    """
+
+    status: TaskStatus
+    due_in: float | None = None
+    kept: float | None = None
 
 
-def _unit_tasks(unit: str, now: datetime, plan: Sequence[tuple[TaskStatus, timedelta | None]]) -> list[Event]:
-    return [
-        _task(unit, n, status, now, (now + offset).astimezone(_VN).date() if offset is not None else None)
-        for n, (status, offset) in enumerate(plan, start=1)
-    ]
+def _done(due_in: float, kept: float = 0.6) -> _Plan:
+    return _Plan(TaskStatus.COMPLETED, due_in, kept)
+
+
+def _doing(due_in: float | None, status: TaskStatus = TaskStatus.IN_PROGRESS) -> _Plan:
+    return _Plan(status, due_in)
+
+
+_ONGOING = _Plan(TaskStatus.ONGOING)
+
+
+class _Calendar:
+    """Where "days ago" falls: whole days, or, early in a quarter, a share of the days it has had."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        start, _ = quarter_of(now.astimezone(_VN).date()).bounds(_VN)
+        self._scale = min(_DAY, (now - start) / _REACH)
+        self.whole_days = self._scale == _DAY
+        #: Between a completion and its due instant, and between the last event and now.
+        self.margin = min(timedelta(hours=1), self._scale / 10)
+
+    def at(self, days: float) -> datetime:
+        """The instant ``days`` from now (negative: in the past; only the past is compressed)."""
+        return self.now + (days * _DAY if days >= 0 else days * self._scale)
+
+    def deadline(self, days: float) -> date | datetime:
+        """A deadline ``days`` from now: a bare date (due at the end of that day), or an instant when compressed."""
+        if days >= 0 or self.whole_days:
+            return self.at(days).astimezone(_VN).date()
+        return self.at(days)
+
+    def due(self, days: float) -> datetime:
+        """When a deadline of ``deadline(days)`` falls due."""
+        given = self.deadline(days)
+        if isinstance(given, datetime):
+            return given
+        return datetime.combine(given + _DAY, datetime.min.time(), tzinfo=_VN)
+
+
+def _unit_tasks(unit: str, calendar: _Calendar, plans: Sequence[_Plan]) -> list[Event]:
+    """A unit's tasks NV-01…, each reported with its deadline; a completion does not repeat the deadline.
+
+    The deadline in force is the one the unit gave first: a completion after it is late.
+    """
+    events: list[Event] = []
+    for n, plan in enumerate(plans, start=1):
+        task_id = f"NV-{n:02d}"
+        title = f"{_TITLES[(n - 1) % len(_TITLES)]} (nhiệm vụ {n})"
+        opened = calendar.at(min(-10.0, (plan.due_in or 0) - 30))
+        first_status = TaskStatus.IN_PROGRESS if plan.status is TaskStatus.COMPLETED else plan.status
+        events.append(
+            TaskStatusEvent(
+                event_id=f"{unit}-{task_id}-1",
+                source=DEMO_SOURCE,
+                unit_id=unit,
+                task_id=task_id,
+                kind="task",
+                status=first_status,
+                deadline=calendar.deadline(plan.due_in) if plan.due_in is not None else None,
+                occurred_at=opened,
+                title=title,
+                labels={"program": "de-an-06"},
+            )
+        )
+        if plan.status is TaskStatus.COMPLETED and plan.due_in is not None and plan.kept is not None:
+            due = calendar.due(plan.due_in)
+            kept = calendar.at(plan.due_in - plan.kept)
+            # On time: at the latest an hour before the due instant (a bare date's day may end after "now").
+            margin = calendar.margin
+            done = min(kept, due - margin) if plan.kept > 0 else max(kept, due + margin)
+            events.append(
+                TaskStatusEvent(
+                    event_id=f"{unit}-{task_id}-2",
+                    source=DEMO_SOURCE,
+                    unit_id=unit,
+                    task_id=task_id,
+                    status=TaskStatus.COMPLETED,
+                    occurred_at=min(done, calendar.now - margin),
+                )
+            )
+    return events
 
 
 def _indicator(
-    unit: str, name: str, now: datetime, value: float | None = None, num: float = 0, den: float = 0
+    unit: str, name: str, at: datetime, n: int, value: float | None = None, num: float = 0, den: float = 0
 ) -> Event:
     return IndicatorEvent(
-        event_id=f"{unit}-{name}-1",
+        event_id=f"{unit}-{name}-{n}",
         source=DEMO_SOURCE,
         unit_id=unit,
         indicator=name,
         value=value,
         numerator=num if value is None else None,
         denominator=den if value is None else None,
-        period="2024-H1",
-        occurred_at=now - timedelta(minutes=20),
+        period=at.astimezone(_VN).strftime("%Y-%m"),
+        occurred_at=at,
     )
 
 
-def _plans(now: datetime, units: Sequence[str]) -> list[Event]:
-    """The 2024 inspection plan, issued before 20 July by most units; a few are missing or late."""
-    late = {"VN-22", "VN-HN", "VN-40", "VN-03", "BTC", "BYT"}  # Nghệ An's is still in progress
-    events: list[Event] = []
-    for n, unit in enumerate(units):
-        if unit in late:
-            status, at = (
-                (TaskStatus.IN_PROGRESS, datetime(2024, 7, 2, 9, tzinfo=_VN)) if unit == "VN-22" else (None, None)
-            )
-        else:
-            status, at = TaskStatus.COMPLETED, datetime(2024, 7, 1 + n % 18, 9, tzinfo=_VN)
-        if status is None or at is None:
-            continue
-        events.append(
-            TaskStatusEvent(
-                event_id=f"{unit}-KH-2024-1",
-                source=DEMO_SOURCE,
-                unit_id=unit,
-                task_id="KH-2024",
-                kind="inspection_plan",
-                status=status,
-                occurred_at=at,
-                title="Kế hoạch kiểm tra, giám sát hoạt động chuyển đổi số năm 2024",
-            )
+def _plans_2024(units: Sequence[str]) -> list[Event]:
+    """The 2024 inspection plan, issued in July 2024 by every rostered unit (the misses are in the recorded history)."""
+    return [
+        TaskStatusEvent(
+            event_id=f"{unit}-KH-2024-1",
+            source=DEMO_SOURCE,
+            unit_id=unit,
+            task_id="KH-2024",
+            kind="inspection_plan",
+            status=TaskStatus.COMPLETED,
+            occurred_at=datetime(2024, 7, 1 + n % 18, 9, tzinfo=_VN),
+            title="Kế hoạch kiểm tra, giám sát hoạt động chuyển đổi số năm 2024",
         )
-    return events
+        for n, unit in enumerate(units)
+    ]
+
+
+#: Provinces whose monthly report stopped coming: their last one is 40 days old (the pack allows 30).
+_SILENT = ("VN-04", "VN-45")
+#: Provinces whose figures are given below, from public reporting.
+_REPORTED_APART = ("VN-22", "VN-57", "VN-02")
+
+
+#: The bundled pack's target for the online-dossier ratio, and how much a province's ratio rose in a month.
+#: A firing alert shows the value it fired with: a province below the target has one report (its latest), so
+#: that the console's figure is the latest one.
+_TARGET, _RISE = 0.5, 0.04
 
 
 def _online_ratios(now: datetime, provinces: Sequence[str]) -> list[Event]:
-    """A monthly online-dossier ratio from every province, spread like the national figures (17-72%)."""
+    """The online-dossier ratio of every province, a month ago and this week, spread like the national figures."""
     events: list[Event] = []
     for unit in provinces:
-        if unit in ("VN-22", "VN-57", "VN-02"):
-            continue  # their real figures are below
+        if unit in _REPORTED_APART:
+            continue
         spread = (zlib.crc32(unit.encode()) % 56) / 100  # deterministic, 0.00-0.55
-        events.append(_indicator(unit, "online_dossier_ratio", now, value=round(0.17 + spread, 3)))
+        if unit in _SILENT:
+            events.append(_indicator(unit, "online_dossier_ratio", now - 40 * _DAY, 1, round(0.25 + spread, 3)))
+            continue
+        latest = round(0.29 + spread, 3)
+        if latest - _RISE >= _TARGET:  # a month ago too; a ratio below the target is reported once: see below
+            events.append(_indicator(unit, "online_dossier_ratio", now - 32 * _DAY, 1, round(latest - _RISE, 3)))
+        events.append(_indicator(unit, "online_dossier_ratio", now - 3 * _DAY, 2, latest))
     return events
 
 
 def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequence[str] = ()) -> list[Event]:
-    """The demo events: Nghệ An's 27 tasks, Lào Cai's 26, Bình Thuận's 4, indicators of three provinces.
+    """The demo events, oldest first, placed around ``now``.
 
-    Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận VN-40, Bình Dương VN-57.
+    Five provinces have this quarter's deadlines: Nghệ An (27 tasks: 10 kept on time, 2 late, one overdue
+    by 12 days, 5 coming up, 9 performed regularly), Lào Cai (26: 6 on time, one overdue by 2 days, one due
+    in 2 days, 17 regular), Bình Thuận (4: one late, one overdue by 5 days, one due yesterday), Hà Nội (4 on
+    time, one overdue by three weeks) and Hồ Chí Minh City (4, all on time). Every province reports its
+    online-dossier ratio monthly (two have stopped; Lào Cai's rose above the target); Nghệ An, Bình Dương
+    and Lào Cai report the figures public reporting gave. Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận
+    VN-40, Bình Dương VN-57.
     """
-
-    def days(n: int | None) -> timedelta | None:
-        return None if n is None else timedelta(days=n)
-
-    done, ongoing, doing = TaskStatus.COMPLETED, TaskStatus.ONGOING, TaskStatus.IN_PROGRESS
-    # Nghệ An, mid-2024: 12 completed, 9 performed regularly, 5 in progress, 1 not completed.
-    nghe_an = (
-        [(done, days(-30))] * 12
-        + [(ongoing, days(None))] * 9
-        + [(doing, days(3)), (doing, days(5)), (doing, days(20)), (doing, days(40)), (doing, days(60))]
-        + [(doing, days(-12))]
-    )
-    # Lào Cai, early 2024: 26 tasks of Directive 05, 9 with deadlines and 17 performed regularly.
-    lao_cai = [(done, days(-10))] * 6 + [(doing, days(2)), (doing, days(30)), (TaskStatus.NOT_STARTED, days(-2))]
-    lao_cai += [(ongoing, days(None))] * 17
-    # Bình Thuận: a short list with two tasks past their deadline.
-    binh_thuan = [(done, days(-20)), (doing, days(-5)), (TaskStatus.NOT_STARTED, days(-1)), (ongoing, days(None))]
-    return [
-        *_plans(now, [*provinces, *ministries]),
-        *_online_ratios(now, provinces),
-        *_unit_tasks("VN-22", now, nghe_an),
-        *_unit_tasks("VN-02", now, lao_cai),
-        *_unit_tasks("VN-40", now, binh_thuan),
-        _indicator("VN-22", "online_dossier_ratio", now, value=0.458),
-        _indicator("VN-22", "dossier_digitisation_ratio", now, value=0.7891),
-        _indicator("VN-22", "essential_services_online_ratio", now, value=0.8841),
-        _indicator("VN-57", "eid_activation_ratio", now, num=172_986, den=1_005_735),
-        _indicator("VN-57", "online_dossier_ratio", now, value=0.72),
-        _indicator("VN-02", "online_dossier_ratio", now, value=0.51),
+    calendar = _Calendar(now)
+    not_started = TaskStatus.NOT_STARTED
+    nghe_an = [
+        *(_done(-d) for d in (40, 36, 32, 28, 24, 20, 16, 12, 8, 4)),
+        _done(-30, kept=-5),
+        _done(-18, kept=-9),
+        *[_ONGOING] * 9,
+        *(_doing(d) for d in (3, 5, 20, 40, 60)),
+        _doing(-12),
     ]
+    lao_cai = [*(_done(-d) for d in (42, 35, 28, 21, 14, 7)), _doing(2), _doing(30), _doing(-2, not_started)]
+    lao_cai += [_ONGOING] * 17
+    binh_thuan = [_done(-20, kept=-4), _doing(-5), _doing(-1, not_started), _ONGOING]
+    ha_noi = [*(_done(-d) for d in (38, 26, 15, 6)), _doing(-23)]
+    ho_chi_minh = [_done(-d) for d in (33, 22, 11, 5)]
+    recent, month_ago = now - 2 * _DAY, now - 31 * _DAY
+    events = [
+        *_plans_2024([*provinces, *ministries]),
+        *_online_ratios(now, provinces),
+        *_unit_tasks("VN-22", calendar, nghe_an),
+        *_unit_tasks("VN-02", calendar, lao_cai),
+        *_unit_tasks("VN-40", calendar, binh_thuan),
+        *_unit_tasks("VN-HN", calendar, ha_noi),
+        *_unit_tasks("VN-SG", calendar, ho_chi_minh),
+        _indicator("VN-22", "online_dossier_ratio", recent, 1, value=0.458),
+        _indicator("VN-22", "dossier_digitisation_ratio", recent, 1, value=0.7891),
+        _indicator("VN-22", "essential_services_online_ratio", recent, 1, value=0.8841),
+        _indicator("VN-57", "eid_activation_ratio", recent, 1, num=172_986, den=1_005_735),
+        _indicator("VN-57", "online_dossier_ratio", month_ago, 1, value=0.69),
+        _indicator("VN-57", "online_dossier_ratio", recent, 2, value=0.72),
+        _indicator("VN-02", "online_dossier_ratio", month_ago, 1, value=0.47),  # below the target a month ago,
+        _indicator("VN-02", "online_dossier_ratio", recent, 2, value=0.53),  # above it since: a resolved alert
+    ]
+    return sorted(events, key=lambda event: event.occurred_at)
 
 
 async def publish_demo_when_ready(worker: WorkerView) -> None:

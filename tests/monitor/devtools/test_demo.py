@@ -1,0 +1,82 @@
+"""The demo looks like the day it starts: this quarter's deadlines, scores that differ, nothing from years ago."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from monitor.devtools.demo import demo_events
+from rules.alerts import AlertTransition
+from rules.loader import BUNDLED_PACK, load_pack
+from rules.pack import RulePack
+from rules.periods import quarter_of
+from rules.scorecard import scorecard, warned_deadlines
+from rules.simulation import Simulation
+from rules.threshold import ThresholdRule
+from tests.conftest import VN
+
+SCORED = ("VN-22", "VN-02", "VN-40", "VN-HN", "VN-SG")
+
+
+@pytest.fixture(scope="module")
+def pack() -> RulePack:
+    return load_pack([BUNDLED_PACK])
+
+
+def _run(pack: RulePack, now: datetime) -> tuple[Simulation, list[AlertTransition]]:
+    names = pack.unit_names
+    provinces = sorted(u for u in names if u.startswith("VN-"))
+    events = demo_events(now, provinces, sorted(set(names) - set(provinces)))
+    assert events and all(e.occurred_at <= now for e in events), "no event from the future"
+    simulation = Simulation.start(pack, events[0].occurred_at)
+    for event in events:
+        simulation.deliver(event, event.occurred_at)
+    simulation.run_until(now)
+    last: dict[str, AlertTransition] = {}
+    for _, transition in simulation.transitions:
+        last[transition.fingerprint] = transition
+    return simulation, [t for t in last.values() if t.status == "firing"]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 4, 21, tzinfo=VN),
+        datetime(2027, 1, 1, 0, 0, 30, tzinfo=VN),  # thirty seconds into a quarter
+        datetime(2027, 1, 3, 10, tzinfo=VN),
+        datetime(2027, 3, 31, 23, 59, tzinfo=VN),
+    ],
+)
+def test_the_demo_gives_this_quarter_a_spread_of_scores_and_nothing_due_in_a_past_year(
+    pack: RulePack, now: datetime
+) -> None:
+    simulation, firing = _run(pack, now)
+    period = quarter_of(now.date()).bounds(VN)
+    scores = []
+    for unit in SCORED:
+        mine = [t for _, t in simulation.transitions if t.labels.get("unit_id") == unit]
+        card = scorecard(pack, unit, simulation.states.get(unit), warned_deadlines(mine), period, now)
+        scores.append(card.score)
+    assert None not in scores and len(set(scores)) >= 3, scores
+    assert [t.annotations["due"] for t in firing if t.annotations.get("due", "9999")[:4] < str(now.year)] == []
+    stages = {(t.rule_id, t.stage) for t in firing}
+    assert {("task-overdue", "overdue"), ("task-overdue", "due_soon"), ("indicator-stale", "stale")} <= stages
+    assert "inspection-plan-2024" not in {t.rule_id for t in firing}
+
+
+def test_a_task_overdue_by_weeks_and_others_by_days(pack: RulePack) -> None:
+    now = datetime(2026, 12, 4, 21, tzinfo=VN)
+    _, firing = _run(pack, now)
+    overdue = sorted((now - datetime.fromisoformat(t.annotations["due"])).days for t in firing if t.stage == "overdue")
+    assert overdue and max(overdue) >= 14 and min(overdue) <= 7, overdue
+
+
+def test_every_indicator_alert_shows_the_unit_s_latest_report(pack: RulePack) -> None:
+    # A firing alert keeps the value it fired with: the demo's console must not show an older figure.
+    simulation, firing = _run(pack, datetime(2026, 12, 4, 21, tzinfo=VN))
+    shown = [t for t in firing if isinstance(getattr(pack.by_id(t.rule_id), "rule", None), ThresholdRule)]
+    assert shown
+    for alert in shown:
+        latest = simulation.states.get(alert.unit_id).indicators[alert.labels["indicator"]].value
+        assert alert.value == pytest.approx(latest), (alert.unit_id, alert.labels["indicator"])

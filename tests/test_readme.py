@@ -42,8 +42,6 @@ MONITOR = (".venv/bin/monitor", "monitor")
 # and the line must parse whole. Remove each entry when its code lands on main.
 #   command path -> {flag: how many values it takes}
 PENDING_FLAGS: dict[tuple[str, ...], dict[str, int]] = {
-    ("replay",): {"--all-units": 0},  # replay also evaluates every unit of the rules' rosters, reporting or not
-    ("alerts", "tail"): {"--utc": 0},  # alerts tail prints times in UTC instead of the rule pack's zone
     ("up",): {"--log-level": 1},  # make run ARGS="--log-level info": faust's and aiokafka's info lines too
 }
 

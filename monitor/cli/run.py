@@ -54,7 +54,7 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
         worker.app.task(lambda: publish_demo_when_ready(worker))
     if banner:
         print(banner, flush=True)
-    runner = BoundedWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    runner = BoundedWorker(worker.app, log_level=settings.log_level, redirect_stdouts=False)
     worker.on_give_up(lambda reason: runner.give_up(_BROKER_LOST, reason))
     runner.on_reload = worker.reload_rules
     code = 0

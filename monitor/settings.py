@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,7 +11,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from events.codec import DEFAULT_MAX_RECORD_BYTES
 from rules.loader import BUNDLED_PACK
 
-__all__ = ["Settings"]
+__all__ = ["LOG_LEVELS", "LogLevel", "Settings"]
+
+#: What ``log_level`` may be (``--log-level``, ``MONITOR_LOG_LEVEL``), from the most lines to the fewest.
+LogLevel: TypeAlias = Literal["debug", "info", "warning", "error"]
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
 
@@ -111,7 +115,11 @@ class Settings(BaseSettings):
         description="Refuse to take a partition over when the local store claims more of its changelog than the "
         "broker holds (faust's check; off on the embedded broker, which reports a changelog's end short of it).",
     )
-    log_level: str = Field(default="info")
+    log_level: LogLevel = Field(
+        default="warning",
+        description="Level of faust's, mode's and aiokafka's log lines; the monitor's own are written from INFO "
+        "up (from DEBUG with debug).",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How to connect to an existing Kafka cluster."
     )
@@ -208,6 +216,11 @@ class Settings(BaseSettings):
             f"(generatorURL) point at {self.base_url}, which no browser reaches; set MONITOR_PUBLIC_URL "
             "to the URL users open the feed page at"
         )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("advertised_url")
     @classmethod

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from monitor.exceptions import MonitorError
 from monitor.redact import MASK, redact_text
-from monitor.settings import Settings
+from monitor.settings import LOG_LEVELS, Settings
 from rules.loader import load_pack
 from rules.pack import RulePack
 from rules.periods import BOUND_FORMS, Bound, parse_bound
@@ -62,6 +62,7 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         "partitions": getattr(args, "partitions", None),
         "tick_interval": getattr(args, "tick_interval", None),
         "data_dir": getattr(args, "data_dir", None),
+        "log_level": getattr(args, "log_level", None) or ("debug" if getattr(args, "verbose", False) else None),
         **extra,
     }
     given = {k: v for k, v in flags.items() if v is not None}
@@ -162,3 +163,10 @@ def add_worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=int, help="partitions of topics the monitor creates (default 4)")
     parser.add_argument("--tick-interval", type=float, help="seconds between wall-clock ticks (default 5)")
     parser.add_argument("--data-dir", type=Path, help="local state directory")
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="level of faust's, mode's and aiokafka's log lines (default warning; info adds faust's start-up and "
+        "recovery lines, debug everything); the monitor's own are written from info up",
+    )

@@ -8,9 +8,10 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.cli.common import ExitCode, add_worker_flags, check_port_free, load_rules, prepare_data_dir, settings_from
+from monitor.clock import utc_now
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.redact import redact_url
@@ -19,42 +20,52 @@ from monitor.state.heap import tune_collector
 from monitor.version import VERSION
 from rules.pack import RulePack
 
+if TYPE_CHECKING:
+    from monitor.http.protocol import WorkerView
+
 __all__ = ["register"]
 
 log = logging.getLogger("monitor")
 
 _BROKER_LOST = ExitCode.BROKER  # a worker that gave up waiting for the broker or its topics
+_READY_PATIENCE = 60.0  # seconds the banner waits for the worker to be ready before it is printed anyway
 
 
 def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banner: str | None = None) -> int:
-    """Create missing topics, build the worker, register its routes, run it until stopped."""
+    """Create missing topics, publish the demo data, build the worker, register its routes, run it until stopped.
+
+    The banner (and the demo data's line) is printed once the worker is ready: last in the start-up output.
+    """
     from monitor.http import register_routes
     from monitor.worker import Worker
     from monitor.worker.runner import BoundedWorker
 
     prepare_data_dir(settings.data_dir)
     check_port_free(settings.web_host, settings.web_port)
+    topics, client = Topics(settings.topic_prefix), client_options(settings)
     created = asyncio.run(
-        ensure_topics(
-            settings.bootstrap_servers,
-            Topics(settings.topic_prefix),
-            settings.partitions,
-            settings.replication_factor,
-            **client_options(settings),
-        )
+        ensure_topics(settings.bootstrap_servers, topics, settings.partitions, settings.replication_factor, **client)
     )
     if created:
         log.info("created topics: %s", ", ".join(created))
+    announcement = [banner] if banner else []
+    if demo:
+        from monitor.devtools.demo import publish_demo
+
+        # Before the worker starts: its first read of a partition finds the records there.
+        published = asyncio.run(
+            publish_demo(settings.bootstrap_servers, topics, pack.unit_names.keys(), utc_now(), client=client)
+        )
+        announcement.append(
+            f"published {published} demo events; metrics at http://{settings.web_host}:{settings.web_port}/metrics, "
+            f"alerts on {topics.alerts}"
+        )
     tune_collector()
     worker = Worker(settings, pack)
     register_routes(worker.app, worker)
-    if demo:
-        from monitor.devtools.demo import publish_demo_when_ready
-
-        worker.app.task(lambda: publish_demo_when_ready(worker))
-    if banner:
-        print(banner, flush=True)
-    runner = BoundedWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    if announcement:
+        worker.app.task(lambda: _announce_when_ready(worker, "\n".join(announcement)))
+    runner = BoundedWorker(worker.app, log_level=settings.log_level, redirect_stdouts=False)
     worker.on_give_up(lambda reason: runner.give_up(_BROKER_LOST, reason))
     runner.on_reload = worker.reload_rules
     code = 0
@@ -63,6 +74,20 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
     except SystemExit as exc:
         code = int(exc.code or 0)
     return BoundedWorker.exit_code if BoundedWorker.exit_code is not None else code
+
+
+async def _announce_when_ready(
+    worker: WorkerView, text: str, *, patience: float = _READY_PATIENCE, poll: float = 0.2
+) -> None:
+    """Print ``text`` once the worker is ready; past ``patience`` seconds, print it anyway and say why not."""
+    waited = 0.0
+    while not worker.is_ready() and waited < patience:
+        await asyncio.sleep(poll)
+        waited += poll
+    print(text, flush=True)
+    if not worker.is_ready():
+        why = "; ".join(f"{cause}: {problem}" for cause, problem in worker.problems().items())
+        log.warning("the worker is not ready after %.0fs (%s)", waited, why or "its partitions are not read yet")
 
 
 def _rules_line(settings: Settings, topics: Topics) -> str:
@@ -76,7 +101,7 @@ def _banner(settings: Settings, demo: bool) -> str:
     topics = Topics(settings.topic_prefix)
     base = f"http://{settings.web_host}:{settings.web_port}"
     lines = [
-        f"compliance monitor {VERSION} is starting",
+        f"compliance monitor {VERSION} is running",
         f"  broker    {redact_url(settings.broker)}",
         f"  topics    in:  {topics.task_status}, {topics.indicators}",
         f"            out: {topics.alerts}, {topics.dead_letter}",
@@ -86,7 +111,7 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {_rules_line(settings, topics)}",
-        f"  demo data {'published once the worker is ready' if demo else 'off'}",
+        f"  demo data {'published to the ingress topics before the worker started' if demo else 'off'}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
         f"  alerts    topic {topics.alerts}; in a terminal: monitor alerts tail",
         "  stop      Ctrl-C",

@@ -10,6 +10,10 @@ override is shown as a visible escape instead (ESC as backslash-x-1b).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from numbers import Number
+
+from monitor.logorigin import written_by_monitor
 
 __all__ = ["SafeLogRecord", "json_safe", "printable"]
 
@@ -35,22 +39,50 @@ def json_safe(line: str) -> str:
     return line.translate(_JSON_VISIBLE)
 
 
-_OURS = ("monitor", "events", "rules")  # the loggers whose lines can carry event text
+class _Escaped:
+    """A log record's argument as its line shows it: its text (``str``, ``repr`` or formatted) made printable."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __str__(self) -> str:
+        return printable(str(self._value))
+
+    def __repr__(self) -> str:
+        return printable(repr(self._value))
+
+    def __format__(self, spec: str) -> str:
+        return printable(format(self._value, spec))
+
+
+def _escaped(value: object) -> object:
+    # A number shows as digits (or nan, inf), and "%d" or "%.1f" need the number itself.
+    return value if isinstance(value, Number) else _Escaped(value)
 
 
 class SafeLogRecord(logging.LogRecord):
-    """A log record whose message shows control characters as escapes (event text in a log line forges nothing).
+    """A log record whose arguments show control characters as escapes (event text in a log line forges nothing).
 
     Installed with ``logging.setLogRecordFactory`` by the entry point, so it
-    holds for every handler and formatter, faust's included. Only the
-    monitor's own loggers are escaped: faust draws its assignment tables over
-    several lines. Tracebacks are formatted apart from the message and keep
-    their lines.
+    holds for every handler and formatter, faust's included. What came from
+    outside (a title, a unit id, an error quoting a record) reaches a line
+    through the arguments of the monitor's log calls: those are escaped. The
+    template is the code's own text and keeps its line breaks, as do
+    tracebacks, formatted apart from the message. Lines written by faust's
+    code (``monitor.logorigin``) are left alone: faust draws its assignment
+    and recovery tables over several lines, passed as arguments.
     """
 
     def getMessage(self) -> str:
-        """The formatted message, made printable when it comes from the monitor's code."""
-        message = super().getMessage()
-        if self.name.partition(".")[0] in _OURS:
-            return printable(message)
-        return message
+        """The formatted message; when the monitor's code logged it, with its arguments made printable."""
+        if not written_by_monitor(self):
+            return super().getMessage()
+        message = self.msg if isinstance(self.msg, str) else printable(str(self.msg))  # an object: not a template
+        args = self.args
+        if not args:
+            return message
+        if isinstance(args, Mapping):
+            return message % {key: _escaped(value) for key, value in args.items()}
+        return message % tuple(_escaped(value) for value in args)

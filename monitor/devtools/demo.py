@@ -8,30 +8,34 @@ province, two of which have gone silent. Every rostered unit issued its 2024
 inspection plan in July 2024, so the 20/7/2024 deadline raises nothing today;
 that story, with the units that missed it, is the recorded history
 ``docs/examples/project-06-2024.jsonl``. Figures come from public reporting on
-Project 06 (2023-2024). ``publish_demo_when_ready`` sends the set.
+Project 06 (2023-2024). ``publish_demo`` puts the set on the ingress topics before the worker starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from events.codec import encode_event
 from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
-from monitor.http.protocol import WorkerView
-from monitor.kafka.batches import OutboundRecord
+from monitor.exceptions import BrokerUnreachable
+from monitor.kafka.client import shown_servers, start_client
+from monitor.kafka.topics import Topics
 from rules.periods import quarter_of
 
-__all__ = ["DEMO_SOURCE", "demo_events", "publish_demo_when_ready"]
+__all__ = ["DEMO_SOURCE", "demo_events", "publish_demo"]
 
 log = logging.getLogger(__name__)
-
-_READY_WAIT_SECONDS = 120.0
 
 DEMO_SOURCE = "demo"
 _VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -261,28 +265,60 @@ def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequen
     return sorted(events, key=lambda event: event.occurred_at)
 
 
-async def publish_demo_when_ready(worker: WorkerView) -> None:
-    """Wait for the worker to be ready, then publish the demo events keyed by unit, one per record."""
-    waited = 0.0
-    while not worker.is_ready():
-        if waited >= _READY_WAIT_SECONDS:
-            log.error("worker not ready after %.0fs; demo data not published", waited)
-            return
-        await asyncio.sleep(0.2)
-        waited += 0.2
-    names = worker.pack.unit_names
-    provinces = sorted(u for u in names if u.startswith("VN-"))
-    ministries = sorted(u for u in names if not u.startswith("VN-"))
-    events = demo_events(worker.now(), provinces, ministries)
-    topics = worker.topics
-    await worker.produce(
-        [OutboundRecord(topics.for_event(e), e.unit_id.encode("utf-8"), encode_event(e)) for e in events]
+_STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)
+
+
+async def publish_demo(
+    bootstrap: str,
+    topics: Topics,
+    units: Collection[str],
+    now: datetime,
+    *,
+    client: Mapping[str, Any] | None = None,
+    timeout: float = 30.0,
+) -> int:
+    """Produce the demo events to the ingress topics, keyed by unit, before a worker reads them.
+
+    Published before the worker starts, the records are there when it first
+    reads its partitions: it never judges a rostered unit absent for want of
+    data it was about to be given.
+
+    Args:
+        bootstrap: The brokers, ``host:port[,host:port]``.
+        topics: The topic names.
+        units: The rule pack's unit ids: those starting with ``VN-`` are provinces, the others ministries.
+        now: The instant the demo's deadlines are placed around.
+        client: Connection security (``monitor.kafka.client.client_options``).
+        timeout: Seconds the broker has to acknowledge every record.
+
+    Returns:
+        How many events were published.
+
+    Raises:
+        BrokerUnreachable: the broker did not answer, refused a record or did not acknowledge every one in time.
+    """
+    provinces = sorted(u for u in units if u.startswith("VN-"))
+    ministries = sorted(u for u in units if not u.startswith("VN-"))
+    events = demo_events(now, provinces, ministries)
+    shown = shown_servers(bootstrap)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, request_timeout_ms=int(timeout * 1000), **(client or {})
     )
-    settings = worker.settings
-    log.warning(
-        "published %d demo events; metrics at http://%s:%d/metrics, alerts on %s",
-        len(events),
-        settings.web_host,
-        settings.web_port,
-        topics.alerts,
-    )
+    try:
+        async with asyncio.timeout(timeout):
+            await start_client(producer, bootstrap)
+            acks = [
+                await producer.send(topics.for_event(e), value=encode_event(e), key=e.unit_id.encode("utf-8"))
+                for e in events
+            ]
+            await asyncio.gather(*acks)
+    except TimeoutError:
+        raise BrokerUnreachable(
+            f"the broker at {shown} did not acknowledge the demo events within {timeout:.0f}s"
+        ) from None
+    except KafkaError as exc:
+        raise BrokerUnreachable(f"the broker at {shown} refused the demo events: {exc}") from None
+    finally:
+        with contextlib.suppress(TimeoutError, KafkaError, OSError):  # a broker gone mid-send holds nothing up
+            await asyncio.wait_for(producer.stop(), _STOP_SECONDS)
+    return len(events)

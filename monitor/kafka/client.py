@@ -20,7 +20,7 @@ from aiokafka.helpers import create_ssl_context
 from monitor.exceptions import BrokerUnreachable, MonitorError
 from monitor.settings import Settings
 
-__all__ = ["Startable", "client_options", "faust_credentials", "start_client", "whole_topic_reader"]
+__all__ = ["Startable", "client_options", "faust_credentials", "shown_servers", "start_client", "whole_topic_reader"]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -76,6 +76,11 @@ def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
     )
 
 
+def shown_servers(bootstrap: str) -> str:
+    """The brokers of ``bootstrap`` as an error message may name them: never a user or password."""
+    return ",".join(server.rpartition("@")[2] for server in bootstrap.split(","))
+
+
 class Startable(Protocol):
     """An aiokafka producer, consumer or admin client: connects on ``start``."""
 
@@ -103,8 +108,9 @@ async def start_client(client: Startable, bootstrap: str) -> None:
             with contextlib.suppress(KafkaError, OSError):  # it never connected: nothing to release but the object
                 await closing()
         reason = "no broker answered" if isinstance(exc, KafkaConnectionError) else str(exc)
-        shown = ",".join(server.rpartition("@")[2] for server in bootstrap.split(","))  # never a user or password
-        raise BrokerUnreachable(f"cannot reach the broker at {shown} (--broker or MONITOR_BROKER): {reason}") from None
+        raise BrokerUnreachable(
+            f"cannot reach the broker at {shown_servers(bootstrap)} (--broker or MONITOR_BROKER): {reason}"
+        ) from None
     finally:
         chatty.setLevel(level)
 

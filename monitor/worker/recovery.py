@@ -12,7 +12,6 @@ real recovery to hold them to it.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -27,8 +26,6 @@ __all__ = ["ProgressRecovery", "ProgressTableManager", "recovery_snapshot"]
 class ProgressRecovery(Recovery):
     """faust's recovery, noting the size of each replay and the duration of the last one."""
 
-    # faust's own logger: its lines (tables drawn over several lines) read as faust's, not the monitor's.
-    logger = logging.getLogger("faust.tables.recovery")
     expected_records: int = 0
     last_duration: float | None = None
     _began: float | None = None

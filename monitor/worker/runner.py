@@ -9,6 +9,9 @@
   ``window`` seconds, then with how many were held back. A message that
   says what happened once (a partition read, a worker ready) repeats a few
   times in a rebalance, each time with new figures: the burst lets those through.
+- faust, mode and aiokafka write their lines from ``log_level`` up (WARNING
+  by default: faust starts a worker in some forty INFO lines); the
+  monitor's own lines (``monitor.logorigin``) from INFO up, or DEBUG.
 - No log line shows the user info or query string of a URL (a webhook's
   token, a user in a broker URL): ``monitor.redact``.
 - SIGHUP reloads the rule files (``on_reload``): the worker goes on under
@@ -29,9 +32,10 @@ from typing import Any
 
 from faust.worker import Worker as FaustWorker
 
+from monitor.logorigin import written_by_monitor
 from monitor.redact import RedactingFilter
 
-__all__ = ["BoundedWorker", "RepeatFilter"]
+__all__ = ["BoundedWorker", "LibraryLevelFilter", "RepeatFilter"]
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +77,47 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+class LibraryLevelFilter(logging.Filter):
+    """Lets the monitor's own records through, and the libraries' (faust, mode, aiokafka, ...) from ``level`` up.
+
+    Args:
+        level: The lowest level of a library's record that is written.
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self._level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is the monitor's own or at ``level`` or above."""
+        return record.levelno >= self._level or written_by_monitor(record)
+
+
+def _level_number(name: str) -> int:
+    level = logging.getLevelName(name.upper())
+    if not isinstance(level, int):
+        raise ValueError(f"not a log level: {name!r}")
+    return level
+
+
 class BoundedWorker(FaustWorker):
-    """faust's worker with a bounded stop and a repeat filter on every log handler."""
+    """faust's worker with a bounded stop, and log levels and filters on every log handler.
+
+    Args:
+        args: faust's ``Worker`` arguments (the app).
+        log_level: The level of faust's, mode's and aiokafka's lines (``warning``, ``info``, ...); the monitor's
+            own lines are written from INFO up, or from this level if it is lower.
+        kwargs: faust's ``Worker`` keyword arguments but ``loglevel`` (``log_level`` sets it) and ``quiet``.
+    """
 
     stop_timeout = 9.0
     exit_code: int | None = None  # set by a part that gave up: the process exits with it
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, log_level: str = "warning", **kwargs: Any) -> None:
+        self.library_level = _level_number(log_level)
+        own = min(self.library_level, logging.INFO)
+        # quiet: faust's console lines are its spinner's "OK" and "-INT- -INT-" on Ctrl-C, never wanted here.
+        super().__init__(*args, loglevel=own, quiet=True, **kwargs)
         self._stopping = False
         #: What SIGHUP does (reload the rule files), set by whoever runs the worker.
         self.on_reload: Callable[[], Coroutine[Any, Any, object]] | None = None
@@ -97,10 +134,12 @@ class BoundedWorker(FaustWorker):
         self.loop.create_task(self.on_reload(), name="reload-rules")
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        """After faust set up logging: hold back repeats and redact URLs' secrets on every handler."""
+        """After faust set up logging: the libraries' level, repeats held back and URLs' secrets redacted."""
         super().on_setup_root_logger(logger, level)
-        repeats, redacting = RepeatFilter(), RedactingFilter()
+        logging.getLogger("aiokafka").setLevel(self.library_level)  # the entry point holds it at WARNING
+        libraries, repeats, redacting = LibraryLevelFilter(self.library_level), RepeatFilter(), RedactingFilter()
         for handler in logger.handlers:
+            handler.addFilter(libraries)  # first: a line not written is not counted as a repeat
             handler.addFilter(repeats)
             handler.addFilter(redacting)  # after the repeat filter, which tells messages apart by their template
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
+import monitor
+from monitor.cli.terminal import SafeLogRecord
 from monitor.redact import RedactingFilter, redact_text, redact_url
 
 
@@ -41,3 +44,33 @@ def test_the_filter_redacts_messages_arguments_and_tracebacks() -> None:
     written = out.getvalue()
     assert "s3cret" not in written and "hunter2" not in written
     assert "https://hooks.example.org/h?***" in written and "http://***@am:9093/" in written
+
+
+def test_event_text_in_an_argument_stays_on_its_line_and_the_monitors_own_lines_are_kept() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    where = str(Path(monitor.__file__).parent / "delivery" / "queue.py")  # logged by the monitor's code
+    hostile = "answered 400 for https://hooks.example.org/h?token=s3cret for Kế hoạch\nCRITICAL forged line"
+    handler.handle(
+        SafeLogRecord("monitor.delivery", logging.WARNING, where, 1, "delivery failed (%s)", (hostile,), None)
+    )
+    handler.handle(
+        SafeLogRecord(
+            "monitor.worker",
+            logging.ERROR,
+            where,
+            1,
+            "rules not reloaded:\n  %s\n  pack %s stays in force",
+            ("rules/packs/x.yaml: unknown kind\nCRITICAL forged", "2024.1"),
+            None,
+        )
+    )
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "WARNING delivery failed (answered 400 for https://hooks.example.org/h?*** for Kế hoạch\\x0aCRITICAL forged line)",
+        "ERROR rules not reloaded:",
+        "  rules/packs/x.yaml: unknown kind\\x0aCRITICAL forged",
+        "  pack 2024.1 stays in force",
+    ]

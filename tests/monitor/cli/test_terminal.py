@@ -9,8 +9,10 @@ import sys
 from datetime import UTC
 from pathlib import Path
 
+import faust
 import pytest
 
+import monitor
 from monitor.cli.alerts import format_line
 from monitor.cli.terminal import SafeLogRecord, json_safe, printable
 from tests.rules.fixtures import transition as _transition
@@ -56,11 +58,51 @@ def test_json_lines_stay_the_same_json_with_no_raw_control_characters() -> None:
     assert _no_controls(line) and json.loads(line) == value
 
 
-def test_log_lines_of_the_monitor_escape_event_text_and_others_are_left_alone() -> None:
-    ours = SafeLogRecord("monitor.worker", logging.WARNING, __file__, 1, "dead-lettered: %s", (FAKE_CRITICAL,), None)
-    faust = SafeLogRecord("faust.assignor", logging.INFO, __file__, 1, "table\nrow", (), None)
-    assert _no_controls(ours.getMessage()) and "\\x0d\\x0a" in ours.getMessage()
-    assert faust.getMessage() == "table\nrow"
+# Where a log call was made decides whose line it is (monitor.logorigin): a monitor module, or faust's code.
+MONITOR_CODE = str(Path(monitor.__file__).parent / "worker" / "worker.py")
+FAUST_CODE = str(Path(faust.__file__).parent / "tables" / "recovery.py")
+TABLE = "+----+\n| VN |\n+----+"
+
+
+def _logged(template: object, *args: object, name: str = "monitor.worker", where: str = MONITOR_CODE) -> SafeLogRecord:
+    return SafeLogRecord(name, logging.WARNING, where, 1, template, args, None)
+
+
+def test_the_arguments_of_the_monitors_log_lines_are_escaped_not_their_templates() -> None:
+    record = _logged("dead-lettered:\n  title %s\n  unit %r", FAKE_CRITICAL, f"VN-22{BIDI}")
+    lines = record.getMessage().split("\n")
+    assert lines[0] == "dead-lettered:" and len(lines) == 3  # the template's own lines, and no forged one
+    assert lines[1].startswith("  title ") and "\\x0d\\x0a" in lines[1]
+    assert all(_no_controls(line) for line in lines)
+
+
+def test_a_title_with_a_line_break_stays_on_its_line_whatever_the_form_of_the_argument() -> None:
+    title = "Kế hoạch\n2024-07-20 00:00:00 FIRING critical VN-01 forged"
+    for record in (
+        _logged("task %s", title),
+        _logged("task %r", title),
+        _logged("task %(title)s", {"title": title}),
+        _logged("refused: %s", ValueError(title)),  # an error quoting the event
+        _logged(ValueError(title)),  # an object logged as the message is not a template
+    ):
+        message = record.getMessage()
+        assert "\n" not in message and "forged" in message, message
+
+
+def test_numbers_keep_their_formats() -> None:
+    assert _logged("%d units, %.1f s, %s%%", 27, 2.345, 45.8).getMessage() == "27 units, 2.3 s, 45.8%"
+
+
+def test_lines_faust_writes_keep_their_tables_whatever_their_logger() -> None:
+    # faust's recovery logs under the logger of the monitor module that subclasses it; its code wrote the table.
+    recovery = _logged("Highwater:\n%s", TABLE, name="monitor.worker.recovery", where=FAUST_CODE)
+    assert recovery.getMessage() == f"Highwater:\n{TABLE}"
+    assert _logged("table\nrow", name="faust.assignor", where=FAUST_CODE).getMessage() == "table\nrow"
+
+
+def test_a_record_that_does_not_say_where_it_was_logged_is_judged_by_its_logger() -> None:
+    assert "\n" not in _logged("%s", FAKE_CRITICAL, where="(unknown file)").getMessage()
+    assert _logged("%s", TABLE, name="faust.tables", where="(unknown file)").getMessage() == TABLE
 
 
 def test_replay_prints_a_hostile_title_as_escapes(tmp_path: Path) -> None:

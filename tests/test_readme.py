@@ -7,7 +7,6 @@ metrics, HTTP routes), and the examples they show load and run.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import re
@@ -36,14 +35,6 @@ README = TEXT[README_PATH]
 README_MAX_LINES = 350
 TOP = ("deploy/", "rules/", "monitor/", "events/", "tests/", "docs/", ".ci/")
 MONITOR = (".venv/bin/monitor", "monitor")
-
-# Flags the docs show ahead of the code: each is being added on another branch. A line that uses one must parse
-# once the flag (and its value) is taken out of it. As soon as the parser knows a flag, this entry does nothing
-# and the line must parse whole. Remove each entry when its code lands on main.
-#   command path -> {flag: how many values it takes}
-PENDING_FLAGS: dict[tuple[str, ...], dict[str, int]] = {
-    ("up",): {"--log-level": 1},  # make run ARGS="--log-level info": faust's and aiokafka's info lines too
-}
 
 
 def _name(page: Path) -> str:
@@ -126,34 +117,6 @@ def _parse_error(words: list[str]) -> str | None:
         if exc.code not in (0, None):  # --help and --version exit 0
             return (errors.getvalue().strip().splitlines() or ["?"])[-1]
     return None
-
-
-def _parser_for(path: tuple[str, ...]) -> argparse.ArgumentParser:
-    parser = build_parser()
-    for name in path:
-        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        parser = action._name_parser_map[name]
-    return parser
-
-
-def _without_pending(words: list[str]) -> list[str]:
-    """The words less the pending flags the parser does not know yet."""
-    for path, flags in PENDING_FLAGS.items():
-        if tuple(words[: len(path)]) != path:
-            continue
-        known = _parser_for(path)._option_string_actions
-        kept: list[str] = []
-        skip = 0
-        for word in words:
-            flag = word.split("=", 1)[0]
-            if skip:
-                skip -= 1
-            elif flag in flags and flag not in known:
-                skip = 0 if "=" in word else flags[flag]
-            else:
-                kept.append(word)
-        words = kept
-    return words
 
 
 def _monitor_invocations() -> Iterator[tuple[str, list[str]]]:
@@ -300,22 +263,9 @@ def test_commands_are_found() -> None:
 @pytest.mark.parametrize(("where", "words"), INVOCATIONS, ids=[where.split(": ")[0] for where, _ in INVOCATIONS])
 def test_every_monitor_command_shown_parses(where: str, words: list[str]) -> None:
     error = _parse_error(words)
-    if error is not None and _without_pending(words) != words:
-        error = _parse_error(_without_pending(words))
+    if error is not None and words != words:
+        error = _parse_error(words)
     assert error is None, f"{where}\n  -> {error}"
-
-
-def test_every_pending_flag_is_shown_and_only_on_its_command() -> None:
-    shown = {(path, flag) for path, flags in PENDING_FLAGS.items() for flag in flags}
-    used = {
-        (path, word.split("=", 1)[0])
-        for _, words in INVOCATIONS
-        for path, flags in PENDING_FLAGS.items()
-        if tuple(words[: len(path)]) == path
-        for word in words
-        if word.split("=", 1)[0] in flags
-    }
-    assert used == shown
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_name)

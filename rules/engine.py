@@ -48,6 +48,7 @@ __all__ = [
     "Result",
     "advance",
     "apply_event",
+    "catch_up_instant",
     "is_overdue",
     "is_unit_overdue",
     "restate",
@@ -129,6 +130,46 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     return _reconcile(
         pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
     )
+
+
+def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> datetime:
+    """The instant at which to judge an event read from a backlog: what the broker held before the worker read it.
+
+    Its own time, as if it had been handled when it was published: a task
+    reported in progress and the completion that followed it are judged in
+    their order, so one completed on time never fires "overdue" first, and a
+    report followed by a newer one is never called stale in between. Never
+    after ``now``. Judged at ``now`` when what the event is about already
+    holds an alert (firing, or pending a rule's ``for``), or the unit was last
+    judged under another pack: what was judged at an instant is never judged
+    again at an earlier one (an alert fired is not taken back in the past).
+    Costs a lookup per rule of the event's subject.
+
+    Args:
+        pack: The rules.
+        state: The unit's state before the event, ``None`` for a unit never seen before.
+        event: The event.
+        now: The current instant.
+    """
+    at = min(event.occurred_at, now)
+    if state is None:
+        return at
+    if state.pack_version != pack.version or state.pending:
+        return now
+    unit = state.unit_id
+    if isinstance(event, TaskStatusEvent):
+        subject = task_key(event.task_id)
+        known = state.tasks.get(event.task_id)
+        kinds = {event.kind, known.kind} if known is not None else {event.kind}
+        rules = [compiled for kind in kinds for compiled in pack.task_rules_for(kind)]
+        watched = [(compiled, subject) for compiled in rules]
+    else:
+        watched = [(compiled, indicator_key(event.indicator)) for compiled in pack.indicator_rules_for(event.indicator)]
+        watched += [(compiled, NO_INDICATOR) for compiled in pack.indicator_rules_for("*")]
+    alerts = state.alerts
+    if any(fingerprint(_identity(compiled, unit, subject)) in alerts for compiled, subject in watched):
+        return now
+    return at
 
 
 def _awaits_first_indicator(pack: RulePack, state: UnitState) -> bool:

@@ -39,7 +39,7 @@ from monitor.worker.caps import UnitCaps
 from monitor.worker.health import Health
 from monitor.worker.outbox import AlertListener, AlertWriter, Outbox
 from rules.alerts import AlertTransition
-from rules.engine import Outcome, Result, advance, apply_event, seed
+from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
 from rules.pack import RulePack
 from rules.state import UnitState
 from rules.subjects import Change
@@ -127,14 +127,17 @@ class Processor:
         self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
-    async def on_record(self, record: InboundRecord, partitions: int, now: datetime) -> None:
+    async def on_record(
+        self, record: InboundRecord, partitions: int, now: datetime, *, catching_up: bool = False
+    ) -> None:
         """Handle one ingress record (which may be a batch of events).
 
         Args:
             record: The consumed record.
             partitions: How many partitions the record's topic has.
             now: The current instant.
-
+            catching_up: The record was on the broker before this worker took its partition over: each event
+                is judged at its own time (``rules.engine.catch_up_instant``), not at ``now``.
         """
         decoded = decode_record(
             record.value,
@@ -171,7 +174,8 @@ class Processor:
                 continue
             seen.setdefault(event.unit_id, []).append(event)
             try:
-                result = self._apply(event, pending, now)
+                at = catch_up_instant(self._pack, pending, event, now) if catching_up else now
+                result = self._apply(event, pending, at)
             except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
                 log.exception("evaluating event %s of %s failed", event.event_id, event.unit_id)
                 failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"

@@ -204,7 +204,7 @@ class Takeover:
                 return False
         del self._backlog[partition]
         held = ", ".join(f"{topic} to offset {end}" for topic, end in backlog.ends.items())
-        log.info("partition %d: read what the broker held when it was taken over (%s)", partition, held or "nothing")
+        log.debug("partition %d: read what the broker held when it was taken over (%s)", partition, held or "nothing")
         return True
 
     async def on_tick(self, partition: int, now: datetime) -> int:

@@ -780,7 +780,8 @@ class Worker:
                     await self.processor.on_tick(record.partition, partitions, now)
                 await self.takeover.on_tick(record.partition, now)
             else:
-                await self.processor.on_record(record, partitions, now)
+                catching_up = not self.takeover.has_read_backlog(record.partition)
+                await self.processor.on_record(record, partitions, now, catching_up=catching_up)
         except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
             self._forget_unflushed()
             self._leave(message)

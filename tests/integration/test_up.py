@@ -12,6 +12,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,6 +66,28 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         stop = lines.index("  stop      Ctrl-C", head)
         assert DEMO_LINE.match(lines[stop + 1]), lines[stop + 1]
         assert "Starting..." not in banner and "\\x0a" not in banner
+
+        # The first screen is this year's: the demo is placed around today, and the worker judged nothing
+        # absent before it had read the demo's records (two silent provinces are judged at a tick after that).
+        def silent_provinces() -> list[dict[str, Any]]:
+            alerts = json.loads(http_get(up.base_url + "/api/v1/alerts")[1])["alerts"]
+            return [a for a in alerts if a["rule_id"] == "indicator-stale"]
+
+        wait_for("the silent provinces' alerts", silent_provinces, log=up.log)
+        first_page = json.loads(http_get(up.base_url + "/api/v1/alerts")[1])["alerts"]
+        year = str(datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year)
+        assert [a["annotations"]["due"] for a in first_page if a["annotations"].get("due", year) < year] == []
+        assert {a["unit_id"] for a in silent_provinces()} == {"VN-04", "VN-45"}
+        # No alert fired at start-up and resolved as the worker read on: no interval of less than a second.
+        history = wait_for(
+            "the alert history",
+            lambda: (h := http_get(up.base_url + "/api/v1/alerts/history?limit=5000"))[0] == 200 and h,
+        )
+        intervals = json.loads(history[1])["intervals"]  # type: ignore[index]
+        assert intervals and [i for i in intervals if (i["duration_seconds"] or 1) < 1] == []
+        assert [i["rule_id"] for i in intervals if i["resolution"] in ("completed", "recovered")] == [
+            "online-dossier-ratio-low"  # Lào Cai's ratio rose above its target a month ago
+        ]
 
         # Provincial systems publish bare JSON objects with kcat: one unkeyed, one keyed by unit
         # (librdkafka's partitioner is not Kafka's murmur2, so the worker re-routes it).
@@ -138,6 +161,8 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         # The demo's deadlines lie around today: some have come this quarter, some are still to come in it.
         assert sum(totals[k] for k in ("on_time", "late", "overdue", "not_yet_due")) > 0
         assert {u["unit_id"] for u in report["units"]} >= {"VN-22", "VN-40"}
+        scores = {u["score"] for u in report["units"] if u["score"] is not None}
+        assert len(scores) >= 3, scores  # this quarter's ranking has a spread, not three empty bars
         assert _port_open(broker_port)
     # Leaving the block sent SIGTERM: the worker and the embedded broker are gone.
     assert up.process is None

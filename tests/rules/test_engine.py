@@ -5,7 +5,7 @@ from pathlib import Path
 
 from events.models import TaskStatus
 from rules.alerts import fingerprint
-from rules.engine import Outcome, advance, apply_event, restate
+from rules.engine import Outcome, advance, apply_event, catch_up_instant, restate
 from rules.pack import RulePack
 from rules.state import SEEN_KEPT, seen_keys
 from tests.conftest import vn
@@ -201,3 +201,23 @@ def test_a_firing_alert_keeps_every_annotation_it_fired_with(tmp_path: Path) -> 
     (alert,) = result.state.alerts.values()
     assert alert.annotations == firing.annotations  # what a re-send to Alertmanager carries
     assert restate(rules, alert).annotations == {**firing.annotations, "reconciled": "true"}
+
+
+def test_a_backlog_event_is_judged_at_its_own_time_within_what_the_unit_knows_and_now(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    now = vn(2024, 7, 25)
+    first = task(vn(2024, 7, 1), deadline=vn(2024, 7, 20))
+    assert catch_up_instant(rules, None, first, now) == vn(2024, 7, 1)  # a unit never seen: the event's time
+    assert catch_up_instant(rules, None, task(vn(2024, 7, 26)), now) == now  # never after now
+    state = apply_event(
+        rules, None, task(vn(2024, 7, 10), task_id="T-0", deadline=vn(2024, 7, 30)), vn(2024, 7, 10)
+    ).state
+    assert state.alerts == {}
+    assert catch_up_instant(rules, state, first, now) == vn(2024, 7, 1)  # another subject: its own time
+    state = apply_event(rules, state, first, now).state
+    assert state.alerts  # T-1 overdue
+    assert catch_up_instant(rules, state, task(vn(2024, 7, 21)), now) == now  # T-1 holds an alert
+    assert catch_up_instant(rules, state, task(vn(2024, 7, 11), task_id="T-2"), now) == vn(2024, 7, 11)  # T-2 none
+    other = apply_event(rules, None, task(vn(2024, 7, 10), unit="VN-22"), vn(2024, 7, 10)).state
+    other.pack_version = "an older pack"
+    assert catch_up_instant(rules, other, task(vn(2024, 7, 12), unit="VN-22"), now) == now  # judged under another

@@ -326,3 +326,34 @@ def _partition(unit: str) -> int:
 def _stored_status(table: dict[bytes, bytes], unit: str) -> str | None:
     raw = table.get(f"{unit}\x1fstask:T-1".encode())
     return json.loads(raw)["task"]["status"] if raw is not None else None
+
+
+@pytest.mark.parametrize(
+    ("catching_up", "expected"), [(True, []), (False, [("firing", "overdue"), ("resolved", None)])]
+)
+async def test_a_backlog_is_judged_in_event_time_so_a_task_completed_on_time_never_fires(
+    tmp_path: Path, catching_up: bool, expected: list[tuple[str, str | None]]
+) -> None:
+    # In progress since 1/7 with a deadline of 20/7, completed on 18/7: both on the broker when the worker took
+    # the partition over on 25/7. Judged at 25/7 one by one, the first fired "overdue" and the second resolved it.
+    parts = deadline_parts(tmp_path)
+    started = task(vn(2024, 7, 1), deadline=vn(2024, 7, 20), event_id="e-1")
+    done = task(vn(2024, 7, 18), "completed", deadline=vn(2024, 7, 20), event_id="e-2")
+    for offset, event in enumerate((started, done)):
+        record = _record(event.model_dump_json().encode(), offset=offset)
+        await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25), catching_up=catching_up)
+    shown = [(a.status, a.stage if a.status == "firing" else None) for a in parts.outbox.alerts]
+    assert shown == expected
+
+
+async def test_a_task_with_a_firing_alert_is_judged_now_even_in_a_backlog(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path)
+    started = task(vn(2024, 7, 1), deadline=vn(2024, 7, 20), event_id="e-1")
+    await parts.processor.on_record(_record(started.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 1))
+    await parts.processor.on_tick(_record(b"").partition, PARTITIONS, vn(2024, 8, 10))  # overdue since 20/7
+    # A later update (5/7), read from a backlog after the alert fired: judged at its own time it would take
+    # the alert back in July; judged now, the task is still overdue, and nothing is published.
+    update = task(vn(2024, 7, 5), deadline=vn(2024, 7, 20), event_id="e-2", title="Rà soát")
+    record = _record(update.model_dump_json().encode(), offset=1)
+    await parts.processor.on_record(record, PARTITIONS, vn(2024, 8, 11), catching_up=True)
+    assert [(a.status, a.stage) for a in parts.outbox.alerts] == [("firing", "overdue")]

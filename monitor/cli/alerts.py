@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,23 +32,28 @@ _RESOLVED = "\033[32m"
 _RESET = "\033[0m"
 
 
-def format_line(transition: AlertTransition, colour: bool, *, tz: tzinfo) -> str:
+def format_line(transition: AlertTransition, colour: bool, *, tz: tzinfo, at: datetime | None = None) -> str:
     """One readable line: when, status, severity, unit, rule, stage, subject, summary.
 
-    When is the transition's instant (``ends_at`` of a resolution, else
-    ``starts_at``) in ``tz``, with its offset: lines of transitions written
-    in different offsets show the same zone.
+    When is ``at`` if given (the instant a replay made the transition), else
+    the transition's own instant (``ends_at`` of a resolution, else
+    ``starts_at``: an escalation keeps the instant its alert began), in
+    ``tz``, with its offset: lines of transitions written in different
+    offsets show the same zone. A warning's stage names its step
+    (``due_soon 1d``): the steps of one warning are told apart.
 
     Every part that came from an event is made printable: a control character
     in a title or unit id shows as an escape, it cannot move the cursor,
     recolour the line or start a new one.
     """
-    at = (transition.ends_at or transition.starts_at).astimezone(tz)
+    at = (at or transition.ends_at or transition.starts_at).astimezone(tz)
+    step = transition.annotations.get("warn_before")
+    stage = f"{transition.stage} {step}" if step and transition.status == "firing" else transition.stage
     subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
     status = transition.status.upper()
     line = printable(
         f"{at.strftime('%Y-%m-%d %H:%M:%S%z')}  {status:<8} {transition.severity:<8} {transition.unit_id:<8} "
-        f"{transition.rule_id}  {transition.stage}  {subject}  {transition.annotations.get('summary', '')}"
+        f"{transition.rule_id}  {stage}  {subject}  {transition.annotations.get('summary', '')}"
     )
     if not colour:
         return line

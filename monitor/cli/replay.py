@@ -191,11 +191,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     shown = result.transitions if args.all_units else result.of_units()
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 - closed below
     try:
-        for _, transition in shown:
+        for instant, transition in shown:
             if args.json or args.out:
                 print(json_safe(transition.model_dump_json()), file=out)
             else:
-                print(format_line(transition, colour=out.isatty(), tz=tz), file=out)
+                print(format_line(transition, colour=out.isatty(), tz=tz, at=instant), file=out)
     finally:
         if args.out:
             out.close()

@@ -54,3 +54,12 @@ def test_tail_shows_the_rule_packs_zone_or_utc_with_the_flag() -> None:
     )
     default = build_parser().parse_args(["alerts", "tail"])
     assert not default.utc and line_zone(Settings(), default.utc) == HANOI  # the bundled pack's zone
+
+
+def test_a_warning_names_its_step_and_a_replay_line_shows_when_the_transition_happened() -> None:
+    # The 1-day step of a warning that began 7 days before the deadline, made by a replay on 19/7.
+    step = _transition(stage="due_soon", annotations={"summary": "sắp đến hạn", "warn_before": "1d"})
+    made = datetime(2024, 7, 19, tzinfo=HANOI)
+    line = format_line(step, colour=False, tz=HANOI, at=made)
+    assert line.startswith("2024-07-19 00:00:00+0700  FIRING") and "task-overdue  due_soon 1d  NV-27" in line
+    assert format_line(step, colour=False, tz=HANOI).startswith("2024-07-13 00:00:00+0700")  # the alert's start

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import shutil
+import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ from rules.pack import RulePack
 if TYPE_CHECKING:
     from monitor.http.protocol import WorkerView
 
-__all__ = ["register"]
+__all__ = ["example_periods", "program_name", "register"]
 
 log = logging.getLogger("monitor")
 
@@ -90,14 +92,35 @@ async def _announce_when_ready(
         log.warning("the worker is not ready after %.0fs (%s)", waited, why or "its partitions are not read yet")
 
 
-def _rules_line(settings: Settings, topics: Topics) -> str:
+def _rules_line(settings: Settings, topics: Topics, program: str) -> str:
     files = ", ".join(map(str, settings.rules))
     if not settings.rules_from_topic:
         return f"{files} (SIGHUP reloads them)"
-    return f"topic {topics.rules}: the newest pack applied (monitor rules apply DIR), else {files}"
+    return f"topic {topics.rules}: the newest pack applied ({program} rules apply DIR), else {files}"
 
 
-def _banner(settings: Settings, demo: bool) -> str:
+def program_name(argv0: str, cwd: Path, on_path: str | None) -> str:
+    """How a user calls this ``monitor`` from a shell in ``cwd``.
+
+    ``monitor`` when that is what ``PATH`` finds (``on_path``), else its path:
+    relative to ``cwd`` when under it (``.venv/bin/monitor`` after ``make run``).
+    """
+    program = Path(argv0)
+    if on_path is not None and Path(on_path).resolve() == (cwd / program).resolve():
+        return "monitor"
+    absolute = (cwd / program).absolute()
+    return str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else str(absolute)
+
+
+def example_periods(today: date) -> str:
+    """Periods a user may ask for, around ``today``: last quarter, last month, this year."""
+    quarter = (today.month - 1) // 3 + 1
+    last_quarter = f"{today.year}-Q{quarter - 1}" if quarter > 1 else f"{today.year - 1}-Q4"
+    last_month = today.replace(day=1) - timedelta(days=1)
+    return f"{last_quarter}, {last_month:%Y-%m}, {today.year}"
+
+
+def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
     topics = Topics(settings.topic_prefix)
     base = f"http://{settings.web_host}:{settings.web_port}"
     lines = [
@@ -107,13 +130,13 @@ def _banner(settings: Settings, demo: bool) -> str:
         f"            out: {topics.alerts}, {topics.dead_letter}",
         f"  console   {base}/   (live alerts; {base}/?view=overview for every unit)",
         f"  api       {base}/api/v1/alerts  {base}/api/v1/units/VN-22/overdue?format=csv",
-        f"  report    {base}/reports   (this quarter's review report; ?period=2024-Q2, 2024-06, 2024-H1; &format=csv)",
+        f"  report    {base}/reports   (this quarter's review report; ?period={example_periods(today)}; &format=csv)",
         f"  metrics   {base}/metrics",
         f"  health    {base}/healthz  {base}/readyz",
-        f"  rules     {_rules_line(settings, topics)}",
+        f"  rules     {_rules_line(settings, topics, program)}",
         f"  demo data {'published to the ingress topics before the worker started' if demo else 'off'}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
-        f"  alerts    topic {topics.alerts}; in a terminal: monitor alerts tail",
+        f"  alerts    topic {topics.alerts}; in a terminal: {program} alerts tail",
         "  stop      Ctrl-C",
     ]
     return "\n".join(lines)
@@ -140,7 +163,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings_from(args, **extra)
         pack = load_rules(settings)
         demo = not args.no_demo
-        return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo))
+        program = program_name(sys.argv[0], Path.cwd(), shutil.which("monitor"))
+        today = utc_now().astimezone(pack.tz).date()
+        return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo, program, today))
     finally:
         if broker is not None:
             broker.stop()

@@ -19,7 +19,7 @@ What remains is the time between the broker expiring the session and the
 worker's next look at its stamp: for a frozen worker that is nothing (it
 looks before its first write after it resumes); for a worker cut off from
 the broker while running, it is until the consumer's own heartbeat fails
-(at most the session timeout), the window the README documents.
+(at most the session timeout), the window docs/exactly-once.md documents.
 """
 
 from __future__ import annotations

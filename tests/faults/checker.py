@@ -18,7 +18,7 @@ at the completion's ``occurred_at``).
 - **zombie**: a record written under an older consumer group generation
   than a record before it on the same partition of the alerts topic (the
   ``monitor-generation`` header): a worker the group had moved on from still
-  wrote. Counted apart from the others (it is the window the README
+  wrote. Counted apart from the others (it is the window docs/exactly-once.md
   describes), and it must be 0 as well.
 """
 

@@ -51,6 +51,27 @@ def indicator(at: datetime, value: float, *, unit: str = "VN-40", name: str = "o
     )
 
 
+#: The README's NV-99: in progress with a deadline of 19/7/2024, then completed on 24/7 by an event that repeats
+#: neither the deadline nor the title (nor the kind).
+NV99_STARTED: dict[str, Any] = {
+    "event_id": "nv99-1",
+    "source": "nghean-dvc",
+    "unit_id": "VN-22",
+    "task_id": "NV-99",
+    "status": "in_progress",
+    "deadline": "2024-07-19",
+    "occurred_at": "2024-07-02T09:00:00+07:00",
+    "title": "Rà soát, cắt giảm thủ tục hành chính",
+}
+NV99_COMPLETED: dict[str, Any] = {
+    "event_id": "nv99-2",
+    "source": "nghean-dvc",
+    "unit_id": "VN-22",
+    "task_id": "NV-99",
+    "status": "completed",
+    "occurred_at": "2024-07-24T10:00:00+07:00",
+}
+
 DEADLINE_RULES = """
 groups:
   - name: test

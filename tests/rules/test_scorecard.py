@@ -13,7 +13,7 @@ from rules.periods import parse_period
 from rules.scorecard import Outcome, UnitScorecard, rank, scorecard, warned_deadlines
 from rules.simulation import Simulation
 from tests.conftest import VN, vn
-from tests.rules.fixtures import indicator, pack, task
+from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
 
 RULES = """
 groups:
@@ -201,28 +201,8 @@ def test_a_completion_that_omits_the_deadline_title_and_kind_is_late_against_the
     rules: RulePack,
 ) -> None:
     # The README's NV-99: due at the end of 19/7, completed on 24/7 by an event that repeats none of it.
-    started = TaskStatusEvent.model_validate(
-        {
-            "event_id": "nv99-1",
-            "source": "nghean-dvc",
-            "unit_id": "VN-22",
-            "task_id": "NV-99",
-            "status": "in_progress",
-            "deadline": "2024-07-19",
-            "occurred_at": "2024-07-02T09:00:00+07:00",
-            "title": "Rà soát, cắt giảm thủ tục hành chính",
-        }
-    )
-    done = TaskStatusEvent.model_validate(
-        {
-            "event_id": "nv99-2",
-            "source": "nghean-dvc",
-            "unit_id": "VN-22",
-            "task_id": "NV-99",
-            "status": "completed",
-            "occurred_at": "2024-07-24T10:00:00+07:00",
-        }
-    )
+    started = TaskStatusEvent.model_validate(NV99_STARTED)
+    done = TaskStatusEvent.model_validate(NV99_COMPLETED)
     simulation = _run(rules, [(started.occurred_at, started), (done.occurred_at, done)], vn(2024, 10, 1))
     assert _outcomes(_card(rules, simulation, "VN-22"))["NV-99"] == (Outcome.LATE, 4)
     [resolved] = [t for _, t in simulation.transitions if t.status == "resolved" and t.labels.get("task_id") == "NV-99"]

@@ -17,7 +17,7 @@ from monitor.state.store import decode_unit, encode_changes
 from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
 from rules.subjects import Change
 from tests.conftest import VN, vn
-from tests.rules.fixtures import indicator, task
+from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, task
 
 _instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(VN))
 _deadlines = st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)) | _instants
@@ -174,26 +174,8 @@ def test_an_indicator_keeps_its_earlier_reports_bounded_and_says_where_it_stood_
     assert again.indicators["online_dossier_ratio"].reports() == report.reports()
 
 
-_STARTED = {
-    "event_id": "nv99-1",
-    "source": "nghean-dvc",
-    "unit_id": "VN-22",
-    "task_id": "NV-99",
-    "kind": "inspection_plan",
-    "status": "in_progress",
-    "deadline": "2024-07-19",
-    "occurred_at": "2024-07-02T09:00:00+07:00",
-    "title": "Rà soát, cắt giảm thủ tục hành chính",
-    "labels": {"program": "de-an-06"},
-}
-_COMPLETION = {
-    "event_id": "nv99-2",
-    "source": "nghean-dvc",
-    "unit_id": "VN-22",
-    "task_id": "NV-99",
-    "status": "completed",
-    "occurred_at": "2024-07-24T10:00:00+07:00",
-}
+_STARTED = NV99_STARTED | {"kind": "inspection_plan", "labels": {"program": "de-an-06"}}
+_COMPLETION = NV99_COMPLETED
 
 
 @pytest.mark.parametrize(

@@ -253,7 +253,7 @@ class Worker:
         return self._clock()
 
     async def produce(self, records: Sequence[OutboundRecord]) -> None:
-        """Produce records and return once the broker acknowledged every one (HTTP ingestion, demo data)."""
+        """Produce records and return once the broker acknowledged every one (HTTP ingestion)."""
         futures = [await self.app.topic(r.topic, **RAW).send(key=r.key, value=r.value) for r in records]
         for future in futures:
             await future

@@ -9,8 +9,9 @@ facades, and ``rules.exceptions``):
   rule kind (deadline, threshold, staleness, aggregate) and what they share
   (durations, the working-day calendar, matchers, templates, rosters), and
   ``RulePack``/``CompiledRule``.
-- ``rules.vietnamese``: the one home of Vietnamese text: alert summaries,
-  resolution texts, numbers, dates and durations as readers write them.
+- ``rules.vietnamese``: the Vietnamese texts of alerts and figures: alert
+  summaries, resolution texts, numbers, dates and durations as readers write
+  them.
 - ``rules.engine``: evaluation: ``apply_event``, ``advance``, ``seed``.
 - ``rules.loading``: reading, checking and publishing packs: rule files and
   rosters from YAML, the rule test file format, JSON Schemas, a published

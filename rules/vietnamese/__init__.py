@@ -1,4 +1,4 @@
-"""The one home of Vietnamese text: alert summaries, resolution texts, and figures as readers write them.
+"""The Vietnamese texts of alerts and figures: summaries, resolution texts, numbers as readers write them.
 
 ``messages``: the template fields of a subject, the default summaries and
 resolution texts, days overdue; ``display``: numbers, ratios, dates,

@@ -22,13 +22,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.clock import Clock
-from rules.base import WARNING
-from rules.deadline import DeadlineRule
 from rules.engine import is_overdue, is_unit_overdue
-from rules.pack import RulePack
-from rules.state import UnitState
-from rules.subjects import Subject
-from rules.threshold import ThresholdRule
+from rules.language import WARNING, DeadlineRule, RulePack, ThresholdRule
+from rules.state import Subject, UnitState
 
 __all__ = [
     "OTHER_KINDS",

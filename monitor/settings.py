@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES
-from rules.loader import BUNDLED_PACK
+from rules.loading import BUNDLED_PACK
 
 __all__ = ["LOG_LEVELS", "LogLevel", "Settings"]
 

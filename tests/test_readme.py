@@ -22,9 +22,9 @@ from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.cli import build_parser
 from monitor.cli.common import ExitCode
 from monitor.settings import Settings
-from rules.loader import load_pack
-from rules.pack import AnyRule
-from rules.testing import run_test_file
+from rules.language import AnyRule
+from rules.loading import load_pack
+from rules.simulation import run_test_file
 from tests.conftest import REPO
 
 README_PATH = REPO / "README.md"

@@ -23,7 +23,7 @@ from monitor.kafka.client import client_options, start_client
 from monitor.kafka.ends import seek_to_newest
 from monitor.kafka.topics import Topics
 from monitor.settings import Settings
-from rules.alerts import AlertFilter, AlertTransition
+from rules.state import AlertFilter, AlertTransition
 
 __all__ = ["format_line", "line_zone", "register", "tail"]
 

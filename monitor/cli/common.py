@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from monitor.exceptions import MonitorError
 from monitor.redact import MASK, redact_text
 from monitor.settings import LOG_LEVELS, Settings
-from rules.loader import load_pack
-from rules.pack import RulePack
-from rules.periods import BOUND_FORMS, Bound, parse_bound
+from rules.language import RulePack
+from rules.loading import load_pack
+from rules.review import BOUND_FORMS, Bound, parse_bound
 
 __all__ = [
     "EXIT_CODES",
@@ -137,7 +137,7 @@ def load_rules(settings: Settings) -> RulePack:
 def window_bound(text: str) -> Bound:
     """A ``--from``/``--until`` value (an argparse type): a date, or an ISO 8601 instant with its UTC offset.
 
-    A date is resolved later, when the pack is known (``rules.periods.bound_instant``: the midnight that
+    A date is resolved later, when the pack is known (``rules.review.bound_instant``: the midnight that
     begins it, in the pack's time zone), as the history API's ``from``/``to`` are. A time without an offset
     is refused: which zone it meant is a guess.
 

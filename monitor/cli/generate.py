@@ -24,7 +24,7 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas generated from the models."""
     from events.schema import write_schemas
-    from rules.schema import render_rule_schemas
+    from rules.loading import render_rule_schemas
 
     for path in write_schemas(Path(args.out), render_rule_schemas()):
         print(path)

@@ -40,10 +40,9 @@ from monitor.cli.common import existing_files, window_bound
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
 from rules.exceptions import RuleFileError
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
-from rules.periods import Bound, bound_instant
-from rules.published import PackTimeline, PublishedPack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, PackTimeline, PublishedPack, load_pack
+from rules.review import Bound, bound_instant
 from rules.simulation import TimedTransition, simulate
 
 __all__ = ["ReplayResult", "first_pack", "read_events", "read_packs", "register", "replay", "rules_of", "window"]

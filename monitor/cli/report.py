@@ -27,8 +27,7 @@ from monitor.cli.replay import first_pack, read_events, rules_of
 from monitor.cli.terminal import printable
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
-from rules.periods import PERIOD_FORMS, Period, parse_period
-from rules.scorecard import warned_deadlines
+from rules.review import PERIOD_FORMS, Period, parse_period, warned_deadlines
 from rules.simulation import simulate
 
 __all__ = ["register", "render"]

@@ -30,12 +30,20 @@ from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.settings import Settings
 from monitor.state.packs import PackEntry, publish_pack, read_packs
-from rules.diff import PackDiff, pack_diff, successive_diffs
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import BUNDLED_PACK, load_pack, parse_yaml, rule_files_in
-from rules.pack import RulePack
-from rules.published import PublishedPack, pack_files
-from rules.testing import checked_pack
+from rules.language import RulePack
+from rules.loading import (
+    BUNDLED_PACK,
+    PackDiff,
+    PublishedPack,
+    load_pack,
+    pack_diff,
+    pack_files,
+    parse_yaml,
+    rule_files_in,
+    successive_diffs,
+)
+from rules.simulation import checked_pack
 
 __all__ = ["problem_record", "register"]
 
@@ -87,7 +95,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     """Run rule unit tests on a simulated clock; print expected vs actual for each failure."""
-    from rules.testing import run_test_file
+    from rules.simulation import run_test_file
 
     colour = settings_from(args).colour
     files = [p for p in rule_files_in(existing_files(args.files, directories=True)) if parse_yaml(p).kind == "tests"]

@@ -20,7 +20,7 @@ from monitor.redact import redact_url
 from monitor.settings import Settings
 from monitor.state.heap import tune_collector
 from monitor.version import VERSION
-from rules.pack import RulePack
+from rules.language import RulePack
 
 if TYPE_CHECKING:
     from monitor.http.protocol import WorkerView

@@ -23,8 +23,7 @@ from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
 from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
-from rules.alerts import AlertTransition
-from rules.state import AlertState
+from rules.state import AlertState, AlertTransition
 
 __all__ = ["AlertmanagerSink", "am_alert"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rules.alerts import AlertTransition
+from rules.state import AlertTransition
 
 __all__ = ["AlertFeed"]
 

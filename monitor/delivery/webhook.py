@@ -10,7 +10,7 @@ from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
 from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
-from rules.alerts import AlertTransition, transition_key
+from rules.state import AlertTransition, transition_key
 
 __all__ = ["WebhookSink", "group_key", "webhook_payloads"]
 

@@ -31,7 +31,7 @@ from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.exceptions import BrokerUnreachable
 from monitor.kafka.client import shown_servers, start_client
 from monitor.kafka.topics import Topics
-from rules.periods import quarter_of
+from rules.review import quarter_of
 
 __all__ = ["DEMO_SOURCE", "demo_events", "publish_demo"]
 

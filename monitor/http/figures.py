@@ -1,8 +1,8 @@
 """What the console shows beside the API's data: Vietnamese texts for alerts, overdue rows, indicators, units.
 
 Every date, percentage and count of days the feed page shows is computed
-here, with ``rules.display`` and ``rules.messages``, at answer time: the page
-only puts these texts on screen. Pure functions of a rule pack, what the
+here, with ``rules.vietnamese``, at answer time: the page only puts these
+texts on screen. Pure functions of a rule pack, what the
 worker holds and ``now``; no I/O.
 """
 
@@ -13,18 +13,21 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.aggregate import AggregateRule
-from rules.alerts import AlertTransition, due_instant
-from rules.calendar import whole_days
-from rules.deadline import DeadlineRule, counts_working_days, due_is_date
-from rules.display import date_text, datetime_text, due_text, late_text, overdue_text
-from rules.limits import breached
-from rules.messages import days_overdue, figure_texts
-from rules.pack import AnyRule, CompiledRule, RulePack
-from rules.staleness import StalenessRule
-from rules.state import AlertState, UnitState
-from rules.subjects import Subject, SubjectKind
-from rules.threshold import ThresholdRule
+from rules.language import (
+    AggregateRule,
+    AnyRule,
+    CompiledRule,
+    DeadlineRule,
+    RulePack,
+    StalenessRule,
+    ThresholdRule,
+    breached,
+    counts_working_days,
+    due_is_date,
+    whole_days,
+)
+from rules.state import AlertState, AlertTransition, Subject, SubjectKind, UnitState, due_instant
+from rules.vietnamese import date_text, datetime_text, days_overdue, due_text, figure_texts, late_text, overdue_text
 
 __all__ = [
     "ALERT_COLUMNS",

@@ -27,7 +27,7 @@ from monitor.http.views import (
 )
 from monitor.spreadsheet import csv_bytes
 from monitor.state.history import Interval
-from rules.periods import BOUND_FORMS, parse_instant
+from rules.review import BOUND_FORMS, parse_instant
 
 __all__ = ["HISTORY_COLUMNS", "history", "interval_view"]
 

@@ -14,9 +14,8 @@ from monitor.kafka.topics import Topics
 from monitor.settings import Settings
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
-from rules.alerts import AlertTransition
-from rules.pack import RulePack
-from rules.state import UnitState
+from rules.language import RulePack
+from rules.state import AlertTransition, UnitState
 
 __all__ = ["AlertFeedView", "WorkerView"]
 

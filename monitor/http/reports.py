@@ -21,8 +21,7 @@ from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import Answer, json_answer, unavailable, unit_partition
 from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
-from rules.periods import PERIOD_FORMS, Period, parse_period, quarter_of
-from rules.scorecard import UnitScorecard, scorecard
+from rules.review import PERIOD_FORMS, Period, UnitScorecard, parse_period, quarter_of, scorecard
 
 __all__ = [
     "FORMATS",

@@ -28,15 +28,10 @@ from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
-from rules.alerts import AlertFilter, AlertTransition, due_instant
-from rules.base import Severity
-from rules.deadline import DeadlineRule, task_due
-from rules.display import datetime_text
 from rules.engine import is_overdue, is_unit_overdue
-from rules.messages import days_overdue
-from rules.pack import RulePack
-from rules.state import AlertState, UnitState
-from rules.subjects import Subject
+from rules.language import DeadlineRule, RulePack, Severity, task_due
+from rules.state import AlertFilter, AlertState, AlertTransition, Subject, UnitState, due_instant
+from rules.vietnamese import datetime_text, days_overdue
 
 __all__ = [
     "OVERDUE_COLUMNS",
@@ -196,7 +191,7 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
 def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[str, Any]]:
     """The unit's overdue tasks (a firing ``overdue`` alert) and missed unit deadlines, most overdue first.
 
-    ``days_overdue`` counts as the rule does (``rules.messages.days_overdue``): whole calendar days
+    ``days_overdue`` counts as the rule does (``rules.vietnamese.days_overdue``): whole calendar days
     since the due instant, or whole working days for a rule that counts working days.
     """
     items = []

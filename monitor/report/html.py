@@ -12,8 +12,8 @@ from html import escape
 
 from monitor.report.model import SCORE_FORMULA, Report
 from monitor.version import VERSION
-from rules.display import date_text, datetime_text, day_text, number_text, percent_text
-from rules.scorecard import Deadline, IndicatorStanding, Outcome, UnitScorecard
+from rules.review import Deadline, IndicatorStanding, Outcome, UnitScorecard
+from rules.vietnamese import date_text, datetime_text, day_text, number_text, percent_text
 
 __all__ = ["CONTENT_SECURITY_POLICY", "report_html"]
 

@@ -1,6 +1,6 @@
 """A review report: every unit's scorecard for one period, the national totals and the ranking.
 
-Pure: scorecards in (``rules.scorecard``), a ``Report`` out, and the same
+Pure: scorecards in (``rules.review``), a ``Report`` out, and the same
 numbers as JSON (``report_json``) or CSV (``report_csv``, one row per unit);
 ``monitor.report.html`` prints it for a meeting. Whoever builds it gathers the
 units' states and the deadlines their alerts warned about: a worker from the
@@ -16,9 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.spreadsheet import csv_bytes
-from rules.pack import RulePack
-from rules.periods import Period
-from rules.scorecard import Outcome, UnitScorecard, rank, scorecard
+from rules.language import RulePack
+from rules.review import Outcome, Period, UnitScorecard, rank, scorecard
 from rules.state import UnitState
 
 __all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]

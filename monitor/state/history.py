@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.alerts import AlertFilter, AlertTransition, due_instant
+from rules.state import AlertFilter, AlertTransition, due_instant
 
 __all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "TopicReset", "stage_changed_at"]
 

@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from monitor.state.follower import TopicFollower
-from rules.alerts import AlertTransition, TransitionKey, transition_key
+from rules.state import AlertTransition, TransitionKey, transition_key
 
 __all__ = ["AlertLedger", "LedgerFollower"]
 

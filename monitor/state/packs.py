@@ -24,9 +24,8 @@ from pydantic import ValidationError
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import start_client
 from monitor.state.follower import TopicFollower
-from rules.diff import PackDiff, successive_diffs
-from rules.pack import RulePack
-from rules.published import MAX_PACK_BYTES, PublishedPack
+from rules.language import RulePack
+from rules.loading import MAX_PACK_BYTES, PackDiff, PublishedPack, successive_diffs
 
 __all__ = ["AppliedPack", "PackEntry", "PackFollower", "PackLog", "publish_pack", "read_packs"]
 

@@ -38,9 +38,18 @@ from typing import Protocol
 import msgspec
 
 from monitor.state.heap import bulk_read
-from rules.alerts import AlertTransition
-from rules.state import AlertState, IndicatorState, Instant, TaskState, UnitState
-from rules.subjects import Change, ChangePart, Subject, SubjectKind
+from rules.state import (
+    AlertState,
+    AlertTransition,
+    Change,
+    ChangePart,
+    IndicatorState,
+    Instant,
+    Subject,
+    SubjectKind,
+    TaskState,
+    UnitState,
+)
 
 __all__ = ["ItemLog", "ItemStore", "OutboxEntry", "UnitStore", "Write", "decode_unit", "encode_changes"]
 

@@ -19,7 +19,7 @@ from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
-from rules.alerts import AlertTransition, transition_key
+from rules.state import AlertTransition, transition_key
 
 __all__ = ["GENERATION_HEADER", "RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox"]
 

@@ -38,11 +38,9 @@ from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
 from monitor.worker.health import Health
 from monitor.worker.outbox import AlertListener, AlertWriter, Outbox
-from rules.alerts import AlertTransition
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
-from rules.pack import RulePack
-from rules.state import UnitState
-from rules.subjects import Change
+from rules.language import RulePack
+from rules.state import AlertTransition, Change, UnitState
 
 __all__ = ["Processor", "unpublished"]
 

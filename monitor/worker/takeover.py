@@ -40,10 +40,9 @@ from datetime import datetime
 
 from monitor.worker.outbox import AlertWriter
 from monitor.worker.processor import Processor
-from rules.alerts import AlertTransition
 from rules.engine import restate
-from rules.pack import RulePack
-from rules.state import AlertState
+from rules.language import RulePack
+from rules.state import AlertState, AlertTransition
 
 __all__ = ["Takeover", "behind_or_level"]
 

@@ -52,12 +52,11 @@ from monitor.worker.processor import Processor
 from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
-from rules.alerts import AlertTransition
-from rules.diff import pack_diff
 from rules.exceptions import RuleFileError
-from rules.pack import RulePack
-from rules.state import AlertState, UnitState
-from rules.testing import checked_pack
+from rules.language import RulePack
+from rules.loading import pack_diff
+from rules.simulation import checked_pack
+from rules.state import AlertState, AlertTransition, UnitState
 
 __all__ = ["Worker"]
 

@@ -27,8 +27,8 @@ from monitor.state.heap import tune_collector
 from monitor.state.store import ItemStore
 from monitor.worker.processor import Processor
 from rules.engine import advance, apply_event
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import UnitState
 from tests.monitor.state.fixtures import DictItemLog
 

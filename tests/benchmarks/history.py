@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
-from rules.alerts import AlertTransition
+from rules.state import AlertTransition
 from tests.integration.kafka import MonitorProcess, http_get
 
 TOPICS = Topics()

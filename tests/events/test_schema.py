@@ -5,7 +5,7 @@ from tests.conftest import REPO
 
 
 def test_committed_schemas_match_the_models() -> None:
-    from rules.schema import render_rule_schemas
+    from rules.loading import render_rule_schemas
 
     for name, text in {**render_schemas(), **render_rule_schemas()}.items():
         committed = (REPO / "deploy" / "schemas" / name).read_text(encoding="utf-8")
@@ -27,8 +27,7 @@ def test_bundled_rule_files_validate_against_the_generated_schemas() -> None:
     import jsonschema
     import yaml
 
-    from rules.loader import BUNDLED_PACK
-    from rules.schema import render_rule_schemas
+    from rules.loading import BUNDLED_PACK, render_rule_schemas
 
     schemas = {name: json.loads(text) for name, text in render_rule_schemas().items()}
     checked = 0

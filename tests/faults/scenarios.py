@@ -28,8 +28,8 @@ from aiokafka import AIOKafkaProducer
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from monitor.worker.outbox import GENERATION_HEADER
-from rules.deadline import DeadlineRule
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.language import DeadlineRule
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
 from tests.integration.kafka import (
     MonitorProcess,

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from monitor.cli.alerts import tail
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
-from rules.alerts import AlertFilter, AlertTransition
+from rules.state import AlertFilter, AlertTransition
 from tests.rules.fixtures import transition
 
 pytestmark = pytest.mark.integration

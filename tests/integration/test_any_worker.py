@@ -15,7 +15,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import demo_events
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.integration.kafka import MonitorProcess, publish_events, wait_for, worker_process
 
 pytestmark = pytest.mark.integration

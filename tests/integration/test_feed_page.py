@@ -24,8 +24,8 @@ from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import demo_events
 from monitor.http.views import OVERDUE_COLUMNS
 from monitor.kafka.topics import Topics
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import (
     MonitorProcess,

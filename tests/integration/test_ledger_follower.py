@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.state.ledger import AlertLedger, LedgerFollower
-from rules.alerts import AlertTransition
+from rules.state import AlertTransition
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()

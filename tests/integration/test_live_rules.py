@@ -24,8 +24,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.published import PublishedPack, content_hash, pack_files
+from rules.loading import BUNDLED_PACK, PublishedPack, content_hash, load_pack, pack_files
 from tests.integration.kafka import (
     MonitorProcess,
     alert_records,

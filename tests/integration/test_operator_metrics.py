@@ -15,7 +15,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.integration.kafka import _produce, _run, sample, wait_for, worker_process
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from rules.loader import BUNDLED_PACK
+from rules.loading import BUNDLED_PACK
 from tests.integration.kafka import MonitorProcess, alert_records, http_get, produce, sample, wait_for
 
 pytestmark = pytest.mark.integration

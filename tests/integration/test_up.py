@@ -22,7 +22,7 @@ from monitor.devtools.demo import publish_demo
 from monitor.exceptions import BrokerUnreachable
 from monitor.kafka.topics import Topics, ensure_topics
 from monitor.version import VERSION
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.conftest import REPO, require_tool
 from tests.integration.kafka import MonitorProcess, http_get, read_all, sample, wait_for
 

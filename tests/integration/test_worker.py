@@ -19,7 +19,7 @@ from events.codec import encode_batch
 from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.integration.kafka import (
     alert_records,
     http_get,

@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from events.models import TaskStatus
 from monitor.metrics import Metrics, OperatorCollector, RecoverySnapshot, StateCollector
 from rules.engine import apply_event, seed
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import BOTH_RULES, indicator, pack, task

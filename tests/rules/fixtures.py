@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
-from rules.alerts import AlertTransition
-from rules.loader import load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import load_pack
+from rules.state import AlertTransition
 
 _counter = iter(range(1, 1_000_000))
 

@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.alerts import fingerprint
+from rules.state import fingerprint
 
 
 def _documented(identity: dict[str, str]) -> str:

@@ -12,13 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from events.models import TaskStatus
-from rules.calendar import WorkCalendar, whole_days
-from rules.deadline import DeadlineRule, counts_working_days, due_is_date, task_due
-from rules.display import due_text, overdue_text
 from rules.engine import advance, apply_event
-from rules.messages import days_overdue
-from rules.pack import CompiledRule, RulePack
+from rules.language import (
+    CompiledRule,
+    DeadlineRule,
+    RulePack,
+    WorkCalendar,
+    counts_working_days,
+    due_is_date,
+    task_due,
+    whole_days,
+)
 from rules.state import TaskState
+from rules.vietnamese import days_overdue, due_text, overdue_text
 from tests.conftest import VN, vn
 from tests.rules.fixtures import pack, task
 

@@ -5,17 +5,17 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from events.models import TaskStatus
-from rules.calendar import WorkCalendar
-from rules.deadline import (
+from rules.language import (
     DUE_SOON,
     OVERDUE,
     DeadlineRule,
+    WorkCalendar,
+    WorkingDays,
     deadline_stage,
     is_waiting,
     next_deadline_boundary,
     task_due,
 )
-from rules.durations import WorkingDays
 from rules.state import Reached, TaskState
 from tests.conftest import VN, utc, vn
 

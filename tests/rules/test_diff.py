@@ -5,8 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rules.diff import pack_diff
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack, pack_diff
 
 EID_RULE = """      - id: eid-activation-low
         kind: threshold

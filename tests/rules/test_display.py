@@ -1,4 +1,4 @@
-"""Figures as Vietnamese readers write them (``rules.display``)."""
+"""Figures as Vietnamese readers write them (``rules.vietnamese.display``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.display import (
+from rules.language import IndicatorBounds, parse_span
+from rules.vietnamese import (
     PERCENT_SPACE,
     date_text,
     datetime_text,
@@ -21,8 +22,6 @@ from rules.display import (
     percent_text,
     span_text,
 )
-from rules.durations import parse_span
-from rules.pack import IndicatorBounds
 from tests.conftest import VN, utc, vn
 
 NBSP = "\u00a0"

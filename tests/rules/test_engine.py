@@ -4,10 +4,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from events.models import TaskStatus
-from rules.alerts import fingerprint
 from rules.engine import Outcome, advance, apply_event, catch_up_instant, restate
-from rules.pack import RulePack
-from rules.state import SEEN_KEPT, seen_keys
+from rules.language import RulePack
+from rules.state import SEEN_KEPT, fingerprint, seen_keys
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rules.exceptions import RuleFileError
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.conftest import vn
 from tests.rules.fixtures import THRESHOLD_RULES, indicator, pack
 

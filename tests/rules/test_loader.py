@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rules.exceptions import RuleFileError
-from rules.loader import BUNDLED_PACK, load_pack, load_rule_file
+from rules.loading import BUNDLED_PACK, load_pack, load_rule_file
 
 
 def _write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
@@ -203,7 +203,7 @@ def test_the_editor_schema_refuses_the_label_names_the_loader_refuses() -> None:
 
     import jsonschema
 
-    from rules.schema import render_rule_schemas
+    from rules.loading import render_rule_schemas
 
     schema = json.loads(render_rule_schemas()["rules.schema.json"])
     rule = {"id": "a", "kind": "deadline", "due_from": "deadline"}

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from rules.engine import advance, apply_event
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, pack, task
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from rules.loader import load_pack
-from rules.pack import RulePack
-from rules.published import PackTimeline
+from rules.language import RulePack
+from rules.loading import PackTimeline, load_pack
 from rules.simulation import TimedTransition, replay
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, task

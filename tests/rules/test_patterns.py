@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from rules.exceptions import RuleFileError
-from rules.loader import load_rule_file
-from rules.matchers import Matcher
-from rules.patterns import MAX_MATCHED_CHARS, compile_pattern
+from rules.language import MAX_MATCHED_CHARS, Matcher, compile_pattern
+from rules.loading import load_rule_file
 
 
 def _rule_file(tmp_path: Path, pattern: str) -> Path:

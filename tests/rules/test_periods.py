@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from rules.periods import Period, bound_instant, parse_bound, parse_instant, parse_period, quarter_of
+from rules.review import Period, bound_instant, parse_bound, parse_instant, parse_period, quarter_of
 from tests.conftest import VN
 
 

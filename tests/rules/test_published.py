@@ -10,8 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from rules.exceptions import RuleFileError
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.published import PackTimeline, PublishedPack, pack_files
+from rules.loading import BUNDLED_PACK, PackTimeline, PublishedPack, load_pack, pack_files
 
 APPLIED = datetime(2024, 7, 10, 8, 0, tzinfo=UTC)
 

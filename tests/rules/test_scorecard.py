@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from events.models import Event, TaskStatus, TaskStatusEvent
-from rules.pack import RulePack
-from rules.periods import parse_period
-from rules.scorecard import Outcome, UnitScorecard, rank, scorecard, warned_deadlines
+from rules.language import RulePack
+from rules.review import Outcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
 from rules.simulation import Simulation
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
@@ -182,7 +181,7 @@ def test_indicators_at_the_start_and_the_end_of_the_period_against_their_target(
 
 def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RulePack) -> None:
     def card(unit: str, outcomes: list[Outcome]) -> UnitScorecard:
-        from rules.scorecard import Deadline
+        from rules.review import Deadline
 
         deadlines = tuple(Deadline("r", f"T{i}", "t", vn(2024, 8, 1), o) for i, o in enumerate(outcomes))
         return UnitScorecard(unit, unit, deadlines)

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.state.store import decode_unit, encode_changes
-from rules.state import AlertState, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
-from rules.subjects import Change
+from rules.state import AlertState, Change, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, task
 

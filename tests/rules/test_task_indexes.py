@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.models import TaskStatus
-from rules.aggregate import OPEN_STATUSES, AggregateIndex, AggregateRule, measure, next_aggregate_change
-from rules.deadline import DeadlineRule, RosterIndex
+from rules.language import (
+    OPEN_STATUSES,
+    AggregateIndex,
+    AggregateRule,
+    DeadlineRule,
+    RosterIndex,
+    measure,
+    next_aggregate_change,
+)
 from rules.state import TaskState, UnitState
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

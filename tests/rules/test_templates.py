@@ -4,8 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from rules.durations import format_duration, parse_duration
-from rules.templates import check_template, render
+from rules.language import check_template, format_duration, parse_duration, render
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 
 from monitor.cli import main
 from rules.exceptions import RuleFileError
-from rules.loader import BUNDLED_PACK
-from rules.testing import run_test_file
+from rules.loading import BUNDLED_PACK
+from rules.simulation import run_test_file
 
 RULES = """\
 groups:

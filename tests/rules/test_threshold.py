@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from rules.language import ThresholdRule, evaluate_threshold, next_target_change
 from rules.state import IndicatorState
-from rules.threshold import ThresholdRule, evaluate_threshold, next_target_change
 from tests.conftest import vn
 from tests.rules.fixtures import pack
 

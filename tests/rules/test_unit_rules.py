@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from events.models import TaskStatus
-from rules.engine import UNIT, advance, apply_event, seed
-from rules.pack import RulePack
-from rules.state import UnitState
+from rules.engine import advance, apply_event, seed
+from rules.language import RulePack
+from rules.state import UNIT, UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, pack, task
 

@@ -8,7 +8,7 @@ import pytest
 from monitor.cli import build_parser
 from monitor.cli.alerts import format_line, line_zone
 from monitor.settings import Settings
-from rules.alerts import AlertFilter
+from rules.state import AlertFilter
 from tests.rules.fixtures import transition as _transition
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from rules.loader import load_pack
-from rules.published import PublishedPack, content_hash, pack_files
+from rules.loading import PublishedPack, content_hash, load_pack, pack_files
 from tests.conftest import vn
 from tests.rules.fixtures import indicator
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from rules.loader import BUNDLED_PACK
+from rules.loading import BUNDLED_PACK
 from tests.conftest import REPO
 
 BAD_RULES = """\

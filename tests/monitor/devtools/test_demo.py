@@ -7,13 +7,11 @@ from datetime import datetime
 import pytest
 
 from monitor.devtools.demo import demo_events
-from rules.alerts import AlertTransition
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
-from rules.periods import quarter_of
-from rules.scorecard import scorecard, warned_deadlines
+from rules.language import RulePack, ThresholdRule
+from rules.loading import BUNDLED_PACK, load_pack
+from rules.review import quarter_of, scorecard, warned_deadlines
 from rules.simulation import Simulation
-from rules.threshold import ThresholdRule
+from rules.state import AlertTransition
 from tests.conftest import VN
 
 SCORED = ("VN-22", "VN-02", "VN-40", "VN-HN", "VN-SG")

@@ -12,11 +12,10 @@ from typing import Any
 from events.models import TaskStatus
 from monitor.http.console import rosters, unit_detail
 from monitor.http.views import alerts, overdue, overdue_items
-from rules.alerts import AlertTransition
 from rules.engine import apply_event, seed
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
-from rules.state import UnitState
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
+from rules.state import AlertTransition, UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, task
 

@@ -12,8 +12,8 @@ from monitor.http.figures import alert_display, alert_row, indicator_rows, roste
 from monitor.http.views import shown_alert
 from monitor.spreadsheet import csv_bytes
 from rules.engine import apply_event, seed
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, indicator, pack, task
 
@@ -143,7 +143,7 @@ def test_worst_severity_and_rosters() -> None:
 
 
 def test_a_due_that_is_no_aware_instant_is_no_due_and_breaks_no_answer() -> None:
-    from rules.alerts import due_instant
+    from rules.state import due_instant
 
     assert due_instant({"due": "2024-07-20T00:00:00+07:00"}) is not None
     assert due_instant({"due": "2024-05-02"}) is None and due_instant({"due": "soon"}) is None

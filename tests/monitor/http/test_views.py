@@ -7,10 +7,9 @@ from pathlib import Path
 
 from events.models import TaskStatus
 from monitor.http.views import filter_alerts, overdue_csv, overdue_items, unit_summary
-from rules.alerts import AlertFilter
 from rules.engine import advance, apply_event, seed
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.state import UnitState
+from rules.loading import BUNDLED_PACK, load_pack
+from rules.state import AlertFilter, UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack, task
 

@@ -7,8 +7,7 @@ import io
 from pathlib import Path
 
 from monitor.report import Report, report_csv, report_json, report_of
-from rules.periods import parse_period
-from rules.scorecard import Deadline, IndicatorStanding, Outcome, UnitScorecard
+from rules.review import Deadline, IndicatorStanding, Outcome, UnitScorecard, parse_period
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack
 

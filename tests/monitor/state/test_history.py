@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.state.history import AlertHistory, HistoryRecord, TopicReset
-from rules.alerts import AlertFilter, AlertTransition
+from rules.state import AlertFilter, AlertTransition
 
 T0 = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
 DUE = datetime(2024, 7, 20, 0, 0, tzinfo=UTC)
@@ -186,7 +186,7 @@ def test_an_index_of_an_older_layout_is_built_again(tmp_path: Path) -> None:
 
 
 def test_the_deadlines_warned_about_are_those_the_records_say(tmp_path: Path) -> None:
-    from rules.scorecard import warned_deadlines
+    from rules.review import warned_deadlines
 
     history = AlertHistory(tmp_path / "h.sqlite3")
     transitions = [

@@ -9,8 +9,7 @@ from pathlib import Path
 from aiokafka.structs import ConsumerRecord
 
 from monitor.state.packs import AppliedPack, PackEntry, PackLog
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.published import PublishedPack, pack_files
+from rules.loading import BUNDLED_PACK, PublishedPack, load_pack, pack_files
 
 APPLIED = datetime(2025, 7, 1, 2, 0, tzinfo=UTC)
 

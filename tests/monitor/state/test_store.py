@@ -10,7 +10,7 @@ import pytest
 
 from monitor.state.store import ItemStore, Write, decode_unit
 from rules.engine import apply_event
-from rules.subjects import Change
+from rules.state import Change
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack, task

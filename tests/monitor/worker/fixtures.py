@@ -15,8 +15,8 @@ from monitor.state.ledger import AlertLedger
 from monitor.state.store import ItemStore
 from monitor.worker.processor import Processor
 from monitor.worker.takeover import Takeover
-from rules.alerts import AlertTransition
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.state import AlertTransition
 from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack
 

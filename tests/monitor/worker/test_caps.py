@@ -6,8 +6,8 @@ from pathlib import Path
 
 from monitor.worker.caps import UnitCaps
 from rules.engine import apply_event
-from rules.loader import BUNDLED_PACK, load_pack
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import BOTH_RULES, indicator, pack, task

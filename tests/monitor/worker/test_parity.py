@@ -12,7 +12,7 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
 from monitor.worker.processor import Processor
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 from rules.simulation import Simulation
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog

@@ -12,7 +12,7 @@ from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
 from monitor.worker.processor import Processor, unpublished
-from rules.alerts import AlertTransition
+from rules.state import AlertTransition
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog
 from tests.monitor.worker.fixtures import (

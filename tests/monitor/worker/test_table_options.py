@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.settings import Settings
 from monitor.worker.worker import Worker
-from rules.loader import BUNDLED_PACK, load_pack
+from rules.loading import BUNDLED_PACK, load_pack
 
 
 def test_the_items_table_bounds_rocksdb_memory_by_the_settings(tmp_path: Path) -> None:

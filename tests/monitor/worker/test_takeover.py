@@ -7,7 +7,7 @@ from pathlib import Path
 from monitor.kafka.records import partition_for
 from monitor.state.ledger import AlertLedger
 from monitor.worker.processor import Processor
-from rules.alerts import AlertTransition
+from rules.state import AlertTransition
 from tests.conftest import vn
 from tests.monitor.worker.fixtures import GRACE, PARTITIONS, TOPICS, RecordingOutbox, WorkerParts, deadline_parts
 from tests.monitor.worker.fixtures import record as _record

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from rules.durations import WorkingDays
+from rules.language.durations import WorkingDays
 
 __all__ = ["WorkCalendar", "shift_after", "shift_before", "whole_days"]
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field
 
 from events.models import TaskStatus
-from rules.base import Condition, RuleBase
-from rules.limits import Limits, breached
+from rules.language.base import Condition, RuleBase
+from rules.language.limits import Limits, breached
 from rules.state import TaskState
 
 __all__ = [

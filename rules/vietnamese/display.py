@@ -19,10 +19,10 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from rules.durations import WorkingDays
+from rules.language import WorkingDays
 
 if TYPE_CHECKING:
-    from rules.pack import IndicatorBounds
+    from rules.language import IndicatorBounds
 
 __all__ = [
     "PERCENT_SPACE",
@@ -128,7 +128,7 @@ def days_text(days: int, working: bool = False) -> str:
 def span_text(span: timedelta | WorkingDays) -> str:
     """A rule's duration as a reader says it: ``30 ngày``, ``5 ngày làm việc``, ``12 giờ``, ``1 ngày 12 giờ``.
 
-    The one Vietnamese form of a duration in a summary (``{max_age}``); ``rules.durations.format_span``
+    The one Vietnamese form of a duration in a summary (``{max_age}``); ``rules.language.durations.format_span``
     writes the rule's own form (``30d``, ``5wd``) for annotations and rule files.
     """
     if isinstance(span, WorkingDays):

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rules.pack import CompiledRule, RulePack
+from rules.language import CompiledRule, RulePack
 
 __all__ = ["PackDiff", "RosterChange", "RuleChange", "pack_diff", "rule_text", "successive_diffs"]
 

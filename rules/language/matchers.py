@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
-from rules.patterns import Pattern, compile_pattern
+from rules.language.patterns import Pattern, compile_pattern
 
 __all__ = ["Matcher", "Selector", "selects"]
 

@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import load_pack, rule_files_in
-from rules.pack import RulePack
+from rules.language import RulePack
+from rules.loading.loader import load_pack, rule_files_in
 
 __all__ = ["MAX_PACK_BYTES", "PackTimeline", "PublishedPack", "content_hash", "pack_files"]
 

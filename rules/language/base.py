@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from rules.matchers import Selector, selects
-from rules.templates import Template
+from rules.language.matchers import Selector, selects
+from rules.language.templates import Template
 
 __all__ = ["WARNING", "Condition", "LabelName", "RuleBase", "RuleId", "Severity"]
 

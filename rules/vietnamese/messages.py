@@ -1,6 +1,6 @@
 """Alert messages: the template fields of one subject, the default summaries, and days overdue.
 
-Figures are shown the Vietnamese way (``rules.display``): dates ``19/07/2024``,
+Figures are shown the Vietnamese way (``rules.vietnamese.display``): dates ``19/07/2024``,
 ratios ``45,8 %``, durations ``30 ngày``. Annotations stay machine-readable:
 ``due`` is an ISO instant, ``max_age`` ``30d``.
 """
@@ -11,11 +11,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.aggregate import AggregateRule
-from rules.base import Condition
-from rules.calendar import whole_days
-from rules.deadline import DUE_SOON, DeadlineRule, counts_working_days, due_is_date
-from rules.display import (
+from rules.language import (
+    DUE_SOON,
+    AggregateRule,
+    Condition,
+    DeadlineRule,
+    StalenessRule,
+    ThresholdRule,
+    counts_working_days,
+    due_is_date,
+    render,
+    whole_days,
+)
+from rules.state import Subject, SubjectKey, SubjectKind
+from rules.vietnamese.display import (
     datetime_text,
     due_text,
     indicator_text,
@@ -24,13 +33,9 @@ from rules.display import (
     percent_text,
     span_text,
 )
-from rules.staleness import StalenessRule
-from rules.subjects import Subject, SubjectKey, SubjectKind
-from rules.templates import render
-from rules.threshold import ThresholdRule
 
 if TYPE_CHECKING:
-    from rules.pack import AnyRule, CompiledRule, IndicatorBounds
+    from rules.language import AnyRule, CompiledRule, IndicatorBounds
     from rules.state import TaskState, UnitState
 
 __all__ = ["days_overdue", "figure_texts", "render_summary", "resolution_summary", "subject_fields"]
@@ -134,7 +139,7 @@ def subject_fields(
     ``days_overdue`` is counted at ``now`` (when the alert fires), and
     ``value`` / ``target`` of a ratio are percentages (``indicator_bounds``:
     the pack's ``indicators:``, where a ratio is declared ``min: 0, max: 1``),
-    ``max_age`` is words (``30 ngày``: ``rules.display.span_text``).
+    ``max_age`` is words (``30 ngày``: ``display.span_text``).
     """
     rule, tz = compiled.rule, compiled.tz
     bounds = indicator_bounds or {}

@@ -11,68 +11,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from events.codec import describe_validation_error
 from events.models import Event, IndicatorEvent, TaskStatusEvent
-from rules.alerts import AlertTransition
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.loader import Parsed, load_pack, parse_yaml, rule_files_in, validate
-from rules.pack import RulePack
-from rules.simulation import Simulation
-from rules.sources import confined
-from rules.state import AlertState
+from rules.language import RulePack
+from rules.loading import (
+    Expectation,
+    Parsed,
+    RuleTestCase,
+    RuleTestFile,
+    TimelineEvent,
+    confined,
+    load_pack,
+    parse_yaml,
+    rule_files_in,
+    validate,
+)
+from rules.simulation.clock import Simulation
+from rules.state import AlertState, AlertTransition
 
-__all__ = ["CaseResult", "RuleTestFile", "checked_pack", "failed_expectations", "pack_directory", "run_test_file"]
-
-
-class TimelineEvent(BaseModel):
-    """An event delivered at ``at``; ``occurred_at`` defaults to it, ids are made up if missing."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at: AwareDatetime
-    task: dict[str, Any] | None = None
-    indicator: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Self:
-        if (self.task is None) == (self.indicator is None):
-            raise ValueError("each timeline entry has exactly one of 'task' or 'indicator'")
-        return self
-
-
-class Expectation(BaseModel):
-    """At ``at``: these alerts are firing (``[]``: none is), these are not, and these have resolved so far."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at: AwareDatetime
-    firing: list[dict[str, str]] | None = None
-    absent: list[dict[str, str]] | None = None
-    resolved: list[dict[str, str]] | None = None
-
-
-class RuleTestCase(BaseModel):
-    """One scenario."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    start: AwareDatetime
-    events: list[TimelineEvent] = Field(default_factory=list)
-    expect: list[Expectation] = Field(min_length=1)
-
-
-class RuleTestFile(BaseModel):
-    """A rule test file: the rule files under test (relative to it) and the scenarios."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rule_files: list[str] = Field(min_length=1)
-    tests: list[RuleTestCase] = Field(min_length=1)
+__all__ = ["CaseResult", "checked_pack", "failed_expectations", "pack_directory", "run_test_file"]
 
 
 def _alert_fields(alert: AlertState | AlertTransition) -> dict[str, str]:

@@ -30,14 +30,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from events.models import TaskStatus
-from rules.alerts import AlertTransition
-from rules.calendar import whole_days
-from rules.deadline import DeadlineRule, task_due
-from rules.limits import breached
-from rules.messages import days_overdue
-from rules.pack import CompiledRule, RulePack
-from rules.state import TaskState, UnitState
-from rules.threshold import ThresholdRule
+from rules.language import CompiledRule, DeadlineRule, RulePack, ThresholdRule, breached, task_due, whole_days
+from rules.state import AlertTransition, TaskState, UnitState
+from rules.vietnamese import days_overdue
 
 __all__ = [
     "Deadline",

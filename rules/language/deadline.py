@@ -17,11 +17,11 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from events.models import TaskStatus
-from rules.base import WARNING, Condition, RuleBase
-from rules.calendar import WorkCalendar, shift_after, shift_before
-from rules.durations import Span, WorkingDays, format_span
+from rules.language.base import WARNING, Condition, RuleBase
+from rules.language.calendar import WorkCalendar, shift_after, shift_before
+from rules.language.durations import Span, WorkingDays, format_span
+from rules.language.templates import Template
 from rules.state import TaskState
-from rules.templates import Template
 
 __all__ = [
     "DUE_SOON",

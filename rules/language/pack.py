@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from events.models import Event, IndicatorEvent
-from rules.aggregate import AggregateRule
-from rules.calendar import WorkCalendar
-from rules.deadline import DeadlineRule
-from rules.roster import Roster
-from rules.staleness import StalenessRule
-from rules.threshold import ThresholdRule
+from rules.language.aggregate import AggregateRule
+from rules.language.calendar import WorkCalendar
+from rules.language.deadline import DeadlineRule
+from rules.language.roster import Roster
+from rules.language.staleness import StalenessRule
+from rules.language.threshold import ThresholdRule
 
 __all__ = ["AnyRule", "CompiledRule", "IndicatorBounds", "Rule", "RuleFile", "RuleGroup", "RulePack"]
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from events.models import Event
-from rules.alerts import AlertTransition
 from rules.engine import Result, advance, apply_event, seed
-from rules.pack import RulePack
-from rules.published import PackTimeline
-from rules.state import UnitState
+from rules.language import RulePack
+from rules.loading import PackTimeline
+from rules.state import AlertTransition, UnitState
 
 __all__ = ["Simulation", "TimedTransition", "replay", "simulate"]
 

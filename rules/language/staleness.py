@@ -7,8 +7,8 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from rules.base import Condition, RuleBase
-from rules.durations import Duration, format_duration
+from rules.language.base import Condition, RuleBase
+from rules.language.durations import Duration, format_duration
 
 __all__ = ["STALE", "StalenessRule", "evaluate_staleness", "next_staleness_change"]
 

@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rules.pack import RuleFile
-from rules.roster import Roster
-from rules.testing import RuleTestFile
+from rules.language import Roster, RuleFile
+from rules.loading.rule_test_format import RuleTestFile
 
 __all__ = ["RULE_SCHEMA_FILES", "render_rule_schemas"]
 

@@ -2,6 +2,11 @@
 
 A directory may hold rule files (top-level ``groups``), rosters (``roster``)
 and rule tests (``tests``, run by ``monitor rules test``, skipped here).
+
+The module is a little over the house limit of 400 lines: the YAML reader
+that remembers the line of every value (``_Located``, ``Parsed``) stays with
+the checks that report at those lines (rule ids, rosters, indicator bounds);
+the reader is the part to move out if the module grows.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.pack import CompiledRule, IndicatorBounds, RuleFile, RulePack
-from rules.roster import Roster
-from rules.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
-from rules.suggest import explain
+from rules.language import CompiledRule, IndicatorBounds, Roster, RuleFile, RulePack
+from rules.loading.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
+from rules.loading.suggest import explain
 
 __all__ = [
     "BUNDLED_PACK",
@@ -32,7 +36,7 @@ __all__ = [
 ]
 
 #: The Project 06 rule pack shipped with the product.
-BUNDLED_PACK = Path(__file__).parent / "packs"
+BUNDLED_PACK = Path(__file__).parent.parent / "packs"  # rules/packs: the data folder stays at the top of rules/
 
 Path_ = tuple[int | str, ...]
 M = TypeVar("M", bound=BaseModel)

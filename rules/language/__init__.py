@@ -1,0 +1,88 @@
+"""The rule language and its compiled form: what a rule file can say, and the pack it compiles to.
+
+One module per rule kind (``deadline``, ``threshold``, ``staleness``,
+``aggregate``), each with its pure assessment; what they share (``base``:
+identity, severity, selection, messages, and the condition a rule yields;
+``limits``: lines with hysteresis; ``matchers`` and ``patterns``: selecting
+events; ``templates``: summaries; ``durations`` and ``calendar``: spans,
+working days and holidays; ``roster``: the units a rule expects); and
+``pack``: ``RulePack`` and ``CompiledRule``, the rules a worker evaluates.
+"""
+
+from rules.language.aggregate import (
+    OPEN_STATUSES,
+    AggregateIndex,
+    AggregateRule,
+    evaluate_aggregate,
+    measure,
+    next_aggregate_change,
+)
+from rules.language.base import WARNING, Condition, Severity
+from rules.language.calendar import WorkCalendar, whole_days
+from rules.language.deadline import (
+    DUE_SOON,
+    OVERDUE,
+    DeadlineRule,
+    RosterIndex,
+    counts_working_days,
+    deadline_stage,
+    due_is_date,
+    is_waiting,
+    next_deadline_boundary,
+    task_due,
+)
+from rules.language.durations import WorkingDays, format_duration, parse_duration, parse_span
+from rules.language.limits import breached
+from rules.language.matchers import Matcher
+from rules.language.pack import AnyRule, CompiledRule, IndicatorBounds, RuleFile, RulePack
+from rules.language.patterns import MAX_MATCHED_CHARS, compile_pattern
+from rules.language.roster import Roster
+from rules.language.staleness import StalenessRule, evaluate_staleness, next_staleness_change
+from rules.language.templates import check_template, render
+from rules.language.threshold import ThresholdRule, evaluate_threshold, next_target_change
+
+__all__ = [
+    "DUE_SOON",
+    "MAX_MATCHED_CHARS",
+    "OPEN_STATUSES",
+    "OVERDUE",
+    "WARNING",
+    "AggregateIndex",
+    "AggregateRule",
+    "AnyRule",
+    "CompiledRule",
+    "Condition",
+    "DeadlineRule",
+    "IndicatorBounds",
+    "Matcher",
+    "Roster",
+    "RosterIndex",
+    "RuleFile",
+    "RulePack",
+    "Severity",
+    "StalenessRule",
+    "ThresholdRule",
+    "WorkCalendar",
+    "WorkingDays",
+    "breached",
+    "check_template",
+    "compile_pattern",
+    "counts_working_days",
+    "deadline_stage",
+    "due_is_date",
+    "evaluate_aggregate",
+    "evaluate_staleness",
+    "evaluate_threshold",
+    "format_duration",
+    "is_waiting",
+    "measure",
+    "next_aggregate_change",
+    "next_deadline_boundary",
+    "next_staleness_change",
+    "next_target_change",
+    "parse_duration",
+    "parse_span",
+    "render",
+    "task_due",
+    "whole_days",
+]

@@ -1,0 +1,47 @@
+"""Review periods and scorecards: how each unit did over a quarter, a month, a half-year.
+
+``periods``: reporting periods as review meetings name them (``2024-Q2``,
+``2024-06``, ``2024-H1``, ``2024``, ``FROM..TO``) and the bounds of a time
+window; ``scorecard``: a unit's deadlines kept, kept late or missed, its
+warnings, where its indicators stood.
+"""
+
+from rules.review.periods import (
+    BOUND_FORMS,
+    PERIOD_FORMS,
+    Bound,
+    Period,
+    bound_instant,
+    parse_bound,
+    parse_instant,
+    parse_period,
+    quarter_of,
+)
+from rules.review.scorecard import (
+    Deadline,
+    IndicatorStanding,
+    Outcome,
+    UnitScorecard,
+    rank,
+    scorecard,
+    warned_deadlines,
+)
+
+__all__ = [
+    "BOUND_FORMS",
+    "PERIOD_FORMS",
+    "Bound",
+    "Deadline",
+    "IndicatorStanding",
+    "Outcome",
+    "Period",
+    "UnitScorecard",
+    "bound_instant",
+    "parse_bound",
+    "parse_instant",
+    "parse_period",
+    "quarter_of",
+    "rank",
+    "scorecard",
+    "warned_deadlines",
+]

@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from events.models import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.text import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, escape
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -30,7 +31,6 @@ __all__ = [
     "describe_validation_error",
     "encode_batch",
     "encode_event",
-    "escape",
     "infer_kind",
     "is_structured",
     "join_batch",
@@ -45,8 +45,6 @@ MAX_REASON_ITEMS = 50
 #: Characters a dead-letter reason keeps (it travels in a record header and a log line).
 MAX_REASON_CHARS = 8192
 _STRUCTURED = "application/cloudevents"
-# What a reason must not carry raw: controls (forged log lines, terminal escapes) and lone surrogates (unencodable).
-_UNSAFE = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
 _CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 _MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent]] = {
     EventKind.TASK_STATUS: TaskStatusEvent,
@@ -102,16 +100,6 @@ def _control_character_message(value: str) -> str:
     found = _CONTROL.search(value)
     where = f" (U+{ord(found.group()):04X} at position {found.start()})" if found is not None else ""
     return f"must not contain control characters{where}"
-
-
-def _escaped(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def escape(text: str) -> str:
-    r"""``text`` with control characters and lone surrogates written as ``\xNN``/``\uNNNN`` escapes."""
-    return _UNSAFE.sub(_escaped, text)
 
 
 def _short(value: Any) -> str:

@@ -13,10 +13,10 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, model_validator
 
+from events.text import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS, SEPARATOR
+
 __all__ = [
-    "CONTROL_CHARACTERS",
     "EARLIEST",
-    "IDENTIFIER_PATTERN",
     "LATEST",
     "TERMINAL_STATUSES",
     "Event",
@@ -26,12 +26,6 @@ __all__ = [
     "TaskStatusEvent",
     "dedup_key",
 ]
-
-# C0, DEL and C1 controls: an identifier reaches logs, terminals, metric labels and headers, where
-# CR/LF forge lines and ESC sequences repaint a terminal. Checked by pydantic-core's own regex (no Python
-# call per field: the worker decodes ~100k events/s); ``events.codec`` words the error.
-CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
-IDENTIFIER_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 
 #: The instants an event may name (``occurred_at``, ``deadline``): wide enough for any real plan, and far
 #: enough from datetime's limits (years 1 and 9999) that the engine's date arithmetic cannot overflow.
@@ -49,7 +43,8 @@ def _deadline_in_range(value: datetime | date | None) -> datetime | date | None:
     return value
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=IDENTIFIER_PATTERN)]
+# No control character (``events.text``): an identifier reaches logs, terminals, metric labels and headers.
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_IDENTIFIER_CHARS, pattern=IDENTIFIER_PATTERN)]
 Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
 # Strict: a boolean or a string is not a number (``true`` was read as 1.0, ``"0.1"`` as 0.1).
 Number = Annotated[float, Strict()]
@@ -79,7 +74,7 @@ class EventKind(StrEnum):
 
 def dedup_key(source: str, event_id: str) -> str:
     """The (source, event_id) pair that identifies an event, as one string."""
-    return f"{source}\x1f{event_id}"
+    return f"{source}{SEPARATOR}{event_id}"
 
 
 class _EventBase(BaseModel):

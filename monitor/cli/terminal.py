@@ -10,33 +10,27 @@ override is shown as a visible escape instead (ESC as backslash-x-1b).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from numbers import Number
 
+from events.text import BIDI_CONTROLS, LINE_SEPARATORS, escape
 from monitor.logorigin import written_by_monitor
 
 __all__ = ["SafeLogRecord", "json_safe", "printable"]
 
-# C0 (tab kept: it cannot move the cursor back or start a line), DEL, C1.
-_CONTROLS = [c for c in range(0x20) if c != 0x09] + list(range(0x7F, 0xA0))
-# Bidirectional embeddings, overrides and isolates reorder what a reader sees.
-_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-# Line and paragraph separators: some terminals and viewers start a line there.
-_SEPARATORS = [0x2028, 0x2029]
-
-_VISIBLE = str.maketrans({c: f"\\x{c:02x}" for c in _CONTROLS} | {c: f"\\u{c:04x}" for c in (*_BIDI, *_SEPARATORS)})
 # JSON already escapes C0 (RFC 8259); what it may leave raw is escaped the JSON way, so the line stays valid JSON.
-_JSON_VISIBLE = str.maketrans({c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *_BIDI, *_SEPARATORS)})
+_JSON_UNSAFE = re.compile(f"[\x7f-\x9f{BIDI_CONTROLS}{LINE_SEPARATORS}]")
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character shown as an escape: safe to print on a terminal."""
-    return text.translate(_VISIBLE)
+    """``text`` with every harmful character shown as an escape (``events.text.escape``; TAB kept): safe to print."""
+    return escape(text, keep_tab=True)
 
 
 def json_safe(line: str) -> str:
     """A serialized JSON line with DEL, C1 and bidi characters escaped the JSON way; still the same JSON value."""
-    return line.translate(_JSON_VISIBLE)
+    return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
 
 
 class _Escaped:

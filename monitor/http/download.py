@@ -10,13 +10,14 @@ reaches the header unescaped.
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import quote
 
-__all__ = ["MAX_UNIT_ID_CHARS", "attachment", "unit_id_problem"]
+from events.text import CONTROL_CHARACTERS, MAX_IDENTIFIER_CHARS, SURROGATES
 
-#: The longest identifier an event can carry (``events.models.Identifier``).
-MAX_UNIT_ID_CHARS = 200
+__all__ = ["attachment", "unit_id_problem"]
+
+# What no identifier holds: a control character (``events.text``), and a lone surrogate (no UTF-8 for it).
+_NOT_IN_IDS = re.compile(f"[{CONTROL_CHARACTERS}{SURROGATES}]")
 _UNSAFE_FALLBACK = re.compile(r"[^A-Za-z0-9._-]")
 _ATTR_CHARS = "!#$&+^`|"  # RFC 8187 attr-char beyond what ``quote`` always keeps (letters, digits, -._~)
 
@@ -47,14 +48,14 @@ def unit_id_problem(unit_id: str) -> str | None:
     """
     if unit_id in (".", ".."):
         return f"unit id '{unit_id}' is a path step, which a URL cannot carry as a name"
-    if len(unit_id) > MAX_UNIT_ID_CHARS:
-        return f"unit id is {len(unit_id)} characters long; unit ids have at most {MAX_UNIT_ID_CHARS}"
-    for position, char in enumerate(unit_id):
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs"):  # control characters (CR, LF, NUL…) and lone surrogates
-            what = "a lone surrogate" if category == "Cs" else "a control character"
-            return (
-                f"unit id has {what} (U+{ord(char):04X}) at position {position}; "
-                "unit ids are printable text, percent-encoded in the URL"
-            )
+    if len(unit_id) > MAX_IDENTIFIER_CHARS:
+        return f"unit id is {len(unit_id)} characters long; unit ids have at most {MAX_IDENTIFIER_CHARS}"
+    found = _NOT_IN_IDS.search(unit_id)
+    if found is not None:
+        char = found.group()
+        what = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+        return (
+            f"unit id has {what} (U+{ord(char):04X}) at position {found.start()}; "
+            "unit ids are printable text, percent-encoded in the URL"
+        )
     return None

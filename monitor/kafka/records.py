@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from aiokafka.partitioner import murmur2
 
-from events.codec import MAX_REASON_CHARS, escape
+from events.codec import MAX_REASON_CHARS
+from events.text import escape
 
 __all__ = ["RECORD_OVERHEAD", "DeadLetter", "InboundRecord", "dead_letter", "dead_letter_headers", "partition_for"]
 

@@ -31,13 +31,14 @@ from typing import Any
 
 from faust.types import TP
 
+from events.text import SEPARATOR
 from monitor.exceptions import StoreUnavailable
 from monitor.state.store import Write
 
 __all__ = ["MARKER", "ChangelogItemLog"]
 
 #: The key of the record that ends every batch: a tombstone, so recovery deletes a key that never exists.
-MARKER = b"\x1f"
+MARKER = SEPARATOR.encode()  # every item key is unit, SEPARATOR, item: none is SEPARATOR alone
 
 
 class ChangelogItemLog:

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import msgspec
 
+from events.text import SEPARATOR
 from monitor.state.heap import bulk_read
 from rules.state import (
     AlertState,
@@ -55,7 +56,7 @@ __all__ = ["ItemLog", "ItemStore", "OutboxEntry", "UnitStore", "Write", "decode_
 
 log = logging.getLogger(__name__)
 
-SEP = "\x1f"
+SEP = SEPARATOR
 _UNIT, _SUBJECT, _ALERT, _PENDING, _OUTBOX = "", "s", "a", "p", "o"
 _PARTS = {ChangePart.UNIT: _UNIT, ChangePart.SUBJECT: _SUBJECT, ChangePart.ALERT: _ALERT, ChangePart.PENDING: _PENDING}
 # Write order within a batch: outbox first, subjects (the dedup keys) and the unit's own fields last.
@@ -233,7 +234,7 @@ class UnitStore(Protocol):
 
 
 def _part_of(key: bytes) -> str:
-    position = key.find(b"\x1f")
+    position = key.find(SEP.encode())
     return chr(key[position + 1]) if 0 <= position < len(key) - 1 else _UNIT
 
 

@@ -7,7 +7,8 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from pydantic import ValidationError
 
 from events.models import TaskStatusEvent
-from monitor.http.download import MAX_UNIT_ID_CHARS, attachment, unit_id_problem
+from events.text import MAX_IDENTIFIER_CHARS
+from monitor.http.download import attachment, unit_id_problem
 
 
 def _saved_as(disposition: str) -> tuple[str | None, str | None]:
@@ -40,7 +41,7 @@ def test_a_header_line_break_in_the_name_is_encoded() -> None:
         ("VN\r\n22", "a control character (U+000D) at position 2"),
         ("VN\x0022", "a control character (U+0000) at position 2"),
         ("VN-\ud800", "a lone surrogate (U+D800) at position 3"),
-        ("V" * (MAX_UNIT_ID_CHARS + 1), f"at most {MAX_UNIT_ID_CHARS}"),
+        ("V" * (MAX_IDENTIFIER_CHARS + 1), f"at most {MAX_IDENTIFIER_CHARS}"),
     ],
 )
 def test_unit_ids_no_unit_can_have(unit_id: str, reason: str) -> None:
@@ -48,7 +49,7 @@ def test_unit_ids_no_unit_can_have(unit_id: str, reason: str) -> None:
     assert problem is not None and reason in problem
 
 
-@pytest.mark.parametrize("unit_id", ["VN-22", "Bộ Tư pháp", 'EVIL"q', "V" * MAX_UNIT_ID_CHARS])
+@pytest.mark.parametrize("unit_id", ["VN-22", "Bộ Tư pháp", 'EVIL"q', "V" * MAX_IDENTIFIER_CHARS])
 def test_unit_ids_that_are_fine(unit_id: str) -> None:
     assert unit_id_problem(unit_id) is None
 
@@ -56,6 +57,6 @@ def test_unit_ids_that_are_fine(unit_id: str) -> None:
 def test_the_length_limit_is_the_events_own() -> None:
     fields = {"event_id": "e", "source": "s", "task_id": "t", "status": "in_progress"}
     fields["occurred_at"] = "2024-07-02T09:00:00+07:00"
-    TaskStatusEvent.model_validate({**fields, "unit_id": "V" * MAX_UNIT_ID_CHARS})
+    TaskStatusEvent.model_validate({**fields, "unit_id": "V" * MAX_IDENTIFIER_CHARS})
     with pytest.raises(ValidationError):
-        TaskStatusEvent.model_validate({**fields, "unit_id": "V" * (MAX_UNIT_ID_CHARS + 1)})
+        TaskStatusEvent.model_validate({**fields, "unit_id": "V" * (MAX_IDENTIFIER_CHARS + 1)})

@@ -14,6 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.language import (
+    BREACH,
+    OVERDUE,
+    SEVERITIES,
     AggregateRule,
     AnyRule,
     CompiledRule,
@@ -27,13 +30,21 @@ from rules.language import (
     whole_days,
 )
 from rules.state import AlertState, AlertTransition, Subject, SubjectKind, UnitState, due_instant
-from rules.vietnamese import date_text, datetime_text, days_overdue, due_text, figure_texts, late_text, overdue_text
+from rules.vietnamese import (
+    RESOLUTION_TEXT,
+    STAGE_TEXT,
+    STATUS_TEXT,
+    date_text,
+    datetime_text,
+    days_overdue,
+    due_text,
+    figure_texts,
+    late_text,
+    overdue_text,
+)
 
 __all__ = [
     "ALERT_COLUMNS",
-    "DEFAULT_TZ",
-    "SEVERITY_ORDER",
-    "STATUS_TEXT",
     "alert_display",
     "alert_row",
     "indicator_rows",
@@ -42,44 +53,17 @@ __all__ = [
     "worst_severity",
 ]
 
-#: Where a rule that left the pack counted its dates (the bundled pack's zone).
-DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-#: Severities, the most urgent first.
-SEVERITY_ORDER = ("critical", "warning", "info")
-
-#: A task's status as the console names it (``not_reported``: a rostered unit that sent no task of the kind).
-STATUS_TEXT = {
-    "not_started": "chưa bắt đầu",
-    "in_progress": "đang thực hiện",
-    "completed": "đã hoàn thành",
-    "ongoing": "thực hiện thường xuyên",
-    "cancelled": "đã hủy",
-    "not_reported": "chưa báo cáo",
-}
-
-_STAGE_TEXT = {"due_soon": "sắp đến hạn", "overdue": "quá hạn", "stale": "chưa có báo cáo mới", "breach": "vượt ngưỡng"}
-
-_RESOLUTION_TEXT = {
-    "completed": "hoàn thành đúng hạn",
-    "cancelled": "đã hủy",
-    "recovered": "đã trở lại mức cho phép",
-    "no_longer_due": "không còn phải theo dõi",
-    "rule_removed": "quy tắc đã được gỡ bỏ",
-    "no_longer_rostered": "đơn vị không còn trong danh sách",
-    "reconciled": "đã đối soát lại",
-}
-
-
-def _tz(compiled: CompiledRule | None) -> ZoneInfo:
-    return compiled.tz if compiled is not None else DEFAULT_TZ
+def _tz(pack: RulePack, compiled: CompiledRule | None) -> ZoneInfo:
+    """The rule's zone; a rule that left the pack counts in the pack's (``RulePack.tz``)."""
+    return compiled.tz if compiled is not None else pack.tz
 
 
 def _stage_text(rule: AnyRule | None, stage: str) -> str:
     """``quá hạn``, ``sắp đến hạn``…; a breach of a ``below`` line reads "dưới mục tiêu"."""
-    if stage == "breach" and isinstance(rule, ThresholdRule | AggregateRule) and rule.below is not None:
+    if stage == BREACH and isinstance(rule, ThresholdRule | AggregateRule) and rule.below is not None:
         return "dưới mục tiêu"
-    return _STAGE_TEXT.get(stage, stage)
+    return STAGE_TEXT.get(stage, stage)
 
 
 def _due_reads_as_date(rule: AnyRule | None, due: datetime, tz: ZoneInfo) -> bool:
@@ -118,7 +102,7 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
     """
     compiled = pack.by_id(alert.rule_id)
     rule = compiled.rule if compiled is not None else None
-    tz = _tz(compiled)
+    tz = _tz(pack, compiled)
     annotations = alert.annotations
     shown: dict[str, Any] = {
         "stage": _stage_text(rule, alert.stage),
@@ -129,12 +113,12 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
     instant = due_instant(annotations)
     if instant is not None:
         shown["due"] = due_text(instant, tz, _due_reads_as_date(rule, instant, tz))
-        if firing and alert.stage == "overdue":
+        if firing and alert.stage == OVERDUE:
             days = days_overdue(compiled, instant, now) if compiled is not None else whole_days(instant, now, tz)
             shown |= {"days_overdue": days, "overdue": overdue_text(days, working)}
     value = alert.value if isinstance(alert, AlertTransition) else None
     target = _number(annotations.get("target"))
-    if compiled is not None and alert.stage == "breach" and (value is not None or target is not None):
+    if compiled is not None and alert.stage == BREACH and (value is not None or target is not None):
         value_text, target_text = figure_texts(
             compiled, alert.labels.get("indicator"), value, target, pack.indicator_bounds
         )
@@ -160,7 +144,7 @@ def _resolution(alert: AlertTransition, tz: ZoneInfo, working: bool, staleness: 
     elif resolution == "recovered" and staleness:
         shown["resolution"] = "đã có báo cáo mới"
     elif resolution:
-        shown["resolution"] = _RESOLUTION_TEXT.get(resolution, resolution)
+        shown["resolution"] = RESOLUTION_TEXT.get(resolution, resolution)
     else:
         shown["resolution"] = "đã kết thúc"
     return shown
@@ -225,7 +209,7 @@ def overdue_display(pack: RulePack, state: UnitState, row: Mapping[str, Any]) ->
     }
     if row["due"]:
         date_only = isinstance(rule, DeadlineRule) and due_is_date(rule, task)
-        shown["due"] = due_text(datetime.fromisoformat(str(row["due"])), _tz(compiled), date_only)
+        shown["due"] = due_text(datetime.fromisoformat(str(row["due"])), _tz(pack, compiled), date_only)
     return shown
 
 
@@ -275,7 +259,7 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
             display: dict[str, Any] = {
                 "value": value_text if value_text is not None else "chưa báo cáo",
                 "target": f"{'≥' if rule.below is not None else '≤'} {target_text}",
-                "assessment": "chưa báo cáo" if meets is None else "đạt" if meets else _stage_text(rule, "breach"),
+                "assessment": "chưa báo cáo" if meets is None else "đạt" if meets else _stage_text(rule, BREACH),
             }
             if report is not None:
                 display["reported"] = date_text(report.occurred_at, compiled.tz)
@@ -300,7 +284,7 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
 def worst_severity(severities: Iterable[str]) -> str | None:
     """The most urgent of ``severities`` (critical, warning, info), or ``None`` when there is none."""
     present = set(severities)
-    return next((s for s in SEVERITY_ORDER if s in present), None)
+    return next((s for s in SEVERITIES if s in present), None)
 
 
 def rosters_view(pack: RulePack) -> list[dict[str, Any]]:

@@ -26,16 +26,18 @@ from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.kafka.records import partition_for
 from monitor.spreadsheet import csv_bytes
+from monitor.state.history import stage_began
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
 from rules.engine import is_overdue, is_unit_overdue
-from rules.language import DeadlineRule, RulePack, Severity, task_due
-from rules.state import AlertFilter, AlertState, AlertTransition, Subject, UnitState, due_instant
-from rules.vietnamese import datetime_text, days_overdue
+from rules.language import SEVERITIES, STAGES, DeadlineRule, RulePack, Severity, task_due, urgency
+from rules.state import AlertFilter, AlertState, AlertTransition, Subject, UnitState
+from rules.vietnamese import SEVERITY_TEXT, datetime_text, days_overdue
 
 __all__ = [
     "OVERDUE_COLUMNS",
     "SORTS",
+    "SORT_TEXT",
     "Answer",
     "alert_filter",
     "alert_view",
@@ -50,6 +52,7 @@ __all__ = [
     "known_unit",
     "local_units",
     "metrics",
+    "newest_order",
     "overdue",
     "overdue_csv",
     "overdue_items",
@@ -60,6 +63,7 @@ __all__ = [
     "rules_view",
     "shown_alert",
     "unavailable",
+    "unit_order",
     "unit_partition",
     "unit_problem",
     "unit_summaries",
@@ -114,23 +118,20 @@ def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: dateti
 
 
 def _shown(view: dict[str, Any], alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
-    attention = [int(part) if isinstance(part, bool) else part for part in attention_order(view)]
-    return {**view, "display": alert_display(alert, pack, now), "attention": attention}
+    order = {
+        sort: [int(part) if isinstance(part, bool) else part for part in key(view)] for sort, key in _ORDERS.items()
+    }
+    return {**view, "display": alert_display(alert, pack, now), "attention": order["attention"], "order": order}
 
-
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-_STAGE_RANK = {"overdue": 0, "breach": 1, "stale": 2, "due_soon": 3}
 
 #: The orders an alert list can be asked for (``?sort=``); the first is the default.
 SORTS = ("attention", "newest", "unit")
 
 
 def _since(alert: Mapping[str, Any]) -> str:
-    """When the alert's trouble began: the due instant of an overdue task, else when it started firing (ISO, UTC)."""
-    due = due_instant(alert.get("annotations", {}))
-    if due is not None and alert.get("stage") == "overdue":
-        return due.astimezone(UTC).isoformat()
-    return datetime.fromisoformat(str(alert.get("starts_at"))).astimezone(UTC).isoformat()
+    """When the alert's trouble began (``stage_began``), as ISO in UTC."""
+    starts_at = datetime.fromisoformat(str(alert.get("starts_at")))
+    return stage_began(str(alert.get("stage")), alert.get("annotations", {}), starts_at).astimezone(UTC).isoformat()
 
 
 def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -140,28 +141,47 @@ def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
     """
     return (
         alert.get("status") != "firing",
-        _SEVERITY_RANK.get(str(alert.get("severity")), len(_SEVERITY_RANK)),
-        _STAGE_RANK.get(str(alert.get("stage")), len(_STAGE_RANK)),
+        urgency(SEVERITIES, alert.get("severity")),
+        urgency(STAGES, alert.get("stage")),
         _since(alert),
         str(alert.get("unit_id")),
         str(alert.get("fingerprint")),
     )
 
 
-def _newest_order(alert: Mapping[str, Any]) -> tuple[float, str]:
-    """When it last changed (ended, or started firing), as an instant: instants written with different offsets compare."""
+def newest_order(alert: Mapping[str, Any]) -> tuple[float, str]:
+    """The latest change first, then by fingerprint.
+
+    A change is when it ended, or started firing: as an instant, so instants
+    written with different offsets compare. The key travels in JSON: no
+    infinity (an alert without an instant, which none is, would come last).
+    """
     at = alert.get("ends_at") or alert.get("starts_at")
-    return (datetime.fromisoformat(str(at)).timestamp() if at else -math.inf), str(alert.get("fingerprint"))
+    return (-datetime.fromisoformat(str(at)).timestamp() if at else 0.0), str(alert.get("fingerprint"))
+
+
+def unit_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """By unit id, then in ``attention_order`` within a unit."""
+    return (str(alert.get("unit_id")), *attention_order(alert))
+
+
+#: Each order an alert list can be asked for (``?sort=``), as the key every alert the API shows carries (``order``):
+#: the console sorts by it and repeats none of it.
+_ORDERS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
+    "attention": attention_order,
+    "newest": newest_order,
+    "unit": unit_order,
+}
+assert tuple(_ORDERS) == SORTS, "an order for every sort"
+#: What the console calls each order.
+SORT_TEXT = {"attention": "Cần xử lý trước", "newest": "Mới nhất", "unit": "Nhóm theo đơn vị"}
+assert tuple(SORT_TEXT) == SORTS, "a name for every sort"
 
 
 def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:
     """Alert views matching every given filter, in ``sort`` order (``SORTS``)."""
     kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
-    if sort == "newest":
-        return sorted(kept, key=_newest_order, reverse=True)
-    if sort == "unit":
-        return sorted(kept, key=lambda a: (str(a.get("unit_id")), *attention_order(a)))
-    return sorted(kept, key=attention_order)
+    return sorted(kept, key=_ORDERS.get(sort, attention_order))
 
 
 def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now: datetime) -> dict[str, Any] | None:
@@ -529,6 +549,8 @@ def rules(worker: WorkerView) -> Answer:
             "message": active.message if active is not None else None,
             "monitor_version": VERSION,
             "rules": rules_view(pack),
+            "severities": [{"id": severity, "text": SEVERITY_TEXT[severity]} for severity in SEVERITIES],
+            "sorts": [{"id": sort, "text": SORT_TEXT[sort]} for sort in SORTS],
         }
     )
 

@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +27,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rules.language import OVERDUE
 from rules.state import AlertFilter, AlertTransition, due_instant
 
-__all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "TopicReset", "stage_changed_at"]
+__all__ = ["HISTORY_FILE", "AlertHistory", "HistoryRecord", "Interval", "TopicReset", "stage_began", "stage_changed_at"]
 
 #: The index's file in a worker's data directory.
 HISTORY_FILE = "alert-history.sqlite3"
@@ -119,12 +120,27 @@ class Interval:
     summary: str
 
 
+def stage_began(
+    stage: str, annotations: Mapping[str, str], starts_at: datetime, written: datetime | None = None
+) -> datetime:
+    """When an alert's present trouble began.
+
+    The due instant of a deadline gone overdue (even if the alert was first
+    heard of later); else when its record was written (``written``), or when
+    it started firing if that is not known.
+    """
+    due = due_instant(annotations) if stage == OVERDUE else None
+    return due if due is not None else written if written is not None else starts_at
+
+
 def stage_changed_at(transition: AlertTransition, written: datetime) -> datetime:
-    """When a firing alert moved to its stage: the due instant for a deadline gone overdue, else when it was written."""
-    due = due_instant(transition.annotations) if transition.stage == "overdue" else None
-    if due is not None:
-        return max(due, transition.starts_at)
-    return max(written, transition.starts_at)  # no due instant (or not an aware one): when it was written
+    """When a firing alert moved to its stage (``stage_began``), never before it started firing.
+
+    Its record was written at ``written``; an interval's stages follow its start.
+    """
+    return max(
+        stage_began(transition.stage, transition.annotations, transition.starts_at, written), transition.starts_at
+    )
 
 
 @dataclass(slots=True)

@@ -41,7 +41,7 @@ from datetime import datetime
 from monitor.worker.outbox import AlertWriter
 from monitor.worker.processor import Processor
 from rules.engine import restate
-from rules.language import RulePack
+from rules.language import DUE_SOON, RulePack
 from rules.state import AlertState, AlertTransition
 
 __all__ = ["Takeover", "behind_or_level"]
@@ -58,7 +58,7 @@ async def _unknown_end(topic: str, partition: int) -> int | None:
     return None
 
 
-_STAGE_ORDER = {"due_soon": 1}  # every other stage (overdue, breach, stale) is a rule's last word
+_STAGE_ORDER = {DUE_SOON: 1}  # every other stage (overdue, breach, stale) is a rule's last word
 
 
 def behind_or_level(stage: str, published: tuple[str, str, str] | None) -> bool:

@@ -17,11 +17,20 @@ from rules.language.aggregate import (
     measure,
     next_aggregate_change,
 )
-from rules.language.base import WARNING, Condition, Severity
-from rules.language.calendar import WorkCalendar, whole_days
-from rules.language.deadline import (
+from rules.language.base import (
+    BREACH,
     DUE_SOON,
     OVERDUE,
+    SEVERITIES,
+    STAGES,
+    STALE,
+    WARNING,
+    Condition,
+    Severity,
+    urgency,
+)
+from rules.language.calendar import WorkCalendar, whole_days
+from rules.language.deadline import (
     DeadlineRule,
     RosterIndex,
     counts_working_days,
@@ -42,10 +51,14 @@ from rules.language.templates import check_template, render
 from rules.language.threshold import ThresholdRule, evaluate_threshold, next_target_change
 
 __all__ = [
+    "BREACH",
     "DUE_SOON",
     "MAX_MATCHED_CHARS",
     "OPEN_STATUSES",
     "OVERDUE",
+    "SEVERITIES",
+    "STAGES",
+    "STALE",
     "WARNING",
     "AggregateIndex",
     "AggregateRule",
@@ -84,5 +97,6 @@ __all__ = [
     "parse_span",
     "render",
     "task_due",
+    "urgency",
     "whole_days",
 ]

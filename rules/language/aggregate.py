@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field
 
 from events.models import TaskStatus
-from rules.language.base import Condition, RuleBase
+from rules.language.base import BREACH, Condition, RuleBase
 from rules.language.limits import Limits, breached
 from rules.state import TaskState
 
@@ -111,7 +111,7 @@ def evaluate_aggregate(rule: AggregateRule, index: AggregateIndex, now: datetime
     value = measure(rule, index, now)
     if value is None or not breached(rule, value, firing):
         return None
-    return Condition("breach", rule.severity, since=now, value=value, details={"target": f"{rule.target:.4g}"})
+    return Condition(BREACH, rule.severity, since=now, value=value, details={"target": f"{rule.target:.4g}"})
 
 
 def next_aggregate_change(rule: AggregateRule, index: AggregateIndex, now: datetime) -> datetime | None:

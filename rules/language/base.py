@@ -13,10 +13,41 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from rules.language.matchers import Selector, selects
 from rules.language.templates import Template
 
-__all__ = ["WARNING", "Condition", "LabelName", "RuleBase", "RuleId", "Severity"]
+__all__ = [
+    "BREACH",
+    "DUE_SOON",
+    "OVERDUE",
+    "SEVERITIES",
+    "STAGES",
+    "STALE",
+    "WARNING",
+    "Condition",
+    "LabelName",
+    "RuleBase",
+    "RuleId",
+    "Severity",
+    "urgency",
+]
 
 Severity = Literal["info", "warning", "critical"]
 WARNING: Severity = "warning"
+#: Every severity, the most urgent first: the order of every list of alerts, on every screen.
+SEVERITIES: tuple[Severity, ...] = ("critical", WARNING, "info")
+
+# The stages an alert can be in; each rule kind's module says which of them it yields.
+DUE_SOON = "due_soon"  # a deadline's warning steps (``warn_before``)
+OVERDUE = "overdue"  # a deadline passed
+BREACH = "breach"  # a threshold or an aggregate crossed
+STALE = "stale"  # no report for too long
+#: Every stage, the most urgent first.
+STAGES = (OVERDUE, BREACH, STALE, DUE_SOON)
+
+
+def urgency(order: tuple[str, ...], value: object) -> int:
+    """Where ``value`` stands in ``order`` (``SEVERITIES``, ``STAGES``): 0 is the most urgent; unknown values last."""
+    return order.index(value) if value in order else len(order)
+
+
 RuleId = Annotated[
     str,
     Field(

@@ -17,15 +17,13 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from events.models import TaskStatus
-from rules.language.base import WARNING, Condition, RuleBase
+from rules.language.base import DUE_SOON, OVERDUE, WARNING, Condition, RuleBase
 from rules.language.calendar import WorkCalendar, shift_after, shift_before
 from rules.language.durations import Span, WorkingDays, format_span
 from rules.language.templates import Template
 from rules.state import TaskState
 
 __all__ = [
-    "DUE_SOON",
-    "OVERDUE",
     "DeadlineRule",
     "RosterIndex",
     "counts_working_days",
@@ -35,9 +33,6 @@ __all__ = [
     "next_deadline_boundary",
     "task_due",
 ]
-
-DUE_SOON = "due_soon"
-OVERDUE = "overdue"
 
 
 class DeadlineRule(RuleBase):

@@ -7,12 +7,10 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from rules.language.base import Condition, RuleBase
+from rules.language.base import STALE, Condition, RuleBase
 from rules.language.durations import Duration, format_duration
 
-__all__ = ["STALE", "StalenessRule", "evaluate_staleness", "next_staleness_change"]
-
-STALE = "stale"
+__all__ = ["StalenessRule", "evaluate_staleness", "next_staleness_change"]
 
 
 class StalenessRule(RuleBase):

@@ -7,14 +7,12 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from rules.language.base import Condition, RuleBase
+from rules.language.base import BREACH, Condition, RuleBase
 from rules.language.durations import Duration
 from rules.language.limits import Limits, breached
 from rules.state import IndicatorState
 
-__all__ = ["BREACH", "TargetStep", "ThresholdRule", "evaluate_threshold", "next_target_change"]
-
-BREACH = "breach"
+__all__ = ["TargetStep", "ThresholdRule", "evaluate_threshold", "next_target_change"]
 
 
 class TargetStep(BaseModel):

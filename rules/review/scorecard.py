@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from events.models import TaskStatus
-from rules.language import CompiledRule, DeadlineRule, RulePack, ThresholdRule, breached, task_due, whole_days
+from rules.language import DUE_SOON, CompiledRule, DeadlineRule, RulePack, ThresholdRule, breached, task_due, whole_days
 from rules.state import AlertTransition, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
@@ -241,7 +241,7 @@ def _indicators(pack: RulePack, state: UnitState, start: datetime, until: dateti
 
 def warned_deadlines(transitions: Iterable[AlertTransition]) -> set[tuple[str, str | None]]:
     """(rule id, task id) of the deadlines the alert records warned about (a due-soon firing); no task id for a unit's."""
-    return {(t.rule_id, t.labels.get("task_id")) for t in transitions if t.status == "firing" and t.stage == "due_soon"}
+    return {(t.rule_id, t.labels.get("task_id")) for t in transitions if t.status == "firing" and t.stage == DUE_SOON}
 
 
 def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str | None]]) -> Warnings:

@@ -3,7 +3,8 @@
 ``messages``: the template fields of a subject, the default summaries and
 resolution texts, days overdue; ``display``: numbers, ratios, dates,
 durations and deadlines in Vietnamese (``45,8 %``, ``19/07/2024``,
-``30 ngày``). The engine writes its summaries through here.
+``30 ngày``); ``names``: what severities, stages, statuses and resolutions
+are called. The engine writes its summaries through here.
 """
 
 from rules.vietnamese.display import (
@@ -22,9 +23,14 @@ from rules.vietnamese.display import (
     span_text,
 )
 from rules.vietnamese.messages import days_overdue, figure_texts, render_summary, resolution_summary, subject_fields
+from rules.vietnamese.names import RESOLUTION_TEXT, SEVERITY_TEXT, STAGE_TEXT, STATUS_TEXT
 
 __all__ = [
     "PERCENT_SPACE",
+    "RESOLUTION_TEXT",
+    "SEVERITY_TEXT",
+    "STAGE_TEXT",
+    "STATUS_TEXT",
     "date_text",
     "datetime_text",
     "day_text",

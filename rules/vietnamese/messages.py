@@ -12,7 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rules.language import (
+    BREACH,
     DUE_SOON,
+    OVERDUE,
+    STALE,
     AggregateRule,
     Condition,
     DeadlineRule,
@@ -43,10 +46,10 @@ __all__ = ["days_overdue", "figure_texts", "render_summary", "resolution_summary
 _DEFAULT_SUMMARIES = {
     ("deadline", DUE_SOON): "{unit_name}: {task_title} sắp đến hạn ({due})",
     # No count of days: a summary is written once, when the alert fires, and a count would go stale.
-    ("deadline", "overdue"): "{unit_name}: {task_title} quá hạn (hạn {due})",
-    ("threshold", "breach"): "{unit_name}: {indicator} = {value}, mục tiêu {target}",
-    ("staleness", "stale"): "{unit_name}: chưa có báo cáo {indicator} mới (lần cuối: {last_report}; tối đa {max_age})",
-    ("aggregate", "breach"): "{unit_name}: {rule_id} = {value}, ngưỡng {target}",
+    ("deadline", OVERDUE): "{unit_name}: {task_title} quá hạn (hạn {due})",
+    ("threshold", BREACH): "{unit_name}: {indicator} = {value}, mục tiêu {target}",
+    ("staleness", STALE): "{unit_name}: chưa có báo cáo {indicator} mới (lần cuối: {last_report}; tối đa {max_age})",
+    ("aggregate", BREACH): "{unit_name}: {rule_id} = {value}, ngưỡng {target}",
 }
 
 #: The most decimals shown to tell a value from its target (99,96 % against 100 %).

@@ -11,9 +11,11 @@
 // that it never holds the page's loading (a headless browser waiting for the network to go quiet would wait forever).
 
 const $ = (id) => document.getElementById(id);
-const SEVERITIES = ["critical", "warning", "info"];
-const SEVERITY_TEXT = { critical: "Nghiêm trọng", warning: "Cảnh báo", info: "Thông tin" };
-const SORTS = { attention: "Cần xử lý trước", newest: "Mới nhất", unit: "Nhóm theo đơn vị" };
+// The server's words, asked for once at the start (`GET /api/v1/rules`, `learn`): the severities, most urgent
+// first, with their names; the orders a list can be sorted in, with theirs.
+let SEVERITIES = [];
+let SEVERITY_TEXT = {};
+let SORTS = {};
 const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây", all: "Tất cả" };
 const PARAMETER_TEXT = {
   severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
@@ -134,13 +136,8 @@ function compareKeys(x, y) {
   return 0;
 }
 
-// The API's orders (`sort=`): `attention` is the key each alert carries, computed by the API.
-const ORDERS = {
-  attention: (a, b) => compareKeys(a.attention, b.attention),
-  newest: (a, b) => compareKeys([Date.parse(b.ends_at || b.starts_at), b.fingerprint],
-    [Date.parse(a.ends_at || a.starts_at), a.fingerprint]),
-  unit: (a, b) => compareKeys([a.unit_id], [b.unit_id]) || compareKeys(a.attention, b.attention),
-};
+// The API's orders (`sort=`): every alert carries its key for each (`order`), computed by the API.
+const ordered = (sort) => (a, b) => compareKeys(a.order[sort] || a.attention, b.order[sort] || b.attention);
 
 // A firing alert is one per fingerprint; an alert may have ended several times lately.
 const key = (a) => (a.status === "resolved" ? `${a.fingerprint}@${a.ends_at}` : a.fingerprint);
@@ -286,7 +283,7 @@ function renderFeed() {
     $("more").hidden = true;
     return;
   }
-  const matching = all.filter((a) => admits(a)).sort(ORDERS[filters.sort] || ORDERS.attention);
+  const matching = all.filter((a) => admits(a)).sort(ordered(filters.sort));
   const visible = matching.slice(0, shown);
   if (filters.sort === "unit") {
     const groups = new Map();
@@ -425,7 +422,7 @@ function renderUnit() {
     stat("Quá hạn", s.overdue),
     stat("Nhiệm vụ đã báo cáo", s.tasks_total));
 
-  const open = [...alerts.values()].filter((a) => a.unit_id === u.unit_id).sort(ORDERS.attention);
+  const open = [...alerts.values()].filter((a) => a.unit_id === u.unit_id).sort(ordered("attention"));
   $("unit-alerts").replaceChildren(...open.map((a) => alertItem(a, false)));
   $("unit-alerts-empty").hidden = open.length > 0;
   fresh.clear();
@@ -499,18 +496,23 @@ let loading = 0;
 let meanwhile = [];                  // transitions that came while an answer was on its way
 
 // The rule pack in force, in the header: its version, since when, and where it came from.
-function showPack() {
-  return getJSON("/api/v1/rules").then((pack) => {
-    const node = $("pack");
-    node.textContent = `Bộ quy tắc ${pack.version} · từ ${pack.display.applied_at}`;
-    node.dataset.version = pack.version;
-    node.title = [pack.source, pack.applied_by, pack.message].filter(Boolean).join(" · ");
-  }, () => null);
+function showPack(pack) {
+  const node = $("pack");
+  node.textContent = `Bộ quy tắc ${pack.version} · từ ${pack.display.applied_at}`;
+  node.dataset.version = pack.version;
+  node.title = [pack.source, pack.applied_by, pack.message].filter(Boolean).join(" · ");
+}
+
+function learn(pack) {
+  SEVERITIES = pack.severities.map((s) => s.id);
+  SEVERITY_TEXT = Object.fromEntries(pack.severities.map((s) => [s.id, s.text]));
+  SORTS = Object.fromEntries(pack.sorts.map((s) => [s.id, s.text]));
+  showPack(pack);
 }
 
 function load() {
   const loader = view === "overview" ? loadOverview : view === "unit" ? loadUnit : loadFeed;
-  showPack();
+  getJSON("/api/v1/rules").then(showPack, () => null);
   loading += 1;
   return loader().catch((error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
@@ -630,7 +632,10 @@ function main() {
   const current = view === "overview" || view === "unit" ? "nav-overview" : "nav-feed";
   $(current).setAttribute("aria-current", "page");
   if (view === "feed") wire();
-  load().then(() => {
+  getJSON("/api/v1/rules").then(learn).then(load, (error) => {
+    showProblem(`Không tải được dữ liệu: ${error.message}`);
+    setStatus("down", "lỗi khi tải");
+  }).then(() => {
     // Opened once the first data is on screen (or failed to come: the stream's hello asks again).
     if ($("status").className !== "down") setStatus("", "đang kết nối…");
     if (document.readyState === "complete") startStream();

@@ -2,12 +2,27 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from events.models import TaskStatus
-from monitor.http.views import filter_alerts, overdue_csv, overdue_items, unit_summary
+from monitor.http.views import (
+    SORTS,
+    attention_order,
+    filter_alerts,
+    newest_order,
+    overdue_csv,
+    overdue_items,
+    rules,
+    shown_alert,
+    unit_order,
+    unit_summary,
+)
+from monitor.state.packs import PackLog
 from rules.engine import advance, apply_event, seed
+from rules.language import SEVERITIES, RulePack
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import AlertFilter, UnitState
 from tests.conftest import vn
@@ -131,3 +146,35 @@ def test_a_missed_unit_deadline_is_on_the_unit_s_overdue_list_and_in_its_count()
     late = advance(bundled, apply_event(bundled, None, reported, now).state, now).state
     (row,) = overdue_items(bundled, late, now)
     assert (row["task_id"], row["status"]) == ("KH-2024", "in_progress")
+
+
+def test_every_alert_shown_carries_its_key_for_each_order_and_the_keys_sort_as_the_api_does(tmp_path: Path) -> None:
+    rules, state = _state(tmp_path)
+    advanced = advance(rules, state, vn(2024, 8, 25)).state  # overdue and due-soon alerts of several ages
+    shown = [shown_alert(alert, rules, vn(2024, 8, 25)) for alert in advanced.alerts.values()]
+    resolved = {**shown[0], "status": "resolved", "ends_at": "2024-08-24T00:00:00+07:00", "fingerprint": "ended"}
+    keys = {"attention": attention_order, "newest": newest_order, "unit": unit_order}
+    shown.append({**resolved, "order": {sort: list(keys[sort](resolved)) for sort in SORTS}})
+    assert len(shown) >= 3
+    for sort in SORTS:
+        by_key = sorted(shown, key=lambda a, sort=sort: a["order"][sort])  # what the console does
+        assert [a["fingerprint"] for a in by_key] == [
+            a["fingerprint"] for a in filter_alerts(shown, AlertFilter(), sort)
+        ]
+    json.dumps(shown, allow_nan=False)  # the keys travel in JSON
+
+
+@dataclass
+class _Packed:
+    """What ``/api/v1/rules`` reads of a worker."""
+
+    pack: RulePack = field(default_factory=lambda: load_pack([BUNDLED_PACK]))
+    pack_applied_at: datetime = field(default_factory=lambda: vn(2024, 7, 1))
+    pack_log: PackLog = field(default_factory=PackLog)
+
+
+def test_the_rules_answer_names_the_severities_most_urgent_first_and_the_sorts() -> None:
+    answer = json.loads(rules(_Packed()).body)  # type: ignore[arg-type]
+    assert [s["id"] for s in answer["severities"]] == list(SEVERITIES) == ["critical", "warning", "info"]
+    assert [s["text"] for s in answer["severities"]] == ["Nghiêm trọng", "Cảnh báo", "Thông tin"]
+    assert [s["id"] for s in answer["sorts"]] == list(SORTS)

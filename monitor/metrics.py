@@ -22,9 +22,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.clock import Clock
-from rules.engine import is_overdue, is_unit_overdue
+from rules.engine import overdue_by_kind
 from rules.language import WARNING, DeadlineRule, RulePack, ThresholdRule
-from rules.state import Subject, UnitState
+from rules.state import UnitState
 
 __all__ = [
     "OTHER_KINDS",
@@ -252,6 +252,10 @@ def state_families(
         return kind if known_kinds is None or kind in known_kinds else OTHER_KINDS
 
     deadline_kinds = deadline_kinds or {}
+
+    def kind_of_rule(rule_id: str) -> str:
+        return deadline_kinds.get(rule_id, "task")
+
     states = list(states)
     shown = _fold([s.unit_id for s in states], unit_names, max_unlisted_units)
     task_counts: Tally[tuple[str, str, str]] = Tally()
@@ -270,13 +274,8 @@ def state_families(
         for (kind, status), count in state.task_tally().items():
             task_counts[(unit, kind_of(kind), status)] += count
             overdue_counts[(unit, kind_of(kind))] += 0
-        overdue_tasks = {Subject.parse(alert.subject).name for alert in state.alerts.values() if is_overdue(alert)}
-        for task_id in overdue_tasks:
-            if task_id in state.tasks:
-                overdue_counts[(unit, kind_of(state.tasks[task_id].kind))] += 1
-        for alert in state.alerts.values():
-            if is_unit_overdue(alert):  # the unit's own missed deadline (the 20/7 inspection plan) counts too
-                overdue_counts[(unit, kind_of(deadline_kinds.get(alert.rule_id, "task")))] += 1
+        for kind, count in overdue_by_kind(state, kind_of_rule).items():
+            overdue_counts[(unit, kind_of(kind))] += count
         firing_tally.update((alert.rule_id, alert.severity) for alert in state.alerts.values())
     for (unit, kind, status), count in sorted(task_counts.items()):
         tasks.add_metric([unit, kind, status], count)

@@ -29,7 +29,7 @@ from monitor.spreadsheet import csv_bytes
 from monitor.state.history import stage_began
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
-from rules.engine import is_overdue, is_unit_overdue
+from rules.engine import is_overdue, is_unit_overdue, overdue_by_kind
 from rules.language import SEVERITIES, STAGES, DeadlineRule, RulePack, Severity, task_due, urgency
 from rules.state import AlertFilter, AlertState, AlertTransition, Subject, UnitState
 from rules.vietnamese import SEVERITY_TEXT, datetime_text, days_overdue
@@ -264,7 +264,7 @@ def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
         "unit_name": pack.unit_name(state.unit_id),
         "tasks": dict(sorted(statuses.items())),
         "tasks_total": len(state.tasks),
-        "overdue": sum(1 for alert in state.alerts.values() if is_overdue(alert) or is_unit_overdue(alert)),
+        "overdue": sum(overdue_by_kind(state, pack.selected_kind).values()),
         "alerts_firing": sum(firing.values()),
         "alerts_by_severity": dict(sorted(firing.items())),
         "worst_severity": worst_severity(firing),

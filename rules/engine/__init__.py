@@ -2,7 +2,8 @@
 
 ``evaluate``: ``apply_event`` when an event arrives, ``advance`` when time
 passes, ``seed`` for a rostered unit that never reported; ``restate``: the
-firing record of an alert the state holds; whether an alert is overdue.
+firing record of an alert the state holds; whether an alert is overdue, and
+what of a unit is (``overdue_by_kind``).
 """
 
 from rules.engine.evaluate import (
@@ -13,6 +14,7 @@ from rules.engine.evaluate import (
     catch_up_instant,
     is_overdue,
     is_unit_overdue,
+    overdue_by_kind,
     restate,
     seed,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "catch_up_instant",
     "is_overdue",
     "is_unit_overdue",
+    "overdue_by_kind",
     "restate",
     "seed",
 ]

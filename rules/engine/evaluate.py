@@ -25,7 +25,8 @@ reconciliation) is a change of its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -80,6 +81,7 @@ __all__ = [
     "catch_up_instant",
     "is_overdue",
     "is_unit_overdue",
+    "overdue_by_kind",
     "restate",
     "seed",
 ]
@@ -269,6 +271,25 @@ def is_overdue(alert: AlertState) -> bool:
 def is_unit_overdue(alert: AlertState) -> bool:
     """Whether an alert says a unit is past a deadline of its own (a roster deadline: the 20/7 inspection plan)."""
     return alert.stage == OVERDUE and Subject.parse(alert.subject).kind is SubjectKind.UNIT
+
+
+def overdue_by_kind(state: UnitState, kind_of_rule: Callable[[str], str]) -> Counter[str]:
+    """What of a unit is overdue, by task kind: what ``/metrics`` and ``/api/v1/units`` count.
+
+    Each task with an overdue alert once, however many rules say so; each of
+    the unit's own missed deadlines (a roster deadline) once, under the kind
+    ``kind_of_rule`` gives its rule (``RulePack.selected_kind``). Costs O(the unit's alerts).
+    """
+    counts: Counter[str] = Counter()
+    tasks = {Subject.parse(alert.subject).name for alert in state.alerts.values() if is_overdue(alert)}
+    for task_id in tasks:
+        task = state.tasks.get(task_id)
+        if task is not None:
+            counts[task.kind] += 1
+    for alert in state.alerts.values():
+        if is_unit_overdue(alert):
+            counts[kind_of_rule(alert.rule_id)] += 1
+    return counts
 
 
 # --- evaluation of one rule for one subject -------------------------------------------------------

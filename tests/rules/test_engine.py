@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from events.models import TaskStatus
-from rules.engine import Outcome, advance, apply_event, catch_up_instant, restate
+from rules.engine import Outcome, advance, apply_event, catch_up_instant, overdue_by_kind, restate, seed
 from rules.language import RulePack
 from rules.state import SEEN_KEPT, fingerprint, seen_keys
 from tests.conftest import vn
@@ -220,3 +220,26 @@ def test_a_backlog_event_is_judged_at_its_own_time_within_what_the_unit_knows_an
     other = apply_event(rules, None, task(vn(2024, 7, 10), unit="VN-22"), vn(2024, 7, 10)).state
     other.pack_version = "an older pack"
     assert catch_up_instant(rules, other, task(vn(2024, 7, 12), unit="VN-22"), now) == now  # judged under another
+
+
+def test_a_task_two_rules_call_overdue_counts_once_and_a_missed_unit_deadline_under_its_kind(tmp_path: Path) -> None:
+    (tmp_path / "units.yaml").write_text("roster: r\nunits:\n  - {id: VN-40, name: Bình Thuận}\n", encoding="utf-8")
+    rules = pack(
+        tmp_path,
+        DEADLINE_RULES
+        + """
+      - id: task-overdue-escalated
+        kind: deadline
+        select: {kind: task}
+        due_from: deadline
+      - id: plan
+        kind: deadline
+        select: {kind: inspection_plan}
+        roster: units.yaml
+        due: "2024-07-20T00:00:00+07:00"
+""",
+    )
+    state = seed(rules, "VN-40", vn(2024, 7, 25)).state
+    state = apply_event(rules, state, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    assert sum(1 for alert in state.alerts.values() if alert.stage == "overdue") == 3  # two on the task, the plan
+    assert overdue_by_kind(state, rules.selected_kind) == {"task": 1, "inspection_plan": 1}

@@ -24,7 +24,7 @@ from monitor.http.download import attachment, unit_id_problem
 from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
-from monitor.kafka.records import partition_for
+from monitor.kafka.records import unit_partition as partition_of
 from monitor.spreadsheet import csv_bytes
 from monitor.state.history import stage_began
 from monitor.state.packs import AppliedPack
@@ -450,7 +450,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
 
 def unit_partition(worker: WorkerView, unit_id: str) -> int:
     """The partition that holds a unit's state."""
-    return partition_for(unit_id.encode("utf-8"), worker.settings.partitions)
+    return partition_of(unit_id, worker.settings.partitions)
 
 
 def unit_summaries(worker: WorkerView, partitions: set[int]) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from aiokafka.partitioner import murmur2
@@ -9,7 +10,15 @@ from aiokafka.partitioner import murmur2
 from events.codec import MAX_REASON_CHARS
 from events.text import escape
 
-__all__ = ["RECORD_OVERHEAD", "DeadLetter", "InboundRecord", "dead_letter", "dead_letter_headers", "partition_for"]
+__all__ = [
+    "RECORD_OVERHEAD",
+    "DeadLetter",
+    "InboundRecord",
+    "dead_letter",
+    "dead_letter_headers",
+    "partition_for",
+    "unit_partition",
+]
 
 #: Bytes a produce request or a fetch needs beyond one record's key, value and headers (batch and record
 #: framing, varints): the producer's request limit and the consumer's fetch size are the record limit plus this.
@@ -32,6 +41,15 @@ class InboundRecord:
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default (murmur2) partitioner gives ``key``."""
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@functools.lru_cache(maxsize=4096)
+def unit_partition(unit_id: str, partitions: int) -> int:
+    """The partition of a unit's events and state: its id as the record key.
+
+    Remembered: a worker meets the same units over and over.
+    """
+    return partition_for(unit_id.encode("utf-8"), partitions)
 
 
 def dead_letter_headers(record: InboundRecord, reason: str) -> list[tuple[str, bytes]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,7 +29,7 @@ from datetime import datetime, timedelta
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
 from monitor.exceptions import Fenced, StoreUnavailable
-from monitor.kafka.records import InboundRecord, partition_for
+from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
@@ -47,12 +46,6 @@ __all__ = ["Processor", "unpublished"]
 log = logging.getLogger(__name__)
 
 _RETRY = (0.1, 5.0)  # first and longest wait between attempts to make state durable, seconds
-
-
-@functools.lru_cache(maxsize=4096)
-def _partition_of(unit_id: str, partitions: int) -> int:
-    """The partition of a unit's events (murmur2 of its id, remembered: a worker sees the same units over and over)."""
-    return partition_for(unit_id.encode("utf-8"), partitions)
 
 
 def unpublished(transitions: list[AlertTransition], last: AlertTransition | None) -> list[AlertTransition]:
@@ -158,7 +151,7 @@ class Processor:
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
         over_cap: list[tuple[Event, str, str]] = []  # events that would take their unit over a cap: (event, cap, why)
         for event in decoded.events:
-            if _partition_of(event.unit_id, partitions) != record.partition:
+            if unit_partition(event.unit_id, partitions) != record.partition:
                 # Not in its unit's partition (no key, or another partitioner): send it there.
                 await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), encode_event(event))
                 continue
@@ -353,7 +346,7 @@ class Processor:
         missing = {p for p in owned if not self._store.is_loaded(p)}
         if missing:
             started = time.monotonic()
-            items = self._store.load(missing, lambda unit: partition_for(unit.encode("utf-8"), partitions))
+            items = self._store.load(missing, lambda unit: unit_partition(unit, partitions))
             self._metrics.items_loaded.inc(items)
             self._metrics.load_seconds.set(time.monotonic() - started)
 
@@ -372,7 +365,7 @@ class Processor:
         if cached is None:
             by_partition: dict[int, list[str]] = {}
             for unit in sorted(self._pack.rostered_units):
-                by_partition.setdefault(partition_for(unit.encode("utf-8"), partitions), []).append(unit)
+                by_partition.setdefault(unit_partition(unit, partitions), []).append(unit)
             cached = {p: tuple(units) for p, units in by_partition.items()}
             self._rostered_by_count[partitions] = cached
         return cached

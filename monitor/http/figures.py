@@ -243,13 +243,9 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
     rows = []
     for name in sorted(set(state.indicators) | expected):
         report = state.indicators.get(name)
-        fields = report.fields(state.unit_id) if report is not None else {"indicator": name, "unit_id": state.unit_id}
-        labels = report.labels if report is not None else {}
         for compiled in pack.indicator_rules_for(name):
             rule = compiled.rule
-            if not isinstance(rule, ThresholdRule) or not compiled.covers(state.unit_id):
-                continue
-            if not rule.selects(fields, labels):
+            if not isinstance(rule, ThresholdRule) or not compiled.judges_indicator(state.unit_id, name, report):
                 continue
             target, resolve = rule.lines_at(now)
             value = report.value if report is not None else None

@@ -361,14 +361,13 @@ def _assess_indicator(compiled: CompiledRule, state: UnitState, name: str, now: 
             return _NOTHING
         return evaluate_staleness(rule, None, now), next_staleness_change(rule, None, now)
     report = state.indicators.get(name)
-    fields = report.fields(unit) if report is not None else {"indicator": name, "unit_id": unit}
-    if not rule.selects(fields, report.labels if report is not None else {}):
+    if not compiled.judges_indicator(unit, name, report):
         return _NOTHING
     if isinstance(rule, ThresholdRule):
-        if report is None or not rule.applies_to(name):
+        if report is None:
             return _NOTHING
         return evaluate_threshold(rule, report, firing, now), next_target_change(rule, now)
-    if isinstance(rule, StalenessRule) and rule.indicator in ("*", name):
+    if isinstance(rule, StalenessRule):
         last = report.occurred_at if report is not None else None
         return evaluate_staleness(rule, last, now), next_staleness_change(rule, last, now)
     return _NOTHING

@@ -20,6 +20,7 @@ from rules.language.deadline import DeadlineRule
 from rules.language.roster import Roster
 from rules.language.staleness import StalenessRule
 from rules.language.threshold import ThresholdRule
+from rules.state import IndicatorState
 
 __all__ = ["AnyRule", "CompiledRule", "IndicatorBounds", "Rule", "RuleFile", "RuleGroup", "RulePack"]
 
@@ -122,6 +123,20 @@ class CompiledRule:
     def covers(self, unit_id: str) -> bool:
         """Whether the rule applies to ``unit_id`` (any unit, unless it has a roster)."""
         return self.roster is None or unit_id in self.roster
+
+    def judges_indicator(self, unit_id: str, name: str, report: IndicatorState | None) -> bool:
+        """Whether the rule judges indicator ``name`` of ``unit_id``.
+
+        The one question the engine, the review report and the console ask of
+        an indicator rule. It covers the unit, watches the indicator (or every one: ``*``) and
+        selects the latest ``report``'s fields and labels (the indicator's name
+        and the unit's id when no report came yet).
+        """
+        if not self.covers(unit_id) or getattr(self.rule, "indicator", None) not in ("*", name):
+            return False
+        if report is None:
+            return self.rule.selects({"indicator": name, "unit_id": unit_id}, {})
+        return self.rule.selects(report.fields(unit_id), report.labels)
 
 
 @dataclass(frozen=True)

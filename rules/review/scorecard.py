@@ -214,8 +214,7 @@ def _indicators(pack: RulePack, state: UnitState, start: datetime, until: dateti
         names = [rule.indicator] if rule.indicator != "*" else sorted(state.indicators)
         for name in names:
             report = state.indicators.get(name)
-            fields = report.fields(unit) if report is not None else {"indicator": name, "unit_id": unit}
-            if not rule.selects(fields, report.labels if report is not None else {}):
+            if not compiled.judges_indicator(unit, name, report):
                 continue
             target, _ = rule.lines_at(until)
             direction = "below" if rule.below is not None else "above"

@@ -18,13 +18,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.cli.common import existing_files, settings_from
 from monitor.cli.replay import first_pack, read_events, rules_of
 from monitor.cli.terminal import printable
+from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
 from rules.review import PERIOD_FORMS, Period, parse_period, warned_deadlines
@@ -99,7 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise MonitorError("--rules and --packs go with --events (a worker reports under the rules it evaluates)")
     if args.events and args.worker:
         raise MonitorError("--events and --worker cannot be used together: report from a recording, or from a worker")
-    body = _offline(args, period, datetime.now(UTC)) if args.events else _from_worker(args, period)
+    body = _offline(args, period, utc_now()) if args.events else _from_worker(args, period)
     if args.out:
         try:
             Path(args.out).write_bytes(body)

@@ -21,10 +21,10 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from monitor.cli.common import ExitCode, existing_files, settings_from
+from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
@@ -201,7 +201,7 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
         pack = checked_pack([directory])  # it loads, and its own rule tests pass
         files = pack_files(directory)
         record = PublishedPack.of(
-            pack, files, applied_at=datetime.now(UTC), applied_by=args.by or _applier(), message=args.message or ""
+            pack, files, applied_at=utc_now(), applied_by=args.by or _applier(), message=args.message or ""
         )
         record.load()  # as every worker will load it: from the record's files alone
     except RuleFileError as exc:

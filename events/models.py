@@ -18,7 +18,6 @@ from events.text import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS, SEPARATOR
 __all__ = [
     "EARLIEST",
     "LATEST",
-    "TERMINAL_STATUSES",
     "Event",
     "EventKind",
     "IndicatorEvent",
@@ -59,10 +58,6 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
     ONGOING = "ongoing"  # "performed regularly": recurring, no end date
     CANCELLED = "cancelled"
-
-
-#: Statuses after which a task no longer waits for anything.
-TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED})
 
 
 class EventKind(StrEnum):

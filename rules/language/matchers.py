@@ -22,7 +22,6 @@ from rules.language.patterns import Pattern, compile_pattern
 __all__ = ["Matcher", "Selector", "selects"]
 
 Op = Literal["=", "!=", "=~", "in"]
-_OPS: tuple[Op, ...] = ("=", "!=", "=~", "in")
 
 
 @dataclass(frozen=True, slots=True)

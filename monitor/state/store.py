@@ -205,7 +205,7 @@ class UnitStore(Protocol):
     def units(self, partition: int) -> list[str]:
         """The units of a loaded partition."""
 
-    def commit(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
+    def stage_state(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
         """Stage the changed parts of the unit's state (in the current record's partition)."""
 
     def stage_transitions(self, unit_id: str, transitions: Iterable[AlertTransition], partition: int) -> None:
@@ -325,7 +325,7 @@ class ItemStore:
         staged.pop(key, None)
         staged[key] = value
 
-    def commit(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
+    def stage_state(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
         """Stage the changed parts of the unit's state and keep it as the working copy."""
         for key, value in encode_changes(state, changed):
             self._stage(partition, key, value)

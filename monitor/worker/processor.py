@@ -179,7 +179,7 @@ class Processor:
                 transitions.extend(result.transitions)
                 changed[event.unit_id] = (result.state, parts, transitions)
         for state, parts, transitions in changed.values():
-            self._store.commit(state, parts, record.partition)
+            self._store.stage_state(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)
         await self._flush_if_full()
         counted: dict[Outcome, int] = {}
@@ -401,5 +401,5 @@ class Processor:
 
     def _stage(self, result: Result, partition: int) -> None:
         if result.changed:
-            self._store.commit(result.state, result.changed, partition)
+            self._store.stage_state(result.state, result.changed, partition)
         self._store.stage_transitions(result.state.unit_id, result.transitions, partition)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -108,11 +108,11 @@ class Result:
 def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
     """Fold one event into a unit's state and evaluate the rules about what it changed.
 
-    The engine takes ownership of ``state``: its maps (tasks, indicators,
-    alerts, pending, wake-ups) are updated in place, because copying a unit
-    with a hundred thousand tracked items on every event would cost more than
-    everything else together. Use the returned state; the one passed in must
-    not be used again (a duplicate or stale event returns it unchanged).
+    ``state`` is updated in place (its tasks, indicators, alerts, pending
+    breaches, wake-ups and newest event time), because copying a unit with a
+    hundred thousand tracked items on every event would cost more than
+    everything else together; the result holds the same object (a new one
+    for a unit never seen before). A duplicate or stale event changes nothing.
 
     An event whose (source, event_id) is among the latest few that updated
     its task or indicator is a duplicate; one older than what the state holds
@@ -152,14 +152,15 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
             current.set_wakeup(NO_INDICATOR, min(current.wakeups.get(NO_INDICATOR, math.inf), now.timestamp()))
             changed.add(Change.subject(NO_INDICATOR))
     last = current.last_event_at
-    updated = current if last is not None and last >= event.occurred_at else _with_last_event(current, event)
+    if last is None or last < event.occurred_at:
+        _note_last_event(current, event)
     if current.pack_version != pack.version:
-        subjects = sorted({*subjects, *_every_subject(pack, updated)})
+        subjects = sorted({*subjects, *_every_subject(pack, current)})
         reassigned = True
     # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
     unit_due = now.timestamp() if pack.unit_rules else None
     return _reconcile(
-        pack, updated, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
+        pack, current, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
     )
 
 
@@ -222,10 +223,9 @@ def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome 
     return None
 
 
-def _with_last_event(state: UnitState, event: Event) -> UnitState:
-    # In place, like the maps (see ``apply_event``): a copy of the unit per event cost more than the rest of it.
+def _note_last_event(state: UnitState, event: Event) -> None:
+    """The unit's newest event is ``event`` (in place, like the maps: see ``apply_event``)."""
     state.last_event_at = event.occurred_at
-    return state
 
 
 def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
@@ -387,12 +387,13 @@ def _identity(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> dict
 
 
 class _Draft:
-    """A unit state being reconciled: changes go to its maps in place and are noted in ``changed``."""
+    """A unit state being reconciled: changes go to its maps in place, each noted in ``changed``.
+
+    ``changed`` is what the store writes; the transitions made are gathered in ``transitions``.
+    """
 
     def __init__(self, state: UnitState, changed: set[Change]) -> None:
         self.state = state
-        self.alerts: Mapping[str, AlertState] = state.alerts
-        self.pending: Mapping[str, datetime] = state.pending
         self.transitions: list[AlertTransition] = []
         self.changed = changed
 
@@ -477,7 +478,7 @@ def _settle(
     state = draft.state
     identity = _identity(compiled, state.unit_id, subject)
     fp = fingerprint(identity)
-    existing = draft.alerts.get(fp)
+    existing = draft.state.alerts.get(fp)
     condition, change = _assess(compiled, state, subject, now, firing=existing is not None)
     rule = compiled.rule
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
@@ -514,7 +515,7 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
     if condition is None:
         draft.put_pending(fp, None)
         return None
-    since = draft.pending.get(fp, condition.since)
+    since = draft.state.pending.get(fp, condition.since)
     if condition.since - since < rule.for_:
         draft.put_pending(fp, since)
         return None
@@ -658,7 +659,7 @@ def _resolved(
 
 def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
     """Alerts of a rule that left the pack resolve instead of firing forever."""
-    for fp, alert in list(draft.alerts.items()):
+    for fp, alert in list(draft.state.alerts.items()):
         if alert.subject != subject or alert.rule_id != rule_id:
             continue
         draft.put_alert(fp, None)

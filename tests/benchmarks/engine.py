@@ -175,7 +175,7 @@ def main() -> None:
     partitions = 8
     store = ItemStore(DictItemLog())
     for unit, state in states.items():
-        store.commit(state, (), partition_for(unit.encode(), partitions))
+        store.stage_state(state, (), partition_for(unit.encode(), partitions))
     processor = Processor(pack, store, _NullOutbox(), Metrics(CollectorRegistry(), "bench"), Topics(), 1 << 20)
     quiet = datetime.fromtimestamp(min(w for s in states.values() if (w := s.next_wakeup)), tz=UTC) - timedelta(
         seconds=1

@@ -22,7 +22,7 @@ async def test_what_an_evaluation_changed_is_written_item_by_item_and_read_back(
     assert Change.subject("task:T-1") in result.changed and Change.unit() in result.changed
     table: dict[bytes, bytes] = {}
     store = ItemStore(DictItemLog(table))
-    store.commit(result.state, result.changed, 0)
+    store.stage_state(result.state, result.changed, 0)
     await store.flush()
     (alert,) = result.state.alerts
     assert sorted(table) == sorted([b"VN-40\x1f", b"VN-40\x1fstask:T-1", f"VN-40\x1fa{alert}".encode()])
@@ -36,11 +36,11 @@ async def test_a_resolved_alert_is_deleted_from_the_table(tmp_path: Path) -> Non
     table: dict[bytes, bytes] = {}
     store = ItemStore(DictItemLog(table))
     fired = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="a"), vn(2024, 7, 25))
-    store.commit(fired.state, fired.changed, 0)
+    store.stage_state(fired.state, fired.changed, 0)
     await store.flush()
     done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
     resolved = apply_event(rules, fired.state, done, vn(2024, 7, 26))
-    store.commit(resolved.state, resolved.changed, 0)
+    store.stage_state(resolved.state, resolved.changed, 0)
     await store.flush()
     assert not [key for key in table if b"\x1fa" in key]
     assert store.get("VN-40") is resolved.state and store.units(0) == ["VN-40"]
@@ -63,13 +63,13 @@ async def test_a_flush_cancelled_on_its_way_keeps_every_write_staged(tmp_path: P
     log = _StalledLog()
     store = ItemStore(log)
     first = apply_event(rules, None, task(vn(2024, 7, 19), deadline=vn(2024, 7, 30), event_id="a"), vn(2024, 7, 19))
-    store.commit(first.state, first.changed, 0)
+    store.stage_state(first.state, first.changed, 0)
     staged = store.staged()
     flushing = asyncio.create_task(store.flush())
     await asyncio.sleep(0)  # the batch is on its way
     done = task(vn(2024, 7, 20), status="completed", deadline=vn(2024, 7, 30), event_id="b")
     later = apply_event(rules, first.state, done, vn(2024, 7, 20))
-    store.commit(later.state, later.changed, 0)  # staged while the flush waits
+    store.stage_state(later.state, later.changed, 0)  # staged while the flush waits
     flushing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await flushing
@@ -102,7 +102,7 @@ async def test_tasks_read_back_equal_what_was_written_and_share_what_they_can(tm
     for n in range(3):
         event = task(vn(2024, 7, 19), task_id=f"T-{n}", kind="dossier", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
         state = apply_event(rules, state, event, vn(2024, 7, 19)).state
-        store.commit(state, {Change.subject(f"task:T-{n}")}, 0)
+        store.stage_state(state, {Change.subject(f"task:T-{n}")}, 0)
     await store.flush()
     assert state is not None
     items = [(key.decode().partition("\x1f")[2], value) for key, value in table.items()]

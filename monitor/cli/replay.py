@@ -45,7 +45,16 @@ from rules.loading import BUNDLED_PACK, PackTimeline, PublishedPack, load_pack
 from rules.review import Bound, bound_instant
 from rules.simulation import TimedTransition, simulate
 
-__all__ = ["ReplayResult", "first_pack", "read_events", "read_packs", "register", "replay", "rules_of", "window"]
+__all__ = [
+    "ReplayResult",
+    "first_pack",
+    "read_events",
+    "read_pack_file",
+    "register",
+    "replay_files",
+    "rules_of",
+    "window",
+]
 
 
 @dataclass
@@ -66,7 +75,7 @@ class ReplayResult:
         return [(at, t) for at, t in self.transitions if t.unit_id in self.units]
 
 
-def replay(
+def replay_files(
     paths: Sequence[Path],
     pack: RulePack | PackTimeline,
     *,
@@ -98,7 +107,7 @@ def read_events(paths: Sequence[Path], kind: EventKind | None = None) -> tuple[l
     return events, bad
 
 
-def read_packs(path: Path) -> PackTimeline:
+def read_pack_file(path: Path) -> PackTimeline:
     """The packs of a JSON-lines file of published pack records, each loaded, in force from its ``applied_at``.
 
     Raises:
@@ -157,7 +166,7 @@ def rules_of(args: argparse.Namespace) -> RulePack | PackTimeline:
     if not args.packs:
         return load_pack(args.rules or [BUNDLED_PACK])
     [packs] = existing_files([args.packs])
-    timeline = read_packs(packs)
+    timeline = read_pack_file(packs)
     print(printable(_timeline_line(packs, timeline)), file=sys.stderr)
     return timeline
 
@@ -183,7 +192,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     pack = rules_of(args)
     paths = existing_files(args.files)
     start, until = window(pack, args.start, args.until)
-    result = replay(paths, pack, start=start, until=until)
+    result = replay_files(paths, pack, start=start, until=until)
     for bad in result.bad_rows[:50]:
         print(printable(f"skipped {bad}"), file=sys.stderr)
     tz = first_pack(pack).tz  # every line in one zone, that of the pack (the first one of a timeline)

@@ -135,7 +135,7 @@ async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
 
 
 @blueprint.route("/reports", name="reports")
-class Reports(web.View):
+class ReportsView(web.View):
     """The review report of a period: every unit's scorecard, ranked (HTML, CSV or JSON)."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -161,7 +161,7 @@ class Reports(web.View):
 
 
 @blueprint.route("/api/v1/internal/scorecards", name="internal-scorecards")
-class LocalScorecards(web.View):
+class LocalScorecardsView(web.View):
     """The scorecards of the units of some partitions of this worker (asked by a worker making a report)."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -170,7 +170,7 @@ class LocalScorecards(web.View):
 
 
 @blueprint.route("/", name="feed")
-class FeedPage(web.View):
+class FeedPageView(web.View):
     """The live alert feed page."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -178,7 +178,7 @@ class FeedPage(web.View):
 
 
 @blueprint.route("/static/{name}", name="asset")
-class Asset(web.View):
+class AssetView(web.View):
     """The feed page's script and style sheet."""
 
     async def get(self, request: web.Request, name: str) -> web.Response:
@@ -186,7 +186,7 @@ class Asset(web.View):
 
 
 @blueprint.route("/api/v1/alerts", name="alerts")
-class Alerts(web.View):
+class AlertsView(web.View):
     """Alerts, filtered."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -194,7 +194,7 @@ class Alerts(web.View):
 
 
 @blueprint.route("/api/v1/alerts/history", name="alerts-history")
-class AlertHistory(web.View):
+class AlertHistoryView(web.View):
     """Each alert's firing intervals, stage changes and resolution (read off the event loop)."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -202,7 +202,7 @@ class AlertHistory(web.View):
 
 
 @blueprint.route("/api/v1/alerts/stream", name="alerts-stream")
-class AlertStream(web.View):
+class AlertStreamView(web.View):
     """Server-sent events: every transition as it is written."""
 
     async def get(self, request: web.Request) -> Any:
@@ -237,7 +237,7 @@ class AlertStream(web.View):
 
 
 @blueprint.route("/api/v1/units", name="units")
-class Units(web.View):
+class UnitsView(web.View):
     """A summary of every unit, from every worker."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -248,7 +248,7 @@ class Units(web.View):
 
 
 @blueprint.route("/api/v1/internal/units", name="internal-units")
-class LocalUnits(web.View):
+class LocalUnitsView(web.View):
     """The summaries of the units of some partitions of this worker (asked by the other workers)."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -257,7 +257,7 @@ class LocalUnits(web.View):
 
 
 @blueprint.route("/api/v1/units/{unit_id}", name="unit")
-class Unit(web.View):
+class UnitView(web.View):
     """One unit in full: summary, overdue list, indicators against targets (the console's unit view)."""
 
     async def get(self, request: web.Request, unit_id: str) -> web.Response:
@@ -265,7 +265,7 @@ class Unit(web.View):
 
 
 @blueprint.route("/api/v1/rosters", name="rosters")
-class Rosters(web.View):
+class RostersView(web.View):
     """The rosters the rules name, with their units in order."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -273,7 +273,7 @@ class Rosters(web.View):
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")
-class Overdue(web.View):
+class OverdueView(web.View):
     """One unit's overdue list."""
 
     async def get(self, request: web.Request, unit_id: str) -> web.Response:
@@ -281,7 +281,7 @@ class Overdue(web.View):
 
 
 @blueprint.route("/api/v1/events", name="events")
-class Events(web.View):
+class EventsView(web.View):
     """HTTP ingestion."""
 
     async def post(self, request: web.Request) -> web.Response:
@@ -290,7 +290,7 @@ class Events(web.View):
 
 
 @blueprint.route("/api/v1/rules", name="rules")
-class Rules(web.View):
+class RulesView(web.View):
     """The loaded rules."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -298,7 +298,7 @@ class Rules(web.View):
 
 
 @blueprint.route("/api/v1/rules/history", name="rules-history")
-class RulesHistory(web.View):
+class RulesHistoryView(web.View):
     """The rule packs this worker has known, with their diffs."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -306,7 +306,7 @@ class RulesHistory(web.View):
 
 
 @blueprint.route("/metrics", name="metrics")
-class Metrics(web.View):
+class MetricsView(web.View):
     """Prometheus metrics."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -314,7 +314,7 @@ class Metrics(web.View):
 
 
 @blueprint.route("/healthz", name="healthz")
-class Healthz(web.View):
+class HealthzView(web.View):
     """Liveness."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -322,7 +322,7 @@ class Healthz(web.View):
 
 
 @blueprint.route("/readyz", name="readyz")
-class Readyz(web.View):
+class ReadyzView(web.View):
     """Readiness."""
 
     async def get(self, request: web.Request) -> web.Response:

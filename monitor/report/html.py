@@ -12,7 +12,7 @@ from html import escape
 
 from monitor.report.model import SCORE_FORMULA, Report
 from monitor.version import VERSION
-from rules.review import Deadline, IndicatorStanding, Outcome, UnitScorecard
+from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard
 from rules.vietnamese import date_text, datetime_text, day_text, number_text, percent_text
 
 __all__ = ["CONTENT_SECURITY_POLICY", "report_html"]
@@ -110,7 +110,7 @@ def _ranking_chart(report: Report) -> str:
 
 def _overdue_chart(report: Report) -> str:
     counts = sorted(
-        ((c.name, c.count(Outcome.OVERDUE)) for c in report.cards if c.count(Outcome.OVERDUE)),
+        ((c.name, c.count(DeadlineOutcome.OVERDUE)) for c in report.cards if c.count(DeadlineOutcome.OVERDUE)),
         key=lambda r: (-r[1], r[0]),
     )
     if not counts:
@@ -155,9 +155,9 @@ def _summary(report: Report) -> str:
     figures = [
         ("Điểm đúng hạn toàn quốc", _pct(report.score)),
         ("Hạn đến trong kỳ", number_text(sum(c.judged for c in report.cards), 0)),
-        ("Hoàn thành đúng hạn", number_text(report.total(Outcome.ON_TIME), 0)),
-        ("Hoàn thành trễ hạn", number_text(report.total(Outcome.LATE), 0)),
-        ("Còn quá hạn cuối kỳ", number_text(report.total(Outcome.OVERDUE), 0)),
+        ("Hoàn thành đúng hạn", number_text(report.total(DeadlineOutcome.ON_TIME), 0)),
+        ("Hoàn thành trễ hạn", number_text(report.total(DeadlineOutcome.LATE), 0)),
+        ("Còn quá hạn cuối kỳ", number_text(report.total(DeadlineOutcome.OVERDUE), 0)),
         ("Đơn vị chưa từng báo cáo", number_text(len(report.never_reported), 0)),
     ]
     cells = "".join(f'<div class="figure">{escape(label)}<strong>{value}</strong></div>' for label, value in figures)
@@ -170,8 +170,8 @@ def _ranking_table(report: Report) -> str:
         median, worst = card.lateness
         rows.append(
             f'<tr><td class="n">{place}</td><td>{escape(card.name)} <small>{escape(card.unit_id)}</small></td>'
-            f'<td class="n">{_pct(card.score)}</td><td class="n">{card.count(Outcome.ON_TIME)}</td>'
-            f'<td class="n">{card.count(Outcome.LATE)}</td><td class="n">{card.count(Outcome.OVERDUE)}</td>'
+            f'<td class="n">{_pct(card.score)}</td><td class="n">{card.count(DeadlineOutcome.ON_TIME)}</td>'
+            f'<td class="n">{card.count(DeadlineOutcome.LATE)}</td><td class="n">{card.count(DeadlineOutcome.OVERDUE)}</td>'
             f'<td class="n">{_num(median)}</td><td class="n">{_num(worst, 0)}</td></tr>'
         )
     head = (
@@ -195,8 +195,8 @@ def _deadline_rows(report: Report, deadlines: Sequence[Deadline], days_word: str
 
 def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str:
     median, worst = card.lateness
-    overdue = [d for d in card.deadlines if d.outcome is Outcome.OVERDUE]
-    late = [d for d in card.deadlines if d.outcome is Outcome.LATE]
+    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
+    late = [d for d in card.deadlines if d.outcome is DeadlineOutcome.LATE]
     silent = (
         f"{number_text(card.days_silent, 0)} ngày (lần cuối {date_text(card.last_report, report.tz)})"
         if card.days_silent is not None and card.last_report is not None
@@ -207,12 +207,12 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str
         "<table>"
         f'<tr><th>Điểm đúng hạn</th><td class="n">{_pct(card.score)} ({rank_text})</td></tr>'
         f'<tr><th>Hạn đến trong kỳ</th><td class="n">{card.judged}</td></tr>'
-        f'<tr><th>Hoàn thành đúng hạn</th><td class="n">{card.count(Outcome.ON_TIME)}</td></tr>'
-        f'<tr><th>Hoàn thành trễ hạn (trung vị / nhiều nhất)</th><td class="n">{card.count(Outcome.LATE)}'
+        f'<tr><th>Hoàn thành đúng hạn</th><td class="n">{card.count(DeadlineOutcome.ON_TIME)}</td></tr>'
+        f'<tr><th>Hoàn thành trễ hạn (trung vị / nhiều nhất)</th><td class="n">{card.count(DeadlineOutcome.LATE)}'
         f" ({_num(median)} / {_num(worst, 0)} ngày)</td></tr>"
-        f'<tr><th>Còn quá hạn cuối kỳ</th><td class="n">{card.count(Outcome.OVERDUE)}</td></tr>'
-        f'<tr><th>Đã hủy / chưa đến hạn</th><td class="n">{card.count(Outcome.CANCELLED)} / '
-        f"{card.count(Outcome.NOT_YET_DUE)}</td></tr>"
+        f'<tr><th>Còn quá hạn cuối kỳ</th><td class="n">{card.count(DeadlineOutcome.OVERDUE)}</td></tr>'
+        f'<tr><th>Đã hủy / chưa đến hạn</th><td class="n">{card.count(DeadlineOutcome.CANCELLED)} / '
+        f"{card.count(DeadlineOutcome.NOT_YET_DUE)}</td></tr>"
         f'<tr><th>Cảnh báo sắp đến hạn: được xử lý / bị bỏ qua</th><td class="n">{card.warnings.heeded} / '
         f"{card.warnings.ignored}</td></tr>"
         f'<tr><th>Không báo cáo</th><td class="n">{escape(silent)}</td></tr>'

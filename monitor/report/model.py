@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack
-from rules.review import Outcome, Period, UnitScorecard, rank, scorecard
+from rules.review import DeadlineOutcome, Period, UnitScorecard, rank, scorecard
 from rules.state import UnitState
 
 __all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]
@@ -67,7 +67,7 @@ class Report:
         """Units that have never reported anything."""
         return [c for c in self.cards if not c.reported]
 
-    def total(self, outcome: Outcome) -> int:
+    def total(self, outcome: DeadlineOutcome) -> int:
         """Deadlines of every unit with ``outcome``."""
         return sum(c.count(outcome) for c in self.cards)
 
@@ -75,7 +75,7 @@ class Report:
     def score(self) -> float | None:
         """The national on-time score: every unit's deadlines together."""
         judged = sum(c.judged for c in self.cards)
-        return self.total(Outcome.ON_TIME) / judged if judged else None
+        return self.total(DeadlineOutcome.ON_TIME) / judged if judged else None
 
 
 def build_report(
@@ -110,7 +110,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
     median, worst = card.lateness
-    overdue = [d for d in card.deadlines if d.outcome is Outcome.OVERDUE]
+    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
     return {
         "unit_id": card.unit_id,
         "name": card.name,
@@ -120,15 +120,15 @@ def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
         "last_report": _iso(card.last_report),
         "days_silent": card.days_silent,
         "deadlines": {
-            "due": len(card.deadlines) - card.count(Outcome.NOT_YET_DUE),
-            "on_time": card.count(Outcome.ON_TIME),
-            "late": card.count(Outcome.LATE),
+            "due": len(card.deadlines) - card.count(DeadlineOutcome.NOT_YET_DUE),
+            "on_time": card.count(DeadlineOutcome.ON_TIME),
+            "late": card.count(DeadlineOutcome.LATE),
             "late_median_days": median,
             "late_worst_days": worst,
-            "overdue": card.count(Outcome.OVERDUE),
+            "overdue": card.count(DeadlineOutcome.OVERDUE),
             "overdue_oldest_days": max((d.days_late or 0 for d in overdue), default=None),
-            "cancelled": card.count(Outcome.CANCELLED),
-            "not_yet_due": card.count(Outcome.NOT_YET_DUE),
+            "cancelled": card.count(DeadlineOutcome.CANCELLED),
+            "not_yet_due": card.count(DeadlineOutcome.NOT_YET_DUE),
         },
         "warnings": {"heeded": card.warnings.heeded, "ignored": card.warnings.ignored, "open": card.warnings.open},
         "items": [
@@ -177,11 +177,11 @@ def report_json(report: Report) -> dict[str, Any]:
         "score_formula": SCORE_FORMULA_EN,
         "totals": {
             "units": len(report.cards),
-            "on_time": report.total(Outcome.ON_TIME),
-            "late": report.total(Outcome.LATE),
-            "overdue": report.total(Outcome.OVERDUE),
-            "cancelled": report.total(Outcome.CANCELLED),
-            "not_yet_due": report.total(Outcome.NOT_YET_DUE),
+            "on_time": report.total(DeadlineOutcome.ON_TIME),
+            "late": report.total(DeadlineOutcome.LATE),
+            "overdue": report.total(DeadlineOutcome.OVERDUE),
+            "cancelled": report.total(DeadlineOutcome.CANCELLED),
+            "not_yet_due": report.total(DeadlineOutcome.NOT_YET_DUE),
             "score": _round(report.score),
         },
         "ranking": [c.unit_id for c in report.ranking],

@@ -19,8 +19,8 @@ from rules.review.periods import (
 )
 from rules.review.scorecard import (
     Deadline,
+    DeadlineOutcome,
     IndicatorStanding,
-    Outcome,
     UnitScorecard,
     rank,
     scorecard,
@@ -32,8 +32,8 @@ __all__ = [
     "PERIOD_FORMS",
     "Bound",
     "Deadline",
+    "DeadlineOutcome",
     "IndicatorStanding",
-    "Outcome",
     "Period",
     "UnitScorecard",
     "bound_instant",

@@ -36,8 +36,8 @@ from rules.vietnamese import days_overdue
 
 __all__ = [
     "Deadline",
+    "DeadlineOutcome",
     "IndicatorStanding",
-    "Outcome",
     "UnitScorecard",
     "Warnings",
     "rank",
@@ -49,7 +49,7 @@ __all__ = [
 _JUST_BEFORE = timedelta(microseconds=1)  # the end of a period belongs to the next one
 
 
-class Outcome(StrEnum):
+class DeadlineOutcome(StrEnum):
     """How a deadline stood at the end of the period."""
 
     ON_TIME = "on_time"
@@ -67,7 +67,7 @@ class Deadline:
     task_id: str | None  # None for a roster deadline of the unit itself
     title: str
     due: datetime
-    outcome: Outcome
+    outcome: DeadlineOutcome
     kept_at: datetime | None = None  # when an expected status was reached (on time, late)
     days_late: int | None = None  # late: how late; overdue: how long overdue at the period's end
 
@@ -113,24 +113,26 @@ class UnitScorecard:
     days_silent: int | None = None  # whole days from it to the end of the period
     reported: bool = False  # whether the unit has ever reported anything
 
-    def count(self, outcome: Outcome) -> int:
+    def count(self, outcome: DeadlineOutcome) -> int:
         """Deadlines with ``outcome``."""
         return sum(d.outcome is outcome for d in self.deadlines)
 
     @property
     def judged(self) -> int:
         """Deadlines the score counts: on time, late or overdue."""
-        return self.count(Outcome.ON_TIME) + self.count(Outcome.LATE) + self.count(Outcome.OVERDUE)
+        return (
+            self.count(DeadlineOutcome.ON_TIME) + self.count(DeadlineOutcome.LATE) + self.count(DeadlineOutcome.OVERDUE)
+        )
 
     @property
     def score(self) -> float | None:
         """On time ÷ (on time + late + overdue); ``None`` with no deadline to judge."""
-        return self.count(Outcome.ON_TIME) / self.judged if self.judged else None
+        return self.count(DeadlineOutcome.ON_TIME) / self.judged if self.judged else None
 
     @property
     def lateness(self) -> tuple[float | None, int | None]:
         """Median and worst days late of the deadlines kept late."""
-        days = [d.days_late for d in self.deadlines if d.outcome is Outcome.LATE and d.days_late is not None]
+        days = [d.days_late for d in self.deadlines if d.outcome is DeadlineOutcome.LATE and d.days_late is not None]
         return (statistics.median(days), max(days)) if days else (None, None)
 
 
@@ -150,14 +152,16 @@ def _cancelled_by(task: TaskState, end: datetime) -> bool:
 
 def _judge(
     compiled: CompiledRule, due: datetime, kept: datetime | None, cancelled: bool, end: datetime
-) -> tuple[Outcome, int | None]:
+) -> tuple[DeadlineOutcome, int | None]:
     if cancelled and kept is None:
-        return Outcome.CANCELLED, None
+        return DeadlineOutcome.CANCELLED, None
     if kept is not None:
-        return (Outcome.ON_TIME, None) if kept < due else (Outcome.LATE, days_overdue(compiled, due, kept))
+        return (
+            (DeadlineOutcome.ON_TIME, None) if kept < due else (DeadlineOutcome.LATE, days_overdue(compiled, due, kept))
+        )
     if due >= end:
-        return Outcome.NOT_YET_DUE, None
-    return Outcome.OVERDUE, days_overdue(compiled, due, end)
+        return DeadlineOutcome.NOT_YET_DUE, None
+    return DeadlineOutcome.OVERDUE, days_overdue(compiled, due, end)
 
 
 def _task_deadlines(
@@ -247,9 +251,9 @@ def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str |
     """The warned deadlines of the period: heeded when then kept on time, ignored when kept late or missed."""
     outcomes = [d.outcome for d in deadlines if (d.rule_id, d.task_id) in warned]
     return Warnings(
-        heeded=outcomes.count(Outcome.ON_TIME),
-        ignored=outcomes.count(Outcome.LATE) + outcomes.count(Outcome.OVERDUE),
-        open=outcomes.count(Outcome.NOT_YET_DUE),
+        heeded=outcomes.count(DeadlineOutcome.ON_TIME),
+        ignored=outcomes.count(DeadlineOutcome.LATE) + outcomes.count(DeadlineOutcome.OVERDUE),
+        open=outcomes.count(DeadlineOutcome.NOT_YET_DUE),
     )
 
 
@@ -307,4 +311,7 @@ def scorecard(
 def rank(cards: Iterable[UnitScorecard]) -> list[UnitScorecard]:
     """Units with a score, best first: by score, then fewer overdue, then fewer late, then unit id."""
     scored = [c for c in cards if c.score is not None]
-    return sorted(scored, key=lambda c: (-(c.score or 0.0), c.count(Outcome.OVERDUE), c.count(Outcome.LATE), c.unit_id))
+    return sorted(
+        scored,
+        key=lambda c: (-(c.score or 0.0), c.count(DeadlineOutcome.OVERDUE), c.count(DeadlineOutcome.LATE), c.unit_id),
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.language import RulePack
-from rules.review import Outcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
+from rules.review import DeadlineOutcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
 from rules.simulation import Simulation
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
@@ -75,7 +75,7 @@ def _card(rules: RulePack, simulation: Simulation, unit: str, now: datetime = AF
     return scorecard(rules, unit, simulation.states.get(unit), warned_deadlines(mine), Q3, now)
 
 
-def _outcomes(card: UnitScorecard) -> dict[str, tuple[Outcome, int | None]]:
+def _outcomes(card: UnitScorecard) -> dict[str, tuple[DeadlineOutcome, int | None]]:
     return {d.task_id or d.rule_id: (d.outcome, d.days_late) for d in card.deadlines}
 
 
@@ -94,7 +94,10 @@ def test_a_completion_at_the_due_instant_is_late_as_the_alert_says_and_one_a_mom
     ]
     simulation = _run(rules, events, vn(2024, 10, 1))
     card = _card(rules, simulation, "VN-22")
-    assert _outcomes(card)["AT"] == (Outcome.LATE, 0) and _outcomes(card)["BEFORE"] == (Outcome.ON_TIME, None)
+    assert _outcomes(card)["AT"] == (DeadlineOutcome.LATE, 0) and _outcomes(card)["BEFORE"] == (
+        DeadlineOutcome.ON_TIME,
+        None,
+    )
     resolved = {
         t.labels["task_id"]: t.annotations["resolution"] for _, t in simulation.transitions if t.status == "resolved"
     }
@@ -118,7 +121,7 @@ def test_late_by_one_working_day_counts_working_days(rules: RulePack) -> None:
     card = _card(rules, simulation, "VN-40")
     (deadline,) = [d for d in card.deadlines if d.rule_id == "dossier-within"]
     (record,) = [t for _, t in simulation.transitions if t.status == "resolved" and t.rule_id == "dossier-within"]
-    assert deadline.outcome is Outcome.LATE and deadline.days_late == int(record.annotations["late_days"])
+    assert deadline.outcome is DeadlineOutcome.LATE and deadline.days_late == int(record.annotations["late_days"])
     assert deadline.days_late == 1
 
 
@@ -135,13 +138,13 @@ def test_a_cancelled_task_counts_in_no_score_and_an_open_one_is_overdue_at_the_e
     simulation = _run(rules, events, vn(2024, 10, 10))
     card = _card(rules, simulation, "VN-40")
     outcomes = _outcomes(card)
-    assert outcomes["GONE"] == (Outcome.CANCELLED, None)
+    assert outcomes["GONE"] == (DeadlineOutcome.CANCELLED, None)
     # Due at midnight starting 20/9, the quarter ends at midnight starting 1/10: 11 whole days.
-    assert outcomes["OPEN"] == (Outcome.OVERDUE, 11)
-    assert card.judged == 2 and card.count(Outcome.CANCELLED) == 1  # OPEN and the unit's inspection plan
+    assert outcomes["OPEN"] == (DeadlineOutcome.OVERDUE, 11)
+    assert card.judged == 2 and card.count(DeadlineOutcome.CANCELLED) == 1  # OPEN and the unit's inspection plan
     # Judged in the middle of the quarter, a deadline later in it is not yet due.
     early = _card(rules, simulation, "VN-40", now=vn(2024, 9, 1))
-    assert _outcomes(early)["OPEN"] == (Outcome.NOT_YET_DUE, None)
+    assert _outcomes(early)["OPEN"] == (DeadlineOutcome.NOT_YET_DUE, None)
 
 
 def test_a_rostered_unit_that_never_reported_misses_its_roster_deadline_and_an_unlisted_unit_has_none(
@@ -155,12 +158,12 @@ def test_a_rostered_unit_that_never_reported_misses_its_roster_deadline_and_an_u
     silent = _card(rules, simulation, "VN-01")
     assert silent.reported is False and silent.last_report is None and silent.days_silent is None
     assert [(d.rule_id, d.outcome, d.days_late) for d in silent.deadlines] == [
-        ("inspection-plan", Outcome.OVERDUE, 73)  # 20/7 to 1/10: 31 + 31 + 11 days
+        ("inspection-plan", DeadlineOutcome.OVERDUE, 73)  # 20/7 to 1/10: 31 + 31 + 11 days
     ]
     assert silent.score == 0.0
     # A unit on no roster (merged away, or never listed) is judged on its own tasks only.
     merged = _card(rules, simulation, "VN-93")
-    assert [(d.task_id, d.outcome) for d in merged.deadlines] == [("T-9", Outcome.ON_TIME)]
+    assert [(d.task_id, d.outcome) for d in merged.deadlines] == [("T-9", DeadlineOutcome.ON_TIME)]
     assert merged.score == 1.0 and merged.reported and merged.last_report == vn(2024, 7, 2)
     assert merged.days_silent == 91  # from its last report, 2/7 00:00, to the quarter's end, 1/10 00:00
 
@@ -180,18 +183,18 @@ def test_indicators_at_the_start_and_the_end_of_the_period_against_their_target(
 
 
 def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RulePack) -> None:
-    def card(unit: str, outcomes: list[Outcome]) -> UnitScorecard:
+    def card(unit: str, outcomes: list[DeadlineOutcome]) -> UnitScorecard:
         from rules.review import Deadline
 
         deadlines = tuple(Deadline("r", f"T{i}", "t", vn(2024, 8, 1), o) for i, o in enumerate(outcomes))
         return UnitScorecard(unit, unit, deadlines)
 
     cards = [
-        card("VN-01", [Outcome.ON_TIME, Outcome.OVERDUE]),
-        card("VN-02", [Outcome.ON_TIME, Outcome.LATE]),
-        card("VN-03", [Outcome.ON_TIME]),
-        card("VN-04", [Outcome.CANCELLED]),  # nothing to judge: not ranked
-        card("VN-05", [Outcome.ON_TIME, Outcome.LATE]),
+        card("VN-01", [DeadlineOutcome.ON_TIME, DeadlineOutcome.OVERDUE]),
+        card("VN-02", [DeadlineOutcome.ON_TIME, DeadlineOutcome.LATE]),
+        card("VN-03", [DeadlineOutcome.ON_TIME]),
+        card("VN-04", [DeadlineOutcome.CANCELLED]),  # nothing to judge: not ranked
+        card("VN-05", [DeadlineOutcome.ON_TIME, DeadlineOutcome.LATE]),
     ]
     assert [c.unit_id for c in rank(cards)] == ["VN-03", "VN-02", "VN-05", "VN-01"]
 
@@ -203,7 +206,7 @@ def test_a_completion_that_omits_the_deadline_title_and_kind_is_late_against_the
     started = TaskStatusEvent.model_validate(NV99_STARTED)
     done = TaskStatusEvent.model_validate(NV99_COMPLETED)
     simulation = _run(rules, [(started.occurred_at, started), (done.occurred_at, done)], vn(2024, 10, 1))
-    assert _outcomes(_card(rules, simulation, "VN-22"))["NV-99"] == (Outcome.LATE, 4)
+    assert _outcomes(_card(rules, simulation, "VN-22"))["NV-99"] == (DeadlineOutcome.LATE, 4)
     [resolved] = [t for _, t in simulation.transitions if t.status == "resolved" and t.labels.get("task_id") == "NV-99"]
     assert resolved.annotations["resolution"] == "completed_late" and resolved.annotations["late_days"] == "4"
     assert "Rà soát, cắt giảm thủ tục hành chính" in resolved.annotations["summary"]  # the title stayed

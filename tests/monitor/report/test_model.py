@@ -7,14 +7,14 @@ import io
 from pathlib import Path
 
 from monitor.report import Report, report_csv, report_json, report_of
-from rules.review import Deadline, IndicatorStanding, Outcome, UnitScorecard, parse_period
+from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard, parse_period
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack
 
 DUE = vn(2024, 8, 1)
 
 
-def _deadline(outcome: Outcome, days: int | None = None) -> Deadline:
+def _deadline(outcome: DeadlineOutcome, days: int | None = None) -> Deadline:
     return Deadline("task-overdue", f"T-{days}", "Rà soát", DUE, outcome, DUE, days)
 
 
@@ -22,10 +22,14 @@ def _report(tmp_path: Path) -> Report:
     ratio = IndicatorStanding("online-low", "online_dossier_ratio", 0.5, "below", 0.458, 0.6, DUE, True)
     cards = [  # in roster (unit id) order, which is not rank order
         UnitScorecard("VN-01", "Lai Châu"),  # nothing due: no rank
-        UnitScorecard("VN-02", "Lào Cai", (_deadline(Outcome.LATE, 8), _deadline(Outcome.LATE, 10)), reported=True),
-        UnitScorecard("VN-03", "Hà Giang", (_deadline(Outcome.ON_TIME),), (ratio,), reported=True),
-        UnitScorecard("VN-04", "Cao Bằng", (_deadline(Outcome.ON_TIME), _deadline(Outcome.LATE, 3)), reported=True),
-        UnitScorecard("VN-05", "Sơn La", (_deadline(Outcome.ON_TIME),), reported=True),  # ties VN-03
+        UnitScorecard(
+            "VN-02", "Lào Cai", (_deadline(DeadlineOutcome.LATE, 8), _deadline(DeadlineOutcome.LATE, 10)), reported=True
+        ),
+        UnitScorecard("VN-03", "Hà Giang", (_deadline(DeadlineOutcome.ON_TIME),), (ratio,), reported=True),
+        UnitScorecard(
+            "VN-04", "Cao Bằng", (_deadline(DeadlineOutcome.ON_TIME), _deadline(DeadlineOutcome.LATE, 3)), reported=True
+        ),
+        UnitScorecard("VN-05", "Sơn La", (_deadline(DeadlineOutcome.ON_TIME),), reported=True),  # ties VN-03
     ]
     return report_of(pack(tmp_path, DEADLINE_RULES), parse_period("2024-Q3"), cards, vn(2024, 10, 2))
 

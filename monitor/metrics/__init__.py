@@ -1,0 +1,28 @@
+"""Prometheus metrics, declared in one package, each taking a ``CollectorRegistry``.
+
+``instruments``: what the worker updates as it works (``Metrics``, ``DeliveryMetrics``);
+``collectors``: the gauges read from state at scrape time (``StateCollector``, ``OperatorCollector``).
+"""
+
+from monitor.metrics.collectors import (
+    OTHER_KINDS,
+    OTHER_UNITS,
+    ConsumerLag,
+    OperatorCollector,
+    RecoverySnapshot,
+    StateCollector,
+    state_families,
+)
+from monitor.metrics.instruments import DeliveryMetrics, Metrics
+
+__all__ = [
+    "OTHER_KINDS",
+    "OTHER_UNITS",
+    "ConsumerLag",
+    "DeliveryMetrics",
+    "Metrics",
+    "OperatorCollector",
+    "RecoverySnapshot",
+    "StateCollector",
+    "state_families",
+]

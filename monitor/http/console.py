@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from monitor.http.answers import Answer, json_answer
 from monitor.http.figures import indicator_rows, overdue_display, rosters_view
 from monitor.http.protocol import WorkerView
-from monitor.http.views import Answer, json_answer, known_unit, overdue_items, unit_summary
+from monitor.http.units import overdue_items, unit_summary
+from monitor.http.views import known_unit
 from rules.state import UnitState
 
 __all__ = ["rosters", "unit_detail", "unit_downloads"]

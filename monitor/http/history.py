@@ -13,18 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.http.answers import PAGE_DEFAULT, PAGE_MAX, Answer, json_answer, page_of, page_window, unavailable
 from monitor.http.download import attachment
 from monitor.http.protocol import WorkerView
-from monitor.http.views import (
-    PAGE_DEFAULT,
-    PAGE_MAX,
-    Answer,
-    alert_filter,
-    json_answer,
-    page_of,
-    page_window,
-    unavailable,
-)
+from monitor.http.views import alert_filter
 from monitor.spreadsheet import csv_bytes
 from monitor.state.history import Interval
 from rules.review import BOUND_FORMS, parse_instant

@@ -17,9 +17,10 @@ from typing import Any
 
 import msgspec
 
+from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
-from monitor.http.views import Answer, json_answer, unavailable, unit_partition
+from monitor.http.views import unit_partition
 from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
 from rules.review import PERIOD_FORMS, Period, UnitScorecard, parse_period, quarter_of, scorecard
 

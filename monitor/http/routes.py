@@ -17,9 +17,10 @@ from aiohttp import web as aio
 from faust import web
 
 from monitor.http import console, history, reports, views
+from monitor.http.answers import Answer, unavailable
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
-from monitor.http.views import Answer
+from monitor.http.shown import shown_alert
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -79,11 +80,11 @@ async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local
     forwarded = FORWARDED in request.headers
     where = route(partition, worker.partition_owners(), me, answers=worker.answers_for(partition), forwarded=forwarded)
     if isinstance(where, Unavailable):
-        return _send(view, views.unavailable(where.reason))
+        return _send(view, unavailable(where.reason))
     if isinstance(where, Ask):
         asked = await _peers(view).get(where.url, request.path_qs)  # type: ignore[attr-defined]
         if isinstance(asked, Unavailable):
-            return _send(view, views.unavailable(asked.reason))
+            return _send(view, unavailable(asked.reason))
         return _send(view, asked, answered_by=where.url)
     return _send(view, local(worker), answered_by=me)
 
@@ -103,10 +104,10 @@ async def _gather(
     me = worker.settings.peer_url
     plan = plan_gather(worker.partition_owners(), worker.settings.partitions, me)
     if isinstance(plan, Unavailable):
-        return views.unavailable(plan.reason)
+        return unavailable(plan.reason)
     unready = [p for p in plan.local if not worker.answers_for(p)]
     if unready:
-        return views.unavailable(f"this worker is reading the units of partition(s) {unready}")
+        return unavailable(f"this worker is reading the units of partition(s) {unready}")
     mine = local(set(plan.local))
     if isinstance(mine, Answer):
         return mine
@@ -115,9 +116,9 @@ async def _gather(
     asked = await asyncio.gather(*(peers.get(url, ask(",".join(map(str, p)))) for url, p in plan.remote.items()))
     for url, answer in zip(plan.remote, asked, strict=True):
         if isinstance(answer, Unavailable):
-            return views.unavailable(answer.reason)
+            return unavailable(answer.reason)
         if answer.status != 200:
-            return views.unavailable(f"the worker at {url} cannot answer for its units now")
+            return unavailable(f"the worker at {url} cannot answer for its units now")
         parts.append(read(answer.body))
     return parts
 
@@ -226,7 +227,7 @@ class AlertStreamView(web.View):
                     await response.write(b"event: reload\ndata: {}\n\n")
                     break
                 # The shape of /api/v1/alerts, display texts computed as it is sent.
-                body = json.dumps(views.shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
+                body = json.dumps(shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass

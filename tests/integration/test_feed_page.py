@@ -22,7 +22,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import demo_events
-from monitor.http.views import OVERDUE_COLUMNS
+from monitor.http.units import OVERDUE_COLUMNS
 from monitor.kafka.topics import Topics
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack

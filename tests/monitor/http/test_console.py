@@ -11,7 +11,8 @@ from typing import Any
 
 from events.models import TaskStatus
 from monitor.http.console import rosters, unit_detail
-from monitor.http.views import alerts, overdue, overdue_items
+from monitor.http.units import overdue_items
+from monitor.http.views import alerts, overdue
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack

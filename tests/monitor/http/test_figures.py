@@ -9,7 +9,7 @@ from pathlib import Path
 
 from events.models import TaskStatus
 from monitor.http.figures import alert_display, alert_row, indicator_rows, rosters_view, worst_severity
-from monitor.http.views import shown_alert
+from monitor.http.shown import shown_alert
 from monitor.spreadsheet import csv_bytes
 from rules.engine import apply_event, seed
 from rules.language import RulePack

@@ -8,18 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from events.models import TaskStatus
-from monitor.http.views import (
-    SORTS,
-    attention_order,
-    filter_alerts,
-    newest_order,
-    overdue_csv,
-    overdue_items,
-    rules,
-    shown_alert,
-    unit_order,
-    unit_summary,
-)
+from monitor.http.shown import SORTS, attention_order, filter_alerts, newest_order, shown_alert, unit_order
+from monitor.http.units import overdue_csv, overdue_items, unit_summary
+from monitor.http.views import rules
 from monitor.state.packs import PackLog
 from rules.engine import advance, apply_event, seed
 from rules.language import SEVERITIES, RulePack

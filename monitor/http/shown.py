@@ -1,0 +1,123 @@
+"""How the API shows an alert: its view, its display texts, and its place in each order a list can be sorted in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.http.figures import alert_display
+from monitor.state.history import stage_began
+from rules.language import SEVERITIES, STAGES, RulePack, urgency
+from rules.state import AlertFilter, AlertState, AlertTransition
+
+__all__ = [
+    "SORTS",
+    "SORT_TEXT",
+    "alert_view",
+    "attention_order",
+    "filter_alerts",
+    "newest_order",
+    "shown_alert",
+    "shown_view",
+    "unit_order",
+]
+
+
+def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str]) -> dict[str, Any]:
+    """An alert as the API and the feed page show it: a firing alert, or a transition record, with names."""
+    unit = alert.labels.get("unit_id", "")
+    named = {"unit_id": unit, "unit_name": unit_names.get(unit, unit)}
+    if isinstance(alert, AlertTransition):
+        return {**alert.model_dump(mode="json"), **named, "summary": alert.annotations.get("summary", "")}
+    return {
+        "fingerprint": alert.fingerprint,
+        "status": "firing",
+        "rule_id": alert.rule_id,
+        "stage": alert.stage,
+        "severity": alert.severity,
+        **named,
+        "labels": alert.labels,
+        "summary": alert.summary,
+        "starts_at": alert.starts_at.isoformat(),
+    }
+
+
+def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
+    """An alert as the API, its event stream and the console show it.
+
+    ``alert_view`` with ``display`` texts (``monitor.http.figures.alert_display``,
+    computed at ``now``) and its ``attention`` order key (``attention_order``:
+    compared element by element, the smaller comes first).
+    """
+    return shown_view(alert_view(alert, pack.unit_names), alert, pack, now)
+
+
+def shown_view(
+    view: dict[str, Any], alert: AlertState | AlertTransition, pack: RulePack, now: datetime
+) -> dict[str, Any]:
+    """``view`` (``alert_view`` of ``alert``) with its ``display`` texts at ``now`` and its key for each order."""
+    order = {
+        sort: [int(part) if isinstance(part, bool) else part for part in key(view)] for sort, key in _ORDERS.items()
+    }
+    return {**view, "display": alert_display(alert, pack, now), "attention": order["attention"], "order": order}
+
+
+#: The orders an alert list can be asked for (``?sort=``); the first is the default.
+SORTS = ("attention", "newest", "unit")
+
+
+def _since(alert: Mapping[str, Any]) -> str:
+    """When the alert's trouble began (``stage_began``), as ISO in UTC."""
+    starts_at = datetime.fromisoformat(str(alert.get("starts_at")))
+    return stage_began(str(alert.get("stage")), alert.get("annotations", {}), starts_at).astimezone(UTC).isoformat()
+
+
+def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What to chase first: firing before resolved, critical before warning, overdue before due soon, oldest first.
+
+    Ties are broken by unit and fingerprint, so every worker lists the same alerts in the same order.
+    """
+    return (
+        alert.get("status") != "firing",
+        urgency(SEVERITIES, alert.get("severity")),
+        urgency(STAGES, alert.get("stage")),
+        _since(alert),
+        str(alert.get("unit_id")),
+        str(alert.get("fingerprint")),
+    )
+
+
+def newest_order(alert: Mapping[str, Any]) -> tuple[float, str]:
+    """The latest change first, then by fingerprint.
+
+    A change is when it ended, or started firing: as an instant, so instants
+    written with different offsets compare. The key travels in JSON: no
+    infinity (an alert without an instant, which none is, would come last).
+    """
+    at = alert.get("ends_at") or alert.get("starts_at")
+    return (-datetime.fromisoformat(str(at)).timestamp() if at else 0.0), str(alert.get("fingerprint"))
+
+
+def unit_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """By unit id, then in ``attention_order`` within a unit."""
+    return (str(alert.get("unit_id")), *attention_order(alert))
+
+
+#: Each order an alert list can be asked for (``?sort=``), as the key every alert the API shows carries (``order``):
+#: the console sorts by it and repeats none of it.
+_ORDERS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
+    "attention": attention_order,
+    "newest": newest_order,
+    "unit": unit_order,
+}
+assert tuple(_ORDERS) == SORTS, "an order for every sort"
+#: What the console calls each order.
+SORT_TEXT = {"attention": "Cần xử lý trước", "newest": "Mới nhất", "unit": "Nhóm theo đơn vị"}
+assert tuple(SORT_TEXT) == SORTS, "a name for every sort"
+
+
+def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:
+    """Alert views matching every given filter, in ``sort`` order (``SORTS``)."""
+    kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
+    return sorted(kept, key=_ORDERS.get(sort, attention_order))

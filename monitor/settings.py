@@ -11,11 +11,31 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from events.codec import DEFAULT_MAX_RECORD_BYTES
 from rules.loading import BUNDLED_PACK
 
-__all__ = ["LOG_LEVELS", "LogLevel", "Settings"]
+__all__ = [
+    "DEFAULT_ALERT_RESEND_INTERVAL",
+    "DEFAULT_DELIVERY_QUEUE_LIMIT",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_PARTITIONS",
+    "DEFAULT_TICK_INTERVAL",
+    "DEFAULT_WEB_HOST",
+    "DEFAULT_WEB_PORT",
+    "LOG_LEVELS",
+    "LogLevel",
+    "Settings",
+]
 
 #: What ``log_level`` may be (``--log-level``, ``MONITOR_LOG_LEVEL``), from the most lines to the fewest.
 LogLevel: TypeAlias = Literal["debug", "info", "warning", "error"]
 LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
+
+# Defaults the flags' help texts and the delivery sinks repeat: each written once, here.
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_PORT = 6066
+DEFAULT_PARTITIONS = 4
+DEFAULT_TICK_INTERVAL = 5.0  # seconds
+DEFAULT_LOG_LEVEL: LogLevel = "warning"
+DEFAULT_ALERT_RESEND_INTERVAL = 60.0  # seconds
+DEFAULT_DELIVERY_QUEUE_LIMIT = 10_000  # notifications per peer
 
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
 
@@ -29,14 +49,16 @@ class Settings(BaseSettings):
         default="kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), kafka://host:port;host2:port"
     )
     topic_prefix: str = Field(default="compliance.", description="Prefix of every topic name.")
-    partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of topics the monitor creates.")
+    partitions: int = Field(
+        default=DEFAULT_PARTITIONS, ge=1, le=1024, description="Partitions of topics the monitor creates."
+    )
     replication_factor: int = Field(
         default=1, ge=1, description="Replication of topics the monitor creates (3 in production)."
     )
     rules: tuple[Path, ...] = Field(default=(BUNDLED_PACK,), description="Rule files or directories.")
     app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
-    web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
-    web_port: int = Field(default=6066, ge=1, le=65535)
+    web_host: str = Field(default=DEFAULT_WEB_HOST, description="Address the HTTP server binds.")
+    web_port: int = Field(default=DEFAULT_WEB_PORT, ge=1, le=65535)
     web_header_timeout: float = Field(
         default=15.0,
         gt=0,
@@ -52,7 +74,7 @@ class Settings(BaseSettings):
     store: str = Field(
         default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."
     )
-    tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
+    tick_interval: float = Field(default=DEFAULT_TICK_INTERVAL, gt=0, description="Seconds between wall-clock ticks.")
     max_record_bytes: int = Field(
         default=DEFAULT_MAX_RECORD_BYTES,
         ge=1024,
@@ -116,7 +138,7 @@ class Settings(BaseSettings):
         "broker holds (faust's check; off on the embedded broker, which reports a changelog's end short of it).",
     )
     log_level: LogLevel = Field(
-        default="warning",
+        default=DEFAULT_LOG_LEVEL,
         description="Level of faust's, mode's and aiokafka's log lines; the monitor's own are written from INFO "
         "up (from DEBUG with debug).",
     )
@@ -140,8 +162,12 @@ class Settings(BaseSettings):
         "webhook payload version 4.",
     )
     webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent to webhooks.")
-    alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
-    delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
+    alert_resend_interval: float = Field(
+        default=DEFAULT_ALERT_RESEND_INTERVAL, gt=0, description="Seconds between re-sends of firing alerts."
+    )
+    delivery_queue_limit: int = Field(
+        default=DEFAULT_DELIVERY_QUEUE_LIMIT, gt=0, description="Alerts held per peer while it is down."
+    )
     public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
     advertised_url: str | None = Field(
         default=None,

@@ -23,6 +23,7 @@ from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
 from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
+from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
 from rules.state import AlertState, AlertTransition
 
 __all__ = ["AlertmanagerSink", "am_alert"]
@@ -64,7 +65,7 @@ class AlertmanagerSink(HttpSink):
         metrics: DeliveryMetrics,
         clock: Clock,
         *,
-        limit: int = 10_000,
+        limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._clock = clock

@@ -11,9 +11,10 @@ import aiohttp
 from monitor.delivery.queue import DeliveryError, DeliveryRejected
 from monitor.redact import redact_text
 
-__all__ = ["HttpSink", "generator_url", "is_rejection", "post_json"]
+__all__ = ["DEFAULT_TIMEOUT", "HttpSink", "generator_url", "is_rejection", "post_json"]
 
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
+#: How long one POST to a peer may take, connecting included; past it the batch is retried.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10)
 _RETRYABLE_4XX = frozenset({408, 429})  # request timeout, too many requests: the same body succeeds later
 
 
@@ -36,7 +37,7 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     try:
         async with session.post(
-            url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, timeout=_TIMEOUT
+            url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, timeout=DEFAULT_TIMEOUT
         ) as response:
             if response.status >= 300:
                 text = " ".join((await response.text(errors="replace"))[:200].split())

@@ -10,9 +10,13 @@ from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
 from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
+from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
 from rules.state import AlertTransition, transition_key
 
-__all__ = ["WebhookSink", "group_key", "webhook_payloads"]
+__all__ = ["WEBHOOK_BATCH", "WebhookSink", "group_key", "webhook_payloads"]
+
+#: Transitions sent to a webhook in one go, at most (one POST per group of them).
+WEBHOOK_BATCH = 100
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager sends as endsAt of a firing alert
 RECEIVER = "compliance-monitor"
@@ -112,13 +116,15 @@ class WebhookSink(HttpSink):
         metrics: DeliveryMetrics,
         token: str | None = None,
         *,
-        limit: int = 10_000,
+        limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         super().__init__()
         self.queues = [
-            DeliveryQueue(target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=100)
+            DeliveryQueue(
+                target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=WEBHOOK_BATCH
+            )
             for target in targets
         ]
 

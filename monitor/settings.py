@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES
+from monitor.targets import Target, TargetError, parse_targets, split_entries
 from rules.loading import BUNDLED_PACK
 
 __all__ = [
@@ -37,6 +40,8 @@ DEFAULT_LOG_LEVEL: LogLevel = "warning"
 DEFAULT_ALERT_RESEND_INTERVAL = 60.0  # seconds
 DEFAULT_DELIVERY_QUEUE_LIMIT = 10_000  # notifications per peer
 
+#: The kind of peer each target setting lists: the first part of its sinks' ``sink`` label.
+_TARGET_KINDS = {"alertmanager_url": "alertmanager", "webhook_url": "webhook"}
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
 
 
@@ -151,13 +156,13 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
     kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key, for mutual TLS.")
-    alertmanager_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+    alertmanager_url: Annotated[tuple[Target, ...], NoDecode] = Field(
+        default=(),
         description="Alertmanager base URL(s), comma-separated, each URL or NAME=URL (the name its metrics and log "
         "lines show; by default its host); alerts are POSTed to /api/v2/alerts.",
     )
-    webhook_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+    webhook_url: Annotated[tuple[Target, ...], NoDecode] = Field(
+        default=(),
         description="Webhook URL(s), comma-separated, each URL or NAME=URL (as for alertmanager_url); Alertmanager "
         "webhook payload version 4.",
     )
@@ -191,10 +196,18 @@ class Settings(BaseSettings):
 
     @field_validator("alertmanager_url", "webhook_url", mode="before")
     @classmethod
-    def _url_list(cls, value: Any) -> Any:
+    def _targets(cls, value: Any, info: ValidationInfo) -> Any:
+        """Entries (a comma-separated string from the environment, or a list) as targets, checked and named."""
         if isinstance(value, str):
-            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
-        return value
+            value = split_entries(value)
+        if not isinstance(value, Sequence) or not all(isinstance(entry, str) for entry in value):
+            return value  # targets built already, or something pydantic refuses by itself
+        name = str(info.field_name)
+        setting = f"{cls.model_config.get('env_prefix', '')}{name.upper()}"
+        try:
+            return tuple(parse_targets(_TARGET_KINDS[name], setting, value))
+        except TargetError as exc:  # the error names the setting: the message says only which entry and why
+            raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
 
     @property
     def rules_from_topic(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from datetime import datetime
@@ -42,6 +43,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("monitor")
+
+# Where a setting's value may be cut before redacting: a list's separator before an entry (kept as a part of
+# its own), or the start of a URL.
+_BEFORE_URL = re.compile(
+    r"([,;]\s*)(?=(?:[A-Za-z0-9_.-]{1,64}=)?[A-Za-z][A-Za-z0-9+.-]*://)|(?=\b[A-Za-z][A-Za-z0-9+.-]*://)"
+)
 
 
 class ExitCode(IntEnum):
@@ -86,10 +93,14 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _shown(setting: str, value: object) -> str:
-    """A setting's value as an error message may show it: no secret, no token or password in a URL."""
+    """A setting's value as an error message may show it: no secret, no token or password in a URL.
+
+    Each URL is redacted from its own start, so in a list (``URL,NAME=URL``) one URL's user
+    info or query cannot pass for the path of the URL before it.
+    """
     if any(word in setting for word in ("token", "password", "secret")):
         return MASK
-    return redact_text(str(value))
+    return "".join(redact_text(part) for part in _BEFORE_URL.split(str(value)) if part)
 
 
 def existing_files(names: Sequence[str], *, directories: bool = False) -> list[Path]:

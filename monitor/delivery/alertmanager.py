@@ -23,9 +23,9 @@ import aiohttp
 from monitor.clock import Clock
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
-from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
+from monitor.targets import Target
 from rules.state import AlertState, AlertTransition
 
 __all__ = ["AlertmanagerSink", "am_alert"]

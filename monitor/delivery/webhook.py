@@ -10,9 +10,9 @@ import aiohttp
 
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
-from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
+from monitor.targets import Target
 from rules.state import AlertTransition, transition_key
 
 __all__ = ["WEBHOOK_BATCH", "WebhookSink", "group_key", "webhook_payloads"]

@@ -25,7 +25,6 @@ from monitor.background import Background, bounded
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
-from monitor.delivery.targets import parse_targets
 from monitor.delivery.webhook import WebhookSink
 from monitor.exceptions import Fenced, MonitorError, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
@@ -139,8 +138,7 @@ class Worker:
         self.feed = AlertFeed()
         delivery = DeliveryMetrics(self.registry)
         limit = settings.delivery_queue_limit
-        alertmanagers = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", settings.alertmanager_url)
-        webhooks = parse_targets("webhook", "MONITOR_WEBHOOK_URL", settings.webhook_url)
+        alertmanagers, webhooks = settings.alertmanager_url, settings.webhook_url  # checked as the settings were built
         self.alertmanager = (
             AlertmanagerSink(alertmanagers, settings.base_url, delivery, clock, limit=limit) if alertmanagers else None
         )

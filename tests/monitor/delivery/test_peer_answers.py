@@ -20,9 +20,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from prometheus_client import CollectorRegistry
 
 from monitor.delivery.alertmanager import AlertmanagerSink
-from monitor.delivery.targets import parse_targets
 from monitor.devtools.broker import free_port
 from monitor.metrics import DeliveryMetrics
+from monitor.targets import parse_targets
 from tests.monitor.delivery.test_payloads import NOW
 from tests.rules.fixtures import transition
 

@@ -230,6 +230,16 @@ class Settings(BaseSettings):
         return (self.advertised_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a worker's entry point warns of, once, before the worker starts: links or peers that lead nowhere.
+
+        The links alerts carry matter only when alerts are delivered (to an
+        Alertmanager or a webhook); the address peers ask matters always.
+        """
+        links = self.unreachable_links if self.alertmanager_url or self.webhook_url else None
+        return tuple(warning for warning in (links, self.unreachable_peers) if warning is not None)
+
+    @property
     def unreachable_peers(self) -> str | None:
         """Why other workers could not reach this one, or ``None`` when they can (as far as can be told here)."""
         if self.advertised_url or self.web_host.strip("[]") not in _EVERY_ADDRESS:

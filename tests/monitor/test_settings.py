@@ -43,3 +43,24 @@ def test_a_bad_alert_target_is_refused_when_the_settings_are_built(values: str, 
         Settings(webhook_url=values)
     (error,) = raised.value.errors()
     assert error["loc"] == ("webhook_url",) and error["msg"].startswith(message) and "s3cret" not in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, []),
+        ({"web_host": "0.0.0.0"}, ["MONITOR_ADVERTISED_URL"]),  # links matter only where alerts are delivered
+        ({"web_host": "0.0.0.0", "webhook_url": "http://hook"}, ["MONITOR_PUBLIC_URL", "MONITOR_ADVERTISED_URL"]),
+        (
+            {"web_host": "::", "alertmanager_url": "http://am", "public_url": "https://c.example.org"},
+            ["MONITOR_ADVERTISED_URL"],
+        ),
+        ({"web_host": "0.0.0.0", "public_url": "https://c", "advertised_url": "http://w-0:6066"}, []),
+    ],
+)
+def test_the_warnings_the_entry_point_logs_are_worked_out_from_the_settings(
+    settings: dict[str, str], expected: list[str]
+) -> None:
+    warnings = Settings(**settings).warnings  # type: ignore[arg-type]
+    assert len(warnings) == len(expected)
+    assert all(name in warning for name, warning in zip(expected, warnings, strict=True))

@@ -190,6 +190,6 @@ def add_worker_flags(parser: argparse.ArgumentParser) -> None:
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,
-        help=f"level of faust's, mode's and aiokafka's log lines (default {DEFAULT_LOG_LEVEL}; info adds faust's start-up and "
-        "recovery lines, debug everything); the monitor's own are written from info up",
+        help=f"level of faust's, mode's and aiokafka's log lines (default {DEFAULT_LOG_LEVEL}; info adds faust's "
+        "start-up and recovery lines, debug everything); the monitor's own are written from info up",
     )

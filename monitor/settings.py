@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES
+from monitor.targets import Target, TargetError, parse_targets, split_entries
 from rules.loading import BUNDLED_PACK
 
-__all__ = ["LOG_LEVELS", "LogLevel", "Settings"]
+__all__ = [
+    "DEFAULT_ALERT_RESEND_INTERVAL",
+    "DEFAULT_DELIVERY_QUEUE_LIMIT",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_PARTITIONS",
+    "DEFAULT_TICK_INTERVAL",
+    "DEFAULT_WEB_HOST",
+    "DEFAULT_WEB_PORT",
+    "LOG_LEVELS",
+    "LogLevel",
+    "Settings",
+]
 
 #: What ``log_level`` may be (``--log-level``, ``MONITOR_LOG_LEVEL``), from the most lines to the fewest.
 LogLevel: TypeAlias = Literal["debug", "info", "warning", "error"]
 LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 
+# Defaults the flags' help texts and the delivery sinks repeat: each written once, here.
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_PORT = 6066
+DEFAULT_PARTITIONS = 4
+DEFAULT_TICK_INTERVAL = 5.0  # seconds
+DEFAULT_LOG_LEVEL: LogLevel = "warning"
+DEFAULT_ALERT_RESEND_INTERVAL = 60.0  # seconds
+DEFAULT_DELIVERY_QUEUE_LIMIT = 10_000  # notifications per peer
+
+#: The kind of peer each target setting lists: the first part of its sinks' ``sink`` label.
+_TARGET_KINDS = {"alertmanager_url": "alertmanager", "webhook_url": "webhook"}
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # what a server binds to listen on every interface
 
 
@@ -29,14 +54,16 @@ class Settings(BaseSettings):
         default="kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), kafka://host:port;host2:port"
     )
     topic_prefix: str = Field(default="compliance.", description="Prefix of every topic name.")
-    partitions: int = Field(default=4, ge=1, le=1024, description="Partitions of topics the monitor creates.")
+    partitions: int = Field(
+        default=DEFAULT_PARTITIONS, ge=1, le=1024, description="Partitions of topics the monitor creates."
+    )
     replication_factor: int = Field(
         default=1, ge=1, description="Replication of topics the monitor creates (3 in production)."
     )
     rules: tuple[Path, ...] = Field(default=(BUNDLED_PACK,), description="Rule files or directories.")
     app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
-    web_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
-    web_port: int = Field(default=6066, ge=1, le=65535)
+    web_host: str = Field(default=DEFAULT_WEB_HOST, description="Address the HTTP server binds.")
+    web_port: int = Field(default=DEFAULT_WEB_PORT, ge=1, le=65535)
     web_header_timeout: float = Field(
         default=15.0,
         gt=0,
@@ -52,7 +79,7 @@ class Settings(BaseSettings):
     store: str = Field(
         default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."
     )
-    tick_interval: float = Field(default=5.0, gt=0, description="Seconds between wall-clock ticks.")
+    tick_interval: float = Field(default=DEFAULT_TICK_INTERVAL, gt=0, description="Seconds between wall-clock ticks.")
     max_record_bytes: int = Field(
         default=DEFAULT_MAX_RECORD_BYTES,
         ge=1024,
@@ -116,7 +143,7 @@ class Settings(BaseSettings):
         "broker holds (faust's check; off on the embedded broker, which reports a changelog's end short of it).",
     )
     log_level: LogLevel = Field(
-        default="warning",
+        default=DEFAULT_LOG_LEVEL,
         description="Level of faust's, mode's and aiokafka's log lines; the monitor's own are written from INFO "
         "up (from DEBUG with debug).",
     )
@@ -129,19 +156,23 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
     kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate, for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key, for mutual TLS.")
-    alertmanager_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+    alertmanager_url: Annotated[tuple[Target, ...], NoDecode] = Field(
+        default=(),
         description="Alertmanager base URL(s), comma-separated, each URL or NAME=URL (the name its metrics and log "
         "lines show; by default its host); alerts are POSTed to /api/v2/alerts.",
     )
-    webhook_url: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+    webhook_url: Annotated[tuple[Target, ...], NoDecode] = Field(
+        default=(),
         description="Webhook URL(s), comma-separated, each URL or NAME=URL (as for alertmanager_url); Alertmanager "
         "webhook payload version 4.",
     )
     webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent to webhooks.")
-    alert_resend_interval: float = Field(default=60.0, gt=0, description="Seconds between re-sends of firing alerts.")
-    delivery_queue_limit: int = Field(default=10_000, gt=0, description="Alerts held per peer while it is down.")
+    alert_resend_interval: float = Field(
+        default=DEFAULT_ALERT_RESEND_INTERVAL, gt=0, description="Seconds between re-sends of firing alerts."
+    )
+    delivery_queue_limit: int = Field(
+        default=DEFAULT_DELIVERY_QUEUE_LIMIT, gt=0, description="Alerts held per peer while it is down."
+    )
     public_url: str | None = Field(default=None, description="URL of this worker's web server, for generatorURL links.")
     advertised_url: str | None = Field(
         default=None,
@@ -165,10 +196,18 @@ class Settings(BaseSettings):
 
     @field_validator("alertmanager_url", "webhook_url", mode="before")
     @classmethod
-    def _url_list(cls, value: Any) -> Any:
+    def _targets(cls, value: Any, info: ValidationInfo) -> Any:
+        """Entries (a comma-separated string from the environment, or a list) as targets, checked and named."""
         if isinstance(value, str):
-            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
-        return value
+            value = split_entries(value)
+        if not isinstance(value, Sequence) or not all(isinstance(entry, str) for entry in value):
+            return value  # targets built already, or something pydantic refuses by itself
+        name = str(info.field_name)
+        setting = f"{cls.model_config.get('env_prefix', '')}{name.upper()}"
+        try:
+            return tuple(parse_targets(_TARGET_KINDS[name], setting, value))
+        except TargetError as exc:  # the error names the setting: the message says only which entry and why
+            raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
 
     @property
     def rules_from_topic(self) -> bool:
@@ -189,6 +228,16 @@ class Settings(BaseSettings):
     def peer_url(self) -> str:
         """Where the other workers reach this worker's web server."""
         return (self.advertised_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a worker's entry point warns of, once, before the worker starts: links or peers that lead nowhere.
+
+        The links alerts carry matter only when alerts are delivered (to an
+        Alertmanager or a webhook); the address peers ask matters always.
+        """
+        links = self.unreachable_links if self.alertmanager_url or self.webhook_url else None
+        return tuple(warning for warning in (links, self.unreachable_peers) if warning is not None)
 
     @property
     def unreachable_peers(self) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,7 +17,15 @@ from pydantic import ValidationError
 
 from monitor.exceptions import MonitorError
 from monitor.redact import MASK, redact_text
-from monitor.settings import LOG_LEVELS, Settings
+from monitor.settings import (
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_PARTITIONS,
+    DEFAULT_TICK_INTERVAL,
+    DEFAULT_WEB_HOST,
+    DEFAULT_WEB_PORT,
+    LOG_LEVELS,
+    Settings,
+)
 from rules.language import RulePack
 from rules.loading import load_pack
 from rules.review import BOUND_FORMS, Bound, parse_bound
@@ -34,6 +43,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("monitor")
+
+# Where a setting's value may be cut before redacting: a list's separator before an entry (kept as a part of
+# its own), or the start of a URL.
+_BEFORE_URL = re.compile(
+    r"([,;]\s*)(?=(?:[A-Za-z0-9_.-]{1,64}=)?[A-Za-z][A-Za-z0-9+.-]*://)|(?=\b[A-Za-z][A-Za-z0-9+.-]*://)"
+)
 
 
 class ExitCode(IntEnum):
@@ -78,10 +93,14 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _shown(setting: str, value: object) -> str:
-    """A setting's value as an error message may show it: no secret, no token or password in a URL."""
+    """A setting's value as an error message may show it: no secret, no token or password in a URL.
+
+    Each URL is redacted from its own start, so in a list (``URL,NAME=URL``) one URL's user
+    info or query cannot pass for the path of the URL before it.
+    """
     if any(word in setting for word in ("token", "password", "secret")):
         return MASK
-    return redact_text(str(value))
+    return "".join(redact_text(part) for part in _BEFORE_URL.split(str(value)) if part)
 
 
 def existing_files(names: Sequence[str], *, directories: bool = False) -> list[Path]:
@@ -158,15 +177,19 @@ def window_bound(text: str) -> Bound:
 def add_worker_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of the commands that run a worker."""
     parser.add_argument("--rules", nargs="+", type=Path, help="rule files or directories (default: bundled pack)")
-    parser.add_argument("--web-host", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--web-port", type=int, help="HTTP port (default 6066)")
-    parser.add_argument("--partitions", type=int, help="partitions of topics the monitor creates (default 4)")
-    parser.add_argument("--tick-interval", type=float, help="seconds between wall-clock ticks (default 5)")
+    parser.add_argument("--web-host", help=f"HTTP bind address (default {DEFAULT_WEB_HOST})")
+    parser.add_argument("--web-port", type=int, help=f"HTTP port (default {DEFAULT_WEB_PORT})")
+    parser.add_argument(
+        "--partitions", type=int, help=f"partitions of topics the monitor creates (default {DEFAULT_PARTITIONS})"
+    )
+    parser.add_argument(
+        "--tick-interval", type=float, help=f"seconds between wall-clock ticks (default {DEFAULT_TICK_INTERVAL:g})"
+    )
     parser.add_argument("--data-dir", type=Path, help="local state directory")
     parser.add_argument(
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,
-        help="level of faust's, mode's and aiokafka's log lines (default warning; info adds faust's start-up and "
-        "recovery lines, debug everything); the monitor's own are written from info up",
+        help=f"level of faust's, mode's and aiokafka's log lines (default {DEFAULT_LOG_LEVEL}; info adds faust's "
+        "start-up and recovery lines, debug everything); the monitor's own are written from info up",
     )

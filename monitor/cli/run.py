@@ -63,6 +63,8 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
             f"alerts on {topics.alerts}"
         )
     tune_collector()
+    for warning in settings.warnings:
+        log.warning("%s", warning)
     worker = Worker(settings, pack)
     register_routes(worker.app, worker)
     if announcement:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
+
 from monitor.clock import Clock
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
-from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
+from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
+from monitor.targets import Target
 from rules.state import AlertState, AlertTransition
 
 __all__ = ["AlertmanagerSink", "am_alert"]
@@ -55,20 +58,30 @@ def _labels_key(alert: AmAlert) -> str:
 
 
 class AlertmanagerSink(HttpSink):
-    """Delivers alert transitions to one or more Alertmanagers."""
+    """Delivers alert transitions to one or more Alertmanagers.
+
+    Args:
+        targets: The Alertmanagers, one delivery queue each.
+        public_url: Where the feed page is, for the links alerts carry.
+        metrics: The delivery metrics.
+        clock: The wall clock (``endsAt`` of the label set an escalation replaces).
+        limit: Alerts queued per Alertmanager while it is down.
+        session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
+    """
 
     def __init__(
         self,
-        targets: list[Target],
+        targets: Sequence[Target],
         public_url: str,
         metrics: DeliveryMetrics,
         clock: Clock,
         *,
-        limit: int = 10_000,
+        limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._clock = clock
-        super().__init__()
+        super().__init__(session)
         self._last_labels: dict[str, dict[str, str]] = {}
         self.queues = [
             DeliveryQueue(target.sink, partial(self._post, target.url), _labels_key, metrics, limit=limit)

@@ -1,4 +1,4 @@
-"""What the HTTP sinks share: POSTing JSON to a peer (errors become ``DeliveryError``), links back to the feed."""
+"""What the HTTP sinks share: a session, POSTing JSON to a peer (errors become ``DeliveryError``), feed links."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import aiohttp
 from monitor.delivery.queue import DeliveryError, DeliveryRejected
 from monitor.redact import redact_text
 
-__all__ = ["HttpSink", "generator_url", "is_rejection", "post_json"]
+__all__ = ["DEFAULT_TIMEOUT", "HttpSink", "generator_url", "is_rejection", "post_json"]
 
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
+#: How long one POST to a peer may take, connecting included; past it the batch is retried.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10)
 _RETRYABLE_4XX = frozenset({408, 429})  # request timeout, too many requests: the same body succeeds later
 
 
@@ -36,7 +37,7 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     try:
         async with session.post(
-            url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, timeout=_TIMEOUT
+            url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, timeout=DEFAULT_TIMEOUT
         ) as response:
             if response.status >= 300:
                 text = " ".join((await response.text(errors="replace"))[:200].split())
@@ -52,28 +53,36 @@ def is_rejection(status: int) -> bool:
 
 
 class HttpSink:
-    """What the HTTP sinks share: one client session and a delivery queue per peer."""
+    """What the HTTP sinks share: one client session and a delivery queue per peer.
+
+    Args:
+        session: The session to send through (a test's, pointed at its own server); it stays the
+            caller's to close. Without one, the sink opens its own at ``start`` and closes it at ``stop``.
+    """
 
     queues: list[Any]
 
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+        self._given = session
+        self._session = session
 
     def client(self) -> aiohttp.ClientSession:
-        """The sink's session, opened on first use (inside the running loop)."""
+        """The session the sink sends through (its queues send only once it has started)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            raise RuntimeError(f"{type(self).__name__} sends only between start() and stop()")
         return self._session
 
     def start(self) -> None:
-        """Start delivering."""
+        """Start delivering (on the running loop, which a session of its own is opened on)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
         for queue in self.queues:
             queue.start()
 
     async def stop(self) -> None:
-        """Stop delivering and close connections."""
+        """Stop delivering and close the session the sink opened (a session it was given stays open)."""
         for queue in self.queues:
             await queue.stop()
-        if self._session is not None:
+        if self._session is not None and self._session is not self._given:
             await self._session.close()
-            self._session = None
+        self._session = self._given

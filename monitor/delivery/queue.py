@@ -19,11 +19,17 @@ from typing import Generic, TypeVar
 
 from monitor.background import Background
 from monitor.metrics import DeliveryMetrics
+from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
 
-__all__ = ["DeliveryError", "DeliveryQueue", "DeliveryRejected"]
+__all__ = ["DEFAULT_BACKOFF", "DEFAULT_BATCH", "DeliveryError", "DeliveryQueue", "DeliveryRejected"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Items sent to a peer in one request, at most.
+DEFAULT_BATCH = 500
+#: Seconds before the first retry of a failed batch, and the most, doubling in between.
+DEFAULT_BACKOFF = (0.5, 30.0)
 
 
 class DeliveryError(Exception):
@@ -44,9 +50,9 @@ class DeliveryQueue(Generic[T]):
         key: Callable[[T], str],
         metrics: DeliveryMetrics,
         *,
-        limit: int = 10_000,
-        batch: int = 500,
-        backoff: tuple[float, float] = (0.5, 30.0),
+        limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
+        batch: int = DEFAULT_BATCH,
+        backoff: tuple[float, float] = DEFAULT_BACKOFF,
     ) -> None:
         self.name = name
         self._send = send

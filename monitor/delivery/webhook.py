@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
+import aiohttp
+
 from monitor.delivery.http import HttpSink, generator_url, post_json
 from monitor.delivery.queue import DeliveryQueue
-from monitor.delivery.targets import Target
 from monitor.metrics import DeliveryMetrics
+from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
+from monitor.targets import Target
 from rules.state import AlertTransition, transition_key
 
-__all__ = ["WebhookSink", "group_key", "webhook_payloads"]
+__all__ = ["WEBHOOK_BATCH", "WebhookSink", "group_key", "webhook_payloads"]
+
+#: Transitions sent to a webhook in one go, at most (one POST per group of them).
+WEBHOOK_BATCH = 100
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager sends as endsAt of a firing alert
 RECEIVER = "compliance-monitor"
@@ -103,22 +109,34 @@ def webhook_payloads(transitions: list[AlertTransition], external_url: str) -> l
 
 
 class WebhookSink(HttpSink):
-    """Delivers every alert transition to one or more webhook URLs."""
+    """Delivers every alert transition to one or more webhook URLs.
+
+    Args:
+        targets: The webhooks, one delivery queue each.
+        public_url: Where the feed page is, for the links alerts carry.
+        metrics: The delivery metrics.
+        token: The bearer token sent to every webhook, if any.
+        limit: Transitions queued per webhook while it is down.
+        session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
+    """
 
     def __init__(
         self,
-        targets: list[Target],
+        targets: Sequence[Target],
         public_url: str,
         metrics: DeliveryMetrics,
         token: str | None = None,
         *,
-        limit: int = 10_000,
+        limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        super().__init__()
+        super().__init__(session)
         self.queues = [
-            DeliveryQueue(target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=100)
+            DeliveryQueue(
+                target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=WEBHOOK_BATCH
+            )
             for target in targets
         ]
 

@@ -23,10 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from monitor.background import Background, bounded
 from monitor.clock import Clock, NeverBackwards, utc_now
-from monitor.delivery.alertmanager import AlertmanagerSink
 from monitor.delivery.feed import AlertFeed
-from monitor.delivery.targets import parse_targets
-from monitor.delivery.webhook import WebhookSink
+from monitor.delivery.sinks import Sink, build_sinks
 from monitor.exceptions import Fenced, MonitorError, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
@@ -137,22 +135,9 @@ class Worker:
             options=rocksdb_options(settings),
         )
         self.feed = AlertFeed()
-        delivery = DeliveryMetrics(self.registry)
-        limit = settings.delivery_queue_limit
-        alertmanagers = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", settings.alertmanager_url)
-        webhooks = parse_targets("webhook", "MONITOR_WEBHOOK_URL", settings.webhook_url)
-        self.alertmanager = (
-            AlertmanagerSink(alertmanagers, settings.base_url, delivery, clock, limit=limit) if alertmanagers else None
-        )
-        token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-        self.webhook = WebhookSink(webhooks, settings.base_url, delivery, token, limit=limit) if webhooks else None
-        if (alertmanagers or webhooks) and settings.unreachable_links:
-            log.warning("%s", settings.unreachable_links)
-        if settings.unreachable_peers:
-            log.warning("%s", settings.unreachable_peers)
-        self.sinks: list[AlertmanagerSink | WebhookSink] = [
-            s for s in (self.alertmanager, self.webhook) if s is not None
-        ]
+        sinks = build_sinks(settings, DeliveryMetrics(self.registry), clock)
+        self.alertmanager, self.webhook = sinks
+        self.sinks: list[Sink] = sinks.active
         listeners = tuple(sink.on_transition for sink in self.sinks)  # the owner delivers; every worker shows
         self.health = Health()
         self.ledger = AlertLedger()

@@ -53,3 +53,16 @@ def test_an_unknown_log_level_names_the_variable(
     monkeypatch.setenv("MONITOR_LOG_LEVEL", "loud")
     assert main(["worker", "--broker", "kafka://127.0.0.1:1"]) == 2
     assert capsys.readouterr().err.startswith("error: MONITOR_LOG_LEVEL=loud: Input should be 'debug', 'info'")
+
+
+def test_a_bad_alertmanager_url_is_refused_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONITOR_ALERTMANAGER_URL", "http://am:9093,am2=http://ops:pw@am2:99999/?token=s3cret")
+    assert main(["worker", "--broker", "kafka://127.0.0.1:1"]) == 2  # refused before the broker is asked
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "error: MONITOR_ALERTMANAGER_URL=http://am:9093,am2=http://***@am2:99999/?***: "
+        "entry 2 (http://***@am2:99999/?***): not a URL (Port out of range 0-65535); "
+        "write http(s)://host[:port][/path] or NAME=URL"
+    )

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from monitor.delivery.alertmanager import AlertmanagerSink, am_alert
-from monitor.delivery.targets import parse_targets
 from monitor.delivery.webhook import group_key, webhook_payloads
 from monitor.metrics import DeliveryMetrics
+from monitor.targets import parse_targets
 from rules.state import AlertState
 from tests.conftest import vn
 from tests.rules.fixtures import transition as _transition

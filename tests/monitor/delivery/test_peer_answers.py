@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from prometheus_client import CollectorRegistry
 
 from monitor.delivery.alertmanager import AlertmanagerSink
-from monitor.delivery.targets import parse_targets
 from monitor.devtools.broker import free_port
 from monitor.metrics import DeliveryMetrics
+from monitor.targets import parse_targets
 from tests.monitor.delivery.test_payloads import NOW
 from tests.rules.fixtures import transition
 
@@ -131,3 +134,46 @@ async def test_a_peer_down_or_busy_is_retried_within_a_queue_limit_shown_in_metr
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"answered {status}: busy, try later" in logged and "s3cret" not in logged
     assert json.dumps(peer.requests).count("NV-01") == 0  # the oldest, dropped past the limit
+
+
+class _ToPeer(AbstractResolver):
+    """Resolves every host name to the local peer: a session built on it reaches the peer whatever a URL names."""
+
+    def __init__(self, peer: Peer) -> None:
+        self._port = peer.port
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": self._port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_sink_sends_through_the_session_it_is_given_and_leaves_it_open(peer: Peer) -> None:
+    registry = CollectorRegistry()
+    targets = parse_targets("alertmanager", "MONITOR_ALERTMANAGER_URL", ["am-1=http://alertmanager.test:9093/"])
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=_ToPeer(peer))) as session:
+        sink = AlertmanagerSink(targets, "http://monitor:6066", DeliveryMetrics(registry), lambda: NOW, session=session)
+        sink.on_transition(_alert("NV-01"))
+        sink.start()
+        try:
+            await _until("the alert to reach the peer", lambda: peer.accepted == ["NV-01"])
+        finally:
+            await sink.stop()
+        assert not session.closed  # the caller's: the sink closes only a session it opened itself
+    assert peer.requests[0][0] == "/api/v2/alerts"
+    assert (
+        registry.get_sample_value("compliance_notifications_total", {"sink": "alertmanager/am-1", "outcome": "sent"})
+        == 1
+    )

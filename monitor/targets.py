@@ -5,6 +5,10 @@ authority), so it is used for sending only; the ``sink`` label of every
 delivery metric and every log line name the peer by a stable short name: the
 one configured (``NAME=URL``) or else its host (``host:port`` when two peers
 share a host, numbered when they share that too).
+
+The settings read their target lists here (``MONITOR_ALERTMANAGER_URL``,
+``MONITOR_WEBHOOK_URL``), so a bad entry is refused when the settings are
+built, before anything starts; the delivery sinks take the targets as built.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from urllib.parse import urlsplit
 from monitor.exceptions import MonitorError
 from monitor.redact import redact_url
 
-__all__ = ["Target", "parse_targets"]
+__all__ = ["Target", "TargetError", "parse_targets", "split_entries"]
 
 _NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<url>[A-Za-z][A-Za-z0-9+.-]*://.*)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_FORMS = "write http(s)://host[:port][/path] or NAME=URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,20 @@ class Target:
         return f"Target({self.sink!r}, {redact_url(self.url)!r})"
 
 
+class TargetError(MonitorError):
+    """A setting's list of targets cannot be used: which setting, which entry (its URL redacted), and why.
+
+    Attributes:
+        setting: The setting's name (``MONITOR_WEBHOOK_URL``).
+        detail: What is wrong without the setting's name, for a line that names it already.
+    """
+
+    def __init__(self, setting: str, problem: str, entry: str = "") -> None:
+        self.setting = setting
+        self.detail = f"{entry}: {problem}" if entry else problem
+        super().__init__(f"{setting} {self.detail}" if entry else f"{setting}: {problem}")
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     name: str | None
@@ -52,14 +71,14 @@ class _Entry:
 def _entry(setting: str, position: int, text: str) -> _Entry:
     named = _NAMED.match(text)
     name, url = (named["name"], named["url"]) if named else (None, text)
-    where = f"{setting} entry {position} ({redact_url(url)})"
+    where = f"entry {position} ({redact_url(url)})"
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise MonitorError(f"{where}: not a URL ({exc}); write http(s)://host[:port][/path] or NAME=URL") from None
+        raise TargetError(setting, f"not a URL ({exc}); {_FORMS}", where) from None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise MonitorError(f"{where}: not an http(s) URL with a host; write http(s)://host[:port][/path] or NAME=URL")
+        raise TargetError(setting, f"not an http(s) URL with a host; {_FORMS}", where)
     return _Entry(name, url, parts.hostname, port or _DEFAULT_PORTS[parts.scheme])
 
 
@@ -76,6 +95,11 @@ def _default_names(entries: Sequence[_Entry]) -> list[str]:
     return names
 
 
+def split_entries(text: str) -> list[str]:
+    """A target setting's entries as written in the environment: separated by commas (or semicolons)."""
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
 def parse_targets(kind: str, setting: str, values: Sequence[str]) -> list[Target]:
     """The peers one setting lists, each ``URL`` or ``NAME=URL``.
 
@@ -88,7 +112,7 @@ def parse_targets(kind: str, setting: str, values: Sequence[str]) -> list[Target
         One target per entry, in order, with unique names.
 
     Raises:
-        MonitorError: An entry is not an http(s) URL, or two entries are given the same name
+        TargetError: An entry is not an http(s) URL, or two entries are given the same name
             (the message shows no secret of the URL).
     """
     entries = [_entry(setting, n, value) for n, value in enumerate(values, start=1)]
@@ -96,7 +120,5 @@ def parse_targets(kind: str, setting: str, values: Sequence[str]) -> list[Target
     names = [e.name or default for e, default in zip(entries, defaults, strict=True)]
     for name, count in Counter(names).items():
         if count > 1:
-            raise MonitorError(
-                f"{setting}: {count} entries are named {name!r}; give each a different name with NAME=URL"
-            )
+            raise TargetError(setting, f"{count} entries are named {name!r}; give each a different name with NAME=URL")
     return [Target(kind, name, e.url) for e, name in zip(entries, names, strict=True)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.delivery.targets import parse_targets
 from monitor.exceptions import MonitorError
+from monitor.targets import parse_targets
 
 
 def test_a_peer_is_named_by_its_host_or_the_name_configured() -> None:

@@ -10,6 +10,9 @@ One batch of records is one SQLite transaction, positions included: after a
 crash the index is as of some batch boundary, and the records after it are
 read again. Reading a record twice changes nothing (an interval is opened by
 the first firing record, and closed once).
+
+Over 400 lines: the index's schema, its batch writes and its queries share
+one SQLite connection and its lock, and are kept with them.
 """
 
 from __future__ import annotations

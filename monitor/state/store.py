@@ -23,6 +23,9 @@ alerts topic. Within a batch, outbox entries are written first and subjects
 (which carry the dedup keys of the events applied) last: when a batch is only
 partly durable, an event is either seen as applied with all its transitions
 in the outbox, or applied again.
+
+Over 400 lines: the item codec and the staging, flushing and outbox
+bookkeeping work on the same keys, and are read together.
 """
 
 from __future__ import annotations

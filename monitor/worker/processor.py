@@ -1,5 +1,8 @@
 """The stream adapter: records and ticks in, state and alert transitions out.
 
+Just over 400 lines: records, ticks, dead letters and the flush work on the
+same staged writes, and are kept together so that their order is read in one place.
+
 This is the only place that turns records into engine calls. It owns no
 I/O of its own: state lives behind ``UnitStore`` (a changelog-backed table in
 the worker), records leave through ``Outbox`` (the faust producer), alert

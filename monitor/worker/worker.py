@@ -4,6 +4,11 @@ Wiring only: what happens to a record is ``processor``, what happens when a
 partition changes hands is ``takeover``. The worker serves no HTTP of its
 own; whoever builds it registers the routes (``monitor.http``), reading it
 through the ``owned_*``, ``published_firing``, ``partition_owners`` and ``is_ready`` methods below.
+
+It is long (about 780 lines) because it is where faust's callbacks meet the
+parts they drive (partitions assigned, offsets about to be committed, each
+record the agent is handed, start and stop of every background part); the
+logic of each part is in its own module.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ reconciliation) is a change of its own.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     breaches, wake-ups and newest event time), because copying a unit with a
     hundred thousand tracked items on every event would cost more than
     everything else together; the result holds the same object (a new one
-    for a unit never seen before). A duplicate or stale event changes nothing.
+    for a unit never seen before).
 
     An event whose (source, event_id) is among the latest few that updated
     its task or indicator is a duplicate; one older than what the state holds
@@ -149,7 +148,7 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
             # A unit's first contact: "has it ever reported an indicator?" is asked on the next advance, not
             # now: its first indicator may be the very next record (of the other topic), and an alert that
             # fires and resolves within a tick says nothing but noise.
-            current.set_wakeup(NO_INDICATOR, min(current.wakeups.get(NO_INDICATOR, math.inf), now.timestamp()))
+            current.set_wakeup(NO_INDICATOR, now.timestamp())  # a new unit: no wake-up of its own yet
             changed.add(Change.subject(NO_INDICATOR))
     last = current.last_event_at
     if last is None or last < event.occurred_at:
@@ -188,7 +187,6 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
         return at
     if state.pack_version != pack.version or state.pending:
         return now
-    unit = state.unit_id
     if isinstance(event, TaskStatusEvent):
         subject = task_key(event.task_id)
         known = state.tasks.get(event.task_id)
@@ -198,18 +196,19 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
     else:
         watched = [(compiled, indicator_key(event.indicator)) for compiled in pack.indicator_rules_for(event.indicator)]
         watched += [(compiled, NO_INDICATOR) for compiled in pack.indicator_rules_for("*")]
-    alerts = state.alerts
-    if any(fingerprint(_identity(compiled, unit, subject)) in alerts for compiled, subject in watched):
-        return now
-    return at
+    return now if any(_holds_alert(state, compiled, subject) for compiled, subject in watched) else at
+
+
+def _holds_alert(state: UnitState, compiled: CompiledRule, subject: SubjectKey) -> bool:
+    """Whether the unit holds the rule's alert about ``subject`` (looked up by fingerprint, not scanned)."""
+    return fingerprint(_identity(compiled, state.unit_id, subject)) in state.alerts
 
 
 def _awaits_first_indicator(pack: RulePack, state: UnitState) -> bool:
-    """Whether "has the unit ever reported an indicator?" is pending or firing (looked up, not scanned)."""
+    """Whether "has the unit ever reported an indicator?" is pending or firing."""
     if NO_INDICATOR in state.wakeups:
         return True
-    unit = state.unit_id
-    return any(fingerprint(_identity(c, unit, NO_INDICATOR)) in state.alerts for c in pack.indicator_rules_for("*"))
+    return any(_holds_alert(state, c, NO_INDICATOR) for c in pack.indicator_rules_for("*"))
 
 
 def _refused(known: TaskState | IndicatorState | None, event: Event) -> Outcome | None:

@@ -21,6 +21,7 @@ from monitor.settings import Settings
 from monitor.state.heap import tune_collector
 from monitor.version import VERSION
 from rules.language import RulePack
+from rules.review import quarter_of
 
 if TYPE_CHECKING:
     from monitor.http.protocol import WorkerView
@@ -116,10 +117,9 @@ def program_name(argv0: str, cwd: Path, on_path: str | None) -> str:
 
 def example_periods(today: date) -> str:
     """Periods a user may ask for, around ``today``: last quarter, last month, this year."""
-    quarter = (today.month - 1) // 3 + 1
-    last_quarter = f"{today.year}-Q{quarter - 1}" if quarter > 1 else f"{today.year - 1}-Q4"
+    last_quarter = quarter_of(quarter_of(today).first - timedelta(days=1))
     last_month = today.replace(day=1) - timedelta(days=1)
-    return f"{last_quarter}, {last_month:%Y-%m}, {today.year}"
+    return f"{last_quarter.text}, {last_month:%Y-%m}, {today.year}"
 
 
 def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:

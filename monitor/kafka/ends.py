@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["DEFAULT_TIMEOUT", "seek_to_newest"]
+__all__ = ["DEFAULT_TIMEOUT", "partition_end", "seek_to_newest"]
 
 #: How long a fetch may take to tell a partition's high watermark before the ListOffsets answer stands alone.
 DEFAULT_TIMEOUT = 10.0
@@ -54,12 +54,17 @@ async def seek_to_newest(
         # A fetch answer sets the high watermark even when it holds no record (an idle partition).
         await consumer.getmany(*unknown, timeout_ms=100)
         unknown = [tp for tp in unknown if consumer.highwater(tp) is None]
-    starts = {tp: _end(listed[tp], consumer.highwater(tp)) for tp in partitions}
+    starts = {tp: partition_end(listed[tp], consumer.highwater(tp)) or 0 for tp in partitions}
     for tp, offset in starts.items():
         consumer.seek(tp, offset)  # also drops what was fetched and not handed out
     return starts
 
 
-def _end(listed: int, highwater: int | None) -> int:
-    """Where a partition ends: its high watermark as a fetch said it, else what ListOffsets said."""
-    return listed if highwater is None else highwater
+def partition_end(listed: int | None, highwater: int | None) -> int | None:
+    """Where a partition ends, from what ListOffsets said and what a fetch since said (``None``: unknown).
+
+    The larger of the two: a fetch's high watermark is exact on both brokers,
+    ListOffsets is short on the embedded one; either may be missing.
+    """
+    known = [end for end in (listed, highwater) if end is not None]
+    return max(known) if known else None

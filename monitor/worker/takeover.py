@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.kafka.ends import partition_end
 from monitor.worker.outbox import AlertWriter
 from monitor.worker.processor import Processor
 from rules.engine import restate
@@ -197,8 +198,9 @@ class Takeover:
                 if fetched is None and self._monotonic() - backlog.since < self._grace:
                     return False  # not fetched yet: its end is not known
                 backlog.fetched.add(topic)
-                if fetched is not None:
-                    backlog.ends[topic] = max(backlog.ends.get(topic, 0), fetched)
+                end = partition_end(backlog.ends.get(topic), fetched)
+                if end is not None:
+                    backlog.ends[topic] = end
             if self._next_offset(topic, partition) < backlog.ends.get(topic, 0):
                 return False
         del self._backlog[partition]

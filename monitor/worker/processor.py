@@ -1,69 +1,46 @@
-"""The stream adapter: records and ticks in, state and alert transitions out.
-
-Just over 400 lines: records, ticks, dead letters and the flush work on the
-same staged writes, and are kept together so that their order is read in one place.
+"""The stream adapter: records and ticks in, staged state and alert transitions out.
 
 This is the only place that turns records into engine calls. It owns no
 I/O of its own: state lives behind ``UnitStore`` (a changelog-backed table in
-the worker), records leave through ``Outbox`` (the faust producer), alert
-transitions through ``AlertWriter``, once each. Taking a partition over is
-``monitor.worker.takeover``.
+the worker), refused records leave through ``Outbox`` (the faust producer),
+and what a record or tick changed is made durable and its alerts published by
+the ``Checkpoint`` (``monitor.worker.checkpoint``, which numbers the steps).
+Taking a partition over is ``monitor.worker.takeover``.
 
 Durable before visible: a record's (or a tick's) state changes and the
-transitions they cause are staged together, made durable in one flush, and
-only then published. The flush comes after every record by default; the
-worker lets writes gather over many records (``max_staged``) and flushes them
-on a short timer and before every offset commit, so a record's offset is
-never committed before its state is durable (flush before commit). A flush
-that fails is an outage, not bad input: the processor retries it with
-backoff, publishing nothing and reading nothing more, until the store works
-again.
+transitions they cause are staged together, and published only once the
+checkpoint has made them durable. The checkpoint runs after every record by
+default; the worker lets writes gather over many records (``max_staged``)
+and runs it on a short timer and before every offset commit. A store that
+fails is an outage, not bad input: the checkpoint retries with backoff,
+publishing nothing and reading nothing more, until the store works again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
-from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
-from monitor.worker.health import Health
-from monitor.worker.outbox import AlertListener, AlertWriter, Outbox
+from monitor.worker.checkpoint import Checkpoint
+from monitor.worker.outbox import AlertWriter, Outbox
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
 from rules.language import RulePack
 from rules.state import AlertTransition, Change, UnitState
 
-__all__ = ["Processor", "unpublished"]
+__all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
-
-_RETRY = (0.1, 5.0)  # first and longest wait between attempts to make state durable, seconds
-
-
-def unpublished(transitions: list[AlertTransition], last: AlertTransition | None) -> list[AlertTransition]:
-    """The transitions of one alert that come after ``last``, the record the topic ends with.
-
-    An outbox entry holds every transition of an alert since it was last
-    confirmed; the topic may have some of them already (the worker died after
-    publishing, before confirming). Everything after the last one it has is
-    what it lacks.
-    """
-    if last is not None:
-        for position in range(len(transitions) - 1, -1, -1):
-            if transitions[position] == last:
-                return transitions[position + 1 :]
-    return transitions
 
 
 class Processor:
@@ -76,11 +53,8 @@ class Processor:
         metrics: The worker's metrics.
         topics: The topic names.
         max_record_bytes: Largest record value accepted.
-        ledger: What the alerts topic says (a fresh, empty one by default).
-        listeners: Told of every transition once the alerts topic has it.
-        health: Told when the store fails and recovers.
-        may_act: Asked before anything is written or published (the zombie fence); ``False`` raises ``Fenced``.
-        sleep: How to wait between attempts to make state durable.
+        checkpoint: Makes staged writes durable and publishes their alerts (by default one over ``store``
+            and ``outbox`` with a fresh, empty ledger, no fence and nobody listening).
         max_staged: Writes a record or tick may leave staged for a later ``flush``: 0 makes every record
             durable, and its transitions published, before ``on_record`` returns.
         max_skew: How far ahead of ``now`` an event's ``occurred_at`` may lie; events further ahead are refused
@@ -96,12 +70,8 @@ class Processor:
         metrics: Metrics,
         topics: Topics,
         max_record_bytes: int,
-        ledger: AlertLedger | None = None,
+        checkpoint: Checkpoint | None = None,
         *,
-        listeners: tuple[AlertListener, ...] = (),
-        health: Health | None = None,
-        may_act: Callable[[], Awaitable[bool]] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_staged: int = 0,
         max_skew: timedelta = timedelta(days=1),
         caps: UnitCaps | None = None,
@@ -112,13 +82,14 @@ class Processor:
         self._metrics = metrics
         self._topics = topics
         self._max_record_bytes = max_record_bytes
-        self._health = health if health is not None else Health()
-        self._sleep = sleep
-        self._may_act = may_act
         self._max_staged = max_staged
         self._max_skew = max_skew
         self._caps = caps
-        self.writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics, listeners)
+        self.checkpoint = (
+            checkpoint
+            if checkpoint is not None
+            else Checkpoint(store, AlertWriter(outbox, AlertLedger(), metrics), metrics)
+        )
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
 
     async def on_record(
@@ -276,69 +247,9 @@ class Processor:
         self._metrics.tick.observe(time.perf_counter() - began)
         return due
 
-    async def flush(self, *, retry: bool = True) -> int:
-        """Make every staged write durable, then publish what the outboxes hold; return how many were published.
-
-        Without ``retry``, a store that fails raises ``StoreUnavailable`` at once (what was staged stays staged).
-        """
-        await self._make_durable(retry=retry)
-        return await self.publish(*self._store.outbox_partitions())
-
     async def _flush_if_full(self) -> None:
         if not self._max_staged or self._store.staged() > self._max_staged:
-            await self.flush()
-
-    async def publish(self, *partitions: int) -> int:
-        """Publish what the partitions' outboxes hold and the topic lacks; confirm it; return how many.
-
-        Only durable transitions are in an outbox when this runs (``flush``, a
-        takeover). A failure to publish is logged and left for the next flush:
-        the outbox keeps the transitions until the topic has them.
-        """
-        entries = {p: e for p, e in ((p, self._store.outbox(p)) for p in partitions) if e}
-        if not entries:
-            return 0
-        await self._check_membership()
-        ledger = self.writer.ledger
-        todo = [
-            t
-            for held in entries.values()
-            for e in held
-            for t in unpublished(e.transitions, ledger.last_record(e.transitions[0].fingerprint))
-        ]
-        try:
-            written = await self.writer.write(todo)
-        except Exception as exc:  # the broker did not take them: the outbox keeps them
-            log.warning("partitions %s: %d alert transitions not published yet: %r", sorted(entries), len(todo), exc)
-            return 0
-        for partition, held in entries.items():
-            self._store.confirm(partition, held)
-        return written
-
-    async def _make_durable(self, *, retry: bool = True) -> None:
-        """Flush the store, retrying with backoff until it works (or once); the worker is not ready meanwhile."""
-        delay = _RETRY[0]
-        while True:
-            if self._store.staged():
-                await self._check_membership()
-            try:
-                await self._store.flush()
-            except StoreUnavailable as exc:
-                self._metrics.store_failures.inc()
-                if self._health.set_problem("store", str(exc)):
-                    log.error("state store failing, processing paused: %s", exc)
-                if not retry:
-                    raise
-                await self._sleep(delay)
-                delay = min(delay * 2, _RETRY[1])
-                continue
-            if self._health.clear_problem("store"):
-                log.warning("state store working again; processing resumes")
-            return
-
-    async def _check_membership(self) -> None:
-        if self._may_act is not None and not await self._may_act():
-            raise Fenced("this worker lost its group membership; the partitions' new owner redoes the work")
+            await self.checkpoint.flush()
 
     def _ensure_loaded(self, partition: int, partitions: int) -> None:
         if not self._store.is_loaded(partition):

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.kafka.ends import partition_end
-from monitor.worker.outbox import AlertWriter
+from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.processor import Processor
 from rules.engine import restate
 from rules.language import DUE_SOON, RulePack
@@ -89,7 +89,7 @@ class Takeover:
     Args:
         pack: The rules (to restate a lost alert).
         processor: Holds the partition's units in memory.
-        writer: Writes alert transitions once, through the ledger.
+        checkpoint: Makes staged state durable and publishes its alerts; its writer writes transitions once.
         catch_up: Waits until the ledger has read the alerts topic to its end.
         highwater: The broker's end offset of a data topic-partition.
         committed: The group's committed offset of a data topic-partition (the next to read), if any.
@@ -103,7 +103,7 @@ class Takeover:
         self,
         pack: RulePack,
         processor: Processor,
-        writer: AlertWriter,
+        checkpoint: Checkpoint,
         *,
         catch_up: Callable[[], Awaitable[object]],
         highwater: Highwater,
@@ -115,7 +115,8 @@ class Takeover:
     ) -> None:
         self._pack = pack
         self._processor = processor
-        self._writer = writer
+        self._checkpoint = checkpoint
+        self._writer = checkpoint.writer
         self._catch_up = catch_up
         self._highwater = highwater
         self._committed = committed
@@ -244,7 +245,7 @@ class Takeover:
         self._processor.load({partition}, partitions)
         # Everything staged becomes durable and is published first: the state compared with the
         # topic below is then the durable state (a staged alert is not 'lost', it is on its way).
-        fixed = await self._processor.flush()
+        fixed = await self._checkpoint.flush()
         return fixed, {alert.fingerprint for alert in self._lost(partition)} | {
             t.fingerprint for t in self._unheld(partition)
         }
@@ -255,7 +256,7 @@ class Takeover:
         A firing alert the topic lacks is restated; an alert the topic shows
         firing and the state no longer holds is resolved (``resolution: reconciled``).
         """
-        await self._processor.flush()  # compare the topic with the durable state, as in ``reconcile``
+        await self._checkpoint.flush()  # compare the topic with the durable state, as in ``reconcile``
         restated = [restate(self._pack, alert) for alert in self._lost(partition) if alert.fingerprint in suspects]
         resolutions = []
         for last in self._unheld(partition):

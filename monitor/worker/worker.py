@@ -47,10 +47,11 @@ from monitor.version import VERSION
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import BrokerWatch
 from monitor.worker.caps import UnitCaps
+from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.membership import Membership
-from monitor.worker.outbox import RAW, FaustOutbox
+from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
 from monitor.worker.processor import Processor
 from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
@@ -164,28 +165,35 @@ class Worker:
             self._generation,
             self.health,
         )
+        store = ItemStore(ChangelogItemLog(self.app, items))
+        outbox = FaustOutbox(self.app, self.topics, self._generation, settings.max_record_bytes)
+        self.checkpoint = Checkpoint(
+            store,
+            AlertWriter(outbox, self.ledger, self.metrics, listeners),
+            self.metrics,
+            health=self.health,
+            may_act=self.membership.may_act,
+            release=lambda: self.app.producer.flush(),  # dead letters and re-routed events too
+        )
         self.processor = Processor(
             pack,
-            ItemStore(ChangelogItemLog(self.app, items)),
-            FaustOutbox(self.app, self.topics, self._generation, settings.max_record_bytes),
+            store,
+            outbox,
             self.metrics,
             self.topics,
             settings.max_record_bytes,
-            self.ledger,
-            listeners=listeners,
-            health=self.health,
-            may_act=self.membership.may_act,
+            self.checkpoint,
             max_staged=settings.max_staged_writes,
             max_skew=timedelta(seconds=settings.max_clock_skew),
             caps=UnitCaps(settings.max_kinds_per_unit, settings.max_indicators_per_unit),
         )
-        # The agent handles a record, or the state gathered so far is flushed: never both at once.
+        # The agent handles a record, or a checkpoint runs: never both at once.
         self._handling = asyncio.Lock()
         self.app.before_commit = self._before_commit
         self.takeover = Takeover(
             pack,
             self.processor,
-            self.processor.writer,
+            self.checkpoint,
             catch_up=self._ledger_follower.catch_up,
             highwater=self._highwater,
             committed=lambda topic, partition: self._floor(Partition(topic, partition)),
@@ -624,29 +632,31 @@ class Worker:
     async def _flush_every_interval(self) -> None:
         while True:
             await asyncio.sleep(self.settings.flush_interval)
-            if self.app.rebalancing:  # a rebalance flushes before it commits (``_before_commit``)
+            if self.app.rebalancing:  # a rebalance commits, and checkpoints before it (``_before_commit``)
                 continue
             try:
-                await asyncio.shield(self._flush(retry=True))  # once begun, a flush ends (even at shutdown)
+                await asyncio.shield(self._checkpoint(self.checkpoint.flush))  # once begun, it ends (even at shutdown)
             except Exception:  # the next interval tries again; the worker goes on
                 log.exception("flushing the state failed")
 
     async def _before_commit(self) -> bool:
-        """Whether offsets may be committed now: the state of every record handled is durable (flushed here)."""
-        if not await self._flush(retry=False):
-            return False
-        await self.app.producer.flush()  # dead letters and re-routed events too
-        return True
+        """Whether offsets may be committed now: the checkpoint has run to its end (``Checkpoint.commit``)."""
+        return await self._checkpoint(self.checkpoint.commit)
 
-    async def _flush(self, *, retry: bool) -> bool:
-        """Make the state gathered so far durable and publish its alerts; whether it all is."""
-        if self._reassigned:  # state from before an assignment: dropped at the next record, read again
+    async def _checkpoint(self, run: Callable[[], Awaitable[object]]) -> bool:
+        """Run the checkpoint between records; whether it ran to its end.
+
+        Not after an assignment until the agent has dropped the state from
+        before it (that state is read again); a fenced worker forgets what it
+        has not made durable; a failing store leaves it staged.
+        """
+        if self._reassigned:
             return False
         async with self._handling:
             if self._reassigned:
                 return False
             try:
-                await self.processor.flush(retry=retry)
+                await run()
             except Fenced:
                 self._forget_unflushed()
                 return False

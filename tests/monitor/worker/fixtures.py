@@ -13,6 +13,8 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import ItemStore
+from monitor.worker.checkpoint import Checkpoint
+from monitor.worker.outbox import AlertWriter
 from monitor.worker.processor import Processor
 from monitor.worker.takeover import Takeover
 from rules.language import RulePack
@@ -106,18 +108,21 @@ def worker_parts(
     table: dict[bytes, bytes] | None = None,
     catch_up: Callable[[], Awaitable[object]] = _caught_up,
     max_staged: int = 0,
+    may_act: Callable[[], Awaitable[bool]] | None = None,
 ) -> WorkerParts:
     """A new worker's parts over ``table`` (a new worker over the same durable table, when given).
 
-    ``max_staged`` as the processor takes it: 0 (the default) flushes after every record and tick.
+    ``max_staged`` as the processor takes it: 0 (the default) flushes after every record and tick;
+    ``may_act`` as the checkpoint takes it (the zombie fence; none by default).
     """
     registry = CollectorRegistry()
     outbox = RecordingOutbox()
     log = DictItemLog(table)
     store = ItemStore(log)
-    processor = Processor(
-        rules, store, outbox, Metrics(registry, "test"), TOPICS, 1 << 20, ledger, max_staged=max_staged
-    )
+    metrics = Metrics(registry, "test")
+    writer = AlertWriter(outbox, ledger if ledger is not None else AlertLedger(), metrics)
+    checkpoint = Checkpoint(store, writer, metrics, may_act=may_act)
+    processor = Processor(rules, store, outbox, metrics, TOPICS, 1 << 20, checkpoint, max_staged=max_staged)
     clock = SteppingClock()
     ends: dict[tuple[str, int], int] = {}
     committed: dict[tuple[str, int], int] = {}
@@ -128,7 +133,7 @@ def worker_parts(
     takeover = Takeover(
         rules,
         processor,
-        processor.writer,
+        checkpoint,
         catch_up=catch_up,
         highwater=lambda topic, partition: ends.get((topic, partition)),
         committed=lambda topic, partition: committed.get((topic, partition)),
@@ -141,7 +146,11 @@ def worker_parts(
 
 
 def deadline_parts(
-    tmp_path: Path, ledger: AlertLedger | None = None, table: dict[bytes, bytes] | None = None, max_staged: int = 0
+    tmp_path: Path,
+    ledger: AlertLedger | None = None,
+    table: dict[bytes, bytes] | None = None,
+    max_staged: int = 0,
+    may_act: Callable[[], Awaitable[bool]] | None = None,
 ) -> WorkerParts:
     """``worker_parts`` with the deadline rules."""
-    return worker_parts(pack(tmp_path, DEADLINE_RULES), ledger, table, max_staged=max_staged)
+    return worker_parts(pack(tmp_path, DEADLINE_RULES), ledger, table, max_staged=max_staged, may_act=may_act)

@@ -11,7 +11,8 @@ from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
 from monitor.state.store import ItemStore
-from monitor.worker.processor import Processor, unpublished
+from monitor.worker.checkpoint import unpublished
+from monitor.worker.processor import Processor
 from rules.state import AlertTransition
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog
@@ -218,7 +219,7 @@ async def test_state_is_durable_before_its_alert_is_published(tmp_path: Path) ->
 async def test_a_failing_store_pauses_processing_and_publishes_nothing_until_it_works(tmp_path: Path) -> None:
     waits: list[float] = []
     parts = deadline_parts(tmp_path)
-    health = parts.processor._health
+    health = parts.processor.checkpoint._health
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
@@ -227,7 +228,7 @@ async def test_a_failing_store_pauses_processing_and_publishes_nothing_until_it_
         if len(waits) == 4:
             parts.log.failing = None  # space is back
 
-    parts.processor._sleep = sleep
+    parts.processor.checkpoint._sleep = sleep
     parts.log.failing = "No space left on device"
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
@@ -261,12 +262,10 @@ def test_unpublished_is_what_follows_the_topics_last_record(
 
 
 async def test_a_fenced_worker_writes_and_publishes_nothing(tmp_path: Path) -> None:
-    parts = deadline_parts(tmp_path)
-
     async def fenced() -> bool:
         return False
 
-    parts.processor._may_act = fenced
+    parts = deadline_parts(tmp_path, may_act=fenced)
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     with pytest.raises(Fenced):
         await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
@@ -288,10 +287,10 @@ async def test_gathered_writes_are_published_only_once_durable_and_a_failed_flus
     assert staged > 0
     parts.log.failing = "No space left on device"
     with pytest.raises(StoreUnavailable):
-        await parts.processor.flush(retry=False)
+        await parts.processor.checkpoint.flush(retry=False)
     assert parts.outbox.alerts == [] and parts.store.staged() == staged  # still staged, whole
     parts.log.failing = None
-    assert await parts.processor.flush() == 2
+    assert await parts.processor.checkpoint.flush() == 2
     assert sorted(a.unit_id for a in parts.outbox.alerts) == sorted(["VN-40", other])
     assert len(parts.log.batches) == 2  # one batch per partition
     again = deadline_parts(tmp_path, table=parts.log.table)  # the next owner reads what was flushed
@@ -309,12 +308,12 @@ async def test_a_partition_whose_write_failed_keeps_it_under_newer_writes(tmp_pa
         )
     parts.log.failing, parts.log.failing_partitions = "I/O error", {_partition(other)}
     with pytest.raises(StoreUnavailable):
-        await parts.processor.flush(retry=False)
+        await parts.processor.checkpoint.flush(retry=False)
     assert _stored_status(parts.log.table, "VN-40") == "in_progress" and _stored_status(parts.log.table, other) is None
     done = task(vn(2024, 7, 20), deadline=vn(2024, 7, 30), unit=other, status="completed")
     await parts.processor.on_record(_record(done.model_dump_json().encode(), unit=other), PARTITIONS, vn(2024, 7, 20))
     parts.log.failing = None
-    await parts.processor.flush()
+    await parts.processor.checkpoint.flush()
     assert _stored_status(parts.log.table, other) == "completed"  # the newer write, not the one that failed
     assert parts.store.staged() == 0
 

@@ -105,7 +105,7 @@ async def test_transitions_durable_but_never_published_are_published_by_the_next
     """The worker died after its state and outbox were durable, before the alert left."""
     table: dict[bytes, bytes] = {}
     dying = _worker(tmp_path, AlertLedger(), table)
-    dying.processor.writer.write = _never  # type: ignore[method-assign]
+    dying.processor.checkpoint.writer.write = _never  # type: ignore[method-assign]
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20), event_id="e-1").model_dump_json().encode())
     await dying.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
     assert dying.outbox.alerts == [] and [key for key in table if b"\x1fo" in key]
@@ -248,7 +248,7 @@ async def test_a_batch_durable_only_in_part_is_completed_by_the_redo_and_nothing
     done = task(vn(2024, 7, 26), status="completed", deadline=vn(2024, 7, 20), event_id="b")
     record = _record(done.model_dump_json().encode(), offset=1)
     dying = _worker(tmp_path, ledger, dict(table))
-    dying.processor.writer.write = _never  # type: ignore[method-assign]
+    dying.processor.checkpoint.writer.write = _never  # type: ignore[method-assign]
     await dying.processor.on_record(record, PARTITIONS, vn(2024, 7, 26))
     key, value = dying.log.batches[-1][0]  # the outbox entry comes first: the resolution, as evaluated
     assert b"\x1fo" in key and value is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -10,14 +11,17 @@ from monitor.http.figures import alert_display
 from monitor.state.history import stage_began
 from rules.language import SEVERITIES, STAGES, RulePack, urgency
 from rules.state import AlertFilter, AlertState, AlertTransition
+from rules.vietnamese import search_folded
 
 __all__ = [
     "SORTS",
     "SORT_TEXT",
+    "alert_facets",
     "alert_view",
     "attention_order",
     "filter_alerts",
     "newest_order",
+    "search_text",
     "shown_alert",
     "shown_view",
     "unit_order",
@@ -121,3 +125,48 @@ def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: st
     """Alert views matching every given filter, in ``sort`` order (``SORTS``)."""
     kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
     return sorted(kept, key=_ORDERS.get(sort, attention_order))
+
+
+def search_text(view: Mapping[str, Any], display: Mapping[str, Any]) -> str:
+    """What a search (``?q=``) looks in, folded (``search_folded``).
+
+    The alert as the console shows it: its summary, the unit's name and id,
+    the rule, the task or indicator, and its ``display`` stage and how it ended.
+    """
+    labels = view.get("labels") or {}
+    parts = (
+        view.get("summary"),
+        view.get("unit_name"),
+        view.get("unit_id"),
+        view.get("rule_id"),
+        labels.get("task_id"),
+        labels.get("indicator"),
+        display.get("stage"),
+        display.get("resolution"),
+    )
+    return search_folded(" ".join(str(part) for part in parts if part))
+
+
+def alert_facets(views: Iterable[Mapping[str, Any]], where: AlertFilter) -> dict[str, Any]:
+    """What the console counts beside a list: how many alerts of each severity, and of each unit.
+
+    Each count leaves its own filter out and keeps the others, so the
+    counts say what choosing another severity (or unit) would list. Units
+    come by id, each with its total and its count per severity.
+    """
+    any_severity = dataclasses.replace(where, severity=None)
+    any_unit = dataclasses.replace(where, unit_id=None)
+    by_severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    by_unit: dict[str, dict[str, Any]] = {}
+    for view in views:
+        unit, rule, severity = str(view.get("unit_id")), view.get("rule_id"), str(view.get("severity"))
+        if any_severity.admits(unit, rule, severity):
+            by_severity[severity] = by_severity.get(severity, 0) + 1
+        if any_unit.admits(unit, rule, severity):
+            row = by_unit.get(unit)
+            if row is None:
+                row = by_unit[unit] = {"unit_id": unit, "unit_name": view.get("unit_name"), "total": 0}
+                row.update(dict.fromkeys(SEVERITIES, 0))
+            row["total"] += 1
+            row[severity] = row.get(severity, 0) + 1
+    return {"severity": by_severity, "unit": [by_unit[unit] for unit in sorted(by_unit)]}

@@ -27,10 +27,10 @@ from monitor.http.answers import (
     unknown_value,
 )
 from monitor.http.download import attachment, unit_id_problem
-from monitor.http.figures import ALERT_COLUMNS, alert_row
+from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
-from monitor.http.shown import SORT_TEXT, SORTS, alert_view, filter_alerts, shown_view
+from monitor.http.shown import SORT_TEXT, SORTS, alert_facets, alert_view, filter_alerts, search_text, shown_view
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
 from monitor.kafka.records import unit_partition as partition_of
 from monitor.spreadsheet import csv_bytes
@@ -38,7 +38,7 @@ from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
 from rules.language import SEVERITIES, RulePack, Severity
 from rules.state import AlertFilter, AlertTransition, UnitState
-from rules.vietnamese import SEVERITY_TEXT, datetime_text
+from rules.vietnamese import SEVERITY_TEXT, datetime_text, search_folded
 
 __all__ = [
     "alert_filter",
@@ -105,7 +105,12 @@ def alert_filter(pack: RulePack, query: Mapping[str, str]) -> AlertFilter | Answ
 
 
 def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered."""
+    """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered.
+
+    ``q`` searches the alerts as shown (``search_text``), with or without
+    diacritics; a JSON page says, in ``facets``, how many alerts each
+    severity and each unit would list (``alert_facets``).
+    """
     state = query_param(query, "state") or "firing"
     if state not in _STATES:
         return unknown_value("state", state, _STATES)
@@ -128,6 +133,9 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         sources += worker.published_resolved()
     found = [alert_view(a, pack.unit_names) for a in sources]
     source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
+    needle = search_folded(query_param(query, "q") or "").strip()
+    if needle:  # the texts searched are those shown, computed for every alert only when searching
+        found = [view for view in found if needle in search_text(view, alert_display(source[id(view)], pack, now))]
     chosen = filter_alerts(found, where, sort)
     if as_csv:  # whole, as the overdue list's: it is what a spreadsheet opens
         name = f"alerts-{where.unit_id}.csv" if where.unit_id else "alerts.csv"
@@ -140,6 +148,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         return page
     # Texts for the page only: they are what costs, and a page is what is shown.
     page["alerts"] = [shown_view(view, source[id(view)], pack, now) for view in page["alerts"]]
+    page["facets"] = alert_facets(found, where)
     return json_answer(page)
 
 

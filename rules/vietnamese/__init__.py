@@ -20,6 +20,7 @@ from rules.vietnamese.display import (
     number_text,
     overdue_text,
     percent_text,
+    search_folded,
     span_text,
 )
 from rules.vietnamese.messages import days_overdue, figure_texts, render_summary, resolution_summary, subject_fields
@@ -46,6 +47,7 @@ __all__ = [
     "percent_text",
     "render_summary",
     "resolution_summary",
+    "search_folded",
     "span_text",
     "subject_fields",
 ]

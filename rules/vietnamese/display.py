@@ -9,11 +9,15 @@
 - Durations are words (``span_text``): ``30 ngày``, ``5 ngày làm việc``,
   ``12 giờ``, ``1 ngày 12 giờ``; the rule's own form (``30d``, ``5wd``)
   stays in machine-readable annotations (``max_age``, ``warn_before``).
+- A search compares text ``search_folded``: without diacritics, ``đ`` as
+  ``d``, lower case, so "Nghe An" (typed on a phone) finds "Nghệ An".
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -37,12 +41,14 @@ __all__ = [
     "number_text",
     "overdue_text",
     "percent_text",
+    "search_folded",
     "span_text",
 ]
 
 #: Between a number and ``%``: a no-break space, so ``45,8 %`` stays on one line.
 PERCENT_SPACE = "\u00a0"
 
+_COMBINING = re.compile("[\u0300-\u036f]")  # every Vietnamese tone and letter mark decomposes into these
 _SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
 _DAY = "ngày"
 _WORKING_DAY = "ngày làm việc"
@@ -150,3 +156,9 @@ def overdue_text(days: int, working: bool = False) -> str:
 def late_text(days: int, working: bool = False) -> str:
     """How late a completion was: ``muộn 5 ngày``, ``muộn dưới 1 ngày``, ``muộn 2 ngày làm việc``."""
     return f"muộn {days_text(days, working)}"
+
+
+def search_folded(text: str) -> str:
+    """``text`` as a search compares it: diacritics dropped, ``đ`` read as ``d``, lower case."""
+    bare = _COMBINING.sub("", unicodedata.normalize("NFD", text))
+    return bare.replace("đ", "d").replace("Đ", "D").lower()

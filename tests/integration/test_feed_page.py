@@ -134,6 +134,12 @@ def _live(page: Any) -> None:
     """The first data is on screen and the event stream has said hello (and its reload is drawn)."""
     page.wait_for_selector("#status.live", timeout=15_000)
     page.wait_for_timeout(500)
+    _drawn(page)
+
+
+def _drawn(page: Any) -> None:
+    """The feed drew the API's answer to what its filters ask (it asks again on every change)."""
+    page.wait_for_selector('#alerts:not([aria-busy="true"])', state="attached", timeout=10_000)
 
 
 def test_the_feed_puts_the_longest_overdue_critical_alert_first_as_the_api_orders_them(console: Console) -> None:
@@ -166,6 +172,7 @@ def test_the_feed_puts_the_longest_overdue_critical_alert_first_as_the_api_order
 
     # Grouped by unit: every unit's alerts under its heading, units in the API's order.
     page.select_option("#sort", "unit")
+    _drawn(page)
     groups = page.eval_on_selector_all("li.group", "gs => gs.map(g => g.dataset.unit)")
     assert groups == sorted(groups) and set(groups) == {a["unit_id"] for a in api}
     assert "sort=unit" in page.url
@@ -294,9 +301,11 @@ def test_the_console_fits_a_phone(console: Console) -> None:
     _live(page)
     assert page.locator("#severity").is_visible() and page.locator("#search").is_visible()
     page.select_option("#severity", "warning")
+    _drawn(page)
     severities = page.eval_on_selector_all("li.alert", "items => items.map(i => i.dataset.severity)")
     assert severities and set(severities) == {"warning"}
     page.fill("#search", "Nghe An")  # without diacritics, as typed on a phone
+    _drawn(page)
     units = page.eval_on_selector_all("li.alert", "items => items.map(i => i.dataset.unit)")
     assert units and set(units) == {"VN-22"}
     assert "severity=warning" in page.url and "q=Nghe+An" in page.url
@@ -350,9 +359,12 @@ def test_a_new_alert_appears_live_without_reload(console: Console) -> None:
 
     # Filtering by severity hides it; by its unit shows only it.
     page.select_option("#severity", "warning")
+    _drawn(page)
     assert page.locator('li.alert[data-subject="NV-12"]').count() == 0
     page.select_option("#severity", "")
+    _drawn(page)
     page.select_option("#unit", "VN-HN")
+    _drawn(page)
     units = page.eval_on_selector_all("li.alert", "rows => rows.map(r => r.dataset.unit)")
     assert units and set(units) == {"VN-HN"}
 

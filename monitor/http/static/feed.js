@@ -2,7 +2,9 @@
 // The ops console (feed.html): the alert feed, the national overview and one unit's view, chosen by the URL.
 //
 //   /                          firing alerts, most urgent first; filters ?unit= &severity= &rule= &sort= &q=
-//                              (?state=resolved: those that ended lately, how; ?state=all: both)
+//                              (?state=resolved: those that ended lately, how; ?state=all: both). The API
+//                              filters, searches, orders and counts (`/api/v1/alerts`, its `facets`): the page
+//                              asks it again whenever a filter changes or the stream brings a transition.
 //   /?view=overview            a tile per rostered unit, coloured by its worst open alert
 //   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads
 //
@@ -39,7 +41,8 @@ const filters = {
 const defaultSort = () => (filters.state === "resolved" ? "newest" : "attention");
 filters.sort = filters.sort || defaultSort();
 
-const alerts = new Map();            // key -> alert view (as /api/v1/alerts gives it)
+const alerts = new Map();            // one unit's view: key -> its open alert (as /api/v1/alerts gives it)
+let feed = { alerts: [], count: 0, facets: { severity: {}, unit: [] } };  // the feed: the API's last answer
 const fresh = new Set();             // keys of alerts that arrived live: highlighted once
 let units = new Map();               // unit_id -> summary (/api/v1/units)
 let rules = [];                      // rule ids
@@ -48,6 +51,8 @@ let detail = null;                   // /api/v1/units/{unit}
 let shown = PAGE;
 let invalid = null;                  // why the filters cannot be applied (a message), or null
 let live = false;                    // the event stream is connected
+let asking = null;                   // the feed's question on its way (a promise), or null
+let askAgain = false;                // the filters changed, or a transition came, while it was on its way
 
 // --- the API ------------------------------------------------------------------------------------------
 
@@ -102,9 +107,6 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-const fold = (text) => String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
-  .replace(/đ/g, "d").replace(/Đ/g, "D").toLowerCase();
-
 function unitHref(unitId) {
   return "/?" + new URLSearchParams({ view: "unit", unit: unitId });
 }
@@ -113,6 +115,7 @@ function unitName(unitId) {
   const summary = units.get(unitId);
   if (summary) return summary.unit_name;
   for (const a of alerts.values()) if (a.unit_id === unitId) return a.unit_name;
+  for (const row of feed.facets.unit) if (row.unit_id === unitId) return row.unit_name;
   return unitId;
 }
 
@@ -143,8 +146,6 @@ const ordered = (sort) => (a, b) => compareKeys(a.order[sort] || a.attention, b.
 const key = (a) => (a.status === "resolved" ? `${a.fingerprint}@${a.ends_at}` : a.fingerprint);
 
 function remember(a) {
-  a.folded = fold([a.summary, a.unit_name, a.unit_id, a.rule_id, a.labels.task_id, a.labels.indicator,
-    a.display && a.display.stage, a.display && a.display.resolution].join(" "));
   alerts.set(key(a), a);
 }
 
@@ -176,14 +177,6 @@ function alertItem(a, withUnit) {
 
 // --- the feed ------------------------------------------------------------------------------------------
 
-function admits(a, except) {
-  const needle = fold(filters.q.trim());
-  return (except === "unit" || !filters.unit || a.unit_id === filters.unit)
-    && (except === "severity" || !filters.severity || a.severity === filters.severity)
-    && (!filters.rule || a.rule_id === filters.rule)
-    && (!needle || a.folded.includes(needle));
-}
-
 function writeUrl() {
   const q = new URLSearchParams();
   if (filters.unit) q.set("unit", filters.unit);
@@ -207,7 +200,7 @@ function fillSelect(select, options, value) {
 }
 
 function renderFilters() {
-  const ids = new Set([...units.keys(), ...[...alerts.values()].map((a) => a.unit_id)]);
+  const ids = new Set([...units.keys(), ...feed.facets.unit.map((row) => row.unit_id)]);
   const named = [...ids].map((id) => [id, `${unitName(id)} (${id})`])
     .sort((x, y) => x[1].localeCompare(y[1], "vi"));
   fillSelect($("unit"), [["", "tất cả"], ...named], filters.unit);
@@ -229,38 +222,29 @@ function setFilter(name, value) {
   filters[name] = value;
   shown = PAGE;
   writeUrl();
-  renderFeed();
+  askFeed();
 }
 
-function renderCounts(all) {
-  const bySeverity = {};
-  for (const a of all) if (admits(a, "severity")) bySeverity[a.severity] = (bySeverity[a.severity] || 0) + 1;
-  const total = Object.values(bySeverity).reduce((x, y) => x + y, 0);
+function renderCounts() {
+  const bySeverity = feed.facets.severity;
+  const total = SEVERITIES.reduce((n, s) => n + (bySeverity[s] || 0), 0);
   $("counts").replaceChildren(
     countButton("Tất cả", total, !filters.severity, "all", () => setFilter("severity", "")),
     ...SEVERITIES.map((s) => countButton(SEVERITY_TEXT[s], bySeverity[s] || 0, filters.severity === s, s,
       () => setFilter("severity", filters.severity === s ? "" : s))));
 
-  const byUnit = new Map();
-  for (const a of all) {
-    if (!admits(a, "unit")) continue;
-    const row = byUnit.get(a.unit_id) || { id: a.unit_id, name: a.unit_name, total: 0, critical: 0, warning: 0, info: 0 };
-    row.total += 1;
-    row[a.severity] = (row[a.severity] || 0) + 1;
-    byUnit.set(a.unit_id, row);
-  }
-  const rows = [...byUnit.values()].sort((x, y) => y.critical - x.critical || y.total - x.total
-    || x.name.localeCompare(y.name, "vi"));
+  const rows = [...feed.facets.unit].sort((x, y) => (y.critical || 0) - (x.critical || 0) || y.total - x.total
+    || String(x.unit_name).localeCompare(String(y.unit_name), "vi"));
   $("unit-counts").replaceChildren(...rows.map((row) => {
     const worst = SEVERITIES.find((s) => row[s]) || "info";
     const parts = SEVERITIES.filter((s) => row[s]).map((s) => `${row[s]} ${SEVERITY_TEXT[s].toLowerCase()}`);
     const button = el("button", {
-      type: "button", class: `chip ${worst}`, "data-unit": row.id, title: parts.join(", "),
-      "aria-pressed": filters.unit === row.id ? "true" : "false",
-    }, el("span", { class: "name" }, row.name), " ",
+      type: "button", class: `chip ${worst}`, "data-unit": row.unit_id, title: parts.join(", "),
+      "aria-pressed": filters.unit === row.unit_id ? "true" : "false",
+    }, el("span", { class: "name" }, row.unit_name), " ",
     el("span", { class: "n" }, String(row.total)),
     el("span", { class: "visually-hidden" }, ` cảnh báo: ${parts.join(", ")}`));
-    button.addEventListener("click", () => setFilter("unit", filters.unit === row.id ? "" : row.id));
+    button.addEventListener("click", () => setFilter("unit", filters.unit === row.unit_id ? "" : row.unit_id));
     return el("li", {}, button);
   }));
   if (!rows.length) $("unit-counts").append(el("li", { class: "none" }, "không có"));
@@ -268,8 +252,7 @@ function renderCounts(all) {
 
 function renderFeed() {
   renderFilters();
-  const all = [...alerts.values()];
-  renderCounts(all);
+  renderCounts();
   const list = $("alerts");
   const link = $("unit-link");
   link.hidden = !filters.unit || !!invalid;
@@ -283,24 +266,25 @@ function renderFeed() {
     $("more").hidden = true;
     return;
   }
-  const matching = all.filter((a) => admits(a)).sort(ordered(filters.sort));
-  const visible = matching.slice(0, shown);
+  const visible = feed.alerts;  // the API's order, one page of `shown`
   if (filters.sort === "unit") {
     const groups = new Map();
+    const totals = new Map(feed.facets.unit.map((row) => [row.unit_id, row.total]));
     for (const a of visible) (groups.get(a.unit_id) || groups.set(a.unit_id, []).get(a.unit_id)).push(a);
     list.replaceChildren(...[...groups.entries()].map(([unitId, items]) => el("li", { class: "group", "data-unit": unitId },
       el("h3", {}, el("a", { href: unitHref(unitId) }, `${items[0].unit_name} (${unitId})`), " ",
-        el("span", { class: "n" }, `${matching.filter((a) => a.unit_id === unitId).length} cảnh báo`)),
+        el("span", { class: "n" }, `${totals.get(unitId) || items.length} cảnh báo`)),
       el("ol", { class: "alerts" }, ...items.map((a) => alertItem(a, false))))));
   } else {
     list.replaceChildren(...visible.map((a) => alertItem(a, true)));
   }
   fresh.clear();
-  $("empty").hidden = matching.length > 0;
-  $("empty").textContent = alerts.size ? "Không có cảnh báo nào khớp bộ lọc."
+  const listed = SEVERITIES.reduce((n, s) => n + (feed.facets.severity[s] || 0), 0);
+  $("empty").hidden = feed.count > 0;
+  $("empty").textContent = listed || filters.unit || filters.q.trim() ? "Không có cảnh báo nào khớp bộ lọc."
     : filters.state === "firing" ? "Không có cảnh báo nào đang mở." : "Không có cảnh báo nào kết thúc gần đây.";
-  $("more").hidden = matching.length <= visible.length;
-  $("more").textContent = `Hiện thêm (còn ${matching.length - visible.length})`;
+  $("more").hidden = feed.count <= visible.length;
+  $("more").textContent = `Hiện thêm (còn ${feed.count - visible.length})`;
 }
 
 function filterProblem(error) {
@@ -312,34 +296,70 @@ function filterProblem(error) {
   return `Bộ lọc không hợp lệ: ${error.message}`;
 }
 
-async function loadFeed() {
+function feedQuery() {
   const asked = new URLSearchParams();
   if (filters.unit) asked.set("unit_id", filters.unit);
   if (filters.severity) asked.set("severity", filters.severity);
   if (filters.rule) asked.set("rule_id", filters.rule);
-  if (filters.sort) asked.set("sort", filters.sort);
+  if (filters.q.trim()) asked.set("q", filters.q.trim());
+  asked.set("sort", filters.sort);
   asked.set("state", filters.state);
-  // The API checks the filters (a typo is a 400 naming the allowed values); the page shows every firing
-  // alert it may filter to, so the counts beside the list cover what the filters leave out.
-  const check = getJSON(`/api/v1/alerts?${asked}&limit=1`).then(() => null, (error) => {
-    if (error instanceof ApiError && error.status === 400) return filterProblem(error);
-    throw error;
+  asked.set("limit", String(shown));
+  return asked;
+}
+
+// What the filters ask for, from the API: one question on its way at a time, and one more after it when the
+// filters changed (or a transition came) meanwhile, so the last answer drawn is for the last question.
+// The list says it is waiting (`aria-busy`) from the moment it is asked until the answer is drawn.
+function askFeed() {
+  $("alerts").setAttribute("aria-busy", "true");
+  if (asking) {
+    askAgain = true;
+    return asking;
+  }
+  asking = (async () => {
+    do {
+      askAgain = false;
+      let answer = null;
+      let problem = null;
+      try {
+        answer = await getJSON(`/api/v1/alerts?${feedQuery()}`);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 400)) throw error;
+        problem = filterProblem(error);
+      }
+      if (askAgain) continue;
+      feed = answer || { alerts: [], count: 0, facets: { severity: {}, unit: [] } };
+      invalid = problem;
+      if (!invalid && filters.unit && !units.has(filters.unit) && !feed.facets.unit.some((r) => r.unit_id === filters.unit)) {
+        invalid = `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`;
+      }
+      showProblem(invalid);
+      renderFeed();
+    } while (askAgain);
+  })().catch((error) => {
+    showProblem(`Không tải được dữ liệu: ${error.message}`);
+    setStatus("down", "lỗi khi tải");
+  }).finally(() => {
+    asking = null;
+    $("alerts").setAttribute("aria-busy", "false");
   });
-  const [problem, found, summaries, loadedRules] = await Promise.all([
-    check, getAll(`/api/v1/alerts?state=${STATES[filters.state] ? filters.state : "firing"}`, "alerts"),
-    getAll("/api/v1/units", "units"), getJSON("/api/v1/rules"),
-  ]);
+  return asking;
+}
+
+async function loadFeed() {
+  $("alerts").setAttribute("aria-busy", "true");  // until the answer to the filters is drawn (`askFeed`)
+  let summaries = [];
+  let loadedRules = null;
+  try {
+    [summaries, loadedRules] = await Promise.all([getAll("/api/v1/units", "units"), getJSON("/api/v1/rules")]);
+  } catch (error) {
+    $("alerts").setAttribute("aria-busy", "false");
+    throw error;
+  }
   units = new Map(summaries.map((u) => [u.unit_id, u]));
   rules = loadedRules.rules.map((r) => r.id).sort();
-  refill(found);
-  invalid = problem;
-  if (!invalid && filters.unit && !units.has(filters.unit) && !found.some((a) => a.unit_id === filters.unit)) {
-    invalid = `Không có đơn vị «${filters.unit}»: đơn vị này chưa gửi dữ liệu nào và không có trong danh sách đơn vị.`;
-  }
-  if (!invalid && !SORTS[filters.sort]) invalid = `Không có thứ tự «${filters.sort}».`;
-  if (!invalid && !STATES[filters.state]) invalid = `Không có trạng thái «${filters.state}».`;
-  showProblem(invalid);
-  renderFeed();
+  await askFeed();
 }
 
 // --- the national overview -------------------------------------------------------------------------------
@@ -532,12 +552,8 @@ function refill(found) {
 }
 
 function apply(t) {
-  if (t.status === "firing") {
-    if (view === "unit" || filters.state !== "resolved") remember(t);
-  } else {
-    alerts.delete(t.fingerprint);
-    if (view === "feed" && filters.state !== "firing") remember(t);
-  }
+  if (t.status === "firing") remember(t);
+  else alerts.delete(t.fingerprint);
 }
 
 function reloadSoon(ms) {  // many transitions, one reload of what the view shows from the units' state
@@ -547,11 +563,16 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 function onTransition(t) {
   if (view === "overview") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
+  fresh.add(key(t));
+  if (t.status === "firing") $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
+  if (view === "feed") {  // transitions arriving together are asked for once
+    $("alerts").setAttribute("aria-busy", "true");
+    if (renderTimer === null) renderTimer = later(() => { renderTimer = null; askFeed(); }, LIVE_RENDER_MS);
+    return;
+  }
   if (loading) meanwhile.push(t);
   apply(t);
-  if (alerts.has(key(t))) fresh.add(key(t));
-  if (t.status === "firing" && alerts.has(key(t))) $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
-  if (view === "unit") reloadSoon(1000);
+  reloadSoon(1000);
   if (renderTimer === null) renderTimer = later(() => { renderTimer = null; render(); }, LIVE_RENDER_MS);
 }
 
@@ -606,20 +627,17 @@ function wire() {
   $("state").addEventListener("change", () => {  // another list: ask for it
     filters.state = $("state").value;
     filters.sort = defaultSort();
+    shown = PAGE;
     writeUrl();
-    load();
+    askFeed();
   });
   $("search").addEventListener("input", () => setFilter("q", $("search").value));
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("clear").addEventListener("click", () => {
-    const reload = filters.state !== "firing";
     Object.assign(filters, { unit: "", severity: "", rule: "", state: "firing", sort: "attention", q: "" });
-    invalid = null;
-    showProblem(null);
     setFilter("q", "");
-    if (reload) load();
   });
-  $("more").addEventListener("click", () => { shown += PAGE; renderFeed(); });
+  $("more").addEventListener("click", () => { shown += PAGE; askFeed(); });
 }
 
 function main() {

@@ -135,6 +135,29 @@ def test_alerts_carry_display_texts_and_come_as_csv() -> None:
     assert rows[0]["days_overdue"] == "5" and rows[0]["due"] == first["annotations"]["due"]
 
 
+def test_a_search_finds_alerts_as_shown_without_diacritics_and_the_counts_leave_out_their_own_filter() -> None:
+    worker = _nghe_an()
+    every = _body(alerts(worker, {}))["alerts"]  # type: ignore[arg-type]
+    # Typed without diacritics, as on a phone: the unit's name, and the stage as the console words it.
+    found = _body(alerts(worker, {"q": "Nghe An"}))  # type: ignore[arg-type]
+    assert found["alerts"] and {a["unit_id"] for a in found["alerts"]} == {"VN-22"}
+    assert found["count"] == sum(a["unit_name"] == "Nghệ An" for a in every)
+    below = _body(alerts(worker, {"q": "DUOI MUC TIEU"}))["alerts"]  # type: ignore[arg-type]
+    assert [a["display"]["stage"] for a in below] == ["dưới mục tiêu"]
+    assert _body(alerts(worker, {"q": "kế hoạch kiểm tra", "unit_id": "VN-HN"}))["count"] == 1  # type: ignore[arg-type]
+    # Per severity: every filter but the severity; per unit: every filter but the unit.
+    chosen = _body(alerts(worker, {"q": "nghe an", "severity": "warning"}))  # type: ignore[arg-type]
+    assert chosen["count"] == 1
+    by_severity = chosen["facets"]["severity"]
+    assert by_severity == {s: sum(a["severity"] == s for a in found["alerts"]) for s in ("critical", "warning", "info")}
+    (nghe_an,) = chosen["facets"]["unit"]
+    assert (nghe_an["unit_id"], nghe_an["total"], nghe_an["warning"], nghe_an["critical"]) == ("VN-22", 1, 1, 0)
+    rows = _body(alerts(worker, {"unit_id": "VN-HN"}))["facets"]["unit"]  # type: ignore[arg-type]
+    assert [(r["unit_id"], r["total"]) for r in rows] == sorted(
+        (u, sum(a["unit_id"] == u for a in every)) for u in {a["unit_id"] for a in every}
+    )
+
+
 def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
     worker = _nghe_an()
     for query, parameter in (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -208,6 +208,32 @@ class Settings(BaseSettings):
             return tuple(parse_targets(_TARGET_KINDS[name], setting, value))
         except TargetError as exc:  # the error names the setting: the message says only which entry and why
             raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _tls_file(cls, value: Path | None) -> Path | None:
+        """A TLS file named must be there when the settings are built, not when the first client connects."""
+        if value is not None and not value.is_file():
+            raise PydanticCustomError("tls_file", "the file does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_credentials(self) -> Settings:
+        """A SASL protocol needs a user name and a password, said when the settings are built."""
+        if self.kafka_security_protocol.startswith("SASL") and (
+            self.kafka_sasl_username is None or self.kafka_sasl_password is None
+        ):
+            prefix = self.model_config.get("env_prefix", "")
+            raise PydanticCustomError(
+                "sasl_credentials",
+                "{setting}={protocol} needs {prefix}KAFKA_SASL_USERNAME and {prefix}KAFKA_SASL_PASSWORD",
+                {
+                    "setting": f"{prefix}KAFKA_SECURITY_PROTOCOL",
+                    "protocol": self.kafka_security_protocol,
+                    "prefix": prefix,
+                },
+            )
+        return self
 
     @property
     def rules_from_topic(self) -> bool:

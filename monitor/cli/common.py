@@ -86,7 +86,10 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     except ValidationError as exc:  # an operator's mistake: say which setting and why, no traceback
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # settings that do not fit together: the message names them
+                problems.append(error["msg"])
+                continue
+            name = str(error["loc"][0])
             where = f"--{name.replace('_', '-')}" if name in given else f"MONITOR_{name.upper()}"
             problems.append(f"{where}={_shown(name, error.get('input'))}: {error['msg']}")
         raise MonitorError("; ".join(problems)) from None

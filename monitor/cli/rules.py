@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
-import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -244,7 +244,10 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
 
 def _applier() -> str:
     """Who applies a pack when ``--by`` is not given: the login name and the host."""
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or os.environ.get("USERNAME") or "unknown"
+    try:
+        user = getpass.getuser()  # the login environment (LOGNAME, USER…), else the password database
+    except (KeyError, OSError):  # a container's uid with no name
+        user = "unknown"
     return f"{user}@{socket.gethostname()}"
 
 

@@ -17,18 +17,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
 
-from monitor.exceptions import BrokerUnreachable, MonitorError
+from monitor.exceptions import BrokerUnreachable
 from monitor.settings import Settings
 
 __all__ = ["Startable", "client_options", "faust_credentials", "shown_servers", "start_client", "whole_topic_reader"]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context of an SSL protocol (its files were checked as the settings were built)."""
     if "SSL" not in settings.kafka_security_protocol:
         return None
-    for path in (settings.kafka_ssl_cafile, settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile):
-        if path is not None and not path.is_file():
-            raise MonitorError(f"TLS file {path} does not exist (MONITOR_KAFKA_SSL_*)")
     context: ssl.SSLContext = create_ssl_context(
         cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
         certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
@@ -38,10 +36,8 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def _sasl(settings: Settings) -> tuple[str, str]:
-    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
-        raise MonitorError(
-            f"{settings.kafka_security_protocol} needs MONITOR_KAFKA_SASL_USERNAME and MONITOR_KAFKA_SASL_PASSWORD"
-        )
+    """The SASL user name and password (the settings refuse a SASL protocol without them)."""
+    assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
     return settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import argparse
 import ssl
 from pathlib import Path
 
 import faust
 import pytest
 
+from monitor.cli.common import settings_from
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options, faust_credentials
 from monitor.settings import Settings
@@ -33,8 +35,14 @@ def test_sasl_scram_over_tls() -> None:
     assert "s3cret" not in repr(settings)  # the password is a secret
 
 
-def test_missing_credentials_and_files_are_clear_errors(tmp_path: Path) -> None:
+def test_missing_credentials_and_files_are_clear_errors_when_the_settings_are_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     with pytest.raises(MonitorError, match="MONITOR_KAFKA_SASL_USERNAME and MONITOR_KAFKA_SASL_PASSWORD"):
-        client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT"))
-    with pytest.raises(MonitorError, match="does not exist"):
-        client_options(Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=tmp_path / "nope.pem"))
+        settings_from(argparse.Namespace())
+    monkeypatch.setenv("MONITOR_KAFKA_SECURITY_PROTOCOL", "SSL")
+    monkeypatch.setenv("MONITOR_KAFKA_SSL_CAFILE", str(tmp_path / "nope.pem"))
+    with pytest.raises(MonitorError, match="does not exist") as refused:
+        settings_from(argparse.Namespace())
+    assert str(refused.value).startswith(f"MONITOR_KAFKA_SSL_CAFILE={tmp_path / 'nope.pem'}")

@@ -92,8 +92,18 @@ def _worker() -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """The StatefulSet, its worker container and the container's plain environment."""
     workers = _named("StatefulSet", "compliance-monitor")
     container = next(c for c in workers["spec"]["template"]["spec"]["containers"] if c["name"] == "worker")
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    return workers, container, env
+    return workers, container, _container_env(container)
+
+
+def _container_env(container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as Kubernetes gives it: the secrets its envFrom names, then its own values."""
+    env = {
+        name: str(value)
+        for source in container.get("envFrom", [])
+        if "secretRef" in source
+        for name, value in _named("Secret", source["secretRef"]["name"]).get("stringData", {}).items()
+    }
+    return env | {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 def test_the_worker_pod_meets_the_restricted_pod_security_standard() -> None:
@@ -238,8 +248,7 @@ def _worker_environments() -> list[tuple[str, dict[str, str]]]:
     for doc in _manifests():
         if doc["kind"] in ("Deployment", "StatefulSet"):
             for container in doc["spec"]["template"]["spec"]["containers"]:
-                env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
-                found.append((f"kubernetes {doc['metadata']['name']}", env))
+                found.append((f"kubernetes {doc['metadata']['name']}", _container_env(container)))
     return found
 
 

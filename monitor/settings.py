@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     max_unlisted_units: int = Field(
         default=200, ge=0, description="Units on no roster shown one by one in metrics; the rest are folded."
     )
+    publishers: Path | None = Field(
+        default=None,
+        description="The publisher registry file: which publisher may report which unit, with its HTTP tokens. "
+        "Unset, every publisher may report every unit (open mode).",
+    )
     ingest_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /api/v1/events; unset, HTTP ingestion is off."
     )
@@ -209,10 +214,10 @@ class Settings(BaseSettings):
         except TargetError as exc:  # the error names the setting: the message says only which entry and why
             raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
 
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "publishers")
     @classmethod
-    def _tls_file(cls, value: Path | None) -> Path | None:
-        """A TLS file named must be there when the settings are built, not when the first client connects."""
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        """A file named (TLS, the publisher registry) must be there when the settings are built, not when used."""
         if value is not None and not value.is_file():
             raise PydanticCustomError("tls_file", "the file does not exist")
         return value
@@ -257,13 +262,20 @@ class Settings(BaseSettings):
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What a worker's entry point warns of, once, before the worker starts: links or peers that lead nowhere.
+        """What a worker's entry point warns of, once, before the worker starts.
 
-        The links alerts carry matter only when alerts are delivered (to an
+        Links or peers that lead nowhere, and a shared ingestion token a
+        publisher registry makes useless. The links alerts carry matter only when alerts are delivered (to an
         Alertmanager or a webhook); the address peers ask matters always.
         """
         links = self.unreachable_links if self.alertmanager_url or self.webhook_url else None
-        return tuple(warning for warning in (links, self.unreachable_peers) if warning is not None)
+        shared = (
+            "MONITOR_INGEST_TOKEN is ignored: with a publisher registry (MONITOR_PUBLISHERS) each publisher "
+            "sends its own token"
+            if self.ingest_token is not None and self.publishers is not None
+            else None
+        )
+        return tuple(warning for warning in (links, self.unreachable_peers, shared) if warning is not None)
 
     @property
     def unreachable_peers(self) -> str | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
-from monitor.cli import alerts, generate, publish, replay, report, rules, run
+from monitor.cli import alerts, generate, publish, publishers, replay, report, rules, run
 from monitor.cli.common import EXIT_CODES, ExitCode
 from monitor.cli.parser import CommandParser
 from monitor.cli.terminal import SafeLogRecord
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"monitor {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (run, rules, publish, replay, report, alerts, generate):
+    for group in (run, rules, publishers, publish, replay, report, alerts, generate):
         group.register(commands)
     version = commands.add_parser("version", help="print the version and exit")
     version.set_defaults(func=_print_version)
@@ -66,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (| head): stop quietly, as a program killed by SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing flushed at exit can fail again
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -102,6 +102,17 @@ def _rules_line(settings: Settings, topics: Topics, program: str) -> str:
     return f"topic {topics.rules}: the newest pack applied ({program} rules apply DIR), else {files}"
 
 
+def _publishers_line(settings: Settings) -> str:
+    from monitor.devtools.demo import DEMO_PUBLISHERS
+
+    if settings.publishers is None:
+        return "OPEN MODE: no publisher registry (MONITOR_PUBLISHERS): any system may report for any unit"
+    demo = " (the demo's; HTTP token demo-<publisher id>)" if settings.publishers == DEMO_PUBLISHERS else ""
+    path = settings.publishers.absolute()
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    return f"publishers bound to their units, {shown}{demo}"
+
+
 def program_name(argv0: str, cwd: Path, on_path: str | None) -> str:
     """How a user calls this ``monitor`` from a shell in ``cwd``.
 
@@ -137,6 +148,7 @@ def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {_rules_line(settings, topics, program)}",
         f"  demo data {'published to the ingress topics before the worker started' if demo else 'off'}",
+        f"  registry  {_publishers_line(settings)}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
         f"  alerts    topic {topics.alerts}; in a terminal: {program} alerts tail",
         "  stop      Ctrl-C",
@@ -147,6 +159,7 @@ def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     """Embedded broker + worker + HTTP + demo data, stopped together."""
     from monitor.devtools.broker import EmbeddedBroker
+    from monitor.devtools.demo import demo_publishers_for
 
     broker: EmbeddedBroker | None = None
     scratch: Path | None = None
@@ -165,6 +178,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings_from(args, **extra)
         pack = load_rules(settings)
         demo = not args.no_demo
+        demo_publishers = demo_publishers_for(pack) if demo and settings.publishers is None else None
+        if demo_publishers is not None:  # the demo's systems, each bound to its unit: refusals can be seen
+            settings = settings.model_copy(update={"publishers": demo_publishers})
         program = program_name(sys.argv[0], Path.cwd(), shutil.which("monitor"))
         today = utc_now().astimezone(pack.tz).date()
         return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo, program, today))

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,13 +33,17 @@ from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.exceptions import BrokerUnreachable
 from monitor.kafka.client import shown_servers, start_client
 from monitor.kafka.topics import Topics
+from monitor.publishers import load_registry
+from rules.language import RulePack
 from rules.review import quarter_of
 
-__all__ = ["DEMO_SOURCE", "demo_events", "publish_demo"]
+__all__ = ["DEMO_PUBLISHERS", "DEMO_SOURCE", "demo_events", "demo_publishers_for", "demo_sources", "publish_demo"]
 
 log = logging.getLogger(__name__)
 
 DEMO_SOURCE = "demo"
+#: The demo's publisher registry: one system per unit of the bundled rule pack (``monitor up`` enforces it).
+DEMO_PUBLISHERS = Path(__file__).with_name("demo-publishers.yaml")
 _VN = ZoneInfo("Asia/Ho_Chi_Minh")
 _DAY = timedelta(days=1)
 #: How far back in the quarter the demo's deadlines reach, in days: a quarter begun fewer days ago has them
@@ -262,7 +268,23 @@ def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequen
         _indicator("VN-02", "online_dossier_ratio", month_ago, 1, value=0.47),  # below the target a month ago,
         _indicator("VN-02", "online_dossier_ratio", recent, 2, value=0.53),  # above it since: a resolved alert
     ]
-    return sorted(events, key=lambda event: event.occurred_at)
+    sources = demo_sources()
+    return sorted(
+        (e.model_copy(update={"source": sources[e.unit_id]}) if e.unit_id in sources else e for e in events),
+        key=lambda event: event.occurred_at,
+    )
+
+
+@functools.cache
+def demo_sources() -> dict[str, str]:
+    """Each unit's own publisher in the demo registry (the one bound to that unit alone): its events' source."""
+    registry = load_registry(DEMO_PUBLISHERS)
+    return {p.units[0]: p.id for p in registry.publishers if len(p.units) == 1 and not p.rosters}
+
+
+def demo_publishers_for(pack: RulePack) -> Path | None:
+    """The demo registry, when it binds every unit of ``pack``'s rosters to a publisher (the bundled pack's)."""
+    return DEMO_PUBLISHERS if pack.rostered_units <= demo_sources().keys() else None
 
 
 _STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)

@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.codec import decode_record
+from events.models import Event
 from monitor.kafka.batches import OutboundRecord, batch_records
 from monitor.kafka.topics import Topics
+from monitor.publishers import Admission, Refusal
 
-__all__ = ["MAX_JSON_DEPTH", "IngestAnswer", "authorize", "json_problem", "plan_records", "read_body"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "IngestAnswer",
+    "authorize",
+    "bearer",
+    "identify",
+    "json_problem",
+    "plan_records",
+    "read_body",
+]
 
 #: Deepest nesting of arrays and objects a body may have: an event batch needs four levels
 #: (array, CloudEvent, data, labels); far deeper is an attack on the parser, not data.
@@ -35,17 +46,38 @@ class IngestAnswer:
     records: list[OutboundRecord] = field(default_factory=list)
 
 
+def bearer(header: str | None) -> str | IngestAnswer:
+    """The bearer token an ``Authorization`` header carries, or the 401 that asks for one."""
+    if not header or not header.startswith("Bearer "):
+        return IngestAnswer(401, {"error": "missing bearer token: send 'Authorization: Bearer <token>'"})
+    return header.removeprefix("Bearer ").strip()
+
+
 def authorize(configured: str | None, header: str | None) -> IngestAnswer | None:
-    """``None`` when the request may go on; otherwise the refusal (404 off, 401 no token, 403 wrong token)."""
+    """Open mode's one shared token: ``None`` when the request may go on, else the refusal (404 off, 401, 403)."""
     if not configured:
         return IngestAnswer(
             404, {"error": "HTTP ingestion is off on this worker: set MONITOR_INGEST_TOKEN to turn it on"}
         )
-    if not header or not header.startswith("Bearer "):
-        return IngestAnswer(401, {"error": "missing bearer token: send 'Authorization: Bearer <token>'"})
-    if not hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), configured.encode()):
+    token = bearer(header)
+    if isinstance(token, IngestAnswer):
+        return token
+    if not hmac.compare_digest(token.encode(), configured.encode()):
         return IngestAnswer(403, {"error": "wrong token"})
     return None
+
+
+def identify(admission: Admission, header: str | None) -> str | IngestAnswer:
+    """The publisher whose token the request carries (publisher registry in force), or the 401 or 403."""
+    token = bearer(header)
+    if isinstance(token, IngestAnswer):
+        return token
+    publisher = admission.identify(token)
+    if publisher is None:
+        return IngestAnswer(
+            403, {"error": f"wrong token: it is no publisher's in the publisher registry {admission.version}"}
+        )
+    return publisher
 
 
 def _cloudevent_headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
@@ -125,11 +157,18 @@ def json_problem(body: bytes) -> str | None:
     return _structure_problem(payload)
 
 
-def plan_records(body: bytes, headers: Mapping[str, str], topics: Topics, max_bytes: int) -> IngestAnswer:
+def plan_records(
+    body: bytes,
+    headers: Mapping[str, str],
+    topics: Topics,
+    max_bytes: int,
+    admit: Callable[[Event], Refusal | None] | None = None,
+) -> IngestAnswer:
     """Validate a request body (event, array, or CloudEvent) and plan one record per (topic, unit).
 
-    Nothing is produced unless every event is valid: a 400 says why the body is not JSON, a 422
-    names each bad item and field.
+    Nothing is produced unless every event is valid and admitted: a 400 says why the body is not
+    JSON, a 422 names each bad item and field, a 403 each item ``admit`` refuses (the publisher
+    registry: another unit's event, another publisher's ``source``).
     """
     problem = json_problem(body)
     if problem is not None:
@@ -138,5 +177,12 @@ def plan_records(body: bytes, headers: Mapping[str, str], topics: Topics, max_by
     if decoded.rejections:
         errors = [{"index": r.index, "reason": r.reason} for r in decoded.rejections]
         return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": errors})
+    if admit is not None:
+        refused = [(index, r) for index, r in enumerate(map(admit, decoded.events)) if r is not None]
+        if refused:
+            errors = [{"index": index, "reason": r.reason, "cause": r.cause.value} for index, r in refused]
+            return IngestAnswer(
+                403, {"error": "refused by the publisher registry; nothing was accepted", "errors": errors}
+            )
     records = batch_records(topics, list(decoded.events))
     return IngestAnswer(202, {"accepted": len(decoded.events), "records": len(records)}, records)

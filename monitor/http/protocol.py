@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.topics import Topics
+from monitor.metrics import Metrics
+from monitor.publishers import Admission
 from monitor.settings import Settings
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
@@ -56,6 +58,14 @@ class WorkerView(Protocol):
     @property
     def registry(self) -> CollectorRegistry:
         """The worker's metrics."""
+
+    @property
+    def metrics(self) -> Metrics:
+        """The instruments the worker updates (HTTP ingestion counts its refusals in them)."""
+
+    @property
+    def admission(self) -> Admission | None:
+        """Which publisher may report which unit; ``None`` in open mode (no publisher registry)."""
 
     @property
     def feed(self) -> AlertFeedView:

@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from events.models import Event
 from monitor.http.answers import (
     Answer,
     json_answer,
@@ -28,11 +29,13 @@ from monitor.http.answers import (
 )
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row
-from monitor.http.ingest import authorize, plan_records, read_body
+from monitor.http.ingest import IngestAnswer, authorize, identify, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.http.shown import SORT_TEXT, SORTS, alert_facets, alert_view, filter_alerts, search_text, shown_view
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
 from monitor.kafka.records import unit_partition as partition_of
+from monitor.metrics import UNREGISTERED
+from monitor.publishers import Admission, Refusal
 from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
@@ -221,10 +224,23 @@ def overdue(worker: WorkerView, unit_id: str, query: Mapping[str, str]) -> Answe
 
 
 async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[[int], Awaitable[bytes]]) -> Answer:
-    """``POST /api/v1/events``: check the token and size, validate, produce; 202 once acknowledged."""
+    """``POST /api/v1/events``: check the token and size, validate, admit, produce; 202 once acknowledged.
+
+    With a publisher registry, the token names the publisher: each event must be its own (its
+    ``source``) and about a unit it may report, or nothing is accepted (403, item by item).
+    Without one (open mode), one shared token admits every event.
+    """
     settings = worker.settings
-    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
-    refused = authorize(token, headers.get("Authorization"))
+    admission = worker.admission
+    publisher: str | None = None
+    if admission is None:
+        token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+        refused = authorize(token, headers.get("Authorization"))
+    else:
+        who = identify(admission, headers.get("Authorization"))
+        refused, publisher = (who, None) if isinstance(who, IngestAnswer) else (None, who)
+        if refused is not None and refused.status == 403:
+            worker.metrics.publisher_refusals.labels(UNREGISTERED, "wrong_token").inc()
     if refused is not None:
         challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
         return json_answer(refused.body, status=refused.status, headers=challenge)
@@ -235,10 +251,24 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     body = await read_body(read, limit)
     if body is None:
         return json_answer({"error": f"body is over the limit of {limit} bytes"}, status=413)
-    answer = plan_records(body, headers, worker.topics, limit)
+    admit = _admitted_from(admission, publisher) if admission is not None and publisher is not None else None
+    answer = plan_records(body, headers, worker.topics, limit, admit)
+    if answer.status == 403 and publisher is not None:
+        for error in answer.body["errors"]:
+            worker.metrics.publisher_refusals.labels(publisher, error["cause"]).inc()
+            worker.metrics.publisher_events.labels(publisher, "refused").inc()
     if answer.status == 202:
         await worker.produce(answer.records)
     return json_answer(answer.body, status=answer.status)
+
+
+def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event], Refusal | None]:
+    """Why the registry refuses an event ``publisher`` sent (its token), or ``None``."""
+
+    def admit(event: Event) -> Refusal | None:
+        return admission.refusal_from(publisher, event.source, event.unit_id)
+
+    return admit
 
 
 def rules(worker: WorkerView) -> Answer:
@@ -304,4 +334,10 @@ def readyz(worker: WorkerView) -> Answer:
     body: dict[str, Any] = {"status": status, "partitions": sorted(worker.owned_partitions())}
     if problems:
         body["problems"] = problems
+    admission = worker.admission
+    body["publishers"] = (
+        {"enforced": True, "registry": admission.version, "publishers": len(admission.publisher_ids)}
+        if admission is not None
+        else {"enforced": False, "detail": "open mode: no publisher registry, every publisher may report every unit"}
+    )
     return json_answer(body, status=200 if ready else 503)

@@ -13,11 +13,12 @@ from monitor.metrics.collectors import (
     StateCollector,
     state_families,
 )
-from monitor.metrics.instruments import DeliveryMetrics, Metrics
+from monitor.metrics.instruments import UNREGISTERED, DeliveryMetrics, Metrics
 
 __all__ = [
     "OTHER_KINDS",
     "OTHER_UNITS",
+    "UNREGISTERED",
     "ConsumerLag",
     "DeliveryMetrics",
     "Metrics",

@@ -16,7 +16,10 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-__all__ = ["DeliveryMetrics", "Metrics"]
+__all__ = ["UNREGISTERED", "DeliveryMetrics", "Metrics"]
+
+#: The ``publisher`` label of events whose source is no publisher of the registry (bounded: never the source itself).
+UNREGISTERED = "_unregistered"
 
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
@@ -98,6 +101,32 @@ class Metrics:
         self.load_seconds = Gauge(
             "compliance_state_last_load_seconds",
             "How long the last read of taken-over partitions' state into memory took.",
+            registry=registry,
+        )
+        self.registry_enforced = Gauge(
+            "compliance_publisher_registry_enforced",
+            "1 when a publisher registry decides which publisher may report which unit; 0 in open mode "
+            "(every publisher may report every unit).",
+            registry=registry,
+        )
+        self.publisher_events = Counter(
+            "compliance_publisher_events",
+            f"Events by publisher (the registry's ids; {UNREGISTERED!r} for a source it lacks) and outcome "
+            "(accepted, refused); counted only while a registry is enforced.",
+            ["publisher", "outcome"],
+            registry=registry,
+        )
+        self.publisher_refusals = Counter(
+            "compliance_publisher_refusals",
+            "Events the publisher registry refused, by publisher and reason (unregistered, unrostered, "
+            "not_its_unit, not_its_source, wrong_token).",
+            ["publisher", "reason"],
+            registry=registry,
+        )
+        self.publisher_last_seen = Gauge(
+            "compliance_publisher_last_seen_timestamp_seconds",
+            "When the publisher's last accepted event was handled.",
+            ["publisher"],
             registry=registry,
         )
         build = Gauge("compliance_build_info", "Version of the running monitor.", ["version"], registry=registry)

@@ -28,7 +28,8 @@ from events.codec import Decoded, decode_record, encode_batch, encode_event, rej
 from events.models import Event
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
-from monitor.metrics import Metrics
+from monitor.metrics import UNREGISTERED, Metrics
+from monitor.publishers import Admission
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
@@ -60,6 +61,7 @@ class Processor:
         max_skew: How far ahead of ``now`` an event's ``occurred_at`` may lie; events further ahead are refused
             (one far-future event would make every later one of its subject stale).
         caps: How many task kinds and indicators one unit may have (unbounded when ``None``).
+        admission: Which publisher may report which unit (``None``: open mode, every publisher every unit).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Processor:
         max_staged: int = 0,
         max_skew: timedelta = timedelta(days=1),
         caps: UnitCaps | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._pack = pack
         self._store = store
@@ -85,6 +88,8 @@ class Processor:
         self._max_staged = max_staged
         self._max_skew = max_skew
         self._caps = caps
+        self._admission = admission
+        metrics.registry_enforced.set(1 if admission is not None else 0)
         self.checkpoint = (
             checkpoint
             if checkpoint is not None
@@ -110,9 +115,12 @@ class Processor:
             default_kind=self._topics.kind_of(record.topic),
             max_bytes=self._max_record_bytes,
         )
-        decoded, from_future = self._screen(decoded, now)
+        decoded, from_future, refused_by = self._screen(decoded, now)
         if from_future:
             self._metrics.from_future.labels(record.topic).inc(from_future)
+        for (publisher, cause), count in refused_by.items():
+            self._metrics.publisher_refusals.labels(publisher, cause).inc(count)
+            self._metrics.publisher_events.labels(publisher, "refused").inc(count)
         if decoded.rejections:
             reason = rejection_reason(decoded.rejections)
             log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
@@ -166,6 +174,8 @@ class Processor:
                 lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
         for outcome, count in counted.items():
             self._metrics.events.labels(record.topic, outcome.value).inc(count)
+        if self._admission is not None:
+            self._count_publishers(outcomes, failed)
         for unit_id, reason in failed.items():
             await self._dead_letter_events(record, seen[unit_id], reason)
         if over_cap:
@@ -187,14 +197,37 @@ class Processor:
         )
         await self._dead_letter_events(record, [event for event, _, _ in refused], reason)
 
-    def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int]:
-        """Refuse the events from too far ahead of ``now``, and those the rules refuse; count the first."""
+    def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], failed: dict[str, str]) -> None:
+        """Each publisher's events handled (once per record), and when it was last heard from."""
+        handled: dict[str, int] = {}
+        for event, _ in outcomes:
+            if event.unit_id not in failed:
+                handled[event.source] = handled.get(event.source, 0) + 1
+        for publisher, count in handled.items():
+            self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
+            self._metrics.publisher_last_seen.labels(publisher).set_to_current_time()
+
+    def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
+        """Refuse the events the registry refuses, those from too far ahead of ``now``, and those the rules refuse.
+
+        Returns the events left, how many came from the future, and how many the registry refused by
+        publisher (the registry's id, or ``UNREGISTERED``) and cause.
+        """
         horizon = now + self._max_skew
         refusal = self._pack.refusal
+        admission = self._admission
         from_future = 0
+        refused_by: dict[tuple[str, str], int] = {}
 
         def check(event: Event) -> str | None:
             nonlocal from_future
+            if admission is not None:
+                refused = admission.refusal(event.source, event.unit_id)
+                if refused is not None:
+                    publisher = event.source if admission.publisher(event.source) is not None else UNREGISTERED
+                    key = (publisher, refused.cause.value)
+                    refused_by[key] = refused_by.get(key, 0) + 1
+                    return refused.reason
             if event.occurred_at > horizon:
                 from_future += 1
                 ahead = event.occurred_at - now
@@ -206,7 +239,7 @@ class Processor:
             return refusal(event)
 
         screened, _ = screen(decoded, check)
-        return screened, from_future
+        return screened, from_future, refused_by
 
     async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
         """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""
@@ -264,13 +297,15 @@ class Processor:
             self._metrics.items_loaded.inc(items)
             self._metrics.load_seconds.set(time.monotonic() - started)
 
-    def use_pack(self, pack: RulePack) -> None:
-        """Evaluate under ``pack`` from the next record (call between records).
+    def use_pack(self, pack: RulePack, admission: Admission | None = None) -> None:
+        """Evaluate under ``pack``, admitting events by ``admission``, from the next record (call between records).
 
         Each unit is evaluated again under it at its partition's next tick: its
         state says which pack its wake-ups were computed for.
         """
         self._pack = pack
+        self._admission = admission
+        self._metrics.registry_enforced.set(1 if admission is not None else 0)
         self._rostered_by_count.clear()
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:

@@ -36,6 +36,7 @@ from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
+from monitor.publishers import Admission, admission, load_registry
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
@@ -129,6 +130,20 @@ class Worker:
         self.pack_log.add(AppliedPack(pack.version, self.pack_applied_at, "", "", _files_source(settings), pack))
         clock = NeverBackwards(clock)
         self._clock = clock
+        #: Who may report what (``MONITOR_PUBLISHERS``); ``None``: open mode, every publisher every unit.
+        self.publisher_registry = load_registry(settings.publishers, pack) if settings.publishers else None
+        self.admission = self._admission_for(pack)
+        if self.admission is None:
+            log.warning(
+                "open mode: no publisher registry (MONITOR_PUBLISHERS), so every publisher may report every unit"
+            )
+        else:
+            log.info(
+                "publisher registry %s (%s): %d publishers, each bound to its units",
+                settings.publishers,
+                self.admission.version,
+                len(self.admission.publisher_ids),
+            )
         self.app = build_app(settings)
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
@@ -186,6 +201,7 @@ class Worker:
             max_staged=settings.max_staged_writes,
             max_skew=timedelta(seconds=settings.max_clock_skew),
             caps=UnitCaps(settings.max_kinds_per_unit, settings.max_indicators_per_unit),
+            admission=self.admission,
         )
         # The agent handles a record, or a checkpoint runs: never both at once.
         self._handling = asyncio.Lock()
@@ -244,6 +260,22 @@ class Worker:
         self._history_indexer: HistoryIndexer | None = None
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
+
+    def _admission_for(self, pack: RulePack) -> Admission | None:
+        """The publisher registry bound to ``pack``'s rosters (a roster the pack lacks grants nothing, said once)."""
+        if self.publisher_registry is None:
+            return None
+        known = {roster.roster for roster in pack.rosters}
+        for publisher in self.publisher_registry.publishers:
+            for name in publisher.rosters:
+                if name not in known:
+                    log.error(
+                        "publisher %s may report roster %s, which rule pack %s does not have: it may report none of it",
+                        publisher.id,
+                        name,
+                        pack.version,
+                    )
+        return admission(self.publisher_registry, pack)
 
     def now(self) -> datetime:
         """The worker's clock."""
@@ -391,7 +423,8 @@ class Worker:
         assert pack is not None
         diff = pack_diff(old, pack)
         self.pack, self.pack_applied_at = pack, self._clock()
-        self.processor.use_pack(pack)
+        self.admission = self._admission_for(pack)
+        self.processor.use_pack(pack, self.admission)
         self.takeover.use_pack(pack)
         self._state_collector.use_pack(pack)
         self.metrics.pack_changed(old.version, pack.version)

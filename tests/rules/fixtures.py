@@ -30,11 +30,12 @@ def task(
     kind: str = "task",
     deadline: date | datetime | None = None,
     event_id: str | None = None,
+    source: str = "test",
     **extra: Any,
 ) -> TaskStatusEvent:
     return TaskStatusEvent(
         event_id=event_id or f"e-{next(_counter)}",
-        source="test",
+        source=source,
         unit_id=unit,
         task_id=task_id,
         kind=kind,

@@ -10,6 +10,7 @@ import monitor.worker.processor
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
+from monitor.publishers import admission, load_registry
 from monitor.state.store import ItemStore
 from monitor.worker.checkpoint import unpublished
 from monitor.worker.processor import Processor
@@ -356,3 +357,43 @@ async def test_a_task_with_a_firing_alert_is_judged_now_even_in_a_backlog(tmp_pa
     record = _record(update.model_dump_json().encode(), offset=1)
     await parts.processor.on_record(record, PARTITIONS, vn(2024, 8, 11), catching_up=True)
     assert [(a.status, a.stage) for a in parts.outbox.alerts] == [("firing", "overdue")]
+
+
+async def test_an_event_its_publisher_may_not_report_is_dead_lettered_with_the_registry_s_reason(
+    tmp_path: Path,
+) -> None:
+    parts = deadline_parts(tmp_path)
+    rules = pack(tmp_path, DEADLINE_RULES)
+    text = (
+        "allow_unrostered: true\npublishers:\n"
+        "  - id: nghean-dvc\n    units: [VN-22]\n  - id: binhthuan-dvc\n    units: [VN-40]\n"
+    )
+    (tmp_path / "publishers.yaml").write_text(text, encoding="utf-8")
+    parts.processor.use_pack(rules, admission(load_registry(tmp_path / "publishers.yaml", rules), rules))
+    assert parts.registry.get_sample_value("compliance_publisher_registry_enforced") == 1
+    # Nghệ An's system marks Bình Thuận's task complete, in one record with Bình Thuận's own report.
+    own = task(vn(2024, 7, 19), deadline=vn(2024, 7, 30), source="binhthuan-dvc")
+    forged = task(vn(2024, 7, 20), "completed", deadline=vn(2024, 7, 30), source="nghean-dvc")
+    stranger = task(vn(2024, 7, 20), "completed", deadline=vn(2024, 7, 30), source="someone")
+    batch = json.dumps([json.loads(e.model_dump_json()) for e in (own, forged, stranger)]).encode()
+    await parts.processor.on_record(_record(batch), PARTITIONS, vn(2024, 7, 20))
+    held = parts.store.get("VN-40")
+    assert held is not None and held.tasks["T-1"].status == "in_progress"  # Bình Thuận's state is its own report
+    ((letter, reason),) = parts.outbox.dead
+    assert "publisher 'nghean-dvc' may not report unit 'VN-40'" in reason and "not in the publisher registry" in reason
+    assert letter.value == batch and "item 1: publisher 'nghean-dvc'" in reason and "item 2:" in reason
+
+    def sample(name: str, **labels: str) -> float | None:
+        return parts.registry.get_sample_value(name, labels)
+
+    assert sample("compliance_publisher_refusals_total", publisher="nghean-dvc", reason="not_its_unit") == 1
+    assert sample("compliance_publisher_refusals_total", publisher="_unregistered", reason="unregistered") == 1
+    assert sample("compliance_publisher_events_total", publisher="binhthuan-dvc", outcome="accepted") == 1
+    assert sample("compliance_publisher_events_total", publisher="nghean-dvc", outcome="refused") == 1
+    assert sample("compliance_publisher_last_seen_timestamp_seconds", publisher="binhthuan-dvc") is not None
+    # Open mode again: the same forged event is applied (and the metric says the registry is off).
+    parts.processor.use_pack(rules)
+    assert parts.registry.get_sample_value("compliance_publisher_registry_enforced") == 0
+    await parts.processor.on_record(_record(forged.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 20))
+    again = parts.store.get("VN-40")
+    assert again is not None and again.tasks["T-1"].status == "completed"

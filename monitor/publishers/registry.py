@@ -1,0 +1,199 @@
+"""The publisher registry: which systems may report, for which units, and how they prove who they are. No I/O.
+
+A registry is data (a YAML file, ``monitor publishers check`` reads it): each
+publisher is the ``source`` its events carry, the units it may report — by
+id, or every unit of a roster of the rule pack — its HTTP tokens, kept only
+as SHA-256 hashes (so the file can be read by anyone who runs the monitor,
+and a token is rotated by adding the new hash before removing the old).
+``admission`` binds a registry to a
+rule pack's rosters and answers, for one event, whether its publisher may
+report its unit, and why not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from events.models import Identifier
+from rules.language import RulePack
+
+__all__ = [
+    "Admission",
+    "Cause",
+    "Publisher",
+    "PublisherRegistry",
+    "Refusal",
+    "TokenHash",
+    "admission",
+    "registry_version",
+    "token_hash",
+]
+
+#: A token's SHA-256, as 64 lowercase hexadecimal digits (``monitor publishers hash-token`` prints one).
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 of a token as the registry keeps it (lowercase hex): the token itself is never stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenHash(BaseModel):
+    """One HTTP bearer token of a publisher, kept as its hash; ``label`` says which (issued when, to whom)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: Sha256Hex = Field(description="SHA-256 of the token, lowercase hex.")
+    label: str | None = Field(default=None, max_length=200, description="Which token this is, for people.")
+
+
+class Publisher(BaseModel):
+    """One publishing system and what it may report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Identifier = Field(description="The events' 'source': the publishing system, e.g. nghean-dvc.")
+    name: str | None = Field(default=None, max_length=200, description="What people call it.")
+    units: tuple[Identifier, ...] = Field(default=(), description="Units it may report, by id.")
+    rosters: tuple[str, ...] = Field(default=(), description="Rosters of the rule pack whose every unit it may report.")
+    tokens: tuple[TokenHash, ...] = Field(default=(), description="Its HTTP bearer tokens, as hashes.")
+
+    @model_validator(mode="after")
+    def _reports_something(self) -> Publisher:
+        if not self.units and not self.rosters:
+            raise ValueError(f"publisher '{self.id}' may report no unit: give 'units' or 'rosters'")
+        return self
+
+
+class PublisherRegistry(BaseModel):
+    """Every publisher, and whether units on no roster of the rule pack may be reported at all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = Field(default=None, max_length=500)
+    allow_unrostered: bool = Field(
+        default=False,
+        description="Whether an event for a unit on no roster of the rule pack is accepted (from a publisher "
+        "whose units name it).",
+    )
+    publishers: tuple[Publisher, ...] = Field(description="Every publisher (at least one).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> PublisherRegistry:
+        if not self.publishers:
+            raise ValueError("the registry names no publisher: give at least one under 'publishers'")
+        seen: dict[str, str] = {}
+        for publisher in self.publishers:
+            if publisher.id in seen:
+                raise ValueError(f"publisher '{publisher.id}' is listed twice")
+            seen[publisher.id] = publisher.id
+        hashes: dict[str, str] = {}
+        for publisher in self.publishers:
+            for token in publisher.tokens:
+                other = hashes.setdefault(token.sha256, publisher.id)
+                if other != publisher.id or sum(t.sha256 == token.sha256 for t in publisher.tokens) > 1:
+                    raise ValueError(f"one token hash is given twice (publishers '{other}' and '{publisher.id}')")
+        return self
+
+
+class Cause(StrEnum):
+    """Why an event was refused by the registry (the values of the refusal metrics' ``reason`` label)."""
+
+    UNREGISTERED = "unregistered"  # its source is no publisher of the registry
+    UNROSTERED = "unrostered"  # its unit is on no roster, and the registry allows none such
+    NOT_ITS_UNIT = "not_its_unit"  # its publisher may not report its unit
+    NOT_ITS_SOURCE = "not_its_source"  # sent over HTTP with another publisher's token
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An event the registry refuses: the cause (for metrics) and the reason (for the publisher)."""
+
+    cause: Cause
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A registry bound to a rule pack's rosters: who may report which unit, asked once per event.
+
+    ``refusal`` is ``None`` for an event its publisher may report, else the
+    reason, naming the registry and what the publisher may report.
+    """
+
+    registry: PublisherRegistry
+    version: str
+    _units: Mapping[str, frozenset[str]]
+    _rostered: frozenset[str]
+    _by_token: Mapping[str, str]
+    _publishers: Mapping[str, Publisher]
+
+    def publisher(self, publisher_id: str) -> Publisher | None:
+        """The registered publisher with this id."""
+        return self._publishers.get(publisher_id)
+
+    @property
+    def publisher_ids(self) -> tuple[str, ...]:
+        """Every registered publisher's id, in registry order (the metric label values)."""
+        return tuple(p.id for p in self.registry.publishers)
+
+    def refusal(self, source: str, unit_id: str) -> Refusal | None:
+        """Why ``source`` may not report ``unit_id`` under this registry, or ``None`` when it may."""
+        units = self._units.get(source)
+        if units is None:
+            return Refusal(Cause.UNREGISTERED, f"publisher '{source}' is not in the publisher registry {self.version}")
+        if unit_id not in self._rostered and not self.registry.allow_unrostered:
+            return Refusal(
+                Cause.UNROSTERED,
+                f"unit '{unit_id}' is on no roster of the rule pack, and the publisher registry {self.version} "
+                "does not allow units on no roster",
+            )
+        if unit_id not in units:
+            return Refusal(
+                Cause.NOT_ITS_UNIT,
+                f"publisher '{source}' may not report unit '{unit_id}' (publisher registry {self.version})",
+            )
+        return None
+
+    def refusal_from(self, publisher: str, source: str, unit_id: str) -> Refusal | None:
+        """``refusal`` for an event sent by ``publisher`` (its HTTP token): its ``source`` must be that publisher."""
+        if source != publisher:
+            return Refusal(
+                Cause.NOT_ITS_SOURCE,
+                f"the event's source '{source}' is not the publisher whose token was sent ('{publisher}')",
+            )
+        return self.refusal(source, unit_id)
+
+    def identify(self, token: str) -> str | None:
+        """The publisher whose HTTP token this is, or ``None``.
+
+        Looked up by the token's hash: how long the lookup takes tells nothing
+        of the token (an attacker cannot choose a hash's first digits).
+        """
+        return self._by_token.get(token_hash(token))
+
+
+def registry_version(registry: PublisherRegistry) -> str:
+    """The registry's version: the first 12 hex digits of the SHA-256 of its canonical JSON."""
+    canonical = json.dumps(registry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def admission(registry: PublisherRegistry, pack: RulePack, version: str | None = None) -> Admission:
+    """The registry bound to the pack's rosters (a roster the pack lacks grants nothing: check it first)."""
+    members = {roster.roster: roster.ids for roster in pack.rosters}
+    units = {
+        p.id: frozenset(p.units).union(*(members.get(name, frozenset()) for name in p.rosters))
+        for p in registry.publishers
+    }
+    by_token = {t.sha256: p.id for p in registry.publishers for t in p.tokens}
+    shown = version if version is not None else registry_version(registry)
+    publishers = {p.id: p for p in registry.publishers}
+    return Admission(registry, shown, units, pack.rostered_units, by_token, publishers)

@@ -1,0 +1,101 @@
+"""The publisher registry on a real worker and broker: each system reports its own units, on Kafka and HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.devtools.demo import DEMO_PUBLISHERS
+from monitor.kafka.topics import Topics
+from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
+from tests.integration.test_ingest import _post
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+
+
+def _event(event_id: str, status: str, *, source: str, unit: str = "VN-40") -> bytes:
+    event = json.loads(task_event(event_id, "NV-50", status, unit=unit))
+    return json.dumps({**event, "source": source}, ensure_ascii=False).encode()
+
+
+def _reasons(bootstrap: str) -> list[str]:
+    return [dict(r.headers)["dlq_reason"].decode() for r in read_all(bootstrap, TOPICS.dead_letter)]
+
+
+def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    env = {"MONITOR_PUBLISHERS": str(DEMO_PUBLISHERS)}
+    with worker_process(broker.url, tmp_path, env=env) as worker:
+        worker.wait_ready()
+        status, body = http_get(worker.base_url + "/readyz")
+        assert status == 200 and json.loads(body)["publishers"]["enforced"] is True
+        assert sample(worker.metrics(), "compliance_publisher_registry_enforced") == 1
+
+        # Bình Thuận's own system says its task NV-50 is in progress (and three days overdue).
+        produce(broker.bootstrap, TOPICS.task_status, _event("bt-1", "in_progress", source="binhthuan-dvc"), b"VN-40")
+
+        def overdue_in_binh_thuan() -> Any:
+            status, body = http_get(worker.base_url + "/api/v1/units/VN-40/overdue")
+            tasks = {i["task_id"]: i["status"] for i in json.loads(body)["overdue"]} if status == 200 else {}
+            return tasks.get("NV-50") == "in_progress"
+
+        wait_for("Bình Thuận's own report to be applied", overdue_in_binh_thuan, log=worker.log)
+
+        # Nghệ An's system marks it completed: on Kafka, refused to the dead-letter topic with the reason ...
+        produce(broker.bootstrap, TOPICS.task_status, _event("na-1", "completed", source="nghean-dvc"), b"VN-40")
+        # ... and over HTTP, with Nghệ An's own token: 403, item by item, nothing accepted.
+        url = worker.base_url + "/api/v1/events"
+        nghe_an = {"Authorization": "Bearer demo-nghean-dvc"}
+        status, answer = _post(url, _event("na-2", "completed", source="nghean-dvc"), nghe_an)
+        assert status == 403 and answer["errors"][0]["cause"] == "not_its_unit"
+        assert "publisher 'nghean-dvc' may not report unit 'VN-40'" in answer["errors"][0]["reason"]
+        # Its token with Bình Thuận's name as the source is refused too.
+        status, answer = _post(url, _event("na-3", "completed", source="binhthuan-dvc"), nghe_an)
+        assert status == 403 and answer["errors"][0]["cause"] == "not_its_source"
+        # A made-up unit: refused on both paths, the reason naming the registry.
+        produce(broker.bootstrap, TOPICS.task_status, _event("zz-1", "completed", source="nghean-dvc", unit="ZZ-99"))
+        status, answer = _post(url, _event("zz-2", "in_progress", source="nghean-dvc", unit="ZZ-99"), nghe_an)
+        assert status == 403 and "publisher registry" in answer["errors"][0]["reason"]
+        # A token no publisher has.
+        status, answer = _post(url, _event("x-1", "completed", source="nghean-dvc"), {"Authorization": "Bearer guess"})
+        assert status == 403 and "wrong token" in answer["error"]
+        # Its own unit, with its own token: accepted.
+        status, answer = _post(url, _event("na-4", "in_progress", source="nghean-dvc", unit="VN-22"), nghe_an)
+        assert (status, answer["accepted"]) == (202, 1)
+
+        def both_dead_lettered() -> Any:
+            reasons = _reasons(broker.bootstrap)
+            return len(reasons) == 2 and reasons
+
+        reasons = wait_for("both Kafka refusals in the dead-letter topic", both_dead_lettered, log=worker.log)
+        assert isinstance(reasons, list)
+        (other,) = [r for r in reasons if "VN-40" in r]  # the dead-letter topic's partitions come in any order
+        (made_up,) = [r for r in reasons if "ZZ-99" in r]
+        assert "publisher 'nghean-dvc' may not report unit 'VN-40'" in other
+        assert "unit 'ZZ-99' is on no roster" in made_up and "publisher registry" in made_up
+
+        def counted() -> Any:
+            metrics = worker.metrics()
+            refused = sample(
+                metrics, "compliance_publisher_refusals_total", publisher="nghean-dvc", reason="not_its_unit"
+            )
+            return refused == 2 and metrics  # one on each path
+
+        metrics = wait_for("the refusals to be counted per publisher", counted, log=worker.log)
+        assert isinstance(metrics, str)
+        assert sample(metrics, "compliance_publisher_refusals_total", publisher="nghean-dvc", reason="unrostered") == 2
+        assert (
+            sample(metrics, "compliance_publisher_refusals_total", publisher="nghean-dvc", reason="not_its_source") == 1
+        )
+        assert (
+            sample(metrics, "compliance_publisher_refusals_total", publisher="_unregistered", reason="wrong_token") == 1
+        )
+        # Bình Thuận's state is unchanged, and no page exists for the made-up unit.
+        assert overdue_in_binh_thuan()
+        assert http_get(worker.base_url + "/api/v1/units/ZZ-99")[0] == 404

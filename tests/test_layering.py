@@ -44,6 +44,7 @@ _RULES_NARROW = {
 _MONITOR_ROOT = 7  # above every layer of rules
 _MONITOR_LAYERS = {
     "kafka": 8,
+    "publishers": 8,
     "state": 9,
     "delivery": 9,
     "worker": 10,

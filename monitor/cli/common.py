@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import getpass
 import logging
 import re
 import socket
@@ -34,6 +35,7 @@ __all__ = [
     "EXIT_CODES",
     "ExitCode",
     "add_worker_flags",
+    "applier",
     "check_port_free",
     "existing_files",
     "load_rules",
@@ -147,6 +149,15 @@ def check_port_free(host: str, port: int) -> None:
                     "or choose another port"
                 ) from None
             raise MonitorError(f"cannot listen on {host}:{port} (--web-host/--web-port): {exc.strerror}") from None
+
+
+def applier() -> str:
+    """Who applies a pack or a registry when ``--by`` is not given: the login name and the host."""
+    try:
+        user = getpass.getuser()  # the login environment (LOGNAME, USER…), else the password database
+    except (KeyError, OSError):  # a container's uid with no name
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def load_rules(settings: Settings) -> RulePack:

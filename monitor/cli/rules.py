@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
-import socket
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from monitor.cli.common import ExitCode, existing_files, settings_from
+from monitor.cli.common import ExitCode, applier, existing_files, settings_from
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
@@ -201,7 +199,7 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
         pack = checked_pack([directory])  # it loads, and its own rule tests pass
         files = pack_files(directory)
         record = PublishedPack.of(
-            pack, files, applied_at=utc_now(), applied_by=args.by or _applier(), message=args.message or ""
+            pack, files, applied_at=utc_now(), applied_by=args.by or applier(), message=args.message or ""
         )
         record.load()  # as every worker will load it: from the record's files alone
     except RuleFileError as exc:
@@ -240,15 +238,6 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
         "every worker evaluates under it from its next tick"
     )
     return 0
-
-
-def _applier() -> str:
-    """Who applies a pack when ``--by`` is not given: the login name and the host."""
-    try:
-        user = getpass.getuser()  # the login environment (LOGNAME, USER…), else the password database
-    except (KeyError, OSError):  # a container's uid with no name
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def cmd_rules_history(args: argparse.Namespace) -> int:

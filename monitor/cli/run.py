@@ -53,8 +53,13 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
         log.info("created topics: %s", ", ".join(created))
     announcement = [banner] if banner else []
     if demo:
-        from monitor.devtools.demo import publish_demo
+        from monitor.devtools.demo import apply_demo_registry, publish_demo
 
+        applied = None
+        if settings.publishers is None:  # the demo's systems, each bound to its unit: refusals can be seen
+            applied = asyncio.run(
+                apply_demo_registry(settings.bootstrap_servers, topics, pack, utc_now(), client=client)
+            )
         # Before the worker starts: its first read of a partition finds the records there.
         published = asyncio.run(
             publish_demo(settings.bootstrap_servers, topics, pack.unit_names.keys(), utc_now(), client=client)
@@ -63,6 +68,11 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
             f"published {published} demo events; metrics at http://{settings.web_host}:{settings.web_port}/metrics, "
             f"alerts on {topics.alerts}"
         )
+        if applied is not None:
+            announcement.append(
+                f"applied the demo's publisher registry {applied} to {topics.publishers}: each unit's own system "
+                "reports it (HTTP token demo-<publisher id>, e.g. demo-nghean-dvc)"
+            )
     tune_collector()
     for warning in settings.warnings:
         log.warning("%s", warning)
@@ -102,15 +112,15 @@ def _rules_line(settings: Settings, topics: Topics, program: str) -> str:
     return f"topic {topics.rules}: the newest pack applied ({program} rules apply DIR), else {files}"
 
 
-def _publishers_line(settings: Settings) -> str:
-    from monitor.devtools.demo import DEMO_PUBLISHERS
-
-    if settings.publishers is None:
-        return "OPEN MODE: no publisher registry (MONITOR_PUBLISHERS): any system may report for any unit"
-    demo = " (the demo's; HTTP token demo-<publisher id>)" if settings.publishers == DEMO_PUBLISHERS else ""
-    path = settings.publishers.absolute()
-    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-    return f"publishers bound to their units, {shown}{demo}"
+def _publishers_line(settings: Settings, topics: Topics, program: str) -> str:
+    if settings.publishers is not None:
+        path = settings.publishers.absolute()
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        return f"publishers bound to their units by {shown}"
+    return (
+        f"topic {topics.publishers}: the newest registry applied ({program} publishers apply FILE; "
+        f"{program} publishers list), else open mode: any system may report for any unit"
+    )
 
 
 def program_name(argv0: str, cwd: Path, on_path: str | None) -> str:
@@ -148,7 +158,7 @@ def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
         f"  health    {base}/healthz  {base}/readyz",
         f"  rules     {_rules_line(settings, topics, program)}",
         f"  demo data {'published to the ingress topics before the worker started' if demo else 'off'}",
-        f"  registry  {_publishers_line(settings)}",
+        f"  registry  {_publishers_line(settings, topics, program)}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
         f"  alerts    topic {topics.alerts}; in a terminal: {program} alerts tail",
         "  stop      Ctrl-C",
@@ -159,7 +169,6 @@ def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     """Embedded broker + worker + HTTP + demo data, stopped together."""
     from monitor.devtools.broker import EmbeddedBroker
-    from monitor.devtools.demo import demo_publishers_for
 
     broker: EmbeddedBroker | None = None
     scratch: Path | None = None
@@ -178,9 +187,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings_from(args, **extra)
         pack = load_rules(settings)
         demo = not args.no_demo
-        demo_publishers = demo_publishers_for(pack) if demo and settings.publishers is None else None
-        if demo_publishers is not None:  # the demo's systems, each bound to its unit: refusals can be seen
-            settings = settings.model_copy(update={"publishers": demo_publishers})
         program = program_name(sys.argv[0], Path.cwd(), shutil.which("monitor"))
         today = utc_now().astimezone(pack.tz).date()
         return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo, program, today))

@@ -33,11 +33,20 @@ from events.models import Event, IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.exceptions import BrokerUnreachable
 from monitor.kafka.client import shown_servers, start_client
 from monitor.kafka.topics import Topics
-from monitor.publishers import load_registry
+from monitor.publishers import PublishedRegistry, load_registry
+from monitor.state.registries import publish_registry, read_registries
 from rules.language import RulePack
 from rules.review import quarter_of
 
-__all__ = ["DEMO_PUBLISHERS", "DEMO_SOURCE", "demo_events", "demo_publishers_for", "demo_sources", "publish_demo"]
+__all__ = [
+    "DEMO_PUBLISHERS",
+    "DEMO_SOURCE",
+    "apply_demo_registry",
+    "demo_events",
+    "demo_publishers_for",
+    "demo_sources",
+    "publish_demo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +294,26 @@ def demo_sources() -> dict[str, str]:
 def demo_publishers_for(pack: RulePack) -> Path | None:
     """The demo registry, when it binds every unit of ``pack``'s rosters to a publisher (the bundled pack's)."""
     return DEMO_PUBLISHERS if pack.rostered_units <= demo_sources().keys() else None
+
+
+async def apply_demo_registry(
+    bootstrap: str, topics: Topics, pack: RulePack, now: datetime, *, client: Mapping[str, Any] | None = None
+) -> str | None:
+    """Apply the demo registry to the publishers topic unless it holds one; the version applied, or ``None``.
+
+    ``None`` too when the demo registry does not cover ``pack`` (rules of the user's own): open mode then.
+    """
+    if demo_publishers_for(pack) is None:
+        return None
+    options = dict(client or {})
+    entries = await read_registries(bootstrap, topics.publishers, options)
+    if any(entry.registry is not None for entry in entries):
+        return None
+    record = PublishedRegistry.of(
+        load_registry(DEMO_PUBLISHERS, pack), applied_at=now, applied_by="monitor up", message="the demo's publishers"
+    )
+    await publish_registry(bootstrap, topics.publishers, options, record)
+    return record.version
 
 
 _STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)

@@ -52,6 +52,11 @@ class Topics:
         return f"{self.prefix}rules"
 
     @property
+    def publishers(self) -> str:
+        """The publisher registries applied (``monitor publishers apply``): one partition, compacted by version."""
+        return f"{self.prefix}publishers"
+
+    @property
     def partitioned(self) -> tuple[str, ...]:
         """Topics whose partition N holds the state of the same units."""
         return (self.task_status, self.indicators, self.ticks)
@@ -59,7 +64,7 @@ class Topics:
     @property
     def all(self) -> tuple[str, ...]:
         """Every topic the monitor reads or writes."""
-        return (*self.partitioned, self.alerts, self.dead_letter, self.rules)
+        return (*self.partitioned, self.alerts, self.dead_letter, self.rules, self.publishers)
 
     def kind_of(self, topic: str) -> EventKind:
         """The kind of a bare event on an ingress topic."""
@@ -71,7 +76,7 @@ class Topics:
 
 
 def _new_topic(topics: Topics, name: str, partitions: int, replication: int) -> NewTopic:
-    if name == topics.rules:  # every worker reads all of it; compaction keeps the last record of each version
+    if name in (topics.rules, topics.publishers):  # every worker reads all; compaction keeps each version's last
         config = {"cleanup.policy": "compact"}
         return NewTopic(name, num_partitions=1, replication_factor=replication, topic_configs=config)
     return NewTopic(name, num_partitions=partitions, replication_factor=replication)

@@ -1,10 +1,12 @@
 """Who may report what: the publisher registry, its files, and the admission of each event by it.
 
 ``registry``: the models and ``Admission`` (a registry bound to a rule
-pack's rosters, asked once per event); ``loading``: reading a registry file.
+pack's rosters, asked once per event); ``loading``: reading a registry file;
+``published``: a registry as a record of the publishers topic.
 """
 
 from monitor.publishers.loading import RegistryFileError, load_registry
+from monitor.publishers.published import MAX_REGISTRY_BYTES, PublishedRegistry
 from monitor.publishers.registry import (
     Admission,
     Cause,
@@ -13,13 +15,16 @@ from monitor.publishers.registry import (
     Refusal,
     TokenHash,
     admission,
+    registry_changes,
     registry_version,
     token_hash,
 )
 
 __all__ = [
+    "MAX_REGISTRY_BYTES",
     "Admission",
     "Cause",
+    "PublishedRegistry",
     "Publisher",
     "PublisherRegistry",
     "Refusal",
@@ -27,6 +32,7 @@ __all__ = [
     "TokenHash",
     "admission",
     "load_registry",
+    "registry_changes",
     "registry_version",
     "token_hash",
 ]

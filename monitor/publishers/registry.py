@@ -32,6 +32,7 @@ __all__ = [
     "Refusal",
     "TokenHash",
     "admission",
+    "registry_changes",
     "registry_version",
     "token_hash",
 ]
@@ -64,6 +65,11 @@ class Publisher(BaseModel):
     units: tuple[Identifier, ...] = Field(default=(), description="Units it may report, by id.")
     rosters: tuple[str, ...] = Field(default=(), description="Rosters of the rule pack whose every unit it may report.")
     tokens: tuple[TokenHash, ...] = Field(default=(), description="Its HTTP bearer tokens, as hashes.")
+
+    @property
+    def reports(self) -> str:
+        """What it may report, in a few words: its units, and each roster as ``roster NAME``."""
+        return ", ".join([*self.units, *(f"roster {name}" for name in self.rosters)])
 
     @model_validator(mode="after")
     def _reports_something(self) -> Publisher:
@@ -197,3 +203,29 @@ def admission(registry: PublisherRegistry, pack: RulePack, version: str | None =
     shown = version if version is not None else registry_version(registry)
     publishers = {p.id: p for p in registry.publishers}
     return Admission(registry, shown, units, pack.rostered_units, by_token, publishers)
+
+
+def registry_changes(old: PublisherRegistry | None, new: PublisherRegistry) -> list[str]:
+    """What ``new`` changes from ``old`` (``None``: open mode), one line each: ``+`` added, ``-`` removed, ``~`` changed."""
+    if old is None:
+        return [f"+ {p.id}: {p.reports}" for p in new.publishers]
+    before = {p.id: p for p in old.publishers}
+    after = {p.id: p for p in new.publishers}
+    lines = [f"- {p.id}: {p.reports}" for p in old.publishers if p.id not in after]
+    for publisher in new.publishers:
+        previous = before.get(publisher.id)
+        if previous is None:
+            lines.append(f"+ {publisher.id}: {publisher.reports}")
+        elif previous != publisher:
+            what = []
+            if (previous.units, previous.rosters) != (publisher.units, publisher.rosters):
+                what.append(f"{previous.reports} → {publisher.reports}")
+            old_tokens, new_tokens = {t.sha256 for t in previous.tokens}, {t.sha256 for t in publisher.tokens}
+            if old_tokens != new_tokens:
+                what.append(f"tokens: {len(new_tokens - old_tokens)} added, {len(old_tokens - new_tokens)} removed")
+            if previous.name != publisher.name:
+                what.append(f"name {previous.name!r} → {publisher.name!r}")
+            lines.append(f"~ {publisher.id}: {'; '.join(what) or 'token labels'}")
+    if old.allow_unrostered != new.allow_unrostered:
+        lines.append(f"~ allow_unrostered: {old.allow_unrostered} → {new.allow_unrostered}")
+    return lines

@@ -9,70 +9,37 @@ record (the highest offset) is the pack in force.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
-from pydantic import ValidationError
-
-from monitor.exceptions import MonitorError
-from monitor.kafka.client import start_client
-from monitor.state.follower import TopicFollower
+from monitor.state.compacted import DocumentFollower, Entry, publish_record, read_entries
 from rules.language import RulePack
 from rules.loading import MAX_PACK_BYTES, PackDiff, PublishedPack, successive_diffs
 
 __all__ = ["AppliedPack", "PackEntry", "PackFollower", "PackLog", "publish_pack", "read_packs"]
 
-log = logging.getLogger(__name__)
+
+class PackEntry(Entry[PublishedPack]):
+    """One record of the rules topic: the pack it holds (``pack``), or why it holds none."""
+
+    model = PublishedPack
+    kind = "rule pack"
+    noun = "pack"
+
+    @property
+    def pack(self) -> PublishedPack | None:
+        """The pack the record holds."""
+        return self.document
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
-    """One record of the rules topic: the pack it holds, or why it holds none."""
-
-    offset: int
-    published_at: datetime  # the broker's timestamp of the record
-    pack: PublishedPack | None
-    problem: str | None = None
-
-    @classmethod
-    def of(cls, record: ConsumerRecord[bytes, bytes]) -> PackEntry:
-        """The entry of a record read from the topic."""
-        published_at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
-        if record.value is None:  # a tombstone: compaction removes the key's records
-            return cls(record.offset, published_at, None, "a tombstone (no pack)")
-        try:
-            return cls(record.offset, published_at, PublishedPack.model_validate_json(record.value))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "(record)"
-            return cls(record.offset, published_at, None, f"not a rule pack: {where}: {first['msg']}")
-
-
-class PackFollower(TopicFollower):
+class PackFollower(DocumentFollower[PackEntry]):
     """Reads the rules topic from its beginning and follows it; ``entries`` grow in offset order."""
 
     what = "rule packs"
-
-    def __init__(self, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
-        super().__init__(bootstrap, topic, client)
-        self.entries: list[PackEntry] = []
-        self.changed = asyncio.Event()  # set when entries were added
-
-    def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Each record becomes an entry; a record that is not a pack is logged and kept (as a problem)."""
-        for record in records:
-            entry = PackEntry.of(record)
-            if entry.problem is not None:
-                log.error("rules topic, offset %d: %s; it is passed over", entry.offset, entry.problem)
-            self.entries.append(entry)
-        self.changed.set()
+    entry = PackEntry
+    topic_name = "rules topic"
 
 
 async def read_packs(bootstrap: str, topic: str, client: dict[str, Any], timeout: float = 30.0) -> list[PackEntry]:
@@ -81,32 +48,13 @@ async def read_packs(bootstrap: str, topic: str, client: dict[str, Any], timeout
     Raises:
         MonitorError: the topic could not be read to its end within ``timeout`` seconds.
     """
-    follower = PackFollower(bootstrap, topic, client)
-    await follower.start()
-    try:
-        if not await follower.catch_up(timeout, stalled_reads=10):
-            raise MonitorError(f"could not read the rules topic {topic} to its end within {timeout:.0f}s")
-        return list(follower.entries)
-    finally:
-        await follower.stop()
+    return await read_entries(PackFollower(bootstrap, topic, client), timeout)
 
 
 async def publish_pack(bootstrap: str, topic: str, client: dict[str, Any], pack: PublishedPack) -> int:
     """Publish one pack record and wait for every in-sync replica to have it; return its offset."""
     value = pack.model_dump_json().encode("utf-8")
-    if len(value) > MAX_PACK_BYTES:
-        raise MonitorError(
-            f"the pack is {len(value):,} bytes as a record; the most a record may hold is {MAX_PACK_BYTES:,}"
-        )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=MAX_PACK_BYTES + 100_000, **client
-    )
-    await start_client(producer, bootstrap)
-    try:
-        metadata = await producer.send_and_wait(topic, value=value, key=pack.key)
-        return int(metadata.offset)
-    finally:
-        await producer.stop()
+    return await publish_record(bootstrap, topic, client, pack.key, value, limit=MAX_PACK_BYTES, what="pack")
 
 
 @dataclass(frozen=True, slots=True)

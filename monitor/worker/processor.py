@@ -297,6 +297,11 @@ class Processor:
             self._metrics.items_loaded.inc(items)
             self._metrics.load_seconds.set(time.monotonic() - started)
 
+    def use_admission(self, admission: Admission | None) -> None:
+        """Admit events by ``admission`` from the next record (``None``: open mode; call between records)."""
+        self._admission = admission
+        self._metrics.registry_enforced.set(1 if admission is not None else 0)
+
     def use_pack(self, pack: RulePack, admission: Admission | None = None) -> None:
         """Evaluate under ``pack``, admitting events by ``admission``, from the next record (call between records).
 
@@ -304,8 +309,7 @@ class Processor:
         state says which pack its wake-ups were computed for.
         """
         self._pack = pack
-        self._admission = admission
-        self._metrics.registry_enforced.set(1 if admission is not None else 0)
+        self.use_admission(admission)
         self._rostered_by_count.clear()
 
     def _rostered(self, partitions: int) -> dict[int, tuple[str, ...]]:

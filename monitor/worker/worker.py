@@ -1,11 +1,13 @@
 """The worker: a faust app wired to the processor, the takeover, ticks, delivery and metrics.
 
-Wiring only: what happens to a record is ``processor``, what happens when a
-partition changes hands is ``takeover``. The worker serves no HTTP of its
+Wiring only: what happens to a record is ``processor``; how what it changed
+becomes durable, is published and lets offsets be committed, ``checkpoint``;
+what happens when a partition changes hands, ``takeover``; which publisher
+registry admits events, ``publishers``. The worker serves no HTTP of its
 own; whoever builds it registers the routes (``monitor.http``), reading it
 through the ``owned_*``, ``published_firing``, ``partition_owners`` and ``is_ready`` methods below.
 
-It is long (about 780 lines) because it is where faust's callbacks meet the
+It is long (about 860 lines) because it is where faust's callbacks meet the
 parts they drive (partitions assigned, offsets about to be committed, each
 record the agent is handed, start and stop of every background part); the
 logic of each part is in its own module.
@@ -36,13 +38,13 @@ from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
-from monitor.publishers import Admission, admission, load_registry
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
 from monitor.state.indexer import HistoryIndexer, index_matches_topic
 from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.packs import AppliedPack, PackEntry, PackFollower, PackLog
+from monitor.state.registries import RegistryFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.worker.app import build_app
@@ -54,6 +56,7 @@ from monitor.worker.health import Health
 from monitor.worker.membership import Membership
 from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
 from monitor.worker.processor import Processor
+from monitor.worker.publishers import RegistryInForce
 from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
@@ -130,14 +133,12 @@ class Worker:
         self.pack_log.add(AppliedPack(pack.version, self.pack_applied_at, "", "", _files_source(settings), pack))
         clock = NeverBackwards(clock)
         self._clock = clock
-        #: Who may report what (``MONITOR_PUBLISHERS``); ``None``: open mode, every publisher every unit.
-        self.publisher_registry = load_registry(settings.publishers, pack) if settings.publishers else None
-        self.admission = self._admission_for(pack)
-        if self.admission is None:
-            log.warning(
-                "open mode: no publisher registry (MONITOR_PUBLISHERS), so every publisher may report every unit"
-            )
-        else:
+        #: Who may report what: the registry file (``MONITOR_PUBLISHERS``), else the publishers topic's newest.
+        follower = RegistryFollower(settings.bootstrap_servers, self.topics.publishers, client_options(settings))
+        self.registries = RegistryInForce(settings.publishers, pack, follower)
+        self.admission = self.registries.admission_for(pack)  # ``None``: open mode, every publisher every unit
+        self._registries_read_for = -1  # the assignment after which the publishers topic was last read to its end
+        if self.admission is not None:
             log.info(
                 "publisher registry %s (%s): %d publishers, each bound to its units",
                 settings.publishers,
@@ -250,6 +251,7 @@ class Worker:
         if settings.rules_from_topic:
             self._packs = PackFollower(settings.bootstrap_servers, self.topics.rules, client_options(settings))
         self._pack_applier = Background("rule-pack-applier", self._apply_packs)
+        self._registry_applier = Background("publisher-registry-applier", self._apply_registries)
         self.app.agent(self._ingress, name="compliance-process")(self._process)
         self.app.task(self._start_background)
         self.app.on_before_shutdown.connect(self._stop_background)
@@ -260,22 +262,6 @@ class Worker:
         self._history_indexer: HistoryIndexer | None = None
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
-
-    def _admission_for(self, pack: RulePack) -> Admission | None:
-        """The publisher registry bound to ``pack``'s rosters (a roster the pack lacks grants nothing, said once)."""
-        if self.publisher_registry is None:
-            return None
-        known = {roster.roster for roster in pack.rosters}
-        for publisher in self.publisher_registry.publishers:
-            for name in publisher.rosters:
-                if name not in known:
-                    log.error(
-                        "publisher %s may report roster %s, which rule pack %s does not have: it may report none of it",
-                        publisher.id,
-                        name,
-                        pack.version,
-                    )
-        return admission(self.publisher_registry, pack)
 
     def now(self) -> datetime:
         """The worker's clock."""
@@ -423,7 +409,7 @@ class Worker:
         assert pack is not None
         diff = pack_diff(old, pack)
         self.pack, self.pack_applied_at = pack, self._clock()
-        self.admission = self._admission_for(pack)
+        self.admission = self.registries.admission_for(pack)
         self.processor.use_pack(pack, self.admission)
         self.takeover.use_pack(pack)
         self._state_collector.use_pack(pack)
@@ -501,6 +487,47 @@ class Worker:
                 pack.version,
             )
         return dataclasses.replace(applied, version=pack.version, pack=pack)
+
+    async def _publishers_caught_up(self) -> None:
+        """Before a partition's first record after an assignment: the publishers topic read to its end, in force.
+
+        So no event is admitted under an older registry than the newest applied (call between records).
+        """
+        if self.registries.follower is None or self._registries_read_for == self._assignments:
+            return
+        self._registries_read_for = self._assignments
+        if await self.registries.catch_up():
+            self._use_registry()
+
+    async def _say_registry_mode(self) -> None:
+        """Log, once at start, that the worker is in open mode when no registry is configured or applied."""
+        follower = self.registries.follower
+        if follower is not None:
+            await follower.catch_up(timeout=10.0, stalled_reads=10)
+            if any(entry.registry is not None for entry in follower.entries):
+                return  # in force from the first record on
+        if self.admission is None:
+            log.warning(
+                "open mode: no publisher registry (MONITOR_PUBLISHERS, or one applied to the publishers topic %s "
+                "with monitor publishers apply FILE), so every publisher may report every unit",
+                self.topics.publishers,
+            )
+
+    async def _apply_registries(self) -> None:
+        """Follow the publishers topic: each new newest registry is put in force between two records."""
+        follower = self.registries.follower
+        assert follower is not None
+        while True:
+            await follower.changed.wait()
+            follower.changed.clear()
+            async with self._handling:
+                if self.registries.take():
+                    self._use_registry()
+
+    def _use_registry(self) -> None:
+        """Admit events by the registry in force from the next record on (call between records)."""
+        self.admission = self.registries.admission_for(self.pack)
+        self.processor.use_admission(self.admission)
 
     async def _rules_caught_up(self) -> None:
         """Before a partition's first record after an assignment: the rules topic read to its end, its pack in force.
@@ -620,6 +647,11 @@ class Worker:
         if self._packs is not None:
             await self._packs.start()
             self._pack_applier.start()
+        if self.registries.follower is not None:
+            # Followed, and put in force between two records (``_apply_registries``, ``_publishers_caught_up``):
+            # never under the agent's lock here, whose holder may be waiting for what starts below.
+            await self.registries.follower.start()
+            self._registry_applier.start()
         positions, known = await self._open_history()
         started = time.monotonic()
         await self._ledger_follower.start(positions, known)
@@ -632,6 +664,7 @@ class Worker:
         log.info(
             "alert ledger: %d alerts known from the history index in %.1fs", len(known), time.monotonic() - started
         )
+        await self._say_registry_mode()
         self.membership.start()
         self.broker_watch.start()
         self.fetch_guard.start()
@@ -725,6 +758,7 @@ class Worker:
         self.ticks.stop()
         parts: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("rule pack applier", self._pack_applier.stop),
+            ("publisher registry applier", self._registry_applier.stop),
             ("membership", self.membership.stop),
             ("broker watch", self.broker_watch.stop),
             ("fetch guard", self.fetch_guard.stop),
@@ -736,6 +770,8 @@ class Worker:
             parts.append(("admin client", self._admin.close))
         if self._packs is not None:
             parts.append(("rules topic", self._packs.stop))
+        if self.registries.follower is not None:
+            parts.append(("publishers topic", self.registries.follower.stop))
         if self._history_indexer is not None:
             parts.append(("alert history indexer", self._history_indexer.stop))
         parts.extend((f"{type(sink).__name__}", sink.stop) for sink in self.sinks)
@@ -805,6 +841,7 @@ class Worker:
             partitions = self.app.consumer.topic_partitions(record.topic) or self.settings.partitions
             if not self.takeover.is_settled(record.partition):
                 await self._rules_caught_up()
+                await self._publishers_caught_up()
                 await self.takeover.settle(record.partition, self._assigned(), partitions, now)
                 self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
             if is_tick:

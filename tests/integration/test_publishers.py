@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import DEMO_PUBLISHERS
 from monitor.kafka.topics import Topics
+from monitor.publishers import token_hash
 from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
 from tests.integration.test_ingest import _post
 
@@ -99,3 +103,79 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
         # Bình Thuận's state is unchanged, and no page exists for the made-up unit.
         assert overdue_in_binh_thuan()
         assert http_get(worker.base_url + "/api/v1/units/ZZ-99")[0] == 404
+
+
+def _monitor(broker: EmbeddedBroker, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "MONITOR_BROKER": broker.url}
+    env.pop("MONITOR_PUBLISHERS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_restart(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.yaml"
+    first.write_text(
+        "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
+        f"    tokens: [{{sha256: {token_hash('old-token')}}}]\n  - id: binhthuan-dvc\n    units: [VN-40]\n",
+        encoding="utf-8",
+    )
+    applied = _monitor(broker, "publishers", "apply", str(first), "-m", "first registry")
+    assert applied.returncode == 0, applied.stderr
+    assert "+ nghean-dvc: VN-22" in applied.stdout and "applied registry" in applied.stdout
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        worker_process(broker.url, tmp_path / "a") as one,
+        worker_process(broker.url, tmp_path / "b") as two,
+    ):
+        one.wait_ready()
+        two.wait_ready()
+        workers = (one, two)
+        for worker in workers:
+            assert json.loads(http_get(worker.base_url + "/readyz")[1])["publishers"]["enforced"] is True
+        url = "/api/v1/events"
+        event = _event("na-1", "in_progress", source="nghean-dvc", unit="VN-22")
+        for worker in workers:
+            assert _post(worker.base_url + url, event, {"Authorization": "Bearer old-token"})[0] == 202
+            assert _post(worker.base_url + url, event, {"Authorization": "Bearer new-token"})[0] == 403
+
+        # A broken registry is refused by apply and changes nothing.
+        broken = tmp_path / "broken.yaml"
+        broken.write_text("publishers:\n  - id: nghean-dvc\n    unit: [VN-22]\n", encoding="utf-8")
+        refused = _monitor(broker, "publishers", "apply", str(broken))
+        assert refused.returncode == 1 and "broken.yaml:3: field 'publishers.0.unit'" in refused.stderr
+        # A record that is no registry, written to the topic by other means, is passed over by both workers.
+        produce(broker.bootstrap, TOPICS.publishers, b'{"version": "x"}', b"x")
+
+        # The token rotated and Bình Thuận's portal given Nghệ An too: both workers, no restart.
+        second = tmp_path / "second.yaml"
+        second.write_text(
+            "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
+            f"    tokens: [{{sha256: {token_hash('new-token')}}}]\n  - id: binhthuan-dvc\n    units: [VN-40, VN-22]\n",
+            encoding="utf-8",
+        )
+        applied = _monitor(broker, "publishers", "apply", str(second), "-m", "rotate Nghệ An's token")
+        assert applied.returncode == 0, applied.stderr
+        assert "~ nghean-dvc: tokens: 1 added, 1 removed" in applied.stdout
+        assert "~ binhthuan-dvc: VN-40 → VN-40, VN-22" in applied.stdout
+        version = json.loads(_monitor(broker, "publishers", "list", "--format", "json").stdout)["version"]
+
+        def rotated(worker: Any) -> Any:
+            def probe() -> bool:
+                body = json.loads(http_get(worker.base_url + "/readyz")[1])
+                return body["publishers"].get("registry") == version
+
+            return probe
+
+        for worker in workers:
+            wait_for("the new registry on every worker", rotated(worker), log=worker.log)
+            assert _post(worker.base_url + url, event, {"Authorization": "Bearer new-token"})[0] == 202
+            assert _post(worker.base_url + url, event, {"Authorization": "Bearer old-token"})[0] == 403
+        history = _monitor(broker, "publishers", "history")
+        assert history.returncode == 0
+        assert "first registry" in history.stdout and "rotate Nghệ An's token" in history.stdout
+        assert "not used: not a publisher registry" in history.stdout
+        assert all("processing failed" not in w.log.read_text() for w in workers)

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from monitor.devtools.demo import DEMO_PUBLISHERS, demo_events, demo_publishers_for, demo_sources
-from monitor.publishers import Cause, RegistryFileError, admission, load_registry, registry_version, token_hash
+from monitor.publishers import (
+    Cause,
+    PublishedRegistry,
+    RegistryFileError,
+    admission,
+    load_registry,
+    registry_changes,
+    registry_version,
+    token_hash,
+)
 from rules.loading import BUNDLED_PACK, load_pack
 
 BUNDLED = load_pack([BUNDLED_PACK])
@@ -125,3 +134,32 @@ def test_the_demo_registry_binds_every_demo_event_to_a_publisher_that_may_send_i
     assert events and all(admitted.refusal(e.source, e.unit_id) is None for e in events)
     assert demo_sources()["VN-22"] == "nghean-dvc" and admitted.identify("demo-nghean-dvc") == "nghean-dvc"
     assert admitted.refusal("nghean-dvc", "VN-40") is not None
+
+
+def test_what_a_registry_changes_is_said_publisher_by_publisher(tmp_path: Path) -> None:
+    old = load_registry(_write(tmp_path, REGISTRY))
+    changed = REGISTRY.replace("units: [VN-40]", "units: [VN-40, VN-22]").replace(
+        "  - id: bca-dvc\n    units: [BCA]\n", ""
+    )
+    rotated = changed.replace(token_hash("old-token"), token_hash("newer-token"))
+    new = load_registry(_write(tmp_path, rotated + "  - id: bqp-dvc\n    units: [BQP]\n"))
+    assert registry_changes(old, new) == [
+        "- bca-dvc: BCA",
+        "~ nghean-dvc: tokens: 1 added, 1 removed",
+        "~ binhthuan-dvc: VN-40 → VN-40, VN-22",
+        "+ bqp-dvc: BQP",
+    ]
+    assert registry_changes(None, old)[2] == "+ dvcqg: roster provinces-63"
+    assert registry_changes(old, old) == []
+
+
+def test_a_published_registry_whose_version_does_not_match_its_content_is_no_registry(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    registry = load_registry(_write(tmp_path, REGISTRY))
+    record = PublishedRegistry.of(registry, applied_at=datetime(2026, 12, 4, tzinfo=UTC), applied_by="ops")
+    assert PublishedRegistry.model_validate_json(record.model_dump_json()) == record
+    tampered = record.model_dump_json().replace('"units":["VN-40"]', '"units":["VN-40","VN-22"]')
+    assert tampered != record.model_dump_json()
+    with pytest.raises(ValueError, match="the record says version"):
+        PublishedRegistry.model_validate_json(tampered)

@@ -210,6 +210,9 @@ def overdue_display(pack: RulePack, state: UnitState, row: Mapping[str, Any]) ->
     if row["due"]:
         date_only = isinstance(rule, DeadlineRule) and due_is_date(rule, task)
         shown["due"] = due_text(datetime.fromisoformat(str(row["due"])), _tz(pack, compiled), date_only)
+    if row.get("reported_at"):
+        at = datetime_text(datetime.fromisoformat(str(row["reported_at"])), _tz(pack, compiled))
+        shown["reported"] = f"{row['reported_by']}, {at}"
     return shown
 
 
@@ -259,6 +262,7 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
             }
             if report is not None:
                 display["reported"] = date_text(report.occurred_at, compiled.tz)
+                display["reported_by"] = report.source
             rows.append(
                 {
                     "indicator": name,
@@ -269,6 +273,7 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
                     "direction": "below" if rule.below is not None else "above",
                     "period": report.period if report is not None else None,
                     "reported_at": report.occurred_at.isoformat() if report is not None else None,
+                    "reported_by": report.source if report is not None else None,
                     "breach": is_firing,
                     "meets": meets,
                     "display": display,

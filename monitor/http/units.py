@@ -12,7 +12,7 @@ from monitor.http.figures import worst_severity
 from monitor.spreadsheet import csv_bytes
 from rules.engine import is_overdue, is_unit_overdue, overdue_by_kind
 from rules.language import DeadlineRule, RulePack, task_due
-from rules.state import AlertState, Subject, UnitState
+from rules.state import AlertState, Subject, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
 __all__ = [
@@ -34,6 +34,8 @@ OVERDUE_COLUMNS = (
     "days_overdue",
     "rule_id",
     "severity",
+    "reported_by",
+    "reported_at",
 )
 
 
@@ -58,6 +60,7 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
         "days_overdue": days_overdue(compiled, due, now),
         "rule_id": alert.rule_id,
         "severity": alert.severity,
+        **_reported(task),
     }
 
 
@@ -92,10 +95,18 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
                 "days_overdue": days_overdue(compiled, due, now) if due else 0,
                 "rule_id": alert.rule_id,
                 "severity": alert.severity,
+                **_reported(task),
             }
         )
     # By due instant, not by days_overdue: a working-day rule's count and a calendar one's do not compare.
     return sorted(items, key=_most_overdue_first)
+
+
+def _reported(task: TaskState | None) -> dict[str, str]:
+    """Who reported the task's status (the publisher, its event's ``source``) and when; empty when no task."""
+    if task is None:
+        return {"reported_by": "", "reported_at": ""}
+    return {"reported_by": task.source, "reported_at": task.occurred_at.isoformat()}
 
 
 def _most_overdue_first(item: Mapping[str, Any]) -> tuple[float, str]:

@@ -454,7 +454,8 @@ function renderUnit() {
     el("span", { class: "sub" }, [row.task_id, row.kind].filter(Boolean).join(" · "))),
   cell("Hạn", row.display.due || ""),
   cell("Quá hạn", el("strong", {}, row.display.overdue)),
-  cell("Trạng thái", row.display.status))));
+  cell("Trạng thái", row.display.status),
+  cell("Báo cáo bởi", row.display.reported || "—"))));
   $("overdue").hidden = !u.overdue.length;
   $("overdue-empty").hidden = u.overdue.length > 0;
 
@@ -465,7 +466,7 @@ function renderUnit() {
   cell("Giá trị", el("strong", {}, row.display.value)),
   cell("Mục tiêu", row.display.target),
   cell("Đánh giá", el("span", { class: "verdict" }, row.display.assessment)),
-  cell("Báo cáo", [row.display.reported, row.period].filter(Boolean).join(" · ") || "—"))));
+  cell("Báo cáo", [row.display.reported, row.period, row.display.reported_by].filter(Boolean).join(" · ") || "—"))));
   $("indicators").hidden = !u.indicators.length;
   $("indicators-empty").hidden = u.indicators.length > 0;
 }

@@ -95,10 +95,13 @@ def test_a_unit_in_full_holds_its_summary_overdue_list_and_indicators() -> None:
         "overdue": "quá hạn 5 ngày",
         "status": "đang thực hiện",
         "due": "20/07/2024 00:00",  # the roster deadline is an instant
+        "reported": "test, 02/07/2024 00:00",  # who reported the plan's status, and when
     }
+    assert (plan["reported_by"], plan["reported_at"]) == ("test", "2024-07-02T00:00:00+07:00")
     assert late["display"]["due"] == "19/07/2024" and late["display"]["overdue"] == "quá hạn 5 ngày"
     online = next(r for r in unit["indicators"] if r["indicator"] == "online_dossier_ratio")
     assert online["display"]["value"] == "45,8\u00a0%" and online["breach"] is True
+    assert online["reported_by"] == online["display"]["reported_by"] == "test"
     assert unit["downloads"] == {
         "overdue_csv": "/api/v1/units/VN-22/overdue?format=csv",
         "alerts_csv": "/api/v1/alerts?unit_id=VN-22&format=csv",

@@ -121,6 +121,7 @@ def test_indicators_against_their_targets() -> None:
         "target": f"≥ 50{NBSP}%",
         "assessment": "dưới mục tiêu",
         "reported": "03/07/2024",
+        "reported_by": "test",  # the publisher whose report it is
     }
     assert rows["dossier_digitisation_ratio"]["meets"] is True
     assert rows["dossier_digitisation_ratio"]["display"]["assessment"] == "đạt"

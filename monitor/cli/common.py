@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import getpass
 import logging
@@ -17,6 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor.exceptions import MonitorError
+from monitor.kafka.client import client_options
+from monitor.kafka.topics import Topics, ensure_topics
 from monitor.redact import MASK, redact_text
 from monitor.settings import (
     DEFAULT_LOG_LEVEL,
@@ -27,6 +30,7 @@ from monitor.settings import (
     LOG_LEVELS,
     Settings,
 )
+from monitor.state.compacted import DocumentFollower, E, read_entries
 from rules.language import RulePack
 from rules.loading import load_pack
 from rules.review import BOUND_FORMS, Bound, parse_bound
@@ -41,6 +45,7 @@ __all__ = [
     "load_rules",
     "prepare_data_dir",
     "settings_from",
+    "topic_documents",
     "window_bound",
 ]
 
@@ -149,6 +154,18 @@ def check_port_free(host: str, port: int) -> None:
                     "or choose another port"
                 ) from None
             raise MonitorError(f"cannot listen on {host}:{port} (--web-host/--web-port): {exc.strerror}") from None
+
+
+def topic_documents(settings: Settings, topic: str, follower: type[DocumentFollower[E]]) -> list[E]:
+    """Every record of a documents topic (the rules or publishers topic; created if missing), read to its end."""
+    client = client_options(settings)
+
+    async def read() -> list[E]:
+        topics = Topics(settings.topic_prefix)
+        await ensure_topics(settings.bootstrap_servers, topics, 1, settings.replication_factor, only=(topic,), **client)
+        return await read_entries(follower(settings.bootstrap_servers, topic, client))
+
+    return asyncio.run(read())
 
 
 def applier() -> str:

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.common import ExitCode, applier, existing_files, load_rules, settings_from
+from monitor.cli.common import ExitCode, applier, existing_files, load_rules, settings_from, topic_documents
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
-from monitor.kafka.topics import Topics, ensure_topics
+from monitor.kafka.topics import Topics
 from monitor.publishers import (
     PublishedRegistry,
     PublisherRegistry,
@@ -40,7 +40,7 @@ from monitor.publishers import (
     token_hash,
 )
 from monitor.settings import Settings
-from monitor.state.registries import RegistryEntry, publish_registry, read_registries
+from monitor.state.registries import RegistryEntry, RegistryFollower, publish_registry
 from rules.language import RulePack
 
 __all__ = ["register"]
@@ -59,16 +59,8 @@ def _checked(path: Path, pack: RulePack | None) -> PublisherRegistry | None:
 
 def _topic_entries(settings: Settings) -> tuple[str, list[RegistryEntry]]:
     """The publishers topic (created if missing) and every record it holds."""
-    topics = Topics(settings.topic_prefix)
-    client = client_options(settings)
-
-    async def read() -> list[RegistryEntry]:
-        await ensure_topics(
-            settings.bootstrap_servers, topics, 1, settings.replication_factor, only=(topics.publishers,), **client
-        )
-        return await read_registries(settings.bootstrap_servers, topics.publishers, client)
-
-    return topics.publishers, asyncio.run(read())
+    topic = Topics(settings.topic_prefix).publishers
+    return topic, topic_documents(settings, topic, RegistryFollower)
 
 
 def _in_force(entries: Sequence[RegistryEntry]) -> PublishedRegistry | None:

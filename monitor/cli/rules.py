@@ -21,13 +21,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from monitor.cli.common import ExitCode, applier, existing_files, settings_from
+from monitor.cli.common import ExitCode, applier, existing_files, settings_from, topic_documents
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
-from monitor.kafka.topics import Topics, ensure_topics
+from monitor.kafka.topics import Topics
 from monitor.settings import Settings
-from monitor.state.packs import PackEntry, publish_pack, read_packs
+from monitor.state.packs import PackEntry, PackFollower, publish_pack
 from rules.exceptions import RuleFileError, RuleProblem
 from rules.language import RulePack
 from rules.loading import (
@@ -172,16 +172,8 @@ def _print_diff(diff: PackDiff, out: _Style) -> None:
 def _rules_topic(args: argparse.Namespace) -> tuple[Settings, str, list[PackEntry]]:
     """The settings, the rules topic (created if missing) and every record it holds."""
     settings = settings_from(args)
-    topics = Topics(settings.topic_prefix)
-    client = client_options(settings)
-
-    async def read() -> list[PackEntry]:
-        await ensure_topics(
-            settings.bootstrap_servers, topics, 1, settings.replication_factor, only=(topics.rules,), **client
-        )
-        return await read_packs(settings.bootstrap_servers, topics.rules, client)
-
-    return settings, topics.rules, asyncio.run(read())
+    topic = Topics(settings.topic_prefix).rules
+    return settings, topic, topic_documents(settings, topic, PackFollower)
 
 
 def _in_force(entries: Sequence[PackEntry]) -> PackEntry | None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.state.compacted import DocumentFollower, Entry, publish_record, read_entries
+from monitor.state.compacted import DocumentFollower, Entry, publish_record
 from rules.language import RulePack
 from rules.loading import MAX_PACK_BYTES, PackDiff, PublishedPack, successive_diffs
 
-__all__ = ["AppliedPack", "PackEntry", "PackFollower", "PackLog", "publish_pack", "read_packs"]
+__all__ = ["AppliedPack", "PackEntry", "PackFollower", "PackLog", "publish_pack"]
 
 
 class PackEntry(Entry[PublishedPack]):
@@ -40,15 +40,6 @@ class PackFollower(DocumentFollower[PackEntry]):
     what = "rule packs"
     entry = PackEntry
     topic_name = "rules topic"
-
-
-async def read_packs(bootstrap: str, topic: str, client: dict[str, Any], timeout: float = 30.0) -> list[PackEntry]:
-    """Every record of the rules topic, in offset order (none when the topic does not exist).
-
-    Raises:
-        MonitorError: the topic could not be read to its end within ``timeout`` seconds.
-    """
-    return await read_entries(PackFollower(bootstrap, topic, client), timeout)
 
 
 async def publish_pack(bootstrap: str, topic: str, client: dict[str, Any], pack: PublishedPack) -> int:

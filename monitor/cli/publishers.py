@@ -68,6 +68,17 @@ def _in_force(entries: Sequence[RegistryEntry]) -> PublishedRegistry | None:
     return next((e.registry for e in reversed(entries) if e.registry is not None), None)
 
 
+#: Change lines printed per registry; the rest are counted (``publishers list`` shows every publisher).
+_CHANGES_SHOWN = 20
+
+
+def _print_changes(lines: Sequence[str]) -> None:
+    for line in lines[:_CHANGES_SHOWN]:
+        print(f"  {line}")
+    if len(lines) > _CHANGES_SHOWN:
+        print(f"  … and {len(lines) - _CHANGES_SHOWN} more")
+
+
 def cmd_publishers_check(args: argparse.Namespace) -> int:
     """Validate a registry file against the rule pack's rosters; print every problem with file, line and field."""
     settings = settings_from(args)
@@ -112,8 +123,7 @@ def cmd_publishers_apply(args: argparse.Namespace) -> int:
             f"in force: registry {current.version}, applied {current.applied_at:%Y-%m-%d %H:%M %Z} "
             f"by {current.applied_by}" + (f": {current.message}" if current.message else "")
         )
-    for line in registry_changes(current.registry if current is not None else None, registry):
-        print(f"  {line}")
+    _print_changes(registry_changes(current.registry if current is not None else None, registry))
     version = registry_version(registry)
     if current is not None and current.version == version:
         print(f"registry {version} is in force already: nothing published")
@@ -189,8 +199,7 @@ def cmd_publishers_history(args: argparse.Namespace) -> int:
             f"offset {entry.offset}: registry {published.version} applied {published.applied_at:%Y-%m-%d %H:%M %Z} "
             f"by {published.applied_by}" + (f": {published.message}" if published.message else "")
         )
-        for line in registry_changes(before, published.registry):
-            print(f"  {line}")
+        _print_changes(registry_changes(before, published.registry))
         before = published.registry
     return 0
 

@@ -113,15 +113,21 @@ def _monitor(broker: EmbeddedBroker, *args: str) -> subprocess.CompletedProcess[
     )
 
 
+def _registry(path: Path, *, nghe_an_token: str, binh_thuan_units: str) -> Path:
+    """Nghệ An's portal with its token, and Bình Thuận's reporting the units given."""
+    path.write_text(
+        "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
+        f"    tokens: [{{sha256: {token_hash(nghe_an_token)}}}]\n"
+        f"  - id: binhthuan-dvc\n    units: [{binh_thuan_units}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_restart(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    first = tmp_path / "first.yaml"
-    first.write_text(
-        "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
-        f"    tokens: [{{sha256: {token_hash('old-token')}}}]\n  - id: binhthuan-dvc\n    units: [VN-40]\n",
-        encoding="utf-8",
-    )
+    first = _registry(tmp_path / "first.yaml", nghe_an_token="old-token", binh_thuan_units="VN-40")
     applied = _monitor(broker, "publishers", "apply", str(first), "-m", "first registry")
     assert applied.returncode == 0, applied.stderr
     assert "+ nghean-dvc: VN-22" in applied.stdout and "applied registry" in applied.stdout
@@ -151,12 +157,7 @@ def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_
         produce(broker.bootstrap, TOPICS.publishers, b'{"version": "x"}', b"x")
 
         # The token rotated and Bình Thuận's portal given Nghệ An too: both workers, no restart.
-        second = tmp_path / "second.yaml"
-        second.write_text(
-            "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
-            f"    tokens: [{{sha256: {token_hash('new-token')}}}]\n  - id: binhthuan-dvc\n    units: [VN-40, VN-22]\n",
-            encoding="utf-8",
-        )
+        second = _registry(tmp_path / "second.yaml", nghe_an_token="new-token", binh_thuan_units="VN-40, VN-22")
         applied = _monitor(broker, "publishers", "apply", str(second), "-m", "rotate Nghệ An's token")
         assert applied.returncode == 0, applied.stderr
         assert "~ nghean-dvc: tokens: 1 added, 1 removed" in applied.stdout

@@ -10,9 +10,10 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 
 from monitor.kafka.batches import OutboundRecord
+from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
-from monitor.publishers import Admission
+from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
@@ -66,6 +67,17 @@ class WorkerView(Protocol):
     @property
     def admission(self) -> Admission | None:
         """Which publisher may report which unit; ``None`` in open mode (no publisher registry)."""
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        """Send a refused record to the dead-letter topic and wait for the broker to have it."""
+
+    @property
+    def refusals(self) -> RefusalLog:
+        """Each publisher's refused events, from the dead-letter topic."""
+
+    @property
+    def tally(self) -> Tally:
+        """The events this worker took from each publisher since it started."""
 
     @property
     def feed(self) -> AlertFeedView:

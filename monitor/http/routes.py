@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import console, history, reports, views
+from monitor.http import console, history, publishers, reports, views
 from monitor.http.answers import Answer, unavailable
 from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
 from monitor.http.protocol import WorkerView
@@ -279,6 +279,36 @@ class OverdueView(web.View):
 
     async def get(self, request: web.Request, unit_id: str) -> web.Response:
         return await _unit_answer(self, request, unit_id, lambda w: views.overdue(w, unit_id, request.query))
+
+
+@blueprint.route("/api/v1/publishers/me", name="publisher-feedback")
+class PublisherFeedbackView(web.View):
+    """What the publisher whose token is sent is told of its events: taken and refused lately, why, its units."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        worker = _worker(self)
+        who = publishers.who_asks(worker, request.headers.get("Authorization"))
+        if isinstance(who, Answer):
+            return _send(self, who)
+        asked = urlencode({"publisher": who})
+        parts = await _gather(
+            self,
+            lambda partitions: publishers.local_part(worker, who, partitions),
+            lambda partitions: f"/api/v1/internal/publisher?partitions={partitions}&{asked}",
+            publishers.decode_part,
+        )
+        if isinstance(parts, Answer):
+            return _send(self, parts)
+        return _send(self, publishers.feedback_answer(worker, who, parts))
+
+
+@blueprint.route("/api/v1/internal/publisher", name="internal-publisher")
+class LocalPublisherView(web.View):
+    """This worker's part of a publisher's feedback (asked by the worker gathering it)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        worker = _worker(self)
+        return _send(self, publishers.local_part_answer(worker, request.query), answered_by=worker.settings.peer_url)
 
 
 @blueprint.route("/api/v1/events", name="events")

@@ -12,7 +12,9 @@ writes the answer. Nothing in a body depends on which worker gave it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.resources import files
 from typing import Any, get_args
 
@@ -33,9 +35,10 @@ from monitor.http.ingest import IngestAnswer, authorize, identify, plan_records,
 from monitor.http.protocol import WorkerView
 from monitor.http.shown import SORT_TEXT, SORTS, alert_facets, alert_view, filter_alerts, search_text, shown_view
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
+from monitor.kafka.records import InboundRecord
 from monitor.kafka.records import unit_partition as partition_of
 from monitor.metrics import UNREGISTERED
-from monitor.publishers import Admission, Refusal
+from monitor.publishers import Admission, Refusal, refused_header
 from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
@@ -61,6 +64,8 @@ __all__ = [
     "unit_summaries",
     "units",
 ]
+
+log = logging.getLogger(__name__)
 
 _STATES = ("firing", "resolved", "all")
 
@@ -254,12 +259,30 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     admit = _admitted_from(admission, publisher) if admission is not None and publisher is not None else None
     answer = plan_records(body, headers, worker.topics, limit, admit)
     if answer.status == 403 and publisher is not None:
-        for error in answer.body["errors"]:
-            worker.metrics.publisher_refusals.labels(publisher, error["cause"]).inc()
-            worker.metrics.publisher_events.labels(publisher, "refused").inc()
+        await _dead_letter_refused(worker, publisher, body, answer.body["errors"])
     if answer.status == 202:
         await worker.produce(answer.records)
     return json_answer(answer.body, status=answer.status)
+
+
+async def _dead_letter_refused(
+    worker: WorkerView, publisher: str, body: bytes, errors: Sequence[Mapping[str, Any]]
+) -> None:
+    """Count a request's refused events and send it to the dead-letter topic, as a refused Kafka record goes.
+
+    There the publisher's feedback (``/api/v1/publishers/me``, any worker) finds it; ``dlq_topic`` is
+    ``http``. The 403 is answered whether or not the broker takes the record (a failure is logged).
+    """
+    refused = Counter((publisher, str(error["cause"])) for error in errors)
+    for (who, cause), count in refused.items():
+        worker.metrics.publisher_refusals.labels(who, cause).inc(count)
+        worker.metrics.publisher_events.labels(who, "refused").inc(count)
+    reason = "; ".join(f"item {error['index']}: {error['reason']}" for error in errors)
+    record = InboundRecord("http", -1, -1, publisher.encode(), body, (refused_header(refused),))
+    try:
+        await worker.dead_letter(record, reason)
+    except Exception as exc:  # the answer says it all already; the feedback will lack this one
+        log.warning("could not dead-letter a request %s sent: %r", publisher, exc)
 
 
 def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event], Refusal | None]:

@@ -145,6 +145,10 @@ class Admission:
         """The registered publisher with this id."""
         return self._publishers.get(publisher_id)
 
+    def units_of(self, publisher_id: str) -> frozenset[str]:
+        """The units a publisher may report (none for one the registry lacks)."""
+        return self._units.get(publisher_id, frozenset())
+
     @property
     def publisher_ids(self) -> tuple[str, ...]:
         """Every registered publisher's id, in registry order (the metric label values)."""

@@ -22,14 +22,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
 from monitor.metrics import UNREGISTERED, Metrics
-from monitor.publishers import Admission
+from monitor.publishers import Admission, Tally, refused_header
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
@@ -62,6 +62,7 @@ class Processor:
             (one far-future event would make every later one of its subject stale).
         caps: How many task kinds and indicators one unit may have (unbounded when ``None``).
         admission: Which publisher may report which unit (``None``: open mode, every publisher every unit).
+        tally: Where the events taken from each publisher are counted (a new one, counting since 1970, by default).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class Processor:
         max_skew: timedelta = timedelta(days=1),
         caps: UnitCaps | None = None,
         admission: Admission | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._pack = pack
         self._store = store
@@ -90,6 +92,8 @@ class Processor:
         self._caps = caps
         self._admission = admission
         metrics.registry_enforced.set(1 if admission is not None else 0)
+        #: Events taken from each publisher since this worker started, hour by hour (its feedback).
+        self.tally = tally if tally is not None else Tally(datetime.fromtimestamp(0, UTC))
         self.checkpoint = (
             checkpoint
             if checkpoint is not None
@@ -124,7 +128,10 @@ class Processor:
         if decoded.rejections:
             reason = rejection_reason(decoded.rejections)
             log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
-            await self.reject(record, reason, len(decoded.rejections))
+            letter = record
+            if refused_by:  # whose events were refused, and why: each publisher's feedback reads it
+                letter = dataclasses.replace(record, headers=(*record.headers, refused_header(refused_by)))
+            await self.reject(letter, reason, len(decoded.rejections))
         self._ensure_loaded(record.partition, partitions)
         # Written once per record: an item a batch changes several times is written once.
         changed: dict[str, tuple[UnitState, set[Change], list[AlertTransition]]] = {}
@@ -175,7 +182,7 @@ class Processor:
         for outcome, count in counted.items():
             self._metrics.events.labels(record.topic, outcome.value).inc(count)
         if self._admission is not None:
-            self._count_publishers(outcomes, failed)
+            self._count_publishers(outcomes, failed, now)
         for unit_id, reason in failed.items():
             await self._dead_letter_events(record, seen[unit_id], reason)
         if over_cap:
@@ -197,7 +204,7 @@ class Processor:
         )
         await self._dead_letter_events(record, [event for event, _, _ in refused], reason)
 
-    def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], failed: dict[str, str]) -> None:
+    def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], failed: dict[str, str], now: datetime) -> None:
         """Each publisher's events handled (once per record), and when it was last heard from."""
         handled: dict[str, int] = {}
         for event, _ in outcomes:
@@ -206,6 +213,7 @@ class Processor:
         for publisher, count in handled.items():
             self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
             self._metrics.publisher_last_seen.labels(publisher).set_to_current_time()
+            self.tally.add(publisher, now, count)
 
     def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
         """Refuse the events the registry refuses, those from too far ahead of ``now``, and those the rules refuse.

@@ -35,15 +35,17 @@ from monitor.delivery.sinks import Sink, build_sinks
 from monitor.exceptions import Fenced, MonitorError, StoreUnavailable
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options
-from monitor.kafka.records import InboundRecord
+from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
+from monitor.publishers import RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
 from monitor.state.indexer import HistoryIndexer, index_matches_topic
 from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.packs import AppliedPack, PackEntry, PackFollower, PackLog
+from monitor.state.refusals import RefusalFollower
 from monitor.state.registries import RegistryFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
@@ -138,6 +140,11 @@ class Worker:
         self.registries = RegistryInForce(settings.publishers, pack, follower)
         self.admission = self.registries.admission_for(pack)  # ``None``: open mode, every publisher every unit
         self._registries_read_for = -1  # the assignment after which the publishers topic was last read to its end
+        #: Each publisher's refused events, from the dead-letter topic (every worker reads all of it).
+        self.refusals = RefusalLog()
+        self._refusal_follower = RefusalFollower(
+            settings.bootstrap_servers, self.topics.dead_letter, client_options(settings), self.refusals
+        )
         if self.admission is not None:
             log.info(
                 "publisher registry %s (%s): %d publishers, each bound to its units",
@@ -203,6 +210,7 @@ class Worker:
             max_skew=timedelta(seconds=settings.max_clock_skew),
             caps=UnitCaps(settings.max_kinds_per_unit, settings.max_indicators_per_unit),
             admission=self.admission,
+            tally=Tally(clock()),
         )
         # The agent handles a record, or a checkpoint runs: never both at once.
         self._handling = asyncio.Lock()
@@ -272,6 +280,19 @@ class Worker:
         futures = [await self.app.topic(r.topic, **RAW).send(key=r.key, value=r.value) for r in records]
         for future in futures:
             await future
+
+    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
+        """Send a refused record to the dead-letter topic, as the processor does, and wait for the broker (HTTP)."""
+        letter = dead_letter(record, reason, self.settings.max_record_bytes)
+        acknowledged = await self.app.producer.send(
+            self.topics.dead_letter, letter.key, letter.value, None, None, letter.headers
+        )
+        await acknowledged
+
+    @property
+    def tally(self) -> Tally:
+        """The events this worker took from each publisher since it started."""
+        return self.processor.tally
 
     def owned_partitions(self) -> set[int]:
         """Partitions of the data topics this worker owns now; none while it may have lost them (a zombie).
@@ -665,6 +686,7 @@ class Worker:
             "alert ledger: %d alerts known from the history index in %.1fs", len(known), time.monotonic() - started
         )
         await self._say_registry_mode()
+        await self._refusal_follower.start()
         self.membership.start()
         self.broker_watch.start()
         self.fetch_guard.start()
@@ -765,6 +787,7 @@ class Worker:
             ("state flusher", self._flusher.stop),
             ("alert ledger read-through", self._ledger_reader.stop),
             ("alert ledger", self._ledger_follower.stop),
+            ("publisher refusals", self._refusal_follower.stop),
         ]
         if self._admin is not None:
             parts.append(("admin client", self._admin.close))

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,24 @@ pytestmark = pytest.mark.integration
 TOPICS = Topics()
 
 
+def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
 def _event(event_id: str, status: str, *, source: str, unit: str = "VN-40") -> bytes:
     event = json.loads(task_event(event_id, "NV-50", status, unit=unit))
     return json.dumps({**event, "source": source}, ensure_ascii=False).encode()
 
 
-def _reasons(bootstrap: str) -> list[str]:
-    return [dict(r.headers)["dlq_reason"].decode() for r in read_all(bootstrap, TOPICS.dead_letter)]
+def _reasons(bootstrap: str, topic: str = TOPICS.task_status) -> list[str]:
+    """The reasons of the dead letters of records read from ``topic`` (``http``: of refused requests)."""
+    letters = [dict(r.headers) for r in read_all(bootstrap, TOPICS.dead_letter)]
+    return [h["dlq_reason"].decode() for h in letters if h["dlq_topic"].decode() == topic]
 
 
 def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
@@ -103,6 +116,28 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
         # Bình Thuận's state is unchanged, and no page exists for the made-up unit.
         assert overdue_in_binh_thuan()
         assert http_get(worker.base_url + "/api/v1/units/ZZ-99")[0] == 404
+        # The refused requests are dead letters too, from "http".
+        assert len(_reasons(broker.bootstrap, "http")) == 3
+
+        # Nghệ An's system asks what became of its events, with its own token.
+        def feedback() -> Any:
+            status, body = _get(worker.base_url + "/api/v1/publishers/me", nghe_an)
+            told = json.loads(body) if status == 200 else {}
+            return told if told.get("last_day", {}).get("refused") == 5 and told["last_day"]["accepted"] == 1 else None
+
+        told = wait_for("Nghệ An's feedback to count its refusals and the event taken", feedback, log=worker.log)
+        assert isinstance(told, dict)
+        assert told["last_day"]["refused_by_cause"] == {"not_its_source": 1, "not_its_unit": 2, "unrostered": 2}
+        topics = sorted(r["topic"] for r in told["refusals"])
+        assert topics == ["compliance.task-status"] * 2 + ["http"] * 3
+        forged = next(r for r in told["refusals"] if r["topic"] == TOPICS.task_status and "VN-40" in r["reason"])
+        assert forged["cause"] == "not_its_unit" and forged["offset"] is not None
+        (unit,) = told["units"]
+        assert unit["unit_id"] == "VN-22" and unit["last_report_at"] is not None
+        assert _get(worker.base_url + "/api/v1/publishers/me", {"Authorization": "Bearer guess"})[0] == 403
+        # Bình Thuận's system was told of nothing refused.
+        status, body = _get(worker.base_url + "/api/v1/publishers/me", {"Authorization": "Bearer demo-binhthuan-dvc"})
+        assert status == 200 and json.loads(body)["last_day"]["refused"] == 0
 
 
 def _monitor(broker: EmbeddedBroker, *args: str) -> subprocess.CompletedProcess[str]:

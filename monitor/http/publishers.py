@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.http.answers import Answer, json_answer, query_param
 from monitor.http.ingest import IngestAnswer, identify
@@ -20,6 +21,7 @@ from monitor.http.protocol import WorkerView
 from monitor.kafka.records import unit_partition
 from monitor.metrics import UNREGISTERED
 from rules.state import UnitState
+from rules.vietnamese import REFUSAL_TEXT, datetime_text
 
 __all__ = ["decode_part", "feedback_answer", "local_part", "local_part_answer", "who_asks"]
 
@@ -86,24 +88,45 @@ def feedback_answer(worker: WorkerView, publisher: str, parts: Iterable[Mapping[
     reported = {u["unit_id"]: u["last_report_at"] for part in parts for u in part["units"]}
     refused = worker.refusals.last_day(publisher, now)
     pack = worker.pack
-    body = {
+    since = max((str(part["counted_since"]) for part in parts), default=None)
+    body: dict[str, Any] = {
         "publisher": publisher,
         "name": registered.name if registered is not None else None,
         "registry": admission.version,
         "may_report": registered.reports if registered is not None else "",
         "last_day": {
             "accepted": sum(int(part["accepted"]) for part in parts),
-            "accepted_counted_since": max((str(part["counted_since"]) for part in parts), default=None),
+            "accepted_counted_since": since,
             "refused": sum(refused.values()),
             "refused_by_cause": refused,
         },
-        "refusals": [r.as_json() for r in worker.refusals.recent(publisher)],
+        "refusals": [
+            {
+                **r.as_json(),
+                "display": {"at": datetime_text(r.at, pack.tz), "cause": REFUSAL_TEXT.get(r.cause, r.cause)},
+            }
+            for r in worker.refusals.recent(publisher)
+        ],
         "units": [
-            {"unit_id": unit, "unit_name": pack.unit_name(unit), "last_report_at": reported.get(unit)}
+            {
+                "unit_id": unit,
+                "unit_name": pack.unit_name(unit),
+                "last_report_at": reported.get(unit),
+                "display": {"last_report": _instant_text(reported.get(unit), pack.tz)},
+            }
             for unit in sorted(admission.units_of(publisher))
         ],
     }
+    body["display"] = {
+        "accepted_counted_since": _instant_text(since, pack.tz),
+        "refused_by_cause": {cause: REFUSAL_TEXT.get(cause, cause) for cause in refused},
+    }
     return json_answer(body)
+
+
+def _instant_text(iso: str | None, tz: ZoneInfo) -> str | None:
+    """An ISO instant as the console shows it (``03/12/2026 09:00``), or ``None``."""
+    return datetime_text(datetime.fromisoformat(iso), tz) if iso else None
 
 
 def decode_part(body: bytes) -> dict[str, Any]:

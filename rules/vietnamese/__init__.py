@@ -24,10 +24,11 @@ from rules.vietnamese.display import (
     span_text,
 )
 from rules.vietnamese.messages import days_overdue, figure_texts, render_summary, resolution_summary, subject_fields
-from rules.vietnamese.names import RESOLUTION_TEXT, SEVERITY_TEXT, STAGE_TEXT, STATUS_TEXT
+from rules.vietnamese.names import REFUSAL_TEXT, RESOLUTION_TEXT, SEVERITY_TEXT, STAGE_TEXT, STATUS_TEXT
 
 __all__ = [
     "PERCENT_SPACE",
+    "REFUSAL_TEXT",
     "RESOLUTION_TEXT",
     "SEVERITY_TEXT",
     "STAGE_TEXT",

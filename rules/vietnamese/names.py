@@ -1,4 +1,4 @@
-"""The Vietnamese names of the monitor's own words: severities, stages, task statuses, resolutions.
+"""The Vietnamese names of the monitor's own words: severities, stages, task statuses, resolutions, refusals.
 
 Every screen (the console, the review report, the overdue CSV) names them
 the same way: the console asks the server for them (``GET /api/v1/rules``).
@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from rules.language import BREACH, DUE_SOON, OVERDUE, SEVERITIES, STALE
 
-__all__ = ["RESOLUTION_TEXT", "SEVERITY_TEXT", "STAGE_TEXT", "STATUS_TEXT"]
+__all__ = ["REFUSAL_TEXT", "RESOLUTION_TEXT", "SEVERITY_TEXT", "STAGE_TEXT", "STATUS_TEXT"]
 
 #: Each severity, in the order of ``rules.language.SEVERITIES`` (the most urgent first).
 SEVERITY_TEXT = MappingProxyType(dict(zip(SEVERITIES, ("Nghiêm trọng", "Cảnh báo", "Thông tin"), strict=True)))
@@ -42,5 +42,16 @@ RESOLUTION_TEXT = MappingProxyType(
         "rule_removed": "quy tắc đã được gỡ bỏ",
         "no_longer_rostered": "đơn vị không còn trong danh sách",
         "reconciled": "đã đối soát lại",
+    }
+)
+
+#: Why a publisher registry refused an event (``monitor.publishers.Cause``), as its publisher is told.
+REFUSAL_TEXT = MappingProxyType(
+    {
+        "unregistered": "hệ thống gửi không có trong danh sách nguồn dữ liệu",
+        "unrostered": "đơn vị không có trong danh sách đơn vị",
+        "not_its_unit": "hệ thống gửi không được báo cáo cho đơn vị này",
+        "not_its_source": "mã truy cập là của hệ thống khác",
+        "wrong_token": "mã truy cập không đúng",
     }
 )

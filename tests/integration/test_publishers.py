@@ -17,6 +17,7 @@ from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import DEMO_PUBLISHERS
 from monitor.kafka.topics import Topics
 from monitor.publishers import token_hash
+from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
 from tests.integration.test_ingest import _post
 
@@ -215,3 +216,50 @@ def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_
         assert "first registry" in history.stdout and "rotate Nghệ An's token" in history.stdout
         assert "not used: not a publisher registry" in history.stdout
         assert all("processing failed" not in w.log.read_text() for w in workers)
+
+
+def test_a_publisher_sees_its_refusals_in_the_console_with_its_own_token(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    env = {"MONITOR_PUBLISHERS": str(DEMO_PUBLISHERS)}
+    with worker_process(broker.url, tmp_path, env=env) as worker, sync_playwright() as playwright:
+        worker.wait_ready()
+        nghe_an = {"Authorization": "Bearer demo-nghean-dvc"}
+        url = worker.base_url + "/api/v1/events"
+        assert _post(url, _event("na-1", "completed", source="nghean-dvc"), nghe_an)[0] == 403  # Bình Thuận's task
+        assert _post(url, _event("na-2", "in_progress", source="nghean-dvc", unit="VN-22"), nghe_an)[0] == 202
+
+        def told() -> Any:
+            status, body = _get(worker.base_url + "/api/v1/publishers/me", nghe_an)
+            answer = json.loads(body) if status == 200 else {}
+            return answer.get("refusals") and answer["units"][0]["last_report_at"] and answer
+
+        answer = wait_for("the refusal in Nghệ An's feedback", told, log=worker.log)
+        assert isinstance(answer, dict)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(worker.base_url + "/?view=publisher")
+            page.fill("#publisher-token", "demo-nghean-dvc")
+            page.click("#publisher-form button")
+            page.wait_for_selector("#publisher-refusals tbody tr", timeout=10_000)
+            row = page.inner_text("#publisher-refusals tbody tr")
+            assert "không được báo cáo cho đơn vị này" in row and "VN-40" in row and "HTTP" in row
+            assert answer["refusals"][0]["display"]["at"] in row  # the API's text, not the page's own
+            unit = page.inner_text('#publisher-units tr[data-unit="VN-22"]')
+            assert "Nghệ An" in unit and answer["units"][0]["display"]["last_report"] in unit
+            stats = page.inner_text("#publisher-stats")
+            assert "Bị từ chối trong 24 giờ qua\n1" in stats
+            assert page.input_value("#publisher-token") == ""  # the token is not left on the screen
+            page.screenshot(path=str(ARTIFACTS / "console-publisher.png"), full_page=True)
+            # A token no publisher has is said, and nothing of anyone is shown.
+            page.fill("#publisher-token", "guess")
+            page.click("#publisher-form button")
+            problem = page.wait_for_selector("#problem:not([hidden])", timeout=10_000)
+            assert problem is not None and "Mã truy cập không đúng" in problem.inner_text()
+            assert page.locator("#publisher-detail").is_hidden()
+        finally:
+            browser.close()

@@ -7,6 +7,7 @@
 //                              asks it again whenever a filter changes or the stream brings a transition.
 //   /?view=overview            a tile per rostered unit, coloured by its worst open alert
 //   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads
+//   /?view=publisher           a publishing system, with its own token: its events taken and refused, why
 //
 // Every date, percentage and count of days comes from the API (`display`), computed in Python: this file only
 // shows them. The event stream is opened once the first data is on screen, from a worker (feed-stream.js), so
@@ -22,7 +23,7 @@ const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây",
 const PARAMETER_TEXT = {
   severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
 };
-const VIEWS = ["feed", "overview", "unit"];
+const VIEWS = ["feed", "overview", "unit", "publisher"];
 const PAGE = 300;                    // alerts put on screen at once (a phone stays fast); more on request
 const LIVE_RENDER_MS = 100;          // live transitions arriving together are drawn once
 const REFRESH_MS = 5 * 60 * 1000;    // days overdue change with the date: ask again now and then
@@ -66,9 +67,9 @@ class ApiError extends Error {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function getJSON(url) {
+async function getJSON(url, headers) {
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await fetch(url, { headers: { Accept: "application/json", ...headers } });
     if (response.status === 503 && attempt < 15) {  // partitions moving between workers: ask again shortly
       setStatus("down", "máy chủ đang phân chia lại dữ liệu, thử lại…");
       await sleep(1000 * (Number(response.headers.get("Retry-After")) || 2));
@@ -532,7 +533,7 @@ function learn(pack) {
 }
 
 function load() {
-  const loader = view === "overview" ? loadOverview : view === "unit" ? loadUnit : loadFeed;
+  const loader = { overview: loadOverview, unit: loadUnit, publisher: loadPublisher }[view] || loadFeed;
   getJSON("/api/v1/rules").then(showPack, () => null);
   loading += 1;
   return loader().catch((error) => {
@@ -562,6 +563,7 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 }
 
 function onTransition(t) {
+  if (view === "publisher") return;  // its figures are asked again every few minutes (REFRESH_MS)
   if (view === "overview") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
   fresh.add(key(t));
@@ -641,6 +643,59 @@ function wire() {
   $("more").addEventListener("click", () => { shown += PAGE; askFeed(); });
 }
 
+// --- one publisher -------------------------------------------------------------------------------------
+
+// The token stays in this tab only (sessionStorage): it is the publisher's credential.
+const TOKEN_KEY = "publisher-token";
+
+function renderPublisher(p) {
+  $("publisher-detail").hidden = false;
+  $("publisher-name").textContent = p.name ? `${p.name} (${p.publisher})` : p.publisher;
+  $("publisher-reports").textContent = `Được báo cáo cho: ${p.may_report} · danh sách nguồn ${p.registry}`;
+  const d = p.last_day;
+  const since = p.display.accepted_counted_since;
+  const stat = (term, value, extra) => el("div", {}, el("dt", {}, term),
+    el("dd", {}, el("strong", {}, String(value)), extra ? ` ${extra}` : ""));
+  const causes = Object.entries(d.refused_by_cause).map(([c, n]) => `${n} ${p.display.refused_by_cause[c] || c}`).join("; ");
+  $("publisher-stats").replaceChildren(
+    stat("Được nhận trong 24 giờ qua", d.accepted, since ? `(đếm từ ${since})` : ""),
+    stat("Bị từ chối trong 24 giờ qua", d.refused, causes ? `(${causes})` : ""));
+  $("publisher-refusals").querySelector("tbody").replaceChildren(...p.refusals.map((r) => el("tr", { "data-cause": r.cause },
+    cell("Thời điểm", r.display.at),
+    cell("Lý do", el("span", { class: "title" }, r.display.cause), el("span", { class: "sub" }, r.reason)),
+    cell("Số sự kiện", String(r.events)),
+    cell("Đọc từ", r.topic === "http" ? "HTTP" : `${r.topic} [${r.partition}] @${r.offset}`))));
+  $("publisher-refusals").hidden = !p.refusals.length;
+  $("publisher-refusals-empty").hidden = p.refusals.length > 0;
+  $("publisher-units").querySelector("tbody").replaceChildren(...p.units.map((u) => el("tr", { "data-unit": u.unit_id },
+    cell("Đơn vị", el("a", { href: unitHref(u.unit_id) }, `${u.unit_name} (${u.unit_id})`)),
+    cell("Báo cáo gần nhất", u.display.last_report || "chưa báo cáo"))));
+}
+
+async function loadPublisher() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) return;
+  try {
+    renderPublisher(await getJSON("/api/v1/publishers/me", { Authorization: `Bearer ${token}` }));
+    showProblem(null);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("publisher-detail").hidden = true;
+    showProblem(error.status === 403 ? "Mã truy cập không đúng: không có hệ thống gửi nào dùng mã này."
+      : error.status === 404 ? "Chưa có danh sách nguồn dữ liệu: mọi hệ thống được gửi cho mọi đơn vị."
+        : `Không tải được dữ liệu: ${error.message}`);
+  }
+}
+
+function wirePublisher() {
+  $("publisher-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("publisher-token").value);
+    $("publisher-token").value = "";
+    loadPublisher();
+  });
+}
+
 function main() {
   if (!VIEWS.includes(view)) {
     showProblem(`Không có chế độ xem «${view}». Chọn một trong: ${VIEWS.join(", ")}.`);
@@ -648,9 +703,10 @@ function main() {
     return;
   }
   $(`${view}-view`).hidden = false;
-  const current = view === "overview" || view === "unit" ? "nav-overview" : "nav-feed";
+  const current = { overview: "nav-overview", unit: "nav-overview", publisher: "nav-publisher" }[view] || "nav-feed";
   $(current).setAttribute("aria-current", "page");
   if (view === "feed") wire();
+  if (view === "publisher") wirePublisher();
   getJSON("/api/v1/rules").then(learn).then(load, (error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
     setStatus("down", "lỗi khi tải");

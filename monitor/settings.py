@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     max_unlisted_units: int = Field(
         default=200, ge=0, description="Units on no roster shown one by one in metrics; the rest are folded."
     )
+    cluster_token: SecretStr | None = Field(
+        default=None,
+        description="The credential workers send each other (/api/v1/internal/*): set, those endpoints answer "
+        "only a request that carries it; unset, anyone who reaches the port.",
+    )
     publishers: Path | None = Field(
         default=None,
         description="The publisher registry file: which publisher may report which unit, with its HTTP tokens. "
@@ -275,7 +280,14 @@ class Settings(BaseSettings):
             if self.ingest_token is not None and self.publishers is not None
             else None
         )
-        return tuple(warning for warning in (links, self.unreachable_peers, shared) if warning is not None)
+        internal = (
+            "MONITOR_CLUSTER_TOKEN is unset: /api/v1/internal/*, where workers ask each other for units, answers "
+            "anyone who reaches the port"
+            if self.advertised_url is not None and self.cluster_token is None
+            else None
+        )
+        found = (links, self.unreachable_peers, shared, internal)
+        return tuple(warning for warning in found if warning is not None)
 
     @property
     def unreachable_peers(self) -> str | None:

@@ -13,6 +13,7 @@ The decisions (``route``, ``plan_gather``) are pure; ``PeerClient`` is the I/O.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ import aiohttp
 
 __all__ = [
     "ANSWERED_BY",
+    "CLUSTER_CREDENTIAL",
     "FORWARDED",
     "MAX_PEER_ANSWER_BYTES",
     "RETRY_AFTER_SECONDS",
@@ -31,6 +33,7 @@ __all__ = [
     "PeerAnswer",
     "PeerClient",
     "Unavailable",
+    "peer_refusal",
     "plan_gather",
     "route",
 ]
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Set on a request one worker sends another: the receiver answers itself or not at all (no second hop).
 FORWARDED = "X-Monitor-Forwarded"
+#: The cluster credential a worker sends another (``MONITOR_CLUSTER_TOKEN``): ``/api/v1/internal/*`` asks for it.
+CLUSTER_CREDENTIAL = "X-Monitor-Cluster"
 #: The advertised URL of the worker whose state the answer comes from.
 ANSWERED_BY = "X-Monitor-Answered-By"
 #: What a 503 tells a client to wait: about one rebalance step.
@@ -118,6 +123,18 @@ def plan_gather(owners: Mapping[int, str], partitions: int, me: str) -> Gather |
     return Gather(local, {url: tuple(parts) for url, parts in sorted(by_owner.items())})
 
 
+def peer_refusal(configured: str | None, presented: str | None) -> str | None:
+    """Why a request to ``/api/v1/internal/*`` is refused (401), or ``None`` when it carries the cluster credential.
+
+    Open (``None``) when no credential is configured.
+    """
+    if not configured:
+        return None
+    if presented is None or not hmac.compare_digest(presented.encode(), configured.encode()):
+        return f"this endpoint answers the other workers only: send the cluster credential ({CLUSTER_CREDENTIAL})"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PeerAnswer:
     """What another worker answered."""
@@ -135,9 +152,10 @@ _PASSED_ON = ("Content-Disposition", "Retry-After")
 class PeerClient:
     """Asks other workers over HTTP (one connection pool, opened on first use)."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
+    def __init__(self, timeout: float = 5.0, credential: str | None = None) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._headers = {FORWARDED: "1", **({CLUSTER_CREDENTIAL: credential} if credential else {})}
 
     async def get(self, base_url: str, path_and_query: str) -> PeerAnswer | Unavailable:
         """``GET`` a path from the worker at ``base_url``; ``Unavailable`` when it cannot be reached in time."""
@@ -145,7 +163,7 @@ class PeerClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = base_url.rstrip("/") + path_and_query
         try:
-            async with self._session.get(url, headers={FORWARDED: "1"}, allow_redirects=False) as response:
+            async with self._session.get(url, headers=self._headers, allow_redirects=False) as response:
                 body = await response.content.read(MAX_PEER_ANSWER_BYTES + 1)
                 if len(body) > MAX_PEER_ANSWER_BYTES:
                     return Unavailable(f"the worker at {base_url} answered more than {MAX_PEER_ANSWER_BYTES} bytes")

@@ -17,8 +17,19 @@ from aiohttp import web as aio
 from faust import web
 
 from monitor.http import console, history, publishers, reports, views
-from monitor.http.answers import Answer, unavailable
-from monitor.http.cluster import ANSWERED_BY, FORWARDED, Ask, PeerAnswer, PeerClient, Unavailable, plan_gather, route
+from monitor.http.answers import Answer, json_answer, unavailable
+from monitor.http.cluster import (
+    ANSWERED_BY,
+    CLUSTER_CREDENTIAL,
+    FORWARDED,
+    Ask,
+    PeerAnswer,
+    PeerClient,
+    Unavailable,
+    peer_refusal,
+    plan_gather,
+    route,
+)
 from monitor.http.protocol import WorkerView
 from monitor.http.shown import shown_alert
 
@@ -36,7 +47,8 @@ T = TypeVar("T")
 def register_routes(app: Any, worker: WorkerView) -> None:
     """Serve the monitor's pages on ``app``'s web server, answering from ``worker`` (and the workers it asks)."""
     setattr(app, _WORKER, worker)
-    peers = PeerClient()
+    settings = worker.settings
+    peers = PeerClient(credential=settings.cluster_token.get_secret_value() if settings.cluster_token else None)
     setattr(app, _PEERS, peers)
     streams: set[asyncio.Queue[Any]] = set()
     setattr(app, _STREAMS, streams)
@@ -60,6 +72,15 @@ def _worker(view: web.View) -> WorkerView:
 def _peers(view: web.View) -> PeerClient:
     peers: PeerClient = getattr(view.app, _PEERS)
     return peers
+
+
+def _peer_only(view: web.View, request: web.Request) -> web.Response | None:
+    """The 401 for a request to ``/api/v1/internal/*`` without the cluster credential (when one is configured)."""
+    token = _worker(view).settings.cluster_token
+    refused = peer_refusal(token.get_secret_value() if token else None, request.headers.get(CLUSTER_CREDENTIAL))
+    if refused is None:
+        return None
+    return _send(view, json_answer({"error": refused}, status=401))
 
 
 def _send(view: web.View, answer: Answer | PeerAnswer, answered_by: str | None = None) -> web.Response:
@@ -166,6 +187,8 @@ class LocalScorecardsView(web.View):
     """The scorecards of the units of some partitions of this worker (asked by a worker making a report)."""
 
     async def get(self, request: web.Request) -> web.Response:
+        if (refused := _peer_only(self, request)) is not None:
+            return refused
         worker = _worker(self)
         return _send(self, reports.scorecards_answer(worker, request.query), answered_by=worker.settings.peer_url)
 
@@ -253,6 +276,8 @@ class LocalUnitsView(web.View):
     """The summaries of the units of some partitions of this worker (asked by the other workers)."""
 
     async def get(self, request: web.Request) -> web.Response:
+        if (refused := _peer_only(self, request)) is not None:
+            return refused
         worker = _worker(self)
         return _send(self, views.local_units(worker, request.query), answered_by=worker.settings.peer_url)
 
@@ -307,6 +332,8 @@ class LocalPublisherView(web.View):
     """This worker's part of a publisher's feedback (asked by the worker gathering it)."""
 
     async def get(self, request: web.Request) -> web.Response:
+        if (refused := _peer_only(self, request)) is not None:
+            return refused
         worker = _worker(self)
         return _send(self, publishers.local_part_answer(worker, request.query), answered_by=worker.settings.peer_url)
 

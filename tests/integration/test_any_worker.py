@@ -75,12 +75,25 @@ def _partitions(worker: MonitorProcess) -> list[int]:
     return json.loads(body)["partitions"] if status == 200 else []
 
 
+#: The credential the workers send each other.
+CLUSTER = {"MONITOR_CLUSTER_TOKEN": "cluster-credential-for-tests"}
+
+
+def _status(url: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     pack = load_pack([BUNDLED_PACK])
-    first = worker_process(broker.url, tmp_path / "a")
-    second = worker_process(broker.url, tmp_path / "b")
+    first = worker_process(broker.url, tmp_path / "a", env=CLUSTER)
+    second = worker_process(broker.url, tmp_path / "b", env=CLUSTER)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with first, second:
@@ -141,13 +154,18 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
             _get(f"{w.base_url}/api/v1/units/VN-22/overdue")[1]["X-Monitor-Answered-By"] for w in (first, second)
         }
         assert len(answered) == 1, "both workers say the same owner answered"
+        # Workers ask each other with the cluster credential (every answer above crossed workers); without it,
+        # the internal endpoints answer nobody.
+        internal = f"{first.base_url}/api/v1/internal/units?partitions=0"
+        assert _status(internal, {}) == 401 and _status(internal, {"X-Monitor-Cluster": "wrong"}) == 401
+        assert _status(internal, {"X-Monitor-Cluster": CLUSTER["MONITOR_CLUSTER_TOKEN"]}) in (200, 503)
 
         # A third worker joins, then the first leaves: while partitions move, an answer is the same or a 503.
         wrong: list[str] = []
         unavailable = 0
         stop = threading.Event()
         (tmp_path / "c").mkdir()
-        third = worker_process(broker.url, tmp_path / "c")
+        third = worker_process(broker.url, tmp_path / "c", env=CLUSTER)
 
         def watch() -> None:
             nonlocal unavailable

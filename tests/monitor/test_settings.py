@@ -55,7 +55,17 @@ def test_a_bad_alert_target_is_refused_when_the_settings_are_built(values: str, 
             {"web_host": "::", "alertmanager_url": "http://am", "public_url": "https://c.example.org"},
             ["MONITOR_ADVERTISED_URL"],
         ),
-        ({"web_host": "0.0.0.0", "public_url": "https://c", "advertised_url": "http://w-0:6066"}, []),
+        (
+            {
+                "web_host": "0.0.0.0",
+                "public_url": "https://c",
+                "advertised_url": "http://w-0:6066",
+                "cluster_token": "t",
+            },
+            [],
+        ),
+        # A worker among others (it advertises itself) whose internal endpoints answer anyone.
+        ({"web_host": "0.0.0.0", "public_url": "https://c", "advertised_url": "http://w-0:6066"}, ["CLUSTER_TOKEN"]),
     ],
 )
 def test_the_warnings_the_entry_point_logs_are_worked_out_from_the_settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from monitor.http.cluster import Ask, Gather, Local, Unavailable, plan_gather, route
+from monitor.http.cluster import CLUSTER_CREDENTIAL, Ask, Gather, Local, Unavailable, peer_refusal, plan_gather, route
 from monitor.http.download import unit_id_problem
 from monitor.settings import Settings
 
@@ -54,3 +54,11 @@ def test_an_advertised_url_must_be_one_a_worker_can_ask() -> None:
 def test_a_path_step_is_no_unit_id() -> None:
     assert unit_id_problem("..") is not None and unit_id_problem(".") is not None
     assert unit_id_problem("VN-22") is None
+
+
+def test_the_internal_endpoints_answer_only_the_cluster_credential_when_one_is_set() -> None:
+    assert peer_refusal(None, None) is None  # none configured: open, as before
+    assert peer_refusal("secret", "secret") is None
+    for presented in (None, "", "Secret", "secret "):
+        refused = peer_refusal("secret", presented)
+        assert refused is not None and CLUSTER_CREDENTIAL in refused

@@ -549,6 +549,10 @@ class Worker:
         """Admit events by the registry in force from the next record on (call between records)."""
         self.admission = self.registries.admission_for(self.pack)
         self.processor.use_admission(self.admission)
+        if self.admission is not None and self.settings.ingest_token is not None:
+            log.warning(
+                "MONITOR_INGEST_TOKEN is ignored from now on: with a publisher registry each publisher sends its own token"
+            )
 
     async def _rules_caught_up(self) -> None:
         """Before a partition's first record after an assignment: the rules topic read to its end, its pack in force.

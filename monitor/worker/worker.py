@@ -871,6 +871,11 @@ class Worker:
                 await self._publishers_caught_up()
                 await self.takeover.settle(record.partition, self._assigned(), partitions, now)
                 self.membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
+                if self._reassigned or record.partition not in self._assigned():
+                    # Partitions were assigned while this one was being read: what was read may predate the
+                    # assignment. The record comes again, after the state is dropped and read anew.
+                    self._leave(message)
+                    return
             if is_tick:
                 if self.takeover.has_read_backlog(record.partition):  # absence is judged only once it is read
                     await self.processor.on_tick(record.partition, partitions, now)

@@ -23,7 +23,7 @@ from monitor.metrics import UNREGISTERED
 from rules.state import UnitState
 from rules.vietnamese import REFUSAL_TEXT, datetime_text
 
-__all__ = ["decode_part", "feedback_answer", "local_part", "local_part_answer", "who_asks"]
+__all__ = ["decode_part", "feedback_answer", "local_part", "local_part_answer", "refusal_answer", "who_asks"]
 
 
 def who_asks(worker: WorkerView, authorization: str | None) -> str | Answer:
@@ -38,9 +38,14 @@ def who_asks(worker: WorkerView, authorization: str | None) -> str | Answer:
     if isinstance(who, IngestAnswer):
         if who.status == 403:
             worker.metrics.publisher_refusals.labels(UNREGISTERED, "wrong_token").inc()
-        challenge = {"WWW-Authenticate": "Bearer"} if who.status == 401 else None
-        return json_answer(who.body, status=who.status, headers=challenge)
+        return refusal_answer(who)
     return who
+
+
+def refusal_answer(refused: IngestAnswer) -> Answer:
+    """A missing or wrong token's answer (a 401 says how to send one)."""
+    challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
+    return json_answer(refused.body, status=refused.status, headers=challenge)
 
 
 def _last_report(state: UnitState, publisher: str) -> datetime | None:

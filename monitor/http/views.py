@@ -31,13 +31,13 @@ from monitor.http.answers import (
 )
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row
-from monitor.http.ingest import IngestAnswer, authorize, identify, plan_records, read_body
+from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
+from monitor.http.publishers import refusal_answer, who_asks
 from monitor.http.shown import SORT_TEXT, SORTS, alert_facets, alert_view, filter_alerts, search_text, shown_view
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.records import unit_partition as partition_of
-from monitor.metrics import UNREGISTERED
 from monitor.publishers import Admission, Refusal, refused_header
 from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
@@ -241,14 +241,13 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     if admission is None:
         token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
         refused = authorize(token, headers.get("Authorization"))
+        if refused is not None:
+            return refusal_answer(refused)
     else:
-        who = identify(admission, headers.get("Authorization"))
-        refused, publisher = (who, None) if isinstance(who, IngestAnswer) else (None, who)
-        if refused is not None and refused.status == 403:
-            worker.metrics.publisher_refusals.labels(UNREGISTERED, "wrong_token").inc()
-    if refused is not None:
-        challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
-        return json_answer(refused.body, status=refused.status, headers=challenge)
+        who = who_asks(worker, headers.get("Authorization"))  # the same check as a publisher's feedback
+        if isinstance(who, Answer):
+            return who
+        publisher = who
     limit = settings.ingest_max_bytes
     declared = headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.signing import MATERIAL_ATTRIBUTE, Seal, seal_binary, seal_structured, signed_items
 from events.text import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, escape
 
 __all__ = [
@@ -74,10 +75,16 @@ class Decoded:
     is_batch: bool = False
     #: Where each event was in the record (its batch index); empty means 0, 1, 2, ... in order.
     positions: tuple[int, ...] = ()
+    #: Each event's seal when it came signed (``dssematerial``), else ``None``; empty when none did.
+    seals: tuple[Seal | None, ...] = ()
 
     def position(self, number: int) -> int:
         """The batch index of ``events[number]``."""
         return self.positions[number] if self.positions else number
+
+    def seal(self, number: int) -> Seal | None:
+        """The seal ``events[number]`` came with, if it was signed."""
+        return self.seals[number] if self.seals else None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -122,14 +129,14 @@ def rejection_reason(rejections: Sequence[Rejection]) -> str:
     return reason
 
 
-def screen(decoded: Decoded, check: Callable[[Event], str | None]) -> tuple[Decoded, int]:
+def screen(decoded: Decoded, check: Callable[[Event, Seal | None], str | None]) -> tuple[Decoded, int]:
     """Refuse the events ``check`` has a reason against; return what is left, and how many were refused.
 
-    The refused events become rejections at their place in the record.
+    ``check`` is given each event and its seal (``None`` unless it came signed). The refused events become rejections at their place in the record.
     """
     refused: list[tuple[int, str]] = []
     for number, event in enumerate(decoded.events):
-        reason = check(event)
+        reason = check(event, decoded.seal(number))
         if reason is not None:
             refused.append((number, reason))
     if not refused:
@@ -144,6 +151,7 @@ def screen(decoded: Decoded, check: Callable[[Event], str | None]) -> tuple[Deco
             tuple(rejections),
             decoded.is_batch,
             tuple(decoded.position(n) for n in kept),
+            tuple(decoded.seals[n] for n in kept) if decoded.seals else (),
         ),
         len(refused),
     )
@@ -243,7 +251,8 @@ def decode_record(
     if len(value) > max_bytes:
         return Decoded(rejections=(Rejection(f"record is {len(value)} bytes, over the limit of {max_bytes}"),))
     try:
-        payload = json.loads(value.decode("utf-8"))
+        text = value.decode("utf-8")
+        payload = json.loads(text)
     except UnicodeDecodeError as exc:
         return Decoded(rejections=(Rejection(f"record is not UTF-8: {exc}"),))
     except json.JSONDecodeError as exc:
@@ -254,25 +263,46 @@ def decode_record(
     if headers and not is_structured(headers):
         ce_headers = {k.lower()[3:]: v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_")}
         if "specversion" in ce_headers:
-            return _collect([_from_cloudevent(ce_headers, payload)], is_batch=False)
+            return _collect(
+                [_from_cloudevent(ce_headers, payload)], is_batch=False, seals=[seal_binary(ce_headers, value)]
+            )
     if isinstance(payload, list):
         if not payload:
             return Decoded(rejections=(Rejection("empty batch"),), is_batch=True)
-        return _collect([decode_object(item, default_kind) for item in payload], is_batch=True)
-    return _collect([decode_object(payload, default_kind)], is_batch=False)
+        signed = any(isinstance(item, dict) and MATERIAL_ATTRIBUTE in item for item in payload)
+        return _collect(
+            [decode_object(item, default_kind) for item in payload],
+            is_batch=True,
+            seals=signed_items(text, payload) if signed else None,
+        )
+    signed = isinstance(payload, dict) and MATERIAL_ATTRIBUTE in payload
+    return _collect(
+        [decode_object(payload, default_kind)],
+        is_batch=False,
+        seals=[seal_structured(text, payload)] if signed else None,
+    )
 
 
-def _collect(results: list[Event | Rejection], *, is_batch: bool) -> Decoded:
+def _collect(results: list[Event | Rejection], *, is_batch: bool, seals: list[Seal | None] | None = None) -> Decoded:
     events: list[Event] = []
     rejections: list[Rejection] = []
     positions: list[int] = []
+    kept: list[Seal | None] = []
     for index, result in enumerate(results):
         if isinstance(result, Rejection):
             rejections.append(Rejection(result.reason, index if is_batch else None))
         else:
             events.append(result)
             positions.append(index)
-    return Decoded(tuple(events), tuple(rejections), is_batch, tuple(positions) if rejections else ())
+            if seals is not None:
+                kept.append(seals[index])
+    return Decoded(
+        tuple(events),
+        tuple(rejections),
+        is_batch,
+        tuple(positions) if rejections else (),
+        tuple(kept) if any(seal is not None for seal in kept) else (),
+    )
 
 
 def encode_event(event: Event) -> bytes:

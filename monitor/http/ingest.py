@@ -17,6 +17,7 @@ from typing import Any
 
 from events.codec import decode_record
 from events.models import Event
+from events.signing import Seal
 from monitor.kafka.batches import OutboundRecord, batch_records
 from monitor.kafka.topics import Topics
 from monitor.publishers import Admission, Refusal
@@ -162,7 +163,7 @@ def plan_records(
     headers: Mapping[str, str],
     topics: Topics,
     max_bytes: int,
-    admit: Callable[[Event], Refusal | None] | None = None,
+    admit: Callable[[Event, Seal | None], Refusal | None] | None = None,
 ) -> IngestAnswer:
     """Validate a request body (event, array, or CloudEvent) and plan one record per (topic, unit).
 
@@ -178,11 +179,12 @@ def plan_records(
         errors = [{"index": r.index, "reason": r.reason} for r in decoded.rejections]
         return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": errors})
     if admit is not None:
-        refused = [(index, r) for index, r in enumerate(map(admit, decoded.events)) if r is not None]
+        verdicts = [admit(event, decoded.seal(number)) for number, event in enumerate(decoded.events)]
+        refused = [(index, r) for index, r in enumerate(verdicts) if r is not None]
         if refused:
             errors = [{"index": index, "reason": r.reason, "cause": r.cause.value} for index, r in refused]
             return IngestAnswer(
                 403, {"error": "refused by the publisher registry; nothing was accepted", "errors": errors}
             )
-    records = batch_records(topics, list(decoded.events))
+    records = batch_records(topics, list(decoded.events), decoded.seals)
     return IngestAnswer(202, {"accepted": len(decoded.events), "records": len(records)}, records)

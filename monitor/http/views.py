@@ -21,6 +21,7 @@ from typing import Any, get_args
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events.models import Event
+from events.signing import Seal
 from monitor.http.answers import (
     Answer,
     json_answer,
@@ -284,11 +285,11 @@ async def _dead_letter_refused(
         log.warning("could not dead-letter a request %s sent: %r", publisher, exc)
 
 
-def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event], Refusal | None]:
+def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event, Seal | None], Refusal | None]:
     """Why the registry refuses an event ``publisher`` sent (its token), or ``None``."""
 
-    def admit(event: Event) -> Refusal | None:
-        return admission.refusal_from(publisher, event.source, event.unit_id)
+    def admit(event: Event, seal: Seal | None) -> Refusal | None:
+        return admission.refusal_from(publisher, event.source, event.unit_id, seal)
 
     return admit
 

@@ -6,10 +6,12 @@ worker handles a batch of one unit as one record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from events.codec import encode_event, join_batch
 from events.models import Event
+from events.signing import Seal
 from monitor.kafka.topics import Topics
 
 __all__ = ["MAX_BATCH_BYTES", "EventBatcher", "OutboundRecord", "batch_records"]
@@ -41,10 +43,14 @@ class EventBatcher:
         self._buffers: dict[tuple[str, str], list[bytes]] = {}
         self._sizes: dict[tuple[str, str], int] = {}
 
-    def add(self, event: Event) -> OutboundRecord | None:
-        """Buffer an event; return the record its buffer filled, if it did."""
+    def add(self, event: Event, body: bytes | None = None) -> OutboundRecord | None:
+        """Buffer an event; return the record its buffer filled, if it did.
+
+        ``body``: the event as these bytes (a signed CloudEvent as it came), rather than encoded anew.
+        """
         key = (self._topics.for_event(event), event.unit_id)
-        body = encode_event(event)
+        if body is None:
+            body = encode_event(event)
         buffer = self._buffers.get(key)
         flushed = None
         if buffer and (len(buffer) >= self._batch_size or self._sizes[key] + len(body) > self._max_bytes):
@@ -63,9 +69,14 @@ class EventBatcher:
         return [self._record(key) for key in list(self._buffers)]
 
 
-def batch_records(topics: Topics, events: list[Event]) -> list[OutboundRecord]:
-    """All ``events`` as one record per (topic, unit), however many there are."""
+def batch_records(topics: Topics, events: list[Event], seals: Sequence[Seal | None] = ()) -> list[OutboundRecord]:
+    """All ``events`` as one record per (topic, unit), however many there are.
+
+    A signed one (its seal given in ``seals``, in the same order) goes as the CloudEvent it came as, so that its
+    signature is checked again where it lands.
+    """
     batcher = EventBatcher(topics, batch_size=len(events) + 1, max_bytes=1 << 62)
-    for event in events:
-        batcher.add(event)
+    for number, event in enumerate(events):
+        seal = seals[number] if seals else None
+        batcher.add(event, seal.forward if seal is not None else None)
     return batcher.drain()

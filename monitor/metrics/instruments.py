@@ -119,7 +119,7 @@ class Metrics:
         self.publisher_refusals = Counter(
             "compliance_publisher_refusals",
             "Events the publisher registry refused, by publisher and reason (unregistered, unrostered, "
-            "not_its_unit, not_its_source, wrong_token).",
+            "not_its_unit, not_its_source, wrong_token, unsigned, bad_signature).",
             ["publisher", "reason"],
             registry=registry,
         )

@@ -4,7 +4,9 @@ A registry is data (a YAML file, ``monitor publishers check`` reads it): each
 publisher is the ``source`` its events carry, the units it may report — by
 id, or every unit of a roster of the rule pack — its HTTP tokens, kept only
 as SHA-256 hashes (so the file can be read by anyone who runs the monitor,
-and a token is rotated by adding the new hash before removing the old).
+and a token is rotated by adding the new hash before removing the old), and
+the public keys its signed events (CloudEvents ``dssematerial``) are checked
+with; ``must_sign`` refuses its unsigned ones.
 ``admission`` binds a registry to a
 rule pack's rosters and answers, for one event, whether its publisher may
 report its unit, and why not.
@@ -19,9 +21,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from events.models import Identifier
+from events.signing import Seal
+from monitor.publishers.signatures import VerifyKey, load_public_key, seal_problem
 from rules.language import RulePack
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "Publisher",
     "PublisherRegistry",
     "Refusal",
+    "SigningKey",
     "TokenHash",
     "admission",
     "registry_changes",
@@ -55,6 +60,25 @@ class TokenHash(BaseModel):
     label: str | None = Field(default=None, max_length=200, description="Which token this is, for people.")
 
 
+class SigningKey(BaseModel):
+    """A public key a publisher signs its events with; ``id`` is the ``keyid`` its signatures name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="The keyid its DSSE signatures carry.")
+    public_key: str = Field(description="The PEM public key (Ed25519, or ECDSA P-256).")
+
+    @field_validator("public_key")
+    @classmethod
+    def _loads(cls, value: str) -> str:
+        load_public_key(value)
+        return value
+
+    def verify_key(self) -> VerifyKey:
+        """The key, loaded."""
+        return VerifyKey(self.id, load_public_key(self.public_key))
+
+
 class Publisher(BaseModel):
     """One publishing system and what it may report."""
 
@@ -65,6 +89,8 @@ class Publisher(BaseModel):
     units: tuple[Identifier, ...] = Field(default=(), description="Units it may report, by id.")
     rosters: tuple[str, ...] = Field(default=(), description="Rosters of the rule pack whose every unit it may report.")
     tokens: tuple[TokenHash, ...] = Field(default=(), description="Its HTTP bearer tokens, as hashes.")
+    keys: tuple[SigningKey, ...] = Field(default=(), description="Public keys its signed events are checked with.")
+    must_sign: bool = Field(default=False, description="Whether its events are refused unless signed by one of 'keys'.")
 
     @property
     def reports(self) -> str:
@@ -75,6 +101,10 @@ class Publisher(BaseModel):
     def _reports_something(self) -> Publisher:
         if not self.units and not self.rosters:
             raise ValueError(f"publisher '{self.id}' may report no unit: give 'units' or 'rosters'")
+        if self.must_sign and not self.keys:
+            raise ValueError(f"publisher '{self.id}' must sign but has no key: give 'keys'")
+        if len({key.id for key in self.keys}) != len(self.keys):
+            raise ValueError(f"publisher '{self.id}' gives one key id twice")
         return self
 
 
@@ -116,6 +146,8 @@ class Cause(StrEnum):
     UNROSTERED = "unrostered"  # its unit is on no roster, and the registry allows none such
     NOT_ITS_UNIT = "not_its_unit"  # its publisher may not report its unit
     NOT_ITS_SOURCE = "not_its_source"  # sent over HTTP with another publisher's token
+    UNSIGNED = "unsigned"  # its publisher must sign, and it came without a signature
+    BAD_SIGNATURE = "bad_signature"  # its signature does not hold: another key, or the event changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +172,7 @@ class Admission:
     _rostered: frozenset[str]
     _by_token: Mapping[str, str]
     _publishers: Mapping[str, Publisher]
+    _keys: Mapping[str, tuple[VerifyKey, ...]]
 
     def publisher(self, publisher_id: str) -> Publisher | None:
         """The registered publisher with this id."""
@@ -154,8 +187,12 @@ class Admission:
         """Every registered publisher's id, in registry order (the metric label values)."""
         return tuple(p.id for p in self.registry.publishers)
 
-    def refusal(self, source: str, unit_id: str) -> Refusal | None:
-        """Why ``source`` may not report ``unit_id`` under this registry, or ``None`` when it may."""
+    def refusal(self, source: str, unit_id: str, seal: Seal | None = None) -> Refusal | None:
+        """Why ``source`` may not report ``unit_id`` under this registry, or ``None`` when it may.
+
+        ``seal`` is the event's signature, if it came signed: checked whenever the publisher has keys, and
+        required when it must sign. A signature from a publisher without keys is not checked.
+        """
         units = self._units.get(source)
         if units is None:
             return Refusal(Cause.UNREGISTERED, f"publisher '{source}' is not in the publisher registry {self.version}")
@@ -170,16 +207,29 @@ class Admission:
                 Cause.NOT_ITS_UNIT,
                 f"publisher '{source}' may not report unit '{unit_id}' (publisher registry {self.version})",
             )
+        keys = self._keys.get(source)
+        if keys:
+            if seal is None:
+                if self._publishers[source].must_sign:
+                    return Refusal(
+                        Cause.UNSIGNED,
+                        f"publisher '{source}' must sign its events (publisher registry {self.version}), "
+                        "and this one has no dssematerial",
+                    )
+                return None
+            problem = seal_problem(seal, keys, f"publisher '{source}'")
+            if problem is not None:
+                return Refusal(Cause.BAD_SIGNATURE, f"signature refused: {problem} (publisher registry {self.version})")
         return None
 
-    def refusal_from(self, publisher: str, source: str, unit_id: str) -> Refusal | None:
+    def refusal_from(self, publisher: str, source: str, unit_id: str, seal: Seal | None = None) -> Refusal | None:
         """``refusal`` for an event sent by ``publisher`` (its HTTP token): its ``source`` must be that publisher."""
         if source != publisher:
             return Refusal(
                 Cause.NOT_ITS_SOURCE,
                 f"the event's source '{source}' is not the publisher whose token was sent ('{publisher}')",
             )
-        return self.refusal(source, unit_id)
+        return self.refusal(source, unit_id, seal)
 
     def identify(self, token: str) -> str | None:
         """The publisher whose HTTP token this is, or ``None``.
@@ -206,7 +256,8 @@ def admission(registry: PublisherRegistry, pack: RulePack, version: str | None =
     by_token = {t.sha256: p.id for p in registry.publishers for t in p.tokens}
     shown = version if version is not None else registry_version(registry)
     publishers = {p.id: p for p in registry.publishers}
-    return Admission(registry, shown, units, pack.rostered_units, by_token, publishers)
+    keys = {p.id: tuple(key.verify_key() for key in p.keys) for p in registry.publishers if p.keys}
+    return Admission(registry, shown, units, pack.rostered_units, by_token, publishers, keys)
 
 
 def registry_changes(old: PublisherRegistry | None, new: PublisherRegistry) -> list[str]:
@@ -227,6 +278,17 @@ def registry_changes(old: PublisherRegistry | None, new: PublisherRegistry) -> l
             old_tokens, new_tokens = {t.sha256 for t in previous.tokens}, {t.sha256 for t in publisher.tokens}
             if old_tokens != new_tokens:
                 what.append(f"tokens: {len(new_tokens - old_tokens)} added, {len(old_tokens - new_tokens)} removed")
+            old_keys, new_keys = {k.id: k for k in previous.keys}, {k.id: k for k in publisher.keys}
+            if old_keys != new_keys:
+                added = sorted(set(new_keys) - set(old_keys))
+                removed = sorted(set(old_keys) - set(new_keys))
+                replaced = sorted(k for k in set(old_keys) & set(new_keys) if old_keys[k] != new_keys[k])
+                what.append(
+                    "keys: "
+                    + ", ".join([*(f"+{k}" for k in added), *(f"-{k}" for k in removed), *(f"~{k}" for k in replaced)])
+                )
+            if previous.must_sign != publisher.must_sign:
+                what.append("must sign" if publisher.must_sign else "need not sign")
             if previous.name != publisher.name:
                 what.append(f"name {previous.name!r} → {publisher.name!r}")
             lines.append(f"~ {publisher.id}: {'; '.join(what) or 'token labels'}")

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
+from events.signing import Seal
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
 from monitor.metrics import UNREGISTERED, Metrics
@@ -139,10 +140,12 @@ class Processor:
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
         over_cap: list[tuple[Event, str, str]] = []  # events that would take their unit over a cap: (event, cap, why)
-        for event in decoded.events:
+        for number, event in enumerate(decoded.events):
             if unit_partition(event.unit_id, partitions) != record.partition:
-                # Not in its unit's partition (no key, or another partitioner): send it there.
-                await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), encode_event(event))
+                # Not in its unit's partition (no key, or another partitioner): send it there, signed as it came.
+                seal = decoded.seal(number)
+                body = seal.forward if seal is not None else encode_event(event)
+                await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), body)
                 continue
             if event.unit_id in failed:
                 seen[event.unit_id].append(event)
@@ -227,10 +230,10 @@ class Processor:
         from_future = 0
         refused_by: dict[tuple[str, str], int] = {}
 
-        def check(event: Event) -> str | None:
+        def check(event: Event, seal: Seal | None) -> str | None:
             nonlocal from_future
             if admission is not None:
-                refused = admission.refusal(event.source, event.unit_id)
+                refused = admission.refusal(event.source, event.unit_id, seal)
                 if refused is not None:
                     publisher = event.source if admission.publisher(event.source) is not None else UNREGISTERED
                     key = (publisher, refused.cause.value)

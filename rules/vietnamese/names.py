@@ -53,5 +53,7 @@ REFUSAL_TEXT = MappingProxyType(
         "not_its_unit": "hệ thống gửi không được báo cáo cho đơn vị này",
         "not_its_source": "mã truy cập là của hệ thống khác",
         "wrong_token": "mã truy cập không đúng",
+        "unsigned": "hệ thống gửi phải ký sự kiện, sự kiện này không có chữ ký",
+        "bad_signature": "chữ ký không hợp lệ hoặc sự kiện đã bị sửa sau khi ký",
     }
 )

@@ -293,7 +293,7 @@ def test_a_batch_of_300000_invalid_items_gets_a_capped_reason() -> None:
 def test_screen_refuses_events_at_their_place_in_the_batch() -> None:
     batch = [TASK, 7, {**TASK, "task_id": "T-13"}, {**TASK, "task_id": "T-14"}]
     decoded = decode_record(_bytes(batch), default_kind=EventKind.TASK_STATUS)
-    screened, refused = screen(decoded, lambda e: "no T-13" if getattr(e, "task_id", "") == "T-13" else None)
+    screened, refused = screen(decoded, lambda e, _seal: "no T-13" if getattr(e, "task_id", "") == "T-13" else None)
     assert refused == 1
     assert [e.task_id for e in screened.events] == ["T-12", "T-14"]  # type: ignore[union-attr]
     assert [(r.index, r.reason) for r in screened.rejections][1] == (2, "no T-13")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from monitor.publishers import token_hash
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import http_get, produce, read_all, sample, task_event, wait_for, worker_process
 from tests.integration.test_ingest import _post
+from tests.signers import dssematerial, new_signer, public_pem, signed_structured
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -263,3 +265,93 @@ def test_a_publisher_sees_its_refusals_in_the_console_with_its_own_token(
             assert page.locator("#publisher-detail").is_hidden()
         finally:
             browser.close()
+
+
+def test_a_signing_publisher_s_events_count_only_as_signed_on_kafka_and_over_http(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    signer = new_signer("nghean-2026")
+    key = "\n".join("          " + line for line in public_pem(signer).strip().splitlines())
+    registry = tmp_path / "publishers.yaml"
+    registry.write_text(
+        f"""\
+publishers:
+  - id: nghean-dvc
+    units: [VN-22]
+    tokens: [{{sha256: {token_hash("token-nghean")}}}]
+    must_sign: true
+    keys:
+      - id: nghean-2026
+        public_key: |
+{key}
+""",
+        encoding="utf-8",
+    )
+    deadline = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+
+    def attributes(event_id: str) -> dict[str, str]:
+        return {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "nghean-dvc",
+            "type": "compliance.task-status",
+            "subject": "VN-22",
+            "time": datetime.now(UTC).isoformat(),
+            "datacontenttype": "application/json",
+        }
+
+    def data(status: str) -> str:
+        return json.dumps({"task_id": "NV-51", "kind": "task", "status": status, "deadline": deadline})
+
+    with worker_process(broker.url, tmp_path, env={"MONITOR_PUBLISHERS": str(registry)}) as worker:
+        worker.wait_ready()
+
+        def status_of_nv51() -> Any:
+            status, body = http_get(worker.base_url + "/api/v1/units/VN-22/overdue")
+            tasks = {i["task_id"]: i["status"] for i in json.loads(body)["overdue"]} if status == 200 else {}
+            return tasks.get("NV-51", "none")
+
+        # Signed on Kafka (structured mode): applied.
+        signed = signed_structured(attributes("na-s1"), data("in_progress"), signer)
+        produce(broker.bootstrap, TOPICS.task_status, signed.encode(), b"VN-22")
+        wait_for("the signed event to be applied", lambda: status_of_nv51() == "in_progress", log=worker.log)
+        # The same, its status changed after signing; and one not signed at all: refused.
+        produce(broker.bootstrap, TOPICS.task_status, signed.replace("in_progress", "completed").encode(), b"VN-22")
+        unsigned = json.dumps({**attributes("na-u1"), "data": json.loads(data("completed"))})
+        produce(broker.bootstrap, TOPICS.task_status, unsigned.encode(), b"VN-22")
+
+        def two_refused() -> Any:
+            reasons = _reasons(broker.bootstrap)
+            return len(reasons) == 2 and reasons
+
+        reasons = wait_for("both to be dead-lettered", two_refused, log=worker.log)
+        assert isinstance(reasons, list)
+        assert any("signature refused" in r and "differs from what was signed" in r for r in reasons), reasons
+        assert any("must sign its events" in r for r in reasons), reasons
+        assert status_of_nv51() == "in_progress"
+
+        # Over HTTP, binary mode with its token: unsigned and changed are 403, signed is taken.
+        url = worker.base_url + "/api/v1/events"
+        token = {"Authorization": "Bearer token-nghean"}
+
+        def binary(event_id: str, body: str, *signers: Any) -> dict[str, str]:
+            ce = attributes(event_id)
+            if signers:
+                ce["dssematerial"] = dssematerial(ce, body.encode(), *signers)
+            return {**token, **{f"ce-{name}": value for name, value in ce.items()}}
+
+        status, answer = _post(url, data("completed").encode(), binary("na-h1", data("completed")))
+        assert status == 403 and answer["errors"][0]["cause"] == "unsigned"
+        status, answer = _post(url, data("cancelled").encode(), binary("na-h2", data("completed"), signer))
+        assert status == 403 and answer["errors"][0]["cause"] == "bad_signature"
+        assert status_of_nv51() == "in_progress"
+        status, answer = _post(url, data("completed").encode(), binary("na-h3", data("completed"), signer))
+        assert (status, answer["accepted"]) == (202, 1), answer
+        # Passed on to the events topic as signed, and checked again there: applied.
+        wait_for("the signed HTTP event to be applied", lambda: status_of_nv51() == "none", log=worker.log)
+
+        metrics = worker.metrics()
+        assert sample(metrics, "compliance_publisher_refusals_total", publisher="nghean-dvc", reason="unsigned") == 2
+        assert (
+            sample(metrics, "compliance_publisher_refusals_total", publisher="nghean-dvc", reason="bad_signature") == 2
+        )

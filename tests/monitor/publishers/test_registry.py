@@ -78,7 +78,13 @@ def test_a_token_names_its_publisher_and_a_rotated_token_works_beside_the_old_on
 @pytest.mark.parametrize(
     ("text", "line", "field", "words"),
     [
-        ("publishers:\n  - id: a\n    units: [VN-22]\n    must_sign: true\n", 4, "publishers.0.must_sign", ["unknown"]),
+        (
+            "publishers:\n  - id: a\n    units: [VN-22]\n    must_sign: true\n",
+            2,
+            "publishers.0",
+            ["must sign", "no key"],
+        ),
+        ("publishers:\n  - id: a\n    units: [VN-22]\n    must_sing: true\n", 4, "publishers.0.must_sing", ["unknown"]),
         ("publishers:\n  - id: a\n    unit: [VN-22]\n", 3, "publishers.0.unit", ["unknown field"]),
         ("publishers:\n  - id: a\n", 2, "publishers.0", ["may report no unit"]),
         (

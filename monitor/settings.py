@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         description="The publisher registry file: which publisher may report which unit, with its HTTP tokens. "
         "Unset, every publisher may report every unit (open mode).",
     )
+    trusted_keys: Path | None = Field(
+        default=None,
+        description="The working group's public keys (a YAML file of 'keys: [{id, public_key}]'): set, a rule pack or "
+        "publisher registry record is put in force only if one of them signed it (monitor rules apply --sign-key); "
+        "unset, any record of the rules and publishers topics is.",
+    )
     ingest_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /api/v1/events; unset, HTTP ingestion is off."
     )
@@ -219,7 +225,7 @@ class Settings(BaseSettings):
         except TargetError as exc:  # the error names the setting: the message says only which entry and why
             raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
 
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "publishers")
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "publishers", "trusted_keys")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
         """A file named (TLS, the publisher registry) must be there when the settings are built, not when used."""

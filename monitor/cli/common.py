@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
 from monitor.kafka.topics import Topics, ensure_topics
+from monitor.publishers import load_trusted_keys
+from monitor.publishers.signatures import SignKey, VerifyKey, load_private_key
 from monitor.redact import MASK, redact_text
 from monitor.settings import (
     DEFAULT_LOG_LEVEL,
@@ -38,6 +40,7 @@ from rules.review import BOUND_FORMS, Bound, parse_bound
 __all__ = [
     "EXIT_CODES",
     "ExitCode",
+    "add_signing_flags",
     "add_worker_flags",
     "applier",
     "check_port_free",
@@ -45,7 +48,9 @@ __all__ = [
     "load_rules",
     "prepare_data_dir",
     "settings_from",
+    "signing_key",
     "topic_documents",
+    "trusted_keys",
     "window_bound",
 ]
 
@@ -156,16 +161,69 @@ def check_port_free(host: str, port: int) -> None:
             raise MonitorError(f"cannot listen on {host}:{port} (--web-host/--web-port): {exc.strerror}") from None
 
 
+def trusted_keys(settings: Settings) -> tuple[VerifyKey, ...] | None:
+    """The keys records must be signed with (``MONITOR_TRUSTED_KEYS``), or ``None`` when any record counts."""
+    return load_trusted_keys(settings.trusted_keys) if settings.trusted_keys is not None else None
+
+
 def topic_documents(settings: Settings, topic: str, follower: type[DocumentFollower[E]]) -> list[E]:
-    """Every record of a documents topic (the rules or publishers topic; created if missing), read to its end."""
+    """Every record of a documents topic (the rules or publishers topic; created if missing), read to its end.
+
+    With ``MONITOR_TRUSTED_KEYS`` a record no trusted key signed is an entry with the problem, as workers see it.
+    """
     client = client_options(settings)
+    trusted = trusted_keys(settings)
 
     async def read() -> list[E]:
         topics = Topics(settings.topic_prefix)
         await ensure_topics(settings.bootstrap_servers, topics, 1, settings.replication_factor, only=(topic,), **client)
-        return await read_entries(follower(settings.bootstrap_servers, topic, client))
+        return await read_entries(follower(settings.bootstrap_servers, topic, client, trusted))
 
     return asyncio.run(read())
+
+
+def add_signing_flags(command: argparse.ArgumentParser) -> None:
+    """``--sign-key FILE`` and ``--key-id ID``: sign the record an ``apply`` publishes."""
+    command.add_argument(
+        "--sign-key",
+        metavar="FILE",
+        help="sign the record with this PEM private key (Ed25519 or ECDSA P-256): workers with MONITOR_TRUSTED_KEYS "
+        "take only signed records",
+    )
+    command.add_argument(
+        "--key-id", help="the key's id in the workers' trusted keys file (default: the key file's name, up to a dot)"
+    )
+
+
+def signing_key(args: argparse.Namespace, settings: Settings) -> SignKey | None:
+    """The key ``--sign-key FILE`` names (its id: ``--key-id``, else the file's name without its suffix).
+
+    Raises:
+        MonitorError: the file cannot be used; or workers here take only signed records
+            (``MONITOR_TRUSTED_KEYS``) and no key, or no key they trust, was given.
+    """
+    trusted = trusted_keys(settings)
+    if args.sign_key is None:
+        if trusted is not None:
+            raise MonitorError(
+                f"workers here take only records signed by a trusted key (MONITOR_TRUSTED_KEYS={settings.trusted_keys}):"
+                " give --sign-key FILE; nothing published"
+            )
+        return None
+    (path,) = existing_files([args.sign_key])
+    keyid = args.key_id or path.name.split(".")[0]
+    try:
+        key = load_private_key(path.read_bytes(), keyid)
+    except OSError as exc:
+        raise MonitorError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise MonitorError(f"{path}: {exc}") from None
+    if trusted is not None and not any(t.keyid == keyid and t.verifies(key.sign(b"check"), b"check") for t in trusted):
+        raise MonitorError(
+            f"key '{keyid}' ({path}) is not one of the trusted keys in {settings.trusted_keys}: workers would refuse "
+            "the record; nothing published"
+        )
+    return key
 
 
 def applier() -> str:

@@ -25,7 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.common import ExitCode, applier, existing_files, load_rules, settings_from, topic_documents
+from monitor.cli.common import (
+    ExitCode,
+    add_signing_flags,
+    applier,
+    existing_files,
+    load_rules,
+    settings_from,
+    signing_key,
+    topic_documents,
+)
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
@@ -114,6 +123,7 @@ def cmd_publishers_apply(args: argparse.Namespace) -> int:
     if registry is None:
         print("nothing published", file=sys.stderr)
         return int(ExitCode.FAILED)
+    sign_key = None if args.dry_run else signing_key(args, settings)  # before the broker is asked
     topic, entries = _topic_entries(settings)
     current = _in_force(entries)
     if current is None:
@@ -134,10 +144,13 @@ def cmd_publishers_apply(args: argparse.Namespace) -> int:
     record = PublishedRegistry.of(
         registry, applied_at=utc_now(), applied_by=args.by or applier(), message=args.message or ""
     )
-    offset = asyncio.run(publish_registry(settings.bootstrap_servers, topic, client_options(settings), record))
+    offset = asyncio.run(
+        publish_registry(settings.bootstrap_servers, topic, client_options(settings), record, sign_key)
+    )
     print(
-        f"applied registry {version} ({len(registry.publishers)} publishers) to {topic} at offset {offset}: "
-        "every worker admits events by it from its next record"
+        f"applied registry {version} ({len(registry.publishers)} publishers) to {topic} at offset {offset}"
+        + (f", signed with key '{sign_key.keyid}'" if sign_key is not None else "")
+        + ": every worker admits events by it from its next record"
     )
     return 0
 
@@ -191,14 +204,19 @@ def cmd_publishers_history(args: argparse.Namespace) -> int:
         return 0
     before: PublisherRegistry | None = None
     for entry in entries:
-        published = entry.registry
+        published = entry.registry or entry.withheld
         if published is None:
             print(f"offset {entry.offset}: not used: {entry.problem}")
             continue
         print(
             f"offset {entry.offset}: registry {published.version} applied {published.applied_at:%Y-%m-%d %H:%M %Z} "
-            f"by {published.applied_by}" + (f": {published.message}" if published.message else "")
+            f"by {published.applied_by}"
+            + (f", signed with key '{entry.signed_by}'" if entry.signed_by else "")
+            + (f": {published.message}" if published.message else "")
         )
+        if entry.withheld is not None:
+            print(f"  not used: {entry.problem}")
+            continue
         _print_changes(registry_changes(before, published.registry))
         before = published.registry
     return 0
@@ -228,6 +246,7 @@ def register(commands: Any) -> None:
     apply.add_argument("--message", "-m", help="why this registry is applied (kept with it in the history)")
     apply.add_argument("--by", help="who applies it (default: login name and host)")
     apply.add_argument("--dry-run", action="store_true", help="show what would change; publish nothing")
+    add_signing_flags(apply)
     apply.set_defaults(func=cmd_publishers_apply)
     listing = sub.add_parser("list", help="each publisher with the units it may report")
     listing.add_argument("file", nargs="?", help="a registry file (default: MONITOR_PUBLISHERS, else the topic's)")

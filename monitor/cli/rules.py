@@ -21,7 +21,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from monitor.cli.common import ExitCode, applier, existing_files, settings_from, topic_documents
+from monitor.cli.common import (
+    ExitCode,
+    add_signing_flags,
+    applier,
+    existing_files,
+    settings_from,
+    signing_key,
+    topic_documents,
+)
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
@@ -201,6 +209,7 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
         return int(ExitCode.FAILED)
     except OSError as exc:  # a file that cannot be read
         raise MonitorError(f"cannot read the pack in {directory}: {exc}; nothing published") from None
+    sign_key = None if args.dry_run else signing_key(args, settings_from(args))  # before the broker is asked
     settings, topic, entries = _rules_topic(args)
     current = _in_force(entries)
     if current is not None and current.pack is not None:
@@ -224,10 +233,11 @@ def cmd_rules_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing published")
         return 0
-    offset = asyncio.run(publish_pack(settings.bootstrap_servers, topic, client_options(settings), record))
+    offset = asyncio.run(publish_pack(settings.bootstrap_servers, topic, client_options(settings), record, sign_key))
     print(
-        f"applied pack {pack.version} ({len(pack.rules)} rules) to {topic} at offset {offset}: "
-        "every worker evaluates under it from its next tick"
+        f"applied pack {pack.version} ({len(pack.rules)} rules) to {topic} at offset {offset}"
+        + (f", signed with key '{sign_key.keyid}'" if sign_key is not None else "")
+        + ": every worker evaluates under it from its next tick"
     )
     return 0
 
@@ -253,13 +263,14 @@ def cmd_rules_history(args: argparse.Namespace) -> int:
             problems.append(f"does not load: {exc.problems[0]}")
     for entry, diff, problem in zip(entries, successive_diffs(loaded), problems, strict=True):
         item: dict[str, Any] = {"offset": entry.offset, "published_at": entry.published_at.isoformat()}
-        if entry.pack is not None:
-            published = entry.pack
+        shown_pack = entry.pack or entry.withheld  # a pack whose signature is refused: shown, with the problem
+        if shown_pack is not None:
             item |= {
-                "version": published.version,
-                "applied_at": published.applied_at.isoformat(),
-                "applied_by": published.applied_by,
-                "message": published.message,
+                "version": shown_pack.version,
+                "applied_at": shown_pack.applied_at.isoformat(),
+                "applied_by": shown_pack.applied_by,
+                "message": shown_pack.message,
+                "signed_by": entry.signed_by,
             }
         if problem is not None:
             item["problem"] = problem
@@ -268,12 +279,14 @@ def cmd_rules_history(args: argparse.Namespace) -> int:
         shown.append(item)
         if args.format == "text":
             head = f"offset {entry.offset}: "
-            if entry.pack is None:
+            if shown_pack is None:
                 print(head + f"not a pack ({entry.problem})")
                 continue
             print(
-                out(_BOLD, head + f"pack {entry.pack.version}") + f" applied {entry.pack.applied_at:%Y-%m-%d %H:%M %Z} "
-                f"by {entry.pack.applied_by}" + (f": {entry.pack.message}" if entry.pack.message else "")
+                out(_BOLD, head + f"pack {shown_pack.version}") + f" applied {shown_pack.applied_at:%Y-%m-%d %H:%M %Z} "
+                f"by {shown_pack.applied_by}"
+                + (f", signed with key '{entry.signed_by}'" if entry.signed_by else "")
+                + (f": {shown_pack.message}" if shown_pack.message else "")
             )
             if "problem" in item:
                 print(f"  {item['problem']}")
@@ -311,6 +324,7 @@ def register(commands: Any) -> None:
     apply.add_argument("--message", "-m", help="why this pack is applied (kept with it in the history)")
     apply.add_argument("--by", help="who applies it (default: login name and host)")
     apply.add_argument("--dry-run", action="store_true", help="show what would change; publish nothing")
+    add_signing_flags(apply)
     apply.set_defaults(func=cmd_rules_apply)
     history = rules_commands.add_parser("history", help="the packs applied to the rules topic, with their diffs")
     history.add_argument("--broker", help="kafka://host:9092 (or MONITOR_BROKER)")

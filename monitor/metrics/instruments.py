@@ -151,6 +151,13 @@ class Metrics:
                 "1 while the newest pack on the rules topic does not load on this worker (it goes on under its own).",
                 registry=registry,
             )
+            self.signature_refused = Gauge(
+                "compliance_signature_refused_records",
+                "Records of the rules and publishers topics this worker keeps out of force because no trusted key "
+                "(MONITOR_TRUSTED_KEYS) signed them, by topic (rules, publishers).",
+                ["topic"],
+                registry=registry,
+            )
 
     def pack_changed(self, old: str, new: str) -> None:
         """The worker evaluates another rule pack from now on."""

@@ -1,25 +1,28 @@
-"""Reading a publisher registry file: YAML, with every mistake named by file, line and field.
+"""Reading a publisher registry file, and the trusted keys file: YAML, every mistake named by file, line and field.
 
-The file is read within the rule files' budgets (size, nesting, aliases:
-``rules.loading``) and validated against ``PublisherRegistry``; a roster a
-publisher names must be one of the rule pack's.
+The files are read within the rule files' budgets (size, nesting, aliases:
+``rules.loading``) and validated against ``PublisherRegistry`` (a roster a
+publisher names must be one of the rule pack's) and ``TrustedKeys``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from monitor.exceptions import MonitorError
-from monitor.publishers.registry import PublisherRegistry
+from monitor.publishers.registry import PublisherRegistry, SigningKey
+from monitor.publishers.signatures import VerifyKey
 from rules.exceptions import RuleProblem
 from rules.language import RulePack
 from rules.loading import parse_yaml, validate
 
-__all__ = ["RegistryFileError", "load_registry"]
+__all__ = ["RegistryFileError", "TrustedKeys", "load_registry", "load_trusted_keys"]
 
 
 class RegistryFileError(MonitorError):
-    """A registry file that cannot be used; ``problems`` names every mistake, each with its file, line and field."""
+    """A registry (or trusted keys) file that cannot be used; ``problems`` names every mistake, with file, line, field."""
 
     def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
@@ -54,3 +57,37 @@ def load_registry(path: Path, pack: RulePack | None = None) -> PublisherRegistry
     if parsed.problems or registry is None:
         raise RegistryFileError(parsed.problems)
     return registry
+
+
+class TrustedKeys(BaseModel):
+    """The keys whose signatures a worker trusts on rule pack and registry records (``MONITOR_TRUSTED_KEYS``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = Field(default=None, max_length=500)
+    keys: tuple[SigningKey, ...] = Field(description="The working group's public keys (at least one).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> TrustedKeys:
+        if not self.keys:
+            raise ValueError("no key: give at least one under 'keys'")
+        ids = [key.id for key in self.keys]
+        twice = sorted({keyid for keyid in ids if ids.count(keyid) > 1})
+        if twice:
+            raise ValueError(f"key id {', '.join(twice)} is given twice")
+        return self
+
+
+def load_trusted_keys(path: Path) -> tuple[VerifyKey, ...]:
+    """The keys in a trusted keys file, loaded.
+
+    Raises:
+        RegistryFileError: with every problem found.
+    """
+    parsed = parse_yaml(path)
+    if parsed.data is None and parsed.problems and parsed.problems[0].field == "groups":
+        parsed.problems[0] = RuleProblem(path, None, None, "keys", "the file is empty; it needs 'keys:'")
+    trusted = validate(parsed, TrustedKeys)
+    if parsed.problems or trusted is None:
+        raise RegistryFileError(parsed.problems)
+    return tuple(key.verify_key() for key in trusted.keys)

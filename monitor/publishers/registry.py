@@ -217,7 +217,7 @@ class Admission:
                         "and this one has no dssematerial",
                     )
                 return None
-            problem = seal_problem(seal, keys, f"publisher '{source}'")
+            problem = seal_problem(seal, keys, f"the keys of publisher '{source}'")
             if problem is not None:
                 return Refusal(Cause.BAD_SIGNATURE, f"signature refused: {problem} (publisher registry {self.version})")
         return None

@@ -6,14 +6,17 @@ The CloudEvents Verifiability extension wraps ``{"core": ..., "ext": ...,
 with any key the verifier trusts for that producer. Keys are Ed25519 or ECDSA
 P-256 with SHA-256 (the extension's test vectors use the latter, with the
 raw 64-byte ``r || s`` signature; a DER one is accepted too), given as PEM
-public keys. The same envelope, with another payload type, signs a rule pack
-or a publisher registry record (``DOCUMENT_PAYLOAD_TYPE``).
+public keys. The same envelope, with another payload type, signs a record of
+the rules or publishers topic (``sign_record``): its payload names the kind
+of record and the SHA-256 of its value, so a signed registry cannot pass for
+a pack, nor a changed record for the one signed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,19 +28,25 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 from events.signing import PAYLOAD_TYPE, Seal
 
 __all__ = [
-    "DOCUMENT_PAYLOAD_TYPE",
+    "RECORD_PAYLOAD_TYPE",
+    "Opened",
+    "SignKey",
     "VerifyKey",
-    "envelope_problem",
+    "load_private_key",
     "load_public_key",
+    "open_envelope",
     "pae",
+    "record_signer",
     "seal_problem",
+    "sign_record",
 ]
 
-#: The DSSE payload type of a signed rule pack or publisher registry: the payload is the document's bytes.
-DOCUMENT_PAYLOAD_TYPE = "application/vnd.compliance-monitor.document+yaml"
+#: The DSSE payload type of a signed record of the rules or publishers topic.
+RECORD_PAYLOAD_TYPE = "application/vnd.compliance-monitor.record+json"
 _MAX_SIGNATURES = 16
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
 def load_public_key(pem: str) -> PublicKey:
@@ -68,13 +77,26 @@ class VerifyKey:
             if isinstance(self.key, ed25519.Ed25519PublicKey):
                 self.key.verify(signature, message)
             else:
-                if len(signature) == 64:  # raw r || s, as the extension's test vectors
-                    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-                    signature = utils.encode_dss_signature(r, s)
-                self.key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+                return any(self._ecdsa(form, message) for form in _ecdsa_forms(signature))
         except (InvalidSignature, ValueError):
             return False
         return True
+
+    def _ecdsa(self, signature: bytes, message: bytes) -> bool:
+        assert isinstance(self.key, ec.EllipticCurvePublicKey)
+        try:
+            self.key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def _ecdsa_forms(signature: bytes) -> list[bytes]:
+    """An ECDSA signature as DER, and, when it is 64 bytes, also read as raw ``r || s`` (the extension's vectors)."""
+    if len(signature) != 64:
+        return [signature]
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    return [utils.encode_dss_signature(r, s), signature]
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -92,14 +114,22 @@ def _b64(value: object) -> bytes | None:
         return None
 
 
-def envelope_problem(envelope: object, payload_type: str, keys: Iterable[VerifyKey], whose: str) -> str | bytes:
-    """The envelope's verified payload, or (a ``str``) why it is not verified.
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A DSSE envelope whose signature holds: its payload, and the id of the trusted key that made it."""
+
+    payload: bytes
+    keyid: str
+
+
+def open_envelope(envelope: object, payload_type: str, keys: Iterable[VerifyKey], whose: str) -> Opened | str:
+    """The envelope's verified payload and the key that signed it, or (a ``str``) why it is not verified.
 
     Args:
         envelope: The parsed DSSE JSON envelope.
         payload_type: The payload type it must carry.
         keys: The keys trusted for this signer.
-        whose: Who the keys belong to, for the reason (``publisher 'nghean-dvc'``).
+        whose: The keys, for the reason (``the keys of publisher 'nghean-dvc'``).
     """
     if not isinstance(envelope, dict):
         return "the DSSE envelope is not a JSON object"
@@ -123,14 +153,15 @@ def envelope_problem(envelope: object, payload_type: str, keys: Iterable[VerifyK
         if not keyid:  # an unset keyid: any trusted key may have made it
             candidates = list(trusted.values())
         named.append(str(keyid)[:40] if keyid else "(no keyid)")
-        if signature is not None and any(key.verifies(signature, message) for key in candidates):
-            return payload
+        for key in candidates:
+            if signature is not None and key.verifies(signature, message):
+                return Opened(payload, key.keyid)
     if not trusted:
-        return f"{whose} has no key to check a signature with"
+        return f"no key to check it with ({whose}: none)"
     known = ", ".join(sorted(trusted))
     if not any(name in trusted or name == "(no keyid)" for name in named):
-        return f"signed with key {', '.join(named)}, not one of {whose}'s ({known})"
-    return f"the signature does not verify with {whose}'s key ({known})"
+        return f"signed with key {', '.join(named)}, not one of {whose} ({known})"
+    return f"the signature does not verify with {whose} ({known})"
 
 
 def seal_problem(seal: Seal, keys: Iterable[VerifyKey], whose: str) -> str | None:
@@ -139,11 +170,11 @@ def seal_problem(seal: Seal, keys: Iterable[VerifyKey], whose: str) -> str | Non
         envelope = json.loads(_b64(seal.material) or b"")
     except (ValueError, RecursionError):
         return "its dssematerial is not a Base64 DSSE JSON envelope"
-    payload = envelope_problem(envelope, PAYLOAD_TYPE, keys, whose)
-    if isinstance(payload, str):
-        return payload
+    opened = open_envelope(envelope, PAYLOAD_TYPE, keys, whose)
+    if isinstance(opened, str):
+        return opened
     try:
-        material = json.loads(payload)
+        material = json.loads(opened.payload)
     except (ValueError, RecursionError):
         return "the signed verification material is not JSON"
     if not isinstance(material, Mapping):
@@ -156,3 +187,69 @@ def seal_problem(seal: Seal, keys: Iterable[VerifyKey], whose: str) -> str | Non
     if core != seal.core:
         return "the event differs from what was signed (its attributes or data were changed after signing)"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class SignKey:
+    """A private key that signs records, and the id the workers' trusted keys know its public half by."""
+
+    keyid: str
+    key: PrivateKey
+
+    def sign(self, message: bytes) -> bytes:
+        """The signature over ``message`` (ECDSA: DER)."""
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            return self.key.sign(message)
+        return self.key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def load_private_key(pem: bytes, keyid: str) -> SignKey:
+    """An unencrypted PEM private key (``openssl genpkey -algorithm ed25519``); ``ValueError`` saying what is wrong."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise ValueError(
+            "the private key is encrypted; give it unencrypted (keep the file readable only by you)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(
+            "not a PEM private key: give the block from '-----BEGIN PRIVATE KEY-----' to its END line"
+        ) from None
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return SignKey(keyid, key)
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return SignKey(keyid, key)
+    raise ValueError(f"a {type(key).__name__.removeprefix('_')} key; use Ed25519 or ECDSA P-256")
+
+
+def _statement(kind: str, value: bytes) -> bytes:
+    digest = hashlib.sha256(value).hexdigest()
+    return json.dumps({"kind": kind, "sha256": digest}, separators=(",", ":")).encode("utf-8")
+
+
+def sign_record(kind: str, value: bytes, key: SignKey) -> bytes:
+    """The DSSE envelope (JSON) that signs a record's ``value`` as a record of ``kind`` ("rule pack")."""
+    payload = _statement(kind, value)
+    signature = key.sign(pae(RECORD_PAYLOAD_TYPE, payload))
+    envelope = {
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "payloadType": RECORD_PAYLOAD_TYPE,
+        "signatures": [{"keyid": key.keyid, "sig": base64.b64encode(signature).decode("ascii")}],
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
+
+
+def record_signer(kind: str, value: bytes, envelope: bytes | None, trusted: Iterable[VerifyKey]) -> tuple[str, bool]:
+    """Who signed a record, or why it is not trusted: ``(keyid, True)`` or ``(problem, False)``."""
+    if envelope is None:
+        return "not signed (workers here take only records signed by a trusted key)", False
+    try:
+        parsed = json.loads(envelope)
+    except (ValueError, RecursionError):
+        return "its signature is not a DSSE JSON envelope", False
+    opened = open_envelope(parsed, RECORD_PAYLOAD_TYPE, trusted, "the trusted keys")
+    if isinstance(opened, str):
+        return opened, False
+    if opened.payload != _statement(kind, value):
+        return f"the signature is not over this record (another {kind}, or the record changed since)", False
+    return opened.keyid, True

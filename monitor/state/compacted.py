@@ -5,6 +5,12 @@
 every worker follows the topic (``DocumentFollower``) and puts the newest
 record that it can use in force. A record that is not a document of the
 topic's kind is kept as an entry with the problem, logged, and passed over.
+
+With trusted keys (``MONITOR_TRUSTED_KEYS``) a record counts only if one of
+them signed it: the DSSE envelope in its ``SIGNATURE_HEADER`` header
+(``monitor.publishers.signatures.sign_record``). A record without a valid
+signature keeps its document as ``withheld``, so the history can show what
+was refused and why, but is never put in force.
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ from pydantic import BaseModel, ValidationError
 
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import start_client
+from monitor.publishers.signatures import SignKey, VerifyKey, record_signer, sign_record
 from monitor.state.follower import TopicFollower
 
-__all__ = ["DocumentFollower", "Entry", "publish_record", "read_entries"]
+__all__ = ["SIGNATURE_HEADER", "DocumentFollower", "Entry", "publish_record", "read_entries"]
+
+#: The record header holding the applier's signature (a DSSE envelope, JSON).
+SIGNATURE_HEADER = "dsse"
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +58,33 @@ class Entry(Generic[D]):
     published_at: datetime  # the broker's timestamp of the record
     document: D | None
     problem: str | None = None
+    signed_by: str | None = None  # the trusted key that signed it (``None``: not checked, or refused)
+    withheld: D | None = None  # the document of a record whose signature was refused
 
     @classmethod
-    def of(cls, record: ConsumerRecord[bytes, bytes]) -> Self:
-        """The entry of a record read from the topic."""
+    def of(cls, record: ConsumerRecord[bytes, bytes], trusted: Sequence[VerifyKey] | None = None) -> Self:
+        """The entry of a record read from the topic; with ``trusted`` keys, one of them must have signed it."""
         published_at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
         if record.value is None:  # a tombstone: compaction removes the key's records
             return cls(record.offset, published_at, None, f"a tombstone (no {cls.noun})")
         try:
-            return cls(record.offset, published_at, cls.model.model_validate_json(record.value))  # type: ignore[arg-type]
+            document: D = cls.model.model_validate_json(record.value)  # type: ignore[assignment]
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(map(str, first["loc"])) or "(record)"
             return cls(record.offset, published_at, None, f"not a {cls.kind}: {where}: {first['msg']}")
+        if trusted is None:
+            return cls(record.offset, published_at, document)
+        envelope = next((value for key, value in record.headers if key == SIGNATURE_HEADER), None)
+        signer, trusted_signer = record_signer(cls.kind, record.value, envelope, trusted)
+        if not trusted_signer:
+            return cls(record.offset, published_at, None, f"signature refused: {signer}", withheld=document)
+        return cls(record.offset, published_at, document, signed_by=signer)
+
+    @property
+    def signature_refused(self) -> bool:
+        """Whether the record holds a document that its signature keeps out of force."""
+        return self.withheld is not None
 
 
 class DocumentFollower(TopicFollower, Generic[E]):
@@ -69,15 +93,18 @@ class DocumentFollower(TopicFollower, Generic[E]):
     entry: type[E]
     topic_name = "documents topic"
 
-    def __init__(self, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, client: dict[str, Any], trusted: Sequence[VerifyKey] | None = None
+    ) -> None:
         super().__init__(bootstrap, topic, client)
         self.entries: list[E] = []
         self.changed = asyncio.Event()  # set when entries were added
+        self.trusted = trusted  # with keys, only records they signed count
 
     def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Each record becomes an entry; a record that is no document is logged and kept (as a problem)."""
         for record in records:
-            entry = self.entry.of(record)
+            entry = self.entry.of(record, self.trusted)
             if entry.problem is not None:
                 log.error("%s, offset %d: %s; it is passed over", self.topic_name, entry.offset, entry.problem)
             self.entries.append(entry)
@@ -100,9 +127,20 @@ async def read_entries(follower: DocumentFollower[E], timeout: float = 30.0) -> 
 
 
 async def publish_record(
-    bootstrap: str, topic: str, client: dict[str, Any], key: bytes, value: bytes, *, limit: int, what: str
+    bootstrap: str,
+    topic: str,
+    client: dict[str, Any],
+    key: bytes,
+    value: bytes,
+    *,
+    limit: int,
+    what: str,
+    kind: str,
+    sign_key: SignKey | None = None,
 ) -> int:
     """Publish one record and wait for every in-sync replica to have it; return its offset.
+
+    With ``sign_key`` the record carries its signature as a record of ``kind`` (``SIGNATURE_HEADER``).
 
     Raises:
         MonitorError: the record is over ``limit`` bytes (``what`` names it in the message).
@@ -112,7 +150,8 @@ async def publish_record(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=limit + 100_000, **client)
     await start_client(producer, bootstrap)
     try:
-        metadata = await producer.send_and_wait(topic, value=value, key=key)
+        headers = [(SIGNATURE_HEADER, sign_record(kind, value, sign_key))] if sign_key is not None else None
+        metadata = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
         return int(metadata.offset)
     finally:
         await producer.stop()

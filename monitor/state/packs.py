@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.publishers.signatures import SignKey
 from monitor.state.compacted import DocumentFollower, Entry, publish_record
 from rules.language import RulePack
 from rules.loading import MAX_PACK_BYTES, PackDiff, PublishedPack, successive_diffs
@@ -42,10 +43,25 @@ class PackFollower(DocumentFollower[PackEntry]):
     topic_name = "rules topic"
 
 
-async def publish_pack(bootstrap: str, topic: str, client: dict[str, Any], pack: PublishedPack) -> int:
-    """Publish one pack record and wait for every in-sync replica to have it; return its offset."""
+async def publish_pack(
+    bootstrap: str, topic: str, client: dict[str, Any], pack: PublishedPack, sign_key: SignKey | None = None
+) -> int:
+    """Publish one pack record (signed with ``sign_key``, if given) and wait for every in-sync replica to have it.
+
+    Returns its offset.
+    """
     value = pack.model_dump_json().encode("utf-8")
-    return await publish_record(bootstrap, topic, client, pack.key, value, limit=MAX_PACK_BYTES, what="pack")
+    return await publish_record(
+        bootstrap,
+        topic,
+        client,
+        pack.key,
+        value,
+        limit=MAX_PACK_BYTES,
+        what="pack",
+        kind=PackEntry.kind,
+        sign_key=sign_key,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.publishers import MAX_REGISTRY_BYTES, PublishedRegistry
+from monitor.publishers.signatures import SignKey, VerifyKey
 from monitor.state.compacted import DocumentFollower, Entry, publish_record, read_entries
 
 __all__ = ["RegistryEntry", "RegistryFollower", "publish_registry", "read_registries"]
@@ -39,19 +40,36 @@ class RegistryFollower(DocumentFollower[RegistryEntry]):
 
 
 async def read_registries(
-    bootstrap: str, topic: str, client: dict[str, Any], timeout: float = 30.0
+    bootstrap: str,
+    topic: str,
+    client: dict[str, Any],
+    timeout: float = 30.0,
+    trusted: tuple[VerifyKey, ...] | None = None,
 ) -> list[RegistryEntry]:
     """Every record of the publishers topic, in offset order (none when the topic does not exist).
 
     Raises:
         MonitorError: the topic could not be read to its end within ``timeout`` seconds.
     """
-    return await read_entries(RegistryFollower(bootstrap, topic, client), timeout)
+    return await read_entries(RegistryFollower(bootstrap, topic, client, trusted), timeout)
 
 
-async def publish_registry(bootstrap: str, topic: str, client: dict[str, Any], registry: PublishedRegistry) -> int:
-    """Publish one registry record and wait for every in-sync replica to have it; return its offset."""
+async def publish_registry(
+    bootstrap: str, topic: str, client: dict[str, Any], registry: PublishedRegistry, sign_key: SignKey | None = None
+) -> int:
+    """Publish one registry record (signed with ``sign_key``, if given) and wait for every in-sync replica to have it.
+
+    Returns its offset.
+    """
     value = registry.model_dump_json().encode("utf-8")
     return await publish_record(
-        bootstrap, topic, client, registry.key, value, limit=MAX_REGISTRY_BYTES, what="registry"
+        bootstrap,
+        topic,
+        client,
+        registry.key,
+        value,
+        limit=MAX_REGISTRY_BYTES,
+        what="registry",
+        kind=RegistryEntry.kind,
+        sign_key=sign_key,
     )

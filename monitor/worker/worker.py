@@ -38,7 +38,7 @@ from monitor.kafka.client import client_options
 from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import ConsumerLag, DeliveryMetrics, Metrics, OperatorCollector, StateCollector
-from monitor.publishers import RefusalLog, Tally
+from monitor.publishers import RefusalLog, Tally, load_trusted_keys
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import HISTORY_FILE, AlertHistory
@@ -136,7 +136,16 @@ class Worker:
         clock = NeverBackwards(clock)
         self._clock = clock
         #: Who may report what: the registry file (``MONITOR_PUBLISHERS``), else the publishers topic's newest.
-        follower = RegistryFollower(settings.bootstrap_servers, self.topics.publishers, client_options(settings))
+        #: The working group's keys: with them, only the rule packs and registries they signed are put in force.
+        self.trusted = load_trusted_keys(settings.trusted_keys) if settings.trusted_keys is not None else None
+        if self.trusted is not None:
+            log.info(
+                "rules and publishers topics: only records signed by key %s count (MONITOR_TRUSTED_KEYS)",
+                ", ".join(key.keyid for key in self.trusted),
+            )
+        follower = RegistryFollower(
+            settings.bootstrap_servers, self.topics.publishers, client_options(settings), self.trusted
+        )
         self.registries = RegistryInForce(settings.publishers, pack, follower)
         self.admission = self.registries.admission_for(pack)  # ``None``: open mode, every publisher every unit
         self._registries_read_for = -1  # the assignment after which the publishers topic was last read to its end
@@ -257,7 +266,9 @@ class Worker:
         self._assignments = 0  # partitions assigned so far
         self._packs_read_for = -1  # … when the rules topic was last read to its end after one
         if settings.rules_from_topic:
-            self._packs = PackFollower(settings.bootstrap_servers, self.topics.rules, client_options(settings))
+            self._packs = PackFollower(
+                settings.bootstrap_servers, self.topics.rules, client_options(settings), self.trusted
+            )
         self._pack_applier = Background("rule-pack-applier", self._apply_packs)
         self._registry_applier = Background("publisher-registry-applier", self._apply_registries)
         self.app.agent(self._ingress, name="compliance-process")(self._process)
@@ -461,7 +472,9 @@ class Worker:
         """Load the rules topic's entries not looked at yet; put the newest in force if it loads (call between records).
 
         Whether the pack in force changed. An entry that does not load is
-        logged, and the pack in force stays.
+        logged, and the pack in force stays; one whose signature is refused
+        (``MONITOR_TRUSTED_KEYS``) is logged, counted and kept in the pack log,
+        and passed over.
         """
         if self._packs is None:
             return False
@@ -469,6 +482,20 @@ class Worker:
         self._packs_taken += len(new)
         newest: AppliedPack | None = None
         for entry in new:
+            if entry.withheld is not None:  # its signature refused: shown in the history, never in force
+                withheld = entry.withheld
+                source = f"rules topic {self.topics.rules} offset {entry.offset}"
+                refused = AppliedPack(
+                    withheld.version,
+                    withheld.applied_at,
+                    withheld.applied_by,
+                    withheld.message,
+                    source,
+                    problem=entry.problem,
+                )
+                self.pack_log.add(refused)  # not the newest: a forged record must not hold back a signed one
+                self._count_refused_signatures()
+                continue
             if entry.pack is None:
                 continue
             applied = await asyncio.to_thread(self._load_published, entry)
@@ -519,6 +546,7 @@ class Worker:
         self._registries_read_for = self._assignments
         if await self.registries.catch_up():
             self._use_registry()
+        self._count_refused_signatures()
 
     async def _say_registry_mode(self) -> None:
         """Log, once at start, that the worker is in open mode when no registry is configured or applied."""
@@ -544,6 +572,14 @@ class Worker:
             async with self._handling:
                 if self.registries.take():
                     self._use_registry()
+                self._count_refused_signatures()
+
+    def _count_refused_signatures(self) -> None:
+        """The records of the rules and publishers topics kept out of force for their signature, as metrics."""
+        for topic, follower in (("rules", self._packs), ("publishers", self.registries.follower)):
+            if follower is not None and self.trusted is not None:
+                refused = sum(1 for entry in follower.entries if entry.withheld is not None)
+                self.metrics.signature_refused.labels(topic).set(refused)
 
     def _use_registry(self) -> None:
         """Admit events by the registry in force from the next record on (call between records)."""

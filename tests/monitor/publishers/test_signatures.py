@@ -16,7 +16,7 @@ from events.signing import PAYLOAD_TYPE
 from monitor.kafka.batches import batch_records
 from monitor.kafka.topics import Topics
 from monitor.publishers import Cause, RegistryFileError, admission, load_registry, registry_changes
-from monitor.publishers.signatures import VerifyKey, envelope_problem, load_public_key
+from monitor.publishers.signatures import VerifyKey, load_public_key, open_envelope
 from rules.loading import BUNDLED_PACK, load_pack
 from tests.signers import dssematerial, new_signer, public_pem, signed_structured
 
@@ -53,13 +53,15 @@ def _spec_key() -> VerifyKey:
 
 def test_the_specs_test_vector_verifies_and_a_changed_payload_does_not() -> None:
     envelope = json.loads(base64.b64decode(SPEC_CASE_3))
-    payload = envelope_problem(envelope, PAYLOAD_TYPE, [_spec_key()], "the spec")
-    assert isinstance(payload, bytes) and json.loads(payload)["core"]
+    opened = open_envelope(envelope, PAYLOAD_TYPE, [_spec_key()], "the spec")
+    assert not isinstance(opened, str) and opened.keyid == "testkey"
+    payload = opened.payload
+    assert json.loads(payload)["core"]
     changed = {**envelope, "payload": base64.b64encode(payload.replace(b'"core"', b'"core" ')).decode()}
-    assert "does not verify" in str(envelope_problem(changed, PAYLOAD_TYPE, [_spec_key()], "the spec"))
+    assert "does not verify" in str(open_envelope(changed, PAYLOAD_TYPE, [_spec_key()], "the spec"))
     other = VerifyKey("testkey", load_public_key(public_pem(new_signer("x", ecdsa=True))))
-    assert "does not verify" in str(envelope_problem(envelope, PAYLOAD_TYPE, [other], "the spec"))
-    assert "not one of" in str(envelope_problem(envelope, PAYLOAD_TYPE, [VerifyKey("k9", other.key)], "the spec"))
+    assert "does not verify" in str(open_envelope(envelope, PAYLOAD_TYPE, [other], "the spec"))
+    assert "not one of" in str(open_envelope(envelope, PAYLOAD_TYPE, [VerifyKey("k9", other.key)], "the spec"))
 
 
 def _registry(tmp_path: Path, body: str) -> Path:

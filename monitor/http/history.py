@@ -4,7 +4,9 @@ Every worker indexes the whole alerts topic, so every worker gives the same
 answer. An interval still firing has no ``ended_at`` and no duration (it is
 still growing); an ended one says how long it lasted and how it ended
 (``completed``, ``completed_late`` with ``late_days``, ``cancelled``,
-``reconciled``…).
+``reconciled``…). Each stage names the publisher whose report it rests on
+(``reported_by``, ``reported_at``), and an ended interval the one whose
+report ended it (``resolved_by``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ HISTORY_COLUMNS = (
     "stages",
     "resolution",
     "late_days",
+    "resolved_by",
     "summary",
     "fingerprint",
 )
@@ -57,12 +60,16 @@ def interval_view(interval: Interval, unit_names: Mapping[str, str]) -> dict[str
         "stages": interval.stages,
         "resolution": interval.resolution,
         "late_days": interval.late_days,
+        "resolved_by": interval.resolved_by,
+        "resolved_reported_at": interval.resolved_reported_at.isoformat() if interval.resolved_reported_at else None,
         "summary": interval.summary,
     }
 
 
 def _csv_row(view: Mapping[str, Any]) -> dict[str, Any]:
-    stages = " → ".join(f"{s['stage']} {s['at']}" for s in view["stages"])
+    stages = " → ".join(
+        f"{s['stage']} {s['at']}" + (f" ({s['reported_by']})" if s.get("reported_by") else "") for s in view["stages"]
+    )
     labels = view["labels"]
     return {
         **view,
@@ -73,6 +80,7 @@ def _csv_row(view: Mapping[str, Any]) -> dict[str, Any]:
         "duration_seconds": "" if view["duration_seconds"] is None else view["duration_seconds"],
         "resolution": view["resolution"] or "",
         "late_days": "" if view["late_days"] is None else view["late_days"],
+        "resolved_by": view["resolved_by"] or "",
     }
 
 

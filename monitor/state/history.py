@@ -40,7 +40,7 @@ HISTORY_FILE = "alert-history.sqlite3"
 
 log = logging.getLogger(__name__)
 
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS intervals (
     stages TEXT NOT NULL,
     resolution TEXT,
     late_days INTEGER,
-    summary TEXT NOT NULL
+    summary TEXT NOT NULL,
+    resolved_by TEXT,  -- the publisher whose report resolved it (a completion), and when it reported
+    resolved_reported_at TEXT
 );
 CREATE INDEX IF NOT EXISTS intervals_by_start ON intervals (started_at);
 CREATE INDEX IF NOT EXISTS intervals_by_unit ON intervals (unit_id, started_at);
@@ -121,6 +123,8 @@ class Interval:
     resolution: str | None
     late_days: int | None
     summary: str
+    resolved_by: str | None = None  # the publisher whose report resolved it
+    resolved_reported_at: datetime | None = None  # … and when that report was made
 
 
 def stage_began(
@@ -303,17 +307,17 @@ class AlertHistory:
                 if restated is not None:  # the same firing, stated again after its resolution (reconciled)
                     rowid, stage, stages = restated[0], restated[1], json.loads(restated[2])
                     if stage != t.stage:
-                        stages.append({"stage": t.stage, "at": _utc(stage_changed_at(t, written))})
+                        stages.append(_stage(t, stage_changed_at(t, written)))
                     self._db.execute(
-                        "UPDATE intervals SET ended_at = NULL, resolution = NULL, late_days = NULL, stage = ?,"
-                        " stages = ?, summary = ? WHERE id = ?",
+                        "UPDATE intervals SET ended_at = NULL, resolution = NULL, late_days = NULL, resolved_by = NULL,"
+                        " resolved_reported_at = NULL, stage = ?, stages = ?, summary = ? WHERE id = ?",
                         (t.stage, json.dumps(stages, ensure_ascii=False), summary, rowid),
                     )
                 else:
                     rowid, stages = self._insert(t, summary)
                 opened[t.fingerprint] = _Open(rowid, t.stage, stages)
             elif current.stage != t.stage:
-                stages = [*current.stages, {"stage": t.stage, "at": _utc(stage_changed_at(t, written))}]
+                stages = [*current.stages, _stage(t, stage_changed_at(t, written))]
                 self._db.execute(
                     "UPDATE intervals SET stage = ?, stages = ?, severity = ?, summary = ? WHERE id = ?",
                     (t.stage, json.dumps(stages, ensure_ascii=False), t.severity, summary, current.rowid),
@@ -326,10 +330,12 @@ class AlertHistory:
             t.annotations.get("resolution"),
             int(late) if late and late.isdigit() else None,
             summary,
+            t.reported_by,
+            _utc(t.reported_at) if t.reported_at is not None else None,
         )
         if current is not None:
             self._db.execute(
-                "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ? WHERE id = ?",
+                _CLOSE,
                 (*closing, current.rowid),
             )
             del opened[t.fingerprint]
@@ -342,13 +348,13 @@ class AlertHistory:
         if duplicate is None:
             rowid, _ = self._insert(t, summary)
             self._db.execute(
-                "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ? WHERE id = ?",
+                _CLOSE,
                 (*closing, rowid),
             )
 
     def _insert(self, t: AlertTransition, summary: str) -> tuple[int, list[dict[str, str]]]:
         """A new interval, open, in the transition's stage since it started firing: its row id and stages."""
-        stages = [{"stage": t.stage, "at": _utc(t.starts_at)}]
+        stages = [_stage(t, t.starts_at)]
         cursor = self._db.execute(
             "INSERT INTO intervals (fingerprint, unit_id, rule_id, severity, labels, started_at, stage, stages, summary)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -418,8 +424,24 @@ class AlertHistory:
 
 #: What ``_interval`` reads of a row, in order.
 _COLUMNS = (
-    "fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution, late_days, summary"
+    "fingerprint, unit_id, rule_id, severity, labels, started_at, ended_at, stages, resolution, late_days, summary,"
+    " resolved_by, resolved_reported_at"
 )
+#: Closing an interval: how and when it ended, and whose report ended it.
+_CLOSE = (
+    "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ?, resolved_by = ?,"
+    " resolved_reported_at = ? WHERE id = ?"
+)
+
+
+def _stage(t: AlertTransition, at: datetime) -> dict[str, str]:
+    """A stage of an interval: which, since when, and whose report it rests on (when one does)."""
+    entry = {"stage": t.stage, "at": _utc(at)}
+    if t.reported_by is not None:
+        entry["reported_by"] = t.reported_by
+    if t.reported_at is not None:
+        entry["reported_at"] = _utc(t.reported_at)
+    return entry
 
 
 def _where(where: AlertFilter, start: datetime | None, end: datetime | None) -> tuple[list[str], list[Any]]:
@@ -439,7 +461,9 @@ def _where(where: AlertFilter, start: datetime | None, end: datetime | None) -> 
 
 
 def _interval(row: tuple[Any, ...]) -> Interval:
-    fingerprint, unit_id, rule_id, severity, labels, started, ended, stages, resolution, late_days, summary = row
+    fingerprint, unit_id, rule_id, severity, labels, started, ended, stages, resolution, late_days, summary, by, at = (
+        row
+    )
     return Interval(
         fingerprint=fingerprint,
         unit_id=unit_id,
@@ -452,4 +476,6 @@ def _interval(row: tuple[Any, ...]) -> Interval:
         resolution=resolution,
         late_days=late_days,
         summary=summary,
+        resolved_by=by,
+        resolved_reported_at=datetime.fromisoformat(at) if at else None,
     )

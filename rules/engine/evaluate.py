@@ -257,7 +257,7 @@ def restate(pack: RulePack, alert: AlertState) -> AlertTransition:
         alert,
         annotations={**alert.annotations, "reconciled": "true"},
         value=None,
-        event_ids=[],
+        provenance=_Provenance([]),
         rule_version=pack.rule_version(compiled),
     )
 
@@ -531,18 +531,37 @@ def _template_fields(
     }
 
 
-def _event_ids(state: UnitState, subject: SubjectKey, event: Event | None = None) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Provenance:
+    """The report a transition rests on: its event ids, who sent it and when (nothing, for a unit never heard of)."""
+
+    event_ids: list[str]
+    reported_by: str | None = None
+    reported_at: datetime | None = None
+
+
+def _provenance(
+    state: UnitState, subject: SubjectKey, event: Event | None = None, report: TaskState | None = None
+) -> _Provenance:
+    """Whose report a transition of ``subject`` rests on.
+
+    The item's last report (``report``: for a roster deadline, the task that met it), else the event being applied.
+    """
     kind, name = Subject.parse(subject)
-    source = (
-        state.tasks.get(name)
+    item = (
+        report
+        if report is not None
+        else state.tasks.get(name)
         if kind is SubjectKind.TASK
         else state.indicators.get(name)
         if kind is SubjectKind.INDICATOR
         else None
     )
-    if source is not None:
-        return [source.event_id]
-    return [event.event_id] if event is not None else []
+    if item is not None:
+        return _Provenance([item.event_id], item.source, item.occurred_at)
+    if event is not None:
+        return _Provenance([event.event_id], event.source, event.occurred_at)
+    return _Provenance([])
 
 
 def _record(
@@ -550,7 +569,7 @@ def _record(
     *,
     annotations: dict[str, str],
     value: float | None,
-    event_ids: list[str],
+    provenance: _Provenance,
     rule_version: str,
     ends_at: datetime | None = None,
 ) -> AlertTransition:
@@ -566,8 +585,10 @@ def _record(
         starts_at=alert.starts_at,
         ends_at=ends_at,
         value=value,
-        event_ids=event_ids,
+        event_ids=provenance.event_ids,
         rule_version=rule_version,
+        reported_by=provenance.reported_by,
+        reported_at=provenance.reported_at,
     )
 
 
@@ -583,7 +604,7 @@ def _firing(
         alert,
         annotations=alert.annotations,  # the alert was built from this condition: its details and step
         value=condition.value,
-        event_ids=_event_ids(state, subject),
+        provenance=_provenance(state, subject),
         rule_version=pack.rule_version(compiled),
     )
 
@@ -650,7 +671,7 @@ def _resolved(
         alert,
         annotations=annotations,
         value=report.value if report is not None else None,
-        event_ids=_event_ids(state, subject, event),
+        provenance=_provenance(state, subject, event, ending.task),
         rule_version=pack.rule_version(compiled),
         ends_at=max(ending.at, alert.starts_at),
     )
@@ -667,7 +688,7 @@ def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id
                 alert,
                 annotations={"summary": alert.summary, "resolution": "rule_removed"},
                 value=None,
-                event_ids=_event_ids(draft.state, subject),
+                provenance=_provenance(draft.state, subject),
                 rule_version=pack.rule_version(None),
                 ends_at=max(now, alert.starts_at),
             )

@@ -42,6 +42,9 @@ class AlertTransition(BaseModel):
     value: float | None = None
     event_ids: list[str]
     rule_version: str
+    #: The publisher (the event's ``source``) whose report this transition rests on, and when it reported.
+    reported_by: str | None = None
+    reported_at: AwareDatetime | None = None
 
     @property
     def unit_id(self) -> str:

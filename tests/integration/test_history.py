@@ -60,7 +60,8 @@ def test_history_shows_each_interval_and_survives_a_restart_that_reads_only_newe
             broker.bootstrap, TOPICS.task_status, task_event("e2", "NV-2", "in_progress", deadline=overdue), b"VN-22"
         )
         wait_for("two alerts in the history", lambda: _history(worker.base_url, MINE).get("count") == 2, timeout=30)
-        produce(broker.bootstrap, TOPICS.task_status, task_event("e3", "NV-1", "completed", deadline=overdue), b"VN-22")
+        completion = {**json.loads(task_event("e3", "NV-1", "completed", deadline=overdue)), "source": "nghean-dvc"}
+        produce(broker.bootstrap, TOPICS.task_status, json.dumps(completion).encode(), b"VN-22")
         wait_for(
             "NV-1's interval to end",
             lambda: any(i["ended_at"] for i in _history(worker.base_url, MINE)["intervals"]),
@@ -73,6 +74,9 @@ def test_history_shows_each_interval_and_survives_a_restart_that_reads_only_newe
     assert ended["labels"]["task_id"] == "NV-1" and ended["resolution"] == "completed_late"
     assert ended["late_days"] is not None and ended["late_days"] >= 2
     assert ended["duration_seconds"] >= 0 and ended["stages"][0]["stage"] == "overdue"
+    # Whose reports it rests on: the overdue one's, and the completion's, each with its publisher and time.
+    assert ended["stages"][0]["reported_by"] == "test-dvc" and ended["stages"][0]["reported_at"]
+    assert ended["resolved_by"] == "nghean-dvc" and ended["resolved_reported_at"]
     ongoing = next(i for i in before["intervals"] if not i["ended_at"])
     assert ongoing["labels"]["task_id"] == "NV-2" and ongoing["duration_seconds"] is None
 
@@ -83,6 +87,8 @@ def test_history_shows_each_interval_and_survives_a_restart_that_reads_only_newe
         status, body = http_get(f"{worker.base_url}/api/v1/alerts/history?{MINE}&format=csv")
         rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
         assert status == 200 and {r["task_id"] for r in rows} == {"NV-1", "NV-2"}
+        assert {r["task_id"]: r["resolved_by"] for r in rows} == {"NV-1": "nghean-dvc", "NV-2": ""}
+        assert all("(test-dvc)" in r["stages"] for r in rows)
         assert _history(worker.base_url, f"{MINE}&from=2000-01-01&to=2000-02-01")["count"] == 0
         assert http_get(f"{worker.base_url}/api/v1/alerts/history?from=soon")[0] == 400
     log = worker.log.read_text(errors="replace")

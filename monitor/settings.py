@@ -192,6 +192,24 @@ class Settings(BaseSettings):
         description="The publisher registry file: which publisher may report which unit, with its HTTP tokens. "
         "Unset, every publisher may report every unit (open mode).",
     )
+    viewers: Path | None = Field(
+        default=None,
+        description="The viewers file: who may read the API, the console, the reports and the stream, and which units "
+        "each sees (bearer tokens kept hashed, or user names from MONITOR_AUTH_PROXY_HEADER). Unset, anyone who "
+        "reaches the port reads every unit.",
+    )
+    auth_proxy_header: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,100}$",
+        description="The request header in which a trusted authenticating proxy (oauth2-proxy) names the user, e.g. "
+        "X-Forwarded-Email; matched against the viewers' 'users'. Set it only when no request reaches the worker "
+        "but through the proxy.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token /metrics asks for (Prometheus: 'authorization' in the scrape config); unset, "
+        "/metrics answers whoever reaches the port.",
+    )
     trusted_keys: Path | None = Field(
         default=None,
         description="The working group's public keys (a YAML file of 'keys: [{id, public_key}]'): set, a rule pack or "
@@ -225,13 +243,27 @@ class Settings(BaseSettings):
         except TargetError as exc:  # the error names the setting: the message says only which entry and why
             raise PydanticCustomError("alert_target", "{detail}", {"detail": exc.detail}) from None
 
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "publishers", "trusted_keys")
+    @field_validator(
+        "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "publishers", "trusted_keys", "viewers"
+    )
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
         """A file named (TLS, the publisher registry) must be there when the settings are built, not when used."""
         if value is not None and not value.is_file():
             raise PydanticCustomError("tls_file", "the file does not exist")
         return value
+
+    @model_validator(mode="after")
+    def _proxy_names_viewers(self) -> Settings:
+        """A proxy's user header is matched against the viewers file: without one it would admit nobody."""
+        if self.auth_proxy_header is not None and self.viewers is None:
+            prefix = self.model_config.get("env_prefix", "")
+            raise PydanticCustomError(
+                "proxy_without_viewers",
+                "{prefix}AUTH_PROXY_HEADER needs {prefix}VIEWERS: the file that says which units each user sees",
+                {"prefix": prefix},
+            )
+        return self
 
     @model_validator(mode="after")
     def _sasl_credentials(self) -> Settings:

@@ -45,6 +45,7 @@ _MONITOR_ROOT = 7  # above every layer of rules
 _MONITOR_LAYERS = {
     "kafka": 8,
     "publishers": 8,
+    "viewers": 9,  # its tokens are kept as the publisher registry keeps them
     "state": 9,
     "delivery": 9,
     "worker": 10,

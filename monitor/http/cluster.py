@@ -157,13 +157,19 @@ class PeerClient:
         self._session: aiohttp.ClientSession | None = None
         self._headers = {FORWARDED: "1", **({CLUSTER_CREDENTIAL: credential} if credential else {})}
 
-    async def get(self, base_url: str, path_and_query: str) -> PeerAnswer | Unavailable:
-        """``GET`` a path from the worker at ``base_url``; ``Unavailable`` when it cannot be reached in time."""
+    async def get(
+        self, base_url: str, path_and_query: str, headers: Mapping[str, str] | None = None
+    ) -> PeerAnswer | Unavailable:
+        """``GET`` a path from the worker at ``base_url``; ``Unavailable`` when it cannot be reached in time.
+
+        ``headers`` go with the request (a viewer's credentials, for the worker that answers to check).
+        """
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = base_url.rstrip("/") + path_and_query
         try:
-            async with self._session.get(url, headers=self._headers, allow_redirects=False) as response:
+            sent = {**self._headers, **headers} if headers else self._headers
+            async with self._session.get(url, headers=sent, allow_redirects=False) as response:
                 body = await response.content.read(MAX_PEER_ANSWER_BYTES + 1)
                 if len(body) > MAX_PEER_ANSWER_BYTES:
                     return Unavailable(f"the worker at {base_url} answered more than {MAX_PEER_ANSWER_BYTES} bytes")

@@ -12,7 +12,9 @@ from monitor.http.answers import Answer, json_answer
 from monitor.http.figures import indicator_rows, overdue_display, rosters_view
 from monitor.http.protocol import WorkerView
 from monitor.http.units import overdue_items, unit_summary
+from monitor.http.viewers import OPEN
 from monitor.http.views import known_unit
+from monitor.viewers import Scope
 from rules.state import UnitState
 
 __all__ = ["rosters", "unit_detail", "unit_downloads"]
@@ -54,6 +56,16 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
     )
 
 
-def rosters(worker: WorkerView) -> Answer:
-    """``/api/v1/rosters``: the rosters the rules name (the console's overview has a tile per unit of each)."""
-    return json_answer({"rosters": rosters_view(worker.pack)})
+def rosters(worker: WorkerView, scope: Scope = OPEN) -> Answer:
+    """``/api/v1/rosters``: the rosters the rules name (the console's overview has a tile per unit of each).
+
+    A viewer who sees some units is shown those of each roster (and no roster it sees none of).
+    """
+    shown = rosters_view(worker.pack)
+    if scope.units is not None:
+        shown = [
+            {**roster, "units": units}
+            for roster in shown
+            if (units := [u for u in roster["units"] if scope.admits(u["id"])])
+        ]
+    return json_answer({"rosters": shown})

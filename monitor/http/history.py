@@ -18,9 +18,11 @@ from typing import Any
 from monitor.http.answers import PAGE_DEFAULT, PAGE_MAX, Answer, json_answer, page_of, page_window, unavailable
 from monitor.http.download import attachment
 from monitor.http.protocol import WorkerView
+from monitor.http.viewers import OPEN, unit_refusal
 from monitor.http.views import alert_filter
 from monitor.spreadsheet import csv_bytes
 from monitor.state.history import Interval
+from monitor.viewers import Scope
 from rules.review import BOUND_FORMS, parse_instant
 
 __all__ = ["HISTORY_COLUMNS", "history", "interval_view"]
@@ -84,11 +86,16 @@ def _csv_row(view: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``GET /api/v1/alerts/history?unit_id=&rule_id=&severity=&from=&to=&format=csv&limit=&offset=``."""
+def history(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -> Answer:
+    """``GET /api/v1/alerts/history?unit_id=&rule_id=&severity=&from=&to=&format=csv&limit=&offset=``.
+
+    A viewer who sees some units (``scope``) is shown theirs only, and refused another's ``unit_id``.
+    """
     where = alert_filter(worker.pack, query)
     if isinstance(where, Answer):
         return where
+    if where.unit_id is not None and (refused := unit_refusal(scope, where.unit_id)) is not None:
+        return refused
     tz = worker.pack.tz
     bounds: dict[str, datetime | None] = {}
     for name in ("from", "to"):
@@ -109,7 +116,7 @@ def history(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     index, problem = worker.history_state()
     if index is None or problem is not None:
         return unavailable(problem or "no alert history index")
-    count, intervals = index.intervals(where, start, end, limit, offset)
+    count, intervals = index.intervals(where, start, end, limit, offset, units=scope.units)
     names = worker.pack.unit_names
     views = [interval_view(i, names) for i in intervals]
     if csv:

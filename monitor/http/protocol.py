@@ -17,6 +17,7 @@ from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
+from monitor.viewers import ViewersFile
 from rules.language import RulePack
 from rules.state import AlertTransition, UnitState
 
@@ -67,6 +68,10 @@ class WorkerView(Protocol):
     @property
     def admission(self) -> Admission | None:
         """Which publisher may report which unit; ``None`` in open mode (no publisher registry)."""
+
+    @property
+    def viewers(self) -> ViewersFile | None:
+        """Who may read which units (``MONITOR_VIEWERS``); ``None``: anyone reads every unit."""
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Send a refused record to the dead-letter topic and wait for the broker to have it."""

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import console, history, publishers, reports, views
+from monitor.http import console, history, publishers, reports, viewers, views
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.cluster import (
     ANSWERED_BY,
@@ -32,6 +32,7 @@ from monitor.http.cluster import (
 )
 from monitor.http.protocol import WorkerView
 from monitor.http.shown import shown_alert
+from monitor.viewers import Scope
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -83,6 +84,12 @@ def _peer_only(view: web.View, request: web.Request) -> web.Response | None:
     return _send(view, json_answer({"error": refused}, status=401))
 
 
+def _reader(view: web.View, request: web.Request) -> Scope | web.Response:
+    """The units the viewer asking may see (every unit without a viewers file), or the 401 or 403 that refuses it."""
+    scope = viewers.who_reads(_worker(view), request.headers)
+    return _send(view, scope) if isinstance(scope, Answer) else scope
+
+
 def _send(view: web.View, answer: Answer | PeerAnswer, answered_by: str | None = None) -> web.Response:
     headers = {"Content-Type": answer.content_type, **answer.headers}
     if answered_by is not None:
@@ -91,9 +98,12 @@ def _send(view: web.View, answer: Answer | PeerAnswer, answered_by: str | None =
 
 
 async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local: Any) -> web.Response:
-    """The answer about one unit from the worker that holds it: here, or asked over HTTP."""
+    """The answer about one unit from the worker that holds it (here, or asked over HTTP), to a viewer who may see it."""
     worker = _worker(view)
-    problem = views.unit_problem(unit_id)
+    scope = _reader(view, request)
+    if not isinstance(scope, Scope):
+        return scope
+    problem = views.unit_problem(unit_id) or viewers.unit_refusal(scope, unit_id)
     if problem is not None:
         return _send(view, problem)
     partition = views.unit_partition(worker, unit_id)
@@ -103,7 +113,8 @@ async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local
     if isinstance(where, Unavailable):
         return _send(view, unavailable(where.reason))
     if isinstance(where, Ask):
-        asked = await _peers(view).get(where.url, request.path_qs)  # type: ignore[attr-defined]
+        credentials = viewers.forward_headers(worker, request.headers)  # it checks the viewer too
+        asked = await _peers(view).get(where.url, request.path_qs, credentials)  # type: ignore[attr-defined]
         if isinstance(asked, Unavailable):
             return _send(view, unavailable(asked.reason))
         return _send(view, asked, answered_by=where.url)
@@ -162,12 +173,18 @@ class ReportsView(web.View):
 
     async def get(self, request: web.Request) -> web.Response:
         worker = _worker(self)
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
         now = worker.now()
         today = now.astimezone(worker.pack.tz).date()
         units = request.query.getall("unit", [])  # type: ignore[attr-defined]
         asked = reports.parse_report_query(request.query, units, today)
         if isinstance(asked, Answer):
             return _send(self, asked)
+        for unit_id in asked.units:
+            if (refused := viewers.unit_refusal(scope, unit_id)) is not None:
+                return _send(self, refused)
         period = asked.period
         query = urlencode({"period": period.text, "now": now.isoformat()})
         parts = await _gather(
@@ -178,7 +195,7 @@ class ReportsView(web.View):
         )
         if isinstance(parts, Answer):
             return _send(self, parts)
-        cards = [card for part in parts for card in part]
+        cards = [card for part in parts for card in part if scope.admits(card.unit_id)]
         return _send(self, reports.report_answer(worker, asked, cards, now))
 
 
@@ -214,7 +231,10 @@ class AlertsView(web.View):
     """Alerts, filtered."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.alerts(_worker(self), request.query))
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, views.alerts(_worker(self), request.query, scope))
 
 
 @blueprint.route("/api/v1/alerts/history", name="alerts-history")
@@ -222,7 +242,10 @@ class AlertHistoryView(web.View):
     """Each alert's firing intervals, stage changes and resolution (read off the event loop)."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, await asyncio.to_thread(history.history, _worker(self), dict(request.query)))
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, await asyncio.to_thread(history.history, _worker(self), dict(request.query), scope))
 
 
 @blueprint.route("/api/v1/alerts/stream", name="alerts-stream")
@@ -230,6 +253,9 @@ class AlertStreamView(web.View):
     """Server-sent events: every transition as it is written."""
 
     async def get(self, request: web.Request) -> Any:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
         response = aio.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
@@ -249,6 +275,8 @@ class AlertStreamView(web.View):
                 if item is None:
                     await response.write(b"event: reload\ndata: {}\n\n")
                     break
+                if not scope.admits(item.unit_id):  # another unit's: not this viewer's to see
+                    continue
                 # The shape of /api/v1/alerts, display texts computed as it is sent.
                 body = json.dumps(shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
@@ -265,10 +293,14 @@ class UnitsView(web.View):
     """A summary of every unit, from every worker."""
 
     async def get(self, request: web.Request) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
         summaries = await _gather_units(self)
         if isinstance(summaries, Answer):
             return _send(self, summaries)
-        return _send(self, views.units(summaries, request.query))
+        seen = [summary for summary in summaries if scope.admits(str(summary["unit_id"]))]
+        return _send(self, views.units(seen, request.query))
 
 
 @blueprint.route("/api/v1/internal/units", name="internal-units")
@@ -295,7 +327,10 @@ class RostersView(web.View):
     """The rosters the rules name, with their units in order."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, console.rosters(_worker(self)))
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, console.rosters(_worker(self), scope))
 
 
 @blueprint.route("/api/v1/units/{unit_id}/overdue", name="overdue")
@@ -352,7 +387,8 @@ class RulesView(web.View):
     """The loaded rules."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.rules(_worker(self)))
+        scope = _reader(self, request)
+        return scope if not isinstance(scope, Scope) else _send(self, views.rules(_worker(self)))
 
 
 @blueprint.route("/api/v1/rules/history", name="rules-history")
@@ -360,7 +396,8 @@ class RulesHistoryView(web.View):
     """The rule packs this worker has known, with their diffs."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.rules_history(_worker(self)))
+        scope = _reader(self, request)
+        return scope if not isinstance(scope, Scope) else _send(self, views.rules_history(_worker(self)))
 
 
 @blueprint.route("/metrics", name="metrics")
@@ -368,7 +405,9 @@ class MetricsView(web.View):
     """Prometheus metrics."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return _send(self, views.metrics(_worker(self)))
+        worker = _worker(self)
+        refused = viewers.metrics_refusal(worker, request.headers.get("Authorization"))
+        return _send(self, refused if refused is not None else views.metrics(worker))
 
 
 @blueprint.route("/healthz", name="healthz")
@@ -385,3 +424,27 @@ class ReadyzView(web.View):
 
     async def get(self, request: web.Request) -> web.Response:
         return _send(self, views.readyz(_worker(self)))
+
+
+@blueprint.route("/api/v1/viewers/me", name="viewer")
+class ViewerView(web.View):
+    """Who the request reads as, and which units it sees (the console's header)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, viewers.viewer_answer(_worker(self), scope))
+
+
+@blueprint.route("/api/v1/session", name="session")
+class SessionView(web.View):
+    """The console's sign-in: a viewer's token becomes a session cookie (HttpOnly), which the stream and links send."""
+
+    async def post(self, request: web.Request) -> web.Response:
+        body = await request.content.read(4096)  # type: ignore[attr-defined]
+        forwarded_https = request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        return _send(self, viewers.sign_in(_worker(self), body, secure=forwarded_https))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        return _send(self, viewers.sign_out())

@@ -37,12 +37,14 @@ from monitor.http.protocol import WorkerView
 from monitor.http.publishers import refusal_answer, who_asks
 from monitor.http.shown import SORT_TEXT, SORTS, alert_facets, alert_view, filter_alerts, search_text, shown_view
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
+from monitor.http.viewers import OPEN, unit_refusal
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.records import unit_partition as partition_of
 from monitor.publishers import Admission, Refusal, refused_header
 from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
+from monitor.viewers import Scope
 from rules.language import SEVERITIES, RulePack, Severity
 from rules.state import AlertFilter, AlertTransition, UnitState
 from rules.vietnamese import SEVERITY_TEXT, datetime_text, search_folded
@@ -113,7 +115,7 @@ def alert_filter(pack: RulePack, query: Mapping[str, str]) -> AlertFilter | Answ
     return AlertFilter(unit_id=unit_id, rule_id=rule_id, severity=severity)
 
 
-def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -> Answer:
     """``/api/v1/alerts``: firing (default), recently resolved or all alerts of every unit, filtered and ordered.
 
     ``q`` searches the alerts as shown (``search_text``), with or without
@@ -126,6 +128,8 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     where = alert_filter(worker.pack, query)
     if isinstance(where, Answer):
         return where
+    if where.unit_id is not None and (refused := unit_refusal(scope, where.unit_id)) is not None:
+        return refused
     sort = query_param(query, "sort") or SORTS[0]
     if sort not in SORTS:
         return unknown_value("sort", sort, SORTS)
@@ -140,6 +144,8 @@ def alerts(worker: WorkerView, query: Mapping[str, str]) -> Answer:
         sources += worker.published_firing()
     if state in ("resolved", "all"):
         sources += worker.published_resolved()
+    if scope.units is not None:  # a viewer who sees some units: the others' alerts are not counted either
+        sources = [alert for alert in sources if scope.admits(alert.unit_id)]
     found = [alert_view(a, pack.unit_names) for a in sources]
     source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
     needle = search_folded(query_param(query, "q") or "").strip()
@@ -363,4 +369,9 @@ def readyz(worker: WorkerView) -> Answer:
         if admission is not None
         else {"enforced": False, "detail": "open mode: no publisher registry, every publisher may report every unit"}
     )
+    if worker.viewers is not None:
+        access = worker.viewers.access()
+        body["viewers"] = {"enforced": True, "version": access.version, "viewers": len(access.registry.viewers)}
+    else:
+        body["viewers"] = {"enforced": False, "detail": "no viewers file: anyone who reaches the port reads every unit"}
     return json_answer(body, status=200 if ready else 503)

@@ -7,6 +7,7 @@ publisher names must be one of the rule pack's) and ``TrustedKeys``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,9 +17,9 @@ from monitor.publishers.registry import PublisherRegistry, SigningKey
 from monitor.publishers.signatures import VerifyKey
 from rules.exceptions import RuleProblem
 from rules.language import RulePack
-from rules.loading import parse_yaml, validate
+from rules.loading import Parsed, parse_yaml, validate
 
-__all__ = ["RegistryFileError", "TrustedKeys", "load_registry", "load_trusted_keys"]
+__all__ = ["RegistryFileError", "TrustedKeys", "check_rosters", "load_registry", "load_trusted_keys"]
 
 
 class RegistryFileError(MonitorError):
@@ -27,6 +28,31 @@ class RegistryFileError(MonitorError):
     def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def check_rosters(parsed: Parsed, key: str, entries: Sequence[tuple[str, Sequence[str]]], pack: RulePack) -> None:
+    """Add a problem for each roster an entry under ``key`` names that the rule pack does not have.
+
+    Args:
+        parsed: The file, where the problems go.
+        key: The top-level list (``publishers``, ``viewers``).
+        entries: Each entry's id and the rosters it names, in file order.
+        pack: The rule pack whose rosters count.
+    """
+    known = {roster.roster for roster in pack.rosters}
+    for index, (entry_id, rosters) in enumerate(entries):
+        for position, name in enumerate(rosters):
+            if name not in known:
+                parsed.problems.append(
+                    RuleProblem(
+                        parsed.path,
+                        parsed.line(key, index, "rosters", position),
+                        None,
+                        f"{key}.{index}.rosters.{position}",
+                        f"{key[:-1]} '{entry_id}' names roster '{name}', which the rule pack does not have "
+                        f"(it has: {', '.join(sorted(known)) or 'none'})",
+                    )
+                )
 
 
 def load_registry(path: Path, pack: RulePack | None = None) -> PublisherRegistry:
@@ -40,20 +66,7 @@ def load_registry(path: Path, pack: RulePack | None = None) -> PublisherRegistry
         parsed.problems[0] = RuleProblem(path, None, None, "publishers", "the file is empty; it needs 'publishers:'")
     registry = validate(parsed, PublisherRegistry)
     if registry is not None and pack is not None:
-        for index, publisher in enumerate(registry.publishers):
-            for position, name in enumerate(publisher.rosters):
-                if name not in {roster.roster for roster in pack.rosters}:
-                    known = ", ".join(sorted(r.roster for r in pack.rosters)) or "none"
-                    parsed.problems.append(
-                        RuleProblem(
-                            path,
-                            parsed.line("publishers", index, "rosters", position),
-                            None,
-                            f"publishers.{index}.rosters.{position}",
-                            f"publisher '{publisher.id}' names roster '{name}', which the rule pack does not have "
-                            f"(it has: {known})",
-                        )
-                    )
+        check_rosters(parsed, "publishers", [(p.id, p.rosters) for p in registry.publishers], pack)
     if parsed.problems or registry is None:
         raise RegistryFileError(parsed.problems)
     return registry

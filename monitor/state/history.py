@@ -382,9 +382,16 @@ class AlertHistory:
         end: datetime | None,
         limit: int,
         offset: int,
+        units: frozenset[str] | None = None,
     ) -> tuple[int, list[Interval]]:
-        """Intervals that overlap ``[start, end)`` and pass ``where``: how many in all, and one page, newest first."""
+        """Intervals that overlap ``[start, end)`` and pass ``where``: how many in all, and one page, newest first.
+
+        ``units``: only those of these units (a viewer's scope); ``None``, of every unit.
+        """
         clauses, args = _where(where, start, end)
+        if units is not None:
+            clauses.append(f"unit_id IN ({','.join('?' * len(units))})" if units else "0")
+            args.extend(sorted(units))
         sql = " WHERE " + " AND ".join(clauses) if clauses else ""
         db = self._connect()
         try:

@@ -49,6 +49,7 @@ from monitor.state.refusals import RefusalFollower
 from monitor.state.registries import RegistryFollower
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
+from monitor.viewers import ViewersFile
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import BrokerWatch
 from monitor.worker.caps import UnitCaps
@@ -136,6 +137,8 @@ class Worker:
         clock = NeverBackwards(clock)
         self._clock = clock
         #: Who may report what: the registry file (``MONITOR_PUBLISHERS``), else the publishers topic's newest.
+        #: Who may read which units: the viewers file, followed while the worker runs (``None``: anyone, every unit).
+        self.viewers = ViewersFile(settings.viewers, pack) if settings.viewers is not None else None
         #: The working group's keys: with them, only the rule packs and registries they signed are put in force.
         self.trusted = load_trusted_keys(settings.trusted_keys) if settings.trusted_keys is not None else None
         if self.trusted is not None:
@@ -443,6 +446,8 @@ class Worker:
         self.pack, self.pack_applied_at = pack, self._clock()
         self.admission = self.registries.admission_for(pack)
         self.processor.use_pack(pack, self.admission)
+        if self.viewers is not None:
+            self.viewers.use_pack(pack)
         self.takeover.use_pack(pack)
         self._state_collector.use_pack(pack)
         self.metrics.pack_changed(old.version, pack.version)

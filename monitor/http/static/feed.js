@@ -696,17 +696,67 @@ function wirePublisher() {
   });
 }
 
-function main() {
+// --- who reads ----------------------------------------------------------------------------------------
+
+// With a viewers file, the worker answers only a viewer: the token typed here becomes a session cookie
+// (HttpOnly: this page never holds it), which the stream, the reports and the CSV links send too.
+function showViewer(me) {
+  if (me.open) return;
+  $("viewer").hidden = false;
+  const what = me.all_units ? "mọi đơn vị" : me.units.map((u) => u.unit_name).join(", ");
+  $("viewer-name").textContent = me.name;
+  $("viewer").title = `Người xem ${me.viewer}: ${what}`;
+  $("sign-out").addEventListener("click", () => {
+    fetch("/api/v1/session", { method: "DELETE" }).finally(() => location.reload());
+  });
+}
+
+function askSignIn(message) {
+  for (const name of VIEWS) $(`${name}-view`).hidden = true;
+  $("signin-view").hidden = false;
+  setStatus("", "");
+  if (message) showProblem(message);
+  $("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/v1/session", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: $("signin-token").value }),
+    });
+    $("signin-token").value = "";
+    if (response.ok) location.reload();
+    else showProblem(response.status === 403 ? "Mã truy cập không đúng: không có người xem nào dùng mã này."
+      : "Không đăng nhập được: " + ((await response.json().catch(() => ({}))).error || response.status));
+  });
+}
+
+async function whoReads() {
+  try {
+    showViewer(await getJSON("/api/v1/viewers/me"));
+    return true;
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) throw error;
+    askSignIn(error.status === 403 ? "Mã truy cập không còn hiệu lực; hãy đăng nhập lại." : null);
+    return false;
+  }
+}
+
+async function main() {
   if (!VIEWS.includes(view)) {
     showProblem(`Không có chế độ xem «${view}». Chọn một trong: ${VIEWS.join(", ")}.`);
     setStatus("down", "");
     return;
   }
-  $(`${view}-view`).hidden = false;
   const current = { overview: "nav-overview", unit: "nav-overview", publisher: "nav-publisher" }[view] || "nav-feed";
   $(current).setAttribute("aria-current", "page");
+  if (view === "publisher") {  // a publisher signs in with its own token, not a viewer's
+    $("publisher-view").hidden = false;
+    wirePublisher();
+    setStatus("", "");
+    return loadPublisher();
+  }
+  if (!(await whoReads().catch(() => true))) return;
+  $(`${view}-view`).hidden = false;
   if (view === "feed") wire();
-  if (view === "publisher") wirePublisher();
   getJSON("/api/v1/rules").then(learn).then(load, (error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
     setStatus("down", "lỗi khi tải");

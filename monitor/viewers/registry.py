@@ -1,0 +1,146 @@
+"""Viewers: who may read the monitor's answers, and which units each sees. No I/O.
+
+A viewers file is data: each viewer has an id, the units it may see (by id,
+every unit of a roster of the rule pack, or ``all``), its bearer tokens kept
+as SHA-256 hashes (as the publisher registry keeps publishers' tokens), and
+the user names a trusted authenticating proxy may send for it (the
+oauth2-proxy pattern: ``X-Forwarded-Email``). ``viewer_access`` binds a file
+to a rule pack's rosters: a ``Scope`` per token and per user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from events.models import Identifier
+from monitor.publishers.registry import TokenHash, token_hash
+from rules.language import RulePack
+
+__all__ = ["ALL_UNITS", "Scope", "Viewer", "ViewerAccess", "ViewerRegistry", "viewer_access"]
+
+#: The scope of a viewer who sees every unit (the working group).
+ALL_UNITS: frozenset[str] | None = None
+
+
+class Viewer(BaseModel):
+    """One viewer (a person, a team, a dashboard) and the units it may see."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Identifier = Field(description="The viewer's id, e.g. nghean-stttt.")
+    name: str | None = Field(default=None, max_length=200, description="What people call it.")
+    all: bool = Field(default=False, description="Sees every unit (the working group).")
+    units: tuple[Identifier, ...] = Field(default=(), description="Units it may see, by id.")
+    rosters: tuple[str, ...] = Field(default=(), description="Rosters of the rule pack whose every unit it may see.")
+    tokens: tuple[TokenHash, ...] = Field(default=(), description="Its bearer tokens, as hashes.")
+    users: tuple[str, ...] = Field(
+        default=(), description="User names (e-mail addresses) a trusted authenticating proxy sends for it."
+    )
+
+    @property
+    def sees(self) -> str:
+        """What it may see, in a few words."""
+        if self.all:
+            return "every unit"
+        return ", ".join([*self.units, *(f"roster {name}" for name in self.rosters)])
+
+    @model_validator(mode="after")
+    def _sees_something(self) -> Viewer:
+        if self.all and (self.units or self.rosters):
+            raise ValueError(f"viewer '{self.id}' sees every unit ('all: true'): give no 'units' or 'rosters' too")
+        if not self.all and not self.units and not self.rosters:
+            raise ValueError(f"viewer '{self.id}' may see no unit: give 'units', 'rosters' or 'all: true'")
+        if not self.tokens and not self.users:
+            raise ValueError(f"viewer '{self.id}' has no way in: give 'tokens' or 'users'")
+        return self
+
+
+class ViewerRegistry(BaseModel):
+    """Every viewer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = Field(default=None, max_length=500)
+    viewers: tuple[Viewer, ...] = Field(description="Every viewer (at least one).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> ViewerRegistry:
+        if not self.viewers:
+            raise ValueError("the file names no viewer: give at least one under 'viewers'")
+        for what, values in (
+            ("viewer id", [v.id for v in self.viewers]),
+            ("token hash", [t.sha256 for v in self.viewers for t in v.tokens]),
+            ("user", [u.casefold() for v in self.viewers for u in v.users]),
+        ):
+            twice = sorted({value for value in values if values.count(value) > 1})
+            if twice:
+                raise ValueError(f"one {what} is given twice: {twice[0][:64]}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one viewer may see: its units (``None``: every unit)."""
+
+    viewer: str
+    name: str
+    units: frozenset[str] | None
+
+    def admits(self, unit_id: str) -> bool:
+        """Whether the viewer may see ``unit_id``."""
+        return self.units is None or unit_id in self.units
+
+    def only(self, unit_ids: Iterable[str]) -> list[str]:
+        """The ids of ``unit_ids`` the viewer may see, in their order."""
+        return list(unit_ids) if self.units is None else [u for u in unit_ids if u in self.units]
+
+    def as_json(self) -> dict[str, object]:
+        """The scope as ``/api/v1/viewers/me`` shows it."""
+        return {
+            "viewer": self.viewer,
+            "name": self.name,
+            "all_units": self.units is None,
+            "units": sorted(self.units) if self.units is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerAccess:
+    """A viewers file bound to a rule pack's rosters: the scope of each token and each user."""
+
+    registry: ViewerRegistry
+    version: str
+    _by_token: Mapping[str, Scope]
+    _by_user: Mapping[str, Scope]
+
+    def for_token(self, token: str) -> Scope | None:
+        """The scope of the viewer whose token this is (looked up by its hash), or ``None``."""
+        return self._by_token.get(token_hash(token))
+
+    def for_user(self, user: str) -> Scope | None:
+        """The scope of the viewer a proxy names by this user name (case does not count), or ``None``."""
+        return self._by_user.get(user.strip().casefold())
+
+
+def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
+    """The file bound to the pack's rosters (a roster the pack lacks gives nothing: ``load_viewers`` checks it)."""
+    members = {roster.roster: roster.ids for roster in pack.rosters}
+    by_token: dict[str, Scope] = {}
+    by_user: dict[str, Scope] = {}
+    for viewer in registry.viewers:
+        units = (
+            ALL_UNITS
+            if viewer.all
+            else frozenset(viewer.units).union(*(members.get(name, frozenset()) for name in viewer.rosters))
+        )
+        scope = Scope(viewer.id, viewer.name or viewer.id, units)
+        by_token.update({token.sha256: scope for token in viewer.tokens})
+        by_user.update({user.casefold(): scope for user in viewer.users})
+    canonical = json.dumps(registry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    return ViewerAccess(registry, version, by_token, by_user)

@@ -1,0 +1,100 @@
+"""Viewers: who may read which units, from a file checked line by line and followed while the worker runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.publishers import RegistryFileError, token_hash
+from monitor.viewers import ViewersFile, load_viewers, viewer_access
+from monitor.viewers import loading as viewers_loading
+from rules.loading import BUNDLED_PACK, load_pack
+
+BUNDLED = load_pack([BUNDLED_PACK])
+VIEWERS = f"""\
+viewers:
+  - id: nghean-stttt
+    name: Sở TT&TT Nghệ An
+    units: [VN-22]
+    tokens: [{{sha256: {token_hash("viewer-nghean")}}}]
+    users: [Ops@NgheAn.gov.vn]
+  - id: to-cong-tac
+    name: Tổ công tác Đề án 06
+    all: true
+    tokens: [{{sha256: {token_hash("viewer-wg")}}}]
+  - id: bo-cong-an
+    rosters: [ministries]
+    tokens: [{{sha256: {token_hash("viewer-bca")}}}]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "viewers.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_each_token_and_user_sees_its_own_units(tmp_path: Path) -> None:
+    access = viewer_access(load_viewers(_write(tmp_path, VIEWERS), BUNDLED), BUNDLED)
+    nghe_an = access.for_token("viewer-nghean")
+    assert nghe_an is not None and nghe_an.admits("VN-22") and not nghe_an.admits("VN-40")
+    assert nghe_an.only(["VN-40", "VN-22", "BCA"]) == ["VN-22"]
+    assert access.for_user("ops@nghean.gov.vn ") == nghe_an  # an e-mail address's case does not count
+    group = access.for_token("viewer-wg")
+    assert group is not None and group.units is None and group.admits("ZZ-99")
+    ministries = access.for_token("viewer-bca")
+    assert ministries is not None and ministries.admits("BCA") and not ministries.admits("VN-22")
+    assert access.for_token("guess") is None and access.for_user("someone@else") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        ("viewers:\n  - id: a\n    units: [VN-22]\n", 2, "viewers.0", ["no way in"]),
+        ("viewers:\n  - id: a\n    users: [x@y]\n", 2, "viewers.0", ["may see no unit"]),
+        ("viewers:\n  - id: a\n    all: true\n    units: [VN-22]\n    users: [x@y]\n", 2, "viewers.0", ["every unit"]),
+        (
+            "viewers:\n  - id: a\n    rosters: [provinces-99]\n    users: [x@y]\n",
+            3,
+            "viewers.0.rosters.0",
+            ["provinces-63"],
+        ),
+        ("viewers:\n  - id: a\n    unit: [VN-22]\n", 3, "viewers.0.unit", ["unknown field"]),
+        (
+            "viewers:\n  - {id: a, all: true, users: [x@y]}\n  - {id: b, all: true, users: [X@Y]}\n",
+            1,
+            "(file)",
+            ["twice"],
+        ),
+        ("", None, "viewers", ["empty"]),
+    ],
+)
+def test_a_broken_viewers_file_names_file_line_and_field(
+    tmp_path: Path, text: str, line: int | None, field: str, words: list[str]
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(RegistryFileError) as refused:
+        load_viewers(path, BUNDLED)
+    (problem,) = refused.value.problems
+    assert (problem.path, problem.line, problem.field) == (path, line, field)
+    assert all(word in problem.message for word in words), problem.message
+
+
+def test_a_changed_file_is_read_again_and_a_broken_change_keeps_the_viewers_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(viewers_loading, "RECHECK_SECONDS", 0.0)
+    path = _write(tmp_path, VIEWERS)
+    followed = ViewersFile(path, BUNDLED)
+    assert followed.access().for_token("viewer-nghean") is not None
+    revoked = VIEWERS.replace(token_hash("viewer-nghean"), token_hash("viewer-nghean-2"))
+    path.write_text(revoked, encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert followed.access().for_token("viewer-nghean") is None  # revoked without a restart
+    assert followed.access().for_token("viewer-nghean-2") is not None
+    path.write_text("viewers: [", encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000))
+    assert followed.access().for_token("viewer-nghean-2") is not None  # a broken file changes nothing

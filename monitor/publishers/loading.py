@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,7 +20,7 @@ from rules.exceptions import RuleProblem
 from rules.language import RulePack
 from rules.loading import Parsed, parse_yaml, validate
 
-__all__ = ["RegistryFileError", "TrustedKeys", "check_rosters", "load_registry", "load_trusted_keys"]
+__all__ = ["RegistryFileError", "TrustedKeys", "check_rosters", "load_registry", "load_trusted_keys", "parse_document"]
 
 
 class RegistryFileError(MonitorError):
@@ -28,6 +29,20 @@ class RegistryFileError(MonitorError):
     def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_document(path: Path, model: type[M], key: str) -> tuple[Parsed, M | None]:
+    """A YAML file validated against ``model``: the parsed file (its problems, each located) and the document.
+
+    An empty file is said to need its top-level ``key`` (``publishers``, ``viewers``, ``keys``).
+    """
+    parsed = parse_yaml(path)
+    if parsed.data is None and parsed.problems and parsed.problems[0].field == "groups":  # empty: say what it needs
+        parsed.problems[0] = RuleProblem(path, None, None, key, f"the file is empty; it needs '{key}:'")
+    return parsed, validate(parsed, model)
 
 
 def check_rosters(parsed: Parsed, key: str, entries: Sequence[tuple[str, Sequence[str]]], pack: RulePack) -> None:
@@ -61,10 +76,7 @@ def load_registry(path: Path, pack: RulePack | None = None) -> PublisherRegistry
     Raises:
         RegistryFileError: with every problem found.
     """
-    parsed = parse_yaml(path)
-    if parsed.data is None and parsed.problems and parsed.problems[0].field == "groups":  # empty: say what it needs
-        parsed.problems[0] = RuleProblem(path, None, None, "publishers", "the file is empty; it needs 'publishers:'")
-    registry = validate(parsed, PublisherRegistry)
+    parsed, registry = parse_document(path, PublisherRegistry, "publishers")
     if registry is not None and pack is not None:
         check_rosters(parsed, "publishers", [(p.id, p.rosters) for p in registry.publishers], pack)
     if parsed.problems or registry is None:
@@ -97,10 +109,7 @@ def load_trusted_keys(path: Path) -> tuple[VerifyKey, ...]:
     Raises:
         RegistryFileError: with every problem found.
     """
-    parsed = parse_yaml(path)
-    if parsed.data is None and parsed.problems and parsed.problems[0].field == "groups":
-        parsed.problems[0] = RuleProblem(path, None, None, "keys", "the file is empty; it needs 'keys:'")
-    trusted = validate(parsed, TrustedKeys)
+    parsed, trusted = parse_document(path, TrustedKeys, "keys")
     if parsed.problems or trusted is None:
         raise RegistryFileError(parsed.problems)
     return tuple(key.verify_key() for key in trusted.keys)

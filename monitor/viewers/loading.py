@@ -13,11 +13,9 @@ import logging
 import time
 from pathlib import Path
 
-from monitor.publishers.loading import RegistryFileError, check_rosters
+from monitor.publishers.loading import RegistryFileError, check_rosters, parse_document
 from monitor.viewers.registry import ViewerAccess, ViewerRegistry, viewer_access
-from rules.exceptions import RuleProblem
 from rules.language import RulePack
-from rules.loading import parse_yaml, validate
 
 __all__ = ["ViewersFile", "load_viewers"]
 
@@ -33,10 +31,7 @@ def load_viewers(path: Path, pack: RulePack) -> ViewerRegistry:
     Raises:
         RegistryFileError: with every problem found.
     """
-    parsed = parse_yaml(path)
-    if parsed.data is None and parsed.problems and parsed.problems[0].field == "groups":
-        parsed.problems[0] = RuleProblem(path, None, None, "viewers", "the file is empty; it needs 'viewers:'")
-    registry = validate(parsed, ViewerRegistry)
+    parsed, registry = parse_document(path, ViewerRegistry, "viewers")
     if registry is not None:
         check_rosters(parsed, "viewers", [(v.id, v.rosters) for v in registry.viewers], pack)
     if parsed.problems or registry is None:

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -186,7 +187,19 @@ def _from_cloudevent(attributes: Mapping[str, Any], data: object) -> Event | Rej
     for attribute, event_field in _CE_DEFAULTS:
         if attribute in attributes and event_field not in merged:
             merged[event_field] = attributes[attribute]
+    if attributes.get(MATERIAL_ATTRIBUTE) and "occurred_at" not in data and "time" in attributes:
+        # The signature covers `time` to the second: the instant is taken to the second, so that no fraction
+        # changed unseen can reorder two reports.
+        merged["occurred_at"] = _whole_seconds(attributes["time"])
     return _validate(kind, merged)
+
+
+def _whole_seconds(value: object) -> object:
+    """A timestamp's text without its fraction of a second (anything else as it is: validation says what is wrong)."""
+    try:
+        return datetime.fromisoformat(str(value)).replace(microsecond=0).isoformat()
+    except ValueError:
+        return value
 
 
 def infer_kind(item: object) -> EventKind | None:
@@ -259,13 +272,13 @@ def decode_record(
         return Decoded(rejections=(Rejection(f"record is not JSON: {exc}"),))
     except RecursionError:
         return Decoded(rejections=(Rejection("record is nested too deep to read; events are flat JSON objects"),))
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        return Decoded(rejections=(Rejection(f"record is not JSON the monitor can read: {exc}"),))
 
     if headers and not is_structured(headers):
         ce_headers = {k.lower()[3:]: v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_")}
         if "specversion" in ce_headers:
-            return _collect(
-                [_from_cloudevent(ce_headers, payload)], is_batch=False, seals=[seal_binary(ce_headers, value)]
-            )
+            return _binary(ce_headers, headers, value, payload)
     if isinstance(payload, list):
         if not payload:
             return Decoded(rejections=(Rejection("empty batch"),), is_batch=True)
@@ -281,6 +294,26 @@ def decode_record(
         is_batch=False,
         seals=[seal_structured(text, payload)] if signed else None,
     )
+
+
+def _binary(attributes: dict[str, str], headers: Sequence[tuple[str, bytes]], value: bytes, payload: object) -> Decoded:
+    """A binary-mode CloudEvent: its ``ce_*`` attributes, its value as its data.
+
+    Its ``content-type`` header is its ``datacontenttype`` when no ``ce_datacontenttype`` says it (as the Kafka
+    and HTTP bindings map it).
+    """
+    if "datacontenttype" not in attributes:
+        for key, header in headers:
+            if key.lower() == "content-type":
+                attributes["datacontenttype"] = header.decode("utf-8", "replace")
+    seal = seal_binary(attributes, value)
+    if seal is not None and value.strip() != value:
+        reason = (
+            "a signed binary-mode event's value must be its JSON and nothing around it (it has whitespace before or "
+            "after): sign and send the JSON alone"
+        )
+        return Decoded(rejections=(Rejection(reason),))
+    return _collect([_from_cloudevent(attributes, payload)], is_batch=False, seals=[seal])
 
 
 def _collect(results: list[Event | Rejection], *, is_batch: bool, seals: list[Seal | None] | None = None) -> Decoded:

@@ -70,11 +70,11 @@ def _utc_second(value: str) -> str:
     """``time`` as the extension hashes it: RFC 3339 in UTC, to the second (unchanged when it is no timestamp)."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            return value
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):  # no timestamp, or one whose UTC falls outside years 1-9999
         return value
-    if moment.tzinfo is None:
-        return value
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def core_digest(attributes: Mapping[str, object], data: bytes) -> bytes:

@@ -254,6 +254,19 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _viewers_between_workers(self) -> Settings:
+        """With viewers, workers ask each other for units only with the cluster credential (else none would answer)."""
+        if self.viewers is not None and self.advertised_url is not None and self.cluster_token is None:
+            prefix = self.model_config.get("env_prefix", "")
+            raise PydanticCustomError(
+                "viewers_without_cluster_token",
+                "{prefix}VIEWERS with {prefix}ADVERTISED_URL (workers that ask each other) needs "
+                "{prefix}CLUSTER_TOKEN: without it /api/v1/internal/* would answer every unit to anyone",
+                {"prefix": prefix},
+            )
+        return self
+
+    @model_validator(mode="after")
     def _proxy_names_viewers(self) -> Settings:
         """A proxy's user header is matched against the viewers file: without one it would admit nobody."""
         if self.auth_proxy_header is not None and self.viewers is None:
@@ -324,7 +337,13 @@ class Settings(BaseSettings):
             if self.advertised_url is not None and self.cluster_token is None
             else None
         )
-        found = (links, self.unreachable_peers, shared, internal)
+        unscoped = (
+            "MONITOR_METRICS_TOKEN is unset: /metrics, with counts per unit, answers anyone who reaches the port "
+            "while the API answers viewers only (MONITOR_VIEWERS)"
+            if self.viewers is not None and self.metrics_token is None
+            else None
+        )
+        found = (links, self.unreachable_peers, shared, internal, unscoped)
         return tuple(warning for warning in found if warning is not None)
 
     @property

@@ -123,12 +123,18 @@ def plan_gather(owners: Mapping[int, str], partitions: int, me: str) -> Gather |
     return Gather(local, {url: tuple(parts) for url, parts in sorted(by_owner.items())})
 
 
-def peer_refusal(configured: str | None, presented: str | None) -> str | None:
+def peer_refusal(configured: str | None, presented: str | None, *, closed: bool = False) -> str | None:
     """Why a request to ``/api/v1/internal/*`` is refused (401), or ``None`` when it carries the cluster credential.
 
-    Open (``None``) when no credential is configured.
+    Open (``None``) when no credential is configured, unless ``closed`` (viewers are configured: those
+    endpoints answer every unit, so without a credential they answer nobody).
     """
     if not configured:
+        if closed:
+            return (
+                "this endpoint answers the other workers only, and MONITOR_CLUSTER_TOKEN is unset: with viewers "
+                "(MONITOR_VIEWERS) set it on every worker"
+            )
         return None
     if presented is None or not hmac.compare_digest(presented.encode(), configured.encode()):
         return f"this endpoint answers the other workers only: send the cluster credential ({CLUSTER_CREDENTIAL})"

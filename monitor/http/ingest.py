@@ -82,8 +82,14 @@ def identify(admission: Admission, header: str | None) -> str | IngestAnswer:
 
 
 def _cloudevent_headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
-    """CloudEvents HTTP binary mode (``ce-*`` headers) as the codec's ``ce_*`` record headers."""
-    return [("ce_" + k.lower()[3:], v.encode()) for k, v in headers.items() if k.lower().startswith("ce-")]
+    """CloudEvents HTTP binary mode (``ce-*`` headers, ``Content-Type``) as the codec's record headers."""
+    # A header's bytes as they came (aiohttp gives undecodable ones as surrogates): the codec reads them as UTF-8.
+    # Content-Type goes too: in binary mode it is the event's datacontenttype, as the HTTP binding maps it.
+    return [
+        ("ce_" + k.lower()[3:] if k.lower().startswith("ce-") else "content-type", v.encode("utf-8", "surrogateescape"))
+        for k, v in headers.items()
+        if k.lower().startswith("ce-") or k.lower() == "content-type"
+    ]
 
 
 async def read_body(read: Callable[[int], Awaitable[bytes]], limit: int) -> bytes | None:
@@ -155,6 +161,8 @@ def json_problem(body: bytes) -> str | None:
         return f"the body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (offset {exc.pos})"
     except RecursionError:  # the parser's own recursion ran out, far below any legitimate body
         return f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        return f"the body is not JSON the monitor can read: {exc}"
     return _structure_problem(payload)
 
 

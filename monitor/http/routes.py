@@ -77,8 +77,13 @@ def _peers(view: web.View) -> PeerClient:
 
 def _peer_only(view: web.View, request: web.Request) -> web.Response | None:
     """The 401 for a request to ``/api/v1/internal/*`` without the cluster credential (when one is configured)."""
-    token = _worker(view).settings.cluster_token
-    refused = peer_refusal(token.get_secret_value() if token else None, request.headers.get(CLUSTER_CREDENTIAL))
+    settings = _worker(view).settings
+    token = settings.cluster_token
+    refused = peer_refusal(
+        token.get_secret_value() if token else None,
+        request.headers.get(CLUSTER_CREDENTIAL),
+        closed=settings.viewers is not None,
+    )
     if refused is None:
         return None
     return _send(view, json_answer({"error": refused}, status=401))

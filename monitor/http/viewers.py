@@ -71,6 +71,9 @@ def who_reads(worker: WorkerView, headers: Mapping[str, str]) -> Scope | Answer:
     access = viewers.access()
     proxy = worker.settings.auth_proxy_header
     user = headers.get(proxy) if proxy is not None else None
+    getall = getattr(headers, "getall", None)
+    if user and getall is not None and len(getall(proxy, ())) > 1:  # which one did the proxy set? neither is believed
+        return json_answer({"error": f"the {proxy} header came more than once"}, status=400)
     if user:
         scope = access.for_user(user)
         if scope is None:

@@ -92,11 +92,19 @@ class VerifyKey:
 
 
 def _ecdsa_forms(signature: bytes) -> list[bytes]:
-    """An ECDSA signature as DER, and, when it is 64 bytes, also read as raw ``r || s`` (the extension's vectors)."""
+    """An ECDSA signature in the forms to try, as DER.
+
+    64 bytes are read as raw ``r || s`` (the extension's vectors), and as DER too only if they parse as DER.
+    """
     if len(signature) != 64:
         return [signature]
     r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    return [utils.encode_dss_signature(r, s), signature]
+    forms = [utils.encode_dss_signature(r, s)]
+    try:
+        utils.decode_dss_signature(signature)
+    except ValueError:
+        return forms
+    return [*forms, signature]
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -144,6 +152,7 @@ def open_envelope(envelope: object, payload_type: str, keys: Iterable[VerifyKey]
     trusted = {key.keyid: key for key in keys}
     message = pae(payload_type, payload)
     named: list[str] = []
+    budget = len(trusted) + 1  # checks per envelope: a record of forged signatures costs no more than one each
     for entry in signatures[:_MAX_SIGNATURES]:
         if not isinstance(entry, dict):
             continue
@@ -153,8 +162,13 @@ def open_envelope(envelope: object, payload_type: str, keys: Iterable[VerifyKey]
         if not keyid:  # an unset keyid: any trusted key may have made it
             candidates = list(trusted.values())
         named.append(str(keyid)[:40] if keyid else "(no keyid)")
+        if signature is None:
+            continue
         for key in candidates:
-            if signature is not None and key.verifies(signature, message):
+            if budget <= 0:
+                break
+            budget -= 1
+            if key.verifies(signature, message):
                 return Opened(payload, key.keyid)
     if not trusted:
         return f"no key to check it with ({whose}: none)"
@@ -222,24 +236,28 @@ def load_private_key(pem: bytes, keyid: str) -> SignKey:
     raise ValueError(f"a {type(key).__name__.removeprefix('_')} key; use Ed25519 or ECDSA P-256")
 
 
-def _statement(kind: str, value: bytes) -> bytes:
+def _statement(kind: str, key: bytes | None, value: bytes) -> bytes:
+    """What a record's signature is over: its kind, its key and the SHA-256 of its value."""
+    shown_key = key.decode("utf-8", "replace") if key is not None else ""
     digest = hashlib.sha256(value).hexdigest()
-    return json.dumps({"kind": kind, "sha256": digest}, separators=(",", ":")).encode("utf-8")
+    return json.dumps({"kind": kind, "key": shown_key, "sha256": digest}, separators=(",", ":")).encode("utf-8")
 
 
-def sign_record(kind: str, value: bytes, key: SignKey) -> bytes:
-    """The DSSE envelope (JSON) that signs a record's ``value`` as a record of ``kind`` ("rule pack")."""
-    payload = _statement(kind, value)
-    signature = key.sign(pae(RECORD_PAYLOAD_TYPE, payload))
+def sign_record(kind: str, key: bytes | None, value: bytes, signer: SignKey) -> bytes:
+    """The DSSE envelope (JSON) that signs a record (its ``key`` and ``value``) as one of ``kind`` ("rule pack")."""
+    payload = _statement(kind, key, value)
+    signature = signer.sign(pae(RECORD_PAYLOAD_TYPE, payload))
     envelope = {
         "payload": base64.b64encode(payload).decode("ascii"),
         "payloadType": RECORD_PAYLOAD_TYPE,
-        "signatures": [{"keyid": key.keyid, "sig": base64.b64encode(signature).decode("ascii")}],
+        "signatures": [{"keyid": signer.keyid, "sig": base64.b64encode(signature).decode("ascii")}],
     }
     return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
 
 
-def record_signer(kind: str, value: bytes, envelope: bytes | None, trusted: Iterable[VerifyKey]) -> tuple[str, bool]:
+def record_signer(
+    kind: str, key: bytes | None, value: bytes, envelope: bytes | None, trusted: Iterable[VerifyKey]
+) -> tuple[str, bool]:
     """Who signed a record, or why it is not trusted: ``(keyid, True)`` or ``(problem, False)``."""
     if envelope is None:
         return "not signed (workers here take only records signed by a trusted key)", False
@@ -250,6 +268,6 @@ def record_signer(kind: str, value: bytes, envelope: bytes | None, trusted: Iter
     opened = open_envelope(parsed, RECORD_PAYLOAD_TYPE, trusted, "the trusted keys")
     if isinstance(opened, str):
         return opened, False
-    if opened.payload != _statement(kind, value):
+    if opened.payload != _statement(kind, key, value):
         return f"the signature is not over this record (another {kind}, or the record changed since)", False
     return opened.keyid, True

@@ -16,6 +16,7 @@ was refused and why, but is never put in force.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class Entry(Generic[D]):
         if trusted is None:
             return cls(record.offset, published_at, document)
         envelope = next((value for key, value in record.headers if key == SIGNATURE_HEADER), None)
-        signer, trusted_signer = record_signer(cls.kind, record.value, envelope, trusted)
+        signer, trusted_signer = record_signer(cls.kind, record.key, record.value, envelope, trusted)
         if not trusted_signer:
             return cls(record.offset, published_at, None, f"signature refused: {signer}", withheld=document)
         return cls(record.offset, published_at, document, signed_by=signer)
@@ -100,15 +101,34 @@ class DocumentFollower(TopicFollower, Generic[E]):
         self.entries: list[E] = []
         self.changed = asyncio.Event()  # set when entries were added
         self.trusted = trusted  # with keys, only records they signed count
+        self._newest_applied: datetime | None = None  # … and each applied after the last one that counted
 
     def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Each record becomes an entry; a record that is no document is logged and kept (as a problem)."""
+        """Each record becomes an entry; a record that is no document is logged and kept (as a problem).
+
+        With trusted keys, a signed document applied no later than the newest before it is refused too: an old
+        record published again (its signature still holds) must not put an old pack or registry back in force.
+        """
         for record in records:
-            entry = self.entry.of(record, self.trusted)
+            entry = self._replay_refused(self.entry.of(record, self.trusted))
             if entry.problem is not None:
                 log.error("%s, offset %d: %s; it is passed over", self.topic_name, entry.offset, entry.problem)
             self.entries.append(entry)
         self.changed.set()
+
+    def _replay_refused(self, entry: E) -> E:
+        applied_at = getattr(entry.document, "applied_at", None)
+        if self.trusted is None or not isinstance(applied_at, datetime):
+            return entry
+        newest = self._newest_applied
+        if newest is not None and applied_at <= newest:
+            problem = (
+                f"signature refused: signed, but applied at {applied_at.isoformat()}, not after the {entry.noun} "
+                f"before it ({newest.isoformat()}): an old record published again"
+            )
+            return dataclasses.replace(entry, document=None, problem=problem, withheld=entry.document)
+        self._newest_applied = applied_at
+        return entry
 
 
 async def read_entries(follower: DocumentFollower[E], timeout: float = 30.0) -> list[E]:
@@ -150,7 +170,7 @@ async def publish_record(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=limit + 100_000, **client)
     await start_client(producer, bootstrap)
     try:
-        headers = [(SIGNATURE_HEADER, sign_record(kind, value, sign_key))] if sign_key is not None else None
+        headers = [(SIGNATURE_HEADER, sign_record(kind, key, value, sign_key))] if sign_key is not None else None
         metadata = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
         return int(metadata.offset)
     finally:

@@ -75,7 +75,7 @@ class ViewerRegistry(BaseModel):
         for what, values in (
             ("viewer id", [v.id for v in self.viewers]),
             ("token hash", [t.sha256 for v in self.viewers for t in v.tokens]),
-            ("user", [u.casefold() for v in self.viewers for u in v.users]),
+            ("user", [u.lower() for v in self.viewers for u in v.users]),
         ):
             twice = sorted({value for value in values if values.count(value) > 1})
             if twice:
@@ -123,8 +123,8 @@ class ViewerAccess:
         return self._by_token.get(token_hash(token))
 
     def for_user(self, user: str) -> Scope | None:
-        """The scope of the viewer a proxy names by this user name (case does not count), or ``None``."""
-        return self._by_user.get(user.strip().casefold())
+        """The scope of the viewer a proxy names by this user name (letter case does not count), or ``None``."""
+        return self._by_user.get(user.strip().lower())
 
 
 def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
@@ -140,7 +140,7 @@ def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
         )
         scope = Scope(viewer.id, viewer.name or viewer.id, units)
         by_token.update({token.sha256: scope for token in viewer.tokens})
-        by_user.update({user.casefold(): scope for user in viewer.users})
+        by_user.update({user.lower(): scope for user in viewer.users})
     canonical = json.dumps(registry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
     return ViewerAccess(registry, version, by_token, by_user)

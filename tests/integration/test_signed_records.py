@@ -62,11 +62,13 @@ def _monitor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def _forged_header(private: Path, keyid: str, kind: str, value: bytes) -> list[tuple[str, bytes]]:
+def _forged_header(private: Path, keyid: str, kind: str, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
     """A DSSE envelope made by securesystemslib over the record, as the applier signs one, with ``private``."""
-    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
-    signer = CryptoSigner(key, SSlibKey.from_crypto(key.public_key(), keyid=keyid))  # type: ignore[arg-type]
-    statement = json.dumps({"kind": kind, "sha256": hashlib.sha256(value).hexdigest()}, separators=(",", ":"))
+    pem = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    signer = CryptoSigner(pem, SSlibKey.from_crypto(pem.public_key(), keyid=keyid))  # type: ignore[arg-type]
+    statement = json.dumps(
+        {"kind": kind, "key": key.decode(), "sha256": hashlib.sha256(value).hexdigest()}, separators=(",", ":")
+    )
     envelope = Envelope(statement.encode(), "application/vnd.compliance-monitor.record+json", {})
     envelope.sign(signer)
     return [("dsse", json.dumps(envelope.to_dict()).encode())]
@@ -135,7 +137,7 @@ def test_two_workers_put_in_force_only_the_packs_and_registries_the_trusted_keys
             TOPICS.rules,
             value,
             record.key,
-            _forged_header(stranger_key, "wg-2026", "rule pack", value),
+            _forged_header(stranger_key, "wg-2026", "rule pack", record.key, value),
         )
         # ... and a registry record, signed by the stranger too.
         published = _monitor(env, "publishers", "apply", str(_registry(tmp_path)), "--sign-key", str(trusted_key))
@@ -149,7 +151,7 @@ def test_two_workers_put_in_force_only_the_packs_and_registries_the_trusted_keys
             TOPICS.publishers,
             forged_value,
             good.key,
-            _forged_header(stranger_key, "wg-2026", "publisher registry", forged_value),
+            _forged_header(stranger_key, "wg-2026", "publisher registry", good.key, forged_value),
         )
         # The trusted key's own signature, moved onto another record, does not carry over.
         produce(broker.bootstrap, TOPICS.publishers, forged_value, good.key, list(good.headers))
@@ -177,9 +179,41 @@ def test_two_workers_put_in_force_only_the_packs_and_registries_the_trusted_keys
             # The forged registry would let any unit be reported: refused, the signed one stays in force.
             assert sample(worker.metrics(), "compliance_publisher_registry_enforced") == 1
 
+        # A newer pack, signed, goes in force; the first signed record published again (its signature still
+        # holds) must not put the older pack back.
+        newer = tmp_path / "newer"
+        shutil.copytree(pack, newer)
+        newer_rules = newer / "de-an-06.yaml"
+        newer_rules.write_text(
+            newer_rules.read_text(encoding="utf-8").replace("Share of all dossiers", "Share of every dossier", 1)
+        )
+        newer_version = load_pack([newer]).version
+        applied = _monitor(env, "rules", "apply", str(newer), "--sign-key", str(trusted_key), "-m", "newer")
+        assert applied.returncode == 0, applied.stderr
+        wait_for(
+            "both workers on the newer pack",
+            lambda: [_rules(w)["version"] for w in workers] == [newer_version, newer_version],
+            timeout=30,
+            log=one.log,
+        )
+        first_record = read_all(broker.bootstrap, TOPICS.rules)[0]
+        produce(broker.bootstrap, TOPICS.rules, first_record.value, first_record.key, list(first_record.headers))
+        wait_for(
+            "both workers to refuse the replay",
+            lambda: all(
+                sample(w.metrics(), "compliance_signature_refused_records", topic="rules") == 3 for w in workers
+            ),
+            timeout=30,
+            log=one.log,
+        )
+        time.sleep(2)
+        assert [_rules(w)["version"] for w in workers] == [newer_version, newer_version]
+        replayed = json.loads(http_get(one.base_url + "/api/v1/rules/history")[1])["versions"][0]
+        assert replayed["version"] == signed_version and "an old record published again" in replayed["problem"]
+
         history = _monitor(env, "rules", "history")
         assert history.returncode == 0, history.stderr
-        assert history.stdout.count("signature refused") == 2 and "signed with key 'wg-2026'" in history.stdout
+        assert history.stdout.count("signature refused") == 3 and "signed with key 'wg-2026'" in history.stdout
         listed = _monitor(env, "publishers", "history")
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.count("not used: signature refused") == 2

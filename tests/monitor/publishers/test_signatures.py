@@ -193,3 +193,39 @@ def test_the_signing_example_of_the_docs_makes_an_event_the_monitor_accepts(tmp_
     changed = decode_record(shown["data"].replace(b"completed", b"cancelled"), headers, default_kind=None)
     refused = admitted.refusal(event.source, event.unit_id, changed.seal(0))
     assert refused is not None and refused.cause is Cause.BAD_SIGNATURE
+
+
+def test_what_a_signed_event_cannot_carry_is_refused_with_a_reason_and_never_raises(tmp_path: Path) -> None:
+    signer = new_signer("nghean-2026")
+    # A time whose UTC falls before year 1: refused as an event, not an exception out of the decoder.
+    early = {**ATTRIBUTES, "time": "0001-01-01T00:00:00+01:00", "dssematerial": "eA=="}
+    decoded = decode_record(json.dumps({**early, "data": json.loads(TASK)}).encode(), default_kind=None)
+    assert decoded.seal(0) is not None or decoded.rejections  # decoded, whatever it says: nothing raised
+    # A fraction of a second the signature does not cover: the instant is taken to the second.
+    fractional = {**ATTRIBUTES, "time": "2024-07-15T09:00:00.100+07:00"}
+    no_instant = TASK.replace(', "occurred_at": "2024-07-15T09:00:00+07:00"', "")
+    decoded = decode_record(signed_structured(fractional, no_instant, signer).encode(), default_kind=None)
+    assert not decoded.rejections and decoded.events[0].occurred_at.isoformat() == "2024-07-15T09:00:00+07:00"
+    changed = signed_structured(fractional, no_instant, signer).replace(".100+07:00", ".999+07:00")
+    again = decode_record(changed.encode(), default_kind=None)  # the fraction changed: still signed, same instant
+    assert again.events[0].occurred_at == decoded.events[0].occurred_at
+    # Binary mode with a newline after the JSON (curl --data-binary @file): its copy passed on could not match.
+    material = dssematerial(ATTRIBUTES, TASK.encode() + b"\n", signer)
+    headers = tuple((f"ce_{k}", v.encode()) for k, v in {**ATTRIBUTES, "dssematerial": material}.items())
+    (refused,) = decode_record(TASK.encode() + b"\n", headers, default_kind=None).rejections
+    assert "nothing around it" in refused.reason
+    # An integer longer than Python converts: a rejection too.
+    assert decode_record(b'{"task_id": "x", "n": ' + b"9" * 5000 + b"}", default_kind=None).rejections
+
+
+def test_a_record_of_forged_signatures_costs_one_check_per_trusted_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [VerifyKey(f"k{n}", load_public_key(public_pem(new_signer(f"k{n}", ecdsa=True)))) for n in range(2)]
+    checks: list[str] = []
+    real = VerifyKey.verifies
+    monkeypatch.setattr(VerifyKey, "verifies", lambda self, sig, msg: checks.append(self.keyid) or real(self, sig, msg))
+    payload = base64.b64encode(b'{"core": ""}').decode()
+    forged = [{"keyid": "", "sig": base64.b64encode(bytes(64)).decode()} for _ in range(16)]
+    problem = open_envelope(
+        {"payloadType": PAYLOAD_TYPE, "payload": payload, "signatures": forged}, PAYLOAD_TYPE, keys, "k"
+    )
+    assert isinstance(problem, str) and len(checks) == len(keys) + 1

@@ -98,3 +98,34 @@ def test_a_changed_file_is_read_again_and_a_broken_change_keeps_the_viewers_in_f
     path.write_text("viewers: [", encoding="utf-8")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000))
     assert followed.access().for_token("viewer-nghean-2") is not None  # a broken file changes nothing
+
+
+def test_a_proxy_header_sent_twice_is_believed_neither_time(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from multidict import CIMultiDict
+
+    from monitor.http.answers import Answer
+    from monitor.http.viewers import who_reads
+
+    worker = SimpleNamespace(
+        viewers=ViewersFile(_write(tmp_path, VIEWERS), BUNDLED),
+        settings=SimpleNamespace(auth_proxy_header="X-Forwarded-Email"),
+    )
+    once = who_reads(worker, CIMultiDict([("X-Forwarded-Email", "ops@nghean.gov.vn")]))  # type: ignore[arg-type]
+    assert not isinstance(once, Answer) and once.viewer == "nghean-stttt"
+    twice = CIMultiDict([("X-Forwarded-Email", "ops@nghean.gov.vn"), ("X-Forwarded-Email", "other@x")])
+    refused = who_reads(worker, twice)  # type: ignore[arg-type]
+    assert isinstance(refused, Answer) and refused.status == 400
+    # A look-alike of a registered name (the long s and ß fold to "s" and "ss" under casefold) is no viewer's.
+    lookalike = VIEWERS.replace("users: [Ops@NgheAn.gov.vn]", "users: [strasse@wg.gov.vn]")
+    access = viewer_access(load_viewers(_write(tmp_path, lookalike), BUNDLED), BUNDLED)
+    assert access.for_user("STRASSE@wg.gov.vn") is not None and access.for_user("ſtraße@wg.gov.vn") is None
+
+
+def test_internal_endpoints_close_when_viewers_are_set_without_a_cluster_token() -> None:
+    from monitor.http.cluster import peer_refusal
+
+    assert peer_refusal(None, None) is None  # no viewers: as before
+    assert peer_refusal(None, None, closed=True) is not None
+    assert peer_refusal("secret", "secret", closed=True) is None

@@ -123,6 +123,14 @@ def _publishers_line(settings: Settings, topics: Topics, program: str) -> str:
     )
 
 
+def _viewers_line(settings: Settings) -> str:
+    if settings.viewers is not None:
+        path = settings.viewers.absolute()
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        return f"viewers of {shown} only, each its own units"
+    return "anyone who reaches the port, every unit (MONITOR_VIEWERS: who may read which units)"
+
+
 def program_name(argv0: str, cwd: Path, on_path: str | None) -> str:
     """How a user calls this ``monitor`` from a shell in ``cwd``.
 
@@ -159,6 +167,7 @@ def _banner(settings: Settings, demo: bool, program: str, today: date) -> str:
         f"  rules     {_rules_line(settings, topics, program)}",
         f"  demo data {'published to the ingress topics before the worker started' if demo else 'off'}",
         f"  registry  {_publishers_line(settings, topics, program)}",
+        f"  readers   {_viewers_line(settings)}",
         "  publish   echo '{...}' | deploy/dev/kcat -P -b " + settings.bootstrap_servers + f" -t {topics.task_status}",
         f"  alerts    topic {topics.alerts}; in a terminal: {program} alerts tail",
         "  stop      Ctrl-C",

@@ -58,6 +58,19 @@ def closest_option(word: str, options: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+
+
+def _suggestion(message: str) -> str:
+    """``; did you mean 'report'?`` for a mistyped command or choice, else nothing."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    closest = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    return f"; did you mean '{closest[0]}'?" if closest else ""
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line, an unrecognised option before anything else.
 
@@ -76,7 +89,7 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Say what was wrong in one line, with where to read more, and exit with status 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{_suggestion(message)} (see {self.prog} --help)\n")
 
     def _unknown(self, option: str) -> str:
         closest = closest_option(option, self._option_string_actions)

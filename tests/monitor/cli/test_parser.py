@@ -77,3 +77,13 @@ def test_any_other_usage_mistake_is_one_line_too() -> None:
     assert done.stderr.splitlines() == [
         "monitor report: error: the following arguments are required: --period (see monitor report --help)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"), [(["reprot"], "report"), (["rules", "aply", "x"], "apply"), (["zzz"], None)]
+)
+def test_a_misspelt_command_names_the_one_meant(args: list[str], meant: str | None) -> None:
+    done = _monitor(*args)
+    (line,) = done.stderr.splitlines()
+    assert done.returncode == 2 and "invalid choice" in line
+    assert (f"; did you mean '{meant}'?" in line) if meant else "did you mean" not in line

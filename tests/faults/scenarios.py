@@ -445,6 +445,44 @@ def churn(workdir: Path, items: int, period: float = 10.0) -> Report:
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
+# libfaketime 0.9.10 (Debian's) with FAKETIME_DONT_FAKE_MONOTONIC shifts an absolute CLOCK_MONOTONIC deadline
+# given to clock_nanosleep as if it were a faked one, and the kernel refuses the result (EINVAL): Python 3.11's
+# time.sleep, which sleeps to an absolute monotonic deadline, then raises in every thread that sleeps
+# (wolfcw/libfaketime#426, fixed after 0.9.10). Whether the shifted deadline goes negative depends on how long the
+# machine has been up, so the scenario passed or failed by the hour. This shim, preloaded before libfaketime, sends
+# monotonic sleeps straight to the kernel; the wall clock stays faked.
+_SLEEP_FIX = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int clock_nanosleep(clockid_t clock_id, int flags, const struct timespec *request, struct timespec *remain) {
+    if (clock_id == CLOCK_MONOTONIC) {
+        return syscall(SYS_clock_nanosleep, clock_id, flags, request, remain) == 0 ? 0 : errno;
+    }
+    static int (*next)(clockid_t, int, const struct timespec *, struct timespec *);
+    if (next == NULL) {
+        next = dlsym(RTLD_NEXT, "clock_nanosleep");
+    }
+    return next(clock_id, flags, request, remain);
+}
+"""
+
+
+def _monotonic_sleep_fix(workdir: Path) -> Path:
+    """The shim above, compiled into ``workdir`` (with the machine's C compiler)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise AssertionError("no C compiler (cc or gcc) to build the monotonic sleep fix for libfaketime")
+    source, library = workdir / "sleepfix.c", workdir / "sleepfix.so"
+    source.write_text(_SLEEP_FIX)
+    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"], check=True)
+    return library
+
+
 def clock_jump(workdir: Path, items: int) -> Report:
     """The worker's wall clock jumps a day ahead, then an hour back: alerts fire once and never flap.
 
@@ -461,7 +499,7 @@ def clock_jump(workdir: Path, items: int) -> Report:
     offset = workdir / "clock-offset"
     offset.write_text("+0\n")
     env = {
-        "LD_PRELOAD": str(FAKETIME),
+        "LD_PRELOAD": f"{_monotonic_sleep_fix(workdir)} {FAKETIME}",
         "FAKETIME_TIMESTAMP_FILE": str(offset),
         "FAKETIME_NO_CACHE": "1",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",

@@ -112,11 +112,15 @@ def _rules_line(settings: Settings, topics: Topics, program: str) -> str:
     return f"topic {topics.rules}: the newest pack applied ({program} rules apply DIR), else {files}"
 
 
+def _shown(path: Path) -> Path:
+    """A file as the banner names it: relative to the working directory when under it."""
+    absolute = path.absolute()
+    return absolute.relative_to(Path.cwd()) if absolute.is_relative_to(Path.cwd()) else absolute
+
+
 def _publishers_line(settings: Settings, topics: Topics, program: str) -> str:
     if settings.publishers is not None:
-        path = settings.publishers.absolute()
-        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-        return f"publishers bound to their units by {shown}"
+        return f"publishers bound to their units by {_shown(settings.publishers)}"
     return (
         f"topic {topics.publishers}: the newest registry applied ({program} publishers apply FILE; "
         f"{program} publishers list), else open mode: any system may report for any unit"
@@ -125,9 +129,7 @@ def _publishers_line(settings: Settings, topics: Topics, program: str) -> str:
 
 def _viewers_line(settings: Settings) -> str:
     if settings.viewers is not None:
-        path = settings.viewers.absolute()
-        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-        return f"viewers of {shown} only, each its own units"
+        return f"viewers of {_shown(settings.viewers)} only, each its own units"
     return "anyone who reaches the port, every unit (MONITOR_VIEWERS: who may read which units)"
 
 

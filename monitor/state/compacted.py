@@ -82,11 +82,6 @@ class Entry(Generic[D]):
             return cls(record.offset, published_at, None, f"signature refused: {signer}", withheld=document)
         return cls(record.offset, published_at, document, signed_by=signer)
 
-    @property
-    def signature_refused(self) -> bool:
-        """Whether the record holds a document that its signature keeps out of force."""
-        return self.withheld is not None
-
 
 class DocumentFollower(TopicFollower, Generic[E]):
     """Reads a documents topic from its beginning and follows it; ``entries`` grow in offset order."""

@@ -11,6 +11,7 @@ Decoding never raises on bad input: every problem becomes a ``Rejection``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -130,16 +131,28 @@ def rejection_reason(rejections: Sequence[Rejection]) -> str:
     return reason
 
 
-def screen(decoded: Decoded, check: Callable[[Event, Seal | None], str | None]) -> tuple[Decoded, int]:
-    """Refuse the events ``check`` has a reason against; return what is left, and how many were refused.
+def screen(decoded: Decoded, check: Callable[[Event, Seal | None], str | Event | None]) -> tuple[Decoded, int]:
+    """Refuse the events ``check`` has a reason against, and replace those it gives another event for.
 
-    ``check`` is given each event and its seal (``None`` unless it came signed). The refused events become rejections at their place in the record.
+    ``check`` is given each event and its seal (``None`` unless it came signed); it returns a reason (the event
+    is refused), an event to take its place (the same event readdressed, say), or ``None``. The refused events
+    become rejections at their place in the record. Returns what is left, and how many were refused.
     """
     refused: list[tuple[int, str]] = []
-    for number, event in enumerate(decoded.events):
-        reason = check(event, decoded.seal(number))
-        if reason is not None:
-            refused.append((number, reason))
+    events = decoded.events
+    replaced: list[Event] | None = None
+    for number, event in enumerate(events):
+        said = check(event, decoded.seal(number))
+        if said is None:
+            continue
+        if isinstance(said, str):
+            refused.append((number, said))
+            continue
+        if replaced is None:
+            replaced = list(events)
+        replaced[number] = said
+    if replaced is not None:
+        decoded = dataclasses.replace(decoded, events=tuple(replaced))
     if not refused:
         return decoded, 0
     dropped = {number for number, _ in refused}
@@ -344,8 +357,12 @@ def encode_event(event: Event) -> bytes:
     A field left out and a field given as ``null`` mean different things (the
     first keeps the known value, the second removes it), so an event forwarded
     or dead-lettered must keep the difference: it is dumped with
-    ``exclude_unset``, not ``exclude_none``.
+    ``exclude_unset``, not ``exclude_none``. An event the unit registry placed on
+    another unit keeps the code it came with (``unit_code``): read again, it is
+    placed the same way.
     """
+    if event.unit_code is not None:
+        event = event.model_copy(update={"unit_id": event.unit_code})
     return event.model_dump_json(exclude_unset=True).encode("utf-8")
 
 

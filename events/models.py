@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 
 from events.text import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS, SEPARATOR
 
@@ -84,10 +84,27 @@ class _EventBase(BaseModel):
         description="e.g. program: de-an-06. Left out, the labels known from earlier events are kept; {} removes them.",
     )
 
+    #: The code the publisher named the unit by, when the unit registry placed the event on another id
+    #: (a national code, a former province's code); not part of the contract: set by ``readdressed``.
+    _unit_code: str | None = PrivateAttr(default=None)
+
     @property
     def dedup_key(self) -> str:
         """The (source, event_id) pair as one string."""
         return dedup_key(self.source, self.event_id)
+
+    @property
+    def unit_code(self) -> str | None:
+        """The code the event named its unit by, when that is not ``unit_id`` (the unit it was placed on)."""
+        return self._unit_code
+
+    def readdressed(self, unit_id: str) -> Self:
+        """The same event placed on ``unit_id``, remembering the code it came with."""
+        if unit_id == self.unit_id:
+            return self
+        moved = self.model_copy(update={"unit_id": unit_id})
+        moved._unit_code = self._unit_code or self.unit_id
+        return moved
 
 
 #: What a field left out of an event means, said once for the schemas' descriptions.

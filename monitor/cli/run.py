@@ -61,9 +61,7 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
                 apply_demo_registry(settings.bootstrap_servers, topics, pack, utc_now(), client=client)
             )
         # Before the worker starts: its first read of a partition finds the records there.
-        published = asyncio.run(
-            publish_demo(settings.bootstrap_servers, topics, pack.unit_names.keys(), utc_now(), client=client)
-        )
+        published = asyncio.run(publish_demo(settings.bootstrap_servers, topics, pack, utc_now(), client=client))
         announcement.append(
             f"published {published} demo events; metrics at http://{settings.web_host}:{settings.web_port}/metrics, "
             f"alerts on {topics.alerts}"

@@ -18,7 +18,7 @@ import contextlib
 import functools
 import logging
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +45,7 @@ __all__ = [
     "demo_events",
     "demo_publishers_for",
     "demo_sources",
+    "demo_units",
     "publish_demo",
 ]
 
@@ -319,10 +320,22 @@ async def apply_demo_registry(
 _STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)
 
 
+def demo_units(pack: RulePack) -> tuple[list[str], list[str]]:
+    """The provinces and the ministries the demo reports for: the units ``pack``'s rules expect, by level."""
+    units = pack.units
+    provinces = sorted(
+        u for u in pack.rostered_units if (unit := units.get(u)) is not None and unit.level == "province"
+    )
+    ministries = sorted(
+        u for u in pack.rostered_units if (unit := units.get(u)) is not None and unit.level == "ministry"
+    )
+    return provinces, ministries
+
+
 async def publish_demo(
     bootstrap: str,
     topics: Topics,
-    units: Collection[str],
+    pack: RulePack,
     now: datetime,
     *,
     client: Mapping[str, Any] | None = None,
@@ -337,7 +350,7 @@ async def publish_demo(
     Args:
         bootstrap: The brokers, ``host:port[,host:port]``.
         topics: The topic names.
-        units: The rule pack's unit ids: those starting with ``VN-`` are provinces, the others ministries.
+        pack: The rule pack: the demo reports for the provinces and ministries its rules expect (``demo_units``).
         now: The instant the demo's deadlines are placed around.
         client: Connection security (``monitor.kafka.client.client_options``).
         timeout: Seconds the broker has to acknowledge every record.
@@ -348,9 +361,7 @@ async def publish_demo(
     Raises:
         BrokerUnreachable: the broker did not answer, refused a record or did not acknowledge every one in time.
     """
-    provinces = sorted(u for u in units if u.startswith("VN-"))
-    ministries = sorted(u for u in units if not u.startswith("VN-"))
-    events = demo_events(now, provinces, ministries)
+    events = demo_events(now, *demo_units(pack))
     shown = shown_servers(bootstrap)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, request_timeout_ms=int(timeout * 1000), **(client or {})

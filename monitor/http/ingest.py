@@ -21,6 +21,7 @@ from events.signing import Seal
 from monitor.kafka.batches import OutboundRecord, batch_records
 from monitor.kafka.topics import Topics
 from monitor.publishers import Admission, Refusal
+from rules.units import Placed, Refused, UnitRegistry, place
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -171,13 +172,16 @@ def plan_records(
     headers: Mapping[str, str],
     topics: Topics,
     max_bytes: int,
-    admit: Callable[[Event, Seal | None], Refusal | None] | None = None,
+    admit: Callable[[Event, Seal | None, str], Refusal | None] | None = None,
+    units: UnitRegistry | None = None,
 ) -> IngestAnswer:
     """Validate a request body (event, array, or CloudEvent) and plan one record per (topic, unit).
 
-    Nothing is produced unless every event is valid and admitted: a 400 says why the body is not
-    JSON, a 422 names each bad item and field, a 403 each item ``admit`` refuses (the publisher
-    registry: another unit's event, another publisher's ``source``).
+    Nothing is produced unless every event is valid, placed and admitted: a 400 says why the body is not
+    JSON, a 422 names each bad item and field (an event whose unit code named no unit at its ``occurred_at``
+    among them: ``units``, the pack's unit registry, places each event), a 403 each item ``admit`` refuses (the
+    publisher registry: another unit's event, another publisher's ``source``; it is given the unit the event's
+    code named, too).
     """
     problem = json_problem(body)
     if problem is not None:
@@ -186,13 +190,22 @@ def plan_records(
     if decoded.rejections:
         errors = [{"index": r.index, "reason": r.reason} for r in decoded.rejections]
         return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": errors})
+    events = list(decoded.events)
+    named = [event.unit_id for event in events]
+    if units is not None and len(units):
+        placed = [place(event, units) for event in events]
+        unplaced = [{"index": i, "reason": p.reason} for i, p in enumerate(placed) if isinstance(p, Refused)]
+        if unplaced:
+            return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": unplaced})
+        events = [p.event for p in placed if isinstance(p, Placed)]
+        named = [p.named for p in placed if isinstance(p, Placed)]
     if admit is not None:
-        verdicts = [admit(event, decoded.seal(number)) for number, event in enumerate(decoded.events)]
+        verdicts = [admit(event, decoded.seal(number), named[number]) for number, event in enumerate(events)]
         refused = [(index, r) for index, r in enumerate(verdicts) if r is not None]
         if refused:
             errors = [{"index": index, "reason": r.reason, "cause": r.cause.value} for index, r in refused]
             return IngestAnswer(
                 403, {"error": "refused by the publisher registry; nothing was accepted", "errors": errors}
             )
-    records = batch_records(topics, list(decoded.events), decoded.seals)
-    return IngestAnswer(202, {"accepted": len(decoded.events), "records": len(records)}, records)
+    records = batch_records(topics, events, decoded.seals)
+    return IngestAnswer(202, {"accepted": len(events), "records": len(records)}, records)

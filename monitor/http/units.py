@@ -36,6 +36,7 @@ OVERDUE_COLUMNS = (
     "severity",
     "reported_by",
     "reported_at",
+    "reported_as",
 )
 
 
@@ -103,10 +104,13 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
 
 
 def _reported(task: TaskState | None) -> dict[str, str]:
-    """Who reported the task's status (the publisher, its event's ``source``) and when; empty when no task."""
+    """Who reported the task's status (its event's ``source``), when, and under which unit code; empty if no task.
+
+    ``reported_as`` is empty when the event named the unit by its id (else: a former province's code, a national code).
+    """
     if task is None:
-        return {"reported_by": "", "reported_at": ""}
-    return {"reported_by": task.source, "reported_at": task.occurred_at.isoformat()}
+        return {"reported_by": "", "reported_at": "", "reported_as": ""}
+    return {"reported_by": task.source, "reported_at": task.occurred_at.isoformat(), "reported_as": task.unit_code}
 
 
 def _most_overdue_first(item: Mapping[str, Any]) -> tuple[float, str]:

@@ -263,7 +263,7 @@ async def ingest(worker: WorkerView, headers: Mapping[str, str], read: Callable[
     if body is None:
         return json_answer({"error": f"body is over the limit of {limit} bytes"}, status=413)
     admit = _admitted_from(admission, publisher) if admission is not None and publisher is not None else None
-    answer = plan_records(body, headers, worker.topics, limit, admit)
+    answer = plan_records(body, headers, worker.topics, limit, admit, worker.pack.units)
     if answer.status == 403 and publisher is not None:
         await _dead_letter_refused(worker, publisher, body, answer.body["errors"])
     if answer.status == 202:
@@ -291,11 +291,11 @@ async def _dead_letter_refused(
         log.warning("could not dead-letter a request %s sent: %r", publisher, exc)
 
 
-def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event, Seal | None], Refusal | None]:
-    """Why the registry refuses an event ``publisher`` sent (its token), or ``None``."""
+def _admitted_from(admission: Admission, publisher: str) -> Callable[[Event, Seal | None, str], Refusal | None]:
+    """Why the registry refuses an event ``publisher`` sent (its token, the unit its code named), or ``None``."""
 
-    def admit(event: Event, seal: Seal | None) -> Refusal | None:
-        return admission.refusal_from(publisher, event.source, event.unit_id, seal)
+    def admit(event: Event, seal: Seal | None, named: str) -> Refusal | None:
+        return admission.refusal_from(publisher, event.source, event.unit_id, seal, named)
 
     return admit
 

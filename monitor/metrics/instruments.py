@@ -77,6 +77,14 @@ class Metrics:
             ["topic"],
             registry=registry,
         )
+        self.unit_codes = Counter(
+            "compliance_event_unit_codes",
+            "Events by how their unit was named: kind (id, national, iso, other; unregistered: a code the unit "
+            "registry does not know) and lineage (current; former: a code out of use, or a unit merged into another, "
+            "at the event's occurred_at; refused: a code that named no unit then, or a unit split or ended).",
+            ["kind", "lineage"],
+            registry=registry,
+        )
         self.suppressed = Counter(
             "compliance_alert_duplicates_suppressed",
             "Alert transitions not written again because the alerts topic already had them (redone work).",

@@ -187,22 +187,25 @@ class Admission:
         """Every registered publisher's id, in registry order (the metric label values)."""
         return tuple(p.id for p in self.registry.publishers)
 
-    def refusal(self, source: str, unit_id: str, seal: Seal | None = None) -> Refusal | None:
+    def refusal(self, source: str, unit_id: str, seal: Seal | None = None, named: str | None = None) -> Refusal | None:
         """Why ``source`` may not report ``unit_id`` under this registry, or ``None`` when it may.
 
         ``seal`` is the event's signature, if it came signed: checked whenever the publisher has keys, and
-        required when it must sign. A signature from a publisher without keys is not checked.
+        required when it must sign. A signature from a publisher without keys is not checked. ``named``: the
+        unit the event's code named when the unit registry placed it on its successor ``unit_id`` (Hà Giang's
+        code after the merger): a publisher that may report either may report the event.
         """
         units = self._units.get(source)
         if units is None:
             return Refusal(Cause.UNREGISTERED, f"publisher '{source}' is not in the publisher registry {self.version}")
-        if unit_id not in self._rostered and not self.registry.allow_unrostered:
+        either = (unit_id,) if named is None or named == unit_id else (unit_id, named)
+        if not self.registry.allow_unrostered and not any(u in self._rostered for u in either):
             return Refusal(
                 Cause.UNROSTERED,
                 f"unit '{unit_id}' is on no roster of the rule pack, and the publisher registry {self.version} "
                 "does not allow units on no roster",
             )
-        if unit_id not in units:
+        if not any(u in units for u in either):
             return Refusal(
                 Cause.NOT_ITS_UNIT,
                 f"publisher '{source}' may not report unit '{unit_id}' (publisher registry {self.version})",
@@ -222,14 +225,16 @@ class Admission:
                 return Refusal(Cause.BAD_SIGNATURE, f"signature refused: {problem} (publisher registry {self.version})")
         return None
 
-    def refusal_from(self, publisher: str, source: str, unit_id: str, seal: Seal | None = None) -> Refusal | None:
+    def refusal_from(
+        self, publisher: str, source: str, unit_id: str, seal: Seal | None = None, named: str | None = None
+    ) -> Refusal | None:
         """``refusal`` for an event sent by ``publisher`` (its HTTP token): its ``source`` must be that publisher."""
         if source != publisher:
             return Refusal(
                 Cause.NOT_ITS_SOURCE,
                 f"the event's source '{source}' is not the publisher whose token was sent ('{publisher}')",
             )
-        return self.refusal(source, unit_id, seal)
+        return self.refusal(source, unit_id, seal, named)
 
     def identify(self, token: str) -> str | None:
         """The publisher whose HTTP token this is, or ``None``.

@@ -39,6 +39,7 @@ from monitor.worker.outbox import AlertWriter, Outbox
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
 from rules.language import RulePack
 from rules.state import AlertTransition, Change, UnitState
+from rules.units import Refused, place
 
 __all__ = ["Processor"]
 
@@ -120,7 +121,7 @@ class Processor:
             default_kind=self._topics.kind_of(record.topic),
             max_bytes=self._max_record_bytes,
         )
-        decoded, from_future, refused_by = self._screen(decoded, now)
+        decoded, from_future, refused_by = self._screen(decoded, now, record.partition, partitions)
         if from_future:
             self._metrics.from_future.labels(record.topic).inc(from_future)
         for (publisher, cause), count in refused_by.items():
@@ -218,8 +219,13 @@ class Processor:
             self._metrics.publisher_last_seen.labels(publisher).set_to_current_time()
             self.tally.add(publisher, now, count)
 
-    def _screen(self, decoded: Decoded, now: datetime) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
-        """Refuse the events the registry refuses, those from too far ahead of ``now``, and those the rules refuse.
+    def _screen(
+        self, decoded: Decoded, now: datetime, partition: int, partitions: int
+    ) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
+        """Place each event on its unit; refuse what cannot be placed, admitted, believed or evaluated.
+
+        Placed by the pack's unit registry; refused: those it cannot place, those the publisher registry
+        refuses, those from too far ahead of ``now``, and those the rules refuse.
 
         Returns the events left, how many came from the future, and how many the registry refused by
         publisher (the registry's id, or ``UNREGISTERED``) and cause.
@@ -227,13 +233,26 @@ class Processor:
         horizon = now + self._max_skew
         refusal = self._pack.refusal
         admission = self._admission
+        units = self._pack.units if len(self._pack.units) else None
         from_future = 0
         refused_by: dict[tuple[str, str], int] = {}
+        codes: dict[tuple[str, str], int] = {}  # (kind, lineage) → events
 
-        def check(event: Event, seal: Seal | None) -> str | None:
+        def check(event: Event, seal: Seal | None) -> str | Event | None:
             nonlocal from_future
+            came = event
+            named = None
+            if units is not None:
+                placed = place(event, units)
+                if isinstance(placed, Refused):
+                    codes[("refused", "refused")] = codes.get(("refused", "refused"), 0) + 1
+                    return placed.reason
+                event, named = placed.event, placed.named
+                if unit_partition(event.unit_id, partitions) == partition:  # else counted where it is forwarded
+                    key = (placed.kind, "former" if placed.former else "current")
+                    codes[key] = codes.get(key, 0) + 1
             if admission is not None:
-                refused = admission.refusal(event.source, event.unit_id, seal)
+                refused = admission.refusal(event.source, event.unit_id, seal, named)
                 if refused is not None:
                     publisher = event.source if admission.publisher(event.source) is not None else UNREGISTERED
                     key = (publisher, refused.cause.value)
@@ -247,9 +266,12 @@ class Processor:
                     f"({now.isoformat()}), more than MONITOR_MAX_CLOCK_SKEW allows ({self._max_skew}); "
                     "check the publisher's clock"
                 )
-            return refusal(event)
+            said = refusal(event)
+            return said if said is not None or event is came else event
 
         screened, _ = screen(decoded, check)
+        for (kind, lineage), count in codes.items():
+            self._metrics.unit_codes.labels(kind, lineage).inc(count)
         return screened, from_future, refused_by
 
     async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:

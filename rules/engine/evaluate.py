@@ -538,6 +538,7 @@ class _Provenance:
     event_ids: list[str]
     reported_by: str | None = None
     reported_at: datetime | None = None
+    reported_as: str | None = None
 
 
 def _provenance(
@@ -558,9 +559,9 @@ def _provenance(
         else None
     )
     if item is not None:
-        return _Provenance([item.event_id], item.source, item.occurred_at)
+        return _Provenance([item.event_id], item.source, item.occurred_at, item.unit_code or None)
     if event is not None:
-        return _Provenance([event.event_id], event.source, event.occurred_at)
+        return _Provenance([event.event_id], event.source, event.occurred_at, event.unit_code)
     return _Provenance([])
 
 
@@ -589,6 +590,7 @@ def _record(
         rule_version=rule_version,
         reported_by=provenance.reported_by,
         reported_at=provenance.reported_at,
+        reported_as=provenance.reported_as,
     )
 
 

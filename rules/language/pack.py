@@ -21,6 +21,7 @@ from rules.language.roster import Roster
 from rules.language.staleness import StalenessRule
 from rules.language.threshold import ThresholdRule
 from rules.state import IndicatorState
+from rules.units import UnitRegistry
 
 __all__ = ["AnyRule", "CompiledRule", "IndicatorBounds", "Rule", "RuleFile", "RuleGroup", "RulePack"]
 
@@ -144,7 +145,8 @@ class RulePack:
     """All rules a worker evaluates, indexed by what they are about."""
 
     rules: tuple[CompiledRule, ...]
-    unit_names: Mapping[str, str] = field(default_factory=dict)
+    #: Every unit the pack knows: its registry files, tables and rosters.
+    units: UnitRegistry = field(default_factory=UnitRegistry.empty)
     indicator_bounds: Mapping[str, IndicatorBounds] = field(default_factory=dict)
     #: The rosters the rules name, each once, in the order the rules first name them (units in file order).
     rosters: tuple[Roster, ...] = ()
@@ -164,10 +166,15 @@ class RulePack:
         return self.rules[0].tz if self.rules else ZoneInfo(DEFAULT_TIMEZONE)
 
     @cached_property
+    def unit_names(self) -> Mapping[str, str]:
+        """Unit id → its current name, for every unit the pack knows."""
+        return {unit_id: unit.name for unit_id, unit in self.units.units.items()}
+
+    @cached_property
     def version(self) -> str:
-        """Changes whenever any rule (or its group, calendar or roster), a unit's name or an indicator's bounds do."""
+        """Changes whenever any rule (or its group, calendar or roster), a unit or an indicator's bounds do."""
         parts = sorted(f"{r.rule.id}={r.version}" for r in self.rules)
-        parts += sorted(f"unit {unit}={name}" for unit, name in self.unit_names.items())
+        parts.append(f"units={self.units.digest}")
         parts += sorted(f"bounds {name}={b.model_dump_json()}" for name, b in self.indicator_bounds.items())
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
@@ -265,5 +272,5 @@ class RulePack:
         return self._by_id.get(rule_id)
 
     def unit_name(self, unit_id: str) -> str:
-        """The unit's display name, or its id when no roster names it."""
-        return self.unit_names.get(unit_id, unit_id)
+        """The unit's display name, or its id when the pack does not know it."""
+        return self.units.name(unit_id)

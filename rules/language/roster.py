@@ -10,14 +10,13 @@ __all__ = ["Roster", "RosterUnit"]
 
 
 class RosterUnit(BaseModel):
-    """One unit: its code and its Vietnamese name."""
+    """One unit: its id, and its Vietnamese name unless the pack's unit registry declares it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
-    name: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     kind: str | None = Field(default=None, description="e.g. province, municipality, ministry")
-    merged_from: list[str] = Field(default_factory=list, description="Former units merged into this one.")
 
 
 class Roster(BaseModel):
@@ -42,8 +41,3 @@ class Roster(BaseModel):
     def ids(self) -> frozenset[str]:
         """The unit codes."""
         return frozenset(u.id for u in self.units)
-
-    @property
-    def names(self) -> dict[str, str]:
-        """Unit code → name."""
-        return {u.id: u.name for u in self.units}

@@ -1,7 +1,9 @@
 """Load rule files and rosters from YAML, reporting every mistake with file, line, rule and field.
 
-A directory may hold rule files (top-level ``groups``), rosters (``roster``)
-and rule tests (``tests``, run by ``monitor rules test``, skipped here).
+A directory may hold rule files (top-level ``groups``), rosters (``roster``),
+unit registry files (``registry``, and unit tables as ``*.csv``: read by
+``rules.loading.units``) and rule tests (``tests``, run by ``monitor rules
+test``, skipped here).
 
 The module is a little over the house limit of 400 lines: the YAML reader
 that remembers the line of every value (``_Located``, ``Parsed``) stays with
@@ -23,9 +25,12 @@ from rules.exceptions import RuleFileError, RuleProblem
 from rules.language import CompiledRule, IndicatorBounds, Roster, RuleFile, RulePack
 from rules.loading.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
 from rules.loading.suggest import explain
+from rules.loading.units import UnitDeclarations
+from rules.units import UnitFile
 
 __all__ = [
     "BUNDLED_PACK",
+    "PACK_SUFFIXES",
     "Parsed",
     "links_out_of",
     "load_pack",
@@ -37,6 +42,9 @@ __all__ = [
 
 #: The Project 06 rule pack shipped with the product.
 BUNDLED_PACK = Path(__file__).parent.parent / "packs"  # rules/packs: the data folder stays at the top of rules/
+
+#: The files a pack directory holds: YAML (rules, rosters, registries, rule tests) and CSV unit tables.
+PACK_SUFFIXES = (".yaml", ".yml", ".csv")
 
 Path_ = tuple[int | str, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -149,9 +157,9 @@ class Parsed:
 
     @property
     def kind(self) -> str:
-        """``rules``, ``roster`` or ``tests``, from the top-level keys."""
+        """``rules``, ``roster``, ``registry`` or ``tests``, from the top-level keys."""
         if isinstance(self.data, dict):
-            for key in ("roster", "tests"):
+            for key in ("roster", "registry", "tests"):
                 if key in self.data:
                     return key
         return "rules"
@@ -252,14 +260,14 @@ def _check_ids(parsed: Parsed, first_seen: dict[str, tuple[Path, int | None]]) -
 
 
 def rule_files_in(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories into their ``*.yaml``/``*.yml`` files, in a stable order.
+    """Expand directories into their ``*.yaml``/``*.yml``/``*.csv`` files, in a stable order.
 
     A link in a directory that leads outside it is left out (``links_out_of`` names them).
     """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix in PACK_SUFFIXES and p.is_file())
             files.extend(p for p in found if p.resolve().is_relative_to(path.resolve()))
         else:
             files.append(path)
@@ -271,7 +279,7 @@ def links_out_of(paths: Iterable[Path]) -> list[RuleProblem]:
     problems = []
     for path in paths:
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+            for found in sorted(p for p in path.rglob("*") if p.suffix in PACK_SUFFIXES and p.is_file()):
                 if not found.resolve().is_relative_to(path.resolve()):
                     message = f"a link to {found.resolve()}, outside {path}; it is not read: copy the file in instead"
                     problems.append(RuleProblem(found, None, None, "(file)", message))
@@ -283,13 +291,21 @@ class _Rosters:
 
     def __init__(self) -> None:
         self.by_path: dict[Path, Roster | None] = {}
+        self.lines: dict[Path, tuple[Path, dict[int, int | None]]] = {}  # resolved path → (path, line of each unit)
         self.problems: list[RuleProblem] = []
 
     def add(self, parsed: Parsed) -> Roster | None:
         roster = validate(parsed, Roster)
         self.problems.extend(parsed.problems)
         self.by_path[parsed.path.resolve()] = roster
+        if roster is not None:
+            lines = {i: parsed.line("units", i) for i in range(len(roster.units))}
+            self.lines[parsed.path.resolve()] = (parsed.path, lines)
         return roster
+
+    def located(self) -> list[tuple[Path, Roster, dict[int, int | None]]]:
+        """Each valid roster with its path and the line of each of its units."""
+        return [(self.lines[k][0], r, self.lines[k][1]) for k, r in self.by_path.items() if r is not None]
 
     def get(self, path: Path) -> Roster | None:
         resolved = path.resolve()
@@ -314,14 +330,24 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
         raise RuleFileError([RuleProblem(Path(where), None, None, "(file)", "no rule files (*.yaml) found")])
     problems = links_out_of(paths)
     rosters = _Rosters()
+    units = UnitDeclarations()
     compiled: list[CompiledRule] = []
     first_seen: dict[str, tuple[Path, int | None]] = {}
     bounds: dict[str, tuple[IndicatorBounds, Path]] = {}
     used: list[Roster] = []  # the rosters rules name, in the order first named (each file is read once)
     for path in files:
+        if path.suffix == ".csv":
+            units.add_table(path)
+            continue
         parsed = parse_yaml(path)
         if parsed.kind == "roster":
             rosters.add(parsed)
+            continue
+        if parsed.kind == "registry":
+            declared = validate(parsed, UnitFile)
+            problems.extend(parsed.problems)
+            if declared is not None:
+                units.add_file(path, declared, {i: parsed.line("units", i) for i in range(len(declared.units))})
             continue
         if parsed.kind == "tests":
             continue
@@ -338,16 +364,13 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
                 used += [roster for roster in named or () if not any(roster is seen for seen in used)]
                 compiled.append(CompiledRule.compile(rule, group, named))
     problems.extend(rosters.problems)
+    registry = units.compile(rosters.located())
+    problems.extend(units.problems)
     if problems:
         raise RuleFileError(_unique(problems))
-    names: dict[str, str] = {}
-    for roster in rosters.by_path.values():
-        if roster is not None:
-            for unit in roster.units:
-                names.setdefault(unit.id, unit.name)
     return RulePack(
         rules=tuple(compiled),
-        unit_names=names,
+        units=registry,
         indicator_bounds={name: b for name, (b, _) in bounds.items()},
         rosters=tuple(used),
     )

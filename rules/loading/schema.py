@@ -1,4 +1,4 @@
-"""JSON Schema of rule files, rosters and rule tests, generated from the models (for editors)."""
+"""JSON Schema of rule files, rosters, unit registry files and rule tests, generated from the models (for editors)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from pydantic import BaseModel
 
 from rules.language import Roster, RuleFile
 from rules.loading.rule_test_format import RuleTestFile
+from rules.units import UnitFile
 
 __all__ = ["RULE_SCHEMA_FILES", "render_rule_schemas"]
 
 RULE_SCHEMA_FILES: dict[str, type[BaseModel]] = {
     "rules.schema.json": RuleFile,
     "roster.schema.json": Roster,
+    "units.schema.json": UnitFile,
     "rule-tests.schema.json": RuleTestFile,
 }
 

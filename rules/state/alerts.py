@@ -45,6 +45,8 @@ class AlertTransition(BaseModel):
     #: The publisher (the event's ``source``) whose report this transition rests on, and when it reported.
     reported_by: str | None = None
     reported_at: AwareDatetime | None = None
+    #: The code that report named the unit by, when not its id (a former province's, a national code).
+    reported_as: str | None = None
 
     @property
     def unit_id(self) -> str:

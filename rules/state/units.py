@@ -183,6 +183,7 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     first_reached: Reached = _NOTHING_REACHED
     source: str = ""  # of the latest event: with ``event_id``, its dedup key
     seen: tuple[str, ...] = ()  # dedup keys of the events before it (``seen_keys``)
+    unit_code: str = ""  # the code the latest event named the unit by, when not its id (``Event.unit_code``)
 
     def __post_init__(self) -> None:
         _share(self)
@@ -217,6 +218,7 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             first_reached=reached,
             source=event.source,
             seen=_earlier(previous),
+            unit_code=event.unit_code or "",
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -242,6 +244,7 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     labels: dict[str, str] = _NO_LABELS
     source: str = ""  # of the latest report: with ``event_id``, its dedup key
     seen: tuple[str, ...] = ()  # dedup keys of the reports before it (``seen_keys``)
+    unit_code: str = ""  # the code the latest report named the unit by, when not its id (``Event.unit_code``)
     # (epoch seconds, value) of the reports before the latest, oldest first, as packed doubles:
     # 16 bytes a report rather than a tuple of two objects (what a review report reads back).
     earlier: bytes = b""
@@ -270,6 +273,7 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             source=event.source,
             seen=_earlier(previous),
             earlier=earlier,
+            unit_code=event.unit_code or "",
         )
 
     def reports(self) -> list[tuple[datetime, float]]:

@@ -36,6 +36,8 @@ def test_bundled_rule_files_validate_against_the_generated_schemas() -> None:
         name = (
             "roster.schema.json"
             if "roster" in data
+            else "units.schema.json"
+            if "registry" in data
             else "rule-tests.schema.json"
             if "tests" in data
             else "rules.schema.json"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
-from monitor.devtools.demo import demo_events
+from monitor.devtools.demo import demo_events, demo_units
 from rules.loading import BUNDLED_PACK, load_pack
 from tests.integration.kafka import MonitorProcess, publish_events, wait_for, worker_process
 
@@ -104,10 +104,7 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
             lambda: bool(_partitions(first)) and bool(_partitions(second)),
             timeout=60,
         )
-        names = pack.unit_names
-        provinces = sorted(u for u in names if u.startswith("VN-"))
-        ministries = sorted(u for u in names if not u.startswith("VN-"))
-        events = demo_events(datetime.now(UTC), provinces, ministries)
+        events = demo_events(datetime.now(UTC), *demo_units(pack))
         publish_events(broker.bootstrap, events)
         reporting = {e.unit_id for e in events}
 

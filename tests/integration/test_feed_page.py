@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
-from monitor.devtools.demo import demo_events
+from monitor.devtools.demo import demo_events, demo_units
 from monitor.http.units import OVERDUE_COLUMNS
 from monitor.kafka.topics import Topics
 from rules.language import RulePack
@@ -103,10 +103,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         worker = worker_process(broker.url, tmp)
         with worker, sync_playwright() as playwright:
             worker.wait_ready()
-            names = pack.unit_names
-            provinces = sorted(u for u in names if u.startswith("VN-"))
-            ministries = sorted(u for u in names if not u.startswith("VN-"))
-            events = demo_events(datetime.now(UTC), provinces, ministries)
+            events = demo_events(datetime.now(UTC), *demo_units(pack))
             publish_events(broker.bootstrap, events)
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             try:

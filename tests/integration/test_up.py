@@ -200,7 +200,7 @@ def test_the_demo_data_is_on_the_ingress_topics_keyed_by_unit_once_published(bro
     topics = Topics("compliance.")
     asyncio.run(ensure_topics(broker.bootstrap, topics, 4))
     pack = load_pack([BUNDLED_PACK])
-    published = asyncio.run(publish_demo(broker.bootstrap, topics, pack.unit_names.keys(), datetime.now(UTC)))
+    published = asyncio.run(publish_demo(broker.bootstrap, topics, pack, datetime.now(UTC)))
     records = read_all(broker.bootstrap, topics.task_status) + read_all(broker.bootstrap, topics.indicators)
     assert len(records) == published > 0  # every one acknowledged before publish_demo returned
     units = {json.loads(r.value)["unit_id"] for r in records}

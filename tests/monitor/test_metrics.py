@@ -10,6 +10,7 @@ from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import UnitState
+from rules.units import UnitRegistry, UnitSpec
 from tests.conftest import vn
 from tests.rules.fixtures import BOTH_RULES, indicator, pack, task
 
@@ -32,7 +33,7 @@ def test_state_gauges_and_counters_in_exposition(tmp_path: Path) -> None:
     Metrics(registry, "1.2.3")
     states = _states(tmp_path)
     rules = pack(tmp_path, BOTH_RULES)
-    named = RulePack(rules.rules, {"VN-40": "Nghệ An"})
+    named = RulePack(rules.rules, UnitRegistry.of([UnitSpec(id="VN-40", name="Bình Thuận")]))
     registry.register(StateCollector(lambda: states, named, lambda: vn(2024, 7, 25)))
     get = registry.get_sample_value
     assert get("compliance_tasks", {"unit_id": "VN-40", "kind": "task", "status": "completed"}) == 1
@@ -47,7 +48,7 @@ def test_state_gauges_and_counters_in_exposition(tmp_path: Path) -> None:
         == vn(2024, 7, 25).timestamp()
     )
     assert get("compliance_alerts_firing", {"rule_id": "task-overdue", "severity": "critical"}) == 1
-    assert get("compliance_unit_info", {"unit_id": "VN-40", "name": "Nghệ An"}) == 1
+    assert get("compliance_unit_info", {"unit_id": "VN-40", "name": "Bình Thuận"}) == 1
     assert get("compliance_build_info", {"version": "1.2.3"}) == 1
     assert get("compliance_alerts_firing", {"rule_id": "online-low", "severity": "warning"}) == 1
     assert get("compliance_alerts_firing", {"rule_id": "task-overdue", "severity": "warning"}) == 0  # zero, not absent

@@ -121,14 +121,18 @@ def test_a_bad_roster_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_bundled_rosters() -> None:
     pack = load_pack([BUNDLED_PACK])
-    provinces = {u for u in pack.unit_names if u.startswith("VN-")}
+    provinces = {u.id for u in pack.units.units.values() if u.level == "province"}
     assert len(provinces) == 63
     assert pack.unit_names["VN-22"] == "Nghệ An" and pack.unit_names["VN-40"] == "Bình Thuận"
     assert pack.unit_names["VN-SG"] == "Hồ Chí Minh"
     plan = pack.by_id("inspection-plan-2024")
     assert plan is not None and plan.roster is not None and len(plan.roster) == 63 + 23
-    merged = load_pack([BUNDLED_PACK / "units" / "provinces-34.yaml", BUNDLED_PACK / "de-an-06.yaml"])
+    units = BUNDLED_PACK / "units"
+    merged = load_pack([units / "vietnam-provinces.yaml", units / "provinces-34.yaml", BUNDLED_PACK / "de-an-06.yaml"])
     assert merged.unit_names["VN-35"] == "Lâm Đồng"
+    # Without the registry, two rosters that name a unit differently are a mistake, not a choice.
+    with pytest.raises(RuleFileError, match="unit 'VN-26' is 'Huế' in the unit registry, not 'Thừa Thiên Huế'"):
+        load_pack([units / "provinces-34.yaml", BUNDLED_PACK / "de-an-06.yaml"])
 
 
 def test_the_pack_keeps_the_rosters_its_rules_name_in_order() -> None:

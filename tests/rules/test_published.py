@@ -47,7 +47,7 @@ def test_files_that_do_not_match_their_hash_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["../escape.yaml", "/etc/rules.yaml", "rules.txt"])
 def test_a_file_outside_the_pack_is_not_a_pack_file(name: str) -> None:
-    with pytest.raises(ValidationError, match="not a YAML file's path inside the pack"):
+    with pytest.raises(ValidationError, match="is not the path of a rule, roster or unit file inside the pack"):
         PublishedPack(version="v", content="c", files={name: "x"}, applied_at=APPLIED, applied_by="ops")
 
 

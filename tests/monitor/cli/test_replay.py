@@ -87,10 +87,11 @@ def test_replay_switches_to_each_pack_when_it_was_applied(history: Path, packs: 
     assert f"2 packs in {packs}:" in done.stderr and "replayed 1 events: 4 transitions" in done.stderr
 
 
-def _broken(rules: str) -> str:
+def _broken(rules: str, layout: int = 2) -> str:
+    """A record of a pack of one rule file; layout 1 keeps the files as text (an older record), 2 compresses them."""
     files = {"rules.yaml": rules}
     record = PublishedPack(
-        version="broken", content=content_hash(files), files=files, applied_at=SWITCH, applied_by="ops"
+        format=layout, version="broken", content=content_hash(files), files=files, applied_at=SWITCH, applied_by="ops"
     )
     return record.model_dump_json()
 
@@ -105,7 +106,7 @@ def _broken(rules: str) -> str:
             "pack broken does not load: rules.yaml:4: rule 'a' field 'groups.0.rules.0.kind': unknown kind 'deadlin'",
         ),
         (
-            _broken(OLD).replace("backlog-high", "backlog-low"),  # the files no longer match the hash
+            _broken(OLD, layout=1).replace("backlog-high", "backlog-low"),  # the files no longer match the hash
             "pack broken does not load: <pack broken>: field '(file)': the files do not match the pack's hash",
         ),
     ],

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from monitor.devtools.demo import demo_events
+from monitor.devtools.demo import demo_events, demo_units
 from rules.language import RulePack, ThresholdRule
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.review import quarter_of, scorecard, warned_deadlines
@@ -23,9 +23,7 @@ def pack() -> RulePack:
 
 
 def _run(pack: RulePack, now: datetime) -> tuple[Simulation, list[AlertTransition]]:
-    names = pack.unit_names
-    provinces = sorted(u for u in names if u.startswith("VN-"))
-    events = demo_events(now, provinces, sorted(set(names) - set(provinces)))
+    events = demo_events(now, *demo_units(pack))
     assert events and all(e.occurred_at <= now for e in events), "no event from the future"
     simulation = Simulation.start(pack, events[0].occurred_at)
     for event in events:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.devtools.demo import DEMO_PUBLISHERS, demo_events, demo_publishers_for, demo_sources
+from monitor.devtools.demo import DEMO_PUBLISHERS, demo_events, demo_publishers_for, demo_sources, demo_units
 from monitor.publishers import (
     Cause,
     PublishedRegistry,
@@ -132,11 +132,9 @@ def test_the_version_changes_with_the_content_only(tmp_path: Path) -> None:
 def test_the_demo_registry_binds_every_demo_event_to_a_publisher_that_may_send_it() -> None:
     assert demo_publishers_for(BUNDLED) == DEMO_PUBLISHERS
     admitted = admission(load_registry(DEMO_PUBLISHERS, BUNDLED), BUNDLED)
-    provinces = sorted(u for u in BUNDLED.unit_names if u.startswith("VN-"))
-    ministries = sorted(set(BUNDLED.unit_names) - set(provinces))
     from datetime import UTC, datetime
 
-    events = demo_events(datetime.now(UTC), provinces, ministries)
+    events = demo_events(datetime.now(UTC), *demo_units(BUNDLED))
     assert events and all(admitted.refusal(e.source, e.unit_id) is None for e in events)
     assert demo_sources()["VN-22"] == "nghean-dvc" and admitted.identify("demo-nghean-dvc") == "nghean-dvc"
     assert admitted.refusal("nghean-dvc", "VN-40") is not None

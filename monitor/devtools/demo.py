@@ -320,15 +320,14 @@ async def apply_demo_registry(
 _STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)
 
 
-def demo_units(pack: RulePack) -> tuple[list[str], list[str]]:
-    """The provinces and the ministries the demo reports for: the units ``pack``'s rules expect, by level."""
-    units = pack.units
-    provinces = sorted(
-        u for u in pack.rostered_units if (unit := units.get(u)) is not None and unit.level == "province"
-    )
-    ministries = sorted(
-        u for u in pack.rostered_units if (unit := units.get(u)) is not None and unit.level == "ministry"
-    )
+def demo_units(pack: RulePack, now: datetime) -> tuple[list[str], list[str]]:
+    """The provinces and the ministries the demo reports for, by level.
+
+    The units ``pack``'s rules expect that exist at ``now``: the 34 provinces of today, not the 63 of 2024.
+    """
+    current = {u.id: u.level for u in pack.units.in_force(now)}
+    provinces = sorted(u for u in pack.rostered_units if current.get(u) == "province")
+    ministries = sorted(u for u in pack.rostered_units if current.get(u) == "ministry")
     return provinces, ministries
 
 
@@ -361,7 +360,7 @@ async def publish_demo(
     Raises:
         BrokerUnreachable: the broker did not answer, refused a record or did not acknowledge every one in time.
     """
-    events = demo_events(now, *demo_units(pack))
+    events = demo_events(now, *demo_units(pack, now))
     shown = shown_servers(bootstrap)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, request_timeout_ms=int(timeout * 1000), **(client or {})

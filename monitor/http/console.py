@@ -47,7 +47,7 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
         {
             "unit_id": unit_id,
             "unit_name": pack.unit_name(unit_id),
-            "rosters": [roster.roster for roster in pack.rosters if unit_id in roster.ids],
+            "rosters": [roster.roster for roster in pack.rosters if unit_id in pack.members(roster)],
             "summary": unit_summary(pack, held),
             "overdue": [{**row, "display": overdue_display(pack, held, row)} for row in overdue],
             "indicators": indicator_rows(pack, held, now),
@@ -61,7 +61,7 @@ def rosters(worker: WorkerView, scope: Scope = OPEN) -> Answer:
 
     A viewer who sees some units is shown those of each roster (and no roster it sees none of).
     """
-    shown = rosters_view(worker.pack)
+    shown = rosters_view(worker.pack, worker.now())
     if scope.units is not None:
         shown = [
             {**roster, "units": units}

@@ -288,13 +288,26 @@ def worst_severity(severities: Iterable[str]) -> str | None:
     return next((s for s in SEVERITIES if s in present), None)
 
 
-def rosters_view(pack: RulePack) -> list[dict[str, Any]]:
-    """The rosters the pack's rules name, in that order, each with its units in file order."""
-    return [
-        {
-            "roster": roster.roster,
-            "description": roster.description,
-            "units": [{"id": u.id, "name": u.name, "kind": u.kind} for u in roster.units],
-        }
-        for roster in pack.rosters
-    ]
+def rosters_view(pack: RulePack, now: datetime) -> list[dict[str, Any]]:
+    """The rosters the pack's rules name, in that order, each with its units.
+
+    A roster's units are those it lists, or those it selects from the unit registry that are in force at ``now``.
+    ``in_force`` says every unit of the roster exists at ``now``: the rosters of today come first, those of
+    a former structure (the 63 provinces before 2025-07-01) after them, each group in the pack's order.
+    """
+    shown = []
+    for roster in pack.rosters:
+        if roster.select is None:
+            listed = [(u.id, pack.unit_name(u.id), u.kind or _kind(pack, u.id)) for u in roster.units]
+            current = all(unit is None or unit.alive(now) for unit in map(pack.units.get, roster.ids))
+        else:
+            chosen = pack.units.in_force(now, roster.select.level, roster.select.parent)
+            listed, current = [(u.id, u.name, u.kind) for u in chosen], True
+        units = [{"id": unit_id, "name": name, "kind": kind} for unit_id, name, kind in listed]
+        shown.append({"roster": roster.roster, "description": roster.description, "in_force": current, "units": units})
+    return sorted(shown, key=lambda r: not r["in_force"])
+
+
+def _kind(pack: RulePack, unit_id: str) -> str | None:
+    unit = pack.units.get(unit_id)
+    return unit.kind if unit is not None else None

@@ -253,7 +253,7 @@ def registry_version(registry: PublisherRegistry) -> str:
 
 def admission(registry: PublisherRegistry, pack: RulePack, version: str | None = None) -> Admission:
     """The registry bound to the pack's rosters (a roster the pack lacks grants nothing: check it first)."""
-    members = {roster.roster: roster.ids for roster in pack.rosters}
+    members = {roster.roster: pack.members(roster) for roster in pack.rosters}
     units = {
         p.id: frozenset(p.units).union(*(members.get(name, frozenset()) for name in p.rosters))
         for p in registry.publishers

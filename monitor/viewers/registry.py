@@ -129,7 +129,7 @@ class ViewerAccess:
 
 def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
     """The file bound to the pack's rosters (a roster the pack lacks gives nothing: ``load_viewers`` checks it)."""
-    members = {roster.roster: roster.ids for roster in pack.rosters}
+    members = {roster.roster: pack.members(roster) for roster in pack.rosters}
     by_token: dict[str, Scope] = {}
     by_user: dict[str, Scope] = {}
     for viewer in registry.viewers:

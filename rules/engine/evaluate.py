@@ -308,9 +308,20 @@ def _candidates(pack: RulePack, state: UnitState, subject: SubjectKey) -> tuple[
 
 
 def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool) -> Assessment:
+    unit = state.unit_id
+    if not compiled.covers(unit, now):  # not on the roster, or not existing now (merged into another, not yet formed)
+        return None, compiled.life_change(unit, now)
+    ending = compiled.life_change(unit, now) if compiled.lifetimes else None
+    if ending is not None:  # the unit ceases to exist (a merger): its alerts end then
+        condition, wake = _assess_covered(compiled, state, subject, now, firing)
+        return condition, ending if wake is None else min(wake, ending)
+    return _assess_covered(compiled, state, subject, now, firing)
+
+
+def _assess_covered(
+    compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool
+) -> Assessment:
     rule, unit = compiled.rule, state.unit_id
-    if not compiled.covers(unit):
-        return _NOTHING
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.TASK:
         return _assess_task(compiled, state.tasks.get(name), unit, now)
@@ -324,7 +335,9 @@ def _assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: 
             rule, rule.due, compiled.calendar, now
         )
     if isinstance(rule, StalenessRule):
-        return evaluate_staleness(rule, state.last_event_at, now), next_staleness_change(rule, state.last_event_at, now)
+        since = (compiled.lifetimes.get(unit) or (None, None))[0]  # a unit formed after the rule's start
+        last = state.last_event_at
+        return evaluate_staleness(rule, last, now, since), next_staleness_change(rule, last, now, since)
     if isinstance(rule, AggregateRule):
         index = state.task_index(_index_key(compiled), lambda: AggregateIndex(rule, compiled.tz, unit))
         return evaluate_aggregate(rule, index, now, firing), next_aggregate_change(rule, index, now)
@@ -626,6 +639,9 @@ def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, n
     rule = compiled.rule
     if not compiled.covers(state.unit_id):  # the unit left the rule's roster (a new pack)
         return _Ending("no_longer_rostered", now)
+    if not compiled.covers(state.unit_id, now):  # the unit no longer exists: merged into another
+        ended = (compiled.lifetimes.get(state.unit_id) or (None, None))[1]
+        return _Ending("unit_ended", ended if ended is not None and ended <= now else now)
     if not isinstance(rule, DeadlineRule):
         return _Ending("recovered", now)
     kind, name = Subject.parse(subject)

@@ -43,9 +43,9 @@ from rules.language.deadline import (
 from rules.language.durations import WorkingDays, format_duration, parse_duration, parse_span
 from rules.language.limits import breached
 from rules.language.matchers import Matcher
-from rules.language.pack import AnyRule, CompiledRule, IndicatorBounds, RuleFile, RulePack
+from rules.language.pack import AnyRule, CompiledRule, IndicatorBounds, Lifetime, RuleFile, RuleGroup, RulePack
 from rules.language.patterns import MAX_MATCHED_CHARS, compile_pattern
-from rules.language.roster import Roster
+from rules.language.roster import Roster, RosterSelect
 from rules.language.staleness import StalenessRule, evaluate_staleness, next_staleness_change
 from rules.language.templates import check_template, render
 from rules.language.threshold import ThresholdRule, evaluate_threshold, next_target_change
@@ -67,10 +67,13 @@ __all__ = [
     "Condition",
     "DeadlineRule",
     "IndicatorBounds",
+    "Lifetime",
     "Matcher",
     "Roster",
     "RosterIndex",
+    "RosterSelect",
     "RuleFile",
+    "RuleGroup",
     "RulePack",
     "Severity",
     "StalenessRule",

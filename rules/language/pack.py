@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +23,17 @@ from rules.language.threshold import ThresholdRule
 from rules.state import IndicatorState
 from rules.units import UnitRegistry
 
-__all__ = ["AnyRule", "CompiledRule", "IndicatorBounds", "Rule", "RuleFile", "RuleGroup", "RulePack"]
+__all__ = [
+    "AnyRule",
+    "CompiledRule",
+    "IndicatorBounds",
+    "Lifetime",
+    "Rule",
+    "RuleFile",
+    "RuleGroup",
+    "RulePack",
+    "roster_members",
+]
 
 AnyRule = DeadlineRule | ThresholdRule | StalenessRule | AggregateRule
 #: The registry of rule kinds: a discriminated union on ``kind``.
@@ -89,6 +99,43 @@ class RuleFile(BaseModel):
     )
 
 
+#: When a unit exists: from, until (``None``: unbounded).
+Lifetime = tuple[datetime | None, datetime | None]
+
+
+def roster_members(
+    rule: AnyRule, rosters: list[Roster], units: UnitRegistry
+) -> tuple[frozenset[str], dict[str, Lifetime]]:
+    """The units a roster rule expects, and the lifetime of those that do not exist forever.
+
+    A roster deadline expects the units in force at its due instant (the 20/7/2024 plan: the 63 provinces of
+    2024); a staleness rule those that exist at some time from its ``start``, each while it exists. A unit the
+    registry does not know exists forever.
+    """
+    instant = rule.due if isinstance(rule, DeadlineRule) else getattr(rule, "start", None)
+    chosen: dict[str, None] = {}
+    for roster in rosters:
+        if roster.select is not None:
+            chosen.update(dict.fromkeys(units.select(roster.select.level, roster.select.parent)))
+        else:
+            chosen.update(dict.fromkeys(u.id for u in roster.units))
+    members: list[str] = []
+    lifetimes: dict[str, Lifetime] = {}
+    for unit_id in chosen:
+        unit = units.get(unit_id)
+        if unit is None or (unit.start is None and unit.end is None):
+            members.append(unit_id)
+            continue
+        if instant is not None:
+            if isinstance(rule, DeadlineRule) and not unit.alive(instant):
+                continue
+            if unit.end is not None and unit.end <= instant:
+                continue
+        members.append(unit_id)
+        lifetimes[unit_id] = (unit.start, unit.end)
+    return frozenset(members), lifetimes
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule bound to its group's time zone and calendar, its roster resolved, with a version."""
@@ -98,6 +145,8 @@ class CompiledRule:
     calendar: WorkCalendar
     version: str
     roster: frozenset[str] | None = None
+    #: The roster's units that do not exist forever, and when they exist (``roster_members``).
+    lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,25 +154,45 @@ class CompiledRule:
         return self.calendar.tz
 
     @classmethod
-    def compile(cls, rule: AnyRule, group: RuleGroup, rosters: list[Roster] | None = None) -> CompiledRule:
-        """Bind ``rule`` to ``group`` (and its rosters) and hash the definition into a version."""
-        members = frozenset(unit for roster in rosters for unit in roster.ids) if rosters else None
+    def compile(
+        cls, rule: AnyRule, group: RuleGroup, rosters: list[Roster] | None = None, units: UnitRegistry | None = None
+    ) -> CompiledRule:
+        """Bind ``rule`` to ``group`` (and its rosters, read against ``units``) and hash the definition into a version."""
+        members, lifetimes = roster_members(rule, rosters, units or UnitRegistry.empty()) if rosters else (None, {})
         canonical = json.dumps(
             {
                 "group": group.model_dump(mode="json", exclude={"rules"}),
                 "rule": rule.model_dump(mode="json", by_alias=True),
                 "roster": sorted(members) if members is not None else None,
-            },
+            }
+            | ({"lifetimes": {u: [str(a), str(b)] for u, (a, b) in sorted(lifetimes.items())}} if lifetimes else {}),
             sort_keys=True,
             ensure_ascii=False,
         )
         version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
         calendar = WorkCalendar.of(ZoneInfo(group.timezone), group.non_working_days, group.working_days)
-        return cls(rule, group.name, calendar, version, members)
+        return cls(rule, group.name, calendar, version, members, lifetimes)
 
-    def covers(self, unit_id: str) -> bool:
-        """Whether the rule applies to ``unit_id`` (any unit, unless it has a roster)."""
-        return self.roster is None or unit_id in self.roster
+    def covers(self, unit_id: str, at: datetime | None = None) -> bool:
+        """Whether the rule applies to ``unit_id`` (any unit, unless it has a roster), at ``at`` if given.
+
+        A unit of the roster that does not exist at ``at`` (it was merged into another, or is yet to be formed)
+        is not expected then.
+        """
+        if self.roster is None:
+            return True
+        if unit_id not in self.roster:
+            return False
+        life = self.lifetimes.get(unit_id) if at is not None else None
+        return life is None or ((life[0] is None or life[0] <= at) and (life[1] is None or at < life[1]))  # type: ignore[operator]
+
+    def life_change(self, unit_id: str, now: datetime) -> datetime | None:
+        """When the unit next begins or ends existing, if that is after ``now`` (the rule's view of it changes)."""
+        life = self.lifetimes.get(unit_id)
+        if life is None:
+            return None
+        ahead = [at for at in life if at is not None and at > now]
+        return min(ahead) if ahead else None
 
     def judges_indicator(self, unit_id: str, name: str, report: IndicatorState | None) -> bool:
         """Whether the rule judges indicator ``name`` of ``unit_id``.
@@ -262,6 +331,12 @@ class RulePack:
     def rostered_units(self) -> frozenset[str]:
         """Every unit some rule expects whether or not it reports."""
         return frozenset(unit for r in self.rules if r.roster is not None for unit in r.roster)
+
+    def members(self, roster: Roster) -> frozenset[str]:
+        """A roster's units: those it lists, or those of the registry it selects (whenever they existed)."""
+        if roster.select is None:
+            return roster.ids
+        return frozenset(self.units.select(roster.select.level, roster.select.parent))
 
     @cached_property
     def _by_id(self) -> dict[str, CompiledRule]:

@@ -42,13 +42,26 @@ class StalenessRule(RuleBase):
         return self
 
 
-def evaluate_staleness(rule: StalenessRule, last: datetime | None, now: datetime) -> Condition | None:
-    """Whether a subject last heard of at ``last`` (``None``: never) is stale at ``now``."""
+def _expected_from(rule: StalenessRule, since: datetime | None) -> datetime | None:
+    """From when a subject never heard of is stale: the rule's start, or the unit's own when it was formed later."""
+    if rule.start is None or since is None:
+        return rule.start
+    return max(rule.start, since)
+
+
+def evaluate_staleness(
+    rule: StalenessRule, last: datetime | None, now: datetime, since: datetime | None = None
+) -> Condition | None:
+    """Whether a subject last heard of at ``last`` (``None``: never) is stale at ``now``.
+
+    ``since``: when the unit came to exist, if after the rule's ``start`` (a commune formed in 2025).
+    """
     details = {"max_age": format_duration(rule.max_age)}
     if last is None:
-        if rule.start is None or now < rule.start:
+        start = _expected_from(rule, since)
+        if start is None or now < start:
             return None
-        return Condition(STALE, rule.severity, since=rule.start, details={**details, "last_report": "never"})
+        return Condition(STALE, rule.severity, since=start, details={**details, "last_report": "never"})
     stale_at = last + rule.max_age
     if now < stale_at:
         return None
@@ -62,7 +75,9 @@ def evaluate_staleness(rule: StalenessRule, last: datetime | None, now: datetime
     )
 
 
-def next_staleness_change(rule: StalenessRule, last: datetime | None, now: datetime) -> datetime | None:
-    """When the subject turns stale, if that is still ahead."""
-    at = (rule.start if rule.roster is not None else None) if last is None else last + rule.max_age
+def next_staleness_change(
+    rule: StalenessRule, last: datetime | None, now: datetime, since: datetime | None = None
+) -> datetime | None:
+    """When the subject turns stale, if that is still ahead (``since`` as for ``evaluate_staleness``)."""
+    at = (_expected_from(rule, since) if rule.roster is not None else None) if last is None else last + rule.max_age
     return at if at is not None and at > now else None

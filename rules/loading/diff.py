@@ -120,7 +120,7 @@ def pack_diff(old: RulePack, new: RulePack) -> PackDiff:
     new_rosters = {r.roster: r for r in new.rosters}
     rosters = []
     for name in sorted(old_rosters.keys() & new_rosters.keys()):
-        before_ids, after_ids = old_rosters[name].ids, new_rosters[name].ids
+        before_ids, after_ids = old.members(old_rosters[name]), new.members(new_rosters[name])
         if before_ids != after_ids:
             rosters.append(
                 RosterChange(name, tuple(sorted(after_ids - before_ids)), tuple(sorted(before_ids - after_ids)))

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.exceptions import RuleFileError, RuleProblem
-from rules.language import CompiledRule, IndicatorBounds, Roster, RuleFile, RulePack
+from rules.language import AnyRule, CompiledRule, IndicatorBounds, Roster, RuleFile, RuleGroup, RulePack
 from rules.loading.sources import MAX_DEPTH, MAX_VALUES, SourceError, compose, confined, read_source
 from rules.loading.suggest import explain
 from rules.loading.units import UnitDeclarations
@@ -331,7 +331,7 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
     problems = links_out_of(paths)
     rosters = _Rosters()
     units = UnitDeclarations()
-    compiled: list[CompiledRule] = []
+    pending: list[tuple[AnyRule, RuleGroup, list[Roster] | None]] = []  # compiled once the units are known
     first_seen: dict[str, tuple[Path, int | None]] = {}
     bounds: dict[str, tuple[IndicatorBounds, Path]] = {}
     used: list[Roster] = []  # the rosters rules name, in the order first named (each file is read once)
@@ -362,12 +362,13 @@ def load_pack(paths: Iterable[Path]) -> RulePack:
             for r, rule in enumerate(group.rules):
                 named = resolved.get((g, r))
                 used += [roster for roster in named or () if not any(roster is seen for seen in used)]
-                compiled.append(CompiledRule.compile(rule, group, named))
+                pending.append((rule, group, named))
     problems.extend(rosters.problems)
     registry = units.compile(rosters.located())
     problems.extend(units.problems)
     if problems:
         raise RuleFileError(_unique(problems))
+    compiled = [CompiledRule.compile(rule, group, named, registry) for rule, group, named in pending]
     return RulePack(
         rules=tuple(compiled),
         units=registry,

@@ -19,6 +19,7 @@ from rules.engine import Result, advance, apply_event, seed
 from rules.language import RulePack
 from rules.loading import PackTimeline
 from rules.state import AlertTransition, UnitState
+from rules.units import Refused, place
 
 __all__ = ["Simulation", "TimedTransition", "replay", "simulate"]
 
@@ -84,11 +85,21 @@ class Simulation:
         for unit in sorted(self.states):
             self._record(at, advance(pack, self.states[unit], at))
 
-    def deliver(self, event: Event, at: datetime) -> None:
-        """Deliver an event at ``at`` (and evaluate what it made due, as the next tick would)."""
+    def deliver(self, event: Event, at: datetime) -> bool:
+        """Deliver an event at ``at`` (and evaluate what it made due, as the next tick would).
+
+        The event is placed on its unit as a worker places it (``rules.units.place``: a former province's code
+        on its successor); one the unit registry refuses is not delivered (``False``), as a worker dead-letters it.
+        """
         self.run_until(at)
+        placed = place(event, self.pack.units) if len(self.pack.units) else None
+        if isinstance(placed, Refused):
+            return False
+        if placed is not None:
+            event = placed.event
         self._record(at, apply_event(self.pack, self.states.get(event.unit_id), event, at))
         self.run_until(at)
+        return True
 
 
 def replay(

@@ -314,6 +314,11 @@ class UnitRegistry:
         )
         return [u for u in pool if u.alive(at) and (level is None or u.level is level)]
 
+    def select(self, level: Level | None = None, parent: str | None = None) -> list[str]:
+        """The ids of the units of ``level`` under ``parent`` (either may be ``None``), whenever they existed."""
+        pool = (self.units[c] for c in self._children.get(parent, ())) if parent is not None else self.units.values()
+        return [u.id for u in pool if level is None or u.level is level]
+
     def children(self, parent: str) -> tuple[str, ...]:
         """The units that name ``parent`` as theirs, whenever they existed."""
         return self._children.get(parent, ())

@@ -41,6 +41,7 @@ RESOLUTION_TEXT = MappingProxyType(
         "no_longer_due": "không còn phải theo dõi",
         "rule_removed": "quy tắc đã được gỡ bỏ",
         "no_longer_rostered": "đơn vị không còn trong danh sách",
+        "unit_ended": "đơn vị đã được sắp xếp, sáp nhập",
         "reconciled": "đã đối soát lại",
     }
 )

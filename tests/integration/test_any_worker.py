@@ -104,7 +104,7 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
             lambda: bool(_partitions(first)) and bool(_partitions(second)),
             timeout=60,
         )
-        events = demo_events(datetime.now(UTC), *demo_units(pack))
+        events = demo_events(now := datetime.now(UTC), *demo_units(pack, now))
         publish_events(broker.bootstrap, events)
         reporting = {e.unit_id for e in events}
 

@@ -103,7 +103,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         worker = worker_process(broker.url, tmp)
         with worker, sync_playwright() as playwright:
             worker.wait_ready()
-            events = demo_events(datetime.now(UTC), *demo_units(pack))
+            events = demo_events(now := datetime.now(UTC), *demo_units(pack, now))
             publish_events(broker.bootstrap, events)
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             try:
@@ -227,17 +227,26 @@ def test_the_overview_has_every_rostered_unit_and_opens_a_unit_view_whose_csv_ma
     tiles = page.eval_on_selector_all(
         "a.tile", "ts => ts.map(t => [t.dataset.unit, t.dataset.severity, Number(t.dataset.overdue)])"
     )
-    rostered = [unit.id for roster in console.pack.rosters for unit in roster.units]
-    assert [unit for unit, _, _ in tiles] == rostered  # 63 provinces, then the ministries, in roster order
-    assert len(rostered) == len(console.pack.rostered_units) == 63 + 23
+    shown = console.api("/api/v1/rosters")["rosters"]
+    rostered = [unit["id"] for roster in shown for unit in roster["units"]]
+    assert [unit for unit, _, _ in tiles] == rostered  # the 34 provinces in force, then the 63 of 2024, the ministries
+    assert [(r["roster"], len(r["units"])) for r in shown] == [
+        ("provinces", 34),
+        ("provinces-63", 63),
+        ("ministries", 23),
+    ]
+    assert set(rostered) == set(console.pack.rostered_units) and len(console.pack.rostered_units) == 63 + 23
+    # The 34 are open; the structures of 2024 are one click away.
+    assert page.locator('section.roster[data-roster="provinces"] a.tile').count() == 34
+    assert page.locator('details.roster[data-roster="provinces-63"]').get_attribute("open") is None
     summaries = {u["unit_id"]: u for u in console.api("/api/v1/units?limit=5000")["units"]}
     for unit, severity, overdue in tiles:
         assert severity == (summaries[unit]["worst_severity"] or ""), unit
         assert overdue == summaries[unit]["overdue"], unit
-    assert page.locator('a.tile[data-unit="VN-22"] .state').inner_text() == "Nghiêm trọng"
+    assert page.locator('section.roster a.tile[data-unit="VN-22"] .state').inner_text() == "Nghiêm trọng"
     page.screenshot(path=str(ARTIFACTS / "console-overview.png"))
 
-    page.click('a.tile[data-unit="VN-22"]')
+    page.click('section.roster a.tile[data-unit="VN-22"]')
     page.wait_for_selector("#overdue tbody tr")
     _live(page)
     assert page.url.endswith("/?view=unit&unit=VN-22")

@@ -139,7 +139,7 @@ def test_two_workers_switch_to_an_applied_pack_together_and_refuse_a_broken_one(
     pack_a = _pack_a(tmp_path)
     pack_b = _pack_b(pack_a, tmp_path)
     version_a, version_b = load_pack([pack_a]).version, load_pack([pack_b]).version
-    ministries = demo_units(load_pack([pack_b]))[1]
+    ministries = demo_units(load_pack([pack_b]), datetime.now(UTC))[1]
     assert len(ministries) > 10
 
     applied = _monitor("rules", "apply", str(pack_a), "--broker", broker.url, "-m", "pack A", "--by", "ops-a")
@@ -158,12 +158,12 @@ def test_two_workers_switch_to_an_applied_pack_together_and_refuse_a_broken_one(
         assert [_rules(w)["version"] for w in workers] == [version_a, version_a]
         recorder.indicator("i1", "VN-22", "online_dossier_ratio", 0.55)  # meets A's 0.5, not B's 0.6
         recorder.indicator("i2", "VN-22", "eid_activation_ratio", 0.3)  # below the eid rule B removes
-        recorder.indicator("i3", "VN-40", "online_dossier_ratio", 0.3)  # below both targets: fires once only
+        recorder.indicator("i3", "VN-35", "online_dossier_ratio", 0.3)  # below both targets: fires once only
         wait_for(
             "pack A's alerts",
             lambda: (
                 _of(alert_records(broker.bootstrap), "eid-activation-low", "VN-22") == [("firing", "")]
-                and _of(alert_records(broker.bootstrap), "online-dossier-ratio-low", "VN-40") == [("firing", "")]
+                and _of(alert_records(broker.bootstrap), "online-dossier-ratio-low", "VN-35") == [("firing", "")]
             ),
             timeout=30,
             log=one.log,

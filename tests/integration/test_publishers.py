@@ -36,7 +36,7 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
         return int(exc.code), exc.read()
 
 
-def _event(event_id: str, status: str, *, source: str, unit: str = "VN-40") -> bytes:
+def _event(event_id: str, status: str, *, source: str, unit: str = "VN-35") -> bytes:
     event = json.loads(task_event(event_id, "NV-50", status, unit=unit))
     return json.dumps({**event, "source": source}, ensure_ascii=False).encode()
 
@@ -57,26 +57,26 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
         assert status == 200 and json.loads(body)["publishers"]["enforced"] is True
         assert sample(worker.metrics(), "compliance_publisher_registry_enforced") == 1
 
-        # Bình Thuận's own system says its task NV-50 is in progress (and three days overdue).
-        produce(broker.bootstrap, TOPICS.task_status, _event("bt-1", "in_progress", source="binhthuan-dvc"), b"VN-40")
+        # Lâm Đồng's own system says its task NV-50 is in progress (and three days overdue).
+        produce(broker.bootstrap, TOPICS.task_status, _event("bt-1", "in_progress", source="lamdong-dvc"), b"VN-35")
 
         def overdue_in_binh_thuan() -> Any:
-            status, body = http_get(worker.base_url + "/api/v1/units/VN-40/overdue")
+            status, body = http_get(worker.base_url + "/api/v1/units/VN-35/overdue")
             tasks = {i["task_id"]: i["status"] for i in json.loads(body)["overdue"]} if status == 200 else {}
             return tasks.get("NV-50") == "in_progress"
 
-        wait_for("Bình Thuận's own report to be applied", overdue_in_binh_thuan, log=worker.log)
+        wait_for("Lâm Đồng's own report to be applied", overdue_in_binh_thuan, log=worker.log)
 
         # Nghệ An's system marks it completed: on Kafka, refused to the dead-letter topic with the reason ...
-        produce(broker.bootstrap, TOPICS.task_status, _event("na-1", "completed", source="nghean-dvc"), b"VN-40")
+        produce(broker.bootstrap, TOPICS.task_status, _event("na-1", "completed", source="nghean-dvc"), b"VN-35")
         # ... and over HTTP, with Nghệ An's own token: 403, item by item, nothing accepted.
         url = worker.base_url + "/api/v1/events"
         nghe_an = {"Authorization": "Bearer demo-nghean-dvc"}
         status, answer = _post(url, _event("na-2", "completed", source="nghean-dvc"), nghe_an)
         assert status == 403 and answer["errors"][0]["cause"] == "not_its_unit"
-        assert "publisher 'nghean-dvc' may not report unit 'VN-40'" in answer["errors"][0]["reason"]
-        # Its token with Bình Thuận's name as the source is refused too.
-        status, answer = _post(url, _event("na-3", "completed", source="binhthuan-dvc"), nghe_an)
+        assert "publisher 'nghean-dvc' may not report unit 'VN-35'" in answer["errors"][0]["reason"]
+        # Its token with Lâm Đồng's name as the source is refused too.
+        status, answer = _post(url, _event("na-3", "completed", source="lamdong-dvc"), nghe_an)
         assert status == 403 and answer["errors"][0]["cause"] == "not_its_source"
         # A made-up unit: refused on both paths, the reason naming the registry.
         produce(broker.bootstrap, TOPICS.task_status, _event("zz-1", "completed", source="nghean-dvc", unit="ZZ-99"))
@@ -95,9 +95,9 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
 
         reasons = wait_for("both Kafka refusals in the dead-letter topic", both_dead_lettered, log=worker.log)
         assert isinstance(reasons, list)
-        (other,) = [r for r in reasons if "VN-40" in r]  # the dead-letter topic's partitions come in any order
+        (other,) = [r for r in reasons if "VN-35" in r]  # the dead-letter topic's partitions come in any order
         (made_up,) = [r for r in reasons if "ZZ-99" in r]
-        assert "publisher 'nghean-dvc' may not report unit 'VN-40'" in other
+        assert "publisher 'nghean-dvc' may not report unit 'VN-35'" in other
         assert "unit 'ZZ-99' is on no roster" in made_up and "publisher registry" in made_up
 
         def counted() -> Any:
@@ -116,7 +116,7 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
         assert (
             sample(metrics, "compliance_publisher_refusals_total", publisher="_unregistered", reason="wrong_token") == 1
         )
-        # Bình Thuận's state is unchanged, and no page exists for the made-up unit.
+        # Lâm Đồng's state is unchanged, and no page exists for the made-up unit.
         assert overdue_in_binh_thuan()
         assert http_get(worker.base_url + "/api/v1/units/ZZ-99")[0] == 404
         # The refused requests are dead letters too, from "http".
@@ -133,13 +133,13 @@ def test_a_publisher_may_report_only_its_own_units_on_kafka_and_over_http(
         assert told["last_day"]["refused_by_cause"] == {"not_its_source": 1, "not_its_unit": 2, "unrostered": 2}
         topics = sorted(r["topic"] for r in told["refusals"])
         assert topics == ["compliance.task-status"] * 2 + ["http"] * 3
-        forged = next(r for r in told["refusals"] if r["topic"] == TOPICS.task_status and "VN-40" in r["reason"])
+        forged = next(r for r in told["refusals"] if r["topic"] == TOPICS.task_status and "VN-35" in r["reason"])
         assert forged["cause"] == "not_its_unit" and forged["offset"] is not None
         (unit,) = told["units"]
         assert unit["unit_id"] == "VN-22" and unit["last_report_at"] is not None
         assert _get(worker.base_url + "/api/v1/publishers/me", {"Authorization": "Bearer guess"})[0] == 403
-        # Bình Thuận's system was told of nothing refused.
-        status, body = _get(worker.base_url + "/api/v1/publishers/me", {"Authorization": "Bearer demo-binhthuan-dvc"})
+        # Lâm Đồng's system was told of nothing refused.
+        status, body = _get(worker.base_url + "/api/v1/publishers/me", {"Authorization": "Bearer demo-lamdong-dvc"})
         assert status == 200 and json.loads(body)["last_day"]["refused"] == 0
 
 
@@ -152,11 +152,11 @@ def _monitor(broker: EmbeddedBroker, *args: str) -> subprocess.CompletedProcess[
 
 
 def _registry(path: Path, *, nghe_an_token: str, binh_thuan_units: str) -> Path:
-    """Nghệ An's portal with its token, and Bình Thuận's reporting the units given."""
+    """Nghệ An's portal with its token, and Lâm Đồng's reporting the units given."""
     path.write_text(
         "publishers:\n  - id: nghean-dvc\n    units: [VN-22]\n"
         f"    tokens: [{{sha256: {token_hash(nghe_an_token)}}}]\n"
-        f"  - id: binhthuan-dvc\n    units: [{binh_thuan_units}]\n",
+        f"  - id: lamdong-dvc\n    units: [{binh_thuan_units}]\n",
         encoding="utf-8",
     )
     return path
@@ -165,7 +165,7 @@ def _registry(path: Path, *, nghe_an_token: str, binh_thuan_units: str) -> Path:
 def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_restart(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    first = _registry(tmp_path / "first.yaml", nghe_an_token="old-token", binh_thuan_units="VN-40")
+    first = _registry(tmp_path / "first.yaml", nghe_an_token="old-token", binh_thuan_units="VN-35")
     applied = _monitor(broker, "publishers", "apply", str(first), "-m", "first registry")
     assert applied.returncode == 0, applied.stderr
     assert "+ nghean-dvc: VN-22" in applied.stdout and "applied registry" in applied.stdout
@@ -194,12 +194,12 @@ def test_a_registry_applied_while_two_workers_run_is_in_force_on_both_without_a_
         # A record that is no registry, written to the topic by other means, is passed over by both workers.
         produce(broker.bootstrap, TOPICS.publishers, b'{"version": "x"}', b"x")
 
-        # The token rotated and Bình Thuận's portal given Nghệ An too: both workers, no restart.
-        second = _registry(tmp_path / "second.yaml", nghe_an_token="new-token", binh_thuan_units="VN-40, VN-22")
+        # The token rotated and Lâm Đồng's portal given Nghệ An too: both workers, no restart.
+        second = _registry(tmp_path / "second.yaml", nghe_an_token="new-token", binh_thuan_units="VN-35, VN-22")
         applied = _monitor(broker, "publishers", "apply", str(second), "-m", "rotate Nghệ An's token")
         assert applied.returncode == 0, applied.stderr
         assert "~ nghean-dvc: tokens: 1 added, 1 removed" in applied.stdout
-        assert "~ binhthuan-dvc: VN-40 → VN-40, VN-22" in applied.stdout
+        assert "~ lamdong-dvc: VN-35 → VN-35, VN-22" in applied.stdout
         version = json.loads(_monitor(broker, "publishers", "list", "--format", "json").stdout)["version"]
 
         def rotated(worker: Any) -> Any:
@@ -231,7 +231,7 @@ def test_a_publisher_sees_its_refusals_in_the_console_with_its_own_token(
         worker.wait_ready()
         nghe_an = {"Authorization": "Bearer demo-nghean-dvc"}
         url = worker.base_url + "/api/v1/events"
-        assert _post(url, _event("na-1", "completed", source="nghean-dvc"), nghe_an)[0] == 403  # Bình Thuận's task
+        assert _post(url, _event("na-1", "completed", source="nghean-dvc"), nghe_an)[0] == 403  # Lâm Đồng's task
         assert _post(url, _event("na-2", "in_progress", source="nghean-dvc", unit="VN-22"), nghe_an)[0] == 202
 
         def told() -> Any:
@@ -249,7 +249,7 @@ def test_a_publisher_sees_its_refusals_in_the_console_with_its_own_token(
             page.click("#publisher-form button")
             page.wait_for_selector("#publisher-refusals tbody tr", timeout=10_000)
             row = page.inner_text("#publisher-refusals tbody tr")
-            assert "không được báo cáo cho đơn vị này" in row and "VN-40" in row and "HTTP" in row
+            assert "không được báo cáo cho đơn vị này" in row and "VN-35" in row and "HTTP" in row
             assert answer["refusals"][0]["display"]["at"] in row  # the API's text, not the page's own
             unit = page.inner_text('#publisher-units tr[data-unit="VN-22"]')
             assert "Nghệ An" in unit and answer["units"][0]["display"]["last_report"] in unit

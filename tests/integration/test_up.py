@@ -215,6 +215,8 @@ def test_a_broker_that_takes_no_demo_data_is_one_line_in_bounded_time() -> None:
         bootstrap = f"127.0.0.1:{mute.getsockname()[1]}"
         started = time.monotonic()
         with pytest.raises(BrokerUnreachable) as refused:
-            asyncio.run(publish_demo(bootstrap, Topics("compliance."), ["VN-22"], datetime.now(UTC), timeout=1))
+            asyncio.run(
+                publish_demo(bootstrap, Topics("compliance."), load_pack([BUNDLED_PACK]), datetime.now(UTC), timeout=1)
+            )
     assert time.monotonic() - started < 10
     assert str(refused.value) == f"the broker at {bootstrap} did not acknowledge the demo events within 1s"

@@ -113,7 +113,7 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
         one.wait_ready(timeout=90)
         two.wait_ready(timeout=90)
         base = one.base_url
-        for unit, task in (("VN-22", "NV-1"), ("VN-40", "NV-2")):
+        for unit, task in (("VN-22", "NV-1"), ("VN-35", "NV-2")):
             produce(
                 broker.bootstrap,
                 TOPICS.task_status,
@@ -123,7 +123,7 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
 
         def both_overdue() -> Any:
             alerts = _json(base + "/api/v1/alerts?rule_id=task-overdue", GROUP)["alerts"]
-            return {a["labels"]["unit_id"] for a in alerts} == {"VN-22", "VN-40"}
+            return {a["labels"]["unit_id"] for a in alerts} == {"VN-22", "VN-35"}
 
         wait_for("both units' overdue alerts", both_overdue, timeout=60, log=one.log)
 
@@ -145,37 +145,37 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
             alerts = _json(url + "/api/v1/alerts", NGHE_AN)
             assert alerts["alerts"] and {a["labels"]["unit_id"] for a in alerts["alerts"]} == {"VN-22"}
             assert [u["unit_id"] for u in alerts["facets"]["unit"]] == ["VN-22"]
-            assert _get(url + "/api/v1/alerts?unit_id=VN-40", NGHE_AN)[0] == 403
+            assert _get(url + "/api/v1/alerts?unit_id=VN-35", NGHE_AN)[0] == 403
             units = _json(url + "/api/v1/units", NGHE_AN)["units"]
             assert [u["unit_id"] for u in units] == ["VN-22"]
             assert len(_json(url + "/api/v1/units?limit=500", GROUP)["units"]) > 60  # the working group: all
             assert _json(url + "/api/v1/units/VN-22", NGHE_AN)["unit_id"] == "VN-22"
-            assert _get(url + "/api/v1/units/VN-40", NGHE_AN)[0] == 403
-            assert _get(url + "/api/v1/units/VN-40/overdue?format=csv", NGHE_AN)[0] == 403
+            assert _get(url + "/api/v1/units/VN-35", NGHE_AN)[0] == 403
+            assert _get(url + "/api/v1/units/VN-35/overdue?format=csv", NGHE_AN)[0] == 403
             status, body, _ = _get(url + "/api/v1/units/VN-22/overdue?format=csv", NGHE_AN)
             rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
             assert status == 200 and [r["task_id"] for r in rows if r["task_id"]] == ["NV-1"]
             assert {r["unit_id"] for r in rows} == {"VN-22"}
             history = _json(url + "/api/v1/alerts/history?limit=5000", NGHE_AN)["intervals"]
             assert history and {i["unit_id"] for i in history} == {"VN-22"}
-            assert _get(url + "/api/v1/alerts/history?unit_id=VN-40", NGHE_AN)[0] == 403
+            assert _get(url + "/api/v1/alerts/history?unit_id=VN-35", NGHE_AN)[0] == 403
             report = _json(url + "/reports?format=json", NGHE_AN)
             assert [c["unit_id"] for c in report["units"]] == ["VN-22"], report.keys()
-            assert _get(url + "/reports?unit=VN-40", NGHE_AN)[0] == 403
+            assert _get(url + "/reports?unit=VN-35", NGHE_AN)[0] == 403
             rosters = _json(url + "/api/v1/rosters", NGHE_AN)["rosters"]
             assert {u["id"] for r in rosters for u in r["units"]} == {"VN-22"}
             proxied = _json(url + "/api/v1/units", {"X-Forwarded-Email": "Ops@NgheAn.gov.vn"})["units"]
             assert [u["unit_id"] for u in proxied] == ["VN-22"]
 
-        # The stream: Bình Thuận's transitions are not sent to Nghệ An's viewer.
+        # The stream: Lâm Đồng's transitions are not sent to Nghệ An's viewer.
         stream = _Stream(base + "/api/v1/alerts/stream", NGHE_AN)
         try:
             later = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
             produce(
                 broker.bootstrap,
                 TOPICS.task_status,
-                task_event("s-40", "NV-3", "in_progress", unit="VN-40", deadline=later),
-                b"VN-40",
+                task_event("s-40", "NV-3", "in_progress", unit="VN-35", deadline=later),
+                b"VN-35",
             )
             produce(
                 broker.bootstrap,
@@ -185,7 +185,7 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
             )
             wait_for("Nghệ An's new alert on its stream", lambda: "VN-22" in stream.units, timeout=30, log=one.log)
             wait_for(
-                "Bình Thuận's new alert to be written",
+                "Lâm Đồng's new alert to be written",
                 lambda: any(
                     a["labels"].get("task_id") == "NV-3" for a in _json(base + "/api/v1/alerts", GROUP)["alerts"]
                 ),

@@ -176,7 +176,7 @@ def test_unkeyed_record_is_routed_to_its_unit(broker: EmbeddedBroker, tmp_path: 
     with worker_process(broker.url, tmp_path) as worker:
         worker.wait_ready()
         past = datetime.now(UTC) - timedelta(days=1)
-        for n, unit in enumerate(["VN-22", "VN-02", "VN-57", "VN-HN", "VN-SG"]):
+        for n, unit in enumerate(["VN-22", "VN-02", "VN-37", "VN-HN", "VN-SG"]):
             produce(
                 broker.bootstrap,
                 TOPICS.task_status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,11 @@ from rules.units import Level, Refused, Resolved, UnitRegistry, UnitSpec
 
 BEFORE = datetime(2025, 6, 30, 16, 59, tzinfo=UTC)  # 23:59 on 30 June in Vietnam
 AFTER = datetime(2025, 6, 30, 17, 0, tzinfo=UTC)  # 00:00 on 1 July in Vietnam: the merger
+
+
+@functools.cache
+def _bundled() -> UnitRegistry:
+    return load_pack([BUNDLED_PACK]).units
 
 
 def _registry(*units: dict[str, object]) -> UnitRegistry:
@@ -113,7 +119,7 @@ def test_a_registry_file_or_table_with_mistakes_is_refused_with_file_line_and_fi
 
 
 def test_the_bundled_registry_is_vietnam_before_and_after_the_2025_arrangement() -> None:
-    units = load_pack([BUNDLED_PACK]).units
+    units = _bundled()
     assert not units.problems
     now = datetime(2026, 12, 1, tzinfo=UTC)
     provinces = units.in_force(now, Level.PROVINCE)
@@ -131,3 +137,28 @@ def test_the_bundled_registry_is_vietnam_before_and_after_the_2025_arrangement()
     assert set(units.predecessors("VN-SG")) >= {"VN-57", "VN-43"}
     assert units.resolve("40", now) == Resolved("VN-22", "40", "national", "VN-22")
     assert units.name("VN-26", datetime(2024, 1, 1, tzinfo=UTC)) == "Thừa Thiên Huế"
+
+
+@pytest.mark.parametrize(
+    ("code", "day", "applied_to"),
+    [
+        ("VN-03", "2024-05-10", "VN-03"),
+        ("02", "2024-05-10", "VN-03"),
+        ("VN-03", "2026-03-02", "VN-07"),
+        ("02", "2026-03-02", "VN-07"),
+        ("15", "2024-05-10", "VN-06"),
+        ("15", "2026-03-02", "VN-02"),
+        ("10", "2026-03-02", "VN-02"),
+        ("00004", "2026-03-02", "VN-00004"),
+        ("00007", "2026-03-02", None),
+        ("VN-00004", "2024-05-10", None),
+        ("BKHDT", "2026-03-02", "BTC"),
+        ("UBDT", "2026-03-02", "BDTTG"),
+    ],
+)
+def test_the_readme_s_worked_example_holds_on_the_bundled_registry(code: str, day: str, applied_to: str | None) -> None:
+    found = _bundled().resolve(code, datetime.fromisoformat(f"{day}T09:00:00+07:00"))
+    if applied_to is None:
+        assert isinstance(found, Refused)
+    else:
+        assert isinstance(found, Resolved) and found.unit == applied_to

@@ -387,10 +387,13 @@ function renderOverview() {
   const rostered = new Set();
   const sections = rosters.map((roster) => {
     roster.units.forEach((u) => rostered.add(u.id));
-    return el("section", { class: "roster", "data-roster": roster.roster },
-      el("h3", {}, roster.description || roster.roster),
-      tally(roster.units.map((u) => u.id)),
-      el("ul", { class: "tiles" }, ...roster.units.map((u) => tile(u.id, u.name))));
+    const title = roster.description || roster.roster;
+    const body = [tally(roster.units.map((u) => u.id)), el("ul", { class: "tiles" }, ...roster.units.map((u) => tile(u.id, u.name)))];
+    if (roster.in_force === false) {  // a former structure (the 63 provinces before 2025-07-01): one click away
+      return el("details", { class: "roster former", "data-roster": roster.roster },
+        el("summary", {}, el("h3", {}, title)), ...body);
+    }
+    return el("section", { class: "roster", "data-roster": roster.roster }, el("h3", {}, title), ...body);
   });
   const others = [...units.values()].filter((u) => !rostered.has(u.unit_id))
     .sort((x, y) => x.unit_name.localeCompare(y.unit_name, "vi"));

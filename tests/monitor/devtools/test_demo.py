@@ -14,7 +14,7 @@ from rules.simulation import Simulation
 from rules.state import AlertTransition
 from tests.conftest import VN
 
-SCORED = ("VN-22", "VN-02", "VN-40", "VN-HN", "VN-SG")
+SCORED = ("VN-22", "VN-02", "VN-35", "VN-HN", "VN-SG")  # VN-35: Lâm Đồng, with Bình Thuận since 2025-07-01
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def pack() -> RulePack:
 
 
 def _run(pack: RulePack, now: datetime) -> tuple[Simulation, list[AlertTransition]]:
-    events = demo_events(now, *demo_units(pack))
+    events = demo_events(now, *demo_units(pack, now))
     assert events and all(e.occurred_at <= now for e in events), "no event from the future"
     simulation = Simulation.start(pack, events[0].occurred_at)
     for event in events:

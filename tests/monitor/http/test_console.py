@@ -85,7 +85,7 @@ def test_a_unit_in_full_holds_its_summary_overdue_list_and_indicators() -> None:
     answer = unit_detail(worker, "VN-22")  # type: ignore[arg-type]
     assert answer.status == 200
     unit = _body(answer)
-    assert (unit["unit_name"], unit["rosters"]) == ("Nghệ An", ["provinces-63"])
+    assert (unit["unit_name"], unit["rosters"]) == ("Nghệ An", ["provinces-63", "provinces"])
     assert unit["summary"]["worst_severity"] == "critical" and unit["summary"]["overdue"] == 2
     # The overdue rows are the API's (/overdue), with their texts beside them.
     listed = _body(overdue(worker, "VN-22", {}))["overdue"]  # type: ignore[arg-type]
@@ -121,7 +121,7 @@ def test_a_rostered_unit_that_never_reported_has_a_unit_view_and_an_unknown_one_
 
 def test_the_rosters_answer_lists_every_rostered_unit_in_order() -> None:
     body = _body(rosters(_nghe_an()))  # type: ignore[arg-type]
-    assert [r["roster"] for r in body["rosters"]] == ["provinces-63", "ministries"]
+    assert [r["roster"] for r in body["rosters"]] == ["provinces-63", "ministries", "provinces"]
     assert {u["id"] for r in body["rosters"] for u in r["units"]} == set(BUNDLED.rostered_units)
 
 

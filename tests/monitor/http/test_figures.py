@@ -137,10 +137,21 @@ def test_worst_severity_and_rosters() -> None:
     assert worst_severity(["warning", "critical"]) == "critical"
     assert worst_severity(["info"]) == "info" and worst_severity([]) is None
     bundled: RulePack = load_pack([BUNDLED_PACK])
-    rosters = rosters_view(bundled)
-    assert [r["roster"] for r in rosters] == ["provinces-63", "ministries"]
+    # In 2024 every roster is of its time, in the pack's order; in 2026 the roster in force comes first (a roster
+    # that selects shows the units in force), those of 2024 after it.
+    rosters = rosters_view(bundled, vn(2024, 7, 1))
+    assert [(r["roster"], len(r["units"]), r["in_force"]) for r in rosters] == [
+        ("provinces-63", 63, True),
+        ("ministries", 23, True),
+        ("provinces", 63, True),
+    ]
     assert rosters[0]["units"][0] == {"id": "VN-44", "name": "An Giang", "kind": "province"}
-    assert sum(len(r["units"]) for r in rosters) == len(bundled.rostered_units) == 63 + 23
+    assert [(r["roster"], len(r["units"]), r["in_force"]) for r in rosters_view(bundled, vn(2026, 12, 4))] == [
+        ("provinces", 34, True),
+        ("provinces-63", 63, False),
+        ("ministries", 23, False),
+    ]
+    assert len(bundled.rostered_units) == 63 + 23
 
 
 def test_a_due_that_is_no_aware_instant_is_no_due_and_breaks_no_answer() -> None:

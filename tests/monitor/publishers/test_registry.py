@@ -134,7 +134,7 @@ def test_the_demo_registry_binds_every_demo_event_to_a_publisher_that_may_send_i
     admitted = admission(load_registry(DEMO_PUBLISHERS, BUNDLED), BUNDLED)
     from datetime import UTC, datetime
 
-    events = demo_events(datetime.now(UTC), *demo_units(BUNDLED))
+    events = demo_events(now := datetime.now(UTC), *demo_units(BUNDLED, now))
     assert events and all(admitted.refusal(e.source, e.unit_id) is None for e in events)
     assert demo_sources()["VN-22"] == "nghean-dvc" and admitted.identify("demo-nghean-dvc") == "nghean-dvc"
     assert admitted.refusal("nghean-dvc", "VN-40") is not None

@@ -16,6 +16,7 @@ import pytest
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import demo_events, demo_units
 from rules.loading import BUNDLED_PACK, load_pack
+from rules.units import Placed, place
 from tests.integration.kafka import MonitorProcess, publish_events, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
@@ -106,7 +107,9 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
         )
         events = demo_events(now := datetime.now(UTC), *demo_units(pack, now))
         publish_events(broker.bootstrap, events)
-        reporting = {e.unit_id for e in events}
+        reporting = {
+            p.event.unit_id for e in events if isinstance(p := place(e, pack.units), Placed)
+        }  # where they land
 
         def settled() -> bool:
             # Every unit that reported is listed by both, and both follow the same alerts.

@@ -26,6 +26,7 @@ from monitor.http.units import OVERDUE_COLUMNS
 from monitor.kafka.topics import Topics
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
+from rules.units import Placed, place
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import (
     MonitorProcess,
@@ -108,7 +109,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             try:
                 running = Console(worker, broker, browser, pack)
-                reporting = {e.unit_id for e in events}
+                reporting = {
+                    p.event.unit_id for e in events if isinstance(p := place(e, pack.units), Placed)
+                }  # where they land
                 wait_for("the demo's alerts", lambda: _settled(running, reporting), timeout=90, log=worker.log)
                 time.sleep(2)  # ticks have evaluated every rostered unit
                 ARTIFACTS.mkdir(exist_ok=True)

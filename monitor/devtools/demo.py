@@ -235,7 +235,9 @@ def _online_ratios(now: datetime, provinces: Sequence[str]) -> list[Event]:
     return events
 
 
-def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequence[str] = ()) -> list[Event]:
+def demo_events(
+    now: datetime, provinces: Sequence[str] = (), ministries: Sequence[str] = (), former: Sequence[str] = ()
+) -> list[Event]:
     """The demo events, oldest first, placed around ``now``.
 
     Five provinces have this quarter's deadlines: Nghệ An (27 tasks: 10 kept on time, 2 late, one overdue
@@ -244,7 +246,9 @@ def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequen
     time, one overdue by three weeks) and Hồ Chí Minh City (4, all on time). Every province reports its
     online-dossier ratio monthly (two have stopped; Lào Cai's rose above the target); Nghệ An, Bình Dương
     and Lào Cai report the figures public reporting gave. Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận
-    VN-40, Bình Dương VN-57.
+    VN-40, Bình Dương VN-57. Bình Thuận's and Bình Dương's systems still send their former codes: since
+    2025-07-01 their events land on Lâm Đồng (VN-35) and Hồ Chí Minh City (VN-SG). ``former``: units of the
+    2024 rosters that no longer exist; they issued their 2024 plans like the others.
     """
     calendar = _Calendar(now)
     not_started = TaskStatus.NOT_STARTED
@@ -263,7 +267,7 @@ def demo_events(now: datetime, provinces: Sequence[str] = (), ministries: Sequen
     ho_chi_minh = [_done(-d) for d in (33, 22, 11, 5)]
     recent, month_ago = now - 2 * _DAY, now - 31 * _DAY
     events = [
-        *_plans_2024([*provinces, *ministries]),
+        *_plans_2024([*provinces, *ministries, *former]),
         *_online_ratios(now, provinces),
         *_unit_tasks("VN-22", calendar, nghe_an),
         *_unit_tasks("VN-02", calendar, lao_cai),
@@ -321,15 +325,16 @@ async def apply_demo_registry(
 _STOP_SECONDS = 5.0  # what closing the demo's producer may take once its records are acknowledged (or not)
 
 
-def demo_units(pack: RulePack, now: datetime) -> tuple[list[str], list[str]]:
-    """The provinces and the ministries the demo reports for, by level.
+def demo_units(pack: RulePack, now: datetime) -> tuple[list[str], list[str], list[str]]:
+    """The provinces, the ministries and the former units the demo reports for.
 
-    The units ``pack``'s rules expect that exist at ``now``: the 34 provinces of today, not the 63 of 2024.
+    The first two: the units ``pack``'s rules expect that exist at ``now`` (the 34 provinces of today, not
+    the 63 of 2024), by level; the third: the rules' units that no longer do (they issued their 2024 plans).
     """
     current = {u.id: u.level for u in pack.units.in_force(now)}
     provinces = sorted(u for u in pack.rostered_units if current.get(u) == "province")
     ministries = sorted(u for u in pack.rostered_units if current.get(u) == "ministry")
-    return provinces, ministries
+    return provinces, ministries, sorted(pack.rostered_units - current.keys())
 
 
 async def publish_demo(

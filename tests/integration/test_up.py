@@ -130,10 +130,11 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         wait_for("the kcat event to be processed", processed, timeout=20, log=up.log)
 
         # The overdue list a unit cannot get from the national portal, as a spreadsheet opens it.
-        status, body = http_get(up.base_url + "/api/v1/units/VN-40/overdue?format=csv")
+        # Bình Thuận's system still sends its former code: its tasks are Lâm Đồng's since 2025-07-01.
+        status, body = http_get(up.base_url + "/api/v1/units/VN-35/overdue?format=csv")
         assert status == 200 and body.startswith("\ufeff")
         every = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
-        assert {r["unit_name"] for r in every} == {"Bình Thuận"}
+        assert {(r["unit_name"], r["reported_as"]) for r in every} == {("Lâm Đồng", "VN-40")}
         # Every unit issued its 2024 inspection plan: the list holds this year's tasks only.
         assert [r for r in every if r["kind"] == "inspection_plan"] == []
         rows = [r for r in every if r["rule_id"] == "task-overdue"]

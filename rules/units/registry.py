@@ -3,7 +3,7 @@
 Pure and immutable: built once from the registry files (``UnitRegistry.of``),
 asked on the hot path (``resolve``, a dictionary lookup and an interval test
 for a code that names a unit in force), and by rosters, reports and the
-console (``in_force``, ``children``, ``successors``, ``predecessors``).
+console (``in_force``, ``select``, ``successors``, ``predecessors``).
 ``problems`` names every inconsistency a registry can have: a parent or
 successor that is not declared, a cycle, a code naming two units at once, a
 unit whose parent or successor does not exist when it must.
@@ -136,8 +136,8 @@ class UnitRegistry:
     _claims: Mapping[str, tuple[_Claim, ...]] = field(repr=False)
     _children: Mapping[str, tuple[str, ...]] = field(repr=False)
     _merged_from: Mapping[str, tuple[str, ...]] = field(repr=False)
-    #: Specs as declared: ``problems`` reports against them.
-    _specs: tuple[UnitSpec, ...] = field(repr=False)
+    #: Ids declared more than once (each extra declaration once): ``problems`` names them.
+    _declared_again: tuple[str, ...] = field(repr=False)
 
     @classmethod
     def of(cls, specs: Iterable[UnitSpec], timezone: str = DEFAULT_TIMEZONE) -> UnitRegistry:
@@ -157,8 +157,10 @@ class UnitRegistry:
         children: dict[str, list[str]] = {}
         merged_from: dict[str, list[str]] = {}
         digest = hashlib.sha256(timezone.encode())
+        again: list[str] = []
         for spec in specs:
             if spec.id in units:
+                again.append(spec.id)
                 continue
             start, end = day(spec.valid_from), day(spec.until)
             former = tuple((n.name, _day(n.until, tz)) for n in sorted(spec.former_names, key=lambda n: n.until))
@@ -197,7 +199,7 @@ class UnitRegistry:
             _claims={code: tuple(found) for code, found in claims.items()},
             _children={k: tuple(v) for k, v in children.items()},
             _merged_from={k: tuple(v) for k, v in merged_from.items()},
-            _specs=specs,
+            _declared_again=tuple(again),
         )
 
     @classmethod
@@ -214,10 +216,6 @@ class UnitRegistry:
     def get(self, unit_id: str) -> Unit | None:
         """The unit with this id, if declared."""
         return self.units.get(unit_id)
-
-    def knows(self, code: str) -> bool:
-        """Whether some unit has (or had) this id or code."""
-        return code in self._claims
 
     def name(self, unit_id: str, at: datetime | None = None) -> str:
         """The unit's name (at ``at``), or its id when the registry does not declare it."""
@@ -319,30 +317,14 @@ class UnitRegistry:
         pool = (self.units[c] for c in self._children.get(parent, ())) if parent is not None else self.units.values()
         return [u.id for u in pool if level is None or u.level is level]
 
-    def children(self, parent: str) -> tuple[str, ...]:
-        """The units that name ``parent`` as theirs, whenever they existed."""
-        return self._children.get(parent, ())
-
-    def codes_of(self, unit_id: str) -> list[tuple[str, CodeKind, datetime | None, datetime | None]]:
-        """Every code of a unit besides its id: (code, kind, from, until)."""
-        return [
-            (code, c.kind, c.start, c.end)
-            for code, claims in self._claims.items()
-            for c in claims
-            if c.unit == unit_id and c.kind is not CodeKind.ID
-        ]
-
     @cached_property
     def problems(self) -> tuple[UnitProblem, ...]:
         """Every inconsistency: ids declared twice, dangling or cyclic references, codes naming two units at once."""
         return tuple(self._problems())
 
     def _problems(self) -> Iterator[UnitProblem]:
-        seen: set[str] = set()
-        for spec in self._specs:
-            if spec.id in seen:
-                yield UnitProblem(spec.id, "id", f"unit '{spec.id}' is declared twice")
-            seen.add(spec.id)
+        for unit_id in self._declared_again:
+            yield UnitProblem(unit_id, "id", f"unit '{unit_id}' is declared twice")
         for unit in self.units.values():
             yield from self._references(unit)
         yield from self._cycles()

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -33,10 +33,24 @@ __all__ = ["UnitDeclarations"]
 
 #: How many distinct registries (by file content) stay compiled in this process.
 _KEPT_REGISTRIES = 4
-_compiled: OrderedDict[str, UnitRegistry] = OrderedDict()
+_compiled: OrderedDict[str, object] = OrderedDict()
 #: Unit tables read, by the hash of their text: (line, unit) and (line, unit id, field, message) problems.
 _KEPT_TABLES = 16
-_tables: dict[str, tuple[list[tuple[int, UnitSpec]], list[tuple[int, str | None, str, str]]]] = {}
+_tables: OrderedDict[str, object] = OrderedDict()
+_Read = tuple[list[tuple[int, UnitSpec]], list[tuple[int, str | None, str, str]]]
+T = TypeVar("T")
+
+
+def _remembered(cache: OrderedDict[str, object], key: str, keep: int, make: Callable[[], T]) -> T:
+    """``cache[key]``, made by ``make`` if absent; the ``keep`` most recently used stay."""
+    if key in cache:
+        cache.move_to_end(key)
+    else:
+        cache[key] = make()
+        while len(cache) > keep:
+            cache.popitem(last=False)
+    return cast(T, cache[key])
+
 
 _ROSTER_LEVELS = {"province": Level.PROVINCE, "municipality": Level.PROVINCE, "ministry": Level.MINISTRY}
 _ROSTER_LEVELS |= {"agency": Level.MINISTRY, "commune": Level.COMMUNE, "ward": Level.COMMUNE}
@@ -70,12 +84,7 @@ class UnitDeclarations:
             return
         digest = hashlib.sha256(text.encode()).hexdigest()
         self._digest.update(f"{path.name}\0{digest}\0".encode())
-        read = _tables.get(digest)
-        if read is None:
-            read = _tables[digest] = _read_table(text)
-            while len(_tables) > _KEPT_TABLES:
-                _tables.pop(next(iter(_tables)))
-        specs, problems = read
+        specs, problems = _remembered(_tables, digest, _KEPT_TABLES, lambda: _read_table(text))
         self.problems += [RuleProblem(path, line, unit, where, message) for line, unit, where, message in problems]
         for line, spec in specs:
             self._declare(spec, path, line)
@@ -98,14 +107,8 @@ class UnitDeclarations:
                 self.where.setdefault(unit.id, []).append((path, lines.get(index)))
                 self._digest.update(f"{unit.id}\0{unit.name}\0{unit.kind}\0".encode())
         key = self._digest.hexdigest()
-        registry = _compiled.get(key)
-        if registry is None:
-            registry = UnitRegistry.of([*self.specs, *extra.values()])
-            _compiled[key] = registry
-            while len(_compiled) > _KEPT_REGISTRIES:
-                _compiled.popitem(last=False)
-        else:
-            _compiled.move_to_end(key)
+        specs = [*self.specs, *extra.values()]
+        registry = _remembered(_compiled, key, _KEPT_REGISTRIES, lambda: UnitRegistry.of(specs))
         for problem in registry.problems:
             places = self.where.get(problem.unit) or [(Path("(registry)"), None)]
             path, line = places[-1] if problem.field == "id" else places[0]
@@ -126,7 +129,7 @@ class UnitDeclarations:
                 self.problems.append(RuleProblem(path, lines.get(index), None, f"units.{index}.name", message))
 
 
-def _read_table(text: str) -> tuple[list[tuple[int, UnitSpec]], list[tuple[int, str | None, str, str]]]:
+def _read_table(text: str) -> _Read:
     """A table's units and problems, validated row by row (a bad row loses only itself)."""
     rows, read_problems = read_table(text)
     problems: list[tuple[int, str | None, str, str]] = [(line, None, where, why) for line, where, why in read_problems]

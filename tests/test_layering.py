@@ -5,7 +5,7 @@ events → rules → monitor. Inside rules, from the ground up: its root
 (the rule kinds and the compiled pack, which assess state items);
 ``vietnamese`` and ``loading``; ``engine`` and ``review``; ``simulation``.
 ``loading`` reads packs with ``language`` alone, and ``review`` judges with
-``language``, ``state`` and ``vietnamese`` only. Code outside a subpackage
+``language``, ``state``, ``units`` and ``vietnamese`` only. Code outside a subpackage
 of rules imports it through its facade (its ``__init__``), never one of its
 modules. Inside monitor, from the ground up: the root modules (settings,
 exceptions, version, clock, metrics); ``kafka``; ``state`` and ``delivery``;
@@ -40,7 +40,7 @@ _RULES_LAYERS = {
 #: Subpackages of rules that may import less than their layer allows: what of rules each may use.
 _RULES_NARROW = {
     "rules.loading": {"rules", "rules.language", "rules.units"},
-    "rules.review": {"rules", "rules.language", "rules.state", "rules.vietnamese"},
+    "rules.review": {"rules", "rules.language", "rules.state", "rules.units", "rules.vietnamese"},
 }
 _MONITOR_ROOT = 7  # above every layer of rules
 _MONITOR_LAYERS = {

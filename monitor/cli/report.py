@@ -28,7 +28,7 @@ from monitor.cli.terminal import printable
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
-from rules.review import PERIOD_FORMS, Period, parse_period, warned_deadlines
+from rules.review import PERIOD_FORMS, Period, day_end, parse_day, parse_period, warned_deadlines
 from rules.simulation import simulate
 
 __all__ = ["register", "render"]
@@ -66,7 +66,8 @@ def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
     for _, transition in simulation.transitions:
         by_unit.setdefault(transition.unit_id, []).append(transition)
     warned = {unit: warned_deadlines(records) for unit, records in by_unit.items()}
-    report = build_report(simulation.pack, period, simulation.states, warned, judged, args.unit or ())
+    units_at = day_end(args.units_at, first.tz) if args.units_at is not None else None
+    report = build_report(simulation.pack, period, simulation.states, warned, judged, args.unit or (), units_at)
     print(f"replayed {delivered:,} events; {period.label}: {len(report.cards)} units", file=sys.stderr)
     return render(report, args.format)
 
@@ -74,9 +75,10 @@ def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
 def _from_worker(args: argparse.Namespace, period: Period) -> bytes:
     settings = settings_from(args)
     base = (args.worker or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
-    query = urllib.parse.urlencode(
-        [("period", period.text), ("format", args.format)] + [("unit", u) for u in args.unit or ()]
-    )
+    asked = [("period", period.text), ("format", args.format)] + [("unit", u) for u in args.unit or ()]
+    if args.units_at is not None:
+        asked.append(("units_at", args.units_at.isoformat()))
+    query = urllib.parse.urlencode(asked)
     url = f"{base}/reports?{query}"
     try:
         with urllib.request.urlopen(url, timeout=120) as response:
@@ -96,6 +98,11 @@ def _from_worker(args: argparse.Namespace, period: Period) -> bytes:
 def cmd_report(args: argparse.Namespace) -> int:
     """Make the review report of a period and write it to --out or stdout."""
     period = _period(args.period)
+    if args.units_at is not None:
+        try:
+            args.units_at = parse_day(args.units_at, "--units-at")
+        except ValueError as exc:
+            raise MonitorError(str(exc)) from None
     if not args.events and (args.rules or args.packs):
         raise MonitorError("--rules and --packs go with --events (a worker reports under the rules it evaluates)")
     if args.events and args.worker:
@@ -120,6 +127,12 @@ def register(commands: Any) -> None:
     )
     report.add_argument("--period", required=True, help=f"the period: {PERIOD_FORMS}")
     report.add_argument("--unit", action="append", help="only this unit (repeat for more)")
+    report.add_argument(
+        "--units-at",
+        metavar="DAY",
+        help="report on the units in force on DAY (e.g. today's, to set 2024 beside 2026); "
+        "default: the period's last day. A unit merged by then is counted in the one it became",
+    )
     report.add_argument("--format", choices=("html", "csv", "json"), default="html", help="html (default), csv or json")
     report.add_argument("--out", help="write the report to this file (default: stdout)")
     report.add_argument("--worker", help="a running worker's URL (default: http://MONITOR_WEB_HOST:MONITOR_WEB_PORT)")

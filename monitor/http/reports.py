@@ -22,7 +22,17 @@ from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import unit_partition
 from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
-from rules.review import PERIOD_FORMS, Period, UnitScorecard, parse_period, quarter_of, scorecard
+from rules.review import (
+    PERIOD_FORMS,
+    Period,
+    UnitScorecard,
+    day_end,
+    parse_day,
+    parse_period,
+    period_units,
+    quarter_of,
+    scorecard,
+)
 
 __all__ = [
     "FORMATS",
@@ -46,6 +56,7 @@ class ReportQuery:
     period: Period
     format: str
     units: tuple[str, ...]
+    units_at: date | None = None  # the day whose units the report is on (default: the period's last)
 
 
 def parse_report_query(query: Mapping[str, str], units: Sequence[str], today: date) -> ReportQuery | Answer:
@@ -63,13 +74,20 @@ def parse_report_query(query: Mapping[str, str], units: Sequence[str], today: da
         problem = unit_id_problem(unit)
         if problem is not None:
             return json_answer({"error": problem}, 400)
-    return ReportQuery(period, fmt, chosen)
+    try:
+        units_at = parse_day(query["units_at"], "units_at") if query.get("units_at") else None
+    except ValueError as exc:
+        return json_answer({"error": str(exc)}, 400)
+    return ReportQuery(period, fmt, chosen, units_at)
 
 
 def local_scorecards(
     worker: WorkerView, partitions: set[int], period: Period, now: datetime
 ) -> list[UnitScorecard] | Answer:
-    """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered)."""
+    """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered).
+
+    Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
+    """
     history, problem = worker.history_state()
     if history is None or problem is not None:
         return unavailable(problem or "this worker has no alert history index")
@@ -77,8 +95,7 @@ def local_scorecards(
     pack = worker.pack
     bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
-    silent = [u for u in pack.rostered_units if u not in states and unit_partition(worker, u) in partitions]
-    units = sorted([*states, *silent])
+    units = [u for u in period_units(pack, bounds, states) if unit_partition(worker, u) in partitions]
     return [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in units]
 
 
@@ -107,11 +124,10 @@ def decode_scorecards(body: bytes) -> list[UnitScorecard]:
 
 
 def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:
-    """The report of ``cards`` (only the units asked for, if any) in the format asked for."""
-    if asked.units:
-        wanted = set(asked.units)
-        cards = [c for c in cards if c.unit_id in wanted]
-    report = report_of(worker.pack, asked.period, cards, now)
+    """The report of ``cards`` (only the units asked for, if any, with those rolled up into them) as asked."""
+    pack = worker.pack
+    units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
+    report = report_of(pack, asked.period, cards, now, units_at, only=asked.units)
     name = f"bao-cao-{asked.period.text}"
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}

@@ -164,12 +164,20 @@ def _summary(report: Report) -> str:
     return f'<div class="figures">{cells}</div>'
 
 
+def _rolled_names(card: UnitScorecard) -> str:
+    """``gồm Hà Giang, …``: the units rolled up into the card, or nothing."""
+    if not card.rolled_up:
+        return ""
+    return " <small>gồm " + ", ".join(escape(c.name) for c in card.rolled_up) + "</small>"
+
+
 def _ranking_table(report: Report) -> str:
     rows = []
     for place, card in enumerate(report.ranking, start=1):
         median, worst = card.lateness
         rows.append(
-            f'<tr><td class="n">{place}</td><td>{escape(card.name)} <small>{escape(card.unit_id)}</small></td>'
+            f'<tr><td class="n">{place}</td><td>{escape(card.name)} <small>{escape(card.unit_id)}</small>'
+            f"{_rolled_names(card)}</td>"
             f'<td class="n">{_pct(card.score)}</td><td class="n">{card.count(DeadlineOutcome.ON_TIME)}</td>'
             f'<td class="n">{card.count(DeadlineOutcome.LATE)}</td><td class="n">{card.count(DeadlineOutcome.OVERDUE)}</td>'
             f'<td class="n">{_num(median)}</td><td class="n">{_num(worst, 0)}</td></tr>'
@@ -182,15 +190,39 @@ def _ranking_table(report: Report) -> str:
     return f"<table>{head}{''.join(rows)}</table>" if rows else ""
 
 
-def _deadline_rows(report: Report, deadlines: Sequence[Deadline], days_word: str) -> str:
+def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> str:
+    names = {c.unit_id: c.name for c in card.rolled_up}
     rows = "".join(
-        f"<tr><td>{escape(d.title)}</td><td>{escape(d.task_id or d.rule_id)}</td>"
+        f"<tr><td>{escape(d.title)}"
+        + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
+        + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
         f'<td class="n">{datetime_text(d.due, report.tz)}</td>'
         f'<td class="n">{number_text(d.days_late or 0, 0)}</td></tr>'
         for d in deadlines
     )
     head = f'<tr><th>Nhiệm vụ</th><th>Mã</th><th class="n">Hạn</th><th class="n">{days_word}</th></tr>'
     return f"<table>{head}{rows}</table>"
+
+
+def _rolled_up(report: Report, card: UnitScorecard) -> str:
+    """The units merged into the card's whose figures it counts, each with its own: who they were, until when."""
+    if not card.rolled_up:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(c.name)} <small>{escape(c.unit_id)}</small></td>"
+        f'<td class="n">{date_text(c.ended_at, report.tz) if c.ended_at is not None else "—"}</td>'
+        f'<td class="n">{c.count(DeadlineOutcome.ON_TIME)}</td><td class="n">{c.count(DeadlineOutcome.LATE)}</td>'
+        f'<td class="n">{c.count(DeadlineOutcome.OVERDUE)}</td><td class="n">{_pct(c.score)}</td></tr>'
+        for c in card.rolled_up
+    )
+    head = (
+        '<tr><th>Đơn vị sáp nhập vào</th><th class="n">Sáp nhập từ</th><th class="n">Đúng hạn</th>'
+        '<th class="n">Trễ hạn</th><th class="n">Quá hạn</th><th class="n">Điểm</th></tr>'
+    )
+    return (
+        "<p>Số liệu gồm cả các đơn vị đã sáp nhập vào, mỗi đơn vị tính đến ngày sáp nhập:</p>"
+        f'<table class="rolled">{head}{rows}</table>'
+    )
 
 
 def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str:
@@ -218,11 +250,15 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str
         f'<tr><th>Không báo cáo</th><td class="n">{escape(silent)}</td></tr>'
         "</table>"
     )
-    parts = [f'<section class="unit"><h3>{escape(card.name)} ({escape(card.unit_id)})</h3>', figures]
+    parts = [f'<section class="unit"><h3>{escape(card.name)} ({escape(card.unit_id)})</h3>']
+    if card.ended_at is not None:
+        ended = date_text(card.ended_at, report.tz)
+        parts.append(f"<p>Đơn vị chấm dứt hoạt động từ {ended}; số liệu tính đến ngày đó.</p>")
+    parts += [_rolled_up(report, card), figures]
     if overdue:
-        parts += ['<p class="bad">Còn quá hạn cuối kỳ:</p>', _deadline_rows(report, overdue, "Quá hạn (ngày)")]
+        parts += ['<p class="bad">Còn quá hạn cuối kỳ:</p>', _deadline_rows(report, card, overdue, "Quá hạn (ngày)")]
     if late:
-        parts += ["<p>Hoàn thành trễ hạn:</p>", _deadline_rows(report, late, "Trễ (ngày)")]
+        parts += ["<p>Hoàn thành trễ hạn:</p>", _deadline_rows(report, card, late, "Trễ (ngày)")]
     if card.indicators:
         rows = "".join(
             f"<tr><td>{escape(s.indicator)}</td><td class='n'>{_value(s, s.start)}</td>"
@@ -281,7 +317,8 @@ def report_html(report: Report) -> str:
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f'<p class="meta">Kỳ báo cáo: {day_text(period.first)} – {day_text(period.last)}; '
-        f"số liệu tính đến {datetime_text(report.judged_at, report.tz)}; lập lúc "
+        f"số liệu tính đến {datetime_text(report.judged_at, report.tz)}, theo các đơn vị tồn tại ngày "
+        f"{date_text(report.units_at, report.tz)}; lập lúc "
         f"{datetime_text(report.made_at, report.tz)}; bộ quy tắc {escape(report.pack_version)}; "
         f"compliance monitor {escape(VERSION)}.</p>"
         "<h2>Tổng hợp toàn quốc</h2>"

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack
-from rules.review import DeadlineOutcome, Period, UnitScorecard, rank, scorecard
+from rules.review import DeadlineOutcome, Period, UnitScorecard, period_units, rank, roll_up, scorecard
 from rules.state import UnitState
 
 __all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]
+
+_JUST_BEFORE = timedelta(microseconds=1)  # a period's end belongs to the next one
 
 #: The on-time score, as the report prints it.
 SCORE_FORMULA = (
@@ -46,6 +48,7 @@ class Report:
     judged_at: datetime
     pack_version: str
     cards: tuple[UnitScorecard, ...]  # by unit id
+    units_at: datetime  # the units the report is on: those in force then (predecessors rolled up into them)
 
     @property
     def ranking(self) -> list[UnitScorecard]:
@@ -85,19 +88,42 @@ def build_report(
     warned: Mapping[str, Collection[tuple[str, str | None]]],
     now: datetime,
     units: Sequence[str] = (),
+    units_at: datetime | None = None,
 ) -> Report:
-    """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported)."""
+    """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported).
+
+    A unit asked for brings the units merged into it, whose figures its scorecard counts.
+    """
     bounds = period.bounds(pack.tz)
-    chosen = sorted(set(units)) if units else sorted(pack.rostered_units | set(states))
+    chosen = period_units(pack, bounds, states)
+    if units:
+        wanted = set(units) | {p for u in units for p in pack.units.predecessors(u)}
+        chosen = sorted(wanted & set(chosen) | set(units))
     cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
-    return report_of(pack, period, cards, now)
+    return report_of(pack, period, cards, now, units_at, only=units)
 
 
-def report_of(pack: RulePack, period: Period, cards: Iterable[UnitScorecard], now: datetime) -> Report:
-    """The report of scorecards made elsewhere (each worker makes those of its own units)."""
+def report_of(
+    pack: RulePack,
+    period: Period,
+    cards: Iterable[UnitScorecard],
+    now: datetime,
+    units_at: datetime | None = None,
+    only: Sequence[str] = (),
+) -> Report:
+    """The report of scorecards made elsewhere (each worker makes those of its own units), one unit's each.
+
+    The report is on the units in force at ``units_at`` (default: the last instant it judges): a unit merged
+    into one of them before then is rolled up into its scorecard (``rules.review.roll_up``). ``only``: keep
+    only these units' scorecards (after the roll-up).
+    """
     tz = pack.tz
-    ordered = tuple(sorted(cards, key=lambda c: c.unit_id))
-    return Report(period, tz, now, min(period.bounds(tz)[1], now), pack.version, ordered)
+    judged = min(period.bounds(tz)[1], now)
+    at = units_at if units_at is not None else judged - _JUST_BEFORE
+    rolled = roll_up(pack, cards, at, judged)
+    if only:
+        rolled = [c for c in rolled if c.unit_id in set(only)]
+    return Report(period, tz, now, judged, pack.version, tuple(rolled), at)
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -108,15 +134,17 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return round(value, digits) if value is not None else None
 
 
-def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
+def _unit(card: UnitScorecard, place: int | None, items: bool = True) -> dict[str, Any]:
+    """A scorecard's numbers; with ``items``, each deadline (naming the unit rolled up it is of, if any)."""
     median, worst = card.lateness
     overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
-    return {
+    shown: dict[str, Any] = {
         "unit_id": card.unit_id,
         "name": card.name,
         "rank": place,
         "score": _round(card.score),
         "reported": card.reported,
+        "ended_at": _iso(card.ended_at),
         "last_report": _iso(card.last_report),
         "days_silent": card.days_silent,
         "deadlines": {
@@ -131,8 +159,10 @@ def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
             "not_yet_due": card.count(DeadlineOutcome.NOT_YET_DUE),
         },
         "warnings": {"heeded": card.warnings.heeded, "ignored": card.warnings.ignored, "open": card.warnings.open},
+        "rolled_up": [_unit(c, None, items=False) for c in card.rolled_up],
         "items": [
             {
+                "unit_id": d.unit_id or card.unit_id,
                 "rule_id": d.rule_id,
                 "task_id": d.task_id,
                 "title": d.title,
@@ -158,6 +188,9 @@ def _unit(card: UnitScorecard, place: int | None) -> dict[str, Any]:
             for s in card.indicators
         ],
     }
+    if not items:
+        del shown["items"], shown["rank"], shown["rolled_up"]
+    return shown
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -173,6 +206,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "made_at": report.made_at.isoformat(),
         "judged_at": report.judged_at.isoformat(),
+        "units_at": report.units_at.isoformat(),
         "rule_pack": report.pack_version,
         "score_formula": SCORE_FORMULA_EN,
         "totals": {
@@ -195,6 +229,7 @@ CSV_COLUMNS = (
     "rank",
     "unit_id",
     "name",
+    "rolled_up",
     "score",
     "due",
     "on_time",
@@ -216,6 +251,7 @@ CSV_COLUMNS = (
 def report_csv(report: Report) -> bytes:
     """One row per unit with the numbers of ``report_json``; each indicator's start, end, change and target met.
 
+    ``rolled_up`` names the units merged into the row's whose deadlines it counts (``VN-03 Hà Giang; …``).
     Rows come in ``Report.in_rank_order``: rank 1 on the first row, the units without a rank (no deadline judged
     in the period) last, by unit id. Cells are as ``monitor.spreadsheet`` writes them (``true``/``false``,
     ``9`` not ``9.0``, ratios as fractions of one).
@@ -232,6 +268,7 @@ def report_csv(report: Report) -> bytes:
             "rank": unit["rank"],
             "unit_id": unit["unit_id"],
             "name": unit["name"],
+            "rolled_up": "; ".join(f"{r['unit_id']} {r['name']}" for r in unit["rolled_up"]),
             "score": unit["score"],
             **{k: v for k, v in unit["deadlines"].items()},
             "warnings_heeded": unit["warnings"]["heeded"],

@@ -3,16 +3,20 @@
 ``periods``: reporting periods as review meetings name them (``2024-Q2``,
 ``2024-06``, ``2024-H1``, ``2024``, ``FROM..TO``) and the bounds of a time
 window; ``scorecard``: a unit's deadlines kept, kept late or missed, its
-warnings, where its indicators stood.
+warnings, where its indicators stood; ``lineage``: which units a period is
+reported on, and the scorecards of merged units rolled up into their successors'.
 """
 
+from rules.review.lineage import carrier, period_units, roll_up
 from rules.review.periods import (
     BOUND_FORMS,
     PERIOD_FORMS,
     Bound,
     Period,
     bound_instant,
+    day_end,
     parse_bound,
+    parse_day,
     parse_instant,
     parse_period,
     quarter_of,
@@ -37,11 +41,16 @@ __all__ = [
     "Period",
     "UnitScorecard",
     "bound_instant",
+    "carrier",
+    "day_end",
     "parse_bound",
+    "parse_day",
     "parse_instant",
     "parse_period",
+    "period_units",
     "quarter_of",
     "rank",
+    "roll_up",
     "scorecard",
     "warned_deadlines",
 ]

@@ -28,8 +28,10 @@ __all__ = [
     "Bound",
     "Period",
     "bound_instant",
+    "day_end",
     "day_start",
     "parse_bound",
+    "parse_day",
     "parse_instant",
     "parse_period",
     "quarter_of",
@@ -73,6 +75,23 @@ class Period:
 def day_start(day: date, tz: ZoneInfo) -> datetime:
     """The first instant of ``day`` in ``tz``: its midnight."""
     return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def parse_day(text: str, what: str) -> date:
+    """A day written ``2026-12-05``, for the option or parameter ``what``.
+
+    Raises:
+        ValueError: naming ``what`` and the form it takes.
+    """
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not a day (write it 2026-12-05)") from None
+
+
+def day_end(day: date, tz: ZoneInfo) -> datetime:
+    """The last instant of ``day`` in ``tz`` (a unit merged that day is gone by then; one formed, there)."""
+    return day_start(day + timedelta(days=1), tz) - timedelta(microseconds=1)
 
 
 def parse_bound(text: str) -> Bound:

@@ -18,7 +18,10 @@ The rules of counting, which the report prints:
   is one deadline of each unit listed;
 - the on-time score is kept on time ÷ (on time + late + overdue);
 - a due-soon warning of a deadline in the period was **heeded** when the
-  deadline was then kept on time, and **ignored** when it was kept late or missed.
+  deadline was then kept on time, and **ignored** when it was kept late or missed;
+- a unit is judged only while it exists: one merged into another during the
+  period is judged up to the merger, and its figures are counted in its
+  successor's scorecard (``rules.review.lineage``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class Deadline:
     outcome: DeadlineOutcome
     kept_at: datetime | None = None  # when an expected status was reached (on time, late)
     days_late: int | None = None  # late: how late; overdue: how long overdue at the period's end
+    unit_id: str | None = None  # a unit rolled up into the scorecard's (``rules.review.lineage``): its deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,9 @@ class UnitScorecard:
     last_report: datetime | None = None  # the last report at or before the end of the period
     days_silent: int | None = None  # whole days from it to the end of the period
     reported: bool = False  # whether the unit has ever reported anything
+    ended_at: datetime | None = None  # when the unit ceased to exist, if by the end of the period
+    #: The units merged into this one whose figures it counts (``rules.review.lineage``), each as judged alone.
+    rolled_up: tuple[UnitScorecard, ...] = ()
 
     def count(self, outcome: DeadlineOutcome) -> int:
         """Deadlines with ``outcome``."""
@@ -287,10 +294,18 @@ def scorecard(
         warned: (rule id, task id) of its deadlines a due-soon alert warned about (``warned_deadlines``).
         bounds: The period's first instant and the instant after its last.
         now: The instant the report is made.
+
+    A unit the registry dates is judged only while it exists: from its first day, and up to its last (then
+    ``ended_at`` says when it ended), under the name it had then.
     """
     start, end = bounds
+    life = pack.units.get(unit_id)
+    ended = life.end if life is not None and life.end is not None and life.end <= end else None
+    if life is not None and life.start is not None and life.start > start:  # judged only while it exists
+        start = min(life.start, end)
+    end = min(end, ended) if ended is not None else end
     until = min(end, now)
-    name = pack.unit_name(unit_id)
+    name = pack.units.name(unit_id, max(start, until - _JUST_BEFORE))
     subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
     deadlines = _task_deadlines(pack, subject, start, end, until) + _roster_deadlines(pack, subject, start, end, until)
     deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
@@ -305,6 +320,7 @@ def scorecard(
         last_report=last,
         days_silent=silent,
         reported=state is not None and state.last_event_at is not None,
+        ended_at=ended,
     )
 
 

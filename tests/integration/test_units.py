@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,10 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.integration.kafka import http_get, produce, read_all, sample, wait_for, worker_process
+from tests.conftest import REPO
+from tests.integration.kafka import MonitorProcess, http_get, produce, read_all, sample, wait_for, worker_process
 from tests.integration.test_ingest import _post
+from tests.monitor.cli import test_report_lineage as lineage
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +121,45 @@ def test_an_event_in_any_code_lands_on_the_unit_that_code_meant_when_it_occurred
         assert status == 422 and "was split on 2025-07-01" in answer["errors"][0]["reason"]
         wait_for("the HTTP event on Tuyên Quang", lambda: "H-1" in _overdue(worker.base_url, "VN-07"), log=worker.log)
         assert _overdue(worker.base_url, "VN-07")["H-1"] == "02"
+
+
+def test_a_worker_reports_a_period_across_the_merger_as_the_script_says(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """``monitor report --period 2025`` from a worker rolls Hà Giang up into Tuyên Quang; ``2024-Q2`` shows both."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(lineage.RULES, encoding="utf-8")
+    shutil.copy(REPO / "rules" / "packs" / "units" / "vietnam-provinces.yaml", rules)
+    events = lineage.script_events()
+    args = ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", "2"]
+    with MonitorProcess([*args, "--rules", str(rules), "--data-dir", str(tmp_path / "data")], tmp_path) as worker:
+        worker.wait_ready()
+        for event in events:
+            produce(broker.bootstrap, TOPICS.task_status, json.dumps(event, ensure_ascii=False).encode())
+
+        def tasks(unit: str) -> int:
+            status, body = http_get(f"{worker.base_url}/api/v1/units/{unit}")
+            return int(json.loads(body)["summary"]["tasks_total"]) if status == 200 else 0
+
+        wait_for("every task on its unit", lambda: (tasks("VN-03"), tasks("VN-07")) == (5, 4), log=worker.log)
+
+        def report(period: str, *more: str) -> dict[str, Any]:
+            done = subprocess.run(
+                [
+                    *(sys.executable, "-m", "monitor", "report", "--period", period, "--format", "json"),
+                    *("--worker", worker.base_url, *more),
+                ],
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr.decode()
+            return dict(json.loads(done.stdout))
+
+        spanning, before = report("2025"), report("2024-Q2")
+        like_today = report("2024-Q2", "--units-at", "2026-12-05")
+        status, body = http_get(worker.base_url + "/reports?period=2024-Q2&units_at=2026-13-01")
+        assert status == 400 and "units_at: '2026-13-01' is not a day" in body
+    assert lineage.figures_of(spanning) == lineage.expected("2025-01-01", "2025-12-31")
+    assert lineage.figures_of(before) == lineage.expected("2024-04-01", "2024-06-30")
+    assert lineage.figures_of(like_today) == lineage.expected("2024-04-01", "2024-06-30", "2026-12-05")
+    assert [r["name"] for r in spanning["units"][0]["rolled_up"]] == ["Hà Giang"]

@@ -6,6 +6,8 @@ the texts they carry come from ``monitor.http.figures``.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from monitor.http.answers import Answer, json_answer
@@ -15,16 +17,63 @@ from monitor.http.units import overdue_items, unit_summary
 from monitor.http.viewers import OPEN
 from monitor.http.views import known_unit
 from monitor.viewers import Scope
+from rules.language import RulePack
 from rules.state import UnitState
+from rules.units import Level
+from rules.vietnamese import date_text
 
-__all__ = ["rosters", "unit_detail", "unit_downloads"]
+__all__ = ["lineage_view", "rosters", "unit_detail", "unit_downloads"]
 
 
 def unit_downloads(unit_id: str) -> dict[str, str]:
-    """Where the unit's lists are downloaded as CSV: its overdue list and its firing alerts."""
+    """Where the unit's lists are downloaded as CSV: its overdue list, its firing alerts, its alert history."""
     return {
         "overdue_csv": f"/api/v1/units/{quote(unit_id, safe='')}/overdue?format=csv",
         "alerts_csv": f"/api/v1/alerts?{urlencode({'unit_id': unit_id, 'format': 'csv'})}",
+        "history_csv": f"/api/v1/alerts/history?{urlencode({'unit_id': unit_id, 'format': 'csv'})}",
+    }
+
+
+def lineage_view(pack: RulePack, unit_id: str, now: datetime) -> dict[str, Any]:
+    """Where the unit comes from and what it became, as the registry says: with dates, names and levels.
+
+    ``predecessors``: the units merged (or split) into it, nearest first, each with the instant it ended and
+    whether it went whole into this one; ``successors``: for a unit that no longer exists, the units in force
+    ``now`` that it became; ``communes``: how many communes of a province are in force ``now``.
+    """
+    registry = pack.units
+    unit = registry.get(unit_id)
+    if unit is None:
+        return {
+            "level": None,
+            "from": None,
+            "until": None,
+            "until_display": "",
+            "predecessors": [],
+            "successors": [],
+            "communes": 0,
+        }
+
+    def named(other: str) -> dict[str, Any]:
+        known = registry.get(other)
+        ended = known.end if known is not None else None
+        return {
+            "unit_id": other,
+            "unit_name": registry.name(other),
+            "until": ended.isoformat() if ended is not None else None,
+            "until_display": date_text(ended, pack.tz) if ended is not None else "",
+            "whole": registry.merged_whole(other),
+        }
+
+    alive = unit.alive(now)
+    return {
+        "level": unit.level.value,
+        "from": unit.start.isoformat() if unit.start is not None else None,
+        "until": unit.end.isoformat() if unit.end is not None else None,
+        "until_display": date_text(unit.end, pack.tz) if unit.end is not None else "",
+        "predecessors": [named(p) for p in registry.predecessors(unit_id)],
+        "successors": [] if alive else [named(s) for s in registry.successors(unit_id, now)],
+        "communes": len(registry.in_force(now, Level.COMMUNE, unit_id)) if unit.level is Level.PROVINCE else 0,
     }
 
 
@@ -52,6 +101,7 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
             "overdue": [{**row, "display": overdue_display(pack, held, row)} for row in overdue],
             "indicators": indicator_rows(pack, held, now),
             "downloads": unit_downloads(unit_id),
+            "lineage": lineage_view(pack, unit_id, now),
         }
     )
 

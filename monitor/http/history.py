@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.http.answers import PAGE_DEFAULT, PAGE_MAX, Answer, json_answer, page_of, page_window, unavailable
 from monitor.http.download import attachment
@@ -24,6 +25,7 @@ from monitor.spreadsheet import csv_bytes
 from monitor.state.history import Interval
 from monitor.viewers import Scope
 from rules.review import BOUND_FORMS, parse_instant
+from rules.vietnamese import RESOLUTION_TEXT, datetime_text
 
 __all__ = ["HISTORY_COLUMNS", "history", "interval_view"]
 
@@ -46,10 +48,10 @@ HISTORY_COLUMNS = (
 )
 
 
-def interval_view(interval: Interval, unit_names: Mapping[str, str]) -> dict[str, Any]:
-    """An interval as the API shows it."""
+def interval_view(interval: Interval, unit_names: Mapping[str, str], tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """An interval as the API shows it; with ``tz``, its instants and resolution as the console prints them."""
     ended = interval.ended_at
-    return {
+    view: dict[str, Any] = {
         "fingerprint": interval.fingerprint,
         "unit_id": interval.unit_id,
         "unit_name": unit_names.get(interval.unit_id, interval.unit_id),
@@ -66,6 +68,13 @@ def interval_view(interval: Interval, unit_names: Mapping[str, str]) -> dict[str
         "resolved_reported_at": interval.resolved_reported_at.isoformat() if interval.resolved_reported_at else None,
         "summary": interval.summary,
     }
+    if tz is not None:
+        view["display"] = {
+            "started": datetime_text(interval.started_at, tz),
+            "ended": datetime_text(ended, tz) if ended else "",
+            "resolution": RESOLUTION_TEXT.get(interval.resolution or "", interval.resolution or ""),
+        }
+    return view
 
 
 def _csv_row(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,7 +127,7 @@ def history(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -
         return unavailable(problem or "no alert history index")
     count, intervals = index.intervals(where, start, end, limit, offset, units=scope.units)
     names = worker.pack.unit_names
-    views = [interval_view(i, names) for i in intervals]
+    views = [interval_view(i, names, None if csv else tz) for i in intervals]
     if csv:
         headers = {"Content-Disposition": attachment("alert-history.csv"), "X-Total-Count": str(count)}
         if offset + limit < count:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import console, history, publishers, reports, viewers, views
+from monitor.http import communes, console, history, publishers, reports, viewers, views
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.cluster import (
     ANSWERED_BY,
@@ -306,6 +306,21 @@ class UnitsView(web.View):
             return _send(self, summaries)
         seen = [summary for summary in summaries if scope.admits(str(summary["unit_id"]))]
         return _send(self, views.units(seen, request.query))
+
+
+@blueprint.route("/api/v1/communes", name="communes")
+class CommunesView(web.View):
+    """The communes in force (of one province, or all), each with its figures, a page at a time."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        summaries = await _gather_units(self)
+        if isinstance(summaries, Answer):
+            return _send(self, summaries)
+        worker = _worker(self)
+        return _send(self, communes.communes(worker.pack, summaries, worker.now(), request.query, scope))
 
 
 @blueprint.route("/api/v1/internal/units", name="internal-units")

@@ -11,6 +11,7 @@ unit whose parent or successor does not exist when it must.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from rules.units.model import CodeKind, Level, UnitSpec
 
 __all__ = ["Refused", "Resolved", "Unit", "UnitProblem", "UnitRegistry"]
 
+#: Answers of ``in_force`` kept (per span between unit changes, level and parent): one per province and level.
+_IN_FORCE_KEPT = 512
 #: The registry's dates are days in this time zone unless it is told otherwise.
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -306,11 +309,32 @@ class UnitRegistry:
         return unit is not None and len(unit.merged_into) == 1
 
     def in_force(self, at: datetime, level: Level | None = None, parent: str | None = None) -> list[Unit]:
-        """The units that exist at ``at`` (of ``level``, under ``parent``), in declared order."""
-        pool: Iterable[Unit] = (
-            (self.units[c] for c in self._children.get(parent, ())) if parent is not None else self.units.values()
-        )
-        return [u for u in pool if u.alive(at) and (level is None or u.level is level)]
+        """The units that exist at ``at`` (of ``level``, under ``parent``), in declared order.
+
+        The answer is the same between two instants at which some unit begins or ends: it is kept per such
+        span, so the console's lists (3,321 communes of 13,444 units) do not walk the registry on each request.
+        """
+        span = bisect.bisect_right(self._changes, at)
+        key = (span, level, parent)
+        found = self._in_force.get(key)
+        if found is None:
+            pool: Iterable[Unit] = (
+                (self.units[c] for c in self._children.get(parent, ())) if parent is not None else self.units.values()
+            )
+            found = tuple(u for u in pool if u.alive(at) and (level is None or u.level is level))
+            if len(self._in_force) >= _IN_FORCE_KEPT:
+                self._in_force.clear()
+            self._in_force[key] = found
+        return list(found)
+
+    @cached_property
+    def _changes(self) -> list[datetime]:
+        """Every instant some unit begins or ends, in order."""
+        return sorted({at for u in self.units.values() for at in (u.start, u.end) if at is not None})
+
+    @cached_property
+    def _in_force(self) -> dict[tuple[int, Level | None, str | None], tuple[Unit, ...]]:
+        return {}
 
     def select(self, level: Level | None = None, parent: str | None = None) -> list[str]:
         """The ids of the units of ``level`` under ``parent`` (either may be ``None``), whenever they existed."""

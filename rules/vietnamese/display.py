@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -156,6 +157,29 @@ def overdue_text(days: int, working: bool = False) -> str:
 def late_text(days: int, working: bool = False) -> str:
     """How late a completion was: ``muộn 5 ngày``, ``muộn dưới 1 ngày``, ``muộn 2 ngày làm việc``."""
     return f"muộn {days_text(days, working)}"
+
+
+#: The Vietnamese alphabet in its order; tones (huyền, hỏi, ngã, sắc, nặng) order words that differ only by them.
+_ALPHABET = {letter: n for n, letter in enumerate("aăâbcdđeêghiklmnoôơpqrstuưvxy")}
+_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+
+
+@functools.lru_cache(maxsize=32768)  # names repeat: 3,321 communes sorted on each request
+def name_order(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A sort key that puts names in Vietnamese dictionary order: Cà Mau, Cao Bằng, Cần Thơ, Đà Nẵng, Điện Biên.
+
+    Letters first (a space before any letter, ``ă`` after ``a``, ``đ`` after ``d``, other characters after ``y``
+    by code point), then tones.
+    """
+    tones: list[int] = []
+    bare = []
+    for char in unicodedata.normalize("NFD", text.casefold()):
+        if char in _TONES:
+            tones.append(_TONES[char])
+        else:
+            bare.append(char)
+    letters = unicodedata.normalize("NFC", "".join(bare))
+    return tuple(-1 if c.isspace() else _ALPHABET.get(c, len(_ALPHABET) + ord(c)) for c in letters), tuple(tones)
 
 
 def search_folded(text: str) -> str:

@@ -6,7 +6,10 @@
 //                              filters, searches, orders and counts (`/api/v1/alerts`, its `facets`): the page
 //                              asks it again whenever a filter changes or the stream brings a transition.
 //   /?view=overview            a tile per rostered unit, coloured by its worst open alert
-//   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads
+//   /?view=unit&unit=VN-22     one unit: open alerts, overdue list, indicators against targets, CSV downloads,
+//                              its lineage (the units merged into it, or the one it became) and its alert history
+//   /?view=communes            the communes in force, a page at a time: ?province=VN-22 &q= (no diacritics
+//                              needed) &sort=attention|name &offset=; the API searches, orders and pages
 //   /?view=publisher           a publishing system, with its own token: its events taken and refused, why
 //
 // Every date, percentage and count of days comes from the API (`display`), computed in Python: this file only
@@ -23,8 +26,10 @@ const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây",
 const PARAMETER_TEXT = {
   severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
 };
-const VIEWS = ["feed", "overview", "unit", "publisher"];
+const VIEWS = ["feed", "overview", "unit", "communes", "publisher"];
 const PAGE = 300;                    // alerts put on screen at once (a phone stays fast); more on request
+const COMMUNE_PAGE = 100;            // communes on a page
+const HISTORY_ROWS = 20;             // a unit's latest alert intervals shown; the CSV has them all
 const LIVE_RENDER_MS = 100;          // live transitions arriving together are drawn once
 const REFRESH_MS = 5 * 60 * 1000;    // days overdue change with the date: ask again now and then
 
@@ -37,6 +42,8 @@ const filters = {
   state: params.get("state") || "firing",
   sort: params.get("sort") || "",
   q: params.get("q") || "",
+  province: params.get("province") || "",
+  offset: Math.max(0, parseInt(params.get("offset") || "0", 10) || 0),
 };
 // Alerts that ended are read newest first; open ones, most urgent first.
 const defaultSort = () => (filters.state === "resolved" ? "newest" : "attention");
@@ -49,6 +56,8 @@ let units = new Map();               // unit_id -> summary (/api/v1/units)
 let rules = [];                      // rule ids
 let rosters = [];                    // /api/v1/rosters
 let detail = null;                   // /api/v1/units/{unit}
+let pastAlerts = null;               // the unit's latest alert intervals (/api/v1/alerts/history)
+let communes = null;                 // /api/v1/communes: the page shown
 let shown = PAGE;
 let invalid = null;                  // why the filters cannot be applied (a message), or null
 let live = false;                    // the event stream is connected
@@ -401,6 +410,10 @@ function renderOverview() {
     sections.push(el("section", { class: "roster", "data-roster": "" }, el("h3", {}, "Đơn vị khác (không thuộc danh sách nào)"),
       tally(others.map((u) => u.unit_id)), el("ul", { class: "tiles" }, ...others.map((u) => tile(u.unit_id, u.unit_name)))));
   }
+  if (communes && communes.in_force) {
+    sections.unshift(el("p", { class: "communes-link" }, el("a", { href: "/?view=communes", id: "all-communes" },
+      `Xã, phường: ${communes.in_force.toLocaleString("vi-VN")} đơn vị cấp xã đang tồn tại →`)));
+  }
   $("rosters").replaceChildren(...sections);
   const total = { critical: 0, warning: 0, info: 0 };
   for (const u of units.values()) for (const s of SEVERITIES) total[s] += (u.alerts_by_severity || {})[s] || 0;
@@ -410,9 +423,11 @@ function renderOverview() {
 }
 
 async function loadOverview() {
-  const [body, summaries] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units")]);
+  const [body, summaries, found] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units"),
+    getJSON("/api/v1/communes?limit=1")]);
   rosters = body.rosters;
   units = new Map(summaries.map((u) => [u.unit_id, u]));
+  communes = found;
   renderOverview();
 }
 
@@ -430,6 +445,7 @@ function renderUnit() {
   $("unit-crumb").textContent = u.unit_name;
   const names = Object.fromEntries(rosters.map((r) => [r.roster, r.description || r.roster]));
   $("unit-rosters").textContent = u.rosters.length ? "Thuộc: " + u.rosters.map((r) => names[r] || r).join("; ") : "";
+  renderLineage(u.lineage);
   $("exports").replaceChildren(
     el("a", { class: "button", id: "export-overdue", href: u.downloads.overdue_csv, download: `overdue-${u.unit_id}.csv` },
       "Tải danh sách quá hạn (CSV)"),
@@ -473,6 +489,58 @@ function renderUnit() {
   cell("Báo cáo", [row.display.reported, row.period, row.display.reported_by].filter(Boolean).join(" · ") || "—"))));
   $("indicators").hidden = !u.indicators.length;
   $("indicators-empty").hidden = u.indicators.length > 0;
+  renderHistory();
+}
+
+function unitLink(other) {
+  return el("a", { href: unitHref(other.unit_id), "data-unit": other.unit_id }, `${other.unit_name} (${other.unit_id})`);
+}
+
+function joined(nodes) {
+  return nodes.flatMap((node, i) => (i ? ["; ", node] : [node]));
+}
+
+// Where the unit comes from (the units merged into it: their alert history is in their own view, one click
+// away) or what it became; a province's communes.
+function renderLineage(lineage) {
+  const parts = [];
+  if (lineage.successors.length) {
+    parts.push(`Đơn vị đã được sắp xếp từ ${lineage.until_display}, nay thuộc: `, ...joined(lineage.successors.map(unitLink)),
+      ". Lịch sử cảnh báo của đơn vị trước đó ở cuối trang.");
+  }
+  if (lineage.predecessors.length) {
+    const merged = lineage.predecessors.map((p) => el("span", { class: "predecessor" }, unitLink(p),
+      p.until_display ? ` (từ ${p.until_display}${p.whole ? "" : ", một phần"})` : ""));
+    parts.push("Sáp nhập vào đơn vị này: ", ...joined(merged), " — bấm tên để xem lịch sử cảnh báo trước đó.");
+  }
+  $("unit-lineage").replaceChildren(...parts);
+  $("unit-lineage").hidden = !parts.length;
+  const link = $("unit-communes");
+  link.hidden = !lineage.communes;
+  if (lineage.communes) {
+    link.replaceChildren(el("a", { class: "button plain", id: "to-communes",
+      href: "/?" + new URLSearchParams({ view: "communes", province: detail.unit_id }) },
+    `Xem ${lineage.communes.toLocaleString("vi-VN")} xã, phường của ${detail.unit_name} →`));
+  }
+}
+
+function renderHistory() {
+  const rows = pastAlerts ? pastAlerts.intervals : [];
+  $("unit-history").querySelector("tbody").replaceChildren(...rows.map((i) => el("tr", {
+    class: i.ended_at ? "" : i.severity, "data-fingerprint": i.fingerprint, "data-unit": i.unit_id,
+  },
+  cell("Cảnh báo", el("span", { class: "title" }, i.summary), el("span", { class: "sub" }, i.rule_id)),
+  cell("Bắt đầu", i.display.started),
+  cell("Kết thúc", i.display.ended || "đang mở"),
+  cell("Kết quả", i.display.resolution || "—"))));
+  $("unit-history").hidden = !rows.length;
+  $("unit-history-empty").hidden = rows.length > 0;
+  const more = pastAlerts && pastAlerts.count > rows.length;
+  $("unit-history-more").hidden = !more;
+  if (more) {
+    $("unit-history-more").replaceChildren(`${rows.length} khoảng gần nhất trong ${pastAlerts.count}; `,
+      el("a", { href: detail.downloads.history_csv, download: `history-${detail.unit_id}.csv` }, "tải tất cả (CSV)"));
+  }
 }
 
 async function loadUnit() {
@@ -482,12 +550,13 @@ async function loadUnit() {
   }
   const unit = encodeURIComponent(filters.unit);
   try {
-    const [body, found, roster] = await Promise.all([
+    const [body, found, roster, past] = await Promise.all([
       getJSON(`/api/v1/units/${unit}`), getAll(`/api/v1/alerts?state=firing&unit_id=${unit}`, "alerts"),
-      getJSON("/api/v1/rosters"),
+      getJSON("/api/v1/rosters"), getJSON(`/api/v1/alerts/history?unit_id=${unit}&limit=${HISTORY_ROWS}`).catch(() => null),
     ]);
     detail = body;
     rosters = roster.rosters;
+    pastAlerts = past;
     refill(found);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
@@ -502,6 +571,88 @@ async function loadUnit() {
   renderUnit();
 }
 
+// --- the communes ---------------------------------------------------------------------------------------
+
+function communesQuery() {
+  const q = new URLSearchParams({ limit: String(COMMUNE_PAGE), offset: String(filters.offset) });
+  if (filters.province) q.set("province", filters.province);
+  if (filters.q) q.set("q", filters.q);
+  if (filters.sort && filters.sort !== "attention") q.set("sort", filters.sort);
+  return q;
+}
+
+function renderCommunes() {
+  const c = communes;
+  if (!c) return;
+  const where = c.province ? c.province.name : "cả nước";
+  document.title = `Xã, phường — ${where} — Giám sát tuân thủ`;
+  $("communes-title").textContent = `Xã, phường của ${where} (${c.in_force.toLocaleString("vi-VN")})`;
+  $("communes-crumb").replaceChildren(...(c.province ? [" › ", el("a", { href: unitHref(c.province.id) }, c.province.name)] : []));
+  const select = $("communes-province");
+  if (select.options.length !== c.provinces.length + 1) {
+    fillSelect(select, [["", "Cả nước"], ...c.provinces.map((p) => [p.id, p.name])], filters.province);
+  }
+  select.value = filters.province;
+  $("communes-sort").value = filters.sort === "name" ? "name" : "attention";
+  if (document.activeElement !== $("communes-q")) $("communes-q").value = filters.q;
+  const counts = c.by_severity;
+  $("communes-tally").replaceChildren(el("span", { class: "of" }, `${c.in_force.toLocaleString("vi-VN")} đơn vị:`),
+    ...SEVERITIES.filter((s) => counts[s]).map((s) => el("span", { class: `count ${s}` }, `${counts[s]} ${SEVERITY_TEXT[s].toLowerCase()}`)),
+    el("span", { class: "count ok" }, `${counts.ok || 0} không cảnh báo`));
+  $("communes").querySelector("tbody").replaceChildren(...c.communes.map((row) => el("tr", {
+    class: row.worst_severity || "", "data-unit": row.unit_id,
+  },
+  cell("Xã, phường", el("a", { class: "title", href: unitHref(row.unit_id) }, row.unit_name), el("span", { class: "sub" }, row.unit_id)),
+  cell("Tỉnh, thành phố", row.province_name),
+  cell("Cảnh báo", row.worst_severity ? `${row.alerts_firing} · ${SEVERITY_TEXT[row.worst_severity]}` : "Không"),
+  cell("Quá hạn", el("strong", {}, String(row.overdue))),
+  cell("Nhiệm vụ", String(row.tasks_total)),
+  cell("Báo cáo gần nhất", row.display.last_event || "chưa báo cáo"))));
+  $("communes").hidden = !c.communes.length;
+  $("communes-empty").hidden = c.communes.length > 0;
+  const last = c.offset + c.communes.length;
+  $("communes-page").textContent = c.count ? `${(c.offset + 1).toLocaleString("vi-VN")}–${last.toLocaleString("vi-VN")} / ${c.count.toLocaleString("vi-VN")}` : "";
+  $("communes-prev").disabled = c.offset === 0;
+  $("communes-next").disabled = c.next_offset === null;
+  performance.mark("communes-painted");
+}
+
+async function loadCommunes() {
+  const asked = communesQuery().toString();
+  try {
+    const found = await getJSON(`/api/v1/communes?${asked}`);
+    if (communesQuery().toString() !== asked) return;  // the reader moved on while it was on its way
+    communes = found;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 400 || error.status === 404)) {
+      showProblem(error.message);
+      return;
+    }
+    throw error;
+  }
+  showProblem(null);
+  renderCommunes();
+}
+
+function setCommunes(changes) {
+  Object.assign(filters, changes);
+  const q = communesQuery();
+  q.delete("limit");
+  if (q.get("offset") === "0") q.delete("offset");
+  q.set("view", "communes");
+  history.replaceState(null, "", "?" + q);
+  loadCommunes();
+}
+
+function wireCommunes() {
+  $("communes-province").addEventListener("change", () => setCommunes({ province: $("communes-province").value, offset: 0 }));
+  $("communes-sort").addEventListener("change", () => setCommunes({ sort: $("communes-sort").value, offset: 0 }));
+  $("communes-q").addEventListener("input", () => setCommunes({ q: $("communes-q").value.trim(), offset: 0 }));
+  $("communes-filters").addEventListener("submit", (event) => event.preventDefault());
+  $("communes-prev").addEventListener("click", () => setCommunes({ offset: Math.max(0, filters.offset - COMMUNE_PAGE) }));
+  $("communes-next").addEventListener("click", () => { if (communes && communes.next_offset !== null) setCommunes({ offset: communes.next_offset }); });
+}
+
 // --- live updates ----------------------------------------------------------------------------------------
 
 let renderTimer = null;
@@ -510,6 +661,7 @@ let reloadTimer = null;
 function render() {
   if (view === "feed") renderFeed();
   else if (view === "unit") renderUnit();
+  else if (view === "communes") renderCommunes();
   else renderOverview();
 }
 
@@ -518,6 +670,7 @@ function later(fn, ms) {
 }
 
 let loading = 0;
+let loaded = false;                  // load() has run once
 let meanwhile = [];                  // transitions that came while an answer was on its way
 
 // The rule pack in force, in the header: its version, since when, and where it came from.
@@ -536,8 +689,9 @@ function learn(pack) {
 }
 
 function load() {
-  const loader = { overview: loadOverview, unit: loadUnit, publisher: loadPublisher }[view] || loadFeed;
-  getJSON("/api/v1/rules").then(showPack, () => null);
+  const loader = { overview: loadOverview, unit: loadUnit, communes: loadCommunes, publisher: loadPublisher }[view] || loadFeed;
+  if (loaded) getJSON("/api/v1/rules").then(showPack, () => null);  // the first time, main() has just asked
+  loaded = true;
   loading += 1;
   return loader().catch((error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
@@ -567,7 +721,7 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 
 function onTransition(t) {
   if (view === "publisher") return;  // its figures are asked again every few minutes (REFRESH_MS)
-  if (view === "overview") return reloadSoon(2000);
+  if (view === "overview" || view === "communes") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
   fresh.add(key(t));
   if (t.status === "firing") $("announce").textContent = `Cảnh báo mới: ${t.summary}`;
@@ -749,7 +903,7 @@ async function main() {
     setStatus("down", "");
     return;
   }
-  const current = { overview: "nav-overview", unit: "nav-overview", publisher: "nav-publisher" }[view] || "nav-feed";
+  const current = { overview: "nav-overview", unit: "nav-overview", communes: "nav-overview", publisher: "nav-publisher" }[view] || "nav-feed";
   $(current).setAttribute("aria-current", "page");
   if (view === "publisher") {  // a publisher signs in with its own token, not a viewer's
     $("publisher-view").hidden = false;
@@ -760,6 +914,7 @@ async function main() {
   if (!(await whoReads().catch(() => true))) return;
   $(`${view}-view`).hidden = false;
   if (view === "feed") wire();
+  if (view === "communes") wireCommunes();
   getJSON("/api/v1/rules").then(learn).then(load, (error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
     setStatus("down", "lỗi khi tải");

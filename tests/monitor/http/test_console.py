@@ -105,6 +105,7 @@ def test_a_unit_in_full_holds_its_summary_overdue_list_and_indicators() -> None:
     assert unit["downloads"] == {
         "overdue_csv": "/api/v1/units/VN-22/overdue?format=csv",
         "alerts_csv": "/api/v1/alerts?unit_id=VN-22&format=csv",
+        "history_csv": "/api/v1/alerts/history?unit_id=VN-22&format=csv",
     }
 
 

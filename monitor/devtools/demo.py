@@ -37,6 +37,7 @@ from monitor.publishers import PublishedRegistry, load_registry
 from monitor.state.registries import publish_registry, read_registries
 from rules.language import RulePack
 from rules.review import quarter_of
+from rules.units import Placed, place
 
 __all__ = [
     "DEMO_PUBLISHERS",
@@ -205,6 +206,18 @@ def _plans_2024(units: Sequence[str]) -> list[Event]:
     ]
 
 
+#: Units whose systems send a national administrative-unit code, not the ISO one: Hà Nội's portal (01) and the
+#: communes of Nghệ An and Hà Nội (five digits), each placed on its unit by the registry, the code kept.
+_SENT_AS = {
+    "01": "VN-HN",
+    "16681": "VN-16681",  # Phường Thành Vinh, Nghệ An
+    "16690": "VN-16690",  # Phường Trường Vinh
+    "17920": "VN-17920",  # Phường Vinh Hưng
+    "16708": "VN-16708",  # Phường Vinh Lộc
+    "00004": "VN-00004",  # Phường Ba Đình, Hà Nội
+    "00070": "VN-00070",  # Phường Hoàn Kiếm
+}
+
 #: Provinces whose monthly report stopped coming: their last one is 40 days old (the pack allows 30).
 _SILENT = ("VN-04", "VN-45")
 #: Provinces whose figures are given below, from public reporting. Bình Dương's (VN-57) still come under its
@@ -245,10 +258,12 @@ def demo_events(
     in 2 days, 17 regular), Bình Thuận (4: one late, one overdue by 5 days, one due yesterday), Hà Nội (4 on
     time, one overdue by three weeks) and Hồ Chí Minh City (4, all on time). Every province reports its
     online-dossier ratio monthly (two have stopped; Lào Cai's rose above the target); Nghệ An, Bình Dương
-    and Lào Cai report the figures public reporting gave. Unit ids are ISO 3166-2:VN codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận
-    VN-40, Bình Dương VN-57. Bình Thuận's and Bình Dương's systems still send their former codes: since
-    2025-07-01 their events land on Lâm Đồng (VN-35) and Hồ Chí Minh City (VN-SG). ``former``: units of the
-    2024 rosters that no longer exist; they issued their 2024 plans like the others.
+    and Lào Cai report the figures public reporting gave. Six communes report their tasks: four wards of
+    Vinh (Nghệ An; one task overdue by 6 days, one late) and two of Hà Nội. Unit ids are ISO 3166-2:VN
+    codes: Nghệ An is VN-22, Lào Cai VN-02, Bình Thuận VN-40, Bình Dương VN-57. Bình Thuận's and Bình
+    Dương's systems still send their former codes: since 2025-07-01 their events land on Lâm Đồng (VN-35)
+    and Hồ Chí Minh City (VN-SG). Hà Nội's portal sends its national code (01), the communes theirs (16681,
+    00004…). ``former``: units of the 2024 rosters that no longer exist; they issued their 2024 plans.
     """
     calendar = _Calendar(now)
     not_started = TaskStatus.NOT_STARTED
@@ -265,6 +280,14 @@ def demo_events(
     binh_thuan = [_done(-20, kept=-4), _doing(-5), _doing(-1, not_started), _ONGOING]
     ha_noi = [*(_done(-d) for d in (38, 26, 15, 6)), _doing(-23)]
     ho_chi_minh = [_done(-d) for d in (33, 22, 11, 5)]
+    communes = {
+        "16681": [_done(-25), _done(-9), _doing(12)],
+        "16690": [_done(-21, kept=-3), _doing(-6)],  # one late, one overdue by 6 days
+        "17920": [_done(-14), _doing(4)],
+        "16708": [_doing(-2, not_started)],
+        "00004": [_done(-27), _done(-13), _done(-3)],
+        "00070": [_done(-19), _doing(-9)],
+    }
     recent, month_ago = now - 2 * _DAY, now - 31 * _DAY
     events = [
         *_plans_2024([*provinces, *ministries, *former]),
@@ -272,8 +295,9 @@ def demo_events(
         *_unit_tasks("VN-22", calendar, nghe_an),
         *_unit_tasks("VN-02", calendar, lao_cai),
         *_unit_tasks("VN-40", calendar, binh_thuan),
-        *_unit_tasks("VN-HN", calendar, ha_noi),
+        *_unit_tasks("01", calendar, ha_noi),
         *_unit_tasks("VN-SG", calendar, ho_chi_minh),
+        *(event for code, plans in communes.items() for event in _unit_tasks(code, calendar, plans)),
         _indicator("VN-22", "online_dossier_ratio", recent, 1, value=0.458),
         _indicator("VN-22", "dossier_digitisation_ratio", recent, 1, value=0.7891),
         _indicator("VN-22", "essential_services_online_ratio", recent, 1, value=0.8841),
@@ -285,16 +309,21 @@ def demo_events(
     ]
     sources = demo_sources()
     return sorted(
-        (e.model_copy(update={"source": sources[e.unit_id]}) if e.unit_id in sources else e for e in events),
+        (
+            e.model_copy(update={"source": sources[unit]})
+            if (unit := _SENT_AS.get(e.unit_id, e.unit_id)) in sources
+            else e
+            for e in events
+        ),
         key=lambda event: event.occurred_at,
     )
 
 
 @functools.cache
 def demo_sources() -> dict[str, str]:
-    """Each unit's own publisher in the demo registry (the one bound to that unit alone): its events' source."""
+    """Each unit's own publisher in the demo registry (a province's portal reports its communes too): the source."""
     registry = load_registry(DEMO_PUBLISHERS)
-    return {p.units[0]: p.id for p in registry.publishers if len(p.units) == 1 and not p.rosters}
+    return {unit: p.id for p in registry.publishers if not p.rosters for unit in p.units}
 
 
 def demo_publishers_for(pack: RulePack) -> Path | None:
@@ -337,6 +366,17 @@ def demo_units(pack: RulePack, now: datetime) -> tuple[list[str], list[str], lis
     return provinces, ministries, sorted(pack.rostered_units - current.keys())
 
 
+def _landing(event: Event, pack: RulePack) -> str:
+    """The unit an event lands on (its code placed by the registry), which keys its record.
+
+    A task's events then reach its unit's partition together and are handled in order in one batch at start:
+    an event keyed by the code it was sent under would be forwarded there one by one, and a task reported and
+    completed before the worker started would fire and resolve as the worker read on.
+    """
+    placed = place(event, pack.units)
+    return placed.event.unit_id if isinstance(placed, Placed) else event.unit_id
+
+
 async def publish_demo(
     bootstrap: str,
     topics: Topics,
@@ -375,7 +415,7 @@ async def publish_demo(
         async with asyncio.timeout(timeout):
             await start_client(producer, bootstrap)
             acks = [
-                await producer.send(topics.for_event(e), value=encode_event(e), key=e.unit_id.encode("utf-8"))
+                await producer.send(topics.for_event(e), value=encode_event(e), key=_landing(e, pack).encode("utf-8"))
                 for e in events
             ]
             await asyncio.gather(*acks)

@@ -70,6 +70,18 @@ PANELS: tuple[Row, ...] = (
                 (("sum by (rule_id) (compliance_alerts_firing)", "{{rule_id}}"),),
                 24,
             ),
+            Panel(
+                "Xã, phường có cảnh báo theo tỉnh (communes alerting, by province)",
+                "bargauge",
+                (("sum by (province) (compliance_communes_alerting) > 0", "{{province}}"),),
+                12,
+            ),
+            Panel(
+                "Xã, phường đã báo cáo theo tỉnh (communes reporting, by province)",
+                "bargauge",
+                (("sum by (province) (compliance_communes_reporting)", "{{province}}"),),
+                12,
+            ),
         ),
     ),
     Row(
@@ -81,7 +93,13 @@ PANELS: tuple[Row, ...] = (
                 (('sum by (status) (compliance_tasks{unit_id="$unit_id"})', "{{status}}"),),
                 8,
             ),
-            Panel("Nhiệm vụ quá hạn", "stat", (('sum(compliance_tasks_overdue{unit_id="$unit_id"})', "quá hạn"),), 8),
+            Panel("Nhiệm vụ quá hạn", "stat", (('sum(compliance_tasks_overdue{unit_id="$unit_id"})', "quá hạn"),), 4),
+            Panel(
+                "Quá hạn ở các xã, phường",
+                "stat",
+                (('sum(compliance_commune_tasks_overdue{province="$unit_id"})', "quá hạn"),),
+                4,
+            ),
             Panel(
                 "Chỉ tiêu của đơn vị (indicators)",
                 "bargauge",

@@ -291,7 +291,8 @@ def worst_severity(severities: Iterable[str]) -> str | None:
 def rosters_view(pack: RulePack, now: datetime) -> list[dict[str, Any]]:
     """The rosters the pack's rules name, in that order, each with its units.
 
-    A roster's units are those it lists, or those it selects from the unit registry that are in force at ``now``.
+    A roster's units are those it lists, or those it selects from the unit registry that are in force at ``now``;
+    a unit that no longer exists says which unit it ``became`` (Hà Giang: Tuyên Quang), for the map.
     ``in_force`` says every unit of the roster exists at ``now``: the rosters of today come first, those of
     a former structure (the 63 provinces before 2025-07-01) after them, each group in the pack's order.
     """
@@ -303,9 +304,20 @@ def rosters_view(pack: RulePack, now: datetime) -> list[dict[str, Any]]:
         else:
             chosen = pack.units.in_force(now, roster.select.level, roster.select.parent)
             listed, current = [(u.id, u.name, u.kind) for u in chosen], True
-        units = [{"id": unit_id, "name": name, "kind": kind} for unit_id, name, kind in listed]
+        units = [
+            {"id": unit_id, "name": name, "kind": kind, **_became(pack, unit_id, now)} for unit_id, name, kind in listed
+        ]
         shown.append({"roster": roster.roster, "description": roster.description, "in_force": current, "units": units})
     return sorted(shown, key=lambda r: not r["in_force"])
+
+
+def _became(pack: RulePack, unit_id: str, now: datetime) -> dict[str, str]:
+    """``{"became": id}`` for a unit that no longer exists and went whole into one in force ``now``; else nothing."""
+    unit = pack.units.get(unit_id)
+    if unit is None or unit.alive(now):
+        return {}
+    successors = pack.units.successors(unit_id, now)
+    return {"became": successors[0]} if len(successors) == 1 else {}
 
 
 def _kind(pack: RulePack, unit_id: str) -> str | None:

@@ -160,13 +160,14 @@ async def _gather(
     return parts
 
 
-async def _gather_units(view: web.View) -> list[dict[str, Any]] | Answer:
-    """Every unit's summary, from every worker."""
+async def _gather_units(view: web.View, communes: bool = False) -> list[dict[str, Any]] | Answer:
+    """Every unit's summary (or, with ``communes``, every commune's standing), from every worker."""
     worker = _worker(view)
+    local = views.commune_standings if communes else views.unit_summaries
     parts = await _gather(
         view,
-        lambda partitions: views.unit_summaries(worker, partitions),
-        lambda partitions: f"/api/v1/internal/units?partitions={partitions}",
+        lambda partitions: local(worker, partitions),
+        lambda partitions: f"/api/v1/internal/units?partitions={partitions}" + ("&communes=1" if communes else ""),
         lambda body: list(json.loads(body)["units"]),
     )
     return parts if isinstance(parts, Answer) else [summary for part in parts for summary in part]
@@ -316,7 +317,7 @@ class CommunesView(web.View):
         scope = _reader(self, request)
         if not isinstance(scope, Scope):
             return scope
-        summaries = await _gather_units(self)
+        summaries = await _gather_units(self, communes=True)
         if isinstance(summaries, Answer):
             return _send(self, summaries)
         worker = _worker(self)

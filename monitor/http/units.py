@@ -124,12 +124,14 @@ def overdue_csv(items: list[dict[str, Any]]) -> bytes:
 
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
-    """Per unit: tasks by status, overdue count, firing alerts by severity and the most urgent of them."""
+    """Per unit: its level, tasks by status, overdue count, firing alerts by severity and the most urgent of them."""
     statuses = Counter(task.status.value for task in state.tasks.values())
     firing = Counter(alert.severity for alert in state.alerts.values())
+    known = pack.units.get(state.unit_id)
     return {
         "unit_id": state.unit_id,
         "unit_name": pack.unit_name(state.unit_id),
+        "level": known.level.value if known is not None else None,
         "tasks": dict(sorted(statuses.items())),
         "tasks_total": len(state.tasks),
         "overdue": sum(overdue_by_kind(state, pack.selected_kind).values()),

@@ -31,7 +31,7 @@ from monitor.http.answers import (
     unknown_value,
 )
 from monitor.http.download import attachment, unit_id_problem
-from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row
+from monitor.http.figures import ALERT_COLUMNS, alert_display, alert_row, worst_severity
 from monitor.http.ingest import authorize, plan_records, read_body
 from monitor.http.protocol import WorkerView
 from monitor.http.publishers import refusal_answer, who_asks
@@ -45,8 +45,10 @@ from monitor.spreadsheet import csv_bytes
 from monitor.state.packs import AppliedPack
 from monitor.version import VERSION
 from monitor.viewers import Scope
+from rules.engine import overdue_by_kind
 from rules.language import SEVERITIES, RulePack, Severity
 from rules.state import AlertFilter, AlertTransition, UnitState
+from rules.units import Level
 from rules.vietnamese import SEVERITY_TEXT, datetime_text, search_folded
 
 __all__ = [
@@ -79,6 +81,7 @@ _ASSETS = {
     "feed.css": "text/css; charset=utf-8",
     "feed.js": "text/javascript; charset=utf-8",
     "feed-stream.js": "text/javascript; charset=utf-8",  # the event stream, run in a worker
+    "vietnam-provinces.json": "application/json",  # the overview's map (Natural Earth, public domain)
 }
 
 
@@ -88,7 +91,7 @@ def feed_page() -> Answer:
 
 
 def asset(name: str) -> Answer:
-    """``/static/{name}``: the feed page's script or style sheet (only those: nothing else is served from disk)."""
+    """``/static/{name}``: the feed page's script, style sheet or map (only those: nothing else is served from disk)."""
     content_type = _ASSETS.get(name)
     if content_type is None:
         return json_answer({"error": f"no file {name}; the worker serves {', '.join(sorted(_ASSETS))}"}, status=404)
@@ -182,6 +185,33 @@ def unit_summaries(worker: WorkerView, partitions: set[int]) -> list[dict[str, A
     return summaries
 
 
+def commune_standings(worker: WorkerView, partitions: set[int]) -> list[dict[str, Any]]:
+    """Where each commune of ``partitions`` this worker holds stands: what the communes list sorts and shows.
+
+    Only communes, and only what ``/api/v1/communes`` needs (overdue, firing alerts and the worst of them, tasks,
+    last report): the list is asked of every worker on each page, with 3,321 communes reporting.
+    """
+    registry = worker.pack.units
+    kind_of = worker.pack.selected_kind
+    found = []
+    for state in worker.owned_states():
+        unit = registry.get(state.unit_id)
+        if unit is None or unit.level is not Level.COMMUNE or unit_partition(worker, state.unit_id) not in partitions:
+            continue
+        severities = [alert.severity for alert in state.alerts.values()]
+        found.append(
+            {
+                "unit_id": state.unit_id,
+                "overdue": sum(overdue_by_kind(state, kind_of).values()),
+                "alerts_firing": len(severities),
+                "worst_severity": worst_severity(severities),
+                "tasks_total": len(state.tasks),
+                "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
+            }
+        )
+    return found
+
+
 def units(summaries: list[dict[str, Any]], query: Mapping[str, str]) -> Answer:
     """``/api/v1/units``: the summaries of every unit (gathered from every worker), a page at a time, by unit id."""
     page = one_page(query, sorted(summaries, key=lambda u: str(u["unit_id"])), "units")
@@ -189,7 +219,10 @@ def units(summaries: list[dict[str, Any]], query: Mapping[str, str]) -> Answer:
 
 
 def local_units(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/internal/units?partitions=…``: another worker gathering ``/api/v1/units`` asks this one."""
+    """``/api/v1/internal/units?partitions=…``: another worker gathering ``/api/v1/units`` asks this one.
+
+    ``&communes=1``: the communes' standings only (``commune_standings``), for ``/api/v1/communes``.
+    """
     try:
         partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
     except ValueError:
@@ -197,7 +230,8 @@ def local_units(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     held = {p for p in partitions if worker.answers_for(p)}
     if held != partitions:
         return unavailable(f"this worker does not hold partition(s) {sorted(partitions - held)} now")
-    return json_answer({"partitions": sorted(partitions), "units": unit_summaries(worker, partitions)})
+    found = commune_standings(worker, partitions) if query.get("communes") else unit_summaries(worker, partitions)
+    return json_answer({"partitions": sorted(partitions), "units": found})
 
 
 def unit_problem(unit_id: str) -> Answer | None:

@@ -11,8 +11,9 @@ from prometheus_client.registry import Collector
 
 from monitor.clock import Clock
 from rules.engine import overdue_by_kind
-from rules.language import WARNING, DeadlineRule, RulePack, ThresholdRule
+from rules.language import SEVERITIES, WARNING, DeadlineRule, RulePack, ThresholdRule
 from rules.state import UnitState
+from rules.units import Level
 
 __all__ = [
     "OTHER_KINDS",
@@ -44,6 +45,7 @@ def state_families(
     known_kinds: frozenset[str] | None = None,
     known_indicators: frozenset[str] | None = None,
     deadline_kinds: Mapping[str, str] | None = None,
+    communes: Mapping[str, str] | None = None,
 ) -> list[Metric]:
     """Gauges describing the given unit states (the units this worker owns).
 
@@ -54,6 +56,11 @@ def state_families(
     bounds) have no value series, and are counted in
     ``compliance_indicators_unlisted``. A flood of made-up unit ids, kinds or
     indicator names cannot blow up the series count.
+
+    Communes (``communes``: commune id → its province) have no series of their own: 3,321 of them by kind
+    and status would swamp Prometheus. They are counted by province in ``compliance_commune_*``: their tasks
+    by kind and status, their overdue tasks by kind, how many have reported, how many have a firing alert by
+    its worst severity; their alerts count in ``compliance_alerts_firing`` like any other.
     """
     tasks = GaugeMetricFamily("compliance_tasks", "Tasks by current status.", labels=["unit_id", "kind", "status"])
     overdue = GaugeMetricFamily("compliance_tasks_overdue", "Tasks past their due instant.", labels=["unit_id", "kind"])
@@ -80,6 +87,25 @@ def state_families(
         "Indicators reported that no rule names (no value series of their own; cardinality guard).",
     )
     unlisted_count = 0
+    commune_tasks = GaugeMetricFamily(
+        "compliance_commune_tasks",
+        "Communes' tasks by current status, by province.",
+        labels=["province", "kind", "status"],
+    )
+    commune_overdue = GaugeMetricFamily(
+        "compliance_commune_tasks_overdue",
+        "Communes' tasks past their due instant, by province.",
+        labels=["province", "kind"],
+    )
+    communes_reporting = GaugeMetricFamily(
+        "compliance_communes_reporting", "Communes that have reported, by province.", labels=["province"]
+    )
+    communes_alerting = GaugeMetricFamily(
+        "compliance_communes_alerting",
+        "Communes with a firing alert, by province and the worst severity firing.",
+        labels=["province", "severity"],
+    )
+    communes = communes or {}
 
     def kind_of(kind: str) -> str:
         return kind if known_kinds is None or kind in known_kinds else OTHER_KINDS
@@ -90,11 +116,18 @@ def state_families(
         return deadline_kinds.get(rule_id, "task")
 
     states = list(states)
-    shown = _fold([s.unit_id for s in states], unit_names, max_unlisted_units)
+    listed = {u: n for u, n in unit_names.items() if u not in communes} if communes else unit_names
+    shown = _fold([s.unit_id for s in states if s.unit_id not in communes], listed, max_unlisted_units)
     task_counts: Tally[tuple[str, str, str]] = Tally()
     overdue_counts: Tally[tuple[str, str]] = Tally()
     firing_tally: Tally[tuple[str, str]] = Tally({pair: 0 for pair in rule_severities})
+    by_province = _CommuneTallies()
     for state in states:
+        province = communes.get(state.unit_id)
+        if province is not None:
+            by_province.add(province, state, kind_of, kind_of_rule)
+            firing_tally.update((alert.rule_id, alert.severity) for alert in state.alerts.values())
+            continue
         unit = state.unit_id if state.unit_id in shown else OTHER_UNITS
         if unit != OTHER_UNITS:
             info.add_metric([unit, unit_names.get(unit, unit)], 1)
@@ -116,11 +149,44 @@ def state_families(
         overdue.add_metric([unit, kind], count)
     for (rule_id, severity), count in sorted(firing_tally.items()):
         firing.add_metric([rule_id, severity], count)
-    folded.add_metric([], len(states) - len(shown))
+    folded.add_metric([], sum(s.unit_id not in communes for s in states) - len(shown))
     for rule_id, indicator, line in targets:
         target.add_metric([rule_id, indicator], line)
     unlisted.add_metric([], unlisted_count)
-    return [tasks, overdue, value, reported, firing, info, folded, target, unlisted]
+    for triple, count in sorted(by_province.tasks.items()):
+        commune_tasks.add_metric(list(triple), count)
+    for pair, count in sorted(by_province.overdue.items()):
+        commune_overdue.add_metric(list(pair), count)
+    for province, count in sorted(by_province.reporting.items()):
+        communes_reporting.add_metric([province], count)
+    for pair, count in sorted(by_province.alerting.items()):
+        communes_alerting.add_metric(list(pair), count)
+    commune_families = [commune_tasks, commune_overdue, communes_reporting, communes_alerting]
+    return [tasks, overdue, value, reported, firing, info, folded, target, unlisted, *commune_families]
+
+
+class _CommuneTallies:
+    """The communes' figures, by province: what ``compliance_commune_*`` reports instead of a series per commune."""
+
+    def __init__(self) -> None:
+        self.tasks: Tally[tuple[str, str, str]] = Tally()
+        self.overdue: Tally[tuple[str, str]] = Tally()
+        self.reporting: Tally[str] = Tally()
+        self.alerting: Tally[tuple[str, str]] = Tally()
+
+    def add(
+        self, province: str, state: UnitState, kind_of: Callable[[str], str], kind_of_rule: Callable[[str], str]
+    ) -> None:
+        for (kind, status), count in state.task_tally().items():
+            self.tasks[(province, kind_of(kind), status)] += count
+            self.overdue[(province, kind_of(kind))] += 0
+        for kind, count in overdue_by_kind(state, kind_of_rule).items():
+            self.overdue[(province, kind_of(kind))] += count
+        self.reporting[province] += state.last_event_at is not None
+        severities = {alert.severity for alert in state.alerts.values()}
+        worst = next((s for s in SEVERITIES if s in severities), None)
+        if worst is not None:
+            self.alerting[(province, worst)] += 1
 
 
 ConsumerLag = tuple[str, int, int]  # topic, partition, records behind the partition's end
@@ -193,6 +259,8 @@ class StateCollector(Collector):
     def use_pack(self, pack: RulePack) -> None:
         """Report under ``pack`` from the next scrape (its rules, kinds, indicators and names)."""
         self._pack = pack
+        # Communes are counted by province (compliance_commune_*), never one series each.
+        self._communes = {u.id: u.parent for u in pack.units.units.values() if u.level is Level.COMMUNE and u.parent}
         # The kind each unit-level deadline counts under in compliance_tasks_overdue.
         self._deadline_kinds = {r.rule.id: pack.selected_kind(r.rule.id) for r in pack.unit_rules}
         self._severities = sorted(
@@ -217,4 +285,5 @@ class StateCollector(Collector):
             known_kinds=self._pack.known_kinds,
             known_indicators=self._pack.known_indicators,
             deadline_kinds=self._deadline_kinds,
+            communes=self._communes,
         )

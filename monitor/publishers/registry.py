@@ -116,8 +116,8 @@ class PublisherRegistry(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     allow_unrostered: bool = Field(
         default=False,
-        description="Whether an event for a unit on no roster of the rule pack is accepted (from a publisher "
-        "whose units name it).",
+        description="Whether an event for a unit on no roster of the rule pack and not in its unit registry is "
+        "accepted (from a publisher whose units name it).",
     )
     publishers: tuple[Publisher, ...] = Field(description="Every publisher (at least one).")
 
@@ -143,7 +143,7 @@ class Cause(StrEnum):
     """Why an event was refused by the registry (the values of the refusal metrics' ``reason`` label)."""
 
     UNREGISTERED = "unregistered"  # its source is no publisher of the registry
-    UNROSTERED = "unrostered"  # its unit is on no roster, and the registry allows none such
+    UNROSTERED = "unrostered"  # its unit is on no roster nor in the unit registry, and the registry allows none such
     NOT_ITS_UNIT = "not_its_unit"  # its publisher may not report its unit
     NOT_ITS_SOURCE = "not_its_source"  # sent over HTTP with another publisher's token
     UNSIGNED = "unsigned"  # its publisher must sign, and it came without a signature
@@ -202,8 +202,8 @@ class Admission:
         if not self.registry.allow_unrostered and not any(u in self._rostered for u in either):
             return Refusal(
                 Cause.UNROSTERED,
-                f"unit '{unit_id}' is on no roster of the rule pack, and the publisher registry {self.version} "
-                "does not allow units on no roster",
+                f"unit '{unit_id}' is on no roster of the rule pack nor in its unit registry, and the publisher "
+                f"registry {self.version} does not allow such units",
             )
         if not any(u in units for u in either):
             return Refusal(
@@ -262,7 +262,8 @@ def admission(registry: PublisherRegistry, pack: RulePack, version: str | None =
     shown = version if version is not None else registry_version(registry)
     publishers = {p.id: p for p in registry.publishers}
     keys = {p.id: tuple(key.verify_key() for key in p.keys) for p in registry.publishers if p.keys}
-    return Admission(registry, shown, units, pack.rostered_units, by_token, publishers, keys)
+    known = pack.rostered_units | pack.units.units.keys()  # a unit the unit registry declares is no stranger
+    return Admission(registry, shown, units, known, by_token, publishers, keys)
 
 
 def registry_changes(old: PublisherRegistry | None, new: PublisherRegistry) -> list[str]:

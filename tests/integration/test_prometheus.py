@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from monitor.devtools.broker import free_port
+from monitor.devtools.broker import EmbeddedBroker, free_port
 from monitor.devtools.grafana import panel_queries
 from tests.conftest import REPO, require_tool
-from tests.integration.kafka import MonitorProcess, http_get, sample, wait_for
+from tests.integration.kafka import MonitorProcess, http_get, publish_events, sample, wait_for, worker_process
 from tests.integration.peers import WebhookReceiver
+from tests.integration.test_communes_console import _commune_events
 
 pytestmark = pytest.mark.integration
 DEPLOY = REPO / "deploy"
@@ -127,3 +129,80 @@ def test_alertmanager_config_is_valid_and_routes_by_severity_and_unit(labels: li
         [amtool, "config", "routes", "test", f"--config.file={config}", *labels], capture_output=True, timeout=60
     )
     assert routed.stdout.decode().strip() == receiver
+
+
+def test_3321_communes_reporting_add_a_bounded_number_of_series_on_a_real_prometheus(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Every commune reports a task (every seventh overdue): Prometheus holds series by province, none per commune."""
+    prometheus = require_tool("prometheus")
+    now = datetime.now(UTC)
+    events, overdue = _commune_events(now)
+    with worker_process(broker.url, tmp_path) as worker:
+        worker.wait_ready()
+        before = _series(worker.metrics())
+        publish_events(broker.bootstrap, events)
+        wait_for(
+            "every commune's task counted",
+            lambda: (
+                sum(
+                    value
+                    for (name, _), value in _samples(worker.metrics()).items()
+                    if name == "compliance_communes_reporting"
+                )
+                == len(events)
+            ),
+            timeout=180,
+            log=worker.log,
+        )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with (tmp_path / "prometheus.log").open("wb") as log:
+            server = subprocess.Popen(
+                [
+                    prometheus,
+                    f"--config.file={_prometheus_config(tmp_path, f'127.0.0.1:{worker.web_port}')}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for("Prometheus to be ready", lambda: http_get(base + "/-/ready")[0] == 200, timeout=60)
+
+            def scraped() -> list[dict[str, Any]]:
+                return _query(base, 'count({job="compliance-monitor", __name__=~"compliance_.+"})')
+
+            wait_for("a scrape of the monitor", lambda: scraped(), timeout=60)
+            total = int(float(scraped()[0]["value"][1]))
+            communal = _query(base, 'count({job="compliance-monitor", __name__=~"compliance_communes?_.+"})')
+            per_commune = _query(base, 'count({job="compliance-monitor", unit_id=~"VN-[0-9]{5}.*"})')
+            alerting = _query(base, "sum(compliance_communes_alerting)")
+            print(
+                f"series: {before} before the communes reported, {total} with 3,321 reporting "
+                f"({int(float(communal[0]['value'][1]))} of them compliance_commune*)"
+            )
+            assert per_commune == []  # no series of its own for any commune
+            assert int(float(communal[0]["value"][1])) <= 34 * 4  # by province: tasks, overdue, reporting, alerting
+            assert float(alerting[0]["value"][1]) == len(overdue)
+            assert total - before <= 34 * 4 + 10  # the communes add series by province only
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def _samples(text: str) -> dict[tuple[str, str], float]:
+    """(name, labels) → value of every sample in an exposition."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            name, _, labels = key.partition("{")
+            found[(name, labels)] = float(value)
+    return found
+
+
+def _series(text: str) -> int:
+    """How many compliance_* series an exposition holds."""
+    return sum(1 for name, _ in _samples(text) if name.startswith("compliance_"))

@@ -161,7 +161,8 @@ def test_up_shows_demo_data_takes_kcat_events_and_stops_cleanly(tmp_path: Path) 
         totals = report["totals"]
         # The demo's deadlines lie around today: some have come this quarter, some are still to come in it.
         assert sum(totals[k] for k in ("on_time", "late", "overdue", "not_yet_due")) > 0
-        assert {u["unit_id"] for u in report["units"]} >= {"VN-22", "VN-40"}
+        reported = {u["unit_id"] for u in report["units"]}
+        assert reported >= {"VN-22", "VN-35"} and "VN-40" not in reported  # Bình Thuận's tasks are Lâm Đồng's
         scores = {u["score"] for u in report["units"] if u["score"] is not None}
         assert len(scores) >= 3, scores  # this quarter's ranking has a spread, not three empty bars
         assert _port_open(broker_port)
@@ -205,7 +206,10 @@ def test_the_demo_data_is_on_the_ingress_topics_keyed_by_unit_once_published(bro
     records = read_all(broker.bootstrap, topics.task_status) + read_all(broker.bootstrap, topics.indicators)
     assert len(records) == published > 0  # every one acknowledged before publish_demo returned
     units = {json.loads(r.value)["unit_id"] for r in records}
-    assert all(r.key == json.loads(r.value)["unit_id"].encode() for r in records)
+    # Keyed by the unit each lands on: Bình Thuận's code VN-40 on Lâm Đồng, a ward's national code on the ward.
+    keys = {json.loads(r.value)["unit_id"]: r.key.decode() for r in records}
+    assert keys["VN-22"] == "VN-22" and keys["VN-40"] == "VN-35" and keys["16681"] == "VN-16681"
+    assert keys["01"] == "VN-HN"
     assert {"VN-22", "VN-02", "VN-40"} <= units and any(not u.startswith("VN-") for u in units)  # ministries too
 
 

@@ -139,3 +139,46 @@ def test_a_missed_unit_deadline_counts_as_overdue_under_its_kind() -> None:
     registry.register(StateCollector(lambda: [silent], bundled, lambda: now))
     text = generate_latest(registry).decode()
     assert 'compliance_tasks_overdue{kind="inspection_plan",unit_id="VN-HN"} 1.0' in text
+
+
+def test_communes_are_counted_by_province_never_one_series_each() -> None:
+    from datetime import UTC, datetime
+
+    from tests.integration.test_communes_console import _commune_events
+
+    bundled = load_pack([BUNDLED_PACK])
+    now = datetime.now(UTC)
+    events, overdue = _commune_events(now)  # one task in each of the 3,321 communes; every seventh overdue
+    states = [apply_event(bundled, None, event, now).state for event in events]  # each commune's own state
+    registry = CollectorRegistry()
+    registry.register(StateCollector(lambda: states, bundled, lambda: now))
+    text = generate_latest(registry).decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+    }
+
+    def get(name: str, labels: dict[str, str]) -> float | None:
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    communes = {u.id: u.parent for u in bundled.units.in_force(now) if u.level == "commune"}
+    assert not any(f'"{unit}"' in text for unit in communes)  # no series names a commune
+    provinces = sorted({parent for parent in communes.values() if parent})
+    assert len(provinces) == 34
+    by_province = {p: float(sum(1 for parent in communes.values() if parent == p)) for p in provinces}
+    assert {p: get("compliance_communes_reporting", {"province": p}) for p in provinces} == by_province
+    assert get("compliance_communes_reporting", {"province": "VN-22"}) == 130
+    in_progress = [
+        get("compliance_commune_tasks", {"province": p, "kind": "task", "status": "in_progress"}) for p in provinces
+    ]
+    assert sum(n or 0 for n in in_progress) == len(communes) == 3321
+    late = {p: float(sum(1 for u in overdue if communes[u] == p)) for p in provinces}
+    assert {p: get("compliance_commune_tasks_overdue", {"province": p, "kind": "task"}) for p in provinces} == late
+    severities = ("critical", "warning", "info")
+    alerting = [
+        get("compliance_communes_alerting", {"province": p, "severity": s}) for p in provinces for s in severities
+    ]
+    assert sum(n or 0 for n in alerting) == len(overdue)
+    commune_series = [line for line in text.splitlines() if line.startswith("compliance_commune")]
+    assert len(commune_series) <= 4 * 34 * 2, len(commune_series)  # bounded by the provinces, not the communes

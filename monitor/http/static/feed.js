@@ -58,6 +58,7 @@ let rosters = [];                    // /api/v1/rosters
 let detail = null;                   // /api/v1/units/{unit}
 let pastAlerts = null;               // the unit's latest alert intervals (/api/v1/alerts/history)
 let communes = null;                 // /api/v1/communes: the page shown
+let provinceMap = null;              // /static/vietnam-provinces.json: the overview's map, asked for once
 let shown = PAGE;
 let invalid = null;                  // why the filters cannot be applied (a message), or null
 let live = false;                    // the event stream is connected
@@ -397,14 +398,17 @@ function renderOverview() {
   const sections = rosters.map((roster) => {
     roster.units.forEach((u) => rostered.add(u.id));
     const title = roster.description || roster.roster;
-    const body = [tally(roster.units.map((u) => u.id)), el("ul", { class: "tiles" }, ...roster.units.map((u) => tile(u.id, u.name)))];
+    const tiles = el("ul", { class: "tiles" }, ...roster.units.map((u) => tile(u.id, u.name)));
+    const drawn = mapOf(roster);
+    const body = [tally(roster.units.map((u) => u.id)), drawn ? el("div", { class: "with-map" }, drawn, tiles) : tiles];
     if (roster.in_force === false) {  // a former structure (the 63 provinces before 2025-07-01): one click away
       return el("details", { class: "roster former", "data-roster": roster.roster },
         el("summary", {}, el("h3", {}, title)), ...body);
     }
     return el("section", { class: "roster", "data-roster": roster.roster }, el("h3", {}, title), ...body);
   });
-  const others = [...units.values()].filter((u) => !rostered.has(u.unit_id))
+  // Communes have their own list (3,321 tiles would drown the page): the link above leads to it.
+  const others = [...units.values()].filter((u) => !rostered.has(u.unit_id) && u.level !== "commune")
     .sort((x, y) => x.unit_name.localeCompare(y.unit_name, "vi"));
   if (others.length) {
     sections.push(el("section", { class: "roster", "data-roster": "" }, el("h3", {}, "Đơn vị khác (không thuộc danh sách nào)"),
@@ -422,9 +426,54 @@ function renderOverview() {
     `${SEVERITY_TEXT[s]} ${total[s]}`)), el("span", { class: "count all" }, `Quá hạn ${overdue}`));
 }
 
+// --- the map ---------------------------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// A roster of provinces drawn as a map coloured like its tiles: today's 34 (each the former provinces it joined,
+// filled alike, under its outline) or the 63 of before. Null for a roster that is not provinces of the map.
+function mapOf(roster) {
+  if (!provinceMap) return null;
+  const ids = roster.units.map((u) => u.id);
+  const current = roster.in_force !== false && ids.every((id) => id in provinceMap.outlines);
+  if (!current && !ids.every((id) => id in provinceMap.provinces)) return null;
+  const names = Object.fromEntries(roster.units.map((u) => [u.id, u.name]));
+  const became = {};  // former province -> the one of today it is part of
+  if (current) {
+    for (const r of rosters) for (const u of r.units) if (u.became) became[u.id] = u.became;
+  }
+  const severity = (id) => (units.get(id) || {}).worst_severity || "ok";
+  const shapes = Object.entries(provinceMap.provinces).map(([id, d]) => {
+    const owner = current ? (became[id] || id) : id;
+    if (!(owner in names)) return null;
+    return svg("a", { href: unitHref(owner), "data-unit": owner },
+      svg("path", { d, class: `province ${severity(owner)}`, "data-province": id },
+        svg("title", {}, owner === id ? names[owner] : `${names[owner]} (gồm ${provinceMap.names[id] || id} trước 2025)`)));
+  }).filter(Boolean);
+  const outlines = current
+    ? Object.entries(provinceMap.outlines).filter(([id]) => id in names).map(([id, d]) => svg("path", { d, class: "outline" }))
+    : [];
+  const islands = Object.values(provinceMap.islands).map((i) => svg("g", { class: "island" },
+    ...[[0, 0], [6, 4], [-5, 6], [3, -6]].map(([dx, dy]) => svg("circle", { cx: i.x + dx, cy: i.y + dy, r: 1.8 })),
+    svg("text", { x: i.x - 10, y: i.y + 6, "text-anchor": "end" }, i.name)));
+  const title = current ? "Bản đồ 34 tỉnh, thành phố" : "Bản đồ 63 tỉnh, thành phố trước 01/07/2025";
+  return el("figure", { class: "map", "data-map": current ? "current" : "former" },
+    svg("svg", { viewBox: provinceMap.viewBox, role: "img", "aria-label": title, class: current ? "current" : "former" },
+      svg("title", {}, title), ...shapes, ...outlines, ...islands),
+    el("figcaption", {}, "Ranh giới: Natural Earth (phạm vi công cộng)"));
+}
+
 async function loadOverview() {
-  const [body, summaries, found] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units"),
-    getJSON("/api/v1/communes?limit=1")]);
+  const [body, summaries, found, drawn] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units"),
+    getJSON("/api/v1/communes?limit=1"), provinceMap || getJSON("/static/vietnam-provinces.json").catch(() => null)]);
+  provinceMap = drawn;
   rosters = body.rosters;
   units = new Map(summaries.map((u) => [u.unit_id, u]));
   communes = found;
@@ -615,6 +664,14 @@ function renderCommunes() {
   $("communes-prev").disabled = c.offset === 0;
   $("communes-next").disabled = c.next_offset === null;
   performance.mark("communes-painted");
+}
+
+function showCommunes(found) {  // the first page, asked for at the start: drawn, or asked for again if it failed
+  if (!found) return load();
+  loaded = true;
+  communes = found;
+  renderCommunes();
+  return null;
 }
 
 async function loadCommunes() {
@@ -915,7 +972,9 @@ async function main() {
   $(`${view}-view`).hidden = false;
   if (view === "feed") wire();
   if (view === "communes") wireCommunes();
-  getJSON("/api/v1/rules").then(learn).then(load, (error) => {
+  // The communes' first page is asked for with the rules, not after them: the list is drawn as soon as both are in.
+  const first = view === "communes" ? getJSON(`/api/v1/communes?${communesQuery()}`).catch(() => null) : null;
+  getJSON("/api/v1/rules").then(learn).then(() => (first ? first.then(showCommunes) : load()), (error) => {
     showProblem(`Không tải được dữ liệu: ${error.message}`);
     setStatus("down", "lỗi khi tải");
   }).then(() => {

@@ -76,3 +76,15 @@ def test_every_indicator_alert_shows_the_unit_s_latest_report(pack: RulePack) ->
     for alert in shown:
         latest = simulation.states.get(alert.unit_id).indicators[alert.labels["indicator"]].value
         assert alert.value == pytest.approx(latest), (alert.unit_id, alert.labels["indicator"])
+
+
+def test_the_demo_has_communes_and_units_that_send_a_national_or_a_former_code(pack: RulePack) -> None:
+    simulation, firing = _run(pack, datetime(2026, 12, 4, 21, tzinfo=VN))
+    states = simulation.states
+    communes = {"VN-16681", "VN-16690", "VN-17920", "VN-16708", "VN-00004", "VN-00070"}
+    assert communes <= states.keys()
+    assert {pack.units.get(c).parent for c in communes} == {"VN-22", "VN-HN"}  # type: ignore[union-attr]
+    assert ("VN-16690", "overdue") in {(t.unit_id, t.stage) for t in firing}  # a ward of Vinh is late
+    assert {t.unit_code for t in states["VN-16681"].tasks.values()} == {"16681"}  # its national code, kept
+    assert {t.unit_code for t in states["VN-HN"].tasks.values() if t.kind == "task"} == {"01"}
+    assert {t.unit_code for t in states["VN-35"].tasks.values() if t.kind == "task"} == {"VN-40"}  # Bình Thuận's

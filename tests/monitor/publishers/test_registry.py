@@ -18,6 +18,7 @@ from monitor.publishers import (
     token_hash,
 )
 from rules.loading import BUNDLED_PACK, load_pack
+from rules.units import Placed, place
 
 BUNDLED = load_pack([BUNDLED_PACK])
 
@@ -135,7 +136,10 @@ def test_the_demo_registry_binds_every_demo_event_to_a_publisher_that_may_send_i
     from datetime import UTC, datetime
 
     events = demo_events(now := datetime.now(UTC), *demo_units(BUNDLED, now))
-    assert events and all(admitted.refusal(e.source, e.unit_id) is None for e in events)
+    placed = [place(e, BUNDLED.units) for e in events]  # as the worker does: a code on the unit it means
+    assert events and all(isinstance(p, Placed) for p in placed)
+    assert all(admitted.refusal(p.event.source, p.event.unit_id, named=p.named) is None for p in placed)  # type: ignore[union-attr]
+    assert {p.event.unit_code for p in placed if p.event.unit_id == "VN-16690"} == {"16690"}  # type: ignore[union-attr]
     assert demo_sources()["VN-22"] == "nghean-dvc" and admitted.identify("demo-nghean-dvc") == "nghean-dvc"
     assert admitted.refusal("nghean-dvc", "VN-40") is not None
 

@@ -28,7 +28,7 @@ from monitor.cli.terminal import printable
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
-from rules.review import PERIOD_FORMS, Period, day_end, parse_day, parse_period, warned_deadlines
+from rules.review import PERIOD_FORMS, Period, day_end, parse_day, parse_period, province_problem, warned_deadlines
 from rules.simulation import simulate
 
 __all__ = ["register", "render"]
@@ -67,7 +67,10 @@ def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
         by_unit.setdefault(transition.unit_id, []).append(transition)
     warned = {unit: warned_deadlines(records) for unit, records in by_unit.items()}
     units_at = day_end(args.units_at, first.tz) if args.units_at is not None else None
-    report = build_report(simulation.pack, period, simulation.states, warned, judged, args.unit or (), units_at)
+    pack = simulation.pack
+    if args.communes_of is not None and (problem := province_problem(pack, args.communes_of, "--communes-of")):
+        raise MonitorError(problem)
+    report = build_report(pack, period, simulation.states, warned, judged, args.unit or (), units_at, args.communes_of)
     print(f"replayed {delivered:,} events; {period.label}: {len(report.cards)} units", file=sys.stderr)
     return render(report, args.format)
 
@@ -78,6 +81,8 @@ def _from_worker(args: argparse.Namespace, period: Period) -> bytes:
     asked = [("period", period.text), ("format", args.format)] + [("unit", u) for u in args.unit or ()]
     if args.units_at is not None:
         asked.append(("units_at", args.units_at.isoformat()))
+    if args.communes_of is not None:
+        asked.append(("communes_of", args.communes_of))
     query = urllib.parse.urlencode(asked)
     url = f"{base}/reports?{query}"
     try:
@@ -132,6 +137,11 @@ def register(commands: Any) -> None:
         metavar="DAY",
         help="report on the units in force on DAY (e.g. today's, to set 2024 beside 2026); "
         "default: the period's last day. A unit merged by then is counted in the one it became",
+    )
+    report.add_argument(
+        "--communes-of",
+        metavar="PROVINCE",
+        help="the scorecards of this province's communes (e.g. VN-22), not of the rostered units",
     )
     report.add_argument("--format", choices=("html", "csv", "json"), default="html", help="html (default), csv or json")
     report.add_argument("--out", help="write the report to this file (default: stdout)")

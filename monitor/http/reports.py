@@ -22,6 +22,7 @@ from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import unit_partition
 from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
+from rules.language import RulePack
 from rules.review import (
     PERIOD_FORMS,
     Period,
@@ -30,6 +31,7 @@ from rules.review import (
     parse_day,
     parse_period,
     period_units,
+    province_problem,
     quarter_of,
     scorecard,
 )
@@ -57,9 +59,12 @@ class ReportQuery:
     format: str
     units: tuple[str, ...]
     units_at: date | None = None  # the day whose units the report is on (default: the period's last)
+    communes_of: str | None = None  # a province: the report of its communes
 
 
-def parse_report_query(query: Mapping[str, str], units: Sequence[str], today: date) -> ReportQuery | Answer:
+def parse_report_query(
+    query: Mapping[str, str], units: Sequence[str], today: date, pack: RulePack
+) -> ReportQuery | Answer:
     """The report asked for (by default, of the quarter ``today`` is in), or a 400 that says what is wrong."""
     text = query.get("period")
     try:
@@ -78,11 +83,14 @@ def parse_report_query(query: Mapping[str, str], units: Sequence[str], today: da
         units_at = parse_day(query["units_at"], "units_at") if query.get("units_at") else None
     except ValueError as exc:
         return json_answer({"error": str(exc)}, 400)
-    return ReportQuery(period, fmt, chosen, units_at)
+    communes_of = query.get("communes_of") or None
+    if communes_of is not None and (problem := province_problem(pack, communes_of, "communes_of")) is not None:
+        return json_answer({"error": problem}, 404)
+    return ReportQuery(period, fmt, chosen, units_at, communes_of)
 
 
 def local_scorecards(
-    worker: WorkerView, partitions: set[int], period: Period, now: datetime
+    worker: WorkerView, partitions: set[int], period: Period, now: datetime, communes_of: str | None = None
 ) -> list[UnitScorecard] | Answer:
     """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered).
 
@@ -95,12 +103,12 @@ def local_scorecards(
     pack = worker.pack
     bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
-    units = [u for u in period_units(pack, bounds, states) if unit_partition(worker, u) in partitions]
+    units = [u for u in period_units(pack, bounds, states, communes_of) if unit_partition(worker, u) in partitions]
     return [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in units]
 
 
 def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/internal/scorecards?partitions=…&period=…&now=…``: another worker making a report asks this one."""
+    """``/api/v1/internal/scorecards?partitions=…&period=…&now=…[&communes_of=…]``: a worker making a report asks."""
     try:
         partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
         period = parse_period(query.get("period", ""))
@@ -112,7 +120,10 @@ def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     held = {p for p in partitions if worker.answers_for(p)}
     if held != partitions:
         return unavailable(f"this worker does not hold partition(s) {sorted(partitions - held)} now")
-    cards = local_scorecards(worker, partitions, period, now)
+    communes_of = query.get("communes_of") or None
+    if communes_of is not None and (problem := province_problem(worker.pack, communes_of, "communes_of")) is not None:
+        return json_answer({"error": problem}, 404)
+    cards = local_scorecards(worker, partitions, period, now, communes_of)
     if isinstance(cards, Answer):
         return cards
     return Answer(200, _ENCODER.encode(cards), "application/json", {})
@@ -127,8 +138,8 @@ def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorec
     """The report of ``cards`` (only the units asked for, if any, with those rolled up into them) as asked."""
     pack = worker.pack
     units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
-    report = report_of(pack, asked.period, cards, now, units_at, only=asked.units)
-    name = f"bao-cao-{asked.period.text}"
+    report = report_of(pack, asked.period, cards, now, units_at, only=asked.units, communes_of=asked.communes_of)
+    name = f"bao-cao-{asked.period.text}" + (f"-xa-{asked.communes_of}" if asked.communes_of else "")
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}
         return Answer(200, report_csv(report), "text/csv; charset=utf-8", headers)

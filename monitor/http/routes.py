@@ -185,17 +185,20 @@ class ReportsView(web.View):
         now = worker.now()
         today = now.astimezone(worker.pack.tz).date()
         units = request.query.getall("unit", [])  # type: ignore[attr-defined]
-        asked = reports.parse_report_query(request.query, units, today)
+        asked = reports.parse_report_query(request.query, units, today, worker.pack)
         if isinstance(asked, Answer):
             return _send(self, asked)
         for unit_id in asked.units:
             if (refused := viewers.unit_refusal(scope, unit_id)) is not None:
                 return _send(self, refused)
         period = asked.period
-        query = urlencode({"period": period.text, "now": now.isoformat()})
+        communes_of = asked.communes_of
+        query = urlencode(
+            {"period": period.text, "now": now.isoformat()} | ({"communes_of": communes_of} if communes_of else {})
+        )
         parts = await _gather(
             self,
-            lambda partitions: reports.local_scorecards(worker, partitions, period, now),
+            lambda partitions: reports.local_scorecards(worker, partitions, period, now, communes_of),
             lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&{query}",
             reports.decode_scorecards,
         )

@@ -311,6 +311,8 @@ def report_html(report: Report) -> str:
     unranked = [c for c in report.cards if c.reported and c.score is None]
     sections = "".join(_unit_section(report, c, places.get(c.unit_id)) for c in report.cards)
     title = f"Báo cáo tiến độ Đề án 06 — {period.label}"
+    if report.communes_of is not None:
+        title += f" — các xã, phường của {report.province_name}"
     return (
         '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -321,7 +323,7 @@ def report_html(report: Report) -> str:
         f"{date_text(report.units_at, report.tz)}; lập lúc "
         f"{datetime_text(report.made_at, report.tz)}; bộ quy tắc {escape(report.pack_version)}; "
         f"compliance monitor {escape(VERSION)}.</p>"
-        "<h2>Tổng hợp toàn quốc</h2>"
+        f"<h2>{'Tổng hợp các xã, phường' if report.communes_of else 'Tổng hợp toàn quốc'}</h2>"
         f"{_summary(report)}"
         f'<p class="formula">{escape(SCORE_FORMULA)}</p>'
         "<h2>Xếp hạng đơn vị theo điểm đúng hạn</h2>"

@@ -49,6 +49,8 @@ class Report:
     pack_version: str
     cards: tuple[UnitScorecard, ...]  # by unit id
     units_at: datetime  # the units the report is on: those in force then (predecessors rolled up into them)
+    communes_of: str | None = None  # a province whose communes the report is of (None: the rostered units)
+    province_name: str = ""  # its name
 
     @property
     def ranking(self) -> list[UnitScorecard]:
@@ -89,18 +91,20 @@ def build_report(
     now: datetime,
     units: Sequence[str] = (),
     units_at: datetime | None = None,
+    communes_of: str | None = None,
 ) -> Report:
     """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported).
 
-    A unit asked for brings the units merged into it, whose figures its scorecard counts.
+    A unit asked for brings the units merged into it, whose figures its scorecard counts. ``communes_of``: the
+    report of that province's communes instead (``period_units``).
     """
     bounds = period.bounds(pack.tz)
-    chosen = period_units(pack, bounds, states)
+    chosen = period_units(pack, bounds, states, communes_of)
     if units:
         wanted = set(units) | {p for u in units for p in pack.units.predecessors(u)}
         chosen = sorted(wanted & set(chosen) | set(units))
     cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
-    return report_of(pack, period, cards, now, units_at, only=units)
+    return report_of(pack, period, cards, now, units_at, only=units, communes_of=communes_of)
 
 
 def report_of(
@@ -110,6 +114,7 @@ def report_of(
     now: datetime,
     units_at: datetime | None = None,
     only: Sequence[str] = (),
+    communes_of: str | None = None,
 ) -> Report:
     """The report of scorecards made elsewhere (each worker makes those of its own units), one unit's each.
 
@@ -123,7 +128,8 @@ def report_of(
     rolled = roll_up(pack, cards, at, judged)
     if only:
         rolled = [c for c in rolled if c.unit_id in set(only)]
-    return Report(period, tz, now, judged, pack.version, tuple(rolled), at)
+    name = pack.unit_name(communes_of) if communes_of is not None else ""
+    return Report(period, tz, now, judged, pack.version, tuple(rolled), at, communes_of, name)
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -207,6 +213,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "made_at": report.made_at.isoformat(),
         "judged_at": report.judged_at.isoformat(),
         "units_at": report.units_at.isoformat(),
+        "communes_of": {"id": report.communes_of, "name": report.province_name} if report.communes_of else None,
         "rule_pack": report.pack_version,
         "score_formula": SCORE_FORMULA_EN,
         "totals": {

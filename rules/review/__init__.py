@@ -7,7 +7,7 @@ warnings, where its indicators stood; ``lineage``: which units a period is
 reported on, and the scorecards of merged units rolled up into their successors'.
 """
 
-from rules.review.lineage import carrier, period_units, roll_up
+from rules.review.lineage import carrier, period_units, province_problem, roll_up
 from rules.review.periods import (
     BOUND_FORMS,
     PERIOD_FORMS,
@@ -48,6 +48,7 @@ __all__ = [
     "parse_instant",
     "parse_period",
     "period_units",
+    "province_problem",
     "quarter_of",
     "rank",
     "roll_up",

@@ -23,21 +23,36 @@ from datetime import datetime
 
 from rules.language import RulePack, whole_days
 from rules.review.scorecard import UnitScorecard, Warnings
-from rules.units import UnitRegistry
+from rules.units import Level, UnitRegistry
 
-__all__ = ["carrier", "period_units", "roll_up"]
+__all__ = ["carrier", "period_units", "province_problem", "roll_up"]
 
 
-def period_units(pack: RulePack, bounds: tuple[datetime, datetime], reported: Iterable[str]) -> list[str]:
+def period_units(
+    pack: RulePack, bounds: tuple[datetime, datetime], reported: Iterable[str], communes_of: str | None = None
+) -> list[str]:
     """The units a report of ``bounds`` has a scorecard for, sorted.
 
     Every unit some roster names and every unit that reported, that existed at some instant of the period (a
-    unit the registry does not know always did).
+    unit the registry does not know always did). ``communes_of``: instead, the communes of that province (and
+    of the provinces merged into it) that existed in the period, reported or not.
     """
     start, end = bounds
     registry = pack.units
-    chosen = set(pack.rostered_units) | set(reported)
+    if communes_of is not None:
+        provinces = (communes_of, *registry.predecessors(communes_of))
+        chosen = {u for p in provinces for u in registry.select(Level.COMMUNE, p)}
+    else:
+        chosen = set(pack.rostered_units) | set(reported)
     return sorted(u for u in chosen if (unit := registry.get(u)) is None or unit.overlaps(start, end))
+
+
+def province_problem(pack: RulePack, unit_id: str, what: str) -> str | None:
+    """Why ``unit_id`` (given as ``what``) cannot have its communes reported, or ``None``: a province it must be."""
+    unit = pack.units.get(unit_id)
+    if unit is None or unit.level is not Level.PROVINCE:
+        return f"{what}: {unit_id!r} is not a province the unit registry knows"
+    return None
 
 
 def carrier(registry: UnitRegistry, unit_id: str, at: datetime) -> str:

@@ -168,6 +168,11 @@ def test_the_feed_puts_the_longest_overdue_critical_alert_first_as_the_api_order
     # A ratio reads 45,8 % (with a no-break space), as the API wrote it.
     nghe_an = page.locator('li.alert[data-unit="VN-22"][data-subject="online_dossier_ratio"]')
     assert "45,8\u00a0% · mục tiêu 50\u00a0%" in nghe_an.inner_text()
+    # Bình Thuận's system still sends its former code: the overdue task is Lâm Đồng's, and says so.
+    sent = next(a for a in api if a["unit_id"] == "VN-35" and a["stage"] == "overdue" and a.get("reported_as"))
+    assert sent["reported_as"] == "VN-40"
+    card = page.locator(f'li.alert[data-fingerprint="{sent["fingerprint"]}"]')
+    assert "gửi theo mã VN-40" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "console-feed.png"))
 
     # Grouped by unit: every unit's alerts under its heading, units in the API's order.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,31 @@ def _prometheus_config(tmp_path: Path, target: str) -> Path:
     return config
 
 
+@contextmanager
+def _prometheus(tmp_path: Path, target: str) -> Iterator[str]:
+    """A real Prometheus scraping ``target`` every second, ready: its base URL. Stopped on leaving."""
+    prometheus = require_tool("prometheus")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        server = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={_prometheus_config(tmp_path, target)}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for("Prometheus to be ready", lambda: http_get(base + "/-/ready")[0] == 200, timeout=60)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def _query(base: str, expr: str) -> list[dict[str, Any]]:
     status, body = http_get(f"{base}/api/v1/query?query={urllib.parse.quote(expr)}")
     if status != 200:
@@ -43,7 +70,6 @@ def _query(base: str, expr: str) -> list[dict[str, Any]]:
 
 
 def test_every_dashboard_query_returns_series_from_a_live_monitor(tmp_path: Path) -> None:
-    prometheus = require_tool("prometheus")
     promtool = require_tool("promtool")
     with WebhookReceiver() as hook:
         up = MonitorProcess(
@@ -65,21 +91,7 @@ def test_every_dashboard_query_returns_series_from_a_live_monitor(tmp_path: Path
             )
             assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), check
 
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            with (tmp_path / "prometheus.log").open("wb") as log:
-                server = subprocess.Popen(
-                    [
-                        prometheus,
-                        f"--config.file={_prometheus_config(tmp_path, f'127.0.0.1:{up.web_port}')}",
-                        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                        f"--web.listen-address=127.0.0.1:{port}",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            try:
-                wait_for("Prometheus to be ready", lambda: http_get(base + "/-/ready")[0] == 200, timeout=60)
+            with _prometheus(tmp_path, f"127.0.0.1:{up.web_port}") as base:
                 wait_for(
                     "a few scrapes of the monitor",
                     lambda: (
@@ -94,9 +106,6 @@ def test_every_dashboard_query_returns_series_from_a_live_monitor(tmp_path: Path
                     if not _query(base, concrete):
                         empty.append(f"{title}: {concrete}")
                 assert empty == [], "panels with no series:\n" + "\n".join(empty)
-            finally:
-                server.terminate()
-                server.wait(30)
 
 
 def test_promtool_accepts_and_tests_the_alerting_rules() -> None:
@@ -135,7 +144,7 @@ def test_3321_communes_reporting_add_a_bounded_number_of_series_on_a_real_promet
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     """Every commune reports a task (every seventh overdue): Prometheus holds series by province, none per commune."""
-    prometheus = require_tool("prometheus")
+    require_tool("prometheus")
     now = datetime.now(UTC)
     events, overdue = _commune_events(now)
     with worker_process(broker.url, tmp_path) as worker:
@@ -155,21 +164,7 @@ def test_3321_communes_reporting_add_a_bounded_number_of_series_on_a_real_promet
             timeout=180,
             log=worker.log,
         )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with (tmp_path / "prometheus.log").open("wb") as log:
-            server = subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={_prometheus_config(tmp_path, f'127.0.0.1:{worker.web_port}')}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_for("Prometheus to be ready", lambda: http_get(base + "/-/ready")[0] == 200, timeout=60)
+        with _prometheus(tmp_path, f"127.0.0.1:{worker.web_port}") as base:
 
             def scraped() -> list[dict[str, Any]]:
                 return _query(base, 'count({job="compliance-monitor", __name__=~"compliance_.+"})')
@@ -187,9 +182,6 @@ def test_3321_communes_reporting_add_a_bounded_number_of_series_on_a_real_promet
             assert int(float(communal[0]["value"][1])) <= 34 * 4  # by province: tasks, overdue, reporting, alerting
             assert float(alerting[0]["value"][1]) == len(overdue)
             assert total - before <= 34 * 4 + 10  # the communes add series by province only
-        finally:
-            server.terminate()
-            server.wait(30)
 
 
 def _samples(text: str) -> dict[tuple[str, str], float]:

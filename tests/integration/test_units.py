@@ -128,7 +128,8 @@ def test_a_worker_reports_a_period_across_the_merger_as_the_script_says(broker: 
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "rules.yaml").write_text(lineage.RULES, encoding="utf-8")
-    shutil.copy(REPO / "rules" / "packs" / "units" / "vietnam-provinces.yaml", rules)
+    for table in ("vietnam-provinces.yaml", "vietnam-communes.csv"):
+        shutil.copy(REPO / "rules" / "packs" / "units" / table, rules)
     events = lineage.script_events()
     args = ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", "2"]
     with MonitorProcess([*args, "--rules", str(rules), "--data-dir", str(tmp_path / "data")], tmp_path) as worker:
@@ -159,7 +160,11 @@ def test_a_worker_reports_a_period_across_the_merger_as_the_script_says(broker: 
         like_today = report("2024-Q2", "--units-at", "2026-12-05")
         status, body = http_get(worker.base_url + "/reports?period=2024-Q2&units_at=2026-13-01")
         assert status == 400 and "units_at: '2026-13-01' is not a day" in body
+        by_commune = report("2026-Q1", "--communes-of", "VN-07")  # every worker makes its communes' scorecards
+        status, body = http_get(worker.base_url + "/reports?period=2026-Q1&communes_of=VN-00004")
+        assert status == 404 and "communes_of: 'VN-00004' is not a province" in body
     assert lineage.figures_of(spanning) == lineage.expected("2025-01-01", "2025-12-31")
     assert lineage.figures_of(before) == lineage.expected("2024-04-01", "2024-06-30")
     assert lineage.figures_of(like_today) == lineage.expected("2024-04-01", "2024-06-30", "2026-12-05")
+    assert by_commune["communes_of"] == {"id": "VN-07", "name": "Tuyên Quang"} and len(by_commune["units"]) == 124
     assert [r["name"] for r in spanning["units"][0]["rolled_up"]] == ["Hà Giang"]

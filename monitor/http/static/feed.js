@@ -171,6 +171,8 @@ function alertItem(a, withUnit) {
   if (d.value) facts.push(el("span", { class: "figure" }, d.target ? `${d.value} · mục tiêu ${d.target}` : d.value));
   if (d.due) facts.push(el("span", {}, `hạn ${d.due}`));
   if (d.last_report) facts.push(el("span", {}, `lần cuối: ${d.last_report}`));
+  // The code the report came under, when not the unit's own (a former province's, a national code).
+  if (a.reported_as) facts.push(el("span", { class: "code", title: "Mã đơn vị trong dữ liệu gửi đến" }, `gửi theo mã ${a.reported_as}`));
   facts.push(el("span", {}, `từ ${d.starts || a.starts_at}`));
   if (ended && d.ends) facts.push(el("span", {}, `kết thúc ${d.ends}`));
   const subject = a.labels.task_id || (a.labels.indicator !== "*" && a.labels.indicator);

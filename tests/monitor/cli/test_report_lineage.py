@@ -238,3 +238,55 @@ def test_a_units_at_that_is_not_a_day_is_one_line_and_exit_2(
     assert main([*args, "--units-at", "hôm nay"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --units-at: 'hôm nay' is not a day (write it 2026-12-05)"]
+
+
+def test_a_province_s_scorecard_broken_down_by_commune(
+    tmp_path: Path, pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(REPO / "rules" / "packs" / "units" / "vietnam-communes.csv", pack)
+    # Two wards of Vinh (Nghệ An) and one of Hà Nội report under their national codes.
+    lines = [
+        ("16681", "A", "2026-10-10T17:00", "2026-10-01T09:00", "2026-10-08T09:00"),  # on time
+        ("16681", "B", "2026-11-10T17:00", "2026-10-01T09:00", "2026-11-12T09:00"),  # late
+        ("16690", "C", "2026-11-20T17:00", "2026-10-01T09:00", None),  # overdue at the quarter's end
+        ("00004", "D", "2026-11-20T17:00", "2026-10-01T09:00", None),  # Hà Nội's: not in Nghệ An's report
+    ]
+    events = []
+    for code, task, due, opened, done in lines:
+        for n, (status, at) in enumerate([("in_progress", opened), ("completed", done)]):
+            if at is not None:
+                events.append(
+                    {
+                        "event_id": f"{task}-{n}",
+                        "source": "xa",
+                        "unit_id": code,
+                        "task_id": task,
+                        "kind": "task",
+                        "status": status,
+                        "deadline": _at(due).isoformat(),
+                        "occurred_at": _at(at).isoformat(),
+                    }
+                )
+    recorded = tmp_path / "communes.jsonl"
+    recorded.write_text("".join(json.dumps(e) + "\n" for e in sorted(events, key=lambda e: e["occurred_at"])))
+    out = tmp_path / "nghe-an.json"
+    args = ["report", "--period", "2026-Q4", "--events", str(recorded), "--rules", str(pack), "--format", "json"]
+    assert main([*args, "--communes-of", "VN-22", "--out", str(out)]) == 0
+    report = json.loads(out.read_bytes())
+    assert report["communes_of"] == {"id": "VN-22", "name": "Nghệ An"}
+    cards = {u["unit_id"]: u for u in report["units"]}
+    assert len(cards) == 130 and "VN-00004" not in cards  # every commune of Nghệ An, reported or not
+    figures = {
+        u: (c["deadlines"]["on_time"], c["deadlines"]["late"], c["deadlines"]["overdue"]) for u, c in cards.items()
+    }
+    assert figures["VN-16681"] == (1, 1, 0) and figures["VN-16690"] == (0, 0, 1)
+    assert report["ranking"] == ["VN-16681", "VN-16690"]
+    assert sum(not c["reported"] for c in cards.values()) == 128
+    html = tmp_path / "nghe-an.html"
+    assert main([*args[:-2], "--communes-of", "VN-22", "--out", str(html)]) == 0
+    assert "các xã, phường của Nghệ An" in html.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "--communes-of", "VN-00004"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "error: --communes-of: 'VN-00004' is not a province the unit registry knows"
+    )

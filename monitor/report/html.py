@@ -32,7 +32,8 @@ p.meta { color: #57606a; margin: 0 0 3mm; }
 table { border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; }
 th, td { border: 1px solid #d0d7de; padding: 1mm 2mm; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n { white-space: nowrap; }
 .figures { display: grid; grid-template-columns: repeat(3, 1fr); gap: 2mm; margin: 2mm 0 3mm; }
 .figure { border: 1px solid #d0d7de; border-radius: 2mm; padding: 2mm 3mm; }
 .figure strong { display: block; font-size: 15pt; }
@@ -153,7 +154,7 @@ def _indicator_charts(report: Report) -> str:
 
 def _summary(report: Report) -> str:
     figures = [
-        ("Điểm đúng hạn toàn quốc", _pct(report.score)),
+        ("Điểm đúng hạn chung" if report.communes_of else "Điểm đúng hạn toàn quốc", _pct(report.score)),
         ("Hạn đến trong kỳ", number_text(sum(c.judged for c in report.cards), 0)),
         ("Hoàn thành đúng hạn", number_text(report.total(DeadlineOutcome.ON_TIME), 0)),
         ("Hoàn thành trễ hạn", number_text(report.total(DeadlineOutcome.LATE), 0)),

@@ -8,6 +8,7 @@ worker holds and ``now``; no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
@@ -30,6 +31,7 @@ from rules.language import (
     whole_days,
 )
 from rules.state import AlertState, AlertTransition, Subject, SubjectKind, UnitState, due_instant
+from rules.units import Level
 from rules.vietnamese import (
     RESOLUTION_TEXT,
     STAGE_TEXT,
@@ -307,8 +309,48 @@ def rosters_view(pack: RulePack, now: datetime) -> list[dict[str, Any]]:
         units = [
             {"id": unit_id, "name": name, "kind": kind, **_became(pack, unit_id, now)} for unit_id, name, kind in listed
         ]
-        shown.append({"roster": roster.roster, "description": roster.description, "in_force": current, "units": units})
-    return sorted(shown, key=lambda r: not r["in_force"])
+        shown.append(
+            {
+                "roster": roster.roster,
+                "description": roster.description,
+                "in_force": current,
+                "rules": True,
+                "units": units,
+            }
+        )
+    return sorted([*shown, *_today_of(pack, shown, now)], key=lambda r: not r["in_force"])
+
+
+def _today_of(pack: RulePack, shown: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Today's units of each level only former rosters cover: the 17 ministries of today for the 23 of 2024.
+
+    The overview shows them first, the former roster folded. ``rules`` is false: no rule names such a roster.
+    """
+    levels = {roster["roster"]: {_level(pack, u["id"]) for u in roster["units"]} for roster in shown}
+    covered = {level for roster in shown if roster["in_force"] for level in levels[roster["roster"]]}
+    today = []
+    for roster in shown:
+        (level, *others) = levels[roster["roster"]] or {None}
+        if roster["in_force"] or others or level is None or level in covered or level == Level.COMMUNE:
+            continue
+        covered.add(level)
+        units = [{"id": u.id, "name": u.name, "kind": u.kind} for u in pack.units.in_force(now, Level(level))]
+        description = re.sub(r"\s*\(.*\)$", "", roster["description"] or roster["roster"]) + " (hiện nay)"
+        today.append(
+            {
+                "roster": f"{level}-in-force",
+                "description": description,
+                "in_force": True,
+                "rules": False,
+                "units": units,
+            }
+        )
+    return today
+
+
+def _level(pack: RulePack, unit_id: str) -> str | None:
+    unit = pack.units.get(unit_id)
+    return unit.level.value if unit is not None else None
 
 
 def _became(pack: RulePack, unit_id: str, now: datetime) -> dict[str, str]:

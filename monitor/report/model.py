@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack
-from rules.review import DeadlineOutcome, Period, UnitScorecard, period_units, rank, roll_up, scorecard
+from rules.review import DeadlineOutcome, Period, UnitScorecard, carrier, period_units, rank, roll_up, scorecard
 from rules.state import UnitState
 
 __all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]
@@ -100,8 +100,10 @@ def build_report(
     """
     bounds = period.bounds(pack.tz)
     chosen = period_units(pack, bounds, states, communes_of)
-    if units:
-        wanted = set(units) | {p for u in units for p in pack.units.predecessors(u)}
+    if units:  # each with the units merged into it, or, merged away itself, the one it became and those in it
+        at = _units_at(pack, period, now, units_at)
+        became = {carrier(pack.units, u, at) for u in units}
+        wanted = set(units) | became | {p for u in became for p in pack.units.predecessors(u)}
         chosen = sorted(wanted & set(chosen) | set(units))
     cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
     return report_of(pack, period, cards, now, units_at, only=units, communes_of=communes_of)
@@ -120,16 +122,22 @@ def report_of(
 
     The report is on the units in force at ``units_at`` (default: the last instant it judges): a unit merged
     into one of them before then is rolled up into its scorecard (``rules.review.roll_up``). ``only``: keep
-    only these units' scorecards (after the roll-up).
+    only these units' scorecards (after the roll-up: a unit merged away, in the scorecard of the one it became).
     """
     tz = pack.tz
     judged = min(period.bounds(tz)[1], now)
-    at = units_at if units_at is not None else judged - _JUST_BEFORE
+    at = _units_at(pack, period, now, units_at)
     rolled = roll_up(pack, cards, at, judged)
-    if only:
-        rolled = [c for c in rolled if c.unit_id in set(only)]
+    if only:  # a unit asked for that was merged away is shown within the unit it became
+        wanted = set(only)
+        rolled = [c for c in rolled if c.unit_id in wanted or any(r.unit_id in wanted for r in c.rolled_up)]
     name = pack.unit_name(communes_of) if communes_of is not None else ""
     return Report(period, tz, now, judged, pack.version, tuple(rolled), at, communes_of, name)
+
+
+def _units_at(pack: RulePack, period: Period, now: datetime, units_at: datetime | None) -> datetime:
+    """The instant whose units a report is on: ``units_at``, or the last instant it judges."""
+    return units_at if units_at is not None else min(period.bounds(pack.tz)[1], now) - _JUST_BEFORE
 
 
 def _iso(instant: datetime | None) -> str | None:

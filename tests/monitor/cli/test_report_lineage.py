@@ -221,6 +221,10 @@ def test_a_unit_asked_for_brings_the_units_merged_into_it(tmp_path: Path, pack: 
     args = ["report", "--period", "2025", "--events", str(events), "--rules", str(pack), "--unit", "VN-07"]
     assert main([*args, "--format", "json", "--out", str(out)]) == 0
     assert figures_of(json.loads(out.read_bytes())) == expected("2025-01-01", "2025-12-31")
+    # Hà Giang asked for by itself: shown within Tuyên Quang, which it became during the period.
+    args[-1] = "VN-03"
+    assert main([*args, "--format", "json", "--out", str(out)]) == 0
+    assert figures_of(json.loads(out.read_bytes())) == expected("2025-01-01", "2025-12-31")
 
 
 def test_a_period_before_the_merger_on_todays_units_is_like_for_like_with_one_after(tmp_path: Path, pack: Path) -> None:

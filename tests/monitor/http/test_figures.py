@@ -146,11 +146,16 @@ def test_worst_severity_and_rosters() -> None:
         ("provinces", 63, True),
     ]
     assert rosters[0]["units"][0] == {"id": "VN-44", "name": "An Giang", "kind": "province"}
-    assert [(r["roster"], len(r["units"]), r["in_force"]) for r in rosters_view(bundled, vn(2026, 12, 4))] == [
-        ("provinces", 34, True),
-        ("provinces-63", 63, False),
-        ("ministries", 23, False),
+    today = rosters_view(bundled, vn(2026, 12, 4))
+    assert [(r["roster"], len(r["units"]), r["in_force"], r["rules"]) for r in today] == [
+        ("provinces", 34, True, True),
+        ("ministry-in-force", 17, True, False),  # no rule names today's ministries: the overview shows them first
+        ("provinces-63", 63, False, True),
+        ("ministries", 23, False, True),
     ]
+    ministries = {u["id"]: u["name"] for u in today[1]["units"]}
+    assert "BTC" in ministries and "BKHDT" not in ministries  # Kế hoạch và Đầu tư went into Tài chính in 2025
+    assert today[1]["description"] == "Bộ, cơ quan ngang bộ, cơ quan thuộc Chính phủ (hiện nay)"
     assert len(bundled.rostered_units) == 63 + 23
 
 

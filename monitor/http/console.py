@@ -109,6 +109,8 @@ def unit_detail(worker: WorkerView, unit_id: str) -> Answer:
 def rosters(worker: WorkerView, scope: Scope = OPEN) -> Answer:
     """``/api/v1/rosters``: the rosters the rules name (the console's overview has a tile per unit of each).
 
+    With ``communes_in_force``: how many communes the unit registry has in force now (the overview links them).
+
     A viewer who sees some units is shown those of each roster (and no roster it sees none of).
     """
     shown = rosters_view(worker.pack, worker.now())
@@ -118,4 +120,5 @@ def rosters(worker: WorkerView, scope: Scope = OPEN) -> Answer:
             for roster in shown
             if (units := [u for u in roster["units"] if scope.admits(u["id"])])
         ]
-    return json_answer({"rosters": shown})
+    communes = len(worker.pack.units.in_force(worker.now(), Level.COMMUNE))  # the registry's: no unit is asked
+    return json_answer({"rosters": shown, "communes_in_force": communes})

@@ -9,7 +9,7 @@ worker holds and ``now``; no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from rules.language import (
     BREACH,
     OVERDUE,
-    SEVERITIES,
     AggregateRule,
     AnyRule,
     CompiledRule,
@@ -29,6 +28,7 @@ from rules.language import (
     counts_working_days,
     due_is_date,
     whole_days,
+    worst_severity,
 )
 from rules.state import AlertState, AlertTransition, Subject, SubjectKind, UnitState, due_instant
 from rules.units import Level
@@ -282,12 +282,6 @@ def indicator_rows(pack: RulePack, state: UnitState, now: datetime) -> list[dict
                 }
             )
     return rows
-
-
-def worst_severity(severities: Iterable[str]) -> str | None:
-    """The most urgent of ``severities`` (critical, warning, info), or ``None`` when there is none."""
-    present = set(severities)
-    return next((s for s in SEVERITIES if s in present), None)
 
 
 def rosters_view(pack: RulePack, now: datetime) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 
 from monitor.clock import Clock
 from rules.engine import overdue_by_kind
-from rules.language import SEVERITIES, WARNING, DeadlineRule, RulePack, ThresholdRule
+from rules.language import WARNING, DeadlineRule, RulePack, ThresholdRule, worst_severity
 from rules.state import UnitState
 from rules.units import Level
 
@@ -183,8 +183,7 @@ class _CommuneTallies:
         for kind, count in overdue_by_kind(state, kind_of_rule).items():
             self.overdue[(province, kind_of(kind))] += count
         self.reporting[province] += state.last_event_at is not None
-        severities = {alert.severity for alert in state.alerts.values()}
-        worst = next((s for s in SEVERITIES if s in severities), None)
+        worst = worst_severity(alert.severity for alert in state.alerts.values())
         if worst is not None:
             self.alerting[(province, worst)] += 1
 

@@ -28,6 +28,7 @@ from rules.language.base import (
     Condition,
     Severity,
     urgency,
+    worst_severity,
 )
 from rules.language.calendar import WorkCalendar, whole_days
 from rules.language.deadline import (
@@ -102,4 +103,5 @@ __all__ = [
     "task_due",
     "urgency",
     "whole_days",
+    "worst_severity",
 ]

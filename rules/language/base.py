@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
@@ -33,6 +33,13 @@ Severity = Literal["info", "warning", "critical"]
 WARNING: Severity = "warning"
 #: Every severity, the most urgent first: the order of every list of alerts, on every screen.
 SEVERITIES: tuple[Severity, ...] = ("critical", WARNING, "info")
+
+
+def worst_severity(severities: Iterable[str]) -> str | None:
+    """The most urgent of ``severities`` (critical, warning, info), or ``None`` when there is none."""
+    present = set(severities)
+    return next((s for s in SEVERITIES if s in present), None)
+
 
 # The stages an alert can be in; each rule kind's module says which of them it yields.
 DUE_SOON = "due_soon"  # a deadline's warning steps (``warn_before``)

@@ -58,6 +58,7 @@ let rosters = [];                    // /api/v1/rosters
 let detail = null;                   // /api/v1/units/{unit}
 let pastAlerts = null;               // the unit's latest alert intervals (/api/v1/alerts/history)
 let communes = null;                 // /api/v1/communes: the page shown
+let communesInForce = 0;             // /api/v1/rosters: the overview's link to the communes says how many
 let provinceMap = null;              // /static/vietnam-provinces.json: the overview's map, asked for once
 let shown = PAGE;
 let invalid = null;                  // why the filters cannot be applied (a message), or null
@@ -416,9 +417,9 @@ function renderOverview() {
     sections.push(el("section", { class: "roster", "data-roster": "" }, el("h3", {}, "Đơn vị khác (không thuộc danh sách nào)"),
       tally(others.map((u) => u.unit_id)), el("ul", { class: "tiles" }, ...others.map((u) => tile(u.unit_id, u.unit_name)))));
   }
-  if (communes && communes.in_force) {
+  if (communesInForce) {
     sections.unshift(el("p", { class: "communes-link" }, el("a", { href: "/?view=communes", id: "all-communes" },
-      `Xã, phường: ${communes.in_force.toLocaleString("vi-VN")} đơn vị cấp xã đang tồn tại →`)));
+      `Xã, phường: ${communesInForce.toLocaleString("vi-VN")} đơn vị cấp xã đang tồn tại →`)));
   }
   $("rosters").replaceChildren(...sections);
   const total = { critical: 0, warning: 0, info: 0 };
@@ -473,12 +474,12 @@ function mapOf(roster) {
 }
 
 async function loadOverview() {
-  const [body, summaries, found, drawn] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units"),
-    getJSON("/api/v1/communes?limit=1"), provinceMap || getJSON("/static/vietnam-provinces.json").catch(() => null)]);
+  const [body, summaries, drawn] = await Promise.all([getJSON("/api/v1/rosters"), getAll("/api/v1/units", "units"),
+    provinceMap || getJSON("/static/vietnam-provinces.json").catch(() => null)]);
   provinceMap = drawn;
   rosters = body.rosters;
+  communesInForce = body.communes_in_force || 0;
   units = new Map(summaries.map((u) => [u.unit_id, u]));
-  communes = found;
   renderOverview();
 }
 

@@ -124,6 +124,7 @@ def test_the_rosters_answer_lists_every_rostered_unit_in_order() -> None:
     body = _body(rosters(_nghe_an()))  # type: ignore[arg-type]
     assert [r["roster"] for r in body["rosters"]] == ["provinces-63", "ministries", "provinces"]
     assert {u["id"] for r in body["rosters"] for u in r["units"]} == set(BUNDLED.rostered_units)
+    assert body["communes_in_force"] == 10035  # July 2024: the communes before the 2025 reform, not the 3,321
 
 
 def test_alerts_carry_display_texts_and_come_as_csv() -> None:

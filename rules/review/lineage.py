@@ -33,8 +33,8 @@ def period_units(
 ) -> list[str]:
     """The units a report of ``bounds`` has a scorecard for, sorted.
 
-    Every unit some roster names and every unit that reported, that existed at some instant of the period (a
-    unit the registry does not know always did). ``communes_of``: instead, the communes of that province (and
+    Every unit some roster names and every unit that reported but a commune, that existed at some instant of
+    the period (a unit the registry does not know always did). ``communes_of``: instead, the communes of that province (and
     of the provinces merged into it) that existed in the period, reported or not.
     """
     start, end = bounds
@@ -42,9 +42,14 @@ def period_units(
     if communes_of is not None:
         provinces = (communes_of, *registry.predecessors(communes_of))
         chosen = {u for p in provinces for u in registry.select(Level.COMMUNE, p)}
-    else:
-        chosen = set(pack.rostered_units) | set(reported)
+    else:  # a commune that reported is in its province's report by commune (``communes_of``), not ranked with them
+        chosen = set(pack.rostered_units) | {u for u in reported if _level(registry, u) is not Level.COMMUNE}
     return sorted(u for u in chosen if (unit := registry.get(u)) is None or unit.overlaps(start, end))
+
+
+def _level(registry: UnitRegistry, unit_id: str) -> Level | None:
+    unit = registry.get(unit_id)
+    return unit.level if unit is not None else None
 
 
 def province_problem(pack: RulePack, unit_id: str, what: str) -> str | None:

@@ -294,3 +294,25 @@ def test_a_province_s_scorecard_broken_down_by_commune(
     assert (
         capsys.readouterr().err.strip() == "error: --communes-of: 'VN-00004' is not a province the unit registry knows"
     )
+
+
+def test_a_commune_that_reported_is_not_ranked_with_the_provinces(tmp_path: Path, pack: Path) -> None:
+    shutil.copy(REPO / "rules" / "packs" / "units" / "vietnam-communes.csv", pack)
+    event = {
+        "event_id": "w-1",
+        "source": "xa",
+        "unit_id": "16681",  # Phường Thành Vinh, Nghệ An
+        "task_id": "W",
+        "kind": "task",
+        "status": "completed",
+        "deadline": _at("2026-10-10T17:00").isoformat(),
+        "occurred_at": _at("2026-10-08T09:00").isoformat(),
+    }
+    recorded = tmp_path / "ward.jsonl"
+    recorded.write_text(json.dumps(event) + "\n")
+    args = ["report", "--period", "2026-Q4", "--events", str(recorded), "--rules", str(pack), "--format", "json"]
+    national, by_commune = tmp_path / "national.json", tmp_path / "nghe-an.json"
+    assert main([*args, "--out", str(national)]) == 0
+    assert main([*args, "--communes-of", "VN-22", "--out", str(by_commune)]) == 0
+    assert "VN-16681" not in {u["unit_id"] for u in json.loads(national.read_bytes())["units"]}
+    assert json.loads(by_commune.read_bytes())["ranking"] == ["VN-16681"]

@@ -76,9 +76,6 @@ class Settings(BaseSettings):
         description="HTTP connections open at once (each open feed page holds one); more are answered 503.",
     )
     data_dir: Path = Field(default=Path(".monitor-data"), description="Worker's local state directory.")
-    store: str = Field(
-        default="rocksdb://", description="Table store: rocksdb:// (durable, changelog-backed) or memory:// (tests)."
-    )
     tick_interval: float = Field(default=DEFAULT_TICK_INTERVAL, gt=0, description="Seconds between wall-clock ticks.")
     max_record_bytes: int = Field(
         default=DEFAULT_MAX_RECORD_BYTES,
@@ -126,9 +123,16 @@ class Settings(BaseSettings):
         "(at most two such buffers per partition).",
     )
     rocksdb_block_cache: int = Field(
-        default=16 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=0,
-        description="Bytes of each partition's RocksDB blocks cached in memory (reads of items not in memory).",
+        description="Bytes of RocksDB blocks cached in memory, one cache for every partition, index and filter "
+        "blocks included (reads of items not decoded in memory).",
+    )
+    item_cache: int = Field(
+        default=50_000,
+        ge=0,
+        description="Tasks (and other items) a worker keeps decoded in memory, the least recently used dropped "
+        "first; every other item is read from RocksDB when an event or a deadline asks for it.",
     )
     session_timeout: float = Field(default=10.0, gt=0, description="Consumer group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer group heartbeat, seconds.")

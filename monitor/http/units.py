@@ -46,9 +46,8 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
     if compiled is None or not isinstance(compiled.rule, DeadlineRule) or compiled.rule.due is None:
         return None
     rule, due = compiled.rule, compiled.rule.due
-    reported = sorted(
-        (t for t in state.tasks.values() if rule.selects(t.fields(state.unit_id), t.labels)), key=lambda t: t.task_id
-    )
+    tasks = state.tasks_of(rule.kinds_selected())
+    reported = sorted((t for t in tasks if rule.selects(t.fields(state.unit_id), t.labels)), key=lambda t: t.task_id)
     task = reported[0] if reported else None
     return {
         "unit_id": state.unit_id,
@@ -125,7 +124,9 @@ def overdue_csv(items: list[dict[str, Any]]) -> bytes:
 
 def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
     """Per unit: its level, tasks by status, overdue count, firing alerts by severity and the most urgent of them."""
-    statuses = Counter(task.status.value for task in state.tasks.values())
+    statuses: Counter[str] = Counter()
+    for (_, status), count in state.task_tally().items():
+        statuses[status] += count
     firing = Counter(alert.severity for alert in state.alerts.values())
     known = pack.units.get(state.unit_id)
     return {
@@ -133,7 +134,7 @@ def unit_summary(pack: RulePack, state: UnitState) -> dict[str, Any]:
         "unit_name": pack.unit_name(state.unit_id),
         "level": known.level.value if known is not None else None,
         "tasks": dict(sorted(statuses.items())),
-        "tasks_total": len(state.tasks),
+        "tasks_total": state.task_count(),
         "overdue": sum(overdue_by_kind(state, pack.selected_kind).values()),
         "alerts_firing": sum(firing.values()),
         "alerts_by_severity": dict(sorted(firing.items())),

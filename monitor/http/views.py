@@ -205,7 +205,7 @@ def commune_standings(worker: WorkerView, partitions: set[int]) -> list[dict[str
                 "overdue": sum(overdue_by_kind(state, kind_of).values()),
                 "alerts_firing": len(severities),
                 "worst_severity": worst_severity(severities),
-                "tasks_total": len(state.tasks),
+                "tasks_total": state.task_count(),
                 "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
             }
         )

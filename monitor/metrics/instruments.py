@@ -103,7 +103,8 @@ class Metrics:
         )
         self.items_loaded = Counter(
             "compliance_state_items_loaded",
-            "State items read from the local store into memory when partitions were taken over.",
+            "State items read from the local store into memory when partitions were taken over (units' own fields, "
+            "alerts, indicators; tasks stay in the store).",
             registry=registry,
         )
         self.load_seconds = Gauge(

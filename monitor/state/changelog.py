@@ -33,7 +33,7 @@ from faust.types import TP
 
 from events.text import SEPARATOR
 from monitor.exceptions import StoreUnavailable
-from monitor.state.store import Write
+from monitor.state.keys import Write, derived
 
 __all__ = ["MARKER", "ChangelogItemLog"]
 
@@ -53,10 +53,38 @@ class ChangelogItemLog:
         self._app = app
         self._table = table
 
-    def items(self) -> Iterable[tuple[bytes, bytes]]:
-        """Every item in the local store of the partitions this worker owns."""
-        items: Iterable[tuple[bytes, bytes]] = self._table.items()
-        return items
+    def _db(self, partition: int) -> Any:
+        return self._table.data._db_for_partition(partition)
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The value the partition's local store holds for ``key``."""
+        value: bytes | None = self._db(partition).get(key)
+        return value
+
+    def cursor(self, partition: int) -> Any:
+        """A RocksDB iterator over the partition's local store (``monitor.state.stored.Cursor``)."""
+        return self._db(partition).iter()
+
+    def forget(self, partition: int, keys: Iterable[bytes]) -> None:
+        """Delete derived keys from the partition's local store (they are not in the changelog)."""
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key in keys:
+            batch.delete(key)
+        self._db(partition).write(batch)
+
+    def write_local(self, partition: int, writes: Iterable[Write]) -> None:
+        """Write to the partition's local store alone: derived keys, the format mark (never items)."""
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in writes:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        self._db(partition).write(batch)
 
     async def write(self, partition: int, writes: Sequence[Write]) -> None:
         """Send ``writes`` to the changelog, wait for the broker, then write them locally."""
@@ -97,21 +125,17 @@ class ChangelogItemLog:
         return futures
 
     def _write_local(self, tp: TP, writes: Sequence[Write], offset: int) -> None:
-        store = self._table.data
-        if hasattr(store, "_db_for_partition"):  # RocksDB: one atomic batch, then the offset it reached
-            from rocksdict import WriteBatch
+        """One atomic batch, the items with their derived keys; then the changelog offset it reached."""
+        from rocksdict import WriteBatch
 
-            batch = WriteBatch(raw_mode=True)
-            for key, value in writes:
-                if value is None:
-                    batch.delete(key)
-                else:
-                    batch.put(key, value)
-            store._db_for_partition(tp.partition).write(batch)
-            store.set_persisted_offset(tp, offset)
-        else:  # the memory store: nothing survives the process anyway
-            for key, value in writes:
-                if value is None:
-                    store.data.pop(key, None)
-                else:
-                    store.data[key] = value
+        store = self._table.data
+        batch = WriteBatch(raw_mode=True)
+        for key, value in writes:
+            if value is None:
+                batch.delete(key)
+                continue
+            batch.put(key, value)
+            for extra, nothing in derived(key, value):
+                batch.put(extra, nothing)
+        store._db_for_partition(tp.partition).write(batch)
+        store.set_persisted_offset(tp, offset)

@@ -1,11 +1,14 @@
-"""Unit state kept item by item in a durable log, with the working copy in memory.
+"""Unit state kept item by item in a durable log; in memory, only what every question about a unit needs.
 
 A unit's state is not one value: every task, indicator, firing alert and
-pending breach is its own entry, so an event costs one small write (its
-task, with the task's next wake-up) however many items the unit tracks. The
-worker works on an in-memory copy of the units of the partitions it owns,
-read when it takes a partition over; the deadline index (each unit's heap of
-wake-ups, see ``UnitState``) is rebuilt from that copy.
+pending breach is its own entry (``monitor.state.keys``), so an event costs
+one small write (its task, with the task's next wake-up) however many items
+the unit tracks. In memory the worker keeps, for each unit of the partitions
+it owns, its *head*: indicators, firing alerts, pending breaches, newest
+event, pack, tasks counted by kind and status. Tasks stay in the store and
+are read when an event or a due wake-up asks for one (``monitor.state.stored``),
+so memory grows with units and alerts, not with tasks held; taking a
+partition over reads its heads, not its tasks.
 
 *Durable before visible.* Changes are staged, then written in one batch per
 partition by ``flush``, which returns once the ``ItemLog`` holds them (in the
@@ -14,18 +17,11 @@ transitions an evaluation caused are staged with the state, as *outbox*
 entries, and published only after the flush; once the alerts topic has them
 they are confirmed and their entries deleted. So a crash never leaves a
 transition the state does not explain, and the next owner of a partition
-publishes exactly what the outbox says the topic still lacks.
-
-Keys are ``unit ␟ part``: ``␟`` alone for the unit's own fields, ``␟s`` +
-subject, ``␟a`` + fingerprint for a firing alert, ``␟p`` + fingerprint for a
-pending breach, ``␟o`` + fingerprint for transitions not yet confirmed on the
-alerts topic. Within a batch, outbox entries are written first and subjects
-(which carry the dedup keys of the events applied) last: when a batch is only
-partly durable, an event is either seen as applied with all its transitions
-in the outbox, or applied again.
-
-Over 400 lines: the item codec and the staging, flushing and outbox
-bookkeeping work on the same keys, and are read together.
+publishes exactly what the outbox says the topic still lacks. Within a
+batch, outbox entries are written first and subjects (which carry the dedup
+keys of the events applied) last: when a batch is only partly durable, an
+event is either seen as applied with all its transitions in the outbox, or
+applied again.
 """
 
 from __future__ import annotations
@@ -35,127 +31,41 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Protocol
 
-import msgspec
-
-from events.text import SEPARATOR
 from monitor.state.heap import bulk_read
-from rules.state import (
-    AlertState,
-    AlertTransition,
-    Change,
-    ChangePart,
-    IndicatorState,
-    Instant,
-    Subject,
-    SubjectKind,
-    TaskState,
-    UnitState,
+from monitor.state.keys import (
+    DERIVED,
+    FORMAT,
+    FORMAT_KEY,
+    OUTBOX,
+    SEP,
+    SUBJECT,
+    UnitParts,
+    Write,
+    after,
+    derived,
+    encode_changes,
+    encode_unit,
+    is_task,
+    item_key,
+    task_prefix,
+    unit_prefix,
 )
+from monitor.state.stored import ItemCache, ItemReader, PartitionItems, StoredTasks, StoredWakeups, task_items
+from rules.state import AlertTransition, Change, UnitState, WakeupMap, task_key
 
-__all__ = ["ItemLog", "ItemStore", "OutboxEntry", "UnitStore", "Write", "decode_unit", "encode_changes"]
+__all__ = ["DEFAULT_CACHE", "ItemLog", "ItemStore", "OutboxEntry", "UnitStore"]
 
 log = logging.getLogger(__name__)
 
-SEP = SEPARATOR
-_UNIT, _SUBJECT, _ALERT, _PENDING, _OUTBOX = "", "s", "a", "p", "o"
-_PARTS = {ChangePart.UNIT: _UNIT, ChangePart.SUBJECT: _SUBJECT, ChangePart.ALERT: _ALERT, ChangePart.PENDING: _PENDING}
+#: Subject items (tasks, mostly) a worker keeps decoded by default: about 50 MiB.
+DEFAULT_CACHE = 50_000
+
+_SEP = SEP.encode()
 # Write order within a batch: outbox first, subjects (the dedup keys) and the unit's own fields last.
-_RANK = {_OUTBOX: 0, _ALERT: 1, _PENDING: 2, _SUBJECT: 3, _UNIT: 4}
-
-#: One write to the log: (key, value); a ``None`` value deletes the key.
-Write = tuple[bytes, bytes | None]
-
-
-class SubjectItem(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
-    """The stored form of one subject: its task or indicator, and when its rules next change."""
-
-    task: TaskState | None = None
-    indicator: IndicatorState | None = None
-    wakeup: float | None = None
-
-
-class UnitItem(msgspec.Struct, frozen=True):
-    """The stored form of a unit's own fields."""
-
-    pack_version: str = ""
-
-
-_ENCODER = msgspec.json.Encoder()
-_SUBJECT_ITEM = msgspec.json.Decoder(SubjectItem)
-_ALERT_ITEM = msgspec.json.Decoder(AlertState)
-_UNIT_ITEM = msgspec.json.Decoder(UnitItem)
-_INSTANT = msgspec.json.Decoder(Instant)
-
-
-def _key(unit_id: str, part: str, name: str = "") -> bytes:
-    return f"{unit_id}{SEP}{part}{name}".encode()
-
-
-def encode_changes(state: UnitState, changed: Iterable[Change]) -> Iterator[tuple[bytes, bytes | None]]:
-    """The table writes for the changed parts of ``state``: (key, value), a ``None`` value deletes."""
-    unit = state.unit_id
-    for part, name in changed:
-        key = _key(unit, _PARTS[part], name)
-        if part == ChangePart.SUBJECT:
-            subject = Subject.parse(name)
-            stored = SubjectItem(
-                task=state.tasks.get(subject.name) if subject.kind is SubjectKind.TASK else None,
-                indicator=state.indicators.get(subject.name) if subject.kind is SubjectKind.INDICATOR else None,
-                wakeup=state.wakeups.get(name),
-            )
-            empty = stored.task is None and stored.indicator is None and stored.wakeup is None
-            yield key, None if empty else _ENCODER.encode(stored)
-        elif part == ChangePart.ALERT:
-            alert = state.alerts.get(name)
-            yield key, _ENCODER.encode(alert) if alert is not None else None
-        elif part == ChangePart.PENDING:
-            since = state.pending.get(name)
-            yield key, _ENCODER.encode(since) if since is not None else None
-        else:
-            yield key, _ENCODER.encode(UnitItem(pack_version=state.pack_version))
-
-
-def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
-    """A unit's state from its stored items, given as (key without the unit prefix, value)."""
-    tasks: dict[str, TaskState] = {}
-    indicators: dict[str, IndicatorState] = {}
-    alerts: dict[str, AlertState] = {}
-    pending: dict[str, datetime] = {}
-    wakeups: dict[str, float] = {}
-    pack_version = ""
-    for rest, raw in items:
-        part, name = rest[:1], rest[1:]
-        if part == _SUBJECT:
-            stored = _SUBJECT_ITEM.decode(raw)
-            if stored.task is not None:
-                tasks[stored.task.task_id] = stored.task
-            if stored.indicator is not None:
-                indicators[stored.indicator.indicator] = stored.indicator
-            if stored.wakeup is not None:
-                wakeups[name] = stored.wakeup
-        elif part == _ALERT:
-            alerts[name] = _ALERT_ITEM.decode(raw)
-        elif part == _PENDING:
-            pending[name] = _INSTANT.decode(raw)
-        elif part == _OUTBOX:
-            continue  # transitions on their way to the alerts topic: the store keeps them apart
-        else:
-            pack_version = _UNIT_ITEM.decode(raw).pack_version
-    # The newest event is the newest of what each task and indicator last reported.
-    reported = [t.occurred_at for t in tasks.values()] + [i.occurred_at for i in indicators.values()]
-    return UnitState(
-        unit_id=unit_id,
-        tasks=tasks,
-        indicators=indicators,
-        alerts=alerts,
-        pending=pending,
-        wakeups=wakeups,
-        last_event_at=max(reported, default=None),
-        pack_version=pack_version,
-    )
+_RANK = {"o": 0, "a": 1, "p": 2, "s": 3, "": 4}
+_MIGRATION_BATCH = 10_000
 
 
 def encode_outbox(transitions: Sequence[AlertTransition]) -> bytes:
@@ -168,14 +78,14 @@ def decode_outbox(raw: bytes) -> list[AlertTransition]:
     return [AlertTransition.model_validate(item) for item in json.loads(raw)]
 
 
-class ItemLog(Protocol):
-    """Durable storage of items: a write is durable once ``write`` returns."""
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]:
-        """Every item held (for the partitions this worker owns)."""
+class ItemLog(ItemReader, Protocol):
+    """Durable storage of items, read partition by partition: a write is durable once ``write`` returns."""
 
     async def write(self, partition: int, writes: Sequence[Write]) -> None:
-        """Make ``writes`` durable, in order; raise ``StoreUnavailable`` when they could not be."""
+        """Make ``writes`` durable, in order, with their derived keys; raise ``StoreUnavailable`` if they could not be."""
+
+    def write_local(self, partition: int, writes: Iterable[Write]) -> None:
+        """Write derived keys and marks to the partition's local store alone (never items)."""
 
 
 class OutboxEntry(Protocol):
@@ -194,7 +104,7 @@ class _Outbox:
 
 
 class UnitStore(Protocol):
-    """Unit states, durable item by item, with the owned partitions' units in memory."""
+    """Unit states, durable item by item, with the owned partitions' heads in memory."""
 
     def is_loaded(self, partition: int) -> bool:
         """Whether the partition's units are in memory."""
@@ -237,25 +147,33 @@ class UnitStore(Protocol):
 
 
 def _part_of(key: bytes) -> str:
-    position = key.find(SEP.encode())
-    return chr(key[position + 1]) if 0 <= position < len(key) - 1 else _UNIT
+    position = key.find(_SEP)
+    return chr(key[position + 1]) if 0 <= position < len(key) - 1 else ""
 
 
 def _rank(write: Write) -> int:
     return _RANK.get(_part_of(write[0]), 4)
 
 
+def _unit_of(key: bytes) -> str:
+    position = key.find(_SEP)
+    return key[:position].decode() if position > 0 else ""
+
+
 class ItemStore:
-    """``UnitStore`` over an ``ItemLog``, with the owned units, and their outbox, in memory.
+    """``UnitStore`` over an ``ItemLog``: heads and outboxes in memory, tasks read on demand.
 
     Args:
-        log: Durable storage (the changelog-backed table in the worker, a dict in tests).
+        log: Durable storage (the changelog-backed table in the worker).
+        cache: How many subject items (tasks, mostly) to keep decoded across the partitions.
     """
 
-    def __init__(self, log: ItemLog) -> None:
+    def __init__(self, log: ItemLog, cache: int = DEFAULT_CACHE) -> None:
         self._log = log
+        self._cache = ItemCache(cache)
         self._units: dict[str, UnitState] = {}
         self._by_partition: dict[int, set[str]] = {}
+        self._items: dict[int, PartitionItems] = {}
         self._outbox: dict[int, dict[bytes, _Outbox]] = {}
         self._staged: dict[int, dict[bytes, bytes | None]] = {}
 
@@ -264,56 +182,149 @@ class ItemStore:
         return partition in self._by_partition
 
     def load(self, partitions: Iterable[int], partition_of: Callable[[str], int]) -> int:
-        """Read the units of ``partitions`` (those not in memory yet) from the log; return how many items."""
-        wanted = set(partitions) - set(self._by_partition)
+        """Read the heads of ``partitions`` (those not in memory yet); return how many items were read.
+
+        A partition stored by an older version is brought to this one first
+        (``FORMAT``): its derived keys built, its units counted.
+        """
+        wanted = sorted(set(partitions) - set(self._by_partition))
         if not wanted:
             return 0
+        started, units, count = time.monotonic(), 0, 0
         with bulk_read():
-            return self._load(wanted, partition_of)
+            for partition in wanted:
+                self._migrate(partition)
+                read = self._load(partition, partition_of)
+                units, count = units + read[0], count + read[1]
+        log.info("partitions %s: %d units, %d items read in %.1f s", wanted, units, count, time.monotonic() - started)
+        return count
 
-    def _load(self, wanted: set[int], partition_of: Callable[[str], int]) -> int:
-        started = time.monotonic()
-        items: dict[str, list[tuple[str, bytes]]] = {}
-        outboxes: dict[int, dict[bytes, _Outbox]] = {partition: {} for partition in wanted}
-        owner: dict[str, int] = {}
-        count = 0
-        for raw_key, raw in self._log.items():
-            unit, _, rest = raw_key.decode().partition(SEP)
-            partition = owner.get(unit)
-            if partition is None:
-                partition = owner[unit] = partition_of(unit)
-            if partition not in wanted:
-                continue
-            count += 1
-            if rest[:1] == _OUTBOX:
-                outboxes[partition][raw_key] = _Outbox(raw_key, decode_outbox(raw))
-            else:
-                items.setdefault(unit, []).append((rest, raw))
-        for partition in wanted:
-            self._by_partition[partition] = set()
-            self._outbox[partition] = outboxes[partition]
-        for unit, unit_items in items.items():
-            self._units[unit] = decode_unit(unit, unit_items)
-            self._by_partition[owner[unit]].add(unit)
-        log.info(
-            "partitions %s: %d units, %d items read in %.1f s",
-            sorted(wanted),
-            len(items),
-            count,
+    def _partition(self, partition: int) -> PartitionItems:
+        items = self._items.get(partition)
+        if items is None:
+            items = self._items[partition] = PartitionItems(self._log, partition, self._cache)
+        return items
+
+    def _migrate(self, partition: int) -> None:
+        """Build the derived keys of a partition stored without them (by an older version), then mark its format."""
+        mark = self._log.get(partition, FORMAT_KEY)
+        if mark is not None and int(mark) >= FORMAT:
+            return
+        started, built, batch = time.monotonic(), 0, []
+        cursor = self._log.cursor(partition)
+        cursor.seek(b"")
+        while cursor.valid():
+            key = cursor.key()
+            if _part_of(key) == SUBJECT:
+                for write in derived(key, cursor.value()):
+                    batch.append(write)
+                    built += 1
+                if len(batch) >= _MIGRATION_BATCH:
+                    self._log.write_local(partition, batch)
+                    batch = []
+            cursor.next()
+        del cursor  # an open iterator pins the database
+        self._log.write_local(partition, [*batch, (FORMAT_KEY, str(FORMAT).encode())])
+        log.warning(
+            "partition %d: stored in format %s; %d derived keys built for format %d in %.1f s",
+            partition,
+            mark.decode() if mark is not None else "1",
+            built,
+            FORMAT,
             time.monotonic() - started,
         )
-        return count
+
+    def _load(self, partition: int, partition_of: Callable[[str], int]) -> tuple[int, int]:
+        """Read a partition's heads (its tasks are passed over); (units, items read)."""
+        items = self._partition(partition)
+        units: set[str] = set()
+        outbox: dict[bytes, _Outbox] = {}
+        read = 0
+        for unit, parts in self._heads(partition):
+            if partition_of(unit) != partition:
+                continue
+            read += len(parts.alerts) + len(parts.pending) + len(parts.outbox) + len(parts.wakeups) + 1
+            for fingerprint, raw in parts.outbox:
+                key = item_key(unit, OUTBOX, fingerprint)
+                outbox[key] = _Outbox(key, decode_outbox(raw))
+            self._units[unit] = self._head(unit, parts, items, partition)
+            units.add(unit)
+        self._by_partition[partition] = units
+        self._outbox[partition] = outbox
+        return len(units), read
+
+    def _heads(self, partition: int, prefix: bytes = b"") -> Iterator[tuple[str, UnitParts]]:
+        """Each unit of the partition (under ``prefix``) with its parts, tasks and derived keys skipped over."""
+        cursor = self._log.cursor(partition)
+        cursor.seek(prefix)
+        unit, parts = "", UnitParts()
+        while cursor.valid():
+            key = cursor.key()
+            if not key.startswith(prefix):
+                break
+            position = key.find(_SEP)
+            if position < 1:  # faust's offset, the format mark: no unit's
+                cursor.next()
+                continue
+            name = key[:position].decode()
+            if name != unit:
+                if unit:
+                    yield unit, parts
+                unit, parts = name, UnitParts()
+            part = key[position + 1 : position + 2].decode()
+            if part in DERIVED:
+                cursor.seek(after(key[: position + 2]))
+                continue
+            if part == SUBJECT and is_task(key[position + 2 :].decode()):
+                cursor.seek(after(task_prefix(unit)))
+                continue
+            parts.add(key[position + 1 :].decode(), cursor.value())
+            cursor.next()
+        if unit:
+            yield unit, parts
+
+    def _head(self, unit: str, parts: UnitParts, items: PartitionItems, partition: int) -> UnitState:
+        """A unit's state from its head parts; one stored in format 1 is counted (a scan of its tasks) and restaged."""
+        stored = parts.unit
+        tally: dict[tuple[str, str], int] = {}
+        last_event_at = None
+        if stored is not None and stored.format >= FORMAT:
+            tally = {(kind, status): count for kind, status, count in stored.tally}
+            last_event_at = stored.last_event_at
+        else:
+            tasks = [item.task for _, item in task_items(items, task_prefix(unit)) if item.task is not None]
+            for task in tasks:
+                tally[(task.kind, task.status.value)] = tally.get((task.kind, task.status.value), 0) + 1
+            last_event_at = parts.last_event_at(tasks)
+        state = UnitState(
+            unit_id=unit,
+            tasks=StoredTasks(unit, items),
+            indicators=parts.indicators,
+            alerts=parts.alerts,
+            pending=parts.pending,
+            wakeups=StoredWakeups(unit, items, WakeupMap(parts.wakeups.items())),
+            last_event_at=last_event_at,
+            pack_version=stored.pack_version if stored is not None else "",
+            tally=tally,
+        )
+        if stored is None or stored.format < FORMAT:  # written again in this format with the next flush
+            self._stage(partition, item_key(unit, ""), encode_unit(state))
+        return state
 
     def keep(self, partitions: set[int]) -> None:
         """Forget the in-memory units of every partition not in ``partitions`` (they moved away).
 
         What was staged for them and not flushed is forgotten too: the next owner redoes it.
         """
-        for partition in set(self._by_partition) - partitions:
-            for unit in self._by_partition.pop(partition):
+        gone = (set(self._by_partition) | set(self._items)) - partitions
+        for partition in gone:
+            for unit in self._by_partition.pop(partition, ()):
                 self._units.pop(unit, None)
             self._outbox.pop(partition, None)
             self._staged.pop(partition, None)
+            self._items.pop(partition, None)
+        if gone:
+            self._cache.clear()
 
     def get(self, unit_id: str) -> UnitState | None:
         """The unit's state, if any."""
@@ -329,18 +340,40 @@ class ItemStore:
         staged[key] = value
 
     def stage_state(self, state: UnitState, changed: Iterable[Change], partition: int) -> None:
-        """Stage the changed parts of the unit's state and keep it as the working copy."""
+        """Stage the changed parts of the unit's state, and keep its head (a unit new to the store becomes one)."""
+        if not isinstance(state.tasks, StoredTasks):
+            state = self._adopt(state, partition)
         for key, value in encode_changes(state, changed):
             self._stage(partition, key, value)
         self._units[state.unit_id] = state
         self._by_partition.setdefault(partition, set()).add(state.unit_id)
+
+    def _adopt(self, state: UnitState, partition: int) -> UnitState:
+        """A unit built in memory (its first events, a seeded roster unit) as a head over the store."""
+        items = self._partition(partition)
+        others = WakeupMap((subject, at) for subject, at in state.wakeups.items() if not is_task(subject))
+        head = UnitState(
+            unit_id=state.unit_id,
+            tasks=StoredTasks(state.unit_id, items),
+            indicators=state.indicators,
+            alerts=state.alerts,
+            pending=state.pending,
+            wakeups=StoredWakeups(state.unit_id, items, others),
+            last_event_at=state.last_event_at,
+            pack_version=state.pack_version,
+            tally=state.task_tally(),
+        )
+        for task in state.tasks.values():
+            head.tasks.put(task)
+            head.wakeups.put(task_key(task.task_id), state.wakeups.get(task_key(task.task_id)))
+        return head
 
     def stage_transitions(self, unit_id: str, transitions: Iterable[AlertTransition], partition: int) -> None:
         """Stage alert transitions as outbox entries, one per fingerprint, written with the state."""
         outbox = self._outbox.setdefault(partition, {})
         touched: set[bytes] = set()
         for transition in transitions:
-            key = _key(unit_id, _OUTBOX, transition.fingerprint)
+            key = item_key(unit_id, OUTBOX, transition.fingerprint)
             entry = outbox.get(key)
             if entry is None:
                 entry = outbox[key] = _Outbox(key, [])
@@ -380,13 +413,27 @@ class ItemStore:
         except BaseException:  # cancelled while the batches were on their way: all of them stay staged
             self._restage({p: staged[p] for p in partitions})
             raise
-        failed = {
-            p: staged[p] for p, result in zip(partitions, results, strict=True) if isinstance(result, BaseException)
-        }
+        failed = {}
+        for partition, result in zip(partitions, results, strict=True):
+            if isinstance(result, BaseException):
+                failed[partition] = staged[partition]
+            else:
+                self._flushed(partition, staged[partition])
         self._restage(failed)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
+
+    def _flushed(self, partition: int, writes: dict[bytes, bytes | None]) -> None:
+        """A partition's batch is durable: its subject items move to the cache, its units' wake-ups to the store."""
+        items = self._items.get(partition)
+        if items is None:  # the partition moved away meanwhile
+            return
+        items.flushed(writes.keys())
+        for unit in {_unit_of(key) for key in writes if _part_of(key) == SUBJECT}:
+            head = self._units.get(unit)
+            if head is not None and isinstance(head.wakeups, StoredWakeups):
+                head.wakeups.flushed()
 
     def _restage(self, writes: dict[int, dict[bytes, bytes | None]]) -> None:
         """Put back writes that are not known to be durable, under anything staged since."""
@@ -405,11 +452,19 @@ class ItemStore:
         return sum(len(s) for s in self._staged.values())
 
     def reload(self, unit_id: str) -> None:
-        """Replace the working copy of one unit with what the log holds (after a failed evaluation)."""
-        prefix = f"{unit_id}{SEP}".encode()
-        items = [(k[len(prefix) :].decode(), v) for k, v in self._log.items() if k.startswith(prefix)]
-        items = [(rest, v) for rest, v in items if rest[:1] != _OUTBOX]
-        if items:
-            self._units[unit_id] = decode_unit(unit_id, items)
+        """Replace the working copy of one unit with what the log holds (after a failed evaluation).
+
+        Its subject items changed in memory go back to what is staged for them, else to what the store holds.
+        """
+        partition = next((p for p, units in self._by_partition.items() if unit_id in units), None)
+        if partition is None:
+            return
+        items = self._partition(partition)
+        prefix = unit_prefix(unit_id)
+        items.restore([key for key in items.overlay if key.startswith(prefix)], self._staged.get(partition, {}))
+        heads = list(self._heads(partition, prefix))
+        if heads:
+            self._units[unit_id] = self._head(unit_id, heads[0][1], items, partition)
         else:
             self._units.pop(unit_id, None)
+            self._by_partition[partition].discard(unit_id)

@@ -255,7 +255,7 @@ def build_app(settings: Settings) -> MonitorApp:
     app = MonitorApp(
         settings.app_id,
         broker=settings.broker,
-        store=settings.store,
+        store="rocksdb://",  # the items table's store is its own (``monitor.state.rocks``); no other table
         topic_partitions=settings.partitions,
         datadir=str(settings.data_dir),
         web_bind=settings.web_host,

@@ -47,6 +47,7 @@ from monitor.state.ledger import AlertLedger, LedgerFollower
 from monitor.state.packs import AppliedPack, PackEntry, PackFollower, PackLog
 from monitor.state.refusals import RefusalFollower
 from monitor.state.registries import RegistryFollower
+from monitor.state.rocks import item_table
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.viewers import ViewersFile
@@ -82,21 +83,6 @@ def _files_source(settings: Settings) -> str:
     return (
         f"the bundled pack {where} (the rules topic holds none yet)" if settings.rules_from_topic else f"files {where}"
     )
-
-
-def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """The table's RocksDB memory bounds (faust's defaults: three 64 MiB write buffers, a 2 GiB cache, per partition).
-
-    The worker holds its units in memory and reads RocksDB back only when it
-    takes a partition over, so large buffers and caches only hold a second
-    copy of what memory has already.
-    """
-    return {
-        "write_buffer_size": settings.rocksdb_write_buffer,
-        "max_write_buffer_number": 2,
-        "block_cache_size": settings.rocksdb_block_cache,
-        "block_cache_compressed_size": 0,
-    }
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -168,12 +154,12 @@ class Worker:
         self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
         self._items_table = "items"
-        items = self.app.Table(
+        items = item_table(
+            self.app,
             self._items_table,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            options=rocksdb_options(settings),
+            settings.partitions,
+            write_buffer=settings.rocksdb_write_buffer,
+            block_cache=settings.rocksdb_block_cache,
         )
         self.feed = AlertFeed()
         sinks = build_sinks(settings, DeliveryMetrics(self.registry), clock)
@@ -200,7 +186,7 @@ class Worker:
             self._generation,
             self.health,
         )
-        store = ItemStore(ChangelogItemLog(self.app, items))
+        store = ItemStore(ChangelogItemLog(self.app, items), cache=settings.item_cache)
         outbox = FaustOutbox(self.app, self.topics, self._generation, settings.max_record_bytes)
         self.checkpoint = Checkpoint(
             store,

@@ -141,15 +141,14 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         reassigned = False
         if _awaits_first_indicator(pack, current):
             subjects.append(NO_INDICATOR)
-    changed: set[Change] = {Change.subject(subjects[0])}
-    if state is None:
-        changed.add(Change.unit())
-        if NO_INDICATOR not in subjects and pack.indicator_rules_for("*"):
-            # A unit's first contact: "has it ever reported an indicator?" is asked on the next advance, not
-            # now: its first indicator may be the very next record (of the other topic), and an alert that
-            # fires and resolves within a tick says nothing but noise.
-            current.set_wakeup(NO_INDICATOR, now.timestamp())  # a new unit: no wake-up of its own yet
-            changed.add(Change.subject(NO_INDICATOR))
+    # The unit's own fields hold its newest event and its tasks counted by kind and status: written with every event.
+    changed: set[Change] = {Change.subject(subjects[0]), Change.unit()}
+    if state is None and NO_INDICATOR not in subjects and pack.indicator_rules_for("*"):
+        # A unit's first contact: "has it ever reported an indicator?" is asked on the next advance, not
+        # now: its first indicator may be the very next record (of the other topic), and an alert that
+        # fires and resolves within a tick says nothing but noise.
+        current.set_wakeup(NO_INDICATOR, now.timestamp())  # a new unit: no wake-up of its own yet
+        changed.add(Change.subject(NO_INDICATOR))
     last = current.last_event_at
     if last is None or last < event.occurred_at:
         _note_last_event(current, event)
@@ -339,7 +338,9 @@ def _assess_covered(
         last = state.last_event_at
         return evaluate_staleness(rule, last, now, since), next_staleness_change(rule, last, now, since)
     if isinstance(rule, AggregateRule):
-        index = state.task_index(_index_key(compiled), lambda: AggregateIndex(rule, compiled.tz, unit))
+        index = state.task_index(
+            _index_key(compiled), lambda: AggregateIndex(rule, compiled.tz, unit), rule.kinds_selected()
+        )
         return evaluate_aggregate(rule, index, now, firing), next_aggregate_change(rule, index, now)
     return _NOTHING
 
@@ -348,7 +349,7 @@ def _roster(compiled: CompiledRule, state: UnitState) -> RosterIndex:
     """The tasks of the unit that satisfy a roster deadline, kept as tasks change."""
     rule = compiled.rule
     assert isinstance(rule, DeadlineRule)
-    return state.task_index(_index_key(compiled), lambda: RosterIndex(rule, state.unit_id))
+    return state.task_index(_index_key(compiled), lambda: RosterIndex(rule, state.unit_id), rule.kinds_selected())
 
 
 def _index_key(compiled: CompiledRule) -> str:
@@ -464,7 +465,8 @@ def _reconcile(
     """
     draft = _Draft(state, changed if changed is not None else set())
     if unit_due is not None:
-        draft.put_wakeup(UNIT, min(state.wakeups.get(UNIT, unit_due), unit_due))
+        known = state.wakeups.get(UNIT)
+        draft.put_wakeup(UNIT, unit_due if known is None else min(known, unit_due))
     for subject in subjects:
         candidates = _candidates(pack, state, subject)
         stragglers: list[str] = []

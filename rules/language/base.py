@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
@@ -102,6 +102,11 @@ class RuleBase(BaseModel):
     def selects(self, fields: Mapping[str, str], labels: Mapping[str, str]) -> bool:
         """Whether every matcher passes on the subject."""
         return selects(self.select, fields, labels)
+
+    def kinds_selected(self) -> Callable[[str], bool] | None:
+        """Which kinds of task the rule can select (``None``: any): a view over its tasks reads those alone."""
+        matcher = self.select.get("kind")
+        return matcher.matches if matcher is not None else None
 
 
 @dataclass(frozen=True, slots=True)

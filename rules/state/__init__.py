@@ -1,12 +1,26 @@
 """What the engine keeps and writes: a unit's state, the subjects of its alerts, the alert transitions.
 
-``units``: ``UnitState`` and its items (``TaskState``, ``IndicatorState``,
-``AlertState``), stored in the worker's tables; ``subjects``: what an alert
+``items``: a unit's stored items (``TaskState``, ``IndicatorState``,
+``AlertState``); ``unit``: ``UnitState``, what the engine reads and updates;
+``sources``: where a unit's tasks and wake-ups are kept (``Tasks``,
+``Wakeups``; in memory, or in a worker's store); ``subjects``: what an alert
 is about and which part of a state changed; ``alerts``: ``AlertTransition``
 (the records of the alerts topic), ``fingerprint``, ``AlertFilter``.
 """
 
 from rules.state.alerts import AlertFilter, AlertTransition, TransitionKey, due_instant, fingerprint, transition_key
+from rules.state.items import (
+    EARLIER_REPORTS,
+    SEEN_KEPT,
+    AlertState,
+    IndicatorState,
+    Instant,
+    Reached,
+    TaskState,
+    has_seen,
+    seen_keys,
+)
+from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
 from rules.state.subjects import (
     NO_INDICATOR,
     UNIT,
@@ -18,18 +32,7 @@ from rules.state.subjects import (
     indicator_key,
     task_key,
 )
-from rules.state.units import (
-    EARLIER_REPORTS,
-    SEEN_KEPT,
-    AlertState,
-    IndicatorState,
-    Instant,
-    Reached,
-    TaskState,
-    UnitState,
-    has_seen,
-    seen_keys,
-)
+from rules.state.unit import TaskIndex, UnitState
 
 __all__ = [
     "EARLIER_REPORTS",
@@ -47,9 +50,14 @@ __all__ = [
     "Subject",
     "SubjectKey",
     "SubjectKind",
+    "TaskIndex",
+    "TaskMap",
     "TaskState",
+    "Tasks",
     "TransitionKey",
     "UnitState",
+    "WakeupMap",
+    "Wakeups",
     "due_instant",
     "fingerprint",
     "has_seen",

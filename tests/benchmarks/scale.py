@@ -11,8 +11,9 @@ record on ``compliance.alerts`` (one dossier due 20 s after it is published);
 the cost of a tick when every unit had an event since the last one (its
 roster deadlines and aggregates are due again).
 (d) the worker is stopped and started again on the same data directory: the
-time until ``/readyz`` answers 200, which includes reading every item back
-into memory, and the number of tasks it then reports.
+time until ``/readyz`` answers 200 and until ``/metrics`` counts every task
+again; then a new worker on an empty data directory rebuilds the store from
+the changelog: the same two times, and the rate.
 """
 
 from __future__ import annotations
@@ -22,47 +23,18 @@ import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
-from tests.integration.kafka import MonitorProcess, http_get, sample
+from tests.integration.dossiers import BATCH, UNITS, dossier_records, publish, rss_bytes, wait_accepted
+from tests.integration.kafka import MonitorProcess, http_get
 
-UNITS = [f"VN-{n:02d}" for n in range(1, 64)]
-BATCH = 500
 TOPICS = Topics()
-
-
-def _batches(count: int, now: datetime) -> Iterator[tuple[bytes, bytes]]:
-    """Per-unit JSON-array records of ``BATCH`` in-progress dossiers, none due for 10 days."""
-    per_unit = -(-count // len(UNITS))
-    made = 0
-    for unit in UNITS:
-        items = []
-        for n in range(min(per_unit, count - made)):
-            deadline = (now + timedelta(days=10 + n % 290)).date().isoformat()
-            items.append(
-                {
-                    "event_id": f"scale-{unit}-{n}",
-                    "source": "bench",
-                    "unit_id": unit,
-                    "task_id": f"HS-{n:07d}",
-                    "kind": "dossier",
-                    "status": "in_progress",
-                    "deadline": deadline,
-                    "occurred_at": now.isoformat(),
-                }
-            )
-            if len(items) == BATCH:
-                yield unit.encode(), json.dumps(items).encode()
-                items = []
-        if items:
-            yield unit.encode(), json.dumps(items).encode()
-        made += min(per_unit, count - made)
 
 
 def _touches(round_: int, now: datetime) -> list[tuple[bytes, bytes]]:
@@ -81,23 +53,6 @@ def _touches(round_: int, now: datetime) -> list[tuple[bytes, bytes]]:
         }
         records.append((unit.encode(), json.dumps(event).encode()))
     return records
-
-
-async def _publish(bootstrap: str, records: Iterator[tuple[bytes, bytes]] | list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_request_size=4 * 1024 * 1024)
-    await producer.start()
-    try:
-        futures = [await producer.send(TOPICS.task_status, value=value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def _metrics(port: int) -> str:
@@ -132,18 +87,14 @@ def _stop(worker: MonitorProcess) -> float:
     return time.monotonic() - began
 
 
-def _wait_accepted(port: int, count: float, limit: float) -> float:
+def _counted(port: int, tasks: float, limit: float) -> float:
+    """Seconds until the worker reports ``tasks`` tasks in ``/metrics``."""
     began = time.monotonic()
-    last_print = began
     while time.monotonic() - began < limit:
-        done = sample(_metrics(port), "compliance_events_total", outcome="accepted") or 0.0
-        if done >= count:
+        if _total(_metrics(port), "compliance_tasks") >= tasks:
             return time.monotonic() - began
-        if time.monotonic() - last_print >= 15:
-            print(f"  … {done:,.0f} of {count:,.0f} events processed", flush=True)
-            last_print = time.monotonic()
-        time.sleep(2)
-    raise SystemExit("the worker did not process the load in time")
+        time.sleep(0.5)
+    raise SystemExit(f"the worker did not count {tasks:,.0f} tasks in {limit:.0f} s")
 
 
 def _tick_cost(port: int, seconds: float, during: Callable[[], None] | None = None) -> tuple[float, float]:
@@ -179,7 +130,7 @@ async def _deadline_delay(bootstrap: str, lead: float) -> float:
             "deadline": due.isoformat(),
             "occurred_at": datetime.now(UTC).isoformat(),
         }
-        await _publish(bootstrap, [(b"VN-22", json.dumps(event).encode())])
+        await asyncio.to_thread(publish, bootstrap, [(b"VN-22", json.dumps(event).encode())])
         limit = time.monotonic() + lead + 120
         while time.monotonic() < limit:
             batch = await consumer.getmany(timeout_ms=500)
@@ -205,22 +156,22 @@ def main() -> None:
         time.sleep(2)
         assert worker.process is not None
         pid = worker.process.pid
-        rss_before = _rss_bytes(pid)
+        rss_before = rss_bytes(pid)
         print(f"publishing {items:,} dossiers in records of {BATCH}…", flush=True)
         began = time.monotonic()
-        asyncio.run(_publish(broker.bootstrap, _batches(items, datetime.now(UTC))))
+        publish(broker.bootstrap, dossier_records(items, datetime.now(UTC)))
         print(f"  published in {time.monotonic() - began:.1f} s", flush=True)
-        _wait_accepted(worker.web_port, items, 3600)
+        wait_accepted(worker.web_port, items, 3600, progress=True)
         load = time.monotonic() - began
         print(f"  processed {items:,} events {load:.1f} s after publishing began", flush=True)
         time.sleep(15)  # unit-wide rules marked due by the load run on the next ticks
-        rss_after = _rss_bytes(pid)
+        rss_after = rss_bytes(pid)
         disk = sum(f.stat().st_size for f in datadir.rglob("*") if f.is_file())
         per_tick, ticks = _tick_cost(worker.web_port, 30)
         round_ = iter(range(1_000_000))
 
         def one_event_per_unit() -> None:  # each unit's unit-wide rules are due again at the next tick
-            asyncio.run(_publish(broker.bootstrap, _touches(next(round_), datetime.now(UTC))))
+            publish(broker.bootstrap, _touches(next(round_), datetime.now(UTC)))
 
         busy_tick, busy_ticks = _tick_cost(worker.web_port, 30, one_event_per_unit)
         delay = asyncio.run(_deadline_delay(broker.bootstrap, 20))
@@ -230,8 +181,15 @@ def main() -> None:
         stopped = _stop(worker)
         again = _worker(broker, datadir)
         ready = _start(again, 3600)
+        counted = ready + _counted(again.web_port, tasks, 3600)
         reloaded = _total(_metrics(again.web_port), "compliance_tasks")
+        rss_restarted = rss_bytes(again.process.pid) if again.process is not None else 0
         _stop(again)
+        print("rebuilding a worker from the changelog alone (an empty data directory)…", flush=True)
+        fresh = _worker(broker, Path(tmp) / "fresh")
+        rebuilt_ready = _start(fresh, 7200)
+        rebuilt = rebuilt_ready + _counted(fresh.web_port, tasks, 7200)
+        _stop(fresh)
     print(
         f"(c) tracked items: {tasks:,.0f} tasks in one worker (4 partitions, RocksDB store); "
         f"loaded in {load:.0f} s ({items / load:,.0f} events/s, publishing included)"
@@ -248,8 +206,12 @@ def main() -> None:
     print(f"(c) deadline passing → its alert record on {TOPICS.alerts}: {delay:.2f} s (tick interval 5 s)")
     print(f"(c) one /metrics scrape with these items: {scrape:.2f} s")
     print(
-        f"(d) restart on the same data directory: ready in {ready:.1f} s, {reloaded:,.0f} tasks reported "
-        f"(graceful stop took {stopped:.1f} s)"
+        f"(d) restart on the same data directory: /readyz in {ready:.1f} s, every item counted in {counted:.1f} s "
+        f"({reloaded:,.0f} tasks reported; RSS {rss_restarted / 2**20:,.0f} MiB; graceful stop took {stopped:.1f} s)"
+    )
+    print(
+        f"(d) a new worker on an empty data directory: /readyz in {rebuilt_ready:.1f} s, every item rebuilt from the "
+        f"changelog in {rebuilt:.1f} s ({items / rebuilt:,.0f} items/s)"
     )
 
 

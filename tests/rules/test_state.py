@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
-from monitor.state.store import decode_unit, encode_changes
+from monitor.state.keys import decode_unit, encode_changes
 from rules.state import AlertState, Change, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, task
@@ -58,7 +58,7 @@ def test_a_task_read_back_is_the_task_built_from_its_events(
 
 
 def test_an_indicator_and_an_alert_read_back_are_what_was_written() -> None:
-    state = UnitState(unit_id="VN-40", pack_version="p1")
+    state = UnitState(unit_id="VN-40", pack_version="p1", last_event_at=vn(2024, 7, 19))
     state.indicators["online_dossier_ratio"] = IndicatorState.from_event(indicator(vn(2024, 7, 19), 0.458))
     state.set_wakeup("indicator:online_dossier_ratio", 1_721_000_000.0)
     state.alerts["f1"] = AlertState(
@@ -83,7 +83,20 @@ def test_an_indicator_and_an_alert_read_back_are_what_was_written() -> None:
     again = _read_back(state, changed)
     assert again.indicators == state.indicators and again.alerts == state.alerts and again.pending == state.pending
     assert again.wakeups == state.wakeups and again.pack_version == "p1"
-    assert again.last_event_at == vn(2024, 7, 19)  # the newest of what the items last reported
+    assert again.last_event_at == vn(2024, 7, 19)  # stored with the unit's own fields
+
+
+def test_a_unit_stored_in_format_1_has_its_newest_event_read_from_its_items() -> None:
+    report = IndicatorState.from_event(indicator(vn(2024, 7, 19), 0.458))
+    later = TaskState.from_event(task(vn(2024, 7, 21)))
+    items = [
+        ("", b'{"pack_version":"p1"}'),  # what the format-1 worker wrote: no counts, no newest event
+        ("sindicator:online_dossier_ratio", msgspec.json.encode({"indicator": report})),
+        ("stask:T-1", msgspec.json.encode({"task": later})),
+    ]
+    again = decode_unit("VN-40", items)
+    assert again.last_event_at == vn(2024, 7, 21) and again.pack_version == "p1"
+    assert again.task_tally() == {("task", "in_progress"): 1}
 
 
 @pytest.mark.parametrize(

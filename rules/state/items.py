@@ -1,29 +1,21 @@
-"""Per-unit state the engine keeps between inputs; serialised into the worker's tables.
+"""The items of a unit's state: tasks, indicators and firing alerts, as the worker stores them.
 
 A worker holds millions of tasks, so the items are ``msgspec`` structs, not
 pydantic models: no ``__dict__``, no GC tracking, built from an event without
 validating it a second time, and read back from the store five times faster.
 They are the monitor's own records, never input: pydantic stays the schema of
-everything that comes from outside (events, rule files, the API). The items
-are frozen, and shared between versions of a unit; ``UnitState`` is not: the
-engine updates its maps in place.
-
-The module is over the house limit of 400 lines (about 490): it holds every
-stored item of a unit (``Reached``, ``TaskState``, ``IndicatorState``,
-``AlertState``) and ``UnitState`` itself, so the stored form is read in one
-file. ``UnitState`` (its maps, task indexes and wake-up heap) is the part
-that could move to a module of its own without touching the items.
+everything that comes from outside (events, rule files, the API). Items are
+frozen: a new version of a task is a new item, and an item is shared between
+the versions of a unit that hold it.
 """
 
 from __future__ import annotations
 
-import heapq
 import struct
 import sys
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self, TypeAlias
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -38,9 +30,7 @@ __all__ = [
     "IndicatorState",
     "Instant",
     "Reached",
-    "TaskIndex",
     "TaskState",
-    "UnitState",
     "has_seen",
     "seen_keys",
 ]
@@ -317,184 +307,3 @@ class AlertState(msgspec.Struct, frozen=True, gc=False):
         if self.step is not None:
             annotations["warn_before"] = self.step
         return annotations
-
-
-class TaskIndex(Protocol):
-    """A view derived from a unit's tasks (a rule's counts, say), kept up to date task by task."""
-
-    def add(self, task: TaskState) -> None:
-        """A task arrived (or its new version did)."""
-
-    def remove(self, task: TaskState) -> None:
-        """A task went (or its old version did)."""
-
-
-_Index = TypeVar("_Index", bound=TaskIndex)
-
-
-class UnitState:
-    """Everything the monitor knows about one unit.
-
-    The maps are updated in place by the engine (see ``rules.engine.apply_event``);
-    ``tasks`` only through ``put_task`` and ``wakeups`` only through
-    ``set_wakeup``, which keep the task tally and the deadline index in step.
-
-    Args:
-        unit_id: The unit.
-        tasks: Its tasks by id.
-        indicators: Its indicators' latest reports by name.
-        alerts: Its firing alerts by fingerprint.
-        pending: Breaches waiting out a rule's ``for``, by fingerprint: since when.
-        wakeups: Subject → the next instant (epoch seconds) its rules change.
-        last_event_at: When its newest event happened.
-        pack_version: The rule pack the wake-ups were computed for.
-    """
-
-    __slots__ = (
-        "_heap",
-        "_indexes",
-        "_tally",
-        "alerts",
-        "indicators",
-        "last_event_at",
-        "pack_version",
-        "pending",
-        "tasks",
-        "unit_id",
-        "wakeups",
-    )
-
-    def __init__(
-        self,
-        unit_id: str,
-        tasks: dict[str, TaskState] | None = None,
-        indicators: dict[str, IndicatorState] | None = None,
-        alerts: dict[str, AlertState] | None = None,
-        pending: dict[str, datetime] | None = None,
-        wakeups: dict[str, float] | None = None,
-        last_event_at: datetime | None = None,
-        pack_version: str = "",
-    ) -> None:
-        self.unit_id = unit_id
-        self.tasks: dict[str, TaskState] = tasks if tasks is not None else {}
-        self.indicators: dict[str, IndicatorState] = indicators if indicators is not None else {}
-        self.alerts: dict[str, AlertState] = alerts if alerts is not None else {}
-        self.pending: dict[str, datetime] = pending if pending is not None else {}
-        self.wakeups: dict[str, float] = wakeups if wakeups is not None else {}
-        self.last_event_at = last_event_at
-        self.pack_version = pack_version
-        # Deadline index: (instant, subject) heap over ``wakeups``; entries that no longer
-        # match ``wakeups`` are dropped lazily. Built on first use.
-        self._heap: list[tuple[float, str]] | None = None
-        # Tasks by (kind, status), for metrics: counted once, then kept by ``put_task``.
-        self._tally: Counter[tuple[str, str]] | None = None
-        # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
-        self._indexes: dict[str, TaskIndex] | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"UnitState(unit_id={self.unit_id!r}, {len(self.tasks)} tasks, {len(self.indicators)} indicators, "
-            f"{len(self.alerts)} alerts, pack_version={self.pack_version!r})"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, UnitState):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def put_task(self, task: TaskState) -> None:
-        """Add or replace a task (in place)."""
-        previous = self.tasks.get(task.task_id)
-        self.tasks[task.task_id] = task
-        tally = self._tally
-        if tally is not None:
-            if previous is not None:
-                tally[(previous.kind, previous.status.value)] -= 1
-            tally[(task.kind, task.status.value)] += 1
-        indexes = self._indexes
-        if indexes:
-            for index in indexes.values():
-                if previous is not None:
-                    index.remove(previous)
-                index.add(task)
-
-    def task_index(self, key: str, build: Callable[[], _Index]) -> _Index:
-        """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).
-
-        Built by ``build`` and fed every task on first use (O(tasks)); ``key``
-        must change whenever what ``build`` makes would.
-        """
-        indexes = self._indexes
-        if indexes is None:
-            indexes = self._indexes = {}
-        index = indexes.get(key)
-        if index is None:
-            index = build()
-            for task in self.tasks.values():
-                index.add(task)
-            indexes[key] = index
-        return index  # type: ignore[return-value]
-
-    def tracks_kind(self, kind: str) -> bool:
-        """Whether the unit holds a task of ``kind`` (O(statuses) once the tally is built)."""
-        if self._tally is None:
-            self.task_tally()
-        tally = self._tally
-        assert tally is not None
-        return any(tally.get((kind, status.value), 0) > 0 for status in TaskStatus)
-
-    def kind_count(self) -> int:
-        """How many task kinds the unit holds."""
-        return len({kind for kind, _ in self.task_tally()})
-
-    def task_tally(self) -> Mapping[tuple[str, str], int]:
-        """How many tasks the unit has of each (kind, status); O(1) after the first call."""
-        if self._tally is None:
-            self._tally = Counter((t.kind, t.status.value) for t in self.tasks.values())
-        return {key: n for key, n in self._tally.items() if n > 0}
-
-    def _index(self) -> list[tuple[float, str]]:
-        heap = self._heap
-        if heap is None or len(heap) > 2 * len(self.wakeups) + 64:  # first use, or mostly dead entries
-            heap = [(at, subject) for subject, at in self.wakeups.items()]
-            heapq.heapify(heap)
-            self._heap = heap
-        return heap
-
-    def set_wakeup(self, subject: str, at: float | None) -> bool:
-        """Set (or clear, with ``None``) when ``subject`` next needs a look; return whether it changed."""
-        wakeups = self.wakeups
-        if wakeups.get(subject) == at:
-            return False
-        if at is None:
-            del wakeups[subject]
-        else:
-            wakeups[subject] = at
-            heapq.heappush(self._index(), (at, subject))
-        return True
-
-    @property
-    def next_wakeup(self) -> float | None:
-        """The earliest instant (epoch seconds) at which any rule's view of this unit changes."""
-        heap, wakeups = self._index(), self.wakeups
-        while heap and wakeups.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
-
-    def due(self, instant: float) -> list[str]:
-        """Subjects whose wake-up is at or before ``instant``; costs O(due · log n), not O(subjects)."""
-        heap, wakeups = self._index(), self.wakeups
-        due: dict[str, float] = {}
-        while heap and heap[0][0] <= instant:
-            at, subject = heapq.heappop(heap)
-            if wakeups.get(subject) == at:
-                due[subject] = at
-        for subject, at in due.items():  # they stay indexed until the evaluation moves them
-            heapq.heappush(heap, (at, subject))
-        return list(due)
-
-
-#: What two unit states must agree on to be equal (the indexes are derived from them).
-_COMPARED = ("unit_id", "tasks", "indicators", "alerts", "pending", "wakeups", "last_event_at", "pack_version")

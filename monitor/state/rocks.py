@@ -1,0 +1,150 @@
+"""The items table's RocksDB store: faust's, with its memory bounded and the derived keys kept in step.
+
+Three changes to faust's RocksDB store (``faust.stores.rocksdb``), for the
+one table that holds a worker's items:
+
+- **derived keys on recovery**: a partition rebuilt from the changelog gets
+  the derived keys (``monitor.state.keys.derived``) of every item it
+  replays, as the worker's own writes do (``ChangelogItemLog``);
+- **a format on every new database**: one created empty is marked with this
+  version's ``FORMAT`` (its derived keys will be complete); one found without
+  the mark was written by an older version and is migrated before it is read
+  (``monitor.state.store``);
+- **options that hold on reopening**: faust passes its options for a new
+  database only (rocksdict reads those of an existing one from its files,
+  with an 8 MiB cache and no Bloom filter); here they are given for the
+  default column family too, with one block cache for every partition
+  (faust makes one per partition) that also holds the index and filter blocks,
+  so the store's memory is bounded whatever it holds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import faust
+import rocksdict
+from faust.stores import rocksdb as faust_rocksdb
+from faust.types import TP
+
+from monitor.state.keys import FORMAT, FORMAT_KEY, derived
+
+__all__ = ["ItemTable", "RocksOptions", "is_empty", "item_table"]
+
+
+class RocksOptions(faust_rocksdb.RocksDBOptions):
+    """faust's RocksDB options, applied on reopening too, with one block cache shared by the partitions."""
+
+    def __init__(self, cache: rocksdict.Cache, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cache = cache
+
+    def as_options(self) -> rocksdict.Options:
+        """The database's options: write buffers, the shared cache (index and filter blocks in it), a Bloom filter."""
+        options = rocksdict.Options(raw_mode=True)
+        options.create_if_missing(True)
+        options.set_max_open_files(self.max_open_files or -1)  # faust's default: most of the process's limit
+        options.set_write_buffer_size(self.write_buffer_size)
+        options.set_max_write_buffer_number(self.max_write_buffer_number)
+        options.set_target_file_size_base(self.target_file_size_base)
+        table = rocksdict.BlockBasedOptions()
+        table.set_bloom_filter(10, False)  # point reads of tasks never seen (most of a load) skip the files
+        table.set_block_cache(self._cache)
+        table.set_cache_index_and_filter_blocks(True)
+        options.set_block_based_table_factory(table)
+        return options
+
+    def open(self, path: Path, *, read_only: bool = False) -> rocksdict.Rdict:
+        """Open (or create) one partition's database, marking a new one with this version's format."""
+        access = rocksdict.AccessType.read_write() if self.ttl is None else rocksdict.AccessType.with_ttl(self.ttl)
+        options = self.as_options()
+        db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+        db.set_read_options(rocksdict.ReadOptions())
+        if is_empty(db):
+            db.put(FORMAT_KEY, str(FORMAT).encode())
+        return db
+
+
+def is_empty(db: rocksdict.Rdict) -> bool:
+    """Whether a database holds nothing but faust's own offset (a new one)."""
+    return all(key == faust_rocksdb.Store.offset_key for key in db.keys())  # noqa: SIM118  # an Rdict: keys() iterates
+
+
+class _ItemStore(faust_rocksdb.Store):
+    """faust's RocksDB store with ``RocksOptions`` and the derived keys written on recovery."""
+
+    def __init__(self, *args: Any, cache: rocksdict.Cache, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rocksdb_options = RocksOptions(cache, **(self.options or {}), use_rocksdict=True)
+
+    def apply_changelog_batch(
+        self, batch: Iterable[Any], to_key: Callable[[Any], Any], to_value: Callable[[Any], Any]
+    ) -> None:
+        """Write a batch of changelog records to the local store, each with its derived keys; then the offsets."""
+        batches: defaultdict[int, rocksdict.WriteBatch] = defaultdict(lambda: rocksdict.WriteBatch(raw_mode=True))
+        offsets: dict[TP, int] = {}
+        for event in batch:
+            message = event.message
+            offsets[message.tp] = max(message.offset, offsets.get(message.tp, message.offset))
+            writes = batches[message.partition]
+            if message.value is None:
+                writes.delete(message.key)
+                continue
+            writes.put(message.key, message.value)
+            for key, value in derived(message.key, message.value):
+                writes.put(key, value)
+        for partition, writes in batches.items():
+            self._db_for_partition(partition).write(writes)
+        for tp, offset in offsets.items():
+            self.set_persisted_offset(tp, offset)
+
+
+class ItemTable(faust.Table[bytes, bytes]):
+    """The table of a worker's items, always in ``_ItemStore`` (whatever the app's store).
+
+    Args:
+        cache: The block cache every partition's database shares.
+    """
+
+    def __init__(self, *args: Any, cache: rocksdict.Cache, **kwargs: Any) -> None:
+        self._block_cache = cache
+        super().__init__(*args, **kwargs)
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        return _ItemStore(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+            cache=self._block_cache,
+        )
+
+
+def item_table(app: Any, name: str, partitions: int, *, write_buffer: int, block_cache: int) -> ItemTable:
+    """The items table of ``app``: each partition's writes buffered up to two ``write_buffer``s, one ``block_cache``.
+
+    faust's defaults are three 64 MiB write buffers and a 2 GiB cache per
+    partition; a worker reads the store for every task an event names, so
+    one cache for every partition, index and filter blocks in it, bounds it.
+    """
+    table = ItemTable(
+        app,
+        name=name,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        options={"write_buffer_size": write_buffer, "max_write_buffer_number": 2},
+        beacon=app.tables.beacon,
+        cache=rocksdict.Cache(block_cache),
+    )
+    added: ItemTable = app.tables.add(table)
+    return added

@@ -1,0 +1,201 @@
+"""One unit's state: what the engine reads and updates when an event arrives or time passes.
+
+``UnitState`` holds what a worker keeps in memory for every unit it owns —
+its indicators, firing alerts, pending breaches, newest event, the pack its
+wake-ups were computed for, and its tasks counted by kind and status — and
+reaches its tasks and their wake-ups through ``Tasks`` and ``Wakeups``
+(``rules.state.sources``), which a worker keeps in its store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from events.models import TaskStatus
+from rules.state.items import AlertState, IndicatorState, TaskState
+from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
+
+__all__ = ["TaskIndex", "UnitState"]
+
+
+class TaskIndex(Protocol):
+    """A view derived from a unit's tasks (a rule's counts, say), kept up to date task by task."""
+
+    def add(self, task: TaskState) -> None:
+        """A task arrived (or its new version did)."""
+
+    def remove(self, task: TaskState) -> None:
+        """A task went (or its old version did)."""
+
+
+_Index = TypeVar("_Index", bound=TaskIndex)
+
+#: Tasks by (kind, status): what ``/metrics`` and ``/api/v1/units`` count.
+Tally = Counter[tuple[str, str]]
+
+
+class UnitState:
+    """Everything the monitor knows about one unit.
+
+    The maps are updated in place by the engine (see ``rules.engine.apply_event``);
+    ``tasks`` only through ``put_task`` and ``wakeups`` only through
+    ``set_wakeup``, which keep the tally and the task indexes in step.
+
+    Args:
+        unit_id: The unit.
+        tasks: Its tasks by id (a dict or ``Tasks``; kept in memory when a dict).
+        indicators: Its indicators' latest reports by name.
+        alerts: Its firing alerts by fingerprint.
+        pending: Breaches waiting out a rule's ``for``, by fingerprint: since when.
+        wakeups: Subject → the next instant (epoch seconds) its rules change (a dict or ``Wakeups``).
+        last_event_at: When its newest event happened.
+        pack_version: The rule pack the wake-ups were computed for.
+        tally: Its tasks by (kind, status), when known without counting them (a store keeps it).
+    """
+
+    __slots__ = (
+        "_indexes",
+        "_tally",
+        "alerts",
+        "indicators",
+        "last_event_at",
+        "pack_version",
+        "pending",
+        "tasks",
+        "unit_id",
+        "wakeups",
+    )
+
+    def __init__(
+        self,
+        unit_id: str,
+        tasks: Tasks | Mapping[str, TaskState] | None = None,
+        indicators: dict[str, IndicatorState] | None = None,
+        alerts: dict[str, AlertState] | None = None,
+        pending: dict[str, datetime] | None = None,
+        wakeups: Wakeups | Mapping[str, float] | None = None,
+        last_event_at: datetime | None = None,
+        pack_version: str = "",
+        tally: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
+        self.unit_id = unit_id
+        self.tasks: Tasks = _tasks(tasks)
+        self.indicators: dict[str, IndicatorState] = indicators if indicators is not None else {}
+        self.alerts: dict[str, AlertState] = alerts if alerts is not None else {}
+        self.pending: dict[str, datetime] = pending if pending is not None else {}
+        self.wakeups: Wakeups = _wakeups(wakeups)
+        self.last_event_at = last_event_at
+        self.pack_version = pack_version
+        # Tasks by (kind, status): counted once (or given), then kept by ``put_task``.
+        self._tally: Tally | None = Counter(tally) if tally is not None else None
+        # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
+        self._indexes: dict[str, TaskIndex] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"UnitState(unit_id={self.unit_id!r}, {self.task_count()} tasks, {len(self.indicators)} indicators, "
+            f"{len(self.alerts)} alerts, pack_version={self.pack_version!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UnitState):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED) and dict(
+            self.tasks.items()
+        ) == dict(other.tasks.items())
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def put_task(self, task: TaskState) -> None:
+        """Add or replace a task (in place)."""
+        previous = self.tasks.get(task.task_id)
+        self.tasks.put(task)
+        tally = self._tally
+        if tally is not None:
+            if previous is not None:
+                tally[(previous.kind, previous.status.value)] -= 1
+            tally[(task.kind, task.status.value)] += 1
+        indexes = self._indexes
+        if indexes:
+            for index in indexes.values():
+                if previous is not None:
+                    index.remove(previous)
+                index.add(task)
+
+    def task_index(self, key: str, build: Callable[[], _Index], kinds: Callable[[str], bool] | None = None) -> _Index:
+        """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).
+
+        Built by ``build`` and fed, on first use, every task, or only those of
+        the kinds ``kinds`` admits (what the view selects: its cost is theirs,
+        not the unit's); ``key`` must change whenever what ``build`` makes would.
+        """
+        indexes = self._indexes
+        if indexes is None:
+            indexes = self._indexes = {}
+        index = indexes.get(key)
+        if index is None:
+            index = build()
+            for task in self.tasks_of(kinds):
+                index.add(task)
+            indexes[key] = index
+        return index  # type: ignore[return-value]
+
+    def tasks_of(self, kinds: Callable[[str], bool] | None) -> Iterable[TaskState]:
+        """The unit's tasks of the kinds ``kinds`` admits (``None``: every task); costs those tasks, not the unit's."""
+        if kinds is None:
+            return self.tasks.values()
+        return self.tasks.of_kinds({kind for kind, _ in self.task_tally() if kinds(kind)})
+
+    def tracks_kind(self, kind: str) -> bool:
+        """Whether the unit holds a task of ``kind`` (O(statuses) once the tally is built)."""
+        tally = self._counted()
+        return any(tally.get((kind, status.value), 0) > 0 for status in TaskStatus)
+
+    def kind_count(self) -> int:
+        """How many task kinds the unit holds."""
+        return len({kind for kind, _ in self.task_tally()})
+
+    def task_count(self) -> int:
+        """How many tasks the unit holds (from the tally: no scan)."""
+        return sum(self._counted().values())
+
+    def task_tally(self) -> Mapping[tuple[str, str], int]:
+        """How many tasks the unit has of each (kind, status); O(1) after the first call."""
+        return {key: n for key, n in self._counted().items() if n > 0}
+
+    def _counted(self) -> Tally:
+        if self._tally is None:
+            self._tally = Counter((t.kind, t.status.value) for t in self.tasks.values())
+        return self._tally
+
+    def set_wakeup(self, subject: str, at: float | None) -> bool:
+        """Set (or clear, with ``None``) when ``subject`` next needs a look; return whether it changed."""
+        return self.wakeups.put(subject, at)
+
+    @property
+    def next_wakeup(self) -> float | None:
+        """The earliest instant (epoch seconds) at which any rule's view of this unit changes."""
+        return self.wakeups.first()
+
+    def due(self, instant: float) -> list[str]:
+        """Subjects whose wake-up is at or before ``instant``; costs the subjects due, not every subject."""
+        return self.wakeups.due(instant)
+
+
+def _tasks(tasks: Tasks | Mapping[str, TaskState] | None) -> Tasks:
+    if tasks is None:
+        return TaskMap()
+    return TaskMap(tasks) if type(tasks) is dict else tasks  # type: ignore[return-value]
+
+
+def _wakeups(wakeups: Wakeups | Mapping[str, float] | None) -> Wakeups:
+    if wakeups is None:
+        return WakeupMap()
+    return WakeupMap(wakeups.items()) if type(wakeups) is dict else wakeups  # type: ignore[return-value]
+
+
+#: What two unit states must agree on to be equal, besides their tasks (the indexes are derived from them).
+_COMPARED = ("unit_id", "indicators", "alerts", "pending", "wakeups", "last_event_at", "pack_version")

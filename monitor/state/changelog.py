@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from faust.types import TP
+from rocksdict import WriteBatch
 
 from events.text import SEPARATOR
 from monitor.exceptions import StoreUnavailable
@@ -67,24 +68,11 @@ class ChangelogItemLog:
 
     def forget(self, partition: int, keys: Iterable[bytes]) -> None:
         """Delete derived keys from the partition's local store (they are not in the changelog)."""
-        from rocksdict import WriteBatch
-
-        batch = WriteBatch(raw_mode=True)
-        for key in keys:
-            batch.delete(key)
-        self._db(partition).write(batch)
+        self._db(partition).write(_batch((key, None) for key in keys))
 
     def write_local(self, partition: int, writes: Iterable[Write]) -> None:
         """Write to the partition's local store alone: derived keys, the format mark (never items)."""
-        from rocksdict import WriteBatch
-
-        batch = WriteBatch(raw_mode=True)
-        for key, value in writes:
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-        self._db(partition).write(batch)
+        self._db(partition).write(_batch(writes))
 
     async def write(self, partition: int, writes: Sequence[Write]) -> None:
         """Send ``writes`` to the changelog, wait for the broker, then write them locally."""
@@ -126,16 +114,19 @@ class ChangelogItemLog:
 
     def _write_local(self, tp: TP, writes: Sequence[Write], offset: int) -> None:
         """One atomic batch, the items with their derived keys; then the changelog offset it reached."""
-        from rocksdict import WriteBatch
+        self._db(tp.partition).write(_batch(writes, derive=True))
+        self._table.data.set_persisted_offset(tp, offset)
 
-        store = self._table.data
-        batch = WriteBatch(raw_mode=True)
-        for key, value in writes:
-            if value is None:
-                batch.delete(key)
-                continue
-            batch.put(key, value)
+
+def _batch(writes: Iterable[Write], *, derive: bool = False) -> WriteBatch:
+    """One RocksDB write batch of ``writes`` (a ``None`` value deletes), each with its derived keys if ``derive``."""
+    batch = WriteBatch(raw_mode=True)
+    for key, value in writes:
+        if value is None:
+            batch.delete(key)
+            continue
+        batch.put(key, value)
+        if derive:
             for extra, nothing in derived(key, value):
                 batch.put(extra, nothing)
-        store._db_for_partition(tp.partition).write(batch)
-        store.set_persisted_offset(tp, offset)
+    return batch

@@ -30,29 +30,25 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from monitor.state.heads import LocalStore, head_of, heads, migrate
 from monitor.state.heap import bulk_read
 from monitor.state.keys import (
-    DERIVED,
-    FORMAT,
-    FORMAT_KEY,
     OUTBOX,
     SEP,
     SUBJECT,
     UnitParts,
     Write,
-    after,
-    derived,
     encode_changes,
     encode_unit,
     is_task,
     item_key,
-    task_prefix,
     unit_prefix,
 )
-from monitor.state.stored import ItemCache, ItemReader, PartitionItems, StoredTasks, StoredWakeups, task_items
+from monitor.state.reads import ItemCache, PartitionItems
+from monitor.state.stored import StoredTasks, StoredWakeups
 from rules.state import AlertTransition, Change, UnitState, WakeupMap, task_key
 
 __all__ = ["DEFAULT_CACHE", "ItemLog", "ItemStore", "OutboxEntry", "UnitStore"]
@@ -65,7 +61,6 @@ DEFAULT_CACHE = 50_000
 _SEP = SEP.encode()
 # Write order within a batch: outbox first, subjects (the dedup keys) and the unit's own fields last.
 _RANK = {"o": 0, "a": 1, "p": 2, "s": 3, "": 4}
-_MIGRATION_BATCH = 10_000
 
 
 def encode_outbox(transitions: Sequence[AlertTransition]) -> bytes:
@@ -78,14 +73,11 @@ def decode_outbox(raw: bytes) -> list[AlertTransition]:
     return [AlertTransition.model_validate(item) for item in json.loads(raw)]
 
 
-class ItemLog(ItemReader, Protocol):
+class ItemLog(LocalStore, Protocol):
     """Durable storage of items, read partition by partition: a write is durable once ``write`` returns."""
 
     async def write(self, partition: int, writes: Sequence[Write]) -> None:
         """Make ``writes`` durable, in order, with their derived keys; raise ``StoreUnavailable`` if they could not be."""
-
-    def write_local(self, partition: int, writes: Iterable[Write]) -> None:
-        """Write derived keys and marks to the partition's local store alone (never items)."""
 
 
 class OutboxEntry(Protocol):
@@ -193,7 +185,7 @@ class ItemStore:
         started, units, count = time.monotonic(), 0, 0
         with bulk_read():
             for partition in wanted:
-                self._migrate(partition)
+                migrate(self._log, partition)
                 read = self._load(partition, partition_of)
                 units, count = units + read[0], count + read[1]
         log.info("partitions %s: %d units, %d items read in %.1f s", wanted, units, count, time.monotonic() - started)
@@ -205,42 +197,13 @@ class ItemStore:
             items = self._items[partition] = PartitionItems(self._log, partition, self._cache)
         return items
 
-    def _migrate(self, partition: int) -> None:
-        """Build the derived keys of a partition stored without them (by an older version), then mark its format."""
-        mark = self._log.get(partition, FORMAT_KEY)
-        if mark is not None and int(mark) >= FORMAT:
-            return
-        started, built, batch = time.monotonic(), 0, []
-        cursor = self._log.cursor(partition)
-        cursor.seek(b"")
-        while cursor.valid():
-            key = cursor.key()
-            if _part_of(key) == SUBJECT:
-                for write in derived(key, cursor.value()):
-                    batch.append(write)
-                    built += 1
-                if len(batch) >= _MIGRATION_BATCH:
-                    self._log.write_local(partition, batch)
-                    batch = []
-            cursor.next()
-        del cursor  # an open iterator pins the database
-        self._log.write_local(partition, [*batch, (FORMAT_KEY, str(FORMAT).encode())])
-        log.warning(
-            "partition %d: stored in format %s; %d derived keys built for format %d in %.1f s",
-            partition,
-            mark.decode() if mark is not None else "1",
-            built,
-            FORMAT,
-            time.monotonic() - started,
-        )
-
     def _load(self, partition: int, partition_of: Callable[[str], int]) -> tuple[int, int]:
         """Read a partition's heads (its tasks are passed over); (units, items read)."""
         items = self._partition(partition)
         units: set[str] = set()
         outbox: dict[bytes, _Outbox] = {}
         read = 0
-        for unit, parts in self._heads(partition):
+        for unit, parts in heads(self._log, partition):
             if partition_of(unit) != partition:
                 continue
             read += len(parts.alerts) + len(parts.pending) + len(parts.outbox) + len(parts.wakeups) + 1
@@ -253,61 +216,10 @@ class ItemStore:
         self._outbox[partition] = outbox
         return len(units), read
 
-    def _heads(self, partition: int, prefix: bytes = b"") -> Iterator[tuple[str, UnitParts]]:
-        """Each unit of the partition (under ``prefix``) with its parts, tasks and derived keys skipped over."""
-        cursor = self._log.cursor(partition)
-        cursor.seek(prefix)
-        unit, parts = "", UnitParts()
-        while cursor.valid():
-            key = cursor.key()
-            if not key.startswith(prefix):
-                break
-            position = key.find(_SEP)
-            if position < 1:  # faust's offset, the format mark: no unit's
-                cursor.next()
-                continue
-            name = key[:position].decode()
-            if name != unit:
-                if unit:
-                    yield unit, parts
-                unit, parts = name, UnitParts()
-            part = key[position + 1 : position + 2].decode()
-            if part in DERIVED:
-                cursor.seek(after(key[: position + 2]))
-                continue
-            if part == SUBJECT and is_task(key[position + 2 :].decode()):
-                cursor.seek(after(task_prefix(unit)))
-                continue
-            parts.add(key[position + 1 :].decode(), cursor.value())
-            cursor.next()
-        if unit:
-            yield unit, parts
-
     def _head(self, unit: str, parts: UnitParts, items: PartitionItems, partition: int) -> UnitState:
-        """A unit's state from its head parts; one stored in format 1 is counted (a scan of its tasks) and restaged."""
-        stored = parts.unit
-        tally: dict[tuple[str, str], int] = {}
-        last_event_at = None
-        if stored is not None and stored.format >= FORMAT:
-            tally = {(kind, status): count for kind, status, count in stored.tally}
-            last_event_at = stored.last_event_at
-        else:
-            tasks = [item.task for _, item in task_items(items, task_prefix(unit)) if item.task is not None]
-            for task in tasks:
-                tally[(task.kind, task.status.value)] = tally.get((task.kind, task.status.value), 0) + 1
-            last_event_at = parts.last_event_at(tasks)
-        state = UnitState(
-            unit_id=unit,
-            tasks=StoredTasks(unit, items),
-            indicators=parts.indicators,
-            alerts=parts.alerts,
-            pending=parts.pending,
-            wakeups=StoredWakeups(unit, items, WakeupMap(parts.wakeups.items())),
-            last_event_at=last_event_at,
-            pack_version=stored.pack_version if stored is not None else "",
-            tally=tally,
-        )
-        if stored is None or stored.format < FORMAT:  # written again in this format with the next flush
+        """A unit's state from its head parts; one stored in an older format is written again in this one."""
+        state, outdated = head_of(unit, parts, items)
+        if outdated:  # with the next flush
             self._stage(partition, item_key(unit, ""), encode_unit(state))
         return state
 
@@ -462,9 +374,9 @@ class ItemStore:
         items = self._partition(partition)
         prefix = unit_prefix(unit_id)
         items.restore([key for key in items.overlay if key.startswith(prefix)], self._staged.get(partition, {}))
-        heads = list(self._heads(partition, prefix))
-        if heads:
-            self._units[unit_id] = self._head(unit_id, heads[0][1], items, partition)
+        found = list(heads(self._log, partition, prefix))
+        if found:
+            self._units[unit_id] = self._head(unit_id, found[0][1], items, partition)
         else:
             self._units.pop(unit_id, None)
             self._by_partition[partition].discard(unit_id)

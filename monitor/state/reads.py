@@ -1,0 +1,151 @@
+"""Reads of a partition's subject items, newest first: what changed since the last flush, a cache, the store.
+
+Three layers (``PartitionItems``):
+
+1. the *overlay*: subjects changed since the partition's last flush (what
+   the store has staged, and what the record being handled changed so far);
+2. the *cache*: subjects read or flushed lately, at most ``ItemCache.size``,
+   shared by the partitions;
+3. the store itself (a point read of the local RocksDB).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
+from typing import Protocol
+
+from monitor.state.keys import SUBJECT_ITEM, SubjectItem
+
+__all__ = ["MISSING", "Cursor", "ItemCache", "ItemReader", "PartitionItems", "scan"]
+
+#: What the cache answers for a key it does not hold (``None`` is "known absent").
+MISSING = object()
+
+
+class Cursor(Protocol):
+    """An ordered iterator over a partition's keys (a RocksDB iterator)."""
+
+    def seek(self, key: bytes) -> None:
+        """Move to the first key at or after ``key``."""
+
+    def valid(self) -> bool:
+        """Whether it is on a key."""
+
+    def key(self) -> bytes:
+        """The key it is on."""
+
+    def value(self) -> bytes:
+        """The value of the key it is on."""
+
+    def next(self) -> None:
+        """Move to the next key."""
+
+
+class ItemReader(Protocol):
+    """Reads of one partition's local store, and deletions of derived keys that went stale."""
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The value of ``key``, if the store holds it."""
+
+    def cursor(self, partition: int) -> Cursor:
+        """An ordered iterator over the partition's keys (drop it once done: it pins the store open)."""
+
+    def forget(self, partition: int, keys: Collection[bytes]) -> None:
+        """Delete derived keys from the local store alone (they never go to the changelog)."""
+
+
+def scan(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The (key, value) pairs from ``start`` up to, not including, ``stop``, in order."""
+    cursor = reader.cursor(partition)
+    cursor.seek(start)
+    while cursor.valid():
+        key = cursor.key()
+        if key >= stop:
+            return
+        yield key, cursor.value()
+        cursor.next()
+
+
+class ItemCache:
+    """Subject items read or flushed lately, the least recently used dropped beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, SubjectItem | None] = OrderedDict()
+
+    def get(self, key: bytes) -> object:
+        """The item cached under ``key`` (``None``: known absent), or the missing marker."""
+        item = self._items.get(key, MISSING)
+        if item is not MISSING:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: bytes, item: SubjectItem | None) -> None:
+        """Cache ``item`` (``None``: known absent)."""
+        items = self._items
+        items[key] = item
+        items.move_to_end(key)
+        if len(items) > self.size:
+            items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (the partitions changed hands)."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class PartitionItems:
+    """The subject items of one partition: overlay, cache, store (see the module's docstring).
+
+    Args:
+        reader: The store.
+        partition: The partition.
+        cache: The worker's cache (shared by its partitions).
+    """
+
+    def __init__(self, reader: ItemReader, partition: int, cache: ItemCache) -> None:
+        self.reader = reader
+        self.partition = partition
+        self.cache = cache
+        #: Subject items changed since the last flush, by key (``None``: deleted).
+        self.overlay: dict[bytes, SubjectItem | None] = {}
+
+    def item(self, key: bytes) -> SubjectItem | None:
+        """The newest version of a subject item."""
+        item = self.overlay.get(key, MISSING)
+        if item is MISSING:
+            return self.durable(key)
+        return item  # type: ignore[return-value]
+
+    def durable(self, key: bytes) -> SubjectItem | None:
+        """The subject item as the store holds it (not what the overlay changed since)."""
+        item = self.cache.get(key)
+        if item is MISSING:
+            raw = self.reader.get(self.partition, key)
+            item = SUBJECT_ITEM.decode(raw) if raw is not None else None
+            self.cache.put(key, item)
+        return item  # type: ignore[return-value]
+
+    def put(self, key: bytes, item: SubjectItem | None) -> None:
+        """A new version of a subject item, held until it is flushed."""
+        self.overlay[key] = item
+
+    def flushed(self, keys: Collection[bytes]) -> None:
+        """These keys are durable as the overlay holds them: they move to the cache."""
+        overlay, cache = self.overlay, self.cache
+        for key in keys:
+            item = overlay.pop(key, MISSING)
+            if item is not MISSING:
+                cache.put(key, item)  # type: ignore[arg-type]
+
+    def restore(self, keys: Collection[bytes], staged: dict[bytes, bytes | None]) -> None:
+        """Undo what an evaluation left half-done: each key back to what was staged, else to the store."""
+        for key in keys:
+            if key in staged:
+                raw = staged[key]
+                self.overlay[key] = SUBJECT_ITEM.decode(raw) if raw is not None else None
+            else:
+                self.overlay.pop(key, None)

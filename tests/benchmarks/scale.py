@@ -45,7 +45,7 @@ def _touches(round_: int, now: datetime) -> list[tuple[bytes, bytes]]:
             "event_id": f"touch-{unit}-{round_}",
             "source": "bench",
             "unit_id": unit,
-            "task_id": "HS-0000000",
+            "task_id": f"HS-{unit}-0000000",
             "kind": "dossier",
             "status": "in_progress",
             "deadline": (now + timedelta(days=10)).date().isoformat(),

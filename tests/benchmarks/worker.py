@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
 from tests.benchmarks.bare_agent import PARTITIONS
+from tests.integration.dossiers import publish
 from tests.integration.kafka import MonitorProcess, http_get, sample
 
 UNITS = [f"VN-{n:02d}" for n in range(1, 74)]
@@ -55,16 +56,6 @@ def _events(count: int, tag: str) -> list[tuple[bytes, dict[str, object]]]:
             )
         )
     return out
-
-
-async def _load(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_request_size=2 * 1024 * 1024)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 def _singles(events: list[tuple[bytes, dict[str, object]]]) -> list[tuple[bytes, bytes]]:
@@ -156,10 +147,10 @@ def main() -> None:
         rates = {}
         for name, write in (("bare", False), ("write", True)):
             asyncio.run(_create(broker.bootstrap, f"bench.{name}"))
-            asyncio.run(_load(broker.bootstrap, f"bench.{name}", _singles(_events(count, name))))
+            publish(broker.bootstrap, _singles(_events(count, name)), f"bench.{name}")
             (root / name).mkdir()
             rates[name] = _bare_rate(broker, root / name, f"bench.{name}", count, write=write)
-        asyncio.run(_load(broker.bootstrap, topics.task_status, _singles(_events(count, "single"))))
+        publish(broker.bootstrap, _singles(_events(count, "single")), topics.task_status)
         (root / "single").mkdir()
         single = _worker_rate(broker, root / "single", count)
         bare, write = rates["bare"], rates["write"]
@@ -172,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         root = Path(tmp)
         asyncio.run(ensure_topics(broker.bootstrap, topics, PARTITIONS))
-        asyncio.run(_load(broker.bootstrap, topics.task_status, _batches(_events(options.batch_events, "batch"))))
+        publish(broker.bootstrap, _batches(_events(options.batch_events, "batch")), topics.task_status)
         batched = _worker_rate(broker, root, options.batch_events)
         print(f"(b) monitor worker, batches of 500 events per record: {batched:,.0f} events/s")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:

@@ -48,7 +48,7 @@ def dossier_records(
                     "event_id": f"scale-{unit}-{n}",
                     "source": "bench",
                     "unit_id": unit,
-                    "task_id": f"HS-{n:07d}",
+                    "task_id": f"HS-{unit}-{n:07d}",  # one dossier per unit: a province merged in 2025 keeps its own
                     "kind": "dossier",
                     "status": "in_progress",
                     "deadline": deadline,

@@ -147,7 +147,8 @@ class UnitState:
         """The unit's tasks of the kinds ``kinds`` admits (``None``: every task); costs those tasks, not the unit's."""
         if kinds is None:
             return self.tasks.values()
-        return self.tasks.of_kinds({kind for kind, _ in self.task_tally() if kinds(kind)})
+        held = {kind for kind, _ in self.task_tally() if kinds(kind)}
+        return self.tasks.of_kinds(held) if held else ()  # none held: the store is not asked
 
     def tracks_kind(self, kind: str) -> bool:
         """Whether the unit holds a task of ``kind`` (O(statuses) once the tally is built)."""

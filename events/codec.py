@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
     "Decoded",
     "Rejection",
+    "batch_records",
     "decode_object",
     "decode_record",
     "describe_validation_error",
@@ -369,6 +370,26 @@ def encode_event(event: Event) -> bytes:
 def join_batch(encoded: Iterable[bytes]) -> bytes:
     """Encoded events as one record value: a JSON array, the batch form bulk publishers send."""
     return b"[" + b",".join(encoded) + b"]"
+
+
+def batch_records(encoded: Sequence[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Encoded events as few record values as fit ``max_bytes`` each, in order: one event alone stays an object.
+
+    An event larger than ``max_bytes`` by itself still goes, alone (it was read in a record no larger).
+    """
+    if len(encoded) == 1:
+        yield encoded[0]
+        return
+    chunk: list[bytes] = []
+    size = 2  # the brackets
+    for body in encoded:
+        if chunk and size + len(body) + 1 > max_bytes:
+            yield join_batch(chunk) if len(chunk) > 1 else chunk[0]
+            chunk, size = [], 2
+        chunk.append(body)
+        size += len(body) + 1
+    if chunk:
+        yield join_batch(chunk) if len(chunk) > 1 else chunk[0]
 
 
 def encode_batch(events: Iterable[Event]) -> bytes:

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events import EventKind, IndicatorEvent, TaskStatus, TaskStatusEvent, decode_record
-from events.codec import MAX_REASON_CHARS, MAX_REASON_ITEMS, encode_event, rejection_reason, screen
+from events.codec import (
+    MAX_REASON_CHARS,
+    MAX_REASON_ITEMS,
+    batch_records,
+    encode_event,
+    rejection_reason,
+    screen,
+)
 from tests.conftest import vn
 
 TASK: dict[str, Any] = {
@@ -316,3 +323,15 @@ def test_an_encoded_event_keeps_which_fields_were_left_out_and_which_were_null(f
     event = TaskStatusEvent.model_validate(raw)
     again = TaskStatusEvent.model_validate_json(encode_event(event))
     assert again == event and again.model_fields_set == event.model_fields_set == set(raw)
+
+
+def test_encoded_events_go_in_as_few_records_as_the_limit_allows_in_order() -> None:
+    bodies = [json.dumps({"event_id": f"e-{n}", "pad": "x" * n}).encode() for n in range(40)]
+    records = list(batch_records(bodies, 300))
+    assert all(len(r) <= 300 for r in records) and len(records) < len(bodies)
+    read = [json.loads(r) for r in records]
+    flat = [item for value in read for item in (value if isinstance(value, list) else [value])]
+    assert [item["event_id"] for item in flat] == [f"e-{n}" for n in range(40)]
+    assert list(batch_records(bodies[:1], 10)) == bodies[:1]  # one event stays an object, however large
+    large = b'{"b":"' + b"y" * 50 + b'"}'
+    assert list(batch_records([b'{"a":1}', large, b'{"c":2}'], 30)) == [b'{"a":1}', large, b'{"c":2}']

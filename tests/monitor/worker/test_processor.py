@@ -84,6 +84,27 @@ async def test_event_in_the_wrong_partition_is_forwarded_not_processed(setup) ->
     assert json.loads(value)["event_id"] == event.event_id
 
 
+async def test_a_unit_s_events_forwarded_from_one_record_go_in_one_record_in_order(setup) -> None:  # type: ignore[no-untyped-def]
+    """A batch keyed wrongly (a merged province's old code, another partitioner) costs one record per unit, not
+    one per event; read in their own partition, every event is applied."""
+    processor, outbox, registry, store = setup
+    right = partition_for(b"VN-40", PARTITIONS)
+    other = next(u for u in (f"VN-{n:02d}" for n in range(1, 99)) if partition_for(u.encode(), PARTITIONS) != right)
+    wrong = next(p for p in range(PARTITIONS) if p not in {right, partition_for(other.encode(), PARTITIONS)})
+    events = [task(vn(2024, 7, 25), task_id=f"T-{n}", unit="VN-40" if n % 3 else other) for n in range(7)]
+    batch = b"[" + b",".join(e.model_dump_json().encode() for e in events) + b"]"
+    await processor.on_record(_record(batch, partition=wrong), PARTITIONS, vn(2024, 7, 25))
+    assert [key for _, key, _ in outbox.forwarded] == [other.encode(), b"VN-40"]  # in the order units first came
+    by_unit = {key.decode(): json.loads(value) for _, key, value in outbox.forwarded}
+    assert [e["task_id"] for e in by_unit["VN-40"]] == ["T-1", "T-2", "T-4", "T-5"]
+    assert [e["task_id"] for e in by_unit[other]] == ["T-0", "T-3", "T-6"]
+    for offset, (_, key, value) in enumerate(outbox.forwarded):
+        await processor.on_record(_record(value, unit=key.decode(), offset=10 + offset), PARTITIONS, vn(2024, 7, 25))
+    assert _count(registry, "accepted") == 7
+    assert sorted(store.get("VN-40").tasks) == ["T-1", "T-2", "T-4", "T-5"]
+    assert sorted(store.get(other).tasks) == ["T-0", "T-3", "T-6"]
+
+
 async def test_batch_with_a_bad_item_processes_the_rest(setup) -> None:  # type: ignore[no-untyped-def]
     processor, outbox, registry, store = setup
     good = json.loads(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json())

@@ -65,8 +65,8 @@ from rules.state import (
     SubjectKind,
     TaskState,
     UnitState,
-    fingerprint,
     has_seen,
+    identity_fingerprint,
     indicator_key,
     task_key,
 )
@@ -200,7 +200,7 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
 
 def _holds_alert(state: UnitState, compiled: CompiledRule, subject: SubjectKey) -> bool:
     """Whether the unit holds the rule's alert about ``subject`` (looked up by fingerprint, not scanned)."""
-    return fingerprint(_identity(compiled, state.unit_id, subject)) in state.alerts
+    return _fingerprint(compiled, state.unit_id, subject) in state.alerts
 
 
 def _awaits_first_indicator(pack: RulePack, state: UnitState) -> bool:
@@ -389,14 +389,24 @@ def _assess_indicator(compiled: CompiledRule, state: UnitState, name: str, now: 
 # --- reconciliation: desired conditions against firing alerts ----------------------------------------
 
 
+#: The label that names a subject in an alert's identity, by the subject key's kind (the unit itself: none).
+_IDENTITY_LABEL = {SubjectKind.TASK.value: "task_id", SubjectKind.INDICATOR.value: "indicator"}
+
+
 def _identity(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> dict[str, str]:
-    kind, name = Subject.parse(subject)
+    kind, _, name = subject.partition(":")
     identity = {"alertname": compiled.rule.id, "unit_id": unit_id}
-    if kind is SubjectKind.TASK:
-        identity["task_id"] = name
-    elif kind is SubjectKind.INDICATOR:
-        identity["indicator"] = name
+    label = _IDENTITY_LABEL.get(kind)
+    if label is not None:
+        identity[label] = name
     return identity
+
+
+def _fingerprint(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> str:
+    """``fingerprint(_identity(compiled, unit_id, subject))``, without the mapping."""
+    kind, _, name = subject.partition(":")
+    label = _IDENTITY_LABEL.get(kind)
+    return identity_fingerprint(compiled.rule.id, unit_id, label, name if label is not None else "")
 
 
 class _Draft:
@@ -490,8 +500,7 @@ def _settle(
 ) -> datetime | None:
     """Bring one rule's alert for one subject in line with its condition; return when to look again."""
     state = draft.state
-    identity = _identity(compiled, state.unit_id, subject)
-    fp = fingerprint(identity)
+    fp = _fingerprint(compiled, state.unit_id, subject)
     existing = draft.state.alerts.get(fp)
     condition, change = _assess(compiled, state, subject, now, firing=existing is not None)
     rule = compiled.rule
@@ -513,7 +522,7 @@ def _settle(
         stage=condition.stage,
         step=condition.step,
         severity=condition.severity,
-        labels={**rule.labels, **identity, "severity": condition.severity},
+        labels={**rule.labels, **_identity(compiled, state.unit_id, subject), "severity": condition.severity},
         starts_at=existing.starts_at if existing is not None else condition.since,
         subject=subject,
         summary=render_summary(rule, condition.stage, fields),

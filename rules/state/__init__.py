@@ -5,10 +5,18 @@
 ``sources``: where a unit's tasks and wake-ups are kept (``Tasks``,
 ``Wakeups``; in memory, or in a worker's store); ``subjects``: what an alert
 is about and which part of a state changed; ``alerts``: ``AlertTransition``
-(the records of the alerts topic), ``fingerprint``, ``AlertFilter``.
+(the records of the alerts topic), ``fingerprint`` (``identity_fingerprint``), ``AlertFilter``.
 """
 
-from rules.state.alerts import AlertFilter, AlertTransition, TransitionKey, due_instant, fingerprint, transition_key
+from rules.state.alerts import (
+    AlertFilter,
+    AlertTransition,
+    TransitionKey,
+    due_instant,
+    fingerprint,
+    identity_fingerprint,
+    transition_key,
+)
 from rules.state.items import (
     EARLIER_REPORTS,
     SEEN_KEPT,
@@ -61,6 +69,7 @@ __all__ = [
     "due_instant",
     "fingerprint",
     "has_seen",
+    "identity_fingerprint",
     "indicator_key",
     "seen_keys",
     "task_key",

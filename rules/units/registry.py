@@ -25,6 +25,10 @@ __all__ = ["Refused", "Resolved", "Unit", "UnitProblem", "UnitRegistry"]
 
 #: Answers of ``in_force`` kept (per span between unit changes, level and parent): one per province and level.
 _IN_FORCE_KEPT = 512
+#: Answers of ``resolve`` kept (per code and span between code or unit changes): every code of a registry, twice.
+_RESOLVED_KEPT = 65_536
+#: Not yet asked (``None`` is an answer: a code no unit has).
+_UNSEEN = object()
 #: The registry's dates are days in this time zone unless it is told otherwise.
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -232,7 +236,31 @@ class UnitRegistry:
         merged into another by ``at`` is followed to its successor. ``None``: no unit has or had this code (the
         event keeps it as its unit id); ``Refused``: the code named no unit yet, or a unit that had ended at ``at``
         without a single successor.
+
+        Asked for every event: the answer is the same between two instants at which a code or a unit begins or
+        ends, so it is kept per such span (a refusal, whose reason names the event's day, is not kept).
         """
+        key = (code, bisect.bisect_right(self._code_changes, at))
+        found = self._resolved.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._resolve(code, at)
+            if not isinstance(found, Refused):
+                if len(self._resolved) >= _RESOLVED_KEPT:
+                    self._resolved.clear()
+                self._resolved[key] = found
+        return found  # type: ignore[return-value]
+
+    @cached_property
+    def _code_changes(self) -> list[datetime]:
+        """Every instant some code or unit begins or ends, in order: between two, ``resolve`` answers alike."""
+        claimed = {at for found in self._claims.values() for c in found for at in (c.start, c.end) if at is not None}
+        return sorted(claimed.union(self._changes))
+
+    @cached_property
+    def _resolved(self) -> dict[tuple[str, int], Resolved | None]:
+        return {}
+
+    def _resolve(self, code: str, at: datetime) -> Resolved | Refused | None:
         claims = self._claims.get(code)
         if claims is None:
             return None

@@ -30,6 +30,7 @@ from rules.engine import advance, apply_event
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.state import UnitState
+from rules.units.model import Level
 from tests.monitor.state.fixtures import DictItemLog
 
 KINDS = ("task", "dossier", "report", "inspection_plan")
@@ -79,7 +80,7 @@ def main() -> None:
     defaults = gc.get_threshold()
     with TemporaryDirectory() as tmp:
         pack = build_pack(Path(tmp), args.rules)
-    units = sorted(u for u in pack.unit_names if u.startswith("VN-"))
+    units = sorted(unit.id for unit in pack.units.in_force(now, Level.PROVINCE))  # the 63 of 2024-07-01
     print(
         f"rules: {len(pack.rules)} ({len(pack.rules) - args.rules} bundled + {args.rules} synthetic); units: {len(units)}"
     )

@@ -8,7 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.state import fingerprint
+from rules.state import fingerprint, identity_fingerprint
+from rules.state.alerts import IDENTITY_LABELS
 
 
 def _documented(identity: dict[str, str]) -> str:
@@ -26,3 +27,13 @@ def test_a_known_fingerprint_does_not_change() -> None:
     identity = {"alertname": "p06-task-overdue", "unit_id": "VN-22", "task_id": "KH-2024-07"}
     assert fingerprint(identity) == "9ef3e9f8f39bcf1b"  # as published by every version so far
     assert fingerprint(identity) != fingerprint({**identity, "unit_id": "VN-40"})
+
+
+@given(st.text(max_size=30), st.text(max_size=12), st.sampled_from((None, *IDENTITY_LABELS)), st.text(max_size=40))
+def test_an_identity_fingerprint_is_the_fingerprint_of_its_labels(
+    alertname: str, unit_id: str, label: str | None, value: str
+) -> None:
+    identity = {"alertname": alertname, "unit_id": unit_id}
+    if label is not None:
+        identity[label] = value
+    assert identity_fingerprint(alertname, unit_id, label, value) == _documented(identity)

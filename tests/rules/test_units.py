@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,31 @@ def test_the_readme_s_worked_example_holds_on_the_bundled_registry(code: str, da
         assert isinstance(found, Refused)
     else:
         assert isinstance(found, Resolved) and found.unit == applied_to
+
+
+def test_an_answer_kept_for_a_span_between_changes_is_the_answer_at_every_instant_of_it() -> None:
+    """``resolve`` keeps its answers per span between code and unit changes: asked in any order, it never differs.
+
+    The second registry has a code that begins on a day when no unit begins or ends: a span taken from the
+    units' changes alone would answer for it before that day what it answers after.
+    """
+    late_code = _registry(
+        {"id": "VN-09", "name": "Cao Bằng", "level": "province",
+         "codes": [{"code": "77", "kind": "national", "from": "2024-03-01"}]},
+        {"id": "VN-07", "name": "Tuyên Quang", "level": "province", "until": "2025-07-01"},
+    )  # fmt: skip
+    rng = random.Random(7)
+    for registry in (LINEAGE, late_code, _bundled()):
+        codes = sorted(registry._claims)
+        if len(codes) > 400:
+            codes = rng.sample(codes, 400)
+        edges = registry._code_changes
+        instants = [datetime(2000, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC)]
+        instants += [edge + timedelta(microseconds=d) for edge in edges for d in (-1, 0, 1)]
+        asked = [(code, at) for code in codes for at in instants]
+        rng.shuffle(asked)
+        for code, at in asked:
+            assert registry.resolve(code, at) == registry._resolve(code, at), (code, at)
+    assert late_code.resolve("77", datetime(2024, 2, 1, tzinfo=UTC)) == Refused(
+        "unit code '77' names Cao Bằng (VN-09) only from 2024-03-01; on 2024-02-01 it named no unit"
+    )

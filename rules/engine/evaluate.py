@@ -129,7 +129,7 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         task = current.tasks.get(event.task_id)
         if (outcome := _refused(task, event)) is not None:
             return Result(current, (), outcome)
-        current.put_task(TaskState.from_event(event, task))  # in place: see above
+        current.put_task(TaskState.from_event(event, task), task)  # in place: see above
         subjects = [task_key(event.task_id)]
         reassigned = task is not None and task.kind != event.kind
     else:

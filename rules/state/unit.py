@@ -33,6 +33,13 @@ class TaskIndex(Protocol):
 
 _Index = TypeVar("_Index", bound=TaskIndex)
 
+
+class _Unread:
+    """The type of ``UNREAD``: the caller has not read the task (``None`` says it read and found none)."""
+
+
+UNREAD = _Unread()
+
 #: Tasks by (kind, status): what ``/metrics`` and ``/api/v1/units`` count.
 Tally = Counter[tuple[str, str]]
 
@@ -109,9 +116,10 @@ class UnitState:
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
-    def put_task(self, task: TaskState) -> None:
-        """Add or replace a task (in place)."""
-        previous = self.tasks.get(task.task_id)
+    def put_task(self, task: TaskState, previous: TaskState | None | _Unread = UNREAD) -> None:
+        """Add or replace a task (in place); ``previous``, the version it replaces, if the caller has just read it."""
+        if isinstance(previous, _Unread):
+            previous = self.tasks.get(task.task_id)
         self.tasks.put(task)
         tally = self._tally
         if tally is not None:

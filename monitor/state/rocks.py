@@ -5,7 +5,9 @@ one table that holds a worker's items:
 
 - **derived keys on recovery**: a partition rebuilt from the changelog gets
   the derived keys (``monitor.state.keys.derived``) of every item it
-  replays, as the worker's own writes do (``ChangelogItemLog``);
+  replays, as the worker's own writes do (``ChangelogItemLog``), whether
+  faust's recovery replays it record by record or the changelog is read
+  ahead in bulk (``changelog_writer``, ``monitor.state.rebuild``);
 - **a format on every new database**: one created empty is marked with this
   version's ``FORMAT`` (its derived keys will be complete); one found without
   the mark was written by an older version and is migrated before it is read
@@ -32,7 +34,7 @@ from faust.types import TP
 
 from monitor.state.keys import FORMAT, FORMAT_KEY, derived
 
-__all__ = ["ItemTable", "RocksOptions", "is_empty", "item_table"]
+__all__ = ["ChangelogWriter", "ItemTable", "RocksOptions", "is_empty", "item_table"]
 
 
 class RocksOptions(faust_rocksdb.RocksDBOptions):
@@ -89,17 +91,63 @@ class _ItemStore(faust_rocksdb.Store):
         for event in batch:
             message = event.message
             offsets[message.tp] = max(message.offset, offsets.get(message.tp, message.offset))
-            writes = batches[message.partition]
-            if message.value is None:
-                writes.delete(message.key)
-                continue
-            writes.put(message.key, message.value)
-            for key, value in derived(message.key, message.value):
-                writes.put(key, value)
+            _replay(batches[message.partition], message.key, message.value)
         for partition, writes in batches.items():
             self._db_for_partition(partition).write(writes)
         for tp, offset in offsets.items():
             self.set_persisted_offset(tp, offset)
+
+    def changelog_writer(self, partition: int) -> ChangelogWriter:
+        """What writes records read from the partition's changelog into its local store (``monitor.state.rebuild``)."""
+        return ChangelogWriter(self, partition)
+
+
+class ChangelogWriter:
+    """Writes changelog records, read in order, into one partition's local store while the store holds it.
+
+    Each ``write`` is one atomic RocksDB batch: the records, their derived
+    keys, and faust's offset set to the last record's. So a crash leaves the
+    store at a prefix of the changelog with the offset it reached, never an
+    offset ahead of its writes. Once faust's store lets the partition go (a
+    revocation closes its database), ``write`` writes nothing and says so:
+    faust would open the database again for a partition this worker no
+    longer holds.
+    """
+
+    def __init__(self, store: _ItemStore, partition: int) -> None:
+        self._store = store
+        self._partition = partition
+        self._db = store._db_for_partition(partition)
+
+    def holds(self) -> bool:
+        """Whether the store still holds the partition's database this writer was made with."""
+        return self._store._dbs.get(self._partition) is self._db
+
+    def persisted(self) -> int | None:
+        """The offset of the last changelog record in the local store (faust's), if any."""
+        offset = self._db.get(self._store.offset_key)
+        return int(offset) if offset is not None else None
+
+    def write(self, records: Iterable[tuple[bytes, bytes | None]], offset: int) -> bool:
+        """Write ``records`` (a ``None`` value deletes) up to changelog ``offset``; ``False``: the partition is gone."""
+        if not self.holds():
+            return False
+        writes = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in records:
+            _replay(writes, key, value)
+        writes.put(self._store.offset_key, str(offset).encode())
+        self._db.write(writes)
+        return True
+
+
+def _replay(writes: rocksdict.WriteBatch, key: bytes, value: bytes | None) -> None:
+    """Add one changelog record to ``writes``: an item with its derived keys, or a deletion (a tombstone)."""
+    if value is None:
+        writes.delete(key)
+        return
+    writes.put(key, value)
+    for extra, nothing in derived(key, value):
+        writes.put(extra, nothing)
 
 
 class ItemTable(faust.Table[bytes, bytes]):

@@ -19,12 +19,13 @@ from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
 from monitor.metrics import RecoverySnapshot
+from monitor.state.rebuild import ReadAheadRecovery
 
 __all__ = ["ProgressRecovery", "ProgressTableManager", "recovery_snapshot"]
 
 
-class ProgressRecovery(Recovery):
-    """faust's recovery, noting the size of each replay and the duration of the last one."""
+class ProgressRecovery(ReadAheadRecovery):
+    """faust's recovery (the changelogs read ahead in bulk), noting the size of each replay and the duration of the last one."""
 
     expected_records: int = 0
     last_duration: float | None = None
@@ -32,9 +33,11 @@ class ProgressRecovery(Recovery):
 
     def _set_recovery_started(self) -> None:
         super()._set_recovery_started()
-        # faust calls this once it knows each partition's end and local offset: what is left is all there is.
-        self.expected_records = self.active_remaining_total()
-        self._began = time.monotonic()
+        # Called as the read-ahead starts, then by faust (again once it knows each partition's end and local
+        # offset): what is left, and what the read-ahead copied, is all there is; the clock runs from the first.
+        self.expected_records = self.read_ahead_records + self.active_remaining_total()
+        if self._began is None:
+            self._began = time.monotonic()
 
     def _set_recovery_ended(self) -> None:
         super()._set_recovery_ended()

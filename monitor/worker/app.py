@@ -65,7 +65,7 @@ class _ReadOffsets(dict[Any, int | None]):
     faust's own seek after a recovery races with a fetch the same way (seen:
     offsets 10..15 fetched again and dropped, every time). A record passed on
     twice is handled twice, harmlessly (events are applied once, by id; the
-    worker checks the order, ``Worker._process``); a record dropped is lost.
+    worker checks the order, ``Intake.handle``); a record dropped is lost.
     """
 
     def __getitem__(self, tp: Any) -> int | None:

@@ -6,19 +6,26 @@ for its topics every ``interval`` seconds; while it cannot answer, or a topic
 is missing, the worker is not ready and says why; after ``give_up_after``
 seconds of that, the worker gives up so that its orchestrator restarts it
 (and the restart recreates the topics).
+
+The worker asks through ``AdminTopics``, an admin client started on the
+first look and started anew after one that failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.background import Background
 from monitor.worker.health import Health
 
-__all__ = ["BrokerWatch", "TopicLister"]
+__all__ = ["AdminTopics", "BrokerWatch", "TopicLister"]
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +111,50 @@ class BrokerWatch:
         while True:
             await self.check()
             await self._sleep(self._interval)
+
+
+class AdminTopics:
+    """A ``TopicLister`` over an aiokafka admin client, started on first use; one that fails is closed and dropped.
+
+    Args:
+        bootstrap_servers: The broker.
+        client_id: The admin client's id.
+        client: Makes the client's options (asked for each client, when it is started).
+    """
+
+    def __init__(self, bootstrap_servers: str, client_id: str, client: Callable[[], dict[str, Any]]) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._client = client
+        self._admin: AIOKafkaAdminClient | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether an admin client is started (``close`` has one to close)."""
+        return self._admin is not None
+
+    async def list_topics(self) -> list[str]:
+        """The broker's topics; raises when it cannot say."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap_servers,
+                client_id=self._client_id,
+                request_timeout_ms=4000,
+                **self._client(),
+            )
+            await admin.start()
+            self._admin = admin
+        try:
+            topics: list[str] = await self._admin.list_topics()
+        except Exception:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()
+            raise
+        return topics
+
+    async def close(self) -> None:
+        """Close the admin client, if one is started."""
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            await admin.close()

@@ -1,0 +1,253 @@
+"""The worker's intake: each record the agent is handed, checked and passed on, one at a time.
+
+A record reaches the processor (or, a tick, the processor and the takeover)
+only once it passes, in this order:
+
+1. **fence**: the worker still holds its group membership (``Membership``);
+   if not, what it has not made durable is forgotten and the record left, for
+   the partitions' next owner to redo from the changelog;
+2. **assignment**: its partition is still assigned to this worker (it may
+   have moved while the record waited);
+3. **order**: the fetch guard knows where the partition is read from, and no
+   record before it was dropped on the way (``FetchGuard.gap_before``; if one
+   was, the partition is read again from there);
+4. **takeover**: on a partition's first record after an assignment, the
+   rules and publishers topics are read to their ends (``before_takeover``),
+   then the partition is taken over (``Takeover.settle``).
+
+A record left is not acknowledged: the consumer hands it over again. One that
+fails in the processor is dead-lettered; the worker goes on.
+
+Between two records (holding ``between``) the checkpoint runs, and after an
+assignment the state in memory is dropped, to be read again from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from monitor.clock import Clock
+from monitor.exceptions import Fenced, StoreUnavailable
+from monitor.kafka.records import InboundRecord
+from monitor.worker.fetch_guard import FetchGuard, Partition
+from monitor.worker.membership import Membership
+from monitor.worker.positions import ConsumerPositions
+from monitor.worker.processor import Processor
+from monitor.worker.takeover import Takeover
+
+__all__ = ["Intake"]
+
+log = logging.getLogger(__name__)
+
+
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    if not raw:
+        return ()
+    items = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(k), bytes(v or b"")) for k, v in items)
+
+
+class Intake:
+    """Hands each record the agent is given to the processor, once it may be handled here and now.
+
+    Args:
+        between: Held while a record is handled or a checkpoint runs (its holder is between two records).
+        positions: The consumer (the partitions assigned; a record left, records forgotten).
+        fetch_guard: Checks the order records arrive in.
+        membership: The zombie fence.
+        takeover: Takes a partition over on its first record after an assignment.
+        processor: Applies records and ticks to the units' state.
+        before_takeover: Run in order before a partition is taken over, each given how many assignments
+            there have been (the rules topic, then the publishers topic, read to their ends once per assignment).
+        tick: Ticks every owned partition now.
+        ticks_topic: The topic of wall-clock ticks.
+        partitions: The data topics' partition count, when the consumer does not know it.
+        clock: The wall clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        between: asyncio.Lock,
+        positions: ConsumerPositions,
+        fetch_guard: FetchGuard,
+        membership: Membership,
+        takeover: Takeover,
+        processor: Processor,
+        before_takeover: Sequence[Callable[[int], Awaitable[object]]],
+        tick: Callable[[], Coroutine[Any, Any, None]],
+        ticks_topic: str,
+        partitions: int,
+        clock: Clock,
+    ) -> None:
+        self._between = between
+        self._positions = positions
+        self._fetch_guard = fetch_guard
+        self._membership = membership
+        self._takeover = takeover
+        self._processor = processor
+        self._before_takeover = tuple(before_takeover)
+        self._tick = tick
+        self._ticks_topic = ticks_topic
+        self._partitions = partitions
+        self._clock = clock
+        self._assignments = 0  # partitions assigned so far
+        self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
+        self._assigned_tick: asyncio.Task[None] | None = None
+        self._drop_task: asyncio.Task[None] | None = None
+
+    @property
+    def reassigned(self) -> bool:
+        """Whether partitions were assigned and the state from before is not dropped yet (nothing may answer)."""
+        return self._reassigned
+
+    async def process(self, stream: Any) -> None:
+        """The agent's body: each event of ``stream``, handled between two records."""
+        async for event in stream.events():
+            async with self._between:
+                await self.handle(event.message)
+
+    async def on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        """Partitions were assigned (faust's signal): every partition's state is to be read again."""
+        # State in memory is valid only while this worker owned a partition without a break, and a
+        # worker cannot tell a kept partition from one another worker held meanwhile (it was frozen,
+        # or cut off): every partition is read again from the local store, which faust has brought
+        # up to date with the changelog, before anything is evaluated, published or answered.
+        # The agent may be in the middle of a record (faust calls this between its awaits): its
+        # staged writes and outbox must reach the store before the state is dropped, so the drop
+        # happens at the agent's next record boundary (``_reread_if_assigned``).
+        self._membership.assigned()
+        self._reassigned = True
+        self._assignments += 1
+        if not self._positions.assigned():  # no record will come to drop the old state: drop it once between records
+            self._drop_task = asyncio.get_running_loop().create_task(self._drop_when_idle(), name="drop-old-state")
+        # Tick the new partitions now rather than at the next interval: their units are
+        # read into memory and reconciled on their first record, and only then is the worker ready.
+        self._assigned_tick = asyncio.get_running_loop().create_task(self._tick(), name="tick-on-assignment")
+
+    async def checkpoint(self, run: Callable[[], Awaitable[object]]) -> bool:
+        """Run the checkpoint between records; whether it ran to its end.
+
+        Not after an assignment until the agent has dropped the state from
+        before it (that state is read again); a fenced worker forgets what it
+        has not made durable; a failing store leaves it staged.
+        """
+        if self._reassigned:
+            return False
+        async with self._between:
+            if self._reassigned:
+                return False
+            try:
+                await run()
+            except Fenced:
+                self._forget_unflushed()
+                return False
+            except StoreUnavailable:
+                return False
+        return True
+
+    async def handle(self, message: Any) -> None:
+        """Handle one record the agent was handed (call holding ``between``)."""
+        now = self._clock()
+        record = InboundRecord(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=_headers(message.headers),
+            timestamp=message.timestamp,
+        )
+        is_tick = record.topic == self._ticks_topic
+        self._reread_if_assigned()
+        self._fetch_guard.handling()
+        tp = Partition(record.topic, record.partition)
+        try:
+            if not await self._membership.may_act():
+                raise Fenced("lost group membership")
+            if record.partition not in self._positions.assigned():  # it moved while the record waited: its owner has it
+                self._leave(message)
+                return
+            if not self._fetch_guard.placed(tp):  # before the seek to the committed offset: it comes again
+                self._leave(message)
+                return
+            missing = self._fetch_guard.gap_before(tp, record.offset)
+            if missing is not None:  # records before it never reached the agent: read them first
+                self._leave(message)
+                await self._fetch_guard.rewind(tp, missing, record.offset)
+                return
+            partitions = self._positions.partition_count(record.topic) or self._partitions
+            if not self._takeover.is_settled(record.partition):
+                for catch_up in self._before_takeover:
+                    await catch_up(self._assignments)
+                await self._takeover.settle(record.partition, self._positions.assigned(), partitions, now)
+                self._membership.excuse()  # reading the state was our own work: the consumer kept heartbeating
+                if self._reassigned or record.partition not in self._positions.assigned():
+                    # Partitions were assigned while this one was being read: what was read may predate the
+                    # assignment. The record comes again, after the state is dropped and read anew.
+                    self._leave(message)
+                    return
+            if is_tick:
+                if self._takeover.has_read_backlog(record.partition):  # absence is judged only once it is read
+                    await self._processor.on_tick(record.partition, partitions, now)
+                await self._takeover.on_tick(record.partition, now)
+            else:
+                catching_up = not self._takeover.has_read_backlog(record.partition)
+                await self._processor.on_record(record, partitions, now, catching_up=catching_up)
+        except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
+            self._forget_unflushed()
+            self._leave(message)
+            return
+        except Exception as exc:  # one bad record must never stop the worker
+            log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
+            if not is_tick:
+                await self._reject_after_fault(record, exc)
+        self._fetch_guard.handled(tp, record.offset)
+        if not is_tick:
+            self._takeover.handled(record.topic, record.partition, record.offset)
+
+    def _leave(self, message: Any) -> None:
+        """The agent leaves a record it was handed: it is not acknowledged, and is read again (here or elsewhere)."""
+        self._positions.skip(message)
+        self._fetch_guard.handled()
+
+    async def _reject_after_fault(self, record: InboundRecord, exc: Exception) -> None:
+        """Dead-letter a record whose handling failed; a failure to do even that is logged, never raised.
+
+        Raised, it would crash the agent, which faust restarts past the record anyway.
+        """
+        try:
+            await self._processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception(
+                "could not dead-letter %s[%d]@%d (%d bytes)",
+                record.topic,
+                record.partition,
+                record.offset,
+                len(record.value or b""),
+            )
+
+    def _forget_unflushed(self) -> None:
+        """Drop the state in memory, durable or not; the records handled since the last commit are read again.
+
+        The consumer forgets that it handled them, and the fetch guard, reset,
+        seeks each partition back to its committed offset at its next record.
+        """
+        self._processor.keep(set())
+        self._positions.forget()
+        self._fetch_guard.reset()
+
+    async def _drop_when_idle(self) -> None:
+        async with self._between:
+            self._reread_if_assigned()
+
+    def _reread_if_assigned(self) -> None:
+        """At a record boundary after an assignment: drop every partition's state, to be read again."""
+        if self._reassigned:
+            self._reassigned = False
+            self._fetch_guard.reset()
+            self._takeover.reset()
+            self._processor.keep(set())

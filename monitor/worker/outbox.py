@@ -14,14 +14,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from events.codec import DEFAULT_MAX_RECORD_BYTES
+from events.codec import DEFAULT_MAX_RECORD_BYTES, batch_records
 from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from rules.state import AlertTransition, transition_key
 
-__all__ = ["GENERATION_HEADER", "RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox"]
+__all__ = ["GENERATION_HEADER", "RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox", "forward_events"]
 
 #: faust topic options for byte keys and values, passed through untouched.
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -44,6 +44,17 @@ class Outbox(Protocol):
 
     async def forward(self, topic: str, key: bytes, value: bytes) -> None:
         """Re-send an event keyed by its unit, so it lands in its unit's partition."""
+
+
+async def forward_events(outbox: Outbox, max_bytes: int, topic: str, unit_id: str, bodies: Sequence[bytes]) -> None:
+    """Send a unit's encoded events to its partition, in order, in as few records of ``max_bytes`` as they fit.
+
+    One record per event cost the unit's partition a record's whole round (decoding, screening, a flush) for
+    each: a batch of a merged province's events, forwarded one by one, halved a worker's rate.
+    """
+    key = unit_id.encode("utf-8")
+    for value in batch_records(bodies, max_bytes):
+        await outbox.forward(topic, key, value)
 
 
 class AlertWriter:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from events.codec import Decoded, batch_records, decode_record, encode_batch, encode_event, rejection_reason, screen
+from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
 from events.models import Event
 from events.signing import Seal
 from monitor.kafka.records import InboundRecord, unit_partition
@@ -35,7 +35,7 @@ from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
-from monitor.worker.outbox import AlertWriter, Outbox
+from monitor.worker.outbox import AlertWriter, Outbox, forward_events
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
 from rules.language import RulePack
 from rules.state import AlertTransition, Change, UnitState
@@ -150,7 +150,8 @@ class Processor:
                 if seal is None:
                     forwards.setdefault(event.unit_id, []).append(encode_event(event))
                     continue
-                await self._forward(record.topic, event.unit_id, forwards.pop(event.unit_id, []))  # in order
+                earlier = forwards.pop(event.unit_id, [])  # sent first: they came first
+                await forward_events(self._outbox, self._max_record_bytes, record.topic, event.unit_id, earlier)
                 await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), seal.forward)
                 continue
             if event.unit_id in failed:
@@ -177,7 +178,7 @@ class Processor:
                 transitions.extend(result.transitions)
                 changed[event.unit_id] = (result.state, parts, transitions)
         for unit_id, bodies in forwards.items():
-            await self._forward(record.topic, unit_id, bodies)
+            await forward_events(self._outbox, self._max_record_bytes, record.topic, unit_id, bodies)
         for state, parts, transitions in changed.values():
             self._store.stage_state(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)
@@ -198,16 +199,6 @@ class Processor:
             await self._dead_letter_events(record, seen[unit_id], reason)
         if over_cap:
             await self._refuse_over_cap(record, over_cap)
-
-    async def _forward(self, topic: str, unit_id: str, bodies: list[bytes]) -> None:
-        """Send a unit's encoded events to its partition, as few records as the record limit allows.
-
-        One record per event cost the unit's partition a record's whole round (decoding, screening, a flush)
-        for each: a batch of a merged province's events, forwarded one by one, halved a worker's rate.
-        """
-        key = unit_id.encode("utf-8")
-        for value in batch_records(bodies, self._max_record_bytes):
-            await self._outbox.forward(topic, key, value)
 
     async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
         """Dead-letter the events that would have taken their unit over a cap, in one record, and count them."""

@@ -116,7 +116,7 @@ class UnitState:
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
-    def put_task(self, task: TaskState, previous: TaskState | None | _Unread = UNREAD) -> None:
+    def put_task(self, task: TaskState, previous: TaskState | _Unread | None = UNREAD) -> None:
         """Add or replace a task (in place); ``previous``, the version it replaces, if the caller has just read it."""
         if isinstance(previous, _Unread):
             previous = self.tasks.get(task.task_id)

@@ -13,7 +13,7 @@ from monitor.metrics.collectors import (
     StateCollector,
     state_families,
 )
-from monitor.metrics.instruments import UNREGISTERED, DeliveryMetrics, Metrics
+from monitor.metrics.instruments import UNREGISTERED, DeliveryMetrics, Metrics, observe_all
 
 __all__ = [
     "OTHER_KINDS",
@@ -25,5 +25,6 @@ __all__ = [
     "OperatorCollector",
     "RecoverySnapshot",
     "StateCollector",
+    "observe_all",
     "state_families",
 ]

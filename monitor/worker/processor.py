@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ from events.models import Event
 from events.signing import Seal
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
-from monitor.metrics import UNREGISTERED, Metrics
+from monitor.metrics import UNREGISTERED, Metrics, observe_all
 from monitor.publishers import Admission, Tally, refused_header
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
@@ -90,6 +91,7 @@ class Processor:
         self._topics = topics
         self._max_record_bytes = max_record_bytes
         self._max_staged = max_staged
+        self._evaluations: list[float] = []  # of the record being handled (``_apply``)
         self._max_skew = max_skew
         self._caps = caps
         self._admission = admission
@@ -183,14 +185,11 @@ class Processor:
             self._store.stage_state(state, parts, record.partition)
             self._store.stage_transitions(state.unit_id, transitions, record.partition)
         await self._flush_if_full()
-        counted: dict[Outcome, int] = {}
-        lag = self._metrics.event_lag
-        for event, outcome in outcomes:
-            if event.unit_id in failed:
-                continue
-            counted[outcome] = counted.get(outcome, 0) + 1
-            if outcome is Outcome.ACCEPTED:
-                lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+        counted = Counter(outcome for event, outcome in outcomes if event.unit_id not in failed)
+        accepted = (e for e, o in outcomes if o is Outcome.ACCEPTED and e.unit_id not in failed)
+        observe_all(self._metrics.event_lag, (max(0.0, (now - e.occurred_at).total_seconds()) for e in accepted))
+        observe_all(self._metrics.evaluation, self._evaluations)
+        self._evaluations.clear()
         for outcome, count in counted.items():
             self._metrics.events.labels(record.topic, outcome.value).inc(count)
         if self._admission is not None:
@@ -382,7 +381,7 @@ class Processor:
         """Apply one event to ``state``; the caller stages the new state and the transitions."""
         started = time.perf_counter()
         result = apply_event(self._pack, state, event, now)
-        self._metrics.evaluation.observe(time.perf_counter() - started)
+        self._evaluations.append(time.perf_counter() - started)  # observed once the record is done
         return result
 
     def keep(self, partitions: set[int]) -> None:

@@ -124,21 +124,24 @@ def _warning_instants(
 
 def deadline_stage(rule: DeadlineRule, due: datetime, calendar: WorkCalendar, now: datetime) -> Condition | None:
     """The condition of something due at ``due`` that is still waiting at ``now``."""
-    details = {"due": due.isoformat()}
     if now >= due:
-        return Condition(OVERDUE, rule.severity, since=due, details=details)
+        return Condition(OVERDUE, rule.severity, since=due, details={"due": due.isoformat()})
+    if not rule.warn_before:
+        return None
     begun = [(at, step) for at, step in _warnings(rule, due, calendar) if now >= at]
     if not begun:
         return None
-    return Condition(DUE_SOON, WARNING, since=begun[0][0], step=begun[-1][1], details=details)
+    return Condition(DUE_SOON, WARNING, since=begun[0][0], step=begun[-1][1], details={"due": due.isoformat()})
 
 
 def next_deadline_boundary(rule: DeadlineRule, due: datetime, calendar: WorkCalendar, now: datetime) -> datetime | None:
     """The next instant after ``now`` at which the stage of something due at ``due`` changes."""
-    upcoming = [at for at, _ in _warnings(rule, due, calendar) if at > now]
-    if due > now:
-        upcoming.append(due)
-    return min(upcoming, default=None)
+    upcoming = due if due > now else None
+    if rule.warn_before:
+        for at, _ in _warnings(rule, due, calendar):  # earliest first: the first still to begin is the next
+            if at > now:
+                return at if upcoming is None or at < upcoming else upcoming
+    return upcoming
 
 
 def is_waiting(rule: DeadlineRule, task: TaskState) -> bool:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from events.models import TaskStatus
-from monitor.metrics import Metrics, OperatorCollector, RecoverySnapshot, StateCollector
+from monitor.metrics import Metrics, OperatorCollector, RecoverySnapshot, StateCollector, observe_all
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
@@ -182,3 +184,25 @@ def test_communes_are_counted_by_province_never_one_series_each() -> None:
     assert sum(n or 0 for n in alerting) == len(overdue)
     commune_series = [line for line in text.splitlines() if line.startswith("compliance_commune")]
     assert len(commune_series) <= 4 * 34 * 2, len(commune_series)  # bounded by the provinces, not the communes
+
+
+_BOUNDS = (0.00001, 0.0001, 0.5, 1, 60)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([*_BOUNDS, 0.0, -1.0, float("inf"), float("nan")]),  # on a bound: in its bucket
+            st.floats(min_value=-10, max_value=100, allow_nan=False),
+        ),
+        max_size=40,
+    )
+)
+def test_values_observed_together_read_as_values_observed_one_by_one(values: list[float]) -> None:
+    """``observe_all`` reaches into prometheus_client's histogram: the exposition must be what ``observe`` gives."""
+    one_by_one, together = CollectorRegistry(), CollectorRegistry()
+    first = Histogram("h_seconds", "h", buckets=_BOUNDS, registry=one_by_one)
+    for value in values:
+        first.observe(value)
+    observe_all(Histogram("h_seconds", "h", buckets=_BOUNDS, registry=together), values)
+    assert generate_latest(together) == generate_latest(one_by_one)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from events.models import TaskStatus
 from rules.state.items import AlertState, IndicatorState, TaskState
 from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
 
@@ -65,6 +64,7 @@ class UnitState:
 
     __slots__ = (
         "_indexes",
+        "_kinds",
         "_tally",
         "alerts",
         "indicators",
@@ -98,6 +98,7 @@ class UnitState:
         self.pack_version = pack_version
         # Tasks by (kind, status): counted once (or given), then kept by ``put_task``.
         self._tally: Tally | None = Counter(tally) if tally is not None else None
+        self._kinds: Counter[str] | None = None  # tasks by kind, from the tally once asked (``tracks_kind``)
         # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
         self._indexes: dict[str, TaskIndex] | None = None
 
@@ -126,6 +127,11 @@ class UnitState:
             if previous is not None:
                 tally[(previous.kind, previous.status.value)] -= 1
             tally[(task.kind, task.status.value)] += 1
+            kinds = self._kinds
+            if kinds is not None:
+                if previous is not None:
+                    kinds[previous.kind] -= 1
+                kinds[task.kind] += 1
         indexes = self._indexes
         if indexes:
             for index in indexes.values():
@@ -159,9 +165,13 @@ class UnitState:
         return self.tasks.of_kinds(held) if held else ()  # none held: the store is not asked
 
     def tracks_kind(self, kind: str) -> bool:
-        """Whether the unit holds a task of ``kind`` (O(statuses) once the tally is built)."""
-        tally = self._counted()
-        return any(tally.get((kind, status.value), 0) > 0 for status in TaskStatus)
+        """Whether the unit holds a task of ``kind`` (O(1) once the tally is built: asked for every event)."""
+        kinds = self._kinds
+        if kinds is None:
+            kinds = self._kinds = Counter()
+            for (known, _), count in self._counted().items():
+                kinds[known] += count
+        return kinds.get(kind, 0) > 0
 
     def kind_count(self) -> int:
         """How many task kinds the unit holds."""

@@ -243,3 +243,19 @@ def test_an_indicator_report_that_leaves_out_period_or_labels_keeps_them(
     second = IndicatorState.from_event(IndicatorEvent.model_validate(later | given), first)
     assert second.value == 0.5
     assert {name: getattr(second, name) for name in expected} == expected
+
+
+def test_a_unit_tracks_a_kind_while_it_holds_a_task_of_it() -> None:
+    state = UnitState("VN-40")
+    assert not state.tracks_kind("report")  # asked before any task: counted from none
+    state.put_task(TaskState.from_event(task(vn(2024, 7, 1), task_id="T-1", kind="report")))
+    state.put_task(TaskState.from_event(task(vn(2024, 7, 1), task_id="T-2", kind="report")))
+    assert state.tracks_kind("report") and not state.tracks_kind("dossier")
+    moved = task(vn(2024, 7, 2), TaskStatus.COMPLETED, task_id="T-1", kind="dossier")
+    state.put_task(TaskState.from_event(moved, state.tasks.get("T-1")))
+    assert state.tracks_kind("report") and state.tracks_kind("dossier")
+    again = task(vn(2024, 7, 2), task_id="T-2", kind="dossier")
+    state.put_task(TaskState.from_event(again, state.tasks.get("T-2")))
+    assert not state.tracks_kind("report") and state.tracks_kind("dossier")
+    stored = UnitState("VN-40", tally={("dossier", "completed"): 1, ("report", "in_progress"): 0})
+    assert stored.tracks_kind("dossier") and not stored.tracks_kind("report")  # from the stored count, no scan

@@ -1,0 +1,214 @@
+"""Reconciliation: a unit's alerts, pending breaches and wake-ups brought in line with its conditions.
+
+For each subject to evaluate, every rule that judges it is assessed
+(``rules.engine.assessment``) and its alert settled: fired, stepped to
+another stage, resolved, or left as it is; a threshold with a ``for`` holds
+its breach as pending until it has lasted that long. Alerts of rules that no
+longer apply (the subject's kind or the pack changed) settle too, and those
+of rules that left the pack resolve. The subject then sleeps until the
+earliest instant one of its rules can change (``UnitState.wakeups``).
+
+An alert is found by its fingerprint (``alert_fingerprint``: the rule, the
+unit and the subject), never by a scan. Every change is made to the unit's
+maps in place and noted, so the store writes only what changed; the records
+of the transitions come from ``rules.engine.records``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from events.models import Event
+from rules.engine.assessment import assess, candidates
+from rules.engine.records import firing, provenance_of, record, resolved, template_fields
+from rules.engine.result import Result
+from rules.language import CompiledRule, Condition, RulePack, ThresholdRule
+from rules.state import (
+    UNIT,
+    AlertState,
+    AlertTransition,
+    Change,
+    SubjectKey,
+    SubjectKind,
+    UnitState,
+    identity_fingerprint,
+)
+from rules.vietnamese import render_summary
+
+__all__ = ["alert_fingerprint", "reconcile"]
+
+#: The label that names a subject in an alert's identity, by the subject key's kind (the unit itself: none).
+_IDENTITY_LABEL = {SubjectKind.TASK.value: "task_id", SubjectKind.INDICATOR.value: "indicator"}
+
+
+def _identity(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> dict[str, str]:
+    """The labels that tell a rule's alert about ``subject`` apart: the rule, the unit, the task or indicator."""
+    kind, _, name = subject.partition(":")
+    identity = {"alertname": compiled.rule.id, "unit_id": unit_id}
+    label = _IDENTITY_LABEL.get(kind)
+    if label is not None:
+        identity[label] = name
+    return identity
+
+
+def alert_fingerprint(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> str:
+    """``fingerprint(_identity(compiled, unit_id, subject))``, without the mapping."""
+    kind, _, name = subject.partition(":")
+    label = _IDENTITY_LABEL.get(kind)
+    return identity_fingerprint(compiled.rule.id, unit_id, label, name if label is not None else "")
+
+
+class _Draft:
+    """A unit state being reconciled: changes go to its maps in place, each noted in ``changed``.
+
+    ``changed`` is what the store writes; the transitions made are gathered in ``transitions``.
+    """
+
+    def __init__(self, state: UnitState, changed: set[Change]) -> None:
+        self.state = state
+        self.transitions: list[AlertTransition] = []
+        self.changed = changed
+
+    def put_alert(self, fp: str, alert: AlertState | None) -> None:
+        if alert is None:
+            self.state.alerts.pop(fp, None)
+        else:
+            self.state.alerts[fp] = alert
+        self.changed.add(Change.alert(fp))
+
+    def put_pending(self, fp: str, since: datetime | None) -> None:
+        pending = self.state.pending
+        if since is None:
+            if fp in pending:
+                del pending[fp]
+                self.changed.add(Change.pending(fp))
+        elif pending.get(fp) != since:
+            pending[fp] = since
+            self.changed.add(Change.pending(fp))
+
+    def put_wakeup(self, subject: SubjectKey, at: float | None) -> None:
+        if self.state.set_wakeup(subject, at):
+            self.changed.add(Change.subject(subject))
+
+    def finish(self, pack_version: str) -> Result:
+        state = self.state
+        if state.pack_version != pack_version:
+            state.pack_version = pack_version
+            self.changed.add(Change.unit())
+        return Result(state, tuple(self.transitions), changed=frozenset(self.changed))
+
+
+def reconcile(
+    pack: RulePack,
+    state: UnitState,
+    subjects: Iterable[SubjectKey],
+    now: datetime,
+    event: Event | None = None,
+    *,
+    reassigned: bool = False,
+    unit_due: float | None = None,
+    changed: set[Change] | None = None,
+) -> Result:
+    """Evaluate the rules of each subject.
+
+    Args:
+        pack: The rules.
+        state: The unit's state.
+        subjects: What to evaluate.
+        now: The current instant.
+        event: The event that caused this, if any.
+        reassigned: Rules may have stopped applying to a subject (its kind, or the pack, changed):
+            look for its alerts of other rules too.
+        unit_due: Mark the unit-wide subject due at this instant (evaluated on the next advance).
+        changed: What the caller changed already.
+    """
+    draft = _Draft(state, changed if changed is not None else set())
+    if unit_due is not None:
+        known = state.wakeups.get(UNIT)
+        draft.put_wakeup(UNIT, unit_due if known is None else min(known, unit_due))
+    for subject in subjects:
+        judges = candidates(pack, state, subject)
+        stragglers: list[str] = []
+        if reassigned:
+            seen = {c.rule.id for c in judges}
+            stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
+        wakeup: datetime | None = None
+        for compiled in (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None)):
+            change = _settle(pack, draft, compiled, subject, now, event)
+            if change is not None and (wakeup is None or change < wakeup):
+                wakeup = change
+        for rule_id in stragglers:
+            if pack.by_id(rule_id) is None:
+                _resolve_orphans(pack, draft, subject, rule_id, now)
+        draft.put_wakeup(subject, wakeup.timestamp() if wakeup is not None else None)
+    return draft.finish(pack.version)
+
+
+def _settle(
+    pack: RulePack, draft: _Draft, compiled: CompiledRule, subject: SubjectKey, now: datetime, event: Event | None
+) -> datetime | None:
+    """Bring one rule's alert for one subject in line with its condition; return when to look again."""
+    state = draft.state
+    fp = alert_fingerprint(compiled, state.unit_id, subject)
+    existing = draft.state.alerts.get(fp)
+    condition, change = assess(compiled, state, subject, now, firing=existing is not None)
+    rule = compiled.rule
+    if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
+        condition = _hold_for(draft, rule, fp, condition)
+    elif condition is None:
+        draft.put_pending(fp, None)
+    if condition is None:
+        if existing is not None:
+            draft.put_alert(fp, None)
+            draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
+        return change
+    if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
+        return change
+    fields = template_fields(pack, compiled, state, subject, condition, now)
+    alert = AlertState(
+        fingerprint=fp,
+        rule_id=rule.id,
+        stage=condition.stage,
+        step=condition.step,
+        severity=condition.severity,
+        labels={**rule.labels, **_identity(compiled, state.unit_id, subject), "severity": condition.severity},
+        starts_at=existing.starts_at if existing is not None else condition.since,
+        subject=subject,
+        summary=render_summary(rule, condition.stage, fields),
+        details=dict(condition.details),
+    )
+    draft.put_alert(fp, alert)
+    draft.transitions.append(firing(pack, compiled, state, subject, alert, condition))
+    return change
+
+
+def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:
+    """A breach fires only once it has held for the rule's ``for`` (event time)."""
+    if condition is None:
+        draft.put_pending(fp, None)
+        return None
+    since = draft.state.pending.get(fp, condition.since)
+    if condition.since - since < rule.for_:
+        draft.put_pending(fp, since)
+        return None
+    draft.put_pending(fp, None)
+    return Condition(condition.stage, condition.severity, since, condition.value, condition.step, condition.details)
+
+
+def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
+    """Alerts of a rule that left the pack resolve instead of firing forever."""
+    for fp, alert in list(draft.state.alerts.items()):
+        if alert.subject != subject or alert.rule_id != rule_id:
+            continue
+        draft.put_alert(fp, None)
+        draft.transitions.append(
+            record(
+                alert,
+                annotations={"summary": alert.summary, "resolution": "rule_removed"},
+                value=None,
+                provenance=provenance_of(draft.state, subject),
+                rule_version=pack.rule_version(None),
+                ends_at=max(now, alert.starts_at),
+            )
+        )

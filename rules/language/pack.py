@@ -136,6 +136,10 @@ def roster_members(
     return frozenset(members), lifetimes
 
 
+#: Task kinds whose rules ``RulePack.task_rules_for`` keeps at once.
+_KINDS_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule bound to its group's time zone and calendar, its roster resolved, with a version."""
@@ -289,9 +293,19 @@ class RulePack:
         return {k: tuple(v) for k, v in index.items()}
 
     def task_rules_for(self, kind: str) -> tuple[CompiledRule, ...]:
-        """The per-task rules that may select a task of ``kind``."""
-        index = self.task_rules_by_kind
-        return index.get(kind, ()) + index.get(None, ())
+        """The per-task rules that may select a task of ``kind`` (asked for every task event: kept per kind)."""
+        found = self._task_rules_for.get(kind)
+        if found is None:
+            index = self.task_rules_by_kind
+            found = index.get(kind, ()) + index.get(None, ())
+            if len(self._task_rules_for) >= _KINDS_KEPT:  # kinds come from events: a bound, whatever they send
+                self._task_rules_for.clear()
+            self._task_rules_for[kind] = found
+        return found
+
+    @cached_property
+    def _task_rules_for(self) -> dict[str, tuple[CompiledRule, ...]]:
+        return {}
 
     @cached_property
     def indicator_rules(self) -> tuple[CompiledRule, ...]:

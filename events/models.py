@@ -18,6 +18,10 @@ from events.text import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS, SEPARATOR
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "MAX_LABEL_NAME_CHARS",
+    "MAX_LABEL_VALUE_CHARS",
+    "MAX_PERIOD_CHARS",
+    "MAX_TITLE_CHARS",
     "Event",
     "EventKind",
     "IndicatorEvent",
@@ -30,6 +34,11 @@ __all__ = [
 #: enough from datetime's limits (years 1 and 9999) that the engine's date arithmetic cannot overflow.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+#: The longest label name and value, title and period an event may carry (in characters, after trimming).
+MAX_LABEL_NAME_CHARS = 100
+MAX_LABEL_VALUE_CHARS = 500
+MAX_TITLE_CHARS = 1000
+MAX_PERIOD_CHARS = 50
 
 
 def _deadline_in_range(value: datetime | date | None) -> datetime | date | None:
@@ -47,7 +56,9 @@ Identifier = Annotated[str, Field(min_length=1, max_length=MAX_IDENTIFIER_CHARS,
 Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
 # Strict: a boolean or a string is not a number (``true`` was read as 1.0, ``"0.1"`` as 0.1).
 Number = Annotated[float, Strict()]
-LabelMap = dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=500)]]
+LabelMap = dict[
+    Annotated[str, Field(max_length=MAX_LABEL_NAME_CHARS)], Annotated[str, Field(max_length=MAX_LABEL_VALUE_CHARS)]
+]
 
 
 class TaskStatus(StrEnum):
@@ -131,7 +142,7 @@ class TaskStatusEvent(_EventBase):
         + _KEPT
         + "; null removes it.",
     )
-    title: Annotated[str, Field(max_length=1000)] | None = Field(
+    title: Annotated[str, Field(max_length=MAX_TITLE_CHARS)] | None = Field(
         default=None, description="Vietnamese text allowed." + _KEPT + "; null removes it."
     )
 
@@ -147,7 +158,7 @@ class IndicatorEvent(_EventBase):
     value: Number | None = None
     numerator: Number | None = None
     denominator: Number | None = None
-    period: Annotated[str, Field(max_length=50)] | None = Field(
+    period: Annotated[str, Field(max_length=MAX_PERIOD_CHARS)] | None = Field(
         default=None,
         description="e.g. 2024-H1. Left out, the period known from the indicator's earlier reports is kept; "
         "null removes it.",

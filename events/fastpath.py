@@ -28,9 +28,10 @@ pydantic unchanged. Left to pydantic, each for a reason:
 Parsed instants and dates are kept per text (a record's events often share
 them): equal events share the same immutable ``datetime``, where pydantic
 makes one per event. ``tests/events/test_fastpath.py`` holds the fast path to
-pydantic's outcome, property by property, and pins the models it was written
-for: a change to a model's fields, limits or validators fails it until this
-module is checked against the change.
+pydantic's outcome, property by property, and pins the models and the
+pydantic-core it was written for: a change to a model's fields, limits or
+validators, or another pydantic-core, fails it until this module is checked
+against the change.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ _instants: dict[str, datetime] = {}
 _dates: dict[str, date] = {}
 _offsets: dict[str, TzInfo] = {}
 _BAD: Final = object()
-_UNSET: Final = object()
 _task_required = itemgetter("event_id", "source", "unit_id", "occurred_at", "task_id", "status")
 _indicator_required = itemgetter("event_id", "source", "unit_id", "occurred_at", "indicator")
 _new = object.__new__
@@ -156,7 +156,7 @@ def _task(data: dict[str, Any]) -> TaskStatusEvent | None:
     occurred_at = _instant(occurred_at)
     deadline = _deadline(get("deadline"))
     title = get("title")
-    labels = _labels(get("labels", _UNSET))
+    labels = _labels(data["labels"]) if "labels" in given else {}
     if (
         occurred_at is None
         or deadline is _BAD
@@ -208,7 +208,7 @@ def _indicator(data: dict[str, Any]) -> IndicatorEvent | None:
         value, numerator, denominator = numbers
     occurred_at = _instant(occurred_at)
     period = get("period")
-    labels = _labels(get("labels", _UNSET))
+    labels = _labels(data["labels"]) if "labels" in given else {}
     if occurred_at is None or labels is None or not (period is None or _is_text(period, MAX_PERIOD_CHARS)):
         return None
     event = _new(IndicatorEvent)
@@ -260,9 +260,7 @@ def _is_text(text: object, limit: int) -> bool:
 
 
 def _labels(labels: object) -> dict[str, str] | None:
-    """A copy of the labels (validation makes a new dict), ``{}`` when left out; ``None`` if any needs pydantic."""
-    if labels is _UNSET:
-        return {}
+    """A copy of the labels (validation makes a new dict); ``None`` if any needs pydantic."""
     if type(labels) is not dict:
         return None
     for name, value in labels.items():

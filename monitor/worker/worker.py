@@ -51,6 +51,7 @@ from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
+from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
 from monitor.worker.membership import Membership
 from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
@@ -128,7 +129,7 @@ class Worker:
             settings.bootstrap_servers, self.topics.dead_letter, client(), self.refusals
         )
         self.app = build_app(settings)
-        self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
+        self._ingress = ingress_topic(self.app, self.topics.partitioned, settings.partitions, **RAW)
         self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
         self._items_table = "items"
         items = item_table(

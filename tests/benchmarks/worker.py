@@ -6,7 +6,10 @@ onto the topic first, then the consumer starts, so only consuming is timed:
 only counts records, in the same run; (b) the same events in per-unit
 JSON-array batches of 500; (c) event → alert: overdue tasks sent at a steady
 rate to a running worker, each timed from its send to its alert record on the
-alerts topic, next to the broker's own send → fetch time in the same run.
+alerts topic, next to the broker's own send → fetch time in the same run; over
+the whole run, and for those sent after its first second (the first record of
+each partition waits for the takeover: the alert ledger, the rule packs and
+the publisher registry read to their end).
 """
 
 from __future__ import annotations
@@ -173,9 +176,12 @@ def main() -> None:
         with MonitorProcess(args, root) as worker:
             worker.wait_ready(120)
             alerts, fetched = asyncio.run(_latencies(broker.bootstrap, topics, rate=200, seconds=15))
+        steady = alerts[200:]  # sent after the first second: each partition's first record waits for its takeover
         print(
             f"(c) event → alert record, {len(alerts):,} overdue tasks at 200 events/s: "
             f"p50 {_quantile(alerts, 0.5) * 1000:.0f} ms, p99 {_quantile(alerts, 0.99) * 1000:.0f} ms; "
+            f"after the first second p50 {_quantile(steady, 0.5) * 1000:.0f} ms, "
+            f"p99 {_quantile(steady, 0.99) * 1000:.0f} ms; "
             f"broker send → fetch p50 {_quantile(fetched, 0.5) * 1000:.0f} ms, "
             f"p99 {_quantile(fetched, 0.99) * 1000:.0f} ms"
         )
@@ -250,7 +256,8 @@ async def _latencies(bootstrap: str, topics: Topics, rate: int, seconds: int) ->
         await raw.stop()
     if len(to_alert) < len(sent):
         raise SystemExit(f"only {len(to_alert)} of {len(sent)} overdue tasks reached the alerts topic in time")
-    return list(to_alert.values()), list(to_fetch.values())
+    order = list(sent)  # in the order sent
+    return [to_alert[event_id] for event_id in order], [to_fetch[e] for e in order if e in to_fetch]
 
 
 if __name__ == "__main__":

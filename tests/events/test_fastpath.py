@@ -33,6 +33,7 @@ from events.codec import Rejection, decode_object, describe_validation_error, en
 from events.fastpath import ENABLED, fast_event
 from events.models import MAX_LABEL_NAME_CHARS, MAX_LABEL_VALUE_CHARS, MAX_PERIOD_CHARS, MAX_TITLE_CHARS
 from events.text import MAX_IDENTIFIER_CHARS
+from tests.events.test_codec import TASK  # the typical task event, as the codec tests send it
 from tests.integration.dossiers import dossier_records
 
 Model = type[TaskStatusEvent] | type[IndicatorEvent]
@@ -176,18 +177,7 @@ INDICATOR_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "period": _texts(MAX_PERIOD_CHARS),
 }
 TYPICAL: dict[EventKind, dict[str, Any]] = {
-    EventKind.TASK_STATUS: {
-        "event_id": "e-1",
-        "source": "nghean-dvc",
-        "unit_id": "VN-40",
-        "task_id": "T-12",
-        "kind": "inspection_plan",
-        "status": "in_progress",
-        "deadline": "2024-07-20",
-        "occurred_at": "2024-07-02T09:00:00+07:00",
-        "title": "Kế hoạch kiểm tra chuyển đổi số",
-        "labels": {"program": "de-an-06", "directive": "05"},
-    },
+    EventKind.TASK_STATUS: TASK,
     EventKind.INDICATOR: {
         "event_id": "i-1",
         "source": "nghean-dvc",

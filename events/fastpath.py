@@ -40,7 +40,7 @@ import re
 from datetime import date, datetime
 from math import isfinite
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import TzInfo
@@ -92,6 +92,7 @@ _BAD: Final = object()
 _task_required = itemgetter("event_id", "source", "unit_id", "occurred_at", "task_id", "status")
 _indicator_required = itemgetter("event_id", "source", "unit_id", "occurred_at", "indicator")
 _new = object.__new__
+_Event = TypeVar("_Event", TaskStatusEvent, IndicatorEvent)
 # BaseModel's slots, set as validation sets them (their descriptors, a little quicker than object.__setattr__).
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
@@ -164,9 +165,8 @@ def _task(data: dict[str, Any]) -> TaskStatusEvent | None:
         or not (title is None or _is_text(title, MAX_TITLE_CHARS))
     ):
         return None
-    event = _new(TaskStatusEvent)
-    _set_dict(
-        event,
+    return _built(
+        TaskStatusEvent,
         {
             "event_id": event_id,
             "source": source,
@@ -179,11 +179,9 @@ def _task(data: dict[str, Any]) -> TaskStatusEvent | None:
             "deadline": deadline,
             "title": title,
         },
+        given,
+        _TASK_PRIVATE,
     )
-    _set_fields_set(event, given)
-    _set_extra(event, None)
-    _set_private(event, _TASK_PRIVATE.copy())
-    return event
 
 
 def _indicator(data: dict[str, Any]) -> IndicatorEvent | None:
@@ -211,9 +209,8 @@ def _indicator(data: dict[str, Any]) -> IndicatorEvent | None:
     labels = _labels(data["labels"]) if "labels" in given else {}
     if occurred_at is None or labels is None or not (period is None or _is_text(period, MAX_PERIOD_CHARS)):
         return None
-    event = _new(IndicatorEvent)
-    _set_dict(
-        event,
+    return _built(
+        IndicatorEvent,
         {
             "event_id": event_id,
             "source": source,
@@ -226,10 +223,18 @@ def _indicator(data: dict[str, Any]) -> IndicatorEvent | None:
             "denominator": denominator,
             "period": period,
         },
+        given,
+        _INDICATOR_PRIVATE,
     )
+
+
+def _built(model: type[_Event], values: dict[str, Any], given: set[str], private: dict[str, Any]) -> _Event:
+    """A ``model`` holding ``values`` (every field, in its order) as validation leaves it: given fields, private state."""
+    event = _new(model)
+    _set_dict(event, values)
     _set_fields_set(event, given)
     _set_extra(event, None)
-    _set_private(event, _INDICATOR_PRIVATE.copy())
+    _set_private(event, private.copy())
     return event
 
 

@@ -70,6 +70,7 @@ CREATE INDEX IF NOT EXISTS intervals_by_start ON intervals (started_at);
 CREATE INDEX IF NOT EXISTS intervals_by_unit ON intervals (unit_id, started_at);
 CREATE INDEX IF NOT EXISTS intervals_by_rule ON intervals (rule_id, started_at);
 CREATE INDEX IF NOT EXISTS intervals_open ON intervals (fingerprint) WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS intervals_by_firing ON intervals (fingerprint, started_at);
 """
 
 
@@ -301,7 +302,7 @@ class AlertHistory:
         if t.status == "firing":
             if current is None:
                 restated = self._db.execute(
-                    "SELECT id, stage, stages FROM intervals WHERE fingerprint = ? AND started_at = ?",
+                    _FIRING,
                     (t.fingerprint, _utc(t.starts_at)),
                 ).fetchone()
                 if restated is not None:  # the same firing, stated again after its resolution (reconciled)
@@ -342,7 +343,7 @@ class AlertHistory:
             return
         # Resolved without a firing record read (the topic's history began later): the interval still stands.
         duplicate = self._db.execute(
-            "SELECT 1 FROM intervals WHERE fingerprint = ? AND started_at = ? AND ended_at IS NOT NULL",
+            _CLOSED_FIRING,
             (t.fingerprint, _utc(t.starts_at)),
         ).fetchone()
         if duplicate is None:
@@ -435,6 +436,10 @@ _COLUMNS = (
     " resolved_by, resolved_reported_at"
 )
 #: Closing an interval: how and when it ended, and whose report ended it.
+# An alert's interval by its firing (one alert, one start). Without the index on both, every firing record
+# scanned the intervals that began at the same instant: quadratic when many alerts start together.
+_FIRING = "SELECT id, stage, stages FROM intervals WHERE fingerprint = ? AND started_at = ?"
+_CLOSED_FIRING = "SELECT 1 FROM intervals WHERE fingerprint = ? AND started_at = ? AND ended_at IS NOT NULL"
 _CLOSE = (
     "UPDATE intervals SET ended_at = ?, resolution = ?, late_days = ?, summary = ?, resolved_by = ?,"
     " resolved_reported_at = ? WHERE id = ?"

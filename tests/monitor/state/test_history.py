@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.state.history import AlertHistory, HistoryRecord, TopicReset
+from monitor.state.history import _CLOSED_FIRING, _FIRING, AlertHistory, HistoryRecord, TopicReset
 from rules.state import AlertFilter, AlertTransition
 
 T0 = datetime(2024, 7, 10, 2, 0, tzinfo=UTC)
@@ -199,3 +199,18 @@ def test_the_deadlines_warned_about_are_those_the_records_say(tmp_path: Path) ->
     history.append(_records(*transitions))
     assert history.warned() == {"VN-22": {("task-overdue", "NV-1")}, "VN-40": {("task-overdue", "NV-3")}}
     assert set().union(*history.warned().values()) == warned_deadlines(transitions)
+
+
+@pytest.mark.parametrize("lookup", [_FIRING, _CLOSED_FIRING], ids=["firing", "closed firing"])
+def test_an_interval_is_found_by_its_firing_through_an_index_not_a_scan_of_those_that_began_together(
+    tmp_path: Path, lookup: str
+) -> None:
+    # Thousands of alerts fire at one instant (every dossier due that day): a lookup that scanned the
+    # intervals begun at the same instant made each batch of the index quadratic in their number.
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    history.append(_records(*(_transition("firing", "overdue", task=f"HS-{n}") for n in range(50))))
+    history.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite3")
+    plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {lookup}", ("VN-22/HS-7", T0.isoformat())))
+    db.close()
+    assert "intervals_by_firing (fingerprint=? AND started_at=?)" in plan

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         description="Seconds handled records' state may gather before it is made durable and their alerts published.",
     )
     fetch_max_wait: float = Field(
-        default=0.1,
+        default=0.03,
         gt=0,
         le=30.0,
         description="Seconds a fetch waits at the broker for new records (a broker that answers only when it "

@@ -20,7 +20,15 @@ from aiokafka.helpers import create_ssl_context
 from monitor.exceptions import BrokerUnreachable
 from monitor.settings import Settings
 
-__all__ = ["Startable", "client_options", "faust_credentials", "shown_servers", "start_client", "whole_topic_reader"]
+__all__ = [
+    "Startable",
+    "client_options",
+    "faust_credentials",
+    "reader_options",
+    "shown_servers",
+    "start_client",
+    "whole_topic_reader",
+]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -41,6 +49,9 @@ def _sasl(settings: Settings) -> tuple[str, str]:
     return settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
 
 
+_READER_FETCH_WAIT_MS = 100
+
+
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for aiokafka producers, consumers and admin clients."""
     options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
@@ -55,6 +66,17 @@ def client_options(settings: Settings) -> dict[str, Any]:
             "sasl_plain_password": password,
         }
     return options
+
+
+def reader_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for the consumers that read whole topics (``whole_topic_reader``).
+
+    Their fetches wait 0.1 s at most for new records, not aiokafka's 0.5 s: a
+    broker that answers a fetch only when its wait runs out (the embedded one)
+    made each read of a topic's end, which a rebalance's takeover waits for,
+    take that long. Kafka answers as soon as records arrive.
+    """
+    return client_options(settings) | {"fetch_max_wait_ms": _READER_FETCH_WAIT_MS}
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:

@@ -38,7 +38,7 @@ class PublishedAlerts:
     Args:
         bootstrap_servers: The broker.
         topic: The alerts topic.
-        client: Makes the Kafka clients' options (asked for each client, when it is built).
+        client: Makes the options of the consumers that read the topic whole (asked for each, when it is built).
         data_dir: The worker's data directory (the history index is ``HISTORY_FILE`` in it).
         listeners: Told of each record read (the live feed).
     """

@@ -26,7 +26,7 @@ from typing import Any
 import faust
 from mode.utils.queues import ThrowableQueue
 
-__all__ = ["BUFFER_BYTES", "ByteBoundQueue", "IngressTopic", "ingress_topic", "record_bytes"]
+__all__ = ["BUFFER_BYTES", "ByteBoundQueue", "IngressTopic", "ingress_topic", "record_bytes", "waiting"]
 
 #: What the ingress queue may hold fetched and not yet handled: about 8 s of work in records of 500 dossiers.
 BUFFER_BYTES = 16 * 1024 * 1024
@@ -37,6 +37,11 @@ def record_bytes(event: Any) -> int:
     message = getattr(event, "message", None)
     key, value = getattr(message, "key", None), getattr(message, "value", None)
     return (len(key) if isinstance(key, bytes) else 0) + (len(value) if isinstance(value, bytes) else 0)
+
+
+def waiting(stream: Any) -> int:
+    """Records fetched for the agent's ``stream`` and not handed to it yet."""
+    return int(stream.channel.queue.qsize())
 
 
 class ByteBoundQueue(ThrowableQueue[Any]):

@@ -20,6 +20,9 @@ fails in the processor is dead-lettered; the worker goes on.
 
 Between two records (holding ``between``) the checkpoint runs, and after an
 assignment the state in memory is dropped, to be read again from the store.
+The checkpoint runs on a timer, and as soon as every record fetched is
+handled (``when_idle``): a record that comes alone has its alerts published
+at once, while records that come in a burst still share one checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from monitor.clock import Clock
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord
 from monitor.worker.fetch_guard import FetchGuard, Partition
+from monitor.worker.ingress import waiting
 from monitor.worker.membership import Membership
 from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
@@ -66,6 +70,7 @@ class Intake:
         ticks_topic: The topic of wall-clock ticks.
         partitions: The data topics' partition count, when the consumer does not know it.
         clock: The wall clock.
+        when_idle: Run once every record fetched so far is handled (the checkpoint, between records).
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class Intake:
         ticks_topic: str,
         partitions: int,
         clock: Clock,
+        when_idle: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._between = between
         self._positions = positions
@@ -94,6 +100,7 @@ class Intake:
         self._ticks_topic = ticks_topic
         self._partitions = partitions
         self._clock = clock
+        self._when_idle = when_idle
         self._assignments = 0  # partitions assigned so far
         self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
         self._assigned_tick: asyncio.Task[None] | None = None
@@ -109,6 +116,8 @@ class Intake:
         async for event in stream.events():
             async with self._between:
                 await self.handle(event.message)
+            if self._when_idle is not None and not waiting(stream):
+                await self._when_idle()
 
     async def on_assigned(self, *args: Any, **kwargs: Any) -> None:
         """Partitions were assigned (faust's signal): every partition's state is to be read again."""

@@ -13,7 +13,8 @@ within the worker's deadline. The history index is closed last.
 
 The state flusher is one of the parts: every ``flush_interval`` seconds the
 checkpoint runs between two records, unless a rebalance is under way (which
-runs it before it commits).
+runs it before it commits). The intake runs the same checkpoint
+(``checkpoint_now``) whenever it has handled every record fetched.
 """
 
 from __future__ import annotations
@@ -132,12 +133,16 @@ class BackgroundParts:
             await bounded(name, stop())
         alerts.close()
 
+    async def checkpoint_now(self) -> None:
+        """Run the checkpoint between two records now, unless a rebalance is under way; a failure is logged."""
+        if self._rebalancing():  # a rebalance commits, and checkpoints before it (``Worker._before_commit``)
+            return
+        try:
+            await asyncio.shield(self._checkpoint())  # once begun, it ends (even at shutdown)
+        except Exception:  # the next checkpoint tries again; the worker goes on
+            log.exception("flushing the state failed")
+
     async def _flush_every_interval(self) -> None:
         while True:
             await asyncio.sleep(self._flush_interval)
-            if self._rebalancing():  # a rebalance commits, and checkpoints before it (``Worker._before_commit``)
-                continue
-            try:
-                await asyncio.shield(self._checkpoint())  # once begun, it ends (even at shutdown)
-            except Exception:  # the next interval tries again; the worker goes on
-                log.exception("flushing the state failed")
+            await self.checkpoint_now()

@@ -90,7 +90,7 @@ class Takeover:
         pack: The rules (to restate a lost alert).
         processor: Holds the partition's units in memory.
         checkpoint: Makes staged state durable and publishes its alerts; its writer writes transitions once.
-        catch_up: Waits until the ledger has read the alerts topic to its end.
+        catch_up: Waits until the ledger has read the alerts topic to its end; whether it did in time.
         highwater: The broker's end offset of a data topic-partition.
         committed: The group's committed offset of a data topic-partition (the next to read), if any.
         end_offset: The broker's end offset of a data topic-partition, asked when a partition is taken over.
@@ -105,7 +105,7 @@ class Takeover:
         processor: Processor,
         checkpoint: Checkpoint,
         *,
-        catch_up: Callable[[], Awaitable[object]],
+        catch_up: Callable[[], Awaitable[bool]],
         highwater: Highwater,
         committed: Highwater = lambda topic, partition: None,
         end_offset: EndOffset = _unknown_end,
@@ -125,6 +125,7 @@ class Takeover:
         self._grace = grace
         self._monotonic = monotonic
         self._settled: set[int] = set()  # partitions reconciled since the last rebalance
+        self._caught_up = False  # the ledger has read the alerts topic to its end since the last rebalance
         self._suspects: dict[int, tuple[float, set[str]]] = {}  # partition → (taken over at, fingerprints)
         self._handled: dict[tuple[str, int], int] = {}  # last offset handled per data topic-partition
         self._backlog: dict[int, _Backlog] = {}  # partition → where its data topics ended when it was taken over
@@ -136,6 +137,7 @@ class Takeover:
     def reset(self) -> None:
         """Partitions may have moved (a rebalance): check each against the topic again."""
         self._settled.clear()
+        self._caught_up = False
         self._suspects.clear()
         self._backlog.clear()
 
@@ -159,7 +161,10 @@ class Takeover:
     async def settle(self, partition: int, owned: set[int], partitions: int, now: datetime) -> None:
         """Take ``partition`` over: note where its data topics end, read every newly owned partition's units, reconcile it."""
         self._backlog[partition] = await self._ends(partition)
-        await self._catch_up()
+        if not self._caught_up:
+            # Once per rebalance, not per partition: what the previous owners published before it is on the
+            # topic by now, and since it this worker alone publishes for the partitions it was given.
+            self._caught_up = await self._catch_up()  # not read to its end in time: tried again at the next
         self._processor.load(owned | {partition}, partitions)  # every new partition, in one pass
         _, suspects = await self.reconcile(partition, partitions, now)
         if suspects:

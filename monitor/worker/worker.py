@@ -29,7 +29,7 @@ from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
 from monitor.kafka.batches import OutboundRecord
-from monitor.kafka.client import client_options
+from monitor.kafka.client import client_options, reader_options
 from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
@@ -103,13 +103,14 @@ class Worker:
         #: The working group's keys: with them, only the rule packs and registries they signed are put in force.
         self.trusted = trusted_keys(settings.trusted_keys)
         client = functools.partial(client_options, settings)
-        follower = RegistryFollower(settings.bootstrap_servers, self.topics.publishers, client(), self.trusted)
+        reader = functools.partial(reader_options, settings)  # the topics every worker reads whole
+        follower = RegistryFollower(settings.bootstrap_servers, self.topics.publishers, reader(), self.trusted)
         #: Who may report what: the registry file (``MONITOR_PUBLISHERS``), else the publishers topic's newest.
         self.registries = RegistryInForce(settings.publishers, pack, follower)
         # Without rule files named, the rules are the rules topic's newest pack (the bundled one until it holds one).
         rules_topic: PackFollower | None = None
         if settings.rules_from_topic:
-            rules_topic = PackFollower(settings.bootstrap_servers, self.topics.rules, client(), self.trusted)
+            rules_topic = PackFollower(settings.bootstrap_servers, self.topics.rules, reader(), self.trusted)
         # A record is handled, a checkpoint runs, or a pack or a registry is put in force: one at a time.
         self._handling = asyncio.Lock()
         self.admissions = AdmissionInForce(
@@ -126,7 +127,7 @@ class Worker:
         #: Each publisher's refused events, from the dead-letter topic (every worker reads all of it).
         self.refusals = RefusalLog()
         self._refusal_follower = RefusalFollower(
-            settings.bootstrap_servers, self.topics.dead_letter, client(), self.refusals
+            settings.bootstrap_servers, self.topics.dead_letter, reader(), self.refusals
         )
         self.app = build_app(settings)
         self._ingress = ingress_topic(self.app, self.topics.partitioned, settings.partitions, **RAW)
@@ -146,7 +147,7 @@ class Worker:
         listeners = tuple(sink.on_transition for sink in self.sinks)  # the owner delivers; every worker shows
         self.health = Health()
         self.alerts_topic = PublishedAlerts(
-            settings.bootstrap_servers, self.topics.alerts, client, settings.data_dir, (self.feed.on_transition,)
+            settings.bootstrap_servers, self.topics.alerts, reader, settings.data_dir, (self.feed.on_transition,)
         )
         self.ledger = self.alerts_topic.ledger
         self.positions = ConsumerPositions(self.app, self.topics)
@@ -250,6 +251,7 @@ class Worker:
             ticks_topic=self.topics.ticks,
             partitions=settings.partitions,
             clock=clock,
+            when_idle=lambda: self.parts.checkpoint_now(),
         )
         self.parts = BackgroundParts(
             packs=self.packs,
@@ -266,7 +268,7 @@ class Worker:
             rebalancing=lambda: bool(self.app.rebalancing),
             flush_interval=settings.flush_interval,
         )
-        self.app.agent(self._ingress, name="compliance-process")(self._process)
+        self.app.agent(self._ingress, name="compliance-process")(self.intake.process)  # each record through the intake
         self.app.task(self.parts.start)
         self.app.on_before_shutdown.connect(self._stop_background)
         self.app.on_partitions_assigned.connect(self.intake.on_assigned)
@@ -392,7 +394,3 @@ class Worker:
 
     async def _send_tick(self, partition: int, now: datetime) -> None:
         await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)
-
-    async def _process(self, stream: Any) -> None:
-        """The faust agent over the data and ticks topics: each record through the intake."""
-        await self.intake.process(stream)

@@ -7,9 +7,9 @@ only counts records, in the same run; (b) the same events in per-unit
 JSON-array batches of 500; (c) event → alert: overdue tasks sent at a steady
 rate to a running worker, each timed from its send to its alert record on the
 alerts topic, next to the broker's own send → fetch time in the same run; over
-the whole run, and for those sent after its first second (the first record of
-each partition waits for the takeover: the alert ledger, the rule packs and
-the publisher registry read to their end).
+the whole run, and for those sent after its first second (the first records
+wait for the worker's takeover of its partitions: the alert ledger, the rule
+packs and the publisher registry read to their ends, once per rebalance).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main() -> None:
         with MonitorProcess(args, root) as worker:
             worker.wait_ready(120)
             alerts, fetched = asyncio.run(_latencies(broker.bootstrap, topics, rate=200, seconds=15))
-        steady = alerts[200:]  # sent after the first second: each partition's first record waits for its takeover
+        steady = alerts[200:]  # sent after the first second: the first records wait for the takeover
         print(
             f"(c) event → alert record, {len(alerts):,} overdue tasks at 200 events/s: "
             f"p50 {_quantile(alerts, 0.5) * 1000:.0f} ms, p99 {_quantile(alerts, 0.99) * 1000:.0f} ms; "

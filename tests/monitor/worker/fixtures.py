@@ -106,7 +106,7 @@ def worker_parts(
     rules: RulePack,
     ledger: AlertLedger | None = None,
     table: dict[bytes, bytes] | None = None,
-    catch_up: Callable[[], Awaitable[object]] = _caught_up,
+    catch_up: Callable[[], Awaitable[bool]] = _caught_up,
     max_staged: int = 0,
     may_act: Callable[[], Awaitable[bool]] | None = None,
 ) -> WorkerParts:

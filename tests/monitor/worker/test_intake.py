@@ -1,0 +1,47 @@
+"""The intake's loop: the checkpoint runs as soon as every record fetched is handled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+from monitor.worker.intake import Intake
+
+
+class _Fetched:
+    """An agent's stream: records arrive in fetches; those fetched and not yet handed over wait in its queue."""
+
+    def __init__(self, *fetches: list[str]) -> None:
+        self._fetches = deque(fetches)
+        self._queue: deque[str] = deque()
+        self.channel = SimpleNamespace(queue=SimpleNamespace(qsize=lambda: len(self._queue)))
+
+    async def events(self) -> AsyncIterator[Any]:
+        while self._queue or self._fetches:
+            if not self._queue:
+                self._queue.extend(self._fetches.popleft())
+            yield SimpleNamespace(message=self._queue.popleft())
+
+
+class _Recorded(Intake):
+    """The intake with each record's handling recorded, next to each checkpoint run when idle."""
+
+    def __init__(self, log: list[str]) -> None:
+        async def when_idle() -> None:
+            log.append("checkpoint")
+
+        self._between = asyncio.Lock()
+        self._when_idle = when_idle
+        self._log = log
+
+    async def handle(self, message: Any) -> None:
+        self._log.append(message)
+
+
+async def test_a_record_that_comes_alone_is_checkpointed_at_once_and_a_burst_once_at_its_end() -> None:
+    log: list[str] = []
+    await _Recorded(log).process(_Fetched(["a"], ["b", "c", "d"], ["e"]))
+    assert log == ["a", "checkpoint", "b", "c", "d", "checkpoint", "e", "checkpoint"]

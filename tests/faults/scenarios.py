@@ -142,22 +142,34 @@ class Publisher:
         asyncio.run(self._trickle(rate))
 
     async def _trickle(self, rate: float) -> None:
+        """Each tenth of a second, that slice's events: sent, each acknowledged, before the next slice."""
         producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5)
         await producer.start()
         try:
             tasks = self.tasks()
-            for n, (unit, task) in enumerate([*tasks, *tasks[::2]]):
-                completing = n >= len(tasks)
-                at = datetime.now(UTC)
-                event = self._event(unit, task, "completed" if completing else "in_progress", at)
-                await producer.send_and_wait(TOPICS.task_status, json.dumps(event).encode(), key=unit.encode())
-                if completing:
-                    self.workload.completed(unit, task, at)
-                else:
-                    self.workload.overdue(unit, task)
-                await asyncio.sleep(1 / rate)
+            todo = [*tasks, *tasks[::2]]
+            began = time.monotonic()
+            for start in range(0, len(todo), max(1, round(rate / 10))):
+                await asyncio.sleep(max(0.0, began + start / rate - time.monotonic()))
+                sent = []
+                for n in range(start, min(start + max(1, round(rate / 10)), len(todo))):
+                    unit, task = todo[n]
+                    completing = n >= len(tasks)
+                    at = datetime.now(UTC)
+                    event = self._event(unit, task, "completed" if completing else "in_progress", at)
+                    sent.append(await producer.send(TOPICS.task_status, json.dumps(event).encode(), key=unit.encode()))
+                    if completing:
+                        self.workload.completed(unit, task, at)
+                    else:
+                        self.workload.overdue(unit, task)
+                await asyncio.gather(*sent)
         finally:
             await producer.stop()
+
+
+def _within(seconds: float, items: int) -> float:
+    """A wait's bound: ``seconds`` at the suite's 3,000 items, and a second more per 1,000 items beyond them."""
+    return seconds + max(0, items - 3000) / 1000
 
 
 def _fired(broker: EmbeddedBroker, workload: Workload) -> Callable[[], bool]:
@@ -191,7 +203,7 @@ def _wait_settled(
 ) -> None:
     """Wait until every implied firing and resolution is on the topic; if it never is, say what is missing and why."""
     try:
-        wait_for("every firing and resolution", _settled(broker, workload), timeout, 0.5)
+        wait_for("every firing and resolution", _settled(broker, workload), _within(timeout, len(workload.tasks)), 0.5)
     except AssertionError:
         report = check_alerts(workload, _alerts_in_offset_order(broker))
         tail = workers[0].log.read_text(errors="replace")[-3000:] if workers[0].log.exists() else ""
@@ -302,7 +314,7 @@ def frozen_worker(workdir: Path, items: int, freeze: float = 25.0) -> Report:
             b.start().wait_ready(timeout=90)
             publisher = Publisher(broker, items)
             publisher.overdue()
-            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=a.log)
+            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=_within(120, items), log=a.log)
             assert a.process is not None
             os.kill(a.process.pid, signal.SIGSTOP)
             try:
@@ -330,7 +342,7 @@ def frozen_worker_while_another_joins(workdir: Path, items: int, freeze: float =
         a.wait_ready()
         publisher = Publisher(broker, items)
         publisher.overdue()
-        wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=a.log)
+        wait_for("every task to fire", _fired(broker, publisher.workload), timeout=_within(120, items), log=a.log)
         assert a.process is not None
         os.kill(a.process.pid, signal.SIGSTOP)
         b = _worker(broker, workdir / "b", workdir / "b" / "data")
@@ -379,7 +391,8 @@ def _kill_midway(worker: MonitorProcess, events: int, publish: Callable[[], None
     thread = threading.Thread(target=publish)
     thread.start()
     try:
-        wait_for("the worker to be a quarter through", lambda: _accepted(worker) - before >= events / 4, 60, 0.02)
+        quarter = _within(60, events)
+        wait_for("the worker to be a quarter through", lambda: _accepted(worker) - before >= events / 4, quarter, 0.02)
     finally:
         worker.stop(signal.SIGKILL)
         thread.join()
@@ -395,7 +408,9 @@ def crash_then_failover(workdir: Path, items: int) -> Report:
             publisher = Publisher(broker, items)
             _kill_midway(worker, items, publisher.overdue)
             worker.start().wait_ready(timeout=90)
-            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            wait_for(
+                "every task to fire", _fired(broker, publisher.workload), timeout=_within(120, items), log=worker.log
+            )
             _kill_midway(worker, items // 2, publisher.complete)
             worker.start().wait_ready(timeout=90)
             _wait_settled(broker, publisher.workload, [worker])
@@ -411,12 +426,12 @@ def crash_then_failover(workdir: Path, items: int) -> Report:
 def churn(workdir: Path, items: int, period: float = 10.0) -> Report:
     """Two workers, and a third started and stopped every ``period`` seconds while events arrive steadily.
 
-    Events arrive at up to 50 a second (``items`` overdue tasks, then every
-    other one completed); each start and each stop of the third worker moves
+    Events arrive at up to 50 a second, or in five minutes when there are more
+    (``items`` overdue tasks, then every other one completed); each start and each stop of the third worker moves
     partitions between all three. The handoffs must carry complete state:
     afterwards the topic and both remaining workers' views are exact.
     """
-    rate = min(50.0, max(10.0, items / 20))
+    rate = max(min(50.0, max(10.0, items / 20)), items / 200)  # 100,000 tasks: 500 a second, five minutes
     cycles = 6 if items >= 1000 else 2  # two minutes of churn at full size
     with _broker(workdir) as broker, ExitStack() as stack:
         a = stack.enter_context(_worker(broker, workdir / "a", workdir / "a" / "data"))
@@ -514,9 +529,19 @@ def clock_jump(workdir: Path, items: int) -> Report:
             now = datetime.now(UTC)
             publisher.spread([now - timedelta(days=3), now + timedelta(hours=12), now + timedelta(days=1, minutes=-30)])
             past = Workload(tasks={t: s for n, (t, s) in enumerate(publisher.workload.tasks.items()) if n % 3 == 0})
-            wait_for("the tasks due three days ago to fire", _fired(broker, past), timeout=120, log=worker.log)
+            wait_for(
+                "the tasks due three days ago to fire",
+                _fired(broker, past),
+                timeout=_within(120, items),
+                log=worker.log,
+            )
             offset.write_text("+1d\n")
-            wait_for("every task to fire a day ahead", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            wait_for(
+                "every task to fire a day ahead",
+                _fired(broker, publisher.workload),
+                timeout=_within(120, items),
+                log=worker.log,
+            )
             offset.write_text("+23h\n")
             publisher.touch()  # progress reports while the clock is an hour back: evaluated, they must not resolve
             time.sleep(10)  # and ten ticks
@@ -535,7 +560,12 @@ def disk_full(workdir: Path, items: int) -> Report:
                 worker.start().wait_ready()
                 publisher = Publisher(broker, items)
                 publisher.overdue()
-                wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+                wait_for(
+                    "every task to fire",
+                    _fired(broker, publisher.workload),
+                    timeout=_within(120, items),
+                    log=worker.log,
+                )
                 filler = mount / "filler"
                 _fill(filler)
                 publisher.complete()
@@ -584,7 +614,9 @@ def lost_broker(workdir: Path, items: int) -> Report:
             worker.start().wait_ready()
             publisher = Publisher(broker, items)
             publisher.overdue()
-            wait_for("every task to fire", _fired(broker, publisher.workload), timeout=120, log=worker.log)
+            wait_for(
+                "every task to fire", _fired(broker, publisher.workload), timeout=_within(120, items), log=worker.log
+            )
             lines_before = len(worker.log.read_text(errors="replace").splitlines())
             assert broker.pid is not None
             os.kill(broker.pid, signal.SIGKILL)

@@ -37,9 +37,7 @@ class UnitCaps:
                 f"unit {event.unit_id} already reports {len(state.indicators)} indicators, the most one unit may "
                 f"(MONITOR_MAX_INDICATORS_PER_UNIT); indicator '{event.indicator}' is not tracked"
             )
-        known = state.tasks.get(event.task_id)
-        if known is not None and known.kind == event.kind:
-            return None  # the usual case: an update of a task it has
+        # A task of the unit already of this kind is counted in it: no read of the task (a point read in the store).
         if state.tracks_kind(event.kind) or state.kind_count() < self.max_kinds:
             return None
         return "kinds", (

@@ -102,7 +102,26 @@ class UnitItem(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 ENCODER = msgspec.json.Encoder()
+
+
+class _IndexedTask(msgspec.Struct, frozen=True, gc=False):
+    task_id: str
+    kind: str
+
+
+class _Indexed(msgspec.Struct, frozen=True, gc=False):
+    """What the derived keys need of a stored subject (``derived``): its task's id and kind, its wake-up.
+
+    Decoding only these skips the rest of the item (its instants, its deadline,
+    the strings a whole item interns): half the cost of the whole item.
+    """
+
+    task: _IndexedTask | None = None
+    wakeup: float | None = None
+
+
 SUBJECT_ITEM = msgspec.json.Decoder(SubjectItem)
+_INDEXED = msgspec.json.Decoder(_Indexed)
 ALERT_ITEM = msgspec.json.Decoder(AlertState)
 UNIT_ITEM = msgspec.json.Decoder(UnitItem)
 INSTANT = msgspec.json.Decoder(Instant)
@@ -180,7 +199,7 @@ def derived(key: bytes, value: bytes | None) -> Iterator[Write]:
     if position < 1 or key[position + 1 : position + 2] != b"s":
         return
     unit, subject = key[:position].decode(), key[position + 2 :].decode()
-    item = SUBJECT_ITEM.decode(value)
+    item = _INDEXED.decode(value)
     if item.task is not None:
         yield kind_prefix(unit, item.task.kind) + item.task.task_id.encode(), b""
     if item.wakeup is not None and is_task(subject):  # other subjects' wake-ups are few, and held in memory

@@ -1,0 +1,50 @@
+"""A stored subject's derived keys: its task by kind, and its wake-up in time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from events.models import TaskStatus
+from monitor.state.keys import ENCODER, SUBJECT, SubjectItem, derived, item_key, kind_prefix, wake_key
+from rules.state import IndicatorState, Reached, TaskState
+
+_AT = datetime(2024, 7, 20, 1, 2, 3, tzinfo=UTC)
+_TASK = TaskState(
+    task_id="HS-000.1/2024",
+    kind="hồ_sơ",
+    status=TaskStatus.IN_PROGRESS,
+    occurred_at=_AT,
+    event_id="e-1",
+    deadline=date(2024, 7, 31),
+    title="Cấp căn cước",
+    labels={"ward": "Phường 1"},
+    first_reached=Reached(in_progress=_AT),
+    source="portal",
+    seen=("portal\x1fe-0",),
+    unit_code="VN-40",
+)
+_INDICATOR = IndicatorState(indicator="online_share", value=0.8, occurred_at=_AT, event_id="i-1", source="portal")
+
+
+@pytest.mark.parametrize(
+    ("subject", "item", "expected"),
+    [
+        ("task:HS-000.1/2024", SubjectItem(task=_TASK, wakeup=1_721_000_000.25), ["kind", "wake"]),
+        ("task:HS-000.1/2024", SubjectItem(task=_TASK), ["kind"]),
+        ("task:HS-000.1/2024", SubjectItem(wakeup=1_721_000_000.0), ["wake"]),  # the task gone, its alert awake
+        ("indicator:online_share", SubjectItem(indicator=_INDICATOR, wakeup=1_721_000_000.0), []),  # held in memory
+    ],
+    ids=["task awake", "task asleep", "wake-up alone", "indicator"],
+)
+def test_a_subject_derives_its_task_by_kind_and_a_task_s_wake_up_from_its_stored_bytes(
+    subject: str, item: SubjectItem, expected: list[str]
+) -> None:
+    # ``derived`` reads only the fields it needs from the bytes: what it derives must be what the whole item says.
+    keys = {
+        "kind": kind_prefix("VN-40", _TASK.kind) + _TASK.task_id.encode(),
+        "wake": wake_key("VN-40", item.wakeup or 0.0, subject),
+    }
+    written = list(derived(item_key("VN-40", SUBJECT, subject), ENCODER.encode(item)))
+    assert written == [(keys[name], b"") for name in expected]

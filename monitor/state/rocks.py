@@ -17,7 +17,8 @@ one table that holds a worker's items:
   with an 8 MiB cache and no Bloom filter); here they are given for the
   default column family too, with one block cache for every partition
   (faust makes one per partition) that also holds the index and filter blocks,
-  so the store's memory is bounded whatever it holds.
+  partitioned in small blocks, so the store's memory is bounded whatever it
+  holds and a point read costs the same at ten million items as at ten thousand.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
         table.set_bloom_filter(10, False)  # point reads of tasks never seen (most of a load) skip the files
         table.set_block_cache(self._cache)
         table.set_cache_index_and_filter_blocks(True)
+        # Index and filter in blocks of 4 KiB under a small top level (pinned in the cache), not one block of
+        # each per file: a file's whole index and filter grow with it (about 1 MB each at 2,000,000 items), and
+        # once one no longer fit its shard of the cache, every point read read it again whole. A load slowed
+        # from 9,500 to 3,000 events/s between 1 and 2 million items; a read of an item took 1.3 ms.
+        table.set_partition_filters(True)
+        table.set_index_type(rocksdict.BlockBasedIndexType.two_level_index_search())
+        table.set_metadata_block_size(4096)
+        table.set_pin_top_level_index_and_filter(True)
         options.set_block_based_table_factory(table)
         return options
 

@@ -34,15 +34,25 @@ def overdue_by_kind(state: UnitState, kind_of_rule: Callable[[str], str]) -> Cou
 
     Each task with an overdue alert once, however many rules say so; each of
     the unit's own missed deadlines (a roster deadline) once, under the kind
-    ``kind_of_rule`` gives its rule (``RulePack.selected_kind``). Costs O(the unit's alerts).
+    ``kind_of_rule`` gives its rule (``RulePack.selected_kind``). Costs O(the unit's alerts) and reads no
+    task: an alert about a task keeps the task's kind (a scrape that read each overdue task took 19 s with
+    100,000 of them, when a point read cost 190 µs).
     """
+    kinds: dict[str, str] = {}  # overdue task → its kind, as its alert says
+    unsaid: set[str] = set()  # overdue tasks whose alerts were stored without the kind (by an earlier version)
     counts: Counter[str] = Counter()
-    tasks = {Subject.parse(alert.subject).name for alert in state.alerts.values() if is_overdue(alert)}
-    for task_id in tasks:
-        task = state.tasks.get(task_id)
-        if task is not None:
-            counts[task.kind] += 1
     for alert in state.alerts.values():
         if is_unit_overdue(alert):
             counts[kind_of_rule(alert.rule_id)] += 1
+        elif is_overdue(alert):
+            name = Subject.parse(alert.subject).name
+            if alert.kind:
+                kinds[name] = alert.kind
+            else:
+                unsaid.add(name)
+    for task_id in unsaid - kinds.keys():  # a point read each: only for alerts from before the kind was kept
+        task = state.tasks.get(task_id)
+        if task is not None:
+            kinds[task_id] = task.kind
+    counts.update(kinds.values())
     return counts

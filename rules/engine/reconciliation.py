@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+import msgspec
+
 from events.models import Event
 from rules.engine.assessment import assess, candidates
 from rules.engine.records import firing, provenance_of, record, resolved, template_fields
@@ -163,7 +165,10 @@ def _settle(
             draft.put_alert(fp, None)
             draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
         return change
+    kind = _task_kind(state, subject)
     if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
+        if existing.kind != kind:  # the task changed kind under a rule of both: counted under its new kind
+            draft.put_alert(fp, msgspec.structs.replace(existing, kind=kind))
         return change
     fields = template_fields(pack, compiled, state, subject, condition, now)
     alert = AlertState(
@@ -177,10 +182,20 @@ def _settle(
         subject=subject,
         summary=render_summary(rule, condition.stage, fields),
         details=dict(condition.details),
+        kind=kind,
     )
     draft.put_alert(fp, alert)
     draft.transitions.append(firing(pack, compiled, state, subject, alert, condition))
     return change
+
+
+def _task_kind(state: UnitState, subject: SubjectKey) -> str:
+    """The kind of the task ``subject`` names ("" for another subject, or a task the unit does not hold)."""
+    kind, _, name = subject.partition(":")
+    if kind != SubjectKind.TASK.value:
+        return ""
+    task = state.tasks.get(name)
+    return task.kind if task is not None else ""
 
 
 def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:

@@ -299,6 +299,7 @@ class AlertState(msgspec.Struct, frozen=True, gc=False):
     step: str | None = None
     summary: str = ""
     details: dict[str, str] = {}  # the rest of its firing record's annotations (due, days overdue, target…)
+    kind: str = ""  # its task's kind, for an alert about a task (overdue counts by kind read no task); else ""
 
     @property
     def annotations(self) -> dict[str, str]:

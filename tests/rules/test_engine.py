@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
+
 from events.models import TaskStatus
 from rules.engine import Outcome, advance, apply_event, catch_up_instant, overdue_by_kind, restate, seed
 from rules.language import RulePack
@@ -243,3 +245,36 @@ def test_a_task_two_rules_call_overdue_counts_once_and_a_missed_unit_deadline_un
     state = apply_event(rules, state, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
     assert sum(1 for alert in state.alerts.values() if alert.stage == "overdue") == 3  # two on the task, the plan
     assert overdue_by_kind(state, rules.selected_kind) == {"task": 1, "inspection_plan": 1}
+
+
+class _Unread(dict[str, object]):
+    """A unit's tasks that must not be read (each read is a point read in the store)."""
+
+    def get(self, key: str, default: object = None) -> object:
+        raise AssertionError(f"task {key} read")
+
+
+def test_overdue_tasks_are_counted_by_the_kind_their_alerts_keep_without_reading_a_task(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES.replace("select: {kind: task}", "select: {kind: {in: [task, dossier]}}"))
+    state = None
+    for number, kind in enumerate(["task", "dossier", "dossier"]):
+        event = task(vn(2024, 7, 25), task_id=f"T-{number}", kind=kind, deadline=vn(2024, 7, 20))
+        state = apply_event(rules, state, event, vn(2024, 7, 25)).state
+    assert state is not None
+    held = state.tasks
+    state.tasks = _Unread()  # type: ignore[assignment]
+    assert overdue_by_kind(state, rules.selected_kind) == {"task": 1, "dossier": 2}
+    state.tasks = held
+    # T-0 becomes a dossier: still overdue under the same rule, it is counted under its new kind.
+    moved = task(vn(2024, 7, 26), task_id="T-0", kind="dossier", deadline=vn(2024, 7, 20))
+    state = apply_event(rules, state, moved, vn(2024, 7, 26)).state
+    state.tasks = _Unread()  # type: ignore[assignment]
+    assert overdue_by_kind(state, rules.selected_kind) == {"dossier": 3}
+
+
+def test_an_overdue_alert_stored_before_alerts_kept_their_task_s_kind_is_counted_by_its_task(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    (fingerprint,) = state.alerts
+    state.alerts[fingerprint] = msgspec.structs.replace(state.alerts[fingerprint], kind="")  # as stored before
+    assert overdue_by_kind(state, rules.selected_kind) == {"task": 1}

@@ -392,7 +392,7 @@ def _kill_midway(worker: MonitorProcess, events: int, publish: Callable[[], None
     thread.start()
     try:
         quarter = _within(60, events)
-        wait_for("the worker to be a quarter through", lambda: _accepted(worker) - before >= events / 4, quarter, 0.02)
+        wait_for("the worker to be a quarter through", lambda: _accepted(worker) - before >= events / 4, quarter, 0.2)
     finally:
         worker.stop(signal.SIGKILL)
         thread.join()

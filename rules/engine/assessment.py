@@ -46,12 +46,16 @@ Assessment = tuple[Condition | None, datetime | None]
 _NOTHING: Assessment = (None, None)
 
 
-def candidates(pack: RulePack, state: UnitState, subject: SubjectKey) -> tuple[CompiledRule, ...]:
-    """The rules that judge ``subject``: a task's by its kind, an indicator's by its name, else the unit's own."""
+def candidates(pack: RulePack, subject: SubjectKey, task_kind: str) -> tuple[CompiledRule, ...]:
+    """The rules that judge ``subject``: a task's by its kind, an indicator's by its name, else the unit's own.
+
+    ``task_kind``: the kind of the task ``subject`` names, "" if the unit holds no such task (or it names none).
+    """
+    if task_kind:
+        return pack.task_rules_for(task_kind)
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.TASK:
-        task = state.tasks.get(name)
-        return pack.task_rules_for(task.kind) if task is not None else ()
+        return ()
     if kind is SubjectKind.INDICATOR:
         return pack.indicator_rules_for(name)
     return pack.unit_rules

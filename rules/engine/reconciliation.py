@@ -130,14 +130,15 @@ def reconcile(
         known = state.wakeups.get(UNIT)
         draft.put_wakeup(UNIT, unit_due if known is None else min(known, unit_due))
     for subject in subjects:
-        judges = candidates(pack, state, subject)
+        kind = _task_kind(state, subject)  # read once: which rules judge the task, and what its alerts keep
+        judges = candidates(pack, subject, kind)
         stragglers: list[str] = []
         if reassigned:
             seen = {c.rule.id for c in judges}
             stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
         wakeup: datetime | None = None
         for compiled in (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None)):
-            change = _settle(pack, draft, compiled, subject, now, event)
+            change = _settle(pack, draft, compiled, subject, kind, now, event)
             if change is not None and (wakeup is None or change < wakeup):
                 wakeup = change
         for rule_id in stragglers:
@@ -148,9 +149,15 @@ def reconcile(
 
 
 def _settle(
-    pack: RulePack, draft: _Draft, compiled: CompiledRule, subject: SubjectKey, now: datetime, event: Event | None
+    pack: RulePack,
+    draft: _Draft,
+    compiled: CompiledRule,
+    subject: SubjectKey,
+    kind: str,
+    now: datetime,
+    event: Event | None,
 ) -> datetime | None:
-    """Bring one rule's alert for one subject in line with its condition; return when to look again."""
+    """Bring one rule's alert for one subject in line with its condition (``kind``: its task's); when to look again."""
     state = draft.state
     fp = alert_fingerprint(compiled, state.unit_id, subject)
     existing = draft.state.alerts.get(fp)
@@ -165,7 +172,6 @@ def _settle(
             draft.put_alert(fp, None)
             draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
         return change
-    kind = _task_kind(state, subject)
     if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
         if existing.kind != kind:  # the task changed kind under a rule of both: counted under its new kind
             draft.put_alert(fp, msgspec.structs.replace(existing, kind=kind))

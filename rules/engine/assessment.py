@@ -26,13 +26,11 @@ from rules.language import (
     RulePack,
     StalenessRule,
     ThresholdRule,
-    deadline_stage,
     evaluate_aggregate,
     evaluate_staleness,
     evaluate_threshold,
     is_waiting,
     next_aggregate_change,
-    next_deadline_boundary,
     next_staleness_change,
     next_target_change,
     task_due,
@@ -61,7 +59,14 @@ def candidates(pack: RulePack, subject: SubjectKey, task_kind: str) -> tuple[Com
     return pack.unit_rules
 
 
-def assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool) -> Assessment:
+def assess(
+    compiled: CompiledRule,
+    state: UnitState,
+    subject: SubjectKey,
+    now: datetime,
+    firing: bool,
+    task: TaskState | None = None,
+) -> Assessment:
     """What one rule says of one subject at ``now``, and when that can next change.
 
     Args:
@@ -71,34 +76,36 @@ def assess(compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: d
         now: The instant.
         firing: Whether the rule's alert about ``subject`` fires now (a threshold or an aggregate is then judged
             against its resolve line).
+        task: The task ``subject`` names, as the caller read it (``None``: the unit holds none, or it names none).
     """
     unit = state.unit_id
     if not compiled.covers(unit, now):  # not on the roster, or not existing now (merged into another, not yet formed)
         return None, compiled.life_change(unit, now)
     ending = compiled.life_change(unit, now) if compiled.lifetimes else None
     if ending is not None:  # the unit ceases to exist (a merger): its alerts end then
-        condition, wake = _assess_covered(compiled, state, subject, now, firing)
+        condition, wake = _assess_covered(compiled, state, subject, now, firing, task)
         return condition, ending if wake is None else min(wake, ending)
-    return _assess_covered(compiled, state, subject, now, firing)
+    return _assess_covered(compiled, state, subject, now, firing, task)
 
 
 def _assess_covered(
-    compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool
+    compiled: CompiledRule, state: UnitState, subject: SubjectKey, now: datetime, firing: bool, task: TaskState | None
 ) -> Assessment:
     """``assess`` for a unit the rule covers at ``now``."""
     rule, unit = compiled.rule, state.unit_id
+    if task is not None:
+        return _assess_task(compiled, task, unit, now)
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.TASK:
-        return _assess_task(compiled, state.tasks.get(name), unit, now)
+        return _NOTHING
     if kind is SubjectKind.INDICATOR:
         return _assess_indicator(compiled, state, name, now, firing)
     if isinstance(rule, DeadlineRule):
         assert rule.due is not None
         if roster(compiled, state).first() is not None:
             return _NOTHING
-        return deadline_stage(rule, rule.due, compiled.calendar, now), next_deadline_boundary(
-            rule, rule.due, compiled.calendar, now
-        )
+        assert compiled.clock is not None
+        return compiled.clock.assess(rule.due, now)
     if isinstance(rule, StalenessRule):
         since = (compiled.lifetimes.get(unit) or (None, None))[0]  # a unit formed after the rule's start
         last = state.last_event_at
@@ -123,15 +130,16 @@ def _index_key(compiled: CompiledRule) -> str:
     return f"{compiled.rule.id}@{compiled.version}"
 
 
-def _assess_task(compiled: CompiledRule, task: TaskState | None, unit: str, now: datetime) -> Assessment:
+def _assess_task(compiled: CompiledRule, task: TaskState, unit: str, now: datetime) -> Assessment:
     """A deadline's stage for a task it selects that still waits, when it is due."""
     rule = compiled.rule
-    if task is None or not isinstance(rule, DeadlineRule) or not rule.selects(task.fields(unit), task.labels):
+    if not isinstance(rule, DeadlineRule) or not compiled.selects_task(task, unit):
         return _NOTHING
     due = task_due(rule, task, compiled.calendar)
     if due is None or not is_waiting(rule, task):
         return _NOTHING
-    return deadline_stage(rule, due, compiled.calendar, now), next_deadline_boundary(rule, due, compiled.calendar, now)
+    assert compiled.clock is not None
+    return compiled.clock.assess(due, now)
 
 
 def _assess_indicator(compiled: CompiledRule, state: UnitState, name: str, now: datetime, firing: bool) -> Assessment:

@@ -33,6 +33,7 @@ from rules.state import (
     Change,
     SubjectKey,
     SubjectKind,
+    TaskState,
     UnitState,
     identity_fingerprint,
 )
@@ -130,15 +131,17 @@ def reconcile(
         known = state.wakeups.get(UNIT)
         draft.put_wakeup(UNIT, unit_due if known is None else min(known, unit_due))
     for subject in subjects:
-        kind = _task_kind(state, subject)  # read once: which rules judge the task, and what its alerts keep
+        task = _task(state, subject)  # read once: which rules judge it, what they say, what its alerts keep
+        kind = task.kind if task is not None else ""
         judges = candidates(pack, subject, kind)
         stragglers: list[str] = []
         if reassigned:
             seen = {c.rule.id for c in judges}
             stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
+            judges = (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None))
         wakeup: datetime | None = None
-        for compiled in (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None)):
-            change = _settle(pack, draft, compiled, subject, kind, now, event)
+        for compiled in judges:
+            change = _settle(pack, draft, compiled, subject, task, now, event)
             if change is not None and (wakeup is None or change < wakeup):
                 wakeup = change
         for rule_id in stragglers:
@@ -153,15 +156,16 @@ def _settle(
     draft: _Draft,
     compiled: CompiledRule,
     subject: SubjectKey,
-    kind: str,
+    task: TaskState | None,
     now: datetime,
     event: Event | None,
 ) -> datetime | None:
-    """Bring one rule's alert for one subject in line with its condition (``kind``: its task's); when to look again."""
+    """Bring one rule's alert for one subject in line with its condition (``task``: the one it names); when to look again."""
     state = draft.state
     fp = alert_fingerprint(compiled, state.unit_id, subject)
     existing = draft.state.alerts.get(fp)
-    condition, change = assess(compiled, state, subject, now, firing=existing is not None)
+    condition, change = assess(compiled, state, subject, now, existing is not None, task)
+    kind = task.kind if task is not None else ""
     rule = compiled.rule
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
         condition = _hold_for(draft, rule, fp, condition)
@@ -195,13 +199,10 @@ def _settle(
     return change
 
 
-def _task_kind(state: UnitState, subject: SubjectKey) -> str:
-    """The kind of the task ``subject`` names ("" for another subject, or a task the unit does not hold)."""
+def _task(state: UnitState, subject: SubjectKey) -> TaskState | None:
+    """The task ``subject`` names (``None`` for another subject, or a task the unit does not hold)."""
     kind, _, name = subject.partition(":")
-    if kind != SubjectKind.TASK.value:
-        return ""
-    task = state.tasks.get(name)
-    return task.kind if task is not None else ""
+    return state.tasks.get(name) if kind == SubjectKind.TASK.value else None
 
 
 def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:

@@ -32,6 +32,7 @@ from rules.language.base import (
 )
 from rules.language.calendar import WorkCalendar, whole_days
 from rules.language.deadline import (
+    DeadlineClock,
     DeadlineRule,
     RosterIndex,
     counts_working_days,
@@ -66,6 +67,7 @@ __all__ = [
     "AnyRule",
     "CompiledRule",
     "Condition",
+    "DeadlineClock",
     "DeadlineRule",
     "IndicatorBounds",
     "Lifetime",

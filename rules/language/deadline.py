@@ -24,6 +24,7 @@ from rules.language.templates import Template
 from rules.state import TaskState
 
 __all__ = [
+    "DeadlineClock",
     "DeadlineRule",
     "RosterIndex",
     "counts_working_days",
@@ -142,6 +143,43 @@ def next_deadline_boundary(rule: DeadlineRule, due: datetime, calendar: WorkCale
             if at > now:
                 return at if upcoming is None or at < upcoming else upcoming
     return upcoming
+
+
+#: Due instants a ``DeadlineClock`` remembers at once (tasks with their own deadlines share few; a bound whatever they send).
+_DUES_KEPT = 16384
+
+
+class DeadlineClock:
+    """``deadline_stage`` and ``next_deadline_boundary`` of one rule, remembered per due instant.
+
+    The stage of something due at ``due`` holds from the instant it was
+    computed until its next boundary, so it is computed once per due instant
+    and stage, not once per task and event: a day's dossiers share a handful of
+    due dates. An instant before the one remembered (an event judged at its own
+    time) is computed afresh.
+    """
+
+    __slots__ = ("_calendar", "_known", "_rule")
+
+    def __init__(self, rule: DeadlineRule, calendar: WorkCalendar) -> None:
+        self._rule = rule
+        self._calendar = calendar
+        self._known: dict[datetime, tuple[datetime, datetime | None, Condition | None]] = {}
+
+    def assess(self, due: datetime, now: datetime) -> tuple[Condition | None, datetime | None]:
+        """The stage at ``now`` of something due at ``due`` that still waits, and the next instant it changes."""
+        known = self._known.get(due)
+        if known is not None:
+            since, until, condition = known
+            if since <= now and (until is None or now < until):
+                return condition, until
+        rule, calendar = self._rule, self._calendar
+        condition = deadline_stage(rule, due, calendar, now)
+        until = next_deadline_boundary(rule, due, calendar, now)
+        if len(self._known) >= _DUES_KEPT:
+            self._known.clear()
+        self._known[due] = (now, until, condition)
+        return condition, until
 
 
 def is_waiting(rule: DeadlineRule, task: TaskState) -> bool:

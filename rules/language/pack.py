@@ -16,11 +16,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from events.models import Event, IndicatorEvent
 from rules.language.aggregate import AggregateRule
 from rules.language.calendar import WorkCalendar
-from rules.language.deadline import DeadlineRule
+from rules.language.deadline import DeadlineClock, DeadlineRule
+from rules.language.matchers import Matcher
 from rules.language.roster import Roster
 from rules.language.staleness import StalenessRule
 from rules.language.threshold import ThresholdRule
-from rules.state import IndicatorState
+from rules.state import IndicatorState, TaskState
 from rules.units import UnitRegistry
 
 __all__ = [
@@ -151,6 +152,23 @@ class CompiledRule:
     roster: frozenset[str] | None = None
     #: The roster's units that do not exist forever, and when they exist (``roster_members``).
     lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
+    #: A deadline rule's stages, remembered per due instant (``None`` for other rules).
+    clock: DeadlineClock | None = field(init=False, default=None, compare=False, repr=False)
+    #: The rule's one matcher when it selects by a task's kind alone (``select: {kind: …}``), else ``None``.
+    kind_alone: Matcher | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rule, DeadlineRule):
+            object.__setattr__(self, "clock", DeadlineClock(self.rule, self.calendar))
+        if self.rule.select.keys() == {"kind"}:
+            object.__setattr__(self, "kind_alone", self.rule.select["kind"])
+
+    def selects_task(self, task: TaskState, unit_id: str) -> bool:
+        """``rule.selects`` of the task's fields and labels (its kind alone, without them, when that is all it tests)."""
+        kind_alone = self.kind_alone
+        if kind_alone is not None:  # a task's fields always name its kind: its labels are never asked
+            return kind_alone.matches(task.kind)
+        return self.rule.selects(task.fields(unit_id), task.labels)
 
     @property
     def tz(self) -> ZoneInfo:

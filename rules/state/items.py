@@ -15,6 +15,7 @@ import struct
 import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -220,7 +221,13 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         deadline = self.deadline
         if deadline is None or isinstance(deadline, datetime):
             return deadline
-        return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz)
+        return _day_end(deadline, tz)
+
+
+@lru_cache(maxsize=4096)
+def _day_end(day: date, tz: ZoneInfo) -> datetime:
+    """The end of ``day`` in ``tz`` (the next day's midnight): asked for every dated task on every event."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
 class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):

@@ -3,11 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.models import TaskStatus
 from rules.language import (
     DUE_SOON,
     OVERDUE,
+    DeadlineClock,
     DeadlineRule,
     WorkCalendar,
     WorkingDays,
@@ -181,3 +184,30 @@ def test_warn_steps_keep_their_mixed_units() -> None:
         {"id": "r", "kind": "deadline", "due_from": "deadline", "warn_before": ["2wd", "7d"]}
     )
     assert rule.warn_before == (WorkingDays(2), timedelta(days=7))
+
+
+WD_RULE = DeadlineRule.model_validate(
+    {"id": "w", "kind": "deadline", "severity": "warning", "due_from": "deadline", "warn_before": ["1wd", "3wd"]}
+)
+BARE_RULE = DeadlineRule.model_validate({"id": "b", "kind": "deadline", "severity": "warning", "due_from": "deadline"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rule=st.sampled_from([RULE, WD_RULE, BARE_RULE]),
+    dues=st.lists(st.integers(0, 40 * 24), min_size=1, max_size=4),
+    asked=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 50 * 24 * 60)), min_size=1, max_size=40),
+)
+def test_a_deadline_clock_answers_as_the_stage_and_boundary_computed_afresh(
+    rule: DeadlineRule, dues: list[int], asked: list[tuple[int, int]]
+) -> None:
+    """Remembered per due instant, in any order of instants (backwards too): never another answer than afresh."""
+    clock = DeadlineClock(rule, CAL)
+    start = vn(2024, 7, 1)
+    for which, minutes in asked:
+        due = start + timedelta(hours=dues[which % len(dues)])
+        now = start + timedelta(minutes=minutes)
+        assert clock.assess(due, now) == (
+            deadline_stage(rule, due, CAL, now),
+            next_deadline_boundary(rule, due, CAL, now),
+        )

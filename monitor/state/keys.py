@@ -27,7 +27,7 @@ before its first read (``monitor.state.store``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TypeAlias
 
@@ -211,12 +211,22 @@ def is_task(subject: str) -> bool:
     return subject.startswith(_TASK)
 
 
-def encode_changes(state: UnitState, changed: Iterable[Change]) -> Iterator[Write]:
-    """The writes for the changed parts of ``state``: (key, value), a ``None`` value deletes."""
+def encode_changes(
+    state: UnitState, changed: Iterable[Change], held: Callable[[bytes], SubjectItem | None] | None = None
+) -> Iterator[Write]:
+    """The writes for the changed parts of ``state``: (key, value), a ``None`` value deletes.
+
+    ``held``: the subject item a key holds, task and wake-up together, where the state's tasks are kept
+    (a task's item is then encoded as held, not built again from its task and its wake-up).
+    """
     unit = state.unit_id
     for part, name in changed:
         key = item_key(unit, PARTS[part], name)
         if part == ChangePart.SUBJECT:
+            if held is not None and name.startswith(_TASK):
+                item = held(key)
+                yield key, ENCODER.encode(item) if item is not None else None
+                continue
             subject = Subject.parse(name)
             stored = SubjectItem(
                 task=state.tasks.get(subject.name) if subject.kind is SubjectKind.TASK else None,

@@ -12,7 +12,7 @@ Three layers (``PartitionItems``):
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Protocol
 
 from monitor.state.keys import SUBJECT_ITEM, SubjectItem
@@ -89,6 +89,16 @@ class ItemCache:
         if len(items) > self.size:
             items.popitem(last=False)
 
+    def put_all(self, pairs: Iterable[tuple[bytes, SubjectItem | None]]) -> None:
+        """``put`` each pair, the least recently used dropped once at the end (a flush's keys at once)."""
+        items = self._items
+        move = items.move_to_end
+        for key, item in pairs:
+            items[key] = item
+            move(key)
+        while len(items) > self.size:
+            items.popitem(last=False)
+
     def clear(self) -> None:
         """Forget everything (the partitions changed hands)."""
         self._items.clear()
@@ -135,11 +145,9 @@ class PartitionItems:
 
     def flushed(self, keys: Collection[bytes]) -> None:
         """These keys are durable as the overlay holds them: they move to the cache."""
-        overlay, cache = self.overlay, self.cache
-        for key in keys:
-            item = overlay.pop(key, MISSING)
-            if item is not MISSING:
-                cache.put(key, item)  # type: ignore[arg-type]
+        overlay = self.overlay
+        popped = ((key, overlay.pop(key, MISSING)) for key in keys)
+        self.cache.put_all((key, item) for key, item in popped if item is not MISSING)  # type: ignore[misc]
 
     def restore(self, keys: Collection[bytes], staged: dict[bytes, bytes | None]) -> None:
         """Undo what an evaluation left half-done: each key back to what was staged, else to the store."""

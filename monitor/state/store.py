@@ -255,7 +255,7 @@ class ItemStore:
         """Stage the changed parts of the unit's state, and keep its head (a unit new to the store becomes one)."""
         if not isinstance(state.tasks, StoredTasks):
             state = self._adopt(state, partition)
-        for key, value in encode_changes(state, changed):
+        for key, value in encode_changes(state, changed, self._partition(partition).item):
             self._stage(partition, key, value)
         self._units[state.unit_id] = state
         self._by_partition.setdefault(partition, set()).add(state.unit_id)

@@ -129,7 +129,8 @@ def reconcile(
     draft = _Draft(state, changed if changed is not None else set())
     if unit_due is not None:
         known = state.wakeups.get(UNIT)
-        draft.put_wakeup(UNIT, unit_due if known is None else min(known, unit_due))
+        if known is None or unit_due < known:  # else already due by then: nothing to write
+            draft.put_wakeup(UNIT, unit_due)
     for subject in subjects:
         task = _task(state, subject)  # read once: which rules judge it, what they say, what its alerts keep
         kind = task.kind if task is not None else ""
@@ -165,6 +166,9 @@ def _settle(
     fp = alert_fingerprint(compiled, state.unit_id, subject)
     existing = draft.state.alerts.get(fp)
     condition, change = assess(compiled, state, subject, now, existing is not None, task)
+    if condition is None and existing is None:  # nothing to say, nothing firing (most rules of most subjects)
+        draft.put_pending(fp, None)
+        return change
     kind = task.kind if task is not None else ""
     rule = compiled.rule
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:

@@ -107,7 +107,7 @@ class Change(NamedTuple):
     @classmethod
     def unit(cls) -> Change:
         """The unit's own fields changed."""
-        return cls(ChangePart.UNIT)
+        return _UNIT_CHANGED
 
     @classmethod
     def subject(cls, key: SubjectKey) -> Change:
@@ -123,3 +123,7 @@ class Change(NamedTuple):
     def pending(cls, fingerprint: str) -> Change:
         """A pending breach was set or cleared."""
         return cls(ChangePart.PENDING, fingerprint)
+
+
+#: ``Change.unit()``: one tuple, written with every event.
+_UNIT_CHANGED = Change(ChangePart.UNIT)

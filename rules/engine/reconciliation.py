@@ -99,7 +99,7 @@ class _Draft:
         if state.pack_version != pack_version:
             state.pack_version = pack_version
             self.changed.add(Change.unit())
-        return Result(state, tuple(self.transitions), changed=frozenset(self.changed))
+        return Result(state, tuple(self.transitions), changed=self.changed)
 
 
 def reconcile(

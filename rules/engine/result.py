@@ -9,6 +9,7 @@ with nothing due.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,4 +33,5 @@ class Result:
     state: UnitState
     transitions: tuple[AlertTransition, ...]
     outcome: Outcome = Outcome.ACCEPTED
-    changed: frozenset[Change] = frozenset()
+    #: The parts of the state written (the engine's own set, handed over: not copied for every event).
+    changed: Set[Change] = frozenset()

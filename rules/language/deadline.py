@@ -164,21 +164,23 @@ class DeadlineClock:
     def __init__(self, rule: DeadlineRule, calendar: WorkCalendar) -> None:
         self._rule = rule
         self._calendar = calendar
-        self._known: dict[datetime, tuple[datetime, datetime | None, Condition | None]] = {}
+        self._known: dict[datetime, tuple[datetime, datetime | None, datetime | None, Condition | None]] = {}
 
     def assess(self, due: datetime, now: datetime) -> tuple[Condition | None, datetime | None]:
         """The stage at ``now`` of something due at ``due`` that still waits, and the next instant it changes."""
         known = self._known.get(due)
         if known is not None:
-            since, until, condition = known
-            if since <= now and (until is None or now < until):
+            since, ends, until, condition = known
+            if since <= now and (ends is None or now < ends):
                 return condition, until
         rule, calendar = self._rule, self._calendar
         condition = deadline_stage(rule, due, calendar, now)
         until = next_deadline_boundary(rule, due, calendar, now)
         if len(self._known) >= _DUES_KEPT:
             self._known.clear()
-        self._known[due] = (now, until, condition)
+        # ``until`` in ``now``'s zone as well: instants of one zone compare without asking either for its offset.
+        ends = until.astimezone(now.tzinfo) if until is not None else None
+        self._known[due] = (now, ends, until, condition)
         return condition, until
 
 

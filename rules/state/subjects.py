@@ -112,18 +112,20 @@ class Change(NamedTuple):
     @classmethod
     def subject(cls, key: SubjectKey) -> Change:
         """A subject's task or indicator, or its wake-up, changed."""
-        return cls(ChangePart.SUBJECT, key)
+        return cls(_SUBJECT, key)
 
     @classmethod
     def alert(cls, fingerprint: str) -> Change:
         """An alert started, changed or stopped firing."""
-        return cls(ChangePart.ALERT, fingerprint)
+        return cls(_ALERT, fingerprint)
 
     @classmethod
     def pending(cls, fingerprint: str) -> Change:
         """A pending breach was set or cleared."""
-        return cls(ChangePart.PENDING, fingerprint)
+        return cls(_PENDING, fingerprint)
 
 
 #: ``Change.unit()``: one tuple, written with every event.
 _UNIT_CHANGED = Change(ChangePart.UNIT)
+# An enum's member is slow to reach through its class (Python 3.11): a change is made for every event.
+_SUBJECT, _ALERT, _PENDING = ChangePart.SUBJECT, ChangePart.ALERT, ChangePart.PENDING

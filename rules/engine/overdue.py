@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 
 from rules.language import OVERDUE
-from rules.state import AlertState, Subject, SubjectKind, UnitState
+from rules.state import AlertState, Subject, SubjectKind, UnitState, task_key
 
 __all__ = ["is_overdue", "is_unit_overdue", "overdue_by_kind"]
+
+_TASK = task_key("")  # what a task's subject key begins with
 
 
 def is_overdue(alert: AlertState) -> bool:
@@ -42,14 +44,16 @@ def overdue_by_kind(state: UnitState, kind_of_rule: Callable[[str], str]) -> Cou
     unsaid: set[str] = set()  # overdue tasks whose alerts were stored without the kind (by an earlier version)
     counts: Counter[str] = Counter()
     for alert in state.alerts.values():
-        if is_unit_overdue(alert):
-            counts[kind_of_rule(alert.rule_id)] += 1
-        elif is_overdue(alert):
-            name = Subject.parse(alert.subject).name
+        if alert.stage != OVERDUE:  # the cheap test first: a scrape walks every firing alert
+            continue
+        if alert.subject.startswith(_TASK):
+            name = alert.subject[len(_TASK) :]
             if alert.kind:
                 kinds[name] = alert.kind
             else:
                 unsaid.add(name)
+        elif Subject.parse(alert.subject).kind is SubjectKind.UNIT:
+            counts[kind_of_rule(alert.rule_id)] += 1
     for task_id in unsaid - kinds.keys():  # a point read each: only for alerts from before the kind was kept
         task = state.tasks.get(task_id)
         if task is not None:

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from json.encoder import encode_basestring as _quote  # what json.dumps uses, ensure_ascii=False
 from typing import Literal, Protocol, TypeAlias
 
@@ -38,6 +39,7 @@ def fingerprint(identity: Mapping[str, str]) -> str:
 IDENTITY_LABELS = ("indicator", "task_id")
 
 
+@lru_cache(maxsize=16384)  # asked again for the same subject within an event (its catch-up instant, then its rules)
 def identity_fingerprint(alertname: str, unit_id: str, label: str | None = None, value: str = "") -> str:
     """``fingerprint`` of the identity ``{alertname, unit_id}``, with ``label: value`` if given (one of ``IDENTITY_LABELS``).
 

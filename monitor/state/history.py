@@ -324,6 +324,8 @@ class AlertHistory:
                     (t.stage, json.dumps(stages, ensure_ascii=False), t.severity, summary, current.rowid),
                 )
                 opened[t.fingerprint] = _Open(current.rowid, t.stage, stages)
+            else:  # fired again in its stage (a deadline that moved, still missed): the summary it says now
+                self._db.execute("UPDATE intervals SET summary = ? WHERE id = ?", (summary, current.rowid))
             return
         late = t.annotations.get("late_days")
         closing = (

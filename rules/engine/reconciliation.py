@@ -25,7 +25,7 @@ from events.models import Event
 from rules.engine.assessment import assess, candidates
 from rules.engine.records import firing, provenance_of, record, resolved, template_fields
 from rules.engine.result import Result
-from rules.language import CompiledRule, Condition, RulePack, ThresholdRule
+from rules.language import AnyRule, CompiledRule, Condition, DeadlineRule, RulePack, ThresholdRule
 from rules.state import (
     UNIT,
     AlertState,
@@ -180,7 +180,11 @@ def _settle(
             draft.put_alert(fp, None)
             draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
         return change
-    if existing is not None and (existing.stage, existing.step) == (condition.stage, condition.step):
+    if (
+        existing is not None
+        and (existing.stage, existing.step) == (condition.stage, condition.step)
+        and not _due_moved(rule, existing, condition)
+    ):
         if existing.kind != kind:  # the task changed kind under a rule of both: counted under its new kind
             draft.put_alert(fp, msgspec.structs.replace(existing, kind=kind))
         return change
@@ -201,6 +205,15 @@ def _settle(
     draft.put_alert(fp, alert)
     draft.transitions.append(firing(pack, compiled, state, subject, alert, condition))
     return change
+
+
+def _due_moved(rule: AnyRule, existing: AlertState, condition: Condition) -> bool:
+    """Whether a deadline's alert names another due instant than its task has now (its deadline moved, still missed).
+
+    The alert fires again in the same stage, from the same start, with the new due instant in its summary and
+    annotations: a feed that still said the old date would disagree with the unit's overdue list.
+    """
+    return isinstance(rule, DeadlineRule) and existing.details.get("due") != condition.details.get("due")
 
 
 def _task(state: UnitState, subject: SubjectKey) -> TaskState | None:

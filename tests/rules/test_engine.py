@@ -278,3 +278,20 @@ def test_an_overdue_alert_stored_before_alerts_kept_their_task_s_kind_is_counted
     (fingerprint,) = state.alerts
     state.alerts[fingerprint] = msgspec.structs.replace(state.alerts[fingerprint], kind="")  # as stored before
     assert overdue_by_kind(state, rules.selected_kind) == {"task": 1}
+
+
+def test_a_deadline_moved_while_still_missed_fires_again_with_the_new_due(tmp_path: Path) -> None:
+    """The alert's summary and due follow the task's deadline; its start and fingerprint stay; the same deadline again changes nothing."""
+    rules = _deadlines(tmp_path)
+    first = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 10)), vn(2024, 7, 25))
+    (fired,) = first.transitions
+    assert "10/07/2024" in fired.annotations["summary"]
+    moved = apply_event(rules, first.state, task(vn(2024, 7, 26), deadline=vn(2024, 7, 15)), vn(2024, 7, 26))
+    (again,) = moved.transitions
+    assert (again.status, again.stage, again.fingerprint) == ("firing", "overdue", fired.fingerprint)
+    assert again.starts_at == fired.starts_at  # the same interval: it began when the task was first overdue
+    assert "15/07/2024" in again.annotations["summary"] and again.annotations["due"].startswith("2024-07-15")
+    (alert,) = moved.state.alerts.values()
+    assert alert.summary == again.annotations["summary"]
+    same = apply_event(rules, moved.state, task(vn(2024, 7, 27), deadline=vn(2024, 7, 15)), vn(2024, 7, 27))
+    assert same.transitions == ()

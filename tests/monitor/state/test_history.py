@@ -214,3 +214,14 @@ def test_an_interval_is_found_by_its_firing_through_an_index_not_a_scan_of_those
     plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {lookup}", ("VN-22/HS-7", T0.isoformat())))
     db.close()
     assert "intervals_by_firing (fingerprint=? AND started_at=?)" in plan
+
+
+def test_an_alert_fired_again_in_its_stage_keeps_its_interval_and_says_its_new_summary(tmp_path: Path) -> None:
+    """A deadline moved while still missed: the same interval and stages, the summary the alert says now."""
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    first = _transition("firing", "overdue")
+    moved = first.model_copy(update={"annotations": {**first.annotations, "summary": "VN-22 NV-1 hạn 25/07/2024"}})
+    history.append(_records(first, moved))
+    [interval] = list(history)
+    assert interval.summary == "VN-22 NV-1 hạn 25/07/2024"
+    assert [s["stage"] for s in interval.stages] == ["overdue"] and interval.ended_at is None

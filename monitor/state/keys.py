@@ -44,6 +44,7 @@ from rules.state import (
     SubjectKind,
     TaskState,
     UnitState,
+    task_key,
 )
 
 __all__ = [
@@ -76,7 +77,7 @@ FORMAT_KEY = _SEP + b"format"
 #: One write: (key, value); a ``None`` value deletes the key.
 Write: TypeAlias = tuple[bytes, bytes | None]
 
-_TASK = "task:"
+_TASK = task_key("")  # what every task subject key begins with (``rules.state.subjects`` says)
 
 
 class SubjectItem(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):

@@ -14,11 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 
 from rules.language import OVERDUE
-from rules.state import AlertState, Subject, SubjectKind, UnitState, task_key
+from rules.state import AlertState, Subject, SubjectKind, UnitState, task_named
 
 __all__ = ["is_overdue", "is_unit_overdue", "overdue_by_kind"]
-
-_TASK = task_key("")  # what a task's subject key begins with
 
 
 def is_overdue(alert: AlertState) -> bool:
@@ -46,8 +44,8 @@ def overdue_by_kind(state: UnitState, kind_of_rule: Callable[[str], str]) -> Cou
     for alert in state.alerts.values():
         if alert.stage != OVERDUE:  # the cheap test first: a scrape walks every firing alert
             continue
-        if alert.subject.startswith(_TASK):
-            name = alert.subject[len(_TASK) :]
+        name = task_named(alert.subject)
+        if name is not None:
             if alert.kind:
                 kinds[name] = alert.kind
             else:

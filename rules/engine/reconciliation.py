@@ -36,6 +36,7 @@ from rules.state import (
     TaskState,
     UnitState,
     identity_fingerprint,
+    task_named,
 )
 from rules.vietnamese import render_summary
 
@@ -218,8 +219,8 @@ def _due_moved(rule: AnyRule, existing: AlertState, condition: Condition) -> boo
 
 def _task(state: UnitState, subject: SubjectKey) -> TaskState | None:
     """The task ``subject`` names (``None`` for another subject, or a task the unit does not hold)."""
-    kind, _, name = subject.partition(":")
-    return state.tasks.get(name) if kind == SubjectKind.TASK.value else None
+    name = task_named(subject)
+    return state.tasks.get(name) if name is not None else None
 
 
 def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition | None) -> Condition | None:

@@ -39,6 +39,7 @@ from rules.state.subjects import (
     SubjectKind,
     indicator_key,
     task_key,
+    task_named,
 )
 from rules.state.unit import TaskIndex, UnitState
 
@@ -73,5 +74,6 @@ __all__ = [
     "indicator_key",
     "seen_keys",
     "task_key",
+    "task_named",
     "transition_key",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "SubjectKind",
     "indicator_key",
     "task_key",
+    "task_named",
 ]
 
 #: The stored form of a subject: ``<kind>:<name>``.
@@ -75,7 +76,18 @@ _THE_UNIT = Subject(SubjectKind.UNIT, "")
 
 def task_key(task_id: str) -> SubjectKey:
     """The key of a task's subject."""
-    return f"task:{task_id}"
+    return f"{_TASK_PREFIX}{task_id}"
+
+
+def task_named(key: SubjectKey) -> str | None:
+    """The task ``key`` names, ``None`` for another subject: ``Subject.parse`` for tasks alone, without a parse.
+
+    Asked for every subject an event touches and every alert a scrape counts.
+    """
+    return key[len(_TASK_PREFIX) :] if key.startswith(_TASK_PREFIX) else None
+
+
+_TASK_PREFIX = f"{SubjectKind.TASK.value}:"
 
 
 def indicator_key(indicator: str) -> SubjectKey:

@@ -14,7 +14,20 @@ from hypothesis import strategies as st
 
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.state.keys import decode_unit, encode_changes
-from rules.state import AlertState, Change, IndicatorState, Reached, TaskState, UnitState, has_seen, seen_keys
+from rules.state import (
+    AlertState,
+    Change,
+    IndicatorState,
+    Reached,
+    Subject,
+    SubjectKind,
+    TaskState,
+    UnitState,
+    has_seen,
+    seen_keys,
+    task_key,
+    task_named,
+)
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, task
 
@@ -259,3 +272,13 @@ def test_a_unit_tracks_a_kind_while_it_holds_a_task_of_it() -> None:
     assert not state.tracks_kind("report") and state.tracks_kind("dossier")
     stored = UnitState("VN-40", tally={("dossier", "completed"): 1, ("report", "in_progress"): 0})
     assert stored.tracks_kind("dossier") and not stored.tracks_kind("report")  # from the stored count, no scan
+
+
+@pytest.mark.parametrize(
+    "key", ["task:T-1", "task:", "task:a:b", "indicator:online_ratio", "indicator:*", "unit:", "tasks:x", "other", ""]
+)
+def test_task_named_answers_as_a_parse_does(key: str) -> None:
+    """The task a key names, read by its prefix, is the one ``Subject.parse`` reads (or none for another subject)."""
+    parsed = Subject.parse(key)
+    assert task_named(key) == (parsed.name if parsed.kind is SubjectKind.TASK else None)
+    assert task_named(task_key("NV-1")) == "NV-1"

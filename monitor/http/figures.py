@@ -171,6 +171,9 @@ ALERT_COLUMNS = (
     "late_days",
     "task_id",
     "indicator",
+    "acknowledged_by",
+    "acknowledged_at",
+    "owner",
     "fingerprint",
 )
 
@@ -180,6 +183,8 @@ def alert_row(view: Mapping[str, Any]) -> dict[str, Any]:
     annotations = view.get("annotations") or {}
     labels = view.get("labels") or {}
     late_days = annotations.get("late_days")
+    actions = view.get("actions") or {}
+    acknowledged, owner = actions.get("acknowledged"), actions.get("owner")
     return {
         **{k: view.get(k) for k in ("unit_id", "unit_name", "rule_id", "severity", "stage", "status", "summary")},
         "starts_at": view.get("starts_at"),
@@ -192,6 +197,9 @@ def alert_row(view: Mapping[str, Any]) -> dict[str, Any]:
         "late_days": int(late_days) if late_days and late_days.isdigit() else None,
         "task_id": labels.get("task_id"),
         "indicator": labels.get("indicator"),
+        "acknowledged_by": (acknowledged or {}).get("who"),
+        "acknowledged_at": (acknowledged or {}).get("at"),
+        "owner": (owner or {}).get("owner"),
         "fingerprint": view.get("fingerprint"),
     }
 

@@ -9,6 +9,8 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
+from monitor.actions import ActionBook, AlertAction
+from monitor.delivery.feed import FeedItem
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
@@ -25,12 +27,12 @@ __all__ = ["AlertFeedView", "WorkerView"]
 
 
 class AlertFeedView(Protocol):
-    """The live feed: subscriptions to new transitions."""
+    """The live feed: subscriptions to new transitions and operators' actions."""
 
-    def subscribe(self) -> asyncio.Queue[AlertTransition | None]:
-        """A queue that receives every transition from now on (``None``: reload)."""
+    def subscribe(self) -> asyncio.Queue[FeedItem]:
+        """A queue that receives every transition and action from now on (``None``: reload)."""
 
-    def unsubscribe(self, queue: asyncio.Queue[AlertTransition | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[FeedItem]) -> None:
         """Stop delivering to ``queue``."""
 
 
@@ -103,11 +105,24 @@ class WorkerView(Protocol):
     def published_firing(self) -> list[AlertTransition]:
         """Every alert the alerts topic says is firing, for every unit."""
 
+    def published_alert(self, fingerprint: str) -> AlertTransition | None:
+        """The alerts topic's last record of one alert (firing or resolved), if any."""
+
     def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
         """The ``limit`` alerts resolved last, for every unit."""
 
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started."""
+
+    @property
+    def actions(self) -> ActionBook:
+        """Every operator's action on an alert, from the actions topic (each worker follows all of it)."""
+
+    def actions_current(self) -> bool:
+        """Whether this worker has read the actions topic through once since it started."""
+
+    async def act(self, action: AlertAction) -> bool:
+        """Publish an action and wait until this worker has read it back; ``False``: not read back in time."""
 
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""

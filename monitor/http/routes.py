@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 from aiohttp import web as aio
 from faust import web
 
-from monitor.http import communes, console, history, publishers, reports, viewers, views
+from monitor.actions import AlertAction
+from monitor.http import actions, communes, console, history, publishers, reports, viewers, views
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.cluster import (
     ANSWERED_BY,
@@ -257,6 +258,29 @@ class AlertHistoryView(web.View):
         return _send(self, await asyncio.to_thread(history.history, _worker(self), dict(request.query), scope))
 
 
+@blueprint.route("/api/v1/alerts/{fingerprint}/actions", name="alert-actions")
+class AlertActionsView(web.View):
+    """Operators' actions on one alert: every one taken (GET), a new one (POST, a viewer of its unit)."""
+
+    async def get(self, request: web.Request, fingerprint: str) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, actions.alert_actions(_worker(self), scope, fingerprint))
+
+    async def post(self, request: web.Request, fingerprint: str) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        worker = _worker(self)
+        body = await request.content.read(actions.MAX_ACTION_BYTES + 1)  # type: ignore[attr-defined]
+        action = actions.new_action(worker, scope, fingerprint, body)
+        if isinstance(action, Answer):
+            return _send(self, action)
+        read_back = await worker.act(action)
+        return _send(self, actions.action_taken(worker, action, read_back))
+
+
 @blueprint.route("/api/v1/alerts/stream", name="alerts-stream")
 class AlertStreamView(web.View):
     """Server-sent events: every transition as it is written."""
@@ -286,8 +310,12 @@ class AlertStreamView(web.View):
                     break
                 if not scope.admits(item.unit_id):  # another unit's: not this viewer's to see
                     continue
+                if isinstance(item, AlertAction):  # the console asks for the alerts again
+                    body = json.dumps(item.as_json(), ensure_ascii=False)
+                    await response.write(f"event: action\ndata: {body}\n\n".encode())
+                    continue
                 # The shape of /api/v1/alerts, display texts computed as it is sent.
-                body = json.dumps(shown_alert(item, worker.pack, worker.now()), ensure_ascii=False)
+                body = json.dumps(shown_alert(item, worker.pack, worker.now(), worker.actions), ensure_ascii=False)
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.actions import ActionBook
 from monitor.http.figures import alert_display
 from monitor.state.history import stage_began
 from rules.language import SEVERITIES, STAGES, RulePack, urgency
@@ -16,6 +17,7 @@ from rules.vietnamese import search_folded
 __all__ = [
     "SORTS",
     "SORT_TEXT",
+    "acknowledged",
     "alert_facets",
     "alert_view",
     "attention_order",
@@ -28,10 +30,17 @@ __all__ = [
 ]
 
 
-def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str]) -> dict[str, Any]:
-    """An alert as the API and the feed page show it: a firing alert, or a transition record, with names."""
+def alert_view(
+    alert: AlertState | AlertTransition, unit_names: Mapping[str, str], book: ActionBook | None = None
+) -> dict[str, Any]:
+    """An alert as the API and the feed page show it: a firing alert, or a transition record, with names.
+
+    With ``book``, where the alert's firing interval stands with its operators (``actions``).
+    """
     unit = alert.labels.get("unit_id", "")
-    named = {"unit_id": unit, "unit_name": unit_names.get(unit, unit)}
+    named: dict[str, Any] = {"unit_id": unit, "unit_name": unit_names.get(unit, unit)}
+    if book is not None:
+        named["actions"] = book.standing(alert.fingerprint, alert.starts_at, alert.stage, alert.severity).as_json()
     if isinstance(alert, AlertTransition):
         return {**alert.model_dump(mode="json"), **named, "summary": alert.annotations.get("summary", "")}
     return {
@@ -47,14 +56,16 @@ def alert_view(alert: AlertState | AlertTransition, unit_names: Mapping[str, str
     }
 
 
-def shown_alert(alert: AlertState | AlertTransition, pack: RulePack, now: datetime) -> dict[str, Any]:
+def shown_alert(
+    alert: AlertState | AlertTransition, pack: RulePack, now: datetime, book: ActionBook | None = None
+) -> dict[str, Any]:
     """An alert as the API, its event stream and the console show it.
 
     ``alert_view`` with ``display`` texts (``monitor.http.figures.alert_display``,
     computed at ``now``) and its ``attention`` order key (``attention_order``:
     compared element by element, the smaller comes first).
     """
-    return shown_view(alert_view(alert, pack.unit_names), alert, pack, now)
+    return shown_view(alert_view(alert, pack.unit_names, book), alert, pack, now)
 
 
 def shown_view(
@@ -77,14 +88,21 @@ def _since(alert: Mapping[str, Any]) -> str:
     return stage_began(str(alert.get("stage")), alert.get("annotations", {}), starts_at).astimezone(UTC).isoformat()
 
 
-def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What to chase first: firing before resolved, critical before warning, overdue before due soon, oldest first.
+def acknowledged(alert: Mapping[str, Any]) -> bool:
+    """Whether an acknowledgement is in force on the alert (its view's ``actions``)."""
+    return bool((alert.get("actions") or {}).get("acknowledged"))
 
-    Ties are broken by unit and fingerprint, so every worker lists the same alerts in the same order.
+
+def attention_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What to chase first: firing, critical, nobody's (not acknowledged), overdue, oldest first.
+
+    Firing before resolved, critical before warning, an alert nobody has
+    acknowledged before one acknowledged, overdue before due soon. Ties are broken by unit and fingerprint, so every worker lists the same alerts in the same order.
     """
     return (
         alert.get("status") != "firing",
         urgency(SEVERITIES, alert.get("severity")),
+        acknowledged(alert),
         urgency(STAGES, alert.get("stage")),
         _since(alert),
         str(alert.get("unit_id")),

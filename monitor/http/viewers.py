@@ -11,9 +11,11 @@ console's data, the reports and the event stream must come from a viewer:
   (``POST /api/v1/session`` sets it: an ``EventSource`` and a link to a CSV
   or a report cannot send a header).
 
-None of these is a 401 (with ``WWW-Authenticate: Bearer``); one that
-matches no viewer is a 403. Without a viewers file every request reads every
-unit (``OPEN``), as before.
+None of these is a 401 (with ``WWW-Authenticate: Bearer``), unless the
+file lets anonymous readers read (``anonymous``): then it reads their units,
+as nobody. One that matches no viewer is a 403. Without a viewers file every
+request reads every unit (``OPEN``), as nobody. Nobody may act on an alert
+(``actor_refusal``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from monitor.viewers import Scope
 __all__ = [
     "OPEN",
     "SESSION_COOKIE",
+    "actor_refusal",
     "forward_headers",
     "metrics_refusal",
     "session_cookie",
@@ -87,6 +90,8 @@ def who_reads(worker: WorkerView, headers: Mapping[str, str]) -> Scope | Answer:
             return json_answer(sent.body, status=sent.status, headers=_CHALLENGE if sent.status == 401 else None)
         token = sent
     if token is None:
+        if access.anonymous is not None:
+            return access.anonymous
         how = f"sign in through the proxy ({proxy}), or " if proxy else ""
         return json_answer(
             {"error": f"who is asking? {how}send a viewer's token: Authorization: Bearer TOKEN"},
@@ -104,6 +109,31 @@ def unit_refusal(scope: Scope, unit_id: str) -> Answer | None:
     if scope.admits(unit_id):
         return None
     return json_answer({"error": f"viewer '{scope.viewer}' may not see unit '{unit_id[:100]}'"}, status=403)
+
+
+def actor_refusal(worker: WorkerView, scope: Scope, unit_id: str) -> Answer | None:
+    """The refusal for a reader who may not act on an alert of ``unit_id``, else ``None``.
+
+    Acting needs a viewer (a token, a session or the proxy's user): a reader
+    who is nobody gets a 401 when viewers can sign in, a 403 without a
+    viewers file; a viewer of other units gets a 403.
+    """
+    if not scope.identified:
+        if worker.viewers is None:
+            message = "acting on an alert needs a viewer's identity: this worker has no viewers file (MONITOR_VIEWERS)"
+            return json_answer({"error": message}, status=403)
+        return json_answer(
+            {
+                "error": "acting on an alert needs a viewer: sign in, or send a viewer's token: Authorization: Bearer TOKEN"
+            },
+            status=401,
+            headers=_CHALLENGE,
+        )
+    if scope.admits(unit_id):
+        return None
+    return json_answer(
+        {"error": f"viewer '{scope.viewer}' may not act on alerts of unit '{unit_id[:100]}'"}, status=403
+    )
 
 
 def forward_headers(worker: WorkerView, headers: Mapping[str, str]) -> dict[str, str]:
@@ -125,7 +155,7 @@ def session_cookie(token: str | None, *, secure: bool) -> str:
 def viewer_answer(worker: WorkerView, scope: Scope) -> Answer:
     """``/api/v1/viewers/me``: who reads, and which units (``open``: no viewers file, every unit to anyone)."""
     names = worker.pack.unit_names
-    body: dict[str, object] = {"open": worker.viewers is None, **scope.as_json()}
+    body: dict[str, object] = {"open": worker.viewers is None, "anonymous": not scope.identified, **scope.as_json()}
     if scope.units is not None:
         body["units"] = [{"unit_id": u, "unit_name": names.get(u, u)} for u in sorted(scope.units)]
     return json_answer(body)

@@ -57,6 +57,11 @@ class Topics:
         return f"{self.prefix}publishers"
 
     @property
+    def actions(self) -> str:
+        """Operators' actions on alerts (acknowledge, assign, note): one partition, compacted by action id."""
+        return f"{self.prefix}actions"
+
+    @property
     def partitioned(self) -> tuple[str, ...]:
         """Topics whose partition N holds the state of the same units."""
         return (self.task_status, self.indicators, self.ticks)
@@ -64,7 +69,7 @@ class Topics:
     @property
     def all(self) -> tuple[str, ...]:
         """Every topic the monitor reads or writes."""
-        return (*self.partitioned, self.alerts, self.dead_letter, self.rules, self.publishers)
+        return (*self.partitioned, self.alerts, self.dead_letter, self.rules, self.publishers, self.actions)
 
     def kind_of(self, topic: str) -> EventKind:
         """The kind of a bare event on an ingress topic."""
@@ -76,7 +81,11 @@ class Topics:
 
 
 def _new_topic(topics: Topics, name: str, partitions: int, replication: int) -> NewTopic:
-    if name in (topics.rules, topics.publishers):  # every worker reads all; compaction keeps each version's last
+    if name in (
+        topics.rules,
+        topics.publishers,
+        topics.actions,
+    ):  # every worker reads all; compaction keeps each key's last
         config = {"cleanup.policy": "compact"}
         return NewTopic(name, num_partitions=1, replication_factor=replication, topic_configs=config)
     return NewTopic(name, num_partitions=partitions, replication_factor=replication)

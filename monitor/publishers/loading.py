@@ -45,26 +45,28 @@ def parse_document(path: Path, model: type[M], key: str) -> tuple[Parsed, M | No
     return parsed, validate(parsed, model)
 
 
-def check_rosters(parsed: Parsed, key: str, entries: Sequence[tuple[str, Sequence[str]]], pack: RulePack) -> None:
-    """Add a problem for each roster an entry under ``key`` names that the rule pack does not have.
+def check_rosters(
+    parsed: Parsed, entries: Sequence[tuple[str, tuple[str | int, ...], Sequence[str]]], pack: RulePack
+) -> None:
+    """Add a problem for each roster an entry names that the rule pack does not have.
 
     Args:
         parsed: The file, where the problems go.
-        key: The top-level list (``publishers``, ``viewers``).
-        entries: Each entry's id and the rosters it names, in file order.
+        entries: Each entry's name in a message (``viewer 'nghean'``), where it is in the file
+            (``("viewers", 3)``), and the rosters it names, in file order.
         pack: The rule pack whose rosters count.
     """
     known = {roster.roster for roster in pack.rosters}
-    for index, (entry_id, rosters) in enumerate(entries):
+    for who, where, rosters in entries:
         for position, name in enumerate(rosters):
             if name not in known:
                 parsed.problems.append(
                     RuleProblem(
                         parsed.path,
-                        parsed.line(key, index, "rosters", position),
+                        parsed.line(*where, "rosters", position),
                         None,
-                        f"{key}.{index}.rosters.{position}",
-                        f"{key[:-1]} '{entry_id}' names roster '{name}', which the rule pack does not have "
+                        ".".join(map(str, (*where, "rosters", position))),
+                        f"{who} names roster '{name}', which the rule pack does not have "
                         f"(it has: {', '.join(sorted(known)) or 'none'})",
                     )
                 )
@@ -78,7 +80,8 @@ def load_registry(path: Path, pack: RulePack | None = None) -> PublisherRegistry
     """
     parsed, registry = parse_document(path, PublisherRegistry, "publishers")
     if registry is not None and pack is not None:
-        check_rosters(parsed, "publishers", [(p.id, p.rosters) for p in registry.publishers], pack)
+        entries = [(f"publisher '{p.id}'", ("publishers", i), p.rosters) for i, p in enumerate(registry.publishers)]
+        check_rosters(parsed, entries, pack)
     if parsed.problems or registry is None:
         raise RegistryFileError(parsed.problems)
     return registry

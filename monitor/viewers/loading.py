@@ -33,7 +33,12 @@ def load_viewers(path: Path, pack: RulePack) -> ViewerRegistry:
     """
     parsed, registry = parse_document(path, ViewerRegistry, "viewers")
     if registry is not None:
-        check_rosters(parsed, "viewers", [(v.id, v.rosters) for v in registry.viewers], pack)
+        entries: list[tuple[str, tuple[str | int, ...], tuple[str, ...]]] = [
+            (f"viewer '{v.id}'", ("viewers", i), v.rosters) for i, v in enumerate(registry.viewers)
+        ]
+        if registry.anonymous is not None:
+            entries.append(("anonymous readers", ("anonymous",), registry.anonymous.rosters))
+        check_rosters(parsed, entries, pack)
     if parsed.problems or registry is None:
         raise RegistryFileError(parsed.problems)
     return registry

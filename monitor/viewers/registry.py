@@ -6,10 +6,15 @@ as SHA-256 hashes (as the publisher registry keeps publishers' tokens), and
 the user names a trusted authenticating proxy may send for it (the
 oauth2-proxy pattern: ``X-Forwarded-Email``). ``viewer_access`` binds a file
 to a rule pack's rosters: a ``Scope`` per token and per user.
+
+A file may also let requests that bring no credential read some units
+(``anonymous``, as Grafana's anonymous viewers): a wall screen, an intranet
+page. Such a reader is nobody: it may read, never act on an alert.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -21,7 +26,7 @@ from events.models import Identifier
 from monitor.publishers.registry import TokenHash, token_hash
 from rules.language import RulePack
 
-__all__ = ["ALL_UNITS", "Scope", "Viewer", "ViewerAccess", "ViewerRegistry", "viewer_access"]
+__all__ = ["ALL_UNITS", "AnonymousReaders", "Scope", "Viewer", "ViewerAccess", "ViewerRegistry", "viewer_access"]
 
 #: The scope of a viewer who sees every unit (the working group).
 ALL_UNITS: frozenset[str] | None = None
@@ -60,6 +65,26 @@ class Viewer(BaseModel):
         return self
 
 
+class AnonymousReaders(BaseModel):
+    """What a request that brings no credential may read (nothing, without this part of the file)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    all: bool = Field(default=False, description="Every unit.")
+    units: tuple[Identifier, ...] = Field(default=(), description="Units it may read, by id.")
+    rosters: tuple[str, ...] = Field(default=(), description="Rosters of the rule pack whose every unit it may read.")
+
+    @model_validator(mode="after")
+    def _reads_something(self) -> AnonymousReaders:
+        if self.all and (self.units or self.rosters):
+            raise ValueError("anonymous readers read every unit ('all: true'): give no 'units' or 'rosters' too")
+        if not self.all and not self.units and not self.rosters:
+            raise ValueError(
+                "anonymous readers may read no unit: give 'units', 'rosters' or 'all: true', or leave it out"
+            )
+        return self
+
+
 class ViewerRegistry(BaseModel):
     """Every viewer."""
 
@@ -67,6 +92,9 @@ class ViewerRegistry(BaseModel):
 
     description: str | None = Field(default=None, max_length=500)
     viewers: tuple[Viewer, ...] = Field(description="Every viewer (at least one).")
+    anonymous: AnonymousReaders | None = Field(
+        default=None, description="What a request without a credential may read (it may never act on an alert)."
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> ViewerRegistry:
@@ -85,11 +113,22 @@ class ViewerRegistry(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What one viewer may see: its units (``None``: every unit)."""
+    """What one viewer may see: its units (``None``: every unit).
+
+    ``viewer`` is empty for a reader who is nobody (no viewers file, or an
+    anonymous reader): it may read, but not act. ``user`` is the person a
+    trusted proxy named, when the request came through one.
+    """
 
     viewer: str
     name: str
     units: frozenset[str] | None
+    user: str | None = None
+
+    @property
+    def identified(self) -> bool:
+        """Whether a viewer is known: only one may act on an alert."""
+        return bool(self.viewer)
 
     def admits(self, unit_id: str) -> bool:
         """Whether the viewer may see ``unit_id``."""
@@ -104,6 +143,8 @@ class Scope:
         return {
             "viewer": self.viewer,
             "name": self.name,
+            "user": self.user,
+            "identified": self.identified,
             "all_units": self.units is None,
             "units": sorted(self.units) if self.units is not None else None,
         }
@@ -117,6 +158,8 @@ class ViewerAccess:
     version: str
     _by_token: Mapping[str, Scope]
     _by_user: Mapping[str, Scope]
+    #: What a request without a credential may read (``None``: nothing, it is asked who it is).
+    anonymous: Scope | None = None
 
     def for_token(self, token: str) -> Scope | None:
         """The scope of the viewer whose token this is (looked up by its hash), or ``None``."""
@@ -124,7 +167,8 @@ class ViewerAccess:
 
     def for_user(self, user: str) -> Scope | None:
         """The scope of the viewer a proxy names by this user name (letter case does not count), or ``None``."""
-        return self._by_user.get(user.strip().lower())
+        scope = self._by_user.get(user.strip().lower())
+        return None if scope is None else dataclasses.replace(scope, user=user.strip())
 
 
 def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
@@ -132,15 +176,17 @@ def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
     members = {roster.roster: pack.members(roster) for roster in pack.rosters}
     by_token: dict[str, Scope] = {}
     by_user: dict[str, Scope] = {}
+
+    def units(who: Viewer | AnonymousReaders) -> frozenset[str] | None:
+        if who.all:
+            return ALL_UNITS
+        return frozenset(who.units).union(*(members.get(name, frozenset()) for name in who.rosters))
+
     for viewer in registry.viewers:
-        units = (
-            ALL_UNITS
-            if viewer.all
-            else frozenset(viewer.units).union(*(members.get(name, frozenset()) for name in viewer.rosters))
-        )
-        scope = Scope(viewer.id, viewer.name or viewer.id, units)
+        scope = Scope(viewer.id, viewer.name or viewer.id, units(viewer))
         by_token.update({token.sha256: scope for token in viewer.tokens})
         by_user.update({user.lower(): scope for user in viewer.users})
     canonical = json.dumps(registry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-    return ViewerAccess(registry, version, by_token, by_user)
+    anonymous = None if registry.anonymous is None else Scope("", "", units(registry.anonymous))
+    return ViewerAccess(registry, version, by_token, by_user, anonymous)

@@ -3,7 +3,7 @@
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the
 alerts topic, from where the history index stands; then the publisher
-refusals, the fence, the broker watch, the fetch guard, the state flusher,
+refusals, the operators' actions, the fence, the broker watch, the fetch guard, the state flusher,
 the ticks and the sinks.
 
 Stopped with the ticks first, then each part within its own bound
@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from monitor.background import Background, bounded
 from monitor.delivery.sinks import Sink
 from monitor.state.refusals import RefusalFollower
+from monitor.worker.actions import OperatorActions
 from monitor.worker.alerts_topic import PublishedAlerts
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
 from monitor.worker.fetch_guard import FetchGuard
@@ -47,6 +48,7 @@ class BackgroundParts:
         admissions: The publisher registry in force (the publishers topic followed, its applier).
         alerts: The alerts topic as the worker reads it (the ledger, the history index).
         refusals: Each publisher's refused events, read from the dead-letter topic.
+        actions: Operators' actions on alerts, read from the actions topic.
         membership: The zombie fence.
         broker_watch: Whether the broker is there, with the worker's topics.
         broker_topics: The admin client the broker watch asks (closed, if started).
@@ -65,6 +67,7 @@ class BackgroundParts:
         admissions: AdmissionInForce,
         alerts: PublishedAlerts,
         refusals: RefusalFollower,
+        actions: OperatorActions,
         membership: Membership,
         broker_watch: BrokerWatch,
         broker_topics: AdminTopics,
@@ -79,6 +82,7 @@ class BackgroundParts:
         self._admissions = admissions
         self._alerts = alerts
         self._refusals = refusals
+        self._actions = actions
         self._membership = membership
         self._broker_watch = broker_watch
         self._broker_topics = broker_topics
@@ -97,6 +101,7 @@ class BackgroundParts:
         await self._alerts.start()
         await self._admissions.say_mode()
         await self._refusals.start()
+        await self._actions.start()
         self._membership.start()
         self._broker_watch.start()
         self._fetch_guard.start()
@@ -119,6 +124,7 @@ class BackgroundParts:
             ("alert ledger read-through", alerts.reader.stop),
             ("alert ledger", alerts.follower.stop),
             ("publisher refusals", self._refusals.stop),
+            ("operator actions", self._actions.stop),
         ]
         if self._broker_topics.is_open:
             parts.append(("admin client", self._broker_topics.close))

@@ -25,6 +25,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from monitor.actions import ActionBook, AlertAction
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
@@ -35,6 +36,7 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
 from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
+from monitor.state.actions import ActionFollower
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackFollower
@@ -44,6 +46,7 @@ from monitor.state.rocks import item_table
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.viewers import ViewersFile
+from monitor.worker.actions import OperatorActions
 from monitor.worker.alerts_topic import PublishedAlerts
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
@@ -141,6 +144,13 @@ class Worker:
             block_cache=settings.rocksdb_block_cache,
         )
         self.feed = AlertFeed()
+        #: Operators' actions on alerts: the actions topic, followed whole by every worker.
+        self.operators = OperatorActions(
+            ActionFollower(
+                settings.bootstrap_servers, self.topics.actions, reader(), ActionBook(), self.feed.on_actions
+            ),
+            self._send_action,
+        )
         sinks = build_sinks(settings, DeliveryMetrics(self.registry), clock)
         self.alertmanager, self.webhook = sinks
         self.sinks: list[Sink] = sinks.active
@@ -258,6 +268,7 @@ class Worker:
             admissions=self.admissions,
             alerts=self.alerts_topic,
             refusals=self._refusal_follower,
+            actions=self.operators,
             membership=self.membership,
             broker_watch=self.broker_watch,
             broker_topics=self._broker_topics,
@@ -344,6 +355,10 @@ class Worker:
         """Every alert the alerts topic says is firing, for every unit (each worker follows the whole topic)."""
         return self.ledger.firing()
 
+    def published_alert(self, fingerprint: str) -> AlertTransition | None:
+        """The alerts topic's last record of one alert (firing or resolved), if any."""
+        return self.ledger.last_record(fingerprint)
+
     def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
         """The ``limit`` alerts resolved last, for every unit, as the alerts topic says."""
         return self.ledger.resolved(limit)
@@ -351,6 +366,22 @@ class Worker:
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
         return self.alerts_topic.current
+
+    @property
+    def actions(self) -> ActionBook:
+        """Every operator's action on an alert, as far as the actions topic has been read."""
+        return self.operators.book
+
+    def actions_current(self) -> bool:
+        """Whether this worker has read the actions topic through once since it started."""
+        return self.operators.current
+
+    async def act(self, action: AlertAction) -> bool:
+        """Publish an action; whether this worker read it back in time (``OperatorActions.act``)."""
+        return await self.operators.act(action)
+
+    async def _send_action(self, key: bytes, value: bytes) -> None:
+        await (await self.app.producer.send(self.topics.actions, key, value, None, None, None))
 
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""

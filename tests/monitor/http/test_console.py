@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from events.models import TaskStatus
+from monitor.actions import ActionBook
 from monitor.http.console import rosters, unit_detail
 from monitor.http.units import overdue_items
 from monitor.http.views import alerts, overdue
@@ -32,6 +33,7 @@ class _Worker:
     states: dict[str, UnitState]
     firing: list[AlertTransition]
     resolved: list[AlertTransition] = field(default_factory=list)
+    actions: ActionBook = field(default_factory=ActionBook)
 
     def now(self) -> datetime:
         return NOW
@@ -46,6 +48,9 @@ class _Worker:
         return self.resolved[:limit]
 
     def alerts_current(self) -> bool:
+        return True
+
+    def actions_current(self) -> bool:
         return True
 
 

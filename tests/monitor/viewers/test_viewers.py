@@ -42,7 +42,9 @@ def test_each_token_and_user_sees_its_own_units(tmp_path: Path) -> None:
     nghe_an = access.for_token("viewer-nghean")
     assert nghe_an is not None and nghe_an.admits("VN-22") and not nghe_an.admits("VN-40")
     assert nghe_an.only(["VN-40", "VN-22", "BCA"]) == ["VN-22"]
-    assert access.for_user("ops@nghean.gov.vn ") == nghe_an  # an e-mail address's case does not count
+    by_proxy = access.for_user("ops@nghean.gov.vn ")  # an e-mail address's case does not count
+    assert by_proxy is not None and (by_proxy.viewer, by_proxy.units) == (nghe_an.viewer, nghe_an.units)
+    assert (by_proxy.user, nghe_an.user) == ("ops@nghean.gov.vn", None)  # the person, as the proxy named them
     group = access.for_token("viewer-wg")
     assert group is not None and group.units is None and group.admits("ZZ-99")
     ministries = access.for_token("viewer-bca")
@@ -70,6 +72,9 @@ def test_each_token_and_user_sees_its_own_units(tmp_path: Path) -> None:
             ["twice"],
         ),
         ("", None, "viewers", ["empty"]),
+        (VIEWERS + "anonymous: {rosters: [provinces-99]}\n", 14, "anonymous.rosters.0", ["anonymous", "provinces-63"]),
+        (VIEWERS + "anonymous: {}\n", 14, "anonymous", ["may read no unit"]),
+        (VIEWERS + "anonymous: {all: true, units: [VN-22]}\n", 14, "anonymous", ["every unit"]),
     ],
 )
 def test_a_broken_viewers_file_names_file_line_and_field(
@@ -129,3 +134,30 @@ def test_internal_endpoints_close_when_viewers_are_set_without_a_cluster_token()
     assert peer_refusal(None, None) is None  # no viewers: as before
     assert peer_refusal(None, None, closed=True) is not None
     assert peer_refusal("secret", "secret", closed=True) is None
+
+
+def test_anonymous_readers_read_their_units_as_nobody_and_a_credential_still_counts(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from monitor.http.answers import Answer
+    from monitor.http.viewers import actor_refusal, who_reads
+
+    settings = SimpleNamespace(auth_proxy_header=None)
+    closed = SimpleNamespace(viewers=ViewersFile(_write(tmp_path, VIEWERS), BUNDLED), settings=settings)
+    asked = who_reads(closed, {})  # type: ignore[arg-type]
+    assert isinstance(asked, Answer) and asked.status == 401  # no anonymous part: who is asking?
+    path = tmp_path / "open.yaml"
+    path.write_text(VIEWERS + "anonymous:\n  rosters: [provinces]\n", encoding="utf-8")
+    worker = SimpleNamespace(viewers=ViewersFile(path, BUNDLED), settings=settings)
+    nobody = who_reads(worker, {})  # type: ignore[arg-type]
+    assert not isinstance(nobody, Answer) and not nobody.identified
+    assert nobody.admits("VN-22") and not nobody.admits("BCA")  # the provinces of today, not the ministries
+    refused = actor_refusal(worker, nobody, "VN-22")  # type: ignore[arg-type]
+    assert refused is not None and refused.status == 401  # reading is not acting
+    wrong = who_reads(worker, {"Authorization": "Bearer guess"})  # type: ignore[arg-type]
+    assert isinstance(wrong, Answer) and wrong.status == 403  # a wrong token is not taken for nobody
+    nghe_an = who_reads(worker, {"Authorization": "Bearer viewer-nghean"})  # type: ignore[arg-type]
+    assert not isinstance(nghe_an, Answer) and nghe_an.identified
+    assert actor_refusal(worker, nghe_an, "VN-22") is None  # type: ignore[arg-type]
+    elsewhere = actor_refusal(worker, nghe_an, "VN-HN")  # type: ignore[arg-type]
+    assert elsewhere is not None and elsewhere.status == 403

@@ -1,0 +1,133 @@
+"""``/api/v1/alerts/{fingerprint}/actions``: a viewer acts on an alert, and every action taken on it.
+
+Acting needs a viewer who may see the alert's unit (``viewers.actor_refusal``).
+An acknowledgement, an owner or taking an acknowledgement back is for an
+alert that fires; a note may also be added to one that has ended (its last
+firing interval), for the review meeting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+
+from monitor.actions import ActionKind, ActionRequest, AlertAction
+from monitor.http.answers import Answer, json_answer, unavailable
+from monitor.http.protocol import WorkerView
+from monitor.http.shown import shown_alert
+from monitor.http.viewers import actor_refusal, unit_refusal
+from monitor.viewers import Scope
+from rules.state import AlertTransition
+
+__all__ = ["MAX_ACTION_BYTES", "action_taken", "alert_actions", "new_action"]
+
+#: The largest request body an action may come in.
+MAX_ACTION_BYTES = 16_384
+
+
+def _request(body: bytes) -> ActionRequest | Answer:
+    if len(body) > MAX_ACTION_BYTES:
+        return json_answer({"error": f"an action is at most {MAX_ACTION_BYTES:,} bytes"}, status=413)
+    try:
+        return ActionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(body)"
+        message = first["msg"].removeprefix("Value error, ")
+        return json_answer({"error": f"{where}: {message}", "expected": _EXPECTED}, status=400)
+
+
+_EXPECTED = (
+    '{"action": "acknowledge", "note": "…"} | {"action": "unacknowledge"} | {"action": "assign", "owner": "…"} '
+    '| {"action": "note", "note": "…"}'
+)
+
+
+def _alert(worker: WorkerView, fingerprint: str) -> AlertTransition | Answer:
+    if not worker.alerts_current():
+        return unavailable("this worker is still reading the alerts topic")
+    alert = worker.published_alert(fingerprint)
+    if alert is None:
+        return json_answer({"error": f"no alert has fingerprint {fingerprint[:100]!r}"}, status=404)
+    return alert
+
+
+def new_action(
+    worker: WorkerView, scope: Scope, fingerprint: str, body: bytes, new_id: str | None = None
+) -> AlertAction | Answer:
+    """The action a viewer asks for on the alert ``fingerprint``, or the answer that refuses it.
+
+    Args:
+        worker: The worker asked.
+        scope: Who asks (``viewers.who_reads``).
+        fingerprint: The alert's fingerprint.
+        body: The request's body (``ActionRequest`` as JSON).
+        new_id: The action's id (a new UUID by default).
+    """
+    alert = _alert(worker, fingerprint)
+    if isinstance(alert, Answer):
+        return alert
+    refused = actor_refusal(worker, scope, alert.unit_id)
+    if refused is not None:
+        return refused
+    request = _request(body)
+    if isinstance(request, Answer):
+        return request
+    if alert.status != "firing" and request.action is not ActionKind.NOTE:
+        ended = alert.ends_at.isoformat() if alert.ends_at is not None else "?"
+        return json_answer(
+            {
+                "error": f"the alert ended at {ended}: it can only be given a note ({request.action.value} is for one "
+                "that fires)"
+            },
+            status=409,
+        )
+    return AlertAction(
+        id=new_id or uuid.uuid4().hex,
+        action=request.action,
+        fingerprint=alert.fingerprint,
+        starts_at=alert.starts_at,
+        unit_id=alert.unit_id,
+        stage=alert.stage,
+        severity=alert.severity,
+        by=scope.viewer,
+        by_name=scope.name,
+        user=scope.user,
+        at=worker.now(),
+        owner=request.owner,
+        note=request.note,
+    )
+
+
+def action_taken(worker: WorkerView, action: AlertAction, read_back: bool) -> Answer:
+    """The answer to an action published: it, and the alert as it now stands (201; 202 when not read back yet)."""
+    body: dict[str, Any] = {"action": action.as_json()}
+    alert = worker.published_alert(action.fingerprint)
+    if alert is not None:
+        body["alert"] = shown_alert(alert, worker.pack, worker.now(), worker.actions)
+    if not read_back:
+        body["note"] = "published; this worker has not read it back yet, so the alert may not show it for a moment"
+    return json_answer(body, status=201 if read_back else 202)
+
+
+def alert_actions(worker: WorkerView, scope: Scope, fingerprint: str) -> Answer:
+    """``GET``: every action taken on the alert, each firing interval's, in the order they were taken."""
+    alert = _alert(worker, fingerprint)
+    if isinstance(alert, Answer):
+        return alert
+    if (refused := unit_refusal(scope, alert.unit_id)) is not None:
+        return refused
+    if not worker.actions_current():
+        return unavailable("this worker is still reading the actions topic")
+    standing = worker.actions.standing(alert.fingerprint, alert.starts_at, alert.stage, alert.severity)
+    return json_answer(
+        {
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "starts_at": alert.starts_at.isoformat(),
+            "standing": standing.as_json(),
+            "actions": [action.as_json() for action in worker.actions.of_alert(alert.fingerprint)],
+        }
+    )

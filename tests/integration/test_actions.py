@@ -1,0 +1,135 @@
+"""Operators act on alerts on real workers: an acknowledgement taken on one is shown by the other, survives a restart
+of both, and is cleared when the alert escalates; a viewer of another province may not act (403)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
+from monitor.publishers import token_hash
+from tests.integration.kafka import produce, task_event, wait_for, worker_process
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+NGHE_AN = {"Authorization": "Bearer viewer-nghean"}
+HA_NOI = {"Authorization": "Bearer viewer-hanoi"}
+ENV_BASE = {"MONITOR_CLUSTER_TOKEN": "cluster-secret", "MONITOR_METRICS_TOKEN": "metrics-secret"}
+
+
+def _viewers(tmp_path: Path) -> Path:
+    path = tmp_path / "viewers.yaml"
+    path.write_text(
+        f"""\
+viewers:
+  - id: nghean-stttt
+    name: Sở TT&TT Nghệ An
+    units: [VN-22]
+    tokens: [{{sha256: {token_hash("viewer-nghean")}}}]
+  - id: hanoi-stttt
+    name: Sở TT&TT Hà Nội
+    units: [VN-HN]
+    tokens: [{{sha256: {token_hash("viewer-hanoi")}}}]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _call(url: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={**headers, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read() or b"{}")
+
+
+def _alerts(base: str) -> list[dict[str, Any]] | None:
+    status, body = _call(base + "/api/v1/alerts?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
+    return body["alerts"] if status == 200 else None
+
+
+def _the_alert(base: str, task_id: str) -> dict[str, Any] | None:
+    return next((a for a in _alerts(base) or [] if a["labels"].get("task_id") == task_id), None)
+
+
+def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    env = {**ENV_BASE, "MONITOR_VIEWERS": str(_viewers(tmp_path))}
+    soon = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    late = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    first, second = tmp_path / "w1", tmp_path / "w2"
+    first.mkdir()
+    second.mkdir()
+    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
+        one.wait_ready(timeout=90)
+        two.wait_ready(timeout=90)
+        for n, task in enumerate(("NV-1", "NV-2")):  # two due soon: the one acknowledged goes after the other
+            event = task_event(f"e-{n}", task, "in_progress", deadline=soon)
+            produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")
+        wait_for(
+            "both tasks due soon on both workers",
+            lambda: all(len(_alerts(w.base_url) or []) == 2 for w in (one, two)),
+            timeout=60,
+            log=one.log,
+        )
+        nv1 = _the_alert(one.base_url, "NV-1")
+        assert nv1 is not None and nv1["stage"] == "due_soon" and nv1["actions"]["acknowledged"] is None
+        order = [a["labels"]["task_id"] for a in _alerts(one.base_url) or []]
+        url = f"{one.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions"
+
+        # Who may act: Hà Nội's office may not act on Nghệ An's alert; no credential is asked who it is.
+        assert _call(url, HA_NOI, {"action": "acknowledge"})[0] == 403
+        assert _call(url, {}, {"action": "acknowledge"})[0] == 401
+        status, answer = _call(url, NGHE_AN, {"action": "acknowledge", "note": "Đầu mối Sở đang xử lý"})
+        assert status == 201, answer
+        assert answer["alert"]["actions"]["acknowledged"]["who"] == "Sở TT&TT Nghệ An"  # the answer shows it
+        acted = time.monotonic()
+        wait_for(
+            "the other worker to show the acknowledgement",
+            lambda: (a := _the_alert(two.base_url, "NV-1")) is not None and a["actions"]["acknowledged"] is not None,
+            timeout=10,
+            log=two.log,
+        )
+        shown_after = time.monotonic() - acted
+        assert shown_after < 1.0, f"shown by the other worker {shown_after:.2f}s after the answer"
+        status, answer = _call(url, NGHE_AN, {"action": "assign", "owner": "Anh Tuấn"})
+        assert status == 201, answer
+        after = [a["labels"]["task_id"] for a in _alerts(two.base_url) or []]
+        assert after[-1] == "NV-1" and sorted(after) == sorted(order)  # acknowledged: after the other due-soon one
+
+    # Both workers stopped and started again on their data directories: the actions topic is read again.
+    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
+        one.wait_ready(timeout=90)
+        two.wait_ready(timeout=90)
+        for worker in (one, two):
+            wait_for("the alerts answered again", lambda w=worker: _the_alert(w.base_url, "NV-1"), timeout=60)
+            kept = _the_alert(worker.base_url, "NV-1")
+            assert kept is not None and kept["actions"]["acknowledged"]["by"] == "nghean-stttt"
+            assert kept["actions"]["owner"]["owner"] == "Anh Tuấn"
+
+        # The deadline moved into the past: overdue now, an escalation. Nobody's again, and back at the top.
+        produce(broker.bootstrap, TOPICS.task_status, task_event("e-9", "NV-1", "in_progress", deadline=late), b"VN-22")
+        wait_for(
+            "NV-1 overdue on both workers",
+            lambda: all((a := _the_alert(w.base_url, "NV-1")) and a["stage"] == "overdue" for w in (one, two)),
+            timeout=60,
+            log=one.log,
+        )
+        for worker in (one, two):
+            escalated = _the_alert(worker.base_url, "NV-1")
+            assert escalated is not None and escalated["actions"]["acknowledged"] is None
+            assert escalated["actions"]["acknowledgement_cleared"]["stage"] == "due_soon"
+            assert escalated["actions"]["owner"]["owner"] == "Anh Tuấn"  # an owner outlives the escalation
+            assert next(a["labels"]["task_id"] for a in _alerts(worker.base_url) or []) == "NV-1"
+        status, trail = _call(f"{two.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions", NGHE_AN)
+        assert status == 200 and [a["action"] for a in trail["actions"]] == ["acknowledge", "assign"]

@@ -223,6 +223,10 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /api/v1/events; unset, HTTP ingestion is off."
     )
+    viewer_token: SecretStr | None = Field(
+        default=None,
+        description="A viewer's token, which 'monitor alerts ack', 'assign' and 'note' send to the worker they ask.",
+    )
     ingest_max_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest request body accepted by HTTP ingestion."
     )

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from monitor.cli.actions import register_actions
 from monitor.cli.common import load_rules, settings_from
 from monitor.cli.terminal import json_safe, printable
 from monitor.exceptions import MonitorError
@@ -154,7 +155,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    """Add ``alerts tail``."""
+    """Add ``alerts tail``, and the commands that act on an alert (``monitor.cli.actions``)."""
     alerts = commands.add_parser("alerts", help="work with alerts")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
     tail = alerts_commands.add_parser(
@@ -177,3 +178,4 @@ def register(commands: Any) -> None:
     tail.add_argument("--utc", action="store_true", help="show times in UTC (default: the rule pack's time zone)")
     tail.add_argument("--max", type=int, help="stop after this many transitions")
     tail.set_defaults(func=cmd_alerts_tail)
+    register_actions(alerts_commands)

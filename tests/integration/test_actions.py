@@ -4,6 +4,9 @@ of both, and is cleared when the alert escalates; a viewer of another province m
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -133,3 +136,19 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
             assert next(a["labels"]["task_id"] for a in _alerts(worker.base_url) or []) == "NV-1"
         status, trail = _call(f"{two.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions", NGHE_AN)
         assert status == 200 and [a["action"] for a in trail["actions"]] == ["acknowledge", "assign"]
+
+        # From a terminal: the same API, as the viewer whose token is in the environment.
+        def cli(token: str, *words: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "monitor", "alerts", *words, "--url", two.base_url]
+            environment = {**os.environ, "MONITOR_VIEWER_TOKEN": token}
+            return subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment)
+
+        noted = cli("viewer-nghean", "note", nv1["fingerprint"], "Đã gọi điện nhắc")
+        assert noted.returncode == 0 and "Sở TT&TT Nghệ An  note  «Đã gọi điện nhắc»" in noted.stdout, noted
+        refused = cli("viewer-hanoi", "ack", nv1["fingerprint"])
+        assert refused.returncode == 1 and refused.stderr.startswith("error: viewer 'hanoi-stttt' may not act"), refused
+        listed = cli("viewer-nghean", "actions", nv1["fingerprint"])
+        assert listed.returncode == 0, listed
+        lines = listed.stdout.splitlines()
+        assert [line.split("  ")[2] for line in lines[:3]] == ["acknowledge", "assign → Anh Tuấn", "note"]
+        assert lines[-1] == "now: not acknowledged; owner: Anh Tuấn"

@@ -345,13 +345,7 @@ class Settings(BaseSettings):
             if self.advertised_url is not None and self.cluster_token is None
             else None
         )
-        unscoped = (
-            "MONITOR_METRICS_TOKEN is unset: /metrics, with counts per unit, answers anyone who reaches the port "
-            "while the API answers viewers only (MONITOR_VIEWERS)"
-            if self.viewers is not None and self.metrics_token is None
-            else None
-        )
-        found = (links, self.unreachable_peers, shared, internal, unscoped)
+        found = (links, self.unreachable_peers, shared, internal)
         return tuple(warning for warning in found if warning is not None)
 
     @property

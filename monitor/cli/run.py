@@ -75,6 +75,11 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
     for warning in settings.warnings:
         log.warning("%s", warning)
     worker = Worker(settings, pack)
+    if worker.viewers is not None and settings.metrics_token is None and not worker.viewers.access().open_to_anyone:
+        log.warning(
+            "MONITOR_METRICS_TOKEN is unset: /metrics, with counts per unit, answers anyone who reaches the port "
+            "while the API answers viewers only (MONITOR_VIEWERS)"
+        )
     register_routes(worker.app, worker)
     if announcement:
         worker.app.task(lambda: _announce_when_ready(worker, "\n".join(announcement)))
@@ -126,6 +131,13 @@ def _publishers_line(settings: Settings, topics: Topics, program: str) -> str:
 
 
 def _viewers_line(settings: Settings) -> str:
+    from monitor.devtools.demo import DEMO_VIEWERS
+
+    if settings.viewers == DEMO_VIEWERS:
+        return (
+            "anyone, every unit; to act on alerts sign in with a demo viewer's token: demo-to-cong-tac (every unit), "
+            f"demo-nghean-stttt (Nghệ An) ({_shown(DEMO_VIEWERS)})"
+        )
     if settings.viewers is not None:
         return f"viewers of {_shown(settings.viewers)} only, each its own units"
     return "anyone who reaches the port, every unit (MONITOR_VIEWERS: who may read which units)"
@@ -193,9 +205,13 @@ def cmd_up(args: argparse.Namespace) -> int:
             scratch = Path(tempfile.mkdtemp(prefix="monitor-up-"))
             extra["data_dir"] = scratch
     try:
+        demo = not args.no_demo
+        if demo and settings_from(args, **extra).viewers is None:  # anyone reads; the demo's viewers act
+            from monitor.devtools.demo import DEMO_VIEWERS
+
+            extra["viewers"] = DEMO_VIEWERS
         settings = settings_from(args, **extra)
         pack = load_rules(settings)
-        demo = not args.no_demo
         program = program_name(sys.argv[0], Path.cwd(), shutil.which("monitor"))
         today = utc_now().astimezone(pack.tz).date()
         return _run_worker(settings, pack, demo=demo, banner=_banner(settings, demo, program, today))

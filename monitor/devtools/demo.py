@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo"
 #: The demo's publisher registry: one system per unit of the bundled rule pack (``monitor up`` enforces it).
 DEMO_PUBLISHERS = Path(__file__).with_name("demo-publishers.yaml")
+#: The demo's viewers: anyone reads every unit, a viewer signed in acts on its units' alerts (``monitor up``).
+DEMO_VIEWERS = Path(__file__).with_name("demo-viewers.yaml")
 _VN = ZoneInfo("Asia/Ho_Chi_Minh")
 _DAY = timedelta(days=1)
 #: How far back in the quarter the demo's deadlines reach, in days: a quarter begun fewer days ago has them

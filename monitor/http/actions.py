@@ -21,7 +21,7 @@ from monitor.http.viewers import actor_refusal, unit_refusal
 from monitor.viewers import Scope
 from rules.state import AlertTransition
 
-__all__ = ["MAX_ACTION_BYTES", "action_taken", "alert_actions", "new_action"]
+__all__ = ["MAX_ACTION_BYTES", "action_taken", "alert_actions", "content_refusal", "new_action"]
 
 #: The largest request body an action may come in.
 MAX_ACTION_BYTES = 16_384
@@ -43,6 +43,17 @@ _EXPECTED = (
     '{"action": "acknowledge", "note": "…"} | {"action": "unacknowledge"} | {"action": "assign", "owner": "…"} '
     '| {"action": "note", "note": "…"}'
 )
+
+
+def content_refusal(content_type: str | None) -> Answer | None:
+    """The 415 for a body that is not said to be JSON, else ``None``.
+
+    A form on another site cannot send ``application/json`` without the browser asking first (CORS), which this
+    worker never allows: with the session cookie's ``SameSite=Strict``, a page elsewhere cannot act as a viewer.
+    """
+    if (content_type or "").split(";")[0].strip().lower() == "application/json":
+        return None
+    return json_answer({"error": "send the action as JSON: Content-Type: application/json"}, status=415)
 
 
 def _alert(worker: WorkerView, fingerprint: str) -> AlertTransition | Answer:

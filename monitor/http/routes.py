@@ -273,6 +273,8 @@ class AlertActionsView(web.View):
         if not isinstance(scope, Scope):
             return scope
         worker = _worker(self)
+        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
+            return _send(self, refused)
         body = await request.content.read(actions.MAX_ACTION_BYTES + 1)  # type: ignore[attr-defined]
         action = actions.new_action(worker, scope, fingerprint, body)
         if isinstance(action, Answer):

@@ -6,13 +6,14 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.actions import ActionBook
 from monitor.http.figures import alert_display
 from monitor.state.history import stage_began
 from rules.language import SEVERITIES, STAGES, RulePack, urgency
 from rules.state import AlertFilter, AlertState, AlertTransition
-from rules.vietnamese import search_folded
+from rules.vietnamese import datetime_text, search_folded
 
 __all__ = [
     "SORTS",
@@ -75,7 +76,25 @@ def shown_view(
     order = {
         sort: [int(part) if isinstance(part, bool) else part for part in key(view)] for sort, key in _ORDERS.items()
     }
-    return {**view, "display": alert_display(alert, pack, now), "attention": order["attention"], "order": order}
+    shown = {**view, "display": alert_display(alert, pack, now), "attention": order["attention"], "order": order}
+    if view.get("actions"):
+        shown["actions"] = _timed_actions(view["actions"], pack.tz)
+    return shown
+
+
+def _timed_actions(actions: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """An alert's ``actions`` with each action's time as the console shows it (``at_text``, in the pack's zone)."""
+
+    def timed(said: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if said is None:
+            return None
+        return {**said, "at_text": datetime_text(datetime.fromisoformat(said["at"]), tz)}
+
+    return {
+        **actions,
+        **{key: timed(actions.get(key)) for key in ("acknowledged", "acknowledgement_cleared", "owner")},
+        "notes": [timed(note) for note in actions.get("notes", ())],
+    }
 
 
 #: The orders an alert list can be asked for (``?sort=``); the first is the default.

@@ -161,6 +161,11 @@ class ViewerAccess:
     #: What a request without a credential may read (``None``: nothing, it is asked who it is).
     anonymous: Scope | None = None
 
+    @property
+    def open_to_anyone(self) -> bool:
+        """Whether a request without any credential reads every unit (anonymous readers of ``all``)."""
+        return self.anonymous is not None and self.anonymous.units is None
+
     def for_token(self, token: str) -> Scope | None:
         """The scope of the viewer whose token this is (looked up by its hash), or ``None``."""
         return self._by_token.get(token_hash(token))

@@ -1,5 +1,6 @@
 """Operators act on alerts on real workers: an acknowledgement taken on one is shown by the other, survives a restart
-of both, and is cleared when the alert escalates; a viewer of another province may not act (403)."""
+of both, and is cleared when the alert escalates; a viewer of another province may not act (403). The console is
+driven in Chromium: acknowledge, assign, note, and the order changes, on the worker acted on and on the other."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from monitor.publishers import token_hash
+from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
@@ -49,7 +51,7 @@ viewers:
 
 def _call(url: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={**headers, "Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return int(response.status), json.loads(response.read())
@@ -93,6 +95,8 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         # Who may act: Hà Nội's office may not act on Nghệ An's alert; no credential is asked who it is.
         assert _call(url, HA_NOI, {"action": "acknowledge"})[0] == 403
         assert _call(url, {}, {"action": "acknowledge"})[0] == 401
+        form = {**NGHE_AN, "Content-Type": "text/plain"}  # what a form on another site could send
+        assert _call(url, form, {"action": "acknowledge"})[0] == 415
         status, answer = _call(url, NGHE_AN, {"action": "acknowledge", "note": "Đầu mối Sở đang xử lý"})
         assert status == 201, answer
         assert answer["alert"]["actions"]["acknowledged"]["who"] == "Sở TT&TT Nghệ An"  # the answer shows it
@@ -152,3 +156,87 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         lines = listed.stdout.splitlines()
         assert [line.split("  ")[2] for line in lines[:3]] == ["acknowledge", "assign → Anh Tuấn", "note"]
         assert lines[-1] == "now: not acknowledged; owner: Anh Tuấn"
+
+        # The alert's history keeps them with its firing interval.
+        status, history = _call(f"{one.base_url}/api/v1/alerts/history?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
+        assert status == 200, history
+        (interval,) = [i for i in history["intervals"] if i["fingerprint"] == nv1["fingerprint"]]
+        assert [a["action"] for a in interval["actions"]] == ["acknowledge", "assign", "note"]
+
+
+def test_the_console_acknowledges_assigns_and_notes_and_another_console_sees_it_live(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    viewers = _viewers(tmp_path)
+    viewers.write_text(viewers.read_text(encoding="utf-8") + "anonymous:\n  all: true\n", encoding="utf-8")
+    env = {**ENV_BASE, "MONITOR_VIEWERS": str(viewers)}
+    soon = [(datetime.now(UTC) + timedelta(days=days)).date().isoformat() for days in (2, 4, 6)]
+    first, second = tmp_path / "w1", tmp_path / "w2"
+    first.mkdir()
+    second.mkdir()
+    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
+        one.wait_ready(timeout=90)
+        two.wait_ready(timeout=90)
+        for n, deadline in enumerate(soon):  # three due soon, the nearest first in the attention order
+            event = task_event(f"c-{n}", f"NV-{n + 1}", "in_progress", deadline=deadline)
+            produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")
+        wait_for(
+            "three alerts on both workers",
+            lambda: all(len(_alerts(w.base_url) or []) == 3 for w in (one, two)),
+            timeout=60,
+            log=one.log,
+        )
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+            try:
+                acting = browser.new_page(viewport={"width": 1280, "height": 900})
+                watching = browser.new_page(viewport={"width": 1280, "height": 900})
+                watching.goto(
+                    two.base_url + "/?unit=VN-22&rule=task-overdue"
+                )  # anonymous: it reads, with no button to act
+                watching.wait_for_selector("#alerts li.alert", timeout=20_000)
+                watching.wait_for_selector("#status.live", timeout=15_000)
+                assert watching.locator("button.act").count() == 0 and watching.is_visible("#sign-in")
+                acting.goto(one.base_url + "/?unit=VN-22&rule=task-overdue")
+                acting.wait_for_selector("#sign-in:not([hidden])", timeout=20_000)
+                acting.click("#sign-in")
+                acting.fill("#signin-token", "viewer-nghean")
+                acting.click("#signin-form button")
+                acting.wait_for_selector("#alerts li.alert button.act-acknowledge", timeout=20_000)
+
+                def order(page: Any) -> list[str]:
+                    return [li.get_attribute("data-subject") for li in page.query_selector_all("#alerts li.alert")]
+
+                assert order(acting) == ["NV-1", "NV-2", "NV-3"]
+                top = acting.locator('#alerts li.alert[data-subject="NV-1"]')
+                top.locator("button.act-acknowledge").click()
+                acting.wait_for_selector('#alerts li.alert[data-subject="NV-1"] .ack', timeout=10_000)
+                wait_for("the acknowledged alert to go last", lambda: order(acting) == ["NV-2", "NV-3", "NV-1"])
+                acted = acting.locator('#alerts li.alert[data-subject="NV-1"]')
+                acted.locator("button.act-assign").click()
+                acting.fill("#act-text", "Anh Tuấn, Sở TT&TT")
+                acting.click("#act-save")
+                acting.wait_for_selector('#alerts li.alert[data-subject="NV-1"] .owner', timeout=10_000)
+                acted.locator("button.act-note").click()
+                acting.fill("#act-text", "Đã gọi điện nhắc đầu mối")
+                acting.click("#act-save")
+                acting.wait_for_selector('#alerts li.alert[data-subject="NV-1"] .note', timeout=10_000)
+                text = acted.inner_text()
+                assert "Đã nhận xử lý: Sở TT&TT Nghệ An" in text and "Phụ trách: Anh Tuấn, Sở TT&TT" in text
+                assert "«Đã gọi điện nhắc đầu mối» — Sở TT&TT Nghệ An" in text
+                assert acted.locator("button.act-unacknowledge").count() == 1
+                acting.screenshot(path=str(ARTIFACTS / "console-actions.png"), full_page=True)
+                # The other worker's console, left open, shows it from its stream: no reload.
+                watching.wait_for_selector('#alerts li.alert[data-subject="NV-1"] .note', timeout=10_000)
+                assert order(watching) == ["NV-2", "NV-3", "NV-1"]
+                seen = watching.locator('#alerts li.alert[data-subject="NV-1"]').inner_text()
+                assert "Phụ trách: Anh Tuấn, Sở TT&TT" in seen
+                watching.screenshot(path=str(ARTIFACTS / "console-actions-other-worker.png"), full_page=True)
+                # Taken back: first again.
+                acted.locator("button.act-unacknowledge").click()
+                wait_for("the alert to come first again", lambda: order(acting) == ["NV-1", "NV-2", "NV-3"])
+            finally:
+                browser.close()

@@ -6,7 +6,7 @@ if (typeof EventSource === "undefined") {
   postMessage({ type: "unsupported" });
 } else {
   const source = new EventSource("/api/v1/alerts/stream");
-  for (const type of ["hello", "transition", "reload"]) {
+  for (const type of ["hello", "transition", "action", "reload"]) {
     source.addEventListener(type, (event) => postMessage({ type, data: event.data }));
   }
   source.onerror = () => postMessage({ type: "error" });

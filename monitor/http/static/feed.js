@@ -65,6 +65,7 @@ let invalid = null;                  // why the filters cannot be applied (a mes
 let live = false;                    // the event stream is connected
 let asking = null;                   // the feed's question on its way (a promise), or null
 let askAgain = false;                // the filters changed, or a transition came, while it was on its way
+let me = null;                       // who reads (/api/v1/viewers/me): only a signed-in viewer acts on its units' alerts
 
 // --- the API ------------------------------------------------------------------------------------------
 
@@ -179,14 +180,94 @@ function alertItem(a, withUnit) {
   const subject = a.labels.task_id || (a.labels.indicator !== "*" && a.labels.indicator);
   facts.push(el("span", { class: "rule" }, subject ? `${a.rule_id} · ${subject}` : a.rule_id));
   return el("li", {
-    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}`,
+    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}${a.actions && a.actions.acknowledged ? " acknowledged" : ""}`,
     "data-fingerprint": a.fingerprint, "data-status": a.status, "data-unit": a.unit_id, "data-rule": a.rule_id,
     "data-severity": a.severity, "data-stage": a.stage, "data-subject": subject || "",
   },
   el("p", { class: "badge" }, el("span", { class: "sev" }, SEVERITY_TEXT[a.severity] || a.severity),
     el("span", { class: "stage" }, stage)),
   el("p", { class: "summary" }, a.summary || a.rule_id),
-  el("p", { class: "facts" }, ...facts.flatMap((f, i) => (i ? [el("span", { class: "sep", "aria-hidden": "true" }, " · "), f] : [f]))));
+  el("p", { class: "facts" }, ...facts.flatMap((f, i) => (i ? [el("span", { class: "sep", "aria-hidden": "true" }, " · "), f] : [f]))),
+  ...opsLine(a));
+}
+
+// --- operators' actions -----------------------------------------------------------------------------------
+
+// A signed-in viewer acts on the alerts of the units it sees, while they fire (the API checks it again).
+function canAct(a) {
+  if (!me || !me.identified || a.status !== "firing") return false;
+  return me.all_units || (me.units || []).some((u) => u.unit_id === a.unit_id);
+}
+
+// Who acknowledged it, who owns it, its last note; and, for a viewer who may act, the buttons.
+function opsLine(a) {
+  const s = a.actions || {};
+  const parts = [];
+  if (s.acknowledged) {
+    parts.push(el("span", { class: "ack" }, `✓ Đã nhận xử lý: ${s.acknowledged.who} · ${s.acknowledged.at_text}`));
+  } else if (s.acknowledgement_cleared && a.status === "firing") {
+    parts.push(el("span", { class: "ack-cleared" },
+      `Đã chuyển mức sau khi ${s.acknowledgement_cleared.who} nhận xử lý: cần nhận lại`));
+  }
+  if (s.owner) parts.push(el("span", { class: "owner" }, `Phụ trách: ${s.owner.owner}`));
+  const notes = s.notes || [];
+  if (notes.length) {
+    const last = notes[notes.length - 1];
+    parts.push(el("span", { class: "note", title: notes.map((n) => `${n.at_text} ${n.who}: ${n.note}`).join("\n") },
+      `Ghi chú${notes.length > 1 ? ` (${notes.length})` : ""}: «${last.note}» — ${last.who}, ${last.at_text}`));
+  }
+  const buttons = canAct(a) ? [
+    s.acknowledged ? actButton(a, "unacknowledge", "Bỏ nhận") : actButton(a, "acknowledge", "Nhận xử lý"),
+    actButton(a, "assign", s.owner ? "Đổi phụ trách" : "Giao phụ trách"),
+    actButton(a, "note", "Ghi chú"),
+  ] : [];
+  if (!parts.length && !buttons.length) return [];
+  return [el("div", { class: "ops" }, ...parts, ...(buttons.length ? [el("span", { class: "ops-buttons" }, ...buttons)] : []))];
+}
+
+function actButton(a, action, label) {
+  const button = el("button", { type: "button", class: `plain act act-${action}`, "data-action": action }, label);
+  button.addEventListener("click", () => (action === "assign" || action === "note" ? askText(a, action) : act(a, { action })));
+  return button;
+}
+
+const ACT_TEXT = {
+  acknowledge: "Đã nhận xử lý", unacknowledge: "Đã bỏ nhận", assign: "Đã giao phụ trách", note: "Đã ghi chú",
+};
+
+async function act(a, body) {
+  const response = await fetch(`/api/v1/alerts/${encodeURIComponent(a.fingerprint)}/actions`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  }).catch((error) => ({ ok: false, status: 0, json: async () => ({ error: error.message }) }));
+  if (!response.ok) {
+    const reason = (await response.json().catch(() => ({}))).error || `HTTP ${response.status}`;
+    showProblem(`Không thực hiện được: ${reason}`);
+    return false;
+  }
+  showProblem(null);
+  $("announce").textContent = `${ACT_TEXT[body.action]}: ${a.summary}`;
+  load();  // the list as it now stands (the stream tells every other console)
+  return true;
+}
+
+// The owner or the note, typed in a dialog: it stays open while the list behind it is drawn again.
+function askText(a, action) {
+  const dialog = $("act-dialog");
+  const assign = action === "assign";
+  $("act-title").textContent = assign ? "Giao phụ trách" : "Thêm ghi chú";
+  $("act-alert").textContent = `${a.unit_name}: ${a.summary}`;
+  $("act-label").textContent = assign ? "Người hoặc đơn vị phụ trách (để trống: không ai)" : "Ghi chú";
+  $("act-text").value = assign && a.actions && a.actions.owner ? a.actions.owner.owner : "";
+  $("act-text").maxLength = assign ? 200 : 2000;
+  $("act-form").onsubmit = async (event) => {
+    event.preventDefault();
+    const text = $("act-text").value.trim();
+    if (!assign && !text) return;
+    if (await act(a, assign ? { action, owner: text } : { action, note: text })) dialog.close();
+  };
+  $("act-cancel").onclick = () => dialog.close();
+  dialog.showModal();
+  $("act-text").focus();
 }
 
 // --- the feed ------------------------------------------------------------------------------------------
@@ -796,6 +877,11 @@ function onTransition(t) {
   if (renderTimer === null) renderTimer = later(() => { renderTimer = null; render(); }, LIVE_RENDER_MS);
 }
 
+function onAction(action) {  // someone acted on an alert, here or on another worker: the list as it now stands
+  if (view === "feed") askFeed();
+  else if (view === "unit" && action.unit_id === filters.unit) reloadSoon(300);
+}
+
 function onStream(type, data) {
   if (type === "hello") {
     live = true;
@@ -803,6 +889,8 @@ function onStream(type, data) {
     load();  // what changed between the first answer and the stream's start
   } else if (type === "transition") {
     onTransition(JSON.parse(data));
+  } else if (type === "action") {
+    onAction(JSON.parse(data));
   } else if (type === "reload") {
     load();
   } else if (type === "error") {
@@ -813,7 +901,7 @@ function onStream(type, data) {
 
 function streamHere() {
   const source = new EventSource("/api/v1/alerts/stream");
-  for (const type of ["hello", "transition", "reload"]) source.addEventListener(type, (e) => onStream(type, e.data));
+  for (const type of ["hello", "transition", "action", "reload"]) source.addEventListener(type, (e) => onStream(type, e.data));
   source.onerror = () => onStream("error");
 }
 
@@ -917,8 +1005,14 @@ function wirePublisher() {
 
 // With a viewers file, the worker answers only a viewer: the token typed here becomes a session cookie
 // (HttpOnly: this page never holds it), which the stream, the reports and the CSV links send too.
-function showViewer(me) {
+function showViewer(who) {
+  me = who;
   if (me.open) return;
+  if (me.anonymous) {  // reads as nobody: signing in lets it act
+    $("sign-in").hidden = false;
+    $("sign-in").addEventListener("click", () => askSignIn(null, true));
+    return;
+  }
   $("viewer").hidden = false;
   const what = me.all_units ? "mọi đơn vị" : me.units.map((u) => u.unit_name).join(", ");
   $("viewer-name").textContent = me.name;
@@ -928,12 +1022,16 @@ function showViewer(me) {
   });
 }
 
-function askSignIn(message) {
+function askSignIn(message, toAct = false) {
   for (const name of VIEWS) $(`${name}-view`).hidden = true;
   $("signin-view").hidden = false;
+  if (toAct) {
+    $("signin-view").querySelector(".hint").textContent = "Ai cũng xem được cảnh báo. Để nhận xử lý, giao phụ trách "
+      + "hoặc ghi chú cho cảnh báo của đơn vị mình, hãy đăng nhập bằng mã truy cập người xem được cấp.";
+  }
   setStatus("", "");
   if (message) showProblem(message);
-  $("signin-form").addEventListener("submit", async (event) => {
+  $("signin-form").onsubmit = async (event) => {
     event.preventDefault();
     const response = await fetch("/api/v1/session", {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -943,7 +1041,7 @@ function askSignIn(message) {
     if (response.ok) location.reload();
     else showProblem(response.status === 403 ? "Mã truy cập không đúng: không có người xem nào dùng mã này."
       : "Không đăng nhập được: " + ((await response.json().catch(() => ({}))).error || response.status));
-  });
+  };
 }
 
 async function whoReads() {

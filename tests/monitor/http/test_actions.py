@@ -144,3 +144,12 @@ def test_no_list_is_answered_before_the_actions_topic_is_read(tmp_path: Path, re
     worker = _worker(tmp_path)
     worker.actions_current = lambda: not reading  # type: ignore[method-assign]
     assert alerts(worker, {}).status == (503 if reading else 200)  # type: ignore[arg-type]
+
+
+def test_an_action_must_say_it_is_json() -> None:
+    from monitor.http.actions import content_refusal
+
+    assert content_refusal("application/json; charset=utf-8") is None
+    for sent in (None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        refused = content_refusal(sent)
+        assert refused is not None and refused.status == 415

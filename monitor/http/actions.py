@@ -117,7 +117,7 @@ def action_taken(worker: WorkerView, action: AlertAction, read_back: bool) -> An
     body: dict[str, Any] = {"action": action.as_json()}
     alert = worker.published_alert(action.fingerprint)
     if alert is not None:
-        body["alert"] = shown_alert(alert, worker.pack, worker.now(), worker.actions)
+        body["alert"] = shown_alert(alert, worker.pack, worker.now(), worker.operators.book)
     if not read_back:
         body["note"] = "published; this worker has not read it back yet, so the alert may not show it for a moment"
     return json_answer(body, status=201 if read_back else 202)
@@ -130,15 +130,15 @@ def alert_actions(worker: WorkerView, scope: Scope, fingerprint: str) -> Answer:
         return alert
     if (refused := unit_refusal(scope, alert.unit_id)) is not None:
         return refused
-    if not worker.actions_current():
+    if not worker.operators.current:
         return unavailable("this worker is still reading the actions topic")
-    standing = worker.actions.standing(alert.fingerprint, alert.starts_at, alert.stage, alert.severity)
+    standing = worker.operators.book.standing(alert.fingerprint, alert.starts_at, alert.stage, alert.severity)
     return json_answer(
         {
             "fingerprint": alert.fingerprint,
             "status": alert.status,
             "starts_at": alert.starts_at.isoformat(),
             "standing": standing.as_json(),
-            "actions": [action.as_json() for action in worker.actions.of_alert(alert.fingerprint)],
+            "actions": [action.as_json() for action in worker.operators.book.of_alert(alert.fingerprint)],
         }
     )

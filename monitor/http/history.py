@@ -133,9 +133,9 @@ def history(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -
         if offset + limit < count:
             headers["X-Next-Offset"] = str(offset + limit)
         return Answer(200, csv_bytes(HISTORY_COLUMNS, [_csv_row(v) for v in views]), "text/csv; charset=utf-8", headers)
-    if worker.actions_current():  # what the operators did about each interval, in order (none for a half-read topic)
+    if worker.operators.current:  # what the operators did about each interval, in order (none for a half-read topic)
         for view, interval in zip(views, intervals, strict=True):
-            taken = worker.actions.actions(interval.fingerprint, interval.started_at)
+            taken = worker.operators.book.actions(interval.fingerprint, interval.started_at)
             view["actions"] = [action.as_json() for action in taken]
     window_text = {
         "from": start.astimezone(tz).isoformat() if start else None,

@@ -23,7 +23,7 @@ from monitor.viewers import ViewersFile
 from rules.language import RulePack
 from rules.state import AlertTransition, UnitState
 
-__all__ = ["AlertFeedView", "WorkerView"]
+__all__ = ["AlertFeedView", "OperatorsView", "WorkerView"]
 
 
 class AlertFeedView(Protocol):
@@ -34,6 +34,21 @@ class AlertFeedView(Protocol):
 
     def unsubscribe(self, queue: asyncio.Queue[FeedItem]) -> None:
         """Stop delivering to ``queue``."""
+
+
+class OperatorsView(Protocol):
+    """Operators' actions on alerts, as a worker reads and writes them."""
+
+    @property
+    def book(self) -> ActionBook:
+        """Every action read from the actions topic so far."""
+
+    @property
+    def current(self) -> bool:
+        """Whether the actions topic has been read through once since the worker started."""
+
+    async def act(self, action: AlertAction) -> bool:
+        """Publish an action and wait until this worker has read it back; ``False``: not read back in time."""
 
 
 class WorkerView(Protocol):
@@ -115,14 +130,8 @@ class WorkerView(Protocol):
         """Whether this worker has read the alerts topic through once since it started."""
 
     @property
-    def actions(self) -> ActionBook:
-        """Every operator's action on an alert, from the actions topic (each worker follows all of it)."""
-
-    def actions_current(self) -> bool:
-        """Whether this worker has read the actions topic through once since it started."""
-
-    async def act(self, action: AlertAction) -> bool:
-        """Publish an action and wait until this worker has read it back; ``False``: not read back in time."""
+    def operators(self) -> OperatorsView:
+        """Operators' actions on alerts: the actions topic, which every worker follows whole."""
 
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""

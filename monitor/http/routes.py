@@ -279,7 +279,7 @@ class AlertActionsView(web.View):
         action = actions.new_action(worker, scope, fingerprint, body)
         if isinstance(action, Answer):
             return _send(self, action)
-        read_back = await worker.act(action)
+        read_back = await worker.operators.act(action)
         return _send(self, actions.action_taken(worker, action, read_back))
 
 
@@ -317,7 +317,9 @@ class AlertStreamView(web.View):
                     await response.write(f"event: action\ndata: {body}\n\n".encode())
                     continue
                 # The shape of /api/v1/alerts, display texts computed as it is sent.
-                body = json.dumps(shown_alert(item, worker.pack, worker.now(), worker.actions), ensure_ascii=False)
+                body = json.dumps(
+                    shown_alert(item, worker.pack, worker.now(), worker.operators.book), ensure_ascii=False
+                )
                 await response.write(f"event: transition\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -141,7 +141,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) ->
         return unknown_value("format", str(query_param(query, "format")), ("json", "csv"))
     if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
         return unavailable("this worker is still reading the alerts topic")
-    if not worker.actions_current():  # nobody's alert would come first, acknowledged or not
+    if not worker.operators.current:  # nobody's alert would come first, acknowledged or not
         return unavailable("this worker is still reading the actions topic")
     pack, now = worker.pack, worker.now()
     sources: list[AlertTransition] = []
@@ -151,7 +151,7 @@ def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) ->
         sources += worker.published_resolved()
     if scope.units is not None:  # a viewer who sees some units: the others' alerts are not counted either
         sources = [alert for alert in sources if scope.admits(alert.unit_id)]
-    found = [alert_view(a, pack.unit_names, worker.actions) for a in sources]
+    found = [alert_view(a, pack.unit_names, worker.operators.book) for a in sources]
     source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
     needle = search_folded(query_param(query, "q") or "").strip()
     if needle:  # the texts searched are those shown, computed for every alert only when searching

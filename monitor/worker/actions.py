@@ -19,14 +19,25 @@ class OperatorActions:
     """The actions topic as one worker follows and writes it.
 
     Args:
-        follower: Reads the actions topic into its book (every worker follows all of it).
-        send: Produces one record (key, value) to the actions topic; the awaitable ends once the broker has it.
+        bootstrap: The brokers.
+        topic: The actions topic.
+        client: The reader's client options (every worker reads all of the topic).
+        on_new: Told of the actions each read adds (the console's streams).
+        send: Produces one record (topic, key, value); the awaitable ends once the broker has it.
     """
 
-    def __init__(self, follower: ActionFollower, send: Callable[[bytes, bytes], Awaitable[Any]]) -> None:
-        self.follower = follower
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        client: dict[str, Any],
+        on_new: Callable[[list[AlertAction]], None],
+        send: Callable[[str, bytes, bytes], Awaitable[Any]],
+    ) -> None:
+        self.follower = ActionFollower(bootstrap, topic, client, ActionBook(), on_new)
+        self._topic = topic
         self._send = send
-        self._reader = Background("actions-read-through", follower.read_through)
+        self._reader = Background("actions-read-through", self.follower.read_through)
 
     async def start(self) -> None:
         """Read the topic from its beginning, and follow it (``current`` once its backlog is read)."""
@@ -50,5 +61,5 @@ class OperatorActions:
 
     async def act(self, action: AlertAction, wait: float = ACT_WAIT) -> bool:
         """Publish ``action``; whether this worker read it back within ``wait`` seconds."""
-        await self._send(*action_record(action))
+        await self._send(self._topic, *action_record(action))
         return await self.follower.wait_for(action.id, wait)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES, batch_records
+from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
@@ -157,10 +158,23 @@ class FaustOutbox:
         pending, self._unacknowledged = self._unacknowledged, []
         await asyncio.gather(*pending)
 
-    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
-        """Send the original bytes with where they came from and why they were refused (cut to the record limit)."""
+    async def dead_letter(self, record: InboundRecord, reason: str, *, wait: bool = False) -> None:
+        """Send the original bytes with where they came from and why they were refused (cut to the record limit).
+
+        With ``wait``, return once the broker has it (HTTP ingestion answers then).
+        """
         letter = dead_letter(record, reason, self._max_record_bytes)
-        await self._send(self._dead_letter, letter.key, letter.value, letter.headers)
+        sent = await self._send(self._dead_letter, letter.key, letter.value, letter.headers)
+        if wait:
+            await sent
+
+    async def send_all_now(self, records: Sequence[OutboundRecord]) -> None:
+        """Send records and return once the broker has every one (HTTP ingestion)."""
+        await asyncio.gather(*[await self._send(r.topic, r.key, r.value) for r in records])
+
+    async def send_now(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send one record and return once the broker has it (an operator's action)."""
+        await (await self._send(topic, key, value))
 
     async def forward(self, topic: str, key: bytes, value: bytes) -> None:
         """Send an event again, keyed by its unit."""

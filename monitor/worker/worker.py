@@ -2,15 +2,14 @@
 
 Wiring only: each part is built here and handed what it needs; the routes
 (``monitor.http``, registered by whoever builds the worker) read it through
-the ``owned_*``, ``published_*``, ``partition_owners`` and ``is_ready``
-methods below. What each part does is in its own module: ``intake`` (each
-record checked and passed on; between records, the checkpoint and an
+the methods below. What each part does is in its own module: ``intake``
+(each record checked and passed on; between records, the checkpoint and an
 assignment's drop of old state), ``processor``, ``checkpoint``, ``takeover``,
 ``packs`` and ``publishers`` (the rule pack and publisher registry in force),
 ``positions`` and ``ownership`` (where the consumer stands; the partitions
 owned and answered for), ``alerts_topic`` (the ledger and history index),
-``parts`` (what starts and stops beside the agent), ``membership``,
-``fetch_guard``, ``broker_watch``.
+``actions`` (operators' actions), ``parts`` (what starts and stops beside
+the agent), ``membership``, ``fetch_guard``, ``broker_watch``.
 """
 
 from __future__ import annotations
@@ -25,18 +24,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from monitor.actions import ActionBook, AlertAction
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options, reader_options
-from monitor.kafka.records import InboundRecord, dead_letter
+from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
 from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
-from monitor.state.actions import ActionFollower
 from monitor.state.changelog import ChangelogItemLog
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackFollower
@@ -144,13 +141,6 @@ class Worker:
             block_cache=settings.rocksdb_block_cache,
         )
         self.feed = AlertFeed()
-        #: Operators' actions on alerts: the actions topic, followed whole by every worker.
-        self.operators = OperatorActions(
-            ActionFollower(
-                settings.bootstrap_servers, self.topics.actions, reader(), ActionBook(), self.feed.on_actions
-            ),
-            self._send_action,
-        )
         sinks = build_sinks(settings, DeliveryMetrics(self.registry), clock)
         self.alertmanager, self.webhook = sinks
         self.sinks: list[Sink] = sinks.active
@@ -165,7 +155,11 @@ class Worker:
             settings.session_timeout, settings.heartbeat_interval, self.positions.generation, self.health
         )
         store = ItemStore(ChangelogItemLog(self.app, items), cache=settings.item_cache)
-        outbox = FaustOutbox(self.app, self.topics, self.positions.generation, settings.max_record_bytes)
+        self.outbox = outbox = FaustOutbox(self.app, self.topics, self.positions.generation, settings.max_record_bytes)
+        #: Operators' actions on alerts: the actions topic, followed whole by every worker.
+        self.operators = OperatorActions(
+            settings.bootstrap_servers, self.topics.actions, reader(), self.feed.on_actions, outbox.send_now
+        )
         self.checkpoint = Checkpoint(
             store,
             AlertWriter(outbox, self.ledger, self.metrics, listeners),
@@ -307,17 +301,11 @@ class Worker:
 
     async def produce(self, records: Sequence[OutboundRecord]) -> None:
         """Produce records and return once the broker acknowledged every one (HTTP ingestion)."""
-        futures = [await self.app.topic(r.topic, **RAW).send(key=r.key, value=r.value) for r in records]
-        for future in futures:
-            await future
+        await self.outbox.send_all_now(records)
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Send a refused record to the dead-letter topic, as the processor does, and wait for the broker (HTTP)."""
-        letter = dead_letter(record, reason, self.settings.max_record_bytes)
-        acknowledged = await self.app.producer.send(
-            self.topics.dead_letter, letter.key, letter.value, None, None, letter.headers
-        )
-        await acknowledged
+        await self.outbox.dead_letter(record, reason, wait=True)
 
     @property
     def tally(self) -> Tally:
@@ -366,22 +354,6 @@ class Worker:
     def alerts_current(self) -> bool:
         """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
         return self.alerts_topic.current
-
-    @property
-    def actions(self) -> ActionBook:
-        """Every operator's action on an alert, as far as the actions topic has been read."""
-        return self.operators.book
-
-    def actions_current(self) -> bool:
-        """Whether this worker has read the actions topic through once since it started."""
-        return self.operators.current
-
-    async def act(self, action: AlertAction) -> bool:
-        """Publish an action; whether this worker read it back in time (``OperatorActions.act``)."""
-        return await self.operators.act(action)
-
-    async def _send_action(self, key: bytes, value: bytes) -> None:
-        await (await self.app.producer.send(self.topics.actions, key, value, None, None, None))
 
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""

@@ -59,7 +59,7 @@ def _scope(worker: _Acting, token: str | None) -> Scope:
 def _take(worker: _Acting, token: str, fingerprint: str, body: dict[str, Any]) -> AlertAction:
     action = new_action(worker, _scope(worker, token), fingerprint, json.dumps(body).encode())  # type: ignore[arg-type]
     assert isinstance(action, AlertAction), json.loads(action.body)
-    assert worker.actions.take(action)  # as the actions topic would bring it back
+    assert worker.operators.book.take(action)  # as the actions topic would bring it back
     return action
 
 
@@ -142,7 +142,7 @@ def test_an_alert_that_ended_takes_a_note_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize("reading", [False, True])
 def test_no_list_is_answered_before_the_actions_topic_is_read(tmp_path: Path, reading: bool) -> None:
     worker = _worker(tmp_path)
-    worker.actions_current = lambda: not reading  # type: ignore[method-assign]
+    worker.operators.current = not reading
     assert alerts(worker, {}).status == (503 if reading else 200)  # type: ignore[arg-type]
 
 

@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from events.models import TaskStatus
@@ -33,7 +34,7 @@ class _Worker:
     states: dict[str, UnitState]
     firing: list[AlertTransition]
     resolved: list[AlertTransition] = field(default_factory=list)
-    actions: ActionBook = field(default_factory=ActionBook)
+    operators: Any = field(default_factory=lambda: SimpleNamespace(book=ActionBook(), current=True))
 
     def now(self) -> datetime:
         return NOW
@@ -48,9 +49,6 @@ class _Worker:
         return self.resolved[:limit]
 
     def alerts_current(self) -> bool:
-        return True
-
-    def actions_current(self) -> bool:
         return True
 
 

@@ -43,7 +43,7 @@ from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.processor import Processor
 from rules.engine import restate
 from rules.language import DUE_SOON, RulePack
-from rules.state import AlertState, AlertTransition
+from rules.state import AlertState, AlertTransition, TransitionKey
 
 __all__ = ["Takeover", "behind_or_level"]
 
@@ -62,7 +62,7 @@ async def _unknown_end(topic: str, partition: int) -> int | None:
 _STAGE_ORDER = {DUE_SOON: 1}  # every other stage (overdue, breach, stale) is a rule's last word
 
 
-def behind_or_level(stage: str, published: tuple[str, str, str] | None) -> bool:
+def behind_or_level(stage: str, published: TransitionKey | None) -> bool:
     """Whether the topic's last record already says firing at ``stage`` or a later one.
 
     A worker that takes a partition over may hold state older than what the

@@ -15,6 +15,7 @@ from rules.state.alerts import (
     due_instant,
     fingerprint,
     identity_fingerprint,
+    record_key,
     transition_key,
 )
 from rules.state.items import (
@@ -72,6 +73,7 @@ __all__ = [
     "has_seen",
     "identity_fingerprint",
     "indicator_key",
+    "record_key",
     "seen_keys",
     "task_key",
     "task_named",

@@ -20,6 +20,7 @@ __all__ = [
     "due_instant",
     "fingerprint",
     "identity_fingerprint",
+    "record_key",
     "transition_key",
 ]
 
@@ -92,13 +93,23 @@ def due_instant(annotations: Mapping[str, str]) -> datetime | None:
     return instant if instant.tzinfo is not None else None
 
 
-#: What makes two records of one fingerprint the same transition: status, stage and warning step.
-TransitionKey: TypeAlias = tuple[str, str, str]
+#: What makes two records of one fingerprint the same transition: status, stage, step and due instant.
+TransitionKey: TypeAlias = tuple[str, str, str, str]
+
+
+def record_key(status: str, stage: str, annotations: Mapping[str, str]) -> TransitionKey:
+    """``transition_key`` of a record's parts (a record read as JSON has no model).
+
+    The step is a warning's (``warn_before``) or an escalation's (``escalated_after``); the due instant is a
+    deadline's (``due``): a deadline moved while still missed is a new transition in the same stage.
+    """
+    step = annotations.get("warn_before") or annotations.get("escalated_after") or ""
+    return status, stage, step, annotations.get("due", "")
 
 
 def transition_key(transition: AlertTransition) -> TransitionKey:
-    """Status, stage and warning step: a record that repeats all three repeats the transition."""
-    return transition.status, transition.stage, transition.annotations.get("warn_before", "")
+    """Status, stage, step and due instant: a record that repeats all four repeats the transition."""
+    return record_key(transition.status, transition.stage, transition.annotations)
 
 
 class _Alert(Protocol):

@@ -9,7 +9,7 @@ at the completion's ``occurred_at``).
 
 - **lost**: an implied record that is not on the topic;
 - **duplicated**: a record that repeats the one before it for the same alert
-  (same status, stage and warning step), for any rule, or a second firing or
+  (same status, stage, step and due instant), for any rule, or a second firing or
   resolution of a task beyond what the events imply;
 - **wrong**: a resolution with another reason or end time than the events
   imply, or one the events do not imply at all (a task still overdue);
@@ -77,9 +77,14 @@ class Report:
 
 
 def _same_transition(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    step_a = a.get("annotations", {}).get("warn_before", "")
-    step_b = b.get("annotations", {}).get("warn_before", "")
-    return (a["status"], a["stage"], step_a) == (b["status"], b["stage"], step_b)
+    """The same status, stage, step (a warning's or an escalation's) and due instant: a repeat (docs/alerts.md)."""
+
+    def key(record: Mapping[str, Any]) -> tuple[str, ...]:
+        notes = record.get("annotations", {})
+        step = notes.get("warn_before") or notes.get("escalated_after") or ""
+        return record["status"], record["stage"], step, notes.get("due", "")
+
+    return key(a) == key(b)
 
 
 def check_alerts(workload: Workload, records: Sequence[Mapping[str, Any]], report: Report | None = None) -> Report:

@@ -17,7 +17,7 @@ def test_a_transition_the_topic_ends_with_is_not_new() -> None:
     assert ledger.is_new(firing) and ledger.last(firing.fingerprint) is None
     ledger.observe(firing)
     assert not ledger.is_new(firing)
-    assert ledger.last(firing.fingerprint) == ("firing", "overdue", "")
+    assert ledger.last(firing.fingerprint) == ("firing", "overdue", "", "")
     resolved = transition(status="resolved", ends_at=firing.starts_at)
     assert ledger.is_new(resolved)
     ledger.observe(resolved)

@@ -58,6 +58,19 @@ async def test_a_deadline_passing_with_no_event_fires_on_the_tick_once(setup) ->
     assert [(a.status, a.stage) for a in outbox.alerts] == [("firing", "due_soon"), ("firing", "overdue")]
 
 
+async def test_a_deadline_moved_while_still_missed_is_written_again_with_the_new_due(setup) -> None:  # type: ignore[no-untyped-def]
+    processor, outbox, _registry, _store = setup
+    first = task(vn(2024, 7, 25), deadline=vn(2024, 7, 20))
+    await processor.on_record(_record(first.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 25, 9))
+    moved = task(vn(2024, 7, 26), deadline=vn(2024, 7, 22), event_id="e-moved")
+    await processor.on_record(_record(moved.model_dump_json().encode(), offset=1), PARTITIONS, vn(2024, 7, 26, 9))
+    written = [(a.stage, a.annotations["due"][:10], a.starts_at) for a in outbox.alerts]
+    # Not taken for a repeat of the first record (same status and stage): the feed says the new date.
+    assert written == [("overdue", "2024-07-20", vn(2024, 7, 20)), ("overdue", "2024-07-22", vn(2024, 7, 20))]
+    await processor.on_record(_record(moved.model_dump_json().encode(), offset=2), PARTITIONS, vn(2024, 7, 26, 10))
+    assert len(outbox.alerts) == 2  # the same deadline again is a repeat
+
+
 async def test_malformed_record_goes_to_dead_letter_and_the_next_is_processed(setup) -> None:  # type: ignore[no-untyped-def]
     processor, outbox, registry, _store = setup
     bad = _record(b"{not json", offset=5)

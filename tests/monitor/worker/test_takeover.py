@@ -139,7 +139,10 @@ async def test_reconcile_does_not_step_an_alert_back_when_the_state_is_behind_th
     (due_soon,) = outbox.alerts
     await processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 15, 0, 1))  # the confirmation is durable
     ledger = AlertLedger()
-    ledger.observe(due_soon.model_copy(update={"stage": "overdue", "annotations": {}}))  # a later owner went further
+    overdue = {"due": due_soon.annotations["due"]}  # the same deadline, passed
+    ledger.observe(
+        due_soon.model_copy(update={"stage": "overdue", "annotations": overdue})
+    )  # a later owner went further
     fresh = _worker(tmp_path, ledger, table)
     assert await fresh.takeover.reconcile(record.partition, PARTITIONS, vn(2024, 7, 21)) == (0, set())
     assert await fresh.processor.on_tick(record.partition, PARTITIONS, vn(2024, 7, 21)) == 1

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     replication_factor: int = Field(
         default=1, ge=1, description="Replication of topics the monitor creates (3 in production)."
     )
-    rules: tuple[Path, ...] = Field(default=(BUNDLED_PACK,), description="Rule files or directories.")
+    rules: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(BUNDLED_PACK,), description="Rule files or directories (MONITOR_RULES: separated by commas)."
+    )
     app_id: str = Field(default="compliance-monitor", description="Consumer group and table name prefix.")
     web_host: str = Field(default=DEFAULT_WEB_HOST, description="Address the HTTP server binds.")
     web_port: int = Field(default=DEFAULT_WEB_PORT, ge=1, le=65535)
@@ -235,6 +237,12 @@ class Settings(BaseSettings):
         validation_alias="NO_COLOR",
         description="The no-color.org convention, read as NO_COLOR (no prefix): set and not empty, output has no colour.",
     )
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _paths(cls, value: Any) -> Any:
+        """Rule files from the environment: one path, or several separated by commas (a list as given otherwise)."""
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @field_validator("alertmanager_url", "webhook_url", mode="before")
     @classmethod

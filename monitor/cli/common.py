@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from monitor.exceptions import MonitorError
 from monitor.kafka.client import client_options
@@ -95,6 +96,10 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     given = {k: v for k, v in flags.items() if v is not None}
     try:
         return Settings(**given)
+    except SettingsError as exc:  # a value the environment gives that cannot be read at all (JSON expected)
+        found = re.search(r'field "(\w+)"', str(exc))
+        where = f"MONITOR_{found.group(1).upper()}" if found else "a MONITOR_* setting"
+        raise MonitorError(f"{where}: cannot be read ({exc.__cause__ or exc})") from None
     except ValidationError as exc:  # an operator's mistake: say which setting and why, no traceback
         problems = []
         for error in exc.errors():

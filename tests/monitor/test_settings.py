@@ -74,3 +74,14 @@ def test_the_warnings_the_entry_point_logs_are_worked_out_from_the_settings(
     warnings = Settings(**settings).warnings  # type: ignore[arg-type]
     assert len(warnings) == len(expected)
     assert all(name in warning for name, warning in zip(expected, warnings, strict=True))
+
+
+def test_rule_files_in_the_environment_are_paths_separated_by_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.setenv("MONITOR_RULES", "rules/packs/de-an-06.yaml, /etc/monitor/rules")
+    settings = Settings()
+    assert settings.rules == (Path("rules/packs/de-an-06.yaml"), Path("/etc/monitor/rules"))
+    assert not settings.rules_from_topic  # named: the topic is not followed
+    monkeypatch.setenv("MONITOR_RULES", "/etc/monitor/rules")  # one path, as an operator writes it (not JSON)
+    assert Settings().rules == (Path("/etc/monitor/rules"),)

@@ -41,14 +41,14 @@ def format_line(transition: AlertTransition, colour: bool, *, tz: tzinfo, at: da
     ``starts_at``: an escalation keeps the instant its alert began), in
     ``tz``, with its offset: lines of transitions written in different
     offsets show the same zone. A warning's stage names its step
-    (``due_soon 1d``): the steps of one warning are told apart.
+    (``due_soon 1d``), an escalation its age (``overdue 5wd``): the steps of one alert are told apart.
 
     Every part that came from an event is made printable: a control character
     in a title or unit id shows as an escape, it cannot move the cursor,
     recolour the line or start a new one.
     """
     at = (at or transition.ends_at or transition.starts_at).astimezone(tz)
-    step = transition.annotations.get("warn_before")
+    step = transition.annotations.get("warn_before") or transition.annotations.get("escalated_after")
     stage = f"{transition.stage} {step}" if step and transition.status == "firing" else transition.stage
     subject = transition.labels.get("task_id") or transition.labels.get("indicator") or "-"
     status = transition.status.upper()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from rules.language import (
     BREACH,
+    ESCALATION_LABEL,
     OVERDUE,
     AggregateRule,
     AnyRule,
@@ -27,6 +28,7 @@ from rules.language import (
     breached,
     counts_working_days,
     due_is_date,
+    parse_span,
     whole_days,
     worst_severity,
 )
@@ -43,6 +45,7 @@ from rules.vietnamese import (
     figure_texts,
     late_text,
     overdue_text,
+    span_text,
 )
 
 __all__ = [
@@ -99,7 +102,8 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
     with its time), ``days_overdue`` (whole days since the due instant, working
     days where the rule counts them) and ``overdue`` (``quá hạn 18 ngày``) for a
     firing overdue alert, ``value`` and ``target`` (``45,8 %``) for a breach,
-    ``last_report`` for a stale subject; for a resolved alert ``ends``,
+    ``last_report`` for a stale subject, ``escalated`` (``nâng mức sau 5 ngày
+    làm việc``) and ``escalated_to`` for an alert escalated by age; for a resolved alert ``ends``,
     ``resolution`` (``hoàn thành muộn 5 ngày``…) and ``late_days``.
     """
     compiled = pack.by_id(alert.rule_id)
@@ -125,6 +129,15 @@ def alert_display(alert: AlertTransition | AlertState, pack: RulePack, now: date
             compiled, alert.labels.get("indicator"), value, target, pack.indicator_bounds
         )
         shown |= {k: v for k, v in (("value", value_text), ("target", target_text)) if v is not None}
+    escalation = annotations.get("escalated_after")
+    if escalation and firing:  # "nâng mức sau 5 ngày làm việc", and to whom
+        try:
+            shown["escalated"] = f"nâng mức sau {span_text(parse_span(escalation))}"
+        except ValueError:  # a record from elsewhere: its own words
+            shown["escalated"] = f"nâng mức sau {escalation}"
+        receiver = alert.labels.get(ESCALATION_LABEL)
+        if receiver:
+            shown["escalated_to"] = receiver
     last = annotations.get("last_report")
     if last:
         shown["last_report"] = "chưa bao giờ" if last == "never" else datetime_text(datetime.fromisoformat(last), tz)

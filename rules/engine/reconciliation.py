@@ -3,7 +3,8 @@
 For each subject to evaluate, every rule that judges it is assessed
 (``rules.engine.assessment``) and its alert settled: fired, stepped to
 another stage, resolved, or left as it is; a threshold with a ``for`` holds
-its breach as pending until it has lasted that long. Alerts of rules that no
+its breach as pending until it has lasted that long; an alert that has aged in
+its breach stage escalates (``rules.language.escalation``). Alerts of rules that no
 longer apply (the subject's kind or the pack changed) settle too, and those
 of rules that left the pack resolve. The subject then sleeps until the
 earliest instant one of its rules can change (``UnitState.wakeups``).
@@ -25,7 +26,7 @@ from events.models import Event
 from rules.engine.assessment import assess, candidates
 from rules.engine.records import firing, provenance_of, record, resolved, template_fields
 from rules.engine.result import Result
-from rules.language import AnyRule, CompiledRule, Condition, DeadlineRule, RulePack, ThresholdRule
+from rules.language import AnyRule, CompiledRule, Condition, DeadlineRule, RulePack, ThresholdRule, escalated
 from rules.state import (
     UNIT,
     AlertState,
@@ -181,6 +182,12 @@ def _settle(
             draft.put_alert(fp, None)
             draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
         return change
+    if isinstance(rule, DeadlineRule | ThresholdRule) and rule.escalate:
+        condition, step_at = escalated(
+            rule.escalate, condition, _breach_began(rule, existing, condition), now, compiled.calendar
+        )
+        if step_at is not None and (change is None or step_at < change):
+            change = step_at
     if (
         existing is not None
         and (existing.stage, existing.step) == (condition.stage, condition.step)
@@ -196,7 +203,12 @@ def _settle(
         stage=condition.stage,
         step=condition.step,
         severity=condition.severity,
-        labels={**rule.labels, **_identity(compiled, state.unit_id, subject), "severity": condition.severity},
+        labels={
+            **rule.labels,
+            **condition.labels,
+            **_identity(compiled, state.unit_id, subject),
+            "severity": condition.severity,
+        },
         starts_at=existing.starts_at if existing is not None else condition.since,
         subject=subject,
         summary=render_summary(rule, condition.stage, fields),
@@ -206,6 +218,13 @@ def _settle(
     draft.put_alert(fp, alert)
     draft.transitions.append(firing(pack, compiled, state, subject, alert, condition))
     return change
+
+
+def _breach_began(rule: AnyRule, existing: AlertState | None, condition: Condition) -> datetime:
+    """When the alert entered its breach stage: a deadline's due instant; else when it fired in that stage."""
+    if isinstance(rule, DeadlineRule) or existing is None or existing.stage != condition.stage:
+        return condition.since
+    return existing.starts_at
 
 
 def _due_moved(rule: AnyRule, existing: AlertState, condition: Condition) -> bool:

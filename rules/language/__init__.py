@@ -43,6 +43,7 @@ from rules.language.deadline import (
     task_due,
 )
 from rules.language.durations import WorkingDays, format_duration, parse_duration, parse_span
+from rules.language.escalation import ESCALATION_LABEL, EscalationStep, escalated
 from rules.language.limits import breached
 from rules.language.matchers import Matcher
 from rules.language.pack import AnyRule, CompiledRule, IndicatorBounds, Lifetime, RuleFile, RuleGroup, RulePack
@@ -55,6 +56,7 @@ from rules.language.threshold import ThresholdRule, evaluate_threshold, next_tar
 __all__ = [
     "BREACH",
     "DUE_SOON",
+    "ESCALATION_LABEL",
     "MAX_MATCHED_CHARS",
     "OPEN_STATUSES",
     "OVERDUE",
@@ -69,6 +71,7 @@ __all__ = [
     "Condition",
     "DeadlineClock",
     "DeadlineRule",
+    "EscalationStep",
     "IndicatorBounds",
     "Lifetime",
     "Matcher",
@@ -89,6 +92,7 @@ __all__ = [
     "counts_working_days",
     "deadline_stage",
     "due_is_date",
+    "escalated",
     "evaluate_aggregate",
     "evaluate_staleness",
     "evaluate_threshold",

@@ -124,3 +124,4 @@ class Condition:
     value: float | None = None
     step: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)  # labels an escalation adds (``escalate_to``)

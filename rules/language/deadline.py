@@ -20,6 +20,7 @@ from events.models import TaskStatus
 from rules.language.base import DUE_SOON, OVERDUE, WARNING, Condition, RuleBase
 from rules.language.calendar import WorkCalendar, shift_after, shift_before
 from rules.language.durations import Span, WorkingDays, format_span
+from rules.language.escalation import Escalating
 from rules.language.templates import Template
 from rules.state import TaskState
 
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-class DeadlineRule(RuleBase):
+class DeadlineRule(RuleBase, Escalating):
     """A selected task (or, with a roster, each listed unit) must reach ``expect_status`` before it is due."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -87,13 +88,17 @@ def task_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> dat
 
 
 def counts_working_days(rule: DeadlineRule) -> bool:
-    """Whether the rule counts time in working days: its ``within`` or a ``warn_before`` step is in ``wd``.
+    """Whether the rule counts time in working days: its ``within``, a ``warn_before`` or ``escalate`` step is in ``wd``.
 
     The one place that decides it: such a rule's days overdue, and how late a
     completion was, are counted in working days too; every other rule counts
     calendar days.
     """
-    return isinstance(rule.within, WorkingDays) or any(isinstance(step, WorkingDays) for step in rule.warn_before)
+    return (
+        isinstance(rule.within, WorkingDays)
+        or any(isinstance(step, WorkingDays) for step in rule.warn_before)
+        or any(isinstance(step.after, WorkingDays) for step in rule.escalate)
+    )
 
 
 def due_is_date(rule: DeadlineRule, task: TaskState | None) -> bool:

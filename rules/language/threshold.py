@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from rules.language.base import BREACH, Condition, RuleBase
 from rules.language.durations import Duration
+from rules.language.escalation import Escalating
 from rules.language.limits import Limits, breached
 from rules.state import IndicatorState
 
@@ -25,7 +26,7 @@ class TargetStep(BaseModel):
     resolve: float | None = None
 
 
-class ThresholdRule(RuleBase, Limits):
+class ThresholdRule(RuleBase, Limits, Escalating):
     """An indicator's value must not fall ``below`` (or rise ``above``) a target.
 
     ``for`` makes the breach count only once it has held that long in event

@@ -103,7 +103,7 @@ def run_case(pack: RulePack, case: RuleTestCase) -> CaseResult:
 
 
 def _show(alerts: Iterable[Mapping[str, str]]) -> str:
-    keys = ("rule_id", "unit_id", "task_id", "indicator", "stage", "severity", "resolution", "late_days")
+    keys = ("rule_id", "unit_id", "task_id", "indicator", "stage", "severity", "escalate_to", "resolution", "late_days")
     shown = [", ".join(f"{k}={a[k]}" for k in keys if k in a) for a in alerts]
     return "; ".join(f"{{{s}}}" for s in shown) or "nothing"
 

@@ -293,6 +293,9 @@ class IndicatorState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         return {"indicator": self.indicator, "unit_id": unit_id}
 
 
+_DUE_SOON = "due_soon"  # the stage of a deadline's warnings (``rules.language.base.DUE_SOON``)
+
+
 class AlertState(msgspec.Struct, frozen=True, gc=False):
     """An alert that is firing now; removed from the state when it resolves."""
 
@@ -312,6 +315,6 @@ class AlertState(msgspec.Struct, frozen=True, gc=False):
     def annotations(self) -> dict[str, str]:
         """The annotations it fired with: what every re-send and restatement of it carries."""
         annotations = {"summary": self.summary, **self.details}
-        if self.step is not None:
-            annotations["warn_before"] = self.step
+        if self.step is not None:  # a warning's step, or in the breach stage an escalation's
+            annotations["warn_before" if self.stage == _DUE_SOON else "escalated_after"] = self.step
         return annotations

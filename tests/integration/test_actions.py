@@ -22,6 +22,7 @@ from monitor.kafka.topics import Topics
 from monitor.publishers import token_hash
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
+from tests.integration.peers import Alertmanager
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -240,3 +241,68 @@ def test_the_console_acknowledges_assigns_and_notes_and_another_console_sees_it_
                 wait_for("the alert to come first again", lambda: order(acting) == ["NV-1", "NV-2", "NV-3"])
             finally:
                 browser.close()
+
+
+ESCALATING = """\
+groups:
+  - name: escalating
+    timezone: Asia/Ho_Chi_Minh
+    rules:
+      - id: task-overdue
+        kind: deadline
+        severity: warning
+        select: {kind: task}
+        due_from: deadline
+        escalate:
+          - {after: 20s, severity: critical, escalate_to: province-chair}
+"""
+
+
+def test_an_escalation_clears_the_acknowledgement_and_reaches_alertmanager_with_its_new_severity(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(ESCALATING, encoding="utf-8")
+    with Alertmanager(tmp_path) as am:
+        env = {
+            **ENV_BASE,
+            "MONITOR_VIEWERS": str(_viewers(tmp_path)),
+            "MONITOR_RULES": str(rules),
+            "MONITOR_ALERTMANAGER_URL": am.url,
+        }
+        with worker_process(broker.url, tmp_path, env=env) as worker:
+            worker.wait_ready(timeout=90)
+            due = datetime.now(UTC) - timedelta(seconds=2)  # overdue now; 20 s overdue in 18 s
+            event = task_event("x-1", "NV-7", "in_progress", deadline=due.isoformat())
+            produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")
+            wait_for("the overdue warning", lambda: _the_alert(worker.base_url, "NV-7"), timeout=30, log=worker.log)
+            alert = _the_alert(worker.base_url, "NV-7")
+            assert alert is not None and alert["severity"] == "warning"
+            url = f"{worker.base_url}/api/v1/alerts/{alert['fingerprint']}/actions"
+            assert _call(url, NGHE_AN, {"action": "acknowledge"})[0] == 201
+
+            def in_am(severity: str) -> list[dict[str, Any]]:
+                return [
+                    a
+                    for a in am.alerts()
+                    if a["labels"].get("task_id") == "NV-7" and a["labels"].get("severity") == severity
+                ]
+
+            wait_for("the warning in Alertmanager", lambda: in_am("warning"), timeout=30, log=worker.log)
+            wait_for(
+                "the escalation",
+                lambda: (a := _the_alert(worker.base_url, "NV-7")) is not None and a["severity"] == "critical",
+                timeout=60,
+                log=worker.log,
+            )
+            escalated = _the_alert(worker.base_url, "NV-7")
+            assert escalated is not None and escalated["starts_at"] == alert["starts_at"]
+            assert escalated["actions"]["acknowledged"] is None  # a new severity: nobody's again
+            assert escalated["actions"]["acknowledgement_cleared"]["severity"] == "warning"
+            assert escalated["labels"]["escalate_to"] == "province-chair"
+            assert escalated["annotations"]["escalated_after"] == "20s"
+            (delivered,) = wait_for(
+                "the escalation in Alertmanager", lambda: in_am("critical"), timeout=30, log=worker.log
+            )  # type: ignore[misc]
+            assert delivered["labels"]["escalate_to"] == "province-chair"
+            wait_for("the warning's label set resolved in Alertmanager", lambda: not in_am("warning"), timeout=30)

@@ -173,6 +173,7 @@ function alertItem(a, withUnit) {
   if (d.value) facts.push(el("span", { class: "figure" }, d.target ? `${d.value} · mục tiêu ${d.target}` : d.value));
   if (d.due) facts.push(el("span", {}, `hạn ${d.due}`));
   if (d.last_report) facts.push(el("span", {}, `lần cuối: ${d.last_report}`));
+  if (d.escalated) facts.push(el("span", { class: "escalated" }, d.escalated_to ? `${d.escalated} · báo ${d.escalated_to}` : d.escalated));
   // The code the report came under, when not the unit's own (a former province's, a national code).
   if (a.reported_as) facts.push(el("span", { class: "code", title: "Mã đơn vị trong dữ liệu gửi đến" }, `gửi theo mã ${a.reported_as}`));
   facts.push(el("span", {}, `từ ${d.starts || a.starts_at}`));

@@ -172,3 +172,23 @@ def test_an_alert_row_writes_a_whole_target_and_value_without_a_decimal_point() 
     body = csv_bytes(("value", "target", "indicator"), [alert_row(view)])
     (row,) = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert row == {"value": "12", "target": "9", "indicator": "dossiers"}
+
+
+def test_an_escalated_alert_says_after_how_long_and_to_whom() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.http.figures import alert_display
+    from rules.loading import BUNDLED_PACK, load_pack
+    from tests.rules.fixtures import transition
+
+    bundled = load_pack([BUNDLED_PACK])
+    escalated = transition(
+        stage="overdue",
+        severity="critical",
+        labels={"alertname": "task-overdue", "unit_id": "VN-22", "escalate_to": "province-chair"},
+        annotations={"summary": "s", "escalated_after": "5wd"},
+    )
+    shown = alert_display(escalated, bundled, datetime(2024, 8, 1, tzinfo=UTC))
+    assert (shown["escalated"], shown["escalated_to"]) == ("nâng mức sau 5 ngày làm việc", "province-chair")
+    plain = transition(stage="overdue", labels={"alertname": "task-overdue", "unit_id": "VN-22"})
+    assert "escalated" not in alert_display(plain, bundled, datetime(2024, 8, 1, tzinfo=UTC))

@@ -10,6 +10,7 @@ keeps of the whole alerts topic.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +22,8 @@ from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import unit_partition
-from monitor.report import CONTENT_SECURITY_POLICY, report_csv, report_html, report_json, report_of
+from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html, report_json, report_of
+from monitor.report.response import Begun, ResponseRow, response_rows
 from rules.language import RulePack
 from rules.review import (
     PERIOD_FORMS,
@@ -134,11 +136,32 @@ def decode_scorecards(body: bytes) -> list[UnitScorecard]:
     return _CARDS.decode(body)
 
 
+def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] | None:
+    """How fast the report's units' alerts begun in its period were answered (``None``: the worker cannot say yet).
+
+    From the alert history index and the operators' actions, which every worker holds whole; a unit merged into
+    one of the report's counts under it, as in its scorecard.
+    """
+    index, problem = worker.history_state()
+    if index is None or problem is not None or not worker.operators.current:
+        return None
+    carrier = {c.unit_id: c.unit_id for c in report.cards}
+    carrier |= {r.unit_id: c.unit_id for c in report.cards for r in c.rolled_up}
+    start, _ = report.period.bounds(report.tz)
+    begun = [
+        Begun(fp, carrier[unit], severity, started, ended)
+        for fp, unit, severity, started, ended in index.begun(start, report.judged_at)
+        if unit in carrier
+    ]
+    return tuple(response_rows(begun, worker.operators.book.actions, report.judged_at))
+
+
 def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:
     """The report of ``cards`` (only the units asked for, if any, with those rolled up into them) as asked."""
     pack = worker.pack
     units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
     report = report_of(pack, asked.period, cards, now, units_at, only=asked.units, communes_of=asked.communes_of)
+    report = dataclasses.replace(report, response=response_of(worker, report))
     name = f"bao-cao-{asked.period.text}" + (f"-xa-{asked.communes_of}" if asked.communes_of else "")
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}

@@ -8,12 +8,13 @@ that came from outside (unit names, task titles) is escaped.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from html import escape
 
 from monitor.report.model import SCORE_FORMULA, Report
 from monitor.version import VERSION
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard
-from rules.vietnamese import date_text, datetime_text, day_text, number_text, percent_text
+from rules.vietnamese import SEVERITY_TEXT, date_text, datetime_text, day_text, number_text, percent_text, span_text
 
 __all__ = ["CONTENT_SECURITY_POLICY", "report_html"]
 
@@ -22,6 +23,7 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-sr
 
 _CSS = """
 @page { size: A4; margin: 14mm 12mm; }
+tr.total td { font-weight: 600; }
 * { box-sizing: border-box; }
 body { font: 10.5pt/1.4 "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: #1f2328; margin: 0 auto;
   max-width: 190mm; padding: 8mm 0; }
@@ -299,6 +301,50 @@ def _change(standing: IndicatorStanding) -> str:
     return f"{sign}{number_text(change, 3)}"
 
 
+def _took(value: timedelta | None) -> str:
+    """A time to act, to the minute: ``2 giờ 15 phút``; a dash for none."""
+    if value is None:
+        return "–"
+    if value < timedelta(minutes=1):
+        return "dưới 1 phút"
+    return span_text(timedelta(minutes=int(value.total_seconds() // 60)))
+
+
+def _response(report: Report) -> str:
+    """How fast the alerts begun in the period were acknowledged and resolved: every unit's, then each unit's."""
+    if report.response is None:
+        return "<p>Không có số liệu thao tác xử lý cho báo cáo này.</p>"
+    if not report.response:
+        return "<p>Không có cảnh báo nào bắt đầu trong kỳ.</p>"
+    names = {c.unit_id: c.name for c in report.cards}
+    rows = []
+    for row in sorted(report.response, key=lambda r: r.unit_id != ""):  # every unit's first
+        unit = (
+            "Tất cả đơn vị"
+            if not row.unit_id
+            else f"{escape(names.get(row.unit_id, row.unit_id))} <small>{escape(row.unit_id)}</small>"
+        )
+        longest_ack = max(row.to_acknowledge, default=None)
+        total = ' class="total"' if not row.unit_id else ""
+        severity = SEVERITY_TEXT.get(row.severity, row.severity)  # type: ignore[call-overload]
+        rows.append(
+            f"<tr{total}><td>{unit}</td><td>{escape(severity)}</td>"
+            f'<td class="n">{row.alerts}</td><td class="n">{row.acknowledged}</td>'
+            f'<td class="n">{_took(row.median_to_acknowledge)}</td><td class="n">{_took(longest_ack)}</td>'
+            f'<td class="n">{row.ended}</td><td class="n">{_took(row.median_to_resolve)}</td></tr>'
+        )
+    head = (
+        '<tr><th>Đơn vị</th><th>Mức độ</th><th class="n">Cảnh báo</th><th class="n">Đã nhận xử lý</th>'
+        '<th class="n">Nhận xử lý sau (trung vị)</th><th class="n">Lâu nhất</th><th class="n">Đã kết thúc</th>'
+        '<th class="n">Kết thúc sau (trung vị)</th></tr>'
+    )
+    note = (
+        '<p class="formula">Tính các cảnh báo bắt đầu trong kỳ: từ lúc bắt đầu đến lần nhận xử lý đầu tiên, '
+        "và đến lúc kết thúc; cảnh báo chưa được nhận xử lý hoặc chưa kết thúc không có thời gian.</p>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>{note}"
+
+
 def report_html(report: Report) -> str:
     """The report as one HTML page."""
     places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
@@ -336,6 +382,8 @@ def report_html(report: Report) -> str:
         )
         + "<h2>Quá hạn cuối kỳ theo đơn vị</h2>"
         f"{_overdue_chart(report)}"
+        "<h2>Thời gian phản hồi cảnh báo</h2>"
+        f"{_response(report)}"
         "<h2>Chỉ tiêu cuối kỳ so với mục tiêu</h2>"
         f"{_indicator_charts(report)}"
         "<h2>Đơn vị chưa từng báo cáo</h2>"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.report.response import ResponseRow
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack
 from rules.review import DeadlineOutcome, Period, UnitScorecard, carrier, period_units, rank, roll_up, scorecard
@@ -51,6 +52,8 @@ class Report:
     units_at: datetime  # the units the report is on: those in force then (predecessors rolled up into them)
     communes_of: str | None = None  # a province whose communes the report is of (None: the rostered units)
     province_name: str = ""  # its name
+    #: How fast alerts begun in the period were acknowledged and resolved (``None``: no actions to judge by).
+    response: tuple[ResponseRow, ...] | None = None
 
     @property
     def ranking(self) -> list[UnitScorecard]:
@@ -236,6 +239,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "ranking": [c.unit_id for c in report.ranking],
         "never_reported": [c.unit_id for c in report.never_reported],
         "units": [_unit(c, places.get(c.unit_id)) for c in report.cards],
+        "response": [row.as_json() for row in report.response] if report.response is not None else None,
     }
 
 

@@ -408,6 +408,22 @@ class AlertHistory:
             db.close()
         return int(count), [_interval(row) for row in rows]
 
+    def begun(self, start: datetime, end: datetime) -> list[tuple[str, str, str, datetime, datetime | None]]:
+        """Fingerprint, unit, severity, start and end of every interval that began in ``[start, end)``."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT fingerprint, unit_id, severity, started_at, ended_at FROM intervals"
+                " WHERE started_at >= ? AND started_at < ?",
+                (_utc(start), _utc(end)),
+            ).fetchall()
+        finally:
+            db.close()
+        return [
+            (fp, unit, severity, datetime.fromisoformat(started), datetime.fromisoformat(ended) if ended else None)
+            for fp, unit, severity, started, ended in rows
+        ]
+
     def warned(self) -> dict[str, set[tuple[str, str | None]]]:
         """By unit: (rule id, task id) of every alert that went through a due-soon warning (no task id: the unit's)."""
         db = self._connect()

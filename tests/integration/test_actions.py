@@ -101,6 +101,7 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         status, answer = _call(url, NGHE_AN, {"action": "acknowledge", "note": "Đầu mối Sở đang xử lý"})
         assert status == 201, answer
         assert answer["alert"]["actions"]["acknowledged"]["who"] == "Sở TT&TT Nghệ An"  # the answer shows it
+        took = datetime.fromisoformat(answer["action"]["at"]) - datetime.fromisoformat(nv1["starts_at"])
         acted = time.monotonic()
         wait_for(
             "the other worker to show the acknowledgement",
@@ -163,6 +164,14 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         assert status == 200, history
         (interval,) = [i for i in history["intervals"] if i["fingerprint"] == nv1["fingerprint"]]
         assert [a["action"] for a in interval["actions"]] == ["acknowledge", "assign", "note"]
+
+        # The quarter's review report says how fast Nghệ An's alerts were acknowledged: one of two, once.
+        status, report = _call(f"{two.base_url}/reports?format=json", NGHE_AN)
+        assert status == 200, report
+        mine = [r for r in report["response"] if r["unit_id"] == "VN-22" and r["alerts"]]
+        assert sum(r["alerts"] for r in mine) == 2 and sum(r["acknowledged"] for r in mine) == 1
+        (acked,) = [r for r in mine if r["acknowledged"]]
+        assert acked["median_to_acknowledge_seconds"] == round(took.total_seconds())  # from the warning's start
 
 
 def test_the_console_acknowledges_assigns_and_notes_and_another_console_sees_it_live(

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from monitor.clock import Clock
-from monitor.delivery.http import HttpSink, generator_url, post_json
+from monitor.delivery.http import HttpSink, Recorder, generator_url, post_json
+from monitor.delivery.ledger import Notified, Outcome, notified
 from monitor.delivery.queue import DeliveryQueue
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
@@ -31,6 +32,8 @@ from rules.state import AlertState, AlertTransition
 __all__ = ["AlertmanagerSink", "am_alert"]
 
 AmAlert = dict[str, Any]
+#: What the queue holds: the alert as Alertmanager wants it, and the transition it tells of (``None``: a re-send).
+_Outgoing = tuple[AmAlert, Notified | None]
 
 
 def am_alert(
@@ -52,8 +55,8 @@ def am_alert(
     return alert
 
 
-def _labels_key(alert: AmAlert) -> str:
-    canonical = json.dumps(sorted(alert["labels"].items()), ensure_ascii=False)
+def _labels_key(outgoing: _Outgoing) -> str:
+    canonical = json.dumps(sorted(outgoing[0]["labels"].items()), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -67,6 +70,7 @@ class AlertmanagerSink(HttpSink):
         clock: The wall clock (``endsAt`` of the label set an escalation replaces).
         limit: Alerts queued per Alertmanager while it is down.
         session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
+        record: Told of every attempt worth keeping in the delivery ledger (``monitor.delivery.ledger``).
     """
 
     def __init__(
@@ -78,22 +82,36 @@ class AlertmanagerSink(HttpSink):
         *,
         limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
         session: aiohttp.ClientSession | None = None,
+        record: Recorder | None = None,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._clock = clock
-        super().__init__(session)
+        super().__init__(session, clock, record)
         self._last_labels: dict[str, dict[str, str]] = {}
         self.queues = [
-            DeliveryQueue(target.sink, partial(self._post, target.url), _labels_key, metrics, limit=limit)
+            DeliveryQueue(
+                target.sink,
+                partial(self._post, target.url),
+                _labels_key,
+                metrics,
+                limit=limit,
+                on_attempt=partial(self._attempted, target.sink),
+            )
             for target in targets
         ]
 
     def _generator_url(self, labels: dict[str, str]) -> str:
         return generator_url(self._public_url, labels.get("unit_id", ""))
 
-    def _offer(self, alert: AmAlert) -> None:
+    def _offer(self, alert: AmAlert, told: Notified | None = None) -> None:
         for queue in self.queues:
-            queue.offer(alert)
+            queue.offer((alert, told))
+
+    def _attempted(
+        self, sink: str, outgoing: _Outgoing, attempt: int, outcome: Outcome, status: int | None, answer: str
+    ) -> None:
+        if outgoing[1] is not None:  # a transition's notification, not a re-send
+            self.record_attempt(outgoing[1], sink, attempt, outcome, status, answer)
 
     def on_transition(self, transition: AlertTransition) -> None:
         """Queue what Alertmanager must hear about this transition; never blocks."""
@@ -111,7 +129,8 @@ class AlertmanagerSink(HttpSink):
         self._offer(
             am_alert(
                 transition.labels, annotations, transition.starts_at, ends_at, self._generator_url(transition.labels)
-            )
+            ),
+            notified(transition),
         )
 
     def resend(self, firing: Iterable[AlertState]) -> int:
@@ -125,8 +144,8 @@ class AlertmanagerSink(HttpSink):
             count += 1
         return count
 
-    async def _post(self, url: str, alerts: list[AmAlert]) -> None:
-        await post_json(self.client(), _alerts_endpoint(url), alerts)
+    async def _post(self, url: str, alerts: list[_Outgoing]) -> int:
+        return await post_json(self.client(), _alerts_endpoint(url), [alert for alert, _ in alerts])
 
 
 def _alerts_endpoint(base_url: str) -> str:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 
+from monitor.clock import Clock, utc_now
+from monitor.delivery.ledger import Delivery, Notified, Outcome
 from monitor.delivery.queue import DeliveryError, DeliveryRejected
 from monitor.redact import redact_text
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpSink", "generator_url", "is_rejection", "post_json"]
+__all__ = ["DEFAULT_TIMEOUT", "HttpSink", "Recorder", "generator_url", "is_rejection", "post_json"]
+
+#: Where a sink hands each delivery attempt worth recording (the worker publishes it to the deliveries topic).
+Recorder = Callable[[Delivery], None]
 
 #: How long one POST to a peer may take, connecting included; past it the batch is retried.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -27,8 +34,8 @@ def generator_url(public_url: str, unit_id: str) -> str:
     return f"{public_url.rstrip('/')}/?{urlencode({'unit': unit_id}, quote_via=quote, safe='')}"
 
 
-async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None) -> None:
-    """POST ``body`` as JSON.
+async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None) -> int:
+    """POST ``body`` as JSON; the peer's status (2xx).
 
     Raises:
         DeliveryRejected: The peer answered 4xx (other than 408 or 429): it will never accept this body.
@@ -42,7 +49,8 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: Any, headers
             if response.status >= 300:
                 text = " ".join((await response.text(errors="replace"))[:200].split())
                 error = DeliveryRejected if is_rejection(response.status) else DeliveryError
-                raise error(f"answered {response.status}: {redact_text(text)}")
+                raise error(f"answered {response.status}: {redact_text(text)}", response.status)
+            return response.status
     except aiohttp.ClientError as exc:  # its text may name the URL: redacted
         raise DeliveryError(redact_text(f"{type(exc).__name__}: {exc}")) from exc
 
@@ -62,9 +70,36 @@ class HttpSink:
 
     queues: list[Any]
 
-    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession | None = None, clock: Clock = utc_now, record: Recorder | None = None
+    ) -> None:
         self._given = session
         self._session = session
+        self._ledger_clock = clock
+        self._record = record
+
+    def record_attempt(
+        self, told: Notified, sink: str, attempt: int, outcome: Outcome, status: int | None, answer: str
+    ) -> None:
+        """Hand one attempt at a transition's notification to the delivery ledger (if one is kept)."""
+        if self._record is None:
+            return
+        self._record(
+            Delivery(
+                fingerprint=told.fingerprint,
+                unit_id=told.unit_id,
+                starts_at=datetime.fromisoformat(told.starts_at),
+                status=told.status,  # type: ignore[arg-type]
+                stage=told.stage,
+                severity=told.severity,
+                sink=sink,
+                attempt=attempt,
+                at=self._ledger_clock(),
+                outcome=outcome,
+                http_status=status,
+                answer=answer,
+            )
+        )
 
     def client(self) -> aiohttp.ClientSession:
         """The session the sink sends through (its queues send only once it has started)."""

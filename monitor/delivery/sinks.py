@@ -8,6 +8,7 @@ import aiohttp
 
 from monitor.clock import Clock
 from monitor.delivery.alertmanager import AlertmanagerSink
+from monitor.delivery.http import Recorder
 from monitor.delivery.webhook import WebhookSink
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import Settings
@@ -31,7 +32,12 @@ class Sinks(NamedTuple):
 
 
 def build_sinks(
-    settings: Settings, metrics: DeliveryMetrics, clock: Clock, *, session: aiohttp.ClientSession | None = None
+    settings: Settings,
+    metrics: DeliveryMetrics,
+    clock: Clock,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    record: Recorder | None = None,
 ) -> Sinks:
     """The Alertmanager and webhook sinks of ``settings`` (their targets were checked when the settings were built).
 
@@ -42,16 +48,28 @@ def build_sinks(
         metrics: The delivery metrics every sink counts in.
         clock: The wall clock.
         session: One session for every sink to send through (the caller's to close); by default each opens its own.
+        record: Told of every delivery attempt worth keeping (the delivery ledger).
     """
     limit = settings.delivery_queue_limit
     alertmanager = (
-        AlertmanagerSink(settings.alertmanager_url, settings.base_url, metrics, clock, limit=limit, session=session)
+        AlertmanagerSink(
+            settings.alertmanager_url, settings.base_url, metrics, clock, limit=limit, session=session, record=record
+        )
         if settings.alertmanager_url
         else None
     )
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     webhook = (
-        WebhookSink(settings.webhook_url, settings.base_url, metrics, token, limit=limit, session=session)
+        WebhookSink(
+            settings.webhook_url,
+            settings.base_url,
+            metrics,
+            token,
+            limit=limit,
+            session=session,
+            clock=clock,
+            record=record,
+        )
         if settings.webhook_url
         else None
     )

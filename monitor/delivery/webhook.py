@@ -8,7 +8,9 @@ from typing import Any
 
 import aiohttp
 
-from monitor.delivery.http import HttpSink, generator_url, post_json
+from monitor.clock import Clock, utc_now
+from monitor.delivery.http import HttpSink, Recorder, generator_url, post_json
+from monitor.delivery.ledger import Outcome, notified
 from monitor.delivery.queue import DeliveryQueue
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
@@ -118,6 +120,8 @@ class WebhookSink(HttpSink):
         token: The bearer token sent to every webhook, if any.
         limit: Transitions queued per webhook while it is down.
         session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
+        clock: The wall clock (when a peer answered, for the delivery ledger).
+        record: Told of every attempt worth keeping in the delivery ledger (``monitor.delivery.ledger``).
     """
 
     def __init__(
@@ -129,13 +133,21 @@ class WebhookSink(HttpSink):
         *,
         limit: int = DEFAULT_DELIVERY_QUEUE_LIMIT,
         session: aiohttp.ClientSession | None = None,
+        clock: Clock = utc_now,
+        record: Recorder | None = None,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        super().__init__(session)
+        super().__init__(session, clock, record)
         self.queues = [
             DeliveryQueue(
-                target.sink, partial(self._post, target.url), self._key, metrics, limit=limit, batch=WEBHOOK_BATCH
+                target.sink,
+                partial(self._post, target.url),
+                self._key,
+                metrics,
+                limit=limit,
+                batch=WEBHOOK_BATCH,
+                on_attempt=partial(self._attempted, target.sink),
             )
             for target in targets
         ]
@@ -149,6 +161,13 @@ class WebhookSink(HttpSink):
         for queue in self.queues:
             queue.offer(transition)
 
-    async def _post(self, url: str, transitions: list[AlertTransition]) -> None:
+    def _attempted(
+        self, sink: str, transition: AlertTransition, attempt: int, outcome: Outcome, status: int | None, answer: str
+    ) -> None:
+        self.record_attempt(notified(transition), sink, attempt, outcome, status, answer)
+
+    async def _post(self, url: str, transitions: list[AlertTransition]) -> int | None:
+        status = None
         for payload in webhook_payloads(transitions, self._public_url):
-            await post_json(self.client(), url, payload, self._headers)
+            status = await post_json(self.client(), url, payload, self._headers)
+        return status

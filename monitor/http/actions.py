@@ -57,9 +57,9 @@ def content_refusal(content_type: str | None) -> Answer | None:
 
 
 def _alert(worker: WorkerView, fingerprint: str) -> AlertTransition | Answer:
-    if not worker.alerts_current():
+    if not worker.alerts_topic.current:
         return unavailable("this worker is still reading the alerts topic")
-    alert = worker.published_alert(fingerprint)
+    alert = worker.alerts_topic.last_record(fingerprint)
     if alert is None:
         return json_answer({"error": f"no alert has fingerprint {fingerprint[:100]!r}"}, status=404)
     return alert
@@ -115,7 +115,7 @@ def new_action(
 def action_taken(worker: WorkerView, action: AlertAction, read_back: bool) -> Answer:
     """The answer to an action published: it, and the alert as it now stands (201; 202 when not read back yet)."""
     body: dict[str, Any] = {"action": action.as_json()}
-    alert = worker.published_alert(action.fingerprint)
+    alert = worker.alerts_topic.last_record(action.fingerprint)
     if alert is not None:
         body["alert"] = shown_alert(alert, worker.pack, worker.now(), worker.operators.book)
     if not read_back:

@@ -122,7 +122,7 @@ def history(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -
     if isinstance(window, Answer):
         return window
     limit, offset = window
-    index, problem = worker.history_state()
+    index, problem = worker.alerts_topic.history_state()
     if index is None or problem is not None:
         return unavailable(problem or "no alert history index")
     count, intervals = index.intervals(where, start, end, limit, offset, units=scope.units)
@@ -133,10 +133,13 @@ def history(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) -
         if offset + limit < count:
             headers["X-Next-Offset"] = str(offset + limit)
         return Answer(200, csv_bytes(HISTORY_COLUMNS, [_csv_row(v) for v in views]), "text/csv; charset=utf-8", headers)
-    if worker.operators.current:  # what the operators did about each interval, in order (none for a half-read topic)
-        for view, interval in zip(views, intervals, strict=True):
+    acted = worker.operators.current  # what the operators did about each interval (none for a half-read topic)
+    for view, interval in zip(views, intervals, strict=True):
+        if acted:
             taken = worker.operators.book.actions(interval.fingerprint, interval.started_at)
             view["actions"] = [action.as_json() for action in taken]
+        sent = worker.deliveries.of_interval(interval.fingerprint, interval.started_at)
+        view["deliveries"] = [delivery.model_dump(mode="json") for delivery in sent]
     window_text = {
         "from": start.astimezone(tz).isoformat() if start else None,
         "to": end.astimezone(tz).isoformat() if end else None,

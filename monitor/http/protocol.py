@@ -17,13 +17,14 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
+from monitor.state.deliveries import DeliveryLog
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
 from monitor.viewers import ViewersFile
 from rules.language import RulePack
 from rules.state import AlertTransition, UnitState
 
-__all__ = ["AlertFeedView", "OperatorsView", "WorkerView"]
+__all__ = ["AlertFeedView", "OperatorsView", "PublishedView", "WorkerView"]
 
 
 class AlertFeedView(Protocol):
@@ -34,6 +35,26 @@ class AlertFeedView(Protocol):
 
     def unsubscribe(self, queue: asyncio.Queue[FeedItem]) -> None:
         """Stop delivering to ``queue``."""
+
+
+class PublishedView(Protocol):
+    """The alerts topic as the worker reads it whole: its last record per alert, and the history index."""
+
+    @property
+    def current(self) -> bool:
+        """Whether the topic was read through once since the worker started."""
+
+    def firing(self) -> list[AlertTransition]:
+        """Every alert the topic says is firing, for every unit."""
+
+    def last_record(self, fingerprint: str) -> AlertTransition | None:
+        """The topic's last record of one alert (firing or resolved), if any."""
+
+    def resolved(self, limit: int = 1000) -> list[AlertTransition]:
+        """The ``limit`` alerts resolved last, for every unit."""
+
+    def history_state(self) -> tuple[AlertHistory | None, str | None]:
+        """The alert history index, and why it cannot answer now (``None`` when it can)."""
 
 
 class OperatorsView(Protocol):
@@ -117,24 +138,17 @@ class WorkerView(Protocol):
     def unit_state(self, unit_id: str) -> UnitState | None:
         """One unit's state, if this worker holds it."""
 
-    def published_firing(self) -> list[AlertTransition]:
-        """Every alert the alerts topic says is firing, for every unit."""
+    @property
+    def alerts_topic(self) -> PublishedView:
+        """The alerts topic as this worker reads it (every worker follows all of it)."""
 
-    def published_alert(self, fingerprint: str) -> AlertTransition | None:
-        """The alerts topic's last record of one alert (firing or resolved), if any."""
-
-    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
-        """The ``limit`` alerts resolved last, for every unit."""
-
-    def alerts_current(self) -> bool:
-        """Whether this worker has read the alerts topic through once since it started."""
+    @property
+    def deliveries(self) -> DeliveryLog:
+        """The delivery ledger: each notification's attempts and the peers' answers (every worker's)."""
 
     @property
     def operators(self) -> OperatorsView:
         """Operators' actions on alerts: the actions topic, which every worker follows whole."""
-
-    def history_state(self) -> tuple[AlertHistory | None, str | None]:
-        """The alert history index, and why it cannot answer now (``None`` when it can)."""
 
     def answers_for(self, partition: int) -> bool:
         """Whether this worker owns ``partition`` and has read its units."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from monitor.delivery.ledger import Delivery
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
@@ -27,6 +28,7 @@ from monitor.report.response import Begun, ResponseRow, response_rows
 from rules.language import RulePack
 from rules.review import (
     PERIOD_FORMS,
+    DeadlineOutcome,
     Period,
     UnitScorecard,
     day_end,
@@ -37,6 +39,7 @@ from rules.review import (
     quarter_of,
     scorecard,
 )
+from rules.state import identity_fingerprint
 
 __all__ = [
     "FORMATS",
@@ -98,7 +101,7 @@ def local_scorecards(
 
     Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
     """
-    history, problem = worker.history_state()
+    history, problem = worker.alerts_topic.history_state()
     if history is None or problem is not None:
         return unavailable(problem or "this worker has no alert history index")
     warned = history.warned()
@@ -142,7 +145,7 @@ def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] |
     From the alert history index and the operators' actions, which every worker holds whole; a unit merged into
     one of the report's counts under it, as in its scorecard.
     """
-    index, problem = worker.history_state()
+    index, problem = worker.alerts_topic.history_state()
     if index is None or problem is not None or not worker.operators.current:
         return None
     carrier = {c.unit_id: c.unit_id for c in report.cards}
@@ -156,12 +159,29 @@ def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] |
     return tuple(response_rows(begun, worker.operators.book.actions, report.judged_at))
 
 
+def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str], Delivery]:
+    """Each late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's."""
+    found: dict[tuple[str, str, str], Delivery] = {}
+    told = (DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE)
+    for card in report.cards:
+        for deadline in card.deadlines:
+            if deadline.outcome not in told:
+                continue
+            unit = deadline.unit_id or card.unit_id
+            label = "task_id" if deadline.task_id is not None else None
+            fingerprint = identity_fingerprint(deadline.rule_id, unit, label, deadline.task_id or "")
+            first = worker.deliveries.first_delivered(fingerprint, report.judged_at)
+            if first is not None:
+                found[(unit, deadline.rule_id, deadline.task_id or "")] = first
+    return found
+
+
 def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:
     """The report of ``cards`` (only the units asked for, if any, with those rolled up into them) as asked."""
     pack = worker.pack
     units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
     report = report_of(pack, asked.period, cards, now, units_at, only=asked.units, communes_of=asked.communes_of)
-    report = dataclasses.replace(report, response=response_of(worker, report))
+    report = dataclasses.replace(report, response=response_of(worker, report), notified=notified_of(worker, report))
     name = f"bao-cao-{asked.period.text}" + (f"-xa-{asked.communes_of}" if asked.communes_of else "")
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}

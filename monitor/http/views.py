@@ -139,16 +139,16 @@ def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) ->
     as_csv = query_param(query, "format") == "csv"
     if not as_csv and query_param(query, "format") not in (None, "json"):
         return unknown_value("format", str(query_param(query, "format")), ("json", "csv"))
-    if not worker.alerts_current():  # an empty list now would say "no alerts", which nobody knows yet
+    if not worker.alerts_topic.current:  # an empty list now would say "no alerts", which nobody knows yet
         return unavailable("this worker is still reading the alerts topic")
     if not worker.operators.current:  # nobody's alert would come first, acknowledged or not
         return unavailable("this worker is still reading the actions topic")
     pack, now = worker.pack, worker.now()
     sources: list[AlertTransition] = []
     if state in ("firing", "all"):
-        sources += worker.published_firing()
+        sources += worker.alerts_topic.firing()
     if state in ("resolved", "all"):
-        sources += worker.published_resolved()
+        sources += worker.alerts_topic.resolved()
     if scope.units is not None:  # a viewer who sees some units: the others' alerts are not counted either
         sources = [alert for alert in sources if scope.admits(alert.unit_id)]
     found = [alert_view(a, pack.unit_names, worker.operators.book) for a in sources]

@@ -62,6 +62,11 @@ class Topics:
         return f"{self.prefix}actions"
 
     @property
+    def deliveries(self) -> str:
+        """The delivery ledger: each notification's attempts and the peers' answers, keyed by alert fingerprint."""
+        return f"{self.prefix}deliveries"
+
+    @property
     def partitioned(self) -> tuple[str, ...]:
         """Topics whose partition N holds the state of the same units."""
         return (self.task_status, self.indicators, self.ticks)
@@ -69,7 +74,15 @@ class Topics:
     @property
     def all(self) -> tuple[str, ...]:
         """Every topic the monitor reads or writes."""
-        return (*self.partitioned, self.alerts, self.dead_letter, self.rules, self.publishers, self.actions)
+        return (
+            *self.partitioned,
+            self.alerts,
+            self.dead_letter,
+            self.rules,
+            self.publishers,
+            self.actions,
+            self.deliveries,
+        )
 
     def kind_of(self, topic: str) -> EventKind:
         """The kind of a bare event on an ingress topic."""

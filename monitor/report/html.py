@@ -193,6 +193,14 @@ def _ranking_table(report: Report) -> str:
     return f"<table>{head}{''.join(rows)}</table>" if rows else ""
 
 
+def _told(report: Report, card: UnitScorecard, deadline: Deadline) -> str:
+    """When the unit was first told of the deadline's alert, by which peer, with its answer; a dash if never."""
+    first = report.notified_of(card, deadline)
+    if first is None:
+        return "–"
+    return f"{datetime_text(first.at, report.tz)} <small>({escape(first.sink)} {first.http_status or ''})</small>"
+
+
 def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> str:
     names = {c.unit_id: c.name for c in card.rolled_up}
     rows = "".join(
@@ -200,10 +208,17 @@ def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Dead
         + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
         + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
         f'<td class="n">{datetime_text(d.due, report.tz)}</td>'
-        f'<td class="n">{number_text(d.days_late or 0, 0)}</td></tr>'
+        f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
+        + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
+        + "</tr>"
         for d in deadlines
     )
-    head = f'<tr><th>Nhiệm vụ</th><th>Mã</th><th class="n">Hạn</th><th class="n">{days_word}</th></tr>'
+    # Who was told when: a column only when the ledger told of any (no peer configured, a report offline: none).
+    head = (
+        f'<tr><th>Nhiệm vụ</th><th>Mã</th><th class="n">Hạn</th><th class="n">{days_word}</th>'
+        + ("<th>Đã thông báo</th>" if report.notified else "")
+        + "</tr>"
+    )
     return f"<table>{head}{rows}</table>"
 
 

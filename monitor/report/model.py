@@ -10,15 +10,26 @@ cluster and its history index, ``monitor report --events`` from a replay.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.delivery.ledger import Delivery
 from monitor.report.response import ResponseRow
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack
-from rules.review import DeadlineOutcome, Period, UnitScorecard, carrier, period_units, rank, roll_up, scorecard
+from rules.review import (
+    Deadline,
+    DeadlineOutcome,
+    Period,
+    UnitScorecard,
+    carrier,
+    period_units,
+    rank,
+    roll_up,
+    scorecard,
+)
 from rules.state import UnitState
 
 __all__ = ["SCORE_FORMULA", "Report", "build_report", "report_csv", "report_json", "report_of"]
@@ -54,6 +65,12 @@ class Report:
     province_name: str = ""  # its name
     #: How fast alerts begun in the period were acknowledged and resolved (``None``: no actions to judge by).
     response: tuple[ResponseRow, ...] | None = None
+    #: A late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's.
+    notified: Mapping[tuple[str, str, str], Delivery] = field(default_factory=dict)
+
+    def notified_of(self, card: UnitScorecard, deadline: Deadline) -> Delivery | None:
+        """When the unit was first told of ``deadline`` (its alert delivered to a peer), if it was."""
+        return self.notified.get((deadline.unit_id or card.unit_id, deadline.rule_id, deadline.task_id or ""))
 
     @property
     def ranking(self) -> list[UnitScorecard]:
@@ -151,8 +168,23 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return round(value, digits) if value is not None else None
 
 
-def _unit(card: UnitScorecard, place: int | None, items: bool = True) -> dict[str, Any]:
-    """A scorecard's numbers; with ``items``, each deadline (naming the unit rolled up it is of, if any)."""
+def _notified(delivery: Delivery | None) -> dict[str, Any] | None:
+    if delivery is None:
+        return None
+    return {"at": delivery.at.isoformat(), "sink": delivery.sink, "http_status": delivery.http_status}
+
+
+def _unit(
+    card: UnitScorecard,
+    place: int | None,
+    items: bool = True,
+    notified: Mapping[tuple[str, str, str], Delivery] | None = None,
+) -> dict[str, Any]:
+    """A scorecard's numbers; with ``items``, each deadline (naming the unit rolled up it is of, if any).
+
+    ``notified``: each late or overdue deadline's first notification, from the delivery ledger.
+    """
+    notified = notified or {}
     median, worst = card.lateness
     overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
     shown: dict[str, Any] = {
@@ -187,6 +219,7 @@ def _unit(card: UnitScorecard, place: int | None, items: bool = True) -> dict[st
                 "outcome": d.outcome.value,
                 "kept_at": _iso(d.kept_at),
                 "days": d.days_late,
+                "notified": _notified(notified.get((d.unit_id or card.unit_id, d.rule_id, d.task_id or ""))),
             }
             for d in card.deadlines
         ],
@@ -238,7 +271,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "ranking": [c.unit_id for c in report.ranking],
         "never_reported": [c.unit_id for c in report.never_reported],
-        "units": [_unit(c, places.get(c.unit_id)) for c in report.cards],
+        "units": [_unit(c, places.get(c.unit_id), notified=report.notified) for c in report.cards],
         "response": [row.as_json() for row in report.response] if report.response is not None else None,
     }
 

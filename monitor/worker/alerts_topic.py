@@ -67,6 +67,18 @@ class PublishedAlerts:
         """Whether the topic was read through once since the worker started (the ledger is the topic's)."""
         return self.follower.current
 
+    def firing(self) -> list[AlertTransition]:
+        """Every alert the topic says is firing, for every unit (each worker follows the whole topic)."""
+        return self.ledger.firing()
+
+    def last_record(self, fingerprint: str) -> AlertTransition | None:
+        """The topic's last record of one alert (firing or resolved), if any."""
+        return self.ledger.last_record(fingerprint)
+
+    def resolved(self, limit: int = 1000) -> list[AlertTransition]:
+        """The ``limit`` alerts resolved last, for every unit, as the topic says."""
+        return self.ledger.resolved(limit)
+
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""
         indexer = self.indexer

@@ -3,7 +3,7 @@
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the
 alerts topic, from where the history index stands; then the publisher
-refusals, the operators' actions, the fence, the broker watch, the fetch guard, the state flusher,
+refusals, the operators' actions, the delivery ledger, the fence, the broker watch, the fetch guard, the state flusher,
 the ticks and the sinks.
 
 Stopped with the ticks first, then each part within its own bound
@@ -29,6 +29,7 @@ from monitor.state.refusals import RefusalFollower
 from monitor.worker.actions import OperatorActions
 from monitor.worker.alerts_topic import PublishedAlerts
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
+from monitor.worker.deliveries import DeliveryLedger
 from monitor.worker.fetch_guard import FetchGuard
 from monitor.worker.membership import Membership
 from monitor.worker.packs import PackInForce
@@ -49,6 +50,7 @@ class BackgroundParts:
         alerts: The alerts topic as the worker reads it (the ledger, the history index).
         refusals: Each publisher's refused events, read from the dead-letter topic.
         actions: Operators' actions on alerts, read from the actions topic.
+        deliveries: The delivery ledger: this worker's attempts published, every worker's read.
         membership: The zombie fence.
         broker_watch: Whether the broker is there, with the worker's topics.
         broker_topics: The admin client the broker watch asks (closed, if started).
@@ -68,6 +70,7 @@ class BackgroundParts:
         alerts: PublishedAlerts,
         refusals: RefusalFollower,
         actions: OperatorActions,
+        deliveries: DeliveryLedger,
         membership: Membership,
         broker_watch: BrokerWatch,
         broker_topics: AdminTopics,
@@ -83,6 +86,7 @@ class BackgroundParts:
         self._alerts = alerts
         self._refusals = refusals
         self._actions = actions
+        self._deliveries = deliveries
         self._membership = membership
         self._broker_watch = broker_watch
         self._broker_topics = broker_topics
@@ -102,6 +106,7 @@ class BackgroundParts:
         await self._admissions.say_mode()
         await self._refusals.start()
         await self._actions.start()
+        await self._deliveries.start()
         self._membership.start()
         self._broker_watch.start()
         self._fetch_guard.start()
@@ -125,6 +130,7 @@ class BackgroundParts:
             ("alert ledger", alerts.follower.stop),
             ("publisher refusals", self._refusals.stop),
             ("operator actions", self._actions.stop),
+            ("delivery ledger", self._deliveries.stop),
         ]
         if self._broker_topics.is_open:
             parts.append(("admin client", self._broker_topics.close))

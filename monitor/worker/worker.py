@@ -35,7 +35,7 @@ from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCo
 from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
-from monitor.state.history import AlertHistory
+from monitor.state.deliveries import DeliveryLog
 from monitor.state.packs import PackFollower
 from monitor.state.refusals import RefusalFollower
 from monitor.state.registries import RegistryFollower
@@ -49,6 +49,7 @@ from monitor.worker.app import build_app
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
+from monitor.worker.deliveries import DeliveryLedger
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
@@ -65,7 +66,7 @@ from monitor.worker.recovery import recovery_snapshot
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
 from rules.language import RulePack
-from rules.state import AlertState, AlertTransition, UnitState
+from rules.state import AlertState, UnitState
 
 __all__ = ["Worker"]
 
@@ -141,7 +142,9 @@ class Worker:
             block_cache=settings.rocksdb_block_cache,
         )
         self.feed = AlertFeed()
-        sinks = build_sinks(settings, DeliveryMetrics(self.registry), clock)
+        sinks = build_sinks(
+            settings, DeliveryMetrics(self.registry), clock, record=lambda d: self.delivery_ledger.record(d)
+        )
         self.alertmanager, self.webhook = sinks
         self.sinks: list[Sink] = sinks.active
         listeners = tuple(sink.on_transition for sink in self.sinks)  # the owner delivers; every worker shows
@@ -156,6 +159,10 @@ class Worker:
         )
         store = ItemStore(ChangelogItemLog(self.app, items), cache=settings.item_cache)
         self.outbox = outbox = FaustOutbox(self.app, self.topics, self.positions.generation, settings.max_record_bytes)
+        #: Each notification's attempts and the peers' answers: the deliveries topic, followed whole by every worker.
+        self.delivery_ledger = DeliveryLedger(
+            settings.bootstrap_servers, self.topics.deliveries, reader(), settings.data_dir, outbox.send_now
+        )
         #: Operators' actions on alerts: the actions topic, followed whole by every worker.
         self.operators = OperatorActions(
             settings.bootstrap_servers, self.topics.actions, reader(), self.feed.on_actions, outbox.send_now
@@ -263,6 +270,7 @@ class Worker:
             alerts=self.alerts_topic,
             refusals=self._refusal_follower,
             actions=self.operators,
+            deliveries=self.delivery_ledger,
             membership=self.membership,
             broker_watch=self.broker_watch,
             broker_topics=self._broker_topics,
@@ -312,6 +320,11 @@ class Worker:
         """The events this worker took from each publisher since it started."""
         return self.processor.tally
 
+    @property
+    def deliveries(self) -> DeliveryLog:
+        """The delivery ledger: each notification's attempts and the peers' answers (``DeliveryLedger``)."""
+        return self.delivery_ledger.log
+
     def owned_partitions(self) -> set[int]:
         """Partitions of the data topics this worker owns now (``Ownership.owned_partitions``)."""
         return self.ownership.owned_partitions()
@@ -338,26 +351,6 @@ class Worker:
     def firing_alerts(self) -> list[AlertState]:
         """Every alert firing now in this worker's partitions."""
         return [alert for state in self._owned_states() for alert in state.alerts.values()]
-
-    def published_firing(self) -> list[AlertTransition]:
-        """Every alert the alerts topic says is firing, for every unit (each worker follows the whole topic)."""
-        return self.ledger.firing()
-
-    def published_alert(self, fingerprint: str) -> AlertTransition | None:
-        """The alerts topic's last record of one alert (firing or resolved), if any."""
-        return self.ledger.last_record(fingerprint)
-
-    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
-        """The ``limit`` alerts resolved last, for every unit, as the alerts topic says."""
-        return self.ledger.resolved(limit)
-
-    def alerts_current(self) -> bool:
-        """Whether this worker has read the alerts topic through once since it started (its alerts are the topic's)."""
-        return self.alerts_topic.current
-
-    def history_state(self) -> tuple[AlertHistory | None, str | None]:
-        """The alert history index, and why it cannot answer now (``None`` when it can)."""
-        return self.alerts_topic.history_state()
 
     def answers_for(self, partition: int) -> bool:
         """Whether this worker owns ``partition`` and has read its units: it may answer for them."""

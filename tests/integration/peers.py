@@ -80,11 +80,13 @@ class Alertmanager:
 
 
 class WebhookReceiver:
-    """An HTTP receiver on a loopback port that refuses the first ``failures`` requests (503)."""
+    """An HTTP receiver on a loopback port that refuses the first ``failures`` requests (503), and, with
+    ``refuse_task``, every payload about that task (400)."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, refuse_task: str | None = None) -> None:
         self.port = free_port()
         self.failures = failures
+        self.refuse_task = refuse_task  # a payload with an alert about this task is refused (400)
         self.attempts = 0
         self.payloads: list[dict[str, Any]] = []
         self.authorization: list[str] = []
@@ -101,6 +103,10 @@ class WebhookReceiver:
         self.attempts += 1
         if self.attempts <= self.failures:
             return web.Response(status=503, text="not yet")
+        if self.refuse_task is not None:
+            payload = await request.json()
+            if any(a["labels"].get("task_id") == self.refuse_task for a in payload["alerts"]):
+                return web.Response(status=400, text=f"task {self.refuse_task} is not ours")
         self.authorization.append(request.headers.get("Authorization", ""))
         self.queries.append(request.query_string)
         self.payloads.append(await request.json())

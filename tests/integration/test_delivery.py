@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.integration.kafka import produce, sample, task_event, wait_for, worker_process
+from tests.integration.kafka import http_get, produce, sample, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -115,3 +116,59 @@ def test_a_resent_alert_keeps_every_annotation_in_alertmanager(broker: EmbeddedB
             (resent,) = _am_task(am, "NV-27")
             assert resent["annotations"] == fired["annotations"]
             assert resent["updatedAt"] != fired["updatedAt"]  # Alertmanager took the re-send in
+
+
+def test_the_delivery_ledger_holds_every_send_with_the_peer_s_answer(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Alertmanager takes every notification; one webhook answers 503 twice before 200; another refuses one task."""
+    with (
+        Alertmanager(tmp_path) as am,
+        WebhookReceiver(failures=2) as busy,
+        WebhookReceiver(refuse_task="NV-BAD") as picky,
+    ):
+        env = {"MONITOR_ALERTMANAGER_URL": am.url, "MONITOR_WEBHOOK_URL": f"ops={busy.url},audit={picky.url}"}
+        with worker_process(broker.url, tmp_path, env=env) as worker:
+            worker.wait_ready()
+            produce(broker.bootstrap, TOPICS.task_status, task_event("l-1", "NV-27", "in_progress"), key=b"VN-22")
+            produce(broker.bootstrap, TOPICS.task_status, task_event("l-2", "NV-BAD", "in_progress"), key=b"VN-22")
+
+            def ledger(task_id: str) -> list[dict[str, Any]]:
+                status, body = http_get(worker.base_url + "/api/v1/alerts/history?unit_id=VN-22&limit=100")
+                if status != 200:
+                    return []
+                intervals = [i for i in json.loads(body)["intervals"] if i["labels"].get("task_id") == task_id]
+                return intervals[0]["deliveries"] if intervals else []
+
+            def settled() -> bool:
+                sinks = {(d["sink"], d["outcome"]) for d in ledger("NV-27")}
+                return {
+                    ("alertmanager/127.0.0.1", "delivered"),  # named after its host
+                    ("webhook/ops", "delivered"),
+                    ("webhook/audit", "delivered"),
+                } <= sinks and (
+                    "webhook/audit",
+                    "rejected",
+                ) in {(d["sink"], d["outcome"]) for d in ledger("NV-BAD")}
+
+            wait_for("every peer's answer in the ledger", settled, timeout=60, log=worker.log)
+            sent = ledger("NV-27")
+            ops = [(d["attempt"], d["outcome"], d["http_status"]) for d in sent if d["sink"] == "webhook/ops"]
+            assert ops[0] == (1, "failed", 503) and ops[-1][1:] == ("delivered", 200) and ops[-1][0] >= 2, ops
+            (am_sent,) = [d for d in sent if d["sink"] == "alertmanager/127.0.0.1"]  # named after its host
+            assert (am_sent["attempt"], am_sent["http_status"], am_sent["status"]) == (1, 200, "firing")
+            (refused,) = [d for d in ledger("NV-BAD") if d["sink"] == "webhook/audit"]
+            assert refused["http_status"] == 400 and "not ours" in refused["answer"]
+            assert all(d["fingerprint"] for d in sent) and {d["unit_id"] for d in sent} == {"VN-22"}
+
+            # The quarter's report says when Nghệ An was first told of its overdue task, by whom, and the answer.
+            status, body = http_get(worker.base_url + "/reports?format=json&unit=VN-22")
+            assert status == 200, body
+            (card,) = [u for u in json.loads(body)["units"] if u["unit_id"] == "VN-22"]
+            (item,) = [i for i in card["items"] if i["task_id"] == "NV-27"]
+            first = min((d for d in sent if d["outcome"] == "delivered"), key=lambda d: d["at"])
+            assert item["outcome"] == "overdue" and item["notified"] == {
+                "at": first["at"].replace("Z", "+00:00"),
+                "sink": first["sink"],
+                "http_status": 200,
+            }
+            status, html = http_get(worker.base_url + "/reports?unit=VN-22")
+            assert status == 200 and "Đã thông báo" in html and first["sink"] in html

@@ -80,3 +80,41 @@ async def test_memory_is_bounded_oldest_dropped_and_counted() -> None:
         queue.offer(f"k{n}=v")
     assert len(queue) == 3
     assert _count(registry, "dropped") == 7
+
+
+async def test_the_ledger_hears_the_first_attempt_each_new_answer_and_the_last() -> None:
+    from monitor.delivery.queue import DeliveryRejected
+
+    answers: list[tuple[str, int, str, int | None]] = []
+    calls = {"n": 0}
+
+    async def send(batch: list[str]) -> int:
+        calls["n"] += 1
+        if batch == ["bad=1"]:
+            raise DeliveryRejected("answered 400: bad labels", 400)
+        if calls["n"] <= 3:  # down three times the same way, then busy, then fine
+            raise DeliveryError("answered 503: down", 503)
+        if calls["n"] == 4:
+            raise DeliveryError("Timeout", None)
+        return 200
+
+    queue = DeliveryQueue(
+        "test",
+        send,
+        key=lambda item: item.split("=")[0],
+        metrics=DeliveryMetrics(CollectorRegistry()),
+        backoff=(0.01, 0.05),
+        on_attempt=lambda item, attempt, outcome, status, answer: answers.append((item, attempt, outcome, status)),
+    )
+    queue.start()
+    queue.offer("ok=1")
+    await _drain(queue)
+    queue.offer("bad=1")
+    await _drain(queue)
+    await queue.stop()
+    assert answers == [
+        ("ok=1", 1, "failed", 503),  # the first attempt
+        ("ok=1", 4, "failed", None),  # attempts 2 and 3 said the same as 1: not told again
+        ("ok=1", 5, "delivered", 200),  # the last
+        ("bad=1", 1, "rejected", 400),
+    ]

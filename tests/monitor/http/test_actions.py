@@ -17,7 +17,6 @@ from monitor.http.viewers import OPEN, who_reads
 from monitor.http.views import alerts
 from monitor.publishers import token_hash
 from monitor.viewers import Scope, ViewersFile
-from rules.state import AlertTransition
 from tests.monitor.http.test_console import BUNDLED, _nghe_an, _Worker
 
 VIEWERS = f"""\
@@ -38,9 +37,6 @@ anonymous:
 class _Acting(_Worker):
     viewers: ViewersFile | None = None
     settings: Any = field(default_factory=lambda: SimpleNamespace(auth_proxy_header=None))
-
-    def published_alert(self, fingerprint: str) -> AlertTransition | None:
-        return next((a for a in [*self.firing, *self.resolved] if a.fingerprint == fingerprint), None)
 
 
 def _worker(tmp_path: Path) -> _Acting:

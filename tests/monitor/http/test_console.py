@@ -42,14 +42,15 @@ class _Worker:
     def unit_state(self, unit_id: str) -> UnitState | None:
         return self.states.get(unit_id)
 
-    def published_firing(self) -> list[AlertTransition]:
-        return self.firing
-
-    def published_resolved(self, limit: int = 1000) -> list[AlertTransition]:
-        return self.resolved[:limit]
-
-    def alerts_current(self) -> bool:
-        return True
+    @property
+    def alerts_topic(self) -> Any:
+        """The alerts topic as read: what ``firing`` and ``resolved`` hold now."""
+        return SimpleNamespace(
+            current=True,
+            firing=lambda: self.firing,
+            resolved=lambda limit=1000: self.resolved[:limit],
+            last_record=lambda fp: next((a for a in [*self.firing, *self.resolved] if a.fingerprint == fp), None),
+        )
 
 
 def _nghe_an() -> _Worker:

@@ -1,7 +1,7 @@
 """Operators' actions on alerts: acknowledge, unacknowledge, assign an owner, add a note.
 
 ``model`` says what an action is, ``book`` where each alert stands with its
-operators; neither does I/O. The actions topic (``monitor.state.actions``)
+operators; neither does I/O. The actions topic (``monitor.worker.actions``)
 carries them to every worker.
 """
 

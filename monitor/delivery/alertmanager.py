@@ -22,9 +22,9 @@ import aiohttp
 
 from monitor.clock import Clock
 from monitor.delivery.http import HttpSink, Recorder, generator_url, post_json
-from monitor.delivery.ledger import Notified, Outcome, notified
 from monitor.delivery.queue import DeliveryQueue
 from monitor.metrics import DeliveryMetrics
+from monitor.notifications import Notified, Outcome, notified
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
 from monitor.targets import Target
 from rules.state import AlertState, AlertTransition
@@ -70,7 +70,7 @@ class AlertmanagerSink(HttpSink):
         clock: The wall clock (``endsAt`` of the label set an escalation replaces).
         limit: Alerts queued per Alertmanager while it is down.
         session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
-        record: Told of every attempt worth keeping in the delivery ledger (``monitor.delivery.ledger``).
+        record: Told of every attempt worth keeping in the delivery ledger (``monitor.notifications``).
     """
 
     def __init__(

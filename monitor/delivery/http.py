@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from monitor.clock import Clock, utc_now
-from monitor.delivery.ledger import Delivery, Notified, Outcome
 from monitor.delivery.queue import DeliveryError, DeliveryRejected
+from monitor.notifications import Delivery, Notified, Outcome
 from monitor.redact import redact_text
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpSink", "Recorder", "generator_url", "is_rejection", "post_json"]

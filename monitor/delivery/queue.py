@@ -10,7 +10,7 @@ are logged once with the peer's answer, counted, and dropped, and the rest go on
 
 Each attempt at an item is counted; ``on_attempt`` hears of the first, of
 every one whose answer differs from the one before, and of the last (the
-delivery ledger, ``monitor.delivery.ledger``).
+delivery ledger, ``monitor.notifications``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from monitor.background import Background
-from monitor.delivery.ledger import ANSWER_CHARS, Outcome
 from monitor.metrics import DeliveryMetrics
+from monitor.notifications import ANSWER_CHARS, Outcome
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
 
 __all__ = ["DEFAULT_BACKOFF", "DEFAULT_BATCH", "AttemptListener", "DeliveryError", "DeliveryQueue", "DeliveryRejected"]

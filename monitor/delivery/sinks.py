@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypeAlias
 
 import aiohttp
@@ -12,6 +13,7 @@ from monitor.delivery.http import Recorder
 from monitor.delivery.webhook import WebhookSink
 from monitor.metrics import DeliveryMetrics
 from monitor.settings import Settings
+from monitor.silences import Silence
 
 __all__ = ["Sink", "Sinks", "build_sinks"]
 
@@ -38,6 +40,7 @@ def build_sinks(
     *,
     session: aiohttp.ClientSession | None = None,
     record: Recorder | None = None,
+    silencing: Callable[[Mapping[str, str]], Silence | None] = lambda labels: None,
 ) -> Sinks:
     """The Alertmanager and webhook sinks of ``settings`` (their targets were checked when the settings were built).
 
@@ -49,6 +52,8 @@ def build_sinks(
         clock: The wall clock.
         session: One session for every sink to send through (the caller's to close); by default each opens its own.
         record: Told of every delivery attempt worth keeping (the delivery ledger).
+        silencing: The silence an alert is under now, if any (a webhook does not get it; Alertmanager is told of
+            the silences themselves, ``monitor.delivery.silences``).
     """
     limit = settings.delivery_queue_limit
     alertmanager = (
@@ -69,6 +74,7 @@ def build_sinks(
             session=session,
             clock=clock,
             record=record,
+            silencing=silencing,
         )
         if settings.webhook_url
         else None

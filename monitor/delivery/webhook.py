@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -10,10 +10,11 @@ import aiohttp
 
 from monitor.clock import Clock, utc_now
 from monitor.delivery.http import HttpSink, Recorder, generator_url, post_json
-from monitor.delivery.ledger import Outcome, notified
 from monitor.delivery.queue import DeliveryQueue
 from monitor.metrics import DeliveryMetrics
+from monitor.notifications import Outcome, notified
 from monitor.settings import DEFAULT_DELIVERY_QUEUE_LIMIT
+from monitor.silences import Silence
 from monitor.targets import Target
 from rules.state import AlertTransition, transition_key
 
@@ -121,7 +122,8 @@ class WebhookSink(HttpSink):
         limit: Transitions queued per webhook while it is down.
         session: The session to send through (see ``HttpSink``); by default one of its own, opened at ``start``.
         clock: The wall clock (when a peer answered, for the delivery ledger).
-        record: Told of every attempt worth keeping in the delivery ledger (``monitor.delivery.ledger``).
+        record: Told of every attempt worth keeping in the delivery ledger (``monitor.notifications``).
+        silencing: The silence an alert is under now, if any: it is not delivered (and the ledger says so).
     """
 
     def __init__(
@@ -135,9 +137,11 @@ class WebhookSink(HttpSink):
         session: aiohttp.ClientSession | None = None,
         clock: Clock = utc_now,
         record: Recorder | None = None,
+        silencing: Callable[[Mapping[str, str]], Silence | None] = lambda labels: None,
     ) -> None:
         self._public_url = public_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._silencing = silencing
         super().__init__(session, clock, record)
         self.queues = [
             DeliveryQueue(
@@ -157,9 +161,15 @@ class WebhookSink(HttpSink):
         return "/".join((transition.fingerprint, *transition_key(transition)))
 
     def on_transition(self, transition: AlertTransition) -> None:
-        """Queue the transition for every webhook; never blocks."""
+        """Queue the transition for every webhook, unless a silence holds it; never blocks."""
+        silence = self._silencing(transition.labels)
         for queue in self.queues:
-            queue.offer(transition)
+            if silence is None:
+                queue.offer(transition)
+            else:
+                self.record_attempt(
+                    notified(transition), queue.name, 1, "silenced", None, f"silence {silence.id}: {silence.reason}"
+                )
 
     def _attempted(
         self, sink: str, transition: AlertTransition, attempt: int, outcome: Outcome, status: int | None, answer: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -17,14 +17,15 @@ from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.publishers import Admission, RefusalLog, Tally
 from monitor.settings import Settings
+from monitor.silences import Silence, SilenceBook
 from monitor.state.deliveries import DeliveryLog
 from monitor.state.history import AlertHistory
 from monitor.state.packs import PackLog
 from monitor.viewers import ViewersFile
-from rules.language import RulePack
+from rules.language import RulePack, WorkCalendar
 from rules.state import AlertTransition, UnitState
 
-__all__ = ["AlertFeedView", "OperatorsView", "PublishedView", "WorkerView"]
+__all__ = ["AlertFeedView", "OperatorsView", "PublishedView", "SilencesView", "WorkerView"]
 
 
 class AlertFeedView(Protocol):
@@ -55,6 +56,28 @@ class PublishedView(Protocol):
 
     def history_state(self) -> tuple[AlertHistory | None, str | None]:
         """The alert history index, and why it cannot answer now (``None`` when it can)."""
+
+
+class SilencesView(Protocol):
+    """The silences made by viewers, as a worker reads and writes them."""
+
+    @property
+    def book(self) -> SilenceBook:
+        """Every silence read from the silences topic so far."""
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The time zone and holidays weekly silences are read in (the rule pack's)."""
+
+    @property
+    def current(self) -> bool:
+        """Whether the silences topic has been read through once since the worker started."""
+
+    def silencing(self, labels: Mapping[str, str], now: datetime | None = None) -> Silence | None:
+        """The silence that silences an alert with ``labels`` now, if any."""
+
+    async def put(self, silence: Silence) -> bool:
+        """Publish a silence (new, or its early end); whether this worker read it back in time."""
 
 
 class OperatorsView(Protocol):
@@ -145,6 +168,10 @@ class WorkerView(Protocol):
     @property
     def deliveries(self) -> DeliveryLog:
         """The delivery ledger: each notification's attempts and the peers' answers (every worker's)."""
+
+    @property
+    def silences(self) -> SilencesView:
+        """The silences made by viewers (every worker follows all of them)."""
 
     @property
     def operators(self) -> OperatorsView:

@@ -18,11 +18,11 @@ from typing import Any
 
 import msgspec
 
-from monitor.delivery.ledger import Delivery
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
 from monitor.http.views import unit_partition
+from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html, report_json, report_of
 from monitor.report.response import Begun, ResponseRow, response_rows
 from rules.language import RulePack

@@ -17,7 +17,7 @@ from aiohttp import web as aio
 from faust import web
 
 from monitor.actions import AlertAction
-from monitor.http import actions, communes, console, history, publishers, reports, viewers, views
+from monitor.http import actions, communes, console, history, publishers, reports, silences, viewers, views
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.cluster import (
     ANSWERED_BY,
@@ -281,6 +281,57 @@ class AlertActionsView(web.View):
             return _send(self, action)
         read_back = await worker.operators.act(action)
         return _send(self, actions.action_taken(worker, action, read_back))
+
+
+@blueprint.route("/api/v1/silences", name="silences")
+class SilencesRoute(web.View):
+    """Silences: those that may touch the viewer's units (GET), a new one (POST, a viewer)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, silences.silences_answer(_worker(self), scope, request.query))
+
+    async def post(self, request: web.Request) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
+            return _send(self, refused)
+        worker = _worker(self)
+        body = await request.content.read(silences.MAX_SILENCE_BYTES + 1)  # type: ignore[attr-defined]
+        made = silences.new_silence(worker, scope, body)
+        if isinstance(made, Answer):
+            return _send(self, made)
+        read_back = await worker.silences.put(made)
+        return _send(
+            self, json_answer(silences.silence_view(worker, made, worker.now()), status=201 if read_back else 202)
+        )
+
+
+@blueprint.route("/api/v1/silences/{silence_id}", name="silence")
+class SilenceRoute(web.View):
+    """One silence (GET), ended now (DELETE, a viewer who may silence its unit)."""
+
+    async def get(self, request: web.Request, silence_id: str) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        return _send(self, silences.one_silence(_worker(self), scope, silence_id))
+
+    async def delete(self, request: web.Request, silence_id: str) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        worker = _worker(self)
+        ended = silences.expired_silence(worker, scope, silence_id)
+        if isinstance(ended, Answer):
+            return _send(self, ended)
+        read_back = await worker.silences.put(ended)
+        return _send(
+            self, json_answer(silences.silence_view(worker, ended, worker.now()), status=200 if read_back else 202)
+        )
 
 
 @blueprint.route("/api/v1/alerts/stream", name="alerts-stream")

@@ -152,6 +152,18 @@ def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OPEN) ->
     if scope.units is not None:  # a viewer who sees some units: the others' alerts are not counted either
         sources = [alert for alert in sources if scope.admits(alert.unit_id)]
     found = [alert_view(a, pack.unit_names, worker.operators.book) for a in sources]
+    for view in found:  # a silenced alert is listed, and says so
+        silence = worker.silences.silencing(view["labels"], now)
+        if silence is not None:
+            window = silence.window_at(now, worker.silences.calendar)
+            until = window[1] if window is not None else now
+            view["silenced"] = {
+                "id": silence.id,
+                "reason": silence.reason,
+                "who": silence.who,
+                "until": until.isoformat(),
+                "until_text": datetime_text(until, pack.tz),
+            }
     source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
     needle = search_folded(query_param(query, "q") or "").strip()
     if needle:  # the texts searched are those shown, computed for every alert only when searching

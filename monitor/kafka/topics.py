@@ -62,6 +62,11 @@ class Topics:
         return f"{self.prefix}actions"
 
     @property
+    def silences(self) -> str:
+        """Silences made by viewers: one partition, compacted by silence id (the newest record of each in force)."""
+        return f"{self.prefix}silences"
+
+    @property
     def deliveries(self) -> str:
         """The delivery ledger: each notification's attempts and the peers' answers, keyed by alert fingerprint."""
         return f"{self.prefix}deliveries"
@@ -81,6 +86,7 @@ class Topics:
             self.rules,
             self.publishers,
             self.actions,
+            self.silences,
             self.deliveries,
         )
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.delivery.ledger import Delivery
+from monitor.notifications import Delivery
 from monitor.report.response import ResponseRow
 from monitor.spreadsheet import csv_bytes
 from rules.language import RulePack

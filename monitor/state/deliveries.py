@@ -1,7 +1,7 @@
 """The delivery ledger as every worker keeps it: the deliveries topic, read into a SQLite file of its data directory.
 
 The worker that owns an alert's unit delivers its transitions and publishes
-each attempt worth keeping (``monitor.delivery.ledger``) to the deliveries
+each attempt worth keeping (``monitor.notifications``) to the deliveries
 topic; every worker follows the whole topic into ``deliveries.sqlite3`` with
 the position it read up to, so any worker answers for any alert, after a
 restart without reading the topic again. The file is derived: removed, it is
@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from monitor.delivery.ledger import Delivery
+from monitor.notifications import Delivery
 from monitor.state.follower import TopicFollower
 
 __all__ = ["DeliveryFollower", "DeliveryLog"]

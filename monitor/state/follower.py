@@ -44,6 +44,11 @@ class TopicFollower:
         self._reads = 0  # reads done, empty or not
         self._read_once = False  # the topic has been read to the end it had at some point since start
 
+    @property
+    def topic(self) -> str:
+        """The topic followed."""
+        return self._topic
+
     def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """What the records read mean (in partition order within a batch)."""
         raise NotImplementedError

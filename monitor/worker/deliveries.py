@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from monitor.delivery.ledger import Delivery
+from monitor.notifications import Delivery
 from monitor.state.deliveries import DeliveryFollower, DeliveryLog
 
 __all__ = ["DELIVERIES_FILE", "DeliveryLedger"]

@@ -3,7 +3,7 @@
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the
 alerts topic, from where the history index stands; then the publisher
-refusals, the operators' actions, the delivery ledger, the fence, the broker watch, the fetch guard, the state flusher,
+refusals, the operators' actions, the delivery ledger, the silences, the fence, the broker watch, the fetch guard, the state flusher,
 the ticks and the sinks.
 
 Stopped with the ticks first, then each part within its own bound
@@ -26,14 +26,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from monitor.background import Background, bounded
 from monitor.delivery.sinks import Sink
 from monitor.state.refusals import RefusalFollower
-from monitor.worker.actions import OperatorActions
 from monitor.worker.alerts_topic import PublishedAlerts
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
-from monitor.worker.deliveries import DeliveryLedger
 from monitor.worker.fetch_guard import FetchGuard
 from monitor.worker.membership import Membership
 from monitor.worker.packs import PackInForce
 from monitor.worker.publishers import AdmissionInForce
+from monitor.worker.shared import SharedRecords
 from monitor.worker.ticks import TickSource
 
 __all__ = ["BackgroundParts"]
@@ -49,8 +48,8 @@ class BackgroundParts:
         admissions: The publisher registry in force (the publishers topic followed, its applier).
         alerts: The alerts topic as the worker reads it (the ledger, the history index).
         refusals: Each publisher's refused events, read from the dead-letter topic.
-        actions: Operators' actions on alerts, read from the actions topic.
-        deliveries: The delivery ledger: this worker's attempts published, every worker's read.
+        shared: Operators' actions, silences and the delivery ledger (topics every worker follows whole), and
+            what tells Alertmanager of the silences.
         membership: The zombie fence.
         broker_watch: Whether the broker is there, with the worker's topics.
         broker_topics: The admin client the broker watch asks (closed, if started).
@@ -69,8 +68,7 @@ class BackgroundParts:
         admissions: AdmissionInForce,
         alerts: PublishedAlerts,
         refusals: RefusalFollower,
-        actions: OperatorActions,
-        deliveries: DeliveryLedger,
+        shared: SharedRecords,
         membership: Membership,
         broker_watch: BrokerWatch,
         broker_topics: AdminTopics,
@@ -85,8 +83,7 @@ class BackgroundParts:
         self._admissions = admissions
         self._alerts = alerts
         self._refusals = refusals
-        self._actions = actions
-        self._deliveries = deliveries
+        self._shared = shared
         self._membership = membership
         self._broker_watch = broker_watch
         self._broker_topics = broker_topics
@@ -105,8 +102,9 @@ class BackgroundParts:
         await self._alerts.start()
         await self._admissions.say_mode()
         await self._refusals.start()
-        await self._actions.start()
-        await self._deliveries.start()
+        await self._shared.operators.start()
+        await self._shared.deliveries.start()
+        await self._shared.silences.start()
         self._membership.start()
         self._broker_watch.start()
         self._fetch_guard.start()
@@ -114,6 +112,8 @@ class BackgroundParts:
         self._ticks.start()
         for sink in self._sinks:
             sink.start()
+        if self._shared.am_silences is not None:
+            self._shared.am_silences.start()
 
     async def stop(self) -> None:
         """Stop every part, each within its bound; close the history index last."""
@@ -129,8 +129,9 @@ class BackgroundParts:
             ("alert ledger read-through", alerts.reader.stop),
             ("alert ledger", alerts.follower.stop),
             ("publisher refusals", self._refusals.stop),
-            ("operator actions", self._actions.stop),
-            ("delivery ledger", self._deliveries.stop),
+            ("operator actions", self._shared.operators.stop),
+            ("delivery ledger", self._shared.deliveries.stop),
+            ("silences", self._shared.silences.stop),
         ]
         if self._broker_topics.is_open:
             parts.append(("admin client", self._broker_topics.close))
@@ -141,6 +142,8 @@ class BackgroundParts:
         if alerts.indexer is not None:
             parts.append(("alert history indexer", alerts.indexer.stop))
         parts.extend((f"{type(sink).__name__}", sink.stop) for sink in self._sinks)
+        if self._shared.am_silences is not None:
+            parts.append(("Alertmanager silences", self._shared.am_silences.stop))
         for name, stop in parts:
             await bounded(name, stop())
         alerts.close()

@@ -43,13 +43,11 @@ from monitor.state.rocks import item_table
 from monitor.state.store import ItemStore
 from monitor.version import VERSION
 from monitor.viewers import ViewersFile
-from monitor.worker.actions import OperatorActions
 from monitor.worker.alerts_topic import PublishedAlerts
 from monitor.worker.app import build_app
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
-from monitor.worker.deliveries import DeliveryLedger
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
@@ -63,9 +61,10 @@ from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
 from monitor.worker.publishers import AdmissionInForce, RegistryInForce, trusted_keys
 from monitor.worker.recovery import recovery_snapshot
+from monitor.worker.shared import shared_records
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
-from rules.language import RulePack
+from rules.language import RulePack, WorkCalendar
 from rules.state import AlertState, UnitState
 
 __all__ = ["Worker"]
@@ -142,8 +141,24 @@ class Worker:
             block_cache=settings.rocksdb_block_cache,
         )
         self.feed = AlertFeed()
+        #: Operators' actions, silences, the delivery ledger: topics every worker follows whole (``shared``).
+        self.shared = shared_records(
+            settings,
+            self.topics,
+            reader,
+            pack,
+            send=lambda topic, key, value: self.outbox.send_now(topic, key, value),
+            clock=clock,
+            on_actions=self.feed.on_actions,
+            forwards=lambda: 0 in self.owned_partitions(),
+        )
+        self.operators, self.silences = self.shared.operators, self.shared.silences
         sinks = build_sinks(
-            settings, DeliveryMetrics(self.registry), clock, record=lambda d: self.delivery_ledger.record(d)
+            settings,
+            DeliveryMetrics(self.registry),
+            clock,
+            record=self.shared.deliveries.record,
+            silencing=self.silences.silencing,
         )
         self.alertmanager, self.webhook = sinks
         self.sinks: list[Sink] = sinks.active
@@ -159,14 +174,6 @@ class Worker:
         )
         store = ItemStore(ChangelogItemLog(self.app, items), cache=settings.item_cache)
         self.outbox = outbox = FaustOutbox(self.app, self.topics, self.positions.generation, settings.max_record_bytes)
-        #: Each notification's attempts and the peers' answers: the deliveries topic, followed whole by every worker.
-        self.delivery_ledger = DeliveryLedger(
-            settings.bootstrap_servers, self.topics.deliveries, reader(), settings.data_dir, outbox.send_now
-        )
-        #: Operators' actions on alerts: the actions topic, followed whole by every worker.
-        self.operators = OperatorActions(
-            settings.bootstrap_servers, self.topics.actions, reader(), self.feed.on_actions, outbox.send_now
-        )
         self.checkpoint = Checkpoint(
             store,
             AlertWriter(outbox, self.ledger, self.metrics, listeners),
@@ -269,8 +276,7 @@ class Worker:
             admissions=self.admissions,
             alerts=self.alerts_topic,
             refusals=self._refusal_follower,
-            actions=self.operators,
-            deliveries=self.delivery_ledger,
+            shared=self.shared,
             membership=self.membership,
             broker_watch=self.broker_watch,
             broker_topics=self._broker_topics,
@@ -323,7 +329,7 @@ class Worker:
     @property
     def deliveries(self) -> DeliveryLog:
         """The delivery ledger: each notification's attempts and the peers' answers (``DeliveryLedger``)."""
-        return self.delivery_ledger.log
+        return self.shared.deliveries.log
 
     def owned_partitions(self) -> set[int]:
         """Partitions of the data topics this worker owns now (``Ownership.owned_partitions``)."""
@@ -371,6 +377,7 @@ class Worker:
             self.viewers.use_pack(pack)
         self.takeover.use_pack(pack)
         self._state_collector.use_pack(pack)
+        self.silences.calendar = WorkCalendar.of(pack.tz)
 
     def on_give_up(self, give_up: Callable[[str], None]) -> None:
         """What to do when the broker stays away: end the process non-zero (set by whoever runs the worker)."""

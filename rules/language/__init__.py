@@ -42,7 +42,7 @@ from rules.language.deadline import (
     next_deadline_boundary,
     task_due,
 )
-from rules.language.durations import WorkingDays, format_duration, parse_duration, parse_span
+from rules.language.durations import Duration, WorkingDays, format_duration, parse_duration, parse_span
 from rules.language.escalation import ESCALATION_LABEL, EscalationStep, escalated
 from rules.language.limits import breached
 from rules.language.matchers import Matcher
@@ -71,6 +71,7 @@ __all__ = [
     "Condition",
     "DeadlineClock",
     "DeadlineRule",
+    "Duration",
     "EscalationStep",
     "IndicatorBounds",
     "Lifetime",

@@ -54,6 +54,12 @@ class WorkCalendar:
             return False
         return day.weekday() < 5 or day in weekend_workdays
 
+    def is_holiday(self, day: date) -> bool:
+        """Whether ``day`` is a public holiday (or one of the pack's own days off), whatever day of the week."""
+        if day in self.extra_working_days:
+            return False
+        return day in self.extra_holidays or day in _national(day.year)[0]
+
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), tzinfo=self.tz)
 

@@ -181,7 +181,7 @@ function alertItem(a, withUnit) {
   const subject = a.labels.task_id || (a.labels.indicator !== "*" && a.labels.indicator);
   facts.push(el("span", { class: "rule" }, subject ? `${a.rule_id} · ${subject}` : a.rule_id));
   return el("li", {
-    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}${a.actions && a.actions.acknowledged ? " acknowledged" : ""}`,
+    class: `alert ${a.severity}${ended ? " resolved" : ""}${fresh.has(key(a)) ? " new" : ""}${a.actions && a.actions.acknowledged ? " acknowledged" : ""}${a.silenced ? " silenced" : ""}`,
     "data-fingerprint": a.fingerprint, "data-status": a.status, "data-unit": a.unit_id, "data-rule": a.rule_id,
     "data-severity": a.severity, "data-stage": a.stage, "data-subject": subject || "",
   },
@@ -211,6 +211,10 @@ function opsLine(a) {
       `Đã chuyển mức sau khi ${s.acknowledgement_cleared.who} nhận xử lý: cần nhận lại`));
   }
   if (s.owner) parts.push(el("span", { class: "owner" }, `Phụ trách: ${s.owner.owner}`));
+  if (a.silenced) {
+    parts.push(el("span", { class: "silenced", title: `Tắt thông báo bởi ${a.silenced.who}` },
+      `🔕 Đã tắt thông báo đến ${a.silenced.until_text}: ${a.silenced.reason}`));
+  }
   const notes = s.notes || [];
   if (notes.length) {
     const last = notes[notes.length - 1];

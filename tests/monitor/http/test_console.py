@@ -15,6 +15,7 @@ from monitor.actions import ActionBook
 from monitor.http.console import rosters, unit_detail
 from monitor.http.units import overdue_items
 from monitor.http.views import alerts, overdue
+from monitor.silences import SilenceBook
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
@@ -35,6 +36,14 @@ class _Worker:
     firing: list[AlertTransition]
     resolved: list[AlertTransition] = field(default_factory=list)
     operators: Any = field(default_factory=lambda: SimpleNamespace(book=ActionBook(), current=True))
+    silences: Any = field(
+        default_factory=lambda: SimpleNamespace(
+            book=SilenceBook(),
+            current=True,
+            calendar=BUNDLED.rules[0].calendar,
+            silencing=lambda labels, now=None: None,
+        )
+    )
 
     def now(self) -> datetime:
         return NOW

@@ -19,8 +19,9 @@ from rules.state import AlertTransition
 
 __all__ = ["ANSWER_CHARS", "Delivery", "Notified", "Outcome", "notified"]
 
-#: What became of an attempt: the peer took it, refused it for good (4xx), or could not (5xx, down, timeout).
-Outcome = Literal["delivered", "rejected", "failed"]
+#: What became of an attempt: the peer took it, refused it for good (4xx), or could not (5xx, down, timeout);
+#: or it was not sent, the alert being silenced.
+Outcome = Literal["delivered", "rejected", "failed", "silenced"]
 #: The most of a peer's answer a record keeps.
 ANSWER_CHARS = 200
 

@@ -1,0 +1,144 @@
+"""Silences on a real worker, Alertmanager and webhook: a silenced alert fires and is listed as silenced, is kept in
+the history, reaches no webhook (the ledger says why), and Alertmanager holds a silence with the creator and reason;
+ended, Alertmanager's silence ends too. Who may silence what is checked (401, 403)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
+from monitor.publishers import token_hash
+from tests.integration.kafka import produce, task_event, wait_for, worker_process
+from tests.integration.peers import Alertmanager, WebhookReceiver
+
+pytestmark = pytest.mark.integration
+TOPICS = Topics()
+NGHE_AN = {"Authorization": "Bearer viewer-nghean"}
+HA_NOI = {"Authorization": "Bearer viewer-hanoi"}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _viewers(tmp_path: Path) -> Path:
+    path = tmp_path / "viewers.yaml"
+    path.write_text(
+        f"""\
+viewers:
+  - id: nghean-stttt
+    name: Sở TT&TT Nghệ An
+    units: [VN-22]
+    tokens: [{{sha256: {token_hash("viewer-nghean")}}}]
+  - id: hanoi-stttt
+    name: Sở TT&TT Hà Nội
+    units: [VN-HN]
+    tokens: [{{sha256: {token_hash("viewer-hanoi")}}}]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _call(url: str, headers: dict[str, str], body: Any = None, method: str | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **headers}, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read() or b"{}")
+
+
+def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agrees(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    with Alertmanager(tmp_path) as am, WebhookReceiver() as hook:
+        env = {
+            "MONITOR_VIEWERS": str(_viewers(tmp_path)),
+            "MONITOR_CLUSTER_TOKEN": "cluster-secret",
+            "MONITOR_METRICS_TOKEN": "metrics-secret",
+            "MONITOR_ALERTMANAGER_URL": am.url,
+            "MONITOR_WEBHOOK_URL": f"ops={hook.url}",
+        }
+        with worker_process(broker.url, tmp_path, env=env) as worker:
+            worker.wait_ready(timeout=90)
+            base = worker.base_url + "/api/v1/silences"
+            # Begun five minutes ago in the bundled pack's zone (Asia/Ho_Chi_Minh, UTC+7), on that day of the week.
+            begun = datetime.now(UTC) + timedelta(hours=7) - timedelta(minutes=5)
+            weekly = {
+                "matchers": {"unit_id": "VN-22"},
+                "schedule": {
+                    "kind": "weekly",
+                    "days": [DAYS[begun.weekday()]],
+                    "start": begun.strftime("%H:%M"),
+                    "duration": "1h",
+                },
+                "reason": "Nâng cấp cổng dịch vụ công tỉnh",
+            }
+            assert _call(base, {}, weekly)[0] == 401
+            assert _call(base, HA_NOI, weekly)[0] == 403  # Hà Nội's office may not silence Nghệ An
+            assert _call(base, NGHE_AN, {**weekly, "matchers": {"severity": "critical"}})[0] == 403  # every unit
+            status, made = _call(base, NGHE_AN, weekly)
+            assert status == 201, made
+            assert (made["state"], made["who"], made["created_by"]) == ("active", "Sở TT&TT Nghệ An", "nghean-stttt")
+
+            produce(broker.bootstrap, TOPICS.task_status, task_event("s-1", "NV-S", "in_progress"), key=b"VN-22")
+            produce(
+                broker.bootstrap,
+                TOPICS.task_status,
+                task_event("s-2", "NV-T", "in_progress", unit="VN-35"),
+                key=b"VN-35",
+            )
+
+            def listed(unit: str, task: str) -> dict[str, Any] | None:
+                status, body = _call(
+                    f"{worker.base_url}/api/v1/alerts?unit_id={unit}", NGHE_AN if unit == "VN-22" else {}
+                )
+                if status != 200:
+                    return None
+                return next((a for a in body["alerts"] if a["labels"].get("task_id") == task), None)
+
+            wait_for("the silenced alert listed", lambda: listed("VN-22", "NV-S"), timeout=60, log=worker.log)
+            alert = listed("VN-22", "NV-S")
+            assert alert is not None and alert["silenced"]["reason"] == "Nâng cấp cổng dịch vụ công tỉnh"
+            # Another unit's alert is delivered: the webhook is there, and hears of it.
+            wait_for(
+                "Lâm Đồng's alert at the webhook",
+                lambda: [a for a in hook.alerts("firing") if a["labels"].get("task_id") == "NV-T"],
+                timeout=60,
+                log=worker.log,
+            )
+            assert not [a for a in hook.alerts("firing") if a["labels"].get("task_id") == "NV-S"]
+
+            def am_silence() -> list[dict[str, Any]]:
+                return [
+                    s
+                    for s in json.loads(urllib.request.urlopen(am.url + "/api/v2/silences", timeout=10).read())
+                    if made["id"] in s.get("comment", "") and s["status"]["state"] == "active"
+                ]
+
+            (held,) = wait_for("Alertmanager's silence", am_silence, timeout=30, log=worker.log)  # type: ignore[misc]
+            assert held["createdBy"] == "Sở TT&TT Nghệ An" and held["comment"].startswith("Nâng cấp cổng")
+            assert held["matchers"] == [{"name": "unit_id", "value": "VN-22", "isRegex": False, "isEqual": True}]
+
+            # The alert is in the history all the same, and the ledger says why the webhook did not hear of it.
+            status, history = _call(f"{worker.base_url}/api/v1/alerts/history?unit_id=VN-22", NGHE_AN)
+            (interval,) = [i for i in history["intervals"] if i["labels"].get("task_id") == "NV-S"]
+            told = [(d["sink"], d["outcome"]) for d in interval["deliveries"]]
+            assert ("webhook/ops", "silenced") in told, told
+
+            # Ended early: listed as expired, and Alertmanager's silence ends too.
+            status, ended = _call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")
+            assert status == 200 and ended["state"] == "expired" and ended["expired_by"] == "nghean-stttt"
+            wait_for("Alertmanager's silence to end", lambda: not am_silence(), timeout=30, log=worker.log)
+            status, listed_all = _call(f"{base}?state=expired", NGHE_AN)
+            assert [s["id"] for s in listed_all["silences"]] == [made["id"]]
+            assert _call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")[0] == 409

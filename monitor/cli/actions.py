@@ -16,13 +16,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from monitor.cli.common import ExitCode, settings_from
 from monitor.cli.terminal import printable
 from monitor.exceptions import MonitorError
 from monitor.settings import Settings
+from rules.loading import load_pack
 
 __all__ = ["ask_worker", "register_actions"]
 
@@ -76,17 +77,22 @@ def _refused(status: int, answer: dict[str, Any]) -> int:
     return ExitCode.FAILED
 
 
-def _when(text: str) -> str:
-    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S%z")
+def _zone(settings: Settings) -> tzinfo:
+    """The zone times are shown in: the rule pack's (the settings' rule files, the bundled pack by default)."""
+    return load_pack(settings.rules).tz
 
 
-def _said(action: dict[str, Any]) -> str:
-    """One line: when, who, what."""
+def _when(text: str, tz: tzinfo) -> str:
+    return datetime.fromisoformat(text).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S%z")
+
+
+def _said(action: dict[str, Any], tz: tzinfo) -> str:
+    """One line: when (in the rule pack's zone, as ``alerts tail`` shows times), who, what."""
     what = action["action"]
     if action.get("owner") is not None:
         what += f" → {action['owner'] or '(nobody)'}"
     note = f"  «{action['note']}»" if action.get("note") else ""
-    return printable(f"{_when(action['at'])}  {action['who']}  {what}{note}")
+    return printable(f"{_when(action['at'], tz)}  {action['who']}  {what}{note}")
 
 
 def cmd_act(args: argparse.Namespace) -> int:
@@ -106,7 +112,7 @@ def cmd_act(args: argparse.Namespace) -> int:
     about = " ".join(
         printable(str(part)) for part in (alert.get("unit_id"), alert.get("rule_id"), alert.get("summary")) if part
     )
-    print(f"{_said(answer['action'])}\n  {about}")
+    print(f"{_said(answer['action'], _zone(settings))}\n  {about}")
     if status == 202:
         print(f"  {answer.get('note', '')}")
     return ExitCode.OK
@@ -123,8 +129,9 @@ def cmd_actions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer, ensure_ascii=False))
         return ExitCode.OK
+    tz = _zone(settings)
     for action in answer["actions"]:
-        print(_said(action))
+        print(_said(action, tz))
     standing = answer["standing"]
     ack, owner = standing["acknowledged"], standing["owner"]
     print(

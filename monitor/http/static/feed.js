@@ -213,7 +213,7 @@ function opsLine(a) {
   if (s.owner) parts.push(el("span", { class: "owner" }, `Phụ trách: ${s.owner.owner}`));
   if (a.silenced) {
     parts.push(el("span", { class: "silenced", title: `Tắt thông báo bởi ${a.silenced.who}` },
-      `🔕 Đã tắt thông báo đến ${a.silenced.until_text}: ${a.silenced.reason}`));
+      `Đã tắt thông báo đến ${a.silenced.until_text}: ${a.silenced.reason}`));
   }
   const notes = s.notes || [];
   if (notes.length) {

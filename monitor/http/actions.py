@@ -11,10 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 from monitor.actions import ActionKind, ActionRequest, AlertAction
-from monitor.http.answers import Answer, json_answer, unavailable
+from monitor.http.answers import Answer, json_answer, parsed_body, unavailable
 from monitor.http.protocol import WorkerView
 from monitor.http.shown import shown_alert
 from monitor.http.viewers import actor_refusal, unit_refusal
@@ -25,18 +23,6 @@ __all__ = ["MAX_ACTION_BYTES", "action_taken", "alert_actions", "content_refusal
 
 #: The largest request body an action may come in.
 MAX_ACTION_BYTES = 16_384
-
-
-def _request(body: bytes) -> ActionRequest | Answer:
-    if len(body) > MAX_ACTION_BYTES:
-        return json_answer({"error": f"an action is at most {MAX_ACTION_BYTES:,} bytes"}, status=413)
-    try:
-        return ActionRequest.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "(body)"
-        message = first["msg"].removeprefix("Value error, ")
-        return json_answer({"error": f"{where}: {message}", "expected": _EXPECTED}, status=400)
 
 
 _EXPECTED = (
@@ -83,7 +69,7 @@ def new_action(
     refused = actor_refusal(worker, scope, alert.unit_id)
     if refused is not None:
         return refused
-    request = _request(body)
+    request = parsed_body(ActionRequest, body, MAX_ACTION_BYTES, "an action", expected=_EXPECTED)
     if isinstance(request, Answer):
         return request
     if alert.status != "firing" and request.action is not ActionKind.NOTE:

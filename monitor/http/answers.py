@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from monitor.http.cluster import RETRY_AFTER_SECONDS
+
+M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "JSON",
@@ -18,6 +22,7 @@ __all__ = [
     "one_page",
     "page_of",
     "page_window",
+    "parsed_body",
     "query_param",
     "unavailable",
     "unknown_value",
@@ -95,6 +100,22 @@ def one_page(query: Mapping[str, str], items: list[Any], key: str) -> dict[str, 
         return window
     limit, offset = window
     return page_of(items[offset : offset + limit], len(items), limit, offset, key)
+
+
+def parsed_body(model: type[M], body: bytes, limit: int, what: str, **extra: Any) -> M | Answer:
+    """A request's JSON body as ``model``, or the 413 (over ``limit`` bytes) or the 400 naming the first mistake.
+
+    ``what`` names the body in the 413 ("an action"); ``extra`` goes into the 400 (what was expected).
+    """
+    if len(body) > limit:
+        return json_answer({"error": f"{what} is at most {limit:,} bytes"}, status=413)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(body)"
+        message = first["msg"].removeprefix("Value error, ")
+        return json_answer({"error": f"{where}: {message}", **extra}, status=400)
 
 
 def unavailable(reason: str) -> Answer:

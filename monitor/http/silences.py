@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from monitor.http.answers import Answer, json_answer, unavailable
+from monitor.http.answers import Answer, json_answer, parsed_body, unavailable
 from monitor.http.protocol import WorkerView
 from monitor.http.viewers import actor_refusal
 from monitor.silences import Silence, SilenceRequest
@@ -82,14 +80,9 @@ def _may_silence(worker: WorkerView, scope: Scope, unit_id: str | None) -> Answe
 
 def new_silence(worker: WorkerView, scope: Scope, body: bytes) -> Silence | Answer:
     """``POST``: the silence a viewer asks for, or the answer that refuses it."""
-    if len(body) > MAX_SILENCE_BYTES:
-        return json_answer({"error": f"a silence is at most {MAX_SILENCE_BYTES:,} bytes"}, status=413)
-    try:
-        request = SilenceRequest.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "(body)"
-        return json_answer({"error": f"{where}: {first['msg'].removeprefix('Value error, ')}"}, status=400)
+    request = parsed_body(SilenceRequest, body, MAX_SILENCE_BYTES, "a silence")
+    if isinstance(request, Answer):
+        return request
     refused = _may_silence(worker, scope, request.matchers.unit_id)
     if refused is not None:
         return refused

@@ -4,13 +4,10 @@ driven in Chromium: acknowledge, assign, note, and the order changes, on the wor
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,49 +16,18 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from monitor.publishers import token_hash
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
+from tests.integration.acting import HA_NOI, NGHE_AN, call, viewers_file
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
-NGHE_AN = {"Authorization": "Bearer viewer-nghean"}
-HA_NOI = {"Authorization": "Bearer viewer-hanoi"}
 ENV_BASE = {"MONITOR_CLUSTER_TOKEN": "cluster-secret", "MONITOR_METRICS_TOKEN": "metrics-secret"}
 
 
-def _viewers(tmp_path: Path) -> Path:
-    path = tmp_path / "viewers.yaml"
-    path.write_text(
-        f"""\
-viewers:
-  - id: nghean-stttt
-    name: Sở TT&TT Nghệ An
-    units: [VN-22]
-    tokens: [{{sha256: {token_hash("viewer-nghean")}}}]
-  - id: hanoi-stttt
-    name: Sở TT&TT Hà Nội
-    units: [VN-HN]
-    tokens: [{{sha256: {token_hash("viewer-hanoi")}}}]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _call(url: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status), json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), json.loads(exc.read() or b"{}")
-
-
 def _alerts(base: str) -> list[dict[str, Any]] | None:
-    status, body = _call(base + "/api/v1/alerts?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
+    status, body = call(base + "/api/v1/alerts?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
     return body["alerts"] if status == 200 else None
 
 
@@ -70,7 +36,7 @@ def _the_alert(base: str, task_id: str) -> dict[str, Any] | None:
 
 
 def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    env = {**ENV_BASE, "MONITOR_VIEWERS": str(_viewers(tmp_path))}
+    env = {**ENV_BASE, "MONITOR_VIEWERS": str(viewers_file(tmp_path))}
     soon = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
     late = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
     first, second = tmp_path / "w1", tmp_path / "w2"
@@ -94,11 +60,11 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         url = f"{one.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions"
 
         # Who may act: Hà Nội's office may not act on Nghệ An's alert; no credential is asked who it is.
-        assert _call(url, HA_NOI, {"action": "acknowledge"})[0] == 403
-        assert _call(url, {}, {"action": "acknowledge"})[0] == 401
+        assert call(url, HA_NOI, {"action": "acknowledge"})[0] == 403
+        assert call(url, {}, {"action": "acknowledge"})[0] == 401
         form = {**NGHE_AN, "Content-Type": "text/plain"}  # what a form on another site could send
-        assert _call(url, form, {"action": "acknowledge"})[0] == 415
-        status, answer = _call(url, NGHE_AN, {"action": "acknowledge", "note": "Đầu mối Sở đang xử lý"})
+        assert call(url, form, {"action": "acknowledge"})[0] == 415
+        status, answer = call(url, NGHE_AN, {"action": "acknowledge", "note": "Đầu mối Sở đang xử lý"})
         assert status == 201, answer
         assert answer["alert"]["actions"]["acknowledged"]["who"] == "Sở TT&TT Nghệ An"  # the answer shows it
         took = datetime.fromisoformat(answer["action"]["at"]) - datetime.fromisoformat(nv1["starts_at"])
@@ -111,7 +77,7 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         )
         shown_after = time.monotonic() - acted
         assert shown_after < 1.0, f"shown by the other worker {shown_after:.2f}s after the answer"
-        status, answer = _call(url, NGHE_AN, {"action": "assign", "owner": "Anh Tuấn"})
+        status, answer = call(url, NGHE_AN, {"action": "assign", "owner": "Anh Tuấn"})
         assert status == 201, answer
         after = [a["labels"]["task_id"] for a in _alerts(two.base_url) or []]
         assert after[-1] == "NV-1" and sorted(after) == sorted(order)  # acknowledged: after the other due-soon one
@@ -140,7 +106,7 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
             assert escalated["actions"]["acknowledgement_cleared"]["stage"] == "due_soon"
             assert escalated["actions"]["owner"]["owner"] == "Anh Tuấn"  # an owner outlives the escalation
             assert next(a["labels"]["task_id"] for a in _alerts(worker.base_url) or []) == "NV-1"
-        status, trail = _call(f"{two.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions", NGHE_AN)
+        status, trail = call(f"{two.base_url}/api/v1/alerts/{nv1['fingerprint']}/actions", NGHE_AN)
         assert status == 200 and [a["action"] for a in trail["actions"]] == ["acknowledge", "assign"]
 
         # From a terminal: the same API, as the viewer whose token is in the environment.
@@ -160,13 +126,13 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         assert lines[-1] == "now: not acknowledged; owner: Anh Tuấn"
 
         # The alert's history keeps them with its firing interval.
-        status, history = _call(f"{one.base_url}/api/v1/alerts/history?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
+        status, history = call(f"{one.base_url}/api/v1/alerts/history?unit_id=VN-22&rule_id=task-overdue", NGHE_AN)
         assert status == 200, history
         (interval,) = [i for i in history["intervals"] if i["fingerprint"] == nv1["fingerprint"]]
         assert [a["action"] for a in interval["actions"]] == ["acknowledge", "assign", "note"]
 
         # The quarter's review report says how fast Nghệ An's alerts were acknowledged: one of two, once.
-        status, report = _call(f"{two.base_url}/reports?format=json", NGHE_AN)
+        status, report = call(f"{two.base_url}/reports?format=json", NGHE_AN)
         assert status == 200, report
         mine = [r for r in report["response"] if r["unit_id"] == "VN-22" and r["alerts"]]
         assert sum(r["alerts"] for r in mine) == 2 and sum(r["acknowledged"] for r in mine) == 1
@@ -180,8 +146,7 @@ def test_the_console_acknowledges_assigns_and_notes_and_another_console_sees_it_
     chromium = require_tool("chromium")
     from playwright.sync_api import sync_playwright
 
-    viewers = _viewers(tmp_path)
-    viewers.write_text(viewers.read_text(encoding="utf-8") + "anonymous:\n  all: true\n", encoding="utf-8")
+    viewers = viewers_file(tmp_path, "anonymous:\n  all: true\n")
     env = {**ENV_BASE, "MONITOR_VIEWERS": str(viewers)}
     soon = [(datetime.now(UTC) + timedelta(days=days)).date().isoformat() for days in (2, 4, 6)]
     first, second = tmp_path / "w1", tmp_path / "w2"
@@ -275,7 +240,7 @@ def test_an_escalation_clears_the_acknowledgement_and_reaches_alertmanager_with_
     with Alertmanager(tmp_path) as am:
         env = {
             **ENV_BASE,
-            "MONITOR_VIEWERS": str(_viewers(tmp_path)),
+            "MONITOR_VIEWERS": str(viewers_file(tmp_path)),
             "MONITOR_RULES": str(rules),
             "MONITOR_ALERTMANAGER_URL": am.url,
         }
@@ -288,7 +253,7 @@ def test_an_escalation_clears_the_acknowledgement_and_reaches_alertmanager_with_
             alert = _the_alert(worker.base_url, "NV-7")
             assert alert is not None and alert["severity"] == "warning"
             url = f"{worker.base_url}/api/v1/alerts/{alert['fingerprint']}/actions"
-            assert _call(url, NGHE_AN, {"action": "acknowledge"})[0] == 201
+            assert call(url, NGHE_AN, {"action": "acknowledge"})[0] == 201
 
             def in_am(severity: str) -> list[dict[str, Any]]:
                 return [

@@ -15,46 +15,13 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from monitor.publishers import token_hash
+from tests.integration.acting import HA_NOI, NGHE_AN, call, viewers_file
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
-NGHE_AN = {"Authorization": "Bearer viewer-nghean"}
-HA_NOI = {"Authorization": "Bearer viewer-hanoi"}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _viewers(tmp_path: Path) -> Path:
-    path = tmp_path / "viewers.yaml"
-    path.write_text(
-        f"""\
-viewers:
-  - id: nghean-stttt
-    name: Sở TT&TT Nghệ An
-    units: [VN-22]
-    tokens: [{{sha256: {token_hash("viewer-nghean")}}}]
-  - id: hanoi-stttt
-    name: Sở TT&TT Hà Nội
-    units: [VN-HN]
-    tokens: [{{sha256: {token_hash("viewer-hanoi")}}}]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _call(url: str, headers: dict[str, str], body: Any = None, method: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json", **headers}, method=method
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status), json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), json.loads(exc.read() or b"{}")
 
 
 def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agrees(
@@ -62,7 +29,7 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
 ) -> None:
     with Alertmanager(tmp_path) as am, WebhookReceiver() as hook:
         env = {
-            "MONITOR_VIEWERS": str(_viewers(tmp_path)),
+            "MONITOR_VIEWERS": str(viewers_file(tmp_path)),
             "MONITOR_CLUSTER_TOKEN": "cluster-secret",
             "MONITOR_METRICS_TOKEN": "metrics-secret",
             "MONITOR_ALERTMANAGER_URL": am.url,
@@ -83,10 +50,10 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
                 },
                 "reason": "Nâng cấp cổng dịch vụ công tỉnh",
             }
-            assert _call(base, {}, weekly)[0] == 401
-            assert _call(base, HA_NOI, weekly)[0] == 403  # Hà Nội's office may not silence Nghệ An
-            assert _call(base, NGHE_AN, {**weekly, "matchers": {"severity": "critical"}})[0] == 403  # every unit
-            status, made = _call(base, NGHE_AN, weekly)
+            assert call(base, {}, weekly)[0] == 401
+            assert call(base, HA_NOI, weekly)[0] == 403  # Hà Nội's office may not silence Nghệ An
+            assert call(base, NGHE_AN, {**weekly, "matchers": {"severity": "critical"}})[0] == 403  # every unit
+            status, made = call(base, NGHE_AN, weekly)
             assert status == 201, made
             assert (made["state"], made["who"], made["created_by"]) == ("active", "Sở TT&TT Nghệ An", "nghean-stttt")
 
@@ -99,7 +66,7 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
             )
 
             def listed(unit: str, task: str) -> dict[str, Any] | None:
-                status, body = _call(
+                status, body = call(
                     f"{worker.base_url}/api/v1/alerts?unit_id={unit}", NGHE_AN if unit == "VN-22" else {}
                 )
                 if status != 200:
@@ -130,15 +97,15 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
             assert held["matchers"] == [{"name": "unit_id", "value": "VN-22", "isRegex": False, "isEqual": True}]
 
             # The alert is in the history all the same, and the ledger says why the webhook did not hear of it.
-            status, history = _call(f"{worker.base_url}/api/v1/alerts/history?unit_id=VN-22", NGHE_AN)
+            status, history = call(f"{worker.base_url}/api/v1/alerts/history?unit_id=VN-22", NGHE_AN)
             (interval,) = [i for i in history["intervals"] if i["labels"].get("task_id") == "NV-S"]
             told = [(d["sink"], d["outcome"]) for d in interval["deliveries"]]
             assert ("webhook/ops", "silenced") in told, told
 
             # Ended early: listed as expired, and Alertmanager's silence ends too.
-            status, ended = _call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")
+            status, ended = call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")
             assert status == 200 and ended["state"] == "expired" and ended["expired_by"] == "nghean-stttt"
             wait_for("Alertmanager's silence to end", lambda: not am_silence(), timeout=30, log=worker.log)
-            status, listed_all = _call(f"{base}?state=expired", NGHE_AN)
+            status, listed_all = call(f"{base}?state=expired", NGHE_AN)
             assert [s["id"] for s in listed_all["silences"]] == [made["id"]]
-            assert _call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")[0] == 409
+            assert call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")[0] == 409

@@ -3,8 +3,9 @@
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the
 alerts topic, from where the history index stands; then the publisher
-refusals, the operators' actions, the delivery ledger, the silences, the fence, the broker watch, the fetch guard, the state flusher,
-the ticks and the sinks.
+refusals, the fence, the broker watch, the fetch guard, the state flusher,
+the ticks and the sinks; last the operators' actions, the delivery ledger
+and the silences (each connects to the broker: the watch must run by then).
 
 Stopped with the ticks first, then each part within its own bound
 (``monitor.background.bounded``): one that fails or hangs is logged and
@@ -102,9 +103,6 @@ class BackgroundParts:
         await self._alerts.start()
         await self._admissions.say_mode()
         await self._refusals.start()
-        await self._shared.operators.start()
-        await self._shared.deliveries.start()
-        await self._shared.silences.start()
         self._membership.start()
         self._broker_watch.start()
         self._fetch_guard.start()
@@ -112,6 +110,10 @@ class BackgroundParts:
         self._ticks.start()
         for sink in self._sinks:
             sink.start()
+        # Last: each connects to the broker, and a broker gone meanwhile must be noticed (the watch runs by now).
+        await self._shared.operators.start()
+        await self._shared.deliveries.start()
+        await self._shared.silences.start()
         if self._shared.am_silences is not None:
             self._shared.am_silences.start()
 

@@ -290,7 +290,16 @@ def _missed_unit_deadlines(units: list[str]) -> dict[str, int]:
 def _check(broker: EmbeddedBroker, workload: Workload, workers: list[MonitorProcess]) -> Report:
     report = check_alerts(workload, _alerts_in_offset_order(broker))
     check_generations(_generations(broker), report)
-    check_views(workload, _views(workers), report, _missed_unit_deadlines(workload.units()))
+    missed = _missed_unit_deadlines(workload.units())
+    check_views(workload, _views(workers), report, missed)
+    if report.views_wrong and workers:  # a view not caught up yet, or state lost for good? Look again, to say which
+        time.sleep(10)
+        later = Report()
+        check_views(workload, _views(workers), later, missed)
+        report.detail.append(
+            f"views 10 s later: {later.views_wrong} wrong"
+            + (" (read before the worker had caught up: no state lost)" if not later.views_wrong else " (still)")
+        )
     report.detail.extend(_explain(broker, report, workers))
     dead = read_all(broker.bootstrap, TOPICS.dead_letter)
     for record in dead:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from monitor.devtools.broker import EmbeddedBroker
 from monitor.publishers import token_hash
+from tests.integration.kafka import MonitorProcess, worker_process
 
-__all__ = ["HA_NOI", "NGHE_AN", "call", "viewers_file"]
+__all__ = ["HA_NOI", "NGHE_AN", "call", "two_workers", "viewers_file", "worker_dirs"]
 
 NGHE_AN = {"Authorization": "Bearer viewer-nghean"}
 HA_NOI = {"Authorization": "Bearer viewer-hanoi"}
@@ -47,3 +51,22 @@ def call(url: str, headers: dict[str, str], body: Any = None, method: str | None
             return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return int(exc.code), json.loads(exc.read() or b"{}")
+
+
+def worker_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """Two workers' own directories (made), kept across their restarts."""
+    dirs = tmp_path / "w1", tmp_path / "w2"
+    for path in dirs:
+        path.mkdir(exist_ok=True)
+    return dirs
+
+
+@contextmanager
+def two_workers(
+    broker: EmbeddedBroker, dirs: tuple[Path, Path], env: dict[str, str]
+) -> Iterator[tuple[MonitorProcess, MonitorProcess]]:
+    """Two workers of one group in ``dirs``, both ready; stopped on leaving."""
+    with worker_process(broker.url, dirs[0], env=env) as one, worker_process(broker.url, dirs[1], env=env) as two:
+        one.wait_ready(timeout=90)
+        two.wait_ready(timeout=90)
+        yield one, two

@@ -17,7 +17,7 @@ import pytest
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
-from tests.integration.acting import HA_NOI, NGHE_AN, call, viewers_file
+from tests.integration.acting import HA_NOI, NGHE_AN, call, two_workers, viewers_file, worker_dirs
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager
 
@@ -39,12 +39,8 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
     env = {**ENV_BASE, "MONITOR_VIEWERS": str(viewers_file(tmp_path))}
     soon = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
     late = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
-    first, second = tmp_path / "w1", tmp_path / "w2"
-    first.mkdir()
-    second.mkdir()
-    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
-        one.wait_ready(timeout=90)
-        two.wait_ready(timeout=90)
+    dirs = worker_dirs(tmp_path)
+    with two_workers(broker, dirs, env) as (one, two):
         for n, task in enumerate(("NV-1", "NV-2")):  # two due soon: the one acknowledged goes after the other
             event = task_event(f"e-{n}", task, "in_progress", deadline=soon)
             produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")
@@ -83,9 +79,7 @@ def test_an_acknowledgement_is_shared_kept_and_cleared_by_an_escalation(broker: 
         assert after[-1] == "NV-1" and sorted(after) == sorted(order)  # acknowledged: after the other due-soon one
 
     # Both workers stopped and started again on their data directories: the actions topic is read again.
-    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
-        one.wait_ready(timeout=90)
-        two.wait_ready(timeout=90)
+    with two_workers(broker, dirs, env) as (one, two):
         for worker in (one, two):
             wait_for("the alerts answered again", lambda w=worker: _the_alert(w.base_url, "NV-1"), timeout=60)
             kept = _the_alert(worker.base_url, "NV-1")
@@ -149,12 +143,8 @@ def test_the_console_acknowledges_assigns_and_notes_and_another_console_sees_it_
     viewers = viewers_file(tmp_path, "anonymous:\n  all: true\n")
     env = {**ENV_BASE, "MONITOR_VIEWERS": str(viewers)}
     soon = [(datetime.now(UTC) + timedelta(days=days)).date().isoformat() for days in (2, 4, 6)]
-    first, second = tmp_path / "w1", tmp_path / "w2"
-    first.mkdir()
-    second.mkdir()
-    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
-        one.wait_ready(timeout=90)
-        two.wait_ready(timeout=90)
+    dirs = worker_dirs(tmp_path)
+    with two_workers(broker, dirs, env) as (one, two):
         for n, deadline in enumerate(soon):  # three due soon, the nearest first in the attention order
             event = task_event(f"c-{n}", f"NV-{n + 1}", "in_progress", deadline=deadline)
             produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")

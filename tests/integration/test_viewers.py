@@ -25,7 +25,8 @@ from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
 from monitor.publishers import token_hash
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
-from tests.integration.kafka import produce, task_event, wait_for, worker_process
+from tests.integration.acting import two_workers, worker_dirs
+from tests.integration.kafka import produce, task_event, wait_for
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -106,12 +107,8 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
         "MONITOR_CLUSTER_TOKEN": CLUSTER,
         "MONITOR_METRICS_TOKEN": "metrics-secret",
     }
-    first, second = tmp_path / "w1", tmp_path / "w2"
-    first.mkdir()
-    second.mkdir()
-    with worker_process(broker.url, first, env=env) as one, worker_process(broker.url, second, env=env) as two:
-        one.wait_ready(timeout=90)
-        two.wait_ready(timeout=90)
+    dirs = worker_dirs(tmp_path)
+    with two_workers(broker, dirs, env) as (one, two):
         base = one.base_url
         for unit, task in (("VN-22", "NV-1"), ("VN-35", "NV-2")):
             produce(

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.fastpath import fast_event
-from events.models import Event, EventKind, IndicatorEvent, TaskStatusEvent
+from events.models import Event, EventKind, ExtensionEvent, IndicatorEvent, TaskStatusEvent
 from events.signing import MATERIAL_ATTRIBUTE, Seal, seal_binary, seal_structured, signed_items
 from events.text import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, escape
 
@@ -51,9 +51,10 @@ MAX_REASON_ITEMS = 50
 MAX_REASON_CHARS = 8192
 _STRUCTURED = "application/cloudevents"
 _CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
-_MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent]] = {
+_MODELS: Mapping[EventKind, type[TaskStatusEvent] | type[IndicatorEvent] | type[ExtensionEvent]] = {
     EventKind.TASK_STATUS: TaskStatusEvent,
     EventKind.INDICATOR: IndicatorEvent,
+    EventKind.EXTENSION: ExtensionEvent,
 }
 # CloudEvents context attributes that fill event fields the data leaves out.
 _CE_DEFAULTS = (("id", "event_id"), ("source", "source"), ("time", "occurred_at"), ("subject", "unit_id"))

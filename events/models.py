@@ -17,6 +17,7 @@ from events.text import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS, SEPARATOR
 
 __all__ = [
     "EARLIEST",
+    "EXTENSION_SOURCE",
     "LATEST",
     "MAX_LABEL_NAME_CHARS",
     "MAX_LABEL_VALUE_CHARS",
@@ -24,7 +25,11 @@ __all__ = [
     "MAX_TITLE_CHARS",
     "Event",
     "EventKind",
+    "ExtensionEvent",
+    "ExtensionNote",
     "IndicatorEvent",
+    "NewDeadline",
+    "Reference",
     "TaskStatus",
     "TaskStatusEvent",
     "dedup_key",
@@ -76,6 +81,8 @@ class EventKind(StrEnum):
 
     TASK_STATUS = "compliance.task-status"
     INDICATOR = "compliance.indicator"
+    #: An extension the working group granted: written by the monitor itself, never by a publisher.
+    EXTENSION = "compliance.extension"
 
 
 def dedup_key(source: str, event_id: str) -> str:
@@ -185,4 +192,46 @@ class IndicatorEvent(_EventBase):
         return self.value
 
 
-Event = TaskStatusEvent | IndicatorEvent
+#: The ``source`` of every extension: the monitor records them, on a viewer's request (``ExtensionEvent``).
+EXTENSION_SOURCE = "monitor"
+#: The longest reference of an extension's decision, and the longest note.
+MAX_REFERENCE_CHARS = 200
+MAX_NOTE_CHARS = 1000
+#: A new deadline: an instant with its UTC offset, or a date (the end of that day in the rule's time zone).
+NewDeadline = Annotated[AwareDatetime | date, AfterValidator(_deadline_in_range)]
+#: A decision's reference (the working group's document number), and a note on an extension.
+Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE_CHARS)]
+ExtensionNote = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]
+
+
+class ExtensionEvent(_EventBase):
+    """A new deadline granted to one unit: for one of its tasks, or for its deadline under a roster rule.
+
+    Granted by a viewer who may (``extends: true``), with the decision's
+    reference (the working group's document number). The monitor writes it on
+    the unit's partition of the events topic, signed with the cluster
+    credential (``events.grants``): a publisher cannot grant itself one. It
+    replaces the due instant of the task under every deadline rule that judges
+    the task (or the unit's due instant under the roster rule), until another
+    extension replaces it; the deadline the task came with is kept, to judge a
+    completion as kept on time or within the extension.
+    """
+
+    task_id: Identifier | None = Field(default=None, description="The task whose deadline moves.")
+    rule_id: Identifier | None = Field(
+        default=None, description="Or: the roster deadline rule whose due instant moves, for this unit alone."
+    )
+    due: NewDeadline = Field(description="The new deadline; a date means the end of that day in the rule's time zone.")
+    reference: Reference = Field(description="The decision's reference, e.g. 125/QĐ-BCĐ06.")
+    granted_by: Identifier = Field(description="The viewer who recorded it.")
+    granted_by_name: Annotated[str, Field(max_length=200)] = Field(default="", description="What people call it.")
+    note: ExtensionNote | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.task_id is None) == (self.rule_id is None):
+            raise ValueError("give either task_id (a task's deadline) or rule_id (a roster deadline), not both")
+        return self
+
+
+Event = TaskStatusEvent | IndicatorEvent | ExtensionEvent

@@ -191,7 +191,8 @@ class Settings(BaseSettings):
     cluster_token: SecretStr | None = Field(
         default=None,
         description="The credential workers send each other (/api/v1/internal/*): set, those endpoints answer "
-        "only a request that carries it; unset, anyone who reaches the port.",
+        "only a request that carries it; unset, anyone who reaches the port. It also seals the extensions a viewer "
+        "grants (unset, none can be granted).",
     )
     publishers: Path | None = Field(
         default=None,
@@ -321,6 +322,11 @@ class Settings(BaseSettings):
     def colour(self) -> bool:
         """Whether output may be coloured at all (a terminal is also needed): not when ``NO_COLOR`` is set."""
         return not self.no_color
+
+    @property
+    def grant_key(self) -> bytes | None:
+        """The key extensions are sealed with (``events.grants``): the cluster credential; ``None`` without one."""
+        return self.cluster_token.get_secret_value().encode("utf-8") if self.cluster_token is not None else None
 
     @property
     def base_url(self) -> str:

@@ -1,4 +1,4 @@
-"""``monitor alerts ack | unack | assign | note | actions``: act on an alert from a terminal, through a worker's API.
+"""``monitor alerts ack | unack | assign | note | actions | extend``: act on alerts from a terminal, through a worker's API.
 
 The command asks a worker (``--url``; by default this machine's, on the
 port the settings give) with a viewer's token (``MONITOR_VIEWER_TOKEN``,
@@ -141,8 +141,27 @@ def cmd_actions(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_extend(args: argparse.Namespace) -> int:
+    """Grant a unit a new deadline: for one of its tasks, or under a roster deadline rule."""
+    settings = settings_from(args)
+    token = settings.viewer_token.get_secret_value() if settings.viewer_token else None
+    body: dict[str, Any] = {"due": args.due, "reference": args.reference}
+    body["task_id" if args.task is not None else "rule_id"] = args.task if args.task is not None else args.rule
+    if args.note is not None:
+        body["note"] = args.note
+    path = f"/api/v1/units/{urllib.parse.quote(args.unit, safe='')}/extensions"
+    status, answer = ask_worker(_url(settings, args.url), path, token, body)
+    if status != 202:
+        return _refused(status, answer)
+    granted = answer["extension"]
+    subject = f"task {granted['task_id']}" if granted.get("task_id") else f"roster deadline {granted['rule_id']}"
+    print(printable(f"{granted['unit_id']} {subject}: due {granted['due']} ({granted['reference']})"))
+    print(f"  {printable(answer.get('note', ''))}")
+    return ExitCode.OK
+
+
 def register_actions(alerts_commands: Any) -> None:
-    """Add ``alerts ack``, ``unack``, ``assign``, ``note`` and ``actions`` to the ``alerts`` command."""
+    """Add ``alerts ack``, ``unack``, ``assign``, ``note``, ``actions`` and ``extend`` to the ``alerts`` command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help="the worker to ask (default: MONITOR_PUBLIC_URL, else this machine's port)")
     how = (
@@ -176,3 +195,20 @@ def register_actions(alerts_commands: Any) -> None:
     listed.add_argument("fingerprint", metavar="FINGERPRINT")
     listed.add_argument("--json", action="store_true", help="the worker's answer as JSON")
     listed.set_defaults(func=cmd_actions)
+    extend = alerts_commands.add_parser(
+        "extend",
+        parents=[common],
+        help="grant a unit a new deadline, with the decision's reference",
+        description="Grant a unit a new deadline for one of its tasks (--task) or under a roster deadline (--rule), "
+        "as the working group decided: its alerts follow the new due instant, and reports count a task kept by it "
+        "as kept within an extension. Recorded through a worker's API as the viewer whose token is in "
+        "MONITOR_VIEWER_TOKEN, who must be let grant extensions ('extends: true' in the viewers file).",
+    )
+    extend.add_argument("unit", metavar="UNIT", help="the unit, e.g. VN-22")
+    subject = extend.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--task", help="the task whose deadline moves")
+    subject.add_argument("--rule", help="the roster deadline rule whose due instant moves, for this unit alone")
+    extend.add_argument("--due", required=True, help="the new deadline: a date (2024-08-15) or an instant with offset")
+    extend.add_argument("--reference", required=True, help="the decision's reference, e.g. 125/QĐ-BCĐ06")
+    extend.add_argument("--note", help="a note with it")
+    extend.set_defaults(func=cmd_extend)

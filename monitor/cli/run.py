@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import shutil
 import sys
 import tempfile
@@ -210,6 +211,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             from monitor.devtools.demo import DEMO_VIEWERS
 
             extra["viewers"] = DEMO_VIEWERS
+        if settings_from(args, **extra).cluster_token is None:  # one worker: its own credential seals extensions
+            extra["cluster_token"] = secrets.token_urlsafe(32)
         settings = settings_from(args, **extra)
         pack = load_rules(settings)
         program = program_name(sys.argv[0], Path.cwd(), shutil.which("monitor"))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.codec import decode_record
-from events.models import Event
+from events.grants import UNSEALED_EXTENSION
+from events.models import Event, ExtensionEvent
 from events.signing import Seal
 from monitor.kafka.batches import OutboundRecord, batch_records
 from monitor.kafka.topics import Topics
@@ -191,6 +192,10 @@ def plan_records(
         errors = [{"index": r.index, "reason": r.reason} for r in decoded.rejections]
         return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": errors})
     events = list(decoded.events)
+    granted = [decoded.position(i) for i, event in enumerate(events) if isinstance(event, ExtensionEvent)]
+    if granted:  # a publisher cannot grant itself a new deadline
+        errors = [{"index": i, "reason": UNSEALED_EXTENSION} for i in granted]
+        return IngestAnswer(422, {"error": "invalid events; nothing was accepted", "errors": errors})
     named = [event.unit_id for event in events]
     if units is not None and len(units):
         placed = [place(event, units) for event in events]

@@ -17,7 +17,18 @@ from aiohttp import web as aio
 from faust import web
 
 from monitor.actions import AlertAction
-from monitor.http import actions, communes, console, history, publishers, reports, silences, viewers, views
+from monitor.http import (
+    actions,
+    communes,
+    console,
+    extensions,
+    history,
+    publishers,
+    reports,
+    silences,
+    viewers,
+    views,
+)
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.cluster import (
     ANSWERED_BY,
@@ -427,6 +438,25 @@ class UnitView(web.View):
 
     async def get(self, request: web.Request, unit_id: str) -> web.Response:
         return await _unit_answer(self, request, unit_id, lambda w: console.unit_detail(w, unit_id))
+
+
+@blueprint.route("/api/v1/units/{unit_id}/extensions", name="extensions")
+class ExtensionsView(web.View):
+    """A new deadline for one of a unit's tasks, or for the unit under a roster deadline (POST, a viewer who may)."""
+
+    async def post(self, request: web.Request, unit_id: str) -> web.Response:
+        scope = _reader(self, request)
+        if not isinstance(scope, Scope):
+            return scope
+        worker = _worker(self)
+        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
+            return _send(self, refused)
+        body = await request.content.read(extensions.MAX_EXTENSION_BYTES + 1)  # type: ignore[attr-defined]
+        extension = extensions.new_extension(worker, scope, unit_id, body)
+        if isinstance(extension, Answer):
+            return _send(self, extension)
+        await worker.produce([extensions.extension_record(worker, extension)])
+        return _send(self, extensions.extension_recorded(extension))
 
 
 @blueprint.route("/api/v1/rosters", name="rosters")

@@ -25,6 +25,7 @@ class OutboundRecord(NamedTuple):
     topic: str
     key: bytes
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class EventBatcher:

@@ -9,7 +9,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from events.models import Event, EventKind, TaskStatusEvent
+from events.models import Event, EventKind, IndicatorEvent
 from monitor.kafka.client import start_client
 
 __all__ = ["Topics", "ensure_topics"]
@@ -96,7 +96,7 @@ class Topics:
 
     def for_event(self, event: Event) -> str:
         """The ingress topic an event is published to."""
-        return self.task_status if isinstance(event, TaskStatusEvent) else self.indicators
+        return self.indicators if isinstance(event, IndicatorEvent) else self.task_status  # an extension: a task's
 
 
 def _new_topic(topics: Topics, name: str, partitions: int, replication: int) -> NewTopic:

@@ -159,6 +159,7 @@ def _summary(report: Report) -> str:
         ("Điểm đúng hạn chung" if report.communes_of else "Điểm đúng hạn toàn quốc", _pct(report.score)),
         ("Hạn đến trong kỳ", number_text(sum(c.judged for c in report.cards), 0)),
         ("Hoàn thành đúng hạn", number_text(report.total(DeadlineOutcome.ON_TIME), 0)),
+        ("Hoàn thành trong thời hạn gia hạn", number_text(report.total(DeadlineOutcome.EXTENDED), 0)),
         ("Hoàn thành trễ hạn", number_text(report.total(DeadlineOutcome.LATE), 0)),
         ("Còn quá hạn cuối kỳ", number_text(report.total(DeadlineOutcome.OVERDUE), 0)),
         ("Đơn vị chưa từng báo cáo", number_text(len(report.never_reported), 0)),
@@ -182,12 +183,13 @@ def _ranking_table(report: Report) -> str:
             f'<tr><td class="n">{place}</td><td>{escape(card.name)} <small>{escape(card.unit_id)}</small>'
             f"{_rolled_names(card)}</td>"
             f'<td class="n">{_pct(card.score)}</td><td class="n">{card.count(DeadlineOutcome.ON_TIME)}</td>'
+            f'<td class="n">{card.count(DeadlineOutcome.EXTENDED)}</td>'
             f'<td class="n">{card.count(DeadlineOutcome.LATE)}</td><td class="n">{card.count(DeadlineOutcome.OVERDUE)}</td>'
             f'<td class="n">{_num(median)}</td><td class="n">{_num(worst, 0)}</td></tr>'
         )
     head = (
         '<tr><th class="n">Hạng</th><th>Đơn vị</th><th class="n">Điểm</th><th class="n">Đúng hạn</th>'
-        '<th class="n">Trễ hạn</th><th class="n">Quá hạn</th><th class="n">Trễ trung vị (ngày)</th>'
+        '<th class="n">Trong gia hạn</th><th class="n">Trễ hạn</th><th class="n">Quá hạn</th><th class="n">Trễ trung vị (ngày)</th>'
         '<th class="n">Trễ nhiều nhất (ngày)</th></tr>'
     )
     return f"<table>{head}{''.join(rows)}</table>" if rows else ""
@@ -258,6 +260,7 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str
         f'<tr><th>Điểm đúng hạn</th><td class="n">{_pct(card.score)} ({rank_text})</td></tr>'
         f'<tr><th>Hạn đến trong kỳ</th><td class="n">{card.judged}</td></tr>'
         f'<tr><th>Hoàn thành đúng hạn</th><td class="n">{card.count(DeadlineOutcome.ON_TIME)}</td></tr>'
+        f'<tr><th>Hoàn thành trong thời hạn gia hạn</th><td class="n">{card.count(DeadlineOutcome.EXTENDED)}</td></tr>'
         f'<tr><th>Hoàn thành trễ hạn (trung vị / nhiều nhất)</th><td class="n">{card.count(DeadlineOutcome.LATE)}'
         f" ({_num(median)} / {_num(worst, 0)} ngày)</td></tr>"
         f'<tr><th>Còn quá hạn cuối kỳ</th><td class="n">{card.count(DeadlineOutcome.OVERDUE)}</td></tr>'
@@ -360,6 +363,45 @@ def _response(report: Report) -> str:
     return f"<table>{head}{''.join(rows)}</table>{note}"
 
 
+#: How each deadline an extension set stood at the end of the period.
+_OUTCOME_TEXT = {
+    DeadlineOutcome.ON_TIME: "đúng hạn ban đầu",
+    DeadlineOutcome.EXTENDED: "trong thời hạn gia hạn",
+    DeadlineOutcome.LATE: "trễ cả hạn gia hạn",
+    DeadlineOutcome.OVERDUE: "còn quá hạn",
+    DeadlineOutcome.CANCELLED: "đã hủy",
+    DeadlineOutcome.NOT_YET_DUE: "chưa đến hạn mới",
+}
+
+
+def _extensions(report: Report) -> str:
+    """Every deadline of the period an extension set: whose, from when to when, on whose decision, and how it stood."""
+    extended = report.extended()
+    if not extended:
+        return "<p>Không có hạn nào được gia hạn trong kỳ.</p>"
+    rows = []
+    for card, d in extended:
+        extension = d.extension
+        assert extension is not None
+        first = datetime_text(d.first_due, report.tz) if d.first_due is not None else "–"
+        who = extension.granted_by_name or extension.granted_by
+        unit = d.unit_id or card.unit_id
+        name = card.name if unit == card.unit_id else next((c.name for c in card.rolled_up if c.unit_id == unit), unit)
+        rows.append(
+            f"<tr><td>{escape(name)} <small>{escape(unit)}</small></td>"
+            f"<td>{escape(d.title)} <small>{escape(d.task_id or d.rule_id)}</small></td>"
+            f'<td class="n">{first}</td><td class="n">{datetime_text(d.due, report.tz)}</td>'
+            f"<td>{escape(extension.reference)}</td>"
+            f"<td>{escape(who)} <small>{date_text(extension.granted_at, report.tz)}</small></td>"
+            f"<td>{escape(_OUTCOME_TEXT[d.outcome])}</td></tr>"
+        )
+    head = (
+        '<tr><th>Đơn vị</th><th>Nhiệm vụ</th><th class="n">Hạn ban đầu</th><th class="n">Hạn mới</th>'
+        "<th>Căn cứ</th><th>Người ghi nhận</th><th>Kết quả</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
 def report_html(report: Report) -> str:
     """The report as one HTML page."""
     places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
@@ -397,6 +439,8 @@ def report_html(report: Report) -> str:
         )
         + "<h2>Quá hạn cuối kỳ theo đơn vị</h2>"
         f"{_overdue_chart(report)}"
+        "<h2>Hạn được gia hạn</h2>"
+        f"{_extensions(report)}"
         "<h2>Thời gian phản hồi cảnh báo</h2>"
         f"{_response(report)}"
         "<h2>Chỉ tiêu cuối kỳ so với mục tiêu</h2>"

@@ -38,13 +38,15 @@ _JUST_BEFORE = timedelta(microseconds=1)  # a period's end belongs to the next o
 
 #: The on-time score, as the report prints it.
 SCORE_FORMULA = (
-    "Điểm đúng hạn = số hạn hoàn thành đúng hạn ÷ (đúng hạn + trễ hạn + còn quá hạn cuối kỳ). "
+    "Điểm đúng hạn = số hạn hoàn thành đúng hạn (kể cả trong thời hạn được gia hạn) ÷ (đúng hạn + trong gia hạn "
+    "+ trễ hạn + còn quá hạn cuối kỳ). "
     "Hoàn thành đúng vào thời điểm đến hạn tính là trễ hạn; nhiệm vụ đã hủy và hạn chưa đến không tính. "
     "Xếp hạng theo điểm, rồi ít quá hạn hơn, rồi ít trễ hạn hơn."
 )
 #: The same, for readers of the JSON and the CSV.
 SCORE_FORMULA_EN = (
-    "on-time score = on time / (on time + late + overdue at the period's end); a completion at the due instant "
+    "on-time score = (on time + within an extension) / (on time + within an extension + late + overdue at the "
+    "period's end); a completion at the due instant "
     "is late; cancelled tasks and deadlines not yet come are left out; ranked by score, then fewer overdue, "
     "then fewer late"
 )
@@ -100,7 +102,11 @@ class Report:
     def score(self) -> float | None:
         """The national on-time score: every unit's deadlines together."""
         judged = sum(c.judged for c in self.cards)
-        return self.total(DeadlineOutcome.ON_TIME) / judged if judged else None
+        return sum(c.kept for c in self.cards) / judged if judged else None
+
+    def extended(self) -> list[tuple[UnitScorecard, Deadline]]:
+        """Every deadline of the period an extension set, with the scorecard it is in, by unit then due instant."""
+        return [(card, d) for card in self.cards for d in card.deadlines if d.extension is not None]
 
 
 def build_report(
@@ -199,6 +205,7 @@ def _unit(
         "deadlines": {
             "due": len(card.deadlines) - card.count(DeadlineOutcome.NOT_YET_DUE),
             "on_time": card.count(DeadlineOutcome.ON_TIME),
+            "extended": card.count(DeadlineOutcome.EXTENDED),
             "late": card.count(DeadlineOutcome.LATE),
             "late_median_days": median,
             "late_worst_days": worst,
@@ -220,6 +227,8 @@ def _unit(
                 "kept_at": _iso(d.kept_at),
                 "days": d.days_late,
                 "notified": _notified(notified.get((d.unit_id or card.unit_id, d.rule_id, d.task_id or ""))),
+                "first_due": _iso(d.first_due),
+                "extension": d.extension.as_json() if d.extension is not None else None,
             }
             for d in card.deadlines
         ],
@@ -263,6 +272,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": {
             "units": len(report.cards),
             "on_time": report.total(DeadlineOutcome.ON_TIME),
+            "extended": report.total(DeadlineOutcome.EXTENDED),
             "late": report.total(DeadlineOutcome.LATE),
             "overdue": report.total(DeadlineOutcome.OVERDUE),
             "cancelled": report.total(DeadlineOutcome.CANCELLED),
@@ -285,6 +295,7 @@ CSV_COLUMNS = (
     "score",
     "due",
     "on_time",
+    "extended",
     "late",
     "late_median_days",
     "late_worst_days",

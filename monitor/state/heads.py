@@ -132,5 +132,6 @@ def head_of(unit: str, parts: UnitParts, items: PartitionItems) -> tuple[UnitSta
         last_event_at=last_event_at,
         pack_version=stored.pack_version if stored is not None else "",
         tally=tally,
+        extensions=dict(stored.extensions) if stored is not None else None,
     )
     return state, not current

@@ -38,6 +38,7 @@ from rules.state import (
     AlertState,
     Change,
     ChangePart,
+    Extension,
     IndicatorState,
     Instant,
     Subject,
@@ -100,6 +101,7 @@ class UnitItem(msgspec.Struct, frozen=True, omit_defaults=True):
     format: int = 1
     tally: list[tuple[str, str, int]] = []
     last_event_at: Instant | None = None
+    extensions: dict[str, Extension] = {}  # its roster deadlines extended, by rule id
 
 
 ENCODER = msgspec.json.Encoder()
@@ -249,7 +251,7 @@ def encode_changes(
 def encode_unit(state: UnitState) -> bytes:
     """The stored form of a unit's own fields, in this version's format."""
     tally = [(kind, status, count) for (kind, status), count in sorted(state.task_tally().items())]
-    return ENCODER.encode(UnitItem(state.pack_version, FORMAT, tally, state.last_event_at))
+    return ENCODER.encode(UnitItem(state.pack_version, FORMAT, tally, state.last_event_at, state.extensions))
 
 
 def read_instant(raw: bytes) -> datetime:
@@ -314,4 +316,5 @@ def decode_unit(unit_id: str, items: Iterable[tuple[str, bytes]]) -> UnitState:
         wakeups=parts.wakeups,
         last_event_at=parts.last_event_at(parts.tasks.values()),
         pack_version=parts.unit.pack_version if parts.unit is not None else "",
+        extensions=dict(parts.unit.extensions) if parts.unit is not None else None,
     )

@@ -274,6 +274,7 @@ class ItemStore:
             last_event_at=state.last_event_at,
             pack_version=state.pack_version,
             tally=state.task_tally(),
+            extensions=state.extensions,
         )
         for task in state.tasks.values():
             head.tasks.put(task)

@@ -46,6 +46,10 @@ class Viewer(BaseModel):
     users: tuple[str, ...] = Field(
         default=(), description="User names (e-mail addresses) a trusted authenticating proxy sends for it."
     )
+    extends: bool = Field(
+        default=False,
+        description="May grant extensions of its units' deadlines (the working group's decisions), with a reference.",
+    )
 
     @property
     def sees(self) -> str:
@@ -124,6 +128,7 @@ class Scope:
     name: str
     units: frozenset[str] | None
     user: str | None = None
+    extends: bool = False  # may grant extensions of the deadlines of its units
 
     @property
     def identified(self) -> bool:
@@ -147,6 +152,7 @@ class Scope:
             "identified": self.identified,
             "all_units": self.units is None,
             "units": sorted(self.units) if self.units is not None else None,
+            "extends": self.extends,
         }
 
 
@@ -188,7 +194,7 @@ def viewer_access(registry: ViewerRegistry, pack: RulePack) -> ViewerAccess:
         return frozenset(who.units).union(*(members.get(name, frozenset()) for name in who.rosters))
 
     for viewer in registry.viewers:
-        scope = Scope(viewer.id, viewer.name or viewer.id, units(viewer))
+        scope = Scope(viewer.id, viewer.name or viewer.id, units(viewer), extends=viewer.extends)
         by_token.update({token.sha256: scope for token in viewer.tokens})
         by_user.update({user.lower(): scope for user in viewer.users})
     canonical = json.dumps(registry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from events.models import Event, IndicatorEvent
+from events.models import Event, ExtensionEvent, IndicatorEvent
 from rules.state import UnitState
 
 __all__ = ["UnitCaps"]
@@ -28,7 +28,7 @@ class UnitCaps:
 
     def refusal(self, state: UnitState | None, event: Event) -> tuple[str, str] | None:
         """Why ``event`` would take its unit over a cap, as (cap, reason), or ``None`` if it may be applied."""
-        if state is None:
+        if state is None or isinstance(event, ExtensionEvent):  # an extension adds nothing a cap counts
             return None
         if isinstance(event, IndicatorEvent):
             if event.indicator in state.indicators or len(state.indicators) < self.max_indicators:

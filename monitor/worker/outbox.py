@@ -170,7 +170,7 @@ class FaustOutbox:
 
     async def send_all_now(self, records: Sequence[OutboundRecord]) -> None:
         """Send records and return once the broker has every one (HTTP ingestion)."""
-        await asyncio.gather(*[await self._send(r.topic, r.key, r.value) for r in records])
+        await asyncio.gather(*[await self._send(r.topic, r.key, r.value, list(r.headers) or None) for r in records])
 
     async def send_now(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one record and return once the broker has it (an operator's action)."""

@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
-from events.models import Event
+from events.grants import UNSEALED_EXTENSION, is_granted
+from events.models import Event, ExtensionEvent
 from events.signing import Seal
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
@@ -66,6 +67,8 @@ class Processor:
         caps: How many task kinds and indicators one unit may have (unbounded when ``None``).
         admission: Which publisher may report which unit (``None``: open mode, every publisher every unit).
         tally: Where the events taken from each publisher are counted (a new one, counting since 1970, by default).
+        grant_key: The cluster credential an extension's record is sealed with (``events.grants``; ``None``: every
+            extension is refused).
     """
 
     def __init__(
@@ -83,8 +86,10 @@ class Processor:
         caps: UnitCaps | None = None,
         admission: Admission | None = None,
         tally: Tally | None = None,
+        grant_key: bytes | None = None,
     ) -> None:
         self._pack = pack
+        self._grant_key = grant_key
         self._store = store
         self._outbox = outbox
         self._metrics = metrics
@@ -123,7 +128,7 @@ class Processor:
             default_kind=self._topics.kind_of(record.topic),
             max_bytes=self._max_record_bytes,
         )
-        decoded, from_future, refused_by = self._screen(decoded, now, record.partition, partitions)
+        decoded, from_future, refused_by = self._screen(decoded, now, record, partitions)
         if from_future:
             self._metrics.from_future.labels(record.topic).inc(from_future)
         for (publisher, cause), count in refused_by.items():
@@ -143,6 +148,7 @@ class Processor:
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
         outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
         over_cap: list[tuple[Event, str, str]] = []  # events that would take their unit over a cap: (event, cap, why)
+        unknown: list[tuple[Event, str]] = []  # extensions the engine refused (no such task), with why
         forwards: dict[str, list[bytes]] = {}  # events of units another partition holds, by unit, in order
         for number, event in enumerate(decoded.events):
             if unit_partition(event.unit_id, partitions) != record.partition:
@@ -174,6 +180,9 @@ class Processor:
                 changed.pop(event.unit_id, None)
                 self._store.reload(event.unit_id)  # the engine updates in place: drop what it left half-done
                 continue
+            if result.outcome is Outcome.REFUSED:
+                unknown.append((event, result.reason))
+                continue
             outcomes.append((event, result.outcome))
             if result.outcome is Outcome.ACCEPTED:
                 parts |= result.changed  # in place: a batch of one unit's events is linear, not quadratic
@@ -198,6 +207,9 @@ class Processor:
             await self._dead_letter_events(record, seen[unit_id], reason)
         if over_cap:
             await self._refuse_over_cap(record, over_cap)
+        for event, reason in unknown:
+            log.warning("dead-lettered extension %s of %s: %s", event.event_id, event.unit_id, reason)
+            await self._dead_letter_events(record, [event], reason)
 
     async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
         """Dead-letter the events that would have taken their unit over a cap, in one record, and count them."""
@@ -219,7 +231,7 @@ class Processor:
         """Each publisher's events handled (once per record), and when it was last heard from."""
         handled: dict[str, int] = {}
         for event, _ in outcomes:
-            if event.unit_id not in failed:
+            if event.unit_id not in failed and not isinstance(event, ExtensionEvent):
                 handled[event.source] = handled.get(event.source, 0) + 1
         for publisher, count in handled.items():
             self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
@@ -227,17 +239,19 @@ class Processor:
             self.tally.add(publisher, now, count)
 
     def _screen(
-        self, decoded: Decoded, now: datetime, partition: int, partitions: int
+        self, decoded: Decoded, now: datetime, record: InboundRecord, partitions: int
     ) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
         """Place each event on its unit; refuse what cannot be placed, admitted, believed or evaluated.
 
         Placed by the pack's unit registry; refused: those it cannot place, those the publisher registry
-        refuses, those from too far ahead of ``now``, and those the rules refuse.
+        refuses, those from too far ahead of ``now``, and those the rules refuse. An extension is taken only in
+        a record of its own sealed by a worker (``events.grants``), whoever else may write to the topic.
 
         Returns the events left, how many came from the future, and how many the registry refused by
         publisher (the registry's id, or ``UNREGISTERED``) and cause.
         """
         horizon = now + self._max_skew
+        partition = record.partition
         refusal = self._pack.refusal
         admission = self._admission
         units = self._pack.units if len(self._pack.units) else None
@@ -258,6 +272,8 @@ class Processor:
                 if unit_partition(event.unit_id, partitions) == partition:  # else counted where it is forwarded
                     key = (placed.kind, "former" if placed.former else "current")
                     codes[key] = codes.get(key, 0) + 1
+            if isinstance(event, ExtensionEvent):
+                return None if granted() else UNSEALED_EXTENSION
             if admission is not None:
                 refused = admission.refusal(event.source, event.unit_id, seal, named)
                 if refused is not None:
@@ -275,6 +291,9 @@ class Processor:
                 )
             said = refusal(event)
             return said if said is not None or event is came else event
+
+        def granted() -> bool:
+            return not decoded.is_batch and is_granted(self._grant_key, record.value, record.headers)
 
         screened, _ = screen(decoded, check)
         for (kind, lineage), count in codes.items():

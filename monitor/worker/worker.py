@@ -195,6 +195,7 @@ class Worker:
             caps=UnitCaps(settings.max_kinds_per_unit, settings.max_indicators_per_unit),
             admission=self.admission,
             tally=Tally(clock()),
+            grant_key=settings.grant_key,
         )
         self.app.before_commit = self._before_commit
         self.takeover = Takeover(

@@ -33,6 +33,7 @@ from rules.language import (
     next_aggregate_change,
     next_staleness_change,
     next_target_change,
+    roster_due,
     task_due,
 )
 from rules.state import Subject, SubjectKey, SubjectKind, TaskState, UnitState
@@ -101,11 +102,10 @@ def _assess_covered(
     if kind is SubjectKind.INDICATOR:
         return _assess_indicator(compiled, state, name, now, firing)
     if isinstance(rule, DeadlineRule):
-        assert rule.due is not None
         if roster(compiled, state).first() is not None:
             return _NOTHING
         assert compiled.clock is not None
-        return compiled.clock.assess(rule.due, now)
+        return compiled.clock.assess(roster_due(rule, state.extensions.get(rule.id), compiled.calendar), now)
     if isinstance(rule, StalenessRule):
         since = (compiled.lifetimes.get(unit) or (None, None))[0]  # a unit formed after the rule's start
         last = state.last_event_at

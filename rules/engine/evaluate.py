@@ -29,17 +29,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from events.models import Event, TaskStatusEvent
+from events.models import Event, ExtensionEvent, TaskStatusEvent
 from rules.engine.reconciliation import alert_fingerprint, reconcile
 from rules.engine.records import Provenance, record
 from rules.engine.result import Outcome, Result
-from rules.language import CompiledRule, RulePack
+from rules.language import CompiledRule, RulePack, is_roster_deadline
 from rules.state import (
     NO_INDICATOR,
     UNIT,
     AlertState,
     AlertTransition,
     Change,
+    Extension,
     IndicatorState,
     SubjectKey,
     TaskState,
@@ -72,6 +73,8 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
         now: The current instant (aware).
     """
     current = state if state is not None else UnitState(unit_id=event.unit_id, pack_version=pack.version)
+    if isinstance(event, ExtensionEvent):
+        return _extend(pack, current, event, now)
     subjects: list[SubjectKey]
     if isinstance(event, TaskStatusEvent):
         task = current.tasks.get(event.task_id)
@@ -110,6 +113,40 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     )
 
 
+def _extend(pack: RulePack, state: UnitState, event: ExtensionEvent, now: datetime) -> Result:
+    """Put an extension in force: a task's, or the unit's under a roster deadline; its alerts follow the new due.
+
+    An extension is not a report: the unit's newest event stays what it was. Refused (``Outcome.REFUSED``) when
+    the unit holds no such task, or the rule is no roster deadline the unit answers to; one granted before the
+    extension in force is stale.
+    """
+    unit = state.unit_id
+    if event.task_id is not None:
+        task = state.tasks.get(event.task_id)
+        if task is None:
+            reason = f"unit {unit} holds no task {event.task_id!r}: a task's deadline is extended once it is reported"
+            return Result(state, (), Outcome.REFUSED, reason=reason)
+        if has_seen(task, event):
+            return Result(state, (), Outcome.DUPLICATE)
+        if task.extension is not None and event.occurred_at < task.extension.granted_at:
+            return Result(state, (), Outcome.STALE)
+        state.put_task(task.extended(event), task)
+        subject = task_key(event.task_id)
+        return reconcile(pack, state, [subject], now, event=event, changed={Change.subject(subject)})
+    assert event.rule_id is not None
+    compiled = pack.by_id(event.rule_id)
+    if compiled is None or not is_roster_deadline(compiled.rule) or not compiled.covers(unit):
+        reason = f"rule {event.rule_id!r} is no roster deadline that unit {unit} answers to under the rules in force"
+        return Result(state, (), Outcome.REFUSED, reason=reason)
+    known = state.extensions.get(event.rule_id)
+    if known is not None and known.event_id == event.event_id:
+        return Result(state, (), Outcome.DUPLICATE)
+    if known is not None and event.occurred_at < known.granted_at:
+        return Result(state, (), Outcome.STALE)
+    state.extensions[event.rule_id] = Extension.from_event(event)
+    return reconcile(pack, state, [UNIT], now, event=event, changed={Change.unit()})
+
+
 def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> datetime:
     """The instant at which to judge an event read from a backlog: what the broker held before the worker read it.
 
@@ -130,6 +167,8 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
         now: The current instant.
     """
     at = min(event.occurred_at, now)
+    if isinstance(event, ExtensionEvent):
+        return now  # a decision takes effect when it is applied, never in the past
     if state is None:
         return at
     if state.pack_version != pack.version or state.pending:

@@ -22,11 +22,11 @@ from datetime import datetime
 
 import msgspec
 
-from events.models import Event
+from events.models import Event, ExtensionEvent
 from rules.engine.assessment import assess, candidates
 from rules.engine.records import firing, provenance_of, record, resolved, template_fields
 from rules.engine.result import Result
-from rules.language import AnyRule, CompiledRule, Condition, DeadlineRule, RulePack, ThresholdRule, escalated
+from rules.language import OVERDUE, AnyRule, CompiledRule, Condition, DeadlineRule, RulePack, ThresholdRule, escalated
 from rules.state import (
     UNIT,
     AlertState,
@@ -182,6 +182,12 @@ def _settle(
             draft.put_alert(fp, None)
             draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
         return change
+    if existing is not None and _extended_out_of_breach(existing, condition, event):
+        # An extension took the alert out of its breach (overdue, due soon again): the overdue alert ends
+        # (``extended``), and the warning before the new due instant is a new alert, from its own start.
+        draft.put_alert(fp, None)
+        draft.transitions.append(resolved(pack, compiled, state, subject, existing, now, event))
+        existing = None
     if isinstance(rule, DeadlineRule | ThresholdRule) and rule.escalate:
         condition, step_at = escalated(
             rule.escalate, condition, _breach_began(rule, existing, condition), now, compiled.calendar
@@ -218,6 +224,11 @@ def _settle(
     draft.put_alert(fp, alert)
     draft.transitions.append(firing(pack, compiled, state, subject, alert, condition))
     return change
+
+
+def _extended_out_of_breach(existing: AlertState, condition: Condition, event: Event | None) -> bool:
+    """Whether the extension ``event`` moved an overdue alert back to an earlier stage (due soon)."""
+    return isinstance(event, ExtensionEvent) and existing.stage == OVERDUE and condition.stage != OVERDUE
 
 
 def _breach_began(rule: AnyRule, existing: AlertState | None, condition: Condition) -> datetime:

@@ -15,14 +15,24 @@ Nothing here decides whether an alert fires: reconciliation
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from events.models import Event, TaskStatus
+from events.models import Event, ExtensionEvent, TaskStatus
 from rules.engine.assessment import roster
-from rules.language import CompiledRule, Condition, DeadlineRule, RulePack, task_due
-from rules.state import AlertState, AlertTransition, Subject, SubjectKey, SubjectKind, TaskState, UnitState
-from rules.vietnamese import days_overdue, resolution_summary, subject_fields
+from rules.language import CompiledRule, Condition, DeadlineRule, RulePack, roster_due, task_due
+from rules.state import (
+    AlertState,
+    AlertTransition,
+    Extension,
+    Subject,
+    SubjectKey,
+    SubjectKind,
+    TaskState,
+    UnitState,
+)
+from rules.vietnamese import days_overdue, extension_summary, resolution_summary, subject_fields
 
 __all__ = ["Provenance", "firing", "provenance_of", "record", "resolved", "template_fields"]
 
@@ -140,12 +150,12 @@ def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, n
         return _Ending("recovered", now)
     kind, name = Subject.parse(subject)
     if kind is SubjectKind.UNIT:
-        assert rule.due is not None
+        unit_due = roster_due(rule, state.extensions.get(rule.id), compiled.calendar)
         done = roster(compiled, state).first()
         if done is None:
-            return _Ending("no_longer_due", now)
-        late = done.occurred_at >= rule.due
-        return _Ending("completed_late" if late else "completed", done.occurred_at, done, rule.due)
+            return _Ending("no_longer_due", now, due=unit_due)
+        late = done.occurred_at >= unit_due
+        return _Ending("completed_late" if late else "completed", done.occurred_at, done, unit_due)
     task = state.tasks.get(name)
     if task is None:
         return _Ending("no_longer_due", now)
@@ -155,7 +165,18 @@ def _resolution(compiled: CompiledRule, state: UnitState, subject: SubjectKey, n
     if task.status in rule.expect_status:
         late = due is not None and task.occurred_at >= due
         return _Ending("completed_late" if late else "completed", task.occurred_at, task, due)
-    return _Ending("no_longer_due", now)
+    return _Ending("no_longer_due", now, task, due)
+
+
+def _extension_of(state: UnitState, subject: SubjectKey, event: Event | None) -> Extension | None:
+    """The extension ``event`` put in force on ``subject``, when ``event`` is one (else ``None``)."""
+    if not isinstance(event, ExtensionEvent):
+        return None
+    kind, name = Subject.parse(subject)
+    if kind is SubjectKind.TASK:
+        task = state.tasks.get(name)
+        return task.extension if task is not None else None
+    return state.extensions.get(event.rule_id) if kind is SubjectKind.UNIT and event.rule_id is not None else None
 
 
 def resolved(
@@ -169,21 +190,31 @@ def resolved(
 ) -> AlertTransition:
     """The resolved record of ``alert``: a deadline's says how it ended, and a late completion how late."""
     ending = _resolution(compiled, state, subject, now)
-    summary = resolution_summary(
-        compiled, pack.unit_name(state.unit_id), ending.task, ending.resolution, ending.due, ending.at
-    )
+    unit_name = pack.unit_name(state.unit_id)
+    extension = _extension_of(state, subject, event)
+    provenance = provenance_of(state, subject, event, ending.task)
+    if extension is not None and event is not None and ending.resolution == "no_longer_due":
+        # The extension moved its due instant on: it ended the alert, and the record rests on it.
+        ending = dataclasses.replace(ending, resolution="extended")
+        summary: str | None = extension_summary(compiled, unit_name, ending.task, extension)
+        provenance = Provenance([event.event_id], event.source, event.occurred_at)
+    else:
+        summary = resolution_summary(compiled, unit_name, ending.task, ending.resolution, ending.due, ending.at)
     annotations = {"summary": summary or alert.summary, "resolution": ending.resolution}
     if ending.resolution == "completed_late":
         annotations["late"] = "true"
         if ending.due is not None:
             annotations["late_days"] = str(days_overdue(compiled, ending.due, ending.at))
+    if extension is not None and ending.resolution == "extended":
+        annotations["extended_to"] = extension.due.isoformat()
+        annotations["extension_reference"] = extension.reference
     kind, name = Subject.parse(subject)
     report = state.indicators.get(name) if kind is SubjectKind.INDICATOR else None
     return record(
         alert,
         annotations=annotations,
         value=report.value if report is not None else None,
-        provenance=provenance_of(state, subject, event, ending.task),
+        provenance=provenance,
         rule_version=pack.rule_version(compiled),
         ends_at=max(ending.at, alert.starts_at),
     )

@@ -24,6 +24,8 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     STALE = "stale"
+    #: An extension of a task the unit does not hold, or of no roster deadline of the unit (``Result.reason``).
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,5 @@ class Result:
     outcome: Outcome = Outcome.ACCEPTED
     #: The parts of the state written (the engine's own set, handed over: not copied for every event).
     changed: Set[Change] = frozenset()
+    #: Why the input was refused (``Outcome.REFUSED``).
+    reason: str = ""

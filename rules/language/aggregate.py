@@ -65,7 +65,7 @@ class AggregateIndex:
     def _counted(self, task: TaskState) -> tuple[bool, float | None]:
         if not self._rule.selects(task.fields(self._unit), task.labels):
             return False, None
-        due = task.own_due(self._tz) if task.status in OPEN_STATUSES else None
+        due = task.due_in_force(self._tz) if task.status in OPEN_STATUSES else None
         return True, due.timestamp() if due is not None else None
 
     def add(self, task: TaskState) -> None:

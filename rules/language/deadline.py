@@ -22,7 +22,7 @@ from rules.language.calendar import WorkCalendar, shift_after, shift_before
 from rules.language.durations import Span, WorkingDays, format_span
 from rules.language.escalation import Escalating
 from rules.language.templates import Template
-from rules.state import TaskState
+from rules.state import Extension, TaskState
 
 __all__ = [
     "DeadlineClock",
@@ -31,8 +31,11 @@ __all__ = [
     "counts_working_days",
     "deadline_stage",
     "due_is_date",
+    "is_roster_deadline",
     "is_waiting",
     "next_deadline_boundary",
+    "original_due",
+    "roster_due",
     "task_due",
 ]
 
@@ -78,13 +81,34 @@ class DeadlineRule(RuleBase, Escalating):
 
 
 def task_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> datetime | None:
-    """The instant a task is due under a per-task rule; a bare date means the end of that day."""
+    """The instant a task is due under a per-task rule: an extension's if one was granted, else ``original_due``."""
+    extension = task.extension
+    if extension is not None:
+        return extension.instant(calendar.tz)
+    return original_due(rule, task, calendar)
+
+
+def original_due(rule: DeadlineRule, task: TaskState, calendar: WorkCalendar) -> datetime | None:
+    """The instant a task is due under a per-task rule before any extension; a bare date means the end of that day."""
     if rule.due is not None:
         return rule.due
     if rule.within is not None:
         started = task.first_reached.get(rule.after_status)
         return shift_after(started, rule.within, calendar) if started is not None else None
     return task.own_due(calendar.tz)
+
+
+def is_roster_deadline(rule: object) -> bool:
+    """Whether ``rule`` is a roster deadline: every unit listed must, by one fixed instant."""
+    return isinstance(rule, DeadlineRule) and rule.roster is not None and rule.due is not None
+
+
+def roster_due(rule: DeadlineRule, extension: Extension | None, calendar: WorkCalendar) -> datetime:
+    """The instant a unit is due under a roster deadline: its extension's, if it was granted one, else the rule's."""
+    if extension is not None:
+        return extension.instant(calendar.tz)
+    assert rule.due is not None
+    return rule.due
 
 
 def counts_working_days(rule: DeadlineRule) -> bool:
@@ -108,6 +132,8 @@ def due_is_date(rule: DeadlineRule, task: TaskState | None) -> bool:
     working days (due at the end of the last one); a fixed ``due`` and a
     calendar duration are instants.
     """
+    if task is not None and task.extension is not None:
+        return not isinstance(task.extension.due, datetime)
     if rule.due is not None:
         return False
     if rule.within is not None:

@@ -9,16 +9,24 @@ the alerts, the console and the API.
 The rules of counting, which the report prints:
 
 - a deadline counts in a period when it falls in it (and has come by the time
-  the report is made: a deadline later in a running period is "not yet due");
+  the report is made: a deadline later in a running period is "not yet due"):
+  when the last instant to act lies in it (a task due on 30/09 is due at
+  midnight that night, and is a deadline of the third quarter);
 - it was kept **on time** when the task reached an expected status before the
   due instant, **late** at or after it (as the alerts say: a completion at the
   due instant itself is late), and is **overdue** when it had not been kept by
   the end of the period; a task cancelled by then counts in none of them;
+- a deadline the working group extended falls in the period of its new due
+  instant; kept before its first due instant it was on time, kept after it but
+  before the new one it was **kept within an extension**, and after both, late;
 - a roster deadline (every unit listed must, e.g. the 20/7 inspection plan)
   is one deadline of each unit listed;
-- the on-time score is kept on time ÷ (on time + late + overdue);
+- the score is (on time + within an extension) ÷ (on time + within an
+  extension + late + overdue): an extension is a decision, not a failure, and
+  is shown apart;
 - a due-soon warning of a deadline in the period was **heeded** when the
-  deadline was then kept on time, and **ignored** when it was kept late or missed;
+  deadline was then kept on time (or within an extension), and **ignored**
+  when it was kept late or missed;
 - a unit is judged only while it exists: one merged into another during the
   period is judged up to the merger, and its figures are counted in its
   successor's scorecard (``rules.review.lineage``).
@@ -33,8 +41,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from events.models import TaskStatus
-from rules.language import DUE_SOON, CompiledRule, DeadlineRule, RulePack, ThresholdRule, breached, task_due, whole_days
-from rules.state import AlertTransition, TaskState, UnitState
+from rules.language import (
+    DUE_SOON,
+    CompiledRule,
+    DeadlineRule,
+    RulePack,
+    ThresholdRule,
+    breached,
+    is_roster_deadline,
+    original_due,
+    roster_due,
+    task_due,
+    whole_days,
+)
+from rules.state import AlertTransition, Extension, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
 __all__ = [
@@ -56,6 +76,7 @@ class DeadlineOutcome(StrEnum):
     """How a deadline stood at the end of the period."""
 
     ON_TIME = "on_time"
+    EXTENDED = "extended"  # kept after its first due instant, before the one an extension set
     LATE = "late"
     OVERDUE = "overdue"
     CANCELLED = "cancelled"
@@ -74,6 +95,8 @@ class Deadline:
     kept_at: datetime | None = None  # when an expected status was reached (on time, late)
     days_late: int | None = None  # late: how late; overdue: how long overdue at the period's end
     unit_id: str | None = None  # a unit rolled up into the scorecard's (``rules.review.lineage``): its deadline
+    extension: Extension | None = None  # the extension that set ``due``, if one did
+    first_due: datetime | None = None  # the due instant before the extension (``None``: none was granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,22 +148,34 @@ class UnitScorecard:
         return sum(d.outcome is outcome for d in self.deadlines)
 
     @property
+    def kept(self) -> int:
+        """Deadlines kept in time: on time, or within an extension."""
+        return self.count(DeadlineOutcome.ON_TIME) + self.count(DeadlineOutcome.EXTENDED)
+
+    @property
     def judged(self) -> int:
-        """Deadlines the score counts: on time, late or overdue."""
-        return (
-            self.count(DeadlineOutcome.ON_TIME) + self.count(DeadlineOutcome.LATE) + self.count(DeadlineOutcome.OVERDUE)
-        )
+        """Deadlines the score counts: on time, within an extension, late or overdue."""
+        return self.kept + self.count(DeadlineOutcome.LATE) + self.count(DeadlineOutcome.OVERDUE)
 
     @property
     def score(self) -> float | None:
-        """On time ÷ (on time + late + overdue); ``None`` with no deadline to judge."""
-        return self.count(DeadlineOutcome.ON_TIME) / self.judged if self.judged else None
+        """Kept (on time or within an extension) ÷ judged; ``None`` with no deadline to judge."""
+        return self.kept / self.judged if self.judged else None
 
     @property
     def lateness(self) -> tuple[float | None, int | None]:
         """Median and worst days late of the deadlines kept late."""
         days = [d.days_late for d in self.deadlines if d.outcome is DeadlineOutcome.LATE and d.days_late is not None]
         return (statistics.median(days), max(days)) if days else (None, None)
+
+
+def _falls_in(due: datetime, start: datetime, end: datetime) -> bool:
+    """Whether a deadline due at ``due`` falls in the period [``start``, ``end``): its last instant to act does.
+
+    A task due on 30/09 (a date) is due at the next midnight, 1/10 00:00: the end of the third quarter, and a
+    deadline of the third quarter, not the fourth.
+    """
+    return start < due <= end
 
 
 def _kept_at(rule: DeadlineRule, task: TaskState, end: datetime) -> datetime | None:
@@ -158,14 +193,22 @@ def _cancelled_by(task: TaskState, end: datetime) -> bool:
 
 
 def _judge(
-    compiled: CompiledRule, due: datetime, kept: datetime | None, cancelled: bool, end: datetime
+    compiled: CompiledRule,
+    due: datetime,
+    kept: datetime | None,
+    cancelled: bool,
+    end: datetime,
+    first_due: datetime | None = None,
 ) -> tuple[DeadlineOutcome, int | None]:
+    """How a deadline due at ``due`` stood at ``end`` (``first_due``: its due instant before an extension)."""
     if cancelled and kept is None:
         return DeadlineOutcome.CANCELLED, None
     if kept is not None:
-        return (
-            (DeadlineOutcome.ON_TIME, None) if kept < due else (DeadlineOutcome.LATE, days_overdue(compiled, due, kept))
-        )
+        if kept < (first_due if first_due is not None else due):
+            return DeadlineOutcome.ON_TIME, None
+        if kept < due:
+            return DeadlineOutcome.EXTENDED, None
+        return DeadlineOutcome.LATE, days_overdue(compiled, due, kept)
     if due >= end:
         return DeadlineOutcome.NOT_YET_DUE, None
     return DeadlineOutcome.OVERDUE, days_overdue(compiled, due, end)
@@ -184,12 +227,16 @@ def _task_deadlines(
             if not rule.selects(task.fields(unit), task.labels):
                 continue
             due = task_due(rule, task, compiled.calendar)
-            if due is None or not start <= due < end:
+            if due is None or not _falls_in(due, start, end):
                 continue
+            extension = task.extension
+            first = original_due(rule, task, compiled.calendar) if extension is not None else None
             kept = _kept_at(rule, task, until)
-            outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until)
+            outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first)
             title = task.title or task.task_id
-            found.append(Deadline(rule.id, task.task_id, title, due, outcome, kept, days))
+            found.append(
+                Deadline(rule.id, task.task_id, title, due, outcome, kept, days, extension=extension, first_due=first)
+            )
     return found
 
 
@@ -200,9 +247,11 @@ def _roster_deadlines(
     unit = state.unit_id
     for compiled in pack.unit_rules:
         rule = compiled.rule
-        if not isinstance(rule, DeadlineRule) or rule.due is None or rule.roster is None:
+        if not isinstance(rule, DeadlineRule) or not is_roster_deadline(rule):
             continue
-        if not compiled.covers(unit) or not start <= rule.due < end:
+        extension = state.extensions.get(rule.id)
+        due = roster_due(rule, extension, compiled.calendar)
+        if not compiled.covers(unit) or not _falls_in(due, start, end):
             continue
         kept_at = [
             at
@@ -210,8 +259,9 @@ def _roster_deadlines(
             if rule.selects(task.fields(unit), task.labels) and (at := _kept_at(rule, task, until)) is not None
         ]
         kept = min(kept_at) if kept_at else None
-        outcome, days = _judge(compiled, rule.due, kept, False, until)
-        found.append(Deadline(rule.id, None, rule.id, rule.due, outcome, kept, days))
+        first = rule.due if extension is not None else None
+        outcome, days = _judge(compiled, due, kept, False, until, first)
+        found.append(Deadline(rule.id, None, rule.id, due, outcome, kept, days, extension=extension, first_due=first))
     return found
 
 
@@ -258,7 +308,7 @@ def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str |
     """The warned deadlines of the period: heeded when then kept on time, ignored when kept late or missed."""
     outcomes = [d.outcome for d in deadlines if (d.rule_id, d.task_id) in warned]
     return Warnings(
-        heeded=outcomes.count(DeadlineOutcome.ON_TIME),
+        heeded=outcomes.count(DeadlineOutcome.ON_TIME) + outcomes.count(DeadlineOutcome.EXTENDED),
         ignored=outcomes.count(DeadlineOutcome.LATE) + outcomes.count(DeadlineOutcome.OVERDUE),
         open=outcomes.count(DeadlineOutcome.NOT_YET_DUE),
     )

@@ -1,7 +1,7 @@
 """What the engine keeps and writes: a unit's state, the subjects of its alerts, the alert transitions.
 
 ``items``: a unit's stored items (``TaskState``, ``IndicatorState``,
-``AlertState``); ``unit``: ``UnitState``, what the engine reads and updates;
+``AlertState``, ``Extension``); ``unit``: ``UnitState``, what the engine reads and updates;
 ``sources``: where a unit's tasks and wake-ups are kept (``Tasks``,
 ``Wakeups``; in memory, or in a worker's store); ``subjects``: what an alert
 is about and which part of a state changed; ``alerts``: ``AlertTransition``
@@ -22,6 +22,7 @@ from rules.state.items import (
     EARLIER_REPORTS,
     SEEN_KEPT,
     AlertState,
+    Extension,
     IndicatorState,
     Instant,
     Reached,
@@ -54,6 +55,7 @@ __all__ = [
     "AlertTransition",
     "Change",
     "ChangePart",
+    "Extension",
     "IndicatorState",
     "Instant",
     "Reached",

@@ -22,12 +22,13 @@ from zoneinfo import ZoneInfo
 import msgspec
 from msgspec.structs import force_setattr
 
-from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent, dedup_key
+from events.models import ExtensionEvent, IndicatorEvent, TaskStatus, TaskStatusEvent, dedup_key
 
 __all__ = [
     "EARLIER_REPORTS",
     "SEEN_KEPT",
     "AlertState",
+    "Extension",
     "IndicatorState",
     "Instant",
     "Reached",
@@ -77,7 +78,7 @@ def seen_keys(item: _Reported) -> tuple[str, ...]:
     return item.seen if own is None else (*item.seen, own)
 
 
-def has_seen(item: _Reported, event: TaskStatusEvent | IndicatorEvent) -> bool:
+def has_seen(item: _Reported, event: TaskStatusEvent | IndicatorEvent | ExtensionEvent) -> bool:
     """Whether ``event`` is among the latest that updated ``item``."""
     return (event.event_id == item.event_id and event.source == item.source) or event.dedup_key in item.seen
 
@@ -160,6 +161,51 @@ assert set(Reached.__struct_fields__) == {status.value for status in TaskStatus}
 _NOTHING_REACHED = Reached()
 
 
+class Extension(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """A new deadline granted (``ExtensionEvent``), as a task or a unit's roster deadline keeps it."""
+
+    due: Deadline
+    reference: str
+    granted_by: str
+    granted_at: Instant
+    event_id: str
+    granted_by_name: str = ""
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.due, str):
+            force_setattr(self, "due", _deadline(self.due))
+
+    @classmethod
+    def from_event(cls, event: ExtensionEvent) -> Self:
+        """What ``event`` grants."""
+        return cls(
+            due=event.due,
+            reference=event.reference,
+            granted_by=event.granted_by,
+            granted_at=event.occurred_at,
+            event_id=event.event_id,
+            granted_by_name=event.granted_by_name,
+            note=event.note,
+        )
+
+    def instant(self, tz: ZoneInfo) -> datetime:
+        """The new due instant; a bare date means the end of that day in ``tz``."""
+        due = self.due
+        return due if isinstance(due, datetime) else _day_end(due, tz)
+
+    def as_json(self) -> dict[str, str | None]:
+        """The extension as the API and the reports show it."""
+        return {
+            "due": self.due.isoformat(),
+            "reference": self.reference,
+            "granted_by": self.granted_by,
+            "granted_by_name": self.granted_by_name or None,
+            "granted_at": self.granted_at.isoformat(),
+            "note": self.note,
+        }
+
+
 class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     """The latest known status of one task, and when it first reached each status."""
 
@@ -175,6 +221,7 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     source: str = ""  # of the latest event: with ``event_id``, its dedup key
     seen: tuple[str, ...] = ()  # dedup keys of the events before it (``seen_keys``)
     unit_code: str = ""  # the code the latest event named the unit by, when not its id (``Event.unit_code``)
+    extension: Extension | None = None  # the latest extension granted: its due replaces the task's under every rule
 
     def __post_init__(self) -> None:
         _share(self)
@@ -210,6 +257,13 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             source=event.source,
             seen=_earlier(previous),
             unit_code=event.unit_code or "",
+            extension=previous.extension if previous is not None else None,  # a status report never undoes one
+        )
+
+    def extended(self, event: ExtensionEvent) -> TaskState:
+        """This task with the extension ``event`` grants in force (and ``event`` remembered, to drop it if it comes again)."""
+        return msgspec.structs.replace(
+            self, extension=Extension.from_event(event), seen=(*self.seen, event.dedup_key)[-(SEEN_KEPT - 1) :]
         )
 
     def fields(self, unit_id: str) -> dict[str, str]:
@@ -222,6 +276,11 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         if deadline is None or isinstance(deadline, datetime):
             return deadline
         return _day_end(deadline, tz)
+
+    def due_in_force(self, tz: ZoneInfo) -> datetime | None:
+        """The deadline in force: an extension's, else the task's own (``own_due``)."""
+        extension = self.extension
+        return extension.instant(tz) if extension is not None else self.own_due(tz)
 
 
 @lru_cache(maxsize=4096)

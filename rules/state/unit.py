@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from rules.state.items import AlertState, IndicatorState, TaskState
+from rules.state.items import AlertState, Extension, IndicatorState, TaskState
 from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
 
 __all__ = ["TaskIndex", "UnitState"]
@@ -60,6 +60,7 @@ class UnitState:
         last_event_at: When its newest event happened.
         pack_version: The rule pack the wake-ups were computed for.
         tally: Its tasks by (kind, status), when known without counting them (a store keeps it).
+        extensions: Its roster deadlines extended, by rule id (a task's own extension is the task's).
     """
 
     __slots__ = (
@@ -67,6 +68,7 @@ class UnitState:
         "_kinds",
         "_tally",
         "alerts",
+        "extensions",
         "indicators",
         "last_event_at",
         "pack_version",
@@ -87,6 +89,7 @@ class UnitState:
         last_event_at: datetime | None = None,
         pack_version: str = "",
         tally: Mapping[tuple[str, str], int] | None = None,
+        extensions: dict[str, Extension] | None = None,
     ) -> None:
         self.unit_id = unit_id
         self.tasks: Tasks = _tasks(tasks)
@@ -96,6 +99,7 @@ class UnitState:
         self.wakeups: Wakeups = _wakeups(wakeups)
         self.last_event_at = last_event_at
         self.pack_version = pack_version
+        self.extensions: dict[str, Extension] = extensions if extensions is not None else {}
         # Tasks by (kind, status): counted once (or given), then kept by ``put_task``.
         self._tally: Tally | None = Counter(tally) if tally is not None else None
         self._kinds: Counter[str] | None = None  # tasks by kind, from the tally once asked (``tracks_kind``)
@@ -217,4 +221,4 @@ def _wakeups(wakeups: Wakeups | Mapping[str, float] | None) -> Wakeups:
 
 
 #: What two unit states must agree on to be equal, besides their tasks (the indexes are derived from them).
-_COMPARED = ("unit_id", "indicators", "alerts", "pending", "wakeups", "last_event_at", "pack_version")
+_COMPARED = ("unit_id", "indicators", "alerts", "pending", "wakeups", "last_event_at", "pack_version", "extensions")

@@ -24,7 +24,14 @@ from rules.vietnamese.display import (
     search_folded,
     span_text,
 )
-from rules.vietnamese.messages import days_overdue, figure_texts, render_summary, resolution_summary, subject_fields
+from rules.vietnamese.messages import (
+    days_overdue,
+    extension_summary,
+    figure_texts,
+    render_summary,
+    resolution_summary,
+    subject_fields,
+)
 from rules.vietnamese.names import REFUSAL_TEXT, RESOLUTION_TEXT, SEVERITY_TEXT, STAGE_TEXT, STATUS_TEXT
 
 __all__ = [
@@ -40,6 +47,7 @@ __all__ = [
     "days_overdue",
     "days_text",
     "due_text",
+    "extension_summary",
     "figure_texts",
     "indicator_text",
     "is_ratio",

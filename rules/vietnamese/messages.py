@@ -39,7 +39,7 @@ from rules.vietnamese.display import (
 
 if TYPE_CHECKING:
     from rules.language import AnyRule, CompiledRule, IndicatorBounds
-    from rules.state import TaskState, UnitState
+    from rules.state import Extension, TaskState, UnitState
 
 __all__ = ["days_overdue", "figure_texts", "render_summary", "resolution_summary", "subject_fields"]
 
@@ -211,6 +211,16 @@ def resolution_summary(
         return None
     deadline = f" (hạn {due_text(due, compiled.tz, due_is_date(rule, task))})" if due is not None else ""
     return f"{unit_name}: {task.title or task.task_id} {outcome}{deadline}"
+
+
+def extension_summary(compiled: CompiledRule, unit_name: str, task: TaskState | None, extension: Extension) -> str:
+    """What an alert says when an extension ended it: "Nghệ An: Kế hoạch … được gia hạn đến 15/08/2024 (theo …)".
+
+    ``task``: the task extended (``None``: the unit's roster deadline, named by its rule).
+    """
+    due = due_text(extension.instant(compiled.tz), compiled.tz, not isinstance(extension.due, datetime))
+    what = (task.title or task.task_id) if task is not None else compiled.rule.id
+    return f"{unit_name}: {what} được gia hạn đến {due} (theo {extension.reference})"
 
 
 def render_summary(rule: AnyRule, stage: str, fields: dict[str, str]) -> str:

@@ -39,6 +39,7 @@ RESOLUTION_TEXT = MappingProxyType(
         "cancelled": "đã hủy",
         "recovered": "đã trở lại mức cho phép",
         "no_longer_due": "không còn phải theo dõi",
+        "extended": "đã được gia hạn",
         "rule_removed": "quy tắc đã được gỡ bỏ",
         "no_longer_rostered": "đơn vị không còn trong danh sách",
         "unit_ended": "đơn vị đã được sắp xếp, sáp nhập",

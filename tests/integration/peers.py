@@ -80,12 +80,13 @@ class Alertmanager:
 
 
 class WebhookReceiver:
-    """An HTTP receiver on a loopback port that refuses the first ``failures`` requests (503), and, with
-    ``refuse_task``, every payload about that task (400)."""
+    """An HTTP receiver on a loopback port that refuses the first ``failures`` requests (503: with ``fail_task``,
+    the first that carry an alert about that task), and, with ``refuse_task``, every payload about that task (400)."""
 
-    def __init__(self, failures: int = 0, refuse_task: str | None = None) -> None:
+    def __init__(self, failures: int = 0, refuse_task: str | None = None, fail_task: str | None = None) -> None:
         self.port = free_port()
         self.failures = failures
+        self.fail_task = fail_task  # only payloads about this task count toward ``failures``
         self.refuse_task = refuse_task  # a payload with an alert about this task is refused (400)
         self.attempts = 0
         self.payloads: list[dict[str, Any]] = []
@@ -100,16 +101,17 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.attempts += 1
-        if self.attempts <= self.failures:
-            return web.Response(status=503, text="not yet")
-        if self.refuse_task is not None:
-            payload = await request.json()
-            if any(a["labels"].get("task_id") == self.refuse_task for a in payload["alerts"]):
-                return web.Response(status=400, text=f"task {self.refuse_task} is not ours")
+        payload = await request.json()
+        tasks = {a["labels"].get("task_id") for a in payload["alerts"]}
+        if self.fail_task is None or self.fail_task in tasks:
+            self.attempts += 1
+            if self.attempts <= self.failures:
+                return web.Response(status=503, text="not yet")
+        if self.refuse_task is not None and self.refuse_task in tasks:
+            return web.Response(status=400, text=f"task {self.refuse_task} is not ours")
         self.authorization.append(request.headers.get("Authorization", ""))
         self.queries.append(request.query_string)
-        self.payloads.append(await request.json())
+        self.payloads.append(payload)
         return web.Response(status=200)
 
     async def _start(self) -> None:

@@ -122,7 +122,7 @@ def test_the_delivery_ledger_holds_every_send_with_the_peer_s_answer(broker: Emb
     """Alertmanager takes every notification; one webhook answers 503 twice before 200; another refuses one task."""
     with (
         Alertmanager(tmp_path) as am,
-        WebhookReceiver(failures=2) as busy,
+        WebhookReceiver(failures=2, fail_task="NV-27") as busy,  # other alerts (a roster's) may come first
         WebhookReceiver(refuse_task="NV-BAD") as picky,
     ):
         env = {"MONITOR_ALERTMANAGER_URL": am.url, "MONITOR_WEBHOOK_URL": f"ops={busy.url},audit={picky.url}"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -210,3 +210,16 @@ def test_a_completion_that_omits_the_deadline_title_and_kind_is_late_against_the
     [resolved] = [t for _, t in simulation.transitions if t.status == "resolved" and t.labels.get("task_id") == "NV-99"]
     assert resolved.annotations["resolution"] == "completed_late" and resolved.annotations["late_days"] == "4"
     assert "Rà soát, cắt giảm thủ tục hành chính" in resolved.annotations["summary"]  # the title stayed
+
+
+def test_a_deadline_on_the_last_day_of_a_period_is_one_of_that_period_not_of_the_next(rules: RulePack) -> None:
+    # Due on 30/09 (a date): at midnight that night, the end of Q3; one due on 01/10 is Q4's.
+    events = [
+        (vn(2024, 9, 1), task(vn(2024, 9, 1), unit="VN-22", task_id="LAST", deadline=date(2024, 9, 30))),
+        (vn(2024, 9, 1), task(vn(2024, 9, 1), unit="VN-22", task_id="NEXT", deadline=date(2024, 10, 1))),
+        (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-22", task_id="FIRST", deadline=date(2024, 6, 30))),
+    ]
+    simulation = _run(rules, events, vn(2024, 10, 3))
+    assert set(_outcomes(_card(rules, simulation, "VN-22"))) == {"LAST", "inspection-plan"}  # 20/07, a roster's
+    q4 = scorecard(rules, "VN-22", simulation.states["VN-22"], set(), parse_period("2024-Q4").bounds(VN), AFTER_Q3)
+    assert {d.task_id for d in q4.deadlines} == {"NEXT"}

@@ -225,6 +225,7 @@ function opsLine(a) {
     s.acknowledged ? actButton(a, "unacknowledge", "Bỏ nhận") : actButton(a, "acknowledge", "Nhận xử lý"),
     actButton(a, "assign", s.owner ? "Đổi phụ trách" : "Giao phụ trách"),
     actButton(a, "note", "Ghi chú"),
+    ...(canExtend(a) ? [extendButton(a)] : []),
   ] : [];
   if (!parts.length && !buttons.length) return [];
   return [el("div", { class: "ops" }, ...parts, ...(buttons.length ? [el("span", { class: "ops-buttons" }, ...buttons)] : []))];
@@ -234,6 +235,51 @@ function actButton(a, action, label) {
   const button = el("button", { type: "button", class: `plain act act-${action}`, "data-action": action }, label);
   button.addEventListener("click", () => (action === "assign" || action === "note" ? askText(a, action) : act(a, { action })));
   return button;
+}
+
+// --- extensions: the working group moves a deadline ------------------------------------------------------
+
+// A deadline's alert (due soon, overdue), for a viewer the viewers file lets grant extensions ('extends: true').
+function canExtend(a) {
+  return Boolean(me && me.extends) && (a.stage === "due_soon" || a.stage === "overdue");
+}
+
+function extendButton(a) {
+  const button = el("button", { type: "button", class: "plain act act-extend", "data-action": "extend" }, "Gia hạn");
+  button.addEventListener("click", () => askExtension(a));
+  return button;
+}
+
+// The new deadline and the decision's reference, typed in a dialog; the alert follows once the unit's worker applies it.
+function askExtension(a) {
+  const dialog = $("extend-dialog");
+  const task = a.labels.task_id;
+  $("extend-alert").textContent = a.summary;
+  $("extend-due").value = "";
+  $("extend-reference").value = "";
+  $("extend-note").value = "";
+  $("extend-form").onsubmit = async (event) => {
+    event.preventDefault();
+    const body = { due: $("extend-due").value, reference: $("extend-reference").value.trim() };
+    if (!body.due || !body.reference) return;
+    if (task) body.task_id = task; else body.rule_id = a.rule_id;
+    const note = $("extend-note").value.trim();
+    if (note) body.note = note;
+    const response = await fetch(`/api/v1/units/${encodeURIComponent(a.unit_id)}/extensions`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    }).catch((error) => ({ ok: false, status: 0, json: async () => ({ error: error.message }) }));
+    if (!response.ok) {
+      const reason = (await response.json().catch(() => ({}))).error || `HTTP ${response.status}`;
+      showProblem(`Không gia hạn được: ${reason}`);
+      return;
+    }
+    showProblem(null);
+    $("announce").textContent = `Đã ghi nhận gia hạn đến ${body.due.split("-").reverse().join("/")} (${body.reference}): ${a.summary}`;
+    dialog.close();
+  };
+  $("extend-cancel").onclick = () => dialog.close();
+  dialog.showModal();
+  $("extend-due").focus();
 }
 
 const ACT_TEXT = {
@@ -260,7 +306,7 @@ function askText(a, action) {
   const dialog = $("act-dialog");
   const assign = action === "assign";
   $("act-title").textContent = assign ? "Giao phụ trách" : "Thêm ghi chú";
-  $("act-alert").textContent = `${a.unit_name}: ${a.summary}`;
+  $("act-alert").textContent = a.summary;
   $("act-label").textContent = assign ? "Người hoặc đơn vị phụ trách (để trống: không ai)" : "Ghi chú";
   $("act-text").value = assign && a.actions && a.actions.owner ? a.actions.owner.owner : "";
   $("act-text").maxLength = assign ? 200 : 2000;

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from events.grants import UNSEALED_EXTENSION
 from monitor.http.ingest import MAX_JSON_DEPTH, authorize, plan_records, read_body
 from monitor.kafka.topics import Topics
 
@@ -41,7 +42,7 @@ def test_binary_cloudevent_over_http_headers() -> None:
     headers = {"ce-specversion": "1.0", "ce-type": "compliance.task-status", "ce-id": "h1", "ce-source": "portal"}
     answer = plan_records(json.dumps(data).encode(), headers, Topics(), 10_000)
     assert answer.status == 202
-    ((topic, key, value),) = answer.records
+    ((topic, key, value, _),) = answer.records
     assert (topic, key) == ("compliance.task-status", b"VN-22")
     assert json.loads(value)[0]["event_id"] == "h1"
 
@@ -50,7 +51,7 @@ def test_one_record_per_unit_and_topic() -> None:
     events = [EVENT, {**EVENT, "event_id": "e-2", "unit_id": "VN-02"}, {**EVENT, "event_id": "e-3"}]
     answer = plan_records(json.dumps(events).encode(), {}, Topics(), 10_000)
     assert answer.body == {"accepted": 3, "records": 2}
-    assert sorted(len(json.loads(value)) for _, _, value in answer.records) == [1, 2]
+    assert sorted(len(json.loads(value)) for _, _, value, _ in answer.records) == [1, 2]
 
 
 class _Arriving:
@@ -104,3 +105,26 @@ def test_a_batch_at_the_nesting_limit_is_still_read() -> None:
         nested = [nested]
     answer = plan_records(json.dumps([{**EVENT, "title": nested}]).encode(), {}, Topics(), 10_000)
     assert answer.status == 422  # valid JSON; the title is not a string
+
+
+def test_a_publisher_cannot_post_an_extension() -> None:
+    extension = {
+        "specversion": "1.0",
+        "type": "compliance.extension",
+        "id": "x-1",
+        "source": "monitor",
+        "subject": "VN-22",
+        "data": {
+            "event_id": "x-1",
+            "source": "monitor",
+            "unit_id": "VN-22",
+            "occurred_at": "2024-07-22T09:00:00+07:00",
+            "task_id": "NV-1",
+            "due": "2024-08-15",
+            "reference": "125/QĐ-BCĐ06",
+            "granted_by": "to-cong-tac",
+        },
+    }
+    answer = plan_records(json.dumps([EVENT, extension]).encode(), {}, Topics(), 10_000)
+    assert answer.status == 422 and answer.records == []
+    assert answer.body["errors"] == [{"index": 1, "reason": UNSEALED_EXTENSION}]

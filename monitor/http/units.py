@@ -11,7 +11,7 @@ from typing import Any
 from monitor.http.figures import worst_severity
 from monitor.spreadsheet import csv_bytes
 from rules.engine import is_overdue, is_unit_overdue, overdue_by_kind
-from rules.language import DeadlineRule, RulePack, task_due
+from rules.language import DeadlineRule, RulePack, roster_due, task_due
 from rules.state import AlertState, Subject, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
@@ -31,6 +31,7 @@ OVERDUE_COLUMNS = (
     "kind",
     "status",
     "due",
+    "extension_reference",
     "days_overdue",
     "rule_id",
     "severity",
@@ -45,7 +46,8 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
     compiled = pack.by_id(alert.rule_id)
     if compiled is None or not isinstance(compiled.rule, DeadlineRule) or compiled.rule.due is None:
         return None
-    rule, due = compiled.rule, compiled.rule.due
+    rule, extension = compiled.rule, state.extensions.get(compiled.rule.id)
+    due = roster_due(rule, extension, compiled.calendar)
     tasks = state.tasks_of(rule.kinds_selected())
     reported = sorted((t for t in tasks if rule.selects(t.fields(state.unit_id), t.labels)), key=lambda t: t.task_id)
     task = reported[0] if reported else None
@@ -57,6 +59,7 @@ def _unit_overdue_item(pack: RulePack, state: UnitState, alert: AlertState, now:
         "kind": pack.selected_kind(alert.rule_id),
         "status": task.status.value if task is not None else "not_reported",
         "due": due.astimezone(compiled.tz).isoformat(),
+        "extension_reference": extension.reference if extension is not None else "",
         "days_overdue": days_overdue(compiled, due, now),
         "rule_id": alert.rule_id,
         "severity": alert.severity,
@@ -92,6 +95,7 @@ def overdue_items(pack: RulePack, state: UnitState, now: datetime) -> list[dict[
                 "kind": task.kind,
                 "status": task.status.value,
                 "due": due.astimezone(compiled.tz).isoformat() if due else "",
+                "extension_reference": task.extension.reference if task.extension is not None else "",
                 "days_overdue": days_overdue(compiled, due, now) if due else 0,
                 "rule_id": alert.rule_id,
                 "severity": alert.severity,

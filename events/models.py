@@ -27,6 +27,7 @@ __all__ = [
     "EventKind",
     "ExtensionEvent",
     "ExtensionNote",
+    "ExtensionTerms",
     "IndicatorEvent",
     "NewDeadline",
     "Reference",
@@ -204,7 +205,31 @@ Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE_CHARS)]
 ExtensionNote = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]
 
 
-class ExtensionEvent(_EventBase):
+class ExtensionTerms(BaseModel):
+    """What an extension grants: a new deadline for a task, or for the unit under a roster rule, and on what decision.
+
+    What a viewer asks for (``POST /api/v1/units/{unit_id}/extensions``); the
+    ``ExtensionEvent`` recorded holds it with who granted it and when.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    task_id: Identifier | None = Field(default=None, description="The task whose deadline moves.")
+    rule_id: Identifier | None = Field(
+        default=None, description="Or: the roster deadline rule whose due instant moves, for this unit alone."
+    )
+    due: NewDeadline = Field(description="The new deadline; a date means the end of that day in the rule's time zone.")
+    reference: Reference = Field(description="The decision's reference, e.g. 125/QĐ-BCĐ06.")
+    note: ExtensionNote | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.task_id is None) == (self.rule_id is None):
+            raise ValueError("give either task_id (a task's deadline) or rule_id (a roster deadline), not both")
+        return self
+
+
+class ExtensionEvent(_EventBase, ExtensionTerms):
     """A new deadline granted to one unit: for one of its tasks, or for its deadline under a roster rule.
 
     Granted by a viewer who may (``extends: true``), with the decision's
@@ -217,21 +242,8 @@ class ExtensionEvent(_EventBase):
     completion as kept on time or within the extension.
     """
 
-    task_id: Identifier | None = Field(default=None, description="The task whose deadline moves.")
-    rule_id: Identifier | None = Field(
-        default=None, description="Or: the roster deadline rule whose due instant moves, for this unit alone."
-    )
-    due: NewDeadline = Field(description="The new deadline; a date means the end of that day in the rule's time zone.")
-    reference: Reference = Field(description="The decision's reference, e.g. 125/QĐ-BCĐ06.")
     granted_by: Identifier = Field(description="The viewer who recorded it.")
     granted_by_name: Annotated[str, Field(max_length=200)] = Field(default="", description="What people call it.")
-    note: ExtensionNote | None = None
-
-    @model_validator(mode="after")
-    def _one_subject(self) -> Self:
-        if (self.task_id is None) == (self.rule_id is None):
-            raise ValueError("give either task_id (a task's deadline) or rule_id (a roster deadline), not both")
-        return self
 
 
 Event = TaskStatusEvent | IndicatorEvent | ExtensionEvent

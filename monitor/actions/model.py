@@ -15,7 +15,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from events.models import ExtensionNote, Identifier, NewDeadline, Reference
+from events.models import ExtensionTerms
 
 __all__ = ["MAX_NOTE_CHARS", "MAX_OWNER_CHARS", "ActionKind", "ActionRequest", "AlertAction", "ExtensionRequest"]
 
@@ -58,25 +58,9 @@ class ActionRequest(BaseModel):
         return self
 
 
-class ExtensionRequest(BaseModel):
-    """A new deadline a viewer grants one unit (``POST /api/v1/units/{unit_id}/extensions``, ``monitor units extend``).
-
-    The monitor records it as an ``ExtensionEvent`` with the viewer's identity.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    task_id: Identifier | None = Field(default=None, description="The task whose deadline moves.")
-    rule_id: Identifier | None = Field(default=None, description="Or: the roster deadline rule, for this unit alone.")
-    due: NewDeadline = Field(description="The new deadline: a date (the end of that day) or an instant with offset.")
-    reference: Reference = Field(description="The decision's reference, e.g. 125/QĐ-BCĐ06.")
-    note: ExtensionNote | None = None
-
-    @model_validator(mode="after")
-    def _one_subject(self) -> Self:
-        if (self.task_id is None) == (self.rule_id is None):
-            raise ValueError("give either task_id (a task's deadline) or rule_id (a roster deadline), not both")
-        return self
+#: A new deadline a viewer grants one unit (``POST /api/v1/units/{unit_id}/extensions``, ``monitor alerts extend``):
+#: the terms the ``ExtensionEvent`` recorded holds, with the viewer's identity.
+ExtensionRequest = ExtensionTerms
 
 
 class AlertAction(BaseModel):

@@ -107,6 +107,20 @@ def _reader(view: web.View, request: web.Request) -> Scope | web.Response:
     return _send(view, scope) if isinstance(scope, Answer) else scope
 
 
+async def _posted(view: web.View, request: web.Request, limit: int) -> tuple[Scope, bytes] | web.Response:
+    """Who posts a viewer's JSON body (an action, a silence, an extension) and the body read up to ``limit`` + 1 bytes.
+
+    Or the refusal: the 401 or 403 of ``_reader``, the 415 of a body not sent as JSON.
+    """
+    scope = _reader(view, request)
+    if not isinstance(scope, Scope):
+        return scope
+    if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
+        return _send(view, refused)
+    body: bytes = await request.content.read(limit + 1)  # type: ignore[attr-defined]
+    return scope, body
+
+
 def _send(view: web.View, answer: Answer | PeerAnswer, answered_by: str | None = None) -> web.Response:
     headers = {"Content-Type": answer.content_type, **answer.headers}
     if answered_by is not None:
@@ -280,13 +294,11 @@ class AlertActionsView(web.View):
         return _send(self, actions.alert_actions(_worker(self), scope, fingerprint))
 
     async def post(self, request: web.Request, fingerprint: str) -> web.Response:
-        scope = _reader(self, request)
-        if not isinstance(scope, Scope):
-            return scope
+        posted = await _posted(self, request, actions.MAX_ACTION_BYTES)
+        if not isinstance(posted, tuple):  # the refusal
+            return posted
+        scope, body = posted
         worker = _worker(self)
-        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
-            return _send(self, refused)
-        body = await request.content.read(actions.MAX_ACTION_BYTES + 1)  # type: ignore[attr-defined]
         action = actions.new_action(worker, scope, fingerprint, body)
         if isinstance(action, Answer):
             return _send(self, action)
@@ -305,13 +317,11 @@ class SilencesRoute(web.View):
         return _send(self, silences.silences_answer(_worker(self), scope, request.query))
 
     async def post(self, request: web.Request) -> web.Response:
-        scope = _reader(self, request)
-        if not isinstance(scope, Scope):
-            return scope
-        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
-            return _send(self, refused)
+        posted = await _posted(self, request, silences.MAX_SILENCE_BYTES)
+        if not isinstance(posted, tuple):  # the refusal
+            return posted
+        scope, body = posted
         worker = _worker(self)
-        body = await request.content.read(silences.MAX_SILENCE_BYTES + 1)  # type: ignore[attr-defined]
         made = silences.new_silence(worker, scope, body)
         if isinstance(made, Answer):
             return _send(self, made)
@@ -445,13 +455,11 @@ class ExtensionsView(web.View):
     """A new deadline for one of a unit's tasks, or for the unit under a roster deadline (POST, a viewer who may)."""
 
     async def post(self, request: web.Request, unit_id: str) -> web.Response:
-        scope = _reader(self, request)
-        if not isinstance(scope, Scope):
-            return scope
+        posted = await _posted(self, request, extensions.MAX_EXTENSION_BYTES)
+        if not isinstance(posted, tuple):  # the refusal
+            return posted
+        scope, body = posted
         worker = _worker(self)
-        if (refused := actions.content_refusal(request.headers.get("Content-Type"))) is not None:
-            return _send(self, refused)
-        body = await request.content.read(extensions.MAX_EXTENSION_BYTES + 1)  # type: ignore[attr-defined]
         extension = extensions.new_extension(worker, scope, unit_id, body)
         if isinstance(extension, Answer):
             return _send(self, extension)

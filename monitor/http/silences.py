@@ -16,9 +16,10 @@ from typing import Any
 from monitor.http.answers import Answer, json_answer, parsed_body, unavailable
 from monitor.http.protocol import WorkerView
 from monitor.http.viewers import actor_refusal
-from monitor.silences import Silence, SilenceRequest
+from monitor.silences import Silence, SilenceRequest, Weekly
 from monitor.viewers import Scope
-from rules.vietnamese import datetime_text
+from rules.language import WorkCalendar
+from rules.vietnamese import SEVERITY_TEXT, date_text, datetime_text, span_text
 
 __all__ = ["MAX_SILENCE_BYTES", "expired_silence", "new_silence", "one_silence", "silence_view", "silences_answer"]
 
@@ -27,19 +28,57 @@ MAX_SILENCE_BYTES = 16_384
 _STATES = ("active", "pending", "expired")
 
 
+#: Each day a weekly schedule may name, as the console says it.
+_DAY_TEXT = {
+    "mon": "thứ Hai",
+    "tue": "thứ Ba",
+    "wed": "thứ Tư",
+    "thu": "thứ Năm",
+    "fri": "thứ Sáu",
+    "sat": "thứ Bảy",
+    "sun": "Chủ nhật",
+    "holiday": "ngày lễ",
+}
+
+
 def silence_view(worker: WorkerView, silence: Silence, now: datetime) -> dict[str, Any]:
     """A silence as the API shows it: what it matches, when, who and why, its state now and its next window."""
     calendar = worker.silences.calendar
     window = silence.next_window(now, calendar)
     body = silence.model_dump(mode="json", exclude_none=True)
     body |= {"who": silence.who, "state": silence.state(now, calendar)}
+    body["display"] = {"matches": _matches_text(worker, silence), "schedule": _schedule_text(silence, calendar)}
     if window is not None:
         body["window"] = {"starts_at": window[0].isoformat(), "ends_at": window[1].isoformat()}
-        body["display"] = {
+        body["display"] |= {
             "from": datetime_text(window[0], calendar.tz),
             "until": datetime_text(window[1], calendar.tz),
         }
     return body
+
+
+def _matches_text(worker: WorkerView, silence: Silence) -> str:
+    """What a silence matches, in words: "Nghệ An (VN-22) · quy tắc task-overdue · mức Nghiêm trọng"."""
+    matchers = silence.matchers
+    parts = []
+    if matchers.unit_id is not None:
+        parts.append(f"{worker.pack.unit_name(matchers.unit_id)} ({matchers.unit_id})")
+    if matchers.rule_id is not None:
+        parts.append(f"quy tắc {matchers.rule_id}")
+    if matchers.severity is not None:
+        parts.append(f"mức {SEVERITY_TEXT.get(matchers.severity, matchers.severity)}")
+    parts += [f"{name}={value}" for name, value in sorted(matchers.labels.items())]
+    return " · ".join(parts) or "mọi cảnh báo"
+
+
+def _schedule_text(silence: Silence, calendar: WorkCalendar) -> str:
+    """When, in words: "một lần", or "hằng tuần: Chủ nhật, từ 22:00, trong 4 giờ, đến 31/12/2026"."""
+    schedule = silence.schedule
+    if not isinstance(schedule, Weekly):
+        return "một lần"
+    days = ", ".join(_DAY_TEXT[day] for day in schedule.days)
+    until = f", đến {date_text(schedule.until, calendar.tz)}" if schedule.until is not None else ""
+    return f"hằng tuần: {days}, từ {schedule.start:%H:%M}, trong {span_text(schedule.duration)}{until}"
 
 
 def _sees(scope: Scope, silence: Silence) -> bool:

@@ -81,6 +81,7 @@ _ASSETS = {
     "feed.css": "text/css; charset=utf-8",
     "feed.js": "text/javascript; charset=utf-8",
     "feed-stream.js": "text/javascript; charset=utf-8",  # the event stream, run in a worker
+    "silences.js": "text/javascript; charset=utf-8",  # the silences view
     "vietnam-provinces.json": "application/json",  # the overview's map (Natural Earth, public domain)
 }
 

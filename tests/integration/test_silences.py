@@ -1,6 +1,6 @@
 """Silences on a real worker, Alertmanager and webhook: a silenced alert fires and is listed as silenced, is kept in
 the history, reaches no webhook (the ledger says why), and Alertmanager holds a silence with the creator and reason;
-ended, Alertmanager's silence ends too. Who may silence what is checked (401, 403)."""
+ended (from the console's list), Alertmanager's silence ends too. Who may silence what is checked (401, 403)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
+from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, require_tool
 from tests.integration.acting import HA_NOI, NGHE_AN, call, viewers_file
 from tests.integration.kafka import produce, task_event, wait_for, worker_process
 from tests.integration.peers import Alertmanager, WebhookReceiver
@@ -27,6 +28,9 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agrees(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
     with Alertmanager(tmp_path) as am, WebhookReceiver() as hook:
         env = {
             "MONITOR_VIEWERS": str(viewers_file(tmp_path)),
@@ -102,8 +106,28 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
             told = [(d["sink"], d["outcome"]) for d in interval["deliveries"]]
             assert ("webhook/ops", "silenced") in told, told
 
+            # The console lists it, in force, with who made it and why; Nghệ An's office ends it early there.
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    page.goto(worker.base_url + "/?view=silences")
+                    page.wait_for_selector("#signin-token", timeout=20_000)
+                    page.fill("#signin-token", "viewer-nghean")
+                    page.click("#signin-form button")
+                    row = page.locator(f'#silences tr[data-id="{made["id"]}"]')
+                    row.wait_for(timeout=20_000)
+                    text = row.inner_text()
+                    assert "đang tắt" in text and "Nghệ An (VN-22)" in text and "trong 1 giờ" in text, text
+                    assert "Nâng cấp cổng dịch vụ công tỉnh" in text and "Sở TT&TT Nghệ An" in text, text
+                    page.screenshot(path=str(ARTIFACTS / "console-silences.png"))
+                    row.locator("button.end-silence").click()
+                    page.wait_for_selector(f'#silences tr.expired[data-id="{made["id"]}"]', timeout=10_000)
+                    assert row.locator("button.end-silence").count() == 0
+                finally:
+                    browser.close()
             # Ended early: listed as expired, and Alertmanager's silence ends too.
-            status, ended = call(f"{base}/{made['id']}", NGHE_AN, method="DELETE")
+            status, ended = call(f"{base}/{made['id']}", NGHE_AN)
             assert status == 200 and ended["state"] == "expired" and ended["expired_by"] == "nghean-stttt"
             wait_for("Alertmanager's silence to end", lambda: not am_silence(), timeout=30, log=worker.log)
             status, listed_all = call(f"{base}?state=expired", NGHE_AN)

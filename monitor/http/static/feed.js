@@ -26,7 +26,7 @@ const STATES = { firing: "Đang mở", resolved: "Đã kết thúc gần đây",
 const PARAMETER_TEXT = {
   severity: "mức độ", rule_id: "quy tắc", sort: "thứ tự", unit_id: "đơn vị", format: "định dạng", state: "trạng thái",
 };
-const VIEWS = ["feed", "overview", "unit", "communes", "publisher"];
+const VIEWS = ["feed", "overview", "unit", "communes", "publisher", "silences"];
 const PAGE = 300;                    // alerts put on screen at once (a phone stays fast); more on request
 const COMMUNE_PAGE = 100;            // communes on a page
 const HISTORY_ROWS = 20;             // a unit's latest alert intervals shown; the CSV has them all
@@ -881,7 +881,8 @@ function learn(pack) {
 }
 
 function load() {
-  const loader = { overview: loadOverview, unit: loadUnit, communes: loadCommunes, publisher: loadPublisher }[view] || loadFeed;
+  const loaders = { overview: loadOverview, unit: loadUnit, communes: loadCommunes, publisher: loadPublisher, silences: loadSilences };
+  const loader = loaders[view] || loadFeed;
   if (loaded) getJSON("/api/v1/rules").then(showPack, () => null);  // the first time, main() has just asked
   loaded = true;
   loading += 1;
@@ -912,7 +913,7 @@ function reloadSoon(ms) {  // many transitions, one reload of what the view show
 }
 
 function onTransition(t) {
-  if (view === "publisher") return;  // its figures are asked again every few minutes (REFRESH_MS)
+  if (view === "publisher" || view === "silences") return;  // asked again every few minutes (REFRESH_MS)
   if (view === "overview" || view === "communes") return reloadSoon(2000);
   if (view === "unit" && t.unit_id !== filters.unit) return;
   fresh.add(key(t));
@@ -1112,7 +1113,8 @@ async function main() {
     setStatus("down", "");
     return;
   }
-  const current = { overview: "nav-overview", unit: "nav-overview", communes: "nav-overview", publisher: "nav-publisher" }[view] || "nav-feed";
+  const current = { overview: "nav-overview", unit: "nav-overview", communes: "nav-overview", publisher: "nav-publisher",
+    silences: "nav-silences" }[view] || "nav-feed";
   $(current).setAttribute("aria-current", "page");
   if (view === "publisher") {  // a publisher signs in with its own token, not a viewer's
     $("publisher-view").hidden = false;

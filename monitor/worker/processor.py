@@ -109,6 +109,8 @@ class Processor:
             else Checkpoint(store, AlertWriter(outbox, AlertLedger(), metrics), metrics)
         )
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
+        #: Units counted again since their partition was taken over (``_recount_once``).
+        self._recounted: set[str] = set()
 
     async def on_record(
         self, record: InboundRecord, partitions: int, now: datetime, *, catching_up: bool = False
@@ -184,6 +186,9 @@ class Processor:
                 unknown.append((event, result.reason))
                 continue
             outcomes.append((event, result.outcome))
+            if catching_up and result.outcome is Outcome.DUPLICATE and self._recount_once(pending):
+                parts.add(Change.unit())  # its counts, made again from its items, are written with this record
+                changed[event.unit_id] = (result.state, parts, transitions)
             if result.outcome is Outcome.ACCEPTED:
                 parts |= result.changed  # in place: a batch of one unit's events is linear, not quadratic
                 transitions.extend(result.transitions)
@@ -406,6 +411,30 @@ class Processor:
     def keep(self, partitions: set[int]) -> None:
         """Forget the in-memory units of every partition not in ``partitions``."""
         self._store.keep(partitions)
+        self._recounted.clear()  # whatever is kept is read again, and may be taken over again
+
+    def _recount_once(self, state: UnitState | None) -> bool:
+        """Count a unit's tasks again from its items, once per takeover, when its backlog holds an event already applied.
+
+        An event read again after a takeover and found applied was applied by
+        the partition's last owner, who may have been killed while it wrote the
+        checkpoint: the tasks' items reached the changelog, the unit's own
+        fields (its counts, its newest event; written last) may not have. The
+        counts are made again from the items, and written. Whether it was done.
+        """
+        if state is None or state.unit_id in self._recounted:
+            return False
+        self._recounted.add(state.unit_id)
+        started = time.perf_counter()
+        state.recount()
+        log.info(
+            "%s: an event read again was already applied (the partition's last owner stopped mid-checkpoint): "
+            "its %d tasks counted again from their items in %.2fs",
+            state.unit_id,
+            state.task_count(),
+            time.perf_counter() - started,
+        )
+        return True
 
     def partition_states(self, partition: int) -> list[UnitState]:
         """The states of the units of a partition in memory."""

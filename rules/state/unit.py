@@ -189,6 +189,21 @@ class UnitState:
         """How many tasks the unit has of each (kind, status); O(1) after the first call."""
         return {key: n for key, n in self._counted().items() if n > 0}
 
+    def recount(self) -> None:
+        """Count the unit's tasks again from the tasks themselves, and its newest event from its items.
+
+        What a worker does when its stored tally may lag its items: a worker
+        killed while it wrote a checkpoint can leave the tasks' items on the
+        changelog without the unit's own fields, written last (the next owner
+        then finds those events already applied). Costs a read of every task.
+        """
+        self._tally = None
+        self._kinds = None
+        self._counted()
+        reported = [t.occurred_at for t in self.tasks.values()] + [i.occurred_at for i in self.indicators.values()]
+        if reported and (self.last_event_at is None or max(reported) > self.last_event_at):
+            self.last_event_at = max(reported)
+
     def _counted(self) -> Tally:
         if self._tally is None:
             self._tally = Counter((t.kind, t.status.value) for t in self.tasks.values())

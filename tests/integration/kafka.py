@@ -166,7 +166,24 @@ class MonitorProcess:
                 raise AssertionError(f"monitor exited with {self.process.returncode}\n{self.log.read_text()[-4000:]}")
             return http_get(self.base_url + "/readyz")[0] == 200
 
-        wait_for("the worker to be ready", ready, timeout=timeout, log=self.log)
+        try:
+            wait_for("the worker to be ready", ready, timeout=timeout, log=self.log)
+        except AssertionError as exc:
+            if self.dump_tasks():
+                raise AssertionError(f"{exc}\n(every asyncio task's stack: {self.log})") from None
+            raise
+
+    def dump_tasks(self, settle: float = 3.0) -> bool:
+        """Have a running worker write every asyncio task's stack to its log (mode's SIGUSR1 handler), for a hang.
+
+        The log (``self.log``) then says what the worker was waiting for; a worker whose event loop is blocked
+        writes nothing (``py-spy dump --pid`` shows where it is blocked).
+        """
+        if self.process is None or self.process.poll() is not None:
+            return False
+        self.process.send_signal(signal.SIGUSR1)
+        time.sleep(settle)
+        return True
 
     def metrics(self) -> str:
         return http_get(self.base_url + "/metrics")[1]

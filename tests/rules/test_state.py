@@ -282,3 +282,13 @@ def test_task_named_answers_as_a_parse_does(key: str) -> None:
     parsed = Subject.parse(key)
     assert task_named(key) == (parsed.name if parsed.kind is SubjectKind.TASK else None)
     assert task_named(task_key("NV-1")) == "NV-1"
+
+
+def test_a_unit_counts_its_tasks_again_from_the_tasks_when_its_stored_tally_lags_them() -> None:
+    done = TaskState.from_event(task(vn(2024, 7, 5), "completed", unit="VN-22", task_id="T-1"))
+    # Stored counts written before the completion reached the unit's own fields (a checkpoint cut short).
+    state = UnitState("VN-22", tasks={"T-1": done}, tally={("task", "in_progress"): 1}, last_event_at=vn(2024, 7, 1))
+    assert state.task_tally() == {("task", "in_progress"): 1}
+    state.recount()
+    assert state.task_tally() == {("task", "completed"): 1} and state.tracks_kind("task")
+    assert state.last_event_at == vn(2024, 7, 5)

@@ -405,11 +405,26 @@ def healthz() -> Answer:
 
 
 def readyz(worker: WorkerView) -> Answer:
-    """``/readyz``: 200 once the worker has joined its group and read its partitions' units."""
-    ready = worker.is_ready()
+    """``/readyz``: 200 once the worker has joined its group, read its partitions' units and the topics it answers from.
+
+    Those topics are the alerts topic, the operators' actions and the silences, each read to its end once.
+    Until then the API would answer 503 ("still reading the actions topic"); a load balancer sends nothing here.
+    """
+    reading = [
+        topic
+        for topic, view in (
+            (worker.topics.alerts, worker.alerts_topic),
+            (worker.topics.actions, worker.operators),
+            (worker.topics.silences, worker.silences),
+        )
+        if not view.current
+    ]
+    ready = worker.is_ready() and not reading
     problems = worker.problems()
     status = "ready" if ready else "failing" if problems else "starting"
     body: dict[str, Any] = {"status": status, "partitions": sorted(worker.owned_partitions())}
+    if reading:
+        body["reading"] = reading
     if problems:
         body["problems"] = problems
     admission = worker.admission

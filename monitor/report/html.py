@@ -14,7 +14,16 @@ from html import escape
 from monitor.report.model import SCORE_FORMULA, Report
 from monitor.version import VERSION
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard
-from rules.vietnamese import SEVERITY_TEXT, date_text, datetime_text, day_text, number_text, percent_text, span_text
+from rules.vietnamese import (
+    SEVERITY_TEXT,
+    date_text,
+    datetime_text,
+    day_text,
+    due_text,
+    number_text,
+    percent_text,
+    span_text,
+)
 
 __all__ = ["CONTENT_SECURITY_POLICY", "report_html"]
 
@@ -209,7 +218,7 @@ def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Dead
         f"<tr><td>{escape(d.title)}"
         + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
         + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
-        f'<td class="n">{datetime_text(d.due, report.tz)}</td>'
+        f'<td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
         f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
         + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
         + "</tr>"
@@ -383,14 +392,14 @@ def _extensions(report: Report) -> str:
     for card, d in extended:
         extension = d.extension
         assert extension is not None
-        first = datetime_text(d.first_due, report.tz) if d.first_due is not None else "–"
+        first = due_text(d.first_due, report.tz, d.dated[1]) if d.first_due is not None else "–"
         who = extension.granted_by_name or extension.granted_by
         unit = d.unit_id or card.unit_id
         name = card.name if unit == card.unit_id else next((c.name for c in card.rolled_up if c.unit_id == unit), unit)
         rows.append(
             f"<tr><td>{escape(name)} <small>{escape(unit)}</small></td>"
             f"<td>{escape(d.title)} <small>{escape(d.task_id or d.rule_id)}</small></td>"
-            f'<td class="n">{first}</td><td class="n">{datetime_text(d.due, report.tz)}</td>'
+            f'<td class="n">{first}</td><td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
             f"<td>{escape(extension.reference)}</td>"
             f"<td>{escape(who)} <small>{date_text(extension.granted_at, report.tz)}</small></td>"
             f"<td>{escape(_OUTCOME_TEXT[d.outcome])}</td></tr>"

@@ -42,6 +42,7 @@ from rules.language.deadline import (
     is_waiting,
     next_deadline_boundary,
     original_due,
+    original_is_date,
     roster_due,
     task_due,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "next_staleness_change",
     "next_target_change",
     "original_due",
+    "original_is_date",
     "parse_duration",
     "parse_span",
     "render",

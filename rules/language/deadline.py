@@ -35,6 +35,7 @@ __all__ = [
     "is_waiting",
     "next_deadline_boundary",
     "original_due",
+    "original_is_date",
     "roster_due",
     "task_due",
 ]
@@ -134,6 +135,11 @@ def due_is_date(rule: DeadlineRule, task: TaskState | None) -> bool:
     """
     if task is not None and task.extension is not None:
         return not isinstance(task.extension.due, datetime)
+    return original_is_date(rule, task)
+
+
+def original_is_date(rule: DeadlineRule, task: TaskState | None) -> bool:
+    """``due_is_date`` of the due instant before any extension (``original_due``)."""
     if rule.due is not None:
         return False
     if rule.within is not None:

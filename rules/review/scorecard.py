@@ -48,8 +48,10 @@ from rules.language import (
     RulePack,
     ThresholdRule,
     breached,
+    due_is_date,
     is_roster_deadline,
     original_due,
+    original_is_date,
     roster_due,
     task_due,
     whole_days,
@@ -97,6 +99,7 @@ class Deadline:
     unit_id: str | None = None  # a unit rolled up into the scorecard's (``rules.review.lineage``): its deadline
     extension: Extension | None = None  # the extension that set ``due``, if one did
     first_due: datetime | None = None  # the due instant before the extension (``None``: none was granted)
+    dated: tuple[bool, bool] = (False, False)  # whether ``due``, ``first_due`` stand for a date (``due_is_date``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +237,9 @@ def _task_deadlines(
             kept = _kept_at(rule, task, until)
             outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first)
             title = task.title or task.task_id
+            dated = (due_is_date(rule, task), original_is_date(rule, task))
             found.append(
-                Deadline(rule.id, task.task_id, title, due, outcome, kept, days, extension=extension, first_due=first)
+                Deadline(rule.id, task.task_id, title, due, outcome, kept, days, None, extension, first, dated)
             )
     return found
 
@@ -261,7 +265,8 @@ def _roster_deadlines(
         kept = min(kept_at) if kept_at else None
         first = rule.due if extension is not None else None
         outcome, days = _judge(compiled, due, kept, False, until, first)
-        found.append(Deadline(rule.id, None, rule.id, due, outcome, kept, days, extension=extension, first_due=first))
+        dated = (extension is not None and not isinstance(extension.due, datetime), False)
+        found.append(Deadline(rule.id, None, rule.id, due, outcome, kept, days, None, extension, first, dated))
     return found
 
 

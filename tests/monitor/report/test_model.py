@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 
 from monitor.report import Report, report_csv, report_json, report_of
+from monitor.report.html import report_html
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard, parse_period
+from rules.state import Extension
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack
 
@@ -67,3 +70,26 @@ def test_the_json_keeps_its_order_and_its_types(tmp_path: Path) -> None:
     late = data["units"][1]
     assert late["deadlines"]["late_median_days"] == 9.0 and late["score"] == 0.0 and late["reported"] is True
     assert data["units"][2]["indicators"][0]["meets_target"] is True
+
+
+def test_the_html_names_a_date_deadline_by_its_date_and_lists_each_extension(tmp_path: Path) -> None:
+    granted = Extension(date(2024, 8, 15), "125/QĐ-BCĐ06", "to-cong-tac", vn(2024, 7, 22, 9), "x-1", "Tổ công tác")
+    extended = Deadline(
+        "task-overdue",
+        "NV-7",
+        "Rà soát",
+        vn(2024, 8, 16),  # the end of 15/08: a date
+        DeadlineOutcome.EXTENDED,
+        vn(2024, 8, 2),
+        first_due=vn(2024, 7, 20),  # the end of 19/07
+        extension=granted,
+        dated=(True, True),
+    )
+    late = Deadline("task-overdue", "NV-8", "Báo cáo", vn(2024, 8, 1), DeadlineOutcome.LATE, vn(2024, 8, 3), 2)
+    cards = [UnitScorecard("VN-22", "Nghệ An", (extended, late), reported=True)]
+    html = report_html(report_of(pack(tmp_path, DEADLINE_RULES), parse_period("2024-Q3"), cards, vn(2024, 10, 2)))
+    extensions = html.split("<h2>Hạn được gia hạn</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "19/07/2024" in extensions and "15/08/2024" in extensions and "125/QĐ-BCĐ06" in extensions
+    assert "16/08/2024 00:00" not in html and "20/07/2024 00:00" not in html  # a date is not the next midnight
+    assert "01/08/2024 00:00" in html  # an instant keeps its time
+    assert "trong thời hạn gia hạn" in extensions and "Tổ công tác" in extensions

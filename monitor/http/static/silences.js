@@ -33,6 +33,7 @@ async function loadSilences() {
   const rows = body.silences.slice().sort((a, b) => order[a.state] - order[b.state]).map(silenceRow);
   $("silences").querySelector("tbody").replaceChildren(...rows);
   $("silences-empty").hidden = rows.length > 0;
+  $("silences").hidden = rows.length === 0;
   setStatus("live", `${body.silences.filter((s) => s.state === "active").length} đang tắt`);
 }
 

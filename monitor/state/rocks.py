@@ -23,6 +23,8 @@ one table that holds a worker's items:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -36,6 +38,8 @@ from faust.types import TP
 from monitor.state.keys import FORMAT, FORMAT_KEY, derived
 
 __all__ = ["ChangelogWriter", "ItemTable", "RocksOptions", "is_empty", "item_table"]
+
+log = logging.getLogger(__name__)
 
 
 class RocksOptions(faust_rocksdb.RocksDBOptions):
@@ -69,10 +73,29 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
         return options
 
     def open(self, path: Path, *, read_only: bool = False) -> rocksdict.Rdict:
-        """Open (or create) one partition's database, marking a new one with this version's format."""
+        """Open (or create) one partition's database, marking a new one with this version's format.
+
+        A database RocksDB finds corrupt when it opens it (its ``CURRENT`` or manifest damaged on disk) is moved
+        aside, next to it, and a new one made in its place: faust finds no offset in it and rebuilds the
+        partition from its changelog, which holds every item. Nothing is deleted: the old files are the
+        operator's to look at, and to remove.
+        """
         access = rocksdict.AccessType.read_write() if self.ttl is None else rocksdict.AccessType.with_ttl(self.ttl)
         options = self.as_options()
-        db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+        try:
+            db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+        except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …") for a damaged database
+            if "Corruption" not in str(exc):
+                raise
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            path.rename(aside)
+            log.error(
+                "the state store %s is corrupt (%s): moved to %s; the partition is rebuilt from its changelog",
+                path,
+                exc,
+                aside,
+            )
+            db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
         db.set_read_options(rocksdict.ReadOptions())
         if is_empty(db):
             db.put(FORMAT_KEY, str(FORMAT).encode())

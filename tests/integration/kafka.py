@@ -123,6 +123,15 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
 
 
+def unit_listed(base_url: str, unit_id: str = "VN-22") -> dict[str, Any] | None:
+    """The unit as a worker's ``/api/v1/units`` lists it (``None``: not listed, or no answer yet)."""
+    status, body = http_get(base_url + "/api/v1/units")
+    if status != 200:
+        return None
+    found: dict[str, Any] | None = next((u for u in json.loads(body)["units"] if u["unit_id"] == unit_id), None)
+    return found
+
+
 def http_get(url: str) -> tuple[int, str]:
     """Status and body of a GET; (0, error) when nothing answers."""
     try:

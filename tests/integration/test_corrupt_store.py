@@ -3,27 +3,18 @@ from their changelogs, counting every task again, instead of exiting at every st
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.integration.kafka import http_get, produce, task_event, wait_for, worker_process
+from tests.integration.kafka import produce, task_event, unit_listed, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
 TASKS = 20
-
-
-def _unit(base: str) -> dict[str, Any] | None:
-    status, body = http_get(base + "/api/v1/units")
-    if status != 200:
-        return None
-    return next((u for u in json.loads(body)["units"] if u["unit_id"] == "VN-22"), None)
 
 
 def test_a_store_corrupt_on_disk_is_moved_aside_and_rebuilt_from_the_changelog(
@@ -40,7 +31,9 @@ def test_a_store_corrupt_on_disk_is_moved_aside_and_rebuilt_from_the_changelog(
                 b"VN-22",
             )
         wait_for(
-            "every task counted", lambda: (u := _unit(worker.base_url)) and u["tasks_total"] == TASKS, log=worker.log
+            "every task counted",
+            lambda: (u := unit_listed(worker.base_url)) and u["tasks_total"] == TASKS,
+            log=worker.log,
         )
     # Every partition's database damaged while the worker is stopped (a disk fault, a bad copy).
     currents = [p for p in (tmp_path / "data").rglob("CURRENT") if "items" in str(p.parent)]
@@ -51,7 +44,11 @@ def test_a_store_corrupt_on_disk_is_moved_aside_and_rebuilt_from_the_changelog(
         again.wait_ready(90)  # it used to exit at every start: "Corruption: CURRENT file corrupted"
         wait_for(
             "every task counted again",
-            lambda: (u := _unit(again.base_url)) and u["tasks_total"] == TASKS and u["tasks"] == {"in_progress": TASKS},
+            lambda: (
+                (u := unit_listed(again.base_url))
+                and u["tasks_total"] == TASKS
+                and u["tasks"] == {"in_progress": TASKS}
+            ),
             log=again.log,
         )
         log = again.log.read_text()

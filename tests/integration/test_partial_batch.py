@@ -14,7 +14,6 @@ batch is written to the changelog by hand, exactly as that worker would have.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,19 +28,12 @@ from monitor.kafka.records import unit_partition
 from monitor.kafka.topics import Topics
 from monitor.state.keys import ENCODER, SUBJECT, SUBJECT_ITEM, SubjectItem, item_key
 from rules.state import TaskState, task_key
-from tests.integration.kafka import http_get, produce, read_all, task_event, wait_for, worker_process
+from tests.integration.kafka import produce, read_all, task_event, unit_listed, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
 CHANGELOG = "compliance-monitor-items-changelog"
 TASKS = 12
-
-
-def _unit(base: str) -> dict[str, Any] | None:
-    status, body = http_get(base + "/api/v1/units")
-    if status != 200:
-        return None
-    return next((u for u in json.loads(body)["units"] if u["unit_id"] == "VN-22"), None)
 
 
 async def _send(bootstrap: str, partition: int, records: list[tuple[bytes, bytes]]) -> None:
@@ -67,7 +59,7 @@ def test_a_partial_checkpoint_batch_on_the_changelog_is_not_taken_as_written(
             produce(broker.bootstrap, TOPICS.task_status, event, b"VN-22")
         wait_for(
             "every task in progress",
-            lambda: (u := _unit(first.base_url)) is not None and u["tasks"].get("in_progress") == TASKS,
+            lambda: (u := unit_listed(first.base_url)) is not None and u["tasks"].get("in_progress") == TASKS,
             log=first.log,
         )
 
@@ -91,7 +83,7 @@ def test_a_partial_checkpoint_batch_on_the_changelog_is_not_taken_as_written(
         second.wait_ready(90)
 
         def counted() -> dict[str, Any] | None:
-            unit = _unit(second.base_url)
+            unit = unit_listed(second.base_url)
             return unit if unit is not None and unit["tasks_total"] == TASKS and unit["last_event_at"] else None
 
         wait_for("the unit counted", counted, log=second.log)
@@ -99,7 +91,7 @@ def test_a_partial_checkpoint_batch_on_the_changelog_is_not_taken_as_written(
         seen: list[dict[str, Any] | None] = [None]
 
         def settled() -> bool:
-            seen[0] = _unit(second.base_url)
+            seen[0] = unit_listed(second.base_url)
             return seen[0] is not None and seen[0]["tasks"].get("completed") == TASKS
 
         deadline_at = time.monotonic() + 30

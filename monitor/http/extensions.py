@@ -25,6 +25,7 @@ from monitor.http.viewers import actor_refusal
 from monitor.kafka.batches import OutboundRecord
 from monitor.viewers import Scope
 from rules.language import is_roster_deadline
+from rules.state import Extension
 from rules.units import Refused, place
 
 __all__ = ["MAX_EXTENSION_BYTES", "extension_record", "extension_recorded", "new_extension"]
@@ -131,12 +132,7 @@ def extension_recorded(event: ExtensionEvent) -> Answer:
             "unit_id": event.unit_id,
             "task_id": event.task_id,
             "rule_id": event.rule_id,
-            "due": event.due.isoformat(),
-            "reference": event.reference,
-            "granted_by": event.granted_by,
-            "granted_by_name": event.granted_by_name,
-            "granted_at": event.occurred_at.isoformat(),
-            "note": event.note,
+            **Extension.from_event(event).as_json(),  # as the report and the overdue list show it
         },
         "note": f"recorded: the worker that holds {event.unit_id} moves the due instant of {subject} and its alerts "
         f"follow; an extension of a task {event.unit_id} has not reported goes to the dead-letter topic, with why",

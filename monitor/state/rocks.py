@@ -82,8 +82,12 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
         """
         access = rocksdict.AccessType.read_write() if self.ttl is None else rocksdict.AccessType.with_ttl(self.ttl)
         options = self.as_options()
+
+        def opened() -> rocksdict.Rdict:
+            return rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+
         try:
-            db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+            db = opened()
         except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …") for a damaged database
             if "Corruption" not in str(exc):
                 raise
@@ -95,7 +99,7 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
                 exc,
                 aside,
             )
-            db = rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+            db = opened()
         db.set_read_options(rocksdict.ReadOptions())
         if is_empty(db):
             db.put(FORMAT_KEY, str(FORMAT).encode())

@@ -36,7 +36,7 @@ from events.text import SEPARATOR
 from monitor.exceptions import StoreUnavailable
 from monitor.state.keys import Write, derived
 
-__all__ = ["MARKER", "ChangelogItemLog"]
+__all__ = ["MARKER", "ChangelogItemLog", "send_batched"]
 
 #: The key of the record that ends every batch: a tombstone, so recovery deletes a key that never exists.
 MARKER = SEPARATOR.encode()  # every item key is unit, SEPARATOR, item: none is SEPARATOR alone
@@ -96,26 +96,33 @@ class ChangelogItemLog:
         producer's ``send`` cost as much as evaluating the event. A record too
         large for a batch of its own goes alone, the usual way.
         """
-        client = self._app.producer._ensure_producer()  # the aiokafka producer under faust's
-        futures: list[Awaitable[Any]] = []
-        batch = client.create_batch()
-        for key, value in writes:
-            if batch.append(key=key, value=value, timestamp=None) is not None:
-                continue
-            if batch.record_count():
-                futures.append(await client.send_batch(batch, topic, partition=partition))
-                batch = client.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is not None:
-                    continue
-            futures.append(await client.send(topic, value, key=key, partition=partition))
-        if batch.record_count():
-            futures.append(await client.send_batch(batch, topic, partition=partition))
-        return futures
+        return await send_batched(self._app.producer._ensure_producer(), topic, partition, writes)
 
     def _write_local(self, tp: TP, writes: Sequence[Write], offset: int) -> None:
         """One atomic batch, the items with their derived keys; then the changelog offset it reached."""
         self._db(tp.partition).write(_batch(writes, derive=True))
         self._table.data.set_persisted_offset(tp, offset)
+
+
+async def send_batched(client: Any, topic: str, partition: int, writes: Iterable[Write]) -> list[Awaitable[Any]]:
+    """Hand ``writes`` to an aiokafka producer (``client``) as few record batches as its batch size allows.
+
+    Their futures, in order; a record too large for a batch of its own goes alone.
+    """
+    futures: list[Awaitable[Any]] = []
+    batch = client.create_batch()
+    for key, value in writes:
+        if batch.append(key=key, value=value, timestamp=None) is not None:
+            continue
+        if batch.record_count():
+            futures.append(await client.send_batch(batch, topic, partition=partition))
+            batch = client.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is not None:
+                continue
+        futures.append(await client.send(topic, value, key=key, partition=partition))
+    if batch.record_count():
+        futures.append(await client.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 def _batch(writes: Iterable[Write], *, derive: bool = False) -> WriteBatch:

@@ -199,11 +199,19 @@ class AlertHistory:
         return db
 
     def clear(self) -> None:
-        """Forget everything: the index is of another topic (one recreated, or another cluster's)."""
+        """Start again on another topic (one recreated, or another cluster's), keeping the intervals that ended.
+
+        Forgotten: the positions, the last record per alert, and the open
+        intervals, which the new topic says again (a worker restates every
+        alert its state holds on a topic that lacks it, with the same start).
+        Kept: the intervals that ended, the history the old topic held and the
+        new one never will.
+        """
         with self._lock:
             with _transaction(self._db):
-                for table in ("positions", "last", "intervals"):
+                for table in ("positions", "last"):
                     self._db.execute(f"DELETE FROM {table}")
+                self._db.execute("DELETE FROM intervals WHERE ended_at IS NULL")
             self._marks, self._open = {}, {}
 
     def close(self) -> None:

@@ -51,12 +51,14 @@ from rules.state import (
 __all__ = [
     "FORMAT",
     "FORMAT_KEY",
+    "RESTORING_KEY",
     "SEP",
     "SubjectItem",
     "UnitItem",
     "Write",
     "derived",
     "encode_changes",
+    "in_changelog",
     "item_key",
     "kind_prefix",
     "task_prefix",
@@ -74,6 +76,8 @@ PARTS = {ChangePart.UNIT: UNIT, ChangePart.SUBJECT: SUBJECT, ChangePart.ALERT: A
 DERIVED = (KINDS, WAKEUPS)
 #: A key of the local store alone, outside every unit's range: the format its derived keys are built for.
 FORMAT_KEY = _SEP + b"format"
+#: A key of the local store alone: its items are being written back to a changelog the broker lost (``in_changelog``).
+RESTORING_KEY = _SEP + b"restoring"
 
 #: One write: (key, value); a ``None`` value deletes the key.
 Write: TypeAlias = tuple[bytes, bytes | None]
@@ -207,6 +211,15 @@ def derived(key: bytes, value: bytes | None) -> Iterator[Write]:
         yield kind_prefix(unit, item.task.kind) + item.task.task_id.encode(), b""
     if item.wakeup is not None and is_task(subject):  # other subjects' wake-ups are few, and held in memory
         yield wake_key(unit, item.wakeup, subject), b""
+
+
+def in_changelog(key: bytes) -> bool:
+    """Whether a key of the local store is an item the changelog holds: not derived, and in a unit's range.
+
+    The local store's own keys (faust's offset, ``FORMAT_KEY``, ``RESTORING_KEY``) are in no unit's range.
+    """
+    position = key.find(_SEP)
+    return position > 0 and key[position + 1 : position + 2].decode("ascii", "replace") not in DERIVED
 
 
 def is_task(subject: str) -> bool:

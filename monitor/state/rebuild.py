@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,7 +50,9 @@ from faust.types import TP
 from mode.services import WaitArgT
 from mode.utils.times import Seconds
 
-__all__ = ["ReadAheadRecovery", "Writer", "read_ahead"]
+from monitor.state.changelog import MARKER, send_batched
+
+__all__ = ["ReadAheadRecovery", "Writer", "read_ahead", "write_back"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,42 @@ class Writer(Protocol):
 
     def write(self, records: list[tuple[bytes, bytes | None]], offset: int) -> bool:
         """Write ``records`` up to changelog ``offset`` in one batch; ``False`` if the store let the partition go."""
+
+    def restoring(self) -> bool:
+        """Whether a write-back of the store to the changelog began and did not end."""
+
+    def begin_restore(self) -> Iterator[tuple[bytes, bytes]]:
+        """Mark a write-back as begun, and yield every item of the store the changelog holds."""
+
+
+async def write_back(
+    client: Any, topic: str, partition: int, writer: Writer, *, stopped: Callable[[], bool]
+) -> tuple[int, int] | None:
+    """Send every item of a partition's local store to its changelog, which the broker lost; the store then agrees with it.
+
+    The items go in chunks, each acknowledged before the next is read; then a
+    tombstone of ``MARKER`` ends them (the embedded broker reports the end of
+    a changelog exactly after a record alone), and the store records the
+    changelog offset it reached. Returns (items, offset); ``None`` when
+    ``stopped()`` said so between two chunks, the store keeping its mark
+    (``Writer.begin_restore``) so that the next takeover writes it back again.
+    """
+    items = 0
+    chunk: list[tuple[bytes, bytes | None]] = []
+    for item in writer.begin_restore():
+        chunk.append(item)
+        if len(chunk) >= WRITE_RECORDS:
+            await asyncio.gather(*await send_batched(client, topic, partition, chunk))
+            items += len(chunk)
+            chunk = []
+            if stopped():
+                return None
+    await asyncio.gather(*await send_batched(client, topic, partition, chunk))
+    items += len(chunk)
+    marker = await (await client.send(topic, None, key=MARKER, partition=partition))
+    if not writer.write([], marker.offset):
+        return None
+    return items, marker.offset
 
 
 async def read_ahead(
@@ -163,6 +201,8 @@ class ReadAheadRecovery(Recovery):
 
     #: Changelog records the read-ahead of the current (or last) recovery copied into the stores.
     read_ahead_records: int = 0
+    #: Partitions whose local store was written back to a changelog the broker had lost, since the worker started.
+    written_back: int = 0
     _read_ahead_due: bool = False
     _revoked: bool = False
 
@@ -195,6 +235,46 @@ class ReadAheadRecovery(Recovery):
                 raise
         await super()._wait(coro, timeout=timeout)
 
+    async def _write_back_lost(
+        self, writers: dict[TopicPartition, Writer], ends: dict[TopicPartition, int], starts: dict[TopicPartition, int]
+    ) -> None:
+        """Write each local store back to its changelog where the broker holds none of it (a broker back empty).
+
+        A store that has read its changelog to some offset, whose changelog now
+        holds nothing, is the only copy left of the partition's items: it is
+        written back, so a worker that rebuilds the partition later (another
+        pod, a lost disk) finds them. A write-back cut short is done again.
+        """
+        for tp, writer in writers.items():
+            persisted = writer.persisted()
+            if persisted is None or not (writer.restoring() or ends[tp] <= starts[tp]):
+                continue
+            began = time.monotonic()
+            log.warning(
+                "changelog %s[%d] holds nothing of what the local store read to offset %d (the broker lost it, or "
+                "the topic was recreated): writing the store's items back to it",
+                tp.topic,
+                tp.partition,
+                persisted,
+            )
+            producer: Any = self.app.producer
+            client = producer._ensure_producer()  # the aiokafka producer under faust's, as the worker's writes
+            done = await write_back(client, tp.topic, tp.partition, writer, stopped=lambda: self._revoked)
+            if done is None:
+                log.warning("changelog %s[%d]: write-back interrupted; done again at the next takeover", *tp)
+                continue
+            items, offset = done
+            self.written_back += 1
+            ends[tp] = offset + 1
+            log.warning(
+                "changelog %s[%d]: %d items written back in %.1f s (to offset %d)",
+                tp.topic,
+                tp.partition,
+                items,
+                time.monotonic() - began,
+                offset,
+            )
+
     async def _read_ahead(self) -> None:
         self.read_ahead_records = 0
         stores: dict[TP, Any] = {}  # the active partitions whose store takes changelog records in bulk
@@ -218,6 +298,7 @@ class ReadAheadRecovery(Recovery):
                 writers[TopicPartition(tp.topic, tp.partition)] = store.changelog_writer(tp.partition)
             await consumer.start()
             ends = await consumer.end_offsets(list(writers))
+            await self._write_back_lost(writers, ends, await consumer.beginning_offsets(list(writers)))
             for tp, writer in writers.items():  # what /metrics shows while it reads (faust builds its own after)
                 persisted = writer.persisted()
                 self.active_offsets[TP(tp.topic, tp.partition)] = persisted if persisted is not None else -1

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 from faust.types import TP
 
-from monitor.state.keys import FORMAT, FORMAT_KEY, derived
+from monitor.state.keys import FORMAT, FORMAT_KEY, RESTORING_KEY, derived, in_changelog
 
 __all__ = ["ChangelogWriter", "ItemTable", "RocksOptions", "is_empty", "item_table"]
 
@@ -172,8 +172,24 @@ class ChangelogWriter:
         for key, value in records:
             _replay(writes, key, value)
         writes.put(self._store.offset_key, str(offset).encode())
+        writes.delete(RESTORING_KEY)  # a write at an offset of the changelog: the store and it agree again
         self._db.write(writes)
         return True
+
+    def restoring(self) -> bool:
+        """Whether a write-back of the store's items to the changelog began and did not end (``begin_restore``)."""
+        return self._db.get(RESTORING_KEY) is not None
+
+    def begin_restore(self) -> Iterator[tuple[bytes, bytes]]:
+        """Mark the store as being written back to its changelog, and yield every item the changelog holds.
+
+        The mark stays until ``write`` records the changelog offset the items reached, so a write-back cut
+        short (a crash, a rebalance) is done again whole at the next takeover.
+        """
+        self._db.put(RESTORING_KEY, b"")
+        for key, value in self._db.items():
+            if in_changelog(key):
+                yield key, value
 
 
 def _replay(writes: rocksdict.WriteBatch, key: bytes, value: bytes | None) -> None:

@@ -126,14 +126,18 @@ def test_intervals_are_filtered_by_unit_and_overlap_with_the_window_and_paged(tm
 
 def test_a_record_from_before_the_position_means_another_topic_and_nothing_is_added(tmp_path: Path) -> None:
     history = AlertHistory(tmp_path / "h.sqlite3")
-    history.append(_records(_transition("firing", "overdue"), first=500))
+    ended = [_transition("firing", "overdue", task="NV-0"), _transition("resolved", "overdue", task="NV-0")]
+    history.append(_records(*ended, _transition("firing", "overdue"), first=500))
     with pytest.raises(TopicReset, match="offset 0"):
         history.append(_records(_transition("resolved", "overdue", resolution="completed"), first=0))
-    assert history.positions() == {0: 501} and next(iter(history)).ended_at is None
+    assert history.positions() == {0: 503} and [i.ended_at is None for i in history] == [False, True]
     history.clear()
-    assert history.positions() == {} and list(history) == [] and history.snapshot() == ({}, [])
-    history.append(_records(_transition("firing", "due_soon"), first=0))
-    assert [i.stages[0]["stage"] for i in history] == ["due_soon"], "indexed afresh, and open intervals forgotten"
+    assert history.positions() == {} and history.snapshot() == ({}, [])
+    [kept] = list(history)
+    assert kept.fingerprint == "VN-22/NV-0" and kept.ended_at is not None, "the history that ended is kept"
+    history.append(_records(_transition("firing", "overdue"), first=0))  # the open alert, restated on the new topic
+    assert [(i.fingerprint, i.ended_at is None) for i in history] == [("VN-22/NV-0", False), ("VN-22/NV-1", True)]
+    assert history.positions() == {0: 1}
 
 
 def test_the_same_firing_stated_again_after_its_resolution_reopens_its_interval(tmp_path: Path) -> None:

@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from faust.stores.rocksdb import Store
 
 from events.models import TaskStatus
-from monitor.state.keys import ENCODER, SUBJECT, SubjectItem, derived, item_key, kind_prefix, wake_key
+from monitor.state.keys import (
+    ENCODER,
+    FORMAT_KEY,
+    RESTORING_KEY,
+    SUBJECT,
+    SubjectItem,
+    derived,
+    in_changelog,
+    item_key,
+    kind_prefix,
+    wake_key,
+)
 from rules.state import IndicatorState, Reached, TaskState
 
 _AT = datetime(2024, 7, 20, 1, 2, 3, tzinfo=UTC)
@@ -48,3 +60,11 @@ def test_a_subject_derives_its_task_by_kind_and_a_task_s_wake_up_from_its_stored
     }
     written = list(derived(item_key("VN-40", SUBJECT, subject), ENCODER.encode(item)))
     assert written == [(keys[name], b"") for name in expected]
+
+
+def test_the_changelog_holds_every_item_and_none_of_the_derived_or_local_keys() -> None:
+    items = [item_key("VN-22", part, name) for part, name in (("", ""), ("a", "fp"), ("o", "fp"), ("p", "fp"))]
+    items.append(item_key("VN-22", "s", "task:NV-1"))
+    local = [FORMAT_KEY, RESTORING_KEY, Store.offset_key, kind_prefix("VN-22", "task") + b"NV-1"]
+    local.append(wake_key("VN-22", 1.0, "task:NV-1"))
+    assert [key for key in items + local if in_changelog(key)] == items

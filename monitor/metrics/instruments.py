@@ -126,6 +126,12 @@ class Metrics:
             "Attempts to make state durable that failed (changelog not acknowledged, local store failing).",
             registry=registry,
         )
+        self.store_rebuilds = Counter(
+            "compliance_state_store_rebuilds",
+            "Partitions whose local store broke under the running worker and was rebuilt from the changelog, by cause.",
+            ["cause"],
+            registry=registry,
+        )
         self.items_loaded = Counter(
             "compliance_state_items_loaded",
             "State items read from the local store into memory when partitions were taken over (units' own fields, "

@@ -36,7 +36,7 @@ from events.text import SEPARATOR
 from monitor.exceptions import StoreUnavailable
 from monitor.state.keys import Write, derived
 
-__all__ = ["MARKER", "ChangelogItemLog", "send_batched"]
+__all__ = ["MARKER", "ChangelogItemLog", "CheckedCursor", "send_batched"]
 
 #: The key of the record that ends every batch: a tombstone, so recovery deletes a key that never exists.
 MARKER = SEPARATOR.encode()  # every item key is unit, SEPARATOR, item: none is SEPARATOR alone
@@ -62,9 +62,9 @@ class ChangelogItemLog:
         value: bytes | None = self._db(partition).get(key)
         return value
 
-    def cursor(self, partition: int) -> Any:
-        """A RocksDB iterator over the partition's local store (``monitor.state.stored.Cursor``)."""
-        return self._db(partition).iter()
+    def cursor(self, partition: int) -> CheckedCursor:
+        """A RocksDB iterator over the partition's local store (``monitor.state.reads.Cursor``)."""
+        return CheckedCursor(self._db(partition).iter())
 
     def forget(self, partition: int, keys: Iterable[bytes]) -> None:
         """Delete derived keys from the partition's local store (they are not in the changelog)."""
@@ -102,6 +102,28 @@ class ChangelogItemLog:
         """One atomic batch, the items with their derived keys; then the changelog offset it reached."""
         self._db(tp.partition).write(_batch(writes, derive=True))
         self._table.data.set_persisted_offset(tp, offset)
+
+
+class CheckedCursor:
+    """A RocksDB iterator whose end is the data's end: ``valid()`` raises the error that stopped it, if one did.
+
+    rocksdict's iterators stop at a block they cannot read (a checksum that
+    fails) as if the data ended there: a partition's units would be read as
+    none, silently. Only ``valid()`` costs more than the iterator's own call.
+    """
+
+    __slots__ = ("_iterator", "key", "next", "seek", "value")
+
+    def __init__(self, iterator: Any) -> None:
+        self._iterator = iterator
+        self.key, self.value, self.next, self.seek = iterator.key, iterator.value, iterator.next, iterator.seek
+
+    def valid(self) -> bool:
+        """Whether it is on a key; raises what stopped it if it stopped short (``Corruption: …``)."""
+        if self._iterator.valid():
+            return True
+        self._iterator.status()
+        return False
 
 
 async def send_batched(client: Any, topic: str, partition: int, writes: Iterable[Write]) -> list[Awaitable[Any]]:

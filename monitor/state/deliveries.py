@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from monitor.notifications import Delivery
 from monitor.state.follower import TopicFollower
+from monitor.state.sqlite import connect, save_removed
 
 __all__ = ["DeliveryFollower", "DeliveryLog"]
 
@@ -59,10 +60,15 @@ class DeliveryLog:
         self._db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is read again from the positions kept
-        return db
+        return connect(self.path)
+
+    def save_if_removed(self) -> bool:
+        """Write the file back from the open connection if it was removed under the worker; whether it was."""
+        with self._lock:
+            saved = save_removed(self._db, self.path)
+            if saved is not None:
+                self._db = saved
+        return saved is not None
 
     def positions(self) -> dict[int, int]:
         """Per partition of the topic, the next offset to read."""

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from monitor.state.sqlite import connect, save_removed
 from rules.language import OVERDUE
 from rules.state import AlertFilter, AlertTransition, due_instant
 
@@ -193,10 +194,15 @@ class AlertHistory:
         }
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)  # transactions: _transaction
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; a lost tail is read again
-        return db
+        return connect(self.path)
+
+    def save_if_removed(self) -> bool:
+        """Write the file back from the open connection if it was removed under the worker; whether it was."""
+        with self._lock:
+            saved = save_removed(self._db, self.path)
+            if saved is not None:
+                self._db = saved
+        return saved is not None
 
     def clear(self) -> None:
         """Start again on another topic (one recreated, or another cluster's), keeping the intervals that ended.

@@ -52,7 +52,7 @@ from mode.utils.times import Seconds
 
 from monitor.state.changelog import MARKER, send_batched
 
-__all__ = ["ReadAheadRecovery", "Writer", "read_ahead", "write_back"]
+__all__ = ["ReadAheadRecovery", "Writer", "consumer_for", "read_ahead", "write_back"]
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ async def read_ahead(
     return read
 
 
-def _consumer(app: Any) -> AIOKafkaConsumer:
+def consumer_for(app: Any) -> AIOKafkaConsumer:
     """A consumer of no group for the app's brokers, with large fetches."""
     conf = app.conf
     return AIOKafkaConsumer(
@@ -287,7 +287,7 @@ class ReadAheadRecovery(Recovery):
         self.flush_buffers()  # records faust buffered earlier go first: they are older
         began = time.monotonic()
         writers: dict[TopicPartition, Writer] = {}
-        consumer = _consumer(self.app)
+        consumer = consumer_for(self.app)
 
         def progress(tp: TopicPartition, offset: int, records: int) -> None:
             self.active_offsets[TP(tp.topic, tp.partition)] = offset

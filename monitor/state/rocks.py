@@ -35,9 +35,10 @@ import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 from faust.types import TP
 
+from monitor.state.changelog import CheckedCursor
 from monitor.state.keys import FORMAT, FORMAT_KEY, RESTORING_KEY, derived, in_changelog
 
-__all__ = ["ChangelogWriter", "ItemTable", "RocksOptions", "is_empty", "item_table"]
+__all__ = ["ChangelogWriter", "ItemTable", "RocksOptions", "is_broken", "is_empty", "item_table"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
         except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …") for a damaged database
             if "Corruption" not in str(exc):
                 raise
-            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            aside = _aside(path)
             path.rename(aside)
             log.error(
                 "the state store %s is corrupt (%s): moved to %s; the partition is rebuilt from its changelog",
@@ -104,6 +105,17 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
         if is_empty(db):
             db.put(FORMAT_KEY, str(FORMAT).encode())
         return db
+
+
+def is_broken(exc: BaseException) -> bool:
+    """Whether an error of the local store says its files are damaged or gone (not a full disk: that passes)."""
+    text = str(exc)
+    return "Corruption" in text or ("IO error" in text and "No such file or directory" in text)
+
+
+def _aside(path: Path) -> Path:
+    """Where a broken database is moved: next to it, named for when (``items-0.db.corrupt-20261205T204810Z``)."""
+    return path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
 
 def is_empty(db: rocksdict.Rdict) -> bool:
@@ -132,6 +144,24 @@ class _ItemStore(faust_rocksdb.Store):
             self._db_for_partition(partition).write(writes)
         for tp, offset in offsets.items():
             self.set_persisted_offset(tp, offset)
+
+    def replace_partition(self, partition: int) -> Path | None:
+        """Put a new, empty database in place of a partition's that broke under the worker; where the old one went.
+
+        The old files, if they are still there (a database found corrupt), are
+        moved aside next to it, as at opening; a database whose directory was
+        removed leaves nothing to move. The new database holds no offset: the
+        partition is rebuilt from its changelog (``monitor.worker.repair``).
+        """
+        path = self.partition_path(partition)
+        self._dbs.pop(partition, None)  # faust never closes a database: dropped, it is closed once unreferenced
+        aside = None
+        if path.exists():
+            aside = _aside(path)
+            path.rename(aside)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._dbs[partition] = self.rocksdb_options.open(path)
+        return aside
 
     def changelog_writer(self, partition: int) -> ChangelogWriter:
         """What writes records read from the partition's changelog into its local store (``monitor.state.rebuild``)."""
@@ -187,9 +217,13 @@ class ChangelogWriter:
         short (a crash, a rebalance) is done again whole at the next takeover.
         """
         self._db.put(RESTORING_KEY, b"")
-        for key, value in self._db.items():
+        cursor = CheckedCursor(self._db.iter())  # a damaged block raises: never a part written back as the whole
+        cursor.seek(b"")
+        while cursor.valid():
+            key = cursor.key()
             if in_changelog(key):
-                yield key, value
+                yield key, cursor.value()
+            cursor.next()
 
 
 def _replay(writes: rocksdict.WriteBatch, key: bytes, value: bytes | None) -> None:

@@ -103,6 +103,10 @@ class PublishedAlerts:
             "alert ledger: %d alerts known from the history index in %.1fs", len(known), time.monotonic() - started
         )
 
+    def save_if_removed(self) -> bool:
+        """Write the history index back from its open connection if its file was removed under the worker."""
+        return self.history is not None and self.history.save_if_removed()
+
     def close(self) -> None:
         """Close the history index (once the reader, the follower and the indexer are stopped)."""
         if self.history is not None:

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.metrics import Metrics
+from monitor.state.rocks import is_broken
 from monitor.state.store import UnitStore
 from monitor.worker.health import Health
 from monitor.worker.outbox import AlertWriter
@@ -146,7 +147,7 @@ class Checkpoint:
                 self._metrics.store_failures.inc()
                 if self._health.set_problem("store", str(exc)):
                     log.error("state store failing, processing paused: %s", exc)
-                if not retry:
+                if not retry or is_broken(exc):  # damaged files never heal: the store is rebuilt (``repair``)
                     raise
                 await self._sleep(delay)
                 delay = min(delay * 2, _RETRY[1])

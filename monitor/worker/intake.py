@@ -16,7 +16,12 @@ only once it passes, in this order:
    then the partition is taken over (``Takeover.settle``).
 
 A record left is not acknowledged: the consumer hands it over again. One that
-fails in the processor is dead-lettered; the worker goes on.
+fails in the processor is dead-lettered; the worker goes on. One that fails
+because the local store is damaged is left instead, and the store's
+partitions are rebuilt from their changelogs before the next record, as
+they are when the data directory is removed under the worker
+(``monitor.worker.repair``); then the state in memory is dropped and the
+records since the last commit are read again, as after a lost fence.
 
 Between two records (holding ``between``) the checkpoint runs, and after an
 assignment the state in memory is dropped, to be read again from the store.
@@ -35,11 +40,13 @@ from typing import Any
 from monitor.clock import Clock
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord
+from monitor.state.rocks import is_broken
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.ingress import waiting
 from monitor.worker.membership import Membership
 from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
+from monitor.worker.repair import CORRUPT, DATA_DIR_REMOVED, StoreRepair
 from monitor.worker.takeover import Takeover
 
 __all__ = ["Intake"]
@@ -71,6 +78,8 @@ class Intake:
         partitions: The data topics' partition count, when the consumer does not know it.
         clock: The wall clock.
         when_idle: Run once every record fetched so far is handled (the checkpoint, between records).
+        repair: Rebuilds the local store's partitions when it breaks (``None``: a failing read dead-letters its
+            record, as any fault).
     """
 
     def __init__(
@@ -88,8 +97,11 @@ class Intake:
         partitions: int,
         clock: Clock,
         when_idle: Callable[[], Awaitable[object]] | None = None,
+        repair: StoreRepair | None = None,
     ) -> None:
         self._between = between
+        self._repair = repair
+        self._damaged: str | None = None  # why the local store failed a read, until its partitions are rebuilt
         self._positions = positions
         self._fetch_guard = fetch_guard
         self._membership = membership
@@ -154,7 +166,10 @@ class Intake:
             except Fenced:
                 self._forget_unflushed()
                 return False
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
+                if self._repair is not None and is_broken(exc):  # rebuilt before the next record
+                    self._damaged = str(exc)
+                    self._forget_unflushed()
                 return False
         return True
 
@@ -172,6 +187,9 @@ class Intake:
         )
         is_tick = record.topic == self._ticks_topic
         self._reread_if_assigned()
+        if self._damaged is not None and self._repair is not None:
+            why, self._damaged = self._damaged, None
+            await self._rebuild(self._repair.damaged(self._positions.assigned()), why, cause=CORRUPT)
         self._fetch_guard.handling()
         tp = Partition(record.topic, record.partition)
         try:
@@ -211,12 +229,32 @@ class Intake:
             self._leave(message)
             return
         except Exception as exc:  # one bad record must never stop the worker
+            if self._repair is not None and is_broken(exc):  # the store, not the record: rebuilt, then read again
+                log.error("the local state store failed a read of %s[%d]: %s", record.topic, record.partition, exc)
+                self._damaged = f"the local state store is damaged ({exc})"
+                self._forget_unflushed()
+                self._leave(message)
+                return
             log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
             if not is_tick:
                 await self._reject_after_fault(record, exc)
         self._fetch_guard.handled(tp, record.offset)
         if not is_tick:
             self._takeover.handled(record.topic, record.partition, record.offset)
+
+    async def watch_store(self) -> None:
+        """Rebuild the owned partitions' stores from their changelogs if the data directory was removed (a timer)."""
+        lost = self._repair.lost() if self._repair is not None else None
+        if lost is not None:
+            async with self._between:
+                await self._rebuild(*lost, cause=DATA_DIR_REMOVED)
+
+    async def _rebuild(self, partitions: set[int], why: str, *, cause: str) -> None:
+        """Rebuild the stores of ``partitions`` (holding ``between``); the units are read again, the records redone."""
+        assert self._repair is not None
+        self._forget_unflushed()
+        self._takeover.reset()
+        await self._repair.rebuild(partitions, cause, why)
 
     def _leave(self, message: Any) -> None:
         """The agent leaves a record it was handed: it is not acknowledged, and is read again (here or elsewhere)."""

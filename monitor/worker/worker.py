@@ -8,8 +8,8 @@ assignment's drop of old state), ``processor``, ``checkpoint``, ``takeover``,
 ``packs`` and ``publishers`` (the rule pack and publisher registry in force),
 ``positions`` and ``ownership`` (where the consumer stands; the partitions
 owned and answered for), ``alerts_topic`` (the ledger and history index),
-``actions`` (operators' actions), ``parts`` (what starts and stops beside
-the agent), ``membership``, ``fetch_guard``, ``broker_watch``.
+``parts`` (what starts and stops beside the agent), ``membership``,
+``fetch_guard``, ``broker_watch``, ``repair`` (a store that breaks).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
 from monitor.worker.publishers import AdmissionInForce, RegistryInForce, trusted_keys
 from monitor.worker.recovery import recovery_snapshot
+from monitor.worker.repair import StoreRepair
 from monitor.worker.shared import shared_records
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
@@ -271,7 +272,16 @@ class Worker:
             partitions=settings.partitions,
             clock=clock,
             when_idle=lambda: self.parts.checkpoint_now(),
+            repair=StoreRepair(
+                self.app,
+                items,
+                settings.data_dir,
+                self.health,
+                self.metrics.store_rebuilds,
+                others=(self.alerts_topic.save_if_removed, self.deliveries.save_if_removed),
+            ),
         )
+        self.app.timer(2.0)(self.intake.watch_store)
         self.parts = BackgroundParts(
             packs=self.packs,
             admissions=self.admissions,
@@ -393,8 +403,7 @@ class Worker:
 
     async def _resend_firing(self) -> None:
         if self.alertmanager is not None and self.is_ready():
-            count = self.alertmanager.resend(self.firing_alerts())
-            log.debug("re-sent %d firing alerts to Alertmanager", count)
+            log.debug("re-sent %d firing alerts to Alertmanager", self.alertmanager.resend(self.firing_alerts()))
 
     async def _send_tick(self, partition: int, now: datetime) -> None:
         await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)

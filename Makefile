@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale bench-history chaos lint typecheck schemas units lock clean
+.PHONY: run test bench bench-scale bench-history chaos soak lint typecheck schemas units lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench-history: $(STAMP)
 ITEMS ?= 1000000
 bench-scale: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.scale --items $(ITEMS)
+
+## soak: two workers SOAK_MINUTES (120) under mixed load and a fault every 10 minutes; CSV and charts in soak-results/
+SOAK_MINUTES ?= 120
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 ## chaos: every fault scenario RUNS times at CHAOS_ITEMS tasks (freezes, crashes, churn, clock jump, disk full, lost broker): a table
 RUNS ?= 3

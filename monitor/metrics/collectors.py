@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -218,6 +219,14 @@ class OperatorCollector(Collector):
         for topic, partition, behind in sorted(self._lag()):
             lag.add_metric([topic, str(partition)], behind)
         yield lag
+        try:
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:  # collected off the event loop's thread (never by /metrics)
+            tasks = None
+        if tasks is not None:
+            yield GaugeMetricFamily(
+                "compliance_event_loop_tasks", "Tasks alive on the worker's event loop (a leak grows it).", value=tasks
+            )
         state = self._recovery()
         yield GaugeMetricFamily(
             "compliance_recovery_active",

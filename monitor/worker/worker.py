@@ -2,7 +2,7 @@
 
 Wiring only: each part is built here and handed what it needs; the routes
 (``monitor.http``, registered by whoever builds the worker) read it through
-the methods below. What each part does is in its own module: ``intake``
+``face`` (``WorkerFace``). What each part does is in its own module: ``intake``
 (each record checked and passed on; between records, the checkpoint and an
 assignment's drop of old state), ``processor``, ``checkpoint``, ``takeover``,
 ``packs`` and ``publishers`` (the rule pack and publisher registry in force),
@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,15 +27,12 @@ from prometheus_client import CollectorRegistry
 from monitor.clock import Clock, NeverBackwards, utc_now
 from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
-from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.client import client_options, reader_options
-from monitor.kafka.records import InboundRecord
 from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
-from monitor.publishers import Admission, RefusalLog, Tally
+from monitor.publishers import RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
-from monitor.state.deliveries import DeliveryLog
 from monitor.state.packs import PackFollower
 from monitor.state.refusals import RefusalFollower
 from monitor.state.registries import RegistryFollower
@@ -48,6 +45,7 @@ from monitor.worker.app import build_app
 from monitor.worker.broker_watch import AdminTopics, BrokerWatch
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
+from monitor.worker.face import WorkerFace
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
@@ -66,14 +64,13 @@ from monitor.worker.shared import shared_records
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
 from rules.language import RulePack, WorkCalendar
-from rules.state import AlertState, UnitState
 
 __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
 
 
-class Worker:
+class Worker(WorkerFace):
     """One member of the monitor's consumer group.
 
     Args:
@@ -304,78 +301,6 @@ class Worker:
         self.app.on_partitions_assigned.connect(self.intake.on_assigned)
         if self.alertmanager is not None:
             self.app.timer(settings.alert_resend_interval)(self._resend_firing)
-
-    @property
-    def pack(self) -> RulePack:
-        """The rules in force (``packs``)."""
-        return self.packs.pack
-
-    @property
-    def pack_applied_at(self) -> datetime:
-        """Since when the worker evaluates ``pack`` (its start, or the switch that put it in force)."""
-        return self.packs.applied_at
-
-    @property
-    def admission(self) -> Admission | None:
-        """Which publisher may report which unit; ``None`` in open mode (``admissions``)."""
-        return self.admissions.admission
-
-    def now(self) -> datetime:
-        """The worker's clock."""
-        return self._clock()
-
-    async def produce(self, records: Sequence[OutboundRecord]) -> None:
-        """Produce records and return once the broker acknowledged every one (HTTP ingestion)."""
-        await self.outbox.send_all_now(records)
-
-    async def dead_letter(self, record: InboundRecord, reason: str) -> None:
-        """Send a refused record to the dead-letter topic, as the processor does, and wait for the broker (HTTP)."""
-        await self.outbox.dead_letter(record, reason, wait=True)
-
-    @property
-    def tally(self) -> Tally:
-        """The events this worker took from each publisher since it started."""
-        return self.processor.tally
-
-    @property
-    def deliveries(self) -> DeliveryLog:
-        """The delivery ledger: each notification's attempts and the peers' answers (``DeliveryLedger``)."""
-        return self.shared.deliveries.log
-
-    def owned_partitions(self) -> set[int]:
-        """Partitions of the data topics this worker owns now (``Ownership.owned_partitions``)."""
-        return self.ownership.owned_partitions()
-
-    def is_ready(self) -> bool:
-        """Whether the worker has joined its group and read its units into memory (``Ownership.is_ready``)."""
-        return self.ownership.is_ready()
-
-    def problems(self) -> dict[str, str]:
-        """Why the worker cannot work now, by cause (the state store, the broker, group membership)."""
-        return self.health.problems()
-
-    def _owned_states(self) -> Iterator[UnitState]:
-        return self.processor.owned_states(self.owned_partitions())
-
-    def owned_states(self) -> list[UnitState]:
-        """The states of the units in this worker's partitions."""
-        return list(self._owned_states())
-
-    def unit_state(self, unit_id: str) -> UnitState | None:
-        """One unit's state, if this worker holds it."""
-        return self.processor.unit_state(unit_id)
-
-    def firing_alerts(self) -> list[AlertState]:
-        """Every alert firing now in this worker's partitions."""
-        return [alert for state in self._owned_states() for alert in state.alerts.values()]
-
-    def answers_for(self, partition: int) -> bool:
-        """Whether this worker owns ``partition`` and has read its units: it may answer for them."""
-        return self.ownership.answers_for(partition)
-
-    def partition_owners(self) -> dict[int, str]:
-        """Each partition's owner (the URL it advertises), as the group's assignment says; empty while it changes."""
-        return self.ownership.partition_owners()
 
     async def reload_rules(self) -> bool:
         """Read the rule files again (SIGHUP); whether the worker now evaluates what they say (``PackInForce.reload``)."""

@@ -74,3 +74,16 @@ def test_a_missed_unit_deadline_is_expected_on_the_overdue_count() -> None:
     with_plan = {"units": [{"unit_id": "VN-01", "tasks": {"completed": 1, "in_progress": 1}, "overdue": 2}]}
     assert check_views(_workload(), [with_plan], missed={"VN-01": 1}).clean
     assert check_views(_workload(), [with_plan]).views_wrong == 1
+
+
+def test_a_task_due_long_after_the_run_must_not_fire_and_is_not_counted_overdue() -> None:
+    workload = _workload()
+    workload.pending("VN-01", "T-3")
+    records = [_record("a", "firing", "T-1"), _record("a", "resolved", "T-1", resolution="completed_late")]
+    records.append(_record("b", "firing", "T-2"))
+    assert check_alerts(workload, records).clean
+    fired = check_alerts(workload, [*records, _record("c", "firing", "T-3")])
+    assert fired.wrong == 1 and "due long after the run" in fired.detail[0]
+    view = {"units": [{"unit_id": "VN-01", "tasks": {"completed": 1, "in_progress": 2}, "overdue": 1}]}
+    assert check_views(workload, [view]).clean
+    assert check_views(workload, [{"units": [{**view["units"][0], "overdue": 2}]}]).views_wrong == 1

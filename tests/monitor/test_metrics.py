@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from hypothesis import given
@@ -210,3 +211,23 @@ def test_values_observed_together_read_as_values_observed_one_by_one(values: lis
         return [line for line in generate_latest(registry).splitlines() if b"_created" not in line]
 
     assert exposed(together) == exposed(one_by_one)
+
+
+def test_the_event_loop_s_tasks_are_counted_when_scraped_on_the_loop() -> None:
+    registry = CollectorRegistry()
+    registry.register(
+        OperatorCollector(
+            lambda: [], lambda: RecoverySnapshot(active=False, expected=0, remaining=0, last_seconds=None)
+        )
+    )
+    assert "compliance_event_loop_tasks" not in generate_latest(registry).decode(), "no loop here: nothing to count"
+
+    async def scrape() -> str:
+        others = [asyncio.create_task(asyncio.sleep(1)) for _ in range(3)]
+        try:
+            return generate_latest(registry).decode()
+        finally:
+            for task in others:
+                task.cancel()
+
+    assert "compliance_event_loop_tasks 4.0" in asyncio.run(scrape())  # the three, and the one scraping

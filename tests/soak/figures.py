@@ -1,0 +1,128 @@
+"""The soak's figures from its samples: memory, files and tasks between the two halves, latency per 5 minutes.
+
+Pure functions over what the run recorded. The run is cut in two halves (its
+two hours, for ``make soak``'s 120 minutes); a leak shows as growth between
+the end of the first and the end of the second, outside fault windows. A
+worker restarted in between (a fault kills it) is not compared across the
+restart: its process is another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Sample", "Window", "figures", "windows"]
+
+WINDOW = 300.0  # seconds per latency window
+RSS_GROWTH = 0.05  # at most, between the two halves' ends
+COUNT_GROWTH = 5  # open files or event loop tasks, at most, between the two halves' ends
+LATENCY_FACTOR = 2.0  # a window's p99 against the first half's, outside faults
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One worker at one instant (seconds since the load began)."""
+
+    at: float
+    worker: str
+    pid: int
+    rss: float  # MiB
+    fds: int
+    tasks: float | None  # on its event loop, from its last scrape
+    lag: float
+    queued: float
+
+
+@dataclass(frozen=True)
+class Window:
+    """Event → alert times of the overdue tasks sent in one window, and the fault it overlaps, if any."""
+
+    start: float
+    count: int
+    p50: float
+    p99: float
+    fault: str
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def _in_fault(at: float, faults: Sequence[tuple[float, float, str]]) -> str:
+    return next((name for start, end, name in faults if start <= at < end), "")
+
+
+def windows(latencies: Sequence[tuple[float, float]], faults: Sequence[tuple[float, float, str]]) -> list[Window]:
+    """Per 5 minutes of send times: how many, p50 and p99, and the fault overlapping it ('' for none)."""
+    by_window: dict[int, list[float]] = {}
+    for sent, seconds in latencies:
+        by_window.setdefault(int(sent // WINDOW), []).append(seconds)
+    out = []
+    for n, values in sorted(by_window.items()):
+        start, end = n * WINDOW, (n + 1) * WINDOW
+        fault = next((name for f_start, f_end, name in faults if f_start < end and f_end > start), "")
+        out.append(Window(start, len(values), _quantile(values, 0.5), _quantile(values, 0.99), fault))
+    return out
+
+
+def _at_end(samples: Sequence[Sample], end: float, faults: Sequence[tuple[float, float, str]]) -> Sample | None:
+    """The last sample before ``end`` outside fault windows."""
+    chosen = [s for s in samples if s.at < end and not _in_fault(s.at, faults)]
+    return chosen[-1] if chosen else None
+
+
+def figures(
+    samples: Sequence[Sample],
+    latencies: Sequence[tuple[float, float]],
+    faults: Sequence[tuple[float, float, str]],
+    seconds: float,
+) -> tuple[list[str], bool]:
+    """The summary lines, and whether memory, files, tasks and latency held their bounds."""
+    half = seconds / 2
+    names = ("hour 1", "hour 2") if abs(seconds - 7200) < 60 else ("first half", "second half")
+    lines: list[str] = []
+    ok = True
+    for worker in sorted({s.worker for s in samples}):
+        own = [s for s in samples if s.worker == worker]
+        ends = [_at_end(own, half, faults), _at_end(own, seconds + 1, faults)]
+        starts = [next((s for s in own if s.at >= begin and not _in_fault(s.at, faults)), None) for begin in (0, half)]
+        shown = ", ".join(
+            f"{name} {start.rss:.0f} → {end.rss:.0f} MiB"
+            for name, start, end in zip(names, starts, ends, strict=True)
+            if start is not None and end is not None
+        )
+        lines.append(f"{worker}: RSS {shown}")
+        first, last = ends
+        if first is None or last is None:
+            lines.append(f"{worker}: too few samples to compare")
+            continue
+        if first.pid != last.pid:
+            lines.append(f"{worker}: restarted between the halves (pid {first.pid} → {last.pid}): not compared")
+            continue
+        growth = (last.rss - first.rss) / first.rss
+        held = growth <= RSS_GROWTH
+        ok &= held
+        lines.append(
+            f"{worker}: RSS {names[0]} end → {names[1]} end {growth * 100:+.1f}% ({'ok' if held else 'over'} "
+            f"{RSS_GROWTH * 100:.0f}%); open files {first.fds} → {last.fds}; event loop tasks "
+            f"{first.tasks or 0:.0f} → {last.tasks or 0:.0f}"
+        )
+        if last.fds - first.fds > COUNT_GROWTH or (last.tasks or 0) - (first.tasks or 0) > COUNT_GROWTH:
+            ok = False
+            lines.append(f"{worker}: open files or tasks grew by more than {COUNT_GROWTH}")
+    spans = windows(latencies, faults)
+    quiet_first = [v for sent, v in latencies if sent < half and not _in_fault(sent, faults)]
+    baseline = _quantile(quiet_first, 0.99)
+    worst = max((w for w in spans if not w.fault), key=lambda w: w.p99, default=None)
+    lines.append(
+        f"event → alert p99 outside faults, {names[0]}: {baseline * 1000:.0f} ms over {len(quiet_first):,} tasks; "
+        f"worst 5-minute window {worst.p99 * 1000 if worst else 0:.0f} ms"
+        + (f" at {worst.start / 60:.0f} min" if worst else "")
+    )
+    for window in spans:
+        if not window.fault and baseline and window.p99 > LATENCY_FACTOR * baseline:
+            ok = False
+            lines.append(f"window at {window.start / 60:.0f} min: p99 {window.p99 * 1000:.0f} ms, over 2× the first")
+    return lines, ok

@@ -1,0 +1,566 @@
+"""``make soak``: two workers for hours under a working day's mixed load, with a fault every few minutes.
+
+The load, on the embedded broker:
+
+- a steady stream (100 events/s): tasks reported in progress past their
+  deadline (each must fire ``overdue`` once), completions of some of them
+  (each must resolve once, ``completed_late``) and indicator reports on target;
+- a burst every 20 minutes: 200,000 dossiers in progress, due long after the
+  run, in records of 500;
+- ``/metrics`` of each worker scraped every 15 s; 20 console clients on the
+  live alert stream; the review report and an overdue CSV every minute; the
+  rule pack applied again every 30 minutes (a new version, the same rules);
+- a fault every 10 minutes, in turn: worker A frozen for 25 s, worker B killed
+  and restarted, B stopped and started (a rebalance), A's disk full for a
+  minute, the broker paused for 20 s.
+
+Every 10 s it samples each worker's resident memory, open files, event loop
+tasks, consumer lag and delivery queues (``soak.csv``); it times each
+overdue task from its event's send to its alert record (``latency.csv``),
+draws both (``soak.html``), and ends with the fault suite's exactly-once check
+over every event of the run. Figures and the check are printed; the exit
+status is non-zero if the check found anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from monitor.devtools.broker import EmbeddedBroker
+from monitor.kafka.topics import Topics
+from monitor.worker.outbox import GENERATION_HEADER
+from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
+from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
+from tests.integration.kafka import MonitorProcess, sample, wait_for
+from tests.soak.charts import Series, chart, page
+from tests.soak.figures import Sample, figures, windows
+
+TOPICS = Topics()
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Plan:
+    """How long the soak runs and how often each part of the load comes (seconds)."""
+
+    minutes: float = 120.0
+    rate: float = 100.0
+    burst_events: int = 200_000
+    burst_every: float = 20 * 60
+    fault_every: float = 10 * 60
+    pack_every: float = 30 * 60
+    scrape_every: float = 15.0
+    report_every: float = 60.0
+    clients: int = 20
+    sample_every: float = 10.0
+
+
+@dataclass
+class Run:
+    """What the soak did and saw, shared by its threads."""
+
+    began: float = field(default_factory=time.time)
+    workload: Workload = field(default_factory=Workload)
+    sent: dict[str, float] = field(default_factory=dict)  # overdue task id → wall time its event was sent
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (sent, seconds to its alert record)
+    faults: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end) in seconds since ``began``
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)  # the load stops
+    done: threading.Event = field(default_factory=threading.Event)  # the alerts follower stops too
+
+    def since(self) -> float:
+        return time.time() - self.began
+
+
+class Load:
+    """The load's producers, readers and clients, on an event loop of their own thread."""
+
+    def __init__(self, broker: EmbeddedBroker, workers: list[MonitorProcess], plan: Plan, run: Run) -> None:
+        self.broker, self.workers, self.plan, self.run = broker, workers, plan, run
+        self.scraped: dict[str, str] = {}  # worker → its last /metrics
+        self._serial = 0
+        self._open: list[tuple[str, str]] = []  # overdue tasks not completed yet
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join(120)
+
+    def _event(self, unit: str, task: str, status: str, deadline: datetime, kind: str = "task") -> dict[str, Any]:
+        self._serial += 1
+        return {
+            "event_id": f"s-{self._serial}",
+            "source": "soak",
+            "unit_id": unit,
+            "task_id": task,
+            "kind": kind,
+            "status": status,
+            "deadline": deadline.isoformat(),
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+
+    async def _main(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5, max_request_size=4 << 20)
+        await producer.start()
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+                parts = [
+                    self._steady(producer),
+                    self._bursts(producer),
+                    self._follow_alerts(),
+                    self._scrape(http),
+                    self._reports(http),
+                    *(self._client(http, n) for n in range(self.plan.clients)),
+                ]
+                await asyncio.gather(*parts)
+        finally:
+            await producer.stop()
+
+    async def _every(self, seconds: float, first: float = 0.0) -> bool:
+        """Sleep to the next beat; ``False`` once the run is over."""
+        deadline = time.monotonic() + (first if first else seconds)
+        while time.monotonic() < deadline:
+            if self.run.stop.is_set():
+                return False
+            await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        return not self.run.stop.is_set()
+
+    async def _steady(self, producer: AIOKafkaProducer) -> None:
+        """``rate`` events a second, in tenths: 7 in 10 a new overdue task, 2 a completion, 1 an indicator."""
+        rng = random.Random(6)
+        past = datetime.now(UTC) - timedelta(days=3)
+        per_slice = max(1, round(self.plan.rate / 10))
+        began, n = time.monotonic(), 0
+        while not self.run.stop.is_set():
+            await asyncio.sleep(max(0.0, began + n / 10 - time.monotonic()))
+            n += 1
+            sent = []
+            for _ in range(per_slice):
+                roll = rng.random()
+                if roll < 0.2 and self._open:
+                    unit, task = self._open.pop(rng.randrange(len(self._open)))
+                    event = self._event(unit, task, "completed", past)
+                    with self.run.lock:
+                        self.run.workload.completed(unit, task, datetime.fromisoformat(event["occurred_at"]))
+                    topic, body = TOPICS.task_status, event
+                elif roll < 0.3:
+                    unit = rng.choice(UNITS)
+                    self._serial += 1
+                    topic = TOPICS.indicators
+                    body = {
+                        "event_id": f"s-{self._serial}",
+                        "source": "soak",
+                        "unit_id": unit,
+                        "indicator": "online_dossier_ratio",
+                        "value": round(0.6 + rng.random() / 3, 3),  # above its target (0.5): never an alert
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                    }
+                else:
+                    unit, task = rng.choice(UNITS), f"S-{self._serial + 1}"
+                    body = self._event(unit, task, "in_progress", past)
+                    with self.run.lock:
+                        self.run.workload.overdue(unit, task)
+                        self.run.sent[task] = time.time()
+                    self._open.append((unit, task))
+                    topic = TOPICS.task_status
+                sent.append(await producer.send(topic, json.dumps(body).encode(), key=body["unit_id"].encode()))
+            try:
+                await asyncio.gather(*sent)
+            except Exception as exc:  # the broker paused or gone a while: the events are sent again by the client
+                self._error(f"steady send: {exc!r}")
+
+    async def _bursts(self, producer: AIOKafkaProducer) -> None:
+        """Every ``burst_every``: ``burst_events`` dossiers due long after the run, 500 per record."""
+        due = datetime.now(UTC) + timedelta(days=60)
+        burst = 0
+        while await self._every(self.plan.burst_every, first=self.plan.burst_every / 2):
+            burst += 1
+            began = self.run.since()
+            by_unit: dict[str, list[dict[str, Any]]] = {}
+            for n in range(self.plan.burst_events):
+                unit = UNITS[n % len(UNITS)]
+                event = self._event(unit, f"B{burst}-{n}", "in_progress", due, kind="dossier")
+                by_unit.setdefault(unit, []).append(event)
+                with self.run.lock:
+                    self.run.workload.pending(unit, event["task_id"])
+            sent = [
+                await producer.send(TOPICS.task_status, json.dumps(events[i : i + 500]).encode(), key=unit.encode())
+                for unit, events in by_unit.items()
+                for i in range(0, len(events), 500)
+            ]
+            await asyncio.gather(*sent)
+            print(
+                f"[{_clock(self.run)}] burst {burst}: {self.plan.burst_events:,} events in "
+                f"{self.run.since() - began:.0f}s",
+                flush=True,
+            )
+
+    async def _follow_alerts(self) -> None:
+        """Time each overdue task from its event's send to its firing record's arrival."""
+        consumer = AIOKafkaConsumer(
+            TOPICS.alerts, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50
+        )
+        await consumer.start()
+        try:
+            while not self.run.done.is_set():
+                try:
+                    batches = await consumer.getmany(timeout_ms=500)
+                except Exception as exc:
+                    self._error(f"alerts follower: {exc!r}")
+                    await asyncio.sleep(1)
+                    continue
+                arrived = time.time()
+                for records in batches.values():
+                    for record in records:
+                        alert = json.loads(record.value or b"{}")
+                        task = alert.get("labels", {}).get("task_id")
+                        if alert.get("rule_id") != RULE or alert.get("status") != "firing" or task is None:
+                            continue
+                        with self.run.lock:
+                            sent = self.run.sent.pop(task, None)
+                            if sent is not None:
+                                self.run.latencies.append((sent - self.run.began, arrived - sent))
+        finally:
+            await consumer.stop()
+
+    async def _get(self, http: aiohttp.ClientSession, url: str) -> str | None:
+        try:
+            async with http.get(url) as answer:
+                text = await answer.text()
+                return text if answer.status == 200 else None
+        except Exception:  # a worker restarting, frozen: asked again at the next beat
+            return None
+
+    async def _scrape(self, http: aiohttp.ClientSession) -> None:
+        while await self._every(self.plan.scrape_every):
+            for worker in self.workers:
+                text = await self._get(http, worker.base_url + "/metrics")
+                if text is not None:
+                    self.scraped[worker.workdir.name] = text
+
+    async def _reports(self, http: aiohttp.ClientSession) -> None:
+        while await self._every(self.plan.report_every):
+            worker = random.choice(self.workers)
+            await self._get(http, worker.base_url + "/reports")
+            await self._get(http, worker.base_url + f"/api/v1/units/{random.choice(UNITS)}/overdue?format=csv")
+
+    async def _client(self, http: aiohttp.ClientSession, n: int) -> None:
+        """A console on the live alert stream, reconnecting when its worker goes away."""
+        worker = self.workers[n % len(self.workers)]
+        while not self.run.stop.is_set():
+            try:
+                async with http.get(
+                    worker.base_url + "/api/v1/alerts/stream", timeout=aiohttp.ClientTimeout(total=None, sock_read=60)
+                ) as stream:
+                    async for _ in stream.content:
+                        if self.run.stop.is_set():
+                            return
+            except Exception:  # a worker restarting: connect again
+                pass
+            await self._every(1.0)
+
+    def _error(self, text: str) -> None:
+        with self.run.lock:
+            if len(self.run.errors) < 200:
+                self.run.errors.append(f"{_clock(self.run)} {text}")
+
+
+def _clock(run: Run) -> str:
+    seconds = int(run.since())
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Faults:
+    """The chaos catalogue, one fault per beat, in turn."""
+
+    def __init__(self, broker: EmbeddedBroker, a: MonitorProcess, b: MonitorProcess, disk: Path, run: Run) -> None:
+        self.broker, self.a, self.b, self.disk, self.run = broker, a, b, disk, run
+        self.catalogue: list[tuple[str, Callable[[], None]]] = [
+            ("A frozen 25 s", self._freeze),
+            ("B killed, restarted", self._kill),
+            ("B stopped, started (rebalance)", self._rebalance),
+            ("A's disk full 60 s", self._disk_full),
+            ("broker paused 20 s", self._pause_broker),
+        ]
+
+    def inject(self, n: int) -> None:
+        name, fault = self.catalogue[n % len(self.catalogue)]
+        began = self.run.since()
+        print(f"[{_clock(self.run)}] fault: {name}", flush=True)
+        try:
+            fault()
+        except Exception as exc:
+            with self.run.lock:
+                self.run.errors.append(f"{_clock(self.run)} fault {name}: {exc}")
+        with self.run.lock:
+            self.run.faults.append((began, self.run.since() + 60, name))  # a minute to recover is its window too
+
+    def _signal(self, worker: MonitorProcess, sig: signal.Signals) -> None:
+        assert worker.process is not None
+        os.kill(worker.process.pid, sig)
+
+    def _freeze(self) -> None:
+        self._signal(self.a, signal.SIGSTOP)
+        time.sleep(25)
+        self._signal(self.a, signal.SIGCONT)
+
+    def _kill(self) -> None:
+        self.b.stop(signal.SIGKILL)
+        self.b.start().wait_ready(180)
+
+    def _rebalance(self) -> None:
+        self.b.stop(signal.SIGTERM, timeout=30)
+        time.sleep(15)
+        self.b.start().wait_ready(180)
+
+    def _disk_full(self) -> None:
+        filler = self.disk / "filler"
+        _fill(filler)
+        time.sleep(60)
+        filler.unlink()
+
+    def _pause_broker(self) -> None:
+        assert self.broker.pid is not None
+        os.kill(self.broker.pid, signal.SIGSTOP)
+        time.sleep(20)
+        os.kill(self.broker.pid, signal.SIGCONT)
+
+
+def _status(pid: int, field_name: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
+    for worker in workers:
+        process = worker.process
+        if process is None or process.poll() is not None:
+            continue
+        name = worker.workdir.name
+        try:
+            rss = _status(process.pid, "VmRSS") / 1024
+            fds = len(os.listdir(f"/proc/{process.pid}/fd"))
+        except OSError:
+            continue
+        text = load.scraped.get(name, "")
+        tasks = sample(text, "compliance_event_loop_tasks")
+        lag = sum(_values(text, "compliance_consumer_lag_records"))
+        queued = sum(_values(text, "compliance_delivery_queue_length"))
+        with run.lock:
+            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued))
+
+
+def _values(text: str, name: str) -> list[float]:
+    return [float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(name + "{")]
+
+
+async def _read_topic(bootstrap: str, topic: str, patience: float = 900) -> list[Any]:
+    """Every record of ``topic``, in offset order per partition (a long topic: read until its end, or ``patience``)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=1000, max_records=50_000)).values():
+                records.extend(batch)
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(position >= ends[tp] for position, tp in zip(positions, tps, strict=True)):
+                break
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+def _check(broker: EmbeddedBroker, run: Run, workers: list[MonitorProcess]) -> Report:
+    records = asyncio.run(_read_topic(broker.bootstrap, TOPICS.alerts))
+    report = check_alerts(run.workload, [json.loads(r.value) for r in records if r.value])
+    generations: dict[int, list[int | None]] = {}
+    for record in records:
+        raw = dict(record.headers).get(GENERATION_HEADER)
+        generations.setdefault(record.partition, []).append(int(raw) if raw else None)
+    check_generations(generations, report)
+    check_views(run.workload, _views(workers), report, _missed_unit_deadlines(run.workload.units()))
+    dead = asyncio.run(_read_topic(broker.bootstrap, TOPICS.dead_letter, patience=60))
+    for record in dead:
+        report.note("wrong", f"dead-lettered: {dict(record.headers).get('dlq_reason', b'').decode()}")
+    return report
+
+
+def _apply_pack(broker: EmbeddedBroker, workdir: Path, n: int) -> None:
+    """Apply the bundled pack again as a new version (a comment changed): every unit is evaluated under it."""
+    pack = workdir / f"pack-{n}"
+    shutil.copytree(REPO / "rules" / "packs", pack)
+    first = sorted(pack.glob("*.yaml"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + f"\n# soak: applied again ({n})\n", encoding="utf-8")
+    command = [sys.executable, "-m", "monitor", "rules", "apply", str(pack), "--broker", broker.url, "-m", f"soak {n}"]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=120)
+
+
+def soak(plan: Plan, out: Path) -> int:
+    """Run the soak; write ``soak.csv``, ``latency.csv`` and ``soak.html`` into ``out``; the exit status."""
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    disk = workdir / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4g", "tmpfs", str(disk)], check=True)
+    run = Run()
+    try:
+        with (workdir / "broker.log").open("wb") as log, EmbeddedBroker(log=log) as broker:
+            a = _worker(broker, workdir / "a", disk / "data")
+            b = _worker(broker, workdir / "b", workdir / "b" / "data")
+            workers = [a, b]
+            try:
+                a.start().wait_ready(120)
+                b.start().wait_ready(120)
+                run.began = time.time()
+                load = Load(broker, workers, plan, run)
+                load.start()
+                faults = Faults(broker, a, b, disk, run)
+                next_fault, next_pack, next_sample, fault_n, pack_n = (plan.fault_every, plan.pack_every, 0.0, 0, 0)
+                print(f"soak: {plan.minutes:.0f} minutes, logs in {workdir}", flush=True)
+                while run.since() < plan.minutes * 60:
+                    if run.since() >= next_sample:
+                        _sample(run, load, workers)
+                        next_sample += plan.sample_every
+                    if run.since() >= next_fault:
+                        faults.inject(fault_n)
+                        fault_n += 1
+                        next_fault += plan.fault_every
+                    if run.since() >= next_pack:
+                        pack_n += 1
+                        _apply_pack(broker, workdir, pack_n)
+                        print(f"[{_clock(run)}] rule pack applied again ({pack_n})", flush=True)
+                        next_pack += plan.pack_every
+                    time.sleep(1)
+                run.stop.set()
+                print(f"[{_clock(run)}] load stopped; waiting for every alert", flush=True)
+                for worker in workers:
+                    worker.wait_ready(180)
+
+                def settled() -> bool:
+                    with run.lock:
+                        return not run.sent
+
+                try:
+                    wait_for("every overdue task's alert", settled, 600, 2.0)
+                except AssertionError:
+                    run.errors.append(f"{len(run.sent)} overdue tasks had no alert record 10 minutes after the load")
+                run.done.set()
+                load.join()
+                time.sleep(15)  # the completions' resolutions, the last checkpoints
+                report = _check(broker, run, workers)
+            finally:
+                for worker in workers:
+                    worker.stop(signal.SIGKILL)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+    return _write(plan, run, report, out, workdir)
+
+
+def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "soak.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"])
+        for s in run.samples:
+            writer.writerow([f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued])
+    with (out / "latency.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])
+        for w in windows(run.latencies, run.faults):
+            writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault])
+    lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
+    lines.append(
+        f"exactly once over {len(run.workload.tasks):,} tasks: lost {report.lost}, duplicated {report.duplicated}, "
+        f"wrong {report.wrong}, views wrong {report.views_wrong}, zombie {report.zombie}"
+    )
+    lines.extend(f"  {line}" for line in report.detail[:20])
+    lines.extend(f"load error: {e}" for e in run.errors[:20])
+    by_worker = sorted({s.worker for s in run.samples})
+    measures = {
+        "RSS": ("MiB", lambda s: s.rss),
+        "open files": ("fds", lambda s: float(s.fds)),
+        "event loop tasks": ("tasks", lambda s: float(s.tasks or 0)),
+        "consumer lag": ("records", lambda s: s.lag),
+        "delivery queues": ("notifications", lambda s: s.queued),
+    }
+    charts = {
+        title: chart(
+            title,
+            unit,
+            [Series(w, [(s.at, get(s)) for s in run.samples if s.worker == w]) for w in by_worker],
+            run.faults,
+        )
+        for title, (unit, get) in measures.items()
+    }
+    spans = windows(run.latencies, run.faults)
+    charts["latency"] = chart(
+        "event → alert record, per 5 minutes",
+        "ms",
+        [
+            Series("p99", [(w.start, w.p99 * 1000) for w in spans]),
+            Series("p50", [(w.start, w.p50 * 1000) for w in spans]),
+        ],
+        run.faults,
+    )
+    (out / "soak.html").write_text(page(f"make soak: {plan.minutes:.0f} minutes", lines, charts), encoding="utf-8")
+    print("\n".join(lines), flush=True)
+    print(f"written: {out / 'soak.csv'}, {out / 'latency.csv'}, {out / 'soak.html'}; logs in {workdir}")
+    return 0 if ok and report.clean else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=120.0, help="how long the load runs (default 120)")
+    parser.add_argument("--out", type=Path, default=Path("soak-results"), help="where the CSV and HTML go")
+    parser.add_argument("--fault-every", type=float, default=600.0, help="seconds between faults (default 600)")
+    parser.add_argument("--burst-every", type=float, default=1200.0, help="seconds between bursts (default 1200)")
+    parser.add_argument("--burst-events", type=int, default=200_000, help="events per burst (default 200,000)")
+    parser.add_argument("--pack-every", type=float, default=1800.0, help="seconds between packs (default 1800)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    plan = Plan(
+        minutes=args.minutes,
+        fault_every=args.fault_every,
+        burst_every=args.burst_every,
+        burst_events=args.burst_events,
+        pack_every=args.pack_every,
+    )
+    return soak(plan, args.out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

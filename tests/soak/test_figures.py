@@ -1,0 +1,50 @@
+"""The soak's figures: a leak, a restart, a slow window, each told apart from a clean run."""
+
+from __future__ import annotations
+
+from tests.soak.charts import Series, chart, page
+from tests.soak.figures import Sample, figures, windows
+
+HOUR = 3600.0
+
+
+def _samples(rss: float, growth: float, pid_after: int = 1, fds: int = 40) -> list[Sample]:
+    out = []
+    for n in range(0, 7200, 60):
+        pid = 1 if n < HOUR else pid_after
+        out.append(Sample(float(n), "a", pid, rss * (1 + growth * n / 7200), fds, 30.0, 0.0, 0.0))
+    return out
+
+
+def test_flat_memory_and_even_latency_hold() -> None:
+    latencies = [(float(t), 0.05) for t in range(0, 7200, 5)]
+    lines, ok = figures(_samples(200, 0.01), latencies, [], 7200)
+    assert ok, lines
+    assert any("hour 1" in line and "hour 2" in line for line in lines)
+
+
+def test_memory_that_creeps_fails() -> None:
+    lines, ok = figures(_samples(200, 0.2), [], [], 7200)
+    assert not ok and any("over 5%" in line for line in lines), lines
+
+
+def test_a_worker_restarted_between_the_hours_is_not_compared() -> None:
+    lines, ok = figures(_samples(200, 0.2, pid_after=2), [], [], 7200)
+    assert ok and any("restarted between the halves" in line for line in lines), lines
+
+
+def test_a_slow_window_fails_outside_a_fault_and_not_inside_one() -> None:
+    latencies = [(float(t), 0.05 if t < 6000 or t >= 6300 else 0.5) for t in range(0, 7200, 5)]
+    _, ok = figures(_samples(200, 0.0), latencies, [], 7200)
+    assert not ok
+    _, ok = figures(_samples(200, 0.0), latencies, [(5990.0, 6310.0, "broker paused")], 7200)
+    assert ok
+    [window] = [w for w in windows(latencies, [(5990.0, 6310.0, "broker paused")]) if w.start == 6000]
+    assert window.fault == "broker paused" and window.p99 == 0.5 and window.count == 60
+
+
+def test_the_page_draws_each_series_and_shades_the_faults() -> None:
+    svg = chart("RSS", "MiB", [Series("a", [(0.0, 100.0), (60.0, 110.0)])], [(10.0, 20.0, "A frozen 25 s")])
+    assert svg.count("<polyline") == 1 and "<rect" in svg and "A frozen 25 s" in svg
+    html = page("soak", ["a: RSS 100 → 110 MiB"], {"RSS": svg})
+    assert html.startswith("<!doctype html>") and "a: RSS 100 → 110 MiB" in html

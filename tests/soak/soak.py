@@ -449,12 +449,17 @@ def soak(plan: Plan, out: Path) -> int:
                 load = Load(broker, workers, plan, run)
                 load.start()
                 faults = Faults(broker, a, b, disk, run)
-                next_fault, next_pack, next_sample, fault_n, pack_n = (plan.fault_every, plan.pack_every, 0.0, 0, 0)
+                next_fault, next_pack, fault_n, pack_n = plan.fault_every, plan.pack_every, 0, 0
+
+                def sampler() -> None:  # a thread of its own: a fault blocks the loop below for a minute
+                    while not run.stop.wait(plan.sample_every):
+                        _sample(run, load, workers)
+
+                sampling = threading.Thread(target=sampler, daemon=True)
+                _sample(run, load, workers)
+                sampling.start()
                 print(f"soak: {plan.minutes:.0f} minutes, logs in {workdir}", flush=True)
                 while run.since() < plan.minutes * 60:
-                    if run.since() >= next_sample:
-                        _sample(run, load, workers)
-                        next_sample += plan.sample_every
                     if run.since() >= next_fault:
                         faults.inject(fault_n)
                         fault_n += 1
@@ -466,6 +471,7 @@ def soak(plan: Plan, out: Path) -> int:
                         next_pack += plan.pack_every
                     time.sleep(1)
                 run.stop.set()
+                sampling.join()
                 print(f"[{_clock(run)}] load stopped; waiting for every alert", flush=True)
                 for worker in workers:
                     worker.wait_ready(180)

@@ -7,7 +7,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.clock import Clock
@@ -200,6 +200,7 @@ class RecoverySnapshot:
     expected: int  # changelog records the current (or last) recovery had to read
     remaining: int  # of those, still to read
     last_seconds: float | None  # how long the last completed recovery took
+    written_back: int = 0  # partitions whose local store was written back to a changelog the broker had lost
 
 
 class OperatorCollector(Collector):
@@ -240,6 +241,11 @@ class OperatorCollector(Collector):
         )
         yield GaugeMetricFamily(
             "compliance_recovery_records_remaining", "Changelog records still to read.", value=state.remaining
+        )
+        yield CounterMetricFamily(
+            "compliance_state_written_back_partitions",
+            "Partitions whose local store was written back to a changelog the broker had lost (a broker back empty).",
+            value=state.written_back,
         )
         if state.last_seconds is not None:
             yield GaugeMetricFamily(

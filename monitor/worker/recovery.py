@@ -65,4 +65,5 @@ def recovery_snapshot(recovery: Any) -> RecoverySnapshot:
         expected=int(getattr(recovery, "expected_records", 0)),
         remaining=int(recovery.active_remaining_total()) if active else 0,
         last_seconds=getattr(recovery, "last_duration", None),
+        written_back=int(getattr(recovery, "written_back", 0)),
     )

@@ -17,7 +17,16 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from tests.integration.kafka import alert_records, http_get, produce, task_event, unit_listed, wait_for, worker_process
+from tests.integration.kafka import (
+    alert_records,
+    http_get,
+    produce,
+    sample,
+    task_event,
+    unit_listed,
+    wait_for,
+    worker_process,
+)
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics()
@@ -70,6 +79,7 @@ def test_a_broker_back_empty_gets_the_state_written_back_and_every_alert_restate
         wait_for("the history indexed", lambda: len(_history(again.base_url)) == len(firing_before) + 1, 20)
         assert _ended(again.base_url) == ended
         written_back = again.log.read_text()
+        assert sample(again.metrics(), "compliance_state_written_back_partitions_total") == 2, "both partitions"
     records = alert_records(broker.bootstrap)
     assert len(records) == len(firing_before), [(r["status"], r["fingerprint"]) for r in records]
     assert all(r["annotations"].get("reconciled") == "true" for r in records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +230,21 @@ def test_an_alert_fired_again_in_its_stage_keeps_its_interval_and_says_its_new_s
     [interval] = list(history)
     assert interval.summary == "VN-22 NV-1 hạn 25/07/2024"
     assert [s["stage"] for s in interval.stages] == ["overdue"] and interval.ended_at is None
+
+
+def test_a_record_that_cannot_be_indexed_is_left_out_alone_and_the_rest_of_its_batch_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    apply = history._apply
+
+    def failing(opened: Any, transition: AlertTransition, written: datetime) -> None:
+        if transition.fingerprint == "VN-22/NV-2":
+            raise ValueError("a record this index cannot take")
+        apply(opened, transition, written)
+
+    monkeypatch.setattr(history, "_apply", failing)
+    added = history.append(_records(*(_transition("firing", "overdue", task=f"NV-{n}") for n in range(4))))
+    assert added == 3
+    assert [i.fingerprint for i in history] == ["VN-22/NV-0", "VN-22/NV-1", "VN-22/NV-3"]
+    assert history.positions() == {0: 4}, "past the record left out: it is never read again"

@@ -15,7 +15,8 @@ holds every item, as the local store never holds a write the changelog
 lacks. The caller holds the worker's lock meanwhile, so no record is
 handled; it drops the units in memory and reads the records since its last
 commit again (``monitor.worker.intake``). ``/readyz`` names the cause while
-it runs (cause ``store``), the log says what was done, and
+it runs (cause ``rebuild``; it waits, and says so, while the changelogs
+cannot be read), the log says what was done, and
 ``compliance_state_store_rebuilds_total`` counts it.
 """
 
@@ -106,6 +107,28 @@ class StoreRepair:
                 found.add(partition)
         return found or set(partitions)
 
+    async def _read(self, writers: dict[TopicPartition, Any]) -> bool:
+        """Read each changelog into its new database from where it got to; whether every one is at its end now.
+
+        Not when the broker did not answer or a fetch stopped short: the caller waits, and asks again.
+        """
+        consumer = consumer_for(self._app)
+        try:
+            await consumer.start()
+            ends = await consumer.end_offsets(list(writers))
+            read = await read_ahead(consumer, writers, ends, stopped=lambda: False)
+        except Exception as exc:  # the broker, most likely: the store cannot be trusted until it is read
+            log.warning("reading the changelogs to rebuild the state store failed (%r); trying again", exc)
+            return False
+        finally:
+            await consumer.stop()
+        for tp, writer in writers.items():
+            persisted = writer.persisted()
+            if ends[tp] and (persisted is None or persisted + 1 < ends[tp]):
+                return False
+        log.info("read %d changelog records into the new databases", sum(read.values()))
+        return True
+
     async def rebuild(self, partitions: set[int], cause: str, why: str) -> None:
         """Replace each partition's database with a new one, filled from its changelog (the caller holds the lock)."""
         if not partitions:
@@ -123,22 +146,15 @@ class StoreRepair:
                 if aside is not None:
                     log.error("partition %d: the broken database was moved to %s", partition, aside)
             writers = {TopicPartition(topic, p): store.changelog_writer(p) for p in shown}
-            consumer = consumer_for(self._app)
-            await consumer.start()
-            try:
-                ends = await consumer.end_offsets(list(writers))
-                read = await read_ahead(consumer, writers, ends, stopped=lambda: False)
-            finally:
-                await consumer.stop()
+            delay = 0.5
+            while not await self._read(writers):  # until every changelog is read to its end
+                self._health.set_problem(_CAUSE, f"{why}: the changelogs cannot be read to their ends; trying again")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
             for _ in shown:
                 self._rebuilds.labels(cause).inc()
             for other in self._others:
                 await asyncio.to_thread(other)
-            log.warning(
-                "partitions %s rebuilt from their changelogs: %d records in %.1f s",
-                shown,
-                sum(read.values()),
-                time.monotonic() - began,
-            )
+            log.warning("partitions %s rebuilt from their changelogs in %.1f s", shown, time.monotonic() - began)
         finally:
             self._health.clear_problem(_CAUSE)

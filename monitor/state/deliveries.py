@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from monitor.notifications import Delivery
 from monitor.state.follower import TopicFollower
-from monitor.state.sqlite import connect, save_removed
+from monitor.state.sqlite import WrittenFile
 
 __all__ = ["DeliveryFollower", "DeliveryLog"]
 
@@ -45,7 +45,7 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class DeliveryLog:
+class DeliveryLog(WrittenFile):
     """Every delivery attempt recorded, by the firing interval it was about.
 
     Writes go through one connection under a lock (on the event loop); each read opens its own (readers run in
@@ -58,17 +58,6 @@ class DeliveryLog:
         self._lock = threading.Lock()
         self._db = self._connect()
         self._db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
-
-    def save_if_removed(self) -> bool:
-        """Write the file back from the open connection if it was removed under the worker; whether it was."""
-        with self._lock:
-            saved = save_removed(self._db, self.path)
-            if saved is not None:
-                self._db = saved
-        return saved is not None
 
     def positions(self) -> dict[int, int]:
         """Per partition of the topic, the next offset to read."""

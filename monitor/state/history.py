@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from monitor.state.sqlite import connect, save_removed
+from monitor.state.sqlite import WrittenFile
 from rules.language import OVERDUE
 from rules.state import AlertFilter, AlertTransition, due_instant
 
@@ -163,7 +163,7 @@ class _Open:
     stages: list[dict[str, str]]
 
 
-class AlertHistory:
+class AlertHistory(WrittenFile):
     """The index in one SQLite file (WAL: answers are read while records are added).
 
     ``append`` and the readers may run in other threads (``asyncio.to_thread``):
@@ -196,17 +196,6 @@ class AlertHistory:
                 "SELECT id, fingerprint, stage, stages FROM intervals WHERE ended_at IS NULL"
             )
         }
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
-
-    def save_if_removed(self) -> bool:
-        """Write the file back from the open connection if it was removed under the worker; whether it was."""
-        with self._lock:
-            saved = save_removed(self._db, self.path)
-            if saved is not None:
-                self._db = saved
-        return saved is not None
 
     def clear(self) -> None:
         """Start again on another topic (one recreated, or another cluster's), keeping the intervals that ended.

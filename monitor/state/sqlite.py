@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
-__all__ = ["connect", "save_removed"]
+__all__ = ["WrittenFile", "connect", "save_removed"]
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +47,22 @@ def save_removed(db: sqlite3.Connection, path: Path) -> sqlite3.Connection | Non
     db.close()
     log.error("%s was removed while the worker ran: written back from its open connection", path)
     return connect(path)
+
+
+class WrittenFile:
+    """A SQLite file written through one connection (``_db``) under a lock; each read opens its own (``_connect``)."""
+
+    path: Path
+    _lock: threading.Lock
+    _db: sqlite3.Connection
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self.path)
+
+    def save_if_removed(self) -> bool:
+        """Write the file back from the open connection if it was removed under the worker; whether it was."""
+        with self._lock:
+            saved = save_removed(self._db, self.path)
+            if saved is not None:
+                self._db = saved
+        return saved is not None

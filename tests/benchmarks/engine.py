@@ -34,6 +34,7 @@ from rules.state import TaskState, UnitState, task_key
 from rules.state.alerts import identity_fingerprint
 from rules.units import Placed, place
 from rules.units.model import Level
+from tests.benchmarks.index import index_figures
 from tests.monitor.state.fixtures import DictItemLog
 
 KINDS = ("task", "dossier", "report", "inspection_plan")
@@ -229,6 +230,7 @@ def main() -> None:
         f"the same records' inherent steps alone (decode, place, point read, task, fingerprints, deadline stages,"
         f" item encoded and kept): {floor * 1e6:.1f} µs per event; processor/inherent = {seconds / (500 * len(batches)) / floor:.2f}"
     )
+    print(index_figures())
 
 
 def inherent_seconds(pack: RulePack, records: list[InboundRecord], now: datetime) -> float:

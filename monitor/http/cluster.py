@@ -176,9 +176,14 @@ class PeerClient:
         try:
             sent = {**self._headers, **headers} if headers else self._headers
             async with self._session.get(url, headers=sent, allow_redirects=False) as response:
-                body = await response.content.read(MAX_PEER_ANSWER_BYTES + 1)
-                if len(body) > MAX_PEER_ANSWER_BYTES:
-                    return Unavailable(f"the worker at {base_url} answered more than {MAX_PEER_ANSWER_BYTES} bytes")
+                # The whole body: ``content.read(n)`` returns what has arrived, up to n bytes (a large answer, such
+                # as a quarter's scorecards, came cut at its first chunks and failed to decode).
+                read = bytearray()
+                async for chunk in response.content.iter_chunked(1 << 16):
+                    read += chunk
+                    if len(read) > MAX_PEER_ANSWER_BYTES:
+                        return Unavailable(f"the worker at {base_url} answered more than {MAX_PEER_ANSWER_BYTES} bytes")
+                body = bytes(read)
                 headers = {name: response.headers[name] for name in _PASSED_ON if name in response.headers}
                 content_type = response.headers.get("Content-Type", "application/octet-stream")
                 return PeerAnswer(response.status, body, content_type, headers)

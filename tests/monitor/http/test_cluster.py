@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
+from aiohttp import web
 from pydantic import ValidationError
 
-from monitor.http.cluster import CLUSTER_CREDENTIAL, Ask, Gather, Local, Unavailable, peer_refusal, plan_gather, route
+from monitor.http import cluster
+from monitor.http.cluster import (
+    CLUSTER_CREDENTIAL,
+    Ask,
+    Gather,
+    Local,
+    PeerAnswer,
+    PeerClient,
+    Unavailable,
+    peer_refusal,
+    plan_gather,
+    route,
+)
 from monitor.http.download import unit_id_problem
 from monitor.settings import Settings
 
@@ -62,3 +78,41 @@ def test_the_internal_endpoints_answer_only_the_cluster_credential_when_one_is_s
     for presented in (None, "", "Secret", "secret "):
         refused = peer_refusal("secret", presented)
         assert refused is not None and CLUSTER_CREDENTIAL in refused
+
+
+def test_a_peer_s_answer_is_read_whole_however_it_arrives_and_refused_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quarter's scorecards from the other worker are megabytes: they used to come cut at their first chunks."""
+    body = b"[" + b",".join(b'{"unit_id":"VN-%02d","n":%d}' % (n % 34, n) for n in range(200_000)) + b"]"
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start in range(0, len(body), 50_000):
+            await response.write(body[start : start + 50_000])
+            await asyncio.sleep(0)
+        await response.write_eof()
+        return response
+
+    async def run() -> tuple[PeerAnswer | Unavailable, PeerAnswer | Unavailable]:
+        app = web.Application()
+        app.router.add_get("/big", chunked)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        client = PeerClient()
+        try:
+            whole = await client.get(f"http://127.0.0.1:{port}", "/big")
+            monkeypatch.setattr(cluster, "MAX_PEER_ANSWER_BYTES", len(body) - 1)
+            over = await client.get(f"http://127.0.0.1:{port}", "/big")
+        finally:
+            await client.close()
+            await runner.cleanup()
+        return whole, over
+
+    whole, over = asyncio.run(run())
+    assert isinstance(whole, PeerAnswer) and whole.body == body and len(json.loads(whole.body)) == 200_000
+    assert isinstance(over, Unavailable) and "answered more than" in over.reason

@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 class RocksOptions(faust_rocksdb.RocksDBOptions):
     """faust's RocksDB options, applied on reopening too, with one block cache shared by the partitions."""
 
-    def __init__(self, cache: rocksdict.Cache, **kwargs: Any) -> None:
+    def __init__(self, cache: rocksdict.Cache, on_corrupt: Callable[[], object] = lambda: None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cache = cache
+        self._on_corrupt = on_corrupt  # told of each database moved aside at opening (the worker counts them)
 
     def as_options(self) -> rocksdict.Options:
         """The database's options: write buffers, the shared cache (index and filter blocks in it), a Bloom filter."""
@@ -100,6 +101,7 @@ class RocksOptions(faust_rocksdb.RocksDBOptions):
                 exc,
                 aside,
             )
+            self._on_corrupt()
             db = opened()
         db.set_read_options(rocksdict.ReadOptions())
         if is_empty(db):
@@ -126,9 +128,9 @@ def is_empty(db: rocksdict.Rdict) -> bool:
 class _ItemStore(faust_rocksdb.Store):
     """faust's RocksDB store with ``RocksOptions`` and the derived keys written on recovery."""
 
-    def __init__(self, *args: Any, cache: rocksdict.Cache, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache: rocksdict.Cache, on_corrupt: Callable[[], object], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rocksdb_options = RocksOptions(cache, **(self.options or {}), use_rocksdict=True)
+        self.rocksdb_options = RocksOptions(cache, on_corrupt, **(self.options or {}), use_rocksdict=True)
 
     def apply_changelog_batch(
         self, batch: Iterable[Any], to_key: Callable[[Any], Any], to_value: Callable[[Any], Any]
@@ -243,8 +245,11 @@ class ItemTable(faust.Table[bytes, bytes]):
         cache: The block cache every partition's database shares.
     """
 
-    def __init__(self, *args: Any, cache: rocksdict.Cache, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, cache: rocksdict.Cache, on_corrupt: Callable[[], object] = lambda: None, **kwargs: Any
+    ) -> None:
         self._block_cache = cache
+        self._on_corrupt = on_corrupt
         super().__init__(*args, **kwargs)
 
     def _new_store_by_url(self, url: Any) -> Any:
@@ -260,10 +265,19 @@ class ItemTable(faust.Table[bytes, bytes]):
             loop=self.loop,
             options=self.options,
             cache=self._block_cache,
+            on_corrupt=self._on_corrupt,
         )
 
 
-def item_table(app: Any, name: str, partitions: int, *, write_buffer: int, block_cache: int) -> ItemTable:
+def item_table(
+    app: Any,
+    name: str,
+    partitions: int,
+    *,
+    write_buffer: int,
+    block_cache: int,
+    on_corrupt: Callable[[], object] = lambda: None,
+) -> ItemTable:
     """The items table of ``app``: each partition's writes buffered up to two ``write_buffer``s, one ``block_cache``.
 
     faust's defaults are three 64 MiB write buffers and a 2 GiB cache per
@@ -279,6 +293,7 @@ def item_table(app: Any, name: str, partitions: int, *, write_buffer: int, block
         options={"write_buffer_size": write_buffer, "max_write_buffer_number": 2},
         beacon=app.tables.beacon,
         cache=rocksdict.Cache(block_cache),
+        on_corrupt=on_corrupt,
     )
     added: ItemTable = app.tables.add(table)
     return added

@@ -59,7 +59,7 @@ from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
 from monitor.worker.publishers import AdmissionInForce, RegistryInForce, trusted_keys
 from monitor.worker.recovery import recovery_snapshot
-from monitor.worker.repair import StoreRepair
+from monitor.worker.repair import CORRUPT, StoreRepair
 from monitor.worker.shared import shared_records
 from monitor.worker.takeover import Takeover
 from monitor.worker.ticks import TickSource, encode_tick
@@ -137,6 +137,7 @@ class Worker(WorkerFace):
             settings.partitions,
             write_buffer=settings.rocksdb_write_buffer,
             block_cache=settings.rocksdb_block_cache,
+            on_corrupt=self.metrics.store_rebuilds.labels(CORRUPT).inc,
         )
         self.feed = AlertFeed()
         #: Operators' actions, silences, the delivery ledger: topics every worker follows whole (``shared``).

@@ -143,6 +143,12 @@ class Metrics:
             "How long the last read of taken-over partitions' state into memory took.",
             registry=registry,
         )
+        self.ledger_held = Gauge(
+            "compliance_alert_ledger_alerts",
+            "Alerts whose last record the worker holds in memory: every alert firing, and the ones resolved last "
+            "(the others are read from the history index).",
+            registry=registry,
+        )
         self.registry_enforced = Gauge(
             "compliance_publisher_registry_enforced",
             "1 when a publisher registry decides which publisher may report which unit; 0 in open mode "

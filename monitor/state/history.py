@@ -41,7 +41,15 @@ HISTORY_FILE = "alert-history.sqlite3"
 
 log = logging.getLogger(__name__)
 
-_SCHEMA_VERSION = "3"
+_SCHEMA_VERSION = "4"
+#: Layouts an index is brought to this one from, in place: what it holds is kept (nothing is read again).
+_MIGRATIONS = {
+    "3": """
+ALTER TABLE last ADD COLUMN status TEXT NOT NULL DEFAULT '';
+ALTER TABLE last ADD COLUMN ended TEXT;
+UPDATE last SET status = json_extract(record, '$.status'), ended = json_extract(record, '$.ends_at');
+""",
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
@@ -49,7 +57,14 @@ CREATE TABLE IF NOT EXISTS positions (
     next_offset INTEGER NOT NULL,
     last_timestamp INTEGER NOT NULL  -- the broker's timestamp of the record at next_offset - 1
 );
-CREATE TABLE IF NOT EXISTS last (fingerprint TEXT PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS last (
+    fingerprint TEXT PRIMARY KEY,
+    record BLOB NOT NULL,
+    status TEXT NOT NULL,  -- the record's: firing or resolved
+    ended TEXT  -- a resolved record's end, UTC (text order is time order)
+);
+CREATE INDEX IF NOT EXISTS last_firing ON last (fingerprint) WHERE status = 'firing';
+CREATE INDEX IF NOT EXISTS last_ended ON last (ended) WHERE status = 'resolved';
 CREATE TABLE IF NOT EXISTS intervals (
     id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -177,7 +192,12 @@ class AlertHistory(WrittenFile):
         self._db = self._connect()
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if version is not None and version[0] != _SCHEMA_VERSION:  # the index is derived: built again
+        if version is not None and version[0] in _MIGRATIONS:
+            log.info("alert history: %s brought from layout %s to %s", path, version[0], _SCHEMA_VERSION)
+            with _transaction(self._db):
+                for statement in _MIGRATIONS[version[0]].strip().split(";\n"):
+                    self._db.execute(statement)
+        elif version is not None and version[0] != _SCHEMA_VERSION:  # the index is derived: built again
             log.warning("alert history: %s was written in another layout (%s); indexing again", path, version[0])
             self._db.executescript(
                 "DROP TABLE IF EXISTS positions; DROP TABLE IF EXISTS last; DROP TABLE IF EXISTS intervals;"
@@ -220,21 +240,40 @@ class AlertHistory(WrittenFile):
 
     # --- what a restarted worker reads --------------------------------------------------------------
 
-    def snapshot(self) -> tuple[dict[int, int], list[AlertTransition]]:
-        """The positions the index is at and the last record per fingerprint as of them (one read).
+    def snapshot(self, resolved: int) -> tuple[dict[int, int], list[AlertTransition]]:
+        """The positions the index is at; as of them, the last records of alerts firing and resolved last (one read).
 
-        Check them against the topic first (``marks``, ``indexer.index_matches_topic``).
+        Every alert firing, and the ``resolved`` alerts that ended last. The other alerts' last records stay here: ``last_record`` reads them. Check the positions against the
+        topic first (``marks``, ``indexer.index_matches_topic``).
         """
         db = self._connect()
         try:
             with _transaction(db):
                 positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
-                records = [
-                    AlertTransition.model_validate_json(value) for (value,) in db.execute("SELECT record FROM last")
-                ]
+                rows = db.execute("SELECT record FROM last WHERE status = 'firing'").fetchall()
+                rows += db.execute(
+                    "SELECT record FROM last WHERE status = 'resolved' ORDER BY ended DESC LIMIT ?", (resolved,)
+                ).fetchall()
         finally:
             db.close()
-        return positions, records
+        return positions, [AlertTransition.model_validate_json(value) for (value,) in rows]
+
+    def last_record(self, fingerprint: str) -> AlertTransition | None:
+        """The last record of an alert as far as the index has read (``indexed``)."""
+        db = self._connect()
+        try:
+            row = db.execute("SELECT record FROM last WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        finally:
+            db.close()
+        return AlertTransition.model_validate_json(row[0]) if row is not None else None
+
+    def indexed(self, partition: int) -> int:
+        """The next offset of ``partition`` to index: every record before it is in the index.
+
+        Read without the lock (the index may be adding a batch): an answer
+        from just before the batch stands is lower, never higher.
+        """
+        return self._marks.get(partition, (0, 0))[0]
 
     def positions(self) -> dict[int, int]:
         """Per partition of the alerts topic, the next offset to read."""
@@ -279,7 +318,7 @@ class AlertHistory(WrittenFile):
         """
         with _transaction(self._db):
             added = 0
-            last: dict[str, bytes] = {}
+            last: dict[str, tuple[bytes, str, str | None]] = {}
             marks: dict[int, tuple[int, int]] = {}
             opened = dict(self._open)
             for record in records:
@@ -305,11 +344,13 @@ class AlertHistory(WrittenFile):
                     continue
                 if guarded:
                     self._db.execute("RELEASE record")
-                last[transition.fingerprint] = record.value
+                ended = _utc(transition.ends_at) if transition.ends_at is not None else None
+                last[transition.fingerprint] = (record.value, transition.status, ended)
                 added += 1
             self._db.executemany(
-                "INSERT INTO last VALUES (?, ?) ON CONFLICT (fingerprint) DO UPDATE SET record = excluded.record",
-                last.items(),
+                "INSERT INTO last VALUES (?, ?, ?, ?) ON CONFLICT (fingerprint)"
+                " DO UPDATE SET record = excluded.record, status = excluded.status, ended = excluded.ended",
+                [(fingerprint, *row) for fingerprint, row in last.items()],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",

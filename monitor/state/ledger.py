@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
@@ -22,34 +23,96 @@ from pydantic import ValidationError
 from monitor.state.follower import TopicFollower
 from rules.state import AlertTransition, TransitionKey, transition_key
 
-__all__ = ["AlertLedger", "LedgerFollower"]
+__all__ = ["KEEP_RESOLVED", "AlertLedger", "LedgerFollower"]
 
 log = logging.getLogger(__name__)
 
 
+class Index(Protocol):
+    """Where the ledger finds the last records it no longer holds: the history index (``AlertHistory``)."""
+
+    def indexed(self, partition: int) -> int: ...
+    def last_record(self, fingerprint: str) -> AlertTransition | None: ...
+
+
+#: Resolved alerts a ledger with an index keeps in memory (the feed's "resolved" list shows up to 1,000).
+KEEP_RESOLVED = 2000
+
+
 class AlertLedger:
-    """Last published transition per fingerprint (and the unit it is about)."""
+    """Last published transition per fingerprint (and the unit it is about).
 
-    def __init__(self) -> None:
+    Alone, it holds every alert the topic ever named. Given the history index
+    (``keep_on_disk``), it holds the alerts firing and the ``keep_resolved``
+    resolved last, and leaves the other resolved ones to the index once the
+    index has them: memory grows with the alerts firing, not with every alert
+    ever raised. A firing record is never left to the index, so an alert the
+    ledger does not hold is resolved on the topic, or was never raised; the
+    index is read only when that difference matters (``last_record``).
+    """
+
+    def __init__(self, keep_resolved: int = KEEP_RESOLVED) -> None:
         self._last: dict[str, AlertTransition] = {}
+        self._keep = keep_resolved
+        self._index: Index | None = None
+        #: Resolved records read from the topic, oldest first, with where they are: the ones that may leave.
+        self._ended: deque[tuple[AlertTransition, int, int]] = deque()
 
-    def observe(self, transition: AlertTransition) -> None:
-        """Record that ``transition`` is on the topic."""
+    def keep_on_disk(self, index: Index) -> None:
+        """Leave resolved alerts beyond ``keep_resolved`` to ``index`` once it has indexed them."""
+        self._index = index
+
+    def observe(self, transition: AlertTransition, partition: int | None = None, offset: int | None = None) -> None:
+        """Record that ``transition`` is on the topic (at ``offset`` of ``partition``, when read from it)."""
         self._last[transition.fingerprint] = transition
+        if transition.status == "resolved" and partition is not None and offset is not None:
+            self._ended.append((transition, partition, offset))
+
+    def trim(self) -> int:
+        """Forget the oldest resolved records beyond ``keep_resolved`` that the index has; how many."""
+        index, ended, forgotten = self._index, self._ended, 0
+        if index is None:
+            return 0
+        while len(ended) > self._keep:
+            transition, partition, offset = ended[0]
+            if offset >= index.indexed(partition):
+                break  # not in the index yet: held until it is
+            ended.popleft()
+            if self._last.get(transition.fingerprint) is transition:  # not raised again since
+                del self._last[transition.fingerprint]
+                forgotten += 1
+        return forgotten
 
     def is_new(self, transition: AlertTransition) -> bool:
         """Whether the topic does not already end with this very transition for its fingerprint."""
         last = self._last.get(transition.fingerprint)
+        if last is None and transition.status == "firing":
+            return True  # the topic ends with a resolution of it, or says nothing of it: firing is new either way
+        last = self.last_record(transition.fingerprint) if last is None else last
         return last is None or transition_key(last) != transition_key(transition)
 
     def last(self, fingerprint: str) -> TransitionKey | None:
         """The last transition published for a fingerprint."""
-        entry = self._last.get(fingerprint)
+        entry = self.last_record(fingerprint)
         return transition_key(entry) if entry is not None else None
 
     def last_record(self, fingerprint: str) -> AlertTransition | None:
-        """The last record published for a fingerprint."""
-        return self._last.get(fingerprint)
+        """The last record published for a fingerprint (from the index when the ledger no longer holds it)."""
+        entry = self._last.get(fingerprint)
+        if entry is None and self._index is not None:
+            return self._index.last_record(fingerprint)
+        return entry
+
+    def last_before(self, transitions: Sequence[AlertTransition]) -> AlertTransition | None:
+        """``last_record`` of the alert of ``transitions`` as far as they can tell it from none.
+
+        Transitions that are all firing find in memory every last record equal to one of them (a firing one
+        is always held): the index is read only for a resolution.
+        """
+        fingerprint = transitions[0].fingerprint
+        if all(t.status == "firing" for t in transitions):
+            return self._last.get(fingerprint)
+        return self.last_record(fingerprint)
 
     def firing(self) -> list[AlertTransition]:
         """Last records that say firing: every alert firing now, as far as the topic has been read."""
@@ -65,6 +128,7 @@ class AlertLedger:
         return [t for t in self._last.values() if t.status == "firing" and t.unit_id in units]
 
     def __len__(self) -> int:
+        """The alerts held in memory."""
         return len(self._last)
 
 
@@ -96,8 +160,8 @@ class LedgerFollower(TopicFollower):
 
         Args:
             positions: Where to start reading each partition (from its beginning where none is given).
-            known: The last record per fingerprint of the records before ``positions`` (the history index's,
-                checked against the topic: ``monitor.state.indexer.index_matches_topic``).
+            known: The last record of the alerts firing and of those resolved last, as of ``positions`` (the
+                history index's, checked against the topic: ``monitor.state.indexer.index_matches_topic``).
         """
         for transition in known:
             self._ledger.observe(transition)
@@ -110,6 +174,7 @@ class LedgerFollower(TopicFollower):
                 transition = AlertTransition.model_validate_json(record.value or b"")
             except ValidationError:
                 continue
-            self._ledger.observe(transition)
+            self._ledger.observe(transition, record.partition, record.offset)
             for listener in self._listeners:
                 listener(transition)
+        self._ledger.trim()

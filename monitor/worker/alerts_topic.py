@@ -5,8 +5,11 @@ ledger (``AlertLedger``) holds each alert's last record, which the alert
 writer consults so that nothing is published twice, which the takeover
 compares the state with, and which the HTTP routes show; its listeners (the
 live feed) hear each record read. The history index (``AlertHistory``, in the
-data directory) keeps every record for the history views and says where the
-ledger may start reading: where the index stands, not the topic's beginning.
+data directory) keeps every record for the history views, says where the
+ledger may start reading (where the index stands, not the topic's beginning),
+and holds the last record of the alerts resolved long ago, which the ledger
+leaves to it: the ledger's memory grows with the alerts firing, not with every
+alert ever raised.
 An index that cannot be opened, or that is of another alerts topic, is
 read from the beginning instead.
 """
@@ -24,7 +27,7 @@ from typing import Any
 from monitor.background import Background
 from monitor.state.history import HISTORY_FILE, AlertHistory
 from monitor.state.indexer import HistoryIndexer, index_matches_topic
-from monitor.state.ledger import AlertLedger, LedgerFollower
+from monitor.state.ledger import KEEP_RESOLVED, AlertLedger, LedgerFollower
 from rules.state import AlertTransition
 
 __all__ = ["PublishedAlerts"]
@@ -121,7 +124,9 @@ class PublishedAlerts:
             if not await index_matches_topic(self._bootstrap_servers, self._topic, self._client(), marks):
                 log.warning("alert history: %s is of another alerts topic; indexing this one from its beginning", path)
                 await asyncio.to_thread(self.history.clear)
-            return await asyncio.to_thread(self.history.snapshot)
+            snapshot = await asyncio.to_thread(self.history.snapshot, KEEP_RESOLVED)
+            self.ledger.keep_on_disk(self.history)
+            return snapshot
         except Exception as exc:
             log.error("alert history: cannot open %s (%s); reading the alerts topic from its beginning", path, exc)
             if self.history is not None:

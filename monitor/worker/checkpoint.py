@@ -124,7 +124,7 @@ class Checkpoint:
             t
             for held in entries.values()
             for e in held
-            for t in unpublished(e.transitions, ledger.last_record(e.transitions[0].fingerprint))
+            for t in unpublished(e.transitions, ledger.last_before(e.transitions))
         ]
         try:
             written = await self.writer.write(todo)

@@ -167,6 +167,7 @@ class Worker(WorkerFace):
             settings.bootstrap_servers, self.topics.alerts, reader, settings.data_dir, (self.feed.on_transition,)
         )
         self.ledger = self.alerts_topic.ledger
+        self.metrics.ledger_held.set_function(lambda: len(self.ledger))
         self.positions = ConsumerPositions(self.app, self.topics)
         self.membership = Membership(
             settings.session_timeout, settings.heartbeat_interval, self.positions.generation, self.health

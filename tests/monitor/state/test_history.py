@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_a_restart_finds_the_positions_the_open_intervals_and_the_last_record_pe
     history.append(_records(_transition("firing", "overdue"), partition=1, first=7))
     history.close()
     again = AlertHistory(path)
-    positions, last = again.snapshot()
+    positions, last = again.snapshot(resolved=10)
     assert positions == {0: 2, 1: 8}
     assert {(t.unit_id, t.stage) for t in last} == {("VN-22", "overdue"), ("VN-40", "due_soon")}
     again.append(_records(_transition("resolved", "overdue", resolution="completed"), first=2))
@@ -133,7 +134,7 @@ def test_a_record_from_before_the_position_means_another_topic_and_nothing_is_ad
         history.append(_records(_transition("resolved", "overdue", resolution="completed"), first=0))
     assert history.positions() == {0: 503} and [i.ended_at is None for i in history] == [False, True]
     history.clear()
-    assert history.positions() == {} and history.snapshot() == ({}, [])
+    assert history.positions() == {} and history.snapshot(resolved=10) == ({}, [])
     [kept] = list(history)
     assert kept.fingerprint == "VN-22/NV-0" and kept.ended_at is not None, "the history that ended is kept"
     history.append(_records(_transition("firing", "overdue"), first=0))  # the open alert, restated on the new topic
@@ -248,3 +249,42 @@ def test_a_record_that_cannot_be_indexed_is_left_out_alone_and_the_rest_of_its_b
     assert added == 3
     assert [i.fingerprint for i in history] == ["VN-22/NV-0", "VN-22/NV-1", "VN-22/NV-3"]
     assert history.positions() == {0: 4}, "past the record left out: it is never read again"
+
+
+def test_a_restart_reads_the_alerts_firing_and_the_resolved_last_and_finds_the_others_on_disk(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    ended = [
+        _transition("resolved", "overdue", task=f"NV-{n}").model_copy(update={"ends_at": DUE + timedelta(days=n)})
+        for n in range(5)
+    ]
+    history.append(_records(*ended, _transition("firing", "overdue", task="NV-9"), first=0))
+    assert history.indexed(0) == 6 and history.indexed(1) == 0
+    positions, held = history.snapshot(resolved=2)
+    assert positions == {0: 6}
+    assert sorted(t.fingerprint for t in held) == ["VN-22/NV-3", "VN-22/NV-4", "VN-22/NV-9"], (
+        "every alert firing, and of the resolved ones only the two that ended last"
+    )
+    old = history.last_record("VN-22/NV-0")
+    assert old is not None and old.status == "resolved" and old.ends_at == DUE
+    assert history.last_record("VN-22/NV-77") is None
+
+
+def test_an_index_written_in_layout_3_is_brought_to_this_one_and_keeps_what_it_read(tmp_path: Path) -> None:
+    fixture = Path(__file__).parents[2] / "fixtures" / "history_v3" / "history.sqlite3"
+    path = tmp_path / "h.sqlite3"
+    shutil.copy(fixture, path)
+    history = AlertHistory(path)
+    assert history.positions() == {0: 10}, "nothing to read again"
+    assert len(list(history)) == 6 and sum(i.ended_at is not None for i in history) == 4
+    _, held = history.snapshot(resolved=2)
+    assert sorted(t.fingerprint for t in held) == ["fp-3", "fp-4", "fp-5", "fp-6"]
+    assert {t.fingerprint: t.status for t in held} == {
+        "fp-3": "resolved",
+        "fp-4": "resolved",
+        "fp-5": "firing",
+        "fp-6": "firing",
+    }
+    gone = history.last_record("fp-1")
+    assert gone is not None and gone.status == "resolved"
+    history.close()
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from aiokafka import TopicPartition
 
+from monitor.state.history import AlertHistory, HistoryRecord
 from monitor.state.ledger import AlertLedger, LedgerFollower
+from rules.state import AlertTransition
 from tests.rules.fixtures import transition
 
 
@@ -55,6 +58,72 @@ def test_firing_in_names_only_firing_alerts_of_the_given_units() -> None:
     ledger.observe(transition(fingerprint="b", labels={"alertname": "x", "unit_id": "VN-40", "severity": "critical"}))
     ledger.observe(transition(fingerprint="c", status="resolved"))
     assert [t.fingerprint for t in ledger.firing_in({"VN-22"})] == ["a"]
+
+
+class _ReadIndex:
+    """The history index, counting the last records asked of it."""
+
+    def __init__(self, history: AlertHistory) -> None:
+        self.history = history
+        self.asked: list[str] = []
+
+    def indexed(self, partition: int) -> int:
+        return self.history.indexed(partition)
+
+    def last_record(self, fingerprint: str) -> AlertTransition | None:
+        self.asked.append(fingerprint)
+        return self.history.last_record(fingerprint)
+
+
+def _raised_and_resolved(n: int) -> list[AlertTransition]:
+    """``n`` alerts, each fired then resolved: the topic's records, in order."""
+    start = transition().starts_at
+    return [
+        t
+        for k in range(n)
+        for t in (
+            transition(fingerprint=f"fp{k}"),
+            transition(status="resolved", fingerprint=f"fp{k}", ends_at=start + timedelta(minutes=k)),
+        )
+    ]
+
+
+def _read(ledger: AlertLedger, records: list[AlertTransition], first: int = 0) -> list[HistoryRecord]:
+    """What the follower does with records read at ``first`` on: each observed where it is, then a trim."""
+    for offset, t in enumerate(records, start=first):
+        ledger.observe(t, 0, offset)
+    ledger.trim()
+    return [HistoryRecord(0, first + n, 0, t.model_dump_json().encode()) for n, t in enumerate(records)]
+
+
+def test_alerts_resolved_long_ago_leave_memory_once_the_index_has_them_and_are_read_from_it(tmp_path: Path) -> None:
+    ledger, index = AlertLedger(keep_resolved=100), _ReadIndex(AlertHistory(tmp_path / "h.sqlite3"))
+    ledger.keep_on_disk(index)
+    records = _raised_and_resolved(5_000)
+    written = _read(ledger, records)
+    assert len(ledger) == 5_000, "nothing leaves memory before the index has it"
+    index.history.append(written)
+    still = transition(fingerprint="still-firing")
+    _read(ledger, [still], first=len(records))
+    assert len(ledger) == 100 + 1, "the resolved ones kept, and the one firing: not every alert ever raised"
+    assert len(ledger.resolved(1000)) == 100 and ledger.firing() == [still]
+    assert ledger.resolved(1)[0].fingerprint == "fp4999"
+
+    old_resolution = records[1]  # fp0's, long left to the index
+    assert not ledger.is_new(old_resolution), "read from the index: published already"
+    assert index.asked == ["fp0"]
+    assert ledger.last("fp0") == ("resolved", "overdue", "", "")
+    assert ledger.is_new(transition(fingerprint="fp0")), "firing again is new, and needs no read"
+    assert ledger.last_before([transition(fingerprint="fp1")]) is None
+    assert index.asked == ["fp0", "fp0"], "transitions that are all firing need no read"
+    last = ledger.last_before([transition(fingerprint="fp1"), records[3]])
+    assert last == records[3], "a resolution among them: the index says whether the topic has it"
+
+
+def test_without_an_index_the_ledger_keeps_every_alert(tmp_path: Path) -> None:
+    ledger = AlertLedger(keep_resolved=10)
+    _read(ledger, _raised_and_resolved(50))
+    assert len(ledger) == 50
 
 
 class _StuckConsumer:

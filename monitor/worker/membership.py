@@ -15,9 +15,15 @@ fences itself:
   or changes (it was fenced: every partition's state is dropped and rebuilt
   from the changelog once partitions are assigned again).
 
+The worker looks before each write it hands the producer (``may_act``), and
+the producer looks again before each request leaves (``fence_producer``): a
+worker frozen between its look and the request (its records waiting in the
+producer when it stopped) would otherwise send them once it resumes, after
+the group has moved on.
+
 What remains is the time between the broker expiring the session and the
 worker's next look at its stamp: for a frozen worker that is nothing (it
-looks before its first write after it resumes); for a worker cut off from
+looks before its first request after it resumes); for a worker cut off from
 the broker while running, it is until the consumer's own heartbeat fails
 (at most the session timeout), the window docs/exactly-once.md documents.
 """
@@ -28,8 +34,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from monitor.background import Background
+from monitor.exceptions import Fenced
 from monitor.worker.health import Health
 
 __all__ = ["Membership"]
@@ -107,6 +115,35 @@ class Membership:
     async def stop(self) -> None:
         """Stop stamping."""
         await self._stamper.stop()
+
+    def fence_producer(self, producer: Any) -> None:
+        """Hold each produce request of ``producer`` (aiokafka's) while in doubt; fail it once fenced.
+
+        Every request leaves through aiokafka's ``Sender._send_produce_req``;
+        this wraps it, on the instance, with the same look ``may_act`` takes.
+        A request of a worker that lost its membership fails with ``Fenced``
+        (whoever waits for it is told; the partitions' new owner does the
+        work); one of a worker still a member goes out once that is known.
+        The sender's bookkeeping (``_in_flight``, ``_muted_partitions``) is
+        released as aiokafka's own method does; the test
+        ``tests/integration/test_producer_fence.py`` runs a real producer.
+        """
+        sender = producer._sender
+        send = sender._send_produce_req
+
+        async def fenced_send(node_id: int, batches: dict[Any, Any]) -> None:
+            if self.in_doubt() and not await self.may_act():
+                error = Fenced("this worker lost its group membership: what its producer held is not sent")
+                for batch in batches.values():
+                    batch.failure(exception=error)
+                sender._in_flight.discard(node_id)
+                for tp in batches:
+                    sender._muted_partitions.discard(tp)
+                log.warning("lost group membership: %d record batches the producer held not sent", len(batches))
+                return
+            await send(node_id, batches)
+
+        sender._send_produce_req = fenced_send
 
     def in_doubt(self) -> bool:
         """Whether the worker may have lost its partitions (fenced, or a stand-still not yet cleared).

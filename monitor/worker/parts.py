@@ -3,7 +3,7 @@
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the
 alerts topic, from where the history index stands; then the publisher
-refusals, the fence, the broker watch, the fetch guard, the state flusher,
+refusals, the fence (on the producer too), the broker watch, the fetch guard, the state flusher,
 the ticks and the sinks; last the operators' actions, the delivery ledger
 and the silences (each connects to the broker: the watch must run by then).
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from monitor.background import Background, bounded
 from monitor.delivery.sinks import Sink
@@ -51,7 +52,8 @@ class BackgroundParts:
         refusals: Each publisher's refused events, read from the dead-letter topic.
         shared: Operators' actions, silences and the delivery ledger (topics every worker follows whole), and
             what tells Alertmanager of the silences.
-        membership: The zombie fence.
+        membership: The zombie fence (on the worker's writes and, once started, on the producer's requests).
+        producer: The aiokafka producer the worker writes through (faust's, once the app has started).
         broker_watch: Whether the broker is there, with the worker's topics.
         broker_topics: The admin client the broker watch asks (closed, if started).
         fetch_guard: Checks the order records arrive in.
@@ -71,6 +73,7 @@ class BackgroundParts:
         refusals: RefusalFollower,
         shared: SharedRecords,
         membership: Membership,
+        producer: Callable[[], Any],
         broker_watch: BrokerWatch,
         broker_topics: AdminTopics,
         fetch_guard: FetchGuard,
@@ -86,6 +89,7 @@ class BackgroundParts:
         self._refusals = refusals
         self._shared = shared
         self._membership = membership
+        self._producer = producer
         self._broker_watch = broker_watch
         self._broker_topics = broker_topics
         self._fetch_guard = fetch_guard
@@ -104,6 +108,7 @@ class BackgroundParts:
         await self._admissions.say_mode()
         await self._refusals.start()
         self._membership.start()
+        self._membership.fence_producer(self._producer())
         self._broker_watch.start()
         self._fetch_guard.start()
         self._flusher.start()

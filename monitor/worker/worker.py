@@ -288,6 +288,7 @@ class Worker(WorkerFace):
             refusals=self._refusal_follower,
             shared=self.shared,
             membership=self.membership,
+            producer=lambda: self.app.producer._ensure_producer(),  # type: ignore[attr-defined]
             broker_watch=self.broker_watch,
             broker_topics=self._broker_topics,
             fetch_guard=self.fetch_guard,

@@ -32,6 +32,7 @@ class Sample:
     tasks: float | None  # on its event loop, from its last scrape
     lag: float
     queued: float
+    alerts_held: float = 0.0  # alerts whose last record it holds in memory, from its last scrape
 
 
 @dataclass(frozen=True)

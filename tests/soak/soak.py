@@ -5,6 +5,9 @@ The load, on the embedded broker:
 - a steady stream (100 events/s): tasks reported in progress past their
   deadline (each must fire ``overdue`` once), completions of some of them
   (each must resolve once, ``completed_late``) and indicator reports on target;
+  the overdue tasks not completed yet grow to a backlog of 20,000, which then
+  holds (each new one beyond it comes with a completion), as a working day's
+  backlog does: the alerts firing stay level while alerts keep being raised;
 - a burst every 20 minutes: 200,000 dossiers in progress, due long after the
   run, in records of 500;
 - ``/metrics`` of each worker scraped every 15 s; 20 console clients on the
@@ -65,6 +68,7 @@ class Plan:
 
     minutes: float = 120.0
     rate: float = 100.0
+    backlog: int = 20_000  # overdue tasks not completed yet, at most
     burst_events: int = 200_000
     burst_every: float = 20 * 60
     fault_every: float = 10 * 60
@@ -151,7 +155,10 @@ class Load:
         return not self.run.stop.is_set()
 
     async def _steady(self, producer: AIOKafkaProducer) -> None:
-        """``rate`` events a second, in tenths: 7 in 10 a new overdue task, 2 a completion, 1 an indicator."""
+        """``rate`` events a second, in tenths: 7 in 10 a new overdue task, 2 a completion, 1 an indicator.
+
+        Once ``backlog`` overdue tasks are open, a new one comes only when one was completed since.
+        """
         rng = random.Random(6)
         past = datetime.now(UTC) - timedelta(days=3)
         per_slice = max(1, round(self.plan.rate / 10))
@@ -162,7 +169,7 @@ class Load:
             sent = []
             for _ in range(per_slice):
                 roll = rng.random()
-                if roll < 0.2 and self._open:
+                if (roll < 0.2 or (roll >= 0.3 and len(self._open) >= self.plan.backlog)) and self._open:
                     unit, task = self._open.pop(rng.randrange(len(self._open)))
                     event = self._event(unit, task, "completed", past)
                     with self.run.lock:
@@ -373,8 +380,9 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
         tasks = sample(text, "compliance_event_loop_tasks")
         lag = sum(_values(text, "compliance_consumer_lag_records"))
         queued = sum(_values(text, "compliance_delivery_queue_length"))
+        held = sample(text, "compliance_alert_ledger_alerts") or 0.0
         with run.lock:
-            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued))
+            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held))
 
 
 def _values(text: str, name: str) -> list[float]:
@@ -500,9 +508,13 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
     out.mkdir(parents=True, exist_ok=True)
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"])
+        writer.writerow(
+            ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue", "alerts_held"]
+        )
         for s in run.samples:
-            writer.writerow([f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued])
+            writer.writerow(
+                [f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued, s.alerts_held]
+            )
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])
@@ -520,6 +532,7 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
         "RSS": ("MiB", lambda s: s.rss),
         "open files": ("fds", lambda s: float(s.fds)),
         "event loop tasks": ("tasks", lambda s: float(s.tasks or 0)),
+        "alerts held in memory": ("alerts", lambda s: s.alerts_held),
         "consumer lag": ("records", lambda s: s.lag),
         "delivery queues": ("notifications", lambda s: s.queued),
     }
@@ -555,6 +568,7 @@ def main() -> int:
     parser.add_argument("--fault-every", type=float, default=600.0, help="seconds between faults (default 600)")
     parser.add_argument("--burst-every", type=float, default=1200.0, help="seconds between bursts (default 1200)")
     parser.add_argument("--burst-events", type=int, default=200_000, help="events per burst (default 200,000)")
+    parser.add_argument("--backlog", type=int, default=20_000, help="overdue tasks open at most (default 20,000)")
     parser.add_argument("--pack-every", type=float, default=1800.0, help="seconds between packs (default 1800)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -564,6 +578,7 @@ def main() -> int:
         burst_every=args.burst_every,
         burst_events=args.burst_events,
         pack_every=args.pack_every,
+        backlog=args.backlog,
     )
     return soak(plan, args.out)
 

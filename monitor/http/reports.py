@@ -10,6 +10,7 @@ keeps of the whole alerts topic.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from rules.review import (
     PERIOD_FORMS,
     DeadlineOutcome,
     Period,
+    ScorecardBuilder,
     UnitScorecard,
     day_end,
     parse_day,
@@ -37,7 +39,6 @@ from rules.review import (
     period_units,
     province_problem,
     quarter_of,
-    scorecard,
 )
 from rules.state import identity_fingerprint
 
@@ -94,25 +95,41 @@ def parse_report_query(
     return ReportQuery(period, fmt, chosen, units_at, communes_of)
 
 
-def local_scorecards(
+#: Tasks a scorecard counts between two turns of the event loop (about 10 ms of work).
+SLICE = 1000
+
+
+async def local_scorecards(
     worker: WorkerView, partitions: set[int], period: Period, now: datetime, communes_of: str | None = None
 ) -> list[UnitScorecard] | Answer:
     """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered).
 
     Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
+    A unit's tasks are counted in slices of ``SLICE``, the event loop turning between two: a report over
+    millions of tasks takes seconds, and the worker goes on handling events meanwhile. Each unit's tasks are
+    read as they stood when its count began (the store's cursor is a snapshot, the unflushed writes copied).
     """
     history, problem = worker.alerts_topic.history_state()
     if history is None or problem is not None:
         return unavailable(problem or "this worker has no alert history index")
-    warned = history.warned()
+    warned = await asyncio.to_thread(history.warned)
     pack = worker.pack
     bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
     units = [u for u in period_units(pack, bounds, states, communes_of) if unit_partition(worker, u) in partitions]
-    return [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in units]
+    cards: list[UnitScorecard] = []
+    for unit in units:
+        builder = ScorecardBuilder(pack, unit, states.get(unit), warned.get(unit, ()), bounds, now)
+        for n, task in enumerate(builder.tasks(), start=1):
+            builder.add(task)
+            if n % SLICE == 0:
+                await asyncio.sleep(0)
+        cards.append(builder.card())
+        await asyncio.sleep(0)
+    return cards
 
 
-def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
+async def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     """``/api/v1/internal/scorecards?partitions=…&period=…&now=…[&communes_of=…]``: a worker making a report asks."""
     try:
         partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
@@ -128,7 +145,7 @@ def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
     communes_of = query.get("communes_of") or None
     if communes_of is not None and (problem := province_problem(worker.pack, communes_of, "communes_of")) is not None:
         return json_answer({"error": problem}, 404)
-    cards = local_scorecards(worker, partitions, period, now, communes_of)
+    cards = await local_scorecards(worker, partitions, period, now, communes_of)
     if isinstance(cards, Answer):
         return cards
     return Answer(200, _ENCODER.encode(cards), "application/json", {})
@@ -161,8 +178,8 @@ def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] |
 
 def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str], Delivery]:
     """Each late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's."""
-    found: dict[tuple[str, str, str], Delivery] = {}
     told = (DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE)
+    asked: dict[str, tuple[str, str, str]] = {}
     for card in report.cards:
         for deadline in card.deadlines:
             if deadline.outcome not in told:
@@ -170,10 +187,9 @@ def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str]
             unit = deadline.unit_id or card.unit_id
             label = "task_id" if deadline.task_id is not None else None
             fingerprint = identity_fingerprint(deadline.rule_id, unit, label, deadline.task_id or "")
-            first = worker.deliveries.first_delivered(fingerprint, report.judged_at)
-            if first is not None:
-                found[(unit, deadline.rule_id, deadline.task_id or "")] = first
-    return found
+            asked[fingerprint] = (unit, deadline.rule_id, deadline.task_id or "")
+    first = worker.deliveries.first_delivered_of(asked, report.judged_at)
+    return {asked[fingerprint]: delivery for fingerprint, delivery in first.items()}
 
 
 def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:

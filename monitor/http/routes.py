@@ -8,8 +8,9 @@ answer but the live stream is a function of ``monitor.http.views``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -153,13 +154,16 @@ async def _unit_answer(view: web.View, request: web.Request, unit_id: str, local
 
 
 async def _gather(
-    view: web.View, local: Callable[[set[int]], T | Answer], ask: Callable[[str], str], read: Callable[[bytes], T]
+    view: web.View,
+    local: Callable[[set[int]], T | Answer | Awaitable[T | Answer]],
+    ask: Callable[[str], str],
+    read: Callable[[bytes], T],
 ) -> list[T] | Answer:
-    """One part per worker, for every partition: this worker's own from memory, the others' asked of them at once.
+    """One part per worker, for every partition: this worker's own, the others' asked of them meanwhile.
 
     Args:
         view: The request being answered.
-        local: This worker's part for its partitions (or an answer that says why not).
+        local: This worker's part for its partitions (or an answer that says why not), made at once or awaited.
         ask: The path and query that ask another worker for its part of the partitions given (comma-separated).
         read: Another worker's part from its answer's body.
     """
@@ -171,12 +175,19 @@ async def _gather(
     unready = [p for p in plan.local if not worker.answers_for(p)]
     if unready:
         return unavailable(f"this worker is reading the units of partition(s) {unready}")
-    mine = local(set(plan.local))
+    peers = _peers(view)
+    asking = asyncio.gather(*(peers.get(url, ask(",".join(map(str, p)))) for url, p in plan.remote.items()))
+    made = local(set(plan.local))
+    try:
+        mine = await made if inspect.isawaitable(made) else made
+    except BaseException:
+        asking.cancel()
+        raise
     if isinstance(mine, Answer):
+        asking.cancel()
         return mine
     parts = [mine]
-    peers = _peers(view)
-    asked = await asyncio.gather(*(peers.get(url, ask(",".join(map(str, p)))) for url, p in plan.remote.items()))
+    asked = await asking
     for url, answer in zip(plan.remote, asked, strict=True):
         if isinstance(answer, Unavailable):
             return unavailable(answer.reason)
@@ -242,7 +253,8 @@ class LocalScorecardsView(web.View):
         if (refused := _peer_only(self, request)) is not None:
             return refused
         worker = _worker(self)
-        return _send(self, reports.scorecards_answer(worker, request.query), answered_by=worker.settings.peer_url)
+        answer = await reports.scorecards_answer(worker, request.query)
+        return _send(self, answer, answered_by=worker.settings.peer_url)
 
 
 @blueprint.route("/", name="feed")

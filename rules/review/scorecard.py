@@ -35,7 +35,7 @@ The rules of counting, which the report prints:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -63,6 +63,7 @@ __all__ = [
     "Deadline",
     "DeadlineOutcome",
     "IndicatorStanding",
+    "ScorecardBuilder",
     "UnitScorecard",
     "Warnings",
     "rank",
@@ -218,36 +219,52 @@ def _judge(
 
 
 def _task_deadlines(
-    pack: RulePack, state: UnitState, start: datetime, end: datetime, until: datetime
-) -> list[Deadline]:
-    found: list[Deadline] = []
-    unit = state.unit_id
-    for task in state.tasks.values():
-        for compiled in pack.task_rules_for(task.kind):
-            rule = compiled.rule
-            if not isinstance(rule, DeadlineRule) or rule.roster is not None or not compiled.covers(unit):
-                continue
-            if not rule.selects(task.fields(unit), task.labels):
-                continue
-            due = task_due(rule, task, compiled.calendar)
-            if due is None or not _falls_in(due, start, end):
-                continue
-            extension = task.extension
-            first = original_due(rule, task, compiled.calendar) if extension is not None else None
-            kept = _kept_at(rule, task, until)
-            outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first)
-            title = task.title or task.task_id
-            dated = (due_is_date(rule, task), original_is_date(rule, task))
-            found.append(
-                Deadline(rule.id, task.task_id, title, due, outcome, kept, days, None, extension, first, dated)
-            )
-    return found
+    pack: RulePack, unit: str, task: TaskState, start: datetime, end: datetime, until: datetime
+) -> Iterator[Deadline]:
+    """The deadlines of one of the unit's tasks that fall in the period."""
+    for compiled in pack.task_rules_for(task.kind):
+        rule = compiled.rule
+        if not isinstance(rule, DeadlineRule) or rule.roster is not None or not compiled.covers(unit):
+            continue
+        if not rule.selects(task.fields(unit), task.labels):
+            continue
+        due = task_due(rule, task, compiled.calendar)
+        if due is None or not _falls_in(due, start, end):
+            continue
+        extension = task.extension
+        first = original_due(rule, task, compiled.calendar) if extension is not None else None
+        kept = _kept_at(rule, task, until)
+        outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first)
+        title = task.title or task.task_id
+        dated = (due_is_date(rule, task), original_is_date(rule, task))
+        yield Deadline(rule.id, task.task_id, title, due, outcome, kept, days, None, extension, first, dated)
 
 
-def _roster_deadlines(
-    pack: RulePack, state: UnitState, start: datetime, end: datetime, until: datetime
-) -> list[Deadline]:
-    found: list[Deadline] = []
+@dataclass
+class _RosterDeadline:
+    """A roster deadline of the unit that falls in the period, and the first instant one of its tasks kept it."""
+
+    compiled: CompiledRule
+    rule: DeadlineRule
+    due: datetime
+    extension: Extension | None
+    kept: datetime | None = None
+
+    def add(self, unit: str, task: TaskState, until: datetime) -> None:
+        if self.rule.selects(task.fields(unit), task.labels) and (at := _kept_at(self.rule, task, until)) is not None:
+            self.kept = at if self.kept is None else min(self.kept, at)
+
+    def deadline(self, until: datetime) -> Deadline:
+        rule, extension = self.rule, self.extension
+        first = rule.due if extension is not None else None
+        outcome, days = _judge(self.compiled, self.due, self.kept, False, until, first)
+        dated = (extension is not None and not isinstance(extension.due, datetime), False)
+        return Deadline(rule.id, None, rule.id, self.due, outcome, self.kept, days, None, extension, first, dated)
+
+
+def _roster_deadlines(pack: RulePack, state: UnitState, start: datetime, end: datetime) -> list[_RosterDeadline]:
+    """The unit's roster deadlines that fall in the period, none kept yet (its tasks keep them: ``add``)."""
+    found: list[_RosterDeadline] = []
     unit = state.unit_id
     for compiled in pack.unit_rules:
         rule = compiled.rule
@@ -255,18 +272,8 @@ def _roster_deadlines(
             continue
         extension = state.extensions.get(rule.id)
         due = roster_due(rule, extension, compiled.calendar)
-        if not compiled.covers(unit) or not _falls_in(due, start, end):
-            continue
-        kept_at = [
-            at
-            for task in state.tasks.values()
-            if rule.selects(task.fields(unit), task.labels) and (at := _kept_at(rule, task, until)) is not None
-        ]
-        kept = min(kept_at) if kept_at else None
-        first = rule.due if extension is not None else None
-        outcome, days = _judge(compiled, due, kept, False, until, first)
-        dated = (extension is not None and not isinstance(extension.due, datetime), False)
-        found.append(Deadline(rule.id, None, rule.id, due, outcome, kept, days, None, extension, first, dated))
+        if compiled.covers(unit) and _falls_in(due, start, end):
+            found.append(_RosterDeadline(compiled, rule, due, extension))
     return found
 
 
@@ -319,17 +326,77 @@ def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str |
     )
 
 
-def _last_report(state: UnitState, until: datetime) -> datetime | None:
-    """The unit's last report at or before ``until``, from when its tasks changed status and its indicators' reports."""
-    instants = [
-        at
-        for task in state.tasks.values()
-        for status in TaskStatus
-        if (at := task.first_reached.get(status)) is not None and at <= until
-    ]
-    instants += [task.occurred_at for task in state.tasks.values() if task.occurred_at <= until]
-    instants += [at for report in state.indicators.values() for at, _ in report.reports() if at <= until]
+def _task_reported(task: TaskState, until: datetime) -> datetime | None:
+    """The task's last report at or before ``until``: when it changed status, or its last event."""
+    instants = [at for status in TaskStatus if (at := task.first_reached.get(status)) is not None and at <= until]
+    if task.occurred_at <= until:
+        instants.append(task.occurred_at)
     return max(instants, default=None)
+
+
+class ScorecardBuilder:
+    """One unit's scorecard, made in one pass over its tasks, given one at a time (``add``), then ``card``.
+
+    ``scorecard`` gives it every task at once. A caller that must not hold its
+    thread for a unit that tracks hundreds of thousands of tasks (a worker's
+    event loop) gives them in slices (``tasks`` is the unit's, to walk).
+
+    Args: as ``scorecard``'s.
+    """
+
+    def __init__(
+        self,
+        pack: RulePack,
+        unit_id: str,
+        state: UnitState | None,
+        warned: Collection[tuple[str, str | None]],
+        bounds: tuple[datetime, datetime],
+        now: datetime,
+    ) -> None:
+        start, end = bounds
+        life = pack.units.get(unit_id)
+        ended = life.end if life is not None and life.end is not None and life.end <= end else None
+        if life is not None and life.start is not None and life.start > start:  # judged only while it exists
+            start = min(life.start, end)
+        end = min(end, ended) if ended is not None else end
+        self._pack, self._unit, self._state, self._warned = pack, unit_id, state, warned
+        self._start, self._end, self._until, self._ended = start, end, min(end, now), ended
+        self._subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
+        self._rostered = _roster_deadlines(pack, self._subject, start, end)
+        self._deadlines: list[Deadline] = []
+        self._last: datetime | None = None
+
+    def tasks(self) -> Iterable[TaskState]:
+        """The unit's tasks, to give ``add`` (a scan of the store, for a unit whose tasks are there)."""
+        return self._subject.tasks.values()
+
+    def add(self, task: TaskState) -> None:
+        """Count one of the unit's tasks: its deadlines in the period, and its last report."""
+        self._deadlines.extend(_task_deadlines(self._pack, self._unit, task, self._start, self._end, self._until))
+        for rostered in self._rostered:
+            rostered.add(self._unit, task, self._until)
+        reported = _task_reported(task, self._until)
+        if reported is not None and (self._last is None or reported > self._last):
+            self._last = reported
+
+    def card(self) -> UnitScorecard:
+        """The scorecard of the tasks given, the unit's roster deadlines and its indicators."""
+        pack, subject, until, start = self._pack, self._subject, self._until, self._start
+        deadlines = self._deadlines + [rostered.deadline(until) for rostered in self._rostered]
+        deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
+        reports = [at for report in subject.indicators.values() for at, _ in report.reports() if at <= until]
+        last = max([*reports, *([self._last] if self._last is not None else [])], default=None)
+        return UnitScorecard(
+            unit_id=self._unit,
+            name=pack.units.name(self._unit, max(start, until - _JUST_BEFORE)),
+            deadlines=tuple(deadlines),
+            indicators=tuple(_indicators(pack, subject, start, until)),
+            warnings=_warnings(deadlines, self._warned),
+            last_report=last,
+            days_silent=whole_days(last, until, pack.tz) if last is not None else None,
+            reported=self._state is not None and self._state.last_event_at is not None,
+            ended_at=self._ended,
+        )
 
 
 def scorecard(
@@ -353,30 +420,10 @@ def scorecard(
     A unit the registry dates is judged only while it exists: from its first day, and up to its last (then
     ``ended_at`` says when it ended), under the name it had then.
     """
-    start, end = bounds
-    life = pack.units.get(unit_id)
-    ended = life.end if life is not None and life.end is not None and life.end <= end else None
-    if life is not None and life.start is not None and life.start > start:  # judged only while it exists
-        start = min(life.start, end)
-    end = min(end, ended) if ended is not None else end
-    until = min(end, now)
-    name = pack.units.name(unit_id, max(start, until - _JUST_BEFORE))
-    subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
-    deadlines = _task_deadlines(pack, subject, start, end, until) + _roster_deadlines(pack, subject, start, end, until)
-    deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
-    last = _last_report(subject, until)
-    silent = whole_days(last, until, pack.tz) if last is not None else None
-    return UnitScorecard(
-        unit_id=unit_id,
-        name=name,
-        deadlines=tuple(deadlines),
-        indicators=tuple(_indicators(pack, subject, start, until)),
-        warnings=_warnings(deadlines, warned),
-        last_report=last,
-        days_silent=silent,
-        reported=state is not None and state.last_event_at is not None,
-        ended_at=ended,
-    )
+    builder = ScorecardBuilder(pack, unit_id, state, warned, bounds, now)
+    for task in builder.tasks():
+        builder.add(task)
+    return builder.card()
 
 
 def rank(cards: Iterable[UnitScorecard]) -> list[UnitScorecard]:

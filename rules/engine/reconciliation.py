@@ -133,14 +133,18 @@ def reconcile(
         known = state.wakeups.get(UNIT)
         if known is None or unit_due < known:  # else already due by then: nothing to write
             draft.put_wakeup(UNIT, unit_due)
+    held: dict[SubjectKey, list[str]] = {}  # rules whose alerts each subject holds (only those rules may be gone)
+    if reassigned:
+        for alert in state.alerts.values():
+            held.setdefault(alert.subject, []).append(alert.rule_id)
     for subject in subjects:
         task = _task(state, subject)  # read once: which rules judge it, what they say, what its alerts keep
         kind = task.kind if task is not None else ""
         judges = candidates(pack, subject, kind)
         stragglers: list[str] = []
-        if reassigned:
+        if reassigned and subject in held:
             seen = {c.rule.id for c in judges}
-            stragglers = [a.rule_id for a in state.alerts.values() if a.subject == subject and a.rule_id not in seen]
+            stragglers = [rule_id for rule_id in held[subject] if rule_id not in seen]
             judges = (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None))
         wakeup: datetime | None = None
         for compiled in judges:

@@ -132,7 +132,9 @@ def _extend(pack: RulePack, state: UnitState, event: ExtensionEvent, now: dateti
             return Result(state, (), Outcome.STALE)
         state.put_task(task.extended(event), task)
         subject = task_key(event.task_id)
-        return reconcile(pack, state, [subject], now, event=event, changed={Change.subject(subject)})
+        return reconcile(
+            pack, state, [subject], now, event=event, changed={Change.subject(subject)}, **_moving(pack, state)
+        )
     assert event.rule_id is not None
     compiled = pack.by_id(event.rule_id)
     if compiled is None or not is_roster_deadline(compiled.rule) or not compiled.covers(unit):
@@ -144,7 +146,17 @@ def _extend(pack: RulePack, state: UnitState, event: ExtensionEvent, now: dateti
     if known is not None and event.occurred_at < known.granted_at:
         return Result(state, (), Outcome.STALE)
     state.extensions[event.rule_id] = Extension.from_event(event)
-    return reconcile(pack, state, [UNIT], now, event=event, changed={Change.unit()})
+    return reconcile(pack, state, [UNIT], now, event=event, changed={Change.unit()}, **_moving(pack, state))
+
+
+def _moving(pack: RulePack, state: UnitState) -> dict[str, bool]:
+    """How an extension reconciles its subject: a unit not under ``pack`` yet is moved by ``advance``, not here.
+
+    Its subject is judged under ``pack`` (alerts of rules gone included); the unit moves at its next
+    ``advance``, which evaluates every subject.
+    """
+    moving = state.pack_version != pack.version
+    return {"reassigned": moving, "settle": not moving}
 
 
 def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> datetime:

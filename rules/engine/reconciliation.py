@@ -114,6 +114,7 @@ def reconcile(
     reassigned: bool = False,
     unit_due: float | None = None,
     changed: set[Change] | None = None,
+    settle: bool = True,
 ) -> Result:
     """Evaluate the rules of each subject.
 
@@ -127,6 +128,8 @@ def reconcile(
             look for its alerts of other rules too.
         unit_due: Mark the unit-wide subject due at this instant (evaluated on the next advance).
         changed: What the caller changed already.
+        settle: The unit is evaluated under ``pack`` from now on (its ``pack_version``); ``False`` when only
+            some of its subjects were, under a pack it has not moved to yet (its next ``advance`` moves it).
     """
     draft = _Draft(state, changed if changed is not None else set())
     if unit_due is not None:
@@ -155,7 +158,7 @@ def reconcile(
             if pack.by_id(rule_id) is None:
                 _resolve_orphans(pack, draft, subject, rule_id, now)
         draft.put_wakeup(subject, wakeup.timestamp() if wakeup is not None else None)
-    return draft.finish(pack.version)
+    return draft.finish(pack.version if settle else state.pack_version)
 
 
 def _settle(

@@ -143,6 +143,12 @@ class Metrics:
             "How long the last read of taken-over partitions' state into memory took.",
             registry=registry,
         )
+        self.units_moving = Gauge(
+            "compliance_units_moving",
+            "Units of this worker not evaluated under the rule pack in force yet: each moves in parts at its "
+            "partition's ticks (an event's own task is evaluated under the new pack at once).",
+            registry=registry,
+        )
         self.ledger_held = Gauge(
             "compliance_alert_ledger_alerts",
             "Alerts whose last record the worker holds in memory: every alert firing, and the ones resolved last "

@@ -107,6 +107,22 @@ class StoredTasks:
             if task is not None and task.kind in kinds:  # a key of its former kind is passed over
                 yield task
 
+    def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:
+        """The first ``limit`` task ids after ``after_id`` in id order: a scan of keys from there, with the overlay's."""
+        items, prefix = self._items, self._prefix
+        start, stop = (prefix if after_id is None else self._key(after_id) + b"\0"), after(prefix)
+        changed = {key: item for key, item in items.overlay.items() if start <= key < stop}
+        found: list[bytes] = []
+        for key, _ in scan(items.reader, items.partition, start, stop):
+            if key in changed:
+                continue  # the overlay's version says whether it is still there
+            found.append(key)
+            if limit is not None and len(found) == limit:
+                break  # every key before the last one found is in, with the overlay's below
+        found += [key for key, item in changed.items() if item is not None and item.task is not None]
+        found.sort()
+        return [key[len(prefix) :].decode() for key in (found if limit is None else found[:limit])]
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StoredTasks | dict):
             return dict(self.items()) == dict(other.items())

@@ -38,7 +38,7 @@ from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.outbox import AlertWriter, Outbox, forward_events
-from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, seed
+from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, move, seed
 from rules.language import RulePack
 from rules.state import AlertTransition, Change, UnitState
 from rules.units import Refused, place
@@ -46,6 +46,10 @@ from rules.units import Refused, place
 __all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
+
+#: Tasks a unit moving to a new pack moves in one part (``rules.engine.move``), and seconds of parts per tick.
+MOVE_PART = 1000
+MOVE_SECONDS = 0.1
 
 
 class Processor:
@@ -111,6 +115,8 @@ class Processor:
         self._rostered_by_count: dict[int, dict[int, tuple[str, ...]]] = {}
         #: Units counted again since their partition was taken over (``_recount_once``).
         self._recounted: set[str] = set()
+        #: Units moving to the pack in force, in parts: where each one's move goes on (its last task moved).
+        self._moving: dict[str, tuple[str, str]] = {}  # unit → (pack version, task id)
 
     async def on_record(
         self, record: InboundRecord, partitions: int, now: datetime, *, catching_up: bool = False
@@ -322,7 +328,7 @@ class Processor:
                 self._stage(seed(self._pack, unit_id, now), partition)
         instant = now.timestamp()
         version = self._pack.version
-        due = 0
+        due = parts = 0
         for unit_id in self._store.units(partition):
             state = self._store.get(unit_id)
             if state is None:
@@ -333,16 +339,42 @@ class Processor:
             due += 1
             started = time.perf_counter()
             try:
-                result = advance(self._pack, state, now)
+                if state.pack_version == version:
+                    self._stage(advance(self._pack, state, now), partition)
+                else:
+                    parts += self._move(state, now, partition, began + MOVE_SECONDS, first=parts == 0)
             except Exception:  # a fault in evaluation: the partition's other units still move on
                 log.exception("evaluating %s at %s failed", unit_id, now.isoformat())
+                self._moving.pop(unit_id, None)
                 self._store.reload(unit_id)  # the engine updates in place: drop what it left half-done
                 continue
             self._metrics.evaluation.observe(time.perf_counter() - started)
-            self._stage(result, partition)
         await self._flush_if_full()
         self._metrics.tick.observe(time.perf_counter() - began)
         return due
+
+    def _move(self, state: UnitState, now: datetime, partition: int, until: float, *, first: bool) -> int:
+        """Move a unit to the pack in force in parts of ``MOVE_PART`` tasks until ``until`` (``perf_counter``).
+
+        What is due is evaluated whatever the time left, and the tick's ``first``
+        part is moved whatever the time spent; the rest of the move goes on at
+        the partition's next tick, from the last task moved. How many parts.
+        """
+        version, unit_id = self._pack.version, state.unit_id
+        held = self._moving.get(unit_id)
+        after = held[1] if held is not None and held[0] == version else None
+        parts = 0
+        while True:
+            limit = MOVE_PART if (first and not parts) or time.perf_counter() < until else 0
+            result, after = move(self._pack, state, now, after, limit)
+            self._stage(result, partition)
+            parts += limit > 0
+            if after is None:
+                self._moving.pop(unit_id, None)
+                return parts
+            self._moving[unit_id] = (version, after)
+            if limit == 0:
+                return parts
 
     async def _flush_if_full(self) -> None:
         if not self._max_staged or self._store.staged() > self._max_staged:
@@ -412,6 +444,7 @@ class Processor:
         """Forget the in-memory units of every partition not in ``partitions``."""
         self._store.keep(partitions)
         self._recounted.clear()  # whatever is kept is read again, and may be taken over again
+        self._moving.clear()  # a move read again from the store starts again: its parts not flushed are lost
 
     def _recount_once(self, state: UnitState | None) -> bool:
         """Count a unit's tasks again from its items, once per takeover, when its backlog holds an event already applied.

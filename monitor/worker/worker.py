@@ -168,6 +168,9 @@ class Worker(WorkerFace):
         )
         self.ledger = self.alerts_topic.ledger
         self.metrics.ledger_held.set_function(lambda: len(self.ledger))
+        self.metrics.units_moving.set_function(
+            lambda: sum(1 for s in self._owned_states() if s.pack_version != self.pack.version)
+        )
         self.positions = ConsumerPositions(self.app, self.topics)
         self.membership = Membership(
             settings.session_timeout, settings.heartbeat_interval, self.positions.generation, self.health

@@ -11,7 +11,7 @@ with that), ``records`` (the alert records and their texts), ``result``
 what of a unit is (``overdue_by_kind``).
 """
 
-from rules.engine.evaluate import advance, apply_event, catch_up_instant, restate, seed
+from rules.engine.evaluate import advance, apply_event, catch_up_instant, move, restate, seed
 from rules.engine.overdue import is_overdue, is_unit_overdue, overdue_by_kind
 from rules.engine.result import Outcome, Result
 
@@ -23,6 +23,7 @@ __all__ = [
     "catch_up_instant",
     "is_overdue",
     "is_unit_overdue",
+    "move",
     "overdue_by_kind",
     "restate",
     "seed",

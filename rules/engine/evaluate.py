@@ -50,7 +50,7 @@ from rules.state import (
     task_key,
 )
 
-__all__ = ["advance", "apply_event", "catch_up_instant", "restate", "seed"]
+__all__ = ["advance", "apply_event", "catch_up_instant", "move", "restate", "seed"]
 
 
 def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
@@ -103,13 +103,19 @@ def apply_event(pack: RulePack, state: UnitState | None, event: Event, now: date
     last = current.last_event_at
     if last is None or last < event.occurred_at:
         _note_last_event(current, event)
-    if current.pack_version != pack.version:
-        subjects = sorted({*subjects, *_every_subject(pack, current)})
-        reassigned = True
+    moving = current.pack_version != pack.version  # its own subjects under ``pack`` now, the rest by ``move``
     # Unit-wide rules look at every task: evaluate them once on the next advance, not per event.
     unit_due = now.timestamp() if pack.unit_rules else None
     return reconcile(
-        pack, current, subjects, now, event=event, reassigned=reassigned, unit_due=unit_due, changed=changed
+        pack,
+        current,
+        subjects,
+        now,
+        event=event,
+        reassigned=reassigned or moving,
+        unit_due=unit_due,
+        changed=changed,
+        settle=not moving,
     )
 
 
@@ -226,20 +232,42 @@ def _note_last_event(state: UnitState, event: Event) -> None:
 
 
 def advance(pack: RulePack, state: UnitState, now: datetime) -> Result:
-    """Let time pass to ``now``: evaluate every subject whose rules were due to change."""
-    instant = now.timestamp()
-    reassigned = state.pack_version != pack.version
-    due = _every_subject(pack, state) if reassigned else state.due(instant)
+    """Let time pass to ``now``: evaluate every subject whose rules were due to change.
+
+    A unit last evaluated under another pack is moved to ``pack`` whole (``move``, all at once).
+    """
+    if state.pack_version != pack.version:
+        result, _ = move(pack, state, now)
+        return result
+    due = state.due(now.timestamp())
     if not due:
         return Result(state, ())
-    return reconcile(pack, state, due, now, reassigned=reassigned)
+    return reconcile(pack, state, due, now)
 
 
-def _every_subject(pack: RulePack, state: UnitState) -> list[SubjectKey]:
-    """All subjects of a unit: what to re-evaluate when the rules themselves changed."""
-    subjects = {task_key(t) for t in state.tasks} | {indicator_key(i) for i in state.indicators}
-    subjects |= {UNIT, NO_INDICATOR} | {a.subject for a in state.alerts.values()}
-    return sorted(subjects)
+def move(
+    pack: RulePack, state: UnitState, now: datetime, after: str | None = None, limit: int | None = None
+) -> tuple[Result, str | None]:
+    """One part of a unit's move to ``pack``: what is due now, and its next ``limit`` tasks after task ``after``.
+
+    A unit that tracks hundreds of thousands of tasks is moved in parts, so
+    that a worker handles events in between: each part is evaluated under
+    ``pack`` (alerts of rules gone included). Meanwhile an event evaluates
+    its own subjects under ``pack`` (``apply_event``) and leaves the rest to
+    this. Returns the result, and the task to go on after (``after`` again
+    when ``limit`` is 0); ``None`` once the move is done: the last part also
+    evaluates the unit's other subjects (indicators, the unit itself, alerts
+    of tasks gone) and puts the unit under ``pack`` (``pack_version``).
+    ``limit`` ``None``: the whole move in one part.
+    """
+    ids = state.tasks.ids_after(after, limit)
+    subjects = {*state.due(now.timestamp()), *map(task_key, ids)}
+    if limit is not None and len(ids) == limit:
+        part = reconcile(pack, state, sorted(subjects), now, reassigned=True, settle=False)
+        return part, ids[-1] if ids else after
+    subjects |= {indicator_key(i) for i in state.indicators} | {UNIT, NO_INDICATOR}
+    subjects |= {a.subject for a in state.alerts.values()}
+    return reconcile(pack, state, sorted(subjects), now, reassigned=True), None
 
 
 def seed(pack: RulePack, unit_id: str, now: datetime) -> Result:

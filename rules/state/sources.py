@@ -44,6 +44,9 @@ class Tasks(Protocol):
     def of_kinds(self, kinds: Collection[str]) -> Iterable[TaskState]:
         """The tasks of the given kinds (costs those tasks, not the unit's)."""
 
+    def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:
+        """The first ``limit`` task ids after ``after_id`` in id order (all of them: ``None``), to walk the tasks in parts."""
+
     def put(self, task: TaskState) -> None:
         """Add or replace a task (``UnitState.put_task`` keeps its counters in step)."""
 
@@ -78,6 +81,11 @@ class TaskMap(dict[str, TaskState]):
     def of_kinds(self, kinds: Collection[str]) -> Iterator[TaskState]:
         """The tasks of the given kinds (a pass over every task: in memory, that is cheap)."""
         return (task for task in self.values() if task.kind in kinds)
+
+    def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:
+        """The first ``limit`` task ids after ``after_id`` in id order (a pass over every id)."""
+        ids = (task_id for task_id in self if after_id is None or task_id > after_id)
+        return sorted(ids) if limit is None else heapq.nsmallest(limit, ids)
 
     def put(self, task: TaskState) -> None:
         """Add or replace a task."""

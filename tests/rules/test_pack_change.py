@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from rules.engine import advance, apply_event, seed
+from rules.engine import advance, apply_event, move, seed
+from rules.language import RulePack
+from rules.state import UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import pack, task
 from tests.rules.test_extensions import extension
@@ -76,3 +78,52 @@ def test_an_extension_first_after_a_pack_change_leaves_the_units_other_tasks_to_
     warned = {t.labels["task_id"] for t in moved.transitions if t.stage == "due_soon"}
     assert "T-2" in warned, "T-2's new warning fires at the next tick: the unit's other tasks are evaluated under it"
     assert moved.state.pack_version == after.version
+
+
+def _tracked(tmp_path: Path, count: int) -> tuple[object, object]:
+    """A unit with ``count`` tasks under a pack without warnings; the same pack with a warning a month ahead."""
+    before = pack(tmp_path, TASK_DEADLINE)
+    at = vn(2024, 7, 1)
+    state = None
+    for n in range(count):
+        event = task(at, unit="VN-40", task_id=f"T-{n:03d}", deadline=date(2024, 7, 20 + n % 10), event_id=f"e-{n}")
+        state = apply_event(before, state, event, at).state
+    return state, pack(tmp_path, TASK_DEADLINE + "        warn_before: [30d]\n")
+
+
+def test_a_unit_moved_to_a_pack_in_parts_ends_as_one_moved_at_once(tmp_path: Path) -> None:
+    whole, after = _tracked(tmp_path, 50)
+    parted, _ = _tracked(tmp_path, 50)
+    assert isinstance(whole, UnitState) and isinstance(parted, UnitState) and isinstance(after, RulePack)
+    now = vn(2024, 7, 2)
+    at_once = advance(after, whole, now)
+    fired: list[str] = []
+    cursor: str | None = None
+    parts = 0
+    while True:
+        result, cursor = move(after, parted, now, cursor, 7)
+        parts += 1
+        fired += [t.labels["task_id"] for t in result.transitions]
+        if cursor is None:
+            break
+        assert result.state.pack_version != after.version, "not under the new pack until every task moved"
+    assert parts == 8, "50 tasks in parts of 7: seven parts and the last"
+    assert sorted(fired) == sorted(t.labels["task_id"] for t in at_once.transitions)
+    assert len(fired) == 50, "each task's new warning fires once"
+    assert parted == at_once.state and parted.pack_version == after.version
+
+
+def test_an_event_during_a_move_is_judged_under_the_new_pack_and_the_move_does_not_repeat_it(tmp_path: Path) -> None:
+    state, after = _tracked(tmp_path, 20)
+    assert isinstance(state, UnitState) and isinstance(after, RulePack)
+    now = vn(2024, 7, 2)
+    first, cursor = move(after, state, now, None, 5)
+    assert cursor == "T-004" and len(first.transitions) == 5
+    late = task(now, unit="VN-40", task_id="T-015", deadline=date(2024, 7, 25), title="moved by an event")
+    judged = apply_event(after, state, late, now)
+    assert [t.labels["task_id"] for t in judged.transitions] == ["T-015"], "its own task, under the new pack"
+    assert judged.state.pack_version != after.version, "the rest of the unit is still moving"
+    rest, cursor = move(after, state, now, cursor, None)
+    assert cursor is None and state.pack_version == after.version
+    assert "T-015" not in {t.labels["task_id"] for t in rest.transitions}, "already warned: not warned twice"
+    assert len(rest.transitions) == 14

@@ -12,7 +12,8 @@ The load, on the embedded broker:
   run, in records of 500;
 - ``/metrics`` of each worker scraped every 15 s; 20 console clients on the
   live alert stream; the review report and an overdue CSV every minute; the
-  rule pack applied again every 30 minutes (a new version, the same rules);
+  rule pack applied again every 30 minutes (a new version: one warning text
+  changed, so every unit moves to it);
 - a fault every 10 minutes, in turn: worker A frozen for 25 s, worker B killed
   and restarted, B stopped and started (a rebalance), A's disk full for a
   minute, the broker paused for 20 s.
@@ -429,11 +430,17 @@ def _check(broker: EmbeddedBroker, run: Run, workers: list[MonitorProcess]) -> R
 
 
 def _apply_pack(broker: EmbeddedBroker, workdir: Path, n: int) -> None:
-    """Apply the bundled pack again as a new version (a comment changed): every unit is evaluated under it."""
+    """Apply the bundled pack again as a new version: one rule's warning text changed, so every unit moves to it.
+
+    (A comment would not do: a pack's version is its rules', and the worker would keep the pack it has.)
+    """
     pack = workdir / f"pack-{n}"
     shutil.copytree(REPO / "rules" / "packs", pack)
-    first = sorted(pack.glob("*.yaml"))[0]
-    first.write_text(first.read_text(encoding="utf-8") + f"\n# soak: applied again ({n})\n", encoding="utf-8")
+    first = pack / "de-an-06.yaml"
+    text = first.read_text(encoding="utf-8")
+    marker = "sắp đến hạn ({due})"
+    assert marker in text, f"{first}: no warning text to change"
+    first.write_text(text.replace(marker, f"sắp đến hạn ({{due}}; lần {n})", 1), encoding="utf-8")
     command = [sys.executable, "-m", "monitor", "rules", "apply", str(pack), "--broker", broker.url, "-m", f"soak {n}"]
     subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=120)
 

@@ -114,3 +114,33 @@ async def test_tasks_read_back_equal_what_was_written_and_share_what_they_can(tm
     assert first.kind is second.kind  # one string for all
     assert first.labels is second.labels  # no labels: one empty map for all
     assert first.first_reached.get(first.status) is first.occurred_at  # one instant object, not two equal ones
+
+
+async def test_a_units_stored_task_ids_are_walked_in_parts_in_id_order_with_the_unflushed_ones(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    log = DictItemLog()
+    store = ItemStore(log)
+    at = vn(2024, 7, 19)
+    state = None
+    for n in range(20):
+        event = task(at, task_id=f"T-{n:02d}", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
+        state = apply_event(rules, state, event, at).state
+        store.stage_state(state, {Change.subject(f"task:T-{n:02d}"), Change.unit()}, 0)
+    await store.flush()
+    again = ItemStore(log)
+    again.load([0], lambda unit: 0)
+    stored = again.get("VN-40")
+    assert stored is not None and type(stored.tasks).__name__ == "StoredTasks"
+    for task_id in ("T-05a", "T-99", "A-1"):  # reported since the last flush: in the overlay, not the store yet
+        result = apply_event(rules, stored, task(at, task_id=task_id, deadline=vn(2024, 7, 30)), at)
+        again.stage_state(result.state, result.changed, 0)
+    every = sorted([f"T-{n:02d}" for n in range(20)] + ["T-05a", "T-99", "A-1"])
+    assert stored.tasks.ids_after(None, None) == every
+    walked: list[str] = []
+    after: str | None = None
+    while ids := stored.tasks.ids_after(after, 4):
+        walked += ids
+        after = ids[-1]
+    assert walked == every, "in parts of 4, each id once, the unflushed ones in their place"
+    assert stored.tasks.ids_after("T-05", 2) == ["T-05a", "T-06"]
+    assert stored.tasks.ids_after("T-99", 5) == []

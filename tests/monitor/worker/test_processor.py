@@ -431,3 +431,34 @@ async def test_an_event_its_publisher_may_not_report_is_dead_lettered_with_the_r
     await parts.processor.on_record(_record(forged.model_dump_json().encode()), PARTITIONS, vn(2024, 7, 20))
     again = parts.store.get("VN-40")
     assert again is not None and again.tasks["T-1"].status == "completed"
+
+
+async def test_a_pack_change_moves_a_unit_a_part_per_tick_and_events_meanwhile_are_judged_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(monitor.worker.processor, "MOVE_PART", 4)
+    monkeypatch.setattr(monitor.worker.processor, "MOVE_SECONDS", 0.0)  # one part per tick: the first
+    parts = deadline_parts(tmp_path)
+    processor, outbox = parts.processor, parts.outbox
+    at = vn(2024, 7, 1, 9)
+    for n in range(10):  # due 20/7: no warning yet (7 days ahead at most)
+        event = task(at, task_id=f"T-{n}", deadline=vn(2024, 7, 20), event_id=f"e-{n}")
+        record = _record(event.model_dump_json().encode())
+        await processor.on_record(record, PARTITIONS, at)
+    assert outbox.alerts == []
+    longer = pack(tmp_path, DEADLINE_RULES.replace("warn_before: [7d, 1d]", "warn_before: [30d, 7d, 1d]"))
+    processor.use_pack(longer)
+    now = vn(2024, 7, 2, 9)
+    warned = lambda: sorted(a.labels["task_id"] for a in outbox.alerts)  # noqa: E731
+    await processor.on_tick(record.partition, PARTITIONS, now)
+    assert warned() == ["T-0", "T-1", "T-2", "T-3"], "a part of 4 tasks per tick"
+    late = task(now, task_id="T-8", deadline=vn(2024, 7, 20), event_id="e-late", title="again")
+    await processor.on_record(_record(late.model_dump_json().encode()), PARTITIONS, now)
+    assert "T-8" in warned(), "an event's own task is judged under the new pack at once"
+    state = processor.unit_state("VN-40")
+    assert state is not None and state.pack_version != longer.version
+    for _ in range(3):
+        await processor.on_tick(record.partition, PARTITIONS, now)
+    assert warned() == sorted(f"T-{n}" for n in range(10)), "every task warned once, T-8 not twice"
+    state = processor.unit_state("VN-40")
+    assert state is not None and state.pack_version == longer.version

@@ -18,6 +18,7 @@ publishing nothing and reading nothing more, until the store works again.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -342,7 +343,7 @@ class Processor:
                 if state.pack_version == version:
                     self._stage(advance(self._pack, state, now), partition)
                 else:
-                    parts += self._move(state, now, partition, began + MOVE_SECONDS, first=parts == 0)
+                    parts += await self._move(state, now, partition, began + MOVE_SECONDS, first=parts == 0)
             except Exception:  # a fault in evaluation: the partition's other units still move on
                 log.exception("evaluating %s at %s failed", unit_id, now.isoformat())
                 self._moving.pop(unit_id, None)
@@ -353,12 +354,14 @@ class Processor:
         self._metrics.tick.observe(time.perf_counter() - began)
         return due
 
-    def _move(self, state: UnitState, now: datetime, partition: int, until: float, *, first: bool) -> int:
+    async def _move(self, state: UnitState, now: datetime, partition: int, until: float, *, first: bool) -> int:
         """Move a unit to the pack in force in parts of ``MOVE_PART`` tasks until ``until`` (``perf_counter``).
 
         What is due is evaluated whatever the time left, and the tick's ``first``
         part is moved whatever the time spent; the rest of the move goes on at
-        the partition's next tick, from the last task moved. How many parts.
+        the partition's next tick, from the last task moved. The event loop
+        turns after each part (the web server, the heartbeats; records wait for
+        the tick). How many parts.
         """
         version, unit_id = self._pack.version, state.unit_id
         held = self._moving.get(unit_id)
@@ -375,6 +378,7 @@ class Processor:
             self._moving[unit_id] = (version, after)
             if limit == 0:
                 return parts
+            await asyncio.sleep(0)
 
     async def _flush_if_full(self) -> None:
         if not self._max_staged or self._store.staged() > self._max_staged:

@@ -173,10 +173,12 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
     their order, so one completed on time never fires "overdue" first, and a
     report followed by a newer one is never called stale in between. Never
     after ``now``. Judged at ``now`` when what the event is about already
-    holds an alert (firing, or pending a rule's ``for``), or the unit was last
-    judged under another pack: what was judged at an instant is never judged
-    again at an earlier one (an alert fired is not taken back in the past).
-    Costs a lookup per rule of the event's subject.
+    holds an alert (firing, or pending a rule's ``for``): what was judged at
+    an instant is never judged again at an earlier one (an alert fired is not
+    taken back in the past). A unit still moving to ``pack`` (``move``) is no
+    exception: the event evaluates its own subjects alone, and an alert of a
+    rule the pack dropped ends no earlier than it began. Costs a lookup per
+    rule of the event's subject.
 
     Args:
         pack: The rules.
@@ -189,7 +191,7 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
         return now  # a decision takes effect when it is applied, never in the past
     if state is None:
         return at
-    if state.pack_version != pack.version or state.pending:
+    if state.pending:
         return now
     if isinstance(event, TaskStatusEvent):
         subject = task_key(event.task_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from rules.engine import advance, apply_event, move, seed
+from rules.engine import advance, apply_event, catch_up_instant, move, seed
 from rules.language import RulePack
 from rules.state import UnitState
 from tests.conftest import vn
@@ -127,3 +127,19 @@ def test_an_event_during_a_move_is_judged_under_the_new_pack_and_the_move_does_n
     assert cursor is None and state.pack_version == after.version
     assert "T-015" not in {t.labels["task_id"] for t in rest.transitions}, "already warned: not warned twice"
     assert len(rest.transitions) == 14
+
+
+def test_a_backlog_read_while_a_unit_moves_to_a_pack_is_judged_at_its_own_time(tmp_path: Path) -> None:
+    state, after = _tracked(tmp_path, 3)
+    assert isinstance(state, UnitState) and isinstance(after, RulePack)
+    now = vn(2024, 7, 25)  # a worker back after a week, under a pack applied meanwhile, reads what it missed
+    backlog = [
+        task(vn(2024, 7, 10), unit="VN-40", task_id="T-5", deadline=date(2024, 7, 20), event_id="b-1"),
+        task(vn(2024, 7, 15), "completed", unit="VN-40", task_id="T-5", deadline=date(2024, 7, 20), event_id="b-2"),
+    ]
+    stages = []
+    for event in backlog:
+        result = apply_event(after, state, event, catch_up_instant(after, state, event, now))
+        stages += [(t.status, t.stage) for t in result.transitions]
+    assert ("firing", "overdue") not in stages, "completed on time: never overdue, though the unit is still moving"
+    assert state.pack_version != after.version

@@ -22,7 +22,16 @@ from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
 from rules.state import AlertTransition, transition_key
 
-__all__ = ["GENERATION_HEADER", "RAW", "AlertListener", "AlertWriter", "FaustOutbox", "Outbox", "forward_events"]
+__all__ = [
+    "GENERATION_HEADER",
+    "RAW",
+    "AlertListener",
+    "AlertWriter",
+    "FaustOutbox",
+    "Outbox",
+    "forward_events",
+    "retrieved",
+]
 
 #: faust topic options for byte keys and values, passed through untouched.
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -108,6 +117,17 @@ class AlertWriter:
         return len(fresh)
 
 
+def retrieved(sent: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a send as seen (a done callback of the send's future).
+
+    A send nobody waits for that failed (the fence, a broker gone) is not
+    logged as an exception never retrieved; whatever depends on a send (an
+    alert, a changelog write) waits for it and is told.
+    """
+    if not sent.cancelled():
+        sent.exception()
+
+
 #: The header that says under which consumer group generation an alert record was written.
 GENERATION_HEADER = "monitor-generation"
 
@@ -143,7 +163,8 @@ class FaustOutbox:
     async def _send(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
     ) -> Awaitable[Any]:
-        sent: Awaitable[Any] = await self._app.producer.send(topic, key, value, None, None, headers)
+        sent: asyncio.Future[Any] = await self._app.producer.send(topic, key, value, None, None, headers)
+        sent.add_done_callback(retrieved)  # whoever waits for it is told; nobody waiting is no error to log
         return sent
 
     async def alert(self, transition: AlertTransition) -> None:

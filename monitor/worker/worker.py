@@ -51,7 +51,7 @@ from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
 from monitor.worker.membership import Membership
-from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
+from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox, retrieved
 from monitor.worker.ownership import Ownership
 from monitor.worker.packs import PackInForce
 from monitor.worker.parts import BackgroundParts
@@ -337,4 +337,5 @@ class Worker(WorkerFace):
             log.debug("re-sent %d firing alerts to Alertmanager", self.alertmanager.resend(self.firing_alerts()))
 
     async def _send_tick(self, partition: int, now: datetime) -> None:
-        await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)
+        sent: asyncio.Future[Any] = await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)  # type: ignore[assignment]
+        sent.add_done_callback(retrieved)  # a tick lost (the fence, a broker gone) is made up by the next

@@ -33,7 +33,7 @@ from faust.types import TP
 from rocksdict import WriteBatch
 
 from events.text import SEPARATOR
-from monitor.exceptions import StoreUnavailable
+from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.state.keys import Write, derived
 
 __all__ = ["MARKER", "ChangelogItemLog", "CheckedCursor", "send_batched"]
@@ -81,6 +81,8 @@ class ChangelogItemLog:
         try:
             await asyncio.gather(*await self._send_batched(topic, partition, writes))
             marker = await (await producer.send(topic, MARKER, None, partition, None, None))
+        except Fenced:  # the producer's fence: not the store's failure, the worker's lost membership
+            raise
         except Exception as exc:  # the broker did not take them: nothing is durable yet
             raise StoreUnavailable(f"changelog {topic}[{partition}] did not acknowledge: {exc!r}") from exc
         offset = marker.offset

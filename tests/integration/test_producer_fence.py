@@ -11,6 +11,8 @@ partitions' new owner had written the same alerts).
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -19,6 +21,7 @@ from monitor.devtools.broker import EmbeddedBroker
 from monitor.exceptions import Fenced
 from monitor.kafka.client import whole_topic_reader
 from monitor.kafka.topics import Topics, ensure_topics
+from monitor.state.changelog import ChangelogItemLog
 from monitor.worker.health import Health
 from monitor.worker.membership import Membership
 
@@ -88,3 +91,46 @@ def test_records_held_by_the_producer_of_a_worker_that_lost_its_group_are_not_se
     assert isinstance(refused, Fenced), "whoever waits for the record is told it was not sent"
     assert on_topic == [b"before", b"after a stall"], "the record held when the group moved on never reaches the topic"
     assert waited >= 0.25, "after a stall the request waits for the heartbeats' verdict (three intervals of 0.1 s)"
+
+
+class _FaustProducer:
+    """faust's producer over the real one, as the changelog writer uses it (``send``, ``_ensure_producer``)."""
+
+    def __init__(self, client: AIOKafkaProducer) -> None:
+        self._client = client
+
+    def _ensure_producer(self) -> AIOKafkaProducer:
+        return self._client
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int, *_: Any) -> Any:
+        return await self._client.send(topic, value, key=key, partition=partition)
+
+
+async def _changelog_write(bootstrap: str) -> BaseException:
+    await ensure_topics(bootstrap, TOPICS, 1)
+    worker = _Worker()
+    member = Membership(10.0, 0.1, lambda: worker.generation, Health(), monotonic=lambda: worker.now)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=300)
+    await producer.start()
+    try:
+        member.fence_producer(producer)
+        table = SimpleNamespace(changelog_topic=SimpleNamespace(get_topic_name=lambda: TOPICS.alerts))
+        log = ChangelogItemLog(SimpleNamespace(producer=_FaustProducer(producer)), table)
+        writing = asyncio.get_running_loop().create_task(log.write(0, [(b"VN-22\x1fstask:T-1", b"{}")]))
+        await asyncio.sleep(0.05)  # handed to the producer, lingering
+        worker.freeze(25)
+        worker.generation = -1
+        try:
+            await writing
+        except BaseException as exc:
+            return exc
+        raise AssertionError("the write went through although the worker lost its group")
+    finally:
+        await producer.stop()
+
+
+def test_a_changelog_write_the_fence_stopped_says_the_worker_was_fenced_not_that_the_store_failed(
+    broker: EmbeddedBroker,
+) -> None:
+    raised = asyncio.run(_changelog_write(broker.bootstrap))
+    assert isinstance(raised, Fenced), f"not a store failure (no 'state store failing', no retry): {raised!r}"

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from monitor.state.keys import SUBJECT_ITEM, SubjectItem
 
-__all__ = ["MISSING", "Cursor", "ItemCache", "ItemReader", "PartitionItems", "scan"]
+__all__ = ["MISSING", "Cursor", "ItemCache", "ItemReader", "PartitionItems", "scan", "scan_keys"]
 
 #: What the cache answers for a key it does not hold (``None`` is "known absent").
 MISSING = object()
@@ -55,16 +55,28 @@ class ItemReader(Protocol):
         """Delete derived keys from the local store alone (they never go to the changelog)."""
 
 
-def scan(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """The (key, value) pairs from ``start`` up to, not including, ``stop``, in order."""
+def _walk(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[tuple[bytes, Cursor]]:
+    """Each key from ``start`` up to, not including, ``stop``, in order, with the cursor standing on it."""
     cursor = reader.cursor(partition)
     cursor.seek(start)
     while cursor.valid():
         key = cursor.key()
         if key >= stop:
             return
-        yield key, cursor.value()
+        yield key, cursor
         cursor.next()
+
+
+def scan(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The (key, value) pairs from ``start`` up to, not including, ``stop``, in order."""
+    for key, cursor in _walk(reader, partition, start, stop):
+        yield key, cursor.value()
+
+
+def scan_keys(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[bytes]:
+    """The keys from ``start`` up to, not including, ``stop``, in order (their values are not read)."""
+    for key, _ in _walk(reader, partition, start, stop):
+        yield key
 
 
 class ItemCache:

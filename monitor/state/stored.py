@@ -28,7 +28,7 @@ from monitor.state.keys import (
     wake_end,
     wake_prefix,
 )
-from monitor.state.reads import MISSING, PartitionItems, scan
+from monitor.state.reads import MISSING, PartitionItems, scan, scan_keys
 from rules.state import TaskState, WakeupMap
 
 __all__ = ["StoredTasks", "StoredWakeups", "task_items"]
@@ -96,7 +96,7 @@ class StoredTasks:
         found: dict[str, None] = {}
         for kind in sorted(kinds):
             prefix = kind_prefix(unit, kind)
-            for key, _ in scan(items.reader, items.partition, prefix, after(prefix)):
+            for key in scan_keys(items.reader, items.partition, prefix, after(prefix)):
                 found[key[len(prefix) :].decode()] = None
         prefix = self._prefix
         for key, item in items.overlay.items():
@@ -113,7 +113,7 @@ class StoredTasks:
         start, stop = (prefix if after_id is None else self._key(after_id) + b"\0"), after(prefix)
         changed = {key: item for key, item in items.overlay.items() if start <= key < stop}
         found: list[bytes] = []
-        for key, _ in scan(items.reader, items.partition, start, stop):
+        for key in scan_keys(items.reader, items.partition, start, stop):
             if key in changed:
                 continue  # the overlay's version says whether it is still there
             found.append(key)
@@ -217,7 +217,7 @@ class StoredWakeups:
             items, prefix = self._items, self._prefix
             self._first = None
             stale: list[bytes] = []
-            for key, _ in scan(items.reader, items.partition, prefix, after(prefix)):
+            for key in scan_keys(items.reader, items.partition, prefix, after(prefix)):
                 at, subject = split_wake_key(key, prefix)
                 if self.get(subject) == at:
                     self._first = at
@@ -252,7 +252,7 @@ class StoredWakeups:
         items, prefix = self._items, self._prefix
         stale: list[bytes] = []
         end = wake_end(self.unit_id, instant)
-        for key, _ in scan(items.reader, items.partition, prefix, end):
+        for key in scan_keys(items.reader, items.partition, prefix, end):
             at, subject = split_wake_key(key, prefix)
             if self.get(subject) == at:
                 due[subject] = None

@@ -160,7 +160,8 @@ class AlertmanagerSilences:
             self._poked.clear()
             await self.sync_all()
             with contextlib.suppress(TimeoutError):  # the interval passed without a poke: look anyway
-                await asyncio.wait_for(self._poked.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._poked.wait()
 
     def start(self) -> None:
         """Start looking (on the running loop)."""

@@ -429,5 +429,6 @@ async def publish_demo(
         raise BrokerUnreachable(f"the broker at {shown} refused the demo events: {exc}") from None
     finally:
         with contextlib.suppress(TimeoutError, KafkaError, OSError):  # a broker gone mid-send holds nothing up
-            await asyncio.wait_for(producer.stop(), _STOP_SECONDS)
+            async with asyncio.timeout(_STOP_SECONDS):
+                await producer.stop()
     return len(events)

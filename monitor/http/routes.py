@@ -387,7 +387,8 @@ class AlertStreamView(web.View):
             await response.write(b"event: hello\ndata: {}\n\n")
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=_KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(_KEEPALIVE_SECONDS):
+                        item = await queue.get()
                 except TimeoutError:
                     await response.write(b": keepalive\n\n")
                     continue

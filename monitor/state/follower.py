@@ -95,7 +95,8 @@ class TopicFollower:
         never stored), and a read that returns nothing is the last word.
         """
         try:
-            await asyncio.wait_for(self._started.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._started.wait()
         except TimeoutError:  # not started (the broker is away): nothing read yet
             log.warning("%s has not started within %.0fs", self.what, timeout)
             return False

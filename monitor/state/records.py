@@ -95,7 +95,8 @@ class RecordFollower(TopicFollower, Generic[M]):
                 await self._taken.wait_for(done)
 
         try:
-            await asyncio.wait_for(taken(), timeout)
+            async with asyncio.timeout(timeout):
+                await taken()
         except TimeoutError:
             return done()
         return True

@@ -79,7 +79,8 @@ class BrokerWatch:
         """One look: the problem, or ``None`` when the broker answers with every topic."""
         problem: str | None
         try:
-            topics = set(await asyncio.wait_for(self._list_topics(), self._timeout))
+            async with asyncio.timeout(self._timeout):
+                topics = set(await self._list_topics())
         except Exception as exc:  # unreachable, timed out, refused: all mean the same to the worker
             problem = f"the broker does not answer: {type(exc).__name__}: {exc}"
         else:

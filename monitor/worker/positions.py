@@ -64,7 +64,8 @@ class ConsumerPositions:
 
     async def position(self, tp: Partition) -> int | None:
         """The next offset the consumer will fetch from ``tp``."""
-        position: int | None = await asyncio.wait_for(self._app.consumer.position(TP(*tp)), timeout=_ASK_TIMEOUT)
+        async with asyncio.timeout(_ASK_TIMEOUT):
+            position: int | None = await self._app.consumer.position(TP(*tp))
         return position
 
     def floor(self, tp: Partition) -> int | None:
@@ -74,7 +75,8 @@ class ConsumerPositions:
 
     async def end_offset(self, tp: Partition) -> int | None:
         """The end offset of ``tp``, asked of the broker now (``None``: it did not say)."""
-        ends = await asyncio.wait_for(self._app.consumer.highwaters(TP(*tp)), timeout=_ASK_TIMEOUT)
+        async with asyncio.timeout(_ASK_TIMEOUT):
+            ends = await self._app.consumer.highwaters(TP(*tp))
         end: int | None = next(iter(ends.values()), None)
         return end
 

@@ -100,8 +100,11 @@ class ActionBook:
 
     def actions(self, fingerprint: str, starts_at: datetime) -> tuple[AlertAction, ...]:
         """Every action on one firing interval, in order."""
+        taken = self._by_fingerprint.get(fingerprint)
+        if not taken:  # most alerts: nobody acted on them (every list asks for each alert)
+            return ()
         began = starts_at.timestamp()
-        return tuple(a for a in self._by_fingerprint.get(fingerprint, ()) if a.starts_at.timestamp() == began)
+        return tuple(a for a in taken if a.starts_at.timestamp() == began)
 
     def standing(self, fingerprint: str, starts_at: datetime, stage: str, severity: str) -> Standing:
         """What stands for the interval that began at ``starts_at``, the alert being at ``stage`` and ``severity``."""

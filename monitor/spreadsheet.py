@@ -21,7 +21,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["FALSE_CELL", "FORMULA_STARTS", "TRUE_CELL", "csv_bytes", "safe_cell"]
+__all__ = ["FALSE_CELL", "FORMULA_STARTS", "TRUE_CELL", "Sheet", "csv_bytes", "safe_cell"]
 
 #: What makes a spreadsheet read a text cell as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,6 +53,28 @@ def safe_cell(value: object) -> object:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+class Sheet:
+    """A CSV file written row by row, as ``csv_bytes`` writes it (a long one can be written in slices).
+
+    Args:
+        columns: The header row, and which keys of each row are written (others are left out).
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self._columns = columns
+        self._out = io.StringIO()
+        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        self._writer.writerow([safe_cell(name) for name in columns])
+
+    def add(self, row: Mapping[str, object]) -> None:
+        """One line; a missing key is an empty cell."""
+        self._writer.writerow([safe_cell(row.get(name)) for name in self._columns])
+
+    def bytes(self) -> bytes:
+        """The file's bytes: UTF-8 with a byte-order mark, CRLF lines."""
+        return "\ufeff".encode() + self._out.getvalue().encode("utf-8")
+
+
 def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
     """Rows as CSV a spreadsheet opens correctly and safely: UTF-8 with a byte-order mark, CRLF lines.
 
@@ -63,9 +85,7 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> b
     Returns:
         The file's bytes.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([safe_cell(name) for name in columns])
+    sheet = Sheet(columns)
     for row in rows:
-        writer.writerow([safe_cell(row.get(name)) for name in columns])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+        sheet.add(row)
+    return sheet.bytes()

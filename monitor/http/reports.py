@@ -22,6 +22,7 @@ import msgspec
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
+from monitor.http.turns import SLICE
 from monitor.http.views import unit_partition
 from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html, report_json, report_of
@@ -93,10 +94,6 @@ def parse_report_query(
     if communes_of is not None and (problem := province_problem(pack, communes_of, "communes_of")) is not None:
         return json_answer({"error": problem}, 404)
     return ReportQuery(period, fmt, chosen, units_at, communes_of)
-
-
-#: Tasks a scorecard counts between two turns of the event loop (about 10 ms of work).
-SLICE = 1000
 
 
 async def local_scorecards(

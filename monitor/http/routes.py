@@ -281,7 +281,7 @@ class AlertsView(web.View):
         scope = _reader(self, request)
         if not isinstance(scope, Scope):
             return scope
-        return _send(self, views.alerts(_worker(self), request.query, scope))
+        return _send(self, await views.alerts(_worker(self), request.query, scope))
 
 
 @blueprint.route("/api/v1/alerts/history", name="alerts-history")

@@ -18,12 +18,15 @@ from rules.vietnamese import datetime_text, search_folded
 __all__ = [
     "SORTS",
     "SORT_TEXT",
+    "Facets",
     "acknowledged",
+    "admitted",
     "alert_facets",
     "alert_view",
     "attention_order",
     "filter_alerts",
     "newest_order",
+    "order_key",
     "search_text",
     "shown_alert",
     "shown_view",
@@ -158,10 +161,19 @@ SORT_TEXT = {"attention": "Cần xử lý trước", "newest": "Mới nhất", "
 assert tuple(SORT_TEXT) == SORTS, "a name for every sort"
 
 
+def order_key(sort: str) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The key of the order ``sort`` names (``SORTS``; the first for any other)."""
+    return _ORDERS.get(sort, attention_order)
+
+
+def admitted(alerts: Iterable[dict[str, Any]], where: AlertFilter) -> list[dict[str, Any]]:
+    """The alert views matching every given filter, in their order."""
+    return [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
+
+
 def filter_alerts(alerts: Iterable[dict[str, Any]], where: AlertFilter, sort: str = SORTS[0]) -> list[dict[str, Any]]:
     """Alert views matching every given filter, in ``sort`` order (``SORTS``)."""
-    kept = [a for a in alerts if where.admits(a.get("unit_id"), a.get("rule_id"), a.get("severity"))]
-    return sorted(kept, key=_ORDERS.get(sort, attention_order))
+    return sorted(admitted(alerts, where), key=order_key(sort))
 
 
 def search_text(view: Mapping[str, Any], display: Mapping[str, Any]) -> str:
@@ -184,26 +196,42 @@ def search_text(view: Mapping[str, Any], display: Mapping[str, Any]) -> str:
     return search_folded(" ".join(str(part) for part in parts if part))
 
 
-def alert_facets(views: Iterable[Mapping[str, Any]], where: AlertFilter) -> dict[str, Any]:
+class Facets:
     """What the console counts beside a list: how many alerts of each severity, and of each unit.
 
     Each count leaves its own filter out and keeps the others, so the
     counts say what choosing another severity (or unit) would list. Units
-    come by id, each with its total and its count per severity.
+    come by id, each with its total and its count per severity. Alerts are
+    added one by one (``add``), so that a long list can be counted in slices.
     """
-    any_severity = dataclasses.replace(where, severity=None)
-    any_unit = dataclasses.replace(where, unit_id=None)
-    by_severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-    by_unit: dict[str, dict[str, Any]] = {}
-    for view in views:
+
+    def __init__(self, where: AlertFilter) -> None:
+        self._any_severity = dataclasses.replace(where, severity=None)
+        self._any_unit = dataclasses.replace(where, unit_id=None)
+        self._by_severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        self._by_unit: dict[str, dict[str, Any]] = {}
+
+    def add(self, view: Mapping[str, Any]) -> None:
+        """Count one alert's view."""
         unit, rule, severity = str(view.get("unit_id")), view.get("rule_id"), str(view.get("severity"))
-        if any_severity.admits(unit, rule, severity):
-            by_severity[severity] = by_severity.get(severity, 0) + 1
-        if any_unit.admits(unit, rule, severity):
-            row = by_unit.get(unit)
+        if self._any_severity.admits(unit, rule, severity):
+            self._by_severity[severity] = self._by_severity.get(severity, 0) + 1
+        if self._any_unit.admits(unit, rule, severity):
+            row = self._by_unit.get(unit)
             if row is None:
-                row = by_unit[unit] = {"unit_id": unit, "unit_name": view.get("unit_name"), "total": 0}
+                row = self._by_unit[unit] = {"unit_id": unit, "unit_name": view.get("unit_name"), "total": 0}
                 row.update(dict.fromkeys(SEVERITIES, 0))
             row["total"] += 1
             row[severity] = row.get(severity, 0) + 1
-    return {"severity": by_severity, "unit": [by_unit[unit] for unit in sorted(by_unit)]}
+
+    def as_json(self) -> dict[str, Any]:
+        """The counts, as the API gives them (``facets``)."""
+        return {"severity": self._by_severity, "unit": [self._by_unit[unit] for unit in sorted(self._by_unit)]}
+
+
+def alert_facets(views: Iterable[Mapping[str, Any]], where: AlertFilter) -> dict[str, Any]:
+    """The ``Facets`` of ``views`` under ``where``."""
+    facets = Facets(where)
+    for view in views:
+        facets.add(view)
+    return facets.as_json()

@@ -59,16 +59,16 @@ def _take(worker: _Acting, token: str, fingerprint: str, body: dict[str, Any]) -
     return action
 
 
-def _listed(worker: _Acting) -> list[dict[str, Any]]:
-    answer = alerts(worker, {"unit": "VN-22"})  # type: ignore[arg-type]
+async def _listed(worker: _Acting) -> list[dict[str, Any]]:
+    answer = await alerts(worker, {"unit": "VN-22"})  # type: ignore[arg-type]
     assert answer.status == 200
     listed: list[dict[str, Any]] = json.loads(answer.body)["alerts"]
     return listed
 
 
-def test_an_acknowledged_alert_goes_after_the_others_of_its_severity_and_says_who(tmp_path: Path) -> None:
+async def test_an_acknowledged_alert_goes_after_the_others_of_its_severity_and_says_who(tmp_path: Path) -> None:
     worker = _worker(tmp_path)
-    before = _listed(worker)
+    before = await _listed(worker)
     top = before[0]
     same = [a for a in before if a["severity"] == top["severity"]]
     assert len(same) >= 2, "two alerts of one severity in the fixture"
@@ -79,7 +79,7 @@ def test_an_acknowledged_alert_goes_after_the_others_of_its_severity_and_says_wh
         top["stage"],
         top["severity"],
     )
-    after = _listed(worker)
+    after = await _listed(worker)
     order = [a["fingerprint"] for a in after if a["severity"] == top["severity"]]
     assert order[-1] == top["fingerprint"] and order[:-1] == [a["fingerprint"] for a in same[1:]]
     shown = next(a for a in after if a["fingerprint"] == top["fingerprint"])
@@ -93,20 +93,20 @@ def test_an_acknowledged_alert_goes_after_the_others_of_its_severity_and_says_wh
     assert [a["action"] for a in trail["actions"]] == ["acknowledge"]
 
 
-def test_the_csv_names_who_acknowledged_and_the_owner(tmp_path: Path) -> None:
+async def test_the_csv_names_who_acknowledged_and_the_owner(tmp_path: Path) -> None:
     worker = _worker(tmp_path)
-    fingerprint = _listed(worker)[0]["fingerprint"]
+    fingerprint = (await _listed(worker))[0]["fingerprint"]
     _take(worker, "viewer-nghean", fingerprint, {"action": "acknowledge"})
     _take(worker, "viewer-nghean", fingerprint, {"action": "assign", "owner": "Anh Tuấn"})
-    answer = alerts(worker, {"unit": "VN-22", "format": "csv"})  # type: ignore[arg-type]
+    answer = await alerts(worker, {"unit": "VN-22", "format": "csv"})  # type: ignore[arg-type]
     text = answer.body.decode("utf-8-sig")
     row = next(line for line in text.splitlines() if fingerprint in line)
     assert "Sở TT&TT Nghệ An" in row and "Anh Tuấn" in row
 
 
-def test_acting_needs_a_viewer_of_the_alerts_unit(tmp_path: Path) -> None:
+async def test_acting_needs_a_viewer_of_the_alerts_unit(tmp_path: Path) -> None:
     worker = _worker(tmp_path)
-    fingerprint = _listed(worker)[0]["fingerprint"]
+    fingerprint = (await _listed(worker))[0]["fingerprint"]
     body = b'{"action": "acknowledge"}'
 
     def status(scope: Scope, fp: str = fingerprint, sent: bytes = body) -> int:
@@ -136,10 +136,10 @@ def test_an_alert_that_ended_takes_a_note_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("reading", [False, True])
-def test_no_list_is_answered_before_the_actions_topic_is_read(tmp_path: Path, reading: bool) -> None:
+async def test_no_list_is_answered_before_the_actions_topic_is_read(tmp_path: Path, reading: bool) -> None:
     worker = _worker(tmp_path)
     worker.operators.current = not reading
-    assert alerts(worker, {}).status == (503 if reading else 200)  # type: ignore[arg-type]
+    assert (await alerts(worker, {})).status == (503 if reading else 200)  # type: ignore[arg-type]
 
 
 def test_an_action_must_say_it_is_json() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,13 +15,15 @@ from typing import Any
 from events.models import TaskStatus
 from monitor.actions import ActionBook
 from monitor.http.console import rosters, unit_detail
+from monitor.http.shown import alert_view, filter_alerts
+from monitor.http.turns import SLICE
 from monitor.http.units import overdue_items
 from monitor.http.views import alerts, overdue
 from monitor.silences import SilenceBook
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
-from rules.state import AlertTransition, UnitState
+from rules.state import AlertFilter, AlertTransition, UnitState
 from tests.conftest import vn
 from tests.rules.fixtures import indicator, task
 
@@ -140,43 +144,43 @@ def test_the_rosters_answer_lists_every_rostered_unit_in_order() -> None:
     assert body["communes_in_force"] == 10035  # July 2024: the communes before the 2025 reform, not the 3,321
 
 
-def test_alerts_carry_display_texts_and_come_as_csv() -> None:
+async def test_alerts_carry_display_texts_and_come_as_csv() -> None:
     worker = _nghe_an()
-    page = _body(alerts(worker, {"unit_id": "VN-22"}))  # type: ignore[arg-type]
+    page = _body(await alerts(worker, {"unit_id": "VN-22"}))  # type: ignore[arg-type]
     first = page["alerts"][0]
     assert first["severity"] == "critical" and first["stage"] == "overdue"
     assert first["display"]["overdue"] == "quá hạn 5 ngày" and first["attention"][:3] == [0, 0, 0]
-    answer = alerts(worker, {"unit_id": "VN-22", "format": "csv"})  # type: ignore[arg-type]
+    answer = await alerts(worker, {"unit_id": "VN-22", "format": "csv"})  # type: ignore[arg-type]
     assert answer.content_type.startswith("text/csv") and "alerts-VN-22.csv" in answer.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.body.decode("utf-8-sig"))))
     assert [r["fingerprint"] for r in rows] == [a["fingerprint"] for a in page["alerts"]]
     assert rows[0]["days_overdue"] == "5" and rows[0]["due"] == first["annotations"]["due"]
 
 
-def test_a_search_finds_alerts_as_shown_without_diacritics_and_the_counts_leave_out_their_own_filter() -> None:
+async def test_a_search_finds_alerts_as_shown_without_diacritics_and_the_counts_leave_out_their_own_filter() -> None:
     worker = _nghe_an()
-    every = _body(alerts(worker, {}))["alerts"]  # type: ignore[arg-type]
+    every = _body(await alerts(worker, {}))["alerts"]  # type: ignore[arg-type]
     # Typed without diacritics, as on a phone: the unit's name, and the stage as the console words it.
-    found = _body(alerts(worker, {"q": "Nghe An"}))  # type: ignore[arg-type]
+    found = _body(await alerts(worker, {"q": "Nghe An"}))  # type: ignore[arg-type]
     assert found["alerts"] and {a["unit_id"] for a in found["alerts"]} == {"VN-22"}
     assert found["count"] == sum(a["unit_name"] == "Nghệ An" for a in every)
-    below = _body(alerts(worker, {"q": "DUOI MUC TIEU"}))["alerts"]  # type: ignore[arg-type]
+    below = _body(await alerts(worker, {"q": "DUOI MUC TIEU"}))["alerts"]  # type: ignore[arg-type]
     assert [a["display"]["stage"] for a in below] == ["dưới mục tiêu"]
-    assert _body(alerts(worker, {"q": "kế hoạch kiểm tra", "unit_id": "VN-HN"}))["count"] == 1  # type: ignore[arg-type]
+    assert _body(await alerts(worker, {"q": "kế hoạch kiểm tra", "unit_id": "VN-HN"}))["count"] == 1  # type: ignore[arg-type]
     # Per severity: every filter but the severity; per unit: every filter but the unit.
-    chosen = _body(alerts(worker, {"q": "nghe an", "severity": "warning"}))  # type: ignore[arg-type]
+    chosen = _body(await alerts(worker, {"q": "nghe an", "severity": "warning"}))  # type: ignore[arg-type]
     assert chosen["count"] == 1
     by_severity = chosen["facets"]["severity"]
     assert by_severity == {s: sum(a["severity"] == s for a in found["alerts"]) for s in ("critical", "warning", "info")}
     (nghe_an,) = chosen["facets"]["unit"]
     assert (nghe_an["unit_id"], nghe_an["total"], nghe_an["warning"], nghe_an["critical"]) == ("VN-22", 1, 1, 0)
-    rows = _body(alerts(worker, {"unit_id": "VN-HN"}))["facets"]["unit"]  # type: ignore[arg-type]
+    rows = _body(await alerts(worker, {"unit_id": "VN-HN"}))["facets"]["unit"]  # type: ignore[arg-type]
     assert [(r["unit_id"], r["total"]) for r in rows] == sorted(
         (u, sum(a["unit_id"] == u for a in every)) for u in {a["unit_id"] for a in every}
     )
 
 
-def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
+async def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
     worker = _nghe_an()
     for query, parameter in (
         ({"severity": "urgent"}, "severity"),
@@ -185,12 +189,12 @@ def test_an_unknown_filter_value_is_a_400_naming_the_allowed_ones() -> None:
         ({"format": "xlsx"}, "format"),
         ({"state": "open"}, "state"),
     ):
-        answer = alerts(worker, query)  # type: ignore[arg-type]
+        answer = await alerts(worker, query)  # type: ignore[arg-type]
         assert answer.status == 400
         body = _body(answer)
         assert body["parameter"] == parameter and body["value"] == query[parameter]
         assert body["allowed"] and all(value in body["error"] for value in body["allowed"])
-    assert _body(alerts(worker, {"severity": "urgent"}))["allowed"] == ["info", "warning", "critical"]  # type: ignore[arg-type]
+    assert _body(await alerts(worker, {"severity": "urgent"}))["allowed"] == ["info", "warning", "critical"]  # type: ignore[arg-type]
 
 
 def test_the_overdue_csv_and_the_unit_view_agree() -> None:
@@ -200,3 +204,34 @@ def test_the_overdue_csv_and_the_unit_view_agree() -> None:
     assert [r["task_id"] for r in rows] == [i["task_id"] for i in overdue_items(BUNDLED, state, NOW)]
     assert [r["task_id"] for r in rows] == [r["task_id"] for r in _body(unit_detail(worker, "VN-22"))["overdue"]]  # type: ignore[arg-type]
     assert TaskStatus.IN_PROGRESS.value in {r["status"] for r in rows}
+
+
+async def test_a_list_of_many_alerts_lets_the_event_loop_turn_at_least_every_slice_and_orders_them_all() -> None:
+    worker = _nghe_an()
+    base = worker.firing
+    many = 3 * SLICE + 17
+    worker.firing = [
+        a.model_copy(update={"fingerprint": f"{n:016x}", "labels": {**a.labels, "task_id": f"HS-{n}"}})
+        for n in range(many)
+        for a in (base[n % len(base)],)
+    ]
+    looked = [0]  # alerts looked at so far (each is asked once whether a silence covers it)
+    worker.silences.silencing = lambda labels, now=None: looked.__setitem__(0, looked[0] + 1)
+    seen: list[int] = []  # alerts looked at, at each turn of the event loop
+
+    async def turns() -> None:
+        while True:
+            seen.append(looked[0])
+            await asyncio.sleep(0)
+
+    watcher = asyncio.get_running_loop().create_task(turns())
+    await asyncio.sleep(0)
+    try:
+        answer = await alerts(worker, {"format": "csv"})  # type: ignore[arg-type]
+    finally:
+        watcher.cancel()
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert looked[0] == many and max(steps) <= SLICE, f"at most {SLICE} alerts between two turns, not {max(steps)}"
+    rows = list(csv.DictReader(io.StringIO(answer.body.decode("utf-8-sig"))))
+    views = [alert_view(a, BUNDLED.unit_names, worker.operators.book) for a in worker.firing]
+    assert [r["fingerprint"] for r in rows] == [v["fingerprint"] for v in filter_alerts(views, AlertFilter())]

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from events.models import TaskStatus
-from monitor.http.reports import SLICE, local_scorecards
+from monitor.http.reports import local_scorecards
+from monitor.http.turns import SLICE
 from monitor.state.history import AlertHistory
 from rules.engine import apply_event, seed
 from rules.language import RulePack

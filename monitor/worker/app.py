@@ -33,6 +33,7 @@ partitions the group never committed are sought back too, to their start.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -193,6 +194,28 @@ def _leave_on_close(consumer: Any) -> None:
 
 
 class _ConsumerThread(AIOKafkaConsumerThread):
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        self.count_from_assignment(assigned, time.monotonic())
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def count_from_assignment(self, assigned: Iterable[Any], now: float) -> None:
+        """Let faust's checks of each partition's progress count from ``now``, the assignment, not the worker's start.
+
+        They log an ERROR when a partition behind its end has had no record
+        handled ("Stream has not started processing") or no offset committed
+        ("Has not committed ... at all since worker start") for a while. Counted
+        from the worker's start, a partition taken over in a rebalance is behind
+        and has neither yet: every takeover of a worker up for a few minutes was
+        reported as a stall ("report as bug"). Counted from the assignment, only
+        a partition that makes no progress after it is.
+        """
+        self.time_started = now
+        monitor = self.consumer.app.monitor
+        for tp in assigned:
+            self.tp_last_committed_at.pop(tp, None)
+            if monitor is not None:
+                monitor.stream_inbound_time.pop(tp, None)
+
     async def on_thread_stop(self) -> None:
         _leave_on_close(self._consumer)
         await super().on_thread_stop()

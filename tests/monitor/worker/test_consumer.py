@@ -192,3 +192,16 @@ def test_a_commit_never_passes_the_last_record_the_worker_handled_in_order(consu
     consumer._committed_offset[PARTITION] = 880
     handled[PARTITION] = 900
     assert consumer._new_offset(PARTITION) == 900
+
+
+def test_faust_s_progress_checks_of_a_partition_taken_over_count_from_its_assignment(consumer: Any) -> None:
+    thread, monitor = consumer._thread, consumer.app.monitor
+    taken, kept = TP(TOPIC, 2), TP(TOPIC, 0)
+    began = thread.time_started = 1000.0  # when the worker started (faust sets it as the consumer starts)
+    thread.tp_last_committed_at[taken] = began  # committed by this worker before another owned it a while
+    monitor.stream_inbound_time[taken] = began
+    monitor.stream_inbound_time[kept] = began + 5.0
+    thread.count_from_assignment({taken}, began + 600.0)  # taken over ten minutes after the worker started
+    assert thread.time_started == began + 600.0, "'since start' is since the assignment"
+    assert taken not in thread.tp_last_committed_at and taken not in monitor.stream_inbound_time
+    assert monitor.stream_inbound_time[kept] == began + 5.0, "a partition not assigned now keeps its record"

@@ -34,9 +34,10 @@ from rocksdict import WriteBatch
 
 from events.text import SEPARATOR
 from monitor.exceptions import Fenced, StoreUnavailable
+from monitor.kafka.produce import send_batched
 from monitor.state.keys import Write, derived
 
-__all__ = ["MARKER", "ChangelogItemLog", "CheckedCursor", "send_batched"]
+__all__ = ["MARKER", "ChangelogItemLog", "CheckedCursor"]
 
 #: The key of the record that ends every batch: a tombstone, so recovery deletes a key that never exists.
 MARKER = SEPARATOR.encode()  # every item key is unit, SEPARATOR, item: none is SEPARATOR alone
@@ -126,27 +127,6 @@ class CheckedCursor:
             return True
         self._iterator.status()
         return False
-
-
-async def send_batched(client: Any, topic: str, partition: int, writes: Iterable[Write]) -> list[Awaitable[Any]]:
-    """Hand ``writes`` to an aiokafka producer (``client``) as few record batches as its batch size allows.
-
-    Their futures, in order; a record too large for a batch of its own goes alone.
-    """
-    futures: list[Awaitable[Any]] = []
-    batch = client.create_batch()
-    for key, value in writes:
-        if batch.append(key=key, value=value, timestamp=None) is not None:
-            continue
-        if batch.record_count():
-            futures.append(await client.send_batch(batch, topic, partition=partition))
-            batch = client.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is not None:
-                continue
-        futures.append(await client.send(topic, value, key=key, partition=partition))
-    if batch.record_count():
-        futures.append(await client.send_batch(batch, topic, partition=partition))
-    return futures
 
 
 def _batch(writes: Iterable[Write], *, derive: bool = False) -> WriteBatch:

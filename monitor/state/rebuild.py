@@ -50,7 +50,8 @@ from faust.types import TP
 from mode.services import WaitArgT
 from mode.utils.times import Seconds
 
-from monitor.state.changelog import MARKER, send_batched
+from monitor.kafka.produce import send_batched
+from monitor.state.changelog import MARKER
 
 __all__ = ["ReadAheadRecovery", "Writer", "consumer_for", "read_ahead", "write_back"]
 

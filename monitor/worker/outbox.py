@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from events.codec import DEFAULT_MAX_RECORD_BYTES, batch_records
 from monitor.kafka.batches import OutboundRecord
+from monitor.kafka.produce import send_keyed
 from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
@@ -158,26 +159,38 @@ class FaustOutbox:
         self._generation = generation
         self._alerts = topics.alerts
         self._dead_letter = topics.dead_letter
-        self._unacknowledged: list[Awaitable[Any]] = []
+        self._held: list[tuple[bytes, bytes]] = []  # alert records not sent yet (``flush`` sends them)
 
     async def _send(
-        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> Awaitable[Any]:
-        sent: asyncio.Future[Any] = await self._app.producer.send(topic, key, value, None, None, headers)
+        sent: asyncio.Future[Any] = await self._app.producer.send(topic, key, value, partition, None, headers)
         sent.add_done_callback(retrieved)  # whoever waits for it is told; nobody waiting is no error to log
         return sent
 
     async def alert(self, transition: AlertTransition) -> None:
-        """Send the transition, keyed by its fingerprint."""
-        generation = self._generation()
-        headers = [(GENERATION_HEADER, str(generation).encode())] if generation is not None else None
-        value = transition.model_dump_json().encode("utf-8")
-        self._unacknowledged.append(await self._send(self._alerts, transition.fingerprint.encode(), value, headers))
+        """Hold the transition, keyed by its fingerprint, for ``flush`` to send."""
+        self._held.append((transition.fingerprint.encode(), transition.model_dump_json().encode("utf-8")))
 
     async def flush(self) -> None:
-        """Wait for the broker to acknowledge every alert sent so far."""
-        pending, self._unacknowledged = self._unacknowledged, []
-        await asyncio.gather(*pending)
+        """Send the transitions held, as record batches (``send_keyed``), and wait for the broker to take them.
+
+        Sent one by one, a checkpoint's transitions left in three or four
+        batches per partition; in one, a reader of the topic fetches once per
+        checkpoint.
+        """
+        held, self._held = self._held, []
+        generation = self._generation()
+        headers = [(GENERATION_HEADER, str(generation).encode())] if generation is not None else []
+        sent = await send_keyed(self._app.producer._ensure_producer(), self._alerts, held, headers)
+        for future in sent:  # each failure is seen; the first is raised
+            asyncio.ensure_future(future).add_done_callback(retrieved)
+        await asyncio.gather(*sent)
 
     async def dead_letter(self, record: InboundRecord, reason: str, *, wait: bool = False) -> None:
         """Send the original bytes with where they came from and why they were refused (cut to the record limit).
@@ -200,3 +213,13 @@ class FaustOutbox:
     async def forward(self, topic: str, key: bytes, value: bytes) -> None:
         """Send an event again, keyed by its unit."""
         await self._send(topic, key, value)
+
+    async def tick(self, topic: str, partition: int, value: bytes) -> None:
+        """Send a tick to one partition; nobody waits for it.
+
+        A tick lost (to the fence, a broker gone) is made up by the next. It
+        goes straight to the producer as every record of the outbox does:
+        through faust's ``Topic.send``, a failed one was logged as a
+        ``FutureMessage`` exception never retrieved (after each freeze).
+        """
+        await self._send(topic, b"tick", value, partition=partition)

@@ -51,7 +51,7 @@ from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
 from monitor.worker.membership import Membership
-from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox, retrieved
+from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
 from monitor.worker.ownership import Ownership
 from monitor.worker.packs import PackInForce
 from monitor.worker.parts import BackgroundParts
@@ -129,7 +129,6 @@ class Worker(WorkerFace):
         )
         self.app = build_app(settings)
         self._ingress = ingress_topic(self.app, self.topics.partitioned, settings.partitions, **RAW)
-        self._ticks = self.app.topic(self.topics.ticks, partitions=settings.partitions, **RAW)
         self._items_table = "items"
         items = item_table(
             self.app,
@@ -337,5 +336,4 @@ class Worker(WorkerFace):
             log.debug("re-sent %d firing alerts to Alertmanager", self.alertmanager.resend(self.firing_alerts()))
 
     async def _send_tick(self, partition: int, now: datetime) -> None:
-        sent: asyncio.Future[Any] = await self._ticks.send(key=b"tick", value=encode_tick(now), partition=partition)  # type: ignore[assignment]
-        sent.add_done_callback(retrieved)  # a tick lost (the fence, a broker gone) is made up by the next
+        await self.outbox.tick(self.topics.ticks, partition, encode_tick(now))

@@ -17,10 +17,12 @@ class _Producer:
 
     def __init__(self) -> None:
         self.futures: list[asyncio.Future[Any]] = []
+        self.sent: list[tuple[Any, ...]] = []
 
     async def send(self, *args: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.futures.append(future)
+        self.sent.append(args)
         return future
 
 
@@ -30,8 +32,10 @@ async def _scenario() -> tuple[list[dict[str, Any]], BaseException | None]:
     loop.set_exception_handler(lambda _, context: reported.append(context))
     producer = _Producer()
     outbox = FaustOutbox(SimpleNamespace(producer=producer), Topics())
-    unwaited = await outbox._send("compliance.ticks", b"tick", b"{}")
+    await outbox.tick("compliance.ticks", 1, b"{}")  # nobody waits for a tick
+    unwaited = await outbox._send("compliance.dead-letter", b"key", b"{}")
     waited = await outbox._send("compliance.alerts", b"fp", b"{}")
+    assert producer.sent[0][:4] == ("compliance.ticks", b"tick", b"{}", 1), "a tick goes to its own partition"
     for future in producer.futures:
         future.set_exception(Fenced("this worker lost its group membership"))
     try:

@@ -164,8 +164,8 @@ class Load:
         embedded broker keeps every batch and lists all of a partition's batches for each fetch that returns
         records, so its cost grows with the batches it holds times the fetches that find new ones. Sent in
         tenths of a second, the steady load alone took it from 40 % of a core to all of one within four
-        minutes; the records each second's events cause downstream (state, alerts) are batched the same way.
-        They are made first and sent at once: made while being sent, they left in four batches per partition.
+        minutes. They are made first and sent at once: made while being sent, they left in four batches per
+        partition.
         """
         rng = random.Random(6)
         past = datetime.now(UTC) - timedelta(days=3)

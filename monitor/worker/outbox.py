@@ -180,9 +180,8 @@ class FaustOutbox:
     async def flush(self) -> None:
         """Send the transitions held, as record batches (``send_keyed``), and wait for the broker to take them.
 
-        Sent one by one, a checkpoint's transitions left in three or four
-        batches per partition; in one, a reader of the topic fetches once per
-        checkpoint.
+        A checkpoint's transitions leave in one batch per partition, with one
+        future per batch, not per record (as the changelog's items do).
         """
         held, self._held = self._held, []
         generation = self._generation()

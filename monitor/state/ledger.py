@@ -49,6 +49,11 @@ class AlertLedger:
     ever raised. A firing record is never left to the index, so an alert the
     ledger does not hold is resolved on the topic, or was never raised; the
     index is read only when that difference matters (``last_record``).
+
+    What this worker wrote (``wrote``) stands until its follower reads it
+    back: a record the follower reads before that is an older one of the same
+    alert (all of an alert's records are in one partition, in order), and
+    does not replace it.
     """
 
     def __init__(self, keep_resolved: int = KEEP_RESOLVED) -> None:
@@ -57,13 +62,49 @@ class AlertLedger:
         self._index: Index | None = None
         #: Resolved records read from the topic, oldest first, with where they are: the ones that may leave.
         self._ended: deque[tuple[AlertTransition, int, int]] = deque()
+        #: This worker's records not read back yet, with the number of ``wrote`` calls before each.
+        self._unread: dict[str, tuple[AlertTransition, int]] = {}
+        self._written = 0
 
     def keep_on_disk(self, index: Index) -> None:
         """Leave resolved alerts beyond ``keep_resolved`` to ``index`` once it has indexed them."""
         self._index = index
 
+    def wrote(self, transition: AlertTransition) -> None:
+        """Record that this worker wrote ``transition`` and the broker took it; it stands until read back."""
+        if self._last.get(transition.fingerprint) != transition:  # else the follower was quicker than the ack
+            self._unread[transition.fingerprint] = (transition, self._written)
+        self._written += 1
+        self._last[transition.fingerprint] = transition
+
+    @property
+    def written(self) -> int:
+        """How many transitions this worker wrote so far (a mark for ``forget_unread``)."""
+        return self._written
+
+    def forget_unread(self, mark: int) -> int:
+        """Stop waiting to read back the records written before ``mark``; how many were still unread.
+
+        Called once the follower has read the topic to the end it had after
+        they were written: one still unread is not on the topic any more (a
+        broker back empty), and what the topic says stands again.
+        """
+        stale = [fingerprint for fingerprint, (_, n) in self._unread.items() if n < mark]
+        for fingerprint in stale:
+            del self._unread[fingerprint]
+        return len(stale)
+
     def observe(self, transition: AlertTransition, partition: int | None = None, offset: int | None = None) -> None:
-        """Record that ``transition`` is on the topic (at ``offset`` of ``partition``, when read from it)."""
+        """Record that ``transition`` is on the topic (at ``offset`` of ``partition``, when read from it).
+
+        A record of an alert this worker wrote since is older than that, and is passed over until the follower
+        reaches what it wrote.
+        """
+        unread = self._unread.get(transition.fingerprint)
+        if unread is not None:
+            if unread[0] != transition:
+                return
+            del self._unread[transition.fingerprint]
         self._last[transition.fingerprint] = transition
         if transition.status == "resolved" and partition is not None and offset is not None:
             self._ended.append((transition, partition, offset))
@@ -166,6 +207,17 @@ class LedgerFollower(TopicFollower):
         for transition in known:
             self._ledger.observe(transition)
         await super().start(positions)
+
+    async def catch_up(self, timeout: float = 30.0, *, stalled_reads: int = 30) -> bool:
+        """``TopicFollower.catch_up``; then every record this worker wrote before it began has been read back.
+
+        One that was not is not on the topic (``AlertLedger.forget_unread``): said, and the topic's word stands.
+        """
+        mark = self._ledger.written
+        caught_up = await super().catch_up(timeout, stalled_reads=stalled_reads)
+        if caught_up and (lost := self._ledger.forget_unread(mark)):
+            log.warning("alert ledger: %d alert records this worker wrote are not on the topic read to its end", lost)
+        return caught_up
 
     def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Each record that is an alert transition goes into the ledger and to the listeners."""

@@ -111,7 +111,7 @@ class AlertWriter:
             await self._outbox.alert(transition)
         await self._outbox.flush()
         for transition in fresh:
-            self._ledger.observe(transition)
+            self._ledger.wrote(transition)
             self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
             for listener in self._listeners:
                 listener(transition)

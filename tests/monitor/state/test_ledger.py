@@ -167,3 +167,41 @@ def test_catch_up_ends_when_reads_stop_moving_although_the_broker_reports_more()
 def test_catch_up_of_an_empty_topic_is_immediate_and_a_stalled_read_needs_its_reads() -> None:
     assert asyncio.run(_catch_up(end=0, timeout=5.0)) is True
     assert asyncio.run(_catch_up(end=1, timeout=0.1)) is False  # fewer than 20 reads: not decided yet
+
+
+def test_what_this_worker_wrote_stands_until_read_back_and_older_records_read_meanwhile_do_not_replace_it() -> None:
+    ledger = AlertLedger()
+    firing = transition()
+    resolved = transition(status="resolved", ends_at=firing.starts_at + timedelta(hours=1))
+    ledger.wrote(firing)
+    ledger.wrote(resolved)  # the follower, resting, has read neither yet
+    ledger.observe(firing, 0, 10)  # the older record, read now
+    assert ledger.last(firing.fingerprint) == ("resolved", "overdue", "", "")
+    again = transition(starts_at=firing.starts_at + timedelta(hours=2))
+    assert ledger.is_new(again), "firing again after the resolution this worker wrote is new"
+    ledger.observe(resolved, 0, 11)  # read back: the topic's word again
+    ledger.observe(again, 0, 12)  # another worker's, after a takeover
+    assert ledger.last_record(firing.fingerprint) == again
+
+
+def test_a_record_read_back_before_the_broker_acknowledged_it_leaves_nothing_waiting() -> None:
+    ledger = AlertLedger()
+    firing = transition()
+    ledger.observe(firing, 0, 0)  # the follower was quicker than the acknowledgement
+    ledger.wrote(firing)
+    resolved = transition(status="resolved", ends_at=firing.starts_at)
+    ledger.observe(resolved, 0, 1)  # another worker's, later
+    assert ledger.last_record(firing.fingerprint) == resolved
+
+
+def test_a_record_written_and_never_read_back_is_forgotten_once_the_topic_was_read_to_its_end() -> None:
+    ledger = AlertLedger()
+    firing = transition()
+    ledger.wrote(firing)  # then the broker came back empty: it is not on the topic
+    mark = ledger.written
+    other = transition(starts_at=firing.starts_at + timedelta(hours=1))
+    ledger.observe(other, 0, 0)
+    assert ledger.last_record(firing.fingerprint) == firing
+    assert ledger.forget_unread(mark) == 1
+    ledger.observe(other, 0, 0)
+    assert ledger.last_record(firing.fingerprint) == other

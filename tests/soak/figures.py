@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Sample", "Window", "figures", "windows"]
+__all__ = ["BrokerSample", "Sample", "Window", "broker_figures", "figures", "windows"]
 
 WINDOW = 300.0  # seconds per latency window
 RSS_GROWTH = 0.05  # at most, between the two halves' ends
@@ -33,6 +33,38 @@ class Sample:
     lag: float
     queued: float
     alerts_held: float = 0.0  # alerts whose last record it holds in memory, from its last scrape
+
+
+@dataclass(frozen=True)
+class BrokerSample:
+    """The embedded broker at one instant: its CPU seconds so far, its share of a core since the sample before."""
+
+    at: float
+    cpu_seconds: float
+    share: float
+    rss: float  # MiB
+
+
+def broker_figures(samples: Sequence[BrokerSample], span: float = 600.0) -> list[str]:
+    """The broker's mean CPU over the first and the last ``span`` seconds, and its memory at start and end.
+
+    Not a bound of the soak (the broker is the embedded one, not production's): what it cost, to compare runs.
+    """
+    if len(samples) < 3:
+        return ["embedded broker: too few samples"]
+    end = samples[-1].at
+
+    def mean_share(begin: float, stop: float) -> float:
+        inside = [s for s in samples if begin <= s.at <= stop]
+        if len(inside) < 2:
+            return 0.0
+        return (inside[-1].cpu_seconds - inside[0].cpu_seconds) / (inside[-1].at - inside[0].at)
+
+    first, last = mean_share(0.0, span), mean_share(end - span, end)
+    return [
+        f"embedded broker: CPU {first * 100:.0f}% of a core over the first {span / 60:.0f} minutes, "
+        f"{last * 100:.0f}% over the last; RSS {samples[0].rss:.0f} → {samples[-1].rss:.0f} MiB"
+    ]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ The load, on the embedded broker:
 Every 10 s it samples each worker's resident memory, open files, event loop
 tasks, consumer lag and delivery queues (``soak.csv``); it times each
 overdue task from its event's send to its alert record (``latency.csv``),
-draws both (``soak.html``), and ends with the fault suite's exactly-once check
+samples the embedded broker's CPU and memory (``broker.csv``), draws them (``soak.html``), and ends with the fault suite's exactly-once check
 over every event of the run. Figures and the check are printed; the exit
 status is non-zero if the check found anything.
 """
@@ -57,7 +57,7 @@ from tests.faults.checker import RULE, Report, Workload, check_alerts, check_gen
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
 from tests.integration.kafka import MonitorProcess, sample, wait_for
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import Sample, figures, windows
+from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, windows
 
 TOPICS = Topics()
 REPO = Path(__file__).resolve().parents[2]
@@ -90,6 +90,7 @@ class Run:
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (sent, seconds to its alert record)
     faults: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end) in seconds since ``began``
     samples: list[Sample] = field(default_factory=list)
+    broker: list[BrokerSample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)  # the load stops
@@ -240,9 +241,16 @@ class Load:
             )
 
     async def _follow_alerts(self) -> None:
-        """Time each overdue task from its event's send to its firing record's arrival."""
+        """Time each overdue task from its event's send to its firing record (the record's own timestamp).
+
+        The timestamp is the worker's: its producer stamps the record as it
+        sends it. So the soak may read the topic once a second, as the
+        workers' history indexes do, rather than each batch as it comes: on the
+        embedded broker every reader that fetches each batch alone adds to a
+        cost that grows with the batches the topic holds.
+        """
         consumer = AIOKafkaConsumer(
-            TOPICS.alerts, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50
+            TOPICS.alerts, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest"
         )
         await consumer.start()
         try:
@@ -253,7 +261,6 @@ class Load:
                     self._error(f"alerts follower: {exc!r}")
                     await asyncio.sleep(1)
                     continue
-                arrived = time.time()
                 for records in batches.values():
                     for record in records:
                         alert = json.loads(record.value or b"{}")
@@ -263,7 +270,9 @@ class Load:
                         with self.run.lock:
                             sent = self.run.sent.pop(task, None)
                             if sent is not None:
-                                self.run.latencies.append((sent - self.run.began, arrived - sent))
+                                self.run.latencies.append((sent - self.run.began, record.timestamp / 1000 - sent))
+                if batches:
+                    await asyncio.sleep(1.0)
         finally:
             await consumer.stop()
 
@@ -377,7 +386,28 @@ def _status(pid: int, field_name: str) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _sample_broker(run: Run, pid: int) -> None:
+    """The embedded broker's CPU (share of a core since the last sample) and resident memory."""
+    try:
+        cpu, rss = _cpu_seconds(pid), _status(pid, "VmRSS") / 1024
+    except OSError:
+        return
+    at = run.since()
+    with run.lock:
+        last = run.broker[-1] if run.broker else None
+        share = (cpu - last.cpu_seconds) / (at - last.at) if last is not None and at > last.at else 0.0
+        run.broker.append(BrokerSample(at, cpu, share, rss))
+
+
 def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
+    if load.broker.pid is not None:
+        _sample_broker(run, load.broker.pid)
     for worker in workers:
         process = worker.process
         if process is None or process.poll() is not None:
@@ -538,7 +568,13 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
         writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])
         for w in windows(run.latencies, run.faults):
             writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault])
+    with (out / "broker.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["seconds", "cpu_share", "rss_mib"])
+        for b in run.broker:
+            writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}"])
     lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
+    lines.extend(broker_figures(run.broker))
     lines.append(
         f"exactly once over {len(run.workload.tasks):,} tasks: lost {report.lost}, duplicated {report.duplicated}, "
         f"wrong {report.wrong}, views wrong {report.views_wrong}, zombie {report.zombie}"
@@ -573,9 +609,16 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
         ],
         run.faults,
     )
+    charts["broker"] = chart(
+        "embedded broker: CPU (share of a core, %)",
+        "%",
+        [Series("CPU", [(b.at, b.share * 100) for b in run.broker[1:]])],
+        run.faults,
+    )
     (out / "soak.html").write_text(page(f"make soak: {plan.minutes:.0f} minutes", lines, charts), encoding="utf-8")
     print("\n".join(lines), flush=True)
-    print(f"written: {out / 'soak.csv'}, {out / 'latency.csv'}, {out / 'soak.html'}; logs in {workdir}")
+    written = ", ".join(str(out / name) for name in ("soak.csv", "latency.csv", "broker.csv", "soak.html"))
+    print(f"written: {written}; logs in {workdir}")
     return 0 if ok and report.clean else 1
 
 

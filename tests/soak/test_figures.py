@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import Sample, figures, windows
+from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, windows
 
 HOUR = 3600.0
 
@@ -48,3 +48,14 @@ def test_the_page_draws_each_series_and_shades_the_faults() -> None:
     assert svg.count("<polyline") == 1 and "<rect" in svg and "A frozen 25 s" in svg
     html = page("soak", ["a: RSS 100 → 110 MiB"], {"RSS": svg})
     assert html.startswith("<!doctype html>") and "a: RSS 100 → 110 MiB" in html
+
+
+def test_the_brokers_cpu_is_the_mean_over_the_first_and_the_last_ten_minutes() -> None:
+    # 20% of a core for the first half hour, then 60%: CPU seconds are the integral
+    samples, cpu = [], 0.0
+    for n in range(0, 3601, 10):
+        samples.append(BrokerSample(float(n), cpu, 0.0, 100.0 + n / 60))
+        cpu += 10 * (0.2 if n < 1800 else 0.6)
+    (line,) = broker_figures(samples)
+    assert "CPU 20% of a core over the first 10 minutes, 60% over the last" in line, line
+    assert "RSS 100 → 160 MiB" in line, line

@@ -44,11 +44,8 @@ AlertListener = Callable[[AlertTransition], None]
 class Outbox(Protocol):
     """Where the processor's records go."""
 
-    async def alert(self, transition: AlertTransition) -> None:
-        """Send an alert transition to the alerts topic (``flush`` waits for it)."""
-
-    async def flush(self) -> None:
-        """Wait until every alert sent so far is acknowledged; raise if one was not."""
+    async def publish(self, transitions: Sequence[AlertTransition]) -> None:
+        """Send alert transitions to the alerts topic, in order; return once the broker has each, or raise."""
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         """Write a refused record, with the reason, to the dead-letter topic."""
@@ -107,9 +104,7 @@ class AlertWriter:
             fresh.append(transition)
         if not fresh:
             return 0
-        for transition in fresh:
-            await self._outbox.alert(transition)
-        await self._outbox.flush()
+        await self._outbox.publish(fresh)
         for transition in fresh:
             self._ledger.wrote(transition)
             self._metrics.transitions.labels(transition.rule_id, transition.severity, transition.status).inc()
@@ -159,7 +154,6 @@ class FaustOutbox:
         self._generation = generation
         self._alerts = topics.alerts
         self._dead_letter = topics.dead_letter
-        self._held: list[tuple[bytes, bytes]] = []  # alert records not sent yet (``flush`` sends them)
 
     async def _send(
         self,
@@ -173,17 +167,13 @@ class FaustOutbox:
         sent.add_done_callback(retrieved)  # whoever waits for it is told; nobody waiting is no error to log
         return sent
 
-    async def alert(self, transition: AlertTransition) -> None:
-        """Hold the transition, keyed by its fingerprint, for ``flush`` to send."""
-        self._held.append((transition.fingerprint.encode(), transition.model_dump_json().encode("utf-8")))
-
-    async def flush(self) -> None:
-        """Send the transitions held, as record batches (``send_keyed``), and wait for the broker to take them.
+    async def publish(self, transitions: Sequence[AlertTransition]) -> None:
+        """Send the transitions, keyed by fingerprint, as record batches (``send_keyed``); wait for the broker.
 
         A checkpoint's transitions leave in one batch per partition, with one
         future per batch, not per record (as the changelog's items do).
         """
-        held, self._held = self._held, []
+        held = [(t.fingerprint.encode(), t.model_dump_json().encode("utf-8")) for t in transitions]
         generation = self._generation()
         headers = [(GENERATION_HEADER, str(generation).encode())] if generation is not None else []
         sent = await send_keyed(self._app.producer._ensure_producer(), self._alerts, held, headers)

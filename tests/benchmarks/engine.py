@@ -294,10 +294,7 @@ def inherent_seconds(pack: RulePack, records: list[InboundRecord], now: datetime
 
 
 class _NullOutbox:
-    async def alert(self, transition: object) -> None:
-        pass
-
-    async def flush(self) -> None:
+    async def publish(self, transitions: object) -> None:
         pass
 
     async def dead_letter(self, record: object, reason: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +34,8 @@ class RecordingOutbox:
         self.dead: list[tuple[InboundRecord, str]] = []
         self.forwarded: list[tuple[str, bytes, bytes]] = []
 
-    async def alert(self, transition: AlertTransition) -> None:
-        self.alerts.append(transition)
-
-    async def flush(self) -> None:
-        return None
+    async def publish(self, transitions: Sequence[AlertTransition]) -> None:
+        self.alerts.extend(transitions)
 
     async def dead_letter(self, record: InboundRecord, reason: str) -> None:
         self.dead.append((record, reason))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -231,18 +232,18 @@ async def test_owned_states_lists_units_of_owned_partitions(setup) -> None:  # t
 async def test_state_is_durable_before_its_alert_is_published(tmp_path: Path) -> None:
     parts = deadline_parts(tmp_path)
     order: list[str] = []
-    write, alert = parts.log.write, parts.outbox.alert
+    write, publish = parts.log.write, parts.outbox.publish
 
     async def logged_write(partition: int, writes: list[tuple[bytes, bytes | None]]) -> None:
         order.append("state")
         await write(partition, writes)
 
-    async def logged_alert(transition: AlertTransition) -> None:
+    async def logged_publish(transitions: Sequence[AlertTransition]) -> None:
         order.append("alert")
-        await alert(transition)
+        await publish(transitions)
 
     parts.log.write = logged_write  # type: ignore[method-assign]
-    parts.outbox.alert = logged_alert  # type: ignore[method-assign]
+    parts.outbox.publish = logged_publish  # type: ignore[method-assign]
     record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
     await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))
     assert order == ["state", "alert"]

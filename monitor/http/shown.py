@@ -21,7 +21,6 @@ __all__ = [
     "Facets",
     "acknowledged",
     "admitted",
-    "alert_facets",
     "alert_view",
     "attention_order",
     "filter_alerts",
@@ -227,11 +226,3 @@ class Facets:
     def as_json(self) -> dict[str, Any]:
         """The counts, as the API gives them (``facets``)."""
         return {"severity": self._by_severity, "unit": [self._by_unit[unit] for unit in sorted(self._by_unit)]}
-
-
-def alert_facets(views: Iterable[Mapping[str, Any]], where: AlertFilter) -> dict[str, Any]:
-    """The ``Facets`` of ``views`` under ``where``."""
-    facets = Facets(where)
-    for view in views:
-        facets.add(view)
-    return facets.as_json()

@@ -134,7 +134,7 @@ async def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OP
 
     ``q`` searches the alerts as shown (``search_text``), with or without
     diacritics; a JSON page says, in ``facets``, how many alerts each
-    severity and each unit would list (``alert_facets``). The work over
+    severity and each unit would list (``Facets``). The work over
     every alert is done in slices (``monitor.http.turns``): at 20,000
     alerts firing a list takes about 0.4 s and its CSV 1.1 s, and the
     worker goes on handling events meanwhile.

@@ -57,3 +57,47 @@ async def _scenario(bootstrap: str) -> AlertLedger:
 def test_catch_up_sees_every_record_of_the_last_batch(broker: EmbeddedBroker) -> None:
     ledger = asyncio.run(_scenario(broker.bootstrap))
     assert [ledger.last(f"fp-{n}") is not None for n in range(5)] == [True] * 5
+
+
+class _Counted(LedgerFollower):
+    """A ledger follower that notes how many records each of its reads brought."""
+
+    rest = 30.0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.reads: list[int] = []
+
+    def take(self, records):  # type: ignore[no-untyped-def]
+        self.reads.append(len(records))
+        super().take(records)
+
+
+async def _resting(bootstrap: str) -> tuple[list[int], bool]:
+    await ensure_topics(bootstrap, TOPICS, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    follower = _Counted(AlertLedger(), bootstrap, TOPICS.alerts, {})
+    await follower.start()
+    try:
+        assert await follower.catch_up(timeout=20)  # read through: from now on it rests after each read
+        await (await producer.send(TOPICS.alerts, _firing(1).model_dump_json().encode(), partition=0))
+        for _ in range(200):
+            if follower.reads:
+                break
+            await asyncio.sleep(0.05)
+        for n in (2, 3, 4):  # one batch each, while the follower rests
+            await (await producer.send(TOPICS.alerts, _firing(n).model_dump_json().encode(), partition=0))
+        caught_up = await follower.catch_up(timeout=10)  # wakes it: not 30 s
+        return follower.reads, caught_up
+    finally:
+        await follower.stop()
+        await producer.stop()
+
+
+def test_a_follower_at_rest_reads_the_batches_that_came_meanwhile_at_once_and_wakes_for_catch_up(
+    broker: EmbeddedBroker,
+) -> None:
+    reads, caught_up = asyncio.run(_resting(broker.bootstrap))
+    assert caught_up
+    assert reads == [1, 3]

@@ -53,6 +53,9 @@ __all__ = ["Intake"]
 
 log = logging.getLogger(__name__)
 
+#: Turns of the event loop an agent with nothing queued waits for the consumer to hand the next record over.
+_HANDOVER_TURNS = 8
+
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
     if not raw:
@@ -128,8 +131,21 @@ class Intake:
         async for event in stream.events():
             async with self._between:
                 await self.handle(event.message)
-            if self._when_idle is not None and not waiting(stream):
+            if self._when_idle is not None and await self._idle(stream):
                 await self._when_idle()
+
+    async def _idle(self, stream: Any) -> bool:
+        """Whether every record fetched has been handled: none waits, and the consumer is not handing more over.
+
+        While it is, the loop turns (a few times at most) until the next record comes or the fetch is done.
+        """
+        for _ in range(_HANDOVER_TURNS):
+            if waiting(stream):
+                return False
+            if not self._positions.handing_over():
+                return True
+            await asyncio.sleep(0)
+        return not waiting(stream)
 
     async def on_assigned(self, *args: Any, **kwargs: Any) -> None:
         """Partitions were assigned (faust's signal): every partition's state is to be read again."""

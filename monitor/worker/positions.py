@@ -93,6 +93,10 @@ class ConsumerPositions:
         self._app.consumer.resume_partitions([TP(*tp)])
         await self._app.consumer.seek(TP(*tp), offset)
 
+    def handing_over(self) -> bool:
+        """Whether the consumer is still handing the agent records it has fetched."""
+        return bool(getattr(self._app.consumer, "handing_over", False))
+
     def flow_active(self) -> bool:
         """Whether the consumer's flow runs (faust holds it during a rebalance and a recovery)."""
         consumer: Any = self._app.consumer

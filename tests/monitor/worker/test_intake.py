@@ -29,13 +29,14 @@ class _Fetched:
 class _Recorded(Intake):
     """The intake with each record's handling recorded, next to each checkpoint run when idle."""
 
-    def __init__(self, log: list[str]) -> None:
+    def __init__(self, log: list[str], positions: Any = None) -> None:
         async def when_idle() -> None:
             log.append("checkpoint")
 
         self._between = asyncio.Lock()
         self._when_idle = when_idle
         self._log = log
+        self._positions = positions or SimpleNamespace(handing_over=lambda: False)
 
     async def handle(self, message: Any) -> None:
         self._log.append(message)
@@ -45,3 +46,40 @@ async def test_a_record_that_comes_alone_is_checkpointed_at_once_and_a_burst_onc
     log: list[str] = []
     await _Recorded(log).process(_Fetched(["a"], ["b", "c", "d"], ["e"]))
     assert log == ["a", "checkpoint", "b", "c", "d", "checkpoint", "e", "checkpoint"]
+
+
+class _HandedOver:
+    """An agent's stream fed as faust feeds it: a fetch's records handed over one per turn of the event loop."""
+
+    def __init__(self, *fetches: list[str]) -> None:
+        self._fetches = deque(fetches)
+        self._queue: deque[str] = deque()
+        self.channel = SimpleNamespace(queue=SimpleNamespace(qsize=lambda: len(self._queue)))
+        self.positions = SimpleNamespace(handing_over=lambda: self._handing)
+        self._handing = False
+
+    async def _hand_over(self) -> None:
+        while self._fetches:
+            self._handing = True
+            for record in self._fetches.popleft():
+                self._queue.append(record)
+                for _ in range(2):  # faust's drain loop waits on each delivery
+                    await asyncio.sleep(0)
+            self._handing = False
+            await asyncio.sleep(0.01)  # the next fetch
+
+    async def events(self) -> AsyncIterator[Any]:
+        feeder = asyncio.get_running_loop().create_task(self._hand_over())
+        while not feeder.done() or self._queue:
+            if self._queue:
+                yield SimpleNamespace(message=self._queue.popleft())
+            else:
+                await asyncio.sleep(0)
+        await feeder
+
+
+async def test_records_of_one_fetch_handed_over_one_at_a_time_share_one_checkpoint() -> None:
+    log: list[str] = []
+    stream = _HandedOver(["a", "b", "c"], ["d"])
+    await _Recorded(log, stream.positions).process(stream)
+    assert log == ["a", "b", "c", "checkpoint", "d", "checkpoint"]

@@ -83,10 +83,12 @@ class HistoryIndexer:
 
     Once it has read the topic through, it rests ``rest`` seconds after each
     batch it adds: what comes meanwhile is fetched together (see
-    ``TopicFollower.rest``), and the history views do not need it sooner.
+    ``TopicFollower.rest``); the history views show alerts that ended within
+    the last few seconds a moment later, and the ledger holds them that much
+    longer.
     """
 
-    rest = 1.0
+    rest = 5.0
 
     def __init__(
         self,

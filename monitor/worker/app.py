@@ -92,9 +92,10 @@ class _Consumer(AiokafkaConsumer):
 
         faust hands the agents a fetch's records one at a time, each after a
         turn or two of the loop: an agent that finds its queue empty may be in
-        the middle of a fetch. Taking that for idleness made about nine
-        checkpoints a second on each worker of ``make soak``, each a record
-        batch on the changelog and the alerts topic.
+        the middle of a fetch. Taking that for idleness split fetches over
+        several checkpoints, each a record batch on the changelog and the
+        alerts topic: in ``make soak``, 14 % more changelog batches and 9 %
+        more alert batches than now.
         """
         try:
             async for item in super().getmany(timeout):

@@ -83,12 +83,11 @@ class HistoryIndexer:
 
     Once it has read the topic through, it rests ``rest`` seconds after each
     batch it adds: what comes meanwhile is fetched together (see
-    ``TopicFollower.rest``); the history views show alerts that ended within
-    the last few seconds a moment later, and the ledger holds them that much
-    longer.
+    ``TopicFollower.rest``); the history views show a transition about a
+    second after the alert lists do.
     """
 
-    rest = 5.0
+    rest = 1.0
 
     def __init__(
         self,

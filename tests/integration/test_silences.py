@@ -101,8 +101,11 @@ def test_a_weekly_silence_keeps_an_alert_from_the_webhook_and_alertmanager_agree
             assert held["matchers"] == [{"name": "unit_id", "value": "VN-22", "isRegex": False, "isEqual": True}]
 
             # The alert is in the history all the same, and the ledger says why the webhook did not hear of it.
-            status, history = call(f"{worker.base_url}/api/v1/alerts/history?unit_id=VN-22", NGHE_AN)
-            (interval,) = [i for i in history["intervals"] if i["labels"].get("task_id") == "NV-S"]
+            def indexed() -> list[dict[str, Any]]:
+                history = call(f"{worker.base_url}/api/v1/alerts/history?unit_id=VN-22", NGHE_AN)[1]
+                return [i for i in history.get("intervals", []) if i["labels"].get("task_id") == "NV-S"]
+
+            (interval,) = wait_for("the alert in the history", indexed, timeout=10, log=worker.log)  # type: ignore[misc]
             told = [(d["sink"], d["outcome"]) for d in interval["deliveries"]]
             assert ("webhook/ops", "silenced") in told, told
 

@@ -30,6 +30,7 @@ from monitor.delivery.sinks import Sink, build_sinks
 from monitor.kafka.client import client_options, reader_options
 from monitor.kafka.topics import Topics
 from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
+from monitor.metrics.stalls import LoopWatch
 from monitor.publishers import RefusalLog, Tally
 from monitor.settings import Settings
 from monitor.state.changelog import ChangelogItemLog
@@ -302,6 +303,8 @@ class Worker(WorkerFace):
         )
         self.app.agent(self._ingress, name="compliance-process")(self.intake.process)  # each record through the intake
         self.app.task(self.parts.start)
+        self.loop_watch = LoopWatch(self.registry)
+        self.app.task(self.loop_watch.run)
         self.app.on_before_shutdown.connect(self._stop_background)
         self.app.on_partitions_assigned.connect(self.intake.on_assigned)
         if self.alertmanager is not None:

@@ -67,6 +67,25 @@ def broker_figures(samples: Sequence[BrokerSample], span: float = 600.0) -> list
     ]
 
 
+def report_figures(reports: Sequence[tuple[float, float, int]], seconds: float) -> list[str]:
+    """How long the review report took to answer, in each half: median and longest, and its size at the end.
+
+    Not a bound: a report is work beside the events' (its cost grows with the tasks held), told to compare runs.
+    """
+    if not reports:
+        return ["review report: never answered"]
+    lines = []
+    for name, begin, end in (("first half", 0.0, seconds / 2), ("second half", seconds / 2, float("inf"))):
+        took = [t for at, t, _ in reports if begin <= at < end]
+        if took:
+            lines.append(
+                f"review report, {name}: {len(took)} answered, median {_quantile(took, 0.5):.1f} s, "
+                f"longest {max(took):.1f} s"
+            )
+    lines.append(f"review report at the end: {reports[-1][2] / 1e6:.1f} million characters")
+    return lines
+
+
 @dataclass(frozen=True)
 class Window:
     """Event → alert times of the overdue tasks sent in one window, and the fault it overlaps, if any."""

@@ -57,7 +57,7 @@ from tests.faults.checker import RULE, Report, Workload, check_alerts, check_gen
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
 from tests.integration.kafka import MonitorProcess, sample, wait_for
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, windows
+from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
 
 TOPICS = Topics()
 REPO = Path(__file__).resolve().parents[2]
@@ -91,6 +91,7 @@ class Run:
     faults: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end) in seconds since ``began``
     samples: list[Sample] = field(default_factory=list)
     broker: list[BrokerSample] = field(default_factory=list)
+    reports: list[tuple[float, float, int]] = field(default_factory=list)  # (asked, seconds to answer, characters)
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)  # the load stops
@@ -148,7 +149,7 @@ class Load:
             await producer.stop()
 
     async def _every(self, seconds: float, first: float = 0.0) -> bool:
-        """Sleep to the next beat; ``False`` once the run is over."""
+        """Sleep ``seconds`` (``first`` instead, if given); ``False`` once the run is over."""
         deadline = time.monotonic() + (first if first else seconds)
         while time.monotonic() < deadline:
             if self.run.stop.is_set():
@@ -218,7 +219,9 @@ class Load:
         """Every ``burst_every``: ``burst_events`` dossiers due long after the run, 500 per record."""
         due = datetime.now(UTC) + timedelta(days=60)
         burst = 0
-        while await self._every(self.plan.burst_every, first=self.plan.burst_every / 2):
+        first = self.plan.burst_every / 2  # the first half way into a period, then one each period
+        while await self._every(self.plan.burst_every, first=first):
+            first = 0.0
             burst += 1
             began = self.run.since()
             by_unit: dict[str, list[dict[str, Any]]] = {}
@@ -293,7 +296,11 @@ class Load:
     async def _reports(self, http: aiohttp.ClientSession) -> None:
         while await self._every(self.plan.report_every):
             worker = random.choice(self.workers)
-            await self._get(http, worker.base_url + "/reports")
+            began = time.monotonic()
+            report = await self._get(http, worker.base_url + "/reports")
+            if report is not None:
+                with self.run.lock:
+                    self.run.reports.append((self.run.since(), time.monotonic() - began, len(report)))
             await self._get(http, worker.base_url + f"/api/v1/units/{random.choice(UNITS)}/overdue?format=csv")
 
     async def _client(self, http: aiohttp.ClientSession, n: int) -> None:
@@ -574,6 +581,7 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
             writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}"])
     lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
     lines.extend(broker_figures(run.broker))
+    lines.extend(report_figures(run.reports, plan.minutes * 60))
     lines.append(
         f"exactly once over {len(run.workload.tasks):,} tasks: lost {report.lost}, duplicated {report.duplicated}, "
         f"wrong {report.wrong}, views wrong {report.views_wrong}, zombie {report.zombie}"

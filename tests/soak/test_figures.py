@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, windows
+from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
 
 HOUR = 3600.0
 
@@ -59,3 +59,12 @@ def test_the_brokers_cpu_is_the_mean_over_the_first_and_the_last_ten_minutes() -
     (line,) = broker_figures(samples)
     assert "CPU 20% of a core over the first 10 minutes, 60% over the last" in line, line
     assert "RSS 100 → 160 MiB" in line, line
+
+
+def test_report_times_are_told_per_half_with_the_last_size() -> None:
+    reports = [(60.0 * n, 0.5 if n < 60 else 2.0 + n / 100, 1_000_000 + n) for n in range(1, 120)]
+    lines = report_figures(reports, 7200)
+    assert lines[0] == "review report, first half: 59 answered, median 0.5 s, longest 0.5 s"
+    assert lines[1] == "review report, second half: 60 answered, median 2.9 s, longest 3.2 s"
+    assert lines[2] == "review report at the end: 1.0 million characters"
+    assert report_figures([], 7200) == ["review report: never answered"]

@@ -164,18 +164,25 @@ class PeerClient:
         self._headers = {FORWARDED: "1", **({CLUSTER_CREDENTIAL: credential} if credential else {})}
 
     async def get(
-        self, base_url: str, path_and_query: str, headers: Mapping[str, str] | None = None
+        self,
+        base_url: str,
+        path_and_query: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> PeerAnswer | Unavailable:
         """``GET`` a path from the worker at ``base_url``; ``Unavailable`` when it cannot be reached in time.
 
-        ``headers`` go with the request (a viewer's credentials, for the worker that answers to check).
+        ``headers`` go with the request (a viewer's credentials, for the worker that answers to check);
+        ``timeout``: seconds for the whole answer, instead of the client's (a long piece of work, such as a report).
         """
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = base_url.rstrip("/") + path_and_query
         try:
             sent = {**self._headers, **headers} if headers else self._headers
-            async with self._session.get(url, headers=sent, allow_redirects=False) as response:
+            # The session's own unless asked for (``timeout=None`` would mean no timeout at all to aiohttp).
+            patience = aiohttp.ClientTimeout(total=timeout) if timeout is not None else self._timeout
+            async with self._session.get(url, headers=sent, allow_redirects=False, timeout=patience) as response:
                 # The whole body: ``content.read(n)`` returns what has arrived, up to n bytes (a large answer, such
                 # as a quarter's scorecards, came cut at its first chunks and failed to decode).
                 read = bytearray()
@@ -188,7 +195,7 @@ class PeerClient:
                 content_type = response.headers.get("Content-Type", "application/octet-stream")
                 return PeerAnswer(response.status, body, content_type, headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("could not ask the worker at %s: %s", base_url, exc or type(exc).__name__)
+            log.warning("could not ask the worker at %s: %s", base_url, str(exc) or type(exc).__name__)
             return Unavailable(f"the worker that owns these units ({base_url}) did not answer")
 
     async def close(self) -> None:

@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 from aiohttp import web as aio
 from faust import web
 
-from monitor.actions import AlertAction
 from monitor.http import (
     actions,
     communes,
@@ -44,15 +43,15 @@ from monitor.http.cluster import (
     route,
 )
 from monitor.http.protocol import WorkerView
-from monitor.http.shown import shown_alert
+from monitor.http.stream import StreamTexts, next_text
 from monitor.viewers import Scope
 
 __all__ = ["blueprint", "register_routes"]
 
-_KEEPALIVE_SECONDS = 15.0
 _WORKER = "compliance_worker"  # the app attribute the views read the worker from
 _PEERS = "compliance_peers"  # … and the client that asks the other workers
 _STREAMS = "compliance_streams"  # … and the queues of the event streams open now
+_TEXTS = "compliance_stream_texts"  # … and the texts of the items they send, made once for all
 
 blueprint = web.Blueprint("monitor")
 T = TypeVar("T")
@@ -66,6 +65,7 @@ def register_routes(app: Any, worker: WorkerView) -> None:
     setattr(app, _PEERS, peers)
     streams: set[asyncio.Queue[Any]] = set()
     setattr(app, _STREAMS, streams)
+    setattr(app, _TEXTS, StreamTexts())
 
     async def close_peers(*args: Any, **kwargs: Any) -> None:
         # Open event streams end now (a client that left is otherwise noticed at the next keepalive only,
@@ -158,6 +158,7 @@ async def _gather(
     local: Callable[[set[int]], T | Answer | Awaitable[T | Answer]],
     ask: Callable[[str], str],
     read: Callable[[bytes], T],
+    timeout: float | None = None,
 ) -> list[T] | Answer:
     """One part per worker, for every partition: this worker's own, the others' asked of them meanwhile.
 
@@ -166,6 +167,7 @@ async def _gather(
         local: This worker's part for its partitions (or an answer that says why not), made at once or awaited.
         ask: The path and query that ask another worker for its part of the partitions given (comma-separated).
         read: Another worker's part from its answer's body.
+        timeout: Seconds another worker has for its part (``None``: the peer client's, for a quick answer).
     """
     worker = _worker(view)
     me = worker.settings.peer_url
@@ -176,7 +178,9 @@ async def _gather(
     if unready:
         return unavailable(f"this worker is reading the units of partition(s) {unready}")
     peers = _peers(view)
-    asking = asyncio.gather(*(peers.get(url, ask(",".join(map(str, p)))) for url, p in plan.remote.items()))
+    asking = asyncio.gather(
+        *(peers.get(url, ask(",".join(map(str, p))), timeout=timeout) for url, p in plan.remote.items())
+    )
     made = local(set(plan.local))
     try:
         mine = await made if inspect.isawaitable(made) else made
@@ -238,11 +242,12 @@ class ReportsView(web.View):
             lambda partitions: reports.local_scorecards(worker, partitions, period, now, communes_of),
             lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&{query}",
             reports.decode_scorecards,
+            timeout=reports.SCORECARDS_SECONDS,
         )
         if isinstance(parts, Answer):
             return _send(self, parts)
         cards = [card for part in parts for card in part if scope.admits(card.unit_id)]
-        return _send(self, reports.report_answer(worker, asked, cards, now))
+        return _send(self, await reports.report_answer(worker, asked, cards, now))
 
 
 @blueprint.route("/api/v1/internal/scorecards", name="internal-scorecards")
@@ -383,29 +388,15 @@ class AlertStreamView(web.View):
         queue = worker.feed.subscribe()
         streams: set[asyncio.Queue[Any]] = getattr(self.app, _STREAMS)
         streams.add(queue)
+        texts: StreamTexts = getattr(self.app, _TEXTS)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
-            while True:
-                try:
-                    async with asyncio.timeout(_KEEPALIVE_SECONDS):
-                        item = await queue.get()
-                except TimeoutError:
-                    await response.write(b": keepalive\n\n")
-                    continue
-                if item is None:
-                    await response.write(b"event: reload\ndata: {}\n\n")
-                    break
-                if not scope.admits(item.unit_id):  # another unit's: not this viewer's to see
-                    continue
-                if isinstance(item, AlertAction):  # the console asks for the alerts again
-                    body = json.dumps(item.as_json(), ensure_ascii=False)
-                    await response.write(f"event: action\ndata: {body}\n\n".encode())
-                    continue
-                # The shape of /api/v1/alerts, display texts computed as it is sent.
-                body = json.dumps(
-                    shown_alert(item, worker.pack, worker.now(), worker.operators.book), ensure_ascii=False
-                )
-                await response.write(f"event: transition\ndata: {body}\n\n".encode())
+            ended = False
+            while not ended:
+                text, ended = await next_text(queue, scope, worker, texts)
+                if text:
+                    await response.write(text)
+                await asyncio.sleep(0)  # the other consoles, and the worker's records, between two writes
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -1,6 +1,6 @@
 """Review reports: a scorecard per unit for a period, ranked, as HTML (for the meeting), CSV and JSON."""
 
-from monitor.report.html import CONTENT_SECURITY_POLICY, report_html
+from monitor.report.html import CONTENT_SECURITY_POLICY, report_html, report_html_parts
 from monitor.report.model import (
     SCORE_FORMULA,
     Report,
@@ -17,6 +17,7 @@ __all__ = [
     "build_report",
     "report_csv",
     "report_html",
+    "report_html_parts",
     "report_json",
     "report_of",
 ]

@@ -7,7 +7,7 @@ that came from outside (unit names, task titles) is escaped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from html import escape
 
@@ -25,7 +25,10 @@ from rules.vietnamese import (
     span_text,
 )
 
-__all__ = ["CONTENT_SECURITY_POLICY", "report_html"]
+__all__ = ["CONTENT_SECURITY_POLICY", "ROWS", "report_html", "report_html_parts"]
+
+#: Deadline rows in one part of the page (a few milliseconds of work).
+ROWS = 200
 
 #: What the page needs and nothing more: its own inline styles; no script, no fetch, no frame.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -212,25 +215,27 @@ def _told(report: Report, card: UnitScorecard, deadline: Deadline) -> str:
     return f"{datetime_text(first.at, report.tz)} <small>({escape(first.sink)} {first.http_status or ''})</small>"
 
 
-def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> str:
+def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> Iterator[str]:
+    """The table of ``deadlines``, in parts of at most ``ROWS`` rows."""
     names = {c.unit_id: c.name for c in card.rolled_up}
-    rows = "".join(
-        f"<tr><td>{escape(d.title)}"
-        + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
-        + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
-        f'<td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
-        f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
-        + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
-        + "</tr>"
-        for d in deadlines
-    )
     # Who was told when: a column only when the ledger told of any (no peer configured, a report offline: none).
-    head = (
-        f'<tr><th>Nhiệm vụ</th><th>Mã</th><th class="n">Hạn</th><th class="n">{days_word}</th>'
+    yield (
+        f'<table><tr><th>Nhiệm vụ</th><th>Mã</th><th class="n">Hạn</th><th class="n">{days_word}</th>'
         + ("<th>Đã thông báo</th>" if report.notified else "")
         + "</tr>"
     )
-    return f"<table>{head}{rows}</table>"
+    for first in range(0, len(deadlines), ROWS):
+        yield "".join(
+            f"<tr><td>{escape(d.title)}"
+            + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
+            + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
+            f'<td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
+            f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
+            + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
+            + "</tr>"
+            for d in deadlines[first : first + ROWS]
+        )
+    yield "</table>"
 
 
 def _rolled_up(report: Report, card: UnitScorecard) -> str:
@@ -254,7 +259,8 @@ def _rolled_up(report: Report, card: UnitScorecard) -> str:
     )
 
 
-def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str:
+def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> Iterator[str]:
+    """A unit's section, in parts (its deadlines' tables in parts of at most ``ROWS`` rows)."""
     median, worst = card.lateness
     overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
     late = [d for d in card.deadlines if d.outcome is DeadlineOutcome.LATE]
@@ -285,10 +291,14 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str
         ended = date_text(card.ended_at, report.tz)
         parts.append(f"<p>Đơn vị chấm dứt hoạt động từ {ended}; số liệu tính đến ngày đó.</p>")
     parts += [_rolled_up(report, card), figures]
+    yield "".join(parts)
+    parts = []
     if overdue:
-        parts += ['<p class="bad">Còn quá hạn cuối kỳ:</p>', _deadline_rows(report, card, overdue, "Quá hạn (ngày)")]
+        yield '<p class="bad">Còn quá hạn cuối kỳ:</p>'
+        yield from _deadline_rows(report, card, overdue, "Quá hạn (ngày)")
     if late:
-        parts += ["<p>Hoàn thành trễ hạn:</p>", _deadline_rows(report, card, late, "Trễ (ngày)")]
+        yield "<p>Hoàn thành trễ hạn:</p>"
+        yield from _deadline_rows(report, card, late, "Trễ (ngày)")
     if card.indicators:
         rows = "".join(
             f"<tr><td>{escape(s.indicator)}</td><td class='n'>{_value(s, s.start)}</td>"
@@ -304,7 +314,7 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> str
         )
         parts.append(f"<table>{head}{rows}</table>")
     parts.append("</section>")
-    return "".join(parts)
+    yield "".join(parts)
 
 
 def _is_ratio(standing: IndicatorStanding) -> bool:
@@ -413,6 +423,14 @@ def _extensions(report: Report) -> str:
 
 def report_html(report: Report) -> str:
     """The report as one HTML page."""
+    return "".join(report_html_parts(report))
+
+
+def report_html_parts(report: Report) -> Iterator[str]:
+    """The page in parts: its head and summaries, then each unit's section in parts of at most ``ROWS`` rows.
+
+    A worker writes a national report's tens of thousands of rows with a turn of its event loop between two parts.
+    """
     places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
     period = report.period
     never = report.never_reported
@@ -422,11 +440,10 @@ def report_html(report: Report) -> str:
         else "<p>Mọi đơn vị đều đã báo cáo.</p>"
     )
     unranked = [c for c in report.cards if c.reported and c.score is None]
-    sections = "".join(_unit_section(report, c, places.get(c.unit_id)) for c in report.cards)
     title = f"Báo cáo tiến độ Đề án 06 — {period.label}"
     if report.communes_of is not None:
         title += f" — các xã, phường của {report.province_name}"
-    return (
+    yield (
         '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
@@ -457,6 +474,7 @@ def report_html(report: Report) -> str:
         "<h2>Đơn vị chưa từng báo cáo</h2>"
         f"{silent}"
         '<h2 class="units">Từng đơn vị</h2>'
-        f"{sections}"
-        "</body></html>"
     )
+    for card in report.cards:
+        yield from _unit_section(report, card, places.get(card.unit_id))
+    yield "</body></html>"

@@ -185,10 +185,12 @@ def _unit(
     place: int | None,
     items: bool = True,
     notified: Mapping[tuple[str, str, str], Delivery] | None = None,
+    nested: bool = False,
 ) -> dict[str, Any]:
     """A scorecard's numbers; with ``items``, each deadline (naming the unit rolled up it is of, if any).
 
-    ``notified``: each late or overdue deadline's first notification, from the delivery ledger.
+    ``notified``: each late or overdue deadline's first notification, from the delivery ledger. ``nested``: a unit
+    rolled up into another (no items, rank or units of its own).
     """
     notified = notified or {}
     median, worst = card.lateness
@@ -215,7 +217,7 @@ def _unit(
             "not_yet_due": card.count(DeadlineOutcome.NOT_YET_DUE),
         },
         "warnings": {"heeded": card.warnings.heeded, "ignored": card.warnings.ignored, "open": card.warnings.open},
-        "rolled_up": [_unit(c, None, items=False) for c in card.rolled_up],
+        "rolled_up": [_unit(c, None, nested=True) for c in card.rolled_up],
         "items": [
             {
                 "unit_id": d.unit_id or card.unit_id,
@@ -230,7 +232,7 @@ def _unit(
                 "first_due": _iso(d.first_due),
                 "extension": d.extension.as_json() if d.extension is not None else None,
             }
-            for d in card.deadlines
+            for d in (card.deadlines if items and not nested else ())
         ],
         "indicators": [
             {
@@ -247,13 +249,15 @@ def _unit(
             for s in card.indicators
         ],
     }
-    if not items:
+    if nested:
         del shown["items"], shown["rank"], shown["rolled_up"]
+    elif not items:
+        del shown["items"]
     return shown
 
 
-def report_json(report: Report) -> dict[str, Any]:
-    """Every number of the report, as JSON."""
+def report_json(report: Report, items: bool = True) -> dict[str, Any]:
+    """Every number of the report, as JSON (without ``items``: each unit's numbers, not its deadlines)."""
     places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
     period = report.period
     return {
@@ -281,7 +285,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "ranking": [c.unit_id for c in report.ranking],
         "never_reported": [c.unit_id for c in report.never_reported],
-        "units": [_unit(c, places.get(c.unit_id), notified=report.notified) for c in report.cards],
+        "units": [_unit(c, places.get(c.unit_id), items, report.notified) for c in report.cards],
         "response": [row.as_json() for row in report.response] if report.response is not None else None,
     }
 
@@ -319,7 +323,7 @@ def report_csv(report: Report) -> bytes:
     in the period) last, by unit id. Cells are as ``monitor.spreadsheet`` writes them (``true``/``false``,
     ``9`` not ``9.0``, ratios as fractions of one).
     """
-    data = report_json(report)
+    data = report_json(report, items=False)
     indicators = sorted({i["indicator"] for u in data["units"] for i in u["indicators"]})
     columns = list(CSV_COLUMNS)
     for name in indicators:

@@ -116,3 +116,36 @@ def test_a_peer_s_answer_is_read_whole_however_it_arrives_and_refused_past_the_l
     whole, over = asyncio.run(run())
     assert isinstance(whole, PeerAnswer) and whole.body == body and len(json.loads(whole.body)) == 200_000
     assert isinstance(over, Unavailable) and "answered more than" in over.reason
+
+
+def test_a_long_piece_of_work_gets_the_patience_asked_for_and_a_timeout_is_named_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A report's scorecards take a peer seconds: with the client's own timeout they came back unavailable."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.6)
+        return web.json_response([])
+
+    async def run() -> tuple[PeerAnswer | Unavailable, PeerAnswer | Unavailable]:
+        app = web.Application()
+        app.router.add_get("/slow", slow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        client = PeerClient(timeout=0.2)
+        try:
+            hurried = await client.get(f"http://127.0.0.1:{port}", "/slow")
+            patient = await client.get(f"http://127.0.0.1:{port}", "/slow", timeout=5.0)
+        finally:
+            await client.close()
+            await runner.cleanup()
+        return hurried, patient
+
+    hurried, patient = asyncio.run(run())
+    assert isinstance(hurried, Unavailable) and "did not answer" in hurried.reason
+    assert isinstance(patient, PeerAnswer) and patient.status == 200
+    [said] = [r.getMessage() for r in caplog.records if "could not ask" in r.getMessage()]
+    assert said.endswith(": TimeoutError"), said

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from monitor.report import Report, report_csv, report_json, report_of
-from monitor.report.html import report_html
+from monitor.report.html import ROWS, report_html, report_html_parts
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard, parse_period
 from rules.state import Extension
 from tests.conftest import vn
@@ -93,3 +93,28 @@ def test_the_html_names_a_date_deadline_by_its_date_and_lists_each_extension(tmp
     assert "16/08/2024 00:00" not in html and "20/07/2024 00:00" not in html  # a date is not the next midnight
     assert "01/08/2024 00:00" in html  # an instant keeps its time
     assert "trong thời hạn gia hạn" in extensions and "Tổ công tác" in extensions
+
+
+def test_the_csv_has_the_json_numbers_of_every_unit_without_reading_its_deadlines(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    data = {u["unit_id"]: u for u in report_json(report)["units"]}
+    assert sum(len(u["items"]) for u in data.values()) == 6
+    assert "items" not in report_json(report, items=False)["units"][1]
+    for row in _rows(report_csv(report)):
+        numbers = data[row["unit_id"]]["deadlines"]
+        assert (row["on_time"], row["late"], row["overdue"]) == tuple(
+            str(numbers[k]) for k in ("on_time", "late", "overdue")
+        )
+
+
+def test_a_long_table_of_deadlines_comes_in_parts_of_at_most_rows_rows(tmp_path: Path) -> None:
+    overdue = tuple(
+        Deadline("task-overdue", f"HS-{n}", "Hồ sơ", DUE, DeadlineOutcome.OVERDUE, None, 30) for n in range(450)
+    )
+    cards = [UnitScorecard("VN-22", "Nghệ An", overdue, reported=True), UnitScorecard("VN-40", "Bình Thuận")]
+    report = report_of(pack(tmp_path, DEADLINE_RULES), parse_period("2024-Q3"), cards, vn(2024, 10, 2))
+    parts = list(report_html_parts(report))
+    rows = [part.count("<tr><td>Hồ sơ") for part in parts]
+    assert sorted(rows, reverse=True)[:4] == [ROWS, ROWS, 450 - 2 * ROWS, 0]
+    assert "".join(parts) == report_html(report)
+    assert all(f"HS-{n}<" in report_html(report) for n in range(450))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -26,6 +28,22 @@ from monitor.http.download import unit_id_problem
 from monitor.settings import Settings
 
 ME, OTHER = "http://worker-0:6066", "http://worker-1:6066"
+
+
+@contextlib.asynccontextmanager
+async def _serving(path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """A peer on a free loopback port answering ``path`` with ``handler``: its base URL, stopped on leaving."""
+    app = web.Application()
+    app.router.add_get(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 def test_the_owner_answers_and_any_other_worker_asks_it() -> None:
@@ -96,21 +114,14 @@ def test_a_peer_s_answer_is_read_whole_however_it_arrives_and_refused_past_the_l
         return response
 
     async def run() -> tuple[PeerAnswer | Unavailable, PeerAnswer | Unavailable]:
-        app = web.Application()
-        app.router.add_get("/big", chunked)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        client = PeerClient()
-        try:
-            whole = await client.get(f"http://127.0.0.1:{port}", "/big")
-            monkeypatch.setattr(cluster, "MAX_PEER_ANSWER_BYTES", len(body) - 1)
-            over = await client.get(f"http://127.0.0.1:{port}", "/big")
-        finally:
-            await client.close()
-            await runner.cleanup()
+        async with _serving("/big", chunked) as base:
+            client = PeerClient()
+            try:
+                whole = await client.get(base, "/big")
+                monkeypatch.setattr(cluster, "MAX_PEER_ANSWER_BYTES", len(body) - 1)
+                over = await client.get(base, "/big")
+            finally:
+                await client.close()
         return whole, over
 
     whole, over = asyncio.run(run())
@@ -128,20 +139,13 @@ def test_a_long_piece_of_work_gets_the_patience_asked_for_and_a_timeout_is_named
         return web.json_response([])
 
     async def run() -> tuple[PeerAnswer | Unavailable, PeerAnswer | Unavailable]:
-        app = web.Application()
-        app.router.add_get("/slow", slow)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        client = PeerClient(timeout=0.2)
-        try:
-            hurried = await client.get(f"http://127.0.0.1:{port}", "/slow")
-            patient = await client.get(f"http://127.0.0.1:{port}", "/slow", timeout=5.0)
-        finally:
-            await client.close()
-            await runner.cleanup()
+        async with _serving("/slow", slow) as base:
+            client = PeerClient(timeout=0.2)
+            try:
+                hurried = await client.get(base, "/slow")
+                patient = await client.get(base, "/slow", timeout=5.0)
+            finally:
+                await client.close()
         return hurried, patient
 
     hurried, patient = asyncio.run(run())

@@ -155,9 +155,9 @@ def _where(frame: Any, depth: int = _FRAMES) -> str:
 def _short(filename: str) -> str:
     """A source file as the log names it: from the project's root (``monitor/…``) or a package's (``faust/…``)."""
     path = Path(filename)
+    parts = path.parts
+    if "site-packages" in parts:  # first: a virtual environment may lie inside the project (``.venv``)
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
     if path.is_relative_to(_ROOT):
         return path.relative_to(_ROOT).as_posix()
-    parts = path.parts
-    if "site-packages" in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
     return path.name

@@ -8,10 +8,12 @@ import gc
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.metrics import stalls
 from monitor.metrics.stalls import LoopWatch
 
 
@@ -110,3 +112,12 @@ def test_every_generation_has_its_series_before_its_first_pass() -> None:
     for generation in ("0", "1", "2"):
         assert _sample(registry, "compliance_gc_pause_seconds_count", {"generation": generation}) == 0
         assert registry.get_sample_value("compliance_gc_pause_seconds_count", {"generation": generation}) == 0.0
+
+
+def test_a_stall_names_a_package_from_its_own_root_even_in_a_virtual_environment_inside_the_project() -> None:
+    root = Path(stalls.__file__).resolve().parents[2]
+    assert stalls._short(str(root / ".venv/lib/python3.11/site-packages/aiohttp/http_writer.py")) == (
+        "aiohttp/http_writer.py"
+    )
+    assert stalls._short(str(root / "monitor/http/reports.py")) == "monitor/http/reports.py"
+    assert stalls._short("/usr/lib/python3.11/asyncio/selector_events.py") == "selector_events.py"

@@ -48,8 +48,4 @@ async def sorted_in_turns(items: Sequence[T], key: Callable[[T], Any], size: int
 
 async def joined_in_turns(parts: Iterable[str]) -> str:
     """``"".join(parts)``, the event loop turning after each part (each made as it is asked for)."""
-    done: list[str] = []
-    for part in parts:
-        done.append(part)
-        await asyncio.sleep(0)
-    return "".join(done)
+    return "".join(await each_in_turns(parts, str, size=1))

@@ -22,14 +22,15 @@ import msgspec
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
-from monitor.http.turns import SLICE, joined_in_turns
+from monitor.http.turns import SLICE, each_in_turns, joined_in_turns
 from monitor.http.views import unit_partition
 from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html_parts, report_json, report_of
-from monitor.report.response import Begun, ResponseRow, response_rows
+from monitor.report.response import Begun, ResponseRow, ResponseTally
 from rules.language import RulePack
 from rules.review import (
     PERIOD_FORMS,
+    Deadline,
     DeadlineOutcome,
     Period,
     ScorecardBuilder,
@@ -158,11 +159,12 @@ def decode_scorecards(body: bytes) -> list[UnitScorecard]:
     return _CARDS.decode(body)
 
 
-def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] | None:
+async def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] | None:
     """How fast the report's units' alerts begun in its period were answered (``None``: the worker cannot say yet).
 
     From the alert history index and the operators' actions, which every worker holds whole; a unit merged into
-    one of the report's counts under it, as in its scorecard.
+    one of the report's counts under it, as in its scorecard. A quarter's intervals are read and counted in
+    slices of ``SLICE``, the event loop turning between two.
     """
     index, problem = worker.alerts_topic.history_state()
     if index is None or problem is not None or not worker.operators.current:
@@ -170,28 +172,38 @@ def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, ...] |
     carrier = {c.unit_id: c.unit_id for c in report.cards}
     carrier |= {r.unit_id: c.unit_id for c in report.cards for r in c.rolled_up}
     start, _ = report.period.bounds(report.tz)
-    begun = [
-        Begun(fp, carrier[unit], severity, started, ended)
-        for fp, unit, severity, started, ended in index.begun(start, report.judged_at)
-        if unit in carrier
-    ]
-    return tuple(response_rows(begun, worker.operators.book.actions, report.judged_at))
+    tally = ResponseTally(worker.operators.book.actions, report.judged_at)
+
+    def count(row: tuple[str, str, str, datetime, datetime | None]) -> None:
+        fingerprint, unit, severity, started, ended = row
+        if unit in carrier:
+            tally.add(Begun(fingerprint, carrier[unit], severity, started, ended))
+
+    await each_in_turns(index.begun(start, report.judged_at), count)
+    return tuple(tally.rows())
 
 
-def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str], Delivery]:
-    """Each late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's."""
+async def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str], Delivery]:
+    """Each late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's.
+
+    The deadlines' fingerprints are made, and the ledger read, in slices of ``SLICE``, the loop turning between two.
+    """
     told = (DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE)
     asked: dict[str, tuple[str, str, str]] = {}
-    for card in report.cards:
-        for deadline in card.deadlines:
-            if deadline.outcome not in told:
-                continue
-            unit = deadline.unit_id or card.unit_id
-            label = "task_id" if deadline.task_id is not None else None
-            fingerprint = identity_fingerprint(deadline.rule_id, unit, label, deadline.task_id or "")
-            asked[fingerprint] = (unit, deadline.rule_id, deadline.task_id or "")
-    first = worker.deliveries.first_delivered_of(asked, report.judged_at)
-    return {asked[fingerprint]: delivery for fingerprint, delivery in first.items()}
+
+    def ask(told_of: tuple[str, Deadline]) -> None:
+        unit, deadline = told_of
+        label = "task_id" if deadline.task_id is not None else None
+        fingerprint = identity_fingerprint(deadline.rule_id, unit, label, deadline.task_id or "")
+        asked[fingerprint] = (unit, deadline.rule_id, deadline.task_id or "")
+
+    told_of = ((d.unit_id or card.unit_id, d) for card in report.cards for d in card.deadlines if d.outcome in told)
+    await each_in_turns(told_of, ask)
+    notified: dict[tuple[str, str, str], Delivery] = {}
+    for found in worker.deliveries.first_delivered(asked, report.judged_at, SLICE):
+        notified |= {asked[fingerprint]: delivery for fingerprint, delivery in found.items()}
+        await asyncio.sleep(0)
+    return notified
 
 
 async def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[UnitScorecard], now: datetime) -> Answer:
@@ -202,7 +214,8 @@ async def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[Unit
     pack = worker.pack
     units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
     report = report_of(pack, asked.period, cards, now, units_at, only=asked.units, communes_of=asked.communes_of)
-    report = dataclasses.replace(report, response=response_of(worker, report), notified=notified_of(worker, report))
+    response = await response_of(worker, report)
+    report = dataclasses.replace(report, response=response, notified=await notified_of(worker, report))
     name = f"bao-cao-{asked.period.text}" + (f"-xa-{asked.communes_of}" if asked.communes_of else "")
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}

@@ -20,7 +20,7 @@ from typing import Any
 from monitor.actions import ActionKind, AlertAction
 from rules.language import SEVERITIES, urgency
 
-__all__ = ["Begun", "ResponseRow", "response_rows"]
+__all__ = ["Begun", "ResponseRow", "ResponseTally", "response_rows"]
 
 #: A unit id, or the whole report's (one row per severity over every unit).
 EVERY_UNIT = ""
@@ -83,6 +83,43 @@ def _acknowledged_at(actions: Sequence[AlertAction], judged_at: datetime) -> dat
     return next((a.at for a in actions if a.action is ActionKind.ACKNOWLEDGE and a.at <= judged_at), None)
 
 
+class ResponseTally:
+    """The response figures gathered one interval at a time (``add``), then given per unit and severity (``rows``).
+
+    Args:
+        actions_of: Every action on an interval, in the order taken (fingerprint, start).
+        judged_at: The instant the report judges: later acknowledgements and ends do not count yet.
+    """
+
+    def __init__(self, actions_of: Callable[[str, datetime], Sequence[AlertAction]], judged_at: datetime) -> None:
+        self.actions_of = actions_of
+        self.judged_at = judged_at
+        self._gathered: dict[tuple[str, str], tuple[list[int], list[timedelta], list[timedelta]]] = {}
+
+    def add(self, interval: Begun) -> None:
+        """Count one interval that began in the period, under its unit and under every unit."""
+        judged_at = self.judged_at
+        acked = _acknowledged_at(self.actions_of(interval.fingerprint, interval.started_at), judged_at)
+        ended = interval.ended_at if interval.ended_at is not None and interval.ended_at <= judged_at else None
+        for unit in (interval.unit_id, EVERY_UNIT):
+            count, to_ack, to_resolve = self._gathered.setdefault((unit, interval.severity), ([0], [], []))
+            count[0] += 1
+            if acked is not None:
+                to_ack.append(max(acked - interval.started_at, timedelta(0)))
+            if ended is not None:
+                to_resolve.append(max(ended - interval.started_at, timedelta(0)))
+
+    def rows(self) -> list[ResponseRow]:
+        """Every unit's rows first (by unit id), the whole report's last; the most urgent severity first in each."""
+        rows = [
+            ResponseRow(
+                unit, severity, count[0], len(to_ack), tuple(sorted(to_ack)), len(to_resolve), tuple(sorted(to_resolve))
+            )
+            for (unit, severity), (count, to_ack, to_resolve) in self._gathered.items()
+        ]
+        return sorted(rows, key=lambda r: (r.unit_id == EVERY_UNIT, r.unit_id, urgency(SEVERITIES, r.severity)))
+
+
 def response_rows(
     begun: Iterable[Begun], actions_of: Callable[[str, datetime], Sequence[AlertAction]], judged_at: datetime
 ) -> list[ResponseRow]:
@@ -93,22 +130,7 @@ def response_rows(
         actions_of: Every action on an interval, in the order taken (fingerprint, start).
         judged_at: The instant the report judges: later acknowledgements and ends do not count yet.
     """
-    gathered: dict[tuple[str, str], tuple[list[int], list[timedelta], list[timedelta]]] = {}
+    tally = ResponseTally(actions_of, judged_at)
     for interval in begun:
-        acked = _acknowledged_at(actions_of(interval.fingerprint, interval.started_at), judged_at)
-        ended = interval.ended_at if interval.ended_at is not None and interval.ended_at <= judged_at else None
-        for unit in (interval.unit_id, EVERY_UNIT):
-            count, to_ack, to_resolve = gathered.setdefault((unit, interval.severity), ([0], [], []))
-            count[0] += 1
-            if acked is not None:
-                to_ack.append(max(acked - interval.started_at, timedelta(0)))
-            if ended is not None:
-                to_resolve.append(max(ended - interval.started_at, timedelta(0)))
-    rows = [
-        ResponseRow(
-            unit, severity, count[0], len(to_ack), tuple(sorted(to_ack)), len(to_resolve), tuple(sorted(to_resolve))
-        )
-        for (unit, severity), (count, to_ack, to_resolve) in gathered.items()
-    ]
-    # Every unit's rows first (by unit id), the whole report's last; the most urgent severity first in each.
-    return sorted(rows, key=lambda r: (r.unit_id == EVERY_UNIT, r.unit_id, urgency(SEVERITIES, r.severity)))
+        tally.add(interval)
+    return tally.rows()

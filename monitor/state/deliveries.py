@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ __all__ = ["DeliveryFollower", "DeliveryLog"]
 
 log = logging.getLogger(__name__)
 
-_IN_LIST = 500  # fingerprints asked in one statement (SQLite allows 32,766 parameters)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -91,28 +90,34 @@ class DeliveryLog(WrittenFile):
             db.close()
         return [Delivery.model_validate_json(record) for (record,) in rows]
 
-    def first_delivered_of(self, fingerprints: Collection[str], until: datetime) -> dict[str, Delivery]:
-        """The first notification of each alert's firing that a peer took, no later than ``until`` (one connection)."""
+    def first_delivered(
+        self, fingerprints: Collection[str], until: datetime, size: int
+    ) -> Iterator[dict[str, Delivery]]:
+        """The first notification of each alert's firing that a peer took, no later than ``until``.
+
+        Given for ``size`` fingerprints at a time, as they are asked for, over one connection (a quarter's
+        report asks for tens of thousands: the caller turns the event loop between two).
+        """
         wanted = sorted(set(fingerprints))
-        found: dict[str, Delivery] = {}
         db = self._connect()
         try:
-            for first in range(0, len(wanted), _IN_LIST):
-                chunk = wanted[first : first + _IN_LIST]
+            for first in range(0, len(wanted), size):
+                chunk = wanted[first : first + size]
                 rows = db.execute(
                     f"SELECT fingerprint, record FROM deliveries WHERE fingerprint IN ({','.join('?' * len(chunk))})"
                     " AND at <= ? ORDER BY at, rowid",
                     (*chunk, _utc(until)),
                 ).fetchall()
+                found: dict[str, Delivery] = {}
                 for fingerprint, record in rows:
                     if fingerprint in found:
                         continue
                     delivery = Delivery.model_validate_json(record)
                     if delivery.outcome == "delivered" and delivery.status == "firing":
                         found[fingerprint] = delivery
+                yield found
         finally:
             db.close()
-        return found
 
     def close(self) -> None:
         """Close the file."""

@@ -42,6 +42,8 @@ HISTORY_FILE = "alert-history.sqlite3"
 log = logging.getLogger(__name__)
 
 _SCHEMA_VERSION = "4"
+#: Rows read from the file at a time by an answer read as it is asked for.
+_PAGE = 500
 #: Layouts an index is brought to this one from, in place: what it holds is kept (nothing is read again).
 _MIGRATIONS = {
     "3": """
@@ -472,21 +474,30 @@ class AlertHistory(WrittenFile):
             db.close()
         return int(count), [_interval(row) for row in rows]
 
-    def begun(self, start: datetime, end: datetime) -> list[tuple[str, str, str, datetime, datetime | None]]:
-        """Fingerprint, unit, severity, start and end of every interval that began in ``[start, end)``."""
+    def begun(self, start: datetime, end: datetime) -> Iterator[tuple[str, str, str, datetime, datetime | None]]:
+        """Fingerprint, unit, severity, start and end of every interval that began in ``[start, end)``.
+
+        Read as they are asked for, ``_PAGE`` rows at a time, from one snapshot of the file (a quarter's
+        intervals are hundreds of thousands: the caller turns the event loop between two slices of them).
+        """
         db = self._connect()
         try:
-            rows = db.execute(
+            cursor = db.execute(
                 "SELECT fingerprint, unit_id, severity, started_at, ended_at FROM intervals"
                 " WHERE started_at >= ? AND started_at < ?",
                 (_utc(start), _utc(end)),
-            ).fetchall()
+            )
+            while rows := cursor.fetchmany(_PAGE):
+                for fp, unit, severity, started, ended in rows:
+                    yield (
+                        fp,
+                        unit,
+                        severity,
+                        datetime.fromisoformat(started),
+                        (datetime.fromisoformat(ended) if ended else None),
+                    )
         finally:
             db.close()
-        return [
-            (fp, unit, severity, datetime.fromisoformat(started), datetime.fromisoformat(ended) if ended else None)
-            for fp, unit, severity, started, ended in rows
-        ]
 
     def warned(self) -> dict[str, set[tuple[str, str | None]]]:
         """By unit: (rule id, task id) of every alert that went through a due-soon warning (no task id: the unit's)."""

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from events.models import TaskStatus
-from monitor.http.reports import local_scorecards
+from monitor.actions import ActionBook, AlertAction
+from monitor.http.reports import local_scorecards, notified_of, response_of
 from monitor.http.turns import SLICE
-from monitor.state.history import AlertHistory
+from monitor.notifications import Delivery
+from monitor.report import report_of
+from monitor.state.deliveries import DeliveryLog
+from monitor.state.history import AlertHistory, HistoryRecord
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
-from rules.review import DeadlineOutcome, parse_period, scorecard
-from rules.state import TaskMap, TaskState, UnitState
+from rules.review import DeadlineOutcome, UnitScorecard, parse_period, scorecard
+from rules.state import AlertTransition, TaskMap, TaskState, UnitState, identity_fingerprint
 from tests.conftest import vn
 from tests.rules.fixtures import task
 
 BUNDLED = load_pack([BUNDLED_PACK])
 NOW = vn(2024, 10, 2, 9)
 TASKS = 3 * SLICE + 17
+R = TypeVar("R")
 
 
 class _Read(TaskMap):
@@ -50,6 +55,11 @@ def _nghe_an() -> UnitState:
             completed = task(done, TaskStatus.COMPLETED, unit="VN-22", task_id=f"NV-{n}", deadline=due)
             state = apply_event(BUNDLED, state, completed, NOW).state
     return state
+
+
+def _card(state: UnitState) -> UnitScorecard:
+    """Nghệ An's scorecard of the third quarter, counted in one go."""
+    return scorecard(BUNDLED, "VN-22", state, (), parse_period("2024-Q3").bounds(BUNDLED.tz), NOW)
 
 
 def _worker(pack: RulePack, state: UnitState, history: AlertHistory) -> Any:
@@ -94,3 +104,102 @@ def test_a_report_counts_every_task_and_the_event_loop_turns_at_least_every_slic
     counted = {outcome: card.count(outcome) for outcome in DeadlineOutcome}
     assert counted[DeadlineOutcome.ON_TIME] > 0 and counted[DeadlineOutcome.LATE] > 0
     assert counted[DeadlineOutcome.OVERDUE] > 0
+
+
+async def _counted_in_turns(work: Awaitable[R], counted: Callable[[], int]) -> tuple[R, list[int]]:
+    """``work``'s result, and what ``counted`` said at each turn of the event loop while it was done."""
+    seen: list[int] = []
+
+    async def turns() -> None:
+        while True:
+            seen.append(counted())
+            await asyncio.sleep(0)
+
+    watcher = asyncio.get_running_loop().create_task(turns())
+    await asyncio.sleep(0)
+    try:
+        done = await work
+    finally:
+        watcher.cancel()
+    seen.append(counted())
+    return done, seen
+
+
+def _began(n: int) -> AlertTransition:
+    """Alert ``n`` of Nghệ An, begun in the third quarter of 2024 (every third one already resolved)."""
+    started = vn(2024, 7, 2) + timedelta(hours=n)
+    resolved = n % 3 == 0
+    return AlertTransition(
+        fingerprint=f"{n:016x}",
+        status="resolved" if resolved else "firing",
+        stage="overdue",
+        rule_id="task-overdue",
+        severity="critical",
+        labels={"unit_id": "VN-22", "task_id": f"NV-{n}", "alertname": "task-overdue"},
+        annotations={"summary": f"NV-{n}"},
+        starts_at=started,
+        ends_at=started + timedelta(days=1) if resolved else None,
+        event_ids=[f"e{n}"],
+        rule_version="v1",
+    )
+
+
+def test_the_response_figures_count_every_alert_begun_and_the_loop_turns_at_least_every_slice(tmp_path: Path) -> None:
+    history = AlertHistory(tmp_path / "h.sqlite3")
+    began = [_began(n) for n in range(TASKS)]
+    history.append([HistoryRecord(0, n, 0, t.model_dump_json().encode()) for n, t in enumerate(began)])
+    book = ActionBook()
+    asked: list[str] = []
+
+    def actions(fingerprint: str, starts_at: datetime) -> tuple[AlertAction, ...]:
+        asked.append(fingerprint)
+        return book.actions(fingerprint, starts_at)
+
+    operators = SimpleNamespace(current=True, book=SimpleNamespace(actions=actions))
+    worker = SimpleNamespace(alerts_topic=SimpleNamespace(history_state=lambda: (history, None)), operators=operators)
+    report = report_of(BUNDLED, parse_period("2024-Q3"), [_card(_nghe_an())], NOW)
+    rows, seen = asyncio.run(_counted_in_turns(response_of(worker, report), lambda: len(asked)))
+    assert seen[-1] == TASKS and sorted(asked) == sorted(t.fingerprint for t in began), "every alert counted once"
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(steps) <= SLICE, f"at most {SLICE} alerts between two turns of the loop, not {max(steps)}"
+    assert rows is not None
+    every = {r.severity: r for r in rows if r.unit_id == ""}["critical"]
+    assert (every.alerts, every.ended) == (TASKS, len(range(0, TASKS, 3)))
+
+
+def test_the_notifications_of_every_late_deadline_are_found_and_the_loop_turns_while_they_are(tmp_path: Path) -> None:
+    card = _card(_nghe_an())
+    told = [d for d in card.deadlines if d.outcome in (DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE)]
+    assert len(told) > 2 * SLICE
+    report = report_of(BUNDLED, parse_period("2024-Q3"), [card], NOW)
+    judged = report.judged_at
+    ledger = DeliveryLog(tmp_path / "d.sqlite3")
+    expected: dict[tuple[str, str, str], int] = {}
+    deliveries = []
+    for n, deadline in enumerate(told):
+        fingerprint = identity_fingerprint(deadline.rule_id, "VN-22", "task_id", deadline.task_id or "")
+        attempts = [("failed", judged - timedelta(hours=2)), ("delivered", judged - timedelta(hours=1))]
+        if n % 4 == 0:  # taken only after the instant the report judges: not notified yet
+            attempts = [("delivered", judged + timedelta(hours=1))]
+        for attempt, (outcome, at) in enumerate(attempts, start=1):
+            deliveries.append(
+                Delivery(
+                    fingerprint=fingerprint,
+                    unit_id="VN-22",
+                    starts_at=vn(2024, 7, 2),
+                    status="firing",
+                    stage="overdue",
+                    severity="critical",
+                    sink="alertmanager",
+                    attempt=attempt,
+                    at=at,
+                    outcome=outcome,  # type: ignore[arg-type]
+                )
+            )
+        if n % 4:
+            expected[("VN-22", deadline.rule_id, deadline.task_id or "")] = 2
+    ledger.add(deliveries, {0: len(deliveries)})
+    worker = SimpleNamespace(deliveries=ledger)
+    notified, seen = asyncio.run(_counted_in_turns(notified_of(worker, report), lambda: 0))
+    assert {key: d.attempt for key, d in notified.items()} == expected, "the first attempt a peer took, by then"
+    assert len(seen) - 1 >= len(told) // SLICE, f"the loop turned {len(seen) - 1} times over {len(told)} deadlines"

@@ -35,6 +35,7 @@ The rules of counting, which the report prints:
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -131,9 +132,21 @@ class Warnings:
     open: int = 0
 
 
+class _Tallied:
+    """Where a scorecard keeps its deadlines counted by outcome, once counted (not a field: never sent or compared)."""
+
+    __slots__ = ("_tally",)
+    _tally: Counter[DeadlineOutcome]
+
+
 @dataclass(frozen=True, slots=True)
-class UnitScorecard:
-    """Everything a review meeting asks of one unit for one period."""
+class UnitScorecard(_Tallied):
+    """Everything a review meeting asks of one unit for one period.
+
+    Its figures (``count``, ``kept``, ``judged``, ``score``) come from one count of its deadlines by outcome,
+    made the first time one is asked for: a report asks them of each unit many times (its ranking, its chart,
+    its tables), and a unit's deadlines are hundreds of thousands in a national quarter.
+    """
 
     unit_id: str
     name: str
@@ -147,9 +160,18 @@ class UnitScorecard:
     #: The units merged into this one whose figures it counts (``rules.review.lineage``), each as judged alone.
     rolled_up: tuple[UnitScorecard, ...] = ()
 
+    def _counted(self) -> Counter[DeadlineOutcome]:
+        """The deadlines by outcome, counted once (the deadlines are a tuple: they never change)."""
+        try:
+            return self._tally
+        except AttributeError:
+            tally = Counter(d.outcome for d in self.deadlines)
+            object.__setattr__(self, "_tally", tally)
+            return tally
+
     def count(self, outcome: DeadlineOutcome) -> int:
         """Deadlines with ``outcome``."""
-        return sum(d.outcome is outcome for d in self.deadlines)
+        return self._counted()[outcome]
 
     @property
     def kept(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.language import RulePack
-from rules.review import DeadlineOutcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
+from rules.review import Deadline, DeadlineOutcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
 from rules.simulation import Simulation
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
@@ -184,8 +185,6 @@ def test_indicators_at_the_start_and_the_end_of_the_period_against_their_target(
 
 def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RulePack) -> None:
     def card(unit: str, outcomes: list[DeadlineOutcome]) -> UnitScorecard:
-        from rules.review import Deadline
-
         deadlines = tuple(Deadline("r", f"T{i}", "t", vn(2024, 8, 1), o) for i, o in enumerate(outcomes))
         return UnitScorecard(unit, unit, deadlines)
 
@@ -197,6 +196,28 @@ def test_the_ranking_is_by_score_then_fewer_overdue_then_fewer_late(rules: RuleP
         card("VN-05", [DeadlineOutcome.ON_TIME, DeadlineOutcome.LATE]),
     ]
     assert [c.unit_id for c in rank(cards)] == ["VN-03", "VN-02", "VN-05", "VN-01"]
+
+
+class _Walked(tuple[Deadline, ...]):
+    """A scorecard's deadlines, counting the passes made over them."""
+
+    passes = 0
+
+    def __iter__(self) -> Iterator[Deadline]:
+        type(self).passes += 1
+        return super().__iter__()
+
+
+def test_a_scorecard_counts_its_deadlines_once_however_often_a_report_asks_for_its_figures() -> None:
+    outcomes = [DeadlineOutcome.ON_TIME, DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE, DeadlineOutcome.CANCELLED]
+    deadlines = _Walked(Deadline("r", f"T{i}", "t", vn(2024, 8, 1), outcomes[i % 4]) for i in range(400))
+    card = UnitScorecard("VN-22", "Nghệ An", deadlines)
+    _Walked.passes = 0
+    for _ in range(3):  # as a report does: its ranking, its chart, its tables
+        figures = (card.score, card.kept, card.judged, [card.count(o) for o in DeadlineOutcome])
+    assert figures[:3] == (100 / 300, 100, 300) and figures[3][list(DeadlineOutcome).index(DeadlineOutcome.LATE)] == 100
+    assert _Walked.passes == 1, f"{_Walked.passes} passes over the unit's deadlines for its figures"
+    assert card == UnitScorecard("VN-22", "Nghệ An", tuple(deadlines)), "the count is no part of the scorecard"
 
 
 def test_a_completion_that_omits_the_deadline_title_and_kind_is_late_against_the_deadline_in_force(

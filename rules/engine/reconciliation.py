@@ -59,9 +59,14 @@ def _identity(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> dict
 
 def alert_fingerprint(compiled: CompiledRule, unit_id: str, subject: SubjectKey) -> str:
     """``fingerprint(_identity(compiled, unit_id, subject))``, without the mapping."""
+    return _fingerprint(compiled.rule.id, unit_id, subject)
+
+
+def _fingerprint(rule_id: str, unit_id: str, subject: SubjectKey) -> str:
+    """The fingerprint of rule ``rule_id``'s alert about ``subject`` (the rule may have left the pack)."""
     kind, _, name = subject.partition(":")
     label = _IDENTITY_LABEL.get(kind)
-    return identity_fingerprint(compiled.rule.id, unit_id, label, name if label is not None else "")
+    return identity_fingerprint(rule_id, unit_id, label, name if label is not None else "")
 
 
 class _Draft:
@@ -76,10 +81,7 @@ class _Draft:
         self.changed = changed
 
     def put_alert(self, fp: str, alert: AlertState | None) -> None:
-        if alert is None:
-            self.state.alerts.pop(fp, None)
-        else:
-            self.state.alerts[fp] = alert
+        self.state.put_alert(fp, alert)
         self.changed.add(Change.alert(fp))
 
     def put_pending(self, fp: str, since: datetime | None) -> None:
@@ -136,18 +138,14 @@ def reconcile(
         known = state.wakeups.get(UNIT)
         if known is None or unit_due < known:  # else already due by then: nothing to write
             draft.put_wakeup(UNIT, unit_due)
-    held: dict[SubjectKey, list[str]] = {}  # rules whose alerts each subject holds (only those rules may be gone)
-    if reassigned:
-        for alert in state.alerts.values():
-            held.setdefault(alert.subject, []).append(alert.rule_id)
     for subject in subjects:
         task = _task(state, subject)  # read once: which rules judge it, what they say, what its alerts keep
         kind = task.kind if task is not None else ""
         judges = candidates(pack, subject, kind)
         stragglers: list[str] = []
-        if reassigned and subject in held:
+        if reassigned:  # the subject's alerts of rules that judge it no more (the rules gone among them)
             seen = {c.rule.id for c in judges}
-            stragglers = [rule_id for rule_id in held[subject] if rule_id not in seen]
+            stragglers = [r for r in state.alerting_rules() if r not in seen and _held(state, r, subject)]
             judges = (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None))
         wakeup: datetime | None = None
         for compiled in judges:
@@ -273,19 +271,25 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
     return Condition(condition.stage, condition.severity, since, condition.value, condition.step, condition.details)
 
 
+def _held(state: UnitState, rule_id: str, subject: SubjectKey) -> bool:
+    """Whether the unit holds rule ``rule_id``'s alert about ``subject`` (a look-up by fingerprint)."""
+    return _fingerprint(rule_id, state.unit_id, subject) in state.alerts
+
+
 def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
-    """Alerts of a rule that left the pack resolve instead of firing forever."""
-    for fp, alert in list(draft.state.alerts.items()):
-        if alert.subject != subject or alert.rule_id != rule_id:
-            continue
-        draft.put_alert(fp, None)
-        draft.transitions.append(
-            record(
-                alert,
-                annotations={"summary": alert.summary, "resolution": "rule_removed"},
-                value=None,
-                provenance=provenance_of(draft.state, subject),
-                rule_version=pack.rule_version(None),
-                ends_at=max(now, alert.starts_at),
-            )
+    """The alert of a rule that left the pack resolves instead of firing forever."""
+    fp = _fingerprint(rule_id, draft.state.unit_id, subject)
+    alert = draft.state.alerts.get(fp)
+    if alert is None:
+        return
+    draft.put_alert(fp, None)
+    draft.transitions.append(
+        record(
+            alert,
+            annotations={"summary": alert.summary, "resolution": "rule_removed"},
+            value=None,
+            provenance=provenance_of(draft.state, subject),
+            rule_version=pack.rule_version(None),
+            ends_at=max(now, alert.starts_at),
         )
+    )

@@ -47,8 +47,9 @@ class UnitState:
     """Everything the monitor knows about one unit.
 
     The maps are updated in place by the engine (see ``rules.engine.apply_event``);
-    ``tasks`` only through ``put_task`` and ``wakeups`` only through
-    ``set_wakeup``, which keep the tally and the task indexes in step.
+    ``tasks`` only through ``put_task``, ``wakeups`` only through
+    ``set_wakeup`` and ``alerts`` only through ``put_alert``, which keep the
+    tally, the task indexes and the rules alerting in step.
 
     Args:
         unit_id: The unit.
@@ -66,6 +67,7 @@ class UnitState:
     __slots__ = (
         "_indexes",
         "_kinds",
+        "_ruling",
         "_tally",
         "alerts",
         "extensions",
@@ -105,6 +107,8 @@ class UnitState:
         self._kinds: Counter[str] | None = None  # tasks by kind, from the tally once asked (``tracks_kind``)
         # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
         self._indexes: dict[str, TaskIndex] | None = None
+        # The unit's alerts counted by rule: counted once (``alerting_rules``), then kept by ``put_alert``.
+        self._ruling: Counter[str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -142,6 +146,32 @@ class UnitState:
                 if previous is not None:
                     index.remove(previous)
                 index.add(task)
+
+    def put_alert(self, fingerprint: str, alert: AlertState | None) -> None:
+        """Add, replace or (``None``) remove the alert ``fingerprint`` (in place)."""
+        alerts = self.alerts
+        previous = alerts.pop(fingerprint, None) if alert is None else alerts.get(fingerprint)
+        if alert is not None:
+            alerts[fingerprint] = alert
+        ruling = self._ruling
+        if ruling is not None:
+            if previous is not None:
+                ruling[previous.rule_id] -= 1
+                if not ruling[previous.rule_id]:
+                    del ruling[previous.rule_id]
+            if alert is not None:
+                ruling[alert.rule_id] += 1
+
+    def alerting_rules(self) -> list[str]:
+        """The rules (ids, sorted) that have an alert firing in the unit; O(rules) after the first call.
+
+        With ``alert_fingerprint`` these find a subject's alerts without a scan
+        of the unit's: a unit moving to a new pack asks for every event.
+        """
+        ruling = self._ruling
+        if ruling is None:
+            ruling = self._ruling = Counter(alert.rule_id for alert in self.alerts.values())
+        return sorted(ruling)
 
     def task_index(self, key: str, build: Callable[[], _Index], kinds: Callable[[str], bool] | None = None) -> _Index:
         """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).

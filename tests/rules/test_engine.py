@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import msgspec
 from events.models import TaskStatus
 from rules.engine import Outcome, advance, apply_event, catch_up_instant, overdue_by_kind, restate, seed
 from rules.language import RulePack
-from rules.state import SEEN_KEPT, fingerprint, seen_keys
+from rules.state import SEEN_KEPT, AlertState, fingerprint, seen_keys
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 
@@ -295,3 +296,54 @@ def test_a_deadline_moved_while_still_missed_fires_again_with_the_new_due(tmp_pa
     assert alert.summary == again.annotations["summary"]
     same = apply_event(rules, moved.state, task(vn(2024, 7, 27), deadline=vn(2024, 7, 15)), vn(2024, 7, 27))
     assert same.transitions == ()
+
+
+class _Watched(dict[str, AlertState]):
+    """A unit's alerts that count the times they are walked whole."""
+
+    walks = 0
+
+    def values(self):  # type: ignore[override]
+        _Watched.walks += 1
+        return super().values()
+
+    def items(self):  # type: ignore[override]
+        _Watched.walks += 1
+        return super().items()
+
+    def __iter__(self) -> Iterator[str]:
+        _Watched.walks += 1
+        return super().__iter__()
+
+
+def test_an_event_of_a_unit_moving_to_a_new_pack_finds_its_alerts_without_walking_the_units(tmp_path: Path) -> None:
+    """While a unit moves to a pack (in parts), each event settles its own task's alerts of rules gone or no longer
+    judging it, found by fingerprint: not by a walk of the unit's alerts (a second or more per record of 500 events
+    once a unit holds thousands of alerts)."""
+    rules = _deadlines(tmp_path)
+    state = None
+    for n in range(300):
+        state = apply_event(
+            rules, state, task(vn(2024, 7, 25), task_id=f"T-{n}", deadline=vn(2024, 7, 20)), vn(2024, 7, 25)
+        ).state
+    assert state is not None and len(state.alerts) == 300
+    state.alerts = _Watched(state.alerts)
+    _Watched.walks = 0
+    renamed = pack(tmp_path, DEADLINE_RULES.replace("id: task-overdue", "id: task-late"))  # the old rule is gone
+    results = [
+        apply_event(renamed, state, task(vn(2024, 7, 26), task_id=f"T-{n}", deadline=vn(2024, 7, 20)), vn(2024, 7, 26))
+        for n in range(5)
+    ]
+    assert _Watched.walks <= 1  # counted once by rule, then kept
+    for n, result in enumerate(results):
+        gone = [t for t in result.transitions if t.rule_id == "task-overdue"]
+        fired = [t for t in result.transitions if t.rule_id == "task-late"]
+        assert [(t.status, t.labels["task_id"], t.annotations["resolution"]) for t in gone] == [
+            ("resolved", f"T-{n}", "rule_removed")
+        ]
+        assert [(t.status, t.labels["task_id"]) for t in fired] == [("firing", f"T-{n}")]
+    assert sorted(a.rule_id for a in state.alerts.values()).count("task-overdue") == 295  # the others wait for the move
+    assert state.alerting_rules() == ["task-late", "task-overdue"]
+    moved = advance(renamed, state, vn(2024, 7, 26))  # the rest of the move, whole
+    assert len(moved.transitions) == 2 * 295 and moved.state.alerting_rules() == ["task-late"]
+    assert len(moved.state.alerts) == 300

@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.publishers import token_hash
-from tests.integration.kafka import MonitorProcess, worker_process
+from tests.integration.kafka import MonitorProcess, http_get, wait_for, worker_process
 
 __all__ = ["HA_NOI", "NGHE_AN", "call", "two_workers", "viewers_file", "worker_dirs"]
 
@@ -65,13 +65,27 @@ def worker_dirs(tmp_path: Path) -> tuple[Path, Path]:
 def two_workers(
     broker: EmbeddedBroker, dirs: tuple[Path, Path], env: dict[str, str]
 ) -> Iterator[tuple[MonitorProcess, MonitorProcess]]:
-    """Two workers of one group in ``dirs``, both ready; stopped on leaving.
+    """Two workers of one group in ``dirs``, both ready; stopped on leaving, one after the other.
 
-    faust's own lines from INFO up: a worker that once did not become ready after a restart (nothing logged after
-    its rules loaded) will say which step it reached.
+    The second is stopped once the first holds every partition again: the
+    embedded broker (Tansu 0.6.0) keeps naming a leader that left while its
+    group was forming again, so when both leave at once (the follower first)
+    the next two workers of the group join as followers of a member long gone
+    and never become ready (seen once in CI: each rejoined every 13 s for
+    90 s). A group re-formed around the first, then left, names no leader.
+
+    faust's own lines from INFO up: a worker that does not become ready after a restart says which step it reached.
     """
     env = {"MONITOR_LOG_LEVEL": "info", **env}
     with worker_process(broker.url, dirs[0], env=env) as one, worker_process(broker.url, dirs[1], env=env) as two:
         one.wait_ready(timeout=90)
         two.wait_ready(timeout=90)
         yield one, two
+        two.stop()
+        wait_for("the first worker to hold every partition", lambda: _holds(one, [0, 1]), timeout=60, log=one.log)
+
+
+def _holds(worker: MonitorProcess, partitions: list[int]) -> bool:
+    """Whether the worker is ready and owns exactly ``partitions``."""
+    status, body = http_get(worker.base_url + "/readyz")
+    return status == 200 and json.loads(body).get("partitions") == partitions

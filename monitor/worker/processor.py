@@ -41,7 +41,7 @@ from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.outbox import AlertWriter, Outbox, forward_events
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, move, seed
 from rules.language import RulePack
-from rules.state import AlertTransition, Change, UnitState
+from rules.state import AlertTransition, Change, Recount, UnitState
 from rules.units import Refused, place
 
 __all__ = ["Processor"]
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 #: Tasks a unit moving to a new pack moves in one part (``rules.engine.move``), and seconds of parts per tick.
 MOVE_PART = 1000
 MOVE_SECONDS = 0.1
+#: Tasks a unit counted again after a takeover (``_recount_once``) counts between two turns of the event loop.
+RECOUNT_PART = 1000
 
 
 class Processor:
@@ -193,7 +195,7 @@ class Processor:
                 unknown.append((event, result.reason))
                 continue
             outcomes.append((event, result.outcome))
-            if catching_up and result.outcome is Outcome.DUPLICATE and self._recount_once(pending):
+            if catching_up and result.outcome is Outcome.DUPLICATE and await self._recount_once(pending):
                 parts.add(Change.unit())  # its counts, made again from its items, are written with this record
                 changed[event.unit_id] = (result.state, parts, transitions)
             if result.outcome is Outcome.ACCEPTED:
@@ -450,7 +452,7 @@ class Processor:
         self._recounted.clear()  # whatever is kept is read again, and may be taken over again
         self._moving.clear()  # a move read again from the store starts again: its parts not flushed are lost
 
-    def _recount_once(self, state: UnitState | None) -> bool:
+    async def _recount_once(self, state: UnitState | None) -> bool:
         """Count a unit's tasks again from its items, once per takeover, when its backlog holds an event already applied.
 
         An event read again after a takeover and found applied was applied by
@@ -458,12 +460,20 @@ class Processor:
         checkpoint: the tasks' items reached the changelog, the unit's own
         fields (its counts, its newest event; written last) may not have. The
         counts are made again from the items, and written. Whether it was done.
+        The event loop turns every ``RECOUNT_PART`` tasks (a unit of 100,000
+        dossiers held it 1.4 to 2.4 s); the record waits, nothing else changes
+        the unit meanwhile, and the scan reads the store as it was when it began.
         """
         if state is None or state.unit_id in self._recounted:
             return False
         self._recounted.add(state.unit_id)
         started = time.perf_counter()
-        state.recount()
+        counted = Recount()
+        for number, task in enumerate(state.tasks.values(), 1):
+            counted.add(task)
+            if not number % RECOUNT_PART:
+                await asyncio.sleep(0)
+        state.recount(counted)
         log.info(
             "%s: an event read again was already applied (the partition's last owner stopped mid-checkpoint): "
             "its %d tasks counted again from their items in %.2fs",

@@ -43,7 +43,7 @@ from rules.state.subjects import (
     task_key,
     task_named,
 )
-from rules.state.unit import TaskIndex, UnitState
+from rules.state.unit import Recount, TaskIndex, UnitState
 
 __all__ = [
     "EARLIER_REPORTS",
@@ -59,6 +59,7 @@ __all__ = [
     "IndicatorState",
     "Instant",
     "Reached",
+    "Recount",
     "Subject",
     "SubjectKey",
     "SubjectKind",

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 from rules.state.items import AlertState, Extension, IndicatorState, TaskState
 from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
 
-__all__ = ["TaskIndex", "UnitState"]
+__all__ = ["Recount", "TaskIndex", "UnitState"]
 
 
 class TaskIndex(Protocol):
@@ -31,6 +31,26 @@ class TaskIndex(Protocol):
 
 
 _Index = TypeVar("_Index", bound=TaskIndex)
+
+
+class Recount:
+    """A unit's tasks counted again, one at a time (``add``): by (kind, status), and the newest report among them.
+
+    What ``UnitState.recount`` puts in force; a worker feeds it in slices, the
+    event loop turning in between, when a unit holds hundreds of thousands.
+    """
+
+    __slots__ = ("newest", "tally")
+
+    def __init__(self) -> None:
+        self.tally: Tally = Counter()
+        self.newest: datetime | None = None
+
+    def add(self, task: TaskState) -> None:
+        """Count one task."""
+        self.tally[(task.kind, task.status.value)] += 1
+        if self.newest is None or task.occurred_at > self.newest:
+            self.newest = task.occurred_at
 
 
 class _Unread:
@@ -219,18 +239,24 @@ class UnitState:
         """How many tasks the unit has of each (kind, status); O(1) after the first call."""
         return {key: n for key, n in self._counted().items() if n > 0}
 
-    def recount(self) -> None:
+    def recount(self, counted: Recount | None = None) -> None:
         """Count the unit's tasks again from the tasks themselves, and its newest event from its items.
 
         What a worker does when its stored tally may lag its items: a worker
         killed while it wrote a checkpoint can leave the tasks' items on the
         changelog without the unit's own fields, written last (the next owner
-        then finds those events already applied). Costs a read of every task.
+        then finds those events already applied). Costs a read of every task,
+        here (one pass), or by the caller (``counted``: every task added).
         """
-        self._tally = None
+        if counted is None:
+            counted = Recount()
+            for task in self.tasks.values():
+                counted.add(task)
+        self._tally = counted.tally
         self._kinds = None
-        self._counted()
-        reported = [t.occurred_at for t in self.tasks.values()] + [i.occurred_at for i in self.indicators.values()]
+        reported = [i.occurred_at for i in self.indicators.values()]
+        if counted.newest is not None:
+            reported.append(counted.newest)
         if reported and (self.last_event_at is None or max(reported) > self.last_event_at):
             self.last_event_at = max(reported)
 

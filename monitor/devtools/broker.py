@@ -131,7 +131,8 @@ class EmbeddedBroker:
             )
         listener = f"tcp://{self.bootstrap}"
         self._process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+            # --silent: no progress bar per connection, redrawn on each of its requests
+            [str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener, "--silent"],
             stdout=self._log if self._log is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log is not None else subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,

@@ -294,6 +294,8 @@ class Load:
                     self.scraped[worker.workdir.name] = text
 
     async def _reports(self, http: aiohttp.ClientSession) -> None:
+        if not self.plan.report_every:
+            return  # none asked (``--report-every 0``)
         while await self._every(self.plan.report_every):
             worker = random.choice(self.workers)
             began = time.monotonic()
@@ -638,6 +640,12 @@ def main() -> int:
     parser.add_argument("--burst-events", type=int, default=200_000, help="events per burst (default 200,000)")
     parser.add_argument("--backlog", type=int, default=20_000, help="overdue tasks open at most (default 20,000)")
     parser.add_argument("--pack-every", type=float, default=1800.0, help="seconds between packs (default 1800)")
+    parser.add_argument(
+        "--report-every",
+        type=float,
+        default=60.0,
+        help="seconds between two asks of the review report and an overdue CSV (default 60; 0: none)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     plan = Plan(
@@ -647,6 +655,7 @@ def main() -> int:
         burst_events=args.burst_events,
         pack_every=args.pack_every,
         backlog=args.backlog,
+        report_every=args.report_every,
     )
     return soak(plan, args.out)
 

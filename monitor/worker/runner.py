@@ -16,6 +16,7 @@
   token, a user in a broker URL): ``monitor.redact``.
 - SIGHUP reloads the rule files (``on_reload``): the worker goes on under
   the pack it has when the new one does not load or its tests fail.
+- SIGUSR2 logs what memory grew since the last SIGUSR2 (``monitor.worker.memory``).
 - ``exit_code`` lets a part of the worker that gave up (the broker is gone)
   make the process end non-zero, so the orchestrator restarts it.
 """
@@ -34,6 +35,7 @@ from faust.worker import Worker as FaustWorker
 
 from monitor.logorigin import written_by_monitor
 from monitor.redact import RedactingFilter
+from monitor.worker.memory import MemoryWatch
 
 __all__ = ["BoundedWorker", "LibraryLevelFilter", "RepeatFilter"]
 
@@ -121,11 +123,13 @@ class BoundedWorker(FaustWorker):
         self._stopping = False
         #: What SIGHUP does (reload the rule files), set by whoever runs the worker.
         self.on_reload: Callable[[], Coroutine[Any, Any, object]] | None = None
+        self._memory = MemoryWatch()
 
     def install_signal_handlers(self) -> None:
-        """Faust's handlers, and SIGHUP: reload the rules (as Prometheus does)."""
+        """Faust's handlers; SIGHUP: reload the rules (as Prometheus does); SIGUSR2: log what memory grew."""
         super().install_signal_handlers()
         self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        self.loop.add_signal_handler(signal.SIGUSR2, self._memory.log_report)
 
     def _on_sighup(self) -> None:
         if self.on_reload is None or self._stopping:

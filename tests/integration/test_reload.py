@@ -116,6 +116,11 @@ def test_sighup_puts_a_new_pack_in_force_and_refuses_a_broken_one(broker: Embedd
             lambda: records("online-dossier-ratio-low") == [("firing", ""), ("resolved", "recovered")],
             timeout=15,
         )
+        # SIGUSR2 is the other signal an operator sends a running worker: it logs what memory grew.
+        worker.process.send_signal(signal.SIGUSR2)
+        wait_for("the memory report", lambda: "live objects: " in worker.log.read_text(errors="replace"))
+        assert "resident memory: " in worker.log.read_text(errors="replace")
+        assert version() == second  # and the worker goes on
     log = worker.log.read_text(errors="replace")
     assert "did you mean 'threshold'" in log
     every = alert_records(broker.bootstrap)

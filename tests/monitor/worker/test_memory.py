@@ -1,0 +1,74 @@
+"""What SIGUSR2 logs: the allocation sites, or the types of live objects, that grew since the last time."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import tracemalloc
+from collections import Counter
+
+import pytest
+
+from monitor.worker.memory import MemoryWatch, by_type, grown_sites, grown_types, resident, trim
+
+
+class _Kept:
+    """Objects a test keeps alive between two reports."""
+
+
+def _keep(n: int) -> list[bytes]:
+    return [bytes(1000) + str(i).encode() for i in range(n)]  # about 1 MiB per thousand
+
+
+def test_the_sites_that_grew_are_named_largest_first_with_their_growth() -> None:
+    tracemalloc.start(5)
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = _keep(3000)
+        now = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    lines = grown_sites(before, now, top=3)
+    innermost = f"test_memory.py:{_keep.__code__.co_firstlineno + 1} ← "  # file:line, innermost first
+    assert lines and innermost in lines[0]
+    mib = float(lines[0].split(" MiB")[0])
+    assert 2.5 < mib < 4.0 and "+3,0" in lines[0]  # some 3 MiB in some 3,000 blocks
+    assert len(kept) == 3000
+
+
+def test_the_types_that_grew_are_counted_from_the_live_objects() -> None:
+    before = by_type([1, "a", _Kept()])
+    now = by_type([1, 2, "a", _Kept(), _Kept(), _Kept()])
+    assert grown_types(before, now) == [
+        "+2 tests.monitor.worker.test_memory._Kept (3 live)",
+        "+1 builtins.int (2 live)",
+    ]
+    assert grown_types(now, now) == [] and grown_types(Counter(), Counter({"x.Y": 0})) == []
+
+
+def test_each_report_is_against_the_previous_one(caplog: pytest.LogCaptureFixture) -> None:
+    watch = MemoryWatch()
+    watch.report()  # everything live now
+    kept = [_Kept() for _ in range(5000)]
+    with caplog.at_level(logging.WARNING, logger="monitor.worker.memory"):
+        watch.log_report()
+    assert "+5,000 tests.monitor.worker.test_memory._Kept (5,000 live)" in caplog.text
+    assert "PYTHONTRACEMALLOC=10" in caplog.text  # not tracing: says how to see where
+    assert not any("test_memory._Kept" in line for line in watch.report())  # nothing new since
+    assert len(kept) == 5000
+
+
+def test_the_resident_memory_is_this_process_s_and_the_allocator_can_be_asked_to_give_back() -> None:
+    now = resident()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    assert now is not None and 10 << 20 < now <= peak
+    held = [bytearray(60_000) for _ in range(1000)]  # 60 MB from the heap (below glibc's mmap threshold)
+    grown = resident()
+    assert grown is not None and grown - now > 50 << 20
+    del held[:-1]  # all but the last: the heap's top stays in use, so nothing is given back on its own
+    kept = resident()
+    assert kept is not None and kept > grown - (10 << 20)  # free, but still held by the allocator
+    assert trim()  # glibc: asked
+    after = resident()
+    assert after is not None and after < kept - (40 << 20)  # given back to the system
+    assert MemoryWatch().report()[0].startswith("resident memory: ")

@@ -145,7 +145,7 @@ def reconcile(
         stragglers: list[str] = []
         if reassigned:  # the subject's alerts of rules that judge it no more (the rules gone among them)
             seen = {c.rule.id for c in judges}
-            stragglers = [r for r in state.alerting_rules() if r not in seen and _held(state, r, subject)]
+            stragglers = [r for r in state.alert_rules_of(subject) if r not in seen]
             judges = (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None))
         wakeup: datetime | None = None
         for compiled in judges:
@@ -269,11 +269,6 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
         return None
     draft.put_pending(fp, None)
     return Condition(condition.stage, condition.severity, since, condition.value, condition.step, condition.details)
-
-
-def _held(state: UnitState, rule_id: str, subject: SubjectKey) -> bool:
-    """Whether the unit holds rule ``rule_id``'s alert about ``subject`` (a look-up by fingerprint)."""
-    return _fingerprint(rule_id, state.unit_id, subject) in state.alerts
 
 
 def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:

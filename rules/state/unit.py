@@ -69,7 +69,7 @@ class UnitState:
     The maps are updated in place by the engine (see ``rules.engine.apply_event``);
     ``tasks`` only through ``put_task``, ``wakeups`` only through
     ``set_wakeup`` and ``alerts`` only through ``put_alert``, which keep the
-    tally, the task indexes and the rules alerting in step.
+    tally, the task indexes and the alerts by subject in step.
 
     Args:
         unit_id: The unit.
@@ -85,9 +85,9 @@ class UnitState:
     """
 
     __slots__ = (
+        "_held",
         "_indexes",
         "_kinds",
-        "_ruling",
         "_tally",
         "alerts",
         "extensions",
@@ -127,8 +127,8 @@ class UnitState:
         self._kinds: Counter[str] | None = None  # tasks by kind, from the tally once asked (``tracks_kind``)
         # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
         self._indexes: dict[str, TaskIndex] | None = None
-        # The unit's alerts counted by rule: counted once (``alerting_rules``), then kept by ``put_alert``.
-        self._ruling: Counter[str] | None = None
+        # The rules of the alerts each subject holds: gathered once (``alert_rules_of``), then kept by ``put_alert``.
+        self._held: dict[str, list[str]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -173,25 +173,28 @@ class UnitState:
         previous = alerts.pop(fingerprint, None) if alert is None else alerts.get(fingerprint)
         if alert is not None:
             alerts[fingerprint] = alert
-        ruling = self._ruling
-        if ruling is not None:
+        held = self._held
+        if held is not None:
             if previous is not None:
-                ruling[previous.rule_id] -= 1
-                if not ruling[previous.rule_id]:
-                    del ruling[previous.rule_id]
+                rules = held[previous.subject]
+                rules.remove(previous.rule_id)
+                if not rules:
+                    del held[previous.subject]
             if alert is not None:
-                ruling[alert.rule_id] += 1
+                held.setdefault(alert.subject, []).append(alert.rule_id)
 
-    def alerting_rules(self) -> list[str]:
-        """The rules (ids, sorted) that have an alert firing in the unit; O(rules) after the first call.
+    def alert_rules_of(self, subject: str) -> list[str]:
+        """The rules (ids) whose alerts about ``subject`` the unit holds; O(1) after the first call.
 
-        With ``alert_fingerprint`` these find a subject's alerts without a scan
-        of the unit's: a unit moving to a new pack asks for every event.
+        Gathered in one walk of the unit's alerts the first time, then kept:
+        a unit moving to a new pack asks for each subject of each event.
         """
-        ruling = self._ruling
-        if ruling is None:
-            ruling = self._ruling = Counter(alert.rule_id for alert in self.alerts.values())
-        return sorted(ruling)
+        held = self._held
+        if held is None:
+            held = self._held = {}
+            for alert in self.alerts.values():
+                held.setdefault(alert.subject, []).append(alert.rule_id)
+        return held.get(subject, [])
 
     def task_index(self, key: str, build: Callable[[], _Index], kinds: Callable[[str], bool] | None = None) -> _Index:
         """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).

@@ -514,6 +514,8 @@ def soak(plan: Plan, out: Path) -> int:
                 load.start()
                 faults = Faults(broker, a, b, disk, run)
                 next_fault, next_pack, fault_n, pack_n = plan.fault_every, plan.pack_every, 0, 0
+                # Half a minute before the half and before the end: each worker logs what its memory grew (SIGUSR2).
+                marks = [plan.minutes * 30 - 30, plan.minutes * 60 - 30]
 
                 def sampler() -> None:  # a thread of its own: a fault blocks the loop below for a minute
                     while not run.stop.wait(plan.sample_every):
@@ -533,6 +535,11 @@ def soak(plan: Plan, out: Path) -> int:
                         _apply_pack(broker, workdir, pack_n)
                         print(f"[{_clock(run)}] rule pack applied again ({pack_n})", flush=True)
                         next_pack += plan.pack_every
+                    if marks and run.since() >= marks[0]:
+                        marks.pop(0)
+                        for worker in workers:
+                            if worker.process is not None and worker.process.poll() is None:
+                                worker.process.send_signal(signal.SIGUSR2)
                     time.sleep(1)
                 run.stop.set()
                 sampling.join()
@@ -557,10 +564,25 @@ def soak(plan: Plan, out: Path) -> int:
                     worker.stop(signal.SIGKILL)
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
-    return _write(plan, run, report, out, workdir)
+    return _write(plan, run, report, out, workdir, workers)
 
 
-def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> int:
+def _memory_report(log: Path, top: int = 8) -> list[str]:
+    """The last memory report (SIGUSR2) in a worker's log: its resident memory and the ``top`` types that grew."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    starts = [n for n, line in enumerate(lines) if "] resident memory: " in line]
+    if not starts:
+        return []
+    first = starts[-1]
+    block = ["resident memory: " + lines[first].split("] resident memory: ", 1)[1].strip()]
+    for line in lines[first + 1 :]:
+        if not line.startswith("  "):
+            break
+        block.append(line.strip())
+    return block[: 2 + top]
+
+
+def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, workers: list[MonitorProcess]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -583,6 +605,11 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path) -> in
             writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}"])
     lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
     lines.extend(broker_figures(run.broker))
+    for worker in workers:  # what grew over the second half (since the report half-way)
+        block = _memory_report(worker.log)
+        if block:
+            lines.append(f"{worker.workdir.name}, memory at the end (SIGUSR2): " + block[0])
+            lines.extend(f"  {line}" for line in block[1:])
     lines.extend(report_figures(run.reports, plan.minutes * 60))
     lines.append(
         f"exactly once over {len(run.workload.tasks):,} tasks: lost {report.lost}, duplicated {report.duplicated}, "

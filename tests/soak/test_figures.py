@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.soak.charts import Series, chart, page
 from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
+from tests.soak.soak import _memory_report
 
 HOUR = 3600.0
 
@@ -68,3 +71,24 @@ def test_report_times_are_told_per_half_with_the_last_size() -> None:
     assert lines[1] == "review report, second half: 60 answered, median 2.9 s, longest 3.2 s"
     assert lines[2] == "review report at the end: 1.0 million characters"
     assert report_figures([], 7200) == ["review report: never answered"]
+
+
+def test_the_last_memory_report_in_a_worker_s_log_is_read_whole(tmp_path: Path) -> None:
+    log = tmp_path / "monitor-1.log"
+    log.write_text(
+        "[2026-12-06 17:56:58,699] [1] [WARNING] resident memory: 203.1 MiB; 196.8 MiB once the allocator gave back\n"
+        "  live objects: 340,958; grown most since the last report:\n"
+        "  +66,813 builtins.tuple (66,813 live)\n"
+        "[2026-12-06 18:02:58,769] [1] [WARNING] resident memory: 264.5 MiB; 256.6 MiB once the allocator gave back\n"
+        "  live objects: 410,616; grown most since the last report:\n"
+        "  +23,890 builtins.list (88,647 live)\n"
+        "  +11,962 monitor.state.history._Open (20,083 live)\n"
+        "[2026-12-06 18:02:59,000] [1] [INFO] a line after it\n",
+        encoding="utf-8",
+    )
+    assert _memory_report(log, top=1) == [
+        "resident memory: 264.5 MiB; 256.6 MiB once the allocator gave back",
+        "live objects: 410,616; grown most since the last report:",
+        "+23,890 builtins.list (88,647 live)",
+    ]
+    assert _memory_report(tmp_path / "none.log") == []

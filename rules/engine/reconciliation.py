@@ -143,9 +143,9 @@ def reconcile(
         kind = task.kind if task is not None else ""
         judges = candidates(pack, subject, kind)
         stragglers: list[str] = []
-        if reassigned:  # the subject's alerts of rules that judge it no more (the rules gone among them)
+        if reassigned and (held := state.alert_rules_of(subject)):  # its alerts of rules that judge it no more
             seen = {c.rule.id for c in judges}
-            stragglers = [r for r in state.alert_rules_of(subject) if r not in seen]
+            stragglers = [r for r in held if r not in seen]
             judges = (*judges, *(r for r in map(pack.by_id, stragglers) if r is not None))
         wakeup: datetime | None = None
         for compiled in judges:

@@ -273,8 +273,13 @@ def _hold_for(draft: _Draft, rule: ThresholdRule, fp: str, condition: Condition 
 
 def _resolve_orphans(pack: RulePack, draft: _Draft, subject: SubjectKey, rule_id: str, now: datetime) -> None:
     """The alert of a rule that left the pack resolves instead of firing forever."""
+    alerts = draft.state.alerts
     fp = _fingerprint(rule_id, draft.state.unit_id, subject)
-    alert = draft.state.alerts.get(fp)
+    alert = alerts.get(fp)
+    if alert is None:  # kept under another fingerprint (never made so here): looked for among the unit's
+        fp, alert = next(
+            ((f, a) for f, a in alerts.items() if a.subject == subject and a.rule_id == rule_id), ("", None)
+        )
     if alert is None:
         return
     draft.put_alert(fp, None)

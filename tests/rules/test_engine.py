@@ -348,3 +348,14 @@ def test_an_event_of_a_unit_moving_to_a_new_pack_finds_its_alerts_without_walkin
     assert len(moved.transitions) == 2 * 295
     assert all(moved.state.alert_rules_of(f"task:T-{n}") == ["task-late"] for n in range(300))
     assert len(moved.state.alerts) == 300
+
+
+def test_an_alert_kept_under_another_fingerprint_still_resolves_when_its_rule_leaves(tmp_path: Path) -> None:
+    """A rule gone: its alert is found by fingerprint, or, kept under another key, among the unit's alerts."""
+    rules = _deadlines(tmp_path)
+    state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
+    ((fp, alert),) = state.alerts.items()
+    state.alerts = {"kept-elsewhere": alert}  # as no fingerprint made here would be
+    (resolved,) = advance(RulePack(rules=()), state, vn(2024, 7, 26)).transitions
+    assert resolved.annotations["resolution"] == "rule_removed" and state.alerts == {}
+    assert fp != "kept-elsewhere"

@@ -17,7 +17,6 @@ allocator after a peak, not held by anything alive.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -44,9 +43,8 @@ def resident() -> int | None:
 
 def trim() -> bool:
     """Ask glibc's allocator to give its free memory back to the system; whether it could be asked."""
-    name = ctypes.util.find_library("c")
-    try:
-        malloc_trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    try:  # the process's own symbols: glibc's when linked with it (find_library would run ldconfig)
+        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:
         return False
     if malloc_trim is None:

@@ -30,7 +30,7 @@ from monitor.state.keys import (
 )
 from monitor.state.reads import ItemReader, PartitionItems
 from monitor.state.stored import StoredTasks, StoredWakeups, task_items
-from rules.state import UnitState, WakeupMap
+from rules.state import Recount, UnitState, WakeupMap
 
 __all__ = ["LocalStore", "head_of", "heads", "migrate"]
 
@@ -110,17 +110,18 @@ def heads(reader: ItemReader, partition: int, prefix: bytes = b"") -> Iterator[t
 
 
 def head_of(unit: str, parts: UnitParts, items: PartitionItems) -> tuple[UnitState, bool]:
-    """A unit's state from its head parts, and whether it must be written again (stored in format 1: counted here)."""
+    """A unit's state from its head parts, and whether it must be written again (stored in an older format: counted here)."""
     stored = parts.unit
     current = stored is not None and stored.format >= FORMAT
-    tally: dict[tuple[str, str], int] = {}
     if stored is not None and current:
         tally = {(kind, status): count for kind, status, count in stored.tally}
-        last_event_at = stored.last_event_at
+        last_event_at, newest = stored.last_event_at, stored.newest_task
     else:  # a scan of its tasks, once
         tasks = [item.task for _, item in task_items(items, task_prefix(unit)) if item.task is not None]
+        counted = Recount()
         for task in tasks:
-            tally[(task.kind, task.status.value)] = tally.get((task.kind, task.status.value), 0) + 1
+            counted.add(task)
+        tally, newest = dict(counted.tally), counted.newest
         last_event_at = parts.last_event_at(tasks)
     state = UnitState(
         unit_id=unit,
@@ -133,5 +134,6 @@ def head_of(unit: str, parts: UnitParts, items: PartitionItems) -> tuple[UnitSta
         pack_version=stored.pack_version if stored is not None else "",
         tally=tally,
         extensions=dict(stored.extensions) if stored is not None else None,
+        newest_task=newest,
     )
     return state, not current

@@ -5,6 +5,7 @@ ordered range, its parts in this order:
 
 - ``␟`` alone: the unit's own fields (``UnitItem``: pack, newest event, tasks by kind and status);
 - ``␟a`` + fingerprint: a firing alert;
+- ``␟d`` + instant (8 sortable bytes) + task id: *derived*, the unit's tasks by the deadline in force;
 - ``␟k`` + kind ␟ task id: *derived*, the unit's tasks by kind;
 - ``␟o`` + fingerprint: transitions not yet confirmed on the alerts topic;
 - ``␟p`` + fingerprint: a breach pending a rule's ``for``;
@@ -13,15 +14,17 @@ ordered range, its parts in this order:
 
 The changelog holds every part but the derived ones: those are written to
 the local store beside the items they come from (``derived``), by the worker
-and by a rebuild from the changelog alike, so a tick reads only what is due
-and a rule over one kind of task reads only those tasks. A derived key is
-only ever added: one that no longer matches its item (the task's deadline
-moved, its kind changed) is dropped by whoever reads it (``stale_wakeup``).
+and by a rebuild from the changelog alike, so a tick reads only what is due,
+a rule over one kind of task reads only those tasks, and a review report
+only the tasks due in its period. A derived key is only ever added: one that
+no longer matches its item (the task's deadline moved, its kind changed) is
+passed over, or dropped, by whoever reads it (``stale_wakeup``).
 
 ``FORMAT`` versions this layout. A unit written before it (format 1: no
-counts in ``UnitItem``) is counted once when read and written again; a
-store without the format key (``FORMAT_KEY``) has its derived keys built
-before its first read (``monitor.state.store``).
+counts in ``UnitItem``; format 2: no newest task report) is counted once
+when read and written again; a store marked with an older format, or none
+(``FORMAT_KEY``), has its derived keys built before its first read
+(``monitor.state.store``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from rules.state import (
     SubjectKind,
     TaskState,
     UnitState,
+    indexed_due,
+    parse_deadline,
     task_key,
 )
 
@@ -57,6 +62,8 @@ __all__ = [
     "UnitItem",
     "Write",
     "derived",
+    "due_key",
+    "due_prefix",
     "encode_changes",
     "in_changelog",
     "item_key",
@@ -65,15 +72,17 @@ __all__ = [
     "wake_prefix",
 ]
 
-#: The layout written by this version; 1 is the layout before per-unit counts and derived keys.
-FORMAT = 2
+#: The layout written by this version: 1 had no per-unit counts and no derived keys, 2 no index by due instant
+#: and no newest task report.
+FORMAT = 3
+_COUNTED = 2  # the first format whose units keep their tally and newest event
 
 SEP = SEPARATOR
 _SEP = SEP.encode()
-UNIT, ALERT, KINDS, OUTBOX, PENDING, SUBJECT, WAKEUPS = "", "a", "k", "o", "p", "s", "w"
+UNIT, ALERT, DUES, KINDS, OUTBOX, PENDING, SUBJECT, WAKEUPS = "", "a", "d", "k", "o", "p", "s", "w"
 PARTS = {ChangePart.UNIT: UNIT, ChangePart.SUBJECT: SUBJECT, ChangePart.ALERT: ALERT, ChangePart.PENDING: PENDING}
 #: Parts that never go to the changelog: each is derived from the items beside it.
-DERIVED = (KINDS, WAKEUPS)
+DERIVED = (DUES, KINDS, WAKEUPS)
 #: A key of the local store alone, outside every unit's range: the format its derived keys are built for.
 FORMAT_KEY = _SEP + b"format"
 #: A key of the local store alone: its items are being written back to a changelog the broker lost (``in_changelog``).
@@ -96,9 +105,10 @@ class SubjectItem(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 class UnitItem(msgspec.Struct, frozen=True, omit_defaults=True):
     """The stored form of a unit's own fields.
 
-    ``tally`` (kind, status, tasks) and ``last_event_at`` are kept so that a
-    worker knows them without reading the unit's tasks; a unit stored in
-    format 1 has neither, and is counted when read.
+    ``tally`` (kind, status, tasks), ``last_event_at`` and ``newest_task``
+    (``UnitState.newest_task_report``) are kept so that a worker knows them
+    without reading the unit's tasks; a unit stored in format 1 has none of
+    them, in format 2 no ``newest_task``, and is counted when read.
     """
 
     pack_version: str = ""
@@ -106,18 +116,31 @@ class UnitItem(msgspec.Struct, frozen=True, omit_defaults=True):
     tally: list[tuple[str, str, int]] = []
     last_event_at: Instant | None = None
     extensions: dict[str, Extension] = {}  # its roster deadlines extended, by rule id
+    newest_task: Instant | None = None
 
 
 ENCODER = msgspec.json.Encoder()
 
 
+class _IndexedExtension(msgspec.Struct, frozen=True, gc=False):
+    due: str
+
+
 class _IndexedTask(msgspec.Struct, frozen=True, gc=False):
     task_id: str
     kind: str
+    deadline: str | None = None
+    extension: _IndexedExtension | None = None
+
+    def indexed_due(self) -> float | None:
+        """``TaskState.indexed_due`` of the task this is part of."""
+        extension = self.extension
+        due = extension.due if extension is not None else self.deadline
+        return indexed_due(parse_deadline(due)) if due is not None else None
 
 
 class _Indexed(msgspec.Struct, frozen=True, gc=False):
-    """What the derived keys need of a stored subject (``derived``): its task's id and kind, its wake-up.
+    """What the derived keys need of a stored subject (``derived``): its task's id, kind and deadline, its wake-up.
 
     Decoding only these skips the rest of the item (its instants, its deadline,
     the strings a whole item interns): half the cost of the whole item.
@@ -156,6 +179,16 @@ def kind_prefix(unit_id: str, kind: str) -> bytes:
     return item_key(unit_id, KINDS, f"{kind}{SEP}")
 
 
+def due_prefix(unit_id: str) -> bytes:
+    """Where a unit's derived keys by due instant begin, earliest first."""
+    return item_key(unit_id, DUES)
+
+
+def due_key(unit_id: str, at: float, task_id: str) -> bytes:
+    """The derived key that says the unit's task ``task_id`` is due at ``at`` (``TaskState.indexed_due``)."""
+    return due_prefix(unit_id) + ordered(at) + task_id.encode()
+
+
 def wake_prefix(unit_id: str) -> bytes:
     """Where a unit's derived wake-up keys begin, earliest first."""
     return item_key(unit_id, WAKEUPS)
@@ -186,8 +219,13 @@ def wake_key(unit_id: str, at: float, subject: str) -> bytes:
 
 def wake_end(unit_id: str, instant: float) -> bytes:
     """The first derived wake-up key of the unit after every one at or before ``instant``."""
+    return ordered_end(wake_prefix(unit_id), instant)
+
+
+def ordered_end(prefix: bytes, instant: float) -> bytes:
+    """The first key under ``prefix`` after every ``prefix`` + ``ordered(at)`` + name with ``at`` ≤ ``instant``."""
     (bits,) = _ORDERED.unpack(ordered(instant))
-    return wake_prefix(unit_id) + _ORDERED.pack(bits + 1)  # no instant orders as 2**64 - 1: it is a NaN
+    return prefix + _ORDERED.pack(bits + 1)  # no instant orders as 2**64 - 1: it is a NaN
 
 
 def split_wake_key(key: bytes, prefix: bytes) -> tuple[float, str]:
@@ -196,7 +234,7 @@ def split_wake_key(key: bytes, prefix: bytes) -> tuple[float, str]:
 
 
 def derived(key: bytes, value: bytes | None) -> Iterator[Write]:
-    """The derived keys a write of ``key`` adds: a task's kind, and a subject's wake-up.
+    """The derived keys a write of ``key`` adds: a task's kind and due instant, and a subject's wake-up.
 
     Costs a decode of the subject items among the writes; other parts derive nothing.
     """
@@ -207,8 +245,12 @@ def derived(key: bytes, value: bytes | None) -> Iterator[Write]:
         return
     unit, subject = key[:position].decode(), key[position + 2 :].decode()
     item = _INDEXED.decode(value)
-    if item.task is not None:
-        yield kind_prefix(unit, item.task.kind) + item.task.task_id.encode(), b""
+    task = item.task
+    if task is not None:
+        yield kind_prefix(unit, task.kind) + task.task_id.encode(), b""
+        due = task.indexed_due()
+        if due is not None:
+            yield due_key(unit, due, task.task_id), b""
     if item.wakeup is not None and is_task(subject):  # other subjects' wake-ups are few, and held in memory
         yield wake_key(unit, item.wakeup, subject), b""
 
@@ -264,7 +306,10 @@ def encode_changes(
 def encode_unit(state: UnitState) -> bytes:
     """The stored form of a unit's own fields, in this version's format."""
     tally = [(kind, status, count) for (kind, status), count in sorted(state.task_tally().items())]
-    return ENCODER.encode(UnitItem(state.pack_version, FORMAT, tally, state.last_event_at, state.extensions))
+    unit = UnitItem(
+        state.pack_version, FORMAT, tally, state.last_event_at, state.extensions, state.newest_task_report()
+    )
+    return ENCODER.encode(unit)
 
 
 def read_instant(raw: bytes) -> datetime:
@@ -305,11 +350,11 @@ class UnitParts:
             self.outbox.append((name, raw))
         elif part == UNIT:
             self.unit = UNIT_ITEM.decode(raw)
-        # derived parts (kinds, wake-ups) say nothing their items do not
+        # derived parts (due instants, kinds, wake-ups) say nothing their items do not
 
     def last_event_at(self, tasks: Iterable[TaskState]) -> datetime | None:
         """The unit's newest event: stored with it, else (format 1) the newest its tasks and indicators report."""
-        if self.unit is not None and self.unit.format >= FORMAT:
+        if self.unit is not None and self.unit.format >= _COUNTED:
             return self.unit.last_event_at
         reported = [t.occurred_at for t in tasks] + [i.occurred_at for i in self.indicators.values()]
         return max(reported, default=None)

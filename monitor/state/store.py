@@ -275,6 +275,7 @@ class ItemStore:
             pack_version=state.pack_version,
             tally=state.task_tally(),
             extensions=state.extensions,
+            newest_task=state.newest_task_report(),
         )
         for task in state.tasks.values():
             head.tasks.put(task)

@@ -5,7 +5,7 @@ of them in memory for long. A task is read when an event or a due wake-up
 asks for it, through the layers of ``monitor.state.reads`` (what changed
 since the last flush, a cache, the store).
 
-The store's derived keys (``monitor.state.keys``) give a unit's tasks by
+The store's derived keys (``monitor.state.keys``) give a unit's tasks by due instant and by
 kind and its wake-ups in order; a wake-up set since the last flush is in
 the overlay and in a small heap here until the flush writes its key.
 """
@@ -13,6 +13,7 @@ the overlay and in a small heap here until the flush writes its key.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Collection, Iterator
 
 from monitor.state.keys import SUBJECT as SUBJECT_PART
@@ -20,9 +21,12 @@ from monitor.state.keys import (
     SUBJECT_ITEM,
     SubjectItem,
     after,
+    due_prefix,
     is_task,
     item_key,
     kind_prefix,
+    ordered,
+    ordered_end,
     split_wake_key,
     task_prefix,
     wake_end,
@@ -105,6 +109,26 @@ class StoredTasks:
         for task_id in found:
             task = self.get(task_id)
             if task is not None and task.kind in kinds:  # a key of its former kind is passed over
+                yield task
+
+    def due_within(self, first: float, last: float) -> Iterator[TaskState]:
+        """The tasks whose deadline in force sorts between ``first`` and ``last``, each once.
+
+        Through the derived keys by due instant in that span, and the overlay; a key of a deadline the task no
+        longer has is passed over.
+        """
+        items, unit = self._items, self.unit_id
+        prefix = due_prefix(unit)
+        found: dict[str, None] = {}
+        for key in scan_keys(items.reader, items.partition, prefix + ordered(first), ordered_end(prefix, last)):
+            found[key[len(prefix) + 8 :].decode()] = None
+        prefix = self._prefix
+        for key, item in items.overlay.items():
+            if key.startswith(prefix) and item is not None and item.task is not None:
+                found[item.task.task_id] = None
+        for task_id in found:
+            task = self.get(task_id)
+            if task is not None and first <= (task.indexed_due() or math.nan) <= last:
                 yield task
 
     def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:

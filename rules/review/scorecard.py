@@ -40,12 +40,14 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import chain
 
 from events.models import TaskStatus
 from rules.language import (
     DUE_SOON,
     CompiledRule,
     DeadlineRule,
+    Matcher,
     RulePack,
     ThresholdRule,
     breached,
@@ -57,7 +59,7 @@ from rules.language import (
     task_due,
     whole_days,
 )
-from rules.state import AlertTransition, Extension, TaskState, UnitState
+from rules.state import INDEX_MARGIN, AlertTransition, Extension, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
 __all__ = [
@@ -299,6 +301,35 @@ def _roster_deadlines(pack: RulePack, state: UnitState, start: datetime, end: da
     return found
 
 
+def _kinds_read_whole(
+    pack: RulePack, unit: str, rostered: Iterable[_RosterDeadline], start: datetime, end: datetime
+) -> tuple[Matcher, ...] | None:
+    """The kinds of tasks a scorecard must read whole (``None``: every task), besides those due in the period.
+
+    An index by due instant finds a task due in the period by its own deadline or an extension's. It cannot
+    find one due under a rule's own instant: a fixed ``due`` in the period, a ``within`` after a status (any
+    task of the rule's kind may be due in it), or a roster deadline (any task the rule selects may keep it).
+    """
+    rules = [c.rule for c in pack.task_rules if isinstance(c.rule, DeadlineRule) and c.covers(unit)]
+    placed = [r for r in rules if r.roster is None and (r.within is not None or _fixed_in(r, start, end))]
+    matchers = [r.select.get("kind") for r in chain(placed, (deadline.rule for deadline in rostered))]
+    if any(matcher is None for matcher in matchers):
+        return None
+    return tuple(m for m in matchers if m is not None)
+
+
+def _fixed_in(rule: DeadlineRule, start: datetime, end: datetime) -> bool:
+    return rule.due is not None and _falls_in(rule.due, start, end)
+
+
+def _each_once(tasks: Iterable[TaskState]) -> Iterator[TaskState]:
+    seen: set[str] = set()
+    for task in tasks:
+        if task.task_id not in seen:
+            seen.add(task.task_id)
+            yield task
+
+
 def _indicators(pack: RulePack, state: UnitState, start: datetime, until: datetime) -> list[IndicatorStanding]:
     standings: list[IndicatorStanding] = []
     unit = state.unit_id
@@ -389,8 +420,25 @@ class ScorecardBuilder:
         self._last: datetime | None = None
 
     def tasks(self) -> Iterable[TaskState]:
-        """The unit's tasks, to give ``add`` (a scan of the store, for a unit whose tasks are there)."""
-        return self._subject.tasks.values()
+        """The unit's tasks that may count in the period, to give ``add``, each once.
+
+        Those due in the period (its tasks' index by due instant) and those of the kinds whose deadlines the
+        index cannot place (``_kinds_read_whole``): not the tasks due in other periods, which a national year
+        of dossiers is mostly made of. Every task, though, when one reported after the judging instant (a past
+        period): the unit's last report is then among them.
+        """
+        subject, start, end = self._subject, self._start, self._end
+        newest = subject.newest_task_report()
+        if newest is not None and newest > self._until:
+            return subject.tasks.values()
+        self._last = newest  # every task's last report is at or before it: none needs reading for it
+        whole = _kinds_read_whole(self._pack, self._unit, self._rostered, start, end)
+        if whole is None:
+            return subject.tasks.values()
+        due = subject.tasks.due_within(start.timestamp() - INDEX_MARGIN, end.timestamp() + INDEX_MARGIN)
+        if not whole:
+            return _each_once(due)
+        return _each_once(chain(due, subject.tasks_of(lambda kind: any(m.matches(kind) for m in whole))))
 
     def add(self, task: TaskState) -> None:
         """Count one of the unit's tasks: its deadlines in the period, and its last report."""

@@ -20,6 +20,7 @@ from rules.state.alerts import (
 )
 from rules.state.items import (
     EARLIER_REPORTS,
+    INDEX_MARGIN,
     SEEN_KEPT,
     AlertState,
     Extension,
@@ -28,6 +29,8 @@ from rules.state.items import (
     Reached,
     TaskState,
     has_seen,
+    indexed_due,
+    parse_deadline,
     seen_keys,
 )
 from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
@@ -47,6 +50,7 @@ from rules.state.unit import Recount, TaskIndex, UnitState
 
 __all__ = [
     "EARLIER_REPORTS",
+    "INDEX_MARGIN",
     "NO_INDICATOR",
     "SEEN_KEPT",
     "UNIT",
@@ -75,7 +79,9 @@ __all__ = [
     "fingerprint",
     "has_seen",
     "identity_fingerprint",
+    "indexed_due",
     "indicator_key",
+    "parse_deadline",
     "record_key",
     "seen_keys",
     "task_key",

@@ -26,6 +26,7 @@ from events.models import ExtensionEvent, IndicatorEvent, TaskStatus, TaskStatus
 
 __all__ = [
     "EARLIER_REPORTS",
+    "INDEX_MARGIN",
     "SEEN_KEPT",
     "AlertState",
     "Extension",
@@ -34,6 +35,8 @@ __all__ = [
     "Reached",
     "TaskState",
     "has_seen",
+    "indexed_due",
+    "parse_deadline",
     "seen_keys",
 ]
 
@@ -101,7 +104,7 @@ def _known(event: TaskStatusEvent | IndicatorEvent, previous: TaskState | Indica
     return getattr(event, name)
 
 
-def _deadline(text: str) -> datetime | date:
+def parse_deadline(text: str) -> datetime | date:
     """A stored deadline: a bare date (``2024-07-19``) or an aware instant."""
     if len(text) == 10:
         return date.fromisoformat(text)
@@ -109,6 +112,22 @@ def _deadline(text: str) -> datetime | date:
     if instant.tzinfo is None:
         raise ValueError(f"stored deadline {text!r} has no UTC offset")
     return instant
+
+
+#: How far (seconds) a deadline's place in an index by due instant (``indexed_due``) may be from its instant.
+INDEX_MARGIN = 86_400.0
+
+
+def indexed_due(due: datetime | date) -> float:
+    """Where a deadline sorts in an index by due instant (epoch seconds), whatever time zone its rules are in.
+
+    An instant is itself; a bare date is the end of that day in UTC, within 14 hours of its end in any zone.
+    So an index asked for [first - ``INDEX_MARGIN``, last + ``INDEX_MARGIN``] holds every deadline due
+    between ``first`` and ``last``, in any zone (and a few beside, which the asker judges and passes over).
+    """
+    if isinstance(due, datetime):
+        return due.timestamp()
+    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=UTC).timestamp()
 
 
 # Shared by every item that has none: items are never changed once built.
@@ -174,7 +193,7 @@ class Extension(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
     def __post_init__(self) -> None:
         if isinstance(self.due, str):
-            force_setattr(self, "due", _deadline(self.due))
+            force_setattr(self, "due", parse_deadline(self.due))
 
     @classmethod
     def from_event(cls, event: ExtensionEvent) -> Self:
@@ -227,7 +246,7 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         _share(self)
         force_setattr(self, "kind", sys.intern(self.kind))
         if isinstance(self.deadline, str):
-            force_setattr(self, "deadline", _deadline(self.deadline))
+            force_setattr(self, "deadline", parse_deadline(self.deadline))
         reached = self.first_reached.get(self.status)
         if reached is not None and reached is not self.occurred_at and reached == self.occurred_at:
             force_setattr(self.first_reached, self.status.value, self.occurred_at)  # one instant object, not two
@@ -276,6 +295,12 @@ class TaskState(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
         if deadline is None or isinstance(deadline, datetime):
             return deadline
         return _day_end(deadline, tz)
+
+    def indexed_due(self) -> float | None:
+        """Where the deadline in force (an extension's, else the task's own) sorts by due instant (``indexed_due``)."""
+        extension = self.extension
+        due = extension.due if extension is not None else self.deadline
+        return indexed_due(due) if due is not None else None
 
     def due_in_force(self, tz: ZoneInfo) -> datetime | None:
         """The deadline in force: an extension's, else the task's own (``own_due``)."""

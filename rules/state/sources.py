@@ -10,12 +10,14 @@ set is in memory.
 Costs the engine relies on: ``get``, ``put`` and ``Wakeups.first`` are cheap
 (a dict lookup, or a cache or point read); ``due`` costs the subjects due;
 iterating every task (``values``, ``__iter__``) is a scan, done only when the
-rules themselves change; ``of_kinds`` costs the tasks of those kinds.
+rules themselves change; ``of_kinds`` costs the tasks of those kinds, and
+``due_within`` the tasks whose deadline in force is due in that span.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Collection, Iterable, Iterator
 from typing import Protocol
 
@@ -43,6 +45,12 @@ class Tasks(Protocol):
 
     def of_kinds(self, kinds: Collection[str]) -> Iterable[TaskState]:
         """The tasks of the given kinds (costs those tasks, not the unit's)."""
+
+    def due_within(self, first: float, last: float) -> Iterable[TaskState]:
+        """The tasks whose deadline in force sorts between ``first`` and ``last`` (``TaskState.indexed_due``), each once.
+
+        Costs those tasks, not the unit's (a review report asks for its period's, with ``INDEX_MARGIN`` either side).
+        """
 
     def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:
         """The first ``limit`` task ids after ``after_id`` in id order (all of them: ``None``), to walk the tasks in parts."""
@@ -81,6 +89,10 @@ class TaskMap(dict[str, TaskState]):
     def of_kinds(self, kinds: Collection[str]) -> Iterator[TaskState]:
         """The tasks of the given kinds (a pass over every task: in memory, that is cheap)."""
         return (task for task in self.values() if task.kind in kinds)
+
+    def due_within(self, first: float, last: float) -> Iterator[TaskState]:
+        """The tasks whose deadline in force sorts between ``first`` and ``last`` (a pass over every task)."""
+        return (task for task in self.values() if first <= (task.indexed_due() or math.nan) <= last)
 
     def ids_after(self, after_id: str | None, limit: int | None) -> list[str]:
         """The first ``limit`` task ids after ``after_id`` in id order (a pass over every id)."""

@@ -81,6 +81,7 @@ class UnitState:
         last_event_at: When its newest event happened.
         pack_version: The rule pack the wake-ups were computed for.
         tally: Its tasks by (kind, status), when known without counting them (a store keeps it).
+        newest_task: With ``tally``, its tasks' newest report (``newest_task_report``), if known.
         extensions: Its roster deadlines extended, by rule id (a task's own extension is the task's).
     """
 
@@ -88,6 +89,7 @@ class UnitState:
         "_held",
         "_indexes",
         "_kinds",
+        "_newest",
         "_tally",
         "alerts",
         "extensions",
@@ -112,6 +114,7 @@ class UnitState:
         pack_version: str = "",
         tally: Mapping[tuple[str, str], int] | None = None,
         extensions: dict[str, Extension] | None = None,
+        newest_task: datetime | _Unread | None = UNREAD,
     ) -> None:
         self.unit_id = unit_id
         self.tasks: Tasks = _tasks(tasks)
@@ -125,6 +128,9 @@ class UnitState:
         # Tasks by (kind, status): counted once (or given), then kept by ``put_task``.
         self._tally: Tally | None = Counter(tally) if tally is not None else None
         self._kinds: Counter[str] | None = None  # tasks by kind, from the tally once asked (``tracks_kind``)
+        # Its tasks' newest report: found once (or given), then kept by ``put_task``.
+        empty = tasks is None or (isinstance(tasks, dict) and not tasks)  # in memory, none yet: none has reported
+        self._newest: datetime | _Unread | None = None if empty else newest_task
         # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
         self._indexes: dict[str, TaskIndex] | None = None
         # The rules of the alerts each subject holds: gathered once (``alert_rules_of``), then kept by ``put_alert``.
@@ -150,6 +156,9 @@ class UnitState:
         if isinstance(previous, _Unread):
             previous = self.tasks.get(task.task_id)
         self.tasks.put(task)
+        newest = self._newest
+        if newest is None or (not isinstance(newest, _Unread) and task.occurred_at > newest):
+            self._newest = task.occurred_at
         tally = self._tally
         if tally is not None:
             if previous is not None:
@@ -257,11 +266,24 @@ class UnitState:
                 counted.add(task)
         self._tally = counted.tally
         self._kinds = None
+        self._newest = counted.newest
         reported = [i.occurred_at for i in self.indicators.values()]
         if counted.newest is not None:
             reported.append(counted.newest)
         if reported and (self.last_event_at is None or max(reported) > self.last_event_at):
             self.last_event_at = max(reported)
+
+    def newest_task_report(self) -> datetime | None:
+        """When any of the unit's tasks last reported (``None``: none has); O(1) after the first call.
+
+        A task's reports are its events, whose instants only grow (an older one is refused as stale), so this
+        is the newest task event: no task has a report after it, and a review report judged at or after it
+        finds the unit's last report here without reading its tasks.
+        """
+        newest = self._newest
+        if isinstance(newest, _Unread):
+            newest = self._newest = max((task.occurred_at for task in self.tasks.values()), default=None)
+        return newest
 
     def _counted(self) -> Tally:
         if self._tally is None:

@@ -9,7 +9,10 @@ item; the cost of a tick with nothing due (``compliance_tick_seconds`` over
 30 s, nothing being due); the delay from a deadline passing to its alert
 record on ``compliance.alerts`` (one dossier due 20 s after it is published);
 the cost of a tick when every unit had an event since the last one (its
-roster deadlines and aggregates are due again).
+roster deadlines and aggregates are due again); the review report of this
+quarter (the dossiers due in it read through the index by due instant) beside
+that of the last quarter judged at its end (every dossier reported after it,
+so every one is read: what each report cost before the index).
 (d) the worker is stopped and started again on the same data directory: the
 time until ``/readyz`` answers 200 and until ``/metrics`` counts every task
 again; then a new worker on an empty data directory rebuilds the store from
@@ -31,6 +34,7 @@ from aiokafka import AIOKafkaConsumer
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics, ensure_topics
+from rules.review import quarter_of
 from tests.integration.dossiers import BATCH, UNITS, dossier_records, publish, rss_bytes, wait_accepted
 from tests.integration.kafka import MonitorProcess, http_get
 
@@ -111,6 +115,16 @@ def _tick_cost(port: int, seconds: float, during: Callable[[], None] | None = No
     return spent / max(ticks, 1), ticks
 
 
+def _report(port: int, period: str) -> tuple[float, int]:
+    """Seconds to answer the review report of ``period`` in JSON, and the deadlines it counts."""
+    began = time.monotonic()
+    status, body = http_get(f"http://127.0.0.1:{port}/reports?format=json&period={period}", timeout=900)
+    seconds = time.monotonic() - began
+    if status != 200:
+        raise SystemExit(f"/reports?period={period} answered {status}: {body[:300]}")
+    return seconds, sum(len(unit["items"]) for unit in json.loads(body)["units"])
+
+
 async def _deadline_delay(bootstrap: str, lead: float) -> float:
     """Publish a dossier due ``lead`` seconds from now; seconds from its deadline to its overdue record."""
     consumer = AIOKafkaConsumer(TOPICS.alerts, bootstrap_servers=bootstrap, auto_offset_reset="latest")
@@ -175,6 +189,10 @@ def main() -> None:
 
         busy_tick, busy_ticks = _tick_cost(worker.web_port, 30, one_event_per_unit)
         delay = asyncio.run(_deadline_delay(broker.bootstrap, 20))
+        quarter = quarter_of(datetime.now(UTC).date())
+        last_quarter = quarter_of(quarter.first - timedelta(days=1))
+        report, counted_now = _report(worker.web_port, quarter.text)
+        every, counted_then = _report(worker.web_port, last_quarter.text)
         scraped = time.monotonic()
         tasks = _total(_metrics(worker.web_port), "compliance_tasks")
         scrape = time.monotonic() - scraped
@@ -205,6 +223,10 @@ def main() -> None:
     )
     print(f"(c) deadline passing → its alert record on {TOPICS.alerts}: {delay:.2f} s (tick interval 5 s)")
     print(f"(c) one /metrics scrape with these items: {scrape:.2f} s")
+    print(
+        f"(c) review report of {quarter.text}: {report:.2f} s ({counted_now:,} deadlines due in it); of "
+        f"{last_quarter.text}, every item read: {every:.2f} s ({counted_then:,} deadlines); ratio {report / every:.3f}"
+    )
     print(
         f"(d) restart on the same data directory: /readyz in {ready:.1f} s, every item counted in {counted:.1f} s "
         f"({reloaded:,.0f} tasks reported; RSS {rss_restarted / 2**20:,.0f} MiB; graceful stop took {stopped:.1f} s)"

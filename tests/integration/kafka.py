@@ -132,10 +132,10 @@ def unit_listed(base_url: str, unit_id: str = "VN-22") -> dict[str, Any] | None:
     return found
 
 
-def http_get(url: str) -> tuple[int, str]:
-    """Status and body of a GET; (0, error) when nothing answers."""
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """Status and body of a GET; (0, error) when nothing answers within ``timeout`` seconds."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status), response.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode("utf-8", "replace")

@@ -35,7 +35,7 @@ import rocksdict
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from monitor.state.keys import FORMAT, FORMAT_KEY, SEP, SUBJECT_ITEM, kind_prefix, wake_key
+from monitor.state.keys import FORMAT, FORMAT_KEY, SEP, SUBJECT_ITEM, UNIT_ITEM, due_key, kind_prefix, wake_key
 from tests.conftest import REPO
 from tests.integration.kafka import MonitorProcess, http_get, publish_records, read_all, sample, wait_for
 from tests.integration.old_state import restore
@@ -226,7 +226,8 @@ def _check(broker: EmbeddedBroker, worker: MonitorProcess) -> None:
 
 
 def _assert_in_this_format(data: Path) -> None:
-    """Every partition's store is marked with this version's format and has every task's derived keys."""
+    """Every partition's store is marked with this version's format, has every task's derived keys, and every unit
+    its newest task report."""
     for partition in range(EXPECTED["partitions"]):
         db = rocksdict.Rdict(
             str(data / "v1" / "tables" / f"items-{partition}.db"), options=rocksdict.Options(raw_mode=True)
@@ -235,12 +236,18 @@ def _assert_in_this_format(data: Path) -> None:
             assert db.get(FORMAT_KEY) == str(FORMAT).encode()
             keys = set(db.keys())
             for key in keys:
-                unit, _, rest = key.partition(SEP.encode())
+                unit, sep, rest = key.partition(SEP.encode())
+                if unit and sep and not rest:  # the unit's own fields (the local store's own keys are in no unit)
+                    stored = UNIT_ITEM.decode(db[key])
+                    assert stored.format == FORMAT and (stored.newest_task is not None or not stored.tally), stored
                 if not rest.startswith(b"stask:"):
                     continue
                 item = SUBJECT_ITEM.decode(db[key])
                 assert item.task is not None
                 assert kind_prefix(unit.decode(), item.task.kind) + item.task.task_id.encode() in keys
+                due = item.task.indexed_due()
+                if due is not None:
+                    assert due_key(unit.decode(), due, item.task.task_id) in keys
                 if item.wakeup is not None:
                     assert wake_key(unit.decode(), item.wakeup, rest[1:].decode()) in keys
         finally:

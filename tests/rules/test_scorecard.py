@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from events.models import Event, TaskStatus, TaskStatusEvent
+from events.models import EXTENSION_SOURCE, Event, ExtensionEvent, TaskStatus, TaskStatusEvent
 from rules.language import RulePack
-from rules.review import Deadline, DeadlineOutcome, UnitScorecard, parse_period, rank, scorecard, warned_deadlines
+from rules.review import (
+    Deadline,
+    DeadlineOutcome,
+    ScorecardBuilder,
+    UnitScorecard,
+    parse_period,
+    rank,
+    scorecard,
+    warned_deadlines,
+)
 from rules.simulation import Simulation
+from rules.state import UnitState
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
 
@@ -52,6 +63,7 @@ units:
   - {id: VN-01, name: Lai Châu}
 """
 Q3 = parse_period("2024-Q3").bounds(VN)
+Bounds = tuple[datetime, datetime]
 
 
 @pytest.fixture
@@ -244,3 +256,119 @@ def test_a_deadline_on_the_last_day_of_a_period_is_one_of_that_period_not_of_the
     assert set(_outcomes(_card(rules, simulation, "VN-22"))) == {"LAST", "inspection-plan"}  # 20/07, a roster's
     q4 = scorecard(rules, "VN-22", simulation.states["VN-22"], set(), parse_period("2024-Q4").bounds(VN), AFTER_Q3)
     assert {d.task_id for d in q4.deadlines} == {"NEXT"}
+
+
+def _every_task_read(
+    rules: RulePack,
+    unit: str,
+    state: UnitState | None,
+    warned: set[tuple[str, str | None]],
+    bounds: Bounds,
+    now: datetime,
+) -> UnitScorecard:
+    """The scorecard of a builder given every one of the unit's tasks (not only those ``tasks`` picks)."""
+    builder = ScorecardBuilder(rules, unit, state, warned, bounds, now)
+    for known in state.tasks.values() if state is not None else ():
+        builder.add(known)
+    return builder.card()
+
+
+def _mixed_events(seed: int) -> list[tuple[datetime, Event]]:
+    """A few months of tasks, dossiers and inspection plans in three units: deadlines as dates and instants on
+    and beside the quarters' edges, completions on time and late, cancellations, extensions in and out of Q3."""
+    chance = random.Random(seed)
+    edges = [date(2024, 6, 30), date(2024, 7, 1), date(2024, 9, 30), date(2024, 10, 1), date(2024, 12, 31)]
+    events: list[tuple[datetime, Event]] = []
+    for n in range(120):
+        unit = chance.choice(["VN-22", "VN-40", "VN-01"])
+        kind = chance.choice(["task", "task", "dossier", "inspection_plan"])
+        day = (
+            chance.choice(edges) if chance.random() < 0.4 else date(2024, 6, 1) + timedelta(days=chance.randrange(200))
+        )
+        deadline: date | datetime | None = day
+        if chance.random() < 0.3:
+            deadline = vn(day.year, day.month, day.day) + timedelta(hours=chance.choice([-7, 0, 17]))
+        if chance.random() < 0.1:
+            deadline = None
+        opened = vn(2024, 6, 2) + timedelta(hours=chance.randrange(24 * 150))
+        task_id = f"{kind[:2].upper()}-{n}"
+        events.append((opened, task(opened, unit=unit, task_id=task_id, kind=kind, deadline=deadline)))
+        if chance.random() < 0.3:
+            due = chance.choice(edges) + timedelta(days=chance.choice([0, 3, 40]))
+            granted = opened + timedelta(days=1)
+            events.append((granted, _extension(granted, due, task_id, unit)))
+        if chance.random() < 0.7:
+            done = opened + timedelta(hours=chance.randrange(24 * 60))
+            status = TaskStatus.CANCELLED if chance.random() < 0.1 else TaskStatus.COMPLETED
+            events.append((done, task(done, status, unit=unit, task_id=task_id, kind=kind)))
+    return sorted(events, key=lambda pair: pair[0])
+
+
+def _extension(at: datetime, due: date, task_id: str, unit: str) -> ExtensionEvent:
+    return ExtensionEvent(
+        event_id=f"x-{task_id}",
+        source=EXTENSION_SOURCE,
+        unit_id=unit,
+        occurred_at=at,
+        task_id=task_id,
+        due=due,
+        reference="125/QĐ-BCĐ06",
+        granted_by="to-cong-tac",
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_scorecard_read_through_the_index_by_due_instant_is_the_one_of_every_task_read(
+    rules: RulePack, seed: int
+) -> None:
+    """``ScorecardBuilder.tasks`` gives only the tasks that may count; the scorecard is the same as every task's.
+
+    Every period around the events, judged during it (some tasks reported after the judging instant: every task
+    is read then) and after it (the tasks due in it, and the kinds a ``within`` or roster rule needs whole).
+    """
+    events = _mixed_events(seed)
+    simulation = _run(rules, events, vn(2024, 12, 31))
+    compared: set[tuple[str, DeadlineOutcome]] = set()
+    for text in ("2024-Q2", "2024-Q3", "2024-Q4", "2024-08", "2024-10"):
+        bounds = parse_period(text).bounds(VN)
+        for now in (bounds[1] - timedelta(days=20), bounds[1] + timedelta(days=3), vn(2025, 1, 1)):
+            for unit in ("VN-22", "VN-40", "VN-01"):
+                mine = [t for _, t in simulation.transitions if t.labels.get("unit_id") == unit]
+                state, warned = simulation.states.get(unit), warned_deadlines(mine)
+                card = scorecard(rules, unit, state, warned, bounds, now)
+                assert card == _every_task_read(rules, unit, state, warned, bounds, now), (text, now, unit)
+                compared |= {(d.rule_id, d.outcome) for d in card.deadlines}
+    outcomes = {outcome for _, outcome in compared}
+    assert {"task-overdue", "dossier-within", "inspection-plan"} <= {rule for rule, _ in compared}
+    assert outcomes >= {
+        DeadlineOutcome.ON_TIME,
+        DeadlineOutcome.LATE,
+        DeadlineOutcome.OVERDUE,
+        DeadlineOutcome.EXTENDED,
+    }
+
+
+def test_a_scorecard_after_its_period_reads_only_the_tasks_due_in_it_and_the_kinds_its_rules_need_whole(
+    rules: RulePack,
+) -> None:
+    """A unit's tasks due in other quarters are not read for a quarter's scorecard (the dossiers' ``within``
+    rule and the roster deadline of 20/7 need their kinds whole: those are read too)."""
+    events: list[tuple[datetime, Event]] = []
+    for n in range(200):  # due in the fourth quarter
+        events.append(
+            (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-22", task_id=f"Q4-{n}", deadline=date(2024, 11, 5)))
+        )
+    for n in range(5):  # due in the third
+        events.append(
+            (vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-22", task_id=f"Q3-{n}", deadline=date(2024, 8, 5)))
+        )
+    events.append((vn(2024, 7, 2), task(vn(2024, 7, 2), unit="VN-22", task_id="KH-1", kind="inspection_plan")))
+    events.append((vn(2024, 7, 2), task(vn(2024, 7, 2), unit="VN-22", task_id="HS-1", kind="dossier")))
+    simulation = _run(rules, events, vn(2024, 7, 3))
+    builder = ScorecardBuilder(rules, "VN-22", simulation.states["VN-22"], set(), Q3, AFTER_Q3)
+    read = sorted(t.task_id for t in builder.tasks())
+    assert read == ["HS-1", "KH-1", *(f"Q3-{n}" for n in range(5))]
+    q4 = ScorecardBuilder(
+        rules, "VN-22", simulation.states["VN-22"], set(), parse_period("2024-Q4").bounds(VN), vn(2025, 1, 2)
+    )
+    assert len([t for t in q4.tasks() if t.task_id.startswith("Q4-")]) == 200

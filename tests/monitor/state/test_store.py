@@ -4,6 +4,7 @@ import asyncio
 import gc
 import json
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ import pytest
 from monitor.state.keys import Write, decode_unit
 from monitor.state.store import ItemStore
 from rules.engine import apply_event
-from rules.state import Change
+from rules.state import Change, TaskMap
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack, task
+from tests.rules.test_extensions import extension
 
 
 async def test_what_an_evaluation_changed_is_written_item_by_item_and_read_back(tmp_path: Path) -> None:
@@ -144,3 +146,65 @@ async def test_a_units_stored_task_ids_are_walked_in_parts_in_id_order_with_the_
     assert walked == every, "in parts of 4, each id once, the unflushed ones in their place"
     assert stored.tasks.ids_after("T-05", 2) == ["T-05a", "T-06"]
     assert stored.tasks.ids_after("T-99", 5) == []
+
+
+async def test_a_units_tasks_due_in_a_span_are_found_by_their_deadline_in_force_with_the_unflushed_ones(
+    tmp_path: Path,
+) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    log = DictItemLog()
+    store = ItemStore(log)
+    at = vn(2024, 7, 1)
+    state = None
+    for n in range(30):  # due a day apart from 2/7, some as dates, some as instants
+        due: date | datetime = date(2024, 7, 2) + timedelta(days=n) if n % 2 else vn(2024, 7, 2 + n, 17)
+        state = apply_event(rules, state, task(at, task_id=f"T-{n:02d}", deadline=due, event_id=f"e-{n}"), at).state
+        store.stage_state(state, {Change.subject(f"task:T-{n:02d}"), Change.unit()}, 0)
+    await store.flush()
+    again = ItemStore(log)
+    again.load([0], lambda unit: 0)
+    stored = again.get("VN-40")
+    assert stored is not None and type(stored.tasks).__name__ == "StoredTasks"
+    later = vn(2024, 7, 3)
+    changes = [  # flushed: T-03's deadline moved to September (its key of July stays), T-04 extended to August
+        task(later, task_id="T-03", deadline=date(2024, 9, 10), event_id="m-3"),
+        extension(later, vn(2024, 8, 20), task_id="T-04", unit="VN-40"),
+    ]
+    for event in changes:
+        result = apply_event(rules, stored, event, later)
+        again.stage_state(result.state, result.changed, 0)
+    await again.flush()
+    for task_id, due in (("T-05", date(2024, 8, 21)), ("N-1", date(2024, 7, 10))):  # unflushed: in the overlay
+        result = apply_event(rules, stored, task(later, task_id=task_id, deadline=due, event_id=f"u-{task_id}"), later)
+        again.stage_state(result.state, result.changed, 0)
+    assert b"VN-40\x1fstask:N-1" not in log.table
+    every = TaskMap(stored.tasks.items())
+    for first, last in [
+        (vn(2024, 7, 5), vn(2024, 7, 12)),
+        (vn(2024, 8, 1), vn(2024, 9, 30)),
+        (vn(2025, 1, 1), vn(2025, 2, 1)),
+    ]:
+        span = (first.timestamp(), last.timestamp())
+        found = [t.task_id for t in stored.tasks.due_within(*span)]
+        assert len(found) == len(set(found)), "each task once"
+        assert sorted(found) == sorted(t.task_id for t in every.due_within(*span)), (first, last)
+    august = {t.task_id for t in stored.tasks.due_within(vn(2024, 8, 1).timestamp(), vn(2024, 9, 30).timestamp())}
+    assert {"T-03", "T-04", "T-05"} <= august and "N-1" not in august
+
+
+async def test_a_units_newest_task_report_is_stored_with_it_and_read_back_without_its_tasks(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    log = DictItemLog()
+    store = ItemStore(log)
+    state = None
+    for n, at in enumerate([vn(2024, 7, 3), vn(2024, 7, 9), vn(2024, 7, 5)]):
+        event = task(at, task_id=f"T-{n}", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
+        state = apply_event(rules, state, event, at).state
+        store.stage_state(state, {Change.subject(f"task:T-{n}"), Change.unit()}, 0)
+    await store.flush()
+    again = ItemStore(log)
+    again.load([0], lambda unit: 0)
+    stored = again.get("VN-40")
+    assert stored is not None
+    stored.tasks = TaskMap()  # were the tasks read for it, none would be found
+    assert stored.newest_task_report() == vn(2024, 7, 9)

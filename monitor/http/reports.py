@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from monitor.http.turns import SLICE, each_in_turns, joined_in_turns
 from monitor.http.views import unit_partition
 from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html_parts, report_json, report_of
+from monitor.report.html import listed
 from monitor.report.response import Begun, ResponseRow, ResponseTally
 from rules.language import RulePack
 from rules.review import (
@@ -60,7 +61,8 @@ _CARDS = msgspec.json.Decoder(list[UnitScorecard])
 _ENCODER = msgspec.json.Encoder()
 
 
-#: Seconds another worker has to count its units' tasks for a report (about 14 µs a task: 10,000,000 take 140 s).
+#: Seconds another worker has to count its units' tasks for a report: those due in the period, or every one for a
+#: past period (about 14 µs a task: 10,000,000 take 140 s).
 SCORECARDS_SECONDS = 300.0
 
 
@@ -108,9 +110,9 @@ async def local_scorecards(
     """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered).
 
     Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
-    A unit's tasks are counted in slices of ``SLICE``, the event loop turning between two: a report over
-    millions of tasks takes seconds, and the worker goes on handling events meanwhile. Each unit's tasks are
-    read as they stood when its count began (the store's cursor is a snapshot, the unflushed writes copied).
+    A unit's tasks that may count in the period (``ScorecardBuilder.tasks``: those due in it, through the store's
+    index by due instant) are counted in slices of ``SLICE``, the event loop turning between two: a report over
+    hundreds of thousands of tasks takes seconds, and the worker goes on handling events meanwhile.
     """
     history, problem = worker.alerts_topic.history_state()
     if history is None or problem is not None:
@@ -183,9 +185,16 @@ async def response_of(worker: WorkerView, report: Report) -> tuple[ResponseRow, 
     return tuple(tally.rows())
 
 
-async def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str, str], Delivery]:
+def _every_deadline(card: UnitScorecard) -> Iterable[Deadline]:
+    return card.deadlines
+
+
+async def notified_of(
+    worker: WorkerView, report: Report, shown: Callable[[UnitScorecard], Iterable[Deadline]] | None = None
+) -> dict[tuple[str, str, str], Delivery]:
     """Each late or overdue deadline's first notification a peer took, by (unit, rule, task or ""): the ledger's.
 
+    Of every one (the JSON lists them all), or of those ``shown`` shows of each unit (the page's tables).
     The deadlines' fingerprints are made, and the ledger read, in slices of ``SLICE``, the loop turning between two.
     """
     told = (DeadlineOutcome.LATE, DeadlineOutcome.OVERDUE)
@@ -197,7 +206,8 @@ async def notified_of(worker: WorkerView, report: Report) -> dict[tuple[str, str
         fingerprint = identity_fingerprint(deadline.rule_id, unit, label, deadline.task_id or "")
         asked[fingerprint] = (unit, deadline.rule_id, deadline.task_id or "")
 
-    told_of = ((d.unit_id or card.unit_id, d) for card in report.cards for d in card.deadlines if d.outcome in told)
+    pick = shown if shown is not None else _every_deadline
+    told_of = ((d.unit_id or card.unit_id, d) for card in report.cards for d in pick(card) if d.outcome in told)
     await each_in_turns(told_of, ask)
     notified: dict[tuple[str, str, str], Delivery] = {}
     for found in worker.deliveries.first_delivered(asked, report.judged_at, SLICE):
@@ -215,7 +225,10 @@ async def report_answer(worker: WorkerView, asked: ReportQuery, cards: list[Unit
     units_at = day_end(asked.units_at, pack.tz) if asked.units_at is not None else None
     report = report_of(pack, asked.period, cards, now, units_at, only=asked.units, communes_of=asked.communes_of)
     response = await response_of(worker, report)
-    report = dataclasses.replace(report, response=response, notified=await notified_of(worker, report))
+    if asked.format != "csv":  # a row per unit: no deadline's notification in it
+        shown = listed if asked.format == "html" else None
+        report = dataclasses.replace(report, notified=await notified_of(worker, report, shown))
+    report = dataclasses.replace(report, response=response)
     name = f"bao-cao-{asked.period.text}" + (f"-xa-{asked.communes_of}" if asked.communes_of else "")
     if asked.format == "csv":
         headers = {"Content-Disposition": attachment(f"{name}.csv")}

@@ -25,10 +25,11 @@ from rules.vietnamese import (
     span_text,
 )
 
-__all__ = ["CONTENT_SECURITY_POLICY", "ROWS", "report_html", "report_html_parts"]
+__all__ = ["CONTENT_SECURITY_POLICY", "LISTED", "listed", "report_html", "report_html_parts"]
 
-#: Deadline rows in one part of the page (a few milliseconds of work).
-ROWS = 200
+#: Deadlines a unit's table of overdue, or of late, deadlines lists: the earliest due (the JSON lists every one).
+#: A page that prints for a meeting, not hundreds of thousands of dossiers (30 million characters).
+LISTED = 100
 
 #: What the page needs and nothing more: its own inline styles; no script, no fetch, no frame.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -215,8 +216,21 @@ def _told(report: Report, card: UnitScorecard, deadline: Deadline) -> str:
     return f"{datetime_text(first.at, report.tz)} <small>({escape(first.sink)} {first.http_status or ''})</small>"
 
 
+def _tables(card: UnitScorecard) -> tuple[list[Deadline], list[Deadline]]:
+    """A unit's overdue deadlines and its late ones, each in the order its table lists them (earliest due first)."""
+    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
+    late = [d for d in card.deadlines if d.outcome is DeadlineOutcome.LATE]
+    return overdue, late
+
+
+def listed(card: UnitScorecard) -> Iterator[Deadline]:
+    """The deadlines the page lists in a unit's section: the first ``LISTED`` of each table."""
+    for table in _tables(card):
+        yield from table[:LISTED]
+
+
 def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> Iterator[str]:
-    """The table of ``deadlines``, in parts of at most ``ROWS`` rows."""
+    """The table of the first ``LISTED`` of ``deadlines``, and how many more there are."""
     names = {c.unit_id: c.name for c in card.rolled_up}
     # Who was told when: a column only when the ledger told of any (no peer configured, a report offline: none).
     yield (
@@ -224,18 +238,20 @@ def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Dead
         + ("<th>Đã thông báo</th>" if report.notified else "")
         + "</tr>"
     )
-    for first in range(0, len(deadlines), ROWS):
-        yield "".join(
-            f"<tr><td>{escape(d.title)}"
-            + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
-            + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
-            f'<td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
-            f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
-            + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
-            + "</tr>"
-            for d in deadlines[first : first + ROWS]
-        )
+    yield "".join(
+        f"<tr><td>{escape(d.title)}"
+        + (f" <small>({escape(names.get(d.unit_id, d.unit_id))})</small>" if d.unit_id else "")
+        + f"</td><td>{escape(d.task_id or d.rule_id)}</td>"
+        f'<td class="n">{due_text(d.due, report.tz, d.dated[0])}</td>'
+        f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
+        + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
+        + "</tr>"
+        for d in deadlines[:LISTED]
+    )
     yield "</table>"
+    if len(deadlines) > LISTED:
+        more = number_text(len(deadlines) - LISTED, 0)
+        yield f'<p class="more">… và {more} hạn khác, hạn sau hơn; bản JSON của báo cáo liệt kê đủ.</p>'
 
 
 def _rolled_up(report: Report, card: UnitScorecard) -> str:
@@ -260,10 +276,9 @@ def _rolled_up(report: Report, card: UnitScorecard) -> str:
 
 
 def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> Iterator[str]:
-    """A unit's section, in parts (its deadlines' tables in parts of at most ``ROWS`` rows)."""
+    """A unit's section, in parts (its deadlines' tables apart)."""
     median, worst = card.lateness
-    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
-    late = [d for d in card.deadlines if d.outcome is DeadlineOutcome.LATE]
+    overdue, late = _tables(card)
     silent = (
         f"{number_text(card.days_silent, 0)} ngày (lần cuối {date_text(card.last_report, report.tz)})"
         if card.days_silent is not None and card.last_report is not None
@@ -427,9 +442,9 @@ def report_html(report: Report) -> str:
 
 
 def report_html_parts(report: Report) -> Iterator[str]:
-    """The page in parts: its head and summaries, then each unit's section in parts of at most ``ROWS`` rows.
+    """The page in parts: its head and summaries, then each unit's section in parts.
 
-    A worker writes a national report's tens of thousands of rows with a turn of its event loop between two parts.
+    A worker writes a report of the 3,321 communes with a turn of its event loop between two parts.
     """
     places = {c.unit_id: i for i, c in enumerate(report.ranking, start=1)}
     period = report.period

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from monitor.report import Report, report_csv, report_json, report_of
-from monitor.report.html import ROWS, report_html, report_html_parts
+from monitor.report.html import LISTED, report_html, report_html_parts
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard, parse_period
 from rules.state import Extension
 from tests.conftest import vn
@@ -107,14 +107,24 @@ def test_the_csv_has_the_json_numbers_of_every_unit_without_reading_its_deadline
         )
 
 
-def test_a_long_table_of_deadlines_comes_in_parts_of_at_most_rows_rows(tmp_path: Path) -> None:
+def test_a_long_table_of_deadlines_lists_the_earliest_due_says_how_many_more_and_the_json_lists_them_all(
+    tmp_path: Path,
+) -> None:
     overdue = tuple(
-        Deadline("task-overdue", f"HS-{n}", "Hồ sơ", DUE, DeadlineOutcome.OVERDUE, None, 30) for n in range(450)
+        Deadline("task-overdue", f"HS-{n}", "Hồ sơ", DUE + timedelta(hours=n), DeadlineOutcome.OVERDUE, None, 30)
+        for n in range(1450)
     )
-    cards = [UnitScorecard("VN-22", "Nghệ An", overdue, reported=True), UnitScorecard("VN-40", "Bình Thuận")]
+    late = tuple(
+        Deadline("task-overdue", f"NV-{n}", "Nhiệm vụ", DUE, DeadlineOutcome.LATE, DUE, 2) for n in range(LISTED)
+    )
+    cards = [UnitScorecard("VN-22", "Nghệ An", overdue + late, reported=True), UnitScorecard("VN-40", "Bình Thuận")]
     report = report_of(pack(tmp_path, DEADLINE_RULES), parse_period("2024-Q3"), cards, vn(2024, 10, 2))
     parts = list(report_html_parts(report))
-    rows = [part.count("<tr><td>Hồ sơ") for part in parts]
-    assert sorted(rows, reverse=True)[:4] == [ROWS, ROWS, 450 - 2 * ROWS, 0]
-    assert "".join(parts) == report_html(report)
-    assert all(f"HS-{n}<" in report_html(report) for n in range(450))
+    page = report_html(report)
+    assert "".join(parts) == page
+    assert [n for n in range(1450) if f"HS-{n}<" in page] == list(range(LISTED)), "the earliest due"
+    assert page.count("hạn khác") == 1 and "… và 1.350 hạn khác" in page, "how many more, once"
+    assert all(f"NV-{n}<" in page for n in range(LISTED)), "a table of exactly LISTED is whole"
+    assert len(page) < 100_000
+    (listed,) = [u for u in report_json(report)["units"] if u["unit_id"] == "VN-22"]
+    assert len(listed["items"]) == 1450 + LISTED

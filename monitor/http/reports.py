@@ -112,24 +112,26 @@ async def local_scorecards(
     Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
     A unit's tasks that may count in the period (``ScorecardBuilder.tasks``: those due in it, through the store's
     index by due instant) are counted in slices of ``SLICE``, the event loop turning between two: a report over
-    hundreds of thousands of tasks takes seconds, and the worker goes on handling events meanwhile.
+    hundreds of thousands of tasks takes seconds, and the worker goes on handling events meanwhile. Every
+    unit's builder is made first, in one go: each takes its unit's newest task report as it stands before any
+    event that comes in meanwhile (``ScorecardBuilder``).
     """
     history, problem = worker.alerts_topic.history_state()
     if history is None or problem is not None:
         return unavailable(problem or "this worker has no alert history index")
-    warned = await asyncio.to_thread(history.warned)
     pack = worker.pack
     bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
     units = [u for u in period_units(pack, bounds, states, communes_of) if unit_partition(worker, u) in partitions]
+    builders = {unit: ScorecardBuilder(pack, unit, states.get(unit), bounds, now) for unit in units}
+    warned = await asyncio.to_thread(history.warned)
     cards: list[UnitScorecard] = []
-    for unit in units:
-        builder = ScorecardBuilder(pack, unit, states.get(unit), warned.get(unit, ()), bounds, now)
+    for unit, builder in builders.items():
         for n, task in enumerate(builder.tasks(), start=1):
             builder.add(task)
             if n % SLICE == 0:
                 await asyncio.sleep(0)
-        cards.append(builder.card())
+        cards.append(builder.card(warned.get(unit, ())))
         await asyncio.sleep(0)
     return cards
 

@@ -392,19 +392,18 @@ class ScorecardBuilder:
 
     ``scorecard`` gives it every task at once. A caller that must not hold its
     thread for a unit that tracks hundreds of thousands of tasks (a worker's
-    event loop) gives them in slices (``tasks`` is the unit's, to walk).
+    event loop) gives them in slices (``tasks`` says which, to walk).
 
-    Args: as ``scorecard``'s.
+    The unit's newest task report is taken when the builder is made: a worker
+    makes every unit's builder at once, before events that happen after the
+    judging instant can come in while it counts (each would have it read all
+    the unit's tasks, to find its last report before that instant).
+
+    Args: as ``scorecard``'s, ``warned`` given to ``card``.
     """
 
     def __init__(
-        self,
-        pack: RulePack,
-        unit_id: str,
-        state: UnitState | None,
-        warned: Collection[tuple[str, str | None]],
-        bounds: tuple[datetime, datetime],
-        now: datetime,
+        self, pack: RulePack, unit_id: str, state: UnitState | None, bounds: tuple[datetime, datetime], now: datetime
     ) -> None:
         start, end = bounds
         life = pack.units.get(unit_id)
@@ -412,10 +411,11 @@ class ScorecardBuilder:
         if life is not None and life.start is not None and life.start > start:  # judged only while it exists
             start = min(life.start, end)
         end = min(end, ended) if ended is not None else end
-        self._pack, self._unit, self._state, self._warned = pack, unit_id, state, warned
+        self._pack, self._unit, self._state = pack, unit_id, state
         self._start, self._end, self._until, self._ended = start, end, min(end, now), ended
         self._subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
         self._rostered = _roster_deadlines(pack, self._subject, start, end)
+        self._newest = self._subject.newest_task_report()
         self._deadlines: list[Deadline] = []
         self._last: datetime | None = None
 
@@ -427,8 +427,7 @@ class ScorecardBuilder:
         of dossiers is mostly made of. Every task, though, when one reported after the judging instant (a past
         period): the unit's last report is then among them.
         """
-        subject, start, end = self._subject, self._start, self._end
-        newest = subject.newest_task_report()
+        subject, start, end, newest = self._subject, self._start, self._end, self._newest
         if newest is not None and newest > self._until:
             return subject.tasks.values()
         self._last = newest  # every task's last report is at or before it: none needs reading for it
@@ -449,8 +448,8 @@ class ScorecardBuilder:
         if reported is not None and (self._last is None or reported > self._last):
             self._last = reported
 
-    def card(self) -> UnitScorecard:
-        """The scorecard of the tasks given, the unit's roster deadlines and its indicators."""
+    def card(self, warned: Collection[tuple[str, str | None]]) -> UnitScorecard:
+        """The scorecard of the tasks given, the unit's roster deadlines and its indicators (``warned``: ``scorecard``)."""
         pack, subject, until, start = self._pack, self._subject, self._until, self._start
         deadlines = self._deadlines + [rostered.deadline(until) for rostered in self._rostered]
         deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
@@ -461,7 +460,7 @@ class ScorecardBuilder:
             name=pack.units.name(self._unit, max(start, until - _JUST_BEFORE)),
             deadlines=tuple(deadlines),
             indicators=tuple(_indicators(pack, subject, start, until)),
-            warnings=_warnings(deadlines, self._warned),
+            warnings=_warnings(deadlines, warned),
             last_report=last,
             days_silent=whole_days(last, until, pack.tz) if last is not None else None,
             reported=self._state is not None and self._state.last_event_at is not None,
@@ -490,10 +489,10 @@ def scorecard(
     A unit the registry dates is judged only while it exists: from its first day, and up to its last (then
     ``ended_at`` says when it ended), under the name it had then.
     """
-    builder = ScorecardBuilder(pack, unit_id, state, warned, bounds, now)
+    builder = ScorecardBuilder(pack, unit_id, state, bounds, now)
     for task in builder.tasks():
         builder.add(task)
-    return builder.card()
+    return builder.card(warned)
 
 
 def rank(cards: Iterable[UnitScorecard]) -> list[UnitScorecard]:

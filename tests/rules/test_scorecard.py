@@ -267,10 +267,10 @@ def _every_task_read(
     now: datetime,
 ) -> UnitScorecard:
     """The scorecard of a builder given every one of the unit's tasks (not only those ``tasks`` picks)."""
-    builder = ScorecardBuilder(rules, unit, state, warned, bounds, now)
+    builder = ScorecardBuilder(rules, unit, state, bounds, now)
     for known in state.tasks.values() if state is not None else ():
         builder.add(known)
-    return builder.card()
+    return builder.card(warned)
 
 
 def _mixed_events(seed: int) -> list[tuple[datetime, Event]]:
@@ -365,10 +365,10 @@ def test_a_scorecard_after_its_period_reads_only_the_tasks_due_in_it_and_the_kin
     events.append((vn(2024, 7, 2), task(vn(2024, 7, 2), unit="VN-22", task_id="KH-1", kind="inspection_plan")))
     events.append((vn(2024, 7, 2), task(vn(2024, 7, 2), unit="VN-22", task_id="HS-1", kind="dossier")))
     simulation = _run(rules, events, vn(2024, 7, 3))
-    builder = ScorecardBuilder(rules, "VN-22", simulation.states["VN-22"], set(), Q3, AFTER_Q3)
+    builder = ScorecardBuilder(rules, "VN-22", simulation.states["VN-22"], Q3, AFTER_Q3)
     read = sorted(t.task_id for t in builder.tasks())
     assert read == ["HS-1", "KH-1", *(f"Q3-{n}" for n in range(5))]
     q4 = ScorecardBuilder(
-        rules, "VN-22", simulation.states["VN-22"], set(), parse_period("2024-Q4").bounds(VN), vn(2025, 1, 2)
+        rules, "VN-22", simulation.states["VN-22"], parse_period("2024-Q4").bounds(VN), vn(2025, 1, 2)
     )
     assert len([t for t in q4.tasks() if t.task_id.startswith("Q4-")]) == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,13 @@ class _Read(TaskMap):
         for value in super().values():
             self.read += 1
             yield value
+
+
+class _Indexed(_Read):
+    """Tasks in memory that find those due in a span without reading every one (as a worker's store does)."""
+
+    def due_within(self, first: float, last: float) -> Iterator[TaskState]:
+        return (t for t in dict.values(self) if first <= (t.indexed_due() or math.nan) <= last)
 
 
 def _nghe_an() -> UnitState:
@@ -104,6 +112,34 @@ def test_a_report_counts_every_task_and_the_event_loop_turns_at_least_every_slic
     counted = {outcome: card.count(outcome) for outcome in DeadlineOutcome}
     assert counted[DeadlineOutcome.ON_TIME] > 0 and counted[DeadlineOutcome.LATE] > 0
     assert counted[DeadlineOutcome.OVERDUE] > 0
+
+
+def test_an_event_after_the_judging_instant_that_comes_in_while_a_report_counts_has_it_read_no_more_tasks(
+    tmp_path: Path,
+) -> None:
+    """Each unit's newest task report is taken before the report's first turn of the loop: an event that happens
+    after the judging instant and is handled meanwhile does not make it read all of the unit's tasks to find the
+    unit's last report before that instant (with events every second, it would read them for every unit)."""
+    state = _nghe_an()
+    tasks = _Indexed(state.tasks)
+    state.tasks = tasks
+    after = TaskState.from_event(task(vn(2024, 10, 1, 12), unit="VN-22", task_id="NV-new", deadline=date(2024, 11, 1)))
+    pure = scorecard(BUNDLED, "VN-22", state, (), parse_period("2024-Q3").bounds(BUNDLED.tz), NOW)
+    tasks.read = 0
+
+    async def report_while_an_event_comes() -> list[Any]:
+        worker = _worker(BUNDLED, state, AlertHistory(tmp_path / "h.sqlite3"))
+        counting = asyncio.get_running_loop().create_task(local_scorecards(worker, {0}, parse_period("2024-Q3"), NOW))
+        await asyncio.sleep(0)  # the report has begun, and waits for the warnings read in a thread
+        assert not counting.done()
+        state.put_task(after)
+        cards = await counting
+        assert isinstance(cards, list)
+        return cards
+
+    cards = asyncio.run(report_while_an_event_comes())
+    assert tasks.read == 0, "no pass over every task"
+    assert next(c for c in cards if c.unit_id == "VN-22") == pure
 
 
 async def _counted_in_turns(work: Awaitable[R], counted: Callable[[], int]) -> tuple[R, list[int]]:

@@ -5,9 +5,10 @@ of them in memory for long. A task is read when an event or a due wake-up
 asks for it, through the layers of ``monitor.state.reads`` (what changed
 since the last flush, a cache, the store).
 
-The store's derived keys (``monitor.state.keys``) give a unit's tasks by due instant and by
-kind and its wake-ups in order; a wake-up set since the last flush is in
-the overlay and in a small heap here until the flush writes its key.
+The store's derived keys (``monitor.state.keys``) give a unit's tasks by
+kind and by due instant, and its wake-ups in order; a wake-up set since the
+last flush is in the overlay and in a small heap here until the flush
+writes its key.
 """
 
 from __future__ import annotations

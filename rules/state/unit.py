@@ -286,9 +286,15 @@ class UnitState:
         return newest
 
     def _counted(self) -> Tally:
-        if self._tally is None:
-            self._tally = Counter((t.kind, t.status.value) for t in self.tasks.values())
-        return self._tally
+        tally = self._tally
+        if tally is None:  # one pass counts the tasks, and finds their newest report if not known yet
+            counted = Recount()
+            for task in self.tasks.values():
+                counted.add(task)
+            tally = self._tally = counted.tally
+            if isinstance(self._newest, _Unread):
+                self._newest = counted.newest
+        return tally
 
     def set_wakeup(self, subject: str, at: float | None) -> bool:
         """Set (or clear, with ``None``) when ``subject`` next needs a look; return whether it changed."""

@@ -33,16 +33,19 @@ class Sample:
     lag: float
     queued: float
     alerts_held: float = 0.0  # alerts whose last record it holds in memory, from its last scrape
+    cpu_seconds: float = 0.0  # user and system CPU the process used so far
 
 
 @dataclass(frozen=True)
 class BrokerSample:
-    """The embedded broker at one instant: its CPU seconds so far, its share of a core since the sample before."""
+    """The embedded broker at one instant: its CPU seconds so far, its share of a core since the sample before
+    (and the whole machine's busy share of all its cores)."""
 
     at: float
     cpu_seconds: float
     share: float
     rss: float  # MiB
+    machine_busy: float = 0.0
 
 
 def broker_figures(samples: Sequence[BrokerSample], span: float = 600.0) -> list[str]:

@@ -20,8 +20,10 @@ The load, on the embedded broker:
 
 Every 10 s it samples each worker's resident memory, open files, event loop
 tasks, consumer lag and delivery queues (``soak.csv``); it times each
-overdue task from its event's send to its alert record (``latency.csv``),
-samples the embedded broker's CPU and memory (``broker.csv``), draws them (``soak.html``), and ends with the fault suite's exactly-once check
+overdue task from its event's send to its alert record (``latency.csv`` by
+5 minutes, ``latencies.csv`` each, to set beside the review reports' times
+in ``reports.csv``), samples the embedded broker's CPU and memory
+(``broker.csv``), draws them (``soak.html``), and ends with the fault suite's exactly-once check
 over every event of the run. Figures and the check are printed; the exit
 status is non-zero if the check found anything.
 """
@@ -298,11 +300,11 @@ class Load:
             return  # none asked (``--report-every 0``)
         while await self._every(self.plan.report_every):
             worker = random.choice(self.workers)
-            began = time.monotonic()
+            asked, began = self.run.since(), time.monotonic()
             report = await self._get(http, worker.base_url + "/reports")
             if report is not None:
                 with self.run.lock:
-                    self.run.reports.append((self.run.since(), time.monotonic() - began, len(report)))
+                    self.run.reports.append((asked, time.monotonic() - began, len(report)))
             await self._get(http, worker.base_url + f"/api/v1/units/{random.choice(UNITS)}/overdue?format=csv")
 
     async def _client(self, http: aiohttp.ClientSession, n: int) -> None:
@@ -400,22 +402,33 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _sample_broker(run: Run, pid: int) -> None:
-    """The embedded broker's CPU (share of a core since the last sample) and resident memory."""
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core so far (``/proc/stat``): idle and waiting on disk are not busy."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+def _sample_broker(run: Run, pid: int, machine: list[tuple[int, int]]) -> None:
+    """The embedded broker's CPU (share of a core since the last sample) and resident memory, and how busy the
+    machine was since the last sample (``machine``: its last ticks, replaced)."""
     try:
         cpu, rss = _cpu_seconds(pid), _status(pid, "VmRSS") / 1024
     except OSError:
         return
     at = run.since()
+    busy, every = _machine_ticks()
+    was_busy, was_every = machine[0] if machine else (busy, every)
+    machine[:] = [(busy, every)]
     with run.lock:
         last = run.broker[-1] if run.broker else None
         share = (cpu - last.cpu_seconds) / (at - last.at) if last is not None and at > last.at else 0.0
-        run.broker.append(BrokerSample(at, cpu, share, rss))
+        loaded = (busy - was_busy) / (every - was_every) if every > was_every else 0.0
+        run.broker.append(BrokerSample(at, cpu, share, rss, loaded))
 
 
-def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
+def _sample(run: Run, load: Load, workers: list[MonitorProcess], machine: list[tuple[int, int]]) -> None:
     if load.broker.pid is not None:
-        _sample_broker(run, load.broker.pid)
+        _sample_broker(run, load.broker.pid, machine)
     for worker in workers:
         process = worker.process
         if process is None or process.poll() is not None:
@@ -424,6 +437,7 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
         try:
             rss = _status(process.pid, "VmRSS") / 1024
             fds = len(os.listdir(f"/proc/{process.pid}/fd"))
+            cpu = _cpu_seconds(process.pid)
         except OSError:
             continue
         text = load.scraped.get(name, "")
@@ -432,7 +446,7 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess]) -> None:
         queued = sum(_values(text, "compliance_delivery_queue_length"))
         held = sample(text, "compliance_alert_ledger_alerts") or 0.0
         with run.lock:
-            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held))
+            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu))
 
 
 def _values(text: str, name: str) -> list[float]:
@@ -517,12 +531,14 @@ def soak(plan: Plan, out: Path) -> int:
                 # Half a minute before the half and before the end: each worker logs what its memory grew (SIGUSR2).
                 marks = [plan.minutes * 30 - 30, plan.minutes * 60 - 30]
 
+                machine: list[tuple[int, int]] = []  # its CPU ticks at the last sample
+
                 def sampler() -> None:  # a thread of its own: a fault blocks the loop below for a minute
                     while not run.stop.wait(plan.sample_every):
-                        _sample(run, load, workers)
+                        _sample(run, load, workers, machine)
 
                 sampling = threading.Thread(target=sampler, daemon=True)
-                _sample(run, load, workers)
+                _sample(run, load, workers, machine)
                 sampling.start()
                 print(f"soak: {plan.minutes:.0f} minutes, logs in {workdir}", flush=True)
                 while run.since() < plan.minutes * 60:
@@ -586,23 +602,33 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     out.mkdir(parents=True, exist_ok=True)
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue", "alerts_held"]
-        )
+        columns = ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"]
+        writer.writerow([*columns, "alerts_held", "cpu_share"])
+        before: dict[tuple[str, int], Sample] = {}
         for s in run.samples:
-            writer.writerow(
-                [f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued, s.alerts_held]
-            )
+            last = before.get((s.worker, s.pid))
+            before[(s.worker, s.pid)] = s
+            share = (s.cpu_seconds - last.cpu_seconds) / (s.at - last.at) if last and s.at > last.at else 0.0
+            row = [f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued, s.alerts_held]
+            writer.writerow([*row, f"{share:.3f}"])
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])
         for w in windows(run.latencies, run.faults):
             writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault])
+    with (out / "latencies.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sent_s", "latency_ms"])
+        writer.writerows([f"{sent:.3f}", f"{seconds * 1000:.0f}"] for sent, seconds in sorted(run.latencies))
+    with (out / "reports.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["asked_s", "answered_in_s", "characters"])
+        writer.writerows([f"{asked:.1f}", f"{took:.2f}", size] for asked, took, size in run.reports)
     with (out / "broker.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["seconds", "cpu_share", "rss_mib"])
+        writer.writerow(["seconds", "cpu_share", "rss_mib", "machine_busy"])
         for b in run.broker:
-            writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}"])
+            writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}", f"{b.machine_busy:.3f}"])
     lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
     lines.extend(broker_figures(run.broker))
     for worker in workers:  # what grew over the second half (since the report half-way)
@@ -653,7 +679,8 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     )
     (out / "soak.html").write_text(page(f"make soak: {plan.minutes:.0f} minutes", lines, charts), encoding="utf-8")
     print("\n".join(lines), flush=True)
-    written = ", ".join(str(out / name) for name in ("soak.csv", "latency.csv", "broker.csv", "soak.html"))
+    names = ("soak.csv", "latency.csv", "latencies.csv", "reports.csv", "broker.csv", "soak.html")
+    written = ", ".join(str(out / name) for name in names)
     print(f"written: {written}; logs in {workdir}")
     return 0 if ok and report.clean else 1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from events.models import EXTENSION_SOURCE, Event, ExtensionEvent, TaskStatus, TaskStatusEvent
+from events.models import Event, TaskStatus, TaskStatusEvent
 from rules.language import RulePack
 from rules.review import (
     Deadline,
@@ -25,6 +25,7 @@ from rules.simulation import Simulation
 from rules.state import UnitState
 from tests.conftest import VN, vn
 from tests.rules.fixtures import NV99_COMPLETED, NV99_STARTED, indicator, pack, task
+from tests.rules.test_extensions import extension
 
 RULES = """
 groups:
@@ -296,25 +297,12 @@ def _mixed_events(seed: int) -> list[tuple[datetime, Event]]:
         if chance.random() < 0.3:
             due = chance.choice(edges) + timedelta(days=chance.choice([0, 3, 40]))
             granted = opened + timedelta(days=1)
-            events.append((granted, _extension(granted, due, task_id, unit)))
+            events.append((granted, extension(granted, due, task_id=task_id, unit=unit, event_id=f"x-{task_id}")))
         if chance.random() < 0.7:
             done = opened + timedelta(hours=chance.randrange(24 * 60))
             status = TaskStatus.CANCELLED if chance.random() < 0.1 else TaskStatus.COMPLETED
             events.append((done, task(done, status, unit=unit, task_id=task_id, kind=kind)))
     return sorted(events, key=lambda pair: pair[0])
-
-
-def _extension(at: datetime, due: date, task_id: str, unit: str) -> ExtensionEvent:
-    return ExtensionEvent(
-        event_id=f"x-{task_id}",
-        source=EXTENSION_SOURCE,
-        unit_id=unit,
-        occurred_at=at,
-        task_id=task_id,
-        due=due,
-        reference="125/QĐ-BCĐ06",
-        granted_by="to-cong-tac",
-    )
 
 
 @pytest.mark.parametrize("seed", range(4))

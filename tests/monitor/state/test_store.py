@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from events.models import TaskStatusEvent
 from monitor.state.keys import Write, decode_unit
 from monitor.state.store import ItemStore
 from rules.engine import apply_event
-from rules.state import Change, TaskMap
+from rules.language import RulePack
+from rules.state import Change, TaskMap, UnitState
 from tests.conftest import vn
 from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack, task
@@ -118,21 +120,27 @@ async def test_tasks_read_back_equal_what_was_written_and_share_what_they_can(tm
     assert first.first_reached.get(first.status) is first.occurred_at  # one instant object, not two equal ones
 
 
-async def test_a_units_stored_task_ids_are_walked_in_parts_in_id_order_with_the_unflushed_ones(tmp_path: Path) -> None:
-    rules = pack(tmp_path, DEADLINE_RULES)
+async def _read_back(rules: RulePack, events: Sequence[TaskStatusEvent]) -> tuple[DictItemLog, ItemStore, UnitState]:
+    """Bình Thuận's tasks of ``events`` applied (each at its instant), flushed, and the unit read back by a new store."""
     log = DictItemLog()
     store = ItemStore(log)
-    at = vn(2024, 7, 19)
     state = None
-    for n in range(20):
-        event = task(at, task_id=f"T-{n:02d}", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
-        state = apply_event(rules, state, event, at).state
-        store.stage_state(state, {Change.subject(f"task:T-{n:02d}"), Change.unit()}, 0)
+    for event in events:
+        state = apply_event(rules, state, event, event.occurred_at).state
+        store.stage_state(state, {Change.subject(f"task:{event.task_id}"), Change.unit()}, 0)
     await store.flush()
     again = ItemStore(log)
     again.load([0], lambda unit: 0)
     stored = again.get("VN-40")
     assert stored is not None and type(stored.tasks).__name__ == "StoredTasks"
+    return log, again, stored
+
+
+async def test_a_units_stored_task_ids_are_walked_in_parts_in_id_order_with_the_unflushed_ones(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    at = vn(2024, 7, 19)
+    opened = [task(at, task_id=f"T-{n:02d}", deadline=vn(2024, 7, 30), event_id=f"e-{n}") for n in range(20)]
+    _, again, stored = await _read_back(rules, opened)
     for task_id in ("T-05a", "T-99", "A-1"):  # reported since the last flush: in the overlay, not the store yet
         result = apply_event(rules, stored, task(at, task_id=task_id, deadline=vn(2024, 7, 30)), at)
         again.stage_state(result.state, result.changed, 0)
@@ -152,19 +160,13 @@ async def test_a_units_tasks_due_in_a_span_are_found_by_their_deadline_in_force_
     tmp_path: Path,
 ) -> None:
     rules = pack(tmp_path, DEADLINE_RULES)
-    log = DictItemLog()
-    store = ItemStore(log)
     at = vn(2024, 7, 1)
-    state = None
-    for n in range(30):  # due a day apart from 2/7, some as dates, some as instants
-        due: date | datetime = date(2024, 7, 2) + timedelta(days=n) if n % 2 else vn(2024, 7, 2 + n, 17)
-        state = apply_event(rules, state, task(at, task_id=f"T-{n:02d}", deadline=due, event_id=f"e-{n}"), at).state
-        store.stage_state(state, {Change.subject(f"task:T-{n:02d}"), Change.unit()}, 0)
-    await store.flush()
-    again = ItemStore(log)
-    again.load([0], lambda unit: 0)
-    stored = again.get("VN-40")
-    assert stored is not None and type(stored.tasks).__name__ == "StoredTasks"
+    dues: list[date | datetime] = [  # a day apart from 2/7, some as dates, some as instants
+        date(2024, 7, 2) + timedelta(days=n) if n % 2 else vn(2024, 7, 2 + n, 17) for n in range(30)
+    ]
+    log, again, stored = await _read_back(
+        rules, [task(at, task_id=f"T-{n:02d}", deadline=due, event_id=f"e-{n}") for n, due in enumerate(dues)]
+    )
     later = vn(2024, 7, 3)
     changes = [  # flushed: T-03's deadline moved to September (its key of July stays), T-04 extended to August
         task(later, task_id="T-03", deadline=date(2024, 9, 10), event_id="m-3"),
@@ -194,17 +196,8 @@ async def test_a_units_tasks_due_in_a_span_are_found_by_their_deadline_in_force_
 
 async def test_a_units_newest_task_report_is_stored_with_it_and_read_back_without_its_tasks(tmp_path: Path) -> None:
     rules = pack(tmp_path, DEADLINE_RULES)
-    log = DictItemLog()
-    store = ItemStore(log)
-    state = None
-    for n, at in enumerate([vn(2024, 7, 3), vn(2024, 7, 9), vn(2024, 7, 5)]):
-        event = task(at, task_id=f"T-{n}", deadline=vn(2024, 7, 30), event_id=f"e-{n}")
-        state = apply_event(rules, state, event, at).state
-        store.stage_state(state, {Change.subject(f"task:T-{n}"), Change.unit()}, 0)
-    await store.flush()
-    again = ItemStore(log)
-    again.load([0], lambda unit: 0)
-    stored = again.get("VN-40")
-    assert stored is not None
+    instants = [vn(2024, 7, 3), vn(2024, 7, 9), vn(2024, 7, 5)]
+    opened = [task(at, task_id=f"T-{n}", deadline=vn(2024, 7, 30), event_id=f"e-{n}") for n, at in enumerate(instants)]
+    _, _, stored = await _read_back(rules, opened)
     stored.tasks = TaskMap()  # were the tasks read for it, none would be found
     assert stored.newest_task_report() == vn(2024, 7, 9)

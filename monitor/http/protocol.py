@@ -189,5 +189,8 @@ class WorkerView(Protocol):
     def problems(self) -> dict[str, str]:
         """Why the worker cannot work now, by cause."""
 
+    async def yield_to_records(self) -> None:
+        """Let the loop turn between two slices of an answer's work, the records waiting for the agent first."""
+
     async def produce(self, records: Sequence[OutboundRecord]) -> None:
         """Produce records and return once the broker acknowledged each."""

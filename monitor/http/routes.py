@@ -45,6 +45,7 @@ from monitor.http.cluster import (
 from monitor.http.protocol import WorkerView
 from monitor.http.stream import StreamTexts, next_text
 from monitor.viewers import Scope
+from rules.review import UnitScorecard
 
 __all__ = ["blueprint", "register_routes"]
 
@@ -157,7 +158,7 @@ async def _gather(
     view: web.View,
     local: Callable[[set[int]], T | Answer | Awaitable[T | Answer]],
     ask: Callable[[str], str],
-    read: Callable[[bytes], T],
+    read: Callable[[bytes], T | Awaitable[T]],
     timeout: float | None = None,
 ) -> list[T] | Answer:
     """One part per worker, for every partition: this worker's own, the others' asked of them meanwhile.
@@ -166,7 +167,7 @@ async def _gather(
         view: The request being answered.
         local: This worker's part for its partitions (or an answer that says why not), made at once or awaited.
         ask: The path and query that ask another worker for its part of the partitions given (comma-separated).
-        read: Another worker's part from its answer's body.
+        read: Another worker's part from its answer's body, made at once or awaited.
         timeout: Seconds another worker has for its part (``None``: the peer client's, for a quick answer).
     """
     worker = _worker(view)
@@ -197,7 +198,8 @@ async def _gather(
             return unavailable(answer.reason)
         if answer.status != 200:
             return unavailable(f"the worker at {url} cannot answer for its units now")
-        parts.append(read(answer.body))
+        part = read(answer.body)
+        parts.append(await part if inspect.isawaitable(part) else part)
     return parts
 
 
@@ -237,11 +239,11 @@ class ReportsView(web.View):
         query = urlencode(
             {"period": period.text, "now": now.isoformat()} | ({"communes_of": communes_of} if communes_of else {})
         )
-        parts = await _gather(
+        parts: list[list[UnitScorecard]] | Answer = await _gather(
             self,
             lambda partitions: reports.local_scorecards(worker, partitions, period, now, communes_of),
-            lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&{query}",
-            reports.decode_scorecards,
+            lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&lines=1&{query}",
+            lambda body: reports.decode_scorecards(body, worker.yield_to_records),
             timeout=reports.SCORECARDS_SECONDS,
         )
         if isinstance(parts, Answer):

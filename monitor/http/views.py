@@ -182,19 +182,22 @@ async def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OP
             }
         return view
 
-    found = await each_in_turns(sources, view_of)
+    pause = worker.yield_to_records
+    found = await each_in_turns(sources, view_of, pause=pause)
     source = {id(view): alert for view, alert in zip(found, sources, strict=True)}
     needle = search_folded(query_param(query, "q") or "").strip()
     if needle:  # the texts searched are those shown, computed for every alert only when searching
         hits = await each_in_turns(
-            found, lambda view: needle in search_text(view, alert_display(source[id(view)], pack, now))
+            found, lambda view: needle in search_text(view, alert_display(source[id(view)], pack, now)), pause=pause
         )
         found = [view for view, hit in zip(found, hits, strict=True) if hit]
-    chosen = await sorted_in_turns(admitted(found, where), order_key(sort))
+    chosen = await sorted_in_turns(admitted(found, where), order_key(sort), pause=pause)
     if as_csv:  # whole, as the overdue list's: it is what a spreadsheet opens
         name = f"alerts-{where.unit_id}.csv" if where.unit_id else "alerts.csv"
         sheet = Sheet(ALERT_COLUMNS)
-        await each_in_turns(chosen, lambda view: sheet.add(alert_row(shown_view(view, source[id(view)], pack, now))))
+        await each_in_turns(
+            chosen, lambda view: sheet.add(alert_row(shown_view(view, source[id(view)], pack, now))), pause=pause
+        )
         return Answer(200, sheet.bytes(), "text/csv; charset=utf-8", {"Content-Disposition": attachment(name)})
     page = one_page(query, chosen, "alerts")
     if isinstance(page, Answer):
@@ -202,7 +205,7 @@ async def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OP
     # Texts for the page only: they are what costs, and a page is what is shown.
     page["alerts"] = [shown_view(view, source[id(view)], pack, now) for view in page["alerts"]]
     facets = Facets(where)
-    await each_in_turns(found, facets.add)
+    await each_in_turns(found, facets.add, pause=pause)
     page["facets"] = facets.as_json()
     return json_answer(page)
 

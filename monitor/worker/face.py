@@ -11,11 +11,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from monitor.clock import Clock
+from monitor.http.turns import records_first
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.records import InboundRecord
 from monitor.publishers import Admission, Tally
 from monitor.state.deliveries import DeliveryLog
 from monitor.worker.health import Health
+from monitor.worker.intake import Intake
 from monitor.worker.outbox import FaustOutbox
 from monitor.worker.ownership import Ownership
 from monitor.worker.packs import PackInForce
@@ -38,6 +40,7 @@ class WorkerFace:
     shared: SharedRecords
     ownership: Ownership
     health: Health
+    intake: Intake
     _clock: Clock
 
     @property
@@ -111,3 +114,7 @@ class WorkerFace:
     def partition_owners(self) -> dict[int, str]:
         """Each partition's owner (the URL it advertises), as the group's assignment says; empty while it changes."""
         return self.ownership.partition_owners()
+
+    async def yield_to_records(self) -> None:
+        """Let the loop turn between two slices of an answer's work, and the records waiting go first."""
+        await records_first(self.intake.records_waiting)

@@ -120,14 +120,20 @@ class Intake:
         self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
         self._assigned_tick: asyncio.Task[None] | None = None
         self._drop_task: asyncio.Task[None] | None = None
+        self._stream: Any = None  # the agent's stream, once the agent runs
 
     @property
     def reassigned(self) -> bool:
         """Whether partitions were assigned and the state from before is not dropped yet (nothing may answer)."""
         return self._reassigned
 
+    def records_waiting(self) -> bool:
+        """Whether records were fetched that the agent has not handled: queued for it, or being handed over."""
+        return self._stream is not None and (waiting(self._stream) > 0 or self._positions.handing_over())
+
     async def process(self, stream: Any) -> None:
         """The agent's body: each event of ``stream``, handled between two records."""
+        self._stream = stream
         async for event in stream.events():
             async with self._between:
                 await self.handle(event.message)

@@ -16,7 +16,7 @@ from events.models import TaskStatus
 from monitor.actions import ActionBook
 from monitor.http.console import rosters, unit_detail
 from monitor.http.shown import alert_view, filter_alerts
-from monitor.http.turns import SLICE
+from monitor.http.turns import SLICE, one_turn
 from monitor.http.units import overdue_items
 from monitor.http.views import alerts, overdue
 from monitor.silences import SilenceBook
@@ -51,6 +51,9 @@ class _Worker:
 
     def now(self) -> datetime:
         return NOW
+
+    async def yield_to_records(self) -> None:
+        await one_turn()
 
     def unit_state(self, unit_id: str) -> UnitState | None:
         return self.states.get(unit_id)

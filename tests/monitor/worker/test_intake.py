@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
+from monitor.http.turns import each_in_turns, records_first
 from monitor.worker.intake import Intake
 
 
@@ -83,3 +84,28 @@ async def test_records_of_one_fetch_handed_over_one_at_a_time_share_one_checkpoi
     stream = _HandedOver(["a", "b", "c"], ["d"])
     await _Recorded(log, stream.positions).process(stream)
     assert log == ["a", "b", "c", "checkpoint", "d", "checkpoint"]
+
+
+async def test_other_work_waits_while_a_fetch_is_handed_over_and_its_records_queued() -> None:
+    """``records_waiting`` holds from a fetch's first record handed over until its last is handled: a slice of
+    other work that pauses on it (``records_first``) never comes between two records of one fetch."""
+    log: list[str] = []
+    stream = _HandedOver(["a", "b", "c"], ["d", "e"])
+    intake = _Recorded(log, stream.positions)
+    intake._stream = None
+    assert not intake.records_waiting(), "no agent yet: nothing waits"
+    agent = asyncio.ensure_future(intake.process(stream))
+    other = asyncio.ensure_future(
+        each_in_turns(
+            range(1000),
+            lambda n: log.append("slice"),
+            size=1,
+            pause=lambda: records_first(intake.records_waiting, lambda: 0.0),
+        )
+    )
+    await agent
+    other.cancel()
+    records = [n for n, entry in enumerate(log) if entry in "abcde"]
+    assert log[records[0] : records[2] + 1] == ["a", "b", "c"], log[: records[2] + 2]
+    assert log[records[3] : records[4] + 1] == ["d", "e"]
+    assert "slice" in log[: records[0]] + log[records[2] : records[3]], "other work goes on between two fetches"

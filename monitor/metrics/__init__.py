@@ -1,7 +1,8 @@
 """Prometheus metrics, declared in one package, each taking a ``CollectorRegistry``.
 
 ``instruments``: what the worker updates as it works (``Metrics``, ``DeliveryMetrics``);
-``collectors``: the gauges read from state at scrape time (``StateCollector``, ``OperatorCollector``).
+``collectors``: the gauges read from state at scrape time (``StateCollector``, ``OperatorCollector``,
+``StoreMemoryCollector``).
 """
 
 from monitor.metrics.collectors import (
@@ -11,6 +12,7 @@ from monitor.metrics.collectors import (
     OperatorCollector,
     RecoverySnapshot,
     StateCollector,
+    StoreMemoryCollector,
     state_families,
 )
 from monitor.metrics.instruments import UNREGISTERED, DeliveryMetrics, Metrics, observe_all
@@ -25,6 +27,7 @@ __all__ = [
     "OperatorCollector",
     "RecoverySnapshot",
     "StateCollector",
+    "StoreMemoryCollector",
     "observe_all",
     "state_families",
 ]

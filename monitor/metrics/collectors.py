@@ -23,6 +23,7 @@ __all__ = [
     "OperatorCollector",
     "RecoverySnapshot",
     "StateCollector",
+    "StoreMemoryCollector",
     "state_families",
 ]
 
@@ -301,3 +302,23 @@ class StateCollector(Collector):
             deadline_kinds=self._deadline_kinds,
             communes=self._communes,
         )
+
+
+class StoreMemoryCollector(Collector):
+    """The local store's memory at scrape time, by part (``compliance_state_store_memory_bytes``)."""
+
+    def __init__(self, memory: Callable[[], Mapping[str, int]]) -> None:
+        self._memory = memory
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauge, a series per part."""
+        family = GaugeMetricFamily(
+            "compliance_state_store_memory_bytes",
+            "Memory the local RocksDB store holds, by part: write buffers (recent writes of every partition), "
+            "block cache (blocks read, index and filter blocks included; bounded by the setting), table readers "
+            "(what each open file keeps outside the cache).",
+            labels=["part"],
+        )
+        for part, size in sorted(self._memory().items()):
+            family.add_metric([part], size)
+        yield family

@@ -252,6 +252,24 @@ class ItemTable(faust.Table[bytes, bytes]):
         self._on_corrupt = on_corrupt
         super().__init__(*args, **kwargs)
 
+    def memory(self) -> dict[str, int]:
+        """Bytes the store holds in memory now, by part (``compliance_state_store_memory_bytes``).
+
+        Every partition's write buffers, the block cache, and the table readers (what RocksDB keeps of each
+        open file outside the cache).
+        """
+        store = getattr(self, "_data", None)  # made once the table starts
+        dbs = list(getattr(store, "_dbs", {}).values())
+
+        def total(name: str) -> int:
+            return sum(db.property_int_value(name) or 0 for db in dbs)
+
+        return {
+            "write_buffers": total("rocksdb.size-all-mem-tables"),
+            "block_cache": int(self._block_cache.get_usage()),
+            "table_readers": total("rocksdb.estimate-table-readers-mem"),
+        }
+
     def _new_store_by_url(self, url: Any) -> Any:
         return _ItemStore(
             url,

@@ -29,7 +29,7 @@ from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
 from monitor.kafka.client import client_options, reader_options
 from monitor.kafka.topics import Topics
-from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector
+from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector, StoreMemoryCollector
 from monitor.metrics.stalls import LoopWatch
 from monitor.publishers import RefusalLog, Tally
 from monitor.settings import Settings
@@ -245,6 +245,7 @@ class Worker(WorkerFace):
         self.registry.register(self._state_collector)
         lag = functools.partial(self.positions.lag, self.fetch_guard.expected)
         self.registry.register(OperatorCollector(lag, lambda: recovery_snapshot(self.app.tables.recovery)))  # type: ignore[attr-defined]
+        self.registry.register(StoreMemoryCollector(items.memory))
         self.packs = PackInForce(
             pack,
             applied_at,

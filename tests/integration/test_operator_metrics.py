@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 TOPICS = Topics()
 UNITS = ("VN-01", "VN-22", "VN-40", "VN-79")
 PER_UNIT = 150
+_STORE_PARTS = ("write_buffers", "block_cache", "table_readers")
 
 
 def _batches() -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
@@ -82,6 +83,9 @@ def test_a_taken_over_worker_reports_recovery_lag_memory_and_pack(broker: Embedd
         assert sum(float(line.rpartition(" ")[2]) for line in dossiers) == total  # counted without reading them
         resident = sample(text, "process_resident_memory_bytes")
         assert resident is not None and resident > 20 * 1024 * 1024
+        store = {part: sample(text, "compliance_state_store_memory_bytes", part=part) for part in _STORE_PARTS}
+        assert (store["write_buffers"] or 0) > 0, store  # the replayed items, not flushed to files yet
+        assert all(size is not None and 0 <= size < resident for size in store.values()), store
         assert (sample(text, "process_open_fds") or 0) > 0
         assert sample(text, "compliance_rule_pack_info", version=load_pack([BUNDLED_PACK]).version) == 1
         assert "_created" not in text

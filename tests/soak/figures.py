@@ -20,6 +20,9 @@ COUNT_GROWTH = 5  # open files or event loop tasks, at most, between the two hal
 LATENCY_FACTOR = 2.0  # a window's p99 against the first half's, outside faults
 
 
+STORE_PARTS = ("write buffers", "block cache", "table readers")  # a worker's RocksDB memory, as ``Sample.store``
+
+
 @dataclass(frozen=True)
 class Sample:
     """One worker at one instant (seconds since the load began)."""
@@ -34,6 +37,7 @@ class Sample:
     queued: float
     alerts_held: float = 0.0  # alerts whose last record it holds in memory, from its last scrape
     cpu_seconds: float = 0.0  # user and system CPU the process used so far
+    store: tuple[float, float, float] = (0.0, 0.0, 0.0)  # MiB of its RocksDB: write buffers, block cache, readers
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,10 @@ def figures(
             f"{RSS_GROWTH * 100:.0f}%); open files {first.fds} → {last.fds}; event loop tasks "
             f"{first.tasks or 0:.0f} → {last.tasks or 0:.0f}"
         )
+        parts = ", ".join(
+            f"{part} {a:.0f} → {b:.0f}" for part, a, b in zip(STORE_PARTS, first.store, last.store, strict=True)
+        )
+        lines.append(f"{worker}: of which RocksDB (MiB), {names[0]} end → {names[1]} end: {parts}")
         if last.fds - first.fds > COUNT_GROWTH or (last.tasks or 0) - (first.tasks or 0) > COUNT_GROWTH:
             ok = False
             lines.append(f"{worker}: open files or tasks grew by more than {COUNT_GROWTH}")

@@ -62,6 +62,7 @@ from tests.soak.charts import Series, chart, page
 from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
 
 TOPICS = Topics()
+STORE = ("write_buffers", "block_cache", "table_readers")  # the parts of a worker's RocksDB memory sampled
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -445,8 +446,9 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess], machine: list[t
         lag = sum(_values(text, "compliance_consumer_lag_records"))
         queued = sum(_values(text, "compliance_delivery_queue_length"))
         held = sample(text, "compliance_alert_ledger_alerts") or 0.0
+        store = tuple((sample(text, "compliance_state_store_memory_bytes", part=part) or 0.0) / 2**20 for part in STORE)
         with run.lock:
-            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu))
+            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store))
 
 
 def _values(text: str, name: str) -> list[float]:
@@ -603,14 +605,14 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         columns = ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"]
-        writer.writerow([*columns, "alerts_held", "cpu_share"])
+        writer.writerow([*columns, "alerts_held", "cpu_share", *(f"store_{part}_mib" for part in STORE)])
         before: dict[tuple[str, int], Sample] = {}
         for s in run.samples:
             last = before.get((s.worker, s.pid))
             before[(s.worker, s.pid)] = s
             share = (s.cpu_seconds - last.cpu_seconds) / (s.at - last.at) if last and s.at > last.at else 0.0
             row = [f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued, s.alerts_held]
-            writer.writerow([*row, f"{share:.3f}"])
+            writer.writerow([*row, f"{share:.3f}", *(f"{mib:.1f}" for mib in s.store)])
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])

@@ -48,6 +48,7 @@ from monitor.kafka.client import faust_credentials
 from monitor.kafka.positions import commit_run, rewind_uncommitted
 from monitor.kafka.records import RECORD_OVERHEAD
 from monitor.settings import Settings
+from monitor.worker.handover import drain_messages
 from monitor.worker.recovery import ProgressTableManager
 from monitor.worker.web import MonitorWeb, WebLimits
 
@@ -83,6 +84,10 @@ class _Consumer(AiokafkaConsumer):
 
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """The fetch loop: a record handed to the agents at once when nothing can make it wait (``handover``)."""
+        await drain_messages(self, fetcher)
 
     #: Whether records of a fetch are still being handed to the agents, one per turn of the event loop or so.
     handing_over = False

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from faust.types.tuples import TP, Message
 
 from monitor.settings import Settings
 from monitor.worker.app import build_app
+from monitor.worker.handover import YIELD_EVERY, hands_over_at_once
 
 TOPIC = "compliance.task-status"
 PARTITION = TP(TOPIC, 0)
@@ -205,3 +208,64 @@ def test_faust_s_progress_checks_of_a_partition_taken_over_count_from_its_assign
     assert thread.time_started == began + 600.0, "'since start' is since the assignment"
     assert taken not in thread.tp_last_committed_at and taken not in monitor.stream_inbound_time
     assert monitor.stream_inbound_time[kept] == began + 5.0, "a partition not assigned now keeps its record"
+
+
+def _fetched(offsets: range) -> list[Message]:
+    return [Message(TOPIC, 0, offset, 0.0, 0, None, None, b"{}", None, tp=PARTITION) for offset in offsets]
+
+
+def test_a_fetch_s_records_reach_the_conductor_in_a_turn_or_two_of_the_loop(consumer: Any) -> None:
+    """faust's loop waits on four tasks per record (three turns or more): a turn costs whatever else runs in it."""
+    consumer.app.flow_control.resume()  # as after an assignment
+    handed: list[int] = []
+    seen: list[int] = []  # records handed over, at each turn of the loop
+
+    async def callback(message: Message) -> None:
+        handed.append(message.offset)
+
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    fetched = _fetched(range(250))
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        for message in fetched:
+            yield message.tp, message
+        fetcher._stopped.set()  # one fetch, then the fetcher stops
+
+    async def run() -> None:
+        async def turns() -> None:
+            while True:
+                seen.append(len(handed))
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(turns())
+        await asyncio.sleep(0)
+        await consumer._drain_messages(fetcher)
+        watcher.cancel()
+
+    consumer.callback = callback
+    consumer.getmany = getmany
+    consumer.loop.run_until_complete(run())
+    assert handed == list(range(250))
+    assert len(set(seen)) <= 5, f"{len(set(seen))} turns to hand over 250 records"
+    assert max(b - a for a, b in itertools.pairwise(seen)) <= YIELD_EVERY + 1, "a turn every hundred records"
+
+
+def test_a_record_that_could_wait_goes_through_faust_s_wait(consumer: Any) -> None:
+    """A rebalance, suspended flow control, a full producer buffer or a full queue can make the conductor wait:
+    then faust's wait, which a rebalance interrupts."""
+    app = consumer.app
+    [message] = _fetched(range(1))
+    app.flow_control.resume()
+    assert hands_over_at_once(consumer, message)
+    consumer.stop_flow()  # a rebalance
+    assert not hands_over_at_once(consumer, message)
+    consumer.resume_flow()
+    app.flow_control.suspend()
+    assert not hands_over_at_once(consumer, message)
+    app.flow_control.resume()
+    app.topics._tp_index[PARTITION] = [SimpleNamespace(queue=SimpleNamespace(full=lambda: True))]
+    assert not hands_over_at_once(consumer, message)
+    app.topics._tp_index[PARTITION] = [SimpleNamespace(queue=SimpleNamespace(full=lambda: False))]
+    assert hands_over_at_once(consumer, message)
+    app.producer.buffer.max_messages = -1
+    assert not hands_over_at_once(consumer, message)

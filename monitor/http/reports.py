@@ -27,12 +27,12 @@ import msgspec
 from monitor.http.answers import Answer, json_answer, unavailable
 from monitor.http.download import attachment, unit_id_problem
 from monitor.http.protocol import WorkerView
-from monitor.http.turns import SLICE, Pause, each_in_turns, joined_in_turns, one_turn
 from monitor.http.views import unit_partition
 from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html_parts, report_json, report_of
 from monitor.report.html import listed
 from monitor.report.response import Begun, ResponseRow, ResponseTally
+from monitor.turns import SLICE, Pause, each_in_turns, joined_in_turns, one_turn
 from rules.language import RulePack
 from rules.review import (
     PERIOD_FORMS,

@@ -45,7 +45,6 @@ from monitor.http.shown import (
     search_text,
     shown_view,
 )
-from monitor.http.turns import each_in_turns, sorted_in_turns
 from monitor.http.units import overdue_csv, overdue_items, rules_view, unit_summary
 from monitor.http.viewers import OPEN, unit_refusal
 from monitor.kafka.records import InboundRecord
@@ -53,6 +52,7 @@ from monitor.kafka.records import unit_partition as partition_of
 from monitor.publishers import Admission, Refusal, refused_header
 from monitor.spreadsheet import Sheet
 from monitor.state.packs import AppliedPack
+from monitor.turns import each_in_turns, sorted_in_turns
 from monitor.version import VERSION
 from monitor.viewers import Scope
 from rules.engine import overdue_by_kind
@@ -135,7 +135,7 @@ async def alerts(worker: WorkerView, query: Mapping[str, str], scope: Scope = OP
     ``q`` searches the alerts as shown (``search_text``), with or without
     diacritics; a JSON page says, in ``facets``, how many alerts each
     severity and each unit would list (``Facets``). The work over
-    every alert is done in slices (``monitor.http.turns``): at 20,000
+    every alert is done in slices (``monitor.turns``): at 20,000
     alerts firing a list takes about 0.4 s and its CSV 1.1 s, and the
     worker goes on handling events meanwhile.
     """

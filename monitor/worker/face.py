@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from monitor.clock import Clock
-from monitor.http.turns import records_first
 from monitor.kafka.batches import OutboundRecord
 from monitor.kafka.records import InboundRecord
 from monitor.publishers import Admission, Tally
 from monitor.state.deliveries import DeliveryLog
+from monitor.turns import records_first
 from monitor.worker.health import Health
 from monitor.worker.intake import Intake
 from monitor.worker.outbox import FaustOutbox

@@ -16,10 +16,10 @@ from events.models import TaskStatus
 from monitor.actions import ActionBook
 from monitor.http.console import rosters, unit_detail
 from monitor.http.shown import alert_view, filter_alerts
-from monitor.http.turns import SLICE, one_turn
 from monitor.http.units import overdue_items
 from monitor.http.views import alerts, overdue
 from monitor.silences import SilenceBook
+from monitor.turns import SLICE, one_turn
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack

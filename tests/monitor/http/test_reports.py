@@ -16,18 +16,18 @@ import msgspec
 from events.models import TaskStatus
 from monitor.actions import ActionBook, AlertAction
 from monitor.http.reports import decode_scorecards, local_scorecards, notified_of, response_of, scorecards_answer
-from monitor.http.turns import SLICE, one_turn, records_first
 from monitor.notifications import Delivery
 from monitor.report import report_of
 from monitor.state.deliveries import DeliveryLog
 from monitor.state.history import AlertHistory, HistoryRecord
+from monitor.turns import SLICE, one_turn, records_first
 from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.review import DeadlineOutcome, UnitScorecard, parse_period, scorecard
 from rules.state import AlertTransition, TaskMap, TaskState, UnitState, identity_fingerprint
 from tests.conftest import vn
-from tests.monitor.http.test_turns import _Agent
+from tests.monitor.test_turns import _Agent
 from tests.rules.fixtures import task
 
 BUNDLED = load_pack([BUNDLED_PACK])

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-from monitor.http.turns import each_in_turns, records_first
+from monitor.turns import each_in_turns, records_first
 from monitor.worker.intake import Intake
 
 

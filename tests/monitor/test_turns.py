@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-from monitor.http.turns import RECORDS_FIRST, each_in_turns, joined_in_turns, records_first
+from monitor.turns import RECORDS_FIRST, each_in_turns, joined_in_turns, records_first
 
 
 async def _meanwhile(work: asyncio.Future[object], seen: list[str]) -> None:

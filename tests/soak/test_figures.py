@@ -15,7 +15,8 @@ def _samples(rss: float, growth: float, pid_after: int = 1, fds: int = 40) -> li
     out = []
     for n in range(0, 7200, 60):
         pid = 1 if n < HOUR else pid_after
-        out.append(Sample(float(n), "a", pid, rss * (1 + growth * n / 7200), fds, 30.0, 0.0, 0.0))
+        store = (16.0, 64.0 * n / 7200, 2.0)  # the block cache fills
+        out.append(Sample(float(n), "a", pid, rss * (1 + growth * n / 7200), fds, 30.0, 0.0, 0.0, store=store))
     return out
 
 
@@ -29,6 +30,15 @@ def test_flat_memory_and_even_latency_hold() -> None:
 def test_memory_that_creeps_fails() -> None:
     lines, ok = figures(_samples(200, 0.2), [], [], 7200)
     assert not ok and any("over 5%" in line for line in lines), lines
+
+
+def test_the_store_s_part_of_the_memory_is_told_at_each_hour_s_end() -> None:
+    lines, _ = figures(_samples(200, 0.2), [], [], 7200)
+    said = [line for line in lines if "RocksDB" in line]
+    assert said == [
+        "a: of which RocksDB (MiB), hour 1 end → hour 2 end: write buffers 16 → 16, block cache 31 → 63, "
+        "table readers 2 → 2"
+    ], lines
 
 
 def test_a_worker_restarted_between_the_hours_is_not_compared() -> None:

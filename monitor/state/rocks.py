@@ -262,7 +262,13 @@ class ItemTable(faust.Table[bytes, bytes]):
         dbs = list(getattr(store, "_dbs", {}).values())
 
         def total(name: str) -> int:
-            return sum(db.property_int_value(name) or 0 for db in dbs)
+            size = 0
+            for db in dbs:
+                try:
+                    size += db.property_int_value(name) or 0
+                except Exception:  # closed meanwhile (a partition replaced, the worker stopping): nothing held
+                    continue
+            return size
 
         return {
             "write_buffers": total("rocksdb.size-all-mem-tables"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import rocksdict
 
-from monitor.state.rocks import RocksOptions
+from monitor.state.rocks import ItemTable, RocksOptions
 
 _VALUE = b'{"task":{"task_id":"HS-0000000","kind":"dossier","status":"in_progress","deadline":"2027-03-01"}}' * 2
 
@@ -45,3 +46,26 @@ def test_a_point_read_loads_small_blocks_of_index_and_filter_not_a_file_s_whole_
     )
     database.close()
     assert loaded / len(reads) < 16 * 1024  # a few blocks of 4 KiB at most, not a file's whole index
+
+
+def test_the_store_s_memory_counts_every_open_partition_and_passes_over_one_closed_meanwhile(tmp_path: Path) -> None:
+    cache = rocksdict.Cache(1 << 20)
+    options = RocksOptions(cache, write_buffer_size=4 * 1024 * 1024, use_rocksdict=True).as_options()
+    opened = [rocksdict.Rdict(str(tmp_path / f"{n}.db"), options=options) for n in range(3)]
+    for n, database in enumerate(opened):
+        for key in range(200 * (n + 1)):
+            database[b"k%06d" % key] = _VALUE
+    alone = [database.property_int_value("rocksdb.size-all-mem-tables") for database in opened]
+    opened[2].close()  # a partition replaced under a scrape
+    table = SimpleNamespace(_data=SimpleNamespace(_dbs=dict(enumerate(opened))), _block_cache=cache)
+    memory = ItemTable.memory(table)  # type: ignore[arg-type]
+    assert memory["write_buffers"] == alone[0] + alone[1] > 0
+    assert memory["block_cache"] == cache.get_usage()
+    assert set(memory) == {"write_buffers", "block_cache", "table_readers"}
+    assert ItemTable.memory(SimpleNamespace(_block_cache=cache)) == {  # type: ignore[arg-type]
+        "write_buffers": 0,
+        "block_cache": cache.get_usage(),
+        "table_readers": 0,
+    }, "before the table starts"
+    for database in opened[:2]:
+        database.close()

@@ -20,7 +20,9 @@ COUNT_GROWTH = 5  # open files or event loop tasks, at most, between the two hal
 LATENCY_FACTOR = 2.0  # a window's p99 against the first half's, outside faults
 
 
-STORE_PARTS = ("write buffers", "block cache", "table readers")  # a worker's RocksDB memory, as ``Sample.store``
+#: A worker's RocksDB memory, as ``Sample.store``: each part's label in ``compliance_state_store_memory_bytes``,
+#: and its name in the figures.
+STORE_PARTS = {"write_buffers": "write buffers", "block_cache": "block cache", "table_readers": "table readers"}
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ def figures(
             f"{first.tasks or 0:.0f} → {last.tasks or 0:.0f}"
         )
         parts = ", ".join(
-            f"{part} {a:.0f} → {b:.0f}" for part, a, b in zip(STORE_PARTS, first.store, last.store, strict=True)
+            f"{part} {a:.0f} → {b:.0f}"
+            for part, a, b in zip(STORE_PARTS.values(), first.store, last.store, strict=True)
         )
         lines.append(f"{worker}: of which RocksDB (MiB), {names[0]} end → {names[1]} end: {parts}")
         if last.fds - first.fds > COUNT_GROWTH or (last.tasks or 0) - (first.tasks or 0) > COUNT_GROWTH:

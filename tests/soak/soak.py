@@ -59,10 +59,9 @@ from tests.faults.checker import RULE, Report, Workload, check_alerts, check_gen
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
 from tests.integration.kafka import MonitorProcess, sample, wait_for
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
+from tests.soak.figures import STORE_PARTS, BrokerSample, Sample, broker_figures, figures, report_figures, windows
 
 TOPICS = Topics()
-STORE = ("write_buffers", "block_cache", "table_readers")  # the parts of a worker's RocksDB memory sampled
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -446,7 +445,9 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess], machine: list[t
         lag = sum(_values(text, "compliance_consumer_lag_records"))
         queued = sum(_values(text, "compliance_delivery_queue_length"))
         held = sample(text, "compliance_alert_ledger_alerts") or 0.0
-        store = tuple((sample(text, "compliance_state_store_memory_bytes", part=part) or 0.0) / 2**20 for part in STORE)
+        store = tuple(
+            (sample(text, "compliance_state_store_memory_bytes", part=part) or 0.0) / 2**20 for part in STORE_PARTS
+        )
         with run.lock:
             run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store))
 
@@ -605,7 +606,7 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         columns = ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"]
-        writer.writerow([*columns, "alerts_held", "cpu_share", *(f"store_{part}_mib" for part in STORE)])
+        writer.writerow([*columns, "alerts_held", "cpu_share", *(f"store_{part}_mib" for part in STORE_PARTS)])
         before: dict[tuple[str, int], Sample] = {}
         for s in run.samples:
             last = before.get((s.worker, s.pid))

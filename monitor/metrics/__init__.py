@@ -2,17 +2,17 @@
 
 ``instruments``: what the worker updates as it works (``Metrics``, ``DeliveryMetrics``);
 ``collectors``: the gauges read from state at scrape time (``StateCollector``, ``OperatorCollector``,
-``StoreMemoryCollector``).
+``MemoryCollector``).
 """
 
 from monitor.metrics.collectors import (
     OTHER_KINDS,
     OTHER_UNITS,
     ConsumerLag,
+    MemoryCollector,
     OperatorCollector,
     RecoverySnapshot,
     StateCollector,
-    StoreMemoryCollector,
     state_families,
 )
 from monitor.metrics.instruments import UNREGISTERED, DeliveryMetrics, Metrics, observe_all
@@ -23,11 +23,11 @@ __all__ = [
     "UNREGISTERED",
     "ConsumerLag",
     "DeliveryMetrics",
+    "MemoryCollector",
     "Metrics",
     "OperatorCollector",
     "RecoverySnapshot",
     "StateCollector",
-    "StoreMemoryCollector",
     "observe_all",
     "state_families",
 ]

@@ -20,10 +20,10 @@ __all__ = [
     "OTHER_KINDS",
     "OTHER_UNITS",
     "ConsumerLag",
+    "MemoryCollector",
     "OperatorCollector",
     "RecoverySnapshot",
     "StateCollector",
-    "StoreMemoryCollector",
     "state_families",
 ]
 
@@ -304,21 +304,45 @@ class StateCollector(Collector):
         )
 
 
-class StoreMemoryCollector(Collector):
-    """The local store's memory at scrape time, by part (``compliance_state_store_memory_bytes``)."""
+class MemoryCollector(Collector):
+    """A gauge of memory by ``part``, read at scrape time: the local store's (``store``), or the process heap's.
 
-    def __init__(self, memory: Callable[[], Mapping[str, int]]) -> None:
+    Args:
+        name: The gauge.
+        documentation: Its help text.
+        memory: The parts now, bytes by name (``None``: this process cannot tell; no series).
+    """
+
+    def __init__(self, name: str, documentation: str, memory: Callable[[], Mapping[str, int] | None]) -> None:
+        self._name = name
+        self._documentation = documentation
         self._memory = memory
 
-    def collect(self) -> Iterator[Metric]:
-        """Yield the gauge, a series per part."""
-        family = GaugeMetricFamily(
+    @classmethod
+    def store(cls, memory: Callable[[], Mapping[str, int]]) -> MemoryCollector:
+        """``compliance_state_store_memory_bytes``: the local RocksDB store's memory."""
+        return cls(
             "compliance_state_store_memory_bytes",
             "Memory the local RocksDB store holds, by part: write buffers (recent writes of every partition), "
             "block cache (blocks read, index and filter blocks included; bounded by the setting), table readers "
             "(what each open file keeps outside the cache).",
-            labels=["part"],
+            memory,
         )
-        for part, size in sorted(self._memory().items()):
+
+    @classmethod
+    def process(cls, memory: Callable[[], Mapping[str, int] | None]) -> MemoryCollector:
+        """``compliance_process_memory_bytes``: the process heap by allocator, in use or held free."""
+        return cls(
+            "compliance_process_memory_bytes",
+            "The worker's heap by allocator, in use or held free: Python's small objects (512 bytes or less) and "
+            "the rest of their arenas, the C allocator's chunks in use (Python's larger objects, RocksDB, SQLite) "
+            "and the free chunks it keeps.",
+            memory,
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauge, a series per part."""
+        family = GaugeMetricFamily(self._name, self._documentation, labels=["part"])
+        for part, size in sorted((self._memory() or {}).items()):
             family.add_metric([part], size)
         yield family

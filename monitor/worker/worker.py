@@ -29,7 +29,7 @@ from monitor.delivery.feed import AlertFeed
 from monitor.delivery.sinks import Sink, build_sinks
 from monitor.kafka.client import client_options, reader_options
 from monitor.kafka.topics import Topics
-from monitor.metrics import DeliveryMetrics, Metrics, OperatorCollector, StateCollector, StoreMemoryCollector
+from monitor.metrics import DeliveryMetrics, MemoryCollector, Metrics, OperatorCollector, StateCollector
 from monitor.metrics.stalls import LoopWatch
 from monitor.publishers import RefusalLog, Tally
 from monitor.settings import Settings
@@ -52,6 +52,7 @@ from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
 from monitor.worker.membership import Membership
+from monitor.worker.memory import heap_parts
 from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
 from monitor.worker.ownership import Ownership
 from monitor.worker.packs import PackInForce
@@ -245,7 +246,8 @@ class Worker(WorkerFace):
         self.registry.register(self._state_collector)
         lag = functools.partial(self.positions.lag, self.fetch_guard.expected)
         self.registry.register(OperatorCollector(lag, lambda: recovery_snapshot(self.app.tables.recovery)))  # type: ignore[attr-defined]
-        self.registry.register(StoreMemoryCollector(items.memory))
+        self.registry.register(MemoryCollector.store(items.memory))
+        self.registry.register(MemoryCollector.process(heap_parts))
         self.packs = PackInForce(
             pack,
             applied_at,

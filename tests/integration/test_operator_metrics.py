@@ -23,6 +23,7 @@ TOPICS = Topics()
 UNITS = ("VN-01", "VN-22", "VN-40", "VN-79")
 PER_UNIT = 150
 _STORE_PARTS = ("write_buffers", "block_cache", "table_readers")
+_HEAP_PARTS = ("small_objects", "small_objects_free", "malloc_in_use", "malloc_free")
 
 
 def _batches() -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
@@ -86,6 +87,9 @@ def test_a_taken_over_worker_reports_recovery_lag_memory_and_pack(broker: Embedd
         store = {part: sample(text, "compliance_state_store_memory_bytes", part=part) for part in _STORE_PARTS}
         assert (store["write_buffers"] or 0) > 0, store  # the replayed items, not flushed to files yet
         assert all(size is not None and 0 <= size < resident for size in store.values()), store
+        heap = {part: sample(text, "compliance_process_memory_bytes", part=part) for part in _HEAP_PARTS}
+        assert all(size is not None and 0 <= size < resident for size in heap.values()), heap
+        assert (heap["small_objects"] or 0) > 10 << 20 and (heap["malloc_in_use"] or 0) > 0, heap  # the worker's code
         assert (sample(text, "process_open_fds") or 0) > 0
         assert sample(text, "compliance_rule_pack_info", version=load_pack([BUNDLED_PACK]).version) == 1
         assert "_created" not in text

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BrokerSample", "Sample", "Window", "broker_figures", "figures", "windows"]
+__all__ = [
+    "HEAP_PARTS",
+    "STORE_PARTS",
+    "BrokerSample",
+    "Sample",
+    "Window",
+    "broker_figures",
+    "figures",
+    "windows",
+]
 
 WINDOW = 300.0  # seconds per latency window
 RSS_GROWTH = 0.05  # at most, between the two halves' ends
@@ -23,6 +32,14 @@ LATENCY_FACTOR = 2.0  # a window's p99 against the first half's, outside faults
 #: A worker's RocksDB memory, as ``Sample.store``: each part's label in ``compliance_state_store_memory_bytes``,
 #: and its name in the figures.
 STORE_PARTS = {"write_buffers": "write buffers", "block_cache": "block cache", "table_readers": "table readers"}
+#: A worker's heap by allocator, as ``Sample.heap``: each part's label in ``compliance_process_memory_bytes``, and
+#: its name in the figures.
+HEAP_PARTS = {
+    "small_objects": "Python's small objects",
+    "small_objects_free": "free in their arenas",
+    "malloc_in_use": "C allocator in use",
+    "malloc_free": "C allocator free",
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,8 @@ class Sample:
     queued: float
     alerts_held: float = 0.0  # alerts whose last record it holds in memory, from its last scrape
     cpu_seconds: float = 0.0  # user and system CPU the process used so far
-    store: tuple[float, float, float] = (0.0, 0.0, 0.0)  # MiB of its RocksDB: write buffers, block cache, readers
+    store: tuple[float, ...] = (0.0, 0.0, 0.0)  # MiB of its RocksDB, by ``STORE_PARTS``
+    heap: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # MiB of its heap, by ``HEAP_PARTS``
 
 
 @dataclass(frozen=True)
@@ -170,11 +188,14 @@ def figures(
             f"{RSS_GROWTH * 100:.0f}%); open files {first.fds} → {last.fds}; event loop tasks "
             f"{first.tasks or 0:.0f} → {last.tasks or 0:.0f}"
         )
-        parts = ", ".join(
-            f"{part} {a:.0f} → {b:.0f}"
-            for part, a, b in zip(STORE_PARTS.values(), first.store, last.store, strict=True)
-        )
-        lines.append(f"{worker}: of which RocksDB (MiB), {names[0]} end → {names[1]} end: {parts}")
+        for what, names_of, before, after in (
+            ("RocksDB", STORE_PARTS, first.store, last.store),
+            ("the heap", HEAP_PARTS, first.heap, last.heap),
+        ):
+            parts = ", ".join(
+                f"{part} {a:.0f} → {b:.0f}" for part, a, b in zip(names_of.values(), before, after, strict=True)
+            )
+            lines.append(f"{worker}: of which {what} (MiB), {names[0]} end → {names[1]} end: {parts}")
         if last.fds - first.fds > COUNT_GROWTH or (last.tasks or 0) - (first.tasks or 0) > COUNT_GROWTH:
             ok = False
             lines.append(f"{worker}: open files or tasks grew by more than {COUNT_GROWTH}")

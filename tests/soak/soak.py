@@ -43,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +59,16 @@ from tests.faults.checker import RULE, Report, Workload, check_alerts, check_gen
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
 from tests.integration.kafka import MonitorProcess, sample, wait_for
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import STORE_PARTS, BrokerSample, Sample, broker_figures, figures, report_figures, windows
+from tests.soak.figures import (
+    HEAP_PARTS,
+    STORE_PARTS,
+    BrokerSample,
+    Sample,
+    broker_figures,
+    figures,
+    report_figures,
+    windows,
+)
 
 TOPICS = Topics()
 REPO = Path(__file__).resolve().parents[2]
@@ -445,11 +454,17 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess], machine: list[t
         lag = sum(_values(text, "compliance_consumer_lag_records"))
         queued = sum(_values(text, "compliance_delivery_queue_length"))
         held = sample(text, "compliance_alert_ledger_alerts") or 0.0
-        store = tuple(
-            (sample(text, "compliance_state_store_memory_bytes", part=part) or 0.0) / 2**20 for part in STORE_PARTS
-        )
+        store = _mib(text, "compliance_state_store_memory_bytes", STORE_PARTS)
+        heap = _mib(text, "compliance_process_memory_bytes", HEAP_PARTS)
         with run.lock:
-            run.samples.append(Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store))
+            run.samples.append(
+                Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store, heap)
+            )
+
+
+def _mib(text: str, name: str, parts: Iterable[str]) -> tuple[float, ...]:
+    """A memory gauge's parts from a scrape, MiB each (0 where it says nothing)."""
+    return tuple((sample(text, name, part=part) or 0.0) / 2**20 for part in parts)
 
 
 def _values(text: str, name: str) -> list[float]:
@@ -606,14 +621,15 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         columns = ["seconds", "worker", "pid", "rss_mib", "open_fds", "loop_tasks", "lag", "delivery_queue"]
-        writer.writerow([*columns, "alerts_held", "cpu_share", *(f"store_{part}_mib" for part in STORE_PARTS)])
+        memory = [*(f"store_{part}_mib" for part in STORE_PARTS), *(f"heap_{part}_mib" for part in HEAP_PARTS)]
+        writer.writerow([*columns, "alerts_held", "cpu_share", *memory])
         before: dict[tuple[str, int], Sample] = {}
         for s in run.samples:
             last = before.get((s.worker, s.pid))
             before[(s.worker, s.pid)] = s
             share = (s.cpu_seconds - last.cpu_seconds) / (s.at - last.at) if last and s.at > last.at else 0.0
             row = [f"{s.at:.0f}", s.worker, s.pid, f"{s.rss:.1f}", s.fds, s.tasks, s.lag, s.queued, s.alerts_held]
-            writer.writerow([*row, f"{share:.3f}", *(f"{mib:.1f}" for mib in s.store)])
+            writer.writerow([*row, f"{share:.3f}", *(f"{mib:.1f}" for mib in (*s.store, *s.heap))])
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])

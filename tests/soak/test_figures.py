@@ -16,7 +16,9 @@ def _samples(rss: float, growth: float, pid_after: int = 1, fds: int = 40) -> li
     for n in range(0, 7200, 60):
         pid = 1 if n < HOUR else pid_after
         store = (16.0, 64.0 * n / 7200, 2.0)  # the block cache fills
-        out.append(Sample(float(n), "a", pid, rss * (1 + growth * n / 7200), fds, 30.0, 0.0, 0.0, store=store))
+        heap = (100.0, 10.0 + 40.0 * n / 7200, 60.0, 5.0)  # the small objects' arenas fragment
+        grown = rss * (1 + growth * n / 7200)
+        out.append(Sample(float(n), "a", pid, grown, fds, 30.0, 0.0, 0.0, store=store, heap=heap))
     return out
 
 
@@ -32,12 +34,14 @@ def test_memory_that_creeps_fails() -> None:
     assert not ok and any("over 5%" in line for line in lines), lines
 
 
-def test_the_store_s_part_of_the_memory_is_told_at_each_hour_s_end() -> None:
+def test_the_store_s_and_the_heap_s_parts_of_the_memory_are_told_at_each_hour_s_end() -> None:
     lines, _ = figures(_samples(200, 0.2), [], [], 7200)
-    said = [line for line in lines if "RocksDB" in line]
+    said = [line for line in lines if "of which" in line]
     assert said == [
         "a: of which RocksDB (MiB), hour 1 end → hour 2 end: write buffers 16 → 16, block cache 31 → 63, "
-        "table readers 2 → 2"
+        "table readers 2 → 2",
+        "a: of which the heap (MiB), hour 1 end → hour 2 end: Python's small objects 100 → 100, "
+        "free in their arenas 30 → 50, C allocator in use 60 → 60, C allocator free 5 → 5",
     ], lines
 
 

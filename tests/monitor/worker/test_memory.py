@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
+import subprocess
+import sys
 import tracemalloc
 from collections import Counter
 
 import pytest
 
-from monitor.worker.memory import MemoryWatch, by_type, grown_sites, grown_types, resident, trim
+from monitor.worker.memory import (
+    MemoryWatch,
+    allocators,
+    by_type,
+    grown_sites,
+    grown_types,
+    parse_small_objects,
+    resident,
+    trim,
+)
 
 
 class _Kept:
@@ -71,4 +83,37 @@ def test_the_resident_memory_is_this_process_s_and_the_allocator_can_be_asked_to
     assert trim()  # glibc: asked
     after = resident()
     assert after is not None and after < kept - (40 << 20)  # given back to the system
-    assert MemoryWatch().report()[0].startswith("resident memory: ")
+    first = MemoryWatch().report()[0]
+    assert first.startswith("resident memory: ") and "Python's small objects" in first and "MiB free" in first
+
+
+def test_the_small_objects_in_use_and_their_arenas_are_read_from_the_interpreter_s_own_statistics() -> None:
+    stats = subprocess.run(
+        [sys.executable, "-c", "import sys; kept = [(i, str(i)) for i in range(200_000)]; sys._debugmallocstats()"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    parsed = parse_small_objects(stats)
+    assert parsed is not None
+    in_use, arenas = parsed
+    assert arenas % (1 << 20) == 0 and 20 << 20 < in_use < arenas  # 200,000 tuples and strings: some 25 MB
+    assert parse_small_objects("Small block threshold = 512") is None
+
+
+def test_the_heap_by_allocator_follows_small_objects_kept_and_freed_and_large_ones_from_the_c_allocator() -> None:
+    gc.collect()
+    before = allocators()
+    assert before is not None  # glibc, CPython's allocator
+    kept = [(n, str(n)) for n in range(400_000)]  # small objects: some 40 MB in the arenas
+    grown = allocators()
+    assert grown is not None and grown.small_objects - before.small_objects > 30 << 20
+    del kept[::2]  # half of them, spread over every arena: the arenas stay, half empty
+    thinned = allocators()
+    assert thinned is not None and thinned.small_objects < grown.small_objects - (10 << 20)
+    assert thinned.small_objects_free > before.small_objects_free + (10 << 20)
+    large = [bytearray(1 << 20) for _ in range(20)] + [bytearray(40 << 20)]  # the C allocator's, in its heap
+    native = allocators()  # and mapped (over 32 MiB, glibc's largest threshold: always a mapping of its own)
+    assert native is not None and native.malloc_in_use - thinned.malloc_in_use > 55 << 20
+    assert set(native.parts()) == {"small_objects", "small_objects_free", "malloc_in_use", "malloc_free"}
+    assert len(kept) == 200_000 and len(large) == 21

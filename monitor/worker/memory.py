@@ -22,10 +22,17 @@ Rust and C libraries). Memory that grows as "free" is the allocators'
 slack, not something alive; growth "in use" of small objects is Python
 objects, of the C allocator anything allocated natively. ``/metrics`` has
 it as ``compliance_process_memory_bytes``.
+
+The worker gives the C allocator's slack back on a timer (``trim_slack``,
+every ``TRIM_EVERY`` seconds, once it keeps more than ``TRIM_ABOVE`` free):
+after a burst the allocator kept the pages the burst's records and writes
+had used, and the worker's resident memory grew by each new peak's
+leftovers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import logging
@@ -47,11 +54,16 @@ __all__ = [
     "parse_small_objects",
     "resident",
     "trim",
+    "trim_slack",
 ]
 
 log = logging.getLogger(__name__)
 
 _TOP = 20
+#: Seconds between two looks at the C allocator's slack.
+TRIM_EVERY = 60.0
+#: Free memory the C allocator may keep; past it, it is asked to give its free pages back (bytes).
+TRIM_ABOVE = 16 << 20
 _MIB = 1 << 20
 
 
@@ -83,7 +95,7 @@ class Allocators:
     small_objects: int  #: Python's blocks of 512 bytes or less in use
     small_objects_free: int  #: the rest of the arenas those blocks are in: free blocks, empty pools, headers
     malloc_in_use: int  #: the C allocator's chunks in use, mapped ones included
-    malloc_free: int  #: free chunks the C allocator keeps (``malloc_trim`` gives back the whole pages among them)
+    malloc_free: int  #: free chunks the C allocator keeps, resident or not (``trim`` gives their whole pages back)
 
     def parts(self) -> dict[str, int]:
         """The parts by name (the metric's ``part`` label)."""
@@ -153,6 +165,17 @@ def allocators() -> Allocators | None:
     info = mallinfo2()
     in_use, arenas = small
     return Allocators(in_use, arenas - in_use, info.uordblks + info.hblkhd, info.fordblks)
+
+
+async def trim_slack(above: int = TRIM_ABOVE) -> bool:
+    """Ask the C allocator to give its free pages back if it keeps more than ``above`` free; whether it was asked.
+
+    In a thread: it walks every free chunk, the event loop goes on meanwhile.
+    """
+    heap = allocators()
+    if heap is None or heap.malloc_free <= above:
+        return False
+    return await asyncio.to_thread(trim)
 
 
 def heap_parts() -> dict[str, int] | None:

@@ -52,7 +52,7 @@ from monitor.worker.health import Health
 from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
 from monitor.worker.membership import Membership
-from monitor.worker.memory import heap_parts
+from monitor.worker.memory import TRIM_EVERY, heap_parts, trim_slack
 from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
 from monitor.worker.ownership import Ownership
 from monitor.worker.packs import PackInForce
@@ -287,6 +287,7 @@ class Worker(WorkerFace):
             ),
         )
         self.app.timer(2.0)(self.intake.watch_store)
+        self.app.timer(TRIM_EVERY)(self._trim_slack)  # the allocator's leftovers of each burst go back
         self.parts = BackgroundParts(
             packs=self.packs,
             admissions=self.admissions,
@@ -336,6 +337,9 @@ class Worker(WorkerFace):
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         await self.parts.stop()
+
+    async def _trim_slack(self) -> None:  # a timer: faust would hand ``trim_slack`` the app as its bound
+        await trim_slack()
 
     async def _resend_firing(self) -> None:
         if self.alertmanager is not None and self.is_ready():

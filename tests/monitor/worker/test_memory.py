@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import resource
@@ -21,6 +22,7 @@ from monitor.worker.memory import (
     parse_small_objects,
     resident,
     trim,
+    trim_slack,
 )
 
 
@@ -117,3 +119,16 @@ def test_the_heap_by_allocator_follows_small_objects_kept_and_freed_and_large_on
     assert native is not None and native.malloc_in_use - thinned.malloc_in_use > 55 << 20
     assert set(native.parts()) == {"small_objects", "small_objects_free", "malloc_in_use", "malloc_free"}
     assert len(kept) == 200_000 and len(large) == 21
+
+
+def test_the_c_allocator_s_slack_goes_back_to_the_system_once_it_passes_the_bound() -> None:
+    held = [bytearray(60_000) for _ in range(1000)]  # 60 MB from the heap, then freed but the top
+    del held[:-1]
+    slack = allocators()
+    before = resident()
+    assert slack is not None and before is not None and slack.malloc_free > 50 << 20
+    assert not asyncio.run(trim_slack(above=slack.malloc_free + (1 << 20)))  # within the bound: kept
+    assert asyncio.run(trim_slack(above=16 << 20))
+    after = resident()
+    assert after is not None and after < before - (40 << 20)  # given back to the system
+    assert len(held) == 1

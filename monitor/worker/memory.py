@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -42,6 +43,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 __all__ = [
     "Allocators",
@@ -76,12 +78,21 @@ def resident() -> int | None:
         return None
 
 
+@functools.cache
+def _c_function(name: str) -> Any:
+    """A function of the C library the process is linked with (``None`` if it has none of that name).
+
+    Looked up once: the process's own symbols, glibc's when linked with it (``find_library`` would run ldconfig).
+    """
+    try:
+        return getattr(ctypes.CDLL(None), name, None)
+    except OSError:
+        return None
+
+
 def trim() -> bool:
     """Ask glibc's allocator to give its free memory back to the system; whether it could be asked."""
-    try:  # the process's own symbols: glibc's when linked with it (find_library would run ldconfig)
-        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    except OSError:
-        return False
+    malloc_trim = _c_function("malloc_trim")
     if malloc_trim is None:
         return False
     malloc_trim(0)
@@ -126,12 +137,10 @@ class _MallInfo2(ctypes.Structure):
 
 def _small_object_stats() -> str | None:
     """``sys._debugmallocstats``'s text, written to memory rather than to standard error (other threads log there)."""
-    try:
-        libc = ctypes.CDLL(None)
-        write_stats = ctypes.pythonapi._PyObject_DebugMallocStats
-    except (OSError, AttributeError):
+    write_stats = getattr(ctypes.pythonapi, "_PyObject_DebugMallocStats", None)
+    open_memstream, fclose, free = (_c_function(name) for name in ("open_memstream", "fclose", "free"))
+    if write_stats is None or open_memstream is None or fclose is None or free is None:
         return None
-    open_memstream, fclose, free = libc.open_memstream, libc.fclose, libc.free
     open_memstream.restype = ctypes.c_void_p
     write_stats.argtypes, fclose.argtypes, free.argtypes = [ctypes.c_void_p], [ctypes.c_void_p], [ctypes.c_void_p]
     buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
@@ -148,21 +157,26 @@ def _small_object_stats() -> str | None:
         free(buffer)
 
 
+def _mallinfo2() -> _MallInfo2 | None:
+    """Glibc's ``mallinfo2()`` (2.33 and later), ``None`` without it."""
+    mallinfo2 = _c_function("mallinfo2")
+    if mallinfo2 is None:
+        return None
+    mallinfo2.restype = _MallInfo2
+    info: _MallInfo2 = mallinfo2()
+    return info
+
+
 def allocators() -> Allocators | None:
     """The heap by allocator now (``None`` where the interpreter or the C library does not say: not glibc).
 
     Under a millisecond with half a gigabyte of small objects: read at every scrape.
     """
-    try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2  # glibc 2.33 and later
-    except (OSError, AttributeError):
-        return None
-    mallinfo2.restype = _MallInfo2
+    info = _mallinfo2()
     text = _small_object_stats()
     small = parse_small_objects(text) if text is not None else None
-    if small is None:
+    if small is None or info is None:
         return None
-    info = mallinfo2()
     in_use, arenas = small
     return Allocators(in_use, arenas - in_use, info.uordblks + info.hblkhd, info.fordblks)
 
@@ -172,8 +186,8 @@ async def trim_slack(above: int = TRIM_ABOVE) -> bool:
 
     In a thread: it walks every free chunk, the event loop goes on meanwhile.
     """
-    heap = allocators()
-    if heap is None or heap.malloc_free <= above:
+    info = _mallinfo2()  # the C allocator's figures alone: no walk of Python's arenas
+    if info is None or info.fordblks <= above:
         return False
     return await asyncio.to_thread(trim)
 

@@ -177,9 +177,8 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
     an instant is never judged again at an earlier one (an alert fired is not
     taken back in the past). A unit still moving to ``pack`` (``move``) is no
     exception: the event evaluates its own subjects alone, and an alert of a
-    rule the pack dropped ends no earlier than it began. Costs a lookup of
-    the subject among those holding alerts (``UnitState.alert_rules_of``), and
-    for one that holds some, a test per rule of the event's subject.
+    rule the pack dropped ends no earlier than it began. Costs a lookup per
+    rule of the event's subject.
 
     Args:
         pack: The rules.
@@ -195,18 +194,15 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
     if state.pending:
         return now
     if isinstance(event, TaskStatusEvent):
-        held = state.alert_rules_of(task_key(event.task_id))
-        if not held:  # most subjects of a backlog: nothing to read, no rule to test
-            return at
+        subject = task_key(event.task_id)
         known = state.tasks.get(event.task_id)
         kinds = {event.kind, known.kind} if known is not None else {event.kind}
-        holds = any(compiled.rule.id in held for kind in kinds for compiled in pack.task_rules_for(kind))
-        return now if holds else at
-    own, never = state.alert_rules_of(indicator_key(event.indicator)), state.alert_rules_of(NO_INDICATOR)
-    holds = any(compiled.rule.id in own for compiled in pack.indicator_rules_for(event.indicator)) or any(
-        compiled.rule.id in never for compiled in pack.indicator_rules_for("*")
-    )
-    return now if holds else at
+        rules = [compiled for kind in kinds for compiled in pack.task_rules_for(kind)]
+        watched = [(compiled, subject) for compiled in rules]
+    else:
+        watched = [(compiled, indicator_key(event.indicator)) for compiled in pack.indicator_rules_for(event.indicator)]
+        watched += [(compiled, NO_INDICATOR) for compiled in pack.indicator_rules_for("*")]
+    return now if any(_holds_alert(state, compiled, subject) for compiled, subject in watched) else at
 
 
 def _holds_alert(state: UnitState, compiled: CompiledRule, subject: SubjectKey) -> bool:

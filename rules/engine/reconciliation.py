@@ -170,19 +170,14 @@ def _settle(
 ) -> datetime | None:
     """Bring one rule's alert for one subject in line with its condition (``task``: the one it names); when to look again."""
     state = draft.state
-    rule = compiled.rule
-    # The fingerprint is a hash: made only when the rule holds an alert about the subject, a breach of the unit
-    # waits out a ``for``, or the rule has something to say (most rules of most subjects have none of the three).
-    held = rule.id in state.alert_rules_of(subject)
-    fp = alert_fingerprint(compiled, state.unit_id, subject) if held or state.pending else ""
-    existing = state.alerts.get(fp) if held else None
+    fp = alert_fingerprint(compiled, state.unit_id, subject)
+    existing = draft.state.alerts.get(fp)
     condition, change = assess(compiled, state, subject, now, existing is not None, task)
     if condition is None and existing is None:  # nothing to say, nothing firing (most rules of most subjects)
-        if fp:
-            draft.put_pending(fp, None)
+        draft.put_pending(fp, None)
         return change
-    fp = fp or alert_fingerprint(compiled, state.unit_id, subject)
     kind = task.kind if task is not None else ""
+    rule = compiled.rule
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:
         condition = _hold_for(draft, rule, fp, condition)
     elif condition is None:

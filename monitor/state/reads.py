@@ -93,6 +93,10 @@ class ItemCache:
             self._items.move_to_end(key)
         return item
 
+    def peek(self, key: bytes) -> object:
+        """``get`` without making it the most recently used."""
+        return self._items.get(key, MISSING)
+
     def put(self, key: bytes, item: SubjectItem | None) -> None:
         """Cache ``item`` (``None``: known absent)."""
         items = self._items
@@ -135,15 +139,25 @@ class PartitionItems:
         #: Subject items changed since the last flush, by key (``None``: deleted).
         self.overlay: dict[bytes, SubjectItem | None] = {}
 
-    def item(self, key: bytes) -> SubjectItem | None:
-        """The newest version of a subject item."""
+    def item(self, key: bytes, *, keep: bool = True) -> SubjectItem | None:
+        """The newest version of a subject item (``keep``: as ``durable``'s)."""
         item = self.overlay.get(key, MISSING)
         if item is MISSING:
-            return self.durable(key)
+            return self.durable(key, keep=keep)
         return item  # type: ignore[return-value]
 
-    def durable(self, key: bytes) -> SubjectItem | None:
-        """The subject item as the store holds it (not what the overlay changed since)."""
+    def durable(self, key: bytes, *, keep: bool = True) -> SubjectItem | None:
+        """The subject item as the store holds it (not what the overlay changed since).
+
+        Without ``keep`` (a scan's read), one the cache does not hold is not put in it, and one it holds stays
+        where it is in the cache's order: a report's pass over a quarter's tasks would push out those events use.
+        """
+        if not keep:
+            item = self.cache.peek(key)
+            if item is MISSING:
+                raw = self.reader.get(self.partition, key)
+                item = SUBJECT_ITEM.decode(raw) if raw is not None else None
+            return item  # type: ignore[return-value]
         item = self.cache.get(key)
         if item is MISSING:
             raw = self.reader.get(self.partition, key)

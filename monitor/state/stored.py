@@ -116,7 +116,7 @@ class StoredTasks:
         """The tasks whose deadline in force sorts between ``first`` and ``last``, each once.
 
         Through the derived keys by due instant in that span, and the overlay; a key of a deadline the task no
-        longer has is passed over.
+        longer has is passed over. A scan: what it reads is not put in the cache (``PartitionItems.durable``).
         """
         items, unit = self._items, self.unit_id
         prefix = due_prefix(unit)
@@ -128,7 +128,8 @@ class StoredTasks:
             if key.startswith(prefix) and item is not None and item.task is not None:
                 found[item.task.task_id] = None
         for task_id in found:
-            task = self.get(task_id)
+            item = self._items.item(self._key(task_id), keep=False)
+            task = item.task if item is not None else None
             if task is not None and first <= (task.indexed_due() or math.nan) <= last:
                 yield task
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -227,8 +227,12 @@ def _judge(
     cancelled: bool,
     end: datetime,
     first_due: datetime | None = None,
+    overdue_days: Callable[[CompiledRule, datetime], int] | None = None,
 ) -> tuple[DeadlineOutcome, int | None]:
-    """How a deadline due at ``due`` stood at ``end`` (``first_due``: its due instant before an extension)."""
+    """How a deadline due at ``due`` stood at ``end`` (``first_due``: its due instant before an extension).
+
+    ``overdue_days`` counts the days from a missed deadline to ``end`` (``days_overdue``, or a count of it kept).
+    """
     if cancelled and kept is None:
         return DeadlineOutcome.CANCELLED, None
     if kept is not None:
@@ -239,29 +243,86 @@ def _judge(
         return DeadlineOutcome.LATE, days_overdue(compiled, due, kept)
     if due >= end:
         return DeadlineOutcome.NOT_YET_DUE, None
-    return DeadlineOutcome.OVERDUE, days_overdue(compiled, due, end)
+    days = overdue_days(compiled, due) if overdue_days is not None else days_overdue(compiled, due, end)
+    return DeadlineOutcome.OVERDUE, days
+
+
+class _OverdueDays:
+    """``days_overdue`` to one instant, each (rule, due instant) counted once: a unit's tasks share few due days."""
+
+    __slots__ = ("_counted", "_end")
+
+    def __init__(self, end: datetime) -> None:
+        self._end = end
+        self._counted: dict[tuple[str, datetime], int] = {}
+
+    def __call__(self, compiled: CompiledRule, due: datetime) -> int:
+        key = (compiled.rule.id, due)
+        days = self._counted.get(key)
+        if days is None:
+            days = self._counted[key] = days_overdue(compiled, due, self._end)
+        return days
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """The period a scorecard judges: its first instant, the instant after its last, and the judging instant.
+
+    With the first two in epoch seconds: whether a deadline falls in the period (``_falls_in``) is asked of every
+    task, and a comparison of instants of two time zones (a deadline sent in UTC, a period in Vietnam's) asks
+    each for its offset, a tenth of a scorecard's time.
+    """
+
+    start: datetime
+    end: datetime
+    until: datetime
+    first_second: float = field(init=False)
+    last_second: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_second", self.start.timestamp())
+        object.__setattr__(self, "last_second", self.end.timestamp())
 
 
 def _task_deadlines(
-    pack: RulePack, unit: str, task: TaskState, start: datetime, end: datetime, until: datetime
+    rules: Iterable[CompiledRule],
+    unit: str,
+    task: TaskState,
+    period: _Judged,
+    overdue_days: Callable[[CompiledRule, datetime], int] | None = None,
 ) -> Iterator[Deadline]:
-    """The deadlines of one of the unit's tasks that fall in the period."""
-    for compiled in pack.task_rules_for(task.kind):
+    """The deadlines of one of the unit's tasks that fall in the ``period``.
+
+    ``rules``: the deadline rules of the task's kind that cover the unit, none a roster's (``_deadline_rules``).
+    """
+    until, first_second, last_second = period.until, period.first_second, period.last_second
+    fields: dict[str, str] | None = None
+    for compiled in rules:
         rule = compiled.rule
-        if not isinstance(rule, DeadlineRule) or rule.roster is not None or not compiled.covers(unit):
-            continue
-        if not rule.selects(task.fields(unit), task.labels):
+        assert isinstance(rule, DeadlineRule)
+        if fields is None:
+            fields = task.fields(unit)
+        if not rule.selects(fields, task.labels):
             continue
         due = task_due(rule, task, compiled.calendar)
-        if due is None or not _falls_in(due, start, end):
+        if due is None or not first_second < due.timestamp() <= last_second:
             continue
         extension = task.extension
         first = original_due(rule, task, compiled.calendar) if extension is not None else None
         kept = _kept_at(rule, task, until)
-        outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first)
+        outcome, days = _judge(compiled, due, kept, _cancelled_by(task, until), until, first, overdue_days)
         title = task.title or task.task_id
         dated = (due_is_date(rule, task), original_is_date(rule, task))
         yield Deadline(rule.id, task.task_id, title, due, outcome, kept, days, None, extension, first, dated)
+
+
+def _deadline_rules(pack: RulePack, unit: str, kind: str) -> tuple[CompiledRule, ...]:
+    """The deadline rules that may judge a task of ``kind`` of ``unit``: those of its kind that cover it, no roster's."""
+    return tuple(
+        compiled
+        for compiled in pack.task_rules_for(kind)
+        if isinstance(compiled.rule, DeadlineRule) and compiled.rule.roster is None and compiled.covers(unit)
+    )
 
 
 @dataclass
@@ -418,6 +479,10 @@ class ScorecardBuilder:
         self._newest = self._subject.newest_task_report()
         self._deadlines: list[Deadline] = []
         self._last: datetime | None = None
+        self._last_known = False  # whether ``_last`` is the unit's newest task report already (``tasks``)
+        self._rules_of: dict[str, tuple[CompiledRule, ...]] = {}  # ``_deadline_rules`` by kind
+        self._overdue_days = _OverdueDays(self._until)
+        self._period = _Judged(start, end, self._until)
 
     def tasks(self) -> Iterable[TaskState]:
         """The unit's tasks that may count in the period, to give ``add``, each once.
@@ -431,6 +496,7 @@ class ScorecardBuilder:
         if newest is not None and newest > self._until:
             return subject.tasks.values()
         self._last = newest  # every task's last report is at or before it: none needs reading for it
+        self._last_known = True
         whole = _kinds_read_whole(self._pack, self._unit, self._rostered, start, end)
         if whole is None:
             return subject.tasks.values()
@@ -441,9 +507,15 @@ class ScorecardBuilder:
 
     def add(self, task: TaskState) -> None:
         """Count one of the unit's tasks: its deadlines in the period, and its last report."""
-        self._deadlines.extend(_task_deadlines(self._pack, self._unit, task, self._start, self._end, self._until))
+        rules = self._rules_of.get(task.kind)
+        if rules is None:
+            rules = self._rules_of[task.kind] = _deadline_rules(self._pack, self._unit, task.kind)
+        if rules:
+            self._deadlines.extend(_task_deadlines(rules, self._unit, task, self._period, self._overdue_days))
         for rostered in self._rostered:
             rostered.add(self._unit, task, self._until)
+        if self._last_known:
+            return
         reported = _task_reported(task, self._until)
         if reported is not None and (self._last is None or reported > self._last):
             self._last = reported

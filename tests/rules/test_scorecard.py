@@ -161,6 +161,22 @@ def test_a_cancelled_task_counts_in_no_score_and_an_open_one_is_overdue_at_the_e
     assert _outcomes(early)["OPEN"] == (DeadlineOutcome.NOT_YET_DUE, None)
 
 
+def test_each_overdue_deadline_is_as_old_as_its_own_due_instant_though_a_unit_has_many_due_together(
+    rules: RulePack,
+) -> None:
+    dues = {"A": vn(2024, 9, 20), "B": vn(2024, 9, 25, 17), "C": vn(2024, 9, 25, 8), "D": vn(2024, 9, 25, 8)}
+    events = [(vn(2024, 7, 1), task(vn(2024, 7, 1), unit="VN-40", task_id=t, deadline=due)) for t, due in dues.items()]
+    simulation = _run(rules, events, vn(2024, 9, 30, 12))
+    outcomes = _outcomes(_card(rules, simulation, "VN-40", now=vn(2024, 9, 30, 12)))
+    # At noon on 30/9: 10 days since 20/9 00:00; 4 days and 19 hours since 25/9 17:00, 5 days and 4 since 8:00.
+    assert {t: outcomes[t] for t in dues} == {
+        "A": (DeadlineOutcome.OVERDUE, 10),
+        "B": (DeadlineOutcome.OVERDUE, 4),
+        "C": (DeadlineOutcome.OVERDUE, 5),
+        "D": (DeadlineOutcome.OVERDUE, 5),
+    }
+
+
 def test_a_rostered_unit_that_never_reported_misses_its_roster_deadline_and_an_unlisted_unit_has_none(
     rules: RulePack,
 ) -> None:

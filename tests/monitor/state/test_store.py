@@ -194,6 +194,35 @@ async def test_a_units_tasks_due_in_a_span_are_found_by_their_deadline_in_force_
     assert {"T-03", "T-04", "T-05"} <= august and "N-1" not in august
 
 
+async def test_a_scan_of_the_tasks_due_in_a_span_leaves_the_cache_to_what_events_read(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    log = DictItemLog()
+    store = ItemStore(log)
+    state = None
+    for n in range(40):
+        event = task(vn(2024, 7, 1), task_id=f"T-{n:02d}", deadline=date(2024, 7, 10), event_id=f"e-{n}")
+        state = apply_event(rules, state, event, vn(2024, 7, 1)).state
+        store.stage_state(state, {Change.subject(f"task:T-{n:02d}"), Change.unit()}, 0)
+    await store.flush()
+    reads: list[bytes] = []
+    read = log.get
+    log.get = lambda partition, key: reads.append(key) or read(partition, key)  # type: ignore[method-assign]
+    again = ItemStore(log, cache=8)
+    again.load([0], lambda unit: 0)
+    stored = again.get("VN-40")
+    assert stored is not None
+    hot = [stored.tasks[f"T-{n:02d}"] for n in range(8)]  # what events read lately: the cache's 8
+    span = (vn(2024, 7, 1).timestamp(), vn(2024, 7, 31).timestamp())
+    reads.clear()
+    assert len(list(stored.tasks.due_within(*span))) == 40
+    assert len(reads) == 32, "the 8 cached are not read again"
+    reads.clear()
+    assert [stored.tasks[f"T-{n:02d}"] for n in range(8)] == hot
+    assert reads == [], "the scan's 32 others did not push them out"
+    stored.tasks["T-20"]
+    assert len(reads) == 1, "nor took their place"
+
+
 async def test_a_units_newest_task_report_is_stored_with_it_and_read_back_without_its_tasks(tmp_path: Path) -> None:
     rules = pack(tmp_path, DEADLINE_RULES)
     instants = [vn(2024, 7, 3), vn(2024, 7, 9), vn(2024, 7, 5)]

@@ -177,8 +177,9 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
     an instant is never judged again at an earlier one (an alert fired is not
     taken back in the past). A unit still moving to ``pack`` (``move``) is no
     exception: the event evaluates its own subjects alone, and an alert of a
-    rule the pack dropped ends no earlier than it began. Costs a lookup per
-    rule of the event's subject.
+    rule the pack dropped ends no earlier than it began. Costs a lookup of
+    the subject among those holding alerts (``AlertMap.of``), and for one
+    that holds some, a fingerprint per rule of the event's subject.
 
     Args:
         pack: The rules.
@@ -195,11 +196,15 @@ def catch_up_instant(pack: RulePack, state: UnitState | None, event: Event, now:
         return now
     if isinstance(event, TaskStatusEvent):
         subject = task_key(event.task_id)
+        if not state.alerts.of(subject):  # most subjects of a backlog: no task to read, no fingerprint to make
+            return at
         known = state.tasks.get(event.task_id)
         kinds = {event.kind, known.kind} if known is not None else {event.kind}
         rules = [compiled for kind in kinds for compiled in pack.task_rules_for(kind)]
         watched = [(compiled, subject) for compiled in rules]
     else:
+        if not state.alerts.of(indicator_key(event.indicator)) and not state.alerts.of(NO_INDICATOR):
+            return at
         watched = [(compiled, indicator_key(event.indicator)) for compiled in pack.indicator_rules_for(event.indicator)]
         watched += [(compiled, NO_INDICATOR) for compiled in pack.indicator_rules_for("*")]
     return now if any(_holds_alert(state, compiled, subject) for compiled, subject in watched) else at

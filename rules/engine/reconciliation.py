@@ -170,12 +170,18 @@ def _settle(
 ) -> datetime | None:
     """Bring one rule's alert for one subject in line with its condition (``task``: the one it names); when to look again."""
     state = draft.state
-    fp = alert_fingerprint(compiled, state.unit_id, subject)
-    existing = draft.state.alerts.get(fp)
+    # The fingerprint is a hash: made only when an alert is held about the subject, a breach of the unit waits
+    # out a ``for``, or the rule has something to say (most rules of most subjects have none of the three). An
+    # alert whose fingerprint is this one is about this subject: none is held when the subject holds none.
+    held = bool(state.alerts.of(subject))
+    fp = alert_fingerprint(compiled, state.unit_id, subject) if held or state.pending else ""
+    existing = state.alerts.get(fp) if held else None
     condition, change = assess(compiled, state, subject, now, existing is not None, task)
     if condition is None and existing is None:  # nothing to say, nothing firing (most rules of most subjects)
-        draft.put_pending(fp, None)
+        if fp:
+            draft.put_pending(fp, None)
         return change
+    fp = fp or alert_fingerprint(compiled, state.unit_id, subject)
     kind = task.kind if task is not None else ""
     rule = compiled.rule
     if isinstance(rule, ThresholdRule) and rule.for_.total_seconds() > 0 and existing is None:

@@ -46,7 +46,7 @@ from rules.state.subjects import (
     task_key,
     task_named,
 )
-from rules.state.unit import Recount, TaskIndex, UnitState
+from rules.state.unit import AlertMap, Recount, TaskIndex, UnitState
 
 __all__ = [
     "EARLIER_REPORTS",
@@ -55,6 +55,7 @@ __all__ = [
     "SEEN_KEPT",
     "UNIT",
     "AlertFilter",
+    "AlertMap",
     "AlertState",
     "AlertTransition",
     "Change",

@@ -10,14 +10,14 @@ reaches its tasks and their wake-ups through ``Tasks`` and ``Wakeups``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rules.state.items import AlertState, Extension, IndicatorState, TaskState
 from rules.state.sources import TaskMap, Tasks, WakeupMap, Wakeups
 
-__all__ = ["Recount", "TaskIndex", "UnitState"]
+__all__ = ["AlertMap", "Recount", "TaskIndex", "UnitState"]
 
 
 class TaskIndex(Protocol):
@@ -53,6 +53,78 @@ class Recount:
             self.newest = task.occurred_at
 
 
+class AlertMap(dict[str, AlertState]):
+    """A unit's firing alerts by fingerprint, and which fingerprints each subject holds (``of``).
+
+    The subjects' index is built on the first ``of`` and kept as the map changes, in the map itself: two states
+    over one map (a worker's store adopts a unit built in memory, over its alerts) never disagree on it. A change
+    of many at once (``update``, ``clear``…) drops the index, built again when next asked.
+    """
+
+    __slots__ = ("_subjects",)
+
+    def __init__(self, alerts: Mapping[str, AlertState] | None = None) -> None:
+        super().__init__(alerts or {})
+        self._subjects: dict[str, dict[str, None]] | None = None  # subject → its fingerprints, in order put
+
+    def of(self, subject: str) -> Collection[str]:
+        """The fingerprints of the alerts about ``subject``; O(1) after the first call (a walk of the alerts)."""
+        subjects = self._subjects
+        if subjects is None:
+            subjects = self._subjects = {}
+            for fingerprint, alert in self.items():
+                subjects.setdefault(alert.subject, {})[fingerprint] = None
+        return subjects.get(subject, ())
+
+    def _forget(self, fingerprint: str, alert: AlertState) -> None:
+        subjects = self._subjects
+        if subjects is not None:
+            held = subjects[alert.subject]
+            held.pop(fingerprint, None)
+            if not held:
+                del subjects[alert.subject]
+
+    def __setitem__(self, fingerprint: str, alert: AlertState) -> None:
+        previous = self.get(fingerprint)
+        if previous is not None:
+            self._forget(fingerprint, previous)
+        super().__setitem__(fingerprint, alert)
+        if self._subjects is not None:
+            self._subjects.setdefault(alert.subject, {})[fingerprint] = None
+
+    def __delitem__(self, fingerprint: str) -> None:
+        alert = self[fingerprint]
+        super().__delitem__(fingerprint)
+        self._forget(fingerprint, alert)
+
+    def pop(self, fingerprint: str, *default: Any) -> Any:
+        if fingerprint in self:
+            alert = super().pop(fingerprint)
+            self._forget(fingerprint, alert)
+            return alert
+        return super().pop(fingerprint, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._subjects = None
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self._subjects = None
+        super().clear()
+
+    def setdefault(self, fingerprint: str, alert: AlertState) -> AlertState:
+        self._subjects = None
+        return super().setdefault(fingerprint, alert)
+
+    def popitem(self) -> tuple[str, AlertState]:
+        self._subjects = None
+        return super().popitem()
+
+    def __ior__(self, other: Any) -> AlertMap:  # type: ignore[override,misc]
+        self._subjects = None
+        return super().__ior__(other)
+
+
 class _Unread:
     """The type of ``UNREAD``: the caller has not read the task (``None`` says it read and found none)."""
 
@@ -86,7 +158,6 @@ class UnitState:
     """
 
     __slots__ = (
-        "_held",
         "_indexes",
         "_kinds",
         "_newest",
@@ -119,7 +190,7 @@ class UnitState:
         self.unit_id = unit_id
         self.tasks: Tasks = _tasks(tasks)
         self.indicators: dict[str, IndicatorState] = indicators if indicators is not None else {}
-        self.alerts: dict[str, AlertState] = alerts if alerts is not None else {}
+        self.alerts: AlertMap = alerts if type(alerts) is AlertMap else AlertMap(alerts)
         self.pending: dict[str, datetime] = pending if pending is not None else {}
         self.wakeups: Wakeups = _wakeups(wakeups)
         self.last_event_at = last_event_at
@@ -133,8 +204,6 @@ class UnitState:
         self._newest: datetime | _Unread | None = None if empty else newest_task
         # Views over the tasks (``task_index``): built once, then kept by ``put_task``.
         self._indexes: dict[str, TaskIndex] | None = None
-        # The rules of the alerts each subject holds: gathered once (``alert_rules_of``), then kept by ``put_alert``.
-        self._held: dict[str, list[str]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -178,32 +247,18 @@ class UnitState:
 
     def put_alert(self, fingerprint: str, alert: AlertState | None) -> None:
         """Add, replace or (``None``) remove the alert ``fingerprint`` (in place)."""
-        alerts = self.alerts
-        previous = alerts.pop(fingerprint, None) if alert is None else alerts.get(fingerprint)
-        if alert is not None:
-            alerts[fingerprint] = alert
-        held = self._held
-        if held is not None:
-            if previous is not None:
-                rules = held[previous.subject]
-                rules.remove(previous.rule_id)
-                if not rules:
-                    del held[previous.subject]
-            if alert is not None:
-                held.setdefault(alert.subject, []).append(alert.rule_id)
+        if alert is None:
+            self.alerts.pop(fingerprint, None)
+        else:
+            self.alerts[fingerprint] = alert
 
     def alert_rules_of(self, subject: str) -> list[str]:
-        """The rules (ids) whose alerts about ``subject`` the unit holds; O(1) after the first call.
+        """The rules (ids) whose alerts about ``subject`` the unit holds; O(1) after the first call (``AlertMap.of``).
 
-        Gathered in one walk of the unit's alerts the first time, then kept:
-        a unit moving to a new pack asks for each subject of each event.
+        A unit moving to a new pack asks for each subject of each event.
         """
-        held = self._held
-        if held is None:
-            held = self._held = {}
-            for alert in self.alerts.values():
-                held.setdefault(alert.subject, []).append(alert.rule_id)
-        return held.get(subject, [])
+        alerts = self.alerts
+        return [alerts[fingerprint].rule_id for fingerprint in alerts.of(subject)]
 
     def task_index(self, key: str, build: Callable[[], _Index], kinds: Callable[[str], bool] | None = None) -> _Index:
         """The view ``key`` of the unit's tasks, kept up to date by ``put_task`` (O(1) per task changed).

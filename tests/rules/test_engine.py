@@ -9,7 +9,7 @@ import msgspec
 from events.models import TaskStatus
 from rules.engine import Outcome, advance, apply_event, catch_up_instant, overdue_by_kind, restate, seed
 from rules.language import RulePack
-from rules.state import SEEN_KEPT, AlertState, fingerprint, seen_keys
+from rules.state import SEEN_KEPT, AlertMap, fingerprint, seen_keys
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, THRESHOLD_RULES, indicator, pack, task
 
@@ -225,6 +225,32 @@ def test_a_backlog_event_is_judged_at_its_own_time_within_what_the_unit_knows_an
     assert catch_up_instant(rules, other, task(vn(2024, 7, 12), unit="VN-22"), now) == vn(2024, 7, 12)
 
 
+def test_a_backlog_indicator_is_judged_now_only_when_one_of_its_rules_holds_an_alert_about_it(tmp_path: Path) -> None:
+    rules = pack(tmp_path, THRESHOLD_RULES)
+    now = vn(2024, 7, 25)
+    state = apply_event(rules, None, indicator(vn(2024, 7, 10), 0.3), vn(2024, 7, 10)).state
+    assert [a.rule_id for a in state.alerts.values()] == ["online-low"]
+    assert catch_up_instant(rules, state, indicator(vn(2024, 7, 12), 0.6), now) == now
+    other = indicator(vn(2024, 7, 12), 0.6, name="dossiers_digitised")  # no alert about it, no rule of it
+    assert catch_up_instant(rules, state, other, now) == vn(2024, 7, 12)
+    dropped = pack(tmp_path, THRESHOLD_RULES.replace("online-low", "online-very-low"))  # the alert's rule is gone
+    assert catch_up_instant(dropped, state, indicator(vn(2024, 7, 12), 0.6), now) == vn(2024, 7, 12)
+
+
+def test_a_backlog_task_holding_only_an_alert_of_a_rule_the_pack_dropped_is_judged_at_its_own_time(
+    tmp_path: Path,
+) -> None:
+    rules = _deadlines(tmp_path)
+    now = vn(2024, 7, 25)
+    state = apply_event(rules, None, task(vn(2024, 7, 21), deadline=vn(2024, 7, 20)), vn(2024, 7, 21)).state
+    assert [a.rule_id for a in state.alerts.values()] == ["task-overdue"]
+    assert catch_up_instant(rules, state, task(vn(2024, 7, 22)), now) == now
+    renamed = pack(tmp_path, DEADLINE_RULES.replace("id: task-overdue", "id: task-late"))
+    assert catch_up_instant(renamed, state, task(vn(2024, 7, 22)), now) == vn(2024, 7, 22)
+    other_kind = task(vn(2024, 7, 22), kind="report")  # a rule of the task's kind as it was holds the alert
+    assert catch_up_instant(rules, state, other_kind, now) == now
+
+
 def test_a_task_two_rules_call_overdue_counts_once_and_a_missed_unit_deadline_under_its_kind(tmp_path: Path) -> None:
     (tmp_path / "units.yaml").write_text("roster: r\nunits:\n  - {id: VN-40, name: Bình Thuận}\n", encoding="utf-8")
     rules = pack(
@@ -298,7 +324,7 @@ def test_a_deadline_moved_while_still_missed_fires_again_with_the_new_due(tmp_pa
     assert same.transitions == ()
 
 
-class _Watched(dict[str, AlertState]):
+class _Watched(AlertMap):
     """A unit's alerts that count the times they are walked whole."""
 
     walks = 0
@@ -355,7 +381,7 @@ def test_an_alert_kept_under_another_fingerprint_still_resolves_when_its_rule_le
     rules = _deadlines(tmp_path)
     state = apply_event(rules, None, task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)), vn(2024, 7, 25)).state
     ((fp, alert),) = state.alerts.items()
-    state.alerts = {"kept-elsewhere": alert}  # as no fingerprint made here would be
+    state.alerts = AlertMap({"kept-elsewhere": alert})  # as no fingerprint made here would be
     (resolved,) = advance(RulePack(rules=()), state, vn(2024, 7, 26)).transitions
     assert resolved.annotations["resolution"] == "rule_removed" and state.alerts == {}
     assert fp != "kept-elsewhere"

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from events.models import IndicatorEvent, TaskStatus, TaskStatusEvent
 from monitor.state.keys import decode_unit, encode_changes
 from rules.state import (
+    AlertMap,
     AlertState,
     Change,
     IndicatorState,
@@ -292,3 +293,64 @@ def test_a_unit_counts_its_tasks_again_from_the_tasks_when_its_stored_tally_lags
     state.recount()
     assert state.task_tally() == {("task", "completed"): 1} and state.tracks_kind("task")
     assert state.last_event_at == vn(2024, 7, 5)
+
+
+def _alert(fingerprint: str, subject: str, rule: str = "r") -> AlertState:
+    return AlertState(
+        fingerprint=fingerprint,
+        rule_id=rule,
+        stage="overdue",
+        severity="critical",
+        labels={},
+        starts_at=vn(2024, 7, 20),
+        subject=subject,
+    )
+
+
+def test_two_states_over_one_units_alerts_agree_on_what_each_subject_holds() -> None:
+    # A worker's store adopts a unit built in memory as a state of its own over the same alerts: an alert that
+    # one resolves, the other no longer holds (the engine asks this for every event to skip the fingerprints).
+    first = UnitState(unit_id="VN-40")
+    first.put_alert("f1", _alert("f1", "task:T-1"))
+    first.put_alert("f2", _alert("f2", "task:T-1", rule="other"))
+    adopted = UnitState(unit_id="VN-40", alerts=first.alerts)
+    assert adopted.alerts is first.alerts
+    assert adopted.alert_rules_of("task:T-1") == ["r", "other"]
+    first.put_alert("f1", None)
+    first.put_alert("f3", _alert("f3", "task:T-2"))
+    assert adopted.alert_rules_of("task:T-1") == ["other"] and adopted.alert_rules_of("task:T-2") == ["r"]
+    adopted.put_alert("f2", None)
+    assert first.alert_rules_of("task:T-1") == [] and list(first.alerts.of("task:T-2")) == ["f3"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["put", "pop", "del", "update", "setdefault", "clear", "ask"]),
+            st.sampled_from(["f1", "f2", "f3", "f4"]),
+            st.sampled_from(["task:T-1", "task:T-2", "unit:"]),
+        ),
+        max_size=40,
+    )
+)
+def test_an_alert_maps_subjects_are_those_of_its_alerts_however_it_is_changed(
+    steps: list[tuple[str, str, str]],
+) -> None:
+    alerts = AlertMap()
+    for step, fingerprint, subject in steps:
+        alert = _alert(fingerprint, subject)
+        if step == "put":
+            alerts[fingerprint] = alert
+        elif step == "pop":
+            alerts.pop(fingerprint, None)
+        elif step == "del" and fingerprint in alerts:
+            del alerts[fingerprint]
+        elif step == "update":
+            alerts.update({fingerprint: alert})
+        elif step == "setdefault":
+            alerts.setdefault(fingerprint, alert)
+        elif step == "clear":
+            alerts.clear()
+        for asked in ("task:T-1", "task:T-2", "unit:"):
+            walked = [f for f, a in alerts.items() if a.subject == asked]
+            assert sorted(alerts.of(asked)) == sorted(walked), (steps, asked)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from events.models import TaskStatus
-from rules.engine import advance, apply_event, seed
+from rules.engine import advance, apply_event, catch_up_instant, seed
 from rules.language import RulePack
 from rules.state import UNIT, UnitState
 from tests.conftest import vn
@@ -251,3 +251,15 @@ def test_a_first_indicator_report_resolves_the_alert_that_the_unit_never_reporte
     assert ("indicator-stale", "stale", "*") not in _firing(result.state)
     resolved = [t for t in result.transitions if t.rule_id == "indicator-stale" and t.status == "resolved"]
     assert [t.labels["indicator"] for t in resolved] == ["*"]
+
+
+def test_a_backlog_indicator_of_a_unit_called_silent_is_judged_now(rules: RulePack) -> None:
+    # The unit holds "never reported an indicator" (about no indicator of its own): its first report, read from
+    # a backlog, is judged now, never at its own earlier instant, before the alert it ends began.
+    state = _run(rules, seed(rules, "VN-22", vn(2024, 7, 1)).state, vn(2024, 8, 3))
+    assert ("indicator-stale", "stale", "*") in _firing(state)
+    now = vn(2024, 8, 10)
+    assert catch_up_instant(rules, state, indicator(vn(2024, 8, 4), 0.9, unit="VN-22"), now) == now
+    quiet = apply_event(rules, None, task(vn(2024, 7, 2), unit="VN-02", task_id="NV-1"), vn(2024, 7, 2)).state
+    assert not quiet.alerts and not quiet.pending  # nothing held: the report is judged at its own instant
+    assert catch_up_instant(rules, quiet, indicator(vn(2024, 7, 4), 0.9, unit="VN-02"), now) == vn(2024, 7, 4)

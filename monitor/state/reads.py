@@ -152,17 +152,12 @@ class PartitionItems:
         Without ``keep`` (a scan's read), one the cache does not hold is not put in it, and one it holds stays
         where it is in the cache's order: a report's pass over a quarter's tasks would push out those events use.
         """
-        if not keep:
-            item = self.cache.peek(key)
-            if item is MISSING:
-                raw = self.reader.get(self.partition, key)
-                item = SUBJECT_ITEM.decode(raw) if raw is not None else None
-            return item  # type: ignore[return-value]
-        item = self.cache.get(key)
+        item = self.cache.get(key) if keep else self.cache.peek(key)
         if item is MISSING:
             raw = self.reader.get(self.partition, key)
             item = SUBJECT_ITEM.decode(raw) if raw is not None else None
-            self.cache.put(key, item)
+            if keep:
+                self.cache.put(key, item)
         return item  # type: ignore[return-value]
 
     def put(self, key: bytes, item: SubjectItem | None) -> None:

@@ -327,9 +327,9 @@ def build_app(settings: Settings) -> MonitorApp:
         consumer_max_fetch_size=settings.max_record_bytes + RECORD_OVERHEAD,
         producer_max_request_size=settings.max_record_bytes + RECORD_OVERHEAD,
         # What the worker writes at once (a checkpoint's changelog items and alert transitions) leaves in record
-        # batches up to the record limit, not faust's 16 KiB: 5 alert transitions a batch, 11 changelog batches a
-        # second per partition under `make soak`'s load, and a broker keeps and lists every batch (the
-        # embedded one lists all of a partition's for each fetch that finds new records).
+        # batches up to the record limit, not faust's 16 KiB (5 alert transitions of 3 KB; a burst's changelog
+        # items in thousands of batches): a broker keeps every batch, and the embedded one lists all of a
+        # partition's for each fetch that finds new records.
         producer_max_batch_size=settings.max_record_bytes,
         loghandlers=[],
         TableManager=ProgressTableManager,  # recovery progress for /metrics

@@ -34,6 +34,26 @@ def test_memory_that_creeps_fails() -> None:
     assert not ok and any("over 5%" in line for line in lines), lines
 
 
+def _spiking(floor_after: float) -> list[Sample]:
+    """Every 10 s; a review report each minute takes 50 MiB for 30 s, given back after (the floor 400 MiB, then
+    ``floor_after`` in hour 2). Hour 1 ends between two reports, hour 2 in the middle of one."""
+    out = []
+    for n in range(0, 7200, 10):
+        floor = 400.0 if n < HOUR else floor_after
+        spike = 50.0 if (n % 60 >= 30) == (n >= HOUR) else 0.0
+        out.append(Sample(float(n), "a", 1, floor + spike, 40, 30.0, 0.0, 0.0))
+    return out
+
+
+def test_a_report_s_memory_given_back_within_a_minute_is_no_growth_and_a_higher_floor_is() -> None:
+    lines, ok = figures(_spiking(400.0), [], [], 7200)
+    assert ok, lines
+    said = next(line for line in lines if "end →" in line and "RSS" in line)
+    assert "+0.0% (ok 5%): its least over the last 5 minutes 400 → 400 MiB (the last sample 400 → 450)" in said
+    lines, ok = figures(_spiking(424.0), [], [], 7200)  # 6 % more kept
+    assert not ok and any("+6.0% (over 5%)" in line for line in lines), lines
+
+
 def test_the_store_s_and_the_heap_s_parts_of_the_memory_are_told_at_each_hour_s_end() -> None:
     lines, _ = figures(_samples(200, 0.2), [], [], 7200)
     said = [line for line in lines if "of which" in line]

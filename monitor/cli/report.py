@@ -28,6 +28,7 @@ from monitor.cli.terminal import printable
 from monitor.clock import utc_now
 from monitor.exceptions import MonitorError
 from monitor.report import build_report, report_csv, report_html, report_json
+from monitor.report.html import SHOWN
 from rules.review import PERIOD_FORMS, Period, day_end, parse_day, parse_period, province_problem, warned_deadlines
 from rules.simulation import simulate
 
@@ -70,7 +71,8 @@ def _offline(args: argparse.Namespace, period: Period, now: datetime) -> bytes:
     pack = simulation.pack
     if args.communes_of is not None and (problem := province_problem(pack, args.communes_of, "--communes-of")):
         raise MonitorError(problem)
-    report = build_report(pack, period, simulation.states, warned, judged, args.unit or (), units_at, args.communes_of)
+    states, chosen, shown = simulation.states, args.unit or (), SHOWN[args.format]
+    report = build_report(pack, period, states, warned, judged, chosen, units_at, args.communes_of, shown)
     print(f"replayed {delivered:,} events; {period.label}: {len(report.cards)} units", file=sys.stderr)
     return render(report, args.format)
 

@@ -10,7 +10,9 @@ keeps of the whole alerts topic.
 Scorecards go between workers a line of JSON each, encoded and decoded one
 at a time with a pause between two: a quarter's deadlines are megabytes of
 JSON (about 230 bytes each), which in one piece held the loop 60 ms at
-14,000 deadlines, and would hold it a second at 250,000.
+14,000 deadlines, and would hold it a second at 250,000. Those of a page or a
+CSV carry each unit's counts and only the deadlines the page lists (``SHOWN``):
+only the JSON's carry every deadline.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from monitor.http.protocol import WorkerView
 from monitor.http.views import unit_partition
 from monitor.notifications import Delivery
 from monitor.report import CONTENT_SECURITY_POLICY, Report, report_csv, report_html_parts, report_json, report_of
-from monitor.report.html import listed
+from monitor.report.html import SHOWN, listed
 from monitor.report.response import Begun, ResponseRow, ResponseTally
 from monitor.turns import SLICE, Pause, each_in_turns, joined_in_turns, one_turn
 from rules.language import RulePack
@@ -53,6 +55,7 @@ from rules.state import identity_fingerprint
 __all__ = [
     "FORMATS",
     "SCORECARDS_SECONDS",
+    "SHOWN",
     "ReportQuery",
     "decode_scorecards",
     "local_scorecards",
@@ -111,9 +114,16 @@ def parse_report_query(
 
 
 async def local_scorecards(
-    worker: WorkerView, partitions: set[int], period: Period, now: datetime, communes_of: str | None = None
+    worker: WorkerView,
+    partitions: set[int],
+    period: Period,
+    now: datetime,
+    communes_of: str | None = None,
+    shown: int | None = None,
 ) -> list[UnitScorecard] | Answer:
     """The scorecards of the units of ``partitions`` this worker holds (each that reported, each rostered).
+
+    ``shown``: each keeps only the first ``shown`` overdue and late deadlines and counts the rest (``SHOWN``).
 
     Each unit's alone: the asking worker rolls those of merged units up into their successors' (``report_of``).
     A unit's tasks that may count in the period (``ScorecardBuilder.tasks``: those due in it, through the store's
@@ -129,27 +139,35 @@ async def local_scorecards(
     bounds = period.bounds(pack.tz)
     states = {s.unit_id: s for s in worker.owned_states() if unit_partition(worker, s.unit_id) in partitions}
     units = [u for u in period_units(pack, bounds, states, communes_of) if unit_partition(worker, u) in partitions]
-    builders = {unit: ScorecardBuilder(pack, unit, states.get(unit), bounds, now) for unit in units}
+    builders = {unit: ScorecardBuilder(pack, unit, states.get(unit), bounds, now, shown=shown) for unit in units}
     warned = await asyncio.to_thread(history.warned)
     cards: list[UnitScorecard] = []
     for unit, builder in builders.items():
+        builder.warn(warned.get(unit, ()))
         for n, task in enumerate(builder.tasks(), start=1):
             builder.add(task)
             if n % SLICE == 0:
                 await worker.yield_to_records()
-        cards.append(builder.card(warned.get(unit, ())))
+        cards.append(builder.card())
         await worker.yield_to_records()
     return cards
 
 
 async def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Answer:
-    """``/api/v1/internal/scorecards?partitions=…&period=…&now=…[&communes_of=…]``: a worker making a report asks."""
+    """``/api/v1/internal/scorecards?partitions=…&period=…&now=…[&communes_of=…][&shown=…]``: a worker making a report asks.
+
+    ``shown``: the scorecards keep only that many of each unit's first overdue and late deadlines (``SHOWN``).
+    """
     try:
         partitions = {int(p) for p in (query.get("partitions") or "").split(",") if p}
         period = parse_period(query.get("period", ""))
         now = datetime.fromisoformat(query.get("now", ""))
     except ValueError as exc:
         return json_answer({"error": f"partitions, period and now are needed: {exc}"}, 400)
+    given = query.get("shown")
+    if given is not None and not given.isdigit():
+        return json_answer({"error": f"shown must be a whole number of deadlines, not {given!r}"}, 400)
+    shown = int(given) if given is not None else None
     if now.tzinfo is None:
         return json_answer({"error": "now needs a UTC offset"}, 400)
     held = {p for p in partitions if worker.answers_for(p)}
@@ -158,7 +176,7 @@ async def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Ans
     communes_of = query.get("communes_of") or None
     if communes_of is not None and (problem := province_problem(worker.pack, communes_of, "communes_of")) is not None:
         return json_answer({"error": problem}, 404)
-    cards = await local_scorecards(worker, partitions, period, now, communes_of)
+    cards = await local_scorecards(worker, partitions, period, now, communes_of, shown)
     if isinstance(cards, Answer):
         return cards
     if query.get("lines") != "1":  # a worker of an earlier version asks: one JSON array

@@ -236,12 +236,15 @@ class ReportsView(web.View):
                 return _send(self, refused)
         period = asked.period
         communes_of = asked.communes_of
+        shown = reports.SHOWN[asked.format]  # a worker of an earlier version ignores it: every deadline
         query = urlencode(
-            {"period": period.text, "now": now.isoformat()} | ({"communes_of": communes_of} if communes_of else {})
+            {"period": period.text, "now": now.isoformat()}
+            | ({"communes_of": communes_of} if communes_of else {})
+            | ({"shown": shown} if shown is not None else {})
         )
         parts: list[list[UnitScorecard]] | Answer = await _gather(
             self,
-            lambda partitions: reports.local_scorecards(worker, partitions, period, now, communes_of),
+            lambda partitions: reports.local_scorecards(worker, partitions, period, now, communes_of, shown),
             lambda partitions: f"/api/v1/internal/scorecards?partitions={partitions}&lines=1&{query}",
             lambda body: reports.decode_scorecards(body, worker.yield_to_records),
             timeout=reports.SCORECARDS_SECONDS,

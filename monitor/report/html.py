@@ -25,11 +25,16 @@ from rules.vietnamese import (
     span_text,
 )
 
-__all__ = ["CONTENT_SECURITY_POLICY", "LISTED", "listed", "report_html", "report_html_parts"]
+__all__ = ["CONTENT_SECURITY_POLICY", "LISTED", "SHOWN", "listed", "report_html", "report_html_parts"]
 
 #: Deadlines a unit's table of overdue, or of late, deadlines lists: the earliest due (the JSON lists every one).
 #: A page that prints for a meeting, not hundreds of thousands of dossiers (30 million characters).
 LISTED = 100
+#: How many of each unit's first overdue and first late deadlines a report's scorecards keep, by the format it is
+#: written in, besides every extended one (``None``: every deadline). The JSON lists every deadline; the page, the
+#: first ``LISTED`` of each table; the CSV, a row of figures per unit, none. The rest are counted, not kept: a
+#: quarter's deadlines cost some 300 bytes each for as long as a report is made.
+SHOWN: dict[str, int | None] = {"html": LISTED, "csv": 0, "json": None}
 
 #: What the page needs and nothing more: its own inline styles; no script, no fetch, no frame.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -217,20 +222,20 @@ def _told(report: Report, card: UnitScorecard, deadline: Deadline) -> str:
 
 
 def _tables(card: UnitScorecard) -> tuple[list[Deadline], list[Deadline]]:
-    """A unit's overdue deadlines and its late ones, each in the order its table lists them (earliest due first)."""
-    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
-    late = [d for d in card.deadlines if d.outcome is DeadlineOutcome.LATE]
-    return overdue, late
+    """The first ``LISTED`` of a unit's overdue deadlines and of its late ones, as its tables list them (earliest due first)."""
+    return card.first(DeadlineOutcome.OVERDUE, LISTED), card.first(DeadlineOutcome.LATE, LISTED)
 
 
 def listed(card: UnitScorecard) -> Iterator[Deadline]:
     """The deadlines the page lists in a unit's section: the first ``LISTED`` of each table."""
     for table in _tables(card):
-        yield from table[:LISTED]
+        yield from table
 
 
-def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], days_word: str) -> Iterator[str]:
-    """The table of the first ``LISTED`` of ``deadlines``, and how many more there are."""
+def _deadline_rows(
+    report: Report, card: UnitScorecard, deadlines: Sequence[Deadline], total: int, days_word: str
+) -> Iterator[str]:
+    """The table of ``deadlines`` (the first of the unit's ``total``), and how many more there are."""
     names = {c.unit_id: c.name for c in card.rolled_up}
     # Who was told when: a column only when the ledger told of any (no peer configured, a report offline: none).
     yield (
@@ -246,11 +251,11 @@ def _deadline_rows(report: Report, card: UnitScorecard, deadlines: Sequence[Dead
         f'<td class="n">{number_text(d.days_late or 0, 0)}</td>'
         + (f"<td>{_told(report, card, d)}</td>" if report.notified else "")
         + "</tr>"
-        for d in deadlines[:LISTED]
+        for d in deadlines
     )
     yield "</table>"
-    if len(deadlines) > LISTED:
-        more = number_text(len(deadlines) - LISTED, 0)
+    if total > len(deadlines):
+        more = number_text(total - len(deadlines), 0)
         yield f'<p class="more">… và {more} hạn khác, hạn sau hơn; bản JSON của báo cáo liệt kê đủ.</p>'
 
 
@@ -310,10 +315,10 @@ def _unit_section(report: Report, card: UnitScorecard, place: int | None) -> Ite
     parts = []
     if overdue:
         yield '<p class="bad">Còn quá hạn cuối kỳ:</p>'
-        yield from _deadline_rows(report, card, overdue, "Quá hạn (ngày)")
+        yield from _deadline_rows(report, card, overdue, card.count(DeadlineOutcome.OVERDUE), "Quá hạn (ngày)")
     if late:
         yield "<p>Hoàn thành trễ hạn:</p>"
-        yield from _deadline_rows(report, card, late, "Trễ (ngày)")
+        yield from _deadline_rows(report, card, late, card.count(DeadlineOutcome.LATE), "Trễ (ngày)")
     if card.indicators:
         rows = "".join(
             f"<tr><td>{escape(s.indicator)}</td><td class='n'>{_value(s, s.start)}</td>"

@@ -106,7 +106,7 @@ class Report:
 
     def extended(self) -> list[tuple[UnitScorecard, Deadline]]:
         """Every deadline of the period an extension set, with the scorecard it is in, by unit then due instant."""
-        return [(card, d) for card in self.cards for d in card.deadlines if d.extension is not None]
+        return [(card, d) for card in self.cards for d in card.extended]
 
 
 def build_report(
@@ -118,11 +118,13 @@ def build_report(
     units: Sequence[str] = (),
     units_at: datetime | None = None,
     communes_of: str | None = None,
+    shown: int | None = None,
 ) -> Report:
     """The report of ``period`` for ``units`` (default: every rostered unit and every unit that reported).
 
     A unit asked for brings the units merged into it, whose figures its scorecard counts. ``communes_of``: the
-    report of that province's communes instead (``period_units``).
+    report of that province's communes instead (``period_units``). ``shown``: the scorecards keep only that many
+    of each unit's first overdue and late deadlines (``monitor.report.html.SHOWN``), and count the rest.
     """
     bounds = period.bounds(pack.tz)
     chosen = period_units(pack, bounds, states, communes_of)
@@ -131,7 +133,7 @@ def build_report(
         became = {carrier(pack.units, u, at) for u in units}
         wanted = set(units) | became | {p for u in became for p in pack.units.predecessors(u)}
         chosen = sorted(wanted & set(chosen) | set(units))
-    cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now) for u in chosen]
+    cards = [scorecard(pack, u, states.get(u), warned.get(u, ()), bounds, now, shown) for u in chosen]
     return report_of(pack, period, cards, now, units_at, only=units, communes_of=communes_of)
 
 
@@ -191,10 +193,14 @@ def _unit(
 
     ``notified``: each late or overdue deadline's first notification, from the delivery ledger. ``nested``: a unit
     rolled up into another (no items, rank or units of its own).
+
+    Raises:
+        ValueError: ``items`` asked of a scorecard that keeps only the deadlines a page shows.
     """
+    if items and not nested and card.counts is not None:
+        raise ValueError(f"{card.unit_id}'s scorecard keeps only the deadlines a page shows: it has no items to list")
     notified = notified or {}
     median, worst = card.lateness
-    overdue = [d for d in card.deadlines if d.outcome is DeadlineOutcome.OVERDUE]
     shown: dict[str, Any] = {
         "unit_id": card.unit_id,
         "name": card.name,
@@ -205,14 +211,14 @@ def _unit(
         "last_report": _iso(card.last_report),
         "days_silent": card.days_silent,
         "deadlines": {
-            "due": len(card.deadlines) - card.count(DeadlineOutcome.NOT_YET_DUE),
+            "due": card.due,
             "on_time": card.count(DeadlineOutcome.ON_TIME),
             "extended": card.count(DeadlineOutcome.EXTENDED),
             "late": card.count(DeadlineOutcome.LATE),
             "late_median_days": median,
             "late_worst_days": worst,
             "overdue": card.count(DeadlineOutcome.OVERDUE),
-            "overdue_oldest_days": max((d.days_late or 0 for d in overdue), default=None),
+            "overdue_oldest_days": card.oldest_overdue,
             "cancelled": card.count(DeadlineOutcome.CANCELLED),
             "not_yet_due": card.count(DeadlineOutcome.NOT_YET_DUE),
         },

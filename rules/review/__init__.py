@@ -3,10 +3,12 @@
 ``periods``: reporting periods as review meetings name them (``2024-Q2``,
 ``2024-06``, ``2024-H1``, ``2024``, ``FROM..TO``) and the bounds of a time
 window; ``scorecard``: a unit's deadlines kept, kept late or missed, its
-warnings, where its indicators stood; ``lineage``: which units a period is
+warnings, where its indicators stood; ``deadlines``: a deadline as judged, and
+a period's deadlines counted; ``lineage``: which units a period is
 reported on, and the scorecards of merged units rolled up into their successors'.
 """
 
+from rules.review.deadlines import DeadlineCounts
 from rules.review.lineage import carrier, period_units, province_problem, roll_up
 from rules.review.periods import (
     BOUND_FORMS,
@@ -37,6 +39,7 @@ __all__ = [
     "PERIOD_FORMS",
     "Bound",
     "Deadline",
+    "DeadlineCounts",
     "DeadlineOutcome",
     "IndicatorStanding",
     "Period",

@@ -22,7 +22,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from rules.language import RulePack, whole_days
-from rules.review.scorecard import UnitScorecard, Warnings
+from rules.review.deadlines import Warnings, order, summed
+from rules.review.scorecard import UnitScorecard
 from rules.units import Level, UnitRegistry
 
 __all__ = ["carrier", "period_units", "province_problem", "roll_up"]
@@ -71,12 +72,17 @@ def carrier(registry: UnitRegistry, unit_id: str, at: datetime) -> str:
 
 
 def _folded(pack: RulePack, own: UnitScorecard, rolled: Sequence[UnitScorecard], until: datetime) -> UnitScorecard:
-    """``own`` with ``rolled``'s deadlines counted as its own (each naming its unit) and ``rolled`` listed."""
+    """``own`` with ``rolled``'s deadlines counted as its own (each naming its unit) and ``rolled`` listed.
+
+    Scorecards that keep only the deadlines a page shows (``UnitScorecard.counts``) fold into one that keeps
+    those of each, and counts them all: the first ``shown`` of all are among them.
+    """
     deadlines = list(own.deadlines)
     for card in rolled:
         deadlines += [replace(d, unit_id=d.unit_id or card.unit_id) for d in card.deadlines]
-    deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or "", d.unit_id or ""))
+    deadlines.sort(key=order)
     every = (own, *rolled)
+    partial = [c.shown or 0 for c in every if c.counts is not None]
     last = max((c.last_report for c in every if c.last_report is not None), default=None)
     return replace(
         own,
@@ -90,6 +96,8 @@ def _folded(pack: RulePack, own: UnitScorecard, rolled: Sequence[UnitScorecard],
         days_silent=whole_days(last, until, pack.tz) if last is not None else None,
         reported=any(c.reported for c in every),
         rolled_up=tuple(sorted(rolled, key=lambda c: c.unit_id)),
+        counts=summed(c.counted() for c in every) if partial else None,
+        shown=min(partial) if partial else None,
     )
 
 

@@ -34,12 +34,9 @@ The rules of counting, which the report prints:
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from itertools import chain
 
 from events.models import TaskStatus
@@ -59,6 +56,7 @@ from rules.language import (
     task_due,
     whole_days,
 )
+from rules.review.deadlines import Deadline, DeadlineCounts, DeadlineOutcome, DeadlineTally, Warnings
 from rules.state import INDEX_MARGIN, AlertTransition, Extension, TaskState, UnitState
 from rules.vietnamese import days_overdue
 
@@ -76,34 +74,6 @@ __all__ = [
 
 
 _JUST_BEFORE = timedelta(microseconds=1)  # the end of a period belongs to the next one
-
-
-class DeadlineOutcome(StrEnum):
-    """How a deadline stood at the end of the period."""
-
-    ON_TIME = "on_time"
-    EXTENDED = "extended"  # kept after its first due instant, before the one an extension set
-    LATE = "late"
-    OVERDUE = "overdue"
-    CANCELLED = "cancelled"
-    NOT_YET_DUE = "not_yet_due"
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """One deadline of a unit that fell in the period, and how it stood at the end."""
-
-    rule_id: str
-    task_id: str | None  # None for a roster deadline of the unit itself
-    title: str
-    due: datetime
-    outcome: DeadlineOutcome
-    kept_at: datetime | None = None  # when an expected status was reached (on time, late)
-    days_late: int | None = None  # late: how late; overdue: how long overdue at the period's end
-    unit_id: str | None = None  # a unit rolled up into the scorecard's (``rules.review.lineage``): its deadline
-    extension: Extension | None = None  # the extension that set ``due``, if one did
-    first_due: datetime | None = None  # the due instant before the extension (``None``: none was granted)
-    dated: tuple[bool, bool] = (False, False)  # whether ``due``, ``first_due`` stand for a date (``due_is_date``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,29 +95,24 @@ class IndicatorStanding:
         return None if self.start is None or self.end is None else self.end - self.start
 
 
-@dataclass(frozen=True, slots=True)
-class Warnings:
-    """Due-soon warnings about deadlines in the period: heeded, ignored, or neither yet."""
-
-    heeded: int = 0
-    ignored: int = 0
-    open: int = 0
-
-
 class _Tallied:
-    """Where a scorecard keeps its deadlines counted by outcome, once counted (not a field: never sent or compared)."""
+    """Where a scorecard keeps its deadlines' counts, once counted (not a field: never sent or compared)."""
 
     __slots__ = ("_tally",)
-    _tally: Counter[DeadlineOutcome]
+    _tally: DeadlineCounts
 
 
 @dataclass(frozen=True, slots=True)
 class UnitScorecard(_Tallied):
     """Everything a review meeting asks of one unit for one period.
 
-    Its figures (``count``, ``kept``, ``judged``, ``score``) come from one count of its deadlines by outcome,
-    made the first time one is asked for: a report asks them of each unit many times (its ranking, its chart,
-    its tables), and a unit's deadlines are hundreds of thousands in a national quarter.
+    It holds every deadline of the unit in the period (``counts`` is ``None``), or, made for a page
+    (``ScorecardBuilder``'s ``shown``), their ``counts`` and only the deadlines the page shows: the first
+    ``shown`` overdue ones, the first ``shown`` late ones, and every extended one. Its figures (``count``,
+    ``kept``, ``judged``, ``score``, ``lateness``, ``oldest_overdue``) come from the counts, made from the
+    deadlines the first time one is asked for when it holds every one: a report asks them of each unit many
+    times (its ranking, its chart, its tables), and a unit's deadlines are hundreds of thousands in a national
+    quarter.
     """
 
     unit_id: str
@@ -161,19 +126,29 @@ class UnitScorecard(_Tallied):
     ended_at: datetime | None = None  # when the unit ceased to exist, if by the end of the period
     #: The units merged into this one whose figures it counts (``rules.review.lineage``), each as judged alone.
     rolled_up: tuple[UnitScorecard, ...] = ()
+    counts: DeadlineCounts | None = None  #: every deadline counted, when ``deadlines`` holds only those shown
+    shown: int | None = None  #: with ``counts``: how many of the first overdue, and of the first late, it holds
 
-    def _counted(self) -> Counter[DeadlineOutcome]:
-        """The deadlines by outcome, counted once (the deadlines are a tuple: they never change)."""
+    def counted(self) -> DeadlineCounts:
+        """Its deadlines' counts: ``counts``, or those of ``deadlines``, counted once (a tuple: it never changes)."""
+        if self.counts is not None:
+            return self.counts
         try:
             return self._tally
         except AttributeError:
-            tally = Counter(d.outcome for d in self.deadlines)
-            object.__setattr__(self, "_tally", tally)
-            return tally
+            counts = DeadlineCounts.of(self.deadlines)
+            object.__setattr__(self, "_tally", counts)
+            return counts
 
     def count(self, outcome: DeadlineOutcome) -> int:
         """Deadlines with ``outcome``."""
-        return self._counted()[outcome]
+        return self.counted().count(outcome)
+
+    @property
+    def due(self) -> int:
+        """Deadlines of the period that have come: all but those not yet due."""
+        counts = self.counted()
+        return counts.total - counts.count(DeadlineOutcome.NOT_YET_DUE)
 
     @property
     def kept(self) -> int:
@@ -193,8 +168,29 @@ class UnitScorecard(_Tallied):
     @property
     def lateness(self) -> tuple[float | None, int | None]:
         """Median and worst days late of the deadlines kept late."""
-        days = [d.days_late for d in self.deadlines if d.outcome is DeadlineOutcome.LATE and d.days_late is not None]
-        return (statistics.median(days), max(days)) if days else (None, None)
+        return self.counted().lateness
+
+    @property
+    def oldest_overdue(self) -> int | None:
+        """The most days a deadline still overdue at the period's end was overdue (``None``: none was)."""
+        return self.counted().oldest_overdue
+
+    def first(self, outcome: DeadlineOutcome, n: int) -> list[Deadline]:
+        """The first ``n`` deadlines with ``outcome`` (overdue or late), earliest due first.
+
+        Raises:
+            ValueError: The scorecard keeps fewer of them (``shown``) than ``n``, and had more.
+        """
+        if self.counts is not None and n > (self.shown or 0) and self.count(outcome) > (self.shown or 0):
+            raise ValueError(
+                f"{self.unit_id}'s scorecard keeps the first {self.shown} of its {outcome} deadlines, not {n}"
+            )
+        return [d for d in self.deadlines if d.outcome is outcome][:n]
+
+    @property
+    def extended(self) -> list[Deadline]:
+        """Every deadline an extension set (a scorecard keeps each)."""
+        return [d for d in self.deadlines if d.extension is not None]
 
 
 def _falls_in(due: datetime, start: datetime, end: datetime) -> bool:
@@ -430,16 +426,6 @@ def warned_deadlines(transitions: Iterable[AlertTransition]) -> set[tuple[str, s
     return {(t.rule_id, t.labels.get("task_id")) for t in transitions if t.status == "firing" and t.stage == DUE_SOON}
 
 
-def _warnings(deadlines: Iterable[Deadline], warned: Collection[tuple[str, str | None]]) -> Warnings:
-    """The warned deadlines of the period: heeded when then kept on time, ignored when kept late or missed."""
-    outcomes = [d.outcome for d in deadlines if (d.rule_id, d.task_id) in warned]
-    return Warnings(
-        heeded=outcomes.count(DeadlineOutcome.ON_TIME) + outcomes.count(DeadlineOutcome.EXTENDED),
-        ignored=outcomes.count(DeadlineOutcome.LATE) + outcomes.count(DeadlineOutcome.OVERDUE),
-        open=outcomes.count(DeadlineOutcome.NOT_YET_DUE),
-    )
-
-
 def _task_reported(task: TaskState, until: datetime) -> datetime | None:
     """The task's last report at or before ``until``: when it changed status, or its last event."""
     instants = [at for status in TaskStatus if (at := task.first_reached.get(status)) is not None and at <= until]
@@ -458,13 +444,21 @@ class ScorecardBuilder:
     The unit's newest task report is taken when the builder is made: a worker
     makes every unit's builder at once, before events that happen after the
     judging instant can come in while it counts (each would have it read all
-    the unit's tasks, to find its last report before that instant).
+    the unit's tasks, to find its last report before that instant), and may
+    learn which deadlines were warned about after (``warn``), before any task.
 
-    Args: as ``scorecard``'s, ``warned`` given to ``card``.
+    Args: as ``scorecard``'s.
     """
 
     def __init__(
-        self, pack: RulePack, unit_id: str, state: UnitState | None, bounds: tuple[datetime, datetime], now: datetime
+        self,
+        pack: RulePack,
+        unit_id: str,
+        state: UnitState | None,
+        bounds: tuple[datetime, datetime],
+        now: datetime,
+        warned: Collection[tuple[str, str | None]] = (),
+        shown: int | None = None,
     ) -> None:
         start, end = bounds
         life = pack.units.get(unit_id)
@@ -477,7 +471,8 @@ class ScorecardBuilder:
         self._subject = state if state is not None else UnitState(unit_id=unit_id, pack_version=pack.version)
         self._rostered = _roster_deadlines(pack, self._subject, start, end)
         self._newest = self._subject.newest_task_report()
-        self._deadlines: list[Deadline] = []
+        self._warned = warned
+        self._tally = DeadlineTally(shown)
         self._last: datetime | None = None
         self._last_known = False  # whether ``_last`` is the unit's newest task report already (``tasks``)
         self._rules_of: dict[str, tuple[CompiledRule, ...]] = {}  # ``_deadline_rules`` by kind
@@ -505,13 +500,25 @@ class ScorecardBuilder:
             return _each_once(due)
         return _each_once(chain(due, subject.tasks_of(lambda kind: any(m.matches(kind) for m in whole))))
 
+    def warn(self, warned: Collection[tuple[str, str | None]]) -> None:
+        """The deadlines a due-soon alert warned about (``scorecard``'s ``warned``), given before any task.
+
+        Raises:
+            RuntimeError: A task was given already: its deadlines were counted as not warned about.
+        """
+        if self._tally.counts().total:
+            raise RuntimeError(f"{self._unit}'s deadlines are being counted: what was warned about comes first")
+        self._warned = warned
+
     def add(self, task: TaskState) -> None:
         """Count one of the unit's tasks: its deadlines in the period, and its last report."""
         rules = self._rules_of.get(task.kind)
         if rules is None:
             rules = self._rules_of[task.kind] = _deadline_rules(self._pack, self._unit, task.kind)
         if rules:
-            self._deadlines.extend(_task_deadlines(rules, self._unit, task, self._period, self._overdue_days))
+            tally, warned = self._tally, self._warned
+            for deadline in _task_deadlines(rules, self._unit, task, self._period, self._overdue_days):
+                tally.add(deadline, (deadline.rule_id, deadline.task_id) in warned)
         for rostered in self._rostered:
             rostered.add(self._unit, task, self._until)
         if self._last_known:
@@ -520,23 +527,26 @@ class ScorecardBuilder:
         if reported is not None and (self._last is None or reported > self._last):
             self._last = reported
 
-    def card(self, warned: Collection[tuple[str, str | None]]) -> UnitScorecard:
-        """The scorecard of the tasks given, the unit's roster deadlines and its indicators (``warned``: ``scorecard``)."""
-        pack, subject, until, start = self._pack, self._subject, self._until, self._start
-        deadlines = self._deadlines + [rostered.deadline(until) for rostered in self._rostered]
-        deadlines.sort(key=lambda d: (d.due, d.rule_id, d.task_id or ""))
+    def card(self) -> UnitScorecard:
+        """The scorecard of the tasks given, the unit's roster deadlines and its indicators (once: they are counted)."""
+        pack, subject, until, start, tally = self._pack, self._subject, self._until, self._start, self._tally
+        for rostered in self._rostered:
+            deadline = rostered.deadline(until)
+            tally.add(deadline, (deadline.rule_id, None) in self._warned)
         reports = [at for report in subject.indicators.values() for at, _ in report.reports() if at <= until]
         last = max([*reports, *([self._last] if self._last is not None else [])], default=None)
         return UnitScorecard(
             unit_id=self._unit,
             name=pack.units.name(self._unit, max(start, until - _JUST_BEFORE)),
-            deadlines=tuple(deadlines),
+            deadlines=tally.kept(),
             indicators=tuple(_indicators(pack, subject, start, until)),
-            warnings=_warnings(deadlines, warned),
+            warnings=tally.warnings,
             last_report=last,
             days_silent=whole_days(last, until, pack.tz) if last is not None else None,
             reported=self._state is not None and self._state.last_event_at is not None,
             ended_at=self._ended,
+            counts=tally.counts() if tally.shown is not None else None,
+            shown=tally.shown,
         )
 
 
@@ -547,6 +557,7 @@ def scorecard(
     warned: Collection[tuple[str, str | None]],
     bounds: tuple[datetime, datetime],
     now: datetime,
+    shown: int | None = None,
 ) -> UnitScorecard:
     """The scorecard of one unit for the period ``bounds`` (start, end), judged at its end or at ``now`` if earlier.
 
@@ -557,14 +568,15 @@ def scorecard(
         warned: (rule id, task id) of its deadlines a due-soon alert warned about (``warned_deadlines``).
         bounds: The period's first instant and the instant after its last.
         now: The instant the report is made.
+        shown: Keep only the deadlines a page shows, and count the rest (``UnitScorecard``); ``None``: keep all.
 
     A unit the registry dates is judged only while it exists: from its first day, and up to its last (then
     ``ended_at`` says when it ended), under the name it had then.
     """
-    builder = ScorecardBuilder(pack, unit_id, state, bounds, now)
+    builder = ScorecardBuilder(pack, unit_id, state, bounds, now, warned, shown)
     for task in builder.tasks():
         builder.add(task)
-    return builder.card(warned)
+    return builder.card()
 
 
 def rank(cards: Iterable[UnitScorecard]) -> list[UnitScorecard]:

@@ -284,10 +284,10 @@ def _every_task_read(
     now: datetime,
 ) -> UnitScorecard:
     """The scorecard of a builder given every one of the unit's tasks (not only those ``tasks`` picks)."""
-    builder = ScorecardBuilder(rules, unit, state, bounds, now)
+    builder = ScorecardBuilder(rules, unit, state, bounds, now, warned)
     for known in state.tasks.values() if state is not None else ():
         builder.add(known)
-    return builder.card(warned)
+    return builder.card()
 
 
 def _mixed_events(seed: int) -> list[tuple[datetime, Event]]:
@@ -321,6 +321,18 @@ def _mixed_events(seed: int) -> list[tuple[datetime, Event]]:
     return sorted(events, key=lambda pair: pair[0])
 
 
+def _assert_a_page_s_scorecard_says_the_same(card: UnitScorecard, page: UnitScorecard) -> None:
+    """A scorecard that keeps only the deadlines a page shows has every figure of the one that keeps them all."""
+    assert page.counts is not None and page.shown == 2 and card.counts is None
+    assert {o: page.count(o) for o in DeadlineOutcome} == {o: card.count(o) for o in DeadlineOutcome}
+    assert (page.due, page.judged, page.score) == (card.due, card.judged, card.score)
+    assert (page.lateness, page.oldest_overdue, page.warnings) == (card.lateness, card.oldest_overdue, card.warnings)
+    for outcome in (DeadlineOutcome.OVERDUE, DeadlineOutcome.LATE):
+        assert page.first(outcome, 2) == card.first(outcome, 2)
+    assert page.extended == card.extended
+    assert len(page.deadlines) <= 4 + len(card.extended)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_scorecard_read_through_the_index_by_due_instant_is_the_one_of_every_task_read(
     rules: RulePack, seed: int
@@ -342,6 +354,7 @@ def test_a_scorecard_read_through_the_index_by_due_instant_is_the_one_of_every_t
                 card = scorecard(rules, unit, state, warned, bounds, now)
                 assert card == _every_task_read(rules, unit, state, warned, bounds, now), (text, now, unit)
                 compared |= {(d.rule_id, d.outcome) for d in card.deadlines}
+                _assert_a_page_s_scorecard_says_the_same(card, scorecard(rules, unit, state, warned, bounds, now, 2))
     outcomes = {outcome for _, outcome in compared}
     assert {"task-overdue", "dossier-within", "inspection-plan"} <= {rule for rule, _ in compared}
     assert outcomes >= {

@@ -25,6 +25,7 @@ from rules.engine import apply_event, seed
 from rules.language import RulePack
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.review import DeadlineOutcome, UnitScorecard, parse_period, scorecard
+from rules.review.deadlines import order
 from rules.state import AlertTransition, TaskMap, TaskState, UnitState, identity_fingerprint
 from tests.conftest import vn
 from tests.monitor.test_turns import _Agent
@@ -314,3 +315,30 @@ def test_scorecards_go_between_workers_a_line_each_and_are_read_a_line_a_turn(tm
     assert array.body.startswith(b"[") and array.content_type == "application/json"
     nghe_an = next(c for c in from_lines if c.unit_id == "VN-22")
     assert nghe_an == _card(state)
+
+
+def test_a_page_s_scorecards_go_between_workers_with_their_counts_and_only_the_deadlines_it_shows(
+    tmp_path: Path,
+) -> None:
+    """A worker making a page asks ``shown``: each scorecard comes with its counts and its first deadlines only."""
+    state = _nghe_an()
+    worker = _worker(BUNDLED, state, AlertHistory(tmp_path / "h.sqlite3"))
+    worker.answers_for = lambda partition: True
+    asked = {"partitions": "0", "period": "2024-Q3", "now": NOW.isoformat(), "lines": "1"}
+
+    async def exchange() -> tuple[Any, Any, list[UnitScorecard]]:
+        refused = await scorecards_answer(worker, asked | {"shown": "-1"})
+        answer = await scorecards_answer(worker, asked | {"shown": "7"})
+        return refused, answer, await decode_scorecards(answer.body)
+
+    refused, answer, cards = asyncio.run(exchange())
+    assert refused.status == 400 and b"shown must be a whole number" in refused.body
+    page = next(c for c in cards if c.unit_id == "VN-22")
+    every = _card(state)
+    assert page.counts == every.counted() and page.shown == 7
+    assert every.count(DeadlineOutcome.OVERDUE) > 7 and every.count(DeadlineOutcome.LATE) > 7
+    first = every.first(DeadlineOutcome.OVERDUE, 7) + every.first(DeadlineOutcome.LATE, 7)
+    assert page.deadlines == tuple(sorted(first, key=order))
+    assert (page.warnings, page.lateness, page.score) == (every.warnings, every.lateness, every.score)
+    (line,) = [line for line in answer.body.split(b"\n") if b'"VN-22"' in line[:40]]
+    assert len(line) < 10_000 < len(msgspec.json.encode(every)), "kilobytes, not a quarter's deadlines"

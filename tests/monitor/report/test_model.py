@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.report import Report, report_csv, report_json, report_of
 from monitor.report.html import LISTED, report_html, report_html_parts
+from rules.loading import BUNDLED_PACK, load_pack
 from rules.review import Deadline, DeadlineOutcome, IndicatorStanding, UnitScorecard, parse_period
+from rules.review.deadlines import DeadlineTally
 from rules.state import Extension
 from tests.conftest import vn
 from tests.rules.fixtures import DEADLINE_RULES, pack
@@ -128,3 +133,61 @@ def test_a_long_table_of_deadlines_lists_the_earliest_due_says_how_many_more_and
     assert len(page) < 100_000
     (listed,) = [u for u in report_json(report)["units"] if u["unit_id"] == "VN-22"]
     assert len(listed["items"]) == 1450 + LISTED
+
+
+def _kept_for_a_page(card: UnitScorecard, shown: int) -> UnitScorecard:
+    """``card`` as a worker makes it for a page: its deadlines counted, only those the page shows kept."""
+    tally = DeadlineTally(shown)
+    for deadline in card.deadlines:
+        tally.add(deadline)
+    return replace(card, deadlines=tally.kept(), counts=tally.counts(), shown=shown)
+
+
+def test_a_page_of_scorecards_that_keep_only_what_it_shows_is_the_page_of_every_deadline(tmp_path: Path) -> None:
+    """Hà Giang's scorecard (merged into Tuyên Quang on 1/7/2025) rolls up into Tuyên Quang's either way."""
+    due = vn(2025, 6, 1)
+    extension = Extension(due=date(2025, 6, 20), reference="QĐ 12", granted_by="tct", granted_at=due, event_id="x")
+
+    def deadlines(prefix: str, n: int) -> tuple[Deadline, ...]:
+        outcomes = (DeadlineOutcome.OVERDUE, DeadlineOutcome.LATE, DeadlineOutcome.ON_TIME, DeadlineOutcome.EXTENDED)
+        return tuple(
+            Deadline(
+                "task-overdue",
+                f"{prefix}-{i}",
+                "Hồ sơ",
+                due + timedelta(hours=i % 37),  # many share a due instant
+                outcomes[i % 4],
+                None,
+                i % 11 if outcomes[i % 4] in (DeadlineOutcome.OVERDUE, DeadlineOutcome.LATE) else None,
+                extension=extension if i % 9 == 0 else None,
+            )
+            for i in range(n)
+        )
+
+    every = [
+        UnitScorecard("VN-03", "Hà Giang", deadlines("HG", 700), reported=True, ended_at=vn(2025, 7, 1)),
+        UnitScorecard("VN-07", "Tuyên Quang", deadlines("TQ", 900), reported=True),
+        UnitScorecard("VN-22", "Nghệ An", deadlines("NA", 30), reported=True),
+    ]
+    rules = load_pack([BUNDLED_PACK])  # the units of Vietnam before and after the 2025 arrangement
+    whole = report_of(rules, parse_period("2025-Q2"), every, vn(2025, 7, 2), units_at=vn(2025, 7, 2))
+    page = report_of(
+        rules, parse_period("2025-Q2"), [_kept_for_a_page(c, LISTED) for c in every], vn(2025, 7, 2), vn(2025, 7, 2)
+    )
+    (tuyen_quang,) = [c for c in page.cards if c.unit_id == "VN-07"]
+    assert [c.unit_id for c in tuyen_quang.rolled_up] == ["VN-03"], "Hà Giang rolled up into Tuyên Quang"
+    assert tuyen_quang.count(DeadlineOutcome.OVERDUE) == 175 + 225 > LISTED, "more than the page lists"
+    assert len(tuyen_quang.deadlines) <= 2 * 2 * LISTED + len(tuyen_quang.extended) < 1600, "two units' first"
+    assert report_html(page) == report_html(whole)
+    # Tuyên Quang's from a worker of an earlier version, which keeps every deadline: the same page.
+    mixed = [_kept_for_a_page(every[0], LISTED), every[1], _kept_for_a_page(every[2], LISTED)]
+    assert report_html(report_of(rules, parse_period("2025-Q2"), mixed, vn(2025, 7, 2), vn(2025, 7, 2))) == (
+        report_html(whole)
+    )
+    short = [_kept_for_a_page(every[2], 3)]  # kept for a shorter table than the page's: refused, not cut short
+    with pytest.raises(ValueError, match="keeps the first 3 of its overdue deadlines, not 100"):
+        report_html(report_of(rules, parse_period("2025-Q2"), short, vn(2025, 7, 2), vn(2025, 7, 2)))
+    assert report_csv(page) == report_csv(whole)
+    assert report_json(page, items=False) == report_json(whole, items=False)
+    with pytest.raises(ValueError, match="keeps only the deadlines a page shows"):
+        report_json(page)

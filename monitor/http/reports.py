@@ -165,8 +165,8 @@ async def scorecards_answer(worker: WorkerView, query: Mapping[str, str]) -> Ans
     except ValueError as exc:
         return json_answer({"error": f"partitions, period and now are needed: {exc}"}, 400)
     given = query.get("shown")
-    if given is not None and not given.isdigit():
-        return json_answer({"error": f"shown must be a whole number of deadlines, not {given!r}"}, 400)
+    if given is not None and not (given.isascii() and given.isdigit() and len(given) <= 9):
+        return json_answer({"error": f"shown must be a whole number of deadlines, not {given[:20]!r}"}, 400)
     shown = int(given) if given is not None else None
     if now.tzinfo is None:
         return json_answer({"error": "now needs a UTC offset"}, 400)

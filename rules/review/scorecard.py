@@ -473,6 +473,7 @@ class ScorecardBuilder:
         self._newest = self._subject.newest_task_report()
         self._warned = warned
         self._tally = DeadlineTally(shown)
+        self._begun = False  # whether a task was given (``warn`` comes before)
         self._last: datetime | None = None
         self._last_known = False  # whether ``_last`` is the unit's newest task report already (``tasks``)
         self._rules_of: dict[str, tuple[CompiledRule, ...]] = {}  # ``_deadline_rules`` by kind
@@ -506,12 +507,13 @@ class ScorecardBuilder:
         Raises:
             RuntimeError: A task was given already: its deadlines were counted as not warned about.
         """
-        if self._tally.counts().total:
+        if self._begun:
             raise RuntimeError(f"{self._unit}'s deadlines are being counted: what was warned about comes first")
         self._warned = warned
 
     def add(self, task: TaskState) -> None:
         """Count one of the unit's tasks: its deadlines in the period, and its last report."""
+        self._begun = True
         rules = self._rules_of.get(task.kind)
         if rules is None:
             rules = self._rules_of[task.kind] = _deadline_rules(self._pack, self._unit, task.kind)

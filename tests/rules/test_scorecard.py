@@ -389,3 +389,17 @@ def test_a_scorecard_after_its_period_reads_only_the_tasks_due_in_it_and_the_kin
         rules, "VN-22", simulation.states["VN-22"], parse_period("2024-Q4").bounds(VN), vn(2025, 1, 2)
     )
     assert len([t for t in q4.tasks() if t.task_id.startswith("Q4-")]) == 200
+
+
+def test_what_was_warned_about_is_given_before_any_task_or_refused(rules: RulePack) -> None:
+    """A task given before ``warn`` would have had its deadlines counted as not warned about."""
+    opened = task(vn(2024, 7, 1), unit="VN-22", task_id="NV-1", deadline=date(2024, 8, 1))
+    state = _run(rules, [(vn(2024, 7, 1), opened)], vn(2024, 7, 2)).states["VN-22"]
+    builder = ScorecardBuilder(rules, "VN-22", state, Q3, AFTER_Q3)
+    builder.warn({("task-overdue", "NV-1")})
+    given = list(builder.tasks())
+    assert [t.task_id for t in given] == ["NV-1"]
+    builder.add(given[0])
+    assert builder.card().warnings.ignored == 1, "its deadline missed after a warning"
+    with pytest.raises(RuntimeError, match="what was warned about comes first"):
+        builder.warn(set())

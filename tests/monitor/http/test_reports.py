@@ -327,12 +327,12 @@ def test_a_page_s_scorecards_go_between_workers_with_their_counts_and_only_the_d
     asked = {"partitions": "0", "period": "2024-Q3", "now": NOW.isoformat(), "lines": "1"}
 
     async def exchange() -> tuple[Any, Any, list[UnitScorecard]]:
-        refused = await scorecards_answer(worker, asked | {"shown": "-1"})
+        refused = [await scorecards_answer(worker, asked | {"shown": s}) for s in ("-1", "²", "9" * 5000)]
         answer = await scorecards_answer(worker, asked | {"shown": "7"})
         return refused, answer, await decode_scorecards(answer.body)
 
     refused, answer, cards = asyncio.run(exchange())
-    assert refused.status == 400 and b"shown must be a whole number" in refused.body
+    assert all(r.status == 400 and b"shown must be a whole number" in r.body for r in refused)
     page = next(c for c in cards if c.unit_id == "VN-22")
     every = _card(state)
     assert page.counts == every.counted() and page.shown == 7

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -20,9 +20,28 @@ from aiokafka.structs import ConsumerRecord
 from monitor.background import Background
 from monitor.kafka.client import whole_topic_reader
 
-__all__ = ["TopicFollower"]
+__all__ = ["TopicFollower", "resting"]
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def resting(consumer: AIOKafkaConsumer) -> Iterator[None]:
+    """Pause every partition of ``consumer`` while in the block: it fetches nothing meanwhile.
+
+    A consumer not paused fetches again as soon as it is read, and holds the
+    first records that come until the next read: the read after a rest would
+    bring only those, a rest late, and the records after them would wait for
+    the next rest. Paused, it fetches nothing during the rest, and the read
+    after it brings every record that came meanwhile, in one fetch per
+    partition.
+    """
+    partitions = consumer.assignment()
+    consumer.pause(*partitions)
+    try:
+        yield
+    finally:
+        consumer.resume(*partitions)
 
 
 class TopicFollower:
@@ -38,6 +57,8 @@ class TopicFollower:
     #: unless someone waits to catch up. The records that come meanwhile are then fetched together, one fetch
     #: per partition, instead of one fetch per record batch: the embedded broker's fetch costs in proportion
     #: to the batches the partition holds, and over hours that cost grew with every batch fetched alone.
+    #: The partitions are paused meanwhile (``resting``), so the read after the rest brings everything that
+    #: came during it.
     rest = 0.0
 
     def __init__(self, bootstrap: str, topic: str, client: dict[str, Any]) -> None:
@@ -93,7 +114,7 @@ class TopicFollower:
             if records:
                 self.take(records)
                 if self.rest and self._read_once:
-                    with contextlib.suppress(TimeoutError):
+                    with resting(self._consumer), contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.rest):
                             await self._hurry.wait()
 

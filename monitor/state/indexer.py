@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 
 from monitor.background import Background
 from monitor.kafka.client import whole_topic_reader
+from monitor.state.follower import resting
 from monitor.state.history import AlertHistory, HistoryRecord, TopicReset
 
 __all__ = ["HistoryIndexer", "index_matches_topic"]
@@ -83,11 +84,11 @@ class HistoryIndexer:
 
     Once it has read the topic through, it rests ``rest`` seconds after each
     batch it adds: what comes meanwhile is fetched together (see
-    ``TopicFollower.rest``); the history views show a transition about a
-    second after the alert lists do.
+    ``TopicFollower.rest``); the history views show a transition within
+    about five seconds of the alert lists.
     """
 
-    rest = 1.0
+    rest = 5.0
 
     def __init__(
         self,
@@ -171,7 +172,8 @@ class HistoryIndexer:
                 log.warning("alert history: %s is written again", self._history.path)
                 self.problem = None
             if self._current:
-                await asyncio.sleep(self.rest)
+                with resting(consumer):
+                    await asyncio.sleep(self.rest)
 
     async def _at_end(self) -> bool:
         """Whether every partition has been read to the end the broker reports."""

@@ -56,9 +56,13 @@ class Scenario:
     run: Callable[[Path, int], Report]
 
 
-def _worker(broker: EmbeddedBroker, workdir: Path, data: Path, env: dict[str, str] | None = None) -> MonitorProcess:
+def _worker(
+    broker: EmbeddedBroker, workdir: Path, data: Path, env: dict[str, str] | None = None, tick_interval: float = 1.0
+) -> MonitorProcess:
+    """A worker of the suite: ticking every second unless told otherwise, so that faults are seen quickly."""
     workdir.mkdir(parents=True, exist_ok=True)
-    args = ["worker", "--broker", broker.url, "--tick-interval", "1", "--partitions", str(PARTITIONS)]
+    ticks = ["--tick-interval", f"{tick_interval:g}"]
+    args = ["worker", "--broker", broker.url, *ticks, "--partitions", str(PARTITIONS)]
     return MonitorProcess([*args, "--data-dir", str(data)], workdir, env)
 
 

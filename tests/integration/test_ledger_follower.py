@@ -101,3 +101,38 @@ def test_a_follower_at_rest_reads_the_batches_that_came_meanwhile_at_once_and_wa
     reads, caught_up = asyncio.run(_resting(broker.bootstrap))
     assert caught_up
     assert reads == [1, 3]
+
+
+class _Resting(_Counted):
+    """Rests a second and a half after each read."""
+
+    rest = 1.5
+
+
+async def _through_a_rest(bootstrap: str) -> list[int]:
+    await ensure_topics(bootstrap, TOPICS, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    follower = _Resting(AlertLedger(), bootstrap, TOPICS.alerts, {})
+    await follower.start()
+    try:
+        assert await follower.catch_up(timeout=20)
+        await (await producer.send(TOPICS.alerts, _firing(1).model_dump_json().encode(), partition=0))
+        for _ in range(200):
+            if follower.reads:
+                break
+            await asyncio.sleep(0.05)
+        for n in (2, 3, 4):  # one batch each, 0.3 s apart, while the follower rests
+            await asyncio.sleep(0.3)
+            await (await producer.send(TOPICS.alerts, _firing(n).model_dump_json().encode(), partition=0))
+        await asyncio.sleep(2.5)  # the rest ends (no catch-up to wake it), and the next read is done
+        return follower.reads
+    finally:
+        await follower.stop()
+        await producer.stop()
+
+
+def test_the_read_after_a_rest_brings_every_record_that_came_during_it(broker: EmbeddedBroker) -> None:
+    # Not only the first: a consumer left to fetch during the rest would hold that one, and the others
+    # would wait for a rest more.
+    assert asyncio.run(_through_a_rest(broker.bootstrap)) == [1, 3]

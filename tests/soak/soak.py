@@ -1,6 +1,6 @@
 """``make soak``: two workers for hours under a working day's mixed load, with a fault every few minutes.
 
-The load, on the embedded broker:
+The load, on the embedded broker, whose two workers tick every 5 seconds, as deployed:
 
 - a steady stream (100 events/s, each second's sent together): tasks reported in progress past their
   deadline (each must fire ``overdue`` once), completions of some of them
@@ -54,6 +54,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
+from monitor.settings import DEFAULT_TICK_INTERVAL
 from monitor.worker.outbox import GENERATION_HEADER
 from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
@@ -535,8 +536,10 @@ def soak(plan: Plan, out: Path) -> int:
     run = Run()
     try:
         with (workdir / "broker.log").open("wb") as log, EmbeddedBroker(log=log) as broker:
-            a = _worker(broker, workdir / "a", disk / "data")
-            b = _worker(broker, workdir / "b", workdir / "b" / "data")
+            # Ticking as a deployment does (the fault suite ticks every second to see its faults sooner): each
+            # tick is a record batch per partition, which the embedded broker lists at every fetch after it.
+            a = _worker(broker, workdir / "a", disk / "data", tick_interval=DEFAULT_TICK_INTERVAL)
+            b = _worker(broker, workdir / "b", workdir / "b" / "data", tick_interval=DEFAULT_TICK_INTERVAL)
             workers = [a, b]
             try:
                 a.start().wait_ready(120)

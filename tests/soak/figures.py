@@ -20,6 +20,7 @@ __all__ = [
     "Window",
     "broker_figures",
     "figures",
+    "probe_figures",
     "windows",
 ]
 
@@ -231,3 +232,26 @@ def figures(
             ok = False
             lines.append(f"window at {window.start / 60:.0f} min: p99 {window.p99 * 1000:.0f} ms, over 2× the first")
     return lines, ok
+
+
+def probe_figures(
+    probes: Sequence[tuple[float, float]], faults: Sequence[tuple[float, float, str]], seconds: float
+) -> list[str]:
+    """The broker's own send → fetch time (a bare consumer's), outside faults: its p99 in each half, its worst window.
+
+    Not a bound: set beside the workers' event → alert, it tells whose time grew, theirs or the broker's.
+    """
+    half = seconds / 2
+    names = ("hour 1", "hour 2") if abs(seconds - 7200) < 60 else ("first half", "second half")
+    quiet = [(sent, v) for sent, v in probes if not _in_fault(sent, faults)]
+    if not quiet:
+        return ["the broker's own send → fetch: nothing fetched"]
+    halves = [[v for sent, v in quiet if sent < half], [v for sent, v in quiet if sent >= half]]
+    shown = ", ".join(
+        f"{name} {_quantile(values, 0.99) * 1000:.0f} ms" for name, values in zip(names, halves, strict=True) if values
+    )
+    worst = max((w for w in windows(probes, faults) if not w.fault), key=lambda w: w.p99, default=None)
+    return [
+        f"the broker's own send → fetch outside faults (a bare consumer waiting as a worker does), p99: {shown}"
+        + (f"; worst 5-minute window {worst.p99 * 1000:.0f} ms at {worst.start / 60:.0f} min" if worst else "")
+    ]

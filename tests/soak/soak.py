@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -51,11 +52,12 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.kafka.topics import Topics
-from monitor.settings import DEFAULT_TICK_INTERVAL
-from monitor.worker.outbox import GENERATION_HEADER
+from monitor.settings import DEFAULT_TICK_INTERVAL, Settings
+from monitor.worker.outbox import GENERATION_HEADER, retrieved
 from tests.faults.checker import RULE, Report, Workload, check_alerts, check_generations, check_views
 from tests.faults.scenarios import UNITS, _fill, _missed_unit_deadlines, _views, _worker
 from tests.integration.kafka import MonitorProcess, sample, wait_for
@@ -67,12 +69,15 @@ from tests.soak.figures import (
     Sample,
     broker_figures,
     figures,
+    probe_figures,
     report_figures,
     windows,
 )
 
 TOPICS = Topics()
 REPO = Path(__file__).resolve().parents[2]
+#: The topic of the broker's own send → fetch time (``Load._probe``): one partition, a record a second.
+PROBE_TOPIC = "soak.probe"
 
 
 @dataclass
@@ -100,6 +105,7 @@ class Run:
     workload: Workload = field(default_factory=Workload)
     sent: dict[str, float] = field(default_factory=dict)  # overdue task id → wall time its event was sent
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (sent, seconds to its alert record)
+    probes: list[tuple[float, float]] = field(default_factory=list)  # (sent, seconds until a bare consumer had it)
     faults: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end) in seconds since ``began``
     samples: list[Sample] = field(default_factory=list)
     broker: list[BrokerSample] = field(default_factory=list)
@@ -149,6 +155,7 @@ class Load:
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
                 parts = [
+                    self._probe(producer),
                     self._steady(producer),
                     self._bursts(producer),
                     self._follow_alerts(),
@@ -254,6 +261,62 @@ class Load:
                 f"{self.run.since() - began:.0f}s",
                 flush=True,
             )
+
+    async def _probe(self, producer: AIOKafkaProducer) -> None:
+        """The broker's own send → fetch time, beside the workers' event → alert: a record each second on a topic of
+        one partition, read by a bare consumer that waits at the broker as a worker does (``fetch_max_wait``).
+
+        Its partition gains a record batch a second, as each of a worker's input partitions does, so each of its
+        fetches costs the embedded broker what one of theirs does: if the workers' times grow and this one does
+        not, the workers are slower; if both do, the broker is.
+        """
+        try:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+            await admin.start()
+            try:
+                await admin.create_topics([NewTopic(PROBE_TOPIC, num_partitions=1, replication_factor=1)])
+            finally:
+                await admin.close()
+            wait = Settings.model_fields["fetch_max_wait"].default
+            consumer = AIOKafkaConsumer(
+                PROBE_TOPIC,
+                bootstrap_servers=self.broker.bootstrap,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=round(wait * 1000),
+            )
+            await consumer.start()
+        except Exception as exc:  # the load goes on without it
+            self._error(f"probe: {exc!r}")
+            return
+        reader = asyncio.create_task(self._read_probe(consumer))
+        try:
+            began, n = time.monotonic(), 0
+            while not self.run.stop.is_set():
+                await asyncio.sleep(max(0.0, began + n + 0.5 - time.monotonic()))  # between the steady seconds
+                n += 1
+                sent = await producer.send(PROBE_TOPIC, json.dumps({"sent": time.time()}).encode(), partition=0)
+                sent.add_done_callback(retrieved)  # a send lost while the broker is paused is only a gap
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await consumer.stop()
+
+    async def _read_probe(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=500)
+            except Exception as exc:  # the broker paused or restarting: read again
+                self._error(f"probe reader: {exc!r}")
+                await asyncio.sleep(1)
+                continue
+            fetched = time.time()
+            for records in batches.values():
+                for record in records:
+                    sent = json.loads(record.value or b"{}").get("sent")
+                    if isinstance(sent, float):
+                        with self.run.lock:
+                            self.run.probes.append((sent - self.run.began, fetched - sent))
 
     async def _follow_alerts(self) -> None:
         """Time each overdue task from its event's send to its firing record (the record's own timestamp).
@@ -635,9 +698,12 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
             writer.writerow([*row, f"{share:.3f}", *(f"{mib:.1f}" for mib in (*s.store, *s.heap))])
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault"])
+        writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault", "probe_p50_ms", "probe_p99_ms"])
+        probed = {w.start: w for w in windows(run.probes, run.faults)}
         for w in windows(run.latencies, run.faults):
-            writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault])
+            probe = probed.get(w.start)
+            broker = [f"{probe.p50 * 1000:.0f}", f"{probe.p99 * 1000:.0f}"] if probe is not None else ["", ""]
+            writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault, *broker])
     with (out / "latencies.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["sent_s", "latency_ms"])
@@ -652,6 +718,7 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
         for b in run.broker:
             writer.writerow([f"{b.at:.0f}", f"{b.share:.3f}", f"{b.rss:.0f}", f"{b.machine_busy:.3f}"])
     lines, ok = figures(run.samples, run.latencies, run.faults, plan.minutes * 60)
+    lines.extend(probe_figures(run.probes, run.faults, plan.minutes * 60))
     lines.extend(broker_figures(run.broker))
     for worker in workers:  # what grew over the second half (since the report half-way)
         block = _memory_report(worker.log)
@@ -684,12 +751,14 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
         for title, (unit, get) in measures.items()
     }
     spans = windows(run.latencies, run.faults)
+    probed = windows(run.probes, run.faults)
     charts["latency"] = chart(
-        "event → alert record, per 5 minutes",
+        "event → alert record, per 5 minutes (and the broker's own send → fetch)",
         "ms",
         [
             Series("p99", [(w.start, w.p99 * 1000) for w in spans]),
             Series("p50", [(w.start, w.p50 * 1000) for w in spans]),
+            Series("broker p99", [(w.start, w.p99 * 1000) for w in probed]),
         ],
         run.faults,
     )

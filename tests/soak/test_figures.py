@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, report_figures, windows
+from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, probe_figures, report_figures, windows
 from tests.soak.soak import _memory_report
 
 HOUR = 3600.0
@@ -126,3 +126,12 @@ def test_the_last_memory_report_in_a_worker_s_log_is_read_whole(tmp_path: Path) 
         "+23,890 builtins.list (88,647 live)",
     ]
     assert _memory_report(tmp_path / "none.log") == []
+
+
+def test_the_broker_s_own_time_is_told_by_half_outside_faults_with_its_worst_window() -> None:
+    # 10 ms in hour 1, 40 ms in hour 2, 900 ms while the broker is paused (not counted), 70 ms at 100 minutes.
+    probes = [(float(t), 0.010 if t < HOUR else 0.040) for t in range(0, 7200)]
+    probes += [(float(t), 0.9) for t in range(3000, 3060)] + [(6000.0 + t / 10, 0.070) for t in range(200)]
+    (line,) = probe_figures(probes, [(2990.0, 3070.0, "broker paused 60 s")], 7200)
+    assert line.endswith("p99: hour 1 10 ms, hour 2 70 ms; worst 5-minute window 70 ms at 100 min"), line
+    assert probe_figures([], [], 7200) == ["the broker's own send → fetch: nothing fetched"]

@@ -15,6 +15,7 @@ import pytest
 
 from monitor.devtools.broker import EmbeddedBroker
 from monitor.devtools.demo import demo_events, demo_units
+from monitor.state.indexer import HistoryIndexer
 from rules.loading import BUNDLED_PACK, load_pack
 from rules.review import parse_period
 from rules.units import Placed, place
@@ -112,15 +113,24 @@ def test_two_workers_answer_identically_for_every_unit_even_while_rebalancing(
             p.event.unit_id for e in events if isinstance(p := place(e, pack.units), Placed)
         }  # where they land
 
+        history_read: dict[str, Any] = {"body": None, "since": 0.0}
+
         def settled() -> bool:
-            # Every unit that reported is listed by both, and both follow the same alerts.
+            # Every unit that reported is listed by both, and both follow the same alerts; their histories are
+            # the same, and unchanged for longer than the index takes to read the topic (it reads it every
+            # ``HistoryIndexer.rest`` seconds, and both may be equally behind).
             a = _json(first.base_url + "/api/v1/alerts?limit=5000")
             b = _json(second.base_url + "/api/v1/alerts?limit=5000")
             histories = [_get(w.base_url + "/api/v1/alerts/history?limit=5000") for w in (first, second)]
             if any(status != 200 for status, _, _ in histories) or histories[0][2] != histories[1][2]:
                 return False
+            now = time.monotonic()
+            if histories[0][2] != history_read["body"]:
+                history_read.update(body=histories[0][2], since=now)
+                return False
             units = {u["unit_id"] for u in _all_units(first.base_url) if u["tasks_total"] or u["indicators"]}
-            return a == b and a["count"] > 0 and reporting <= units
+            current = now - history_read["since"] > HistoryIndexer.rest + 1
+            return a == b and a["count"] > 0 and reporting <= units and current
 
         wait_for("both workers to show the demo's alerts", settled, timeout=90)
         time.sleep(2)  # ticks have evaluated every rostered unit

@@ -98,14 +98,21 @@ def _run_worker(settings: Settings, pack: RulePack, *, demo: bool = False, banne
 async def _announce_when_ready(
     worker: WorkerView, text: str, *, patience: float = _READY_PATIENCE, poll: float = 0.2
 ) -> None:
-    """Print ``text`` once the worker is ready; past ``patience`` seconds, print it anyway and say why not."""
+    """Print ``text`` once the worker is ready, as ``/readyz`` says; past ``patience`` seconds, print it anyway and say why not.
+
+    Ready, it answers every API request: its partitions' units and the topics it answers from are read.
+    """
+    from monitor.http.views import is_ready, reading
+
     waited = 0.0
-    while not worker.is_ready() and waited < patience:
+    while not is_ready(worker) and waited < patience:
         await asyncio.sleep(poll)
         waited += poll
     print(text, flush=True)
-    if not worker.is_ready():
+    if not is_ready(worker):
         why = "; ".join(f"{cause}: {problem}" for cause, problem in worker.problems().items())
+        if reading(worker):
+            why = "; ".join(filter(None, (why, "still reading " + ", ".join(reading(worker)))))
         log.warning("the worker is not ready after %.0fs (%s)", waited, why or "its partitions are not read yet")
 
 

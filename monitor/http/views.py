@@ -429,13 +429,13 @@ def healthz() -> Answer:
     return json_answer({"status": "ok"})
 
 
-def readyz(worker: WorkerView) -> Answer:
-    """``/readyz``: 200 once the worker has joined its group, read its partitions' units and the topics it answers from.
+def reading(worker: WorkerView) -> list[str]:
+    """The topics the API answers from that the worker has not read to their end once yet.
 
-    Those topics are the alerts topic, the operators' actions and the silences, each read to its end once.
-    Until then the API would answer 503 ("still reading the actions topic"); a load balancer sends nothing here.
+    Those topics are the alerts topic, the operators' actions and the silences.
+    Until each is read the API would answer 503 ("still reading the actions topic").
     """
-    reading = [
+    return [
         topic
         for topic, view in (
             (worker.topics.alerts, worker.alerts_topic),
@@ -444,12 +444,22 @@ def readyz(worker: WorkerView) -> Answer:
         )
         if not view.current
     ]
-    ready = worker.is_ready() and not reading
+
+
+def is_ready(worker: WorkerView) -> bool:
+    """Whether the worker has joined its group, read its partitions' units and the topics it answers from."""
+    return worker.is_ready() and not reading(worker)
+
+
+def readyz(worker: WorkerView) -> Answer:
+    """``/readyz``: 200 once the worker is ready (``is_ready``): a load balancer sends nothing here before."""
+    still = reading(worker)
+    ready = worker.is_ready() and not still
     problems = worker.problems()
     status = "ready" if ready else "failing" if problems else "starting"
     body: dict[str, Any] = {"status": status, "partitions": sorted(worker.owned_partitions())}
-    if reading:
-        body["reading"] = reading
+    if still:
+        body["reading"] = still
     if problems:
         body["problems"] = problems
     admission = worker.admission

@@ -79,25 +79,25 @@ class _Consumer(AiokafkaConsumer):
         super().__init__(*args, **kwargs)
         self._read_offset = _ReadOffsets()
         self._read_from: dict[Any, int] = {}  # where reading started, in partitions the group never committed
-        self._skipped: set[tuple[Any, int]] = set()  # handed to the agent, left to be read again
+        self._skipped: set[tuple[Any, int]] = set()  # handed to the intake, left to be read again
         self._owned: set[Any] | None = None  # partitions assigned now (``None``: no assignment seen yet)
 
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:
-        """The fetch loop: a record handed to the agents at once when nothing can make it wait (``handover``)."""
+        """The fetch loop: the ingress topics' records to the intake's lane, the others to faust's (``handover``)."""
         await drain_messages(self, fetcher)
 
-    #: Whether records of a fetch are still being handed to the agents, one per turn of the event loop or so.
+    #: Whether records of a fetch are still being fetched or offered to the intake (``monitor.worker.lane``).
     handing_over = False
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         """faust's, noting while a fetch's records are being handed over (``handing_over``).
 
-        faust hands the agents a fetch's records one at a time, each after a
-        turn or two of the loop: an agent that finds its queue empty may be in
-        the middle of a fetch. Taking that for idleness split fetches over
+        A fetch's records reach the intake once the fetch is gathered, a
+        partition's batch at a time: an intake that finds its lane empty may be
+        in the middle of a fetch. Taking that for idleness split fetches over
         several checkpoints, each a record batch on the changelog and the
         alerts topic: in ``make soak``, 14 % more changelog batches and 9 %
         more alert batches than now.
@@ -119,7 +119,7 @@ class _Consumer(AiokafkaConsumer):
         return committed if committed is not None else self._read_from.get(tp)
 
     def skip(self, message: Any) -> None:
-        """The agent was handed ``message`` and leaves it to be read again: its acknowledgement does not count."""
+        """The intake was handed ``message`` and leaves it to be read again: its acknowledgement does not count."""
         self._skipped.add((message.tp, message.offset))
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
@@ -134,10 +134,10 @@ class _Consumer(AiokafkaConsumer):
         await super().on_partitions_assigned(assigned, generation_id)
 
     def ack(self, message: Any) -> bool:
-        if not message.tracked:  # skipped by the stream, never handed to the agent: not processed
+        if not message.tracked:  # never handed to the intake (fetched before a rebalance): not processed
             return False
         if self._owned is not None and message.tp not in self._owned:
-            # Handled after its partition was revoked (an agent finishing a record during a rebalance):
+            # Handled after its partition was revoked (the intake finishing a record during a rebalance):
             # the partition's next owner reads it again from the committed offset, which this worker
             # must not move (its state for the record is dropped at the next assignment).
             message.acked = True
@@ -287,6 +287,8 @@ class MonitorApp(faust.App):
     handled_through: Callable[[Any], int | None] | None = None
     #: How long a fetch may wait at the broker for records to arrive, milliseconds.
     fetch_max_wait_ms: int = 1500
+    #: Where the fetch loop puts the ingress topics' records (``monitor.worker.lane``); ``None``: faust's agents.
+    lane: Any = None
 
     #: What the web server allows a client; set from the settings by ``build_app``.
     web_limits: WebLimits

@@ -1,6 +1,6 @@
 """Records the consumer fetched and never handed to the worker are read again.
 
-faust drops fetched records without handing them to the agent in several
+faust drops fetched records without handing them to the worker in several
 places: a rebalance or a held flow in the middle of a fetched batch, a
 partition that is not active yet, an event of an older consumer generation.
 The consumer's position has already moved past them, so nothing reads them
@@ -9,7 +9,7 @@ broker (seen on the embedded broker after a worker joins a group in which a
 dead or frozen member is still registered, for minutes). And after quick
 successive rebalances faust can leave a partition paused: nothing is fetched
 at all while the broker holds records for it. The offsets it
-commits stay behind them (the monitor acknowledges only what the agent
+commits stay behind them (the monitor acknowledges only what the intake
 handled), so nothing is lost for good; it is only late, which for a
 compliance monitor is the same as lost.
 
@@ -19,7 +19,7 @@ handled, or the group's committed offset if that is further). A position
 ahead of it, or a broker end offset ahead of it with nothing fetched, while
 the worker sits idle (waiting for its next record, having handled no data
 record for ``patience`` seconds: its own ticks do not count) means records
-were dropped between the fetch and the agent: the guard seeks the partition
+were dropped between the fetch and the intake: the guard seeks the partition
 back to the expected offset. Reading a record twice is safe
 (events are applied once, by event id); never reading it is not.
 

@@ -21,6 +21,11 @@ offset noted after each record. faust's loop also drops a record below the
 last read offset, and notes a gap above it: this consumer's read offsets
 never filter (``monitor.worker.app``: a record passed on twice is handled
 twice, harmlessly; one dropped is lost), so neither is done here.
+
+Records of the ingress topics do not go to the conductor at all: the app's
+lane (``monitor.worker.lane``) takes a fetch's records of each partition at
+once, once the fetch is gathered. Those of every other topic (the tables'
+changelogs while faust recovers them) go as above.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
     fetcher_should_stop = fetcher._stopped.is_set
     set_read_offset = consumer._read_offset.__setitem__
     commit_every = consumer._commit_every
+    lane = getattr(consumer.app, "lane", None)
+    takes = lane.takes if lane is not None else lambda topic: False
     since_turn = 0
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
@@ -66,7 +73,14 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
             fetched = consumer.getmany(timeout=1.0)
             await consumer.sleep(0)  # getmany may come back at once, again and again
             if not consumer.should_stop:
+                gathered: dict[Any, list[Any]] = {}  # the fetch's records for the lane, by partition
                 async for tp, message in fetched:
+                    if takes(tp.topic):
+                        batch = gathered.get(tp)
+                        if batch is None:
+                            gathered[tp] = batch = []
+                        batch.append(message)
+                        continue
                     since_turn += 1
                     if since_turn > YIELD_EVERY:
                         await asyncio.sleep(0)
@@ -79,6 +93,8 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
                     else:
                         await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
                     set_read_offset(tp, message.offset)
+                if gathered:
+                    await _offer(consumer, lane, gathered, commit_every)
                 consumer.diag.unset_flag(CONSUMER_FETCHING)
     except consumer.consumer_stopped_errors:
         if consumer.transport.app.should_stop:
@@ -95,3 +111,16 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
         raise
     finally:
         consumer.diag.unset_flag(CONSUMER_FETCHING)
+
+
+async def _offer(consumer: Any, lane: Any, gathered: dict[Any, list[Any]], commit_every: int | None) -> None:
+    """Offer a fetch's records to the lane, a partition's at a time; the intake sees the fetch as being handed over."""
+    consumer.handing_over = True
+    try:
+        for tp, batch in gathered.items():
+            if commit_every is not None and consumer._n_acked >= commit_every:
+                consumer._n_acked = 0
+                await consumer.commit()
+            await lane.offer(consumer, tp, batch)
+    finally:
+        consumer.handing_over = False

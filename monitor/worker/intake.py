@@ -1,4 +1,8 @@
-"""The worker's intake: each record the agent is handed, checked and passed on, one at a time.
+"""The worker's intake: each record fetched, checked and passed on, one at a time.
+
+It takes the records of the ingress topics from the lane (``monitor.worker.lane``),
+a partition's records of a fetch at a time, and handles them in order, in its
+own task.
 
 A record reaches the processor (or, a tick, the processor and the takeover)
 only once it passes, in this order:
@@ -15,7 +19,7 @@ only once it passes, in this order:
    rules and publishers topics are read to their ends (``before_takeover``),
    then the partition is taken over (``Takeover.settle``).
 
-A record left is not acknowledged: the consumer hands it over again. One that
+A record left is not acknowledged: the consumer fetches it again. One that
 fails in the processor is dead-lettered; the worker goes on. One that fails
 because the local store is damaged is left instead, and the store's
 partitions are rebuilt from their changelogs before the next record, as
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -42,7 +47,7 @@ from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord
 from monitor.state.rocks import is_broken
 from monitor.worker.fetch_guard import FetchGuard, Partition
-from monitor.worker.ingress import waiting
+from monitor.worker.lane import Fetched, IngressLane
 from monitor.worker.membership import Membership
 from monitor.worker.positions import ConsumerPositions
 from monitor.worker.processor import Processor
@@ -53,8 +58,11 @@ __all__ = ["Intake"]
 
 log = logging.getLogger(__name__)
 
-#: Turns of the event loop an agent with nothing queued waits for the consumer to hand the next record over.
+#: Turns of the event loop the intake with nothing queued waits for the fetch loop to offer the next batch.
 _HANDOVER_TURNS = 8
+#: Seconds of records the intake handles at most before it lets the event loop turn (the web server, the
+#: followers, the timers): records of one event rarely wait on anything, and a fetch holds hundreds.
+TURN_EVERY = 0.005
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -65,7 +73,7 @@ def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
 
 
 class Intake:
-    """Hands each record the agent is given to the processor, once it may be handled here and now.
+    """Hands each record fetched to the processor, once it may be handled here and now.
 
     Args:
         between: Held while a record is handled or a checkpoint runs (its holder is between two records).
@@ -117,10 +125,11 @@ class Intake:
         self._clock = clock
         self._when_idle = when_idle
         self._assignments = 0  # partitions assigned so far
-        self._reassigned = False  # partitions were assigned; the agent has not dropped the old state yet
+        self._reassigned = False  # partitions were assigned; the intake has not dropped the old state yet
         self._assigned_tick: asyncio.Task[None] | None = None
         self._drop_task: asyncio.Task[None] | None = None
-        self._stream: Any = None  # the agent's stream, once the agent runs
+        self._lane: IngressLane | None = None  # where the records come from, once the intake runs
+        self._busy = False  # a batch is being handled
 
     @property
     def reassigned(self) -> bool:
@@ -128,30 +137,59 @@ class Intake:
         return self._reassigned
 
     def records_waiting(self) -> bool:
-        """Whether records were fetched that the agent has not handled: queued for it, or being handed over."""
-        return self._stream is not None and (waiting(self._stream) > 0 or self._positions.handing_over())
+        """Whether records were fetched that the intake has not handled: queued, being handled, or being offered."""
+        lane = self._lane
+        return lane is not None and (self._busy or lane.waiting() > 0 or self._positions.handing_over())
 
-    async def process(self, stream: Any) -> None:
-        """The agent's body: each event of ``stream``, handled between two records."""
-        self._stream = stream
-        async for event in stream.events():
-            async with self._between:
-                await self.handle(event.message)
-            if self._when_idle is not None and await self._idle(stream):
+    async def run(self, lane: IngressLane) -> None:
+        """The intake's task: each batch of ``lane``, its records handled in order, each between two records.
+
+        Once every record fetched is handled, ``when_idle`` runs (the checkpoint).
+        """
+        self._lane = lane
+        while True:
+            batch = await lane.take()
+            self._busy = True
+            try:
+                await self._handle_batch(lane, batch)
+            except Exception:  # never the end of the intake: the batch's rest is read again (a hole, ``FetchGuard``)
+                log.exception("failed to handle records of %s[%d]", batch.tp.topic, batch.tp.partition)
+            finally:
+                self._busy = False
+            if self._when_idle is not None and await self._idle(lane):
                 await self._when_idle()
 
-    async def _idle(self, stream: Any) -> bool:
-        """Whether every record fetched has been handled: none waits, and the consumer is not handing more over.
+    async def _handle_batch(self, lane: IngressLane, batch: Fetched) -> None:
+        """Handle a partition's records of one fetch, in order, each tracked and then acknowledged (``lane``)."""
+        turn_at = time.perf_counter() + TURN_EVERY
+        for message in batch.messages:
+            if time.perf_counter() >= turn_at:
+                await asyncio.sleep(0)
+                turn_at = time.perf_counter() + TURN_EVERY
+            if not lane.may_hand(message):  # fetched before a rebalance: read again by the partition's owner
+                continue
+            lane.track(message)
+            try:
+                async with self._between:
+                    await self.handle(message)
+            except BaseException:
+                lane.left(message)
+                raise
+            lane.done(message)
+        lane.heard(batch.tp)
 
-        While it is, the loop turns (a few times at most) until the next record comes or the fetch is done.
+    async def _idle(self, lane: IngressLane) -> bool:
+        """Whether every record fetched has been handled: none waits, and the fetch loop is not offering more.
+
+        While it is, the loop turns (a few times at most) until the next batch comes or the fetch is done.
         """
         for _ in range(_HANDOVER_TURNS):
-            if waiting(stream):
+            if lane.waiting():
                 return False
             if not self._positions.handing_over():
                 return True
             await asyncio.sleep(0)
-        return not waiting(stream)
+        return not lane.waiting()
 
     async def on_assigned(self, *args: Any, **kwargs: Any) -> None:
         """Partitions were assigned (faust's signal): every partition's state is to be read again."""
@@ -159,9 +197,9 @@ class Intake:
         # worker cannot tell a kept partition from one another worker held meanwhile (it was frozen,
         # or cut off): every partition is read again from the local store, which faust has brought
         # up to date with the changelog, before anything is evaluated, published or answered.
-        # The agent may be in the middle of a record (faust calls this between its awaits): its
+        # The intake may be in the middle of a record (faust calls this between its awaits): its
         # staged writes and outbox must reach the store before the state is dropped, so the drop
-        # happens at the agent's next record boundary (``_reread_if_assigned``).
+        # happens at the intake's next record boundary (``_reread_if_assigned``).
         self._membership.assigned()
         self._reassigned = True
         self._assignments += 1
@@ -174,7 +212,7 @@ class Intake:
     async def checkpoint(self, run: Callable[[], Awaitable[object]]) -> bool:
         """Run the checkpoint between records; whether it ran to its end.
 
-        Not after an assignment until the agent has dropped the state from
+        Not after an assignment until the intake has dropped the state from
         before it (that state is read again); a fenced worker forgets what it
         has not made durable; a failing store leaves it staged.
         """
@@ -196,7 +234,7 @@ class Intake:
         return True
 
     async def handle(self, message: Any) -> None:
-        """Handle one record the agent was handed (call holding ``between``)."""
+        """Handle one record fetched (call holding ``between``)."""
         now = self._clock()
         record = InboundRecord(
             topic=message.topic,
@@ -224,7 +262,7 @@ class Intake:
                 self._leave(message)
                 return
             missing = self._fetch_guard.gap_before(tp, record.offset)
-            if missing is not None:  # records before it never reached the agent: read them first
+            if missing is not None:  # records before it never reached the intake: read them first
                 self._leave(message)
                 await self._fetch_guard.rewind(tp, missing, record.offset)
                 return
@@ -279,14 +317,14 @@ class Intake:
         await self._repair.rebuild(partitions, cause, why)
 
     def _leave(self, message: Any) -> None:
-        """The agent leaves a record it was handed: it is not acknowledged, and is read again (here or elsewhere)."""
+        """The intake leaves a record: it is not acknowledged, and is read again (here or elsewhere)."""
         self._positions.skip(message)
         self._fetch_guard.handled()
 
     async def _reject_after_fault(self, record: InboundRecord, exc: Exception) -> None:
         """Dead-letter a record whose handling failed; a failure to do even that is logged, never raised.
 
-        Raised, it would crash the agent, which faust restarts past the record anyway.
+        Raised, it would end the record's batch: the rest of it read again, the record itself too.
         """
         try:
             await self._processor.reject(record, f"internal error: {type(exc).__name__}: {exc}")

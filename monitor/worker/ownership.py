@@ -3,7 +3,7 @@
 What a worker holds in memory is its own only while the group's assignment
 stands: its tables restored, no rebalance under way, its membership not in
 doubt (``Membership``). A worker that may have lost its partitions (a
-zombie) owns none; nor does one between an assignment and the agent's next
+zombie) owns none; nor does one between an assignment and the intake's next
 record, while memory still holds the state from before it. A partition is
 answered for once its units are read and its alerts reconciled (``Takeover``),
 on its first record after the assignment: the worker is ready when every
@@ -67,7 +67,7 @@ class Ownership:
     def owned_partitions(self) -> set[int]:
         """Partitions of the data topics this worker owns now; none while it may have lost them (a zombie).
 
-        None either between an assignment and the agent's next record, while memory holds the old state.
+        None either between an assignment and the intake's next record, while memory holds the old state.
         """
         if self._membership.in_doubt() or self._reassigned():
             return set()

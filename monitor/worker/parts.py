@@ -1,4 +1,4 @@
-"""What runs beside the agent: started in order once faust has started the app, stopped each within its bound.
+"""What runs beside the intake: started in order once faust has started the app, stopped each within its bound.
 
 Started in this order: the rules and publishers topics (read, then followed:
 each new newest pack or registry is put in force between two records); the

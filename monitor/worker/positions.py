@@ -94,7 +94,7 @@ class ConsumerPositions:
         await self._app.consumer.seek(TP(*tp), offset)
 
     def handing_over(self) -> bool:
-        """Whether the consumer is still handing the agent records it has fetched."""
+        """Whether the consumer is still fetching records or offering them to the intake."""
         return bool(getattr(self._app.consumer, "handing_over", False))
 
     def flow_active(self) -> bool:
@@ -129,7 +129,7 @@ class ConsumerPositions:
         return count
 
     def skip(self, message: Any) -> None:
-        """Leave a record the agent was handed unacknowledged: it is read again (here or elsewhere)."""
+        """Leave a record the intake was handed unacknowledged: it is read again (here or elsewhere)."""
         self._app.consumer.skip(message)  # type: ignore[attr-defined]
 
     def forget(self) -> None:

@@ -187,7 +187,7 @@ class AdmissionInForce:
         follower = self.registries.follower
         if follower is not None:
             # Followed, and put in force between two records (``follow``, ``catch_up``): never under
-            # the agent's lock here, whose holder may be waiting for what starts after this.
+            # the intake's lock here, whose holder may be waiting for what starts after this.
             await follower.start()
             self.applier.start()
 

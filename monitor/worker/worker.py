@@ -8,7 +8,8 @@ assignment's drop of old state), ``processor``, ``checkpoint``, ``takeover``,
 ``packs`` and ``publishers`` (the rule pack and publisher registry in force),
 ``positions`` and ``ownership`` (where the consumer stands; the partitions
 owned and answered for), ``alerts_topic`` (the ledger and history index),
-``parts`` (what starts and stops beside the agent), ``membership``,
+``parts`` (what starts and stops beside the intake), ``lane`` (a fetch's records on their way to the
+intake), ``membership``,
 ``fetch_guard``, ``broker_watch``, ``repair`` (a store that breaks).
 """
 
@@ -49,8 +50,8 @@ from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.face import WorkerFace
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.health import Health
-from monitor.worker.ingress import ingress_topic
 from monitor.worker.intake import Intake
+from monitor.worker.lane import IngressLane
 from monitor.worker.membership import Membership
 from monitor.worker.memory import TRIM_EVERY, heap_parts, trim_slack
 from monitor.worker.outbox import RAW, AlertWriter, FaustOutbox
@@ -130,7 +131,10 @@ class Worker(WorkerFace):
             settings.bootstrap_servers, self.topics.dead_letter, reader(), self.refusals
         )
         self.app = build_app(settings)
-        self._ingress = ingress_topic(self.app, self.topics.partitioned, settings.partitions, **RAW)
+        self._ingress = self.app.topic(*self.topics.partitioned, partitions=settings.partitions, **RAW)
+        #: The fetched records of the ingress topics, on their way to the intake (the fetch loop offers them).
+        self.lane = IngressLane(self.app, self.topics.partitioned)
+        self.app.lane = self.lane
         self._items_table = "items"
         items = item_table(
             self.app,
@@ -305,7 +309,8 @@ class Worker(WorkerFace):
             rebalancing=lambda: bool(self.app.rebalancing),
             flush_interval=settings.flush_interval,
         )
-        self.app.agent(self._ingress, name="compliance-process")(self.intake.process)  # each record through the intake
+        self.app.topics.add(self._ingress)  # subscribed; its records go to the intake through the lane
+        self.app.task(self._run_intake)
         self.app.task(self.parts.start)
         self.loop_watch = LoopWatch(self.registry)
         self.app.task(self.loop_watch.run)
@@ -334,6 +339,9 @@ class Worker(WorkerFace):
     async def _before_commit(self) -> bool:
         """Whether offsets may be committed now: the checkpoint has run to its end (``Checkpoint.commit``)."""
         return await self.intake.checkpoint(self.checkpoint.commit)
+
+    async def _run_intake(self) -> None:
+        await self.intake.run(self.lane)
 
     async def _stop_background(self, *args: Any, **kwargs: Any) -> None:
         await self.parts.stop()

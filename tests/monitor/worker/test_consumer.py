@@ -14,6 +14,7 @@ from faust.types.tuples import TP, Message
 from monitor.settings import Settings
 from monitor.worker.app import build_app
 from monitor.worker.handover import YIELD_EVERY, hands_over_at_once
+from monitor.worker.lane import IngressLane
 
 TOPIC = "compliance.task-status"
 PARTITION = TP(TOPIC, 0)
@@ -269,3 +270,96 @@ def test_a_record_that_could_wait_goes_through_faust_s_wait(consumer: Any) -> No
     assert hands_over_at_once(consumer, message)
     app.producer.buffer.max_messages = -1
     assert not hands_over_at_once(consumer, message)
+
+
+def _lane(consumer: Any) -> IngressLane:
+    lane = IngressLane(consumer.app, [TOPIC])
+    consumer.app.lane = lane
+    consumer.app.flow_control.resume()  # as after an assignment
+    return lane
+
+
+def test_the_fetch_loop_offers_the_ingress_records_of_a_fetch_to_the_lane_a_partition_at_a_time(consumer: Any) -> None:
+    lane = _lane(consumer)
+    other = TP(TOPIC, 1)
+    changelog = TP("monitor-items-changelog", 0)
+    fetched = [
+        Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"{}", None, tp=tp)
+        for offset in range(3)
+        for tp in (PARTITION, other, changelog)  # faust's fetch takes partitions in turn
+    ]
+    conducted: list[tuple[str, int]] = []
+    offered: list[tuple[int, bool]] = []  # (partition, whether the fetch was being handed over) at each offer
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+    async def callback(message: Message) -> None:
+        conducted.append((message.topic, message.offset))
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        for message in fetched:
+            yield message.tp, message
+        fetcher._stopped.set()
+
+    offer = lane.offer
+
+    async def noted(consumer_: Any, tp: TP, messages: list[Message]) -> None:
+        offered.append((tp.partition, consumer_.handing_over))
+        await offer(consumer_, tp, messages)
+
+    lane.offer = noted  # type: ignore[method-assign]
+    consumer.callback = callback
+    consumer.getmany = getmany
+    consumer.loop.run_until_complete(consumer._drain_messages(fetcher))
+    assert conducted == [("monitor-items-changelog", n) for n in range(3)], "other topics go to faust's conductor"
+    assert offered == [(0, True), (1, True)], "one batch per partition, while the intake sees a fetch handed over"
+    assert not consumer.handing_over
+    batches = [consumer.loop.run_until_complete(lane.take()) for _ in range(2)]
+    assert [(b.tp, [m.offset for m in b.messages]) for b in batches] == [(PARTITION, [0, 1, 2]), (other, [0, 1, 2])]
+
+
+def test_a_record_the_lane_hands_over_is_tracked_until_handled_then_acknowledged(consumer: Any) -> None:
+    lane = _lane(consumer)
+    consumer._committed_offset[PARTITION] = 10
+    message = _fetched(range(10, 11))[0]
+    message.generation_id = consumer.app.consumer_generation_id
+    assert lane.may_hand(message)
+    lane.track(message)
+    assert message in consumer._unacked_messages, "a revocation waits for it"
+    lane.done(message)
+    assert message not in consumer._unacked_messages and consumer._acked[PARTITION] == [10]
+    assert consumer._new_offset(PARTITION) == 11
+
+
+def test_a_record_whose_handling_was_cut_short_is_not_acknowledged_and_nothing_waits_for_it(consumer: Any) -> None:
+    lane = _lane(consumer)
+    consumer._committed_offset[PARTITION] = 10
+    cut, after = _fetched(range(10, 12))
+    for message in (cut, after):
+        lane.track(message)
+    lane.left(cut)
+    lane.done(after)
+    assert cut not in consumer._unacked_messages
+    assert consumer._new_offset(PARTITION) is None, "nothing is committed past the record cut short"
+    again = _fetched(range(10, 11))[0]  # read again
+    lane.track(again)
+    lane.done(again)
+    assert consumer._new_offset(PARTITION) == 12
+
+
+def test_records_fetched_before_a_rebalance_are_not_handed_over(consumer: Any) -> None:
+    lane = _lane(consumer)
+    message = _fetched(range(1))[0]
+    message.generation_id = consumer.app.consumer_generation_id
+    assert lane.may_hand(message)
+    consumer.app.consumer_generation_id += 1  # a rebalance: another generation
+    assert not lane.may_hand(message)
+    message.generation_id = consumer.app.consumer_generation_id
+    consumer.app.flow_control.suspend()  # a rebalance holds faust's flow
+    assert not lane.may_hand(message)
+
+
+def test_faust_s_progress_check_hears_of_each_batch_the_lane_hands_over(consumer: Any) -> None:
+    lane = _lane(consumer)
+    consumer.app.monitor.stream_inbound_time.pop(PARTITION, None)
+    lane.heard(PARTITION)
+    assert consumer.app.monitor.stream_inbound_time[PARTITION] > 0

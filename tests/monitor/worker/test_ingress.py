@@ -9,62 +9,99 @@ dossiers processed, and kept resident by the allocator once handled.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types.tuples import TP, Message
 
 from monitor.settings import Settings
 from monitor.worker.ingress import BUFFER_BYTES, ByteBoundQueue
+from monitor.worker.lane import Fetched
 from monitor.worker.worker import Worker
 from rules.loading import BUNDLED_PACK, load_pack
 
 MiB = 1024 * 1024
+PARTITION = TP("compliance.task-status", 0)
 
 
-def _event(size: int) -> SimpleNamespace:
-    """An event as faust's conductor queues it: its record as fetched."""
-    return SimpleNamespace(message=SimpleNamespace(key=b"VN-22", value=b"x" * size), value=b"x" * size)
+def _records(size: int, count: int = 1) -> list[Message]:
+    """Records as the fetch loop gathers them, each ``size`` bytes with its key."""
+    return [
+        Message(PARTITION.topic, 0, n, 0.0, 0, None, b"VN-22", b"x" * (size - 5), None, tp=PARTITION)
+        for n in range(count)
+    ]
 
 
-def test_the_agents_queue_is_full_once_it_holds_its_bytes_of_records(tmp_path: Path) -> None:
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Worker]:
     loop = asyncio.new_event_loop()  # the app's services take the current loop: one the test closes
     asyncio.set_event_loop(loop)
     try:
         worker = Worker(Settings(data_dir=tmp_path), load_pack([BUNDLED_PACK]))
-        (agent,) = worker.app.agents.values()
-        queue = agent.channel.clone(is_iterator=True).queue  # what the agent's stream reads from
         worker.app.flow_control.resume()  # as once the partitions are assigned
-        records = BUFFER_BYTES // MiB
-        for _ in range(records):
-            assert not queue.full()
-            queue.put_nowait(_event(MiB - 5))
-        assert queue.full() and queue.qsize() == records < worker.app.conf.stream_buffer_maxsize
-        assert isinstance(queue, ByteBoundQueue)
-
-        async def one_more() -> None:  # the conductor's way with a full queue: it waits for the agent
-            waiting = asyncio.ensure_future(queue.put(_event(MiB - 5)))
-            await asyncio.sleep(0.01)
-            assert not waiting.done()
-            queue.get_nowait()
-            await asyncio.wait_for(waiting, 1)
-
-        loop.run_until_complete(one_more())
-        assert queue.full() and queue.bytes == BUFFER_BYTES
-        queue.clear()  # a rebalance
-        assert queue.bytes == 0 and not queue.full()
+        yield worker
         worker.app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
     finally:
         asyncio.set_event_loop(None)
         loop.close()
 
 
-def test_a_record_larger_than_the_bound_enters_an_empty_queue_alone() -> None:
+def test_the_lane_is_full_once_it_holds_its_bytes_of_records(worker: Worker) -> None:
+    lane = worker.lane
+    assert worker.app.lane is lane, "the fetch loop offers the ingress topics' records to the intake's lane"
+    assert lane.takes("compliance.task-status") and lane.takes("compliance.ticks") and not lane.takes("other")
+    queue = lane.queue
+    batches = BUFFER_BYTES // MiB
+    consumer: Any = worker.app.consumer
+    loop = consumer.loop  # the loop faust's services were made for
+    for _ in range(batches):
+        assert not queue.full()
+        loop.run_until_complete(lane.offer(consumer, PARTITION, _records(MiB // 4, 4)))
+    assert queue.full() and lane.waiting() == batches < worker.app.conf.stream_buffer_maxsize
+    assert isinstance(queue, ByteBoundQueue)
+
+    async def one_more() -> None:  # the fetch loop waits for the intake to take a batch
+        offered = asyncio.ensure_future(lane.offer(consumer, PARTITION, _records(MiB)))
+        await asyncio.sleep(0.01)
+        assert not offered.done()
+        batch = await lane.take()
+        assert isinstance(batch, Fetched) and batch.tp == PARTITION and batch.bytes == MiB
+        await asyncio.wait_for(offered, 1)
+
+    loop.run_until_complete(one_more())
+    assert queue.full() and queue.bytes == BUFFER_BYTES
+    worker.app.flow_control.clear()  # a rebalance: what waits is fetched again
+    assert queue.bytes == 0 and not queue.full() and lane.waiting() == 0
+
+
+def test_a_rebalance_ends_the_fetch_loop_s_wait_for_room_and_drops_the_batch(worker: Worker) -> None:
+    lane, consumer = worker.lane, worker.app.consumer
+
+    async def full_then_rebalance() -> None:
+        while not lane.queue.full():
+            await lane.offer(consumer, PARTITION, _records(MiB))
+        held = lane.waiting()
+        offered = asyncio.ensure_future(lane.offer(consumer, PARTITION, _records(MiB)))
+        await asyncio.sleep(0.01)
+        assert not offered.done()
+        consumer.suspend_flow.set()  # what faust sets when a rebalance starts
+        await asyncio.wait_for(offered, 1)
+        assert lane.waiting() == held, "the batch was not queued: its records are fetched again"
+
+    consumer.loop.run_until_complete(full_then_rebalance())
+
+
+def test_a_batch_larger_than_the_bound_enters_an_empty_queue_alone() -> None:
     loop = asyncio.new_event_loop()
     try:
         flow = SimpleNamespace(acquire=lambda: asyncio.sleep(0), manage_queue=lambda queue: None)
-        queue = ByteBoundQueue(MiB, maxsize=4096, flow_control=flow)
+        queue = ByteBoundQueue(MiB, size=lambda batch: batch.bytes, maxsize=4096, flow_control=flow)
 
         async def fill() -> None:
-            await queue.put(_event(3 * MiB))
+            await queue.put(Fetched.of(PARTITION, _records(3 * MiB)))
             assert queue.full()
             queue.get_nowait()
             assert queue.bytes == 0 and not queue.full()

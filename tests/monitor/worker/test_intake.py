@@ -1,100 +1,136 @@
-"""The intake's loop: the checkpoint runs as soon as every record fetched is handled."""
+"""The intake's loop: each batch of the lane handled in order; the checkpoint as soon as every record fetched is."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from monitor.turns import each_in_turns, records_first
 from monitor.worker.intake import Intake
+from monitor.worker.lane import Fetched
 
 
-class _Fetched:
-    """An agent's stream: records arrive in fetches; those fetched and not yet handed over wait in its queue."""
+class _Done(BaseException):
+    """The lane has no more fetches: the intake's loop ends (a worker's is cancelled at its stop)."""
 
-    def __init__(self, *fetches: list[str]) -> None:
+
+class _Lane:
+    """The lane as the fetch loop feeds it: each fetch's batches offered in a turn, fetches some time apart.
+
+    What the intake does with each record is noted: handed over (``track``), acknowledged (``done``), let go
+    (``left``); records of a rebalance (``stale``) are not to be handed over.
+    """
+
+    def __init__(self, *fetches: list[list[str]], stale: frozenset[str] = frozenset()) -> None:
         self._fetches = deque(fetches)
-        self._queue: deque[str] = deque()
-        self.channel = SimpleNamespace(queue=SimpleNamespace(qsize=lambda: len(self._queue)))
+        self._queue: deque[Fetched] = deque()
+        self.handing = False
+        self.positions = SimpleNamespace(handing_over=lambda: self.handing)
+        self.noted: list[str] = []
+        self._stale = stale
+        self._feeder: asyncio.Task[None] | None = None
 
-    async def events(self) -> AsyncIterator[Any]:
-        while self._queue or self._fetches:
-            if not self._queue:
-                self._queue.extend(self._fetches.popleft())
-            yield SimpleNamespace(message=self._queue.popleft())
+    async def _feed(self) -> None:
+        while self._fetches:
+            self.handing = True
+            for batch in self._fetches.popleft():
+                self._queue.append(Fetched(SimpleNamespace(topic="t", partition=0), batch))
+                await asyncio.sleep(0)  # the fetch loop's offer, one partition's batch at a time
+            self.handing = False
+            await asyncio.sleep(0.01)  # the next fetch
+
+    async def take(self) -> Fetched:
+        if self._feeder is None:
+            self._feeder = asyncio.get_running_loop().create_task(self._feed())
+        while not self._queue:
+            if self._feeder.done():
+                raise _Done
+            await asyncio.sleep(0)
+        return self._queue.popleft()
+
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def may_hand(self, message: str) -> bool:
+        return message not in self._stale
+
+    def track(self, message: str) -> None:
+        self.noted.append(f"track {message}")
+
+    def done(self, message: str) -> None:
+        self.noted.append(f"done {message}")
+
+    def left(self, message: str) -> None:
+        self.noted.append(f"left {message}")
+
+    def heard(self, tp: Any) -> None:
+        self.noted.append("heard")
 
 
 class _Recorded(Intake):
     """The intake with each record's handling recorded, next to each checkpoint run when idle."""
 
-    def __init__(self, log: list[str], positions: Any = None) -> None:
+    def __init__(self, log: list[str], lane: _Lane, fail: str | None = None) -> None:
         async def when_idle() -> None:
             log.append("checkpoint")
 
         self._between = asyncio.Lock()
         self._when_idle = when_idle
         self._log = log
-        self._positions = positions or SimpleNamespace(handing_over=lambda: False)
+        self._positions = lane.positions
+        self._lane = None
+        self._busy = False
+        self._fail = fail
 
     async def handle(self, message: Any) -> None:
+        if message == self._fail:
+            raise RuntimeError("a fault outside the record's own handling")
         self._log.append(message)
+        await asyncio.sleep(0)  # a record's handling lets the loop turn (the store, the producer)
+
+
+async def _run(intake: Intake, lane: _Lane) -> None:
+    with pytest.raises(_Done):
+        await intake.run(lane)  # type: ignore[arg-type]
 
 
 async def test_a_record_that_comes_alone_is_checkpointed_at_once_and_a_burst_once_at_its_end() -> None:
     log: list[str] = []
-    await _Recorded(log).process(_Fetched(["a"], ["b", "c", "d"], ["e"]))
+    lane = _Lane([["a"]], [["b", "c"], ["d"]], [["e"]])
+    await _run(_Recorded(log, lane), lane)
     assert log == ["a", "checkpoint", "b", "c", "d", "checkpoint", "e", "checkpoint"]
 
 
-class _HandedOver:
-    """An agent's stream fed as faust feeds it: a fetch's records handed over one per turn of the event loop."""
-
-    def __init__(self, *fetches: list[str]) -> None:
-        self._fetches = deque(fetches)
-        self._queue: deque[str] = deque()
-        self.channel = SimpleNamespace(queue=SimpleNamespace(qsize=lambda: len(self._queue)))
-        self.positions = SimpleNamespace(handing_over=lambda: self._handing)
-        self._handing = False
-
-    async def _hand_over(self) -> None:
-        while self._fetches:
-            self._handing = True
-            for record in self._fetches.popleft():
-                self._queue.append(record)
-                for _ in range(2):  # faust's drain loop waits on each delivery
-                    await asyncio.sleep(0)
-            self._handing = False
-            await asyncio.sleep(0.01)  # the next fetch
-
-    async def events(self) -> AsyncIterator[Any]:
-        feeder = asyncio.get_running_loop().create_task(self._hand_over())
-        while not feeder.done() or self._queue:
-            if self._queue:
-                yield SimpleNamespace(message=self._queue.popleft())
-            else:
-                await asyncio.sleep(0)
-        await feeder
-
-
-async def test_records_of_one_fetch_handed_over_one_at_a_time_share_one_checkpoint() -> None:
+async def test_each_record_is_tracked_while_handled_then_acknowledged_and_those_of_a_rebalance_are_not_handed() -> None:
     log: list[str] = []
-    stream = _HandedOver(["a", "b", "c"], ["d"])
-    await _Recorded(log, stream.positions).process(stream)
-    assert log == ["a", "b", "c", "checkpoint", "d", "checkpoint"]
+    lane = _Lane([["a", "b", "c"]], stale=frozenset({"b"}))
+    await _run(_Recorded(log, lane), lane)
+    assert log == ["a", "c", "checkpoint"]
+    assert lane.noted == ["track a", "done a", "track c", "done c", "heard"]
 
 
-async def test_other_work_waits_while_a_fetch_is_handed_over_and_its_records_queued() -> None:
-    """``records_waiting`` holds from a fetch's first record handed over until its last is handled: a slice of
+async def test_a_fault_ends_its_batch_there_and_lets_the_record_go_and_the_intake_goes_on() -> None:
+    """The rest of the batch is read again: a hole before the next record (``FetchGuard``)."""
+    log: list[str] = []
+    lane = _Lane([["a", "b", "c"]], [["d"]])
+    await _run(_Recorded(log, lane, fail="b"), lane)
+    assert log == ["a", "checkpoint", "d", "checkpoint"]
+    assert lane.noted == ["track a", "done a", "track b", "left b", "track d", "done d", "heard"]
+
+
+async def test_other_work_waits_while_a_fetch_is_offered_and_its_records_handled() -> None:
+    """``records_waiting`` holds from a fetch's first batch offered until its last record is handled: a slice of
     other work that pauses on it (``records_first``) never comes between two records of one fetch."""
     log: list[str] = []
-    stream = _HandedOver(["a", "b", "c"], ["d", "e"])
-    intake = _Recorded(log, stream.positions)
-    intake._stream = None
-    assert not intake.records_waiting(), "no agent yet: nothing waits"
-    agent = asyncio.ensure_future(intake.process(stream))
+    lane = _Lane([["a", "b", "c"]], [["d"], ["e"]])
+    intake = _Recorded(log, lane)
+    assert not intake.records_waiting(), "no intake running yet: nothing waits"
+    running = asyncio.ensure_future(_run(intake, lane))
     other = asyncio.ensure_future(
         each_in_turns(
             range(1000),
@@ -103,9 +139,42 @@ async def test_other_work_waits_while_a_fetch_is_handed_over_and_its_records_que
             pause=lambda: records_first(intake.records_waiting, lambda: 0.0),
         )
     )
-    await agent
+    await running
     other.cancel()
     records = [n for n, entry in enumerate(log) if entry in "abcde"]
     assert log[records[0] : records[2] + 1] == ["a", "b", "c"], log[: records[2] + 2]
     assert log[records[3] : records[4] + 1] == ["d", "e"]
     assert "slice" in log[: records[0]] + log[records[2] : records[3]], "other work goes on between two fetches"
+
+
+class _Busy(_Recorded):
+    """Each record takes 2 ms and never waits on anything (an event applied in memory); ``seen`` notes ``turns()``."""
+
+    def __init__(self, log: list[str], lane: _Lane, turns: Any) -> None:
+        super().__init__(log, lane)
+        self._turns = turns
+        self.seen: list[int] = []
+
+    async def handle(self, message: Any) -> None:
+        time.sleep(0.002)
+        self._log.append(message)
+        self.seen.append(self._turns())
+
+
+async def test_a_long_batch_of_records_that_never_wait_still_lets_the_event_loop_turn() -> None:
+    log: list[str] = []
+    lane = _Lane([[f"r{n}" for n in range(20)]])
+    turns = 0
+
+    async def other_work() -> None:  # the web server, the followers, the timers
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_work())
+    intake = _Busy(log, lane, lambda: turns)
+    await _run(intake, lane)
+    other.cancel()
+    assert len(log) == 21  # the twenty records, then the checkpoint
+    assert intake.seen[-1] - intake.seen[0] >= 4, "38 ms of records: a turn at least every 10 ms"

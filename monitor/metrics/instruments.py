@@ -25,6 +25,7 @@ UNREGISTERED = "_unregistered"
 
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
 _EVAL_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
+_STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 def observe_all(histogram: Histogram, values: Iterable[float]) -> None:
@@ -80,6 +81,19 @@ class Metrics:
             "compliance_rule_evaluation_seconds",
             "Time to evaluate the rules for one input (event or tick of one unit).",
             buckets=_EVAL_BUCKETS,
+            registry=registry,
+        )
+        self.record_wait = Histogram(
+            "compliance_record_wait_seconds",
+            "Time from an ingress record's timestamp (its send, by Kafka's default) to the start of its handling.",
+            ["topic"],
+            buckets=_STEP_BUCKETS,
+            registry=registry,
+        )
+        self.checkpoint = Histogram(
+            "compliance_checkpoint_seconds",
+            "Time a checkpoint with work to do took: staged state made durable, its alerts published and confirmed.",
+            buckets=_STEP_BUCKETS,
             registry=registry,
         )
         self.tick = Histogram(

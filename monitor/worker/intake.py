@@ -42,9 +42,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from prometheus_client import Histogram
+
 from monitor.clock import Clock
 from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import InboundRecord
+from monitor.metrics import observe_all
 from monitor.state.rocks import is_broken
 from monitor.worker.fetch_guard import FetchGuard, Partition
 from monitor.worker.lane import Fetched, IngressLane
@@ -91,6 +94,7 @@ class Intake:
         when_idle: Run once every record fetched so far is handled (the checkpoint, between records).
         repair: Rebuilds the local store's partitions when it breaks (``None``: a failing read dead-letters its
             record, as any fault).
+        record_wait: Observes, by topic, how long each record waited from its timestamp to its handling.
     """
 
     def __init__(
@@ -109,8 +113,10 @@ class Intake:
         clock: Clock,
         when_idle: Callable[[], Awaitable[object]] | None = None,
         repair: StoreRepair | None = None,
+        record_wait: Histogram | None = None,
     ) -> None:
         self._between = between
+        self._record_wait = record_wait
         self._repair = repair
         self._damaged: str | None = None  # why the local store failed a read, until its partitions are rebuilt
         self._positions = positions
@@ -162,21 +168,28 @@ class Intake:
     async def _handle_batch(self, lane: IngressLane, batch: Fetched) -> None:
         """Handle a partition's records of one fetch, in order, each tracked and then acknowledged (``lane``)."""
         turn_at = time.perf_counter() + TURN_EVERY
-        for message in batch.messages:
-            if time.perf_counter() >= turn_at:
-                await asyncio.sleep(0)
-                turn_at = time.perf_counter() + TURN_EVERY
-            if not lane.may_hand(message):  # fetched before a rebalance: read again by the partition's owner
-                continue
-            lane.track(message)
-            try:
-                async with self._between:
-                    await self.handle(message)
-            except BaseException:
-                lane.left(message)
-                raise
-            lane.done(message)
-        lane.heard(batch.tp)
+        waited: list[float] = []  # each record's wait, from its timestamp to its handling
+        try:
+            for message in batch.messages:
+                if time.perf_counter() >= turn_at:
+                    await asyncio.sleep(0)
+                    turn_at = time.perf_counter() + TURN_EVERY
+                if not lane.may_hand(message):  # fetched before a rebalance: read again by the partition's owner
+                    continue
+                lane.track(message)
+                if message.timestamp:
+                    waited.append(max(0.0, time.time() - message.timestamp))
+                try:
+                    async with self._between:
+                        await self.handle(message)
+                except BaseException:
+                    lane.left(message)
+                    raise
+                lane.done(message)
+            lane.heard(batch.tp)
+        finally:
+            if waited and self._record_wait is not None:
+                observe_all(self._record_wait.labels(batch.tp.topic), waited)
 
     async def _idle(self, lane: IngressLane) -> bool:
         """Whether every record fetched has been handled: none waits, and the fetch loop is not offering more.

@@ -35,6 +35,7 @@ waiting (its records are fetched again from the committed offsets).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,15 @@ class IngressLane:
         if not queue.full() and consumer.flow_active and not consumer.suspend_flow.is_set():
             queue.put_nowait(batch)
             return
-        await consumer.wait_first(queue.put(batch), consumer.suspend_flow.wait())
+        # faust's way (``wait_first``), but a put cancelled by the rebalance's clearing of the queue
+        # (``flow_control.clear``) drops the batch rather than ending the fetch loop.
+        put = asyncio.ensure_future(queue.put(batch))
+        rebalance = asyncio.ensure_future(consumer.suspend_flow.wait())
+        try:
+            await asyncio.wait({put, rebalance}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (put, rebalance):
+                waiting.cancel()
 
     async def take(self) -> Fetched:
         """The next batch, once one is queued."""

@@ -281,6 +281,7 @@ class Worker(WorkerFace):
             partitions=settings.partitions,
             clock=clock,
             when_idle=lambda: self.parts.checkpoint_now(),
+            record_wait=self.metrics.record_wait,
             repair=StoreRepair(
                 self.app,
                 items,

@@ -10,7 +10,7 @@ restart: its process is another.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "HEAP_PARTS",
@@ -20,6 +20,7 @@ __all__ = [
     "Window",
     "broker_figures",
     "figures",
+    "histogram_windows",
     "probe_figures",
     "windows",
 ]
@@ -63,6 +64,8 @@ class Sample:
     cpu_seconds: float = 0.0  # user and system CPU the process used so far
     store: tuple[float, ...] = (0.0, 0.0, 0.0)  # MiB of its RocksDB, by ``STORE_PARTS``
     heap: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # MiB of its heap, by ``HEAP_PARTS``
+    #: Its histograms so far, by name: (upper bound, observations at or below it) for each bucket, in order.
+    histograms: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,41 @@ def windows(latencies: Sequence[tuple[float, float]], faults: Sequence[tuple[flo
         fault = next((name for f_start, f_end, name in faults if f_start < end and f_end > start), "")
         out.append(Window(start, len(values), _quantile(values, 0.5), _quantile(values, 0.99), fault))
     return out
+
+
+def histogram_windows(
+    samples: Sequence[Sample], name: str, faults: Sequence[tuple[float, float, str]], seconds: float
+) -> list[Window]:
+    """A worker histogram's observations in each 5-minute window, every worker's together: how many, p50 and p99.
+
+    Each worker's buckets at the window's end less those at its start (a worker restarted within the window
+    counts from its start); a quantile is the upper bound of the first bucket that reaches it.
+    """
+    out = []
+    for n in range(int(seconds // WINDOW) + 1):
+        start, end = n * WINDOW, (n + 1) * WINDOW
+        counts: dict[float, float] = {}
+        for worker in sorted({s.worker for s in samples}):
+            mine = [s for s in samples if s.worker == worker and name in s.histograms]
+            last = next((s for s in reversed(mine) if s.at <= end), None)
+            if last is None or last.at <= start:
+                continue
+            first = next((s for s in reversed(mine) if s.at <= start and s.pid == last.pid), None)
+            before = dict(first.histograms[name]) if first is not None else {}
+            for bound, count in last.histograms[name]:
+                counts[bound] = counts.get(bound, 0.0) + count - before.get(bound, 0.0)
+        total = max(counts.values(), default=0.0)
+        if total <= 0:
+            continue
+        fault = next((label for f_start, f_end, label in faults if f_start < end and f_end > start), "")
+        out.append(Window(start, int(total), _bucket_quantile(counts, 0.5), _bucket_quantile(counts, 0.99), fault))
+    return out
+
+
+def _bucket_quantile(counts: dict[float, float], q: float) -> float:
+    """The upper bound of the first bucket whose cumulative count reaches ``q`` of them all."""
+    total = max(counts.values())
+    return next(bound for bound in sorted(counts) if counts[bound] >= q * total)
 
 
 def _at_end(samples: Sequence[Sample], end: float, faults: Sequence[tuple[float, float, str]]) -> Sample | None:

@@ -22,7 +22,8 @@ Every 10 s it samples each worker's resident memory, open files, event loop
 tasks, consumer lag and delivery queues (``soak.csv``); it times each
 overdue task from its event's send to its alert record (``latency.csv`` by
 5 minutes, ``latencies.csv`` each, to set beside the review reports' times
-in ``reports.csv``), samples the embedded broker's CPU and memory
+in ``reports.csv``; beside each window, the broker's own send → fetch and the
+workers' record wait and checkpoint time), samples the embedded broker's CPU and memory
 (``broker.csv``), draws them (``soak.html``), and ends with the fault suite's exactly-once check
 over every event of the run. Figures and the check are printed; the exit
 status is non-zero if the check found anything.
@@ -69,6 +70,7 @@ from tests.soak.figures import (
     Sample,
     broker_figures,
     figures,
+    histogram_windows,
     probe_figures,
     report_figures,
     windows,
@@ -78,6 +80,12 @@ TOPICS = Topics()
 REPO = Path(__file__).resolve().parents[2]
 #: The topic of the broker's own send → fetch time (``Load._probe``): one partition, a record a second.
 PROBE_TOPIC = "soak.probe"
+#: The workers' own share of an event's way to its alert, from their /metrics (``histogram_windows``): how long
+#: a task-status record waited from its send to its handling, and how long a checkpoint took.
+WORKER_HISTOGRAMS: dict[str, dict[str, str]] = {
+    "compliance_record_wait_seconds": {"topic": "compliance.task-status"},
+    "compliance_checkpoint_seconds": {},
+}
 
 
 @dataclass
@@ -520,15 +528,31 @@ def _sample(run: Run, load: Load, workers: list[MonitorProcess], machine: list[t
         held = sample(text, "compliance_alert_ledger_alerts") or 0.0
         store = _mib(text, "compliance_state_store_memory_bytes", STORE_PARTS)
         heap = _mib(text, "compliance_process_memory_bytes", HEAP_PARTS)
+        histograms = {name: _buckets(text, name, **labels) for name, labels in WORKER_HISTOGRAMS.items()}
         with run.lock:
             run.samples.append(
-                Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store, heap)
+                Sample(run.since(), name, process.pid, rss, fds, tasks, lag, queued, held, cpu, store, heap, histograms)
             )
 
 
 def _mib(text: str, name: str, parts: Iterable[str]) -> tuple[float, ...]:
     """A memory gauge's parts from a scrape, MiB each (0 where it says nothing)."""
     return tuple((sample(text, name, part=part) or 0.0) / 2**20 for part in parts)
+
+
+def _buckets(text: str, name: str, **labels: str) -> tuple[tuple[float, float], ...]:
+    """A histogram's cumulative buckets from a scrape, (upper bound, count) in order, those of ``labels`` only."""
+    counts: dict[float, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(name + "_bucket{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if not all(f'{k}="{v}"' in head for k, v in labels.items()):
+            continue
+        bound = head.partition('le="')[2].partition('"')[0]
+        key = float("inf") if bound == "+Inf" else float(bound)
+        counts[key] = counts.get(key, 0.0) + float(value)
+    return tuple(sorted(counts.items()))
 
 
 def _values(text: str, name: str) -> list[float]:
@@ -698,12 +722,22 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
             writer.writerow([*row, f"{share:.3f}", *(f"{mib:.1f}" for mib in (*s.store, *s.heap))])
     with (out / "latency.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["window_start_s", "events", "p50_ms", "p99_ms", "fault", "probe_p50_ms", "probe_p99_ms"])
+        worker_side = [f"{part}_p99_ms" for part in ("wait", "checkpoint")]
+        writer.writerow(
+            ["window_start_s", "events", "p50_ms", "p99_ms", "fault", "probe_p50_ms", "probe_p99_ms", *worker_side]
+        )
         probed = {w.start: w for w in windows(run.probes, run.faults)}
+        seconds = plan.minutes * 60
+        sides = [
+            {w.start: w for w in histogram_windows(run.samples, name, run.faults, seconds)}
+            for name in WORKER_HISTOGRAMS
+        ]
         for w in windows(run.latencies, run.faults):
             probe = probed.get(w.start)
             broker = [f"{probe.p50 * 1000:.0f}", f"{probe.p99 * 1000:.0f}"] if probe is not None else ["", ""]
-            writer.writerow([f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault, *broker])
+            mine = [f"{side[w.start].p99 * 1000:.0f}" if w.start in side else "" for side in sides]
+            row = [f"{w.start:.0f}", w.count, f"{w.p50 * 1000:.0f}", f"{w.p99 * 1000:.0f}", w.fault, *broker, *mine]
+            writer.writerow(row)
     with (out / "latencies.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["sent_s", "latency_ms"])
@@ -752,13 +786,18 @@ def _write(plan: Plan, run: Run, report: Report, out: Path, workdir: Path, worke
     }
     spans = windows(run.latencies, run.faults)
     probed = windows(run.probes, run.faults)
+    waited, checkpoints = (
+        histogram_windows(run.samples, name, run.faults, plan.minutes * 60) for name in WORKER_HISTOGRAMS
+    )
     charts["latency"] = chart(
-        "event → alert record, per 5 minutes (and the broker's own send → fetch)",
+        "event → alert record, per 5 minutes (the broker's own send → fetch; the workers' record wait and checkpoint)",
         "ms",
         [
             Series("p99", [(w.start, w.p99 * 1000) for w in spans]),
             Series("p50", [(w.start, w.p50 * 1000) for w in spans]),
             Series("broker p99", [(w.start, w.p99 * 1000) for w in probed]),
+            Series("record wait p99", [(w.start, w.p99 * 1000) for w in waited]),
+            Series("checkpoint p99", [(w.start, w.p99 * 1000) for w in checkpoints]),
         ],
         run.faults,
     )

@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.soak.charts import Series, chart, page
-from tests.soak.figures import BrokerSample, Sample, broker_figures, figures, probe_figures, report_figures, windows
-from tests.soak.soak import _memory_report
+from tests.soak.figures import (
+    BrokerSample,
+    Sample,
+    broker_figures,
+    figures,
+    histogram_windows,
+    probe_figures,
+    report_figures,
+    windows,
+)
+from tests.soak.soak import _buckets, _memory_report
 
 HOUR = 3600.0
 
@@ -135,3 +144,43 @@ def test_the_broker_s_own_time_is_told_by_half_outside_faults_with_its_worst_win
     (line,) = probe_figures(probes, [(2990.0, 3070.0, "broker paused 60 s")], 7200)
     assert line.endswith("p99: hour 1 10 ms, hour 2 70 ms; worst 5-minute window 70 ms at 100 min"), line
     assert probe_figures([], [], 7200) == ["the broker's own send → fetch: nothing fetched"]
+
+
+_SCRAPE = """# HELP compliance_record_wait_seconds ...
+compliance_record_wait_seconds_bucket{le="0.01",topic="compliance.task-status"} 90.0
+compliance_record_wait_seconds_bucket{le="0.1",topic="compliance.task-status"} 99.0
+compliance_record_wait_seconds_bucket{le="+Inf",topic="compliance.task-status"} 100.0
+compliance_record_wait_seconds_bucket{le="0.01",topic="compliance.ticks"} 5.0
+compliance_record_wait_seconds_bucket{le="0.1",topic="compliance.ticks"} 5.0
+compliance_record_wait_seconds_bucket{le="+Inf",topic="compliance.ticks"} 5.0
+compliance_record_wait_seconds_count{topic="compliance.task-status"} 100.0
+"""
+
+
+def test_a_histogram_s_buckets_are_read_from_a_scrape_for_the_labels_asked() -> None:
+    assert _buckets(_SCRAPE, "compliance_record_wait_seconds", topic="compliance.task-status") == (
+        (0.01, 90.0),
+        (0.1, 99.0),
+        (float("inf"), 100.0),
+    )
+    assert _buckets(_SCRAPE, "compliance_record_wait_seconds")[0] == (0.01, 95.0), "every topic's, summed"
+
+
+def _waits(worker: str, pid: int, at: float, fast: float, slow: float) -> Sample:
+    buckets = ((0.01, fast), (0.5, fast + slow), (float("inf"), fast + slow))
+    return Sample(at, worker, pid, 100.0, 40, 30.0, 0.0, 0.0, histograms={"waits": buckets})
+
+
+def test_a_worker_histogram_s_quantiles_per_window_count_what_each_worker_observed_in_it() -> None:
+    samples = [
+        _waits("a", 1, 0.0, 0, 0),
+        _waits("b", 2, 0.0, 0, 0),
+        _waits("a", 1, 299.0, 1000, 0),  # window 1: 2,000 fast, none slow
+        _waits("b", 2, 299.0, 1000, 0),
+        _waits("a", 1, 599.0, 1980, 20),  # window 2: a 980 fast and 20 slow; b restarted: all it counts is new
+        _waits("b", 3, 599.0, 990, 10),
+    ]
+    first, second = histogram_windows(samples, "waits", [(400.0, 460.0, "freeze")], 600.0)
+    assert (first.count, first.p50, first.p99, first.fault) == (2000, 0.01, 0.01, "")
+    assert (second.count, second.p99, second.fault) == (2000, 0.5, "freeze"), "30 slow of 2,000 pass the 99th"
+    assert histogram_windows(samples, "other", [], 600.0) == []

@@ -90,6 +90,13 @@ def test_a_rebalance_ends_the_fetch_loop_s_wait_for_room_and_drops_the_batch(wor
         consumer.suspend_flow.set()  # what faust sets when a rebalance starts
         await asyncio.wait_for(offered, 1)
         assert lane.waiting() == held, "the batch was not queued: its records are fetched again"
+        consumer.resume_flow()
+        offered = asyncio.ensure_future(lane.offer(consumer, PARTITION, _records(MiB)))
+        await asyncio.sleep(0.01)
+        consumer.stop_flow()  # faust's revocation: the flow stopped, then the queues cleared, in one step
+        worker.app.flow_control.clear()
+        await asyncio.wait_for(offered, 1)  # neither raised nor waiting: the fetch loop goes on
+        assert lane.waiting() == 0
 
     consumer.loop.run_until_complete(full_then_rebalance())
 

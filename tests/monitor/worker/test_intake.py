@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 
 from monitor.turns import each_in_turns, records_first
 from monitor.worker.intake import Intake
@@ -17,6 +18,12 @@ from monitor.worker.lane import Fetched
 
 class _Done(BaseException):
     """The lane has no more fetches: the intake's loop ends (a worker's is cancelled at its stop)."""
+
+
+class _Record(str):
+    """A record as the lane hands it: it has a timestamp (none here: its wait is not observed)."""
+
+    timestamp = None
 
 
 class _Lane:
@@ -39,7 +46,7 @@ class _Lane:
         while self._fetches:
             self.handing = True
             for batch in self._fetches.popleft():
-                self._queue.append(Fetched(SimpleNamespace(topic="t", partition=0), batch))
+                self._queue.append(Fetched(SimpleNamespace(topic="t", partition=0), [_Record(r) for r in batch]))
                 await asyncio.sleep(0)  # the fetch loop's offer, one partition's batch at a time
             self.handing = False
             await asyncio.sleep(0.01)  # the next fetch
@@ -56,8 +63,8 @@ class _Lane:
     def waiting(self) -> int:
         return len(self._queue)
 
-    def may_hand(self, message: str) -> bool:
-        return message not in self._stale
+    def may_hand(self, message: Any) -> bool:
+        return not isinstance(message, str) or message not in self._stale
 
     def track(self, message: str) -> None:
         self.noted.append(f"track {message}")
@@ -86,6 +93,7 @@ class _Recorded(Intake):
         self._lane = None
         self._busy = False
         self._fail = fail
+        self._record_wait = None
 
     async def handle(self, message: Any) -> None:
         if message == self._fail:
@@ -178,3 +186,19 @@ async def test_a_long_batch_of_records_that_never_wait_still_lets_the_event_loop
     other.cancel()
     assert len(log) == 21  # the twenty records, then the checkpoint
     assert intake.seen[-1] - intake.seen[0] >= 4, "38 ms of records: a turn at least every 10 ms"
+
+
+async def test_each_record_s_wait_from_its_timestamp_to_its_handling_is_observed_by_topic() -> None:
+    registry = CollectorRegistry()
+    waits = Histogram("waits", "", ["topic"], buckets=(0.5, 2.0, 10.0), registry=registry)
+    now = time.time()
+    sent = [SimpleNamespace(timestamp=now - 1.0), SimpleNamespace(timestamp=now - 5.0), SimpleNamespace(timestamp=None)]
+    lane = _Lane([[]])
+    intake = _Recorded([], lane)
+    intake._record_wait = waits
+    await intake._handle_batch(lane, Fetched(SimpleNamespace(topic="compliance.ticks", partition=0), sent))  # type: ignore[arg-type]
+    observed = {
+        b: registry.get_sample_value("waits_bucket", {"topic": "compliance.ticks", "le": b})
+        for b in ("0.5", "2.0", "10.0")
+    }
+    assert observed == {"0.5": 0, "2.0": 1, "10.0": 2}, "a record without a timestamp is not observed"

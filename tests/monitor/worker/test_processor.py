@@ -515,3 +515,17 @@ class _Counted(StoredTasks):
         for pair in super().items():
             _Counted.read += 1
             yield pair
+
+
+async def test_a_checkpoint_with_work_to_do_is_timed_and_one_with_nothing_to_do_is_not(tmp_path: Path) -> None:
+    parts = deadline_parts(tmp_path)
+    record = _record(task(vn(2024, 7, 25), deadline=vn(2024, 7, 20)).model_dump_json().encode())
+    await parts.processor.on_record(record, PARTITIONS, vn(2024, 7, 25))  # made durable, its alert published
+    assert parts.registry.get_sample_value("compliance_checkpoint_seconds_count") == 1
+    assert parts.registry.get_sample_value("compliance_checkpoint_seconds_sum") > 0
+    await parts.processor.checkpoint.flush()  # the outbox entries the alerts topic now holds, removed
+    timed = parts.registry.get_sample_value("compliance_checkpoint_seconds_count")
+    assert parts.processor._store.staged() == 0
+    for _ in range(3):  # the flush timer with nothing staged and nothing to publish
+        await parts.processor.checkpoint.flush()
+    assert parts.registry.get_sample_value("compliance_checkpoint_seconds_count") == timed

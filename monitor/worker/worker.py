@@ -291,6 +291,8 @@ class Worker(WorkerFace):
                 others=(self.alerts_topic.save_if_removed, self.deliveries.save_if_removed),
             ),
         )
+        for topic in self.topics.partitioned:  # each ingress topic's series from the start, not from its first record
+            self.metrics.record_wait.labels(topic)
         self.app.timer(2.0)(self.intake.watch_store)
         self.app.timer(TRIM_EVERY)(self._trim_slack)  # the allocator's leftovers of each burst go back
         self.parts = BackgroundParts(

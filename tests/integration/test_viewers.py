@@ -153,8 +153,13 @@ def test_a_province_viewer_sees_only_its_units_in_every_answer(broker: EmbeddedB
             rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
             assert status == 200 and [r["task_id"] for r in rows if r["task_id"]] == ["NV-1"]
             assert {r["unit_id"] for r in rows} == {"VN-22"}
-            history = _json(url + "/api/v1/alerts/history?limit=5000", NGHE_AN)["intervals"]
-            assert history and {i["unit_id"] for i in history} == {"VN-22"}
+            history = wait_for(  # the index reads the alerts topic every 5 s
+                "Nghệ An's alert in the history",
+                lambda url=url: _json(url + "/api/v1/alerts/history?limit=5000", NGHE_AN)["intervals"],
+                timeout=20,
+                log=worker.log,
+            )
+            assert {i["unit_id"] for i in history} == {"VN-22"}  # type: ignore[attr-defined]
             assert _get(url + "/api/v1/alerts/history?unit_id=VN-35", NGHE_AN)[0] == 403
             report = _json(url + "/reports?format=json", NGHE_AN)
             assert [c["unit_id"] for c in report["units"]] == ["VN-22"], report.keys()

@@ -111,8 +111,9 @@ async def _announce_when_ready(
     print(text, flush=True)
     if not is_ready(worker):
         why = "; ".join(f"{cause}: {problem}" for cause, problem in worker.problems().items())
-        if reading(worker):
-            why = "; ".join(filter(None, (why, "still reading " + ", ".join(reading(worker)))))
+        still = reading(worker)
+        if still:
+            why = "; ".join(filter(None, (why, "still reading " + ", ".join(still))))
         log.warning("the worker is not ready after %.0fs (%s)", waited, why or "its partitions are not read yet")
 
 

@@ -454,7 +454,7 @@ def is_ready(worker: WorkerView) -> bool:
 def readyz(worker: WorkerView) -> Answer:
     """``/readyz``: 200 once the worker is ready (``is_ready``): a load balancer sends nothing here before."""
     still = reading(worker)
-    ready = worker.is_ready() and not still
+    ready = worker.is_ready() and not still  # ``is_ready``, with what it still reads kept for the body
     problems = worker.problems()
     status = "ready" if ready else "failing" if problems else "starting"
     body: dict[str, Any] = {"status": status, "partitions": sorted(worker.owned_partitions())}

@@ -11,13 +11,14 @@ Three layers (``PartitionItems``):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
 from typing import Protocol
 
 from monitor.state.keys import SUBJECT_ITEM, SubjectItem
 
-__all__ = ["MISSING", "Cursor", "ItemCache", "ItemReader", "PartitionItems", "scan", "scan_keys"]
+__all__ = ["MISSING", "Cursor", "ItemCache", "ItemReader", "Overlaid", "PartitionItems", "scan", "scan_keys"]
 
 #: What the cache answers for a key it does not hold (``None`` is "known absent").
 MISSING = object()
@@ -53,6 +54,86 @@ class ItemReader(Protocol):
 
     def forget(self, partition: int, keys: Collection[bytes]) -> None:
         """Delete derived keys from the local store alone (they never go to the changelog)."""
+
+
+class Overlaid:
+    """A partition's store as it will be once what is staged for it is written: the staged writes laid over it.
+
+    Args:
+        reader: The store.
+        partition: The partition (the only one read through this view).
+        staged: The partition's staged writes, by key (``None``: a deletion).
+    """
+
+    def __init__(self, reader: ItemReader, partition: int, staged: dict[bytes, bytes | None]) -> None:
+        self._reader = reader
+        self._partition = partition
+        self._staged = staged
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The staged value of ``key``, else the store's."""
+        assert partition == self._partition
+        return self._staged[key] if key in self._staged else self._reader.get(partition, key)
+
+    def cursor(self, partition: int) -> Cursor:
+        """An ordered iterator over the store's keys and the staged ones, deletions left out."""
+        assert partition == self._partition
+        return _OverlaidCursor(self._reader.cursor(partition), sorted(self._staged.items()))
+
+    def forget(self, partition: int, keys: Collection[bytes]) -> None:
+        """Delete derived keys from the store (the staged writes have none)."""
+        self._reader.forget(partition, keys)
+
+
+class _OverlaidCursor:
+    """The keys of a cursor and of sorted writes laid over it, in order: a written key hides the cursor's."""
+
+    def __init__(self, below: Cursor, above: list[tuple[bytes, bytes | None]]) -> None:
+        self._below = below
+        self._above = above
+        self._keys = [key for key, _ in above]
+        self._at = 0  # the next write of ``above`` not passed yet
+        self._key: bytes | None = None
+        self._value: bytes | None = None  # the write's value, when the key is the write's
+
+    def seek(self, key: bytes) -> None:
+        self._below.seek(key)
+        self._at = bisect_left(self._keys, key)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Stand on the smaller of the two next keys (a write on a key the cursor also holds hides it)."""
+        while True:
+            below = self._below.key() if self._below.valid() else None
+            above = self._keys[self._at] if self._at < len(self._keys) else None
+            if above is None or (below is not None and below < above):
+                self._key, self._value = below, None
+                return
+            if below == above:
+                self._below.next()
+            value = self._above[self._at][1]
+            if value is None:  # deleted
+                self._at += 1
+                continue
+            self._key, self._value = above, value
+            return
+
+    def valid(self) -> bool:
+        return self._key is not None
+
+    def key(self) -> bytes:
+        assert self._key is not None
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value if self._value is not None else self._below.value()
+
+    def next(self) -> None:
+        if self._value is not None:
+            self._at += 1
+        else:
+            self._below.next()
+        self._settle()
 
 
 def _walk(reader: ItemReader, partition: int, start: bytes, stop: bytes) -> Iterator[tuple[bytes, Cursor]]:

@@ -47,7 +47,7 @@ from monitor.state.keys import (
     item_key,
     unit_prefix,
 )
-from monitor.state.reads import ItemCache, PartitionItems
+from monitor.state.reads import ItemCache, Overlaid, PartitionItems
 from monitor.state.stored import StoredTasks, StoredWakeups
 from rules.state import AlertTransition, Change, UnitState, WakeupMap, task_key
 
@@ -132,7 +132,7 @@ class UnitStore(Protocol):
         """How many writes wait for the next flush."""
 
     def reload(self, unit_id: str) -> None:
-        """Drop the in-memory copy of the unit's state for what durable storage holds."""
+        """Drop the in-memory copy of the unit's state for what is staged for it, else what durable storage holds."""
 
     def keep(self, partitions: set[int]) -> None:
         """Forget the in-memory units of every partition not in ``partitions``."""
@@ -366,17 +366,19 @@ class ItemStore:
         return sum(len(s) for s in self._staged.values())
 
     def reload(self, unit_id: str) -> None:
-        """Replace the working copy of one unit with what the log holds (after a failed evaluation).
+        """Replace the working copy of one unit with what is staged for it, else what the log holds (after a fault).
 
-        Its subject items changed in memory go back to what is staged for them, else to what the store holds.
+        Its subject items changed in memory go back to what is staged for them, else to what the store holds;
+        its head is read from the store with the staged writes laid over it.
         """
         partition = next((p for p, units in self._by_partition.items() if unit_id in units), None)
         if partition is None:
             return
         items = self._partition(partition)
         prefix = unit_prefix(unit_id)
-        items.restore([key for key in items.overlay if key.startswith(prefix)], self._staged.get(partition, {}))
-        found = list(heads(self._log, partition, prefix))
+        staged = self._staged.get(partition, {})
+        items.restore([key for key in items.overlay if key.startswith(prefix)], staged)
+        found = list(heads(Overlaid(self._log, partition, staged), partition, prefix))
         if found:
             self._units[unit_id] = self._head(unit_id, found[0][1], items, partition)
         else:

@@ -230,3 +230,44 @@ async def test_a_units_newest_task_report_is_stored_with_it_and_read_back_withou
     _, _, stored = await _read_back(rules, opened)
     stored.tasks = TaskMap()  # were the tasks read for it, none would be found
     assert stored.newest_task_report() == vn(2024, 7, 9)
+
+
+async def test_a_unit_read_again_after_a_fault_is_what_was_staged_for_it_not_only_what_was_flushed(
+    tmp_path: Path,
+) -> None:
+    """A fault in evaluation reads the unit again: its staged, unflushed changes (the records before) are kept."""
+    rules = pack(tmp_path, DEADLINE_RULES)
+    store = ItemStore(DictItemLog({}))
+    first = apply_event(
+        rules, None, task(vn(2024, 7, 25), task_id="A", deadline=vn(2024, 7, 20), event_id="a"), vn(2024, 7, 25)
+    )
+    store.stage_state(first.state, first.changed, 0)
+    await store.flush()
+    second = apply_event(
+        rules,
+        store.get("VN-40"),
+        task(vn(2024, 7, 25), task_id="B", deadline=vn(2024, 7, 20), event_id="b"),
+        vn(2024, 7, 25),
+    )
+    store.stage_state(second.state, second.changed, 0)  # staged, not flushed: a record handled before the fault
+    half_done = apply_event(
+        rules,
+        store.get("VN-40"),
+        task(vn(2024, 7, 25), task_id="C", deadline=vn(2024, 7, 20), event_id="c"),
+        vn(2024, 7, 25),
+    )
+    assert sorted(half_done.state.tasks) == ["A", "B", "C"]  # changed in place, never staged
+    store.reload("VN-40")
+    again = store.get("VN-40")
+    assert again is not None and sorted(again.tasks) == ["A", "B"]
+    assert again.task_count() == 2 and len(again.alerts) == 2  # the head as staged: its counts, its alerts
+
+
+async def test_a_unit_first_staged_and_not_flushed_is_kept_when_read_again(tmp_path: Path) -> None:
+    rules = pack(tmp_path, DEADLINE_RULES)
+    store = ItemStore(DictItemLog({}))
+    first = apply_event(rules, None, task(vn(2024, 7, 25), task_id="A", deadline=vn(2024, 7, 20)), vn(2024, 7, 25))
+    store.stage_state(first.state, first.changed, 0)
+    store.reload("VN-40")
+    again = store.get("VN-40")
+    assert again is not None and list(again.tasks) == ["A"]

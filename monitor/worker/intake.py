@@ -1,8 +1,11 @@
-"""The worker's intake: each record fetched, checked and passed on, one at a time.
+"""The worker's intake: each record fetched, checked and passed on, in order.
 
 It takes the records of the ingress topics from the lane (``monitor.worker.lane``),
 a partition's records of a fetch at a time, and handles them in order, in its
-own task.
+own task: consecutive records of a data topic go to the processor together,
+a run at a time (``Processor.on_records``: each unit staged once, the counts
+once), when every check below passes for the first of them; a tick, or a
+record that does not pass, goes alone.
 
 A record reaches the processor (or, a tick, the processor and the takeover)
 only once it passes, in this order:
@@ -66,6 +69,10 @@ _HANDOVER_TURNS = 8
 #: Seconds of records the intake handles at most before it lets the event loop turn (the web server, the
 #: followers, the timers): records of one event rarely wait on anything, and a fetch holds hundreds.
 TURN_EVERY = 0.005
+#: A run of consecutive records of a partition handed to the processor at once (``Processor.on_records``): at
+#: most this many records, of at most this many bytes together (a record of 500 events goes alone).
+RUN_RECORDS = 64
+RUN_BYTES = 64 * 1024
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -73,6 +80,19 @@ def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
         return ()
     items = raw.items() if isinstance(raw, dict) else raw
     return tuple((str(k), bytes(v or b"")) for k, v in items)
+
+
+def _inbound(message: Any) -> InboundRecord:
+    """A fetched record (faust's ``Message``) as the processor takes it."""
+    return InboundRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=_headers(message.headers),
+        timestamp=message.timestamp,
+    )
 
 
 class Intake:
@@ -166,30 +186,61 @@ class Intake:
                 await self._when_idle()
 
     async def _handle_batch(self, lane: IngressLane, batch: Fetched) -> None:
-        """Handle a partition's records of one fetch, in order, each tracked and then acknowledged (``lane``)."""
+        """Handle a partition's records of one fetch in order, a run at a time, each tracked then acknowledged."""
         turn_at = time.perf_counter() + TURN_EVERY
         waited: list[float] = []  # each record's wait, from its timestamp to its handling
+        messages = batch.messages
+        at = 0
         try:
-            for message in batch.messages:
+            while at < len(messages):
                 if time.perf_counter() >= turn_at:
                     await asyncio.sleep(0)
                     turn_at = time.perf_counter() + TURN_EVERY
-                if not lane.may_hand(message):  # fetched before a rebalance: read again by the partition's owner
-                    continue
-                lane.track(message)
-                if message.timestamp:
-                    waited.append(max(0.0, time.time() - message.timestamp))
+                run, at = self._next_run(lane, messages, at)
+                if not run:
+                    break
+                for message in run:
+                    lane.track(message)
+                    if message.timestamp:
+                        waited.append(max(0.0, time.time() - message.timestamp))
                 try:
                     async with self._between:
-                        await self.handle(message)
+                        await self.handle_run(run)
                 except BaseException:
-                    lane.left(message)
+                    for message in run:
+                        lane.left(message)
                     raise
-                lane.done(message)
+                for message in run:
+                    lane.done(message)
             lane.heard(batch.tp)
         finally:
             if waited and self._record_wait is not None:
                 observe_all(self._record_wait.labels(batch.tp.topic), waited)
+
+    def _next_run(self, lane: IngressLane, messages: Sequence[Any], at: int) -> tuple[list[Any], int]:
+        """The records from ``at`` on to hand over together, and where the next run begins.
+
+        A run is consecutive offsets of a data topic, at most ``RUN_RECORDS``
+        records of ``RUN_BYTES``; a tick goes alone. Records fetched before a
+        rebalance are passed over: the partition's owner reads them again.
+        """
+        while at < len(messages) and not lane.may_hand(messages[at]):
+            at += 1
+        if at == len(messages):
+            return [], at
+        run = [messages[at]]
+        at += 1
+        if run[0].topic == self._ticks_topic:
+            return run, at
+        size = len(run[0].value or b"")
+        while at < len(messages) and len(run) < RUN_RECORDS:
+            message = messages[at]
+            size += len(message.value or b"")
+            if size > RUN_BYTES or message.offset != run[-1].offset + 1 or not lane.may_hand(message):
+                break
+            run.append(message)
+            at += 1
+        return run, at
 
     async def _idle(self, lane: IngressLane) -> bool:
         """Whether every record fetched has been handled: none waits, and the fetch loop is not offering more.
@@ -246,18 +297,76 @@ class Intake:
                 return False
         return True
 
+    async def handle_run(self, run: Sequence[Any]) -> None:
+        """Handle consecutive records of a partition (call holding ``between``): together as far as they may be.
+
+        They go to the processor together once the partition is taken over
+        and every check passes for the first (the others follow it without a
+        gap, in the same turn of the event loop), as far as they are all
+        caught up or all not; a record that may not goes alone, and the
+        rest are tried together again.
+        """
+        while run:
+            taken = await self._handle_together(run) if len(run) > 1 else 0
+            if not taken:
+                await self.handle(run[0])
+                taken = 1
+            run = run[taken:]
+
+    async def _handle_together(self, run: Sequence[Any]) -> int:
+        """Hand the first records of ``run`` to the processor at once; how many were handled (0: none was)."""
+        first = run[0]
+        partition = first.partition
+        self._reread_if_assigned()
+        tp = Partition(first.topic, partition)
+        if (
+            self._damaged is not None
+            or partition not in self._positions.assigned()
+            or not self._fetch_guard.placed(tp)
+            or self._fetch_guard.gap_before(tp, first.offset) is not None
+            or not self._takeover.is_settled(partition)
+        ):
+            return 0  # alone: left, read again or taken over as it needs
+        catching_up = not self._takeover.has_read_backlog(partition)
+        if catching_up:
+            below = self._takeover.catching_up_below(first.topic, partition)
+            run = [message for message in run if below is not None and message.offset < below]
+            if len(run) < 2:
+                return 0
+        last = run[-1]
+        now = self._clock()
+        records = [_inbound(message) for message in run]
+        self._fetch_guard.handling()
+        try:
+            if not await self._membership.may_act():
+                raise Fenced("lost group membership")
+            partitions = self._positions.partition_count(first.topic) or self._partitions
+            if not await self._processor.on_records(records, partitions, now, catching_up=catching_up):
+                return 0  # a fault in evaluation: the record that has it goes alone
+        except Fenced:  # the partitions' next owner redoes these records, from state rebuilt from the changelog
+            self._forget_unflushed()
+            for message in run:
+                self._leave(message)
+            return len(run)
+        except Exception as exc:  # records that fail must never stop the worker
+            if self._repair is not None and is_broken(exc):  # the store, not the records: rebuilt, then read again
+                log.error("the local state store failed a read of %s[%d]: %s", first.topic, partition, exc)
+                self._damaged = f"the local state store is damaged ({exc})"
+                self._forget_unflushed()
+                for message in run:
+                    self._leave(message)
+                return len(run)
+            log.exception("failed to process %s[%d]@%d-%d", first.topic, partition, first.offset, last.offset)
+            for record in records:
+                await self._reject_after_fault(record, exc)
+        self._fetch_guard.handled(tp, last.offset)
+        self._takeover.handled(last.topic, partition, last.offset)
+        return len(run)
+
     async def handle(self, message: Any) -> None:
         """Handle one record fetched (call holding ``between``)."""
         now = self._clock()
-        record = InboundRecord(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            value=message.value,
-            headers=_headers(message.headers),
-            timestamp=message.timestamp,
-        )
+        record = _inbound(message)
         is_tick = record.topic == self._ticks_topic
         self._reread_if_assigned()
         if self._damaged is not None and self._repair is not None:

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
@@ -53,6 +53,28 @@ MOVE_PART = 1000
 MOVE_SECONDS = 0.1
 #: Tasks a unit counted again after a takeover (``_recount_once``) counts between two turns of the event loop.
 RECOUNT_PART = 1000
+
+
+@dataclasses.dataclass
+class _Run:
+    """What a run of records did: staged, sent and counted once all of it is applied (``Processor._take``)."""
+
+    #: The units changed, each with the parts changed and the transitions caused.
+    changed: dict[str, tuple[UnitState, set[Change], list[AlertTransition]]] = dataclasses.field(default_factory=dict)
+    #: The units whose state the engine was given (and may have changed in place).
+    touched: set[str] = dataclasses.field(default_factory=set)
+    outcomes: list[tuple[Event, Outcome]] = dataclasses.field(default_factory=list)
+    #: Events for units another partition holds: (topic, unit, its events in order, then a signed record or None).
+    forwards: list[tuple[str, str, list[bytes], bytes | None]] = dataclasses.field(default_factory=list)
+    #: Dead letters: (record, its events refused or ``None`` for the record itself, why, how many events).
+    letters: list[tuple[InboundRecord, list[Event] | None, str, int]] = dataclasses.field(default_factory=list)
+    #: Events that would take their unit over a cap, by record: (event, cap, why).
+    over_cap: list[tuple[InboundRecord, list[tuple[Event, str, str]]]] = dataclasses.field(default_factory=list)
+    from_future: int = 0
+    #: Events the publisher registry refused, by (publisher, cause).
+    refused_by: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    #: Events placed, by (kind of code, lineage).
+    codes: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
 
 class Processor:
@@ -126,6 +148,9 @@ class Processor:
     ) -> None:
         """Handle one ingress record (which may be a batch of events).
 
+        A fault in evaluating an event dead-letters its unit's events of the
+        record; the record's other units are kept.
+
         Args:
             record: The consumed record.
             partitions: How many partitions the record's topic has.
@@ -133,34 +158,106 @@ class Processor:
             catching_up: The record was on the broker before this worker took its partition over: each event
                 is judged at its own time (``rules.engine.catch_up_instant``), not at ``now``.
         """
-        decoded = decode_record(
-            record.value,
-            record.headers,
-            default_kind=self._topics.kind_of(record.topic),
-            max_bytes=self._max_record_bytes,
-        )
-        decoded, from_future, refused_by = self._screen(decoded, now, record, partitions)
-        if from_future:
-            self._metrics.from_future.labels(record.topic).inc(from_future)
-        for (publisher, cause), count in refused_by.items():
-            self._metrics.publisher_refusals.labels(publisher, cause).inc(count)
-            self._metrics.publisher_events.labels(publisher, "refused").inc(count)
-        if decoded.rejections:
-            reason = rejection_reason(decoded.rejections)
-            log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
-            letter = record
-            if refused_by:  # whose events were refused, and why: each publisher's feedback reads it
-                letter = dataclasses.replace(record, headers=(*record.headers, refused_header(refused_by)))
-            await self.reject(letter, reason, len(decoded.rejections))
-        self._ensure_loaded(record.partition, partitions)
-        # Written once per record: an item a batch changes several times is written once.
-        changed: dict[str, tuple[UnitState, set[Change], list[AlertTransition]]] = {}
-        seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
+        await self._take([record], partitions, now, catching_up=catching_up)
+
+    async def on_records(
+        self, records: Sequence[InboundRecord], partitions: int, now: datetime, *, catching_up: bool = False
+    ) -> bool:
+        """Handle consecutive records of one partition and topic as one: each unit staged once, counted once.
+
+        A record of one event costs mostly what every record costs (its unit
+        staged, its events counted and observed): a run of records shares it.
+        Whether they were handled: a fault in evaluating one of their events
+        leaves nothing of them staged, sent or counted (the units they changed
+        are read again) and returns ``False``, for the caller to hand them
+        over one at a time (``on_record``). ``catching_up`` as ``on_record`` takes it, for every record.
+        """
+        return await self._take(records, partitions, now, catching_up=catching_up)
+
+    async def _take(
+        self, records: Sequence[InboundRecord], partitions: int, now: datetime, *, catching_up: bool
+    ) -> bool:
+        """Decode, screen and apply ``records`` in order; then stage, send and count what they did, once."""
+        first = records[0]
+        run = _Run()
+        self._ensure_loaded(first.partition, partitions)
+        alone = len(records) == 1
+        for record in records:
+            try:
+                decoded = decode_record(
+                    record.value,
+                    record.headers,
+                    default_kind=self._topics.kind_of(record.topic),
+                    max_bytes=self._max_record_bytes,
+                )
+                decoded, refused_by = self._screen(decoded, now, record, partitions, run)
+                if decoded.rejections:
+                    letter = record
+                    if refused_by:  # whose events were refused, and why: each publisher's feedback reads it
+                        letter = dataclasses.replace(record, headers=(*record.headers, refused_header(refused_by)))
+                    run.letters.append((letter, None, rejection_reason(decoded.rejections), len(decoded.rejections)))
+                applied = await self._apply_record(
+                    record, decoded, partitions, now, run, catching_up=catching_up, alone=alone
+                )
+            except Exception as exc:
+                self._drop(run)
+                if alone:
+                    raise
+                log.warning(
+                    "%s[%d]@%d failed in a run of records (%r): handed over one at a time",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    exc,
+                )
+                return False
+            if not applied:
+                self._drop(run)
+                return False
+        for state, parts, transitions in run.changed.values():
+            self._store.stage_state(state, parts, first.partition)
+            self._store.stage_transitions(state.unit_id, transitions, first.partition)
+        for topic, unit_id, bodies, signed in run.forwards:
+            await forward_events(self._outbox, self._max_record_bytes, topic, unit_id, bodies)
+            if signed is not None:
+                await self._outbox.forward(topic, unit_id.encode("utf-8"), signed)
+        await self._flush_if_full()
+        self._count(run, first.topic, now)
+        for letter, events, reason, count in run.letters:
+            if events is None:
+                log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, reason)
+                await self.reject(letter, reason, count)
+            else:
+                await self._dead_letter_events(letter, events, reason)
+        for record, refused in run.over_cap:
+            await self._refuse_over_cap(record, refused)
+        return True
+
+    def _drop(self, run: _Run) -> None:
+        """Forget what a run did in memory: the engine updates in place, so the units it was given are read again."""
+        for unit_id in run.touched:
+            self._store.reload(unit_id)
+        self._recounted -= run.touched  # counted again with the records' redo
+        self._evaluations.clear()
+
+    async def _apply_record(
+        self,
+        record: InboundRecord,
+        decoded: Decoded,
+        partitions: int,
+        now: datetime,
+        run: _Run,
+        *,
+        catching_up: bool,
+        alone: bool,
+    ) -> bool:
+        """Apply a record's events to the run's units; ``False`` when one failed in a run of several records."""
+        changed = run.changed
         failed: dict[str, str] = {}  # unit → why its events in this record were not applied
-        outcomes: list[tuple[Event, Outcome]] = []  # counted once the record is done
+        seen: dict[str, list[Event]] = {}  # this record's events by unit, in order
         over_cap: list[tuple[Event, str, str]] = []  # events that would take their unit over a cap: (event, cap, why)
-        unknown: list[tuple[Event, str]] = []  # extensions the engine refused (no such task), with why
         forwards: dict[str, list[bytes]] = {}  # events of units another partition holds, by unit, in order
+        counted = len(run.outcomes)
         for number, event in enumerate(decoded.events):
             if unit_partition(event.unit_id, partitions) != record.partition:
                 # Not in its unit's partition (no key, another partitioner, a code of a merged unit): sent there,
@@ -168,10 +265,8 @@ class Processor:
                 seal = decoded.seal(number)
                 if seal is None:
                     forwards.setdefault(event.unit_id, []).append(encode_event(event))
-                    continue
-                earlier = forwards.pop(event.unit_id, [])  # sent first: they came first
-                await forward_events(self._outbox, self._max_record_bytes, record.topic, event.unit_id, earlier)
-                await self._outbox.forward(record.topic, event.unit_id.encode("utf-8"), seal.forward)
+                else:  # after the unit's events before it in the record: they came first
+                    run.forwards.append((record.topic, event.unit_id, forwards.pop(event.unit_id, []), seal.forward))
                 continue
             if event.unit_id in failed:
                 seen[event.unit_id].append(event)
@@ -182,19 +277,23 @@ class Processor:
                 over_cap.append((event, *refused))  # dead-lettered once, with this reason, whatever follows
                 continue
             seen.setdefault(event.unit_id, []).append(event)
+            run.touched.add(event.unit_id)
             try:
                 at = catch_up_instant(self._pack, pending, event, now) if catching_up else now
                 result = self._apply(event, pending, at)
             except Exception as exc:  # a fault in evaluation: this unit's events wait in the dead-letter topic
                 log.exception("evaluating event %s of %s failed", event.event_id, event.unit_id)
+                if not alone:
+                    return False  # a run of records: read again, and handed over one at a time
                 failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"
                 changed.pop(event.unit_id, None)
                 self._store.reload(event.unit_id)  # the engine updates in place: drop what it left half-done
                 continue
             if result.outcome is Outcome.REFUSED:
-                unknown.append((event, result.reason))
+                log.warning("dead-lettered extension %s of %s: %s", event.event_id, event.unit_id, result.reason)
+                run.letters.append((record, [event], result.reason, 1))
                 continue
-            outcomes.append((event, result.outcome))
+            run.outcomes.append((event, result.outcome))
             if catching_up and result.outcome is Outcome.DUPLICATE and await self._recount_once(pending):
                 parts.add(Change.unit())  # its counts, made again from its items, are written with this record
                 changed[event.unit_id] = (result.state, parts, transitions)
@@ -202,28 +301,34 @@ class Processor:
                 parts |= result.changed  # in place: a batch of one unit's events is linear, not quadratic
                 transitions.extend(result.transitions)
                 changed[event.unit_id] = (result.state, parts, transitions)
-        for unit_id, bodies in forwards.items():
-            await forward_events(self._outbox, self._max_record_bytes, record.topic, unit_id, bodies)
-        for state, parts, transitions in changed.values():
-            self._store.stage_state(state, parts, record.partition)
-            self._store.stage_transitions(state.unit_id, transitions, record.partition)
-        await self._flush_if_full()
-        counted = Counter(outcome for event, outcome in outcomes if event.unit_id not in failed)
-        accepted = (e for e, o in outcomes if o is Outcome.ACCEPTED and e.unit_id not in failed)
-        observe_all(self._metrics.event_lag, (max(0.0, (now - e.occurred_at).total_seconds()) for e in accepted))
-        observe_all(self._metrics.evaluation, self._evaluations)
-        self._evaluations.clear()
-        for outcome, count in counted.items():
-            self._metrics.events.labels(record.topic, outcome.value).inc(count)
-        if self._admission is not None:
-            self._count_publishers(outcomes, failed, now)
-        for unit_id, reason in failed.items():
-            await self._dead_letter_events(record, seen[unit_id], reason)
+        run.forwards.extend((record.topic, unit_id, bodies, None) for unit_id, bodies in forwards.items())
+        if failed:
+            run.outcomes[counted:] = [(e, o) for e, o in run.outcomes[counted:] if e.unit_id not in failed]
+            run.letters.extend(
+                (record, seen[unit_id], reason, len(seen[unit_id])) for unit_id, reason in failed.items()
+            )
         if over_cap:
-            await self._refuse_over_cap(record, over_cap)
-        for event, reason in unknown:
-            log.warning("dead-lettered extension %s of %s: %s", event.event_id, event.unit_id, reason)
-            await self._dead_letter_events(record, [event], reason)
+            run.over_cap.append((record, over_cap))
+        return True
+
+    def _count(self, run: _Run, topic: str, now: datetime) -> None:
+        """A run's counts and observations, once."""
+        metrics = self._metrics
+        if run.from_future:
+            metrics.from_future.labels(topic).inc(run.from_future)
+        for (publisher, cause), count in run.refused_by.items():
+            metrics.publisher_refusals.labels(publisher, cause).inc(count)
+            metrics.publisher_events.labels(publisher, "refused").inc(count)
+        for (kind, lineage), count in run.codes.items():
+            metrics.unit_codes.labels(kind, lineage).inc(count)
+        accepted = (e for e, o in run.outcomes if o is Outcome.ACCEPTED)
+        observe_all(metrics.event_lag, (max(0.0, (now - e.occurred_at).total_seconds()) for e in accepted))
+        observe_all(metrics.evaluation, self._evaluations)
+        self._evaluations.clear()
+        for outcome, count in Counter(outcome for _, outcome in run.outcomes).items():
+            metrics.events.labels(topic, outcome.value).inc(count)
+        if self._admission is not None:
+            self._count_publishers(run.outcomes, now)
 
     async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
         """Dead-letter the events that would have taken their unit over a cap, in one record, and count them."""
@@ -241,11 +346,11 @@ class Processor:
         )
         await self._dead_letter_events(record, [event for event, _, _ in refused], reason)
 
-    def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], failed: dict[str, str], now: datetime) -> None:
-        """Each publisher's events handled (once per record), and when it was last heard from."""
+    def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], now: datetime) -> None:
+        """Each publisher's events handled (once per run of records), and when it was last heard from."""
         handled: dict[str, int] = {}
         for event, _ in outcomes:
-            if event.unit_id not in failed and not isinstance(event, ExtensionEvent):
+            if not isinstance(event, ExtensionEvent):
                 handled[event.source] = handled.get(event.source, 0) + 1
         for publisher, count in handled.items():
             self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
@@ -253,28 +358,26 @@ class Processor:
             self.tally.add(publisher, now, count)
 
     def _screen(
-        self, decoded: Decoded, now: datetime, record: InboundRecord, partitions: int
-    ) -> tuple[Decoded, int, dict[tuple[str, str], int]]:
+        self, decoded: Decoded, now: datetime, record: InboundRecord, partitions: int, run: _Run
+    ) -> tuple[Decoded, dict[tuple[str, str], int]]:
         """Place each event on its unit; refuse what cannot be placed, admitted, believed or evaluated.
 
         Placed by the pack's unit registry; refused: those it cannot place, those the publisher registry
         refuses, those from too far ahead of ``now``, and those the rules refuse. An extension is taken only in
         a record of its own sealed by a worker (``events.grants``), whoever else may write to the topic.
 
-        Returns the events left, how many came from the future, and how many the registry refused by
-        publisher (the registry's id, or ``UNREGISTERED``) and cause.
+        Returns the events left, and how many the registry refused by publisher (the registry's id, or
+        ``UNREGISTERED``) and cause; counted in ``run`` with those from the future and the codes placed.
         """
         horizon = now + self._max_skew
         partition = record.partition
         refusal = self._pack.refusal
         admission = self._admission
         units = self._pack.units if len(self._pack.units) else None
-        from_future = 0
         refused_by: dict[tuple[str, str], int] = {}
-        codes: dict[tuple[str, str], int] = {}  # (kind, lineage) → events
+        codes = run.codes  # (kind, lineage) → events
 
         def check(event: Event, seal: Seal | None) -> str | Event | None:
-            nonlocal from_future
             came = event
             named = None
             if units is not None:
@@ -296,7 +399,7 @@ class Processor:
                     refused_by[key] = refused_by.get(key, 0) + 1
                     return refused.reason
             if event.occurred_at > horizon:
-                from_future += 1
+                run.from_future += 1
                 ahead = event.occurred_at - now
                 return (
                     f"field 'occurred_at': {event.occurred_at.isoformat()} is {ahead} ahead of the worker's clock "
@@ -310,9 +413,8 @@ class Processor:
             return not decoded.is_batch and is_granted(self._grant_key, record.value, record.headers)
 
         screened, _ = screen(decoded, check)
-        for (kind, lineage), count in codes.items():
-            self._metrics.unit_codes.labels(kind, lineage).inc(count)
-        return screened, from_future, refused_by
+        run.refused_by.update(refused_by)
+        return screened, refused_by
 
     async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
         """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""

@@ -33,6 +33,7 @@ the grace period is injected.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -198,21 +199,49 @@ class Takeover:
         backlog = self._backlog.get(partition)
         if backlog is None:
             return True
-        for topic in self._data_topics:
-            if topic not in backlog.fetched:
-                fetched = self._highwater(topic, partition)
-                if fetched is None and self._monotonic() - backlog.since < self._grace:
-                    return False  # not fetched yet: its end is not known
-                backlog.fetched.add(topic)
-                end = partition_end(backlog.ends.get(topic), fetched)
-                if end is not None:
-                    backlog.ends[topic] = end
-            if self._next_offset(topic, partition) < backlog.ends.get(topic, 0):
-                return False
+        if not self._knows_ends(backlog, partition):
+            return False
+        if any(self._next_offset(topic, partition) < backlog.ends.get(topic, 0) for topic in self._data_topics):
+            return False
         del self._backlog[partition]
         held = ", ".join(f"{topic} to offset {end}" for topic, end in backlog.ends.items())
         log.debug("partition %d: read what the broker held when it was taken over (%s)", partition, held or "nothing")
         return True
+
+    def _knows_ends(self, backlog: _Backlog, partition: int) -> bool:
+        """Whether where each data topic's backlog ends is known, or no longer waited for (see ``has_read_backlog``)."""
+        known = True
+        for topic in self._data_topics:
+            if topic in backlog.fetched:
+                continue
+            fetched = self._highwater(topic, partition)
+            if fetched is None and self._monotonic() - backlog.since < self._grace:
+                known = False  # not fetched yet: its end is not known
+                continue
+            backlog.fetched.add(topic)
+            end = partition_end(backlog.ends.get(topic), fetched)
+            if end is not None:
+                backlog.ends[topic] = end
+        return known
+
+    def catching_up_below(self, topic: str, partition: int) -> int | None:
+        """The offset of ``topic`` below which the partition's records are still caught up, as far as known now.
+
+        For a partition whose backlog is not read (``has_read_backlog``):
+        records of ``topic`` before where its backlog ends are judged at their
+        own time, and so are all of them while another data topic's backlog is
+        not read (no bound, ``sys.maxsize``). ``None`` while a data topic's
+        end is not known yet: each record is then judged alone.
+        """
+        backlog = self._backlog.get(partition)
+        if backlog is None:
+            return 0
+        if not self._knows_ends(backlog, partition):
+            return None
+        for other in self._data_topics:
+            if other != topic and self._next_offset(other, partition) < backlog.ends.get(other, 0):
+                return sys.maxsize
+        return backlog.ends.get(topic, 0)
 
     async def on_tick(self, partition: int, now: datetime) -> int:
         """Decide the partition's suspects once the records the previous owner left are redone.

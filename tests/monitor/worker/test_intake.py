@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
+import monitor.worker.intake
 from monitor.turns import each_in_turns, records_first
 from monitor.worker.intake import Intake
 from monitor.worker.lane import Fetched
@@ -21,9 +23,12 @@ class _Done(BaseException):
 
 
 class _Record(str):
-    """A record as the lane hands it: it has a timestamp (none here: its wait is not observed)."""
+    """A record as the lane hands it: a data topic's, at its offset, with a timestamp (none: its wait is not observed)."""
 
+    topic = "t"
+    value = b""
     timestamp = None
+    offset = 0
 
 
 class _Lane:
@@ -41,12 +46,18 @@ class _Lane:
         self.noted: list[str] = []
         self._stale = stale
         self._feeder: asyncio.Task[None] | None = None
+        self._offset = 0
+
+    def _record(self, name: str) -> _Record:
+        record = _Record(name)
+        record.offset, self._offset = self._offset, self._offset + 1
+        return record
 
     async def _feed(self) -> None:
         while self._fetches:
             self.handing = True
             for batch in self._fetches.popleft():
-                self._queue.append(Fetched(SimpleNamespace(topic="t", partition=0), [_Record(r) for r in batch]))
+                self._queue.append(Fetched(SimpleNamespace(topic="t", partition=0), [self._record(r) for r in batch]))
                 await asyncio.sleep(0)  # the fetch loop's offer, one partition's batch at a time
             self.handing = False
             await asyncio.sleep(0.01)  # the next fetch
@@ -80,7 +91,7 @@ class _Lane:
 
 
 class _Recorded(Intake):
-    """The intake with each record's handling recorded, next to each checkpoint run when idle."""
+    """The intake with each run's handling recorded (its records joined by ``+``), next to each checkpoint run when idle."""
 
     def __init__(self, log: list[str], lane: _Lane, fail: str | None = None) -> None:
         async def when_idle() -> None:
@@ -94,12 +105,13 @@ class _Recorded(Intake):
         self._busy = False
         self._fail = fail
         self._record_wait = None
+        self._ticks_topic = "compliance.ticks"
 
-    async def handle(self, message: Any) -> None:
-        if message == self._fail:
-            raise RuntimeError("a fault outside the record's own handling")
-        self._log.append(message)
-        await asyncio.sleep(0)  # a record's handling lets the loop turn (the store, the producer)
+    async def handle_run(self, run: Sequence[Any]) -> None:
+        if self._fail in run:
+            raise RuntimeError("a fault outside the records' own handling")
+        self._log.append("+".join(map(str, run)))
+        await asyncio.sleep(0)  # a run's handling lets the loop turn (the store, the producer)
 
 
 async def _run(intake: Intake, lane: _Lane) -> None:
@@ -111,7 +123,7 @@ async def test_a_record_that_comes_alone_is_checkpointed_at_once_and_a_burst_onc
     log: list[str] = []
     lane = _Lane([["a"]], [["b", "c"], ["d"]], [["e"]])
     await _run(_Recorded(log, lane), lane)
-    assert log == ["a", "checkpoint", "b", "c", "d", "checkpoint", "e", "checkpoint"]
+    assert log == ["a", "checkpoint", "b+c", "d", "checkpoint", "e", "checkpoint"]
 
 
 async def test_each_record_is_tracked_while_handled_then_acknowledged_and_those_of_a_rebalance_are_not_handed() -> None:
@@ -122,20 +134,51 @@ async def test_each_record_is_tracked_while_handled_then_acknowledged_and_those_
     assert lane.noted == ["track a", "done a", "track c", "done c", "heard"]
 
 
-async def test_a_fault_ends_its_batch_there_and_lets_the_record_go_and_the_intake_goes_on() -> None:
-    """The rest of the batch is read again: a hole before the next record (``FetchGuard``)."""
+async def test_a_fault_ends_its_batch_there_and_lets_the_run_go_and_the_intake_goes_on() -> None:
+    """The run and the rest of the batch are read again: a hole before the next record (``FetchGuard``)."""
     log: list[str] = []
+    lane = _Lane([["a", "b", "c"]], [["d"]], stale=frozenset({"b"}))
+    await _run(_Recorded(log, lane, fail="c"), lane)
+    assert log == ["a", "checkpoint", "d", "checkpoint"]
+    assert lane.noted == ["track a", "done a", "track c", "left c", "track d", "done d", "heard"]
+    log.clear()
     lane = _Lane([["a", "b", "c"]], [["d"]])
     await _run(_Recorded(log, lane, fail="b"), lane)
-    assert log == ["a", "checkpoint", "d", "checkpoint"]
-    assert lane.noted == ["track a", "done a", "track b", "left b", "track d", "done d", "heard"]
+    assert log == ["checkpoint", "d", "checkpoint"]
+    assert lane.noted[:6] == ["track a", "track b", "track c", "left a", "left b", "left c"]
+
+
+def test_a_run_is_consecutive_records_of_a_data_topic_within_its_bounds_and_a_tick_goes_alone() -> None:
+    lane = _Lane(stale=frozenset({"s"}))
+    intake = _Recorded([], lane)
+
+    def records(*specs: tuple[str, int, int]) -> list[SimpleNamespace]:
+        return [
+            SimpleNamespace(name=n, topic="t" if n[0] != "k" else "compliance.ticks", offset=o, value=b"x" * size)
+            for n, o, size in specs
+        ]
+
+    def runs(messages: list[SimpleNamespace]) -> list[list[str]]:
+        found, at = [], 0
+        while True:
+            run, at = intake._next_run(lane, messages, at)  # type: ignore[arg-type]
+            if not run:
+                return found
+            found.append([m.name for m in run])
+
+    assert runs(records(("a", 0, 1), ("b", 1, 1), ("c", 3, 1), ("d", 4, 1))) == [["a", "b"], ["c", "d"]]
+    assert runs(records(("a", 0, 1), ("k", 0, 1), ("b", 1, 1))) == [["a"], ["k"], ["b"]]
+    big = monitor.worker.intake.RUN_BYTES // 2
+    assert runs(records(("a", 0, big), ("b", 1, big), ("c", 2, 1))) == [["a", "b"], ["c"]]
+    many = records(*((f"r{n}", n, 1) for n in range(monitor.worker.intake.RUN_RECORDS + 1)))
+    assert [len(run) for run in runs(many)] == [monitor.worker.intake.RUN_RECORDS, 1]
 
 
 async def test_other_work_waits_while_a_fetch_is_offered_and_its_records_handled() -> None:
     """``records_waiting`` holds from a fetch's first batch offered until its last record is handled: a slice of
     other work that pauses on it (``records_first``) never comes between two records of one fetch."""
     log: list[str] = []
-    lane = _Lane([["a", "b", "c"]], [["d"], ["e"]])
+    lane = _Lane([["a"], ["b"], ["c"]], [["d"], ["e"]])
     intake = _Recorded(log, lane)
     assert not intake.records_waiting(), "no intake running yet: nothing waits"
     running = asyncio.ensure_future(_run(intake, lane))
@@ -156,22 +199,22 @@ async def test_other_work_waits_while_a_fetch_is_offered_and_its_records_handled
 
 
 class _Busy(_Recorded):
-    """Each record takes 2 ms and never waits on anything (an event applied in memory); ``seen`` notes ``turns()``."""
+    """Each record takes 0.2 ms and never waits on anything (an event applied in memory); ``seen`` notes ``turns()``."""
 
     def __init__(self, log: list[str], lane: _Lane, turns: Any) -> None:
         super().__init__(log, lane)
         self._turns = turns
         self.seen: list[int] = []
 
-    async def handle(self, message: Any) -> None:
-        time.sleep(0.002)
-        self._log.append(message)
+    async def handle_run(self, run: Sequence[Any]) -> None:
+        time.sleep(0.0002 * len(run))
+        self._log.extend(run)
         self.seen.append(self._turns())
 
 
 async def test_a_long_batch_of_records_that_never_wait_still_lets_the_event_loop_turn() -> None:
     log: list[str] = []
-    lane = _Lane([[f"r{n}" for n in range(20)]])
+    lane = _Lane([[f"r{n}" for n in range(4 * monitor.worker.intake.RUN_RECORDS)]])
     turns = 0
 
     async def other_work() -> None:  # the web server, the followers, the timers
@@ -184,15 +227,19 @@ async def test_a_long_batch_of_records_that_never_wait_still_lets_the_event_loop
     intake = _Busy(log, lane, lambda: turns)
     await _run(intake, lane)
     other.cancel()
-    assert len(log) == 21  # the twenty records, then the checkpoint
-    assert intake.seen[-1] - intake.seen[0] >= 4, "38 ms of records: a turn at least every 10 ms"
+    assert len(log) == 4 * monitor.worker.intake.RUN_RECORDS + 1  # the records, then the checkpoint
+    assert len(intake.seen) == 4, "four runs"
+    assert intake.seen[-1] - intake.seen[0] >= 3, "a run's 13 ms of records: a turn after each"
 
 
 async def test_each_record_s_wait_from_its_timestamp_to_its_handling_is_observed_by_topic() -> None:
     registry = CollectorRegistry()
     waits = Histogram("waits", "", ["topic"], buckets=(0.5, 2.0, 10.0), registry=registry)
     now = time.time()
-    sent = [SimpleNamespace(timestamp=now - 1.0), SimpleNamespace(timestamp=now - 5.0), SimpleNamespace(timestamp=None)]
+    sent = [
+        SimpleNamespace(topic="compliance.ticks", timestamp=at, offset=offset, value=b"")
+        for offset, at in enumerate((now - 1.0, now - 5.0, None))
+    ]
     lane = _Lane([[]])
     intake = _Recorded([], lane)
     intake._record_wait = waits

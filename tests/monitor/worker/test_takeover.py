@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from monitor.kafka.records import partition_for
@@ -330,6 +331,24 @@ async def test_a_partition_is_judged_only_once_the_records_the_broker_held_when_
     assert takeover.has_read_backlog(0)
 
 
+async def test_a_run_of_records_is_caught_up_below_where_its_topic_s_backlog_ends_once_the_others_are_read(
+    tmp_path: Path,
+) -> None:
+    parts = deadline_parts(tmp_path)
+    takeover, ends = parts.takeover, parts.ends
+    ends[(TOPICS.task_status, 0)] = 3
+    ends[(TOPICS.indicators, 0)] = 1
+    await takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    assert not takeover.has_read_backlog(0)
+    assert takeover.catching_up_below(TOPICS.task_status, 0) == sys.maxsize  # the indicators' backlog holds one
+    takeover.handled(TOPICS.indicators, 0, 0)
+    assert not takeover.has_read_backlog(0)
+    assert takeover.catching_up_below(TOPICS.task_status, 0) == 3
+    takeover.handled(TOPICS.task_status, 0, 2)
+    assert takeover.has_read_backlog(0)
+    assert takeover.catching_up_below(TOPICS.task_status, 0) == 0
+
+
 async def test_the_end_a_fetch_reports_counts_when_list_offsets_says_less(tmp_path: Path) -> None:
     parts = deadline_parts(tmp_path)
     said: dict[str, int] = {TOPICS.task_status: 1}  # the embedded broker: the start of the last batch, not its end
@@ -344,6 +363,7 @@ async def test_the_end_a_fetch_reports_counts_when_list_offsets_says_less(tmp_pa
     assert not parts.takeover.has_read_backlog(0)
     parts.takeover.handled(TOPICS.task_status, 0, 4)
     assert not parts.takeover.has_read_backlog(0)  # the indicators topic was never fetched: its end is unknown
+    assert parts.takeover.catching_up_below(TOPICS.task_status, 0) is None  # records judged one at a time
     parts.clock.now += GRACE  # … and is not waited for past the grace period
     assert parts.takeover.has_read_backlog(0)
 

@@ -26,23 +26,21 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason, screen
-from events.grants import UNSEALED_EXTENSION, is_granted
+from events.codec import Decoded, decode_record, encode_batch, encode_event, rejection_reason
 from events.models import Event, ExtensionEvent
-from events.signing import Seal
 from monitor.kafka.records import InboundRecord, unit_partition
 from monitor.kafka.topics import Topics
-from monitor.metrics import UNREGISTERED, Metrics, observe_all
+from monitor.metrics import Metrics, observe_all
 from monitor.publishers import Admission, Tally, refused_header
 from monitor.state.ledger import AlertLedger
 from monitor.state.store import UnitStore
 from monitor.worker.caps import UnitCaps
 from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.outbox import AlertWriter, Outbox, forward_events
+from monitor.worker.screening import Screen, ScreenCounts
 from rules.engine import Outcome, Result, advance, apply_event, catch_up_instant, move, seed
 from rules.language import RulePack
 from rules.state import AlertTransition, Change, Recount, UnitState
-from rules.units import Refused, place
 
 __all__ = ["Processor"]
 
@@ -70,11 +68,7 @@ class _Run:
     letters: list[tuple[InboundRecord, list[Event] | None, str, int]] = dataclasses.field(default_factory=list)
     #: Events that would take their unit over a cap, by record: (event, cap, why).
     over_cap: list[tuple[InboundRecord, list[tuple[Event, str, str]]]] = dataclasses.field(default_factory=list)
-    from_future: int = 0
-    #: Events the publisher registry refused, by (publisher, cause).
-    refused_by: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
-    #: Events placed, by (kind of code, lineage).
-    codes: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    screened: ScreenCounts = dataclasses.field(default_factory=ScreenCounts)
 
 
 class Processor:
@@ -118,7 +112,7 @@ class Processor:
         grant_key: bytes | None = None,
     ) -> None:
         self._pack = pack
-        self._grant_key = grant_key
+        self._screen = Screen(pack, max_skew, admission, grant_key)
         self._store = store
         self._outbox = outbox
         self._metrics = metrics
@@ -126,9 +120,7 @@ class Processor:
         self._max_record_bytes = max_record_bytes
         self._max_staged = max_staged
         self._evaluations: list[float] = []  # of the record being handled (``_apply``)
-        self._max_skew = max_skew
         self._caps = caps
-        self._admission = admission
         metrics.registry_enforced.set(1 if admission is not None else 0)
         #: Events taken from each publisher since this worker started, hour by hour (its feedback).
         self.tally = tally if tally is not None else Tally(datetime.fromtimestamp(0, UTC))
@@ -190,7 +182,7 @@ class Processor:
                     default_kind=self._topics.kind_of(record.topic),
                     max_bytes=self._max_record_bytes,
                 )
-                decoded, refused_by = self._screen(decoded, now, record, partitions, run)
+                decoded, refused_by = self._screen.events(decoded, now, record, partitions, run.screened)
                 if decoded.rejections:
                     letter = record
                     if refused_by:  # whose events were refused, and why: each publisher's feedback reads it
@@ -314,20 +306,14 @@ class Processor:
     def _count(self, run: _Run, topic: str, now: datetime) -> None:
         """A run's counts and observations, once."""
         metrics = self._metrics
-        if run.from_future:
-            metrics.from_future.labels(topic).inc(run.from_future)
-        for (publisher, cause), count in run.refused_by.items():
-            metrics.publisher_refusals.labels(publisher, cause).inc(count)
-            metrics.publisher_events.labels(publisher, "refused").inc(count)
-        for (kind, lineage), count in run.codes.items():
-            metrics.unit_codes.labels(kind, lineage).inc(count)
+        run.screened.count(metrics, topic)
         accepted = (e for e, o in run.outcomes if o is Outcome.ACCEPTED)
         observe_all(metrics.event_lag, (max(0.0, (now - e.occurred_at).total_seconds()) for e in accepted))
         observe_all(metrics.evaluation, self._evaluations)
         self._evaluations.clear()
         for outcome, count in Counter(outcome for _, outcome in run.outcomes).items():
             metrics.events.labels(topic, outcome.value).inc(count)
-        if self._admission is not None:
+        if self._screen.admission is not None:
             self._count_publishers(run.outcomes, now)
 
     async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
@@ -356,65 +342,6 @@ class Processor:
             self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
             self._metrics.publisher_last_seen.labels(publisher).set_to_current_time()
             self.tally.add(publisher, now, count)
-
-    def _screen(
-        self, decoded: Decoded, now: datetime, record: InboundRecord, partitions: int, run: _Run
-    ) -> tuple[Decoded, dict[tuple[str, str], int]]:
-        """Place each event on its unit; refuse what cannot be placed, admitted, believed or evaluated.
-
-        Placed by the pack's unit registry; refused: those it cannot place, those the publisher registry
-        refuses, those from too far ahead of ``now``, and those the rules refuse. An extension is taken only in
-        a record of its own sealed by a worker (``events.grants``), whoever else may write to the topic.
-
-        Returns the events left, and how many the registry refused by publisher (the registry's id, or
-        ``UNREGISTERED``) and cause; counted in ``run`` with those from the future and the codes placed.
-        """
-        horizon = now + self._max_skew
-        partition = record.partition
-        refusal = self._pack.refusal
-        admission = self._admission
-        units = self._pack.units if len(self._pack.units) else None
-        refused_by: dict[tuple[str, str], int] = {}
-        codes = run.codes  # (kind, lineage) → events
-
-        def check(event: Event, seal: Seal | None) -> str | Event | None:
-            came = event
-            named = None
-            if units is not None:
-                placed = place(event, units)
-                if isinstance(placed, Refused):
-                    codes[("refused", "refused")] = codes.get(("refused", "refused"), 0) + 1
-                    return placed.reason
-                event, named = placed.event, placed.named
-                if unit_partition(event.unit_id, partitions) == partition:  # else counted where it is forwarded
-                    key = (placed.kind, "former" if placed.former else "current")
-                    codes[key] = codes.get(key, 0) + 1
-            if isinstance(event, ExtensionEvent):
-                return None if granted() else UNSEALED_EXTENSION
-            if admission is not None:
-                refused = admission.refusal(event.source, event.unit_id, seal, named)
-                if refused is not None:
-                    publisher = event.source if admission.publisher(event.source) is not None else UNREGISTERED
-                    key = (publisher, refused.cause.value)
-                    refused_by[key] = refused_by.get(key, 0) + 1
-                    return refused.reason
-            if event.occurred_at > horizon:
-                run.from_future += 1
-                ahead = event.occurred_at - now
-                return (
-                    f"field 'occurred_at': {event.occurred_at.isoformat()} is {ahead} ahead of the worker's clock "
-                    f"({now.isoformat()}), more than MONITOR_MAX_CLOCK_SKEW allows ({self._max_skew}); "
-                    "check the publisher's clock"
-                )
-            said = refusal(event)
-            return said if said is not None or event is came else event
-
-        def granted() -> bool:
-            return not decoded.is_batch and is_granted(self._grant_key, record.value, record.headers)
-
-        screened, _ = screen(decoded, check)
-        run.refused_by.update(refused_by)
-        return screened, refused_by
 
     async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
         """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""
@@ -503,7 +430,7 @@ class Processor:
 
     def use_admission(self, admission: Admission | None) -> None:
         """Admit events by ``admission`` from the next record (``None``: open mode; call between records)."""
-        self._admission = admission
+        self._screen.admission = admission
         self._metrics.registry_enforced.set(1 if admission is not None else 0)
 
     def use_pack(self, pack: RulePack, admission: Admission | None = None) -> None:
@@ -512,7 +439,7 @@ class Processor:
         Each unit is evaluated again under it at its partition's next tick: its
         state says which pack its wake-ups were computed for.
         """
-        self._pack = pack
+        self._pack = self._screen.pack = pack
         self.use_admission(admission)
         self._rostered_by_count.clear()
 

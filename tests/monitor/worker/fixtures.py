@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
+import monitor.worker.processor
+from events.models import Event
 from monitor.kafka.records import InboundRecord, partition_for
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
@@ -17,8 +21,9 @@ from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.outbox import AlertWriter
 from monitor.worker.processor import Processor
 from monitor.worker.takeover import Takeover
+from rules.engine import Result
 from rules.language import RulePack
-from rules.state import AlertTransition
+from rules.state import AlertTransition, UnitState
 from tests.monitor.state.fixtures import DictItemLog
 from tests.rules.fixtures import DEADLINE_RULES, pack
 
@@ -49,6 +54,18 @@ def record(value: bytes, unit: str = "VN-40", partition: int | None = None, offs
     key = unit.encode()
     part = partition_for(key, PARTITIONS) if partition is None else partition
     return InboundRecord(TOPICS.task_status, part, offset, key, value)
+
+
+def fault_on(monkeypatch: pytest.MonkeyPatch, event_id: str) -> None:
+    """The engine fails on the event ``event_id`` (as the processor calls it), and on no other."""
+    real = monitor.worker.processor.apply_event
+
+    def faulty(pack: RulePack, state: UnitState | None, event: Event, now: datetime) -> Result:
+        if event.event_id == event_id:
+            raise RuntimeError("engine fault")
+        return real(pack, state, event, now)
+
+    monkeypatch.setattr(monitor.worker.processor, "apply_event", faulty)
 
 
 def neighbour_of(unit: str) -> str:

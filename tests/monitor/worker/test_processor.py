@@ -27,6 +27,7 @@ from tests.monitor.worker.fixtures import (
     TOPICS,
     RecordingOutbox,
     deadline_parts,
+    fault_on,
     worker_parts,
 )
 from tests.monitor.worker.fixtures import count as _count
@@ -165,14 +166,7 @@ async def test_an_evaluation_fault_dead_letters_that_units_events_and_keeps_the_
     processor, outbox, registry, store = setup
     partition = partition_for(b"VN-40", PARTITIONS)
     neighbour = _neighbour_of("VN-40")
-    real = monitor.worker.processor.apply_event
-
-    def faulty(pack, state, event, now):  # type: ignore[no-untyped-def]
-        if event.event_id == "boom":
-            raise RuntimeError("engine fault")
-        return real(pack, state, event, now)
-
-    monkeypatch.setattr(monitor.worker.processor, "apply_event", faulty)
+    fault_on(monkeypatch, "boom")
     at, due = vn(2024, 7, 25), vn(2024, 7, 20)
     items = [
         task(at, task_id="A", deadline=due, event_id="a"),

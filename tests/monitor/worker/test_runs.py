@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-import monitor.worker.processor
 from monitor.kafka.records import InboundRecord, partition_for
 from tests.conftest import vn
-from tests.monitor.worker.fixtures import PARTITIONS, TOPICS, WorkerParts, deadline_parts
+from tests.monitor.worker.fixtures import PARTITIONS, TOPICS, WorkerParts, deadline_parts, fault_on
 from tests.monitor.worker.fixtures import neighbour_of as _neighbour_of
 from tests.rules.fixtures import task
 
@@ -90,14 +89,7 @@ async def test_a_fault_in_a_run_leaves_nothing_of_it_and_one_at_a_time_the_fault
 ) -> None:
     """Records before the run were staged, not flushed: the units the run changed in place go back to them."""
     parts = deadline_parts(tmp_path, max_staged=1000)
-    real = monitor.worker.processor.apply_event
-
-    def faulty(pack, state, event, now):  # type: ignore[no-untyped-def]
-        if event.event_id == "boom":
-            raise RuntimeError("engine fault")
-        return real(pack, state, event, now)
-
-    monkeypatch.setattr(monitor.worker.processor, "apply_event", faulty)
+    fault_on(monkeypatch, "boom")
     at, due = vn(2024, 7, 25), vn(2024, 7, 20)
 
     def record(offset: int, *events: object) -> InboundRecord:

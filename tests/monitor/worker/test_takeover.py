@@ -8,6 +8,7 @@ from pathlib import Path
 from monitor.kafka.records import partition_for
 from monitor.state.ledger import AlertLedger
 from monitor.worker.processor import Processor
+from monitor.worker.takeover import Takeover
 from rules.state import AlertTransition
 from tests.conftest import vn
 from tests.monitor.worker.fixtures import (
@@ -309,14 +310,19 @@ async def test_an_alert_staged_and_not_yet_durable_is_on_its_way_not_lost(tmp_pa
     assert [b"\x1fs" in key for batch in parts.log.batches for key, _ in batch].count(True) == 1
 
 
+async def _taken_over_with_a_backlog(tmp_path: Path) -> tuple[WorkerParts, Takeover, dict[tuple[str, int], int]]:
+    """Partition 0 taken over with three task-status records and one indicator report on the broker."""
+    parts = deadline_parts(tmp_path)
+    parts.ends[(TOPICS.task_status, 0)] = 3
+    parts.ends[(TOPICS.indicators, 0)] = 1
+    await parts.takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    return parts, parts.takeover, parts.ends
+
+
 async def test_a_partition_is_judged_only_once_the_records_the_broker_held_when_it_was_taken_over_are_read(
     tmp_path: Path,
 ) -> None:
-    parts = deadline_parts(tmp_path)
-    takeover, ends = parts.takeover, parts.ends
-    ends[(TOPICS.task_status, 0)] = 3
-    ends[(TOPICS.indicators, 0)] = 1
-    await takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    parts, takeover, ends = await _taken_over_with_a_backlog(tmp_path)
     assert not takeover.has_read_backlog(0)
     takeover.handled(TOPICS.task_status, 0, 2)
     assert not takeover.has_read_backlog(0)  # the indicators topic still holds one
@@ -334,11 +340,7 @@ async def test_a_partition_is_judged_only_once_the_records_the_broker_held_when_
 async def test_a_run_of_records_is_caught_up_below_where_its_topic_s_backlog_ends_once_the_others_are_read(
     tmp_path: Path,
 ) -> None:
-    parts = deadline_parts(tmp_path)
-    takeover, ends = parts.takeover, parts.ends
-    ends[(TOPICS.task_status, 0)] = 3
-    ends[(TOPICS.indicators, 0)] = 1
-    await takeover.settle(0, {0}, PARTITIONS, vn(2024, 7, 25))
+    _, takeover, _ = await _taken_over_with_a_backlog(tmp_path)
     assert not takeover.has_read_backlog(0)
     assert takeover.catching_up_below(TOPICS.task_status, 0) == sys.maxsize  # the indicators' backlog holds one
     takeover.handled(TOPICS.indicators, 0, 0)

@@ -343,18 +343,8 @@ class Intake:
             partitions = self._positions.partition_count(first.topic) or self._partitions
             if not await self._processor.on_records(records, partitions, now, catching_up=catching_up):
                 return 0  # a fault in evaluation: the record that has it goes alone
-        except Fenced:  # the partitions' next owner redoes these records, from state rebuilt from the changelog
-            self._forget_unflushed()
-            for message in run:
-                self._leave(message)
-            return len(run)
         except Exception as exc:  # records that fail must never stop the worker
-            if self._repair is not None and is_broken(exc):  # the store, not the records: rebuilt, then read again
-                log.error("the local state store failed a read of %s[%d]: %s", first.topic, partition, exc)
-                self._damaged = f"the local state store is damaged ({exc})"
-                self._forget_unflushed()
-                for message in run:
-                    self._leave(message)
+            if self._left_after(exc, run):
                 return len(run)
             log.exception("failed to process %s[%d]@%d-%d", first.topic, partition, first.offset, last.offset)
             for record in records:
@@ -406,16 +396,8 @@ class Intake:
             else:
                 catching_up = not self._takeover.has_read_backlog(record.partition)
                 await self._processor.on_record(record, partitions, now, catching_up=catching_up)
-        except Fenced:  # the partitions' next owner redoes this record, from state rebuilt from the changelog
-            self._forget_unflushed()
-            self._leave(message)
-            return
         except Exception as exc:  # one bad record must never stop the worker
-            if self._repair is not None and is_broken(exc):  # the store, not the record: rebuilt, then read again
-                log.error("the local state store failed a read of %s[%d]: %s", record.topic, record.partition, exc)
-                self._damaged = f"the local state store is damaged ({exc})"
-                self._forget_unflushed()
-                self._leave(message)
+            if self._left_after(exc, [message]):
                 return
             log.exception("failed to process %s[%d]@%d", record.topic, record.partition, record.offset)
             if not is_tick:
@@ -423,6 +405,25 @@ class Intake:
         self._fetch_guard.handled(tp, record.offset)
         if not is_tick:
             self._takeover.handled(record.topic, record.partition, record.offset)
+
+    def _left_after(self, exc: Exception, messages: Sequence[Any]) -> bool:
+        """Leave ``messages`` if ``exc`` says the worker, not they, failed; whether it did.
+
+        Fenced: the partitions' next owner redoes them, from state rebuilt from the changelog. A damaged
+        store: rebuilt before the next record, then they are read again.
+        """
+        if isinstance(exc, Fenced):
+            pass
+        elif self._repair is not None and is_broken(exc):
+            first = messages[0]
+            log.error("the local state store failed a read of %s[%d]: %s", first.topic, first.partition, exc)
+            self._damaged = f"the local state store is damaged ({exc})"
+        else:
+            return False
+        self._forget_unflushed()
+        for message in messages:
+            self._leave(message)
+        return True
 
     async def watch_store(self) -> None:
         """Rebuild the owned partitions' stores from their changelogs if the data directory was removed (a timer)."""

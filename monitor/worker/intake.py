@@ -304,17 +304,27 @@ class Intake:
         and every check passes for the first (the others follow it without a
         gap, in the same turn of the event loop), as far as they are all
         caught up or all not; a record that may not goes alone, and the
-        rest are tried together again.
+        rest are tried together again. After a fault in handling them
+        together (an event's evaluation, a send the broker refused), the
+        rest go one at a time: the record that has it then costs its own.
         """
         while run:
             taken = await self._handle_together(run) if len(run) > 1 else 0
+            if taken is None:
+                for message in run:
+                    await self.handle(message)
+                return
             if not taken:
                 await self.handle(run[0])
                 taken = 1
             run = run[taken:]
 
-    async def _handle_together(self, run: Sequence[Any]) -> int:
-        """Hand the first records of ``run`` to the processor at once; how many were handled (0: none was)."""
+    async def _handle_together(self, run: Sequence[Any]) -> int | None:
+        """Hand the first records of ``run`` to the processor at once; how many were handled.
+
+        0: the first may not go with the others (it goes alone); ``None``: a fault in their handling left
+        nothing of them (they go one at a time).
+        """
         first = run[0]
         partition = first.partition
         self._reread_if_assigned()
@@ -342,7 +352,7 @@ class Intake:
                 raise Fenced("lost group membership")
             partitions = self._positions.partition_count(first.topic) or self._partitions
             if not await self._processor.on_records(records, partitions, now, catching_up=catching_up):
-                return 0  # a fault in evaluation: the record that has it goes alone
+                return None
         except Exception as exc:  # records that fail must never stop the worker
             if self._left_after(exc, run):
                 return len(run)

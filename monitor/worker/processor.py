@@ -66,8 +66,8 @@ class _Run:
     forwards: list[tuple[str, str, list[bytes], bytes | None]] = dataclasses.field(default_factory=list)
     #: Dead letters: (record, its events refused or ``None`` for the record itself, why, how many events).
     letters: list[tuple[InboundRecord, list[Event] | None, str, int]] = dataclasses.field(default_factory=list)
-    #: Events that would take their unit over a cap, by record: (event, cap, why).
-    over_cap: list[tuple[InboundRecord, list[tuple[Event, str, str]]]] = dataclasses.field(default_factory=list)
+    #: Events that would have taken their unit over a cap (dead-lettered among ``letters``), by cap.
+    over_cap: Counter[str] = dataclasses.field(default_factory=Counter)
     screened: ScreenCounts = dataclasses.field(default_factory=ScreenCounts)
 
 
@@ -159,17 +159,20 @@ class Processor:
 
         A record of one event costs mostly what every record costs (its unit
         staged, its events counted and observed): a run of records shares it.
-        Whether they were handled: a fault in evaluating one of their events
-        leaves nothing of them staged, sent or counted (the units they changed
-        are read again) and returns ``False``, for the caller to hand them
-        over one at a time (``on_record``). ``catching_up`` as ``on_record`` takes it, for every record.
+        Whether they were handled: a fault in evaluating one of their events,
+        or a send the broker refuses, leaves nothing of them staged or counted
+        (the units they changed are read again) and returns ``False``, for the
+        caller to hand them over one at a time (``on_record``); what was sent
+        before the refusal is sent again then (a forwarded event is applied
+        once by its unit, a dead letter is written at least once).
+        ``catching_up`` as ``on_record`` takes it, for every record.
         """
         return await self._take(records, partitions, now, catching_up=catching_up)
 
     async def _take(
         self, records: Sequence[InboundRecord], partitions: int, now: datetime, *, catching_up: bool
     ) -> bool:
-        """Decode, screen and apply ``records`` in order; then stage, send and count what they did, once."""
+        """Decode, screen and apply ``records`` in order; then send, stage and count what they did, once."""
         first = records[0]
         run = _Run()
         self._ensure_loaded(first.partition, partitions)
@@ -206,24 +209,52 @@ class Processor:
             if not applied:
                 self._drop(run)
                 return False
+        try:
+            await self._send(run)
+        except Exception as exc:  # the broker refused a send: nothing of the run is staged or counted
+            self._drop(run)
+            if alone:
+                raise
+            log.warning(
+                "%s[%d]@%d-%d: a send failed in a run of records (%r): handed over one at a time",
+                first.topic,
+                first.partition,
+                first.offset,
+                records[-1].offset,
+                exc,
+            )
+            return False
         for state, parts, transitions in run.changed.values():
             self._store.stage_state(state, parts, first.partition)
             self._store.stage_transitions(state.unit_id, transitions, first.partition)
+        await self._flush_if_full()
+        self._count(run, first.topic, now)
+        return True
+
+    async def _send(self, run: _Run) -> None:
+        """What a run sends, before its units are staged: its forwards in order, then its dead letters.
+
+        Sent first, as one record's were before runs: a send that fails leaves the run's state unstaged (read
+        again), not staged beside records dead-lettered for it. Counted with the run, once it is staged.
+        """
         for topic, unit_id, bodies, signed in run.forwards:
             await forward_events(self._outbox, self._max_record_bytes, topic, unit_id, bodies)
             if signed is not None:
                 await self._outbox.forward(topic, unit_id.encode("utf-8"), signed)
-        await self._flush_if_full()
-        self._count(run, first.topic, now)
         for letter, events, reason, count in run.letters:
             if events is None:
                 log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, reason)
-                await self.reject(letter, reason, count)
             else:
-                await self._dead_letter_events(letter, events, reason)
-        for record, refused in run.over_cap:
-            await self._refuse_over_cap(record, refused)
-        return True
+                log.warning(
+                    "dead-lettered %d events of %s[%d]@%d: %s",
+                    count,
+                    letter.topic,
+                    letter.partition,
+                    letter.offset,
+                    reason,
+                )
+                letter = dataclasses.replace(letter, value=encode_batch(events))
+            await self._outbox.dead_letter(letter, reason)
 
     def _drop(self, run: _Run) -> None:
         """Forget what a run did in memory: the engine updates in place, so the units it was given are read again."""
@@ -280,9 +311,9 @@ class Processor:
                 failed[event.unit_id] = f"internal error: {type(exc).__name__}: {exc}"
                 changed.pop(event.unit_id, None)
                 self._store.reload(event.unit_id)  # the engine updates in place: drop what it left half-done
+                self._recounted.discard(event.unit_id)  # a recount of this record went with it: made again later
                 continue
             if result.outcome is Outcome.REFUSED:
-                log.warning("dead-lettered extension %s of %s: %s", event.event_id, event.unit_id, result.reason)
                 run.letters.append((record, [event], result.reason, 1))
                 continue
             run.outcomes.append((event, result.outcome))
@@ -299,14 +330,22 @@ class Processor:
             run.letters.extend(
                 (record, seen[unit_id], reason, len(seen[unit_id])) for unit_id, reason in failed.items()
             )
-        if over_cap:
-            run.over_cap.append((record, over_cap))
+        if over_cap:  # in one dead letter, after the record's others (its units' events)
+            run.over_cap.update(cap for _, cap, _ in over_cap)
+            reasons = list(dict.fromkeys(why for _, _, why in over_cap))  # each once, in order
+            reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+            run.letters.append((record, [event for event, _, _ in over_cap], reason, len(over_cap)))
         return True
 
     def _count(self, run: _Run, topic: str, now: datetime) -> None:
         """A run's counts and observations, once."""
         metrics = self._metrics
         run.screened.count(metrics, topic)
+        rejected = sum(count for _, _, _, count in run.letters)
+        if rejected:
+            metrics.events.labels(topic, "rejected").inc(rejected)
+        for cap, count in run.over_cap.items():
+            metrics.over_cap.labels(topic, cap).inc(count)
         accepted = (e for e, o in run.outcomes if o is Outcome.ACCEPTED)
         observe_all(metrics.event_lag, (max(0.0, (now - e.occurred_at).total_seconds()) for e in accepted))
         observe_all(metrics.evaluation, self._evaluations)
@@ -315,22 +354,6 @@ class Processor:
             metrics.events.labels(topic, outcome.value).inc(count)
         if self._screen.admission is not None:
             self._count_publishers(run.outcomes, now)
-
-    async def _refuse_over_cap(self, record: InboundRecord, refused: list[tuple[Event, str, str]]) -> None:
-        """Dead-letter the events that would have taken their unit over a cap, in one record, and count them."""
-        for cap in {cap for _, cap, _ in refused}:
-            self._metrics.over_cap.labels(record.topic, cap).inc(sum(1 for _, c, _ in refused if c == cap))
-        reasons = list(dict.fromkeys(why for _, _, why in refused))  # each once, in order
-        reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
-        log.warning(
-            "dead-lettered %d events of %s[%d]@%d: %s",
-            len(refused),
-            record.topic,
-            record.partition,
-            record.offset,
-            reason,
-        )
-        await self._dead_letter_events(record, [event for event, _, _ in refused], reason)
 
     def _count_publishers(self, outcomes: list[tuple[Event, Outcome]], now: datetime) -> None:
         """Each publisher's events handled (once per run of records), and when it was last heard from."""
@@ -342,10 +365,6 @@ class Processor:
             self._metrics.publisher_events.labels(publisher, "accepted").inc(count)
             self._metrics.publisher_last_seen.labels(publisher).set_to_current_time()
             self.tally.add(publisher, now, count)
-
-    async def _dead_letter_events(self, record: InboundRecord, events: list[Event], reason: str) -> None:
-        """Dead-letter some of a record's events (all of one unit's), keeping the record's provenance."""
-        await self.reject(dataclasses.replace(record, value=encode_batch(events)), reason, len(events))
 
     async def on_tick(self, partition: int, partitions: int, now: datetime) -> int:
         """Let time pass for the units of ``partition`` that are due; return how many were due.

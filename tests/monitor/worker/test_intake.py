@@ -114,6 +114,35 @@ class _Recorded(Intake):
         await asyncio.sleep(0)  # a run's handling lets the loop turn (the store, the producer)
 
 
+class _Together(Intake):
+    """The intake's dispatch of a run: together as far as they may go (``_handle_together``), or alone (``handle``).
+
+    A run with ``fault`` in it faults together; ``alone`` may not go with the records after it.
+    """
+
+    def __init__(self, log: list[str], *, fault: str | None = None, alone: frozenset[str] = frozenset()) -> None:
+        self._log, self._fault, self._alone = log, fault, alone
+
+    async def _handle_together(self, run: Sequence[Any]) -> int | None:
+        self._log.append("together " + "+".join(run))
+        if self._fault in run:
+            return None
+        return 0 if run[0] in self._alone else len(run)
+
+    async def handle(self, message: Any) -> None:
+        self._log.append(f"alone {message}")
+
+
+async def test_after_a_fault_in_a_run_the_rest_goes_one_at_a_time_and_a_record_that_may_not_join_goes_alone() -> None:
+    """Not the run tried again after each record: a fault in its last of 64 evaluated its records 2,000 times."""
+    log: list[str] = []
+    await _Together(log, fault="d").handle_run(["a", "b", "c", "d", "e"])
+    assert log == ["together a+b+c+d+e", "alone a", "alone b", "alone c", "alone d", "alone e"]
+    log.clear()
+    await _Together(log, alone=frozenset({"a"})).handle_run(["a", "b", "c", "d", "e"])
+    assert log == ["together a+b+c+d+e", "alone a", "together b+c+d+e"]
+
+
 async def _run(intake: Intake, lane: _Lane) -> None:
     with pytest.raises(_Done):
         await intake.run(lane)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -15,6 +16,7 @@ from monitor.exceptions import Fenced, StoreUnavailable
 from monitor.kafka.records import partition_for
 from monitor.metrics import Metrics
 from monitor.publishers import admission, load_registry
+from monitor.state.keys import ENCODER, UNIT, UNIT_ITEM, item_key
 from monitor.state.store import ItemStore
 from monitor.state.stored import StoredTasks
 from monitor.worker.checkpoint import unpublished
@@ -495,6 +497,35 @@ async def test_a_unit_counted_again_after_a_takeover_is_counted_in_slices_the_ev
     assert read_at_turns[-1] >= 2_500  # every task read
     assert max(b - a for a, b in itertools.pairwise(read_at_turns)) <= 1_000  # and never more between two turns
     assert held.task_tally() == {("task", "in_progress"): 2_500} and held.last_event_at == vn(2024, 7, 1)
+
+
+async def test_a_unit_whose_recount_went_with_a_fault_in_its_record_is_counted_again_by_its_next_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault in a record drops its unit's changes there (read again), its counts made again among them: the unit
+    is counted again by the next event read again, not taken as counted for the rest of the takeover."""
+    parts = deadline_parts(tmp_path)
+    events = [task(vn(2024, 7, 1), task_id=f"T-{n}", deadline=vn(2024, 9, 20), event_id=f"e-{n}") for n in range(3)]
+    for n, event in enumerate(events):
+        await parts.processor.on_record(_record(event.model_dump_json().encode(), offset=n), PARTITIONS, vn(2024, 7, 1))
+    # Its last owner was killed writing its checkpoint: the tasks reached the changelog, the unit's counts did not.
+    head = item_key("VN-40", UNIT)
+    parts.log.table[head] = ENCODER.encode(
+        msgspec.structs.replace(UNIT_ITEM.decode(parts.log.table[head]), tally=[("task", "in_progress", 1)])
+    )
+    again = deadline_parts(tmp_path, table=parts.log.table)
+    again.processor.load(set(range(PARTITIONS)), PARTITIONS)
+    counted = lambda: again.store.get("VN-40").task_tally()  # type: ignore[union-attr]  # noqa: E731
+    assert counted() == {("task", "in_progress"): 1}
+    fault_on(monkeypatch, "boom")
+    faulty = task(vn(2024, 7, 2), task_id="X", deadline=vn(2024, 9, 20), event_id="boom")
+    batch = json.dumps([json.loads(e.model_dump_json()) for e in (events[0], faulty)]).encode()
+    await again.processor.on_record(_record(batch, offset=3), PARTITIONS, vn(2024, 7, 2), catching_up=True)
+    assert [reason for _, reason in again.outbox.dead] == ["internal error: RuntimeError: engine fault"]
+    assert counted() == {("task", "in_progress"): 1}, "counted again, and dropped with the fault"
+    read_again = _record(events[1].model_dump_json().encode(), offset=4)
+    await again.processor.on_record(read_again, PARTITIONS, vn(2024, 7, 2), catching_up=True)
+    assert counted() == {("task", "in_progress"): 3}
 
 
 class _Counted(StoredTasks):

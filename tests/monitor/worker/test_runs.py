@@ -122,3 +122,32 @@ async def test_a_fault_in_a_run_leaves_nothing_of_it_and_one_at_a_time_the_fault
     assert [e["event_id"] for e in json.loads(dead.value)] == ["c", "boom"]
     fired = {a.labels.get("task_id") for a in parts.outbox.alerts if a.status == "firing"}
     assert fired == {"A", "B"}
+
+
+async def test_a_send_refused_in_a_run_leaves_it_unstaged_and_uncounted_and_one_at_a_time_it_leaves_what_it_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forward the broker refuses (its producer's buffer full, a partition without a leader) after the run is
+    applied: nothing of it staged beside records dead-lettered for it; handed over one at a time once it accepts."""
+    records = _records()
+    alone, runs = deadline_parts(tmp_path), deadline_parts(tmp_path)
+    now = vn(2024, 7, 25, 9)
+    for record in records:
+        await alone.processor.on_record(record, PARTITIONS, now)
+    accepting = runs.outbox.forward
+    refusals = [RuntimeError("the broker refused the send")]
+
+    async def refusing(topic: str, key: bytes, value: bytes) -> None:
+        if refusals:
+            raise refusals.pop()
+        await accepting(topic, key, value)
+
+    monkeypatch.setattr(runs.outbox, "forward", refusing)
+    untouched = _seen(runs, runs.registry)
+    assert not await runs.processor.on_records(records, PARTITIONS, now)
+    assert _seen(runs, runs.registry) == untouched and runs.store.get(_UNIT) is None
+    for record in records:
+        await runs.processor.on_record(record, PARTITIONS, now)
+    for parts in (alone, runs):
+        await parts.processor.checkpoint.flush()
+    assert _seen(runs, runs.registry) == _seen(alone, alone.registry)

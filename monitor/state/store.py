@@ -49,7 +49,7 @@ from monitor.state.keys import (
 )
 from monitor.state.reads import ItemCache, Overlaid, PartitionItems
 from monitor.state.stored import StoredTasks, StoredWakeups
-from rules.state import AlertTransition, Change, UnitState, WakeupMap, task_key
+from rules.state import AlertTransition, Change, UnitState, WakeupMap, encode_transition, task_key
 
 __all__ = ["DEFAULT_CACHE", "ItemLog", "ItemStore", "OutboxEntry", "UnitStore"]
 
@@ -65,7 +65,7 @@ _RANK = {"o": 0, "a": 1, "p": 2, "s": 3, "": 4}
 
 def encode_outbox(transitions: Sequence[AlertTransition]) -> bytes:
     """An outbox entry's value: the transitions of one fingerprint, in order."""
-    return b"[" + b",".join(t.model_dump_json().encode("utf-8") for t in transitions) + b"]"
+    return b"[" + b",".join(encode_transition(t) for t in transitions) + b"]"
 
 
 def decode_outbox(raw: bytes) -> list[AlertTransition]:

@@ -21,7 +21,7 @@ from monitor.kafka.records import InboundRecord, dead_letter
 from monitor.kafka.topics import Topics
 from monitor.metrics import Metrics
 from monitor.state.ledger import AlertLedger
-from rules.state import AlertTransition, transition_key
+from rules.state import AlertTransition, encode_transition, transition_key
 
 __all__ = [
     "GENERATION_HEADER",
@@ -173,7 +173,7 @@ class FaustOutbox:
         A checkpoint's transitions leave in one batch per partition, with one
         future per batch, not per record (as the changelog's items do).
         """
-        held = [(t.fingerprint.encode(), t.model_dump_json().encode("utf-8")) for t in transitions]
+        held = [(t.fingerprint.encode(), encode_transition(t)) for t in transitions]
         generation = self._generation()
         headers = [(GENERATION_HEADER, str(generation).encode())] if generation is not None else []
         sent = await send_keyed(self._app.producer._ensure_producer(), self._alerts, held, headers)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from datetime import UTC, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.state import fingerprint, identity_fingerprint
-from rules.state.alerts import IDENTITY_LABELS
+from rules.state import AlertTransition, fingerprint, identity_fingerprint
+from rules.state.alerts import IDENTITY_LABELS, encode_transition
 
 
 def _documented(identity: dict[str, str]) -> str:
@@ -37,3 +39,42 @@ def test_an_identity_fingerprint_is_the_fingerprint_of_its_labels(
     if label is not None:
         identity[label] = value
     assert identity_fingerprint(alertname, unit_id, label, value) == _documented(identity)
+
+
+_INSTANTS = st.datetimes(
+    timezones=st.one_of(
+        st.just(UTC),
+        st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59))
+        .map(lambda offset: timedelta(minutes=offset // timedelta(minutes=1)))
+        .map(timezone),
+    )
+)
+_TEXT = st.text(max_size=20)  # every code point: controls, quotes, backslashes, Vietnamese, astral
+
+
+@given(
+    st.builds(
+        AlertTransition,
+        fingerprint=_TEXT,
+        status=st.sampled_from(["firing", "resolved"]),
+        stage=_TEXT,
+        rule_id=_TEXT,
+        severity=_TEXT,
+        labels=st.dictionaries(_TEXT, _TEXT, max_size=4),
+        annotations=st.dictionaries(_TEXT, _TEXT, max_size=4),
+        starts_at=_INSTANTS,
+        ends_at=st.none() | _INSTANTS,
+        value=st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**53), 2**53).map(float),
+        event_ids=st.lists(_TEXT, max_size=3),
+        rule_version=_TEXT,
+        reported_by=st.none() | _TEXT,
+        reported_at=st.none() | _INSTANTS,
+        reported_as=st.none() | _TEXT,
+    )
+)
+def test_a_transition_is_encoded_to_the_bytes_pydantic_writes(transition: AlertTransition) -> None:
+    """Byte for byte, but for a float from 1e16 on: ``1e16`` where pydantic writes ``1e+16``, the same number."""
+    ours, pydantics = encode_transition(transition), transition.model_dump_json().encode("utf-8")
+    assert json.loads(ours) == json.loads(pydantics)
+    if transition.value is None or not math.isfinite(transition.value) or abs(transition.value) < 1e16:
+        assert ours == pydantics
